@@ -1,0 +1,76 @@
+# phase4-operator. `make run` and `make test` are the two commands a new
+# machine needs; each installs what it lacks (make deps) and reuses the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+P4_VERSION ?= 0.1.0-dev
+BUILD ?= build
+CC ?= cc
+CFLAGS ?= -O2 -g
+# Libraries come from Debian's -dev packages, found through pkg-config.
+# Recursive (=) so they are read after `make deps` has installed them.
+PKGS := libcurl yaml-0.1 libcjson libuv openssl
+P4_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude \
+	-DP4_VERSION='"$(P4_VERSION)"' $(shell pkg-config --cflags $(PKGS))
+P4_LIBS = $(shell pkg-config --libs $(PKGS))
+TEST_LIBS = $(shell pkg-config --libs cmocka)
+
+LIB_SRCS := $(shell find controller -name '*.c' ! -name main.c | sort)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard test/unit/*_test.c)
+UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/unit/%)
+OPERATOR := $(BUILD)/phase4-operator
+HEADERS := $(wildcard include/phase4/*.h)
+
+.PHONY: deps build unit e2e test run check bench clean cluster-up cluster-down
+
+deps:
+	@hack/deps
+
+build: $(OPERATOR)
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(P4_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OPERATOR): $(BUILD)/controller/main.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(P4_LIBS) -o $@
+
+$(BUILD)/unit/%: test/unit/%.c $(LIB_OBJS) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(P4_CFLAGS) $(CFLAGS) $< $(LIB_OBJS) $(P4_LIBS) $(TEST_LIBS) $(LDFLAGS) -o $@
+
+# Unit tests (cmocka): every test binary runs, the target fails if any fails.
+unit: $(UNIT_BINS)
+	@rc=0; for t in $(UNIT_BINS); do $(UNIT_RUNNER) ./$$t || rc=1; done; exit $$rc
+
+# End-to-end tests against the real local control plane, registry and chart
+# repository (brought up and down here unless KUBECONFIG names a cluster).
+e2e: build
+	@hack/e2e
+
+test: deps
+	@hack/lib-phase "build" $(MAKE) --no-print-directory build
+	@hack/lib-phase "unit tests" $(MAKE) --no-print-directory unit
+	@hack/lib-phase "e2e tests" $(MAKE) --no-print-directory e2e
+
+run: deps build
+	@hack/run
+
+# Sanitizers, valgrind and static analysis.
+check: deps
+	@hack/check
+
+bench: deps build
+	@bench/run
+
+cluster-up:
+	@hack/cluster up
+cluster-down:
+	@hack/cluster down
+
+clean:
+	rm -rf $(BUILD)
+	-hack/cluster down
+	-hack/registry down
+	-hack/charts down

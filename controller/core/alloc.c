@@ -1,0 +1,55 @@
+/* alloc.c: allocation that aborts with a log line on out-of-memory (see alloc.h). */
+#include "phase4/alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void oom(size_t size)
+{
+    fprintf(stderr, "level=fatal msg=\"out of memory\" bytes=%zu\n", size);
+    fflush(stderr);
+    abort();
+}
+
+void *p4_malloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+
+    if (p == NULL)
+        oom(size);
+    return p;
+}
+
+void *p4_calloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+
+    if (p == NULL)
+        oom(count * size);
+    return p;
+}
+
+void *p4_realloc(void *ptr, size_t size)
+{
+    void *p = realloc(ptr, size ? size : 1);
+
+    if (p == NULL)
+        oom(size);
+    return p;
+}
+
+char *p4_strndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *p = p4_malloc(len + 1);
+
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+char *p4_strdup(const char *s)
+{
+    return p4_strndup(s, strlen(s));
+}

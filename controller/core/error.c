@@ -1,0 +1,64 @@
+/* error.c: error codes, reasons and the filled error record (see error.h). */
+#include "phase4/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct entry {
+    const char *reason;
+    const char *text;
+};
+
+static const struct entry table[] = {
+#define P4_ERR_ROW(name, reason, text) {reason, text},
+    P4_ERRNO_MAP(P4_ERR_ROW)
+#undef P4_ERR_ROW
+};
+
+static const struct entry *lookup(int code)
+{
+    if (code <= P4_ERR_FIRST_ || code >= P4_ERR_LAST_)
+        return NULL;
+    return &table[code - P4_ERR_FIRST_ - 1];
+}
+
+const char *p4_strerror(int code)
+{
+    const struct entry *e;
+
+    if (code == 0)
+        return "success";
+    e = lookup(code);
+    return e ? e->text : "unknown error";
+}
+
+const char *p4_err_reason(int code)
+{
+    const struct entry *e = lookup(code);
+
+    return e ? e->reason : "Unknown";
+}
+
+int p4_error_set(struct p4_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL)
+        return code;
+    err->code = code;
+    err->reason = p4_err_reason(code);
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void p4_error_clear(struct p4_error *err)
+{
+    if (err == NULL)
+        return;
+    err->code = 0;
+    err->reason = NULL;
+    err->message[0] = '\0';
+}

@@ -1,0 +1,55 @@
+# Shared helpers for hack/* scripts. Source it; it sets ROOT, CACHE, BIN and
+# loads hack/versions.env.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${P4_CACHE:-$ROOT/.cache}
+BIN=$CACHE/bin
+# shellcheck source=versions.env
+. "$ROOT/hack/versions.env"
+export PATH="$BIN:/usr/local/go/bin:/usr/sbin:/sbin:$PATH"
+# Go's module proxy only; keep Go's own caches (they survive between runs).
+export GOFLAGS=${GOFLAGS:-} GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# phase NAME CMD...: run CMD and print how long the phase took.
+phase() {
+    local name=$1 start end rc=0
+    shift
+    start=$(date +%s)
+    "$@" || rc=$?
+    end=$(date +%s)
+    printf '[phase] %-28s %4ss%s\n' "$name" "$((end - start))" "$([ $rc -eq 0 ] || echo " (failed: $rc)")" >&2
+    return $rc
+}
+
+# free_port VAR: set VAR to a TCP port on 127.0.0.1 that nobody listens on now
+# and that this run has not handed out yet (callers record the ports they use).
+P4_PORTS_TAKEN=" "
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        case "$P4_PORTS_TAKEN" in *" $p "*) continue ;; esac
+        if [ -z "$(ss -Htln "sport = :$p")" ]; then
+            P4_PORTS_TAKEN="$P4_PORTS_TAKEN$p "
+            printf -v "$1" '%s' "$p"
+            return 0
+        fi
+    done
+}
+
+# wait_for DESC TIMEOUT_SECONDS CMD...: poll CMD until it succeeds or the deadline passes.
+wait_for() {
+    local desc=$1 timeout=$2 deadline
+    shift 2
+    deadline=$(($(date +%s) + timeout))
+    until "$@" >/dev/null 2>&1; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            log "timed out after ${timeout}s waiting for $desc"
+            return 1
+        fi
+        sleep 0.2
+    done
+}

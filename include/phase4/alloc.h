@@ -1,0 +1,19 @@
+/*
+ * alloc.h: allocation that never returns NULL.
+ *
+ * On out-of-memory these log one line and abort (the pod restarts), as
+ * redis's zmalloc does, so no caller carries an untested NULL branch.
+ * Memory from them is released with free().
+ */
+#ifndef PHASE4_ALLOC_H
+#define PHASE4_ALLOC_H
+
+#include <stddef.h>
+
+void *p4_malloc(size_t size);                   /* caller frees */
+void *p4_calloc(size_t count, size_t size);     /* caller frees */
+void *p4_realloc(void *ptr, size_t size);       /* caller frees the result */
+char *p4_strdup(const char *s);                 /* caller frees */
+char *p4_strndup(const char *s, size_t n);      /* caller frees */
+
+#endif

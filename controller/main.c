@@ -9,7 +9,7 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: phase4-operator [--version] [--help]\n"
+    (void)fputs("usage: phase4-operator [--version] [--help]\n"
           "\n"
           "A Kubernetes operator that deploys an application through four gated\n"
           "stages (Docker, Helm, Kubernetes, Validation) and reports each gate in\n"
@@ -27,17 +27,17 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0) {
             p4_version_report(report, sizeof(report));
-            fputs(report, stdout);
-            return 0;
+            /* A failed write (a closed pipe, a full disk) is an error, as in coreutils. */
+            return fputs(report, stdout) == EOF || fflush(stdout) == EOF ? 1 : 0;
         }
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
         }
-        fprintf(stderr, "phase4-operator: unknown argument '%s'\n", argv[i]);
+        (void)fprintf(stderr, "phase4-operator: unknown argument '%s'\n", argv[i]);
         usage(stderr);
         return 2;
     }
-    fputs("phase4-operator: the controller is not built yet; see --help\n", stderr);
+    (void)fputs("phase4-operator: the controller is not built yet; see --help\n", stderr);
     return 1;
 }

@@ -14,6 +14,8 @@ log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # phase NAME CMD...: run CMD and print how long the phase took.
+# CMD runs where `set -e` does not hold (bash ignores it under `||`), so a
+# function given here must return non-zero on failure by itself.
 phase() {
     local name=$1 start end rc=0
     shift
@@ -38,6 +40,25 @@ free_port() {
             return 0
         fi
     done
+}
+
+# running PID: the process exists and has not exited (an exited child of
+# ours waits as a zombie until init reaps it, which can take seconds here).
+running() {
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# stop_pid PID: SIGTERM, up to 10 s to exit, then SIGKILL.
+stop_pid() {
+    local i
+    kill -TERM "$1" 2>/dev/null || return 0
+    for i in $(seq 1 100); do
+        running "$1" || return 0
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null || true
 }
 
 # wait_for DESC TIMEOUT_SECONDS CMD...: poll CMD until it succeeds or the deadline passes.

@@ -7,8 +7,8 @@
 
 static void oom(size_t size)
 {
-    fprintf(stderr, "level=fatal msg=\"out of memory\" bytes=%zu\n", size);
-    fflush(stderr);
+    (void)fprintf(stderr, "level=fatal msg=\"out of memory\" bytes=%zu\n", size);
+    (void)fflush(stderr);
     abort();
 }
 

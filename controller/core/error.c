@@ -44,12 +44,12 @@ int p4_error_set(struct p4_error *err, int code, const char *fmt, ...)
 {
     va_list ap;
 
-    if (err == NULL)
-        return code;
-    err->code = code;
-    err->reason = p4_err_reason(code);
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    if (err != NULL) {
+        err->code = code;
+        err->reason = p4_err_reason(code);
+        (void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    }
     va_end(ap);
     return code;
 }

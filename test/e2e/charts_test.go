@@ -28,8 +28,8 @@ func TestHelmPullFromRepositoryAndOCI(t *testing.T) {
 	ca := filepath.Join(cacheDir(), "registry", "certs", "ca.crt")
 
 	for name, args := range map[string][]string{
-		"http": {"pull", "webapp", "--repo", env["CHART_REPO_URL"], "--version", "0.1.0"},
-		"oci":  {"pull", env["CHART_OCI_PLAIN"] + "/webapp", "--version", "0.1.0", "--plain-http"},
+		"http":    {"pull", "webapp", "--repo", env["CHART_REPO_URL"], "--version", "0.1.0"},
+		"oci":     {"pull", env["CHART_OCI_PLAIN"] + "/webapp", "--version", "0.1.0", "--plain-http"},
 		"oci+tls": {"pull", env["CHART_OCI_TLS"] + "/webapp", "--version", "0.1.0", "--ca-file", ca},
 	} {
 		dest := t.TempDir()

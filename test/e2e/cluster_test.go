@@ -303,7 +303,7 @@ func TestPortForwardAndLogsReachRealProcesses(t *testing.T) {
 		{Object: map[string]any{
 			"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Logs",
 			"metadata": map[string]any{"name": "web", "namespace": ns},
-			"spec": map[string]any{"logs": []any{map[string]any{"containers": []any{"app"}, "logsFile": logFile}}},
+			"spec":     map[string]any{"logs": []any{map[string]any{"containers": []any{"app"}, "logsFile": logFile}}},
 		}},
 	} {
 		gvr := portForwardGVR

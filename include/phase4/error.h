@@ -29,7 +29,12 @@
     X(UNAVAILABLE, "Unavailable", "service unavailable")                             \
     X(TRANSPORT, "TransportError", "transport error")                                \
     X(TLS, "TLSError", "TLS verification failed")                                    \
-    X(CANCELED, "Canceled", "canceled")
+    X(CANCELED, "Canceled", "canceled")                                              \
+    X(TOOBIG, "TooLarge", "input too large")                                         \
+    X(EXPIRED, "Expired", "expired")                                                 \
+    X(BADREQUEST, "BadRequest", "bad request")                                       \
+    X(METHOD, "MethodNotAllowed", "method not allowed")                              \
+    X(INTERNAL, "InternalError", "internal server error")
 
 enum p4_errno {
     P4_OK = 0,

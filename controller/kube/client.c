@@ -1,0 +1,594 @@
+/* client.c: Kubernetes API requests and watches on the loop (see kube.h). */
+#include "phase4/kube.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "phase4/alloc.h"
+#include "phase4/http.h"
+#include "phase4/json.h"
+#include "phase4/log.h"
+#include "phase4/ratelimit.h"
+
+#define DEFAULT_TIMEOUT_MS 30000L
+#define DEFAULT_429_RETRIES 5
+#define TOKEN_FILE_MAX 65536
+#define ERROR_BODY_MAX 65536
+
+struct p4_kube {
+    uv_loop_t *loop;
+    struct p4_http *http;
+    struct p4_http_tls tls;
+    char *server;
+    unsigned char *ca, *cert, *key;
+    char *ca_file, *cert_file, *key_file;
+    char *token, *token_file;
+    char *file_token; /* last read from token_file */
+    struct timespec token_mtime;
+    struct p4_ratelimit rl;
+    struct p4_kube_options opts;
+    struct p4_kube_stats stats;
+    struct kreq *reqs; /* waiting for their turn (rate limit, Retry-After) */
+};
+
+/* A request waiting to be sent or in flight. */
+struct kreq {
+    struct p4_kube *k;
+    struct kreq *prev, *next;
+    uv_timer_t timer;
+    int timer_inited;
+    enum p4_kube_verb verb;
+    char *method, *path, *ctype, *body;
+    size_t len;
+    int attempts;
+    p4_kube_cb cb;
+    void *data;
+};
+
+struct p4_kube_watch {
+    struct p4_kube *k;
+    struct p4_http_req *http;
+    struct p4_watchframe frame;
+    p4_kube_event_cb on_event;
+    p4_kube_watch_end_cb on_end;
+    void *data;
+    long status;
+    int end_rc;            /* an ERROR event's code, or 0 */
+    struct p4_error end_err;
+    char *err_body;        /* a non-200 answer's body */
+    size_t err_len;
+};
+
+static const char *const verb_names[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "WATCH"};
+
+const char *p4_kube_verb_name(enum p4_kube_verb verb)
+{
+    return (unsigned)verb < 6 ? verb_names[verb] : "UNKNOWN";
+}
+
+const struct p4_kube_stats *p4_kube_stats(const struct p4_kube *k)
+{
+    return &k->stats;
+}
+
+static void count(struct p4_kube *k, enum p4_kube_verb verb, long status)
+{
+    long cls = status / 100;
+
+    if (cls < 0 || cls > 5)
+        cls = 0;
+    k->stats.requests[verb][cls]++;
+}
+
+int p4_kube_escape(const char *in, char *out, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~';
+        if (n + (plain ? 1 : 3) >= size)
+            return P4_ERR_TOOBIG;
+        if (plain) {
+            out[n++] = (char)*p;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        }
+    }
+    if (size == 0)
+        return P4_ERR_TOOBIG;
+    out[n] = '\0';
+    return 0;
+}
+
+static unsigned char *dup_bytes(const unsigned char *p, size_t len)
+{
+    unsigned char *c;
+
+    if (p == NULL)
+        return NULL;
+    c = p4_malloc(len + 1);
+    memcpy(c, p, len);
+    c[len] = '\0';
+    return c;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? p4_strdup(s) : NULL;
+}
+
+int p4_kube_new(uv_loop_t *loop, const struct p4_kube_config *cfg,
+                const struct p4_kube_options *opts, struct p4_kube **out, struct p4_error *err)
+{
+    struct p4_kube *k;
+    size_t n;
+
+    if (cfg == NULL || cfg->server == NULL || cfg->server[0] == '\0')
+        return p4_error_set(err, P4_ERR_INVAL, "the kubeconfig names no API server");
+    if (cfg->exec != NULL)
+        return p4_error_set(err, P4_ERR_INVAL,
+                            "the kubeconfig user \"%s\" uses an exec credential plugin, "
+                            "which this version does not run yet; use a token or client certificate",
+                            cfg->user_name ? cfg->user_name : "");
+    k = p4_calloc(1, sizeof(*k));
+    k->loop = loop;
+    k->http = p4_http_new(loop);
+    if (k->http == NULL) {
+        free(k);
+        return p4_error_set(err, P4_ERR_NOMEM, "cannot start the HTTP client");
+    }
+    k->server = p4_strdup(cfg->server);
+    n = strlen(k->server);
+    while (n > 0 && k->server[n - 1] == '/')
+        k->server[--n] = '\0';
+    k->ca = dup_bytes(cfg->ca_data, cfg->ca_len);
+    k->cert = dup_bytes(cfg->cert_data, cfg->cert_len);
+    k->key = dup_bytes(cfg->key_data, cfg->key_len);
+    k->ca_file = dup_or_null(cfg->ca_file);
+    k->cert_file = dup_or_null(cfg->cert_file);
+    k->key_file = dup_or_null(cfg->key_file);
+    k->token = dup_or_null(cfg->token);
+    k->token_file = dup_or_null(cfg->token_file);
+    k->tls = (struct p4_http_tls){
+        .ca_pem = k->ca, .ca_len = cfg->ca_len, .ca_file = k->ca_file,
+        .cert_pem = k->cert, .cert_len = cfg->cert_len, .cert_file = k->cert_file,
+        .key_pem = k->key, .key_len = cfg->key_len, .key_file = k->key_file,
+        .insecure = cfg->insecure_skip_tls_verify,
+    };
+    if (opts)
+        k->opts = *opts;
+    if (k->opts.request_timeout_ms <= 0)
+        k->opts.request_timeout_ms = DEFAULT_TIMEOUT_MS;
+    if (k->opts.max_429_retries <= 0)
+        k->opts.max_429_retries = DEFAULT_429_RETRIES;
+    p4_ratelimit_init(&k->rl, k->opts.qps, k->opts.burst, uv_now(loop));
+    if (cfg->insecure_skip_tls_verify)
+        p4_log(P4_LOG_WARN, "TLS verification of the API server is off, as the kubeconfig says",
+               "server", k->server, NULL);
+    *out = k;
+    return 0;
+}
+
+static void free_kreq_mem(struct kreq *r)
+{
+    free(r->method);
+    free(r->path);
+    free(r->ctype);
+    free(r->body);
+    free(r);
+}
+
+static void on_kreq_timer_closed(uv_handle_t *h)
+{
+    free_kreq_mem(h->data);
+}
+
+static void free_kreq(struct kreq *r)
+{
+    if (r->timer_inited)
+        uv_close((uv_handle_t *)&r->timer, on_kreq_timer_closed);
+    else
+        free_kreq_mem(r);
+}
+
+static void unlink_kreq(struct kreq *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else if (r->k->reqs == r)
+        r->k->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+}
+
+void p4_kube_close(struct p4_kube *k)
+{
+    if (k == NULL)
+        return;
+    /* Requests still waiting for their turn never reach the transport. */
+    while (k->reqs) {
+        struct kreq *r = k->reqs;
+        struct p4_kube_result res = {.rc = P4_ERR_CANCELED};
+        unlink_kreq(r);
+        p4_error_set(&res.err, P4_ERR_CANCELED, "the client is shutting down");
+        r->cb(&res, r->data);
+        free_kreq(r);
+    }
+    p4_http_close(k->http); /* cancels what is in flight */
+    free(k->server);
+    free(k->ca);
+    free(k->cert);
+    free(k->key);
+    free(k->ca_file);
+    free(k->cert_file);
+    free(k->key_file);
+    free(k->token);
+    free(k->token_file);
+    free(k->file_token);
+    p4_ratelimit_close(&k->rl);
+    free(k);
+}
+
+/*
+ * The bearer token, if any: a token file wins and is re-read when its mtime
+ * changes (a stat per request: the file is local, usually on tmpfs).
+ */
+static const char *bearer(struct p4_kube *k)
+{
+    struct stat sb;
+    FILE *f;
+    char *buf;
+    size_t n;
+
+    if (k->token_file == NULL)
+        return k->token;
+    if (stat(k->token_file, &sb) != 0)
+        return k->file_token ? k->file_token : k->token;
+    if (k->file_token && sb.st_mtim.tv_sec == k->token_mtime.tv_sec &&
+        sb.st_mtim.tv_nsec == k->token_mtime.tv_nsec)
+        return k->file_token;
+    f = fopen(k->token_file, "r");
+    if (f == NULL)
+        return k->file_token ? k->file_token : k->token;
+    buf = p4_malloc(TOKEN_FILE_MAX + 1);
+    n = fread(buf, 1, TOKEN_FILE_MAX, f);
+    (void)fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    buf[n] = '\0';
+    free(k->file_token);
+    k->file_token = buf;
+    k->token_mtime = sb.st_mtim;
+    return k->file_token;
+}
+
+/* Build "Authorization: Bearer …" into a heap string; NULL when there is no token. */
+static char *auth_header(struct p4_kube *k)
+{
+    const char *t = bearer(k);
+    size_t n;
+    char *h;
+
+    if (t == NULL || t[0] == '\0')
+        return NULL;
+    n = strlen(t) + 32;
+    h = p4_malloc(n);
+    (void)snprintf(h, n, "Authorization: Bearer %s", t);
+    return h;
+}
+
+static void on_http_done(int rc, const struct p4_http_response *resp, void *data);
+static void send_kreq(struct kreq *r);
+
+static void on_kreq_timer(uv_timer_t *t)
+{
+    struct kreq *r = t->data;
+
+    unlink_kreq(r);
+    send_kreq(r);
+}
+
+/*
+ * Send after delay_ms (rate limit or Retry-After; 0 = on the next loop turn,
+ * so the caller's callback never runs before p4_kube_request returns).
+ */
+static void schedule(struct kreq *r, uint64_t delay_ms)
+{
+    struct p4_kube *k = r->k;
+
+    if (!r->timer_inited) {
+        (void)uv_timer_init(k->loop, &r->timer);
+        r->timer.data = r;
+        r->timer_inited = 1;
+    }
+    r->next = k->reqs;
+    if (k->reqs)
+        k->reqs->prev = r;
+    k->reqs = r;
+    (void)uv_timer_start(&r->timer, on_kreq_timer, delay_ms, 0);
+}
+
+static void deliver(struct kreq *r, struct p4_kube_result *res)
+{
+    r->cb(res, r->data);
+    cJSON_Delete(res->body);
+    if (res->st) {
+        p4_apistatus_close(res->st);
+        free(res->st);
+    }
+    free_kreq(r);
+}
+
+static void send_kreq(struct kreq *r)
+{
+    struct p4_kube *k = r->k;
+    char *url, *auth = auth_header(k);
+    char ctype[160];
+    const char *headers[4];
+    size_t n = 0, ulen = strlen(k->server) + strlen(r->path) + 1;
+    struct p4_http_opts o = {0};
+    int rc;
+
+    url = p4_malloc(ulen);
+    (void)snprintf(url, ulen, "%s%s", k->server, r->path);
+    headers[n++] = "Accept: application/json";
+    if (r->body) {
+        (void)snprintf(ctype, sizeof(ctype), "Content-Type: %s",
+                       r->ctype ? r->ctype : "application/json");
+        headers[n++] = ctype;
+    }
+    if (auth)
+        headers[n++] = auth;
+    headers[n] = NULL;
+    o.method = r->method;
+    o.url = url;
+    o.headers = headers;
+    o.body = r->body;
+    o.body_len = r->len;
+    o.timeout_ms = k->opts.request_timeout_ms;
+    o.tls = &k->tls;
+    o.on_done = on_http_done;
+    o.data = r;
+    r->attempts++;
+    rc = p4_http_start(k->http, &o, NULL);
+    free(url);
+    if (auth) {
+        /* The token is on the heap only as long as curl needs it (it copied the headers). */
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
+    if (rc != 0) {
+        struct p4_kube_result res = {.rc = rc};
+        p4_error_set(&res.err, rc, "cannot start a request to the API server: %s",
+                     p4_strerror(rc));
+        deliver(r, &res);
+    }
+}
+
+static uint64_t retry_after_ms(const struct p4_apistatus *st)
+{
+    if (st && st->has_retry_after && st->retry_after_seconds > 0)
+        return (uint64_t)(st->retry_after_seconds > 60 ? 60 : st->retry_after_seconds) * 1000;
+    return 1000;
+}
+
+static void on_http_done(int rc, const struct p4_http_response *resp, void *data)
+{
+    struct kreq *r = data;
+    struct p4_kube *k = r->k;
+    struct p4_kube_result res = {.rc = rc, .status = resp->status};
+
+    count(k, r->verb, rc == 0 ? resp->status : 0);
+    if (rc != 0) {
+        if (rc == P4_ERR_CANCELED)
+            p4_error_set(&res.err, rc, "the request to the API server was canceled");
+        else
+            p4_error_set(&res.err, rc, "%s %s: %s: %s", r->method, k->server, p4_strerror(rc),
+                         resp->error ? resp->error : "no detail");
+        deliver(r, &res);
+        return;
+    }
+    if (resp->status >= 200 && resp->status < 300) {
+        if (resp->len > 0) {
+            res.body = p4_json_parse(resp->body, resp->len, &res.err);
+            if (res.body == NULL)
+                res.rc = res.err.code ? res.err.code : P4_ERR_PARSE;
+        }
+        deliver(r, &res);
+        return;
+    }
+    res.st = p4_calloc(1, sizeof(*res.st));
+    (void)p4_apistatus_decode(resp->status, resp->body, resp->len, resp->retry_after, res.st);
+    res.rc = res.st->code ? res.st->code : P4_ERR_INTERNAL;
+    if (resp->status == 429) {
+        k->stats.throttled++;
+        if (r->attempts <= k->opts.max_429_retries) {
+            uint64_t delay = retry_after_ms(res.st);
+            p4_apistatus_close(res.st);
+            free(res.st);
+            p4_log(P4_LOG_DEBUG, "throttled by the API server, retrying", "path", r->path, NULL);
+            schedule(r, delay);
+            return;
+        }
+    }
+    (void)p4_apistatus_to_error(res.st, &res.err);
+    deliver(r, &res);
+}
+
+static enum p4_kube_verb verb_of(const char *method)
+{
+    for (int v = 0; v < P4_VERB_WATCH; v++) {
+        if (strcmp(method, verb_names[v]) == 0)
+            return (enum p4_kube_verb)v;
+    }
+    return P4_VERB_GET;
+}
+
+int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
+                    const char *content_type, const char *body, size_t len, p4_kube_cb cb,
+                    void *data)
+{
+    struct kreq *r;
+
+    if (k == NULL || method == NULL || path == NULL || path[0] != '/' || cb == NULL)
+        return P4_ERR_INVAL;
+    r = p4_calloc(1, sizeof(*r));
+    r->k = k;
+    r->verb = verb_of(method);
+    r->method = p4_strdup(method);
+    r->path = p4_strdup(path);
+    r->ctype = content_type ? p4_strdup(content_type) : NULL;
+    if (body) {
+        r->body = p4_strndup(body, len);
+        r->len = len;
+    }
+    r->cb = cb;
+    r->data = data;
+    schedule(r, p4_ratelimit_reserve(&k->rl, uv_now(k->loop)));
+    return 0;
+}
+
+/* --- watches ------------------------------------------------------------------ */
+
+static void on_frame_event(enum p4_watch_type type, cJSON *object, void *data)
+{
+    struct p4_kube_watch *w = data;
+
+    if (type == P4_WATCH_ERROR) {
+        struct p4_apistatus st;
+        (void)p4_apistatus_from_json(object, &st);
+        if (w->end_rc == 0) {
+            w->end_rc = st.code ? st.code : P4_ERR_INTERNAL;
+            (void)p4_apistatus_to_error(&st, &w->end_err);
+        }
+        p4_apistatus_close(&st);
+        cJSON_Delete(object);
+        return;
+    }
+    if (w->end_rc != 0) {
+        cJSON_Delete(object);
+        return;
+    }
+    w->on_event(type, object, w->data);
+}
+
+static int on_watch_data(const char *chunk, size_t len, long status, void *data)
+{
+    struct p4_kube_watch *w = data;
+
+    w->status = status;
+    if (status != 200) {
+        size_t n = len;
+        if (w->err_len + n > ERROR_BODY_MAX)
+            n = ERROR_BODY_MAX - w->err_len;
+        w->err_body = p4_realloc(w->err_body, w->err_len + n + 1);
+        memcpy(w->err_body + w->err_len, chunk, n);
+        w->err_len += n;
+        w->err_body[w->err_len] = '\0';
+        return 0;
+    }
+    if (p4_watchframe_feed(&w->frame, chunk, len, on_frame_event, w) != 0)
+        p4_log(P4_LOG_WARN, "skipped a malformed watch event", "error", w->frame.error.message,
+               NULL);
+    /* An ERROR event ends the watch: stop reading. */
+    return w->end_rc != 0;
+}
+
+static void on_watch_done(int rc, const struct p4_http_response *resp, void *data)
+{
+    struct p4_kube_watch *w = data;
+    struct p4_error err;
+
+    p4_error_clear(&err);
+    count(w->k, P4_VERB_WATCH, rc == 0 || w->end_rc ? resp->status : 0);
+    if (w->end_rc != 0) {
+        rc = w->end_rc;
+        err = w->end_err;
+    } else if (rc == 0 && resp->status == 200) {
+        /* The server closed the watch (its timeout): the caller resumes. */
+    } else if (rc == 0) {
+        struct p4_apistatus st;
+        (void)p4_apistatus_decode(resp->status, w->err_body, w->err_len, resp->retry_after, &st);
+        rc = p4_apistatus_to_error(&st, &err);
+        if (rc == 0)
+            rc = P4_ERR_INTERNAL;
+        p4_apistatus_close(&st);
+    } else if (rc == P4_ERR_CANCELED) {
+        p4_error_set(&err, rc, "the watch was stopped");
+    } else {
+        p4_error_set(&err, rc, "the watch broke: %s: %s", p4_strerror(rc),
+                     resp->error ? resp->error : "no detail");
+    }
+    w->on_end(rc, &err, w->data);
+    p4_watchframe_close(&w->frame);
+    free(w->err_body);
+    free(w);
+}
+
+int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_version,
+                  long timeout_seconds, p4_kube_event_cb on_event, p4_kube_watch_end_cb on_end,
+                  void *data, struct p4_kube_watch **out)
+{
+    struct p4_kube_watch *w;
+    char rv[128] = "", *url, *auth;
+    const char *headers[3];
+    struct p4_http_opts o = {0};
+    size_t ulen;
+    int rc;
+
+    if (k == NULL || path == NULL || on_event == NULL || on_end == NULL)
+        return P4_ERR_INVAL;
+    if (resource_version && resource_version[0] &&
+        p4_kube_escape(resource_version, rv, sizeof(rv)) != 0)
+        return P4_ERR_INVAL;
+    w = p4_calloc(1, sizeof(*w));
+    w->k = k;
+    w->on_event = on_event;
+    w->on_end = on_end;
+    w->data = data;
+    p4_watchframe_init(&w->frame);
+    ulen = strlen(k->server) + strlen(path) + sizeof(rv) + 128;
+    url = p4_malloc(ulen);
+    (void)snprintf(url, ulen, "%s%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%ld%s%s",
+                   k->server, path, timeout_seconds > 0 ? timeout_seconds : 300,
+                   rv[0] ? "&resourceVersion=" : "", rv);
+    auth = auth_header(k);
+    headers[0] = "Accept: application/json";
+    headers[1] = auth;
+    headers[2] = NULL;
+    o.method = "GET";
+    o.url = url;
+    o.headers = headers;
+    o.tls = &k->tls;
+    o.on_data = on_watch_data;
+    o.on_done = on_watch_done;
+    o.data = w;
+    rc = p4_http_start(k->http, &o, &w->http);
+    free(url);
+    if (auth) {
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
+    if (rc != 0) {
+        p4_watchframe_close(&w->frame);
+        free(w);
+        return rc;
+    }
+    k->stats.watch_starts++;
+    if (out)
+        *out = w;
+    return 0;
+}
+
+void p4_kube_watch_cancel(struct p4_kube_watch *w)
+{
+    if (w)
+        p4_http_cancel(w->http);
+}

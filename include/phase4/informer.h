@@ -1,0 +1,54 @@
+/*
+ * informer.h: a list+watch cache of one kind of object (controller runtime).
+ *
+ * It lists the collection (paginated), then watches from the list's
+ * resourceVersion with bookmarks, resumes after the server closes the watch,
+ * relists on 410 Gone (calling handlers for what changed in between, so
+ * nothing is missed), and reconnects with backoff after errors. Cached
+ * objects are compacted: metadata.managedFields and the
+ * kubectl.kubernetes.io/last-applied-configuration annotation are dropped.
+ *
+ * Handlers get borrowed objects, valid during the call; cached objects are
+ * borrowed from p4_informer_get until the next loop turn.
+ */
+#ifndef PHASE4_INFORMER_H
+#define PHASE4_INFORMER_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "phase4/kube.h"
+
+struct p4_informer;
+
+struct p4_informer_handlers {
+    void (*on_add)(const char *key, const cJSON *obj, void *data);
+    void (*on_update)(const char *key, const cJSON *old, const cJSON *cur, void *data);
+    void (*on_delete)(const char *key, const cJSON *obj, void *data);
+    void *data;
+};
+
+struct p4_informer_stats {
+    uint64_t lists;          /* complete lists (first sync and relists) */
+    uint64_t watch_restarts; /* watches started after the first */
+    uint64_t relists_gone;   /* relists caused by 410 Gone */
+    uint64_t events;
+};
+
+/* path: a collection, e.g. "/apis/phase4.io/v1alpha1/phase4deployments"; copied. k is borrowed. */
+struct p4_informer *p4_informer_new(uv_loop_t *loop, struct p4_kube *k, const char *path,
+                                    const struct p4_informer_handlers *handlers);
+void p4_informer_start(struct p4_informer *inf);
+/* Stop; frees itself once its requests have ended (they end when the kube client closes). */
+void p4_informer_close(struct p4_informer *inf);
+/* key: "namespace/name" or "name" for cluster-scoped objects. */
+const cJSON *p4_informer_get(const struct p4_informer *inf, const char *key);
+int p4_informer_synced(const struct p4_informer *inf);
+size_t p4_informer_len(const struct p4_informer *inf);
+const struct p4_informer_stats *p4_informer_stats(const struct p4_informer *inf);
+/* Write the cache key of obj into buf; returns 0 or P4_ERR_INVAL (no name) / P4_ERR_TOOBIG. */
+int p4_informer_key(const cJSON *obj, char *buf, size_t size);
+
+#endif

@@ -4,6 +4,7 @@
  * the reconciler, wires them together and runs until SIGTERM or SIGINT.
  */
 #include <curl/curl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +18,10 @@
 #include "phase4/informer.h"
 #include "phase4/kube.h"
 #include "phase4/kubeconfig.h"
+#include "phase4/leader.h"
 #include "phase4/log.h"
 #include "phase4/reconciler.h"
+#include "phase4/serve.h"
 #include "phase4/version.h"
 
 struct options {
@@ -29,6 +32,11 @@ struct options {
     unsigned burst;
     int log_level;
     int log_json;
+    const char *metrics_addr;
+    const char *probe_addr;
+    int leader_elect;
+    const char *leader_namespace;
+    const char *leader_id;
 };
 
 struct app {
@@ -39,6 +47,8 @@ struct app {
     struct p4_events *events;
     struct p4_controller *ctl;
     struct p4_reconciler rec;
+    struct p4_leader *leader;
+    struct p4_serve *metrics, *probes;
     int stopping;
 };
 
@@ -58,6 +68,12 @@ static void usage(FILE *out)
                 "  --kube-api-burst N      client-side API burst (default 40)\n"
                 "  --log-level LEVEL       debug, info, warn or error (default info)\n"
                 "  --log-format FORMAT     logfmt or json (default logfmt)\n"
+                "  --metrics-bind-address ADDR       /metrics (default :8080; 0 disables)\n"
+                "  --health-probe-bind-address ADDR  /healthz and /readyz (default :8081; 0 disables)\n"
+                "  --leader-elect BOOL               elect a leader on a Lease (default true)\n"
+                "  --leader-election-namespace NS    the Lease's namespace (default: the pod's,\n"
+                "                                    $POD_NAMESPACE, or default)\n"
+                "  --leader-election-id NAME         the Lease's name (default phase4-operator)\n"
                 "  --version               print the versions and exit\n"
                 "  --help                  print this help\n",
                 out);
@@ -109,6 +125,18 @@ static int parse_flags(int argc, char **argv, struct options *o)
             o->log_level = p4_log_level_parse(v);
             if (o->log_level < 0)
                 goto bad;
+        } else if (strcmp(a, "--metrics-bind-address") == 0) {
+            o->metrics_addr = v;
+        } else if (strcmp(a, "--health-probe-bind-address") == 0) {
+            o->probe_addr = v;
+        } else if (strcmp(a, "--leader-elect") == 0) {
+            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+                goto bad;
+            o->leader_elect = strcmp(v, "true") == 0;
+        } else if (strcmp(a, "--leader-election-namespace") == 0) {
+            o->leader_namespace = v;
+        } else if (strcmp(a, "--leader-election-id") == 0) {
+            o->leader_id = v;
         } else if (strcmp(a, "--log-format") == 0) {
             if (strcmp(v, "json") != 0 && strcmp(v, "logfmt") != 0)
                 goto bad;
@@ -168,18 +196,29 @@ static void on_signal_closed(uv_handle_t *h)
     (void)h;
 }
 
-/* Everything in flight has finished: release the rest, and the loop ends. */
-static void on_drained(void *arg)
+/* The lease is released: close the rest, and the loop ends. */
+static void on_released(void *arg)
 {
     struct app *app = arg;
 
+    app->leader = NULL;
     p4_informer_close(app->resources);
     p4_kube_close(app->kube); /* cancels the watch, which lets the informer free itself */
     p4_events_free(app->events);
     p4_controller_free(app->ctl);
+    p4_serve_close(app->metrics);
+    p4_serve_close(app->probes);
     uv_close((uv_handle_t *)&app->sigterm, on_signal_closed);
     uv_close((uv_handle_t *)&app->sigint, on_signal_closed);
     p4_log(P4_LOG_INFO, "stopped", NULL);
+}
+
+/* Every reconcile in flight has finished: give up the lease. */
+static void on_drained(void *arg)
+{
+    struct app *app = arg;
+
+    p4_leader_release(app->leader, on_released, app);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -194,9 +233,165 @@ static void on_signal(uv_signal_t *s, int signum)
     p4_controller_shutdown(app->ctl, on_drained, app);
 }
 
+static void on_elected(void *data)
+{
+    p4_controller_run(((struct app *)data)->ctl);
+}
+
+/* A leader that cannot renew must stop at once: exit and let the pod restart. */
+static void on_lost(void *data)
+{
+    (void)data;
+    p4_log(P4_LOG_ERROR, "lost leadership; exiting so a new leader takes over", NULL);
+    exit(1);
+}
+
+/* Prometheus text exposition of what the process knows about itself. */
+static void p4_metrics_write(struct app *app, struct p4_buf *b)
+{
+    struct p4_controller_stats cs;
+    struct p4_workqueue_stats qs;
+    const struct p4_kube_stats *ks = p4_kube_stats(app->kube);
+    const struct p4_informer_stats *is = p4_informer_stats(app->resources);
+    static const char *const classes[6] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    uint64_t cumulative = 0;
+
+    p4_controller_stats(app->ctl, &cs, &qs);
+    p4_buf_printf(b, "# HELP phase4_build_info The operator's version.\n"
+                     "# TYPE phase4_build_info gauge\n"
+                     "phase4_build_info{version=\"%s\",libuv=\"%s\"} 1\n",
+                  P4_VERSION, uv_version_string());
+    p4_buf_printf(b, "# HELP phase4_reconcile_total Reconciles by result.\n"
+                     "# TYPE phase4_reconcile_total counter\n"
+                     "phase4_reconcile_total{result=\"success\"} %" PRIu64 "\n"
+                     "phase4_reconcile_total{result=\"error\"} %" PRIu64 "\n"
+                     "phase4_reconcile_total{result=\"requeue\"} %" PRIu64 "\n",
+                  cs.reconciles_success, cs.reconciles_error, cs.reconciles_requeue);
+    p4_buf_printf(b, "# HELP phase4_reconcile_duration_seconds Time from start to done of a reconcile.\n"
+                     "# TYPE phase4_reconcile_duration_seconds histogram\n");
+    for (int i = 0; i < P4_RECONCILE_BUCKETS; i++) {
+        cumulative = cs.duration_buckets[i];
+        p4_buf_printf(b, "phase4_reconcile_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                      p4_reconcile_bucket_bounds[i], cumulative);
+    }
+    p4_buf_printf(b,
+                  "phase4_reconcile_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+                  "phase4_reconcile_duration_seconds_sum %g\n"
+                  "phase4_reconcile_duration_seconds_count %" PRIu64 "\n",
+                  cs.duration_count, cs.duration_sum_seconds, cs.duration_count);
+    p4_buf_printf(b,
+                  "# HELP phase4_workqueue_depth Keys ready and waiting for a worker.\n"
+                  "# TYPE phase4_workqueue_depth gauge\n"
+                  "phase4_workqueue_depth %zu\n"
+                  "# HELP phase4_workqueue_delayed Keys waiting for a backoff or requeue time.\n"
+                  "# TYPE phase4_workqueue_delayed gauge\n"
+                  "phase4_workqueue_delayed %zu\n"
+                  "# HELP phase4_workqueue_adds_total Keys made ready.\n"
+                  "# TYPE phase4_workqueue_adds_total counter\n"
+                  "phase4_workqueue_adds_total %" PRIu64 "\n"
+                  "# HELP phase4_workqueue_retries_total Rate-limited requeues.\n"
+                  "# TYPE phase4_workqueue_retries_total counter\n"
+                  "phase4_workqueue_retries_total %" PRIu64 "\n"
+                  "# HELP phase4_workqueue_queue_duration_seconds Time keys waited for a worker.\n"
+                  "# TYPE phase4_workqueue_queue_duration_seconds summary\n"
+                  "phase4_workqueue_queue_duration_seconds_sum %g\n"
+                  "phase4_workqueue_queue_duration_seconds_count %" PRIu64 "\n",
+                  qs.len, qs.delayed, qs.adds_total, qs.retries_total, cs.queue_wait_sum_seconds,
+                  cs.queue_wait_count);
+    p4_buf_printf(b, "# HELP phase4_kube_requests_total API requests by verb and status class.\n"
+                     "# TYPE phase4_kube_requests_total counter\n");
+    for (int v = 0; v < 6; v++) {
+        for (int c = 0; c < 6; c++) {
+            if (ks->requests[v][c])
+                p4_buf_printf(b, "phase4_kube_requests_total{verb=\"%s\",code=\"%s\"} %" PRIu64 "\n",
+                              p4_kube_verb_name((enum p4_kube_verb)v), classes[c],
+                              ks->requests[v][c]);
+        }
+    }
+    p4_buf_printf(b,
+                  "# HELP phase4_kube_throttled_total API answers 429 Too Many Requests.\n"
+                  "# TYPE phase4_kube_throttled_total counter\n"
+                  "phase4_kube_throttled_total %" PRIu64 "\n"
+                  "# HELP phase4_watch_restarts_total Watches restarted (timeouts, errors, 410).\n"
+                  "# TYPE phase4_watch_restarts_total counter\n"
+                  "phase4_watch_restarts_total %" PRIu64 "\n"
+                  "# HELP phase4_relists_total Relists after 410 Gone.\n"
+                  "# TYPE phase4_relists_total counter\n"
+                  "phase4_relists_total %" PRIu64 "\n"
+                  "# HELP phase4_cached_objects Phase4Deployments in the cache.\n"
+                  "# TYPE phase4_cached_objects gauge\n"
+                  "phase4_cached_objects %zu\n"
+                  "# HELP phase4_leader Whether this process is the leader.\n"
+                  "# TYPE phase4_leader gauge\n"
+                  "phase4_leader %d\n"
+                  "# HELP phase4_status_writes_total Status updates written.\n"
+                  "# TYPE phase4_status_writes_total counter\n"
+                  "phase4_status_writes_total %" PRIu64 "\n"
+                  "# HELP phase4_events_total Events recorded.\n"
+                  "# TYPE phase4_events_total counter\n"
+                  "phase4_events_total %" PRIu64 "\n",
+                  ks->throttled, is->watch_restarts, is->relists_gone,
+                  p4_informer_len(app->resources),
+                  app->leader ? p4_leader_is_leader(app->leader) : !app->stopping,
+                  app->rec.status_writes, p4_events_sent(app->events));
+}
+
+static int on_http(const char *path, struct p4_buf *out, const char **ctype, void *data)
+{
+    struct app *app = data;
+
+    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/livez") == 0) {
+        p4_buf_append(out, "ok\n", 3);
+        return 200;
+    }
+    if (strcmp(path, "/readyz") == 0) {
+        if (app->stopping || !p4_informer_synced(app->resources)) {
+            p4_buf_printf(out, "not ready: %s\n",
+                          app->stopping ? "shutting down" : "cache not synced yet");
+            return 503;
+        }
+        p4_buf_append(out, "ok\n", 3);
+        return 200;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        *ctype = "text/plain; version=0.0.4; charset=utf-8";
+        p4_metrics_write(app, out);
+        return 200;
+    }
+    p4_buf_append(out, "not found\n", 10);
+    return 404;
+}
+
+/* --leader-election-namespace, $POD_NAMESPACE, the service account's namespace, or default. */
+static const char *leader_namespace(const struct options *o, char *buf, size_t size)
+{
+    const char *env = getenv("POD_NAMESPACE");
+    FILE *f;
+
+    if (o->leader_namespace)
+        return o->leader_namespace;
+    if (env && env[0])
+        return env;
+    f = fopen("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "r");
+    if (f) {
+        size_t n = fread(buf, 1, size - 1, f);
+        (void)fclose(f);
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+            n--;
+        buf[n] = '\0';
+        if (n > 0)
+            return buf;
+    }
+    return "default";
+}
+
 int main(int argc, char **argv)
 {
-    struct options o = {.workers = 4, .qps = 20, .burst = 40, .log_level = P4_LOG_INFO};
+    struct options o = {.workers = 4, .qps = 20, .burst = 40, .log_level = P4_LOG_INFO,
+                        .metrics_addr = ":8080", .probe_addr = ":8081", .leader_elect = 1,
+                        .leader_id = "phase4-operator"};
+    char identity[320];
+    char ns_buf[256];
     struct p4_kube_config *cfg = NULL;
     struct p4_kube_options ko = {0};
     struct p4_controller_opts co = {0};
@@ -249,12 +444,42 @@ int main(int argc, char **argv)
     (void)uv_signal_start(&app.sigterm, on_signal, SIGTERM);
     (void)uv_signal_start(&app.sigint, on_signal, SIGINT);
 
+    if (strcmp(o.metrics_addr, "0") != 0 &&
+        p4_serve_start(app.loop, o.metrics_addr, on_http, &app, &app.metrics) != 0)
+        goto fail_listen;
+    if (strcmp(o.probe_addr, "0") != 0 &&
+        p4_serve_start(app.loop, o.probe_addr, on_http, &app, &app.probes) != 0)
+        goto fail_listen;
+
     p4_informer_start(app.resources);
-    p4_controller_run(app.ctl);
+    if (o.leader_elect) {
+        struct p4_leader_opts lo = {.name = o.leader_id, .on_elected = on_elected,
+                                    .on_lost = on_lost, .data = &app};
+        lo.namespace = leader_namespace(&o, ns_buf, sizeof(ns_buf));
+        (void)snprintf(identity, sizeof(identity), "%s_%08x", host,
+                       (unsigned)(uv_hrtime() ^ (uint64_t)getpid()));
+        lo.identity = identity;
+        app.leader = p4_leader_new(app.loop, app.kube, &lo);
+        p4_log(P4_LOG_INFO, "waiting to become the leader", "lease", o.leader_id, "namespace",
+               lo.namespace, "identity", identity, NULL);
+        p4_leader_start(app.leader);
+    } else {
+        p4_controller_run(app.ctl);
+    }
     (void)uv_run(app.loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(app.loop);
     curl_global_cleanup();
     if (rc != 0)
         p4_log(P4_LOG_WARN, "handles left open at exit", NULL);
     return 0;
+
+fail_listen:
+    /* Nothing has started yet: stop as on a signal, and exit non-zero. */
+    app.stopping = 1;
+    p4_controller_shutdown(app.ctl, on_drained, &app);
+    (void)uv_run(app.loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(app.loop);
+    curl_global_cleanup();
+    (void)rc;
+    return 1;
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -24,4 +25,16 @@ func criLog(lines ...string) string {
 		fmt.Fprintf(&b, "%s stdout F %s\n", now, l)
 	}
 	return b.String()
+}
+
+// freePort is a TCP port on 127.0.0.1 free at the time of the call.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
 }

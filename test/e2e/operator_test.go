@@ -1,0 +1,406 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+const operatorNamespace = "phase4-system"
+
+var (
+	accountOnce       sync.Once
+	accountKubeconfig string
+	accountErr        error
+)
+
+// operatorKubeconfig installs the operator's ServiceAccount and RBAC from
+// charts/phase4-operator (as the chart will ship them) and returns a
+// kubeconfig that authenticates as that account with a bound token, so the
+// operator runs with least privilege, not as admin.
+func operatorKubeconfig(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	accountOnce.Do(func() {
+		accountErr = func() error {
+			if out, err := kubectl(ctx, "create", "namespace", operatorNamespace); err != nil && !strings.Contains(out, "AlreadyExists") {
+				return fmt.Errorf("create namespace: %v: %s", err, out)
+			}
+			rendered, err := run(ctx, helmEnv(), tool("helm"), "template", "phase4",
+				filepath.Join(repoRoot(), "charts", "phase4-operator"), "-n", operatorNamespace)
+			if err != nil {
+				return fmt.Errorf("helm template: %v: %s", err, rendered)
+			}
+			apply := exec.CommandContext(ctx, tool("kubectl"), "apply", "-f", "-")
+			apply.Stdin = strings.NewReader(rendered)
+			if out, err := apply.CombinedOutput(); err != nil {
+				return fmt.Errorf("apply RBAC: %v: %s", err, out)
+			}
+			token, err := kubectl(ctx, "create", "token", "phase4-operator", "-n", operatorNamespace, "--duration=2h")
+			if err != nil {
+				return fmt.Errorf("create token: %v: %s", err, token)
+			}
+			admin, err := clientcmd.LoadFromFile(os.Getenv("KUBECONFIG"))
+			if err != nil {
+				return err
+			}
+			cluster := admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
+			cfg := clientcmdapi.NewConfig()
+			cfg.Clusters["local"] = cluster
+			cfg.AuthInfos["phase4-operator"] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}
+			cfg.Contexts["operator"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "phase4-operator"}
+			cfg.CurrentContext = "operator"
+			dir, err := os.MkdirTemp("", "phase4-e2e-")
+			if err != nil {
+				return err
+			}
+			accountKubeconfig = filepath.Join(dir, "operator.kubeconfig")
+			return clientcmd.WriteToFile(*cfg, accountKubeconfig)
+		}()
+	})
+	if accountErr != nil {
+		t.Fatalf("operator account: %v", accountErr)
+	}
+	return accountKubeconfig
+}
+
+type operator struct {
+	cmd     *exec.Cmd
+	logs    *bytes.Buffer
+	mu      *sync.Mutex
+	metrics string // http://127.0.0.1:port
+	probes  string
+	done    chan error // receives the exit once it has exited
+}
+
+type lockedWriter struct {
+	mu  *sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (o *operator) log() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.logs.String()
+}
+
+// startOperator runs build/phase4-operator as the operator's ServiceAccount;
+// at cleanup it sends SIGTERM and requires a clean exit 0.
+func startOperator(t *testing.T, ctx context.Context, args ...string) *operator {
+	t.Helper()
+	kc := operatorKubeconfig(t, ctx)
+	bin := filepath.Join(repoRoot(), "build", "phase4-operator")
+	if p := os.Getenv("P4_OPERATOR"); p != "" {
+		bin = p // e.g. a sanitizer build
+	}
+	o := &operator{logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1)}
+	mport, pport := freePort(t), freePort(t)
+	o.metrics = "http://127.0.0.1:" + mport
+	o.probes = "http://127.0.0.1:" + pport
+	base := []string{"--kubeconfig", kc, "--log-level", "debug",
+		"--metrics-bind-address", "127.0.0.1:" + mport, "--health-probe-bind-address", "127.0.0.1:" + pport,
+		"--leader-election-namespace", operatorNamespace}
+	o.cmd = exec.Command(bin, append(base, args...)...)
+	o.cmd.Stdout = lockedWriter{o.mu, o.logs}
+	o.cmd.Stderr = lockedWriter{o.mu, o.logs}
+	if err := o.cmd.Start(); err != nil {
+		t.Fatalf("start operator: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { err := o.cmd.Wait(); exited <- err; o.done <- err }()
+	t.Cleanup(func() {
+		_ = o.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("operator exited with %v after SIGTERM; log:\n%s", err, o.log())
+			}
+		case <-time.After(20 * time.Second):
+			_ = o.cmd.Process.Kill()
+			t.Errorf("operator did not exit within 20s of SIGTERM; log:\n%s", o.log())
+		}
+		if t.Failed() {
+			t.Logf("operator log:\n%s", o.log())
+		}
+	})
+	return o
+}
+
+func getP4D(ctx context.Context, ns, name string) (*unstructured.Unstructured, error) {
+	return dyn.Resource(p4dGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+func condition(obj *unstructured.Unstructured, typ string) map[string]any {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == typ {
+			return m
+		}
+	}
+	return nil
+}
+
+func events(ctx context.Context, ns, name string) ([]corev1.Event, error) {
+	list, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
+		FieldSelector: "involvedObject.name=" + name + ",involvedObject.kind=Phase4Deployment"})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// waitReconciled waits until the operator has observed generation gen.
+func waitReconciled(t *testing.T, ctx context.Context, ns, name string, gen int64) *unstructured.Unstructured {
+	t.Helper()
+	var obj *unstructured.Unstructured
+	eventually(t, time.Minute, fmt.Sprintf("%s/%s to be reconciled at generation %d", ns, name, gen), func() (bool, string, error) {
+		var err error
+		obj, err = getP4D(ctx, ns, name)
+		if err != nil {
+			return false, "", err
+		}
+		observed, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration")
+		return observed == gen && obj.GetGeneration() == gen, fmt.Sprintf("observedGeneration %d, generation %d", observed, obj.GetGeneration()), nil
+	})
+	return obj
+}
+
+// Applying a Phase4Deployment gets it a status and an Event from the operator,
+// running as its own least-privilege ServiceAccount; a spec change is
+// reconciled again; nothing is written when nothing changed.
+func TestFirstReconcile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-reconcile")
+	op := startOperator(t, ctx)
+
+	if out, err := kubectl(ctx, "apply", "-n", ns, "-f", filepath.Join(repoRoot(), "examples", "shop.yaml")); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	obj := waitReconciled(t, ctx, ns, "shop", 1)
+	if stage, _, _ := unstructured.NestedString(obj.Object, "status", "stage"); stage != "Docker" {
+		t.Errorf("status.stage = %q, want Docker", stage)
+	}
+	ready, reconciling := condition(obj, "Ready"), condition(obj, "Reconciling")
+	if ready == nil || ready["status"] != "Unknown" || ready["reason"] != "Progressing" ||
+		!strings.HasPrefix(fmt.Sprint(ready["message"]), "Generation 1: checking the Docker stage") {
+		t.Errorf("Ready condition = %v", ready)
+	}
+	if reconciling == nil || reconciling["status"] != "True" || reconciling["reason"] != "Progressing" {
+		t.Errorf("Reconciling condition = %v", reconciling)
+	}
+	eventually(t, 30*time.Second, "a Normal Progressing Event for generation 1", func() (bool, string, error) {
+		evs, err := events(ctx, ns, "shop")
+		for _, e := range evs {
+			if e.Type == "Normal" && e.Reason == "Progressing" && strings.HasPrefix(e.Message, "Generation 1:") &&
+				e.Source.Component == "phase4-operator" {
+				return true, "", nil
+			}
+		}
+		return false, fmt.Sprintf("%d events", len(evs)), err
+	})
+	out, err := kubectl(ctx, "get", "p4d", "-n", ns, "shop", "--no-headers")
+	if err != nil || !regexp.MustCompile(`^shop\s+Docker\s+Unknown\s+registry\.example\.com/shop/web\s`).MatchString(out) {
+		t.Errorf("kubectl get p4d: %v\n%s", err, out)
+	}
+
+	// A spec change bumps the generation and is reconciled again.
+	if _, err := dyn.Resource(p4dGVR).Namespace(ns).Patch(ctx, "shop", types.MergePatchType,
+		[]byte(`{"spec":{"rollout":{"retries":3}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	obj = waitReconciled(t, ctx, ns, "shop", 2)
+	if msg := fmt.Sprint(condition(obj, "Ready")["message"]); !strings.HasPrefix(msg, "Generation 2:") {
+		t.Errorf("Ready message after the change = %q", msg)
+	}
+	eventually(t, 30*time.Second, "an Event for generation 2", func() (bool, string, error) {
+		evs, err := events(ctx, ns, "shop")
+		for _, e := range evs {
+			if strings.HasPrefix(e.Message, "Generation 2:") {
+				return true, "", nil
+			}
+		}
+		return false, fmt.Sprintf("%d events", len(evs)), err
+	})
+
+	// Nothing changed since: the operator writes nothing (no status loop, no
+	// Event storm). Absence needs a window to watch; 3 s is many reconcile periods.
+	rv := obj.GetResourceVersion()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		cur, err := getP4D(ctx, ns, "shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur.GetResourceVersion() != rv {
+			t.Fatalf("the resource was written again without a change (resourceVersion %s → %s)", rv, cur.GetResourceVersion())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	evs, err := events(ctx, ns, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 {
+		t.Errorf("%d Events for 2 generations, want 2: %v", len(evs), evs)
+	}
+
+	// Deleting the resource is quiet: no error in the operator's log.
+	if err := dyn.Resource(p4dGVR).Namespace(ns).Delete(ctx, "shop", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "shop to be gone", func() (bool, string, error) {
+		_, err := getP4D(ctx, ns, "shop")
+		return err != nil, "still there", nil
+	})
+	if strings.Contains(op.log(), "level=error") || strings.Contains(op.log(), "level=warn") {
+		t.Errorf("operator logged warnings or errors:\n%s", op.log())
+	}
+}
+
+func httpGet(url string) (int, string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+func leaseHolder(ctx context.Context) string {
+	l, err := kube.CoordinationV1().Leases(operatorNamespace).Get(ctx, "phase4-operator", metav1.GetOptions{})
+	if err != nil || l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
+}
+
+// metric reads one sample's value from /metrics text.
+func metric(text, name string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == name {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+// Two instances: exactly one leads (and only it reconciles); when it gets
+// SIGTERM it releases the Lease and the other leads well within the lease
+// duration. Probes and metrics answer as Kubernetes and Prometheus expect.
+func TestLeaderElectionAndEndpoints(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-leader")
+	a := startOperator(t, ctx)
+	b := startOperator(t, ctx)
+
+	eventually(t, time.Minute, "one of two instances to lead", func() (bool, string, error) {
+		ma, mb := scrape(a), scrape(b)
+		la, lb := metric(ma, "phase4_leader"), metric(mb, "phase4_leader")
+		return (la == "1") != (lb == "1") && la != "" && lb != "", "a=" + la + " b=" + lb, nil
+	})
+	leader, standby := a, b
+	if metric(scrape(b), "phase4_leader") == "1" {
+		leader, standby = b, a
+	}
+	holder := leaseHolder(ctx)
+	if holder == "" || !strings.Contains(leader.log(), holder) {
+		t.Fatalf("Lease holder %q is not the instance reporting leadership", holder)
+	}
+
+	// Probes: healthy, and ready once the cache has synced, on both.
+	for _, o := range []*operator{a, b} {
+		eventually(t, 30*time.Second, "/readyz ok", func() (bool, string, error) {
+			code, body, err := httpGet(o.probes + "/readyz")
+			return err == nil && code == 200, fmt.Sprint(code, body, err), nil
+		})
+		if code, _, err := httpGet(o.probes + "/healthz"); err != nil || code != 200 {
+			t.Errorf("/healthz = %d, %v", code, err)
+		}
+		if code, _, _ := httpGet(o.probes + "/nothing-here"); code != 404 {
+			t.Errorf("/nothing-here = %d, want 404", code)
+		}
+	}
+
+	// Only the leader reconciles.
+	if out, err := kubectl(ctx, "apply", "-n", ns, "-f", filepath.Join(repoRoot(), "examples", "shop.yaml")); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	waitReconciled(t, ctx, ns, "shop", 1)
+	if w := metric(scrape(standby), "phase4_status_writes_total"); w != "0" {
+		t.Errorf("the standby wrote status %s times", w)
+	}
+
+	// The metrics are valid Prometheus text (promtool) and count what happened.
+	text := scrape(leader)
+	check := exec.CommandContext(ctx, "promtool", "check", "metrics")
+	check.Stdin = strings.NewReader(text)
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s\n%s", err, out, text)
+	}
+	for _, name := range []string{`phase4_reconcile_total{result="success"}`, "phase4_status_writes_total",
+		"phase4_reconcile_duration_seconds_count", "phase4_cached_objects", `phase4_kube_requests_total{verb="PATCH",code="2xx"}`} {
+		if v := metric(text, name); v == "" || v == "0" {
+			t.Errorf("metric %s = %q, want > 0", name, v)
+		}
+	}
+
+	// SIGTERM the leader: it releases the Lease, the standby takes over fast.
+	stopped := time.Now()
+	_ = leader.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-leader.done:
+		if err != nil {
+			t.Fatalf("leader exited with %v after SIGTERM", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("leader did not exit")
+	}
+	eventually(t, 15*time.Second, "the standby to lead (lease duration 15 s)", func() (bool, string, error) {
+		return metric(scrape(standby), "phase4_leader") == "1", leaseHolder(ctx), nil
+	})
+	if strings.Contains(standby.log(), "became the leader") {
+		t.Logf("standby took over %s after the leader's SIGTERM", time.Since(stopped).Round(100*time.Millisecond))
+	}
+	if h := leaseHolder(ctx); h == "" || h == holder {
+		t.Errorf("Lease holder after takeover = %q (was %q)", h, holder)
+	}
+	// The new leader reconciles: a spec change is picked up.
+	if _, err := dyn.Resource(p4dGVR).Namespace(ns).Patch(ctx, "shop", types.MergePatchType,
+		[]byte(`{"spec":{"rollout":{"retries":4}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitReconciled(t, ctx, ns, "shop", 2)
+}
+
+func scrape(o *operator) string {
+	_, body, _ := httpGet(o.metrics + "/metrics")
+	return body
+}

@@ -238,12 +238,15 @@ static void on_elected(void *data)
     p4_controller_run(((struct app *)data)->ctl);
 }
 
-/* A leader that cannot renew must stop at once: exit and let the pod restart. */
+/*
+ * A leader that could not renew in time stops handing out work at once and
+ * campaigns again (an API server outage longer than the renew deadline should
+ * not crash the process); reconciles already running finish.
+ */
 static void on_lost(void *data)
 {
-    (void)data;
-    p4_log(P4_LOG_ERROR, "lost leadership; exiting so a new leader takes over", NULL);
-    exit(1);
+    p4_log(P4_LOG_WARN, "lost leadership: pausing reconciles until re-elected", NULL);
+    p4_controller_pause(((struct app *)data)->ctl);
 }
 
 /* Prometheus text exposition of what the process knows about itself. */

@@ -151,6 +151,11 @@ void p4_controller_run(struct p4_controller *c)
     kick(c, 0);
 }
 
+void p4_controller_pause(struct p4_controller *c)
+{
+    c->running = 0;
+}
+
 void p4_controller_shutdown(struct p4_controller *c, void (*drained_cb)(void *), void *arg)
 {
     c->shutting_down = 1;

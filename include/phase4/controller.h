@@ -48,6 +48,8 @@ void p4_controller_enqueue_after(struct p4_controller *c, const char *key, uint6
 void p4_controller_done(struct p4_controller *c, const char *key, int rc, uint64_t requeue_after_ms);
 /* Start handing out work (e.g. once elected leader). Enqueued keys wait until then. */
 void p4_controller_run(struct p4_controller *c);
+/* Stop handing out new work (e.g. leadership lost); reconciles in flight finish. */
+void p4_controller_pause(struct p4_controller *c);
 /* Stop handing out work; drained_cb runs (on a later loop turn) once none is in flight. */
 void p4_controller_shutdown(struct p4_controller *c, void (*drained_cb)(void *), void *arg);
 void p4_controller_free(struct p4_controller *c); /* after drained; frees once handles close */

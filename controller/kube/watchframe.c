@@ -1,0 +1,229 @@
+/* watchframe.c: framing of a Kubernetes watch stream into events (see watchframe.h). */
+#include "phase4/watchframe.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "phase4/alloc.h"
+#include "phase4/json.h"
+
+/* A buffer grown past this for one big event is released once the event is done. */
+#define KEEP_CAPACITY ((size_t)64 * 1024)
+
+static const char *const type_names[] = {
+    [P4_WATCH_ADDED] = "ADDED",     [P4_WATCH_MODIFIED] = "MODIFIED",
+    [P4_WATCH_DELETED] = "DELETED", [P4_WATCH_BOOKMARK] = "BOOKMARK",
+    [P4_WATCH_ERROR] = "ERROR",
+};
+
+#define TYPE_COUNT (sizeof(type_names) / sizeof(type_names[0]))
+
+const char *p4_watch_type_name(enum p4_watch_type type)
+{
+    return (size_t)type < TYPE_COUNT ? type_names[type] : "UNKNOWN";
+}
+
+void p4_watchframe_init(struct p4_watchframe *wf)
+{
+    memset(wf, 0, sizeof(*wf));
+    wf->line_max = P4_WATCHFRAME_LINE_MAX;
+}
+
+static void drop_buffer(struct p4_watchframe *wf)
+{
+    free(wf->buf);
+    wf->buf = NULL;
+    wf->len = 0;
+    wf->cap = 0;
+}
+
+void p4_watchframe_close(struct p4_watchframe *wf)
+{
+    if (wf == NULL)
+        return;
+    drop_buffer(wf);
+    free(wf->resource_version);
+    p4_watchframe_init(wf);
+}
+
+void p4_watchframe_reset(struct p4_watchframe *wf)
+{
+    if (wf == NULL)
+        return;
+    drop_buffer(wf);
+    wf->discarding = false;
+    p4_error_clear(&wf->error);
+}
+
+const char *p4_watchframe_resource_version(const struct p4_watchframe *wf)
+{
+    return wf != NULL ? wf->resource_version : NULL;
+}
+
+/* Append n bytes; the caller has checked that len + n stays within line_max. */
+static void append(struct p4_watchframe *wf, const char *data, size_t n)
+{
+    if (n == 0)
+        return;
+    if (wf->len + n > wf->cap) {
+        size_t cap = wf->cap ? wf->cap : 256;
+
+        while (cap < wf->len + n)
+            cap = cap <= wf->line_max / 2 ? cap * 2 : wf->len + n;
+        wf->buf = p4_realloc(wf->buf, cap);
+        wf->cap = cap;
+    }
+    memcpy(wf->buf + wf->len, data, n);
+    wf->len += n;
+}
+
+/* Keep the first error of a feed call in *rc and wf->error. */
+static void note_error(struct p4_watchframe *wf, int *rc, const struct p4_error *err)
+{
+    if (*rc != 0)
+        return;
+    *rc = err->code;
+    wf->error = *err;
+}
+
+static bool type_from_name(const char *name, enum p4_watch_type *type)
+{
+    for (size_t i = 0; i < TYPE_COUNT; i++) {
+        if (strcmp(name, type_names[i]) == 0) {
+            *type = (enum p4_watch_type)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool is_blank(const char *line, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+            return false;
+    }
+    return true;
+}
+
+/* A short copy of network text safe to log: printable ASCII only, others as '?'. */
+static const char *printable(const char *s, char *out, size_t size)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0' && i + 1 < size; i++) {
+        char c = s[i];
+
+        if (c < 0x20 || c >= 0x7f)
+            c = '?';
+        out[i] = c;
+    }
+    out[i] = '\0';
+    return out;
+}
+
+static void remember_version(struct p4_watchframe *wf, const cJSON *object)
+{
+    const char *rv = p4_json_str(object, "metadata.resourceVersion");
+
+    if (rv == NULL || rv[0] == '\0')
+        return;
+    free(wf->resource_version);
+    wf->resource_version = p4_strdup(rv);
+}
+
+/* Decode one complete line (without its '\n') and deliver it; 0 or a P4_ERR_* in err. */
+static int handle_line(struct p4_watchframe *wf, const char *line, size_t n, p4_watchframe_cb cb,
+                       void *cb_data, struct p4_error *err)
+{
+    cJSON *event = NULL;
+    cJSON *object;
+    const char *name;
+    enum p4_watch_type type;
+    struct p4_error parse_err;
+    char shown[40];
+    int rc = 0;
+
+    if (is_blank(line, n))
+        goto out;
+    event = p4_json_parse(line, n, &parse_err);
+    if (event == NULL) {
+        rc = p4_error_set(err, parse_err.code, "watch event line: %s", parse_err.message);
+        goto out;
+    }
+    if (!cJSON_IsObject(event)) {
+        rc = p4_error_set(err, P4_ERR_PARSE, "watch event is not a JSON object");
+        goto out;
+    }
+    name = p4_json_str(event, "type");
+    if (name == NULL) {
+        rc = p4_error_set(err, P4_ERR_PARSE, "watch event has no string \"type\"");
+        goto out;
+    }
+    if (!type_from_name(name, &type)) {
+        rc = p4_error_set(err, P4_ERR_PARSE, "watch event has unknown type \"%s\"",
+                          printable(name, shown, sizeof(shown)));
+        goto out;
+    }
+    object = cJSON_GetObjectItemCaseSensitive(event, "object");
+    if (!cJSON_IsObject(object)) {
+        rc = p4_error_set(err, P4_ERR_PARSE, "%s watch event has no \"object\" object",
+                          type_names[type]);
+        goto out;
+    }
+    cJSON_DetachItemViaPointer(event, object);
+    if (type != P4_WATCH_ERROR)
+        remember_version(wf, object);
+    cb(type, object, cb_data);
+out:
+    cJSON_Delete(event);
+    return rc;
+}
+
+int p4_watchframe_feed(struct p4_watchframe *wf, const char *data, size_t len, p4_watchframe_cb cb,
+                       void *cb_data)
+{
+    struct p4_error err;
+    int rc = 0;
+
+    if (wf == NULL)
+        return P4_ERR_INVAL;
+    p4_error_clear(&wf->error);
+    if (cb == NULL || (data == NULL && len > 0)) {
+        rc = p4_error_set(&wf->error, P4_ERR_INVAL, "watch frame fed without data or callback");
+        goto out;
+    }
+    while (len > 0) {
+        const char *nl = memchr(data, '\n', len);
+        size_t n = nl != NULL ? (size_t)(nl - data) : len;
+
+        if (wf->discarding) {
+            wf->discarding = nl == NULL;
+        } else if (n > wf->line_max || wf->len > wf->line_max - n) {
+            p4_error_set(&err, P4_ERR_TOOBIG, "watch event line exceeds %zu bytes; dropped",
+                         wf->line_max);
+            note_error(wf, &rc, &err);
+            drop_buffer(wf);
+            wf->discarding = nl == NULL;
+        } else if (nl == NULL) {
+            append(wf, data, n);
+        } else if (wf->len == 0) {
+            /* The whole line is in this chunk: decode it in place, no copy. */
+            if (handle_line(wf, data, n, cb, cb_data, &err) < 0)
+                note_error(wf, &rc, &err);
+        } else {
+            append(wf, data, n);
+            if (handle_line(wf, wf->buf, wf->len, cb, cb_data, &err) < 0)
+                note_error(wf, &rc, &err);
+            if (wf->cap > KEEP_CAPACITY)
+                drop_buffer(wf);
+            wf->len = 0;
+        }
+        if (nl != NULL)
+            n++;
+        data += n;
+        len -= n;
+    }
+out:
+    return rc;
+}

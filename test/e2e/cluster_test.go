@@ -24,7 +24,7 @@ import (
 )
 
 // newNamespace makes a namespace for one test and deletes it afterwards.
-func newNamespace(t *testing.T, ctx context.Context, prefix string) string {
+func newNamespace(t testing.TB, ctx context.Context, prefix string) string {
 	t.Helper()
 	ns, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"},
@@ -186,7 +186,7 @@ func isReady(p corev1.Pod) bool {
 }
 
 // bare makes a pod with the given labels and annotations, never restarted.
-func bare(ctx context.Context, t *testing.T, ns, name string, labels, annotations map[string]string) {
+func bare(ctx context.Context, t testing.TB, ns, name string, labels, annotations map[string]string) {
 	t.Helper()
 	_, err := kube.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: annotations},

@@ -19,7 +19,7 @@ var p4dGVR = schema.GroupVersionResource{Group: "phase4.io", Version: "v1alpha1"
 var crdOnce sync.Once
 
 // installCRD applies crds/ the way a user would and waits until it is Established.
-func installCRD(t *testing.T, ctx context.Context) {
+func installCRD(t testing.TB, ctx context.Context) {
 	t.Helper()
 	var out string
 	var err error

@@ -59,7 +59,7 @@ func cacheDir() string {
 }
 
 // readEnv reads a KEY=VALUE file written by a hack/ script.
-func readEnv(t *testing.T, path string) map[string]string {
+func readEnv(t testing.TB, path string) map[string]string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -101,7 +101,7 @@ func kubectl(ctx context.Context, args ...string) (string, error) {
 
 // eventually polls cond every 200ms until it returns true, an error, or the
 // deadline passes; last describes the state seen last, for the failure message.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string, error)) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string, error)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	last := ""

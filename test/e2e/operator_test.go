@@ -36,7 +36,7 @@ var (
 // charts/phase4-operator (as the chart will ship them) and returns a
 // kubeconfig that authenticates as that account with a bound token, so the
 // operator runs with least privilege, not as admin.
-func operatorKubeconfig(t *testing.T, ctx context.Context) string {
+func operatorKubeconfig(t testing.TB, ctx context.Context) string {
 	t.Helper()
 	accountOnce.Do(func() {
 		accountErr = func() error {
@@ -109,7 +109,7 @@ func (o *operator) log() string {
 
 // startOperator runs build/phase4-operator as the operator's ServiceAccount;
 // at cleanup it sends SIGTERM and requires a clean exit 0.
-func startOperator(t *testing.T, ctx context.Context, args ...string) *operator {
+func startOperator(t testing.TB, ctx context.Context, args ...string) *operator {
 	t.Helper()
 	kc := operatorKubeconfig(t, ctx)
 	bin := filepath.Join(repoRoot(), "build", "phase4-operator")
@@ -173,7 +173,7 @@ func events(ctx context.Context, ns, name string) ([]corev1.Event, error) {
 }
 
 // waitReconciled waits until the operator has observed generation gen.
-func waitReconciled(t *testing.T, ctx context.Context, ns, name string, gen int64) *unstructured.Unstructured {
+func waitReconciled(t testing.TB, ctx context.Context, ns, name string, gen int64) *unstructured.Unstructured {
 	t.Helper()
 	var obj *unstructured.Unstructured
 	eventually(t, time.Minute, fmt.Sprintf("%s/%s to be reconciled at generation %d", ns, name, gen), func() (bool, string, error) {

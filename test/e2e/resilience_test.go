@@ -20,7 +20,7 @@ import (
 
 // localCluster returns the hack/cluster state directory when the tests run
 // against the local control plane (the only one they may restart).
-func localCluster(t *testing.T) string {
+func localCluster(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(cacheDir(), "cluster")
 	if kc, _ := filepath.Abs(os.Getenv("KUBECONFIG")); kc != filepath.Join(dir, "kubeconfig") {
@@ -29,7 +29,7 @@ func localCluster(t *testing.T) string {
 	return dir
 }
 
-func restartAPIServer(t *testing.T, ctx context.Context) {
+func restartAPIServer(t testing.TB, ctx context.Context) {
 	t.Helper()
 	if out, err := run(ctx, nil, filepath.Join(repoRoot(), "hack", "cluster"), "restart", "kube-apiserver"); err != nil {
 		t.Fatalf("hack/cluster restart kube-apiserver: %v\n%s", err, out)
@@ -37,7 +37,7 @@ func restartAPIServer(t *testing.T, ctx context.Context) {
 }
 
 // compactEtcd compacts etcd's history up to now, so nothing can watch from before.
-func compactEtcd(t *testing.T, dir string) {
+func compactEtcd(t testing.TB, dir string) {
 	t.Helper()
 	port := readEnv(t, filepath.Join(dir, "ports.env"))["ETCD_PORT"]
 	post := func(path, body string) map[string]any {
@@ -57,7 +57,7 @@ func compactEtcd(t *testing.T, dir string) {
 	post("/v3/kv/compaction", fmt.Sprintf(`{"revision":%q,"physical":true}`, rev))
 }
 
-func applyShop(t *testing.T, ctx context.Context, ns, name string) {
+func applyShop(t testing.TB, ctx context.Context, ns, name string) {
 	t.Helper()
 	manifest, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "shop.yaml"))
 	if err != nil {

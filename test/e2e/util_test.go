@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
@@ -28,7 +28,7 @@ func criLog(lines ...string) string {
 }
 
 // freePort is a TCP port on 127.0.0.1 free at the time of the call.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+)
+
+// rssKiB is a process's resident set size from /proc.
+func rssKiB(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			n, _ := strconv.Atoi(strings.Fields(line)[1])
+			return n
+		}
+	}
+	return -1
+}
+
+func benchObject(ns, name string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "phase4.io/v1alpha1", "kind": "Phase4Deployment",
+		"metadata": map[string]any{"name": name, "namespace": ns},
+		"spec": map[string]any{
+			"image":  map[string]any{"repository": "registry.example.com/bench/app", "tag": "1.0"},
+			"chart":  map[string]any{"repository": "https://charts.example.com", "name": "webapp", "version": "0.1.0"},
+			"target": map[string]any{"namespace": "bench-target"},
+		},
+	}}
+}
+
+// statusTimes watches a namespace and records when each object first has a status.
+type statusTimes struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func (s *statusTimes) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.seen)
+}
+
+func (s *statusTimes) at(name string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.seen[name]
+	return t, ok
+}
+
+func watchStatus(ctx context.Context, b testing.TB, client dynamic.Interface, ns string) *statusTimes {
+	st := &statusTimes{seen: map[string]time.Time{}}
+	w, err := client.Resource(p4dGVR).Namespace(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for ev := range w.ResultChan() {
+			if ev.Type != watch.Added && ev.Type != watch.Modified {
+				continue
+			}
+			obj, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			if g, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration"); g > 0 {
+				st.mu.Lock()
+				if _, dup := st.seen[obj.GetName()]; !dup {
+					st.seen[obj.GetName()] = time.Now()
+				}
+				st.mu.Unlock()
+			}
+		}
+	}()
+	return st
+}
+
+// createMany creates objects name-<from>..name-<to-1> with 16 writers.
+func createMany(ctx context.Context, b testing.TB, client dynamic.Interface, ns string, from, to int) {
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	next := make(chan int)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if _, err := client.Resource(p4dGVR).Namespace(ns).Create(ctx, benchObject(ns, fmt.Sprintf("bulk-%05d", i)), metav1.CreateOptions{}); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for i := from; i < to; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		b.Fatalf("create: %v", err)
+	default:
+	}
+}
+
+// BenchmarkOperatorFootprint measures the operator's memory idle and with
+// 1,000 and 10,000 Phase4Deployments cached, and the time from create to
+// the first status write. Run by `make bench`; it asserts nothing about speed.
+func BenchmarkOperatorFootprint(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	installCRD(b, ctx)
+	ns := newNamespace(b, ctx, "bench")
+	cfg := *restConfig
+	cfg.QPS, cfg.Burst = 1000, 2000
+	client := dynamic.NewForConfigOrDie(&cfg)
+	op := startOperator(b, ctx, "--kube-api-qps", "1000", "--kube-api-burst", "2000", "--concurrent", "8", "--log-level", "info")
+	eventually(b, time.Minute, "the operator to lead and be ready", func() (bool, string, error) {
+		code, _, _ := httpGet(op.probes + "/readyz")
+		return code == 200 && metric(scrape(op), "phase4_leader") == "1", "", nil
+	})
+	st := watchStatus(ctx, b, client, ns)
+	idle := rssKiB(op.cmd.Process.Pid)
+
+	// Latency: one object at a time, so nothing queues behind another.
+	const single = 200
+	var lat []time.Duration
+	for i := 0; i < single; i++ {
+		name := fmt.Sprintf("lat-%03d", i)
+		start := time.Now()
+		if _, err := client.Resource(p4dGVR).Namespace(ns).Create(ctx, benchObject(ns, name), metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		eventually(b, 30*time.Second, name+" status", func() (bool, string, error) {
+			_, ok := st.at(name)
+			return ok, "", nil
+		})
+		at, _ := st.at(name)
+		lat = append(lat, at.Sub(start))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+
+	fill := func(total int) int {
+		createMany(ctx, b, client, ns, st.count(), total)
+		eventually(b, 10*time.Minute, fmt.Sprintf("%d objects reconciled", total), func() (bool, string, error) {
+			return st.count() >= total, fmt.Sprint(st.count()), nil
+		})
+		return rssKiB(op.cmd.Process.Pid)
+	}
+	start := time.Now()
+	rss1k := fill(1000)
+	rss10k := fill(10000)
+	bulk := time.Since(start)
+
+	b.ReportMetric(float64(idle), "idle-RSS-KiB")
+	b.ReportMetric(float64(rss1k), "1k-RSS-KiB")
+	b.ReportMetric(float64(rss10k), "10k-RSS-KiB")
+	b.ReportMetric(float64(p50.Microseconds())/1000, "create-to-status-p50-ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "create-to-status-p99-ms")
+	b.Logf("\n| what | result |\n|---|---|\n"+
+		"| RSS idle (leader, cache synced, 0 objects) | %d KiB |\n"+
+		"| RSS with 1,000 Phase4Deployments cached and reconciled | %d KiB |\n"+
+		"| RSS with 10,000 Phase4Deployments cached and reconciled | %d KiB (%.1f KiB per object) |\n"+
+		"| create → first status write, p50 (%d creates, one at a time) | %.1f ms |\n"+
+		"| create → first status write, p99 | %.1f ms |\n"+
+		"| 9,800 creates by 16 writers until all reconciled | %.1f s |\n",
+		idle, rss1k, rss10k, float64(rss10k-idle)/10000, single,
+		float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, bulk.Seconds())
+}

@@ -71,6 +71,7 @@ cluster-down:
 
 clean:
 	rm -rf $(BUILD)
+	-hack/run stop
 	-hack/cluster down
 	-hack/registry down
 	-hack/charts down

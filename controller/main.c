@@ -85,9 +85,12 @@ static int parse_flags(int argc, char **argv, struct options *o)
     char report[1024];
 
     for (int i = 1; i < argc; i++) {
+        char flag[64];
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *eq = strchr(a, '=');
         char *end = NULL;
+        int inline_value = 0;
 
         if (strcmp(a, "--version") == 0) {
             p4_version_report(report, sizeof(report));
@@ -98,11 +101,20 @@ static int parse_flags(int argc, char **argv, struct options *o)
             usage(stdout);
             return 1;
         }
+        /* --flag=value as well as --flag value */
+        if (eq && (size_t)(eq - a) < sizeof(flag)) {
+            memcpy(flag, a, (size_t)(eq - a));
+            flag[eq - a] = '\0';
+            v = eq + 1;
+            a = flag;
+            inline_value = 1;
+        }
         if (v == NULL) {
             (void)fprintf(stderr, "phase4-operator: unknown flag or missing value: '%s'\n", a);
             return -1;
         }
-        i++;
+        if (!inline_value)
+            i++;
         if (strcmp(a, "--kubeconfig") == 0) {
             o->kubeconfig = v;
         } else if (strcmp(a, "--context") == 0) {

@@ -141,7 +141,7 @@ func BenchmarkOperatorFootprint(b *testing.B) {
 	idle := rssKiB(op.cmd.Process.Pid)
 
 	// Latency: one object at a time, so nothing queues behind another.
-	const single = 200
+	single := 200
 	var lat []time.Duration
 	for i := 0; i < single; i++ {
 		name := fmt.Sprintf("lat-%03d", i)
@@ -162,27 +162,41 @@ func BenchmarkOperatorFootprint(b *testing.B) {
 	fill := func(total int) int {
 		createMany(ctx, b, client, ns, st.count(), total)
 		eventually(b, 10*time.Minute, fmt.Sprintf("%d objects reconciled", total), func() (bool, string, error) {
-			return st.count() >= total, fmt.Sprint(st.count()), nil
+			m := scrape(op)
+			return st.count() >= total, fmt.Sprintf("%d with status seen; operator: cached %s, status writes %s, depth %s, log tail %q",
+				st.count(), metric(m, "phase4_cached_objects"), metric(m, "phase4_status_writes_total"),
+				metric(m, "phase4_workqueue_depth"), tail(op.log(), 400)), nil
 		})
 		return rssKiB(op.cmd.Process.Pid)
 	}
+	small, large := 1000, 10000
+	if v := os.Getenv("P4_BENCH_OBJECTS"); v != "" { // e.g. "300,600" for a quick run
+		_, _ = fmt.Sscanf(v, "%d,%d", &small, &large)
+	}
 	start := time.Now()
-	rss1k := fill(1000)
-	rss10k := fill(10000)
+	rss1k := fill(small)
+	rss10k := fill(large)
 	bulk := time.Since(start)
 
 	b.ReportMetric(float64(idle), "idle-RSS-KiB")
-	b.ReportMetric(float64(rss1k), "1k-RSS-KiB")
-	b.ReportMetric(float64(rss10k), "10k-RSS-KiB")
+	b.ReportMetric(float64(rss1k), fmt.Sprintf("%d-objects-RSS-KiB", small))
+	b.ReportMetric(float64(rss10k), fmt.Sprintf("%d-objects-RSS-KiB", large))
 	b.ReportMetric(float64(p50.Microseconds())/1000, "create-to-status-p50-ms")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "create-to-status-p99-ms")
 	b.Logf("\n| what | result |\n|---|---|\n"+
 		"| RSS idle (leader, cache synced, 0 objects) | %d KiB |\n"+
-		"| RSS with 1,000 Phase4Deployments cached and reconciled | %d KiB |\n"+
-		"| RSS with 10,000 Phase4Deployments cached and reconciled | %d KiB (%.1f KiB per object) |\n"+
+		"| RSS with %d Phase4Deployments cached and reconciled | %d KiB |\n"+
+		"| RSS with %d Phase4Deployments cached and reconciled | %d KiB (%.1f KiB per object) |\n"+
 		"| create → first status write, p50 (%d creates, one at a time) | %.1f ms |\n"+
 		"| create → first status write, p99 | %.1f ms |\n"+
-		"| 9,800 creates by 16 writers until all reconciled | %.1f s |\n",
-		idle, rss1k, rss10k, float64(rss10k-idle)/10000, single,
-		float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, bulk.Seconds())
+		"| %d creates by 16 writers until all reconciled | %.1f s |\n",
+		idle, small, rss1k, large, rss10k, float64(rss10k-idle)/float64(large), single,
+		float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, large-single, bulk.Seconds())
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

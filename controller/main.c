@@ -222,7 +222,7 @@ static void on_released(void *arg)
     p4_serve_close(app->probes);
     uv_close((uv_handle_t *)&app->sigterm, on_signal_closed);
     uv_close((uv_handle_t *)&app->sigint, on_signal_closed);
-    p4_log(P4_LOG_INFO, "stopped", NULL);
+    p4_log(P4_LOG_INFO, "stopped", P4_LOG_END);
 }
 
 /* Every reconcile in flight has finished: give up the lease. */
@@ -241,7 +241,7 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     app->stopping = 1;
     p4_log(P4_LOG_INFO, "shutting down: finishing reconciles in flight", "signal",
-           signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+           signum == SIGTERM ? "SIGTERM" : "SIGINT", P4_LOG_END);
     p4_controller_shutdown(app->ctl, on_drained, app);
 }
 
@@ -257,7 +257,7 @@ static void on_elected(void *data)
  */
 static void on_lost(void *data)
 {
-    p4_log(P4_LOG_WARN, "lost leadership: pausing reconciles until re-elected", NULL);
+    p4_log(P4_LOG_WARN, "lost leadership: pausing reconciles until re-elected", P4_LOG_END);
     p4_controller_pause(((struct app *)data)->ctl);
 }
 
@@ -422,7 +422,7 @@ int main(int argc, char **argv)
     p4_log_setup((enum p4_log_level)o.log_level, o.log_json, stderr);
     p4_error_clear(&err);
     if (load_config(&o, &cfg, &err) != 0) {
-        p4_log(P4_LOG_ERROR, "cannot load the cluster configuration", "error", err.message, NULL);
+        p4_log(P4_LOG_ERROR, "cannot load the cluster configuration", "error", err.message, P4_LOG_END);
         return 1;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -435,13 +435,13 @@ int main(int argc, char **argv)
     ko.burst = o.burst;
     rc = p4_kube_new(app.loop, cfg, &ko, &app.kube, &err);
     if (rc != 0) {
-        p4_log(P4_LOG_ERROR, "cannot create the API client", "error", err.message, NULL);
+        p4_log(P4_LOG_ERROR, "cannot create the API client", "error", err.message, P4_LOG_END);
         p4_kube_config_free(cfg);
         curl_global_cleanup();
         return 1;
     }
     p4_log(P4_LOG_INFO, "starting", "version", P4_VERSION, "server", cfg->server, "context",
-           cfg->context ? cfg->context : "in-cluster", NULL);
+           cfg->context ? cfg->context : "in-cluster", P4_LOG_END);
     p4_kube_config_free(cfg);
     (void)gethostname(host, sizeof(host) - 1);
 
@@ -476,7 +476,7 @@ int main(int argc, char **argv)
         lo.identity = identity;
         app.leader = p4_leader_new(app.loop, app.kube, &lo);
         p4_log(P4_LOG_INFO, "waiting to become the leader", "lease", o.leader_id, "namespace",
-               lo.namespace, "identity", identity, NULL);
+               lo.namespace, "identity", identity, P4_LOG_END);
         p4_leader_start(app.leader);
     } else {
         p4_controller_run(app.ctl);
@@ -485,7 +485,7 @@ int main(int argc, char **argv)
     rc = uv_loop_close(app.loop);
     curl_global_cleanup();
     if (rc != 0)
-        p4_log(P4_LOG_WARN, "handles left open at exit", NULL);
+        p4_log(P4_LOG_WARN, "handles left open at exit", P4_LOG_END);
     return 0;
 
 fail_listen:

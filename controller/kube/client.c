@@ -170,7 +170,7 @@ int p4_kube_new(uv_loop_t *loop, const struct p4_kube_config *cfg,
     p4_ratelimit_init(&k->rl, k->opts.qps, k->opts.burst, uv_now(loop));
     if (cfg->insecure_skip_tls_verify)
         p4_log(P4_LOG_WARN, "TLS verification of the API server is off, as the kubeconfig says",
-               "server", k->server, NULL);
+               "server", k->server, P4_LOG_END);
     *out = k;
     return 0;
 }
@@ -214,9 +214,12 @@ void p4_kube_close(struct p4_kube *k)
         return;
     /* Requests still waiting for their turn never reach the transport. */
     while (k->reqs) {
-        struct kreq *r = k->reqs;
+        struct kreq *r = k->reqs; /* pop the head */
         struct p4_kube_result res = {.rc = P4_ERR_CANCELED};
-        unlink_kreq(r);
+        k->reqs = r->next;
+        if (k->reqs)
+            k->reqs->prev = NULL;
+        r->next = NULL;
         p4_error_set(&res.err, P4_ERR_CANCELED, "the client is shutting down");
         r->cb(&res, r->data);
         free_kreq(r);
@@ -413,7 +416,7 @@ static void on_http_done(int rc, const struct p4_http_response *resp, void *data
             uint64_t delay = retry_after_ms(res.st);
             p4_apistatus_close(res.st);
             free(res.st);
-            p4_log(P4_LOG_DEBUG, "throttled by the API server, retrying", "path", r->path, NULL);
+            p4_log(P4_LOG_DEBUG, "throttled by the API server, retrying", "path", r->path, P4_LOG_END);
             schedule(r, delay);
             return;
         }
@@ -496,7 +499,7 @@ static int on_watch_data(const char *chunk, size_t len, long status, void *data)
     }
     if (p4_watchframe_feed(&w->frame, chunk, len, on_frame_event, w) != 0)
         p4_log(P4_LOG_WARN, "skipped a malformed watch event", "error", w->frame.error.message,
-               NULL);
+               P4_LOG_END);
     /* An ERROR event ends the watch: stop reading. */
     return w->end_rc != 0;
 }

@@ -337,9 +337,12 @@ void p4_http_close(struct p4_http *h)
     h->closing = 1;
     /* Everything still in flight is canceled now: callers free their state in on_done. */
     while (h->reqs) {
-        struct p4_http_req *r = h->reqs;
+        struct p4_http_req *r = h->reqs; /* pop the head */
+        h->reqs = r->next;
+        if (h->reqs)
+            h->reqs->prev = NULL;
+        r->next = NULL;
         (void)curl_multi_remove_handle(h->multi, r->easy);
-        unlink_req(r);
         finish(r, P4_ERR_CANCELED);
     }
     on_cancel_timer(&h->cancel_timer);

@@ -138,7 +138,7 @@ static void on_status_written(struct p4_kube_result *res, void *data)
         /* A conflict means our cached copy was stale: the watch brings the new one. */
         p4_log(res->rc == P4_ERR_CONFLICT ? P4_LOG_DEBUG : P4_LOG_WARN,
                "status update failed, will retry", "key", w->key, "error", res->err.message,
-               NULL);
+               P4_LOG_END);
         rc = res->rc;
     }
     p4_controller_done(w->ctl, w->key, rc, 0);

@@ -95,7 +95,7 @@ static void on_created(struct p4_kube_result *res, void *data)
         goto out;
     s = p4_strmap_get(&ctx->ev->series, ctx->key);
     if (res->rc != 0) {
-        p4_log(P4_LOG_WARN, "cannot record an Event", "error", res->err.message, NULL);
+        p4_log(P4_LOG_WARN, "cannot record an Event", "error", res->err.message, P4_LOG_END);
         free_series(p4_strmap_del(&ctx->ev->series, ctx->key));
         goto out;
     }
@@ -118,7 +118,7 @@ static void on_patched(struct p4_kube_result *res, void *data)
     if (res->rc == 0)
         ctx->ev->sent++;
     else if (res->rc != P4_ERR_CANCELED)
-        p4_log(P4_LOG_WARN, "cannot update an Event", "error", res->err.message, NULL);
+        p4_log(P4_LOG_WARN, "cannot update an Event", "error", res->err.message, P4_LOG_END);
     free(ctx->key);
     free(ctx);
 }

@@ -172,7 +172,7 @@ static void on_list(struct p4_kube_result *res, void *data)
     }
     if (res->rc != 0) {
         p4_log(P4_LOG_WARN, "list failed, retrying", "path", inf->path, "error", res->err.message,
-               NULL);
+               P4_LOG_END);
         free_values(&inf->staging);
         p4_strmap_init(&inf->staging);
         retry_later(inf);
@@ -265,7 +265,7 @@ static void on_watch_end(int rc, const struct p4_error *err, void *data)
     if (rc == 0) {
         start_watch(inf); /* the server's timeout: resume where we were */
     } else if (rc == P4_ERR_GONE) {
-        p4_log(P4_LOG_INFO, "watch expired, relisting", "path", inf->path, NULL);
+        p4_log(P4_LOG_INFO, "watch expired, relisting", "path", inf->path, P4_LOG_END);
         inf->stats.relists_gone++;
         free(inf->rv);
         inf->rv = NULL;
@@ -273,7 +273,7 @@ static void on_watch_end(int rc, const struct p4_error *err, void *data)
         list_page(inf, NULL);
     } else {
         p4_log(P4_LOG_WARN, "watch ended, reconnecting", "path", inf->path, "error",
-               err->message, NULL);
+               err->message, P4_LOG_END);
         retry_later(inf);
     }
 }

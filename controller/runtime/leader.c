@@ -83,11 +83,11 @@ static void set_leading(struct p4_leader *l, int leading)
     l->leading = leading;
     if (leading) {
         l->transitions++;
-        p4_log(P4_LOG_INFO, "became the leader", "lease", l->name, "identity", l->identity, NULL);
+        p4_log(P4_LOG_INFO, "became the leader", "lease", l->name, "identity", l->identity, P4_LOG_END);
         if (l->on_elected)
             l->on_elected(l->data);
     } else {
-        p4_log(P4_LOG_WARN, "lost the leader lease", "lease", l->name, NULL);
+        p4_log(P4_LOG_WARN, "lost the leader lease", "lease", l->name, P4_LOG_END);
         if (l->on_lost)
             l->on_lost(l->data);
     }
@@ -110,6 +110,7 @@ static char *lease_body(const struct p4_leader *l, const cJSON *cur, int take_ov
     cJSON *lease, *meta, *spec;
     char now[40];
     int64_t transitions = 0;
+    uint64_t lease_seconds = (l->lease_ms + 999) / 1000;
     const char *rv = cur ? p4_json_str(cur, "metadata.resourceVersion") : NULL;
     const char *acquired = cur ? p4_json_str(cur, "spec.acquireTime") : NULL;
     char *out;
@@ -127,8 +128,7 @@ static char *lease_body(const struct p4_leader *l, const cJSON *cur, int take_ov
         cJSON_AddStringToObject(meta, "resourceVersion", rv);
     spec = cJSON_AddObjectToObject(lease, "spec");
     cJSON_AddStringToObject(spec, "holderIdentity", release ? "" : l->identity);
-    cJSON_AddNumberToObject(spec, "leaseDurationSeconds",
-                            release ? 1 : (double)((l->lease_ms + 999) / 1000));
+    cJSON_AddNumberToObject(spec, "leaseDurationSeconds", release ? 1.0 : (double)lease_seconds);
     cJSON_AddStringToObject(spec, "acquireTime", take_over || !acquired ? now : acquired);
     cJSON_AddStringToObject(spec, "renewTime", now);
     cJSON_AddNumberToObject(spec, "leaseTransitions", (double)(transitions + (take_over && cur ? 1 : 0)));
@@ -150,7 +150,7 @@ static void on_written(struct p4_kube_result *res, void *data)
         l->last_renew = uv_now(l->loop);
         set_leading(l, 1);
     } else {
-        p4_log(P4_LOG_DEBUG, "lease update failed", "error", res->err.message, NULL);
+        p4_log(P4_LOG_DEBUG, "lease update failed", "error", res->err.message, P4_LOG_END);
         if (l->leading && uv_now(l->loop) - l->last_renew > l->renew_deadline_ms)
             set_leading(l, 0);
     }
@@ -190,7 +190,7 @@ static void on_lease(struct p4_kube_result *res, void *data)
         return;
     }
     if (res->rc != 0) {
-        p4_log(P4_LOG_DEBUG, "cannot read the lease", "error", res->err.message, NULL);
+        p4_log(P4_LOG_DEBUG, "cannot read the lease", "error", res->err.message, P4_LOG_END);
         if (l->leading && now - l->last_renew > l->renew_deadline_ms)
             set_leading(l, 0);
         again(l);
@@ -281,9 +281,9 @@ static void on_released(struct p4_kube_result *res, void *data)
     struct p4_leader *l = data;
 
     if (res->rc == 0)
-        p4_log(P4_LOG_INFO, "released the leader lease", "lease", l->name, NULL);
+        p4_log(P4_LOG_INFO, "released the leader lease", "lease", l->name, P4_LOG_END);
     else
-        p4_log(P4_LOG_WARN, "cannot release the leader lease", "error", res->err.message, NULL);
+        p4_log(P4_LOG_WARN, "cannot release the leader lease", "error", res->err.message, P4_LOG_END);
     finish_release(l);
 }
 

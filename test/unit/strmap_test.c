@@ -37,17 +37,23 @@ static void many_keys_and_churn(void **state)
 
     (void)state;
     p4_strmap_init(&m);
+    static long values[20000];
+
     for (long i = 0; i < 20000; i++) {
         (void)snprintf(key, sizeof(key), "ns-%ld/obj", i);
-        p4_strmap_put(&m, key, (void *)(intptr_t)(i + 1));
+        values[i] = i;
+        p4_strmap_put(&m, key, &values[i]);
     }
     assert_int_equal(p4_strmap_len(&m), 20000);
     for (long i = 0; i < 20000; i += 2) {
         (void)snprintf(key, sizeof(key), "ns-%ld/obj", i);
-        assert_ptr_equal(p4_strmap_del(&m, key), (void *)(intptr_t)(i + 1));
+        assert_ptr_equal(p4_strmap_del(&m, key), &values[i]);
     }
-    while ((e = p4_strmap_next(&m, &pos)) != NULL)
+    while ((e = p4_strmap_next(&m, &pos)) != NULL) {
+        /* only odd keys are left */
+        assert_int_equal(*(long *)e->value % 2, 1);
         seen++;
+    }
     assert_int_equal(seen, 10000);
     /* Churn on a steady population does not grow the table without bound. */
     cap = m.cap;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "phase4/alloc.h"
+#include "phase4/execcred.h"
 #include "phase4/http.h"
 #include "phase4/json.h"
 #include "phase4/log.h"
@@ -27,6 +28,7 @@ struct p4_kube {
     char *token, *token_file;
     char *file_token; /* last read from token_file */
     struct timespec token_mtime;
+    struct p4_execcred *exec; /* exec credential plugin, or NULL */
     struct p4_ratelimit rl;
     struct p4_kube_options opts;
     struct p4_kube_stats stats;
@@ -43,6 +45,7 @@ struct kreq {
     char *method, *path, *ctype, *body;
     size_t len;
     int attempts;
+    int auth_retried; /* a 401 made us fetch a fresh exec credential once */
     p4_kube_cb cb;
     void *data;
 };
@@ -59,6 +62,8 @@ struct p4_kube_watch {
     struct p4_error end_err;
     char *err_body;        /* a non-200 answer's body */
     size_t err_len;
+    char *url;
+    int canceled;
 };
 
 static const char *const verb_names[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "WATCH"};
@@ -131,11 +136,6 @@ int p4_kube_new(uv_loop_t *loop, const struct p4_kube_config *cfg,
 
     if (cfg == NULL || cfg->server == NULL || cfg->server[0] == '\0')
         return p4_error_set(err, P4_ERR_INVAL, "the kubeconfig names no API server");
-    if (cfg->exec != NULL)
-        return p4_error_set(err, P4_ERR_INVAL,
-                            "the kubeconfig user \"%s\" uses an exec credential plugin, "
-                            "which this version does not run yet; use a token or client certificate",
-                            cfg->user_name ? cfg->user_name : "");
     k = p4_calloc(1, sizeof(*k));
     k->loop = loop;
     k->http = p4_http_new(loop);
@@ -168,6 +168,8 @@ int p4_kube_new(uv_loop_t *loop, const struct p4_kube_config *cfg,
     if (k->opts.max_429_retries <= 0)
         k->opts.max_429_retries = DEFAULT_429_RETRIES;
     p4_ratelimit_init(&k->rl, k->opts.qps, k->opts.burst, uv_now(loop));
+    if (cfg->exec)
+        k->exec = p4_execcred_new(loop, cfg->exec, k->server);
     if (cfg->insecure_skip_tls_verify)
         p4_log(P4_LOG_WARN, "TLS verification of the API server is off, as the kubeconfig says",
                "server", k->server, P4_LOG_END);
@@ -224,7 +226,8 @@ void p4_kube_close(struct p4_kube *k)
         r->cb(&res, r->data);
         free_kreq(r);
     }
-    p4_http_close(k->http); /* cancels what is in flight */
+    p4_execcred_close(k->exec); /* requests waiting for a credential are canceled */
+    p4_http_close(k->http);     /* cancels what is in flight */
     free(k->server);
     free(k->ca);
     free(k->cert);
@@ -273,9 +276,8 @@ static const char *bearer(struct p4_kube *k)
 }
 
 /* Build "Authorization: Bearer …" into a heap string; NULL when there is no token. */
-static char *auth_header(struct p4_kube *k)
+static char *auth_header(const char *t)
 {
-    const char *t = bearer(k);
     size_t n;
     char *h;
 
@@ -329,16 +331,26 @@ static void deliver(struct kreq *r, struct p4_kube_result *res)
     free_kreq(r);
 }
 
-static void send_kreq(struct kreq *r)
+/* Send with these credentials (exec plugin's, or NULL for the kubeconfig's own). */
+static void send_with(struct kreq *r, const struct p4_credential *cred)
 {
     struct p4_kube *k = r->k;
-    char *url, *auth = auth_header(k);
+    char *url, *auth = auth_header(cred ? cred->token : bearer(k));
     char ctype[160];
     const char *headers[4];
     size_t n = 0, ulen = strlen(k->server) + strlen(r->path) + 1;
     struct p4_http_opts o = {0};
+    struct p4_http_tls tls = k->tls;
     int rc;
 
+    if (cred && cred->cert_pem) {
+        tls.cert_pem = cred->cert_pem;
+        tls.cert_len = cred->cert_len;
+        tls.cert_file = NULL;
+        tls.key_pem = cred->key_pem;
+        tls.key_len = cred->key_len;
+        tls.key_file = NULL;
+    }
     url = p4_malloc(ulen);
     (void)snprintf(url, ulen, "%s%s", k->server, r->path);
     headers[n++] = "Accept: application/json";
@@ -356,7 +368,7 @@ static void send_kreq(struct kreq *r)
     o.body = r->body;
     o.body_len = r->len;
     o.timeout_ms = k->opts.request_timeout_ms;
-    o.tls = &k->tls;
+    o.tls = &tls;
     o.on_done = on_http_done;
     o.data = r;
     r->attempts++;
@@ -371,6 +383,33 @@ static void send_kreq(struct kreq *r)
         struct p4_kube_result res = {.rc = rc};
         p4_error_set(&res.err, rc, "cannot start a request to the API server: %s",
                      p4_strerror(rc));
+        deliver(r, &res);
+    }
+}
+
+static void on_request_credential(int rc, const struct p4_credential *cred,
+                                  const struct p4_error *err, void *data)
+{
+    struct kreq *r = data;
+
+    if (rc != 0) {
+        struct p4_kube_result res = {.rc = rc};
+        res.err = *err;
+        deliver(r, &res);
+        return;
+    }
+    send_with(r, cred);
+}
+
+static void send_kreq(struct kreq *r)
+{
+    if (r->k->exec == NULL) {
+        send_with(r, NULL);
+        return;
+    }
+    if (p4_execcred_get(r->k->exec, on_request_credential, r) != 0) {
+        struct p4_kube_result res = {.rc = P4_ERR_CANCELED};
+        p4_error_set(&res.err, P4_ERR_CANCELED, "the client is shutting down");
         deliver(r, &res);
     }
 }
@@ -410,6 +449,15 @@ static void on_http_done(int rc, const struct p4_http_response *resp, void *data
     res.st = p4_calloc(1, sizeof(*res.st));
     (void)p4_apistatus_decode(resp->status, resp->body, resp->len, resp->retry_after, res.st);
     res.rc = res.st->code ? res.st->code : P4_ERR_INTERNAL;
+    if (resp->status == 401 && k->exec && !r->auth_retried) {
+        /* The plugin's credential expired early or was revoked: fetch a new one, once. */
+        r->auth_retried = 1;
+        p4_execcred_invalidate(k->exec);
+        p4_apistatus_close(res.st);
+        free(res.st);
+        schedule(r, 0);
+        return;
+    }
     if (resp->status == 429) {
         k->stats.throttled++;
         if (r->attempts <= k->opts.max_429_retries) {
@@ -504,6 +552,20 @@ static int on_watch_data(const char *chunk, size_t len, long status, void *data)
     return w->end_rc != 0;
 }
 
+static void free_watch(struct p4_kube_watch *w)
+{
+    p4_watchframe_close(&w->frame);
+    free(w->err_body);
+    free(w->url);
+    free(w);
+}
+
+static void end_watch(struct p4_kube_watch *w, int rc, const struct p4_error *err)
+{
+    w->on_end(rc, err, w->data);
+    free_watch(w);
+}
+
 static void on_watch_done(int rc, const struct p4_http_response *resp, void *data)
 {
     struct p4_kube_watch *w = data;
@@ -529,10 +591,61 @@ static void on_watch_done(int rc, const struct p4_http_response *resp, void *dat
         p4_error_set(&err, rc, "the watch broke: %s: %s", p4_strerror(rc),
                      resp->error ? resp->error : "no detail");
     }
-    w->on_end(rc, &err, w->data);
-    p4_watchframe_close(&w->frame);
-    free(w->err_body);
-    free(w);
+    end_watch(w, rc, &err);
+}
+
+/* Start the HTTP stream; returns 0 or the error (then nothing was started). */
+static int start_watch_http(struct p4_kube_watch *w, const struct p4_credential *cred)
+{
+    struct p4_kube *k = w->k;
+    char *auth = auth_header(cred ? cred->token : bearer(k));
+    const char *headers[3];
+    struct p4_http_opts o = {0};
+    struct p4_http_tls tls = k->tls;
+    int rc;
+
+    if (cred && cred->cert_pem) {
+        tls.cert_pem = cred->cert_pem;
+        tls.cert_len = cred->cert_len;
+        tls.cert_file = NULL;
+        tls.key_pem = cred->key_pem;
+        tls.key_len = cred->key_len;
+        tls.key_file = NULL;
+    }
+    headers[0] = "Accept: application/json";
+    headers[1] = auth;
+    headers[2] = NULL;
+    o.method = "GET";
+    o.url = w->url;
+    o.headers = headers;
+    o.tls = &tls;
+    o.on_data = on_watch_data;
+    o.on_done = on_watch_done;
+    o.data = w;
+    rc = p4_http_start(k->http, &o, &w->http);
+    if (auth) {
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
+    return rc;
+}
+
+static void on_watch_credential(int rc, const struct p4_credential *cred,
+                                const struct p4_error *err, void *data)
+{
+    struct p4_kube_watch *w = data;
+
+    if (w->canceled) {
+        struct p4_error e;
+        p4_error_set(&e, P4_ERR_CANCELED, "the watch was stopped");
+        end_watch(w, P4_ERR_CANCELED, &e);
+    } else if (rc != 0) {
+        end_watch(w, rc, err);
+    } else if ((rc = start_watch_http(w, cred)) != 0) {
+        struct p4_error e;
+        p4_error_set(&e, rc, "cannot start the watch: %s", p4_strerror(rc));
+        end_watch(w, rc, &e);
+    }
 }
 
 int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_version,
@@ -540,9 +653,7 @@ int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_vers
                   void *data, struct p4_kube_watch **out)
 {
     struct p4_kube_watch *w;
-    char rv[128] = "", *url, *auth;
-    const char *headers[3];
-    struct p4_http_opts o = {0};
+    char rv[128] = "";
     size_t ulen;
     int rc;
 
@@ -558,30 +669,16 @@ int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_vers
     w->data = data;
     p4_watchframe_init(&w->frame);
     ulen = strlen(k->server) + strlen(path) + sizeof(rv) + 128;
-    url = p4_malloc(ulen);
-    (void)snprintf(url, ulen, "%s%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%ld%s%s",
+    w->url = p4_malloc(ulen);
+    (void)snprintf(w->url, ulen, "%s%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%ld%s%s",
                    k->server, path, timeout_seconds > 0 ? timeout_seconds : 300,
                    rv[0] ? "&resourceVersion=" : "", rv);
-    auth = auth_header(k);
-    headers[0] = "Accept: application/json";
-    headers[1] = auth;
-    headers[2] = NULL;
-    o.method = "GET";
-    o.url = url;
-    o.headers = headers;
-    o.tls = &k->tls;
-    o.on_data = on_watch_data;
-    o.on_done = on_watch_done;
-    o.data = w;
-    rc = p4_http_start(k->http, &o, &w->http);
-    free(url);
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
+    if (k->exec)
+        rc = p4_execcred_get(k->exec, on_watch_credential, w) != 0 ? P4_ERR_CANCELED : 0;
+    else
+        rc = start_watch_http(w, NULL); /* on_end can only come later, from the loop */
     if (rc != 0) {
-        p4_watchframe_close(&w->frame);
-        free(w);
+        free_watch(w);
         return rc;
     }
     k->stats.watch_starts++;
@@ -592,6 +689,9 @@ int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_vers
 
 void p4_kube_watch_cancel(struct p4_kube_watch *w)
 {
-    if (w)
-        p4_http_cancel(w->http);
+    if (w == NULL)
+        return;
+    w->canceled = 1;
+    if (w->http)
+        p4_http_cancel(w->http); /* else the credential callback ends it */
 }

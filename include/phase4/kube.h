@@ -8,9 +8,10 @@
  * Requests answered 429 are retried after Retry-After (API Priority and
  * Fairness) up to a bound; everything else is the caller's to retry.
  *
- * Credentials: client certificates, a static token, or a token file that is
- * re-read whenever it changes (projected service-account tokens rotate).
- * Never logged.
+ * Credentials: client certificates, a static token, a token file that is
+ * re-read whenever it changes (projected service-account tokens rotate), or
+ * an exec credential plugin (execcred.h; on 401 its credential is refreshed
+ * once). Never logged.
  */
 #ifndef PHASE4_KUBE_H
 #define PHASE4_KUBE_H

@@ -404,3 +404,71 @@ func scrape(o *operator) string {
 	_, body, _ := httpGet(o.metrics + "/metrics")
 	return body
 }
+
+// execKubeconfig writes a kubeconfig whose user is an exec credential
+// plugin: /bin/sh running script, with env set.
+func execKubeconfig(t testing.TB, script string, env map[string]string, hint string) string {
+	t.Helper()
+	admin, err := clientcmd.LoadFromFile(os.Getenv("KUBECONFIG"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
+	exec := &clientcmdapi.ExecConfig{Command: "/bin/sh", Args: []string{"-c", script},
+		APIVersion: "client.authentication.k8s.io/v1", InstallHint: hint, InteractiveMode: clientcmdapi.NeverExecInteractiveMode}
+	for k, v := range env {
+		exec.Env = append(exec.Env, clientcmdapi.ExecEnvVar{Name: k, Value: v})
+	}
+	cfg.AuthInfos["plugin"] = &clientcmdapi.AuthInfo{Exec: exec}
+	cfg.Contexts["plugin"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "plugin"}
+	cfg.CurrentContext = "plugin"
+	path := filepath.Join(t.TempDir(), "exec.kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The operator authenticates through an exec credential plugin (as with
+// EKS, GKE or kubelogin): it runs the plugin once and reuses its token; a
+// plugin that cannot run leaves the operator up, unready, saying why.
+func TestExecCredentialPlugin(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	operatorKubeconfig(t, ctx) // the ServiceAccount and its RBAC
+	ns := newNamespace(t, ctx, "e2e-exec")
+	token, err := kubectl(ctx, "create", "token", "phase4-operator", "-n", operatorNamespace, "--duration=1h")
+	if err != nil {
+		t.Fatalf("create token: %v: %s", err, token)
+	}
+	runs := filepath.Join(t.TempDir(), "runs")
+	kc := execKubeconfig(t, `echo run >> "$RUNS"; printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$P4_TOKEN"`,
+		map[string]string{"P4_TOKEN": strings.TrimSpace(token), "RUNS": runs}, "")
+	op := startOperator(t, ctx, "--kubeconfig", kc)
+	applyShop(t, ctx, ns, "via-plugin")
+	waitReconciled(t, ctx, ns, "via-plugin", 1)
+	b, err := os.ReadFile(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "run\n"); n != 1 {
+		t.Errorf("the plugin ran %d times for a token without expiry, want 1", n)
+	}
+	if n := metric(scrape(op), `phase4_kube_requests_total{verb="GET",code="2xx"}`); n == "" || n == "0" {
+		t.Errorf("no successful requests counted: %q", n)
+	}
+	if strings.Contains(op.log(), strings.TrimSpace(token)) {
+		t.Error("the operator logged the plugin's token")
+	}
+
+	broken := execKubeconfig(t, `echo "credentials expired: run 'phase4 login'" >&2; exit 1`, nil, "")
+	bad := startOperator(t, ctx, "--kubeconfig", broken)
+	eventually(t, 30*time.Second, "the broken plugin's error in the log", func() (bool, string, error) {
+		return strings.Contains(bad.log(), "credentials expired: run 'phase4 login'"), "", nil
+	})
+	if code, body, _ := httpGet(bad.probes + "/readyz"); code != 503 || !strings.Contains(body, "not synced") {
+		t.Errorf("/readyz with a broken plugin = %d %q, want 503", code, body)
+	}
+}

@@ -1,0 +1,496 @@
+/* execcred.c: exec credential plugins run on the loop (see execcred.h). */
+#include "phase4/execcred.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phase4/alloc.h"
+#include "phase4/json.h"
+#include "phase4/log.h"
+
+#define STDOUT_MAX (1u << 20)
+#define STDERR_MAX 4096
+#define RUN_LIMIT_MS 60000
+#define EXPIRY_MARGIN_SECONDS 10
+
+extern char **environ;
+
+struct waiter {
+    p4_execcred_cb cb;
+    void *data;
+    struct waiter *next;
+};
+
+struct run;
+
+struct p4_execcred {
+    uv_loop_t *loop;
+    char *command, *api_version, *install_hint, *server;
+    char **args, **env;
+    size_t nargs, nenv;
+    int cluster_info;
+    struct p4_credential cred;
+    int have;
+    struct waiter *waiters;
+    struct run *run;       /* the plugin running now, or NULL */
+    uv_timer_t defer;      /* delivers a cached credential on a later loop turn */
+    int closing;
+};
+
+/* One run of the plugin; frees itself once its handles have closed. */
+struct run {
+    struct p4_execcred *ec; /* NULL once orphaned by close */
+    uv_process_t proc;
+    uv_pipe_t out, err;
+    uv_timer_t limit;
+    int open;               /* handles not yet closed */
+    int pending;            /* exit + two EOFs still to come */
+    int64_t exit_status;
+    int term_signal;
+    int timed_out;
+    char *stdout_buf;
+    size_t stdout_len;
+    int stdout_too_big;
+    char stderr_buf[STDERR_MAX + 1];
+    size_t stderr_len;
+};
+
+void p4_credential_close(struct p4_credential *c)
+{
+    if (c == NULL)
+        return;
+    if (c->token) {
+        memset(c->token, 0, strlen(c->token));
+        free(c->token);
+    }
+    if (c->key_pem) {
+        memset(c->key_pem, 0, c->key_len);
+        free(c->key_pem);
+    }
+    free(c->cert_pem);
+    memset(c, 0, sizeof(*c));
+}
+
+/* RFC 3339 ("2026-11-26T23:29:42Z", fractions and offsets allowed) → time_t; -1 if bad. */
+static time_t parse_time(const char *s)
+{
+    struct tm tm = {0};
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    time_t t;
+
+    if (p == NULL)
+        return -1;
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    t = timegm(&tm);
+    if (*p == 'Z' || *p == 'z')
+        return p[1] == '\0' ? t : -1;
+    if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+        int h = (p[1] - '0') * 10 + (p[2] - '0'), m = (p[4] - '0') * 10 + (p[5] - '0');
+        long off = (long)h * 3600 + (long)m * 60;
+        return *p == '+' ? t - off : t + off;
+    }
+    return -1;
+}
+
+int p4_execcred_parse(const char *json, size_t len, const char *api_version,
+                      struct p4_credential *cred, struct p4_error *err)
+{
+    cJSON *doc;
+    const char *v, *token, *cert, *key, *exp;
+    struct p4_error perr;
+    int rc = 0;
+
+    memset(cred, 0, sizeof(*cred));
+    doc = p4_json_parse(json, len, &perr);
+    if (doc == NULL)
+        return p4_error_set(err, P4_ERR_PARSE, "the exec plugin's output is not JSON: %s",
+                            perr.message);
+    v = p4_json_str(doc, "apiVersion");
+    if (v == NULL || (api_version && strcmp(v, api_version) != 0)) {
+        rc = p4_error_set(err, P4_ERR_INVAL,
+                          "the exec plugin answered apiVersion \"%s\", but the kubeconfig asks for \"%s\"",
+                          v ? v : "", api_version ? api_version : "");
+        goto out;
+    }
+    v = p4_json_str(doc, "kind");
+    if (v == NULL || strcmp(v, "ExecCredential") != 0) {
+        rc = p4_error_set(err, P4_ERR_INVAL, "the exec plugin's output is not an ExecCredential");
+        goto out;
+    }
+    token = p4_json_str(doc, "status.token");
+    cert = p4_json_str(doc, "status.clientCertificateData");
+    key = p4_json_str(doc, "status.clientKeyData");
+    exp = p4_json_str(doc, "status.expirationTimestamp");
+    if ((cert == NULL) != (key == NULL)) {
+        rc = p4_error_set(err, P4_ERR_INVAL, "the exec plugin gave a client %s without its %s",
+                          cert ? "certificate" : "key", cert ? "key" : "certificate");
+        goto out;
+    }
+    if ((token == NULL || token[0] == '\0') && cert == NULL) {
+        rc = p4_error_set(err, P4_ERR_INVAL,
+                          "the exec plugin gave neither a token nor a client certificate");
+        goto out;
+    }
+    if (exp) {
+        cred->expires = parse_time(exp);
+        if (cred->expires < 0) {
+            rc = p4_error_set(err, P4_ERR_INVAL,
+                              "the exec plugin's expirationTimestamp \"%.64s\" is not RFC 3339", exp);
+            goto out;
+        }
+    }
+    if (token && token[0])
+        cred->token = p4_strdup(token);
+    if (cert) {
+        cred->cert_len = strlen(cert);
+        cred->cert_pem = (unsigned char *)p4_strdup(cert);
+        cred->key_len = strlen(key);
+        cred->key_pem = (unsigned char *)p4_strdup(key);
+    }
+out:
+    if (rc != 0)
+        p4_credential_close(cred);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+static char **copy_strv(char *const *v, size_t n)
+{
+    char **c = p4_calloc(n + 1, sizeof(*c));
+
+    for (size_t i = 0; i < n; i++)
+        c[i] = p4_strdup(v[i]);
+    return c;
+}
+
+static void free_strv(char **v)
+{
+    if (v == NULL)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+struct p4_execcred *p4_execcred_new(uv_loop_t *loop, const struct p4_kube_exec *exec,
+                                    const char *server)
+{
+    struct p4_execcred *ec = p4_calloc(1, sizeof(*ec));
+
+    ec->loop = loop;
+    ec->command = p4_strdup(exec->command);
+    ec->api_version = p4_strdup(exec->api_version ? exec->api_version
+                                                  : "client.authentication.k8s.io/v1");
+    ec->install_hint = exec->install_hint ? p4_strdup(exec->install_hint) : NULL;
+    ec->server = p4_strdup(server ? server : "");
+    ec->args = copy_strv(exec->args, exec->nargs);
+    ec->nargs = exec->nargs;
+    ec->env = copy_strv(exec->env, exec->nenv);
+    ec->nenv = exec->nenv;
+    ec->cluster_info = exec->provide_cluster_info;
+    (void)uv_timer_init(loop, &ec->defer);
+    ec->defer.data = ec;
+    return ec;
+}
+
+/* Hand the result to every waiter. */
+static void deliver(struct p4_execcred *ec, int rc, const struct p4_error *err)
+{
+    struct waiter *w = ec->waiters;
+
+    ec->waiters = NULL;
+    while (w) {
+        struct waiter *next = w->next;
+        w->cb(rc, rc == 0 ? &ec->cred : NULL, err, w->data);
+        free(w);
+        w = next;
+    }
+}
+
+static void on_run_closed(uv_handle_t *h)
+{
+    struct run *r = h->data;
+
+    if (--r->open == 0) {
+        free(r->stdout_buf);
+        free(r);
+    }
+}
+
+static void close_run(struct run *r)
+{
+    uv_close((uv_handle_t *)&r->proc, on_run_closed);
+    uv_close((uv_handle_t *)&r->out, on_run_closed);
+    uv_close((uv_handle_t *)&r->err, on_run_closed);
+    uv_close((uv_handle_t *)&r->limit, on_run_closed);
+}
+
+/* First line of the plugin's stderr, for a message (never its stdout: it holds the secret). */
+static void stderr_line(const struct run *r, char *buf, size_t size)
+{
+    size_t n = strcspn(r->stderr_buf, "\r\n");
+
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, r->stderr_buf, n);
+    buf[n] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)buf[i] < ' ')
+            buf[i] = ' ';
+    }
+}
+
+static void run_finished(struct run *r)
+{
+    struct p4_execcred *ec = r->ec;
+    struct p4_error err;
+    char line[256];
+    int rc = 0;
+
+    (void)uv_timer_stop(&r->limit);
+    if (ec == NULL) { /* orphaned by close */
+        close_run(r);
+        return;
+    }
+    ec->run = NULL;
+    p4_error_clear(&err);
+    stderr_line(r, line, sizeof(line));
+    if (r->timed_out) {
+        rc = p4_error_set(&err, P4_ERR_TIMEOUT, "the exec plugin \"%s\" did not finish within %d s",
+                          ec->command, RUN_LIMIT_MS / 1000);
+    } else if (r->exit_status != 0 || r->term_signal != 0) {
+        rc = p4_error_set(&err, P4_ERR_UNAUTHORIZED, "the exec plugin \"%s\" failed (%s %d)%s%s",
+                          ec->command, r->term_signal ? "signal" : "exit status",
+                          r->term_signal ? r->term_signal : (int)r->exit_status,
+                          line[0] ? ": " : "", line);
+    } else if (r->stdout_too_big) {
+        rc = p4_error_set(&err, P4_ERR_TOOBIG, "the exec plugin \"%s\" wrote more than %u bytes",
+                          ec->command, STDOUT_MAX);
+    } else {
+        p4_credential_close(&ec->cred);
+        ec->have = 0;
+        rc = p4_execcred_parse(r->stdout_buf ? r->stdout_buf : "", r->stdout_len, ec->api_version,
+                               &ec->cred, &err);
+        ec->have = rc == 0;
+    }
+    if (rc != 0)
+        p4_log(P4_LOG_WARN, "exec credential plugin failed", "error", err.message, P4_LOG_END);
+    close_run(r);
+    deliver(ec, rc, &err);
+}
+
+static void on_exit_cb(uv_process_t *proc, int64_t status, int signal)
+{
+    struct run *r = proc->data;
+
+    r->exit_status = status;
+    r->term_signal = signal;
+    if (--r->pending == 0)
+        run_finished(r);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    buf->base = p4_malloc(suggested);
+    buf->len = suggested;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct run *r = s->data;
+
+    if (n > 0 && s == (uv_stream_t *)&r->out) {
+        if (r->stdout_len + (size_t)n > STDOUT_MAX) {
+            r->stdout_too_big = 1;
+        } else {
+            r->stdout_buf = p4_realloc(r->stdout_buf, r->stdout_len + (size_t)n + 1);
+            memcpy(r->stdout_buf + r->stdout_len, buf->base, (size_t)n);
+            r->stdout_len += (size_t)n;
+            r->stdout_buf[r->stdout_len] = '\0';
+        }
+    } else if (n > 0) {
+        size_t room = STDERR_MAX - r->stderr_len, c = (size_t)n < room ? (size_t)n : room;
+        memcpy(r->stderr_buf + r->stderr_len, buf->base, c);
+        r->stderr_len += c;
+        r->stderr_buf[r->stderr_len] = '\0';
+    }
+    free(buf->base);
+    if (n < 0) {
+        (void)uv_read_stop(s);
+        if (--r->pending == 0)
+            run_finished(r);
+    }
+}
+
+static void on_limit(uv_timer_t *t)
+{
+    struct run *r = t->data;
+
+    r->timed_out = 1;
+    (void)uv_process_kill(&r->proc, SIGKILL);
+}
+
+static char *exec_info(const struct p4_execcred *ec)
+{
+    cJSON *o = cJSON_CreateObject(), *spec;
+    char *s, *env;
+    size_t n;
+
+    cJSON_AddStringToObject(o, "apiVersion", ec->api_version);
+    cJSON_AddStringToObject(o, "kind", "ExecCredential");
+    spec = cJSON_AddObjectToObject(o, "spec");
+    cJSON_AddBoolToObject(spec, "interactive", 0);
+    if (ec->cluster_info) {
+        cJSON *cluster = cJSON_AddObjectToObject(spec, "cluster");
+        cJSON_AddStringToObject(cluster, "server", ec->server);
+    }
+    s = p4_json_print(o);
+    cJSON_Delete(o);
+    n = strlen(s) + sizeof("KUBERNETES_EXEC_INFO=");
+    env = p4_malloc(n);
+    (void)snprintf(env, n, "KUBERNETES_EXEC_INFO=%s", s);
+    free(s);
+    return env;
+}
+
+static void spawn(struct p4_execcred *ec)
+{
+    struct run *r = p4_calloc(1, sizeof(*r));
+    uv_process_options_t o = {0};
+    uv_stdio_container_t stdio[3];
+    char **argv = p4_calloc(ec->nargs + 2, sizeof(*argv));
+    size_t nenv = 0, i;
+    char **env, *info = exec_info(ec);
+    struct p4_error err;
+    int rc;
+
+    for (char **e = environ; e && *e; e++)
+        nenv++;
+    env = p4_calloc(nenv + ec->nenv + 2, sizeof(*env));
+    for (i = 0; i < nenv; i++)
+        env[i] = environ[i];
+    for (size_t j = 0; j < ec->nenv; j++)
+        env[i++] = ec->env[j];
+    env[i] = info;
+    argv[0] = ec->command;
+    for (size_t j = 0; j < ec->nargs; j++)
+        argv[j + 1] = ec->args[j];
+
+    r->ec = ec;
+    (void)uv_pipe_init(ec->loop, &r->out, 0);
+    (void)uv_pipe_init(ec->loop, &r->err, 0);
+    (void)uv_timer_init(ec->loop, &r->limit);
+    r->out.data = r->err.data = r->limit.data = r->proc.data = r;
+    r->open = 4;
+    r->pending = 3;
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&r->out;
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)&r->err;
+    o.file = ec->command;
+    o.args = argv;
+    o.env = env;
+    o.exit_cb = on_exit_cb;
+    o.stdio_count = 3;
+    o.stdio = stdio;
+    rc = uv_spawn(ec->loop, &r->proc, &o);
+    free(argv);
+    free(env);
+    free(info);
+    if (rc != 0) {
+        p4_error_set(&err, P4_ERR_UNAUTHORIZED, "cannot run the exec plugin \"%s\": %s%s%s",
+                     ec->command, uv_strerror(rc), ec->install_hint ? ". " : "",
+                     ec->install_hint ? ec->install_hint : "");
+        p4_log(P4_LOG_WARN, "exec credential plugin failed", "error", err.message, P4_LOG_END);
+        r->ec = NULL;
+        close_run(r);
+        /* spawn runs from on_defer, a later loop turn than p4_execcred_get. */
+        ec->run = NULL;
+        deliver(ec, P4_ERR_UNAUTHORIZED, &err);
+        return;
+    }
+    ec->run = r;
+    (void)uv_read_start((uv_stream_t *)&r->out, on_alloc, on_read);
+    (void)uv_read_start((uv_stream_t *)&r->err, on_alloc, on_read);
+    (void)uv_timer_start(&r->limit, on_limit, RUN_LIMIT_MS, 0);
+}
+
+static int fresh(const struct p4_execcred *ec)
+{
+    return ec->have && (ec->cred.expires == 0 || time(NULL) + EXPIRY_MARGIN_SECONDS < ec->cred.expires);
+}
+
+static void on_defer(uv_timer_t *t)
+{
+    struct p4_execcred *ec = t->data;
+
+    if (ec->run)
+        return; /* a run is going: it delivers */
+    if (fresh(ec))
+        deliver(ec, 0, NULL);
+    else if (ec->waiters)
+        spawn(ec);
+}
+
+int p4_execcred_get(struct p4_execcred *ec, p4_execcred_cb cb, void *data)
+{
+    struct waiter *w;
+
+    if (ec == NULL || cb == NULL || ec->closing)
+        return P4_ERR_INVAL;
+    w = p4_calloc(1, sizeof(*w));
+    w->cb = cb;
+    w->data = data;
+    w->next = ec->waiters;
+    ec->waiters = w;
+    /* Never call back inside get: the cached case and a spawn both start on the next turn. */
+    if (ec->run == NULL)
+        (void)uv_timer_start(&ec->defer, on_defer, 0, 0);
+    return 0;
+}
+
+void p4_execcred_invalidate(struct p4_execcred *ec)
+{
+    if (ec == NULL)
+        return;
+    p4_credential_close(&ec->cred);
+    ec->have = 0;
+}
+
+static void on_defer_closed(uv_handle_t *h)
+{
+    struct p4_execcred *ec = h->data;
+
+    free(ec->command);
+    free(ec->api_version);
+    free(ec->install_hint);
+    free(ec->server);
+    free_strv(ec->args);
+    free_strv(ec->env);
+    p4_credential_close(&ec->cred);
+    free(ec);
+}
+
+void p4_execcred_close(struct p4_execcred *ec)
+{
+    struct p4_error err;
+
+    if (ec == NULL || ec->closing)
+        return;
+    ec->closing = 1;
+    if (ec->run) {
+        ec->run->ec = NULL;
+        (void)uv_process_kill(&ec->run->proc, SIGKILL);
+        ec->run = NULL;
+    }
+    p4_error_set(&err, P4_ERR_CANCELED, "the client is shutting down");
+    deliver(ec, P4_ERR_CANCELED, &err);
+    uv_close((uv_handle_t *)&ec->defer, on_defer_closed);
+}

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +417,8 @@ int main(int argc, char **argv)
     char host[256] = "phase4-operator";
     int rc;
 
+    /* A peer that hangs up mid-write (a scrape that timed out) is an EPIPE, not a death. */
+    (void)signal(SIGPIPE, SIG_IGN);
     rc = parse_flags(argc, argv, &o);
     if (rc != 0)
         return rc > 0 ? 0 : (rc == -1 ? 2 : 1);

@@ -43,6 +43,7 @@ struct kreq {
     int timer_inited;
     enum p4_kube_verb verb;
     char *method, *path, *ctype, *body;
+    char *accept; /* NULL: application/json */
     size_t len;
     int attempts;
     int auth_retried; /* a 401 made us fetch a fresh exec credential once */
@@ -183,6 +184,7 @@ static void free_kreq_mem(struct kreq *r)
     free(r->path);
     free(r->ctype);
     free(r->body);
+    free(r->accept);
     free(r);
 }
 
@@ -336,7 +338,7 @@ static void send_with(struct kreq *r, const struct p4_credential *cred)
 {
     struct p4_kube *k = r->k;
     char *url, *auth = auth_header(cred ? cred->token : bearer(k));
-    char ctype[160];
+    char ctype[160], accept[256];
     const char *headers[4];
     size_t n = 0, ulen = strlen(k->server) + strlen(r->path) + 1;
     struct p4_http_opts o = {0};
@@ -353,7 +355,8 @@ static void send_with(struct kreq *r, const struct p4_credential *cred)
     }
     url = p4_malloc(ulen);
     (void)snprintf(url, ulen, "%s%s", k->server, r->path);
-    headers[n++] = "Accept: application/json";
+    (void)snprintf(accept, sizeof(accept), "Accept: %s", r->accept ? r->accept : "application/json");
+    headers[n++] = accept;
     if (r->body) {
         (void)snprintf(ctype, sizeof(ctype), "Content-Type: %s",
                        r->ctype ? r->ctype : "application/json");
@@ -504,6 +507,30 @@ int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
     r->data = data;
     schedule(r, p4_ratelimit_reserve(&k->rl, uv_now(k->loop)));
     return 0;
+}
+
+int p4_kube_get_accept(struct p4_kube *k, const char *path, const char *accept, p4_kube_cb cb,
+                       void *data)
+{
+    struct kreq *r;
+
+    if (k == NULL || path == NULL || path[0] != '/' || cb == NULL)
+        return P4_ERR_INVAL;
+    r = p4_calloc(1, sizeof(*r));
+    r->k = k;
+    r->verb = P4_VERB_GET;
+    r->method = p4_strdup("GET");
+    r->path = p4_strdup(path);
+    r->accept = accept ? p4_strdup(accept) : NULL;
+    r->cb = cb;
+    r->data = data;
+    schedule(r, p4_ratelimit_reserve(&k->rl, uv_now(k->loop)));
+    return 0;
+}
+
+uv_loop_t *p4_kube_loop(const struct p4_kube *k)
+{
+    return k->loop;
 }
 
 /* --- watches ------------------------------------------------------------------ */

@@ -31,6 +31,8 @@ struct p4_http {
     struct p4_http_req *canceled;
     int closing;
     int open_handles;
+    int in_curl;        /* inside curl_multi_socket_action: curl refuses removals */
+    int cancel_later;   /* a request was canceled while in_curl */
 };
 
 struct p4_http_req {
@@ -88,8 +90,9 @@ static void finish(struct p4_http_req *r, int rc)
     struct p4_http_response resp = {0};
 
     (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
-    if (r->on_data == NULL && r->body != NULL) {
-        resp.body = r->body;
+    if (r->on_data == NULL) {
+        /* A received response always has a body string, "" when empty. */
+        resp.body = r->body ? r->body : (rc == 0 ? "" : NULL);
         resp.len = r->len;
     }
     resp.retry_after = r->retry_after;
@@ -137,7 +140,24 @@ static void check_done(struct p4_http *h)
         CURLcode result = msg->data.result;
         (void)curl_multi_remove_handle(h->multi, msg->easy_handle);
         unlink_req(r);
-        finish(r, classify(r, result));
+        finish(r, r->canceled ? P4_ERR_CANCELED : classify(r, result));
+    }
+}
+
+static void remove_and_queue(struct p4_http_req *r);
+
+/* After curl ran: collect finished transfers, then cancellations curl could not take. */
+static void after_action(struct p4_http *h)
+{
+    check_done(h);
+    if (h->cancel_later) {
+        struct p4_http_req *r = h->reqs, *next;
+        h->cancel_later = 0;
+        for (; r; r = next) {
+            next = r->next;
+            if (r->canceled)
+                remove_and_queue(r);
+        }
     }
 }
 
@@ -158,8 +178,10 @@ static void on_poll(uv_poll_t *poll, int status, int events)
         flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE)
         flags |= CURL_CSELECT_OUT;
+    h->in_curl = 1;
     (void)curl_multi_socket_action(h->multi, ctx->fd, flags, &running);
-    check_done(h);
+    h->in_curl = 0;
+    after_action(h);
 }
 
 static int on_socket(CURL *easy, curl_socket_t fd, int action, void *userp, void *socketp)
@@ -201,8 +223,10 @@ static void on_timer(uv_timer_t *timer)
     struct p4_http *h = timer->data;
     int running;
 
+    h->in_curl = 1;
     (void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(h);
+    h->in_curl = 0;
+    after_action(h);
 }
 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
@@ -234,6 +258,8 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     struct p4_http_req *r = userdata;
     size_t n = size * nmemb;
 
+    if (r->canceled)
+        return 0; /* canceled from inside a callback: stop the transfer */
     if (r->on_data) {
         long status = 0;
         (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -407,7 +433,10 @@ int p4_http_start(struct p4_http *h, const struct p4_http_opts *o, struct p4_htt
     (void)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     (void)curl_easy_setopt(e, CURLOPT_USERAGENT, p4_http_user_agent());
     (void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    (void)curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* Wait to multiplex on HTTP/2 only where ALPN settles it at once (https);
+     * over plain HTTP/1.1 it would queue requests behind a watch. */
+    if (strncmp(o->url, "https://", 8) == 0)
+        (void)curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     (void)curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     (void)curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     (void)curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
@@ -452,17 +481,27 @@ fail:
     return P4_ERR_NOMEM;
 }
 
-void p4_http_cancel(struct p4_http_req *r)
+/* Take a request out of curl and deliver its cancellation on a later turn. */
+static void remove_and_queue(struct p4_http_req *r)
 {
-    struct p4_http *h;
+    struct p4_http *h = r->http;
 
-    if (r == NULL || r->canceled)
-        return;
-    r->canceled = 1;
-    h = r->http;
     (void)curl_multi_remove_handle(h->multi, r->easy);
     unlink_req(r);
     r->next = h->canceled;
     h->canceled = r;
     (void)uv_timer_start(&h->cancel_timer, on_cancel_timer, 0, 0);
+}
+
+void p4_http_cancel(struct p4_http_req *r)
+{
+    if (r == NULL || r->canceled)
+        return;
+    r->canceled = 1;
+    if (r->http->in_curl) {
+        /* curl refuses removals inside its callbacks: after_action does it. */
+        r->http->cancel_later = 1;
+        return;
+    }
+    remove_and_queue(r);
 }

@@ -123,8 +123,15 @@ static void observe(struct p4_controller *c, const char *key)
 void p4_controller_done(struct p4_controller *c, const char *key, int rc, uint64_t requeue_after_ms)
 {
     uint64_t now = uv_now(c->loop);
-    char *k = p4_strdup(key); /* key may be the queue's own copy, freed by done */
+    char *k;
 
+    if (p4_strmap_get(&c->started, key) == NULL) {
+        /* Not in flight: a double done is a caller's bug; counting it would break the limit. */
+        p4_log(P4_LOG_ERROR, "done for a key that is not being reconciled", "key", key,
+               P4_LOG_END);
+        return;
+    }
+    k = p4_strdup(key); /* key may be the queue's own copy, freed by done */
     observe(c, k);
     c->stats.active--;
     if (rc < 0) {

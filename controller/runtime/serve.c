@@ -236,6 +236,8 @@ int p4_serve_start(uv_loop_t *loop, const char *addr, p4_serve_handler handler, 
         memmove(host, host + 1, hl - 2);
         host[hl - 2] = '\0';
     }
+    if (colon[1] < '0' || colon[1] > '9') /* no empty or padded port */
+        return P4_ERR_INVAL;
     port = strtol(colon + 1, &end, 10);
     if (*end || port < 0 || port > 65535)
         return P4_ERR_INVAL;

@@ -72,6 +72,11 @@ int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
                     const char *content_type, const char *body, size_t len, p4_kube_cb cb,
                     void *data);
 
+/* A GET with its own Accept header (e.g. aggregated discovery); otherwise as p4_kube_request. */
+int p4_kube_get_accept(struct p4_kube *k, const char *path, const char *accept, p4_kube_cb cb,
+                       void *data);
+uv_loop_t *p4_kube_loop(const struct p4_kube *k);
+
 /* Percent-encode a path segment or query value into out; returns 0 or P4_ERR_TOOBIG. */
 int p4_kube_escape(const char *in, char *out, size_t size);
 

@@ -13,8 +13,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
 )
 
 // rssKiB is a process's resident set size from /proc.
@@ -63,30 +64,35 @@ func (s *statusTimes) at(name string) (time.Time, bool) {
 	return t, ok
 }
 
+// watchStatus records when each object in ns first has a status. It uses an
+// informer, which re-watches (and relists) when the server closes a watch.
 func watchStatus(ctx context.Context, b testing.TB, client dynamic.Interface, ns string) *statusTimes {
 	st := &statusTimes{seen: map[string]time.Time{}}
-	w, err := client.Resource(p4dGVR).Namespace(ns).Watch(ctx, metav1.ListOptions{})
-	if err != nil {
+	factory := dynamicinformer.NewFilteredDynamicSharedInformerFactory(client, 0, ns, nil)
+	record := func(obj any) {
+		u, ok := obj.(*unstructured.Unstructured)
+		if !ok {
+			return
+		}
+		if g, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration"); g > 0 {
+			st.mu.Lock()
+			if _, dup := st.seen[u.GetName()]; !dup {
+				st.seen[u.GetName()] = time.Now()
+			}
+			st.mu.Unlock()
+		}
+	}
+	inf := factory.ForResource(p4dGVR).Informer()
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    record,
+		UpdateFunc: func(_, obj any) { record(obj) },
+	}); err != nil {
 		b.Fatal(err)
 	}
-	go func() {
-		for ev := range w.ResultChan() {
-			if ev.Type != watch.Added && ev.Type != watch.Modified {
-				continue
-			}
-			obj, ok := ev.Object.(*unstructured.Unstructured)
-			if !ok {
-				continue
-			}
-			if g, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration"); g > 0 {
-				st.mu.Lock()
-				if _, dup := st.seen[obj.GetName()]; !dup {
-					st.seen[obj.GetName()] = time.Now()
-				}
-				st.mu.Unlock()
-			}
-		}
-	}()
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		b.Fatal("informer did not sync")
+	}
 	return st
 }
 

@@ -1,0 +1,301 @@
+/* reconcile_test.c: the status a Phase4Deployment should have (p4_reconciler_desired_status). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phase4/json.h"
+#include "phase4/reconciler.h"
+
+#define T1 "2024-01-01T00:00:00Z"
+#define T2 "2024-01-02T00:00:00Z"
+#define T3 "2024-01-03T00:00:00Z"
+
+static cJSON *parse(const char *text)
+{
+    cJSON *obj = cJSON_Parse(text);
+
+    assert_non_null(obj);
+    return obj;
+}
+
+/* The condition of type in status.conditions; fails the test when it is not there exactly once. */
+static const cJSON *condition(const cJSON *status, const char *type)
+{
+    const cJSON *conds = p4_json_get(status, "conditions");
+    const cJSON *c, *found = NULL;
+
+    assert_true(cJSON_IsArray(conds));
+    cJSON_ArrayForEach(c, conds) {
+        const char *t = p4_json_str(c, "type");
+        if (t != NULL && strcmp(t, type) == 0) {
+            assert_null(found);
+            found = c;
+        }
+    }
+    assert_non_null(found);
+    return found;
+}
+
+static void assert_condition(const cJSON *status, const char *type, const char *want_status,
+                             const char *reason, const char *since, int64_t generation)
+{
+    const cJSON *c = condition(status, type);
+    char prefix[64];
+    const char *message = p4_json_str(c, "message");
+    int64_t observed = -1;
+
+    assert_string_equal(p4_json_str(c, "status"), want_status);
+    assert_string_equal(p4_json_str(c, "reason"), reason);
+    assert_string_equal(p4_json_str(c, "lastTransitionTime"), since);
+    assert_int_equal(p4_json_int64(c, "observedGeneration", &observed), 0);
+    assert_int_equal(observed, generation);
+    assert_non_null(message);
+    (void)snprintf(prefix, sizeof(prefix), "Generation %lld:", (long long)generation);
+    assert_memory_equal(message, prefix, strlen(prefix));
+}
+
+static int64_t observed_generation(const cJSON *status)
+{
+    int64_t g = -1;
+
+    assert_int_equal(p4_json_int64(status, "observedGeneration", &g), 0);
+    return g;
+}
+
+/* Replace obj's status with st (taken over). */
+static void set_status(cJSON *obj, cJSON *st)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
+    cJSON_AddItemToObject(obj, "status", st);
+}
+
+static void set_generation(cJSON *obj, double generation)
+{
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+
+    assert_non_null(meta);
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "generation");
+    cJSON_AddNumberToObject(meta, "generation", generation);
+}
+
+static void first_reconcile_starts_docker_stage(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\","
+                       "\"generation\":3},\"spec\":{}}");
+    cJSON *before = cJSON_Duplicate(obj, 1);
+    cJSON *st;
+
+    (void)state;
+    st = p4_reconciler_desired_status(obj, T1);
+    assert_non_null(st);
+    assert_string_equal(p4_json_str(st, "stage"), "Docker");
+    assert_int_equal(observed_generation(st), 3);
+    assert_int_equal(cJSON_GetArraySize(p4_json_get(st, "conditions")), 2);
+    assert_condition(st, "Ready", "Unknown", "Progressing", T1, 3);
+    assert_condition(st, "Reconciling", "True", "Progressing", T1, 3);
+    /* The object itself is only read. */
+    assert_true(cJSON_Compare(obj, before, 1));
+    cJSON_Delete(st);
+    cJSON_Delete(before);
+    cJSON_Delete(obj);
+}
+
+static void desired_status_already_there_means_no_change(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":1},\"spec\":{}}");
+    cJSON *first, *again;
+    char *text;
+
+    (void)state;
+    first = p4_reconciler_desired_status(obj, T1);
+    set_status(obj, cJSON_Duplicate(first, 1));
+    /* A later reconcile at a later time computes the same status: nothing to write. */
+    again = p4_reconciler_desired_status(obj, T2);
+    assert_true(cJSON_Compare(again, p4_json_get(obj, "status"), 1));
+    assert_condition(again, "Ready", "Unknown", "Progressing", T1, 1);
+    cJSON_Delete(again);
+    cJSON_Delete(first);
+
+    /* ...also once the status went through the API server as JSON text. */
+    text = p4_json_print(p4_json_get(obj, "status"));
+    assert_non_null(text);
+    set_status(obj, parse(text));
+    free(text);
+    again = p4_reconciler_desired_status(obj, T3);
+    assert_true(cJSON_Compare(again, p4_json_get(obj, "status"), 1));
+    cJSON_Delete(again);
+
+    /* The same holds for a suspended object. */
+    cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(obj, "spec"), "suspend",
+                          cJSON_CreateTrue());
+    first = p4_reconciler_desired_status(obj, T2);
+    set_status(obj, cJSON_Duplicate(first, 1));
+    again = p4_reconciler_desired_status(obj, T3);
+    assert_true(cJSON_Compare(again, p4_json_get(obj, "status"), 1));
+    cJSON_Delete(again);
+    cJSON_Delete(first);
+    cJSON_Delete(obj);
+}
+
+static void generation_bump_keeps_unchanged_transition_times(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":1},\"spec\":{}}");
+    cJSON *st;
+
+    (void)state;
+    set_status(obj, p4_reconciler_desired_status(obj, T1));
+    set_generation(obj, 2);
+    st = p4_reconciler_desired_status(obj, T2);
+    assert_false(cJSON_Compare(st, p4_json_get(obj, "status"), 1));
+    assert_int_equal(observed_generation(st), 2);
+    assert_string_equal(p4_json_str(st, "stage"), "Docker");
+    assert_int_equal(cJSON_GetArraySize(p4_json_get(st, "conditions")), 2);
+    /* Statuses did not change, so neither do the transition times; messages do. */
+    assert_condition(st, "Ready", "Unknown", "Progressing", T1, 2);
+    assert_condition(st, "Reconciling", "True", "Progressing", T1, 2);
+    cJSON_Delete(st);
+    cJSON_Delete(obj);
+}
+
+static void suspend_and_resume(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":4},\"spec\":{\"suspend\":true}}");
+    cJSON *st;
+
+    (void)state;
+    /* Suspended from the start. */
+    st = p4_reconciler_desired_status(obj, T1);
+    assert_string_equal(p4_json_str(st, "stage"), "Docker");
+    assert_int_equal(observed_generation(st), 4);
+    assert_condition(st, "Ready", "Unknown", "Suspended", T1, 4);
+    assert_condition(st, "Reconciling", "False", "Suspended", T1, 4);
+    cJSON_Delete(st);
+
+    /* Suspending a progressing object: only Reconciling changes status, so only its time moves. */
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, "spec", parse("{}"));
+    set_status(obj, p4_reconciler_desired_status(obj, T1));
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, "spec", parse("{\"suspend\":true}"));
+    set_generation(obj, 5);
+    st = p4_reconciler_desired_status(obj, T2);
+    assert_condition(st, "Ready", "Unknown", "Suspended", T1, 5);
+    assert_condition(st, "Reconciling", "False", "Suspended", T2, 5);
+
+    /* Resuming flips Reconciling back to True at the new time. */
+    set_status(obj, st);
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, "spec", parse("{\"suspend\":false}"));
+    set_generation(obj, 6);
+    st = p4_reconciler_desired_status(obj, T3);
+    assert_condition(st, "Ready", "Unknown", "Progressing", T1, 6);
+    assert_condition(st, "Reconciling", "True", "Progressing", T3, 6);
+    cJSON_Delete(st);
+    cJSON_Delete(obj);
+}
+
+static void unrelated_status_fields_are_kept(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":2},\"spec\":{},\"status\":{"
+                       "\"stage\":\"Helm\",\"observedGeneration\":1,"
+                       "\"image\":{\"digest\":\"sha256:abc\",\"ref\":\"r/x:1\"},"
+                       "\"conditions\":[{\"type\":\"DockerReady\",\"status\":\"True\","
+                       "\"reason\":\"Pulled\",\"message\":\"ok\","
+                       "\"lastTransitionTime\":\"" T1 "\"}]}}");
+    const cJSON *docker;
+    cJSON *st;
+
+    (void)state;
+    st = p4_reconciler_desired_status(obj, T2);
+    assert_string_equal(p4_json_str(st, "image.digest"), "sha256:abc");
+    assert_string_equal(p4_json_str(st, "image.ref"), "r/x:1");
+    /* The stage the object is at stays; the message names it. */
+    assert_string_equal(p4_json_str(st, "stage"), "Helm");
+    assert_non_null(strstr(p4_json_str(condition(st, "Ready"), "message"), "Helm"));
+    assert_int_equal(observed_generation(st), 2);
+    /* Other conditions are left alone, and come first as before. */
+    docker = condition(st, "DockerReady");
+    assert_ptr_equal(docker, cJSON_GetArrayItem(p4_json_get(st, "conditions"), 0));
+    assert_string_equal(p4_json_str(docker, "status"), "True");
+    assert_string_equal(p4_json_str(docker, "lastTransitionTime"), T1);
+    assert_condition(st, "Ready", "Unknown", "Progressing", T2, 2);
+    assert_condition(st, "Reconciling", "True", "Progressing", T2, 2);
+    assert_int_equal(cJSON_GetArraySize(p4_json_get(st, "conditions")), 3);
+    cJSON_Delete(st);
+    cJSON_Delete(obj);
+}
+
+static void malformed_objects_do_not_crash(void **state)
+{
+    static const char *const inputs[] = {
+        /* conditions not an array */
+        "{\"metadata\":{\"generation\":1},\"status\":{\"conditions\":\"oops\"}}",
+        "{\"metadata\":{\"generation\":1},\"status\":{\"conditions\":{\"type\":\"Ready\"}}}",
+        /* conditions holding things that are not conditions */
+        "{\"status\":{\"conditions\":[42,null,{},{\"type\":7},{\"type\":\"Ready\",\"status\":3}]}}",
+        /* no generation, or not a number */
+        "{\"metadata\":{}}",
+        "{\"metadata\":{\"generation\":\"7\"}}",
+        "{\"metadata\":{\"generation\":1.5}}",
+        "{}",
+        /* status, stage or spec of the wrong type */
+        "{\"metadata\":{\"generation\":1},\"status\":\"Ready\"}",
+        "{\"metadata\":{\"generation\":1},\"status\":{\"stage\":5}}",
+        "{\"metadata\":{\"generation\":1},\"status\":{\"stage\":\"\"}}",
+        "{\"metadata\":{\"generation\":1},\"spec\":{\"suspend\":\"yes\"}}",
+        "{\"metadata\":{\"generation\":1},\"spec\":[]}",
+        "[]",
+        "null",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+        cJSON *obj = parse(inputs[i]);
+        cJSON *st = p4_reconciler_desired_status(obj, T1);
+
+        assert_true(cJSON_IsObject(st));
+        assert_string_equal(p4_json_str(st, "stage"), "Docker");
+        assert_non_null(p4_json_get(st, "observedGeneration"));
+        assert_string_equal(p4_json_str(condition(st, "Ready"), "status"), "Unknown");
+        assert_string_equal(p4_json_str(condition(st, "Reconciling"), "status"), "True");
+        cJSON_Delete(st);
+        cJSON_Delete(obj);
+    }
+}
+
+static void missing_generation_reads_as_zero(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"name\":\"web\"},\"status\":{\"conditions\":\"oops\"}}");
+    cJSON *st;
+
+    (void)state;
+    st = p4_reconciler_desired_status(obj, T1);
+    assert_int_equal(observed_generation(st), 0);
+    assert_int_equal(cJSON_GetArraySize(p4_json_get(st, "conditions")), 2);
+    assert_condition(st, "Ready", "Unknown", "Progressing", T1, 0);
+    assert_condition(st, "Reconciling", "True", "Progressing", T1, 0);
+    cJSON_Delete(st);
+    cJSON_Delete(obj);
+
+    /* No object at all is treated as an empty one. */
+    st = p4_reconciler_desired_status(NULL, T1);
+    assert_non_null(st);
+    assert_int_equal(observed_generation(st), 0);
+    cJSON_Delete(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(first_reconcile_starts_docker_stage),
+        cmocka_unit_test(desired_status_already_there_means_no_change),
+        cmocka_unit_test(generation_bump_keeps_unchanged_transition_times),
+        cmocka_unit_test(suspend_and_resume),
+        cmocka_unit_test(unrelated_status_fields_are_kept),
+        cmocka_unit_test(malformed_objects_do_not_crash),
+        cmocka_unit_test(missing_generation_reads_as_zero),
+    };
+    return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);
+}

@@ -15,6 +15,7 @@
 
 #include "phase4/alloc.h"
 #include "phase4/controller.h"
+#include "phase4/discovery.h"
 #include "phase4/events.h"
 #include "phase4/informer.h"
 #include "phase4/kube.h"
@@ -76,6 +77,10 @@ static void usage(FILE *out)
                 "                                    $POD_NAMESPACE, or default)\n"
                 "  --leader-election-id NAME         the Lease's name (default phase4-operator)\n"
                 "  --version               print the versions and exit\n"
+                "\n"
+                "  phase4-operator resolve APIVERSION KIND [--kubeconfig PATH] [--context NAME]\n"
+                "                          print the resource that serves a kind, as the operator\n"
+                "                          finds it through discovery (e.g. resolve apps/v1 Deployment)\n"
                 "  --help                  print this help\n",
                 out);
 }
@@ -401,6 +406,58 @@ static const char *leader_namespace(const struct options *o, char *buf, size_t s
     return "default";
 }
 
+struct resolve_ctx {
+    struct p4_kube *kube;
+    struct p4_discovery *disc;
+    int rc;
+};
+
+static void on_resolved(int rc, const struct p4_resource_info *info, const struct p4_error *err,
+                        void *data)
+{
+    struct resolve_ctx *r = data;
+
+    if (rc == 0) {
+        (void)printf("%s\t%s\n", info->resource, info->namespaced ? "namespaced" : "cluster");
+    } else {
+        (void)fprintf(stderr, "phase4-operator: %s\n", err ? err->message : p4_strerror(rc));
+    }
+    r->rc = rc == 0 ? 0 : 1;
+    p4_discovery_close(r->disc);
+    p4_kube_close(r->kube);
+}
+
+/* phase4-operator resolve APIVERSION KIND: discovery from the command line. */
+static int resolve(const struct options *o, const char *api_version, const char *kind)
+{
+    struct p4_kube_config *cfg = NULL;
+    struct p4_error err;
+    struct resolve_ctx r = {.rc = 1};
+    uv_loop_t loop;
+
+    if (load_config(o, &cfg, &err) != 0) {
+        (void)fprintf(stderr, "phase4-operator: %s\n", err.message);
+        return 1;
+    }
+    (void)uv_loop_init(&loop);
+    (void)curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (p4_kube_new(&loop, cfg, NULL, &r.kube, &err) != 0) {
+        (void)fprintf(stderr, "phase4-operator: %s\n", err.message);
+        goto out;
+    }
+    r.disc = p4_discovery_new(r.kube);
+    if (p4_discovery_lookup(r.disc, api_version, kind, on_resolved, &r) != 0) {
+        p4_discovery_close(r.disc);
+        p4_kube_close(r.kube);
+    }
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+out:
+    (void)uv_loop_close(&loop);
+    curl_global_cleanup();
+    p4_kube_config_free(cfg);
+    return r.rc;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {.workers = 4, .qps = 20, .burst = 40, .log_level = P4_LOG_INFO,
@@ -419,6 +476,13 @@ int main(int argc, char **argv)
 
     /* A peer that hangs up mid-write (a scrape that timed out) is an EPIPE, not a death. */
     (void)signal(SIGPIPE, SIG_IGN);
+    if (argc >= 4 && strcmp(argv[1], "resolve") == 0) {
+        rc = parse_flags(argc - 3, argv + 3, &o);
+        if (rc != 0)
+            return rc > 0 ? 0 : 2;
+        p4_log_setup(P4_LOG_ERROR, 0, stderr);
+        return resolve(&o, argv[2], argv[3]);
+    }
     rc = parse_flags(argc, argv, &o);
     if (rc != 0)
         return rc > 0 ? 0 : (rc == -1 ? 2 : 1);

@@ -124,6 +124,8 @@ func startOperator(t testing.TB, ctx context.Context, args ...string) *operator 
 		"--metrics-bind-address", "127.0.0.1:" + mport, "--health-probe-bind-address", "127.0.0.1:" + pport,
 		"--leader-election-namespace", operatorNamespace}
 	o.cmd = exec.Command(bin, append(base, args...)...)
+	// If the test process dies, the operator dies with it (and frees the Lease).
+	o.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	o.cmd.Stdout = lockedWriter{o.mu, o.logs}
 	o.cmd.Stderr = lockedWriter{o.mu, o.logs}
 	if err := o.cmd.Start(); err != nil {

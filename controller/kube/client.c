@@ -333,17 +333,10 @@ static void deliver(struct kreq *r, struct p4_kube_result *res)
     free_kreq(r);
 }
 
-/* Send with these credentials (exec plugin's, or NULL for the kubeconfig's own). */
-static void send_with(struct kreq *r, const struct p4_credential *cred)
+/* The client's TLS settings, with an exec plugin's client certificate if it gave one. */
+static struct p4_http_tls tls_with(const struct p4_kube *k, const struct p4_credential *cred)
 {
-    struct p4_kube *k = r->k;
-    char *url, *auth = auth_header(cred ? cred->token : bearer(k));
-    char ctype[160], accept[256];
-    const char *headers[4];
-    size_t n = 0, ulen = strlen(k->server) + strlen(r->path) + 1;
-    struct p4_http_opts o = {0};
     struct p4_http_tls tls = k->tls;
-    int rc;
 
     if (cred && cred->cert_pem) {
         tls.cert_pem = cred->cert_pem;
@@ -353,6 +346,21 @@ static void send_with(struct kreq *r, const struct p4_credential *cred)
         tls.key_len = cred->key_len;
         tls.key_file = NULL;
     }
+    return tls;
+}
+
+/* Send with these credentials (exec plugin's, or NULL for the kubeconfig's own). */
+static void send_with(struct kreq *r, const struct p4_credential *cred)
+{
+    struct p4_kube *k = r->k;
+    char *url, *auth = auth_header(cred ? cred->token : bearer(k));
+    char ctype[160], accept[256];
+    const char *headers[4];
+    size_t n = 0, ulen = strlen(k->server) + strlen(r->path) + 1;
+    struct p4_http_opts o = {0};
+    struct p4_http_tls tls = tls_with(k, cred);
+    int rc;
+
     url = p4_malloc(ulen);
     (void)snprintf(url, ulen, "%s%s", k->server, r->path);
     (void)snprintf(accept, sizeof(accept), "Accept: %s", r->accept ? r->accept : "application/json");
@@ -628,17 +636,9 @@ static int start_watch_http(struct p4_kube_watch *w, const struct p4_credential 
     char *auth = auth_header(cred ? cred->token : bearer(k));
     const char *headers[3];
     struct p4_http_opts o = {0};
-    struct p4_http_tls tls = k->tls;
+    struct p4_http_tls tls = tls_with(k, cred);
     int rc;
 
-    if (cred && cred->cert_pem) {
-        tls.cert_pem = cred->cert_pem;
-        tls.cert_len = cred->cert_len;
-        tls.cert_file = NULL;
-        tls.key_pem = cred->key_pem;
-        tls.key_len = cred->key_len;
-        tls.key_file = NULL;
-    }
     headers[0] = "Accept: application/json";
     headers[1] = auth;
     headers[2] = NULL;

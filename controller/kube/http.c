@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "phase4/alloc.h"
+#include "phase4/buf.h"
 #include "phase4/error.h"
 #include "phase4/log.h"
 #include "phase4/version.h"
@@ -43,8 +44,8 @@ struct p4_http_req {
     p4_http_done_cb on_done;
     p4_http_data_cb on_data;
     void *data;
-    char *body;
-    size_t len, cap, max_body;
+    struct p4_buf body;  /* buffered response body */
+    size_t max_body;
     char *retry_after;
     char *content_type;
     int too_big;
@@ -78,7 +79,7 @@ static void free_req(struct p4_http_req *r)
 {
     curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
-    free(r->body);
+    free(r->body.data);
     free(r->retry_after);
     free(r->content_type);
     free(r);
@@ -92,8 +93,8 @@ static void finish(struct p4_http_req *r, int rc)
     (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
     if (r->on_data == NULL) {
         /* A received response always has a body string, "" when empty. */
-        resp.body = r->body ? r->body : (rc == 0 ? "" : NULL);
-        resp.len = r->len;
+        resp.body = r->body.data ? r->body.data : (rc == 0 ? "" : NULL);
+        resp.len = r->body.len;
     }
     resp.retry_after = r->retry_after;
     resp.content_type = r->content_type;
@@ -269,20 +270,11 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         }
         return n;
     }
-    if (r->len + n > r->max_body) {
+    if (r->body.len + n > r->max_body) {
         r->too_big = 1;
         return 0;
     }
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        r->body = p4_realloc(r->body, cap);
-        r->cap = cap;
-    }
-    memcpy(r->body + r->len, ptr, n);
-    r->len += n;
-    r->body[r->len] = '\0';
+    p4_buf_append(&r->body, ptr, n);
     return n;
 }
 

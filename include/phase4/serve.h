@@ -12,15 +12,9 @@
 #include <stddef.h>
 #include <uv.h>
 
-struct p4_serve;
+#include "phase4/buf.h"
 
-/* A growable text buffer the handler appends to. */
-struct p4_buf {
-    char *data;
-    size_t len, cap;
-};
-void p4_buf_append(struct p4_buf *b, const char *s, size_t n);
-void p4_buf_printf(struct p4_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct p4_serve;
 
 /*
  * Return the HTTP status for path (200, 404, 503, ...) and append the body

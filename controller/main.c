@@ -39,6 +39,7 @@ struct options {
     int leader_elect;
     const char *leader_namespace;
     const char *leader_id;
+    long grace_ms;
 };
 
 struct app {
@@ -51,6 +52,9 @@ struct app {
     struct p4_reconciler rec;
     struct p4_leader *leader;
     struct p4_serve *metrics, *probes;
+    uv_timer_t grace; /* ends a graceful shutdown that takes too long */
+    long grace_ms;
+    int grace_expired;
     int stopping;
 };
 
@@ -76,6 +80,8 @@ static void usage(FILE *out)
                 "  --leader-election-namespace NS    the Lease's namespace (default: the pod's,\n"
                 "                                    $POD_NAMESPACE, or default)\n"
                 "  --leader-election-id NAME         the Lease's name (default phase4-operator)\n"
+                "  --graceful-shutdown-timeout SECS  on SIGTERM, wait this long for work in flight,\n"
+                "                                    then cancel it (default 10)\n"
                 "  --version               print the versions and exit\n"
                 "\n"
                 "  phase4-operator resolve APIVERSION KIND [--kubeconfig PATH] [--context NAME]\n"
@@ -153,6 +159,11 @@ static int parse_flags(int argc, char **argv, struct options *o)
             o->leader_elect = strcmp(v, "true") == 0;
         } else if (strcmp(a, "--leader-election-namespace") == 0) {
             o->leader_namespace = v;
+        } else if (strcmp(a, "--graceful-shutdown-timeout") == 0) {
+            long n = strtol(v, &end, 10);
+            if (*end || n < 0 || n > 3600)
+                goto bad;
+            o->grace_ms = n * 1000;
         } else if (strcmp(a, "--leader-election-id") == 0) {
             o->leader_id = v;
         } else if (strcmp(a, "--log-format") == 0) {
@@ -222,12 +233,14 @@ static void on_released(void *arg)
     app->leader = NULL;
     p4_informer_close(app->resources);
     p4_kube_close(app->kube); /* cancels the watch, which lets the informer free itself */
+    app->kube = NULL;
     p4_events_free(app->events);
     p4_controller_free(app->ctl);
     p4_serve_close(app->metrics);
     p4_serve_close(app->probes);
     uv_close((uv_handle_t *)&app->sigterm, on_signal_closed);
     uv_close((uv_handle_t *)&app->sigint, on_signal_closed);
+    uv_close((uv_handle_t *)&app->grace, on_signal_closed);
     p4_log(P4_LOG_INFO, "stopped", P4_LOG_END);
 }
 
@@ -237,6 +250,19 @@ static void on_drained(void *arg)
     struct app *app = arg;
 
     p4_leader_release(app->leader, on_released, app);
+    /* Out of time: do not wait on the API server for the release either. */
+    if (app->grace_expired && app->kube)
+        p4_kube_cancel_all(app->kube);
+}
+
+/* The grace period is over: cancel what is still in flight, so the shutdown ends. */
+static void on_grace(uv_timer_t *t)
+{
+    struct app *app = t->data;
+
+    p4_log(P4_LOG_WARN, "graceful shutdown timed out: canceling requests in flight", P4_LOG_END);
+    app->grace_expired = 1;
+    p4_kube_cancel_all(app->kube);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -248,6 +274,7 @@ static void on_signal(uv_signal_t *s, int signum)
     app->stopping = 1;
     p4_log(P4_LOG_INFO, "shutting down: finishing reconciles in flight", "signal",
            signum == SIGTERM ? "SIGTERM" : "SIGINT", P4_LOG_END);
+    (void)uv_timer_start(&app->grace, on_grace, (uint64_t)app->grace_ms, 0);
     p4_controller_shutdown(app->ctl, on_drained, app);
 }
 
@@ -462,7 +489,7 @@ int main(int argc, char **argv)
 {
     struct options o = {.workers = 4, .qps = 20, .burst = 40, .log_level = P4_LOG_INFO,
                         .metrics_addr = ":8080", .probe_addr = ":8081", .leader_elect = 1,
-                        .leader_id = "phase4-operator"};
+                        .leader_id = "phase4-operator", .grace_ms = 10000};
     char identity[320];
     char ns_buf[256];
     struct p4_kube_config *cfg = NULL;
@@ -520,6 +547,9 @@ int main(int argc, char **argv)
     app.rec = (struct p4_reconciler){.kube = app.kube, .resources = app.resources,
                                      .events = app.events};
 
+    (void)uv_timer_init(app.loop, &app.grace);
+    app.grace.data = &app;
+    app.grace_ms = o.grace_ms;
     (void)uv_signal_init(app.loop, &app.sigterm);
     (void)uv_signal_init(app.loop, &app.sigint);
     app.sigterm.data = app.sigint.data = &app;

@@ -32,7 +32,8 @@ struct p4_kube {
     struct p4_ratelimit rl;
     struct p4_kube_options opts;
     struct p4_kube_stats stats;
-    struct kreq *reqs; /* waiting for their turn (rate limit, Retry-After) */
+    struct kreq *reqs;     /* waiting for their turn (rate limit, Retry-After) */
+    struct kreq *inflight; /* sent, waiting for the answer */
 };
 
 /* A request waiting to be sent or in flight. */
@@ -47,6 +48,7 @@ struct kreq {
     size_t len;
     int attempts;
     int auth_retried; /* a 401 made us fetch a fresh exec credential once */
+    struct p4_http_req *http; /* while in flight */
     p4_kube_cb cb;
     void *data;
 };
@@ -201,15 +203,29 @@ static void free_kreq(struct kreq *r)
         free_kreq_mem(r);
 }
 
-static void unlink_kreq(struct kreq *r)
+static void unlink_from(struct kreq **head, struct kreq *r)
 {
     if (r->prev)
         r->prev->next = r->next;
-    else if (r->k->reqs == r)
-        r->k->reqs = r->next;
+    else if (*head == r)
+        *head = r->next;
     if (r->next)
         r->next->prev = r->prev;
     r->prev = r->next = NULL;
+}
+
+static void push(struct kreq **head, struct kreq *r)
+{
+    r->prev = NULL;
+    r->next = *head;
+    if (*head)
+        (*head)->prev = r;
+    *head = r;
+}
+
+static void unlink_kreq(struct kreq *r)
+{
+    unlink_from(&r->k->reqs, r);
 }
 
 void p4_kube_close(struct p4_kube *k)
@@ -315,10 +331,7 @@ static void schedule(struct kreq *r, uint64_t delay_ms)
         r->timer.data = r;
         r->timer_inited = 1;
     }
-    r->next = k->reqs;
-    if (k->reqs)
-        k->reqs->prev = r;
-    k->reqs = r;
+    push(&k->reqs, r);
     (void)uv_timer_start(&r->timer, on_kreq_timer, delay_ms, 0);
 }
 
@@ -383,7 +396,9 @@ static void send_with(struct kreq *r, const struct p4_credential *cred)
     o.on_done = on_http_done;
     o.data = r;
     r->attempts++;
-    rc = p4_http_start(k->http, &o, NULL);
+    rc = p4_http_start(k->http, &o, &r->http);
+    if (rc == 0)
+        push(&k->inflight, r);
     free(url);
     if (auth) {
         /* The token is on the heap only as long as curl needs it (it copied the headers). */
@@ -438,6 +453,8 @@ static void on_http_done(int rc, const struct p4_http_response *resp, void *data
     struct p4_kube *k = r->k;
     struct p4_kube_result res = {.rc = rc, .status = resp->status};
 
+    unlink_from(&k->inflight, r);
+    r->http = NULL;
     count(k, r->verb, rc == 0 ? resp->status : 0);
     if (rc != 0) {
         if (rc == P4_ERR_CANCELED)
@@ -515,6 +532,23 @@ int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
     r->data = data;
     schedule(r, p4_ratelimit_reserve(&k->rl, uv_now(k->loop)));
     return 0;
+}
+
+void p4_kube_cancel_all(struct p4_kube *k)
+{
+    struct p4_kube_result res = {.rc = P4_ERR_CANCELED};
+
+    p4_error_set(&res.err, P4_ERR_CANCELED, "the request was canceled (shutting down)");
+    while (k->reqs) { /* not sent yet */
+        struct kreq *r = k->reqs;
+        unlink_kreq(r);
+        (void)uv_timer_stop(&r->timer);
+        r->cb(&res, r->data);
+        free_kreq(r);
+    }
+    /* In flight: each ends on a later turn through on_http_done with P4_ERR_CANCELED. */
+    for (struct kreq *r = k->inflight; r; r = r->next)
+        p4_http_cancel(r->http);
 }
 
 int p4_kube_get_accept(struct p4_kube *k, const char *path, const char *accept, p4_kube_cb cb,

@@ -58,6 +58,13 @@ typedef void (*p4_kube_cb)(struct p4_kube_result *res, void *data);
  */
 int p4_kube_new(uv_loop_t *loop, const struct p4_kube_config *cfg,
                 const struct p4_kube_options *opts, struct p4_kube **out, struct p4_error *err);
+/*
+ * Cancel every request (not watches: their owners stop them): those still
+ * waiting for their turn are answered now, those in flight on a later loop
+ * turn, all with P4_ERR_CANCELED; one waiting for an exec plugin ends when
+ * the plugin does. The client stays usable (a graceful shutdown's deadline).
+ */
+void p4_kube_cancel_all(struct p4_kube *k);
 /* Cancel everything in flight (callbacks run with P4_ERR_CANCELED) and free once closed. */
 void p4_kube_close(struct p4_kube *k);
 const struct p4_kube_stats *p4_kube_stats(const struct p4_kube *k);

@@ -129,3 +129,57 @@ func TestSurvivesAPIServerRestartAndGone(t *testing.T) {
 		t.Errorf("the operator's log does not show the relist:\n%s", op.log())
 	}
 }
+
+// SIGTERM while the API server hangs: the operator waits out its grace
+// period for work in flight, then cancels it and exits 0, instead of hanging
+// on requests that will not be answered.
+func TestShutdownWhileAPIServerHangs(t *testing.T) {
+	dir := localCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	op := startOperator(t, ctx, "--graceful-shutdown-timeout", "3")
+	eventually(t, time.Minute, "the operator to lead", func() (bool, string, error) {
+		return metric(scrape(op), "phase4_leader") == "1", "", nil
+	})
+	b, err := os.ReadFile(filepath.Join(dir, "pids", "kube-apiserver.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiserver, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(apiserver, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			_ = syscall.Kill(apiserver, syscall.SIGCONT)
+		}
+	}
+	defer resume()
+
+	// Stop it: releasing the Lease now needs an API server that does not answer.
+	stopped := time.Now()
+	_ = op.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-op.done:
+		if err != nil {
+			t.Errorf("operator exited with %v; log:\n%s", err, op.log())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("operator still running 20 s after SIGTERM with a 3 s grace period; log:\n%s", op.log())
+	}
+	t.Logf("exited %s after SIGTERM", time.Since(stopped).Round(100*time.Millisecond))
+	if !strings.Contains(op.log(), "graceful shutdown timed out") {
+		t.Errorf("the log does not say the grace period ran out:\n%s", op.log())
+	}
+	resume()
+	eventually(t, time.Minute, "the API server to answer again", func() (bool, string, error) {
+		_, err := kube.Discovery().ServerVersion()
+		return err == nil, fmt.Sprint(err), nil
+	})
+}

@@ -23,6 +23,7 @@ struct p4_kube {
     struct p4_http *http;
     struct p4_http_tls tls;
     char *server;
+    char *connect_to; /* tls-server-name: reach the name at the kubeconfig's address */
     unsigned char *ca, *cert, *key;
     char *ca_file, *cert_file, *key_file;
     char *token, *token_file;
@@ -131,6 +132,55 @@ static char *dup_or_null(const char *s)
     return s ? p4_strdup(s) : NULL;
 }
 
+/*
+ * tls-server-name: verify the API server's certificate (and send SNI) for
+ * name while connecting to the kubeconfig's address. curl does both when the
+ * URL names the host and CURLOPT_CONNECT_TO maps it to the real address.
+ */
+static int use_server_name(struct p4_kube *k, const char *name, struct p4_error *err)
+{
+    const char *hostp, *end, *rest;
+    char host[256], port[8] = "443", *server;
+    size_t n;
+
+    if (strncmp(k->server, "https://", 8) != 0)
+        return p4_error_set(err, P4_ERR_INVAL, "tls-server-name needs an https:// server, not %s",
+                            k->server);
+    hostp = k->server + 8;
+    if (*hostp == '[') {
+        end = strchr(hostp, ']');
+        if (end == NULL)
+            return p4_error_set(err, P4_ERR_INVAL, "bad server address %s", k->server);
+        end++;
+    } else {
+        end = hostp + strcspn(hostp, ":/");
+    }
+    n = (size_t)(end - hostp);
+    if (n == 0 || n >= sizeof(host) || strlen(name) > 253 || strpbrk(name, ":/[] ") != NULL)
+        return p4_error_set(err, P4_ERR_INVAL, "bad server address %s or tls-server-name %s",
+                            k->server, name);
+    memcpy(host, hostp, n);
+    host[n] = '\0';
+    rest = end;
+    if (*rest == ':') {
+        size_t pn = strcspn(rest + 1, "/");
+        if (pn == 0 || pn >= sizeof(port))
+            return p4_error_set(err, P4_ERR_INVAL, "bad port in %s", k->server);
+        memcpy(port, rest + 1, pn);
+        port[pn] = '\0';
+        rest += 1 + pn;
+    }
+    n = strlen(name) + strlen(port) + strlen(rest) + 16;
+    server = p4_malloc(n);
+    (void)snprintf(server, n, "https://%s:%s%s", name, port, rest);
+    n = strlen(name) + strlen(host) + 2 * strlen(port) + 4;
+    k->connect_to = p4_malloc(n);
+    (void)snprintf(k->connect_to, n, "%s:%s:%s:%s", name, port, host, port);
+    free(k->server);
+    k->server = server;
+    return 0;
+}
+
 int p4_kube_new(uv_loop_t *loop, const struct p4_kube_config *cfg,
                 const struct p4_kube_options *opts, struct p4_kube **out, struct p4_error *err)
 {
@@ -150,6 +200,11 @@ int p4_kube_new(uv_loop_t *loop, const struct p4_kube_config *cfg,
     n = strlen(k->server);
     while (n > 0 && k->server[n - 1] == '/')
         k->server[--n] = '\0';
+    if (cfg->tls_server_name && cfg->tls_server_name[0] &&
+        use_server_name(k, cfg->tls_server_name, err) != 0) {
+        p4_kube_close(k);
+        return err ? err->code : P4_ERR_INVAL;
+    }
     k->ca = dup_bytes(cfg->ca_data, cfg->ca_len);
     k->cert = dup_bytes(cfg->cert_data, cfg->cert_len);
     k->key = dup_bytes(cfg->key_data, cfg->key_len);
@@ -247,6 +302,7 @@ void p4_kube_close(struct p4_kube *k)
     p4_execcred_close(k->exec); /* requests waiting for a credential are canceled */
     p4_http_close(k->http);     /* cancels what is in flight */
     free(k->server);
+    free(k->connect_to);
     free(k->ca);
     free(k->cert);
     free(k->key);
@@ -393,6 +449,7 @@ static void send_with(struct kreq *r, const struct p4_credential *cred)
     o.body_len = r->len;
     o.timeout_ms = k->opts.request_timeout_ms;
     o.tls = &tls;
+    o.connect_to = k->connect_to;
     o.on_done = on_http_done;
     o.data = r;
     r->attempts++;
@@ -680,6 +737,7 @@ static int start_watch_http(struct p4_kube_watch *w, const struct p4_credential 
     o.url = w->url;
     o.headers = headers;
     o.tls = &tls;
+    o.connect_to = k->connect_to;
     o.on_data = on_watch_data;
     o.on_done = on_watch_done;
     o.data = w;

@@ -40,6 +40,7 @@ struct p4_http_req {
     struct p4_http *http;
     CURL *easy;
     struct curl_slist *headers;
+    struct curl_slist *connect_to;
     struct p4_http_req *prev, *next;
     p4_http_done_cb on_done;
     p4_http_data_cb on_data;
@@ -79,6 +80,7 @@ static void free_req(struct p4_http_req *r)
 {
     curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
+    curl_slist_free_all(r->connect_to);
     free(r->body.data);
     free(r->retry_after);
     free(r->content_type);
@@ -449,6 +451,12 @@ int p4_http_start(struct p4_http *h, const struct p4_http_opts *o, struct p4_htt
         r->headers = l;
     }
     (void)curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    if (o->connect_to) {
+        r->connect_to = curl_slist_append(NULL, o->connect_to);
+        if (r->connect_to == NULL)
+            goto fail;
+        (void)curl_easy_setopt(e, CURLOPT_CONNECT_TO, r->connect_to);
+    }
     if (strcmp(o->method, "HEAD") == 0) {
         (void)curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (strcmp(o->method, "GET") != 0) {

@@ -62,6 +62,8 @@ struct p4_http_opts {
     long connect_timeout_ms;       /* 0 = 10 s */
     size_t max_body;               /* buffered responses; 0 = 64 MiB */
     const struct p4_http_tls *tls;
+    const char *connect_to;        /* "HOST:PORT:ADDR:PORT": reach HOST:PORT at ADDR:PORT
+                                    * (TLS still checks HOST), or NULL */
     p4_http_data_cb on_data;       /* NULL: buffer the body */
     p4_http_done_cb on_done;
     void *data;

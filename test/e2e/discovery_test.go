@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // resolve runs `phase4-operator resolve APIVERSION KIND` against the cluster.
@@ -62,4 +65,37 @@ spec:
 		out, _ := resolve(ctx, "e2e.phase4.io/v1", "Widget")
 		return out == "widgets\tcluster", out, nil
 	})
+}
+
+// tls-server-name: the API server's certificate is checked against that name
+// (the local one is valid for kubernetes.default.svc, not for 127.0.0.1's
+// other names), while the connection goes to the kubeconfig's address.
+func TestTLSServerName(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := clientcmd.LoadFromFile(os.Getenv("KUBECONFIG"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string) string {
+		cfg := admin.DeepCopy()
+		cfg.Clusters[cfg.Contexts[cfg.CurrentContext].Cluster].TLSServerName = name
+		path := filepath.Join(t.TempDir(), "kubeconfig")
+		if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	run := func(kc string) (string, error) {
+		out, err := exec.CommandContext(ctx, filepath.Join(repoRoot(), "build", "phase4-operator"),
+			"resolve", "v1", "ConfigMap", "--kubeconfig", kc).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if out, err := run(write("kubernetes.default.svc")); err != nil || out != "configmaps\tnamespaced" {
+		t.Errorf("with tls-server-name kubernetes.default.svc: %v %q", err, out)
+	}
+	out, err := run(write("not-the-apiserver.example"))
+	if err == nil || !strings.Contains(out, "TLS") {
+		t.Errorf("with a tls-server-name the certificate does not name: %v %q, want a TLS error", err, out)
+	}
 }

@@ -207,7 +207,7 @@ static void close_cancels_a_running_plugin(void **state)
 
     (void)state;
     assert_int_equal(uv_loop_init(&loop), 0);
-    ec = plugin(&loop, "exec sleep 30", "/dev/null");
+    ec = plugin(&loop, "exec tail -f /dev/null", "/dev/null"); /* runs until killed */
     assert_int_equal(p4_execcred_get(ec, on_cred, &r), 0);
     (void)uv_run(&loop, UV_RUN_NOWAIT); /* the plugin starts */
     p4_execcred_close(ec);

@@ -283,11 +283,9 @@ static void unlink_kreq(struct kreq *r)
     unlink_from(&r->k->reqs, r);
 }
 
-void p4_kube_close(struct p4_kube *k)
+/* Answer every request still waiting for its turn with P4_ERR_CANCELED; none is sent. */
+static void cancel_waiting(struct p4_kube *k, const char *why)
 {
-    if (k == NULL)
-        return;
-    /* Requests still waiting for their turn never reach the transport. */
     while (k->reqs) {
         struct kreq *r = k->reqs; /* pop the head */
         struct p4_kube_result res = {.rc = P4_ERR_CANCELED};
@@ -295,10 +293,19 @@ void p4_kube_close(struct p4_kube *k)
         if (k->reqs)
             k->reqs->prev = NULL;
         r->next = NULL;
-        p4_error_set(&res.err, P4_ERR_CANCELED, "the client is shutting down");
+        if (r->timer_inited)
+            (void)uv_timer_stop(&r->timer);
+        p4_error_set(&res.err, P4_ERR_CANCELED, "%s", why);
         r->cb(&res, r->data);
         free_kreq(r);
     }
+}
+
+void p4_kube_close(struct p4_kube *k)
+{
+    if (k == NULL)
+        return;
+    cancel_waiting(k, "the client is shutting down");
     p4_execcred_close(k->exec); /* requests waiting for a credential are canceled */
     p4_http_close(k->http);     /* cancels what is in flight */
     free(k->server);
@@ -593,16 +600,7 @@ int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
 
 void p4_kube_cancel_all(struct p4_kube *k)
 {
-    struct p4_kube_result res = {.rc = P4_ERR_CANCELED};
-
-    p4_error_set(&res.err, P4_ERR_CANCELED, "the request was canceled (shutting down)");
-    while (k->reqs) { /* not sent yet */
-        struct kreq *r = k->reqs;
-        unlink_kreq(r);
-        (void)uv_timer_stop(&r->timer);
-        r->cb(&res, r->data);
-        free_kreq(r);
-    }
+    cancel_waiting(k, "the request was canceled (shutting down)");
     /* In flight: each ends on a later turn through on_http_done with P4_ERR_CANCELED. */
     for (struct kreq *r = k->inflight; r; r = r->next)
         p4_http_cancel(r->http);

@@ -49,6 +49,8 @@ struct p4_http_req {
     size_t max_body;
     char *retry_after;
     char *content_type;
+    char *www_authenticate;
+    char *content_digest;
     int too_big;
     int aborted;   /* on_data asked to stop */
     int canceled;  /* p4_http_cancel was called */
@@ -84,6 +86,8 @@ static void free_req(struct p4_http_req *r)
     free(r->body.data);
     free(r->retry_after);
     free(r->content_type);
+    free(r->www_authenticate);
+    free(r->content_digest);
     free(r);
 }
 
@@ -100,6 +104,8 @@ static void finish(struct p4_http_req *r, int rc)
     }
     resp.retry_after = r->retry_after;
     resp.content_type = r->content_type;
+    resp.www_authenticate = r->www_authenticate;
+    resp.content_digest = r->content_digest;
     resp.error = rc != 0 && r->errbuf[0] ? r->errbuf : NULL;
     if (r->on_done)
         r->on_done(rc, &resp, r->data);
@@ -291,7 +297,9 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
     if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         free(r->retry_after);
         free(r->content_type);
-        r->retry_after = r->content_type = NULL;
+        free(r->www_authenticate);
+        free(r->content_digest);
+        r->retry_after = r->content_type = r->www_authenticate = r->content_digest = NULL;
         return n;
     }
     colon = memchr(buf, ':', n);
@@ -302,6 +310,10 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
         slot = &r->retry_after;
     else if (name_len == 12 && strncasecmp(buf, "Content-Type", 12) == 0)
         slot = &r->content_type;
+    else if (name_len == 16 && strncasecmp(buf, "WWW-Authenticate", 16) == 0)
+        slot = &r->www_authenticate;
+    else if (name_len == 21 && strncasecmp(buf, "Docker-Content-Digest", 21) == 0)
+        slot = &r->content_digest;
     if (slot) {
         const char *v = colon + 1, *end = buf + n;
         while (v < end && (*v == ' ' || *v == '\t'))

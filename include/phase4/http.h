@@ -40,6 +40,8 @@ struct p4_http_response {
     size_t len;
     const char *retry_after; /* Retry-After header value, or NULL */
     const char *content_type;
+    const char *www_authenticate; /* WWW-Authenticate (registries' auth challenge), or NULL */
+    const char *content_digest;   /* Docker-Content-Digest (registries), or NULL */
     const char *error;       /* transport error text (curl's), or NULL */
 };
 

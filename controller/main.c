@@ -17,12 +17,15 @@
 #include "phase4/controller.h"
 #include "phase4/discovery.h"
 #include "phase4/events.h"
+#include "phase4/imagecheck.h"
 #include "phase4/informer.h"
 #include "phase4/kube.h"
 #include "phase4/kubeconfig.h"
 #include "phase4/leader.h"
 #include "phase4/log.h"
+#include "phase4/ocimanifest.h"
 #include "phase4/reconciler.h"
+#include "phase4/regauth.h"
 #include "phase4/serve.h"
 #include "phase4/version.h"
 
@@ -87,6 +90,10 @@ static void usage(FILE *out)
                 "  phase4-operator resolve APIVERSION KIND [--kubeconfig PATH] [--context NAME]\n"
                 "                          print the resource that serves a kind, as the operator\n"
                 "                          finds it through discovery (e.g. resolve apps/v1 Deployment)\n"
+                "  phase4-operator image-check REF [--platform OS/ARCH[/VARIANT]] [--ca-file PEM]\n"
+                "                          [--docker-config FILE] [--insecure]\n"
+                "                          resolve an image to its digest and check that every blob\n"
+                "                          of the platform is in the registry, as a pull would need\n"
                 "  --help                  print this help\n",
                 out);
 }
@@ -485,6 +492,118 @@ out:
     return r.rc;
 }
 
+struct image_cli {
+    int rc;
+    struct p4_registry *reg;
+};
+
+static void on_image_checked(const struct p4_image_check *res, void *data)
+{
+    struct image_cli *cli = data;
+
+    if (res->digest[0])
+        (void)printf("digest: %s\nmediaType: %s\n", res->digest, res->media_type);
+    if (res->platforms[0])
+        (void)printf("platforms: %s\n", res->platforms);
+    if (res->manifest[0])
+        (void)printf("manifest: %s\n", res->manifest);
+    (void)printf("blobs: %d of %d present\n", res->blobs_present, res->blobs);
+    if (res->rc != 0)
+        (void)fprintf(stderr, "phase4-operator: %s\n", res->err.message);
+    cli->rc = res->rc == 0 ? 0 : 1;
+    p4_registry_close(cli->reg);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+
+    if (f == NULL)
+        return NULL;
+    buf = p4_malloc(P4_REGAUTH_INPUT_MAX + 1);
+    *len = fread(buf, 1, P4_REGAUTH_INPUT_MAX, f);
+    buf[*len] = '\0';
+    (void)fclose(f);
+    return buf;
+}
+
+/* phase4-operator image-check REF [flags]: the Docker stage's registry checks by hand. */
+static int image_check_cli(int argc, char **argv)
+{
+    const char *ref = argv[0], *platform = "linux/amd64", *ca_file = NULL, *config = NULL;
+    char os[P4_OCI_PLATFORM_PART_MAX], arch[P4_OCI_PLATFORM_PART_MAX],
+        variant[P4_OCI_PLATFORM_PART_MAX];
+    struct p4_registry_target t = {0};
+    struct p4_image_ref r = {0};
+    struct p4_regauth auth;
+    struct p4_error err;
+    struct image_cli cli = {.rc = 1};
+    char *ca = NULL, *cfg = NULL;
+    size_t ca_len = 0, cfg_len = 0;
+    uv_loop_t loop;
+
+    p4_regauth_init(&auth);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--insecure") == 0)
+            t.insecure_http = 1;
+        else if (strcmp(argv[i], "--platform") == 0 && i + 1 < argc)
+            platform = argv[++i];
+        else if (strcmp(argv[i], "--ca-file") == 0 && i + 1 < argc)
+            ca_file = argv[++i];
+        else if (strcmp(argv[i], "--docker-config") == 0 && i + 1 < argc)
+            config = argv[++i];
+        else {
+            (void)fprintf(stderr, "phase4-operator: image-check: unknown flag '%s'\n", argv[i]);
+            goto out;
+        }
+    }
+    if (p4_oci_parse_platform(platform, os, arch, variant, &err) != 0 ||
+        p4_image_ref_parse(ref, &r, &err) != 0) {
+        (void)fprintf(stderr, "phase4-operator: %s\n", err.message);
+        goto out;
+    }
+    if (ca_file && (ca = read_file(ca_file, &ca_len)) == NULL) {
+        (void)fprintf(stderr, "phase4-operator: cannot read %s\n", ca_file);
+        goto out;
+    }
+    if (config) {
+        const struct p4_regauth_entry *e = NULL;
+        if ((cfg = read_file(config, &cfg_len)) == NULL ||
+            p4_regauth_add_secret(&auth, P4_REGAUTH_DOCKERCONFIGJSON, cfg, cfg_len, &err) != 0) {
+            (void)fprintf(stderr, "phase4-operator: %s: %s\n", config,
+                          cfg ? err.message : "cannot read it");
+            goto out;
+        }
+        if (p4_regauth_lookup(&auth, ref, &e, NULL) == 0)
+            t.cred = e;
+    }
+    t.host = r.registry;
+    t.ca_pem = (const unsigned char *)ca;
+    t.ca_len = ca_len;
+    (void)uv_loop_init(&loop);
+    (void)curl_global_init(CURL_GLOBAL_DEFAULT);
+    cli.reg = p4_registry_new(&loop);
+    if (cli.reg == NULL ||
+        p4_image_check(cli.reg, &t, r.repository, r.digest ? r.digest : r.tag, os, arch, variant,
+                       on_image_checked, &cli) != 0) {
+        (void)fprintf(stderr, "phase4-operator: cannot check %s\n", ref);
+        p4_registry_close(cli.reg);
+    }
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&loop);
+    curl_global_cleanup();
+out:
+    p4_image_ref_close(&r);
+    p4_regauth_close(&auth);
+    free(ca);
+    if (cfg) {
+        memset(cfg, 0, cfg_len);
+        free(cfg);
+    }
+    return cli.rc;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {.workers = 4, .qps = 20, .burst = 40, .log_level = P4_LOG_INFO,
@@ -503,6 +622,10 @@ int main(int argc, char **argv)
 
     /* A peer that hangs up mid-write (a scrape that timed out) is an EPIPE, not a death. */
     (void)signal(SIGPIPE, SIG_IGN);
+    if (argc >= 3 && strcmp(argv[1], "image-check") == 0) {
+        p4_log_setup(P4_LOG_ERROR, 0, stderr);
+        return image_check_cli(argc - 2, argv + 2);
+    }
     if (argc >= 4 && strcmp(argv[1], "resolve") == 0) {
         rc = parse_flags(argc - 3, argv + 3, &o);
         if (rc != 0)

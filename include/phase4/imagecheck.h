@@ -1,0 +1,38 @@
+/*
+ * imagecheck.h: is an image there, complete, and pullable for a platform?
+ * (the Docker stage's "pushed / accessible" and "pullable" gates)
+ *
+ * Resolves a reference to a digest (GET manifest, digest verified), and for
+ * an index picks the platform's manifest; then asks the registry for the
+ * config blob and every layer blob (HEAD), as a kubelet's pull would need.
+ * It stops at the first failure and says which platform or blob it was.
+ */
+#ifndef PHASE4_IMAGECHECK_H
+#define PHASE4_IMAGECHECK_H
+
+#include "phase4/error.h"
+#include "phase4/registry.h"
+
+struct p4_image_check {
+    int rc;                /* 0 when the image is complete for the platform */
+    struct p4_error err;
+    char digest[80];       /* the reference's digest (of the index, if it is one) */
+    char media_type[128];
+    char platforms[512];   /* "linux/amd64, linux/arm64" for an index, "" otherwise */
+    char manifest[80];     /* the platform's image manifest digest */
+    int blobs, blobs_present;
+};
+
+/* The result is borrowed, valid during the call. */
+typedef void (*p4_image_check_cb)(const struct p4_image_check *res, void *data);
+
+/*
+ * Check repository:reference on target for os/arch (variant may be NULL or "").
+ * r and target are borrowed (target until cb). Returns 0 or P4_ERR_INVAL; cb
+ * runs once, later.
+ */
+int p4_image_check(struct p4_registry *r, const struct p4_registry_target *target,
+                   const char *repository, const char *reference, const char *os,
+                   const char *arch, const char *variant, p4_image_check_cb cb, void *data);
+
+#endif

@@ -25,6 +25,7 @@
 #include <yaml.h>
 
 #include "phase4/alloc.h"
+#include "phase4/base64.h"
 
 /* A kubeconfig nests 7 levels deep; extensions may add some. */
 #define MAX_DEPTH 64
@@ -527,59 +528,6 @@ static char *resolve(const struct src *s, const char *path)
     return out;
 }
 
-static int is_b64(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-           c == '/';
-}
-
-/*
- * Standard padded base64, as Go's encoding/json decodes []byte: line breaks are skipped,
- * anything else outside the alphabet is an error. EVP_DecodeBlock counts padding as zero
- * bytes, so the exact length is worked out from the '=' count. *out is NUL-terminated after
- * *outlen bytes (caller frees); an empty text gives NULL.
- */
-static int b64_decode(const char *text, size_t len, unsigned char **out, size_t *outlen)
-{
-    unsigned char *clean = p4_malloc(len + 1), *buf = NULL;
-    size_t n = 0, pad = 0;
-    int decoded, rc = -1;
-
-    *out = NULL;
-    *outlen = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] != '\n' && text[i] != '\r')
-            clean[n++] = (unsigned char)text[i];
-    }
-    if (n == 0) {
-        rc = 0;
-        goto out;
-    }
-    if (n % 4 != 0)
-        goto out;
-    while (pad < 2 && clean[n - 1 - pad] == '=')
-        pad++;
-    for (size_t i = 0; i < n - pad; i++) {
-        if (!is_b64(clean[i]))
-            goto out;
-    }
-    buf = p4_malloc(n / 4 * 3 + 1);
-    /* n <= P4_KUBECONFIG_MAX_BYTES, far below INT_MAX. */
-    decoded = EVP_DecodeBlock(buf, clean, (int)n);
-    if (decoded < 0 || (size_t)decoded != n / 4 * 3)
-        goto out;
-    *outlen = (size_t)decoded - pad;
-    buf[*outlen] = '\0';
-    *out = buf;
-    buf = NULL;
-    rc = 0;
-out:
-    OPENSSL_cleanse(clean, len + 1);
-    free(clean);
-    free(buf);
-    return rc;
-}
-
 /* Decode the base64 under key of an entry called owner (a "cluster" or "user"). */
 static int get_data(const struct src *s, const struct node *map, const char *key, const char *what,
                     const char *owner, unsigned char **out, size_t *outlen, struct p4_error *err)
@@ -591,7 +539,7 @@ static int get_data(const struct src *s, const struct node *map, const char *key
     rc = get_str(s, map, key, &text, err);
     if (rc < 0 || text == NULL)
         return rc;
-    if (b64_decode(text, strlen(text), out, outlen) < 0)
+    if (p4_base64_decode(text, strlen(text), 0, out, outlen) != 0)
         return fail(err, P4_ERR_PARSE,
                     "kubeconfig " PATH_SHOWN " line %zu: %s of %s \"" SHOWN
                     "\" is not valid base64.",

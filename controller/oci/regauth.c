@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "phase4/alloc.h"
+#include "phase4/base64.h"
 #include "phase4/buf.h"
 #include "phase4/json.h"
 
@@ -338,61 +339,6 @@ void p4_regauth_close(struct p4_regauth *a)
     memset(a, 0, sizeof(*a));
 }
 
-static bool is_b64(char c)
-{
-    return is_alnum(c) || c == '+' || c == '/';
-}
-
-/*
- * Standard base64, padded or not (the kubelet reads both), line breaks
- * skipped. EVP_DecodeBlock counts padding as zero bytes, so the exact length
- * comes from the '=' count. *out is NUL-terminated after *outlen bytes (caller
- * wipes and frees). Returns -1 when text is not base64.
- */
-static int b64_decode(const char *text, unsigned char **out, size_t *outlen)
-{
-    size_t len = strlen(text), n = 0, pad = 0;
-    unsigned char *clean = p4_malloc(len + 4), *buf = NULL;
-    int decoded, rc = -1;
-
-    *out = NULL;
-    *outlen = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] != '\n' && text[i] != '\r')
-            clean[n++] = (unsigned char)text[i];
-    }
-    if (n % 4 != 0) {
-        if (n % 4 == 1 || clean[n - 1] == '=')
-            goto out;
-        while (n % 4 != 0)
-            clean[n++] = '=';
-    }
-    while (n > 0 && pad < 2 && clean[n - 1 - pad] == '=')
-        pad++;
-    for (size_t i = 0; i < n - pad; i++) {
-        if (!is_b64((char)clean[i]))
-            goto out;
-    }
-    buf = p4_malloc(n / 4 * 3 + 1);
-    /* n <= P4_REGAUTH_INPUT_MAX + 3, far below INT_MAX. */
-    decoded = n > 0 ? EVP_DecodeBlock(buf, clean, (int)n) : 0;
-    if (decoded < 0 || (size_t)decoded != n / 4 * 3)
-        goto out;
-    *outlen = (size_t)decoded - pad;
-    buf[*outlen] = '\0';
-    *out = buf;
-    buf = NULL;
-    rc = 0;
-out:
-    wipe(clean, len + 4);
-    free(clean);
-    if (buf != NULL) {
-        wipe(buf, n / 4 * 3 + 1);
-        free(buf);
-    }
-    return rc;
-}
-
 /*
  * The member name of obj: an exact match, else one differing only in case
  * (Go's encoding/json, which the kubelet uses, matches field names so).
@@ -466,13 +412,13 @@ static int read_entry(const cJSON *item, const char *what, struct p4_regauth_ent
                    e->path[0] != '\0' ? "/" : "", e->path);
     if (val[F_AUTH] != NULL && val[F_AUTH][0] != '\0') {
         /* As the kubelet does: auth, when set, wins over username and password. */
-        if (b64_decode(val[F_AUTH], &plain, &plain_len) < 0) {
+        if (p4_base64_decode(val[F_AUTH], strlen(val[F_AUTH]), 1, &plain, &plain_len) != 0) {
             rc = p4_error_set(err, P4_ERR_INVAL,
                               "the auth field of registry \"%s\" in %s is not valid base64", show,
                               what);
             goto out;
         }
-        colon = memchr(plain, ':', plain_len);
+        colon = plain != NULL ? memchr(plain, ':', plain_len) : NULL;
         if (colon == NULL || memchr(plain, '\0', plain_len) != NULL) {
             rc = p4_error_set(err, P4_ERR_INVAL,
                               "the auth field of registry \"%s\" in %s does not decode to "

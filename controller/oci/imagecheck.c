@@ -31,9 +31,11 @@ static void done(struct check *c)
     free(c);
 }
 
-static void fail(struct check *c, int rc, const struct p4_error *err)
+static void fail(struct check *c, int rc, enum p4_image_problem problem,
+                 const struct p4_error *err)
 {
     c->res.rc = rc;
+    c->res.problem = problem;
     if (err)
         c->res.err = *err;
     done(c);
@@ -57,7 +59,7 @@ static void on_blob(const struct p4_registry_answer *a, void *data)
                          c->target->host);
         else
             err = a->err;
-        fail(c, a->rc, &err);
+        fail(c, a->rc, P4_IMAGE_CONTENT, &err);
         return;
     }
     c->res.blobs_present++;
@@ -79,7 +81,7 @@ static void next_blob(struct check *c)
     rc = p4_registry_blob(c->reg, c->target, c->repo, d->digest, on_blob, c);
     if (rc != 0) {
         p4_error_set(&err, rc, "cannot ask registry %s for blob %s", c->target->host, d->digest);
-        fail(c, rc, &err);
+        fail(c, rc, P4_IMAGE_CONTENT, &err);
     }
 }
 
@@ -103,7 +105,7 @@ static void on_config(const struct p4_registry_answer *a, void *data)
                          c->repo, c->res.manifest, m->config.digest, c->target->host);
         else
             err = a->err;
-        fail(c, a->rc, &err);
+        fail(c, a->rc, P4_IMAGE_CONTENT, &err);
         return;
     }
     cfg = p4_json_parse(a->body, a->len, &err);
@@ -116,7 +118,7 @@ static void on_config(const struct p4_registry_answer *a, void *data)
                      "image %s@%s is built for %s only, not for platform %s/%s that the nodes run",
                      c->repo, c->res.digest, c->res.platforms, c->os, c->arch);
         cJSON_Delete(cfg);
-        fail(c, P4_ERR_NOTFOUND, &err);
+        fail(c, P4_ERR_NOTFOUND, P4_IMAGE_PLATFORM, &err);
         return;
     }
     cJSON_Delete(cfg);
@@ -139,18 +141,18 @@ static void on_platform_manifest(const struct p4_registry_answer *a, void *data)
     struct p4_error err;
 
     if (a->rc != 0) {
-        fail(c, a->rc, &a->err);
+        fail(c, a->rc, P4_IMAGE_CONTENT, &a->err);
         return;
     }
     if (p4_oci_manifest_parse(a->body, a->len, a->media_type, &m, &err) != 0) {
-        fail(c, err.code, &err);
+        fail(c, err.code, P4_IMAGE_CONTENT, &err);
         return;
     }
     if (m->kind != P4_OCI_IMAGE) {
         p4_error_set(&err, P4_ERR_INVALID, "the %s/%s entry of %s@%s is not an image manifest",
                      c->os, c->arch, c->repo, c->res.digest);
         p4_oci_manifest_free(m);
-        fail(c, P4_ERR_INVALID, &err);
+        fail(c, P4_ERR_INVALID, P4_IMAGE_CONTENT, &err);
         return;
     }
     use_image(c, m);
@@ -165,14 +167,14 @@ static void on_image(const struct p4_registry_answer *a, void *data)
     size_t used = 0;
 
     if (a->rc != 0) {
-        fail(c, a->rc, &a->err);
+        fail(c, a->rc, P4_IMAGE_REFERENCE, &a->err);
         return;
     }
     (void)snprintf(c->res.digest, sizeof(c->res.digest), "%s", a->digest);
     (void)snprintf(c->res.media_type, sizeof(c->res.media_type), "%s",
                    a->media_type ? a->media_type : "");
     if (p4_oci_manifest_parse(a->body, a->len, a->media_type, &m, &err) != 0) {
-        fail(c, err.code, &err);
+        fail(c, err.code, P4_IMAGE_REFERENCE, &err);
         return;
     }
     if (m->kind == P4_OCI_IMAGE) {
@@ -182,7 +184,7 @@ static void on_image(const struct p4_registry_answer *a, void *data)
         if (p4_registry_blob_get(c->reg, c->target, c->repo, m->config.digest, on_config, c) != 0) {
             p4_error_set(&err, P4_ERR_INTERNAL, "cannot ask registry %s for %s", c->target->host,
                          m->config.digest);
-            fail(c, P4_ERR_INTERNAL, &err);
+            fail(c, P4_ERR_INTERNAL, P4_IMAGE_CONTENT, &err);
         }
         return;
     }
@@ -206,7 +208,7 @@ static void on_image(const struct p4_registry_answer *a, void *data)
                      c->res.digest, c->os, c->arch, c->variant[0] ? "/" : "", c->variant,
                      c->res.platforms[0] ? c->res.platforms : "none");
         p4_oci_manifest_free(m);
-        fail(c, P4_ERR_NOTFOUND, &err);
+        fail(c, P4_ERR_NOTFOUND, P4_IMAGE_PLATFORM, &err);
         return;
     }
     (void)snprintf(c->res.manifest, sizeof(c->res.manifest), "%s", e->desc.digest);
@@ -215,7 +217,7 @@ static void on_image(const struct p4_registry_answer *a, void *data)
                              c) != 0) {
         p4_error_set(&err, P4_ERR_INTERNAL, "cannot ask registry %s for %s", c->target->host,
                      c->res.manifest);
-        fail(c, P4_ERR_INTERNAL, &err);
+        fail(c, P4_ERR_INTERNAL, P4_IMAGE_CONTENT, &err);
     }
 }
 

@@ -336,7 +336,7 @@ static int read_entry(const cJSON *obj, size_t i, struct p4_oci_index_entry *e,
     const cJSON *platform, *annotations;
     struct p4_oci_platform *p = &e->platform;
     char field[FIELD_MAX], pfield[FIELD_MAX];
-    const char *ref_type = NULL;
+    const char *ref_type = NULL, *artifact_type = NULL;
     int rc;
 
     (void)snprintf(field, sizeof(field), "manifests[%zu]", i);
@@ -353,6 +353,16 @@ static int read_entry(const cJSON *obj, size_t i, struct p4_oci_index_entry *e,
             goto out;
     }
     e->is_attestation = ref_type != NULL && strcmp(ref_type, "attestation-manifest") == 0;
+    rc = get_string(obj, field, "artifactType", false, &artifact_type, err);
+    if (rc != 0)
+        goto out;
+    if (artifact_type != NULL && artifact_type[0] != '\0' && strlen(artifact_type) < 256) {
+        bool clean = true;
+        for (const char *c = artifact_type; *c; c++)
+            clean = clean && *c > ' ' && *c < 0x7f;
+        if (clean)
+            e->artifact_type = p4_strdup(artifact_type);
+    }
 
     platform = p4_json_child(obj, "platform");
     if (platform == NULL || cJSON_IsNull(platform))
@@ -622,6 +632,7 @@ void p4_oci_manifest_free(struct p4_oci_manifest *m)
         free(e->platform.architecture);
         free(e->platform.variant);
         free(e->platform.os_version);
+        free(e->artifact_type);
     }
     free(m->entries);
     for (size_t i = 0; i < m->layers_len; i++)

@@ -22,13 +22,15 @@ struct cached_token {
 
 struct p4_registry {
     struct p4_http *http;
-    struct p4_strmap tokens; /* "host|scope" → struct cached_token */
+    struct p4_strmap tokens; /* "host|scope|who" → struct cached_token */
 };
 
 struct op {
     struct p4_registry *reg;
     char *host, *repo, *ref, *scope;
-    int insecure, is_blob, fetch_body, auth_tried, fetching_token;
+    int insecure, is_blob, fetch_body, auth_tried, fetching_token, is_referrers;
+    size_t max_body;
+    char who[P4_OCI_SHA256_DIGEST_SIZE]; /* hash of the credentials: tokens are per identity */
     unsigned char *ca;
     size_t ca_len;
     char *user, *password, *registry_token, *cred_key;
@@ -133,12 +135,17 @@ static void registry_error(const char *body, size_t len, char *out, size_t size)
 
 static void send_op(struct op *o);
 
-static const char *cached_bearer(struct p4_registry *r, const char *host, const char *scope)
+/*
+ * Tokens are cached per registry, scope and identity: a token fetched with one
+ * resource's pull secret must never answer for another resource's (or for an
+ * anonymous) request.
+ */
+static const char *cached_bearer(struct p4_registry *r, const struct op *o)
 {
     char key[1024];
     struct cached_token *t;
 
-    (void)snprintf(key, sizeof(key), "%s|%s", host, scope);
+    (void)snprintf(key, sizeof(key), "%s|%s|%s", o->host, o->scope, o->who);
     t = p4_strmap_get(&r->tokens, key);
     return t && time(NULL) + TOKEN_MARGIN_SECONDS < t->expires_at ? t->token : NULL;
 }
@@ -178,7 +185,7 @@ static void on_token(int rc, const struct p4_http_response *resp, void *data)
              "the token service of registry %s gave no token%s", "");
         return;
     }
-    (void)snprintf(key, sizeof(key), "%s|%s", o->host, o->scope);
+    (void)snprintf(key, sizeof(key), "%s|%s|%s", o->host, o->scope, o->who);
     t = p4_calloc(1, sizeof(*t));
     t->token = p4_strdup(tok.token);
     t->expires_at = tok.expires_at;
@@ -276,7 +283,8 @@ static void on_answer(int rc, const struct p4_http_response *resp, void *data)
     if (resp->status == 404) {
         registry_error(resp->body, resp->len, detail, sizeof(detail));
         p4_error_set(&err, P4_ERR_NOTFOUND, "registry %s has no %s %s@%s%s%s", o->host,
-                     o->is_blob ? "blob" : "manifest", o->repo, o->ref, detail[0] ? ": " : "",
+                     o->is_blob ? "blob" : o->is_referrers ? "referrers list for" : "manifest",
+                     o->repo, o->ref, detail[0] ? ": " : "",
                      detail);
         finish(o, P4_ERR_NOTFOUND, resp->status, NULL, NULL, NULL, 0, &err);
         return;
@@ -298,8 +306,9 @@ static void on_answer(int rc, const struct p4_http_response *resp, void *data)
     }
     /* What was served must be what its digest says, and what a digest reference asked for. */
     p4_oci_digest_of(resp->body, resp->len, digest);
-    if ((resp->content_digest && strcmp(resp->content_digest, digest) != 0) ||
-        (strncmp(o->ref, "sha256:", 7) == 0 && strcmp(o->ref, digest) != 0)) {
+    if (!o->is_referrers &&
+        ((resp->content_digest && strcmp(resp->content_digest, digest) != 0) ||
+         (strncmp(o->ref, "sha256:", 7) == 0 && strcmp(o->ref, digest) != 0))) {
         p4_error_set(&err, P4_ERR_INVALID,
                      "registry %s served a %s for %s@%s whose digest is %s, not %s", o->host,
                      o->is_blob ? "blob" : "manifest",
@@ -322,18 +331,21 @@ static void send_op(struct op *o)
     struct p4_http_opts opts = {.timeout_ms = TIMEOUT_MS, .tls = &tls, .on_done = on_answer,
                                 .data = o};
 
-    if (o->auth == NULL && (cached = cached_bearer(o->reg, o->host, o->scope)) != NULL)
+    if (o->auth == NULL && (cached = cached_bearer(o->reg, o)) != NULL)
         set_bearer(o, cached);
     url = p4_malloc(n);
     (void)snprintf(url, n, "%s://%s/v2/%s/%s/%s", o->insecure ? "http" : "https", o->host,
-                   o->repo, o->is_blob ? "blobs" : "manifests", o->ref);
-    if (!o->is_blob)
+                   o->repo, o->is_blob ? "blobs" : o->is_referrers ? "referrers" : "manifests",
+                   o->ref);
+    if (o->is_referrers)
+        headers[h++] = "Accept: " P4_OCI_MEDIA_INDEX;
+    else if (!o->is_blob)
         headers[h++] = "Accept: " P4_OCI_ACCEPT;
     if (o->auth)
         headers[h++] = o->auth;
     headers[h] = NULL;
     opts.method = o->is_blob && !o->fetch_body ? "HEAD" : "GET";
-    opts.max_body = o->is_blob ? (size_t)1 << 20 : P4_OCI_MANIFEST_MAX;
+    opts.max_body = o->max_body;
     opts.url = url;
     opts.headers = headers;
     rc = p4_http_start(o->reg->http, &opts, NULL);
@@ -342,11 +354,14 @@ static void send_op(struct op *o)
         fail(o, rc, 0, "cannot start a request to registry %s%s", "");
 }
 
+enum op_kind { OP_MANIFEST, OP_BLOB_HEAD, OP_BLOB_GET, OP_REFERRERS };
+
 static int start(struct p4_registry *r, const struct p4_registry_target *t, const char *repo,
-                 const char *ref, int is_blob, int fetch_body, p4_registry_cb cb, void *data)
+                 const char *ref, enum op_kind kind, p4_registry_cb cb, void *data)
 {
     struct op *o;
     size_t n;
+    char *who;
 
     if (r == NULL || t == NULL || t->host == NULL || repo == NULL || ref == NULL || cb == NULL ||
         strpbrk(t->host, "/?#@ ") || strpbrk(repo, "?#@ ") || strpbrk(ref, "/?# "))
@@ -360,8 +375,10 @@ static int start(struct p4_registry *r, const struct p4_registry_target *t, cons
     o->scope = p4_malloc(n);
     (void)snprintf(o->scope, n, "repository:%s:pull", repo);
     o->insecure = t->insecure_http;
-    o->is_blob = is_blob;
-    o->fetch_body = fetch_body;
+    o->is_blob = kind == OP_BLOB_HEAD || kind == OP_BLOB_GET;
+    o->fetch_body = kind != OP_BLOB_HEAD;
+    o->is_referrers = kind == OP_REFERRERS;
+    o->max_body = kind == OP_BLOB_GET ? P4_REGISTRY_BLOB_MAX : P4_OCI_MANIFEST_MAX;
     if (t->ca_pem) {
         o->ca = p4_malloc(t->ca_len + 1);
         memcpy(o->ca, t->ca_pem, t->ca_len);
@@ -373,6 +390,13 @@ static int start(struct p4_registry *r, const struct p4_registry_target *t, cons
         o->registry_token = dup_or_null(t->cred->registry_token);
         o->cred_key = dup_or_null(t->cred->registry);
     }
+    n = (o->user ? strlen(o->user) : 0) + (o->password ? strlen(o->password) : 0) +
+        (o->registry_token ? strlen(o->registry_token) : 0) + 8;
+    who = p4_malloc(n);
+    (void)snprintf(who, n, "%s\n%s\n%s", o->user ? o->user : "", o->password ? o->password : "",
+                   o->registry_token ? o->registry_token : "");
+    p4_oci_digest_of(who, strlen(who), o->who);
+    wipe_free(who);
     o->cb = cb;
     o->data = data;
     send_op(o); /* answers come from the loop, never before this returns (http.h) */
@@ -383,7 +407,16 @@ int p4_registry_manifest(struct p4_registry *r, const struct p4_registry_target 
                          const char *repository, const char *reference, p4_registry_cb cb,
                          void *data)
 {
-    return start(r, t, repository, reference, 0, 1, cb, data);
+    return start(r, t, repository, reference, OP_MANIFEST, cb, data);
+}
+
+int p4_registry_referrers(struct p4_registry *r, const struct p4_registry_target *t,
+                          const char *repository, const char *digest, p4_registry_cb cb,
+                          void *data)
+{
+    if (digest == NULL || !p4_oci_digest_valid(digest))
+        return P4_ERR_INVAL;
+    return start(r, t, repository, digest, OP_REFERRERS, cb, data);
 }
 
 int p4_registry_blob(struct p4_registry *r, const struct p4_registry_target *t,
@@ -391,7 +424,7 @@ int p4_registry_blob(struct p4_registry *r, const struct p4_registry_target *t,
 {
     if (digest == NULL || !p4_oci_digest_valid(digest))
         return P4_ERR_INVAL;
-    return start(r, t, repository, digest, 1, 0, cb, data);
+    return start(r, t, repository, digest, OP_BLOB_HEAD, cb, data);
 }
 
 int p4_registry_blob_get(struct p4_registry *r, const struct p4_registry_target *t,
@@ -400,5 +433,5 @@ int p4_registry_blob_get(struct p4_registry *r, const struct p4_registry_target 
 {
     if (digest == NULL || !p4_oci_digest_valid(digest))
         return P4_ERR_INVAL;
-    return start(r, t, repository, digest, 1, 1, cb, data);
+    return start(r, t, repository, digest, OP_BLOB_GET, cb, data);
 }

@@ -13,8 +13,17 @@
 #include "phase4/error.h"
 #include "phase4/registry.h"
 
+/* Which step a failed check stopped at. */
+enum p4_image_problem {
+    P4_IMAGE_OK = 0,
+    P4_IMAGE_REFERENCE, /* the reference itself: unknown, refused, unreachable, unreadable */
+    P4_IMAGE_PLATFORM,  /* the image has no manifest for the platform */
+    P4_IMAGE_CONTENT,   /* the platform's manifest, config or a layer is missing or wrong */
+};
+
 struct p4_image_check {
     int rc;                /* 0 when the image is complete for the platform */
+    enum p4_image_problem problem;
     struct p4_error err;
     char digest[80];       /* the reference's digest (of the index, if it is one) */
     char media_type[128];

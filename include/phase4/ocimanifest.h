@@ -69,6 +69,7 @@ struct p4_oci_index_entry {
     struct p4_oci_descriptor desc;
     bool has_platform;   /* the entry has a "platform"; all its strings NULL otherwise */
     bool is_attestation; /* annotation vnd.docker.reference.type = "attestation-manifest" */
+    char *artifact_type; /* "artifactType" (OCI 1.1 referrers), printable; NULL when absent */
     struct p4_oci_platform platform;
 };
 

@@ -4,9 +4,10 @@
  * It asks a registry for manifests and blobs as a kubelet would: anonymous
  * first, then, on 401, with the challenge's scheme: Basic with the pull
  * secret's user and password, or Bearer with a token fetched from the
- * challenge's realm (with those credentials, if any) and cached per registry
- * and scope until it expires. Plain HTTP only for registries the caller
- * marks insecure; TLS verified against the system store or a given CA.
+ * challenge's realm (with those credentials, if any) and cached per registry,
+ * scope and identity (the credentials used) until it expires. Plain HTTP only
+ * for registries the caller marks insecure; TLS verified against the system
+ * store or a given CA.
  * Credentials are never logged or put in a message.
  */
 #ifndef PHASE4_REGISTRY_H
@@ -52,6 +53,17 @@ void p4_registry_close(struct p4_registry *r);
 int p4_registry_manifest(struct p4_registry *r, const struct p4_registry_target *t,
                          const char *repository, const char *reference, p4_registry_cb cb,
                          void *data);
+/* Largest blob p4_registry_blob_get() reads (image configs, scan reports, signatures). */
+#define P4_REGISTRY_BLOB_MAX ((size_t)16 * 1024 * 1024)
+
+/*
+ * GET /v2/<repository>/referrers/<digest> (OCI 1.1): an image index of the
+ * artifacts whose subject is digest. Registries without the API answer
+ * P4_ERR_NOTFOUND; then use the "sha256-<hex>" tag schema with p4_registry_manifest.
+ */
+int p4_registry_referrers(struct p4_registry *r, const struct p4_registry_target *t,
+                          const char *repository, const char *digest, p4_registry_cb cb,
+                          void *data);
 /* GET /v2/<repository>/blobs/<digest> (small blobs: image configs); the body is digest-checked. */
 int p4_registry_blob_get(struct p4_registry *r, const struct p4_registry_target *t,
                          const char *repository, const char *digest, p4_registry_cb cb,

@@ -439,7 +439,11 @@ static void send_with(struct kreq *r, const struct p4_credential *cred)
 
     url = p4_malloc(ulen);
     (void)snprintf(url, ulen, "%s%s", k->server, r->path);
-    (void)snprintf(accept, sizeof(accept), "Accept: %s", r->accept ? r->accept : "application/json");
+    /* Logs are text/plain, but the API server negotiates them only for Accept: any type. */
+    (void)snprintf(accept, sizeof(accept), "Accept: %s",
+                   r->accept == NULL                       ? "application/json"
+                   : strcmp(r->accept, "text/plain") == 0 ? "*/*"
+                                                          : r->accept);
     headers[n++] = accept;
     if (r->body) {
         (void)snprintf(ctype, sizeof(ctype), "Content-Type: %s",
@@ -530,7 +534,11 @@ static void on_http_done(int rc, const struct p4_http_response *resp, void *data
         return;
     }
     if (resp->status >= 200 && resp->status < 300) {
-        if (resp->len > 0) {
+        if (r->accept && strcmp(r->accept, "text/plain") == 0) {
+            char *text = p4_strndup(resp->body ? resp->body : "", resp->len);
+            res.body = cJSON_CreateString(text); /* e.g. a pod's log */
+            free(text);
+        } else if (resp->len > 0) {
             res.body = p4_json_parse(resp->body, resp->len, &res.err);
             if (res.body == NULL)
                 res.rc = res.err.code ? res.err.code : P4_ERR_PARSE;
@@ -787,8 +795,8 @@ int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_vers
     p4_watchframe_init(&w->frame);
     ulen = strlen(k->server) + strlen(path) + sizeof(rv) + 128;
     w->url = p4_malloc(ulen);
-    (void)snprintf(w->url, ulen, "%s%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%ld%s%s",
-                   k->server, path, timeout_seconds > 0 ? timeout_seconds : 300,
+    (void)snprintf(w->url, ulen, "%s%s%cwatch=1&allowWatchBookmarks=true&timeoutSeconds=%ld%s%s",
+                   k->server, path, strchr(path, '?') ? '&' : '?', timeout_seconds > 0 ? timeout_seconds : 300,
                    rv[0] ? "&resourceVersion=" : "", rv);
     if (k->exec)
         rc = p4_execcred_get(k->exec, on_watch_credential, w) != 0 ? P4_ERR_CANCELED : 0;

@@ -211,7 +211,8 @@ static void list_page(struct p4_informer *inf, const char *cont)
         free_values(&inf->staging);
         p4_strmap_init(&inf->staging);
     }
-    (void)snprintf(path, sizeof(path), "%s?limit=%d%s%s", inf->path, PAGE_SIZE,
+    (void)snprintf(path, sizeof(path), "%s%climit=%d%s%s", inf->path,
+                   strchr(inf->path, '?') ? '&' : '?', PAGE_SIZE,
                    esc[0] ? "&continue=" : "", esc);
     rc = p4_kube_request(inf->kube, "GET", path, NULL, NULL, 0, on_list, inf);
     if (rc == 0)

@@ -37,7 +37,11 @@ struct p4_informer_stats {
     uint64_t events;
 };
 
-/* path: a collection, e.g. "/apis/phase4.io/v1alpha1/phase4deployments"; copied. k is borrowed. */
+/*
+ * path: a collection, e.g. "/apis/phase4.io/v1alpha1/phase4deployments", which may
+ * end in a selector query ("/apis/batch/v1/jobs?labelSelector=..."); copied. k is
+ * borrowed.
+ */
 struct p4_informer *p4_informer_new(uv_loop_t *loop, struct p4_kube *k, const char *path,
                                     const struct p4_informer_handlers *handlers);
 void p4_informer_start(struct p4_informer *inf);

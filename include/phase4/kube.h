@@ -79,7 +79,11 @@ int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
                     const char *content_type, const char *body, size_t len, p4_kube_cb cb,
                     void *data);
 
-/* A GET with its own Accept header (e.g. aggregated discovery); otherwise as p4_kube_request. */
+/*
+ * A GET with its own Accept header (e.g. aggregated discovery); otherwise as
+ * p4_kube_request. With "text/plain" (a pod's log) the body is a JSON string
+ * holding the text.
+ */
 int p4_kube_get_accept(struct p4_kube *k, const char *path, const char *accept, p4_kube_cb cb,
                        void *data);
 uv_loop_t *p4_kube_loop(const struct p4_kube *k);
@@ -96,7 +100,8 @@ typedef void (*p4_kube_event_cb)(enum p4_watch_type type, cJSON *object, void *d
 typedef void (*p4_kube_watch_end_cb)(int rc, const struct p4_error *err, void *data);
 
 /*
- * Watch a collection path (no query) from resource_version with bookmarks.
+ * Watch a collection path (it may carry a labelSelector or fieldSelector
+ * query) from resource_version with bookmarks.
  * on_event takes over each object. *out is valid until on_end returns.
  */
 int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_version,

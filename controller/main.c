@@ -17,8 +17,10 @@
 #include "phase4/controller.h"
 #include "phase4/discovery.h"
 #include "phase4/events.h"
+#include "phase4/dockerstage.h"
 #include "phase4/imagecheck.h"
 #include "phase4/informer.h"
+#include "phase4/json.h"
 #include "phase4/kube.h"
 #include "phase4/kubeconfig.h"
 #include "phase4/leader.h"
@@ -43,6 +45,7 @@ struct options {
     const char *leader_namespace;
     const char *leader_id;
     long grace_ms;
+    uint64_t retry_ms, recheck_ms, scan_poll_ms;
 };
 
 struct app {
@@ -50,9 +53,12 @@ struct app {
     uv_signal_t sigterm, sigint;
     struct p4_kube *kube;
     struct p4_informer *resources;
+    struct p4_informer *jobs; /* build Jobs the operator created */
     struct p4_events *events;
     struct p4_controller *ctl;
     struct p4_reconciler rec;
+    struct p4_registry *registry;
+    struct p4_docker_stage *docker;
     struct p4_leader *leader;
     struct p4_serve *metrics, *probes;
     uv_timer_t grace; /* ends a graceful shutdown that takes too long */
@@ -85,6 +91,12 @@ static void usage(FILE *out)
                 "  --leader-election-id NAME         the Lease's name (default phase4-operator)\n"
                 "  --graceful-shutdown-timeout SECS  on SIGTERM, wait this long for work in flight,\n"
                 "                                    then cancel it (default 10)\n"
+                "  --stage-retry-delay DURATION      first retry after an image or chart failure,\n"
+                "                                    doubling each time (default 30s)\n"
+                "  --stalled-recheck-interval DURATION  re-check a stalled resource (a fixed\n"
+                "                                    Secret heals it) this often (default 5m)\n"
+                "  --scan-poll-interval DURATION     look for a missing scan report this often\n"
+                "                                    (default 15s)\n"
                 "  --version               print the versions and exit\n"
                 "\n"
                 "  phase4-operator resolve APIVERSION KIND [--kubeconfig PATH] [--context NAME]\n"
@@ -96,6 +108,25 @@ static void usage(FILE *out)
                 "                          of the platform is in the registry, as a pull would need\n"
                 "  --help                  print this help\n",
                 out);
+}
+
+/* "500ms", "30s", "5m", "1h" into milliseconds; 0 when malformed or not positive. */
+static uint64_t duration_flag(const char *v)
+{
+    char *end;
+    double n = strtod(v, &end);
+
+    if (end == v || n <= 0)
+        return 0;
+    if (strcmp(end, "ms") == 0)
+        return n < 1 ? 0 : (uint64_t)n;
+    if (strcmp(end, "s") == 0)
+        return (uint64_t)(n * 1000);
+    if (strcmp(end, "m") == 0)
+        return (uint64_t)(n * 60000);
+    if (strcmp(end, "h") == 0 && n <= 24 * 30)
+        return (uint64_t)(n * 3600000);
+    return 0;
 }
 
 /* Parse the flags; returns 0, 1 for "exit 0 now" (help, version), or -1 on a bad flag. */
@@ -171,6 +202,15 @@ static int parse_flags(int argc, char **argv, struct options *o)
             if (*end || n < 0 || n > 3600)
                 goto bad;
             o->grace_ms = n * 1000;
+        } else if (strcmp(a, "--stage-retry-delay") == 0) {
+            if ((o->retry_ms = duration_flag(v)) == 0)
+                goto bad;
+        } else if (strcmp(a, "--stalled-recheck-interval") == 0) {
+            if ((o->recheck_ms = duration_flag(v)) == 0)
+                goto bad;
+        } else if (strcmp(a, "--scan-poll-interval") == 0) {
+            if ((o->scan_poll_ms = duration_flag(v)) == 0)
+                goto bad;
         } else if (strcmp(a, "--leader-election-id") == 0) {
             o->leader_id = v;
         } else if (strcmp(a, "--log-format") == 0) {
@@ -227,6 +267,45 @@ static void on_delete(const char *key, const cJSON *obj, void *data)
     p4_controller_enqueue(((struct app *)data)->ctl, key);
 }
 
+/* A Job the operator created changed: reconcile the resource it belongs to. */
+static void enqueue_owner(const cJSON *job, struct app *app)
+{
+    const char *ns = p4_json_str(job, "metadata.namespace");
+    const char *name = p4_json_str(job, "metadata.labels.phase4\\.io/name");
+    char key[512];
+
+    if (ns && name && (size_t)snprintf(key, sizeof(key), "%s/%s", ns, name) < sizeof(key))
+        p4_controller_enqueue(app->ctl, key);
+}
+
+static void on_job_add(const char *key, const cJSON *obj, void *data)
+{
+    (void)key;
+    enqueue_owner(obj, data);
+}
+
+static void on_job_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
+{
+    (void)key;
+    (void)old;
+    enqueue_owner(cur, data);
+}
+
+static void on_job_delete(const char *key, const cJSON *obj, void *data)
+{
+    (void)key;
+    enqueue_owner(obj, data);
+}
+
+/* A stage's result changed: reconcile the resource (once the leader hands out work). */
+static void on_stage_changed(const char *key, void *data)
+{
+    struct app *app = data;
+
+    if (!app->stopping)
+        p4_controller_enqueue(app->ctl, key);
+}
+
 static void on_signal_closed(uv_handle_t *h)
 {
     (void)h;
@@ -238,7 +317,12 @@ static void on_released(void *arg)
     struct app *app = arg;
 
     app->leader = NULL;
+    p4_docker_stage_free(app->docker); /* runs still waiting on a request end with it */
+    app->docker = NULL;
+    p4_registry_close(app->registry);
+    app->registry = NULL;
     p4_informer_close(app->resources);
+    p4_informer_close(app->jobs);
     p4_kube_close(app->kube); /* cancels the watch, which lets the informer free itself */
     app->kube = NULL;
     p4_events_free(app->events);
@@ -614,7 +698,9 @@ int main(int argc, char **argv)
     struct p4_kube_config *cfg = NULL;
     struct p4_kube_options ko = {0};
     struct p4_controller_opts co = {0};
+    struct p4_docker_stage_config dc = {0};
     struct p4_informer_handlers handlers = {on_add, on_update, on_delete, NULL};
+    struct p4_informer_handlers job_handlers = {on_job_add, on_job_update, on_job_delete, NULL};
     struct p4_error err;
     struct app app;
     char host[256] = "phase4-operator";
@@ -667,8 +753,30 @@ int main(int argc, char **argv)
     handlers.data = &app;
     app.resources = p4_informer_new(app.loop, app.kube, P4_COLLECTION_PATH, &handlers);
     app.events = p4_events_new(app.kube, host);
+    job_handlers.data = &app;
+    app.jobs = p4_informer_new(app.loop, app.kube,
+                               "/apis/batch/v1/jobs?labelSelector=app.kubernetes.io%2Fmanaged-by%3D"
+                               "phase4-operator",
+                               &job_handlers);
+    app.registry = p4_registry_new(app.loop);
+    dc.kube = app.kube;
+    dc.jobs = app.jobs;
+    dc.registry = app.registry;
+    dc.retry_ms = o.retry_ms;
+    dc.recheck_ms = o.recheck_ms;
+    dc.scan_poll_ms = o.scan_poll_ms;
+    dc.changed = on_stage_changed;
+    dc.data = &app;
+    app.docker = app.registry ? p4_docker_stage_new(app.loop, &dc) : NULL;
     app.rec = (struct p4_reconciler){.kube = app.kube, .resources = app.resources,
                                      .events = app.events};
+    if (app.docker) {
+        app.rec.stages[P4_STAGE_DOCKER] = &p4_docker_stage_ops;
+        app.rec.stage_ctx[P4_STAGE_DOCKER] = app.docker;
+    } else {
+        p4_log(P4_LOG_ERROR, "cannot start the registry client; the Docker stage will not run",
+               P4_LOG_END);
+    }
 
     (void)uv_timer_init(app.loop, &app.grace);
     app.grace.data = &app;
@@ -687,6 +795,7 @@ int main(int argc, char **argv)
         goto fail_listen;
 
     p4_informer_start(app.resources);
+    p4_informer_start(app.jobs);
     if (o.leader_elect) {
         struct p4_leader_opts lo = {.name = o.leader_id, .on_elected = on_elected,
                                     .on_lost = on_lost, .data = &app};

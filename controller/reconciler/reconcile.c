@@ -27,6 +27,16 @@ const char *p4_stage_condition(enum p4_stage_id id)
     return (unsigned)id < P4_STAGE_COUNT ? stage_conditions[id] : "Unknown";
 }
 
+void p4_stage_result_close(struct p4_stage_result *r)
+{
+    if (r == NULL)
+        return;
+    cJSON_Delete(r->gates);
+    cJSON_Delete(r->status);
+    r->gates = NULL;
+    r->status = NULL;
+}
+
 /* Set one metav1.Condition, keeping lastTransitionTime when the status is unchanged. */
 static void set_condition(cJSON *conds, const char *type, const char *status, const char *reason,
                           const char *message, int64_t generation, const char *now)
@@ -74,26 +84,135 @@ static void set_string(cJSON *obj, const char *key, const char *value)
     cJSON_AddStringToObject(obj, key, value);
 }
 
-cJSON *p4_reconciler_desired_status(const cJSON *obj, const char *now)
+static const cJSON *find_condition(const cJSON *conds, const char *type)
+{
+    const cJSON *c;
+
+    cJSON_ArrayForEach(c, conds) {
+        const char *t = p4_json_str(c, "type");
+        if (t && strcmp(t, type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static void remove_condition(cJSON *conds, const char *type)
+{
+    int i = 0;
+    const cJSON *c;
+
+    cJSON_ArrayForEach(c, conds) {
+        const char *t = p4_json_str(c, "type");
+        if (t && strcmp(t, type) == 0) {
+            cJSON_DeleteItemFromArray(conds, i);
+            return;
+        }
+        i++;
+    }
+}
+
+/* Work goes on: Ready Unknown, Reconciling True, not Stalled. */
+static void progressing(cJSON *conds, const char *msg, int64_t generation, const char *now)
+{
+    set_condition(conds, "Ready", "Unknown", "Progressing", msg, generation, now);
+    set_condition(conds, "Reconciling", "True", "Progressing", msg, generation, now);
+    remove_condition(conds, "Stalled");
+}
+
+static void add_event(cJSON *events, const char *type, const char *reason, const char *message)
+{
+    cJSON *e;
+
+    if (events == NULL)
+        return;
+    e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "type", type);
+    cJSON_AddStringToObject(e, "reason", reason);
+    cJSON_AddStringToObject(e, "message", message);
+    cJSON_AddItemToArray(events, e);
+}
+
+/*
+ * A condition's change is news: True is Normal, False is a Warning, and so is
+ * Unknown with a reason other than Checking (a problem being waited out).
+ */
+static void condition_event(const cJSON *old_conds, const cJSON *conds, const char *type,
+                            cJSON *events)
+{
+    const cJSON *was = find_condition(old_conds, type), *now = find_condition(conds, type);
+    const char *status, *reason, *message;
+
+    if (now == NULL)
+        return;
+    status = p4_json_str(now, "status");
+    reason = p4_json_str(now, "reason");
+    message = p4_json_str(now, "message");
+    if (status == NULL || reason == NULL || message == NULL)
+        return;
+    if (was && p4_json_str(was, "status") && p4_json_str(was, "reason") &&
+        strcmp(p4_json_str(was, "status"), status) == 0 &&
+        strcmp(p4_json_str(was, "reason"), reason) == 0)
+        return;
+    if (strcmp(status, "True") == 0)
+        add_event(events, strcmp(type, "Stalled") == 0 ? "Warning" : "Normal", reason, message);
+    else if (strcmp(status, "False") == 0 || strcmp(reason, "Checking") != 0)
+        add_event(events, "Warning", reason, message);
+}
+
+/* The stage's gates in status, keeping each gate's lastTransitionTime while its status holds. */
+static void merge_gates(cJSON *st, const char *stage, const cJSON *gates, const char *now)
+{
+    const cJSON *old = p4_json_get(st, "gates");
+    cJSON *out = cJSON_CreateArray(), *g;
+
+    cJSON_ArrayForEach(g, old) { /* other stages' gates stay */
+        const char *s = p4_json_str(g, "stage");
+        if (s == NULL || strcmp(s, stage) != 0)
+            cJSON_AddItemToArray(out, cJSON_Duplicate(g, 1));
+    }
+    cJSON_ArrayForEach(g, gates) {
+        cJSON *n = cJSON_Duplicate(g, 1);
+        const char *name = p4_json_str(g, "name"), *status = p4_json_str(g, "status");
+        const char *since = now;
+        const cJSON *o;
+        cJSON_ArrayForEach(o, old) {
+            const char *os = p4_json_str(o, "stage"), *on = p4_json_str(o, "name");
+            const char *ost = p4_json_str(o, "status"), *ot = p4_json_str(o, "lastTransitionTime");
+            if (os && on && ost && ot && name && status && strcmp(os, stage) == 0 &&
+                strcmp(on, name) == 0 && strcmp(ost, status) == 0)
+                since = ot;
+        }
+        cJSON_AddStringToObject(n, "lastTransitionTime", since);
+        cJSON_AddItemToArray(out, n);
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(st, "gates");
+    cJSON_AddItemToObject(st, "gates", out);
+}
+
+cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_result *const *results,
+                                    const char *now, cJSON *events)
 {
     const cJSON *cur = p4_json_get(obj, "status");
     cJSON *st = cJSON_IsObject(cur) ? cJSON_Duplicate(cur, 1) : cJSON_CreateObject();
     cJSON *conds = cJSON_GetObjectItemCaseSensitive(st, "conditions");
-    int64_t generation = 0;
+    const cJSON *old_conds = p4_json_get(cur, "conditions");
+    const struct p4_stage_result *docker = results ? results[P4_STAGE_DOCKER] : NULL;
+    int64_t generation = 0, observed = -1;
     bool suspend = false;
     const char *stage = p4_json_str(st, "stage");
-    char msg[256];
+    char msg[P4_ERROR_MESSAGE_MAX + 256];
+    const cJSON *member;
+    const char *why;
 
     (void)p4_json_int64(obj, "metadata.generation", &generation);
+    (void)p4_json_int64(obj, "status.observedGeneration", &observed);
     (void)p4_json_bool(obj, "spec.suspend", &suspend);
     if (!cJSON_IsArray(conds)) {
         cJSON_DeleteItemFromObjectCaseSensitive(st, "conditions");
         conds = cJSON_AddArrayToObject(st, "conditions");
     }
-    if (stage == NULL || stage[0] == '\0') {
-        stage = p4_stage_name(P4_STAGE_DOCKER);
-        set_string(st, "stage", stage);
-    }
+    if (stage == NULL || stage[0] == '\0' || observed != generation)
+        set_string(st, "stage", p4_stage_name(P4_STAGE_DOCKER));
     cJSON_DeleteItemFromObjectCaseSensitive(st, "observedGeneration");
     cJSON_AddNumberToObject(st, "observedGeneration", (double)generation);
 
@@ -104,14 +223,107 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const char *now)
                        generation);
         set_condition(conds, "Ready", "Unknown", "Suspended", msg, generation, now);
         set_condition(conds, "Reconciling", "False", "Suspended", msg, generation, now);
+        remove_condition(conds, "Stalled");
+        if (observed != generation) {
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": suspended; no stage runs until spec.suspend "
+                           "is false",
+                           generation);
+            add_event(events, "Normal", "Suspended", msg);
+        }
         return st;
     }
-    (void)snprintf(msg, sizeof(msg),
-                   "Generation %" PRId64 ": checking the %s stage (stages run in order: Docker, "
-                   "Helm, Kubernetes, Validation)",
-                   generation, stage);
-    set_condition(conds, "Ready", "Unknown", "Progressing", msg, generation, now);
-    set_condition(conds, "Reconciling", "True", "Progressing", msg, generation, now);
+    if (observed != generation) {
+        (void)snprintf(msg, sizeof(msg), "Generation %" PRId64 ": started; checking the Docker stage",
+                       generation);
+        add_event(events, "Normal", "Progressing", msg);
+    }
+    if (docker == NULL || docker->generation != generation) {
+        (void)snprintf(msg, sizeof(msg),
+                       "Generation %" PRId64 ": checking the Docker stage (stages run in order: "
+                       "Docker, Helm, Kubernetes, Validation)",
+                       generation);
+        progressing(conds, msg, generation, now);
+        return st;
+    }
+
+    why = docker->err.reason ? docker->err.reason : "Failed";
+    merge_gates(st, p4_stage_name(P4_STAGE_DOCKER), docker->gates, now);
+    cJSON_ArrayForEach(member, docker->status) {
+        cJSON_DeleteItemFromObjectCaseSensitive(st, member->string);
+        cJSON_AddItemToObject(st, member->string, cJSON_Duplicate(member, 1));
+    }
+    switch (docker->state) {
+    case P4_STAGE_RUNNING:
+        set_string(st, "stage", p4_stage_name(P4_STAGE_DOCKER));
+        if (docker->cls == P4_FAIL_TRANSIENT && docker->err.code != 0) {
+            set_condition(conds, "DockerReady", "Unknown", why,
+                          docker->err.message, generation, now);
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": checking the Docker stage; waiting: %s",
+                           generation, docker->err.message);
+        } else {
+            set_condition(conds, "DockerReady", "Unknown", "Checking",
+                          "checking the Docker gates", generation, now);
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": checking the Docker stage (stages run in "
+                           "order: Docker, Helm, Kubernetes, Validation)",
+                           generation);
+        }
+        progressing(conds, msg, generation, now);
+        break;
+    case P4_STAGE_FAILED:
+        set_string(st, "stage", p4_stage_name(P4_STAGE_DOCKER));
+        set_condition(conds, "DockerReady", "False", why, docker->err.message,
+                      generation, now);
+        if (!docker->stalled) {
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": the Docker stage failed on attempt %d of %d, "
+                           "retrying: %s",
+                           generation, docker->attempt, docker->attempts, docker->err.message);
+            set_condition(conds, "Ready", "False", why, msg, generation, now);
+            set_condition(conds, "Reconciling", "True", "Retrying", msg, generation, now);
+            remove_condition(conds, "Stalled");
+            break;
+        }
+        if (docker->cls == P4_FAIL_ARTIFACT)
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": the Docker stage failed %d times; a new or "
+                           "fixed image is needed: %s",
+                           generation, docker->attempts, docker->err.message);
+        else
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": the Docker stage cannot go on until this is "
+                           "fixed: %s",
+                           generation, docker->err.message);
+        set_condition(conds, "Ready", "False", why, msg, generation, now);
+        set_condition(conds, "Reconciling", "False", why, msg, generation, now);
+        set_condition(conds, "Stalled", "True",
+                      docker->cls == P4_FAIL_ARTIFACT ? "RegenerationRequired" : why,
+                      msg, generation, now);
+        break;
+    case P4_STAGE_PASSED: {
+        const char *digest = p4_json_str(docker->status, "image.digest");
+        (void)snprintf(msg, sizeof(msg), "image %s@%s passed every Docker gate",
+                       p4_json_str(obj, "spec.image.repository") ? p4_json_str(obj, "spec.image.repository") : "",
+                       digest ? digest : "");
+        set_condition(conds, "DockerReady", "True", "ImageReady", msg, generation, now);
+        set_string(st, "stage", p4_stage_name(P4_STAGE_HELM));
+        (void)snprintf(msg, sizeof(msg),
+                       "Generation %" PRId64 ": the Docker stage passed (digest %s); this version "
+                       "of phase4-operator does not run the Helm stage yet",
+                       generation, digest ? digest : "");
+        set_condition(conds, "HelmReady", "Unknown", "StageNotAvailable",
+                      "this version of phase4-operator does not run the Helm stage yet",
+                      generation, now);
+        set_condition(conds, "Ready", "Unknown", "StageNotAvailable", msg, generation, now);
+        set_condition(conds, "Reconciling", "False", "StageNotAvailable", msg, generation, now);
+        remove_condition(conds, "Stalled");
+        break;
+    }
+    }
+    condition_event(old_conds, conds, "DockerReady", events);
+    condition_event(old_conds, conds, "Stalled", events);
     return st;
 }
 
@@ -119,19 +331,22 @@ struct write_ctx {
     struct p4_controller *ctl;
     struct p4_reconciler *r;
     char *key;
-    char *event_reason;
-    char *event_message;
+    cJSON *events; /* {type, reason, message} to emit once the status is written */
 };
 
 static void on_status_written(struct p4_kube_result *res, void *data)
 {
     struct write_ctx *w = data;
+    const cJSON *e;
     int rc = 0;
 
     if (res->rc == 0) {
         w->r->status_writes++;
-        if (w->event_reason && res->body)
-            p4_events_emit(w->r->events, res->body, "Normal", w->event_reason, w->event_message);
+        cJSON_ArrayForEach(e, w->events) {
+            if (res->body)
+                p4_events_emit(w->r->events, res->body, p4_json_str(e, "type"),
+                               p4_json_str(e, "reason"), p4_json_str(e, "message"));
+        }
     } else if (res->rc == P4_ERR_NOTFOUND || res->rc == P4_ERR_CANCELED) {
         /* Deleted meanwhile, or shutting down: nothing to retry. */
     } else {
@@ -143,8 +358,7 @@ static void on_status_written(struct p4_kube_result *res, void *data)
     }
     p4_controller_done(w->ctl, w->key, rc, 0);
     free(w->key);
-    free(w->event_reason);
-    free(w->event_message);
+    cJSON_Delete(w->events);
     free(w);
 }
 
@@ -157,18 +371,30 @@ static void now_rfc3339(char *buf, size_t size)
     (void)strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static void forget_all(struct p4_reconciler *r, const char *key)
+{
+    for (int i = 0; i < P4_STAGE_COUNT; i++) {
+        if (r->stages[i] && r->stages[i]->forget)
+            r->stages[i]->forget(r->stage_ctx[i], key);
+    }
+}
+
 void p4_reconcile(struct p4_controller *c, const char *key, void *data)
 {
     struct p4_reconciler *r = data;
     const cJSON *obj = p4_informer_get(r->resources, key);
     const char *ns, *name, *rv;
-    cJSON *desired, *patch, *meta;
+    cJSON *desired, *patch, *meta, *events;
     char now[32], path[1024], ens[256], ename[512];
-    int64_t generation = 0, observed = -1;
+    struct p4_stage_result res[P4_STAGE_COUNT];
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {0};
     struct write_ctx *w;
+    struct p4_error err;
+    bool suspend = false;
     char *body;
 
     if (obj == NULL || p4_json_get(obj, "metadata.deletionTimestamp") != NULL) {
+        forget_all(r, key);
         p4_controller_done(c, key, 0, 0);
         return;
     }
@@ -180,30 +406,35 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
         p4_controller_done(c, key, 0, 0);
         return;
     }
+    memset(res, 0, sizeof(res));
+    (void)p4_json_bool(obj, "spec.suspend", &suspend);
+    if (suspend) {
+        forget_all(r, key); /* stop checking; a later resume starts over */
+    } else if (r->stages[P4_STAGE_DOCKER]) {
+        const struct p4_stage_ops *ops = r->stages[P4_STAGE_DOCKER];
+        void *ctx = r->stage_ctx[P4_STAGE_DOCKER];
+        if (ops->start(ctx, key, obj, &err) != 0)
+            p4_log(P4_LOG_WARN, "cannot start the Docker stage", "key", key, "error",
+                   err.message, P4_LOG_END);
+        else if (ops->poll(ctx, key, obj) == 0 && ops->result(ctx, key, &res[0]) == 0)
+            results[P4_STAGE_DOCKER] = &res[0];
+    }
     now_rfc3339(now, sizeof(now));
-    desired = p4_reconciler_desired_status(obj, now);
+    events = cJSON_CreateArray();
+    desired = p4_reconciler_desired_status(obj, results, now, events);
+    for (int i = 0; i < P4_STAGE_COUNT; i++)
+        p4_stage_result_close(&res[i]);
     if (cJSON_Compare(desired, p4_json_get(obj, "status"), 1)) {
         cJSON_Delete(desired); /* nothing changed: no write, no Event */
+        cJSON_Delete(events);
         p4_controller_done(c, key, 0, 0);
         return;
     }
-    (void)p4_json_int64(obj, "metadata.generation", &generation);
-    (void)p4_json_int64(obj, "status.observedGeneration", &observed);
-
     w = p4_calloc(1, sizeof(*w));
     w->ctl = c;
     w->r = r;
     w->key = p4_strdup(key);
-    if (observed != generation) {
-        char msg[256];
-        bool suspend = false;
-        (void)p4_json_bool(obj, "spec.suspend", &suspend);
-        (void)snprintf(msg, sizeof(msg), "Generation %" PRId64 ": %s", generation,
-                       suspend ? "suspended; no stage runs until spec.suspend is false"
-                               : "started; checking the Docker stage");
-        w->event_reason = p4_strdup(suspend ? "Suspended" : "Progressing");
-        w->event_message = p4_strdup(msg);
-    }
+    w->events = events;
     /* The resourceVersion makes the write conditional on what we computed from. */
     patch = cJSON_CreateObject();
     meta = cJSON_AddObjectToObject(patch, "metadata");
@@ -217,8 +448,7 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     if (p4_kube_request(r->kube, "PATCH", path, "application/merge-patch+json", body,
                         strlen(body), on_status_written, w) != 0) {
         free(w->key);
-        free(w->event_reason);
-        free(w->event_message);
+        cJSON_Delete(w->events);
         free(w);
         p4_controller_done(c, key, P4_ERR_INTERNAL, 0);
     }

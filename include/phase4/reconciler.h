@@ -4,8 +4,8 @@
  * For each resource it writes status (observedGeneration, stage, the
  * Ready / Reconciling / Stalled conditions and one condition per stage)
  * and Events, only when they change, and drives the stages of stage.h in
- * order. Today the Docker stage is the first and only one started; the
- * stage modules fill in the gates.
+ * order. Today the Docker stage is the only one built: once it passes, the
+ * resource waits at the Helm stage; the stage modules fill in the gates.
  */
 #ifndef PHASE4_RECONCILER_H
 #define PHASE4_RECONCILER_H
@@ -14,6 +14,7 @@
 #include "phase4/events.h"
 #include "phase4/informer.h"
 #include "phase4/kube.h"
+#include "phase4/stage.h"
 
 #define P4_API_GROUP "phase4.io"
 #define P4_API_VERSION "v1alpha1"
@@ -24,6 +25,8 @@ struct p4_reconciler {
     struct p4_kube *kube;           /* borrowed */
     struct p4_informer *resources;  /* borrowed: the Phase4Deployment cache */
     struct p4_events *events;       /* borrowed */
+    const struct p4_stage_ops *stages[P4_STAGE_COUNT]; /* NULL for stages not built yet */
+    void *stage_ctx[P4_STAGE_COUNT];                   /* borrowed */
     uint64_t status_writes;
 };
 
@@ -32,9 +35,13 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data);
 
 /*
  * Compute the status the resource should have (pure; for tests). obj is
- * borrowed; now is an RFC 3339 time for new transitions. Returns a new
- * status object the caller frees.
+ * borrowed; results[i] is stage i's result for the resource (NULL entries,
+ * or a NULL array, for stages not started); now is an RFC 3339 time for new
+ * transitions. Events worth telling ({type, reason, message}: a new
+ * generation, a stage condition's change, Stalled) are appended to events
+ * when it is not NULL. Returns a new status object the caller frees.
  */
-cJSON *p4_reconciler_desired_status(const cJSON *obj, const char *now);
+cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_result *const *results,
+                                    const char *now, cJSON *events);
 
 #endif

@@ -3,15 +3,26 @@
  * implements, so the reconciler drives them the same way.
  *
  * start() begins checking the gates for one generation of one resource and
- * returns at once (work runs on the loop); poll() is called on every
+ * returns at once (work runs on the loop); called again for the generation
+ * it is already checking, it does nothing. poll() is called on every
  * reconcile of the resource to advance it; result() says where the stage
- * stands. A stage keeps its own per-resource state, keyed by the resource's
- * key and generation, and reports each gate in gates[].
+ * stands; forget() drops the resource's state (deleted, suspended). A stage
+ * keeps its own per-resource state, keyed by the resource's key and
+ * generation, reports each gate in gates[], and tells the reconciler when a
+ * result changed through the callback it was built with.
+ *
+ * Failures carry a class (DESIGN.md section 4): transient ones are retried
+ * by the stage with backoff while it stays RUNNING; artifact ones are retried
+ * rollout.retries times, then stalled (a new image or chart is needed);
+ * cluster-level ones stall at once (a person must act), and are re-checked
+ * now and then so a fix is noticed.
  */
 #ifndef PHASE4_STAGE_H
 #define PHASE4_STAGE_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "phase4/error.h"
 
@@ -23,11 +34,27 @@ enum p4_stage_state {
     P4_STAGE_FAILED,    /* a gate False; err says which and why */
 };
 
+enum p4_failure_class {
+    P4_FAIL_NONE,
+    P4_FAIL_TRANSIENT, /* network, 5xx, timeouts: retried with backoff */
+    P4_FAIL_ARTIFACT,  /* image or chart at fault: retried rollout.retries times */
+    P4_FAIL_CLUSTER,   /* RBAC, credentials, CA, quota: a person must act */
+};
+
 struct p4_stage_result {
     enum p4_stage_state state;
-    struct p4_error err;
-    cJSON *gates; /* array of {stage, name, status, reason, message}; owned by the result */
+    enum p4_failure_class cls; /* FAILED: why; RUNNING: P4_FAIL_TRANSIENT while waiting out one */
+    bool stalled;              /* FAILED and no automatic retry is left */
+    int attempt, attempts;     /* artifact failures: this was attempt `attempt` of `attempts` */
+    int64_t generation;        /* the generation these results are for */
+    struct p4_error err;       /* FAILED: the failing gate's reason and message; RUNNING: the
+                                  transient problem being waited out, or code 0 */
+    cJSON *gates;  /* array of {stage, name, status, reason, message}; owned by the result */
+    cJSON *status; /* members of status the stage owns (e.g. "image"), or NULL; owned */
 };
+
+/* Free what a result owns (gates, status); the struct itself is the caller's. */
+void p4_stage_result_close(struct p4_stage_result *r);
 
 struct p4_stage_ops {
     const char *name;      /* "Docker" */
@@ -35,7 +62,9 @@ struct p4_stage_ops {
     /* obj is borrowed; ctx is the stage's own state for the runtime it was given. */
     int (*start)(void *ctx, const char *key, const cJSON *obj, struct p4_error *err);
     int (*poll)(void *ctx, const char *key, const cJSON *obj);
+    /* 0 and *out filled (caller closes it), or P4_ERR_NOTFOUND when nothing was started. */
     int (*result)(void *ctx, const char *key, struct p4_stage_result *out);
+    void (*forget)(void *ctx, const char *key);
 };
 
 /* The stages in pipeline order; an entry's ops are NULL until its stage is built. */

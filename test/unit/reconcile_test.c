@@ -91,7 +91,7 @@ static void first_reconcile_starts_docker_stage(void **state)
     cJSON *st;
 
     (void)state;
-    st = p4_reconciler_desired_status(obj, T1);
+    st = p4_reconciler_desired_status(obj, NULL, T1, NULL);
     assert_non_null(st);
     assert_string_equal(p4_json_str(st, "stage"), "Docker");
     assert_int_equal(observed_generation(st), 3);
@@ -112,10 +112,10 @@ static void desired_status_already_there_means_no_change(void **state)
     char *text;
 
     (void)state;
-    first = p4_reconciler_desired_status(obj, T1);
+    first = p4_reconciler_desired_status(obj, NULL, T1, NULL);
     set_status(obj, cJSON_Duplicate(first, 1));
     /* A later reconcile at a later time computes the same status: nothing to write. */
-    again = p4_reconciler_desired_status(obj, T2);
+    again = p4_reconciler_desired_status(obj, NULL, T2, NULL);
     assert_true(cJSON_Compare(again, p4_json_get(obj, "status"), 1));
     assert_condition(again, "Ready", "Unknown", "Progressing", T1, 1);
     cJSON_Delete(again);
@@ -126,16 +126,16 @@ static void desired_status_already_there_means_no_change(void **state)
     assert_non_null(text);
     set_status(obj, parse(text));
     free(text);
-    again = p4_reconciler_desired_status(obj, T3);
+    again = p4_reconciler_desired_status(obj, NULL, T3, NULL);
     assert_true(cJSON_Compare(again, p4_json_get(obj, "status"), 1));
     cJSON_Delete(again);
 
     /* The same holds for a suspended object. */
     cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(obj, "spec"), "suspend",
                           cJSON_CreateTrue());
-    first = p4_reconciler_desired_status(obj, T2);
+    first = p4_reconciler_desired_status(obj, NULL, T2, NULL);
     set_status(obj, cJSON_Duplicate(first, 1));
-    again = p4_reconciler_desired_status(obj, T3);
+    again = p4_reconciler_desired_status(obj, NULL, T3, NULL);
     assert_true(cJSON_Compare(again, p4_json_get(obj, "status"), 1));
     cJSON_Delete(again);
     cJSON_Delete(first);
@@ -148,9 +148,9 @@ static void generation_bump_keeps_unchanged_transition_times(void **state)
     cJSON *st;
 
     (void)state;
-    set_status(obj, p4_reconciler_desired_status(obj, T1));
+    set_status(obj, p4_reconciler_desired_status(obj, NULL, T1, NULL));
     set_generation(obj, 2);
-    st = p4_reconciler_desired_status(obj, T2);
+    st = p4_reconciler_desired_status(obj, NULL, T2, NULL);
     assert_false(cJSON_Compare(st, p4_json_get(obj, "status"), 1));
     assert_int_equal(observed_generation(st), 2);
     assert_string_equal(p4_json_str(st, "stage"), "Docker");
@@ -169,7 +169,7 @@ static void suspend_and_resume(void **state)
 
     (void)state;
     /* Suspended from the start. */
-    st = p4_reconciler_desired_status(obj, T1);
+    st = p4_reconciler_desired_status(obj, NULL, T1, NULL);
     assert_string_equal(p4_json_str(st, "stage"), "Docker");
     assert_int_equal(observed_generation(st), 4);
     assert_condition(st, "Ready", "Unknown", "Suspended", T1, 4);
@@ -178,10 +178,10 @@ static void suspend_and_resume(void **state)
 
     /* Suspending a progressing object: only Reconciling changes status, so only its time moves. */
     cJSON_ReplaceItemInObjectCaseSensitive(obj, "spec", parse("{}"));
-    set_status(obj, p4_reconciler_desired_status(obj, T1));
+    set_status(obj, p4_reconciler_desired_status(obj, NULL, T1, NULL));
     cJSON_ReplaceItemInObjectCaseSensitive(obj, "spec", parse("{\"suspend\":true}"));
     set_generation(obj, 5);
-    st = p4_reconciler_desired_status(obj, T2);
+    st = p4_reconciler_desired_status(obj, NULL, T2, NULL);
     assert_condition(st, "Ready", "Unknown", "Suspended", T1, 5);
     assert_condition(st, "Reconciling", "False", "Suspended", T2, 5);
 
@@ -189,7 +189,7 @@ static void suspend_and_resume(void **state)
     set_status(obj, st);
     cJSON_ReplaceItemInObjectCaseSensitive(obj, "spec", parse("{\"suspend\":false}"));
     set_generation(obj, 6);
-    st = p4_reconciler_desired_status(obj, T3);
+    st = p4_reconciler_desired_status(obj, NULL, T3, NULL);
     assert_condition(st, "Ready", "Unknown", "Progressing", T1, 6);
     assert_condition(st, "Reconciling", "True", "Progressing", T3, 6);
     cJSON_Delete(st);
@@ -208,12 +208,12 @@ static void unrelated_status_fields_are_kept(void **state)
     cJSON *st;
 
     (void)state;
-    st = p4_reconciler_desired_status(obj, T2);
+    st = p4_reconciler_desired_status(obj, NULL, T2, NULL);
     assert_string_equal(p4_json_str(st, "image.digest"), "sha256:abc");
     assert_string_equal(p4_json_str(st, "image.ref"), "r/x:1");
-    /* The stage the object is at stays; the message names it. */
-    assert_string_equal(p4_json_str(st, "stage"), "Helm");
-    assert_non_null(strstr(p4_json_str(condition(st, "Ready"), "message"), "Helm"));
+    /* A new generation starts over at the Docker stage; the message names it. */
+    assert_string_equal(p4_json_str(st, "stage"), "Docker");
+    assert_non_null(strstr(p4_json_str(condition(st, "Ready"), "message"), "Docker"));
     assert_int_equal(observed_generation(st), 2);
     /* Other conditions are left alone, and come first as before. */
     docker = condition(st, "DockerReady");
@@ -253,7 +253,7 @@ static void malformed_objects_do_not_crash(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
         cJSON *obj = parse(inputs[i]);
-        cJSON *st = p4_reconciler_desired_status(obj, T1);
+        cJSON *st = p4_reconciler_desired_status(obj, NULL, T1, NULL);
 
         assert_true(cJSON_IsObject(st));
         assert_string_equal(p4_json_str(st, "stage"), "Docker");
@@ -271,7 +271,7 @@ static void missing_generation_reads_as_zero(void **state)
     cJSON *st;
 
     (void)state;
-    st = p4_reconciler_desired_status(obj, T1);
+    st = p4_reconciler_desired_status(obj, NULL, T1, NULL);
     assert_int_equal(observed_generation(st), 0);
     assert_int_equal(cJSON_GetArraySize(p4_json_get(st, "conditions")), 2);
     assert_condition(st, "Ready", "Unknown", "Progressing", T1, 0);
@@ -280,10 +280,174 @@ static void missing_generation_reads_as_zero(void **state)
     cJSON_Delete(obj);
 
     /* No object at all is treated as an empty one. */
-    st = p4_reconciler_desired_status(NULL, T1);
+    st = p4_reconciler_desired_status(NULL, NULL, T1, NULL);
     assert_non_null(st);
     assert_int_equal(observed_generation(st), 0);
     cJSON_Delete(st);
+}
+
+static bool has_condition(const cJSON *status, const char *type)
+{
+    const cJSON *c;
+
+    cJSON_ArrayForEach(c, p4_json_get(status, "conditions")) {
+        if (strcmp(p4_json_str(c, "type"), type) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A Docker stage result for generation gen with one gate, as dockerstage.c reports it. */
+static struct p4_stage_result docker_result(enum p4_stage_state state, enum p4_failure_class cls,
+                                            bool stalled, const char *reason, int64_t gen,
+                                            const char *gate_status)
+{
+    struct p4_stage_result r = {.state = state, .cls = cls, .stalled = stalled, .attempt = 1,
+                                .attempts = 3, .generation = gen};
+    cJSON *g = cJSON_CreateObject();
+
+    if (reason) {
+        r.err.code = -1;
+        r.err.reason = reason;
+        (void)snprintf(r.err.message, sizeof(r.err.message), "the %s message", reason);
+    }
+    cJSON_AddStringToObject(g, "stage", "Docker");
+    cJSON_AddStringToObject(g, "name", "Pushed");
+    cJSON_AddStringToObject(g, "status", gate_status);
+    cJSON_AddStringToObject(g, "reason", reason ? reason : "BlobsPresent");
+    cJSON_AddStringToObject(g, "message", "gate message");
+    r.gates = cJSON_CreateArray();
+    cJSON_AddItemToArray(r.gates, g);
+    if (state == P4_STAGE_PASSED) {
+        r.status = cJSON_Parse("{\"image\":{\"digest\":\"sha256:abc\",\"platforms\":"
+                               "[\"linux/amd64\"]}}");
+    }
+    return r;
+}
+
+/* The events array holds exactly one event of type/reason. */
+static void assert_event(const cJSON *events, const char *type, const char *reason)
+{
+    const cJSON *e;
+    int n = 0;
+
+    cJSON_ArrayForEach(e, events) {
+        if (strcmp(p4_json_str(e, "type"), type) == 0 &&
+            strcmp(p4_json_str(e, "reason"), reason) == 0)
+            n++;
+    }
+    if (n != 1)
+        fail_msg("%d %s events with reason %s, want 1", n, type, reason);
+}
+
+static void docker_stage_results_drive_conditions(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":2},\"spec\":{\"image\":"
+                       "{\"repository\":\"r.example/app\"}},\"status\":{\"observedGeneration\":2}}");
+    struct p4_stage_result res;
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {0};
+    cJSON *st, *events;
+
+    (void)state;
+    results[P4_STAGE_DOCKER] = &res;
+
+    /* Waiting out a registry outage: Unknown, a Warning once, not stalled. */
+    res = docker_result(P4_STAGE_RUNNING, P4_FAIL_TRANSIENT, false, "RegistryUnavailable", 2,
+                        "Unknown");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T1, events);
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "reason"), "RegistryUnavailable");
+    assert_condition(st, "Ready", "Unknown", "Progressing", T1, 2);
+    assert_non_null(strstr(p4_json_str(condition(st, "Ready"), "message"), "waiting"));
+    assert_condition(st, "Reconciling", "True", "Progressing", T1, 2);
+    assert_int_equal(cJSON_GetArraySize(events), 1);
+    assert_event(events, "Warning", "RegistryUnavailable");
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(p4_json_get(st, "gates"), 0),
+                                    "lastTransitionTime"),
+                        T1);
+    set_status(obj, st);
+    cJSON_Delete(events);
+
+    /* The same result again: the same status, and nothing to tell. */
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_true(cJSON_Compare(st, p4_json_get(obj, "status"), 1));
+    assert_int_equal(cJSON_GetArraySize(events), 0);
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&res);
+
+    /* An artifact failure with retries left: False, Reconciling, not Stalled. */
+    res = docker_result(P4_STAGE_FAILED, P4_FAIL_ARTIFACT, false, "ImageNotFound", 2, "False");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_condition(st, "Ready", "False", "ImageNotFound", T2, 2);
+    assert_condition(st, "Reconciling", "True", "Retrying", T1, 2);
+    assert_non_null(strstr(p4_json_str(condition(st, "Ready"), "message"), "attempt 1 of 3"));
+    assert_event(events, "Warning", "ImageNotFound");
+    /* The gate's status changed, so its transition time did too. */
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(p4_json_get(st, "gates"), 0),
+                                    "lastTransitionTime"),
+                        T2);
+    set_status(obj, st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&res);
+
+    /* Out of retries: Stalled, RegenerationRequired, Reconciling False. */
+    res = docker_result(P4_STAGE_FAILED, P4_FAIL_ARTIFACT, true, "ImageNotFound", 2, "False");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T3, events);
+    assert_condition(st, "Stalled", "True", "RegenerationRequired", T3, 2);
+    assert_condition(st, "Reconciling", "False", "ImageNotFound", T3, 2);
+    assert_event(events, "Warning", "RegenerationRequired");
+    assert_int_equal(cJSON_GetArraySize(events), 1); /* DockerReady did not change */
+    set_status(obj, st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&res);
+
+    /* A cluster-level failure stalls with its own reason. */
+    res = docker_result(P4_STAGE_FAILED, P4_FAIL_CLUSTER, true, "ImagePullAuthFailed", 2, "False");
+    st = p4_reconciler_desired_status(obj, results, T3, NULL);
+    assert_condition(st, "Stalled", "True", "ImagePullAuthFailed", T3, 2);
+    cJSON_Delete(st);
+    p4_stage_result_close(&res);
+
+    /* Passed: DockerReady True, the digest in status, on to Helm, Stalled gone. */
+    res = docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 2, "True");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T3, events);
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "status"), "True");
+    assert_string_equal(p4_json_str(st, "image.digest"), "sha256:abc");
+    assert_string_equal(p4_json_str(st, "stage"), "Helm");
+    assert_false(has_condition(st, "Stalled"));
+    assert_event(events, "Normal", "ImageReady");
+    assert_condition(st, "Reconciling", "False", "StageNotAvailable", T3, 2);
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&res);
+    cJSON_Delete(obj);
+}
+
+/* A result for an older generation is not shown as the new one's. */
+static void stale_stage_result_is_ignored(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":5}}");
+    struct p4_stage_result res = docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 4,
+                                               "True");
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {&res};
+    cJSON *events = cJSON_CreateArray();
+    cJSON *st;
+
+    (void)state;
+    st = p4_reconciler_desired_status(obj, results, T1, events);
+    assert_string_equal(p4_json_str(st, "stage"), "Docker");
+    assert_condition(st, "Ready", "Unknown", "Progressing", T1, 5);
+    assert_null(p4_json_get(st, "image"));
+    assert_event(events, "Normal", "Progressing");
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&res);
+    cJSON_Delete(obj);
 }
 
 int main(void)
@@ -296,6 +460,8 @@ int main(void)
         cmocka_unit_test(unrelated_status_fields_are_kept),
         cmocka_unit_test(malformed_objects_do_not_crash),
         cmocka_unit_test(missing_generation_reads_as_zero),
+        cmocka_unit_test(docker_stage_results_drive_conditions),
+        cmocka_unit_test(stale_stage_result_is_ignored),
     };
     return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);
 }

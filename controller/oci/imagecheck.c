@@ -51,6 +51,7 @@ static void on_blob(const struct p4_registry_answer *a, void *data)
     struct p4_error err;
 
     if (a->rc != 0) {
+        c->res.retry_after_ms = a->retry_after_ms;
         if (a->rc == P4_ERR_NOTFOUND)
             p4_error_set(&err, P4_ERR_NOTFOUND,
                          "image %s@%s is incomplete: %s %s is missing from %s; push the image again",
@@ -98,6 +99,7 @@ static void on_config(const struct p4_registry_answer *a, void *data)
     const char *os, *arch;
 
     if (a->rc != 0) {
+        c->res.retry_after_ms = a->retry_after_ms;
         if (a->rc == P4_ERR_NOTFOUND)
             p4_error_set(&err, P4_ERR_NOTFOUND,
                          "image %s@%s is incomplete: the config blob %s is missing from %s; push "
@@ -141,6 +143,7 @@ static void on_platform_manifest(const struct p4_registry_answer *a, void *data)
     struct p4_error err;
 
     if (a->rc != 0) {
+        c->res.retry_after_ms = a->retry_after_ms;
         fail(c, a->rc, P4_IMAGE_CONTENT, &a->err);
         return;
     }
@@ -167,6 +170,7 @@ static void on_image(const struct p4_registry_answer *a, void *data)
     size_t used = 0;
 
     if (a->rc != 0) {
+        c->res.retry_after_ms = a->retry_after_ms;
         fail(c, a->rc, P4_IMAGE_REFERENCE, &a->err);
         return;
     }

@@ -30,6 +30,7 @@ struct op {
     char *host, *repo, *ref, *scope;
     int insecure, is_blob, fetch_body, auth_tried, fetching_token, is_referrers;
     size_t max_body;
+    uint64_t retry_after_ms; /* from a 429 or 503's Retry-After */
     char who[P4_OCI_SHA256_DIGEST_SIZE]; /* hash of the credentials: tokens are per identity */
     unsigned char *ca;
     size_t ca_len;
@@ -105,6 +106,7 @@ static void finish(struct op *o, int rc, long status, const char *digest, const 
 
     if (err)
         a.err = *err;
+    a.retry_after_ms = o->retry_after_ms;
     o->cb(&a, o->data);
     free_op(o);
 }
@@ -134,6 +136,22 @@ static void registry_error(const char *body, size_t len, char *out, size_t size)
 }
 
 static void send_op(struct op *o);
+
+/* Retry-After in its seconds form (an HTTP date is rare from registries: ignored), capped at 10 min. */
+static uint64_t retry_after_ms(const char *v)
+{
+    char *end;
+    unsigned long long n;
+
+    if (v == NULL || *v < '0' || *v > '9')
+        return 0;
+    n = strtoull(v, &end, 10);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (*end != '\0')
+        return 0;
+    return n > 600 ? 600000 : (uint64_t)n * 1000;
+}
 
 /*
  * Tokens are cached per registry, scope and identity: a token fetched with one
@@ -290,6 +308,7 @@ static void on_answer(int rc, const struct p4_http_response *resp, void *data)
         return;
     }
     if (resp->status == 429 || resp->status >= 500) {
+        o->retry_after_ms = retry_after_ms(resp->retry_after);
         (void)snprintf(detail, sizeof(detail), "HTTP %ld", resp->status);
         fail(o, P4_ERR_UNAVAILABLE, resp->status, "registry %s is unavailable (%s); retrying later",
              detail);

@@ -116,6 +116,7 @@ struct run {
     enum p4_failure_class cls;
     bool stalled;
     int attempt, attempts, transient_n;
+    uint64_t retry_after_ms; /* a registry's Retry-After for the next transient retry */
     struct p4_error err;
 };
 
@@ -229,7 +230,7 @@ static void arm(struct run *r, uint64_t ms, void (*fn)(uv_timer_t *))
     (void)uv_timer_start(&r->timer, fn, ms, 0);
 }
 
-static void on_retry_step(uv_timer_t *t)
+static void on_step(uv_timer_t *t)
 {
     run_step(t->data);
 }
@@ -266,7 +267,9 @@ static void fail_gate(struct run *r, enum p4_failure_class cls, enum gate g, con
         r->err.reason = reason;
         if (r->state != P4_STAGE_FAILED)
             r->cls = P4_FAIL_TRANSIENT;
-        arm(r, backoff(1000, r->transient_n++, cfg->transient_max_ms), on_retry_step);
+        uint64_t delay = backoff(1000, r->transient_n++, cfg->transient_max_ms);
+        arm(r, r->retry_after_ms > delay ? r->retry_after_ms : delay, on_step);
+        r->retry_after_ms = 0;
         notify(r);
         return;
     }
@@ -340,6 +343,10 @@ static void kube_failure(struct run *r, enum gate g, const struct p4_kube_result
                  res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable", &res->err);
 }
 
+/*
+ * Go on to step s on the next loop turn: steps chain through the loop, never
+ * through the stack (each answer returns before the next step starts).
+ */
 static void next(struct run *r, enum step s)
 {
     r->step = s;
@@ -348,7 +355,7 @@ static void next(struct run *r, enum step s)
         r->cls = P4_FAIL_NONE;
         r->err = (struct p4_error){0};
     }
-    run_step(r);
+    arm(r, 0, on_step);
 }
 
 /* One side-by-side request ended: go on once all have. */
@@ -377,13 +384,17 @@ static int kube_get(struct run *r, const char *path, p4_kube_cb cb)
 }
 
 /* Wipe the strings of a tree that held secret data before it is freed. */
-static void wipe_json(cJSON *j)
+/* Wipe a Secret's values (data and stringData hold flat strings) before the tree is freed. */
+static void wipe_secret(cJSON *secret)
 {
-    for (cJSON *c = j; c != NULL; c = c->next) {
-        if (cJSON_IsString(c) && c->valuestring)
-            memset(c->valuestring, 0, strlen(c->valuestring));
-        if (c->child)
-            wipe_json(c->child);
+    static const char *const maps[] = {"data", "stringData"};
+    cJSON *c;
+
+    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(secret, maps[i])) {
+            if (cJSON_IsString(c) && c->valuestring)
+                memset(c->valuestring, 0, strlen(c->valuestring));
+        }
     }
 }
 
@@ -541,7 +552,7 @@ static void on_ca_bundle(struct p4_kube_result *res, void *data)
         bool secret = kind && strcmp(kind, "Secret") == 0;
         r->w->ca = object_value(res->body, secret, key, &r->w->ca_len);
         if (secret)
-            wipe_json(res->body);
+            wipe_secret(res->body);
         if (r->w->ca == NULL) {
             p4_error_set(&err, P4_ERR_INVALID, "%s %s/%s (spec.image.caBundle) has no key \"%s\"%s",
                          kind, r->ns, name, key, secret ? " that decodes" : "");
@@ -574,7 +585,7 @@ static void on_signature_key(struct p4_kube_result *res, void *data)
     key = key ? key : "cosign.pub";
     if (res->rc == 0) {
         pem = object_value(res->body, true, key, &len);
-        wipe_json(res->body);
+        wipe_secret(res->body);
         if (pem == NULL) {
             p4_error_set(&err, P4_ERR_INVALID,
                          "Secret %s/%s (spec.image.signature) has no key \"%s\" that decodes",
@@ -665,7 +676,7 @@ static void on_secret(struct p4_kube_result *res, void *data)
     free(sr);
     if (r == NULL) {
         if (res->body)
-            wipe_json(res->body);
+            wipe_secret(res->body);
         return;
     }
     name = r->w->wanted[i];
@@ -679,7 +690,7 @@ static void on_secret(struct p4_kube_result *res, void *data)
             r->w->payload[i] = object_value(res->body, true, ".dockercfg", &r->w->payload_len[i]);
             r->w->payload_type[i] = P4_REGAUTH_DOCKERCFG;
         }
-        wipe_json(res->body);
+        wipe_secret(res->body);
         if (r->w->payload[i] == NULL) {
             p4_error_set(&err, P4_ERR_INVALID,
                          "pull secret \"%s\" in namespace %s is not of type %s (or %s) with its "
@@ -791,7 +802,8 @@ static void secret_list(const struct run *r, char *buf, size_t size)
  * Credentials, TLS and outages look the same whatever was asked: handle them
  * here. Returns true when it took care of the failure.
  */
-static bool registry_trouble(struct run *r, int rc, const struct p4_error *e, enum gate g)
+static bool registry_trouble(struct run *r, int rc, const struct p4_error *e,
+                             uint64_t retry_after_ms, enum gate g)
 {
     struct p4_error err;
     char names[256];
@@ -827,6 +839,7 @@ static bool registry_trouble(struct run *r, int rc, const struct p4_error *e, en
     case P4_ERR_TOOMANY:
     case P4_ERR_CANCELED:
     case P4_ERR_INTERNAL:
+        r->retry_after_ms = retry_after_ms; /* the registry's own word on when to come back */
         fail_gate(r, P4_FAIL_TRANSIENT, g, "RegistryUnavailable", e);
         return true;
     default:
@@ -899,7 +912,7 @@ static void on_checked(const struct p4_image_check *res, void *data)
     if (res->rc == 0) {
         (void)snprintf(r->w->manifests[r->w->platform_i], sizeof(r->w->manifests[0]), "%s",
                        res->manifest);
-    } else if (registry_trouble(r, res->rc, &res->err,
+    } else if (registry_trouble(r, res->rc, &res->err, res->retry_after_ms,
                                 res->problem == P4_IMAGE_REFERENCE ? G_BUILT : G_PUSHED)) {
         return;
     } else if (res->problem == P4_IMAGE_REFERENCE) {
@@ -1003,7 +1016,7 @@ static void no_report(struct run *r)
                  "waiting for a vulnerability report for %s (a VulnerabilityReport or a referrer "
                  "in the registry); spec.image.scan.required is true",
                  r->digest);
-        arm(r, r->d->cfg.scan_poll_ms, on_retry_step);
+        arm(r, r->d->cfg.scan_poll_ms, on_step);
         notify(r);
         return;
     }
@@ -1023,7 +1036,7 @@ static void on_report_blob(const struct p4_registry_answer *a, void *data)
     if (r == NULL)
         return;
     if (a->rc != 0) {
-        if (!registry_trouble(r, a->rc, &a->err, G_SCANNED))
+        if (!registry_trouble(r, a->rc, &a->err, a->retry_after_ms, G_SCANNED))
             fail_gate(r, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid", &a->err);
         return;
     }
@@ -1045,7 +1058,7 @@ static void on_report_manifest(const struct p4_registry_answer *a, void *data)
     if (r == NULL)
         return;
     if (a->rc != 0) {
-        if (!registry_trouble(r, a->rc, &a->err, G_SCANNED))
+        if (!registry_trouble(r, a->rc, &a->err, a->retry_after_ms, G_SCANNED))
             fail_gate(r, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid", &a->err);
         return;
     }
@@ -1108,12 +1121,11 @@ static void on_referrer_tag(const struct p4_registry_answer *a, void *data)
 
     if (r == NULL)
         return;
-    if (a->rc == P4_ERR_NOTFOUND)
-        no_report(r);
-    else if (a->rc != 0 && !registry_trouble(r, a->rc, &a->err, G_SCANNED))
-        no_report(r);
-    else if (a->rc == 0)
+    if (a->rc == 0)
         use_referrers(r, a);
+    else if (a->rc == P4_ERR_NOTFOUND ||
+             !registry_trouble(r, a->rc, &a->err, a->retry_after_ms, G_SCANNED))
+        no_report(r); /* no fallback tag: no report attached */
 }
 
 static void on_referrers(const struct p4_registry_answer *a, void *data)
@@ -1128,7 +1140,7 @@ static void on_referrers(const struct p4_registry_answer *a, void *data)
         return;
     }
     if (a->rc != P4_ERR_NOTFOUND && a->rc != P4_ERR_METHOD &&
-        registry_trouble(r, a->rc, &a->err, G_SCANNED))
+        registry_trouble(r, a->rc, &a->err, a->retry_after_ms, G_SCANNED))
         return;
     /* No referrers API (distribution 2.x): the OCI 1.1 fallback tag "sha256-<hex>". */
     (void)snprintf(tag, sizeof(tag), "sha256-%s", r->digest + 7);
@@ -1215,7 +1227,7 @@ static void on_sig_blob(const struct p4_registry_answer *a, void *data)
     if (r == NULL)
         return;
     if (a->rc != 0) {
-        if (registry_trouble(r, a->rc, &a->err, G_SIGNED))
+        if (registry_trouble(r, a->rc, &a->err, a->retry_after_ms, G_SIGNED))
             return;
         r->w->sig_err = a->err;
     } else if (p4_cosign_verify(r->w->sigkey, (const unsigned char *)a->body, a->len,
@@ -1231,23 +1243,23 @@ static void on_sig_blob(const struct p4_registry_answer *a, void *data)
     verify_next(r);
 }
 
+/* Fetch the next signature's payload; on_sig_blob verifies it. */
 static void verify_next(struct run *r)
 {
-    if (r->w->sig_i >= r->w->sigs.n || r->w->sig_i >= SIG_LAYERS_MAX) {
-        fail_msg(r, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureInvalid",
-                 "no signature of %s verifies with the key in Secret %s/%s: %s", r->digest, r->ns,
-                 p4_json_str(r->image, "signature.publicKeySecretRef.name"), r->w->sig_err.message);
-        return;
-    }
-    r->inflight++;
-    if (p4_registry_blob_get(r->d->cfg.registry, &r->w->target, r->w->ref.repository,
-                             r->w->sigs.layers[r->w->sig_i].digest, on_sig_blob, r) != 0) {
+    struct work *w = r->w;
+
+    for (; w->sig_i < w->sigs.n && w->sig_i < SIG_LAYERS_MAX; w->sig_i++) {
+        r->inflight++;
+        if (p4_registry_blob_get(r->d->cfg.registry, &w->target, w->ref.repository,
+                                 w->sigs.layers[w->sig_i].digest, on_sig_blob, r) == 0)
+            return;
         r->inflight--;
-        p4_error_set(&r->w->sig_err, P4_ERR_INVALID, "cannot read signature payload %s",
-                     r->w->sigs.layers[r->w->sig_i].digest);
-        r->w->sig_i++;
-        verify_next(r);
+        p4_error_set(&w->sig_err, P4_ERR_INVALID, "cannot read signature payload %s",
+                     w->sigs.layers[w->sig_i].digest);
     }
+    fail_msg(r, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureInvalid",
+             "no signature of %s verifies with the key in Secret %s/%s: %s", r->digest, r->ns,
+             p4_json_str(r->image, "signature.publicKeySecretRef.name"), w->sig_err.message);
 }
 
 static void on_sig_manifest(const struct p4_registry_answer *a, void *data)
@@ -1257,7 +1269,7 @@ static void on_sig_manifest(const struct p4_registry_answer *a, void *data)
 
     if (r == NULL)
         return;
-    if (a->rc != 0 && registry_trouble(r, a->rc, &a->err, G_SIGNED))
+    if (a->rc != 0 && registry_trouble(r, a->rc, &a->err, a->retry_after_ms, G_SIGNED))
         return;
     p4_cosign_sigs_free(&r->w->sigs);
     if (a->rc != 0 || p4_cosign_parse_sigs(a->body, a->len, &r->w->sigs, &err) != 0) {
@@ -1349,7 +1361,7 @@ static void on_build_log(struct p4_kube_result *res, void *data)
                 memcpy(tail + j, " | ", 3);
                 j += 3;
             } else {
-                tail[j++] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
+                tail[j++] = (char)(ch < 0x20 || ch == 0x7f ? ' ' : ch);
             }
         }
         tail[j] = '\0';
@@ -1566,7 +1578,9 @@ static void create_job(struct run *r, bool dry)
     if (p4_json_get(spec, "activeDeadlineSeconds") == NULL) /* the Job ends itself in time */
         cJSON_AddNumberToObject(
             spec, "activeDeadlineSeconds",
-            (double)((duration_ms(p4_json_str(r->image, "build.timeout"), 1800000) + 999) / 1000));
+            (double)(uint64_t)((duration_ms(p4_json_str(r->image, "build.timeout"), 1800000) +
+                                999) /
+                               1000));
     cJSON_AddItemToObject(job, "spec", spec);
     body = p4_json_print(job);
     cJSON_Delete(job);

@@ -10,6 +10,8 @@
 #ifndef PHASE4_IMAGECHECK_H
 #define PHASE4_IMAGECHECK_H
 
+#include <stdint.h>
+
 #include "phase4/error.h"
 #include "phase4/registry.h"
 
@@ -30,6 +32,7 @@ struct p4_image_check {
     char platforms[512];   /* "linux/amd64, linux/arm64" for an index, "" otherwise */
     char manifest[80];     /* the platform's image manifest digest */
     int blobs, blobs_present;
+    uint64_t retry_after_ms; /* the registry asked to wait this long (429/503), else 0 */
 };
 
 /* The result is borrowed, valid during the call. */

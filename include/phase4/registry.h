@@ -14,6 +14,7 @@
 #define PHASE4_REGISTRY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "phase4/error.h"
@@ -41,6 +42,7 @@ struct p4_registry_answer {
     const char *media_type; /* manifests: Content-Type */
     const char *body;       /* manifests and fetched blobs: the bytes; NULL for HEAD */
     size_t len;
+    uint64_t retry_after_ms; /* 429/5xx: the registry's Retry-After (seconds form), else 0 */
 };
 /* a and everything in it are valid during the call only. */
 typedef void (*p4_registry_cb)(const struct p4_registry_answer *a, void *data);

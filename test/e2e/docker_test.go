@@ -516,11 +516,13 @@ func TestDockerStageReadsVulnerabilityReport(t *testing.T) {
 // flakyRegistry is a TCP proxy in front of the plain registry that the test
 // can stop and start on the same port: a registry outage as a client sees it.
 type flakyRegistry struct {
-	mu     sync.Mutex
-	addr   string
-	target string
-	ln     net.Listener
-	srv    *http.Server
+	mu       sync.Mutex
+	addr     string
+	target   string
+	ln       net.Listener
+	srv      *http.Server
+	throttle int         // answer this many requests 429 with Retry-After: 3
+	seen     []time.Time // when each request arrived
 }
 
 func newFlakyRegistry(t testing.TB, target string) *flakyRegistry {
@@ -544,7 +546,22 @@ func (f *flakyRegistry) start(t testing.TB) {
 	if err != nil {
 		t.Fatalf("listen %s: %v", f.addr, err)
 	}
-	f.srv = &http.Server{Handler: httputil.NewSingleHostReverseProxy(u)}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	f.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.seen = append(f.seen, time.Now())
+		throttled := f.throttle > 0
+		if throttled {
+			f.throttle--
+		}
+		f.mu.Unlock()
+		if throttled {
+			w.Header().Set("Retry-After", "3")
+			http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}`, http.StatusTooManyRequests)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	})}
 	go func(srv *http.Server, ln net.Listener) { _ = srv.Serve(ln) }(f.srv, f.ln)
 }
 
@@ -997,3 +1014,28 @@ func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func bigOne() *big.Int { return big.NewInt(1) }
 
 func pkixName(cn string) pkix.Name { return pkix.Name{CommonName: cn} }
+
+// A registry that answers 429 with Retry-After is not asked again before
+// that time, even though the stage's own backoff would come back sooner.
+func TestDockerStageHonoursRetryAfter(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-docker-429")
+	flaky := newFlakyRegistry(t, plainHost(t))
+	flaky.throttle = 1
+	flaky.start(t)
+	dockerOperator(t, ctx)
+
+	createP4D(t, ctx, p4d(ns, "throttled", map[string]any{"repository": flaky.addr + "/phase4/app", "tag": "1.0", "insecure": true}))
+	waitEvent(t, ctx, ns, "throttled", "Warning", "RegistryUnavailable", "HTTP 429")
+	waitCondition(t, ctx, ns, "throttled", "DockerReady", "True", "ImageReady", time.Minute)
+	flaky.mu.Lock()
+	defer flaky.mu.Unlock()
+	if len(flaky.seen) < 2 {
+		t.Fatalf("%d requests reached the registry", len(flaky.seen))
+	}
+	if gap := flaky.seen[1].Sub(flaky.seen[0]); gap < 2900*time.Millisecond {
+		t.Errorf("the registry was asked again %s after answering 429 with Retry-After: 3", gap)
+	}
+}

@@ -43,7 +43,7 @@ func TestExamplesApplyWithDefaults(t *testing.T) {
 	ns := newNamespace(t, ctx, "e2e-api")
 	examples := filepath.Join(repoRoot(), "examples")
 	if out, err := kubectl(ctx, "apply", "-n", ns, "-f", filepath.Join(examples, "shop.yaml"),
-		"-f", filepath.Join(examples, "production.yaml")); err != nil {
+		"-f", filepath.Join(examples, "production.yaml"), "-f", filepath.Join(examples, "private-registry.yaml")); err != nil {
 		t.Fatalf("kubectl apply examples: %v\n%s", err, out)
 	}
 

@@ -44,10 +44,15 @@ struct gate_state {
     char *message;      /* owned */
 };
 
+/* The platforms the Nodes report change rarely: one list serves every run for a while. */
+#define NODE_PLATFORMS_TTL_MS 30000
+
 struct p4_docker_stage {
     uv_loop_t *loop;
     struct p4_docker_stage_config cfg;
-    struct p4_strmap runs; /* key → struct run */
+    struct p4_strmap runs;      /* key → struct run */
+    char *node_platforms;       /* "linux/amd64 linux/arm64" from the last Node list, or NULL */
+    uint64_t node_platforms_at; /* uv_now() of that list */
 };
 
 /*
@@ -524,12 +529,26 @@ static void on_nodes(struct p4_kube_result *res, void *data)
     if (r == NULL)
         return;
     if (res->rc == 0) {
+        char list[PLATFORMS_MAX * 2 * P4_OCI_PLATFORM_PART_MAX] = "";
+        size_t used = 0;
         cJSON_ArrayForEach(it, p4_json_get(res->body, "items")) {
             const char *os = p4_json_str(it, "status.nodeInfo.operatingSystem");
             const char *arch = p4_json_str(it, "status.nodeInfo.architecture");
-            if (os && arch && os[0] && arch[0])
-                add_platform(r, os, arch, "");
+            size_t before = r->w->nplatforms;
+            int n;
+            if (os == NULL || arch == NULL || os[0] == '\0' || arch[0] == '\0' || strchr(os, ' ') ||
+                strchr(os, '/') || strchr(arch, ' ') || strchr(arch, '/'))
+                continue;
+            add_platform(r, os, arch, "");
+            if (r->w->nplatforms == before)
+                continue; /* seen already */
+            n = snprintf(list + used, sizeof(list) - used, "%s%s/%s", used ? " " : "", os, arch);
+            if (n > 0 && (size_t)n < sizeof(list) - used)
+                used += (size_t)n;
         }
+        free(r->d->node_platforms);
+        r->d->node_platforms = p4_strdup(list);
+        r->d->node_platforms_at = uv_now(r->d->loop);
     } else {
         kube_failure(r, G_PULLABLE, res);
     }
@@ -613,6 +632,29 @@ static void on_signature_key(struct p4_kube_result *res, void *data)
     step_part_done(r, S_SECRETS);
 }
 
+/* The Nodes' platforms from a recent list, if there is one; false means: list them. */
+static bool cached_node_platforms(struct run *r)
+{
+    const struct p4_docker_stage *d = r->d;
+    char os[P4_OCI_PLATFORM_PART_MAX], arch[P4_OCI_PLATFORM_PART_MAX],
+        variant[P4_OCI_PLATFORM_PART_MAX], one[2 * P4_OCI_PLATFORM_PART_MAX];
+    const char *p;
+
+    if (d->node_platforms == NULL || d->node_platforms[0] == '\0' ||
+        uv_now(d->loop) - d->node_platforms_at > NODE_PLATFORMS_TTL_MS)
+        return false;
+    for (p = d->node_platforms; *p;) {
+        size_t n = strcspn(p, " ");
+        (void)snprintf(one, sizeof(one), "%.*s", (int)n, p);
+        if (p4_oci_parse_platform(one, os, arch, variant, NULL) == 0)
+            add_platform(r, os, arch, variant);
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    return r->w->nplatforms > 0;
+}
+
 static void gather(struct run *r)
 {
     char path[1024];
@@ -623,7 +665,7 @@ static void gather(struct run *r)
     r->w->pending = 1; /* held while the requests go out */
     path_of(path, sizeof(path), r->target_ns, "serviceaccounts", "default");
     rc |= kube_get(r, path, on_service_account);
-    if (r->w->nplatforms == 0)
+    if (r->w->nplatforms == 0 && !cached_node_platforms(r))
         rc |= kube_get(r, "/api/v1/nodes", on_nodes);
     kind = p4_json_str(r->image, "caBundle.kind");
     name = p4_json_str(r->image, "caBundle.name");
@@ -1884,6 +1926,7 @@ void p4_docker_stage_free(struct p4_docker_stage *d)
     while ((e = p4_strmap_next(&d->runs, &pos)) != NULL)
         drop(e->value);
     p4_strmap_close(&d->runs);
+    free(d->node_platforms);
     free(d);
 }
 

@@ -7,20 +7,25 @@
  * spec.image.signature) and Pullable. With spec.image.build, Built first runs
  * the user's Job template as a Job the resource owns (dry-run first, never
  * touching a Job it does not own), waits for it through the Jobs informer
- * with a deadline, and reports a failure with the last lines of its log. The stage reads what a
- * kubelet would use from the cluster (the target namespace's imagePullSecrets, from the spec and
- * from its "default" ServiceAccount; the Nodes' platforms; a CA bundle ConfigMap or Secret; the
- * signature's public key Secret), asks the registry through registry.h/imagecheck.h, reads
- * vulnerability reports (Trivy Operator VulnerabilityReports, or a report attached to the image as
- * an OCI referrer: the referrers API, else the "sha256-<hex>" tag), and
- * verifies cosign signatures. The digest it resolves is pinned: retries of
- * the same generation use it, not the tag, and status.image.digest carries
- * it to the later stages.
+ * with a deadline, and reports a failure with the last lines of its log.
  *
- * Work runs on the loop; a registry or API server outage mid-stage is waited
- * out step by step (what was resolved is kept). Nothing secret is logged or
- * put in a message. The stage owns its per-resource state; the reconciler
- * drives it through p4_docker_stage_ops (stage.h).
+ * The stage reads what a kubelet would use from the cluster (the target
+ * namespace's imagePullSecrets, from the spec and from its "default"
+ * ServiceAccount; the Nodes' platforms, listed at most every 30 s for all
+ * resources; a CA bundle ConfigMap or Secret; the signature's public key
+ * Secret), asks the registry through registry.h/imagecheck.h, reads
+ * vulnerability reports (Trivy Operator VulnerabilityReports, or a report
+ * attached to the image as an OCI referrer: the referrers API, else the
+ * "sha256-<hex>" tag), and verifies cosign signatures. The digest it
+ * resolves is pinned: retries of the same generation use it, not the tag,
+ * and status.image.digest carries it to the later stages.
+ *
+ * Work runs on the loop, one step at a time per resource; a registry or API
+ * server outage mid-stage is waited out on the step it hit (honouring a
+ * registry's Retry-After), keeping what was resolved. Between attempts a
+ * resource costs only its result (about 1 KiB). Nothing secret is logged or
+ * put in a message. The reconciler drives the stage through
+ * p4_docker_stage_ops (stage.h).
  */
 #ifndef PHASE4_DOCKERSTAGE_H
 #define PHASE4_DOCKERSTAGE_H

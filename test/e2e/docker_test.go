@@ -159,6 +159,16 @@ func TestDockerStagePassesAndPinsDigest(t *testing.T) {
 	if err != nil || !strings.Contains(out, images["MULTI_DIGEST"]) {
 		t.Errorf("kubectl get -o wide does not show the digest: %v\n%s", err, out)
 	}
+
+	// The same images in Docker's formats: manifest v2 schema 2 and a manifest list.
+	for name, want := range map[string]string{"docker": images["DOCKER_DIGEST"], "docker-multi": images["DOCKER_MULTI_DIGEST"]} {
+		createP4D(t, ctx, p4d(ns, name, map[string]any{
+			"repository": plainHost(t) + "/phase4/" + name, "tag": "1.0", "insecure": true}))
+		obj := waitCondition(t, ctx, ns, name, "DockerReady", "True", "ImageReady", time.Minute)
+		if d, _, _ := unstructured.NestedString(obj.Object, "status", "image", "digest"); d != want || want == "" {
+			t.Errorf("%s: status.image.digest = %q, want %q", name, d, want)
+		}
+	}
 }
 
 // A private TLS registry: the CA from a ConfigMap, credentials from the
@@ -444,7 +454,29 @@ func TestDockerStageScanReportFailsGate(t *testing.T) {
 		t.Errorf("status.image.digest = %q, want %s", d, digest)
 	}
 	waitEvent(t, ctx, ns, "vulnerable", "Warning", "VulnerabilitiesFound", "CVE-2024-5535")
+
+	// The same finding as Trivy writes it in SARIF, attached to another image.
+	sarifRepo := "phase4/sarif-" + ns
+	sarifDigest := pushVariant(t, plain, sarifRepo)
+	attachReport(t, plain, sarifRepo, sarifDigest, manifestSize(t, plain, sarifRepo, "1.0"), "application/sarif+json", []byte(sarifReport))
+	createP4D(t, ctx, p4d(ns, "sarif", map[string]any{"repository": plainHost(t) + "/" + sarifRepo, "tag": "1.0",
+		"insecure": true, "scan": map[string]any{"maxSeverity": "CRITICAL", "required": true}}))
+	obj = waitCondition(t, ctx, ns, "sarif", "DockerReady", "False", "VulnerabilitiesFound", time.Minute)
+	if msg := fmt.Sprint(gate(obj, "Scanned")["message"]); !strings.Contains(msg, "sarif") || !strings.Contains(msg, "CVE-2024-5535 in openssl") {
+		t.Errorf("Scanned gate message for the SARIF report = %q", msg)
+	}
 }
+
+// Trivy's SARIF for the CRITICAL finding above (`trivy image -f sarif`, trimmed).
+const sarifReport = `{"version":"2.1.0","$schema":"https://raw.githubusercontent.com/oasis-tcs/sarif-spec/main/sarif-2.1/schema/sarif-schema-2.1.0.json",
+ "runs":[{"tool":{"driver":{"fullName":"Trivy Vulnerability Scanner","name":"Trivy","version":"0.50.1",
+  "rules":[{"id":"CVE-2024-5535","name":"OsPackageVulnerability","shortDescription":{"text":"openssl: SSL_select_next_proto buffer overread"},
+   "defaultConfiguration":{"level":"error"},"properties":{"precision":"very-high","security-severity":"9.1","tags":["vulnerability","security","CRITICAL"]}}]}},
+  "results":[{"ruleId":"CVE-2024-5535","ruleIndex":0,"level":"error",
+   "message":{"text":"Package: openssl\nInstalled Version: 3.0.11-1\nVulnerability CVE-2024-5535\nSeverity: CRITICAL\nFixed Version: 3.0.14-1\nLink: [CVE-2024-5535](https://avd.aquasec.com/nvd/cve-2024-5535)"},
+   "locations":[{"physicalLocation":{"artifactLocation":{"uri":"app","uriBaseId":"ROOTPATH"},"region":{"startLine":1,"startColumn":1,"endLine":1,"endColumn":1}},
+    "message":{"text":"app: openssl@3.0.11-1"}}]}],
+  "columnKind":"utf16CodeUnits","originalUriBaseIds":{"ROOTPATH":{"uri":"file:///"}}}]}`
 
 var vulnReportGVR = schema.GroupVersionResource{Group: "aquasecurity.github.io", Version: "v1alpha1", Resource: "vulnerabilityreports"}
 

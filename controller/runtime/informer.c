@@ -20,8 +20,10 @@ struct p4_informer {
     struct p4_kube *kube;
     char *path;
     struct p4_informer_handlers h;
-    struct p4_strmap store;   /* key → cJSON* (owned) */
+    struct p4_strmap store;   /* key → struct entry (owned) */
     struct p4_strmap staging; /* a list in progress */
+    struct p4_strmap lent;    /* key → cJSON* parsed by p4_informer_get this loop turn */
+    uv_check_t reclaim;       /* frees what was lent, after the turn's callbacks */
     char *rv;                 /* resourceVersion to watch from */
     struct p4_kube_watch *watch;
     uv_timer_t retry;
@@ -31,6 +33,15 @@ struct p4_informer {
     int closing;
     int list_in_flight;
     struct p4_informer_stats stats;
+};
+
+/*
+ * A cached object is kept as compact JSON text (a cJSON tree costs about
+ * five times as much) and parsed when asked for.
+ */
+struct entry {
+    char *rv;   /* metadata.resourceVersion, or NULL */
+    char *text; /* the compacted object */
 };
 
 static void list_page(struct p4_informer *inf, const char *cont);
@@ -69,6 +80,35 @@ static void compact(cJSON *obj)
     }
 }
 
+/* The entry to keep for obj (compacted first; obj is still the caller's). */
+static struct entry *entry_of(cJSON *obj)
+{
+    struct entry *e = p4_calloc(1, sizeof(*e));
+    const char *rv = p4_json_str(obj, "metadata.resourceVersion");
+
+    compact(obj);
+    e->rv = rv ? p4_strdup(rv) : NULL;
+    e->text = p4_json_print(obj);
+    if (e->text == NULL)
+        e->text = p4_strdup("{}");
+    return e;
+}
+
+static void entry_free(struct entry *e)
+{
+    if (e) {
+        free(e->rv);
+        free(e->text);
+        free(e);
+    }
+}
+
+/* The object an entry holds, parsed (caller deletes). */
+static cJSON *entry_object(const struct entry *e)
+{
+    return e ? cJSON_Parse(e->text) : NULL;
+}
+
 static void set_rv(struct p4_informer *inf, const char *rv)
 {
     if (rv == NULL || rv[0] == '\0')
@@ -77,7 +117,7 @@ static void set_rv(struct p4_informer *inf, const char *rv)
     inf->rv = p4_strdup(rv);
 }
 
-static void on_retry_closed(uv_handle_t *h)
+static void on_reclaim_closed(uv_handle_t *h)
 {
     struct p4_informer *inf = h->data;
 
@@ -86,14 +126,40 @@ static void on_retry_closed(uv_handle_t *h)
     free(inf);
 }
 
+static void on_retry_closed(uv_handle_t *h)
+{
+    struct p4_informer *inf = h->data;
+
+    uv_close((uv_handle_t *)&inf->reclaim, on_reclaim_closed);
+}
+
 static void free_values(struct p4_strmap *m)
 {
     size_t pos = 0;
     const struct p4_strmap_entry *e;
 
     while ((e = p4_strmap_next(m, &pos)) != NULL)
-        cJSON_Delete(e->value);
+        entry_free(e->value);
     p4_strmap_close(m);
+}
+
+/* Free the trees p4_informer_get lent out during this loop turn. */
+static void free_lent(struct p4_informer *inf)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    if (p4_strmap_len(&inf->lent) == 0)
+        return;
+    while ((e = p4_strmap_next(&inf->lent, &pos)) != NULL)
+        cJSON_Delete(e->value);
+    p4_strmap_close(&inf->lent);
+    p4_strmap_init(&inf->lent);
+}
+
+static void on_reclaim(uv_check_t *c)
+{
+    free_lent(c->data);
 }
 
 /* Free once nothing of ours is in flight. */
@@ -103,6 +169,9 @@ static void maybe_free(struct p4_informer *inf)
         return;
     free_values(&inf->store);
     free_values(&inf->staging);
+    free_lent(inf);
+    p4_strmap_close(&inf->lent);
+    (void)uv_check_stop(&inf->reclaim);
     uv_close((uv_handle_t *)&inf->retry, on_retry_closed);
 }
 
@@ -132,26 +201,37 @@ static void swap_in_list(struct p4_informer *inf)
     size_t pos = 0;
     const struct p4_strmap_entry *e;
 
+    free_lent(inf); /* the store changes under what was lent */
     while ((e = p4_strmap_next(&inf->staging, &pos)) != NULL) {
-        cJSON *old = p4_strmap_put(&inf->store, e->key, e->value);
+        struct entry *old = p4_strmap_put(&inf->store, e->key, e->value);
+        const struct entry *cur = e->value;
         if (old == NULL) {
-            if (inf->h.on_add)
-                inf->h.on_add(e->key, e->value, inf->h.data);
+            if (inf->h.on_add) {
+                cJSON *obj = entry_object(cur);
+                inf->h.on_add(e->key, obj, inf->h.data);
+                cJSON_Delete(obj);
+            }
         } else {
-            const char *a = p4_json_str(old, "metadata.resourceVersion");
-            const char *b = p4_json_str(e->value, "metadata.resourceVersion");
-            if (inf->h.on_update && (a == NULL || b == NULL || strcmp(a, b) != 0))
-                inf->h.on_update(e->key, old, e->value, inf->h.data);
-            cJSON_Delete(old);
+            if (inf->h.on_update &&
+                (old->rv == NULL || cur->rv == NULL || strcmp(old->rv, cur->rv) != 0)) {
+                cJSON *a = entry_object(old), *b = entry_object(cur);
+                inf->h.on_update(e->key, a, b, inf->h.data);
+                cJSON_Delete(a);
+                cJSON_Delete(b);
+            }
+            entry_free(old);
         }
     }
     pos = 0;
     while ((e = p4_strmap_next(&inf->store, &pos)) != NULL) {
         if (p4_strmap_get(&inf->staging, e->key) == NULL) {
-            cJSON *gone = p4_strmap_del(&inf->store, e->key);
-            if (inf->h.on_delete)
-                inf->h.on_delete(e->key, gone, inf->h.data);
-            cJSON_Delete(gone);
+            struct entry *gone = p4_strmap_del(&inf->store, e->key);
+            if (inf->h.on_delete) {
+                cJSON *obj = entry_object(gone);
+                inf->h.on_delete(e->key, obj, inf->h.data);
+                cJSON_Delete(obj);
+            }
+            entry_free(gone);
         }
     }
     p4_strmap_close(&inf->staging); /* values now belong to the store */
@@ -182,8 +262,7 @@ static void on_list(struct p4_kube_result *res, void *data)
     cJSON_ArrayForEach(item, items) {
         if (p4_informer_key(item, key, sizeof(key)) != 0)
             continue;
-        compact(item);
-        cJSON_Delete(p4_strmap_put(&inf->staging, key, cJSON_Duplicate(item, 1)));
+        entry_free(p4_strmap_put(&inf->staging, key, entry_of(item)));
     }
     cont = p4_json_str(res->body, "metadata.continue");
     if (cont && cont[0]) {
@@ -225,7 +304,8 @@ static void on_event(enum p4_watch_type type, cJSON *obj, void *data)
 {
     struct p4_informer *inf = data;
     char key[KEY_MAX];
-    cJSON *old;
+    struct entry *old;
+    cJSON *prev;
 
     set_rv(inf, p4_json_str(obj, "metadata.resourceVersion"));
     inf->stats.events++;
@@ -233,24 +313,29 @@ static void on_event(enum p4_watch_type type, cJSON *obj, void *data)
         cJSON_Delete(obj);
         return;
     }
+    /* What was lent for this key is stale now: a handler must see the new object. */
+    cJSON_Delete(p4_strmap_del(&inf->lent, key));
     if (type == P4_WATCH_DELETED) {
         old = p4_strmap_del(&inf->store, key);
         if (inf->h.on_delete)
             inf->h.on_delete(key, obj, inf->h.data);
-        cJSON_Delete(old);
+        entry_free(old);
         cJSON_Delete(obj);
         return;
     }
-    compact(obj);
-    old = p4_strmap_put(&inf->store, key, obj);
+    old = p4_strmap_put(&inf->store, key, entry_of(obj));
     if (old == NULL) {
         if (inf->h.on_add)
             inf->h.on_add(key, obj, inf->h.data);
     } else {
-        if (inf->h.on_update)
-            inf->h.on_update(key, old, obj, inf->h.data);
-        cJSON_Delete(old);
+        if (inf->h.on_update) {
+            prev = entry_object(old);
+            inf->h.on_update(key, prev, obj, inf->h.data);
+            cJSON_Delete(prev);
+        }
+        entry_free(old);
     }
+    cJSON_Delete(obj);
 }
 
 static void on_watch_end(int rc, const struct p4_error *err, void *data)
@@ -303,8 +388,13 @@ struct p4_informer *p4_informer_new(uv_loop_t *loop, struct p4_kube *k, const ch
         inf->h = *handlers;
     p4_strmap_init(&inf->store);
     p4_strmap_init(&inf->staging);
+    p4_strmap_init(&inf->lent);
     (void)uv_timer_init(loop, &inf->retry);
     inf->retry.data = inf;
+    (void)uv_check_init(loop, &inf->reclaim);
+    inf->reclaim.data = inf;
+    (void)uv_check_start(&inf->reclaim, on_reclaim);
+    uv_unref((uv_handle_t *)&inf->reclaim); /* it never keeps the loop alive by itself */
     return inf;
 }
 
@@ -327,9 +417,18 @@ void p4_informer_close(struct p4_informer *inf)
     maybe_free(inf);
 }
 
-const cJSON *p4_informer_get(const struct p4_informer *inf, const char *key)
+const cJSON *p4_informer_get(struct p4_informer *inf, const char *key)
 {
-    return p4_strmap_get(&inf->store, key);
+    const struct entry *e;
+    cJSON *obj = p4_strmap_get(&inf->lent, key);
+
+    if (obj != NULL)
+        return obj;
+    e = p4_strmap_get(&inf->store, key);
+    if (e == NULL || (obj = entry_object(e)) == NULL)
+        return NULL;
+    (void)p4_strmap_put(&inf->lent, key, obj);
+    return obj;
 }
 
 int p4_informer_synced(const struct p4_informer *inf)

@@ -6,10 +6,13 @@
  * relists on 410 Gone (calling handlers for what changed in between, so
  * nothing is missed), and reconnects with backoff after errors. Cached
  * objects are compacted: metadata.managedFields and the
- * kubectl.kubernetes.io/last-applied-configuration annotation are dropped.
+ * kubectl.kubernetes.io/last-applied-configuration annotation are dropped,
+ * and each is kept as compact JSON text (about a fifth of a cJSON tree's
+ * memory), parsed when p4_informer_get asks for it.
  *
- * Handlers get borrowed objects, valid during the call; cached objects are
- * borrowed from p4_informer_get until the next loop turn.
+ * Handlers get borrowed objects, valid during the call; an object from
+ * p4_informer_get is borrowed until the loop turn's callbacks are over (or
+ * the informer sees that object change): use it within the callback.
  */
 #ifndef PHASE4_INFORMER_H
 #define PHASE4_INFORMER_H
@@ -48,7 +51,7 @@ void p4_informer_start(struct p4_informer *inf);
 /* Stop; frees itself once its requests have ended (they end when the kube client closes). */
 void p4_informer_close(struct p4_informer *inf);
 /* key: "namespace/name" or "name" for cluster-scoped objects. */
-const cJSON *p4_informer_get(const struct p4_informer *inf, const char *key);
+const cJSON *p4_informer_get(struct p4_informer *inf, const char *key);
 int p4_informer_synced(const struct p4_informer *inf);
 size_t p4_informer_len(const struct p4_informer *inf);
 const struct p4_informer_stats *p4_informer_stats(const struct p4_informer *inf);

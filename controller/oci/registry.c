@@ -28,7 +28,7 @@ struct p4_registry {
 struct op {
     struct p4_registry *reg;
     char *host, *repo, *ref, *scope;
-    int insecure, is_blob, fetch_body, auth_tried, fetching_token, is_referrers;
+    int insecure, is_blob, fetch_body, auth_tried, fetching_token, is_referrers, is_tags;
     size_t max_body;
     uint64_t retry_after_ms; /* from a 429 or 503's Retry-After */
     char who[P4_OCI_SHA256_DIGEST_SIZE]; /* hash of the credentials: tokens are per identity */
@@ -301,7 +301,10 @@ static void on_answer(int rc, const struct p4_http_response *resp, void *data)
     if (resp->status == 404) {
         registry_error(resp->body, resp->len, detail, sizeof(detail));
         p4_error_set(&err, P4_ERR_NOTFOUND, "registry %s has no %s %s@%s%s%s", o->host,
-                     o->is_blob ? "blob" : o->is_referrers ? "referrers list for" : "manifest",
+                     o->is_blob        ? "blob"
+                     : o->is_referrers ? "referrers list for"
+                     : o->is_tags      ? "tag list for"
+                                       : "manifest",
                      o->repo, o->ref, detail[0] ? ": " : "",
                      detail);
         finish(o, P4_ERR_NOTFOUND, resp->status, NULL, NULL, NULL, 0, &err);
@@ -325,7 +328,7 @@ static void on_answer(int rc, const struct p4_http_response *resp, void *data)
     }
     /* What was served must be what its digest says, and what a digest reference asked for. */
     p4_oci_digest_of(resp->body, resp->len, digest);
-    if (!o->is_referrers &&
+    if (!o->is_referrers && !o->is_tags &&
         ((resp->content_digest && strcmp(resp->content_digest, digest) != 0) ||
          (strncmp(o->ref, "sha256:", 7) == 0 && strcmp(o->ref, digest) != 0))) {
         p4_error_set(&err, P4_ERR_INVALID,
@@ -353,10 +356,16 @@ static void send_op(struct op *o)
     if (o->auth == NULL && (cached = cached_bearer(o->reg, o)) != NULL)
         set_bearer(o, cached);
     url = p4_malloc(n);
-    (void)snprintf(url, n, "%s://%s/v2/%s/%s/%s", o->insecure ? "http" : "https", o->host,
-                   o->repo, o->is_blob ? "blobs" : o->is_referrers ? "referrers" : "manifests",
-                   o->ref);
-    if (o->is_referrers)
+    if (o->is_tags)
+        (void)snprintf(url, n, "%s://%s/v2/%s/tags/list?n=1000", o->insecure ? "http" : "https",
+                       o->host, o->repo);
+    else
+        (void)snprintf(url, n, "%s://%s/v2/%s/%s/%s", o->insecure ? "http" : "https", o->host,
+                       o->repo, o->is_blob ? "blobs" : o->is_referrers ? "referrers" : "manifests",
+                       o->ref);
+    if (o->is_tags)
+        headers[h++] = "Accept: application/json";
+    else if (o->is_referrers)
         headers[h++] = "Accept: " P4_OCI_MEDIA_INDEX;
     else if (!o->is_blob)
         headers[h++] = "Accept: " P4_OCI_ACCEPT;
@@ -373,7 +382,7 @@ static void send_op(struct op *o)
         fail(o, rc, 0, "cannot start a request to registry %s%s", "");
 }
 
-enum op_kind { OP_MANIFEST, OP_BLOB_HEAD, OP_BLOB_GET, OP_REFERRERS };
+enum op_kind { OP_MANIFEST, OP_BLOB_HEAD, OP_BLOB_GET, OP_REFERRERS, OP_TAGS };
 
 static int start(struct p4_registry *r, const struct p4_registry_target *t, const char *repo,
                  const char *ref, enum op_kind kind, p4_registry_cb cb, void *data)
@@ -397,6 +406,7 @@ static int start(struct p4_registry *r, const struct p4_registry_target *t, cons
     o->is_blob = kind == OP_BLOB_HEAD || kind == OP_BLOB_GET;
     o->fetch_body = kind != OP_BLOB_HEAD;
     o->is_referrers = kind == OP_REFERRERS;
+    o->is_tags = kind == OP_TAGS;
     o->max_body = kind == OP_BLOB_GET ? P4_REGISTRY_BLOB_MAX : P4_OCI_MANIFEST_MAX;
     if (t->ca_pem) {
         o->ca = p4_malloc(t->ca_len + 1);
@@ -427,6 +437,12 @@ int p4_registry_manifest(struct p4_registry *r, const struct p4_registry_target 
                          void *data)
 {
     return start(r, t, repository, reference, OP_MANIFEST, cb, data);
+}
+
+int p4_registry_tags(struct p4_registry *r, const struct p4_registry_target *t,
+                     const char *repository, p4_registry_cb cb, void *data)
+{
+    return start(r, t, repository, "tags", OP_TAGS, cb, data);
 }
 
 int p4_registry_referrers(struct p4_registry *r, const struct p4_registry_target *t,

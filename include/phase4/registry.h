@@ -66,6 +66,12 @@ int p4_registry_manifest(struct p4_registry *r, const struct p4_registry_target 
 int p4_registry_referrers(struct p4_registry *r, const struct p4_registry_target *t,
                           const char *repository, const char *digest, p4_registry_cb cb,
                           void *data);
+/*
+ * GET /v2/<repository>/tags/list (the first 1000 tags): the body is the
+ * registry's JSON {"name": ..., "tags": [...]}; digest is NULL.
+ */
+int p4_registry_tags(struct p4_registry *r, const struct p4_registry_target *t,
+                     const char *repository, p4_registry_cb cb, void *data);
 /* GET /v2/<repository>/blobs/<digest> (small blobs: image configs); the body is digest-checked. */
 int p4_registry_blob_get(struct p4_registry *r, const struct p4_registry_target *t,
                          const char *repository, const char *digest, p4_registry_cb cb,

@@ -53,6 +53,9 @@ struct p4_docker_stage {
     struct p4_strmap runs;      /* key → struct run */
     char *node_platforms;       /* "linux/amd64 linux/arm64" from the last Node list, or NULL */
     uint64_t node_platforms_at; /* uv_now() of that list */
+    int active;                 /* attempts running (each holds its work) */
+    struct run *qhead, *qtail;  /* attempts waiting for one of max_active slots, in order */
+    bool closing;
 };
 
 /*
@@ -62,7 +65,6 @@ struct p4_docker_stage {
  */
 struct work {
     int pending; /* requests of the current step still out */
-    time_t scan_since;
     struct p4_regauth auth;
     char *secret_names[SECRETS_MAX]; /* by p4_regauth secret index */
     size_t nsecrets;
@@ -102,7 +104,10 @@ struct run {
     bool gone;
     uv_timer_t timer;
     enum step step;
-    struct work *w; /* while an attempt runs */
+    struct work *w;      /* while an attempt runs */
+    bool active, queued; /* holds a slot; waits for one */
+    struct run *qprev, *qnext;
+    time_t scan_since; /* when this attempt began waiting for a scan report */
 
     /* The build Job. */
     char job[64];
@@ -147,13 +152,60 @@ static void free_work(struct work *w)
     free(w);
 }
 
-/* The attempt is over (passed, or failed until a timer starts another): keep the result only. */
-static void release_work(struct run *r)
+static void on_first(uv_timer_t *t);
+
+/* Give the next waiting attempt the slot one just freed (on its own loop turn). */
+static void wake_next(struct p4_docker_stage *d)
+{
+    struct run *n = d->qhead;
+
+    if (d->closing || n == NULL || d->active >= d->cfg.max_active)
+        return;
+    d->qhead = n->qnext;
+    if (d->qhead)
+        d->qhead->qprev = NULL;
+    else
+        d->qtail = NULL;
+    n->qprev = n->qnext = NULL;
+    n->queued = false;
+    n->active = true;
+    d->active++;
+    (void)uv_timer_start(&n->timer, on_first, 0, 0);
+}
+
+/* Take r out of the waiting line, or give up its slot. */
+static void leave(struct p4_docker_stage *d, struct run *r)
+{
+    if (r->queued) {
+        if (r->qprev)
+            r->qprev->qnext = r->qnext;
+        else
+            d->qhead = r->qnext;
+        if (r->qnext)
+            r->qnext->qprev = r->qprev;
+        else
+            d->qtail = r->qprev;
+        r->qprev = r->qnext = NULL;
+        r->queued = false;
+    }
+    if (r->active) {
+        r->active = false;
+        d->active--;
+        wake_next(d);
+    }
+}
+
+/*
+ * The attempt is over (passed, failed, or waiting for a report or a retry):
+ * keep the result only, and let a waiting resource have the slot.
+ */
+static void end_attempt(struct run *r)
 {
     if (r->inflight == 0) {
         free_work(r->w);
         r->w = NULL;
     }
+    leave(r->d, r);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -182,6 +234,8 @@ static void maybe_free(struct run *r)
 /* Drop a run: its requests end on their own; their answers are then ignored. */
 static void drop(struct run *r)
 {
+    if (r->d)
+        leave(r->d, r);
     r->gone = true;
     r->d = NULL;
     (void)uv_timer_stop(&r->timer);
@@ -244,7 +298,10 @@ static void on_restart(uv_timer_t *t)
 {
     struct run *r = t->data;
 
-    r->attempt += r->cls == P4_FAIL_ARTIFACT ? 1 : 0;
+    if (r->cls == P4_FAIL_ARTIFACT) {
+        r->attempt++;
+        r->scan_since = 0; /* a new attempt waits for its report anew */
+    }
     restart(r);
 }
 
@@ -292,7 +349,7 @@ static void fail_gate(struct run *r, enum p4_failure_class cls, enum gate g, con
         if (!r->spec_invalid) /* a fixed Secret or a re-pushed image heals it */
             arm(r, cfg->recheck_ms, on_restart);
     }
-    release_work(r);
+    end_attempt(r);
     notify(r);
 }
 
@@ -1053,13 +1110,15 @@ static void no_report(struct run *r)
         next(r, S_SIGN);
         return;
     }
-    if ((uint64_t)(time(NULL) - r->w->scan_since) * 1000 < timeout) {
+    if ((uint64_t)(time(NULL) - r->scan_since) * 1000 < timeout) {
         set_gate(r, G_SCANNED, "Unknown", "ScanPending",
                  "waiting for a vulnerability report for %s (a VulnerabilityReport or a referrer "
                  "in the registry); spec.image.scan.required is true",
                  r->digest);
-        arm(r, r->d->cfg.scan_poll_ms, on_step);
+        /* Waiting holds no slot: the check starts over (with the pinned digest) later. */
+        arm(r, r->d->cfg.scan_poll_ms, on_first);
         notify(r);
+        end_attempt(r);
         return;
     }
     fail_msg(r, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportMissing",
@@ -1248,8 +1307,8 @@ static void on_vulnreports(struct p4_kube_result *res, void *data)
 
 static void scan(struct run *r)
 {
-    if (r->w->scan_since == 0)
-        r->w->scan_since = time(NULL);
+    if (r->scan_since == 0)
+        r->scan_since = time(NULL);
     r->inflight++;
     if (p4_kube_request(r->d->cfg.kube, "GET", VULNREPORTS_PATH, NULL, NULL, 0, on_vulnreports,
                         r) != 0) {
@@ -1661,7 +1720,7 @@ static void build(struct run *r)
 
 static void passed(struct run *r)
 {
-    release_work(r);
+    end_attempt(r);
     r->state = P4_STAGE_PASSED;
     r->cls = P4_FAIL_NONE;
     r->stalled = false;
@@ -1712,6 +1771,20 @@ static void restart(struct run *r)
     struct work *w;
     const cJSON *it;
 
+    if (!r->active) {
+        if (r->d->active >= r->d->cfg.max_active) {
+            r->queued = true; /* wake_next starts it when a slot frees */
+            r->qprev = r->d->qtail;
+            if (r->d->qtail)
+                r->d->qtail->qnext = r;
+            else
+                r->d->qhead = r;
+            r->d->qtail = r;
+            return;
+        }
+        r->active = true;
+        r->d->active++;
+    }
     free_work(r->w); /* no request is out: restarts come from the timer */
     r->w = w = p4_calloc(1, sizeof(*w));
     p4_regauth_init(&w->auth);
@@ -1912,6 +1985,8 @@ struct p4_docker_stage *p4_docker_stage_new(uv_loop_t *loop,
         d->cfg.transient_max_ms = 60000;
     if (d->cfg.scan_poll_ms == 0)
         d->cfg.scan_poll_ms = 15000;
+    if (d->cfg.max_active <= 0)
+        d->cfg.max_active = 64;
     p4_strmap_init(&d->runs);
     return d;
 }
@@ -1923,6 +1998,7 @@ void p4_docker_stage_free(struct p4_docker_stage *d)
 
     if (d == NULL)
         return;
+    d->closing = true;
     while ((e = p4_strmap_next(&d->runs, &pos)) != NULL)
         drop(e->value);
     p4_strmap_close(&d->runs);

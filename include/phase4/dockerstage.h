@@ -20,10 +20,12 @@
  * resolves is pinned: retries of the same generation use it, not the tag,
  * and status.image.digest carries it to the later stages.
  *
- * Work runs on the loop, one step at a time per resource; a registry or API
+ * Work runs on the loop, one step at a time per resource, at most max_active
+ * resources at once (the rest wait in line, in order); a registry or API
  * server outage mid-stage is waited out on the step it hit (honouring a
- * registry's Retry-After), keeping what was resolved. Between attempts a
- * resource costs only its result (about 1 KiB). Nothing secret is logged or
+ * registry's Retry-After), keeping what was resolved. Between attempts (and
+ * while waiting for a scan report) a resource costs only its result (about
+ * 1 KiB). Nothing secret is logged or
  * put in a message. The reconciler drives the stage through
  * p4_docker_stage_ops (stage.h).
  */
@@ -49,6 +51,7 @@ struct p4_docker_stage_config {
     uint64_t recheck_ms;          /* re-check after a cluster-level failure; 0: 5 min */
     uint64_t transient_max_ms;    /* cap of the backoff for transient errors; 0: 60 s */
     uint64_t scan_poll_ms;        /* how often a missing scan report is looked for; 0: 15 s */
+    int max_active;               /* attempts checking at once (the rest wait in line); 0: 64 */
     /* A resource's result changed: reconcile it (key borrowed for the call). */
     void (*changed)(const char *key, void *data);
     void *data;

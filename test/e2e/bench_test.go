@@ -205,6 +205,8 @@ func BenchmarkOperatorFootprint(b *testing.B) {
 				st.count(), st.readyCount(), metric(m, "phase4_cached_objects"), metric(m, "phase4_status_writes_total"),
 				metric(m, "phase4_workqueue_depth"), tail(op.log(), 400)), nil
 		})
+		// Settled: the operator hands memory freed after the burst back every 30 s.
+		time.Sleep(35 * time.Second)
 		return rssKiB(op.cmd.Process.Pid)
 	}
 	small, large := 1000, 10000

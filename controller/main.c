@@ -20,6 +20,7 @@
 #include "phase4/controller.h"
 #include "phase4/discovery.h"
 #include "phase4/events.h"
+#include "phase4/chartfetch.h"
 #include "phase4/dockerstage.h"
 #include "phase4/imagecheck.h"
 #include "phase4/informer.h"
@@ -110,6 +111,11 @@ static void usage(FILE *out)
                 "                          [--docker-config FILE] [--insecure]\n"
                 "                          resolve an image to its digest and check that every blob\n"
                 "                          of the platform is in the registry, as a pull would need\n"
+                "  phase4-operator chart-fetch REPOSITORY NAME [VERSION] [--ca-file PEM]\n"
+                "                          [--docker-config FILE] [--insecure] [--cache-dir DIR]\n"
+                "                          fetch a chart (index.yaml or oci://), verify its digest and\n"
+                "                          cache it, as the Helm stage will (credentials for an HTTP\n"
+                "                          repository from $P4_CHART_USERNAME, $P4_CHART_PASSWORD)\n"
                 "  --help                  print this help\n",
                 out);
 }
@@ -706,6 +712,107 @@ out:
     return cli.rc;
 }
 
+struct chart_cli {
+    int rc;
+    struct p4_chartfetch *fetch;
+    struct p4_registry *reg;
+};
+
+static void on_chart_fetched(const struct p4_chart_result *res, void *data)
+{
+    struct chart_cli *cli = data;
+
+    if (res->rc == 0)
+        (void)printf("version: %s\ndigest: %s\npath: %s\ncached: %s\n", res->version, res->digest,
+                     res->path, res->from_cache ? "yes" : "no");
+    else
+        (void)fprintf(stderr, "phase4-operator: %s: %s\n", res->err.reason ? res->err.reason : "",
+                      res->err.message);
+    cli->rc = res->rc == 0 ? 0 : 1;
+    p4_chartfetch_free(cli->fetch);
+    p4_registry_close(cli->reg);
+}
+
+/* phase4-operator chart-fetch REPOSITORY NAME [VERSION] [flags]: the Helm stage's chart fetch. */
+static int chart_fetch_cli(int argc, char **argv)
+{
+    struct p4_chart_request req = {.repository = argv[0], .name = argc > 1 ? argv[1] : NULL};
+    struct p4_chartfetch_config fc = {.cache_dir = "/tmp/phase4-charts"};
+    struct chart_cli cli = {.rc = 1};
+    const char *ca_file = NULL, *config = NULL;
+    char *ca = NULL, *cfg = NULL;
+    size_t ca_len = 0, cfg_len = 0;
+    struct p4_regauth auth;
+    struct p4_error err;
+    uv_loop_t loop;
+    int i = 2;
+
+    if (argc > 2 && argv[2][0] != '-')
+        req.version = argv[i++];
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--insecure") == 0)
+            req.insecure_http = 1;
+        else if (strcmp(argv[i], "--ca-file") == 0 && i + 1 < argc)
+            ca_file = argv[++i];
+        else if (strcmp(argv[i], "--cache-dir") == 0 && i + 1 < argc)
+            fc.cache_dir = argv[++i];
+        else if (strcmp(argv[i], "--docker-config") == 0 && i + 1 < argc)
+            config = argv[++i];
+        else {
+            (void)fprintf(stderr, "phase4-operator: chart-fetch: unknown flag '%s'\n", argv[i]);
+            return 1;
+        }
+    }
+    p4_regauth_init(&auth);
+    if (config) {
+        const struct p4_regauth_entry *e = NULL;
+        const char *host = strncmp(req.repository, "oci://", 6) == 0 ? req.repository + 6 : "";
+        char h[256];
+        (void)snprintf(h, sizeof(h), "%.*s", (int)strcspn(host, "/"), host);
+        if ((cfg = read_file(config, &cfg_len)) == NULL ||
+            p4_regauth_add_secret(&auth, P4_REGAUTH_DOCKERCONFIGJSON, cfg, cfg_len, &err) != 0) {
+            (void)fprintf(stderr, "phase4-operator: %s: %s\n", config,
+                          cfg ? err.message : "cannot read it");
+            p4_regauth_close(&auth);
+            free(cfg);
+            return 1;
+        }
+        if (p4_regauth_lookup(&auth, h, &e, NULL) == 0)
+            req.cred = e;
+    }
+    /* Repository credentials come from the environment, never the command line. */
+    req.username = getenv("P4_CHART_USERNAME");
+    req.password = getenv("P4_CHART_PASSWORD");
+    if (ca_file && (ca = read_file(ca_file, &ca_len)) == NULL) {
+        (void)fprintf(stderr, "phase4-operator: cannot read %s\n", ca_file);
+        p4_regauth_close(&auth);
+        return 1;
+    }
+    req.ca_pem = (const unsigned char *)ca;
+    req.ca_len = ca_len;
+    (void)uv_loop_init(&loop);
+    (void)curl_global_init(CURL_GLOBAL_DEFAULT);
+    cli.reg = p4_registry_new(&loop);
+    fc.registry = cli.reg;
+    cli.fetch = cli.reg ? p4_chartfetch_new(&loop, &fc) : NULL;
+    if (cli.fetch == NULL || p4_chartfetch_get(cli.fetch, &req, on_chart_fetched, &cli) != 0) {
+        (void)fprintf(stderr, "phase4-operator: cannot fetch chart %s from %s\n",
+                      req.name ? req.name : "", req.repository);
+        p4_chartfetch_free(cli.fetch);
+        p4_registry_close(cli.reg);
+    }
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&loop);
+    curl_global_cleanup();
+    free(ca);
+    p4_regauth_close(&auth);
+    if (cfg) {
+        memset(cfg, 0, cfg_len);
+        free(cfg);
+    }
+    return cli.rc;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {.workers = 4, .qps = 20, .burst = 40, .log_level = P4_LOG_INFO,
@@ -726,6 +833,10 @@ int main(int argc, char **argv)
 
     /* A peer that hangs up mid-write (a scrape that timed out) is an EPIPE, not a death. */
     (void)signal(SIGPIPE, SIG_IGN);
+    if (argc >= 4 && strcmp(argv[1], "chart-fetch") == 0) {
+        p4_log_setup(P4_LOG_ERROR, 0, stderr);
+        return chart_fetch_cli(argc - 2, argv + 2);
+    }
     if (argc >= 3 && strcmp(argv[1], "image-check") == 0) {
         p4_log_setup(P4_LOG_ERROR, 0, stderr);
         return image_check_cli(argc - 2, argv + 2);

@@ -1771,6 +1771,11 @@ static void restart(struct run *r)
     struct work *w;
     const cJSON *it;
 
+    if (r->inflight > 0) {
+        /* An answer of the last attempt is still due (its requests borrow the work): wait. */
+        arm(r, 100, on_first);
+        return;
+    }
     if (!r->active) {
         if (r->d->active >= r->d->cfg.max_active) {
             r->queued = true; /* wake_next starts it when a slot frees */

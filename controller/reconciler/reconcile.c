@@ -213,6 +213,8 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
     }
     if (stage == NULL || stage[0] == '\0' || observed != generation)
         set_string(st, "stage", p4_stage_name(P4_STAGE_DOCKER));
+    if (observed != generation) /* the digest of an older spec must not pass for this one's */
+        cJSON_DeleteItemFromObjectCaseSensitive(st, "image");
     cJSON_DeleteItemFromObjectCaseSensitive(st, "observedGeneration");
     cJSON_AddNumberToObject(st, "observedGeneration", (double)generation);
 

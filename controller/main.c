@@ -120,23 +120,28 @@ static void usage(FILE *out)
                 out);
 }
 
-/* "500ms", "30s", "5m", "1h" into milliseconds; 0 when malformed or not positive. */
+/* "500ms", "30s", "5m", "1h" into milliseconds; 0 when malformed or out of range. */
 static uint64_t duration_flag(const char *v)
 {
     char *end;
     double n = strtod(v, &end);
 
-    if (end == v || n <= 0)
+    double ms;
+
+    if (end == v || !(n > 0))
         return 0;
     if (strcmp(end, "ms") == 0)
-        return n < 1 ? 0 : (uint64_t)n;
-    if (strcmp(end, "s") == 0)
-        return (uint64_t)(n * 1000);
-    if (strcmp(end, "m") == 0)
-        return (uint64_t)(n * 60000);
-    if (strcmp(end, "h") == 0 && n <= 24 * 30)
-        return (uint64_t)(n * 3600000);
-    return 0;
+        ms = n;
+    else if (strcmp(end, "s") == 0)
+        ms = n * 1000;
+    else if (strcmp(end, "m") == 0)
+        ms = n * 60000;
+    else if (strcmp(end, "h") == 0)
+        ms = n * 3600000;
+    else
+        return 0;
+    /* At least a millisecond, at most 30 days (and never an overflowing conversion). */
+    return ms >= 1 && ms <= 30.0 * 24 * 3600000 ? (uint64_t)ms : 0;
 }
 
 /* Parse the flags; returns 0, 1 for "exit 0 now" (help, version), or -1 on a bad flag. */

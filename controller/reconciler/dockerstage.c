@@ -2011,6 +2011,31 @@ void p4_docker_stage_free(struct p4_docker_stage *d)
     free(d);
 }
 
+void p4_docker_stage_stats(const struct p4_docker_stage *d, struct p4_docker_stage_stats *out)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    memset(out, 0, sizeof(*out));
+    if (d == NULL)
+        return;
+    out->running = d->active;
+    for (const struct run *q = d->qhead; q; q = q->qnext)
+        out->waiting++;
+    while ((e = p4_strmap_next(&d->runs, &pos)) != NULL) {
+        const struct run *r = e->value;
+        out->resources++;
+        if (r->state == P4_STAGE_PASSED)
+            out->passed++;
+        else if (r->state == P4_STAGE_FAILED && r->stalled)
+            out->stalled++;
+        else if (r->state == P4_STAGE_FAILED)
+            out->failed++;
+        else
+            out->checking++;
+    }
+}
+
 size_t p4_docker_stage_len(const struct p4_docker_stage *d)
 {
     return d ? p4_strmap_len(&d->runs) : 0;

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -265,7 +266,7 @@ func TestDockerStageArtifactFailures(t *testing.T) {
 	installCRD(t, ctx)
 	ns := newNamespace(t, ctx, "e2e-docker-bad")
 	images := readEnv(t, filepath.Join(cacheDir(), "registry", "images.env"))
-	dockerOperator(t, ctx)
+	op := dockerOperator(t, ctx)
 	host := plainHost(t)
 
 	createP4D(t, ctx, p4d(ns, "missing", map[string]any{"repository": host + "/phase4/app", "tag": "9.9", "insecure": true}))
@@ -292,6 +293,22 @@ func TestDockerStageArtifactFailures(t *testing.T) {
 	obj = waitCondition(t, ctx, ns, "broken", "DockerReady", "False", "ImageIncomplete", time.Minute)
 	if g := gate(obj, "Pushed"); g == nil || !strings.Contains(fmt.Sprint(g["message"]), images["BAD_LAYER_DIGEST"]) {
 		t.Errorf("Pushed gate does not name the missing layer: %v", g)
+	}
+
+	// /metrics counts the stalled resources (other tests' resources, in namespaces
+	// still being deleted, may be counted too: the operator watches them all).
+	text := scrape(op)
+	for name, least := range map[string]int{`phase4_docker_stage_results{result="stalled"}`: 3,
+		"phase4_docker_stage_resources": 3, `phase4_docker_stage_checks{state="running"}`: 0,
+		`phase4_docker_stage_checks{state="waiting"}`: 0} {
+		if got, err := strconv.Atoi(metric(text, name)); err != nil || got < least {
+			t.Errorf("metric %s = %q, want at least %d", name, metric(text, name), least)
+		}
+	}
+	check := exec.CommandContext(ctx, "promtool", "check", "metrics")
+	check.Stdin = strings.NewReader(text)
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
 

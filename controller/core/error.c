@@ -54,6 +54,24 @@ int p4_error_set(struct p4_error *err, int code, const char *fmt, ...)
     return code;
 }
 
+int p4_error_set_printable(struct p4_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (err != NULL) {
+        err->code = code;
+        err->reason = p4_err_reason(code);
+        (void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        for (char *p = err->message; *p != '\0'; p++) {
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                *p = '?';
+        }
+    }
+    va_end(ap);
+    return code;
+}
+
 void p4_error_clear(struct p4_error *err)
 {
     if (err == NULL)

@@ -1,6 +1,10 @@
 /* json.c: bounded parsing and typed getters over cJSON trees (see json.h). */
 #include "phase4/json.h"
 
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include <string.h>
 
 #include "phase4/alloc.h"
@@ -199,4 +203,40 @@ char *p4_json_print(const cJSON *obj)
     cJSON_free(text);
 out:
     return copy;
+}
+
+cJSON *p4_json_need(cJSON *item)
+{
+    if (item == NULL) {
+        (void)fprintf(stderr, "level=fatal msg=\"out of memory\" in=cJSON\n");
+        (void)fflush(stderr);
+        abort();
+    }
+    return item;
+}
+
+void p4_json_need_ok(cJSON_bool ok)
+{
+    if (!ok)
+        (void)p4_json_need(NULL);
+}
+
+void p4_json_discard(cJSON *tree)
+{
+    for (cJSON *node = tree; node != NULL; node = node->next) {
+        if (node->valuestring != NULL)
+            OPENSSL_cleanse(node->valuestring, strlen(node->valuestring));
+        if (node->string != NULL && !(node->type & cJSON_StringIsConst))
+            OPENSSL_cleanse(node->string, strlen(node->string));
+        if (node->child != NULL) {
+            cJSON *last = node->child;
+
+            while (last->next != NULL)
+                last = last->next;
+            last->next = node->next;
+            node->next = node->child;
+            node->child = NULL;
+        }
+    }
+    cJSON_Delete(tree);
 }

@@ -23,6 +23,7 @@
 #include <yaml.h>
 
 #include "phase4/alloc.h"
+#include "phase4/json.h"
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 /* Alias look-ups scan the anchors newest first; at most this much work per call. */
@@ -107,47 +108,6 @@ struct member {
     size_t ord;
 };
 
-/* cJSON allocates with malloc and returns NULL when it fails; we abort, as p4_malloc does. */
-static void cjson_oom(void)
-{
-    (void)fprintf(stderr, "level=fatal msg=\"out of memory\" in=cJSON\n");
-    (void)fflush(stderr);
-    abort();
-}
-
-static cJSON *need(cJSON *item)
-{
-    if (item == NULL)
-        cjson_oom();
-    return item;
-}
-
-static void need_ok(cJSON_bool ok)
-{
-    if (!ok)
-        cjson_oom();
-}
-
-/* Fill err like p4_error_set, keeping the message printable ASCII; returns code. */
-static int fail(struct p4_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct p4_error *err, int code, const char *fmt, ...)
-{
-    char msg[P4_ERROR_MESSAGE_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    for (char *p = msg; *p != '\0'; p++) {
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-            *p = '?';
-    }
-    (void)p4_error_set(err, code, "%s", msg);
-    return code;
-}
-
 /* Fail at mark with what happened there (what never holds input text); returns code. */
 static int fail_at(struct p4_error *err, int code, yaml_mark_t mark, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -160,7 +120,7 @@ static int fail_at(struct p4_error *err, int code, yaml_mark_t mark, const char 
     va_start(ap, fmt);
     (void)vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    return fail(err, code, "YAML line %zu, column %zu: %s.", (size_t)mark.line + 1,
+    return p4_error_set_printable(err, code, "YAML line %zu, column %zu: %s.", (size_t)mark.line + 1,
                 (size_t)mark.column + 1, what);
 }
 
@@ -179,48 +139,24 @@ static void wipe_free(char *s)
     }
 }
 
-/*
- * Wipe and free a detached tree (or sibling chain). Each node's children are spliced in after
- * it as we go, so the walk needs no stack and cJSON_Delete frees a flat chain.
- */
-static void discard(cJSON *tree)
-{
-    for (cJSON *node = tree; node != NULL; node = node->next) {
-        if (node->valuestring != NULL)
-            wipe(node->valuestring, strlen(node->valuestring));
-        if (node->string != NULL && !(node->type & cJSON_StringIsConst))
-            wipe(node->string, strlen(node->string));
-        if (node->child != NULL) {
-            cJSON *last = node->child;
-
-            while (last->next != NULL)
-                last = last->next;
-            last->next = node->next;
-            node->next = node->child;
-            node->child = NULL;
-        }
-    }
-    cJSON_Delete(tree);
-}
-
 /* A node of the same type and value as n, without children. */
 static cJSON *shallow(const cJSON *n)
 {
     switch (n->type & 0xff) {
     case cJSON_False:
-        return need(cJSON_CreateFalse());
+        return p4_json_need(cJSON_CreateFalse());
     case cJSON_True:
-        return need(cJSON_CreateTrue());
+        return p4_json_need(cJSON_CreateTrue());
     case cJSON_Number:
-        return need(cJSON_CreateNumber(n->valuedouble));
+        return p4_json_need(cJSON_CreateNumber(n->valuedouble));
     case cJSON_String:
-        return need(cJSON_CreateString(n->valuestring ? n->valuestring : ""));
+        return p4_json_need(cJSON_CreateString(n->valuestring ? n->valuestring : ""));
     case cJSON_Array:
-        return need(cJSON_CreateArray());
+        return p4_json_need(cJSON_CreateArray());
     case cJSON_Object:
-        return need(cJSON_CreateObject());
+        return p4_json_need(cJSON_CreateObject());
     default:
-        return need(cJSON_CreateNull());
+        return p4_json_need(cJSON_CreateNull());
     }
 }
 
@@ -243,9 +179,9 @@ static cJSON *copy_tree(const cJSON *src)
             cJSON *copy = shallow(c);
 
             if (cJSON_IsObject(p.to))
-                need_ok(cJSON_AddItemToObject(p.to, c->string ? c->string : "", copy));
+                p4_json_need_ok(cJSON_AddItemToObject(p.to, c->string ? c->string : "", copy));
             else
-                need_ok(cJSON_AddItemToArray(p.to, copy));
+                p4_json_need_ok(cJSON_AddItemToArray(p.to, copy));
             if (c->child != NULL) {
                 if (n == cap) {
                     cap *= 2;
@@ -711,27 +647,27 @@ static cJSON *value_node(const struct scalar *sc, const char *s, size_t n, int *
 {
     switch (sc->type) {
     case R_NULL:
-        return need(cJSON_CreateNull());
+        return p4_json_need(cJSON_CreateNull());
     case R_BOOL:
-        return need(cJSON_CreateBool(sc->b));
+        return p4_json_need(cJSON_CreateBool(sc->b));
     case R_INT:
-        return need(cJSON_CreateNumber((double)sc->i));
+        return p4_json_need(cJSON_CreateNumber((double)sc->i));
     case R_UINT:
-        return need(cJSON_CreateNumber((double)sc->u));
+        return p4_json_need(cJSON_CreateNumber((double)sc->u));
     case R_FLOAT:
         if (!isfinite(sc->d)) {
             *code = P4_ERR_INVALID;
             *why = "a value is .inf or .nan, which JSON cannot hold";
             return NULL;
         }
-        return need(cJSON_CreateNumber(sc->d));
+        return p4_json_need(cJSON_CreateNumber(sc->d));
     default:
         if (n > 0 && memchr(s, '\0', n) != NULL) {
             *code = P4_ERR_INVALID;
             *why = "a string contains a NUL character";
             return NULL;
         }
-        return need(cJSON_CreateString(s));
+        return p4_json_need(cJSON_CreateString(s));
     }
 }
 
@@ -836,7 +772,7 @@ static void anchor_scalar(struct builder *b, const char *name, const struct scal
     if (value == NULL) {
         value = value_node(sc, s, n, &a->value_code, &a->value_why);
         if (value != NULL)
-            need_ok(cJSON_AddItemToArray(b->graveyard, value));
+            p4_json_need_ok(cJSON_AddItemToArray(b->graveyard, value));
     }
     a->node = value;
     a->key = key_text(sc, s, n, &a->key_code, &a->key_why);
@@ -855,12 +791,12 @@ static void attach(struct builder *b, cJSON *node, size_t height)
         return;
     }
     if (f->map) {
-        need_ok(cJSON_AddItemToObject(f->node, f->key, node));
+        p4_json_need_ok(cJSON_AddItemToObject(f->node, f->key, node));
         wipe_free(f->key);
         f->key = NULL;
         f->want_key = true;
     } else {
-        need_ok(cJSON_AddItemToArray(f->node, node));
+        p4_json_need_ok(cJSON_AddItemToArray(f->node, node));
     }
     if (height > f->height)
         f->height = height;
@@ -893,7 +829,7 @@ static void dedupe(struct builder *b, cJSON *map)
     for (i = 0; i + 1 < n; i++) {
         if (strcmp(m[i].item->string, m[i + 1].item->string) == 0) {
             (void)cJSON_DetachItemViaPointer(map, m[i].item);
-            need_ok(cJSON_AddItemToArray(b->graveyard, m[i].item));
+            p4_json_need_ok(cJSON_AddItemToArray(b->graveyard, m[i].item));
         }
     }
     free(m);
@@ -903,7 +839,7 @@ static void dedupe(struct builder *b, cJSON *map)
 static void append_members(cJSON *map, const cJSON *from)
 {
     for (const cJSON *c = from->child; c != NULL; c = c->next)
-        need_ok(cJSON_AddItemToObject(map, c->string, copy_tree(c)));
+        p4_json_need_ok(cJSON_AddItemToObject(map, c->string, copy_tree(c)));
 }
 
 /*
@@ -1009,10 +945,10 @@ static int on_start(struct builder *b, const yaml_event_t *ev, bool map)
         rc = count(b, 1, 0, ev->start_mark);
     if (rc != 0)
         return rc;
-    node = need(map ? cJSON_CreateObject() : cJSON_CreateArray());
+    node = p4_json_need(map ? cJSON_CreateObject() : cJSON_CreateArray());
     if (f != NULL && f->map && f->merge_key) {
         fold_kind = map ? FOLD_MAP : FOLD_SEQ;
-        need_ok(cJSON_AddItemToArray(b->graveyard, node));
+        p4_json_need_ok(cJSON_AddItemToArray(b->graveyard, node));
     } else {
         attach(b, node, 0);
     }
@@ -1117,10 +1053,10 @@ static int on_event(struct builder *b, const yaml_event_t *ev)
         reset_anchors(b); /* anchors belong to their document */
         return 0;
     case YAML_DOCUMENT_END_EVENT:
-        doc = b->root != NULL ? b->root : need(cJSON_CreateNull());
+        doc = b->root != NULL ? b->root : p4_json_need(cJSON_CreateNull());
         b->root = NULL;
         if (b->all) {
-            need_ok(cJSON_AddItemToArray(b->docs, doc));
+            p4_json_need_ok(cJSON_AddItemToArray(b->docs, doc));
         } else {
             b->result = doc; /* helm reads the first document only, and so do we */
             b->done = true;
@@ -1164,20 +1100,20 @@ static int yaml_error(struct builder *b, const yaml_parser_t *p)
 
     switch (p->error) {
     case YAML_MEMORY_ERROR:
-        return fail(b->err, P4_ERR_NOMEM, "out of memory reading YAML.");
+        return p4_error_set_printable(b->err, P4_ERR_NOMEM, "out of memory reading YAML.");
     case YAML_READER_ERROR:
         position(b->buf, p->problem_offset < b->len ? p->problem_offset : b->len, &line, &col);
-        return fail(b->err, P4_ERR_PARSE, "invalid YAML at line %zu, column %zu: %s.", line, col,
+        return p4_error_set_printable(b->err, P4_ERR_PARSE, "invalid YAML at line %zu, column %zu: %s.", line, col,
                     problem);
     default:
         if (p->context != NULL)
-            return fail(b->err, P4_ERR_PARSE,
+            return p4_error_set_printable(b->err, P4_ERR_PARSE,
                         "invalid YAML at line %zu, column %zu: %s (%s started at line %zu, "
                         "column %zu).",
                         (size_t)p->problem_mark.line + 1, (size_t)p->problem_mark.column + 1,
                         problem, p->context, (size_t)p->context_mark.line + 1,
                         (size_t)p->context_mark.column + 1);
-        return fail(b->err, P4_ERR_PARSE, "invalid YAML at line %zu, column %zu: %s.",
+        return p4_error_set_printable(b->err, P4_ERR_PARSE, "invalid YAML at line %zu, column %zu: %s.",
                     (size_t)p->problem_mark.line + 1, (size_t)p->problem_mark.column + 1, problem);
     }
 }
@@ -1192,24 +1128,24 @@ static cJSON *parse(const char *buf, size_t len, bool all, struct p4_error *err)
     int rc = 0;
 
     if (buf == NULL) {
-        fail(err, P4_ERR_INVAL, "no YAML input.");
+        p4_error_set_printable(err, P4_ERR_INVAL, "no YAML input.");
         goto out;
     }
     if (len > P4_YAML_MAX_INPUT) {
-        fail(err, P4_ERR_TOOBIG, "YAML input of %zu bytes exceeds the %zu-byte limit.", len,
+        p4_error_set_printable(err, P4_ERR_TOOBIG, "YAML input of %zu bytes exceeds the %zu-byte limit.", len,
              P4_YAML_MAX_INPUT);
         goto out;
     }
     if (!yaml_parser_initialize(&parser)) {
-        fail(err, P4_ERR_NOMEM, "out of memory reading YAML.");
+        p4_error_set_printable(err, P4_ERR_NOMEM, "out of memory reading YAML.");
         goto out;
     }
     parser_ready = true;
     yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     b.frames = p4_calloc(P4_YAML_MAX_DEPTH, sizeof(*b.frames));
-    b.graveyard = need(cJSON_CreateArray());
+    b.graveyard = p4_json_need(cJSON_CreateArray());
     if (all)
-        b.docs = need(cJSON_CreateArray());
+        b.docs = p4_json_need(cJSON_CreateArray());
     while (!b.done) {
         if (!yaml_parser_parse(&parser, &ev)) {
             (void)yaml_error(&b, &parser);
@@ -1226,7 +1162,7 @@ static cJSON *parse(const char *buf, size_t len, bool all, struct p4_error *err)
         out = b.docs;
         b.docs = NULL;
     } else {
-        out = b.result != NULL ? b.result : need(cJSON_CreateNull());
+        out = b.result != NULL ? b.result : p4_json_need(cJSON_CreateNull());
         b.result = NULL;
     }
 out:
@@ -1235,10 +1171,10 @@ out:
     free(b.frames);
     reset_anchors(&b);
     free(b.anchors);
-    discard(b.graveyard);
-    discard(b.root);
-    discard(b.docs);
-    discard(b.result);
+    p4_json_discard(b.graveyard);
+    p4_json_discard(b.root);
+    p4_json_discard(b.docs);
+    p4_json_discard(b.result);
     if (parser_ready)
         yaml_parser_delete(&parser);
     return out;

@@ -37,35 +37,10 @@ static void wipe_free(char *s)
     }
 }
 
-/*
- * Wipe every key and string of a parsed tree, which cJSON_Delete would free
- * unwiped. The tree is about to be deleted, so it is flattened as we go (each
- * node's children spliced in after it) instead of recursing: cJSON_Delete
- * frees a sibling chain all the same.
- */
-static void wipe_tree(cJSON *doc)
-{
-    for (cJSON *node = doc; node != NULL; node = node->next) {
-        if (node->valuestring != NULL)
-            wipe(node->valuestring, strlen(node->valuestring));
-        if (node->string != NULL && !(node->type & cJSON_StringIsConst))
-            wipe(node->string, strlen(node->string));
-        if (node->child != NULL) {
-            cJSON *last = node->child;
-
-            while (last->next != NULL)
-                last = last->next;
-            last->next = node->next;
-            node->next = node->child;
-            node->child = NULL;
-        }
-    }
-}
-
+/* A parsed tree held credentials: wipe every key and string, then free it. */
 static void delete_tree(cJSON *doc)
 {
-    wipe_tree(doc);
-    cJSON_Delete(doc);
+    p4_json_discard(doc);
 }
 
 static bool is_digit(char c)

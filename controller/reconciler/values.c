@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "phase4/alloc.h"
+#include "phase4/json.h"
 #include "phase4/yamljson.h"
 
 /* Integers up to 2^53 are exact in a double. */
@@ -50,76 +51,10 @@ struct seg {
     size_t end;   /* offset in the path just past this segment */
 };
 
-/* cJSON allocates with malloc and returns NULL when it fails; we abort, as p4_malloc does. */
-static void cjson_oom(void)
-{
-    (void)fprintf(stderr, "level=fatal msg=\"out of memory\" in=cJSON\n");
-    (void)fflush(stderr);
-    abort();
-}
-
-static cJSON *need(cJSON *item)
-{
-    if (item == NULL)
-        cjson_oom();
-    return item;
-}
-
-static void need_ok(cJSON_bool ok)
-{
-    if (!ok)
-        cjson_oom();
-}
-
-/* Fill err like p4_error_set, keeping the message printable ASCII. */
-static int fail(struct p4_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct p4_error *err, int code, const char *fmt, ...)
-{
-    char msg[P4_ERROR_MESSAGE_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    for (char *p = msg; *p != '\0'; p++) {
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-            *p = '?';
-    }
-    (void)p4_error_set(err, code, "%s", msg);
-    return code;
-}
-
 static void wipe(void *p, size_t n)
 {
     if (p != NULL && n > 0)
         OPENSSL_cleanse(p, n);
-}
-
-/*
- * Wipe and free a detached tree (or sibling chain): values may come from Secrets. Children
- * are spliced in after their parent as we go, so no stack is needed and cJSON_Delete frees a
- * flat chain.
- */
-static void discard(cJSON *tree)
-{
-    for (cJSON *node = tree; node != NULL; node = node->next) {
-        if (node->valuestring != NULL)
-            wipe(node->valuestring, strlen(node->valuestring));
-        if (node->string != NULL && !(node->type & cJSON_StringIsConst))
-            wipe(node->string, strlen(node->string));
-        if (node->child != NULL) {
-            cJSON *last = node->child;
-
-            while (last->next != NULL)
-                last = last->next;
-            last->next = node->next;
-            node->next = node->child;
-            node->child = NULL;
-        }
-    }
-    cJSON_Delete(tree);
 }
 
 static const char *type_name(const cJSON *v)
@@ -142,21 +77,21 @@ static cJSON *shallow(const cJSON *n)
 {
     switch (n->type & 0xff) {
     case cJSON_False:
-        return need(cJSON_CreateFalse());
+        return p4_json_need(cJSON_CreateFalse());
     case cJSON_True:
-        return need(cJSON_CreateTrue());
+        return p4_json_need(cJSON_CreateTrue());
     case cJSON_Number:
-        return need(cJSON_CreateNumber(n->valuedouble));
+        return p4_json_need(cJSON_CreateNumber(n->valuedouble));
     case cJSON_String:
-        return need(cJSON_CreateString(n->valuestring ? n->valuestring : ""));
+        return p4_json_need(cJSON_CreateString(n->valuestring ? n->valuestring : ""));
     case cJSON_Raw:
-        return need(cJSON_CreateRaw(n->valuestring ? n->valuestring : "null"));
+        return p4_json_need(cJSON_CreateRaw(n->valuestring ? n->valuestring : "null"));
     case cJSON_Array:
-        return need(cJSON_CreateArray());
+        return p4_json_need(cJSON_CreateArray());
     case cJSON_Object:
-        return need(cJSON_CreateObject());
+        return p4_json_need(cJSON_CreateObject());
     default:
-        return need(cJSON_CreateNull());
+        return p4_json_need(cJSON_CreateNull());
     }
 }
 
@@ -185,9 +120,9 @@ static cJSON *copy_tree(const cJSON *src, bool strip)
                 continue;
             copy = shallow(c);
             if (cJSON_IsObject(p.to))
-                need_ok(cJSON_AddItemToObject(p.to, c->string ? c->string : "", copy));
+                p4_json_need_ok(cJSON_AddItemToObject(p.to, c->string ? c->string : "", copy));
             else
-                need_ok(cJSON_AddItemToArray(p.to, copy));
+                p4_json_need_ok(cJSON_AddItemToArray(p.to, copy));
             if (c->child != NULL) {
                 if (n == cap) {
                     cap *= 2;
@@ -213,10 +148,10 @@ static void replace_member(cJSON *parent, cJSON *old, cJSON *v)
     old->string = NULL;
     old->type &= ~cJSON_StringIsConst;
     old->child = NULL;
-    discard(kids);
+    p4_json_discard(kids);
     if (old->valuestring != NULL)
         wipe(old->valuestring, strlen(old->valuestring));
-    need_ok(cJSON_ReplaceItemViaPointer(parent, old, v));
+    p4_json_need_ok(cJSON_ReplaceItemViaPointer(parent, old, v));
 }
 
 static int cmp_member(const void *x, const void *y)
@@ -317,10 +252,10 @@ static void merge_pair(struct pair w, enum nulls nulls, bool take, struct pair *
             replace_member(w.dst, d, v); /* v inherits d's key: slot->key stays valid */
             slot->item = v;
         } else {
-            need_ok(cJSON_AddItemToObject(w.dst, s->string, v));
+            p4_json_need_ok(cJSON_AddItemToObject(w.dst, s->string, v));
         }
     }
-    discard(trash);
+    p4_json_discard(trash);
     free(last);
     free(index);
     free(srcs);
@@ -385,15 +320,15 @@ static int parse_index(const char *path, size_t *i, size_t *out, struct p4_error
             v = v * 10 + (uint64_t)(path[j] - '0');
     }
     if (path[j] != ']' || !digits)
-        return fail(err, P4_ERR_INVAL,
+        return p4_error_set_printable(err, P4_ERR_INVAL,
                     "target path \"" SHOWN "\" has an invalid list index at byte %zu.", path,
                     *i + 1);
     if (neg && v != 0)
-        return fail(err, P4_ERR_INVAL,
+        return p4_error_set_printable(err, P4_ERR_INVAL,
                     "target path \"" SHOWN "\" has a negative list index at byte %zu.", path,
                     *i + 1);
     if (v > P4_VALUES_INDEX_MAX)
-        return fail(err, P4_ERR_INVAL,
+        return p4_error_set_printable(err, P4_ERR_INVAL,
                     "target path \"" SHOWN "\" has a list index above %d at byte %zu.", path,
                     P4_VALUES_INDEX_MAX, *i + 1);
     *out = (size_t)v;
@@ -406,7 +341,7 @@ static int add_seg(const char *path, struct seg **segs, size_t *n, struct seg se
 {
     if (*n == P4_VALUES_PATH_MAX_SEGMENTS) {
         free(seg.key);
-        return fail(err, P4_ERR_INVAL, "target path \"" SHOWN "\" has more than %d segments.", path,
+        return p4_error_set_printable(err, P4_ERR_INVAL, "target path \"" SHOWN "\" has more than %d segments.", path,
                     P4_VALUES_PATH_MAX_SEGMENTS);
     }
     (*segs)[(*n)++] = seg;
@@ -422,7 +357,7 @@ static int parse_path(const char *path, struct seg **out, size_t *nout, struct p
     int rc = 0;
 
     if (len == 0) {
-        rc = fail(err, P4_ERR_INVAL, "the target path is empty.");
+        rc = p4_error_set_printable(err, P4_ERR_INVAL, "the target path is empty.");
         goto out;
     }
     for (;;) {
@@ -434,7 +369,7 @@ static int parse_path(const char *path, struct seg **out, size_t *nout, struct p
             buf[j++] = path[i++];
         }
         if (j == 0) {
-            rc = fail(err, P4_ERR_INVAL, "target path \"" SHOWN "\" has an empty key at byte %zu.",
+            rc = p4_error_set_printable(err, P4_ERR_INVAL, "target path \"" SHOWN "\" has an empty key at byte %zu.",
                       path, start + 1);
             goto out;
         }
@@ -450,7 +385,7 @@ static int parse_path(const char *path, struct seg **out, size_t *nout, struct p
         if (rc != 0 || path[i] == '\0')
             goto out;
         if (path[i] != '.') {
-            rc = fail(err, P4_ERR_INVAL,
+            rc = p4_error_set_printable(err, P4_ERR_INVAL,
                       "target path \"" SHOWN "\" has unexpected text after a list index at byte "
                       "%zu.",
                       path, i + 1);
@@ -504,7 +439,7 @@ static int check_path(const cJSON *root, const char *path, const struct seg *seg
         if (next == NULL || cJSON_IsNull(next))
             return 0;
         if (want_list ? !cJSON_IsArray(next) : !cJSON_IsObject(next))
-            return fail(err, P4_ERR_INVAL,
+            return p4_error_set_printable(err, P4_ERR_INVAL,
                         "cannot set target path \"" SHOWN "\": %.*s is %s, not %s.", path,
                         (int)(segs[i].end < 200 ? segs[i].end : 200), path, type_name(next),
                         want_list ? "a list" : "an object");
@@ -521,13 +456,13 @@ static void put(cJSON *cur, const struct seg *seg, cJSON *v)
     if (seg->key != NULL) {
         old = cJSON_GetObjectItemCaseSensitive(cur, seg->key);
         if (old == NULL)
-            need_ok(cJSON_AddItemToObject(cur, seg->key, v));
+            p4_json_need_ok(cJSON_AddItemToObject(cur, seg->key, v));
         else
             replace_member(cur, old, v);
         return;
     }
     for (size_t size = (size_t)cJSON_GetArraySize(cur); size <= seg->index; size++)
-        need_ok(cJSON_AddItemToArray(cur, need(cJSON_CreateNull())));
+        p4_json_need_ok(cJSON_AddItemToArray(cur, p4_json_need(cJSON_CreateNull())));
     replace_member(cur, element(cur, seg->index), v);
 }
 
@@ -539,9 +474,9 @@ int p4_values_set_path(cJSON *root, const char *path, cJSON *value, struct p4_er
     int rc;
 
     if (value == NULL)
-        return fail(err, P4_ERR_INVAL, "no value to set at the target path.");
+        return p4_error_set_printable(err, P4_ERR_INVAL, "no value to set at the target path.");
     if (!cJSON_IsObject(root) || path == NULL) {
-        rc = fail(err, P4_ERR_INVAL, "no values or no target path to set a value at.");
+        rc = p4_error_set_printable(err, P4_ERR_INVAL, "no values or no target path to set a value at.");
         goto out;
     }
     rc = parse_path(path, &segs, &n, err);
@@ -553,7 +488,7 @@ int p4_values_set_path(cJSON *root, const char *path, cJSON *value, struct p4_er
         cJSON *next = child_at(cur, &segs[i]);
 
         if (next == NULL || cJSON_IsNull(next)) {
-            next = need(segs[i + 1].key == NULL ? cJSON_CreateArray() : cJSON_CreateObject());
+            next = p4_json_need(segs[i + 1].key == NULL ? cJSON_CreateArray() : cJSON_CreateObject());
             put(cur, &segs[i], next);
         }
         cur = next;
@@ -562,7 +497,7 @@ int p4_values_set_path(cJSON *root, const char *path, cJSON *value, struct p4_er
     value = NULL;
 out:
     free_segs(segs, n);
-    discard(value);
+    p4_json_discard(value);
     return rc;
 }
 
@@ -651,7 +586,7 @@ static bool int10(const char *s, size_t n, int64_t *out)
 static cJSON *string_node(const char *s, size_t n)
 {
     char *copy = p4_strndup(s, n);
-    cJSON *node = need(cJSON_CreateString(copy));
+    cJSON *node = p4_json_need(cJSON_CreateString(copy));
 
     wipe(copy, n);
     free(copy);
@@ -666,11 +601,11 @@ static int typed_value(const char *s, size_t n, const char *source, cJSON **out,
 
     *out = NULL;
     if (n > 0 && memchr(s, '\0', n) != NULL)
-        return fail(err, P4_ERR_INVALID,
+        return p4_error_set_printable(err, P4_ERR_INVALID,
                     "%s: the value holds a NUL byte, which cannot be set at a target path.",
                     source);
     if (!utf8_valid((const unsigned char *)s, n))
-        return fail(err, P4_ERR_INVALID,
+        return p4_error_set_printable(err, P4_ERR_INVALID,
                     "%s: the value is not UTF-8 text, which cannot be set at a target path.",
                     source);
     if (n > 0 && ((s[0] == '\'' && s[n - 1] == '\'') || (s[0] == '"' && s[n - 1] == '"'))) {
@@ -682,12 +617,12 @@ static int typed_value(const char *s, size_t n, const char *source, cJSON **out,
             b--;
         *out = string_node(s + a, b - a);
     } else if (equal_fold(s, n, "true") || equal_fold(s, n, "false")) {
-        *out = need(cJSON_CreateBool(equal_fold(s, n, "true")));
+        *out = p4_json_need(cJSON_CreateBool(equal_fold(s, n, "true")));
     } else if (equal_fold(s, n, "null")) {
-        *out = need(cJSON_CreateNull());
+        *out = p4_json_need(cJSON_CreateNull());
     } else if (n > 0 && (s[0] != '0' || n == 1) && int10(s, n, &v) && v <= EXACT_INT_MAX &&
                v >= -EXACT_INT_MAX) {
-        *out = need(cJSON_CreateNumber((double)v));
+        *out = p4_json_need(cJSON_CreateNumber((double)v));
     } else {
         *out = string_node(s, n);
     }
@@ -704,11 +639,11 @@ int p4_values_apply_source(cJSON *root, const char *source, const char *text, si
 
     p4_error_clear(&inner);
     if (!cJSON_IsObject(root) || (text == NULL && len > 0)) {
-        rc = fail(err, P4_ERR_INVAL, SHOWN ": no values to apply it to.", name);
+        rc = p4_error_set_printable(err, P4_ERR_INVAL, SHOWN ": no values to apply it to.", name);
         goto out;
     }
     if (len > P4_YAML_MAX_INPUT) {
-        rc = fail(err, P4_ERR_TOOBIG, SHOWN " holds %zu bytes, more than the %zu-byte limit.", name,
+        rc = p4_error_set_printable(err, P4_ERR_TOOBIG, SHOWN " holds %zu bytes, more than the %zu-byte limit.", name,
                   len, P4_YAML_MAX_INPUT);
         goto out;
     }
@@ -719,36 +654,36 @@ int p4_values_apply_source(cJSON *root, const char *source, const char *text, si
         if (rc == 0)
             rc = p4_values_set_path(root, target_path, value, &inner);
         if (rc != 0 && inner.code != 0)
-            rc = fail(err, rc, SHOWN ": %s", name, inner.message);
+            rc = p4_error_set_printable(err, rc, SHOWN ": %s", name, inner.message);
         goto out;
     }
     tree = p4_yaml_to_json(text, len, &inner);
     if (tree == NULL) {
-        rc = fail(err, inner.code, SHOWN ": %s", name, inner.message);
+        rc = p4_error_set_printable(err, inner.code, SHOWN ": %s", name, inner.message);
         goto out;
     }
     if (cJSON_IsNull(tree))
         goto out;
     if (!cJSON_IsObject(tree)) {
-        rc = fail(err, P4_ERR_INVALID, SHOWN " holds %s, not a mapping of values.", name,
+        rc = p4_error_set_printable(err, P4_ERR_INVALID, SHOWN " holds %s, not a mapping of values.", name,
                   type_name(tree));
         goto out;
     }
     merge(root, tree, NULLS_KEEP, true);
 out:
-    discard(tree);
+    p4_json_discard(tree);
     return rc;
 }
 
 cJSON *p4_values_compose(const struct p4_values_source *sources, size_t n,
                          const cJSON *inline_values, struct p4_error *err)
 {
-    cJSON *result = need(cJSON_CreateObject());
+    cJSON *result = p4_json_need(cJSON_CreateObject());
     char label[320];
     int rc = 0;
 
     if (sources == NULL && n > 0) {
-        rc = fail(err, P4_ERR_INVAL, "no valuesFrom entries were given.");
+        rc = p4_error_set_printable(err, P4_ERR_INVAL, "no valuesFrom entries were given.");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -757,20 +692,20 @@ cJSON *p4_values_compose(const struct p4_values_source *sources, size_t n,
 
         if (s->kind == NULL ||
             (strcmp(s->kind, "ConfigMap") != 0 && strcmp(s->kind, "Secret") != 0)) {
-            rc = fail(err, P4_ERR_INVAL,
+            rc = p4_error_set_printable(err, P4_ERR_INVAL,
                       "valuesFrom[%zu] has kind \"%.40s\"; use ConfigMap or Secret.", i,
                       s->kind != NULL ? s->kind : "");
             goto out;
         }
         if (s->name == NULL || s->name[0] == '\0') {
-            rc = fail(err, P4_ERR_INVAL, "valuesFrom[%zu] (%s) has no name.", i, s->kind);
+            rc = p4_error_set_printable(err, P4_ERR_INVAL, "valuesFrom[%zu] (%s) has no name.", i, s->kind);
             goto out;
         }
         (void)snprintf(label, sizeof(label), "%s %.120s key %.120s", s->kind, s->name, key);
         if (s->text == NULL) {
             if (s->optional)
                 continue;
-            rc = fail(err, P4_ERR_NOTFOUND,
+            rc = p4_error_set_printable(err, P4_ERR_NOTFOUND,
                       "%s was not found: create it, or mark the valuesFrom entry optional.", label);
             goto out;
         }
@@ -780,7 +715,7 @@ cJSON *p4_values_compose(const struct p4_values_source *sources, size_t n,
     }
     if (inline_values != NULL && !cJSON_IsNull(inline_values)) {
         if (!cJSON_IsObject(inline_values)) {
-            rc = fail(err, P4_ERR_INVAL, "spec.chart.values is %s, not an object.",
+            rc = p4_error_set_printable(err, P4_ERR_INVAL, "spec.chart.values is %s, not an object.",
                       type_name(inline_values));
             goto out;
         }
@@ -788,7 +723,7 @@ cJSON *p4_values_compose(const struct p4_values_source *sources, size_t n,
     }
 out:
     if (rc != 0) {
-        discard(result);
+        p4_json_discard(result);
         result = NULL;
     }
     return result;

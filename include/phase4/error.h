@@ -65,6 +65,9 @@ const char *p4_err_reason(int code);
  */
 int p4_error_set(struct p4_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* As p4_error_set, with every byte outside printable ASCII in the message made '?'. */
+int p4_error_set_printable(struct p4_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void p4_error_clear(struct p4_error *err);
 
 #endif

@@ -65,4 +65,19 @@ int p4_json_bool(const cJSON *obj, const char *path, bool *out);
  */
 char *p4_json_print(const cJSON *obj);
 
+/*
+ * cJSON returns NULL (or false) when its own malloc fails: abort then, with a
+ * log line, as p4_malloc does, so no caller writes an untested branch.
+ * p4_json_need returns item.
+ */
+cJSON *p4_json_need(cJSON *item);
+void p4_json_need_ok(cJSON_bool ok);
+
+/*
+ * Wipe every key and string of tree (or sibling chain), which may hold a
+ * Secret's values, then delete it. tree must be detached; NULL is fine. The
+ * walk splices each node's children in after it, so it needs no stack.
+ */
+void p4_json_discard(cJSON *tree);
+
 #endif

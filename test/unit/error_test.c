@@ -58,6 +58,20 @@ static void long_messages_are_truncated(void **state)
     assert_int_equal(strlen(err.message), P4_ERROR_MESSAGE_MAX - 1);
 }
 
+static void printable_variant_cleans_the_message(void **state)
+{
+    struct p4_error err;
+
+    (void)state;
+    assert_int_equal(
+        p4_error_set_printable(&err, P4_ERR_PARSE, "bad \"%s\" at %d", "a\tb\nc\x7f\xc3\xa9", 3),
+        P4_ERR_PARSE);
+    assert_int_equal(err.code, P4_ERR_PARSE);
+    assert_string_equal(err.reason, "ParseError");
+    assert_string_equal(err.message, "bad \"a?b?c???\" at 3");
+    assert_int_equal(p4_error_set_printable(NULL, P4_ERR_IO, "%s", "x"), P4_ERR_IO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -65,6 +79,7 @@ int main(void)
         cmocka_unit_test(unknown_codes_are_named_unknown),
         cmocka_unit_test(error_set_fills_and_returns_code),
         cmocka_unit_test(long_messages_are_truncated),
+        cmocka_unit_test(printable_variant_cleans_the_message),
     };
     return cmocka_run_group_tests_name("error", tests, NULL, NULL);
 }

@@ -212,6 +212,27 @@ static void print_is_compact_and_freeable(void **state)
     assert_null(p4_json_print(NULL));
 }
 
+/* A tree that held secrets is wiped and freed whole (valgrind checks the freeing), any shape. */
+static void discard_frees_any_tree(void **state)
+{
+    static const char *const docs[] = {
+        "{\"auths\":{\"r.example\":{\"auth\":\"c2VjcmV0\",\"password\":\"s3cret\"}}}",
+        "[[[[1,\"a\"]],{\"b\":[{},[]]}],null,true]",
+        "\"just a string\"",
+        "{}",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        cJSON *doc = cJSON_Parse(docs[i]);
+        assert_non_null(doc);
+        p4_json_discard(doc);
+    }
+    p4_json_discard(NULL);
+    assert_ptr_equal(p4_json_need((cJSON *)&docs), (cJSON *)&docs);
+    p4_json_need_ok(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +246,7 @@ int main(void)
         cmocka_unit_test(parse_rejects_oversized_input_unread),
         cmocka_unit_test(parse_rejects_deep_nesting),
         cmocka_unit_test(print_is_compact_and_freeable),
+        cmocka_unit_test(discard_frees_any_tree),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 #include "phase4/controller.h"
 #include "phase4/discovery.h"
 #include "phase4/events.h"
+#include "phase4/apply.h"
 #include "phase4/chartfetch.h"
 #include "phase4/dockerstage.h"
 #include "phase4/imagecheck.h"
@@ -111,6 +112,9 @@ static void usage(FILE *out)
                 "                          [--docker-config FILE] [--insecure]\n"
                 "                          resolve an image to its digest and check that every blob\n"
                 "                          of the platform is in the registry, as a pull would need\n"
+                "  phase4-operator apply -f FILE [-n NS] [--dry-run] [--force] [--kubeconfig PATH]\n"
+                "                          server-side apply (fieldManager phase4-operator) of every\n"
+                "                          object in a manifest, as the stages do; --dry-run: dryRun=All\n"
                 "  phase4-operator chart-fetch REPOSITORY NAME [VERSION] [--ca-file PEM]\n"
                 "                          [--docker-config FILE] [--insecure] [--cache-dir DIR]\n"
                 "                          fetch a chart (index.yaml or oci://), verify its digest and\n"
@@ -734,6 +738,115 @@ out:
     return cli.rc;
 }
 
+struct apply_cli {
+    int rc;
+    struct p4_kube *kube;
+    struct p4_discovery *disc;
+    cJSON *objects;
+    int next, pending;
+    struct p4_apply_opts opts;
+};
+
+static void apply_next(struct apply_cli *cli);
+
+static void on_cli_applied(const struct p4_apply_result *res, void *data)
+{
+    struct apply_cli *cli = data;
+
+    if (res->rc == 0)
+        (void)printf("%s/%s%s%s applied%s\n", res->resource, res->namespace_,
+                     res->namespace_[0] ? "/" : "", res->name,
+                     cli->opts.dry_run ? " (server dry run)" : "");
+    else {
+        (void)fprintf(stderr, "phase4-operator: %s: %s\n", res->err.reason ? res->err.reason : "",
+                      res->err.message);
+        cli->rc = 1;
+    }
+    cli->pending--;
+    apply_next(cli);
+}
+
+/* Apply the next object (one at a time, in the manifest's order); close up after the last. */
+static void apply_next(struct apply_cli *cli)
+{
+    const cJSON *obj;
+
+    while ((obj = cJSON_GetArrayItem(cli->objects, cli->next)) != NULL) {
+        cli->next++;
+        cli->pending++;
+        if (p4_apply_object(cli->kube, cli->disc, obj, &cli->opts, on_cli_applied, cli) == 0)
+            return;
+        cli->pending--;
+        cli->rc = 1;
+    }
+    if (cli->pending == 0) {
+        p4_discovery_close(cli->disc);
+        p4_kube_close(cli->kube);
+    }
+}
+
+/* phase4-operator apply -f FILE [-n NS] [--dry-run] [--force]: server-side apply as the stages do. */
+static int apply_cli(int argc, char **argv)
+{
+    struct options o = {0};
+    struct apply_cli cli = {.rc = 1};
+    struct p4_kube_config *cfg = NULL;
+    const char *file = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    struct p4_error err;
+    uv_loop_t loop;
+
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-f") == 0 && i + 1 < argc)
+            file = argv[++i];
+        else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
+            cli.opts.namespace_ = argv[++i];
+        else if (strcmp(argv[i], "--dry-run") == 0)
+            cli.opts.dry_run = true;
+        else if (strcmp(argv[i], "--force") == 0)
+            cli.opts.force = true;
+        else if (strcmp(argv[i], "--kubeconfig") == 0 && i + 1 < argc)
+            o.kubeconfig = argv[++i];
+        else if (strcmp(argv[i], "--context") == 0 && i + 1 < argc)
+            o.context = argv[++i];
+        else {
+            (void)fprintf(stderr, "phase4-operator: apply: unknown flag '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (file == NULL || (text = read_file(file, &len)) == NULL) {
+        (void)fprintf(stderr, "phase4-operator: apply: give a readable manifest with -f FILE\n");
+        return 2;
+    }
+    cli.objects = p4_manifest_split(text, len, &err);
+    free(text);
+    if (cli.objects == NULL) {
+        (void)fprintf(stderr, "phase4-operator: %s: %s\n", file, err.message);
+        return 1;
+    }
+    if (load_config(&o, &cfg, &err) != 0) {
+        (void)fprintf(stderr, "phase4-operator: %s\n", err.message);
+        cJSON_Delete(cli.objects);
+        return 1;
+    }
+    (void)uv_loop_init(&loop);
+    (void)curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (p4_kube_new(&loop, cfg, NULL, &cli.kube, &err) == 0) {
+        cli.rc = 0;
+        cli.disc = p4_discovery_new(cli.kube);
+        apply_next(&cli);
+        (void)uv_run(&loop, UV_RUN_DEFAULT);
+    } else {
+        (void)fprintf(stderr, "phase4-operator: %s\n", err.message);
+    }
+    (void)uv_loop_close(&loop);
+    curl_global_cleanup();
+    p4_kube_config_free(cfg);
+    cJSON_Delete(cli.objects);
+    return cli.rc;
+}
+
 struct chart_cli {
     int rc;
     struct p4_chartfetch *fetch;
@@ -855,6 +968,10 @@ int main(int argc, char **argv)
 
     /* A peer that hangs up mid-write (a scrape that timed out) is an EPIPE, not a death. */
     (void)signal(SIGPIPE, SIG_IGN);
+    if (argc >= 2 && strcmp(argv[1], "apply") == 0) {
+        p4_log_setup(P4_LOG_ERROR, 0, stderr);
+        return apply_cli(argc - 2, argv + 2);
+    }
     if (argc >= 4 && strcmp(argv[1], "chart-fetch") == 0) {
         p4_log_setup(P4_LOG_ERROR, 0, stderr);
         return chart_fetch_cli(argc - 2, argv + 2);

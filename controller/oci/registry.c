@@ -287,9 +287,9 @@ static void on_answer(int rc, const struct p4_http_response *resp, void *data)
         o->auth_tried = 1;
         if (authenticate(o, resp->www_authenticate) == 0)
             return;
-        fail(o, P4_ERR_UNAUTHORIZED, resp->status,
-             "registry %s asks for credentials%s: add a pull secret for it",
-             o->user ? " the pull secret cannot answer" : "");
+        /* The caller says where credentials come from (pull secrets, a chart's secret). */
+        fail(o, P4_ERR_UNAUTHORIZED, resp->status, "registry %s asks for credentials%s",
+             o->user ? " that the given ones cannot answer" : " and none were given");
         return;
     }
     if (resp->status == 401 || resp->status == 403) {

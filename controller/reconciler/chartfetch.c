@@ -354,7 +354,10 @@ static bool registry_ok(struct op *o, const struct p4_registry_answer *a, const 
          : a->rc == P4_ERR_TLS                                       ? "ChartRepositoryTLSError"
          : a->rc == P4_ERR_INVALID                                   ? "ChartDigestMismatch"
                                                                      : "ChartRepositoryUnavailable",
-         "%s (%s)", a->err.message, what);
+         "%s (%s)%s", a->err.message, what,
+         a->rc == P4_ERR_UNAUTHORIZED || a->rc == P4_ERR_FORBIDDEN
+             ? ": give the chart's credentials for that registry"
+             : "");
     return false;
 }
 

@@ -54,6 +54,26 @@ int p4_error_set(struct p4_error *err, int code, const char *fmt, ...)
     return code;
 }
 
+const char *p4_error_quote(const char *s, size_t max, char *buf)
+{
+    size_t i;
+
+    for (i = 0; i < max && s[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+            buf[i] = s[i];
+        else
+            buf[i] = '?';
+    }
+    if (s[i] != '\0') {
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
 int p4_error_set_printable(struct p4_error *err, int code, const char *fmt, ...)
 {
     va_list ap;

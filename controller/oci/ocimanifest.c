@@ -47,22 +47,7 @@ enum media_class { MEDIA_NONE, MEDIA_KNOWN, MEDIA_SCHEMA1, MEDIA_GENERIC, MEDIA_
  */
 static const char *shown(const char *s, char buf[SHOWN_SIZE])
 {
-    size_t i;
-
-    for (i = 0; i < SHOWN_MAX && s[i] != '\0'; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            buf[i] = s[i];
-        else
-            buf[i] = '?';
-    }
-    if (s[i] != '\0') {
-        memcpy(buf + i, "...", 3);
-        i += 3;
-    }
-    buf[i] = '\0';
-    return buf;
+    return p4_error_quote(s, SHOWN_MAX, buf);
 }
 
 /* "field.key", or "key" at the top level; marked "..." if it had to be cut (it never is). */

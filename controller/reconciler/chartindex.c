@@ -51,22 +51,7 @@ struct url {
  */
 static const char *shown(const char *s, size_t max, char buf[SHOWN_SIZE])
 {
-    size_t i;
-
-    for (i = 0; i < max && i < SHOWN_MAX && s[i] != '\0'; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            buf[i] = s[i];
-        else
-            buf[i] = '?';
-    }
-    if (s[i] != '\0') {
-        memcpy(buf + i, "...", 3);
-        i += 3;
-    }
-    buf[i] = '\0';
-    return buf;
+    return p4_error_quote(s, max < SHOWN_MAX ? max : SHOWN_MAX, buf);
 }
 
 static bool is_alpha(char c)

@@ -65,6 +65,13 @@ const char *p4_err_reason(int code);
  */
 int p4_error_set(struct p4_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * s made fit to quote in a message: bytes other than printable ASCII, '"' and
+ * '\' become '?', and text past max bytes is cut and marked "...". buf holds
+ * max + 4 bytes. Returns buf.
+ */
+const char *p4_error_quote(const char *s, size_t max, char *buf);
+
 /* As p4_error_set, with every byte outside printable ASCII in the message made '?'. */
 int p4_error_set_printable(struct p4_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

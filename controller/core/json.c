@@ -240,3 +240,25 @@ void p4_json_discard(cJSON *tree)
     }
     cJSON_Delete(tree);
 }
+
+cJSON *p4_json_shallow_copy(const cJSON *n)
+{
+    switch (n->type & 0xff) {
+    case cJSON_False:
+        return p4_json_need(cJSON_CreateFalse());
+    case cJSON_True:
+        return p4_json_need(cJSON_CreateTrue());
+    case cJSON_Number:
+        return p4_json_need(cJSON_CreateNumber(n->valuedouble));
+    case cJSON_String:
+        return p4_json_need(cJSON_CreateString(n->valuestring ? n->valuestring : ""));
+    case cJSON_Raw:
+        return p4_json_need(cJSON_CreateRaw(n->valuestring ? n->valuestring : "null"));
+    case cJSON_Array:
+        return p4_json_need(cJSON_CreateArray());
+    case cJSON_Object:
+        return p4_json_need(cJSON_CreateObject());
+    default:
+        return p4_json_need(cJSON_CreateNull());
+    }
+}

@@ -139,33 +139,12 @@ static void wipe_free(char *s)
     }
 }
 
-/* A node of the same type and value as n, without children. */
-static cJSON *shallow(const cJSON *n)
-{
-    switch (n->type & 0xff) {
-    case cJSON_False:
-        return p4_json_need(cJSON_CreateFalse());
-    case cJSON_True:
-        return p4_json_need(cJSON_CreateTrue());
-    case cJSON_Number:
-        return p4_json_need(cJSON_CreateNumber(n->valuedouble));
-    case cJSON_String:
-        return p4_json_need(cJSON_CreateString(n->valuestring ? n->valuestring : ""));
-    case cJSON_Array:
-        return p4_json_need(cJSON_CreateArray());
-    case cJSON_Object:
-        return p4_json_need(cJSON_CreateObject());
-    default:
-        return p4_json_need(cJSON_CreateNull());
-    }
-}
-
 /* A deep copy of src, built breadth-first with an explicit stack (no recursion). */
 static cJSON *copy_tree(const cJSON *src)
 {
     struct pair *stack = NULL;
     size_t n = 0, cap = 0;
-    cJSON *root = shallow(src);
+    cJSON *root = p4_json_shallow_copy(src);
 
     if (src->child != NULL) {
         cap = 16;
@@ -176,7 +155,7 @@ static cJSON *copy_tree(const cJSON *src)
         struct pair p = stack[--n];
 
         for (const cJSON *c = p.from->child; c != NULL; c = c->next) {
-            cJSON *copy = shallow(c);
+            cJSON *copy = p4_json_shallow_copy(c);
 
             if (cJSON_IsObject(p.to))
                 p4_json_need_ok(cJSON_AddItemToObject(p.to, c->string ? c->string : "", copy));

@@ -72,29 +72,6 @@ static const char *type_name(const cJSON *v)
     return "null";
 }
 
-/* A node of the same type and value as n, without children. */
-static cJSON *shallow(const cJSON *n)
-{
-    switch (n->type & 0xff) {
-    case cJSON_False:
-        return p4_json_need(cJSON_CreateFalse());
-    case cJSON_True:
-        return p4_json_need(cJSON_CreateTrue());
-    case cJSON_Number:
-        return p4_json_need(cJSON_CreateNumber(n->valuedouble));
-    case cJSON_String:
-        return p4_json_need(cJSON_CreateString(n->valuestring ? n->valuestring : ""));
-    case cJSON_Raw:
-        return p4_json_need(cJSON_CreateRaw(n->valuestring ? n->valuestring : "null"));
-    case cJSON_Array:
-        return p4_json_need(cJSON_CreateArray());
-    case cJSON_Object:
-        return p4_json_need(cJSON_CreateObject());
-    default:
-        return p4_json_need(cJSON_CreateNull());
-    }
-}
-
 /*
  * A deep copy of src. With strip, null members of objects are left out, as merging src into
  * an empty object would leave them out; lists (and everything in them) are copied as they are.
@@ -103,7 +80,7 @@ static cJSON *copy_tree(const cJSON *src, bool strip)
 {
     struct copy_pair *stack = NULL;
     size_t n = 0, cap = 0;
-    cJSON *root = shallow(src);
+    cJSON *root = p4_json_shallow_copy(src);
 
     if (src->child != NULL) {
         cap = 16;
@@ -118,7 +95,7 @@ static cJSON *copy_tree(const cJSON *src, bool strip)
 
             if (p.strip && cJSON_IsNull(c))
                 continue;
-            copy = shallow(c);
+            copy = p4_json_shallow_copy(c);
             if (cJSON_IsObject(p.to))
                 p4_json_need_ok(cJSON_AddItemToObject(p.to, c->string ? c->string : "", copy));
             else

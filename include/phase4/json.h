@@ -80,4 +80,7 @@ void p4_json_need_ok(cJSON_bool ok);
  */
 void p4_json_discard(cJSON *tree);
 
+/* A node of the same type and value as n, without children or key (caller frees). */
+cJSON *p4_json_shallow_copy(const cJSON *n);
+
 #endif

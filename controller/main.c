@@ -662,6 +662,35 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+/*
+ * Credentials for ref_or_host from a docker config file (as `docker login`
+ * writes it) into auth; *cred is the matching entry, or NULL. The file's
+ * bytes are wiped. Returns 0, or 1 after saying why on stderr.
+ */
+static int load_docker_config(const char *path, const char *ref_or_host, struct p4_regauth *auth,
+                              const struct p4_regauth_entry **cred)
+{
+    struct p4_error err;
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    int rc = 0;
+
+    *cred = NULL;
+    if (text == NULL ||
+        p4_regauth_add_secret(auth, P4_REGAUTH_DOCKERCONFIGJSON, text, len, &err) != 0) {
+        (void)fprintf(stderr, "phase4-operator: %s: %s\n", path,
+                      text ? err.message : "cannot read it");
+        rc = 1;
+    } else if (p4_regauth_lookup(auth, ref_or_host, cred, NULL) != 0) {
+        *cred = NULL;
+    }
+    if (text) {
+        memset(text, 0, len);
+        free(text);
+    }
+    return rc;
+}
+
 /* phase4-operator image-check REF [flags]: the Docker stage's registry checks by hand. */
 static int image_check_cli(int argc, char **argv)
 {
@@ -673,8 +702,8 @@ static int image_check_cli(int argc, char **argv)
     struct p4_regauth auth;
     struct p4_error err;
     struct image_cli cli = {.rc = 1};
-    char *ca = NULL, *cfg = NULL;
-    size_t ca_len = 0, cfg_len = 0;
+    char *ca = NULL;
+    size_t ca_len = 0;
     uv_loop_t loop;
 
     p4_regauth_init(&auth);
@@ -701,17 +730,8 @@ static int image_check_cli(int argc, char **argv)
         (void)fprintf(stderr, "phase4-operator: cannot read %s\n", ca_file);
         goto out;
     }
-    if (config) {
-        const struct p4_regauth_entry *e = NULL;
-        if ((cfg = read_file(config, &cfg_len)) == NULL ||
-            p4_regauth_add_secret(&auth, P4_REGAUTH_DOCKERCONFIGJSON, cfg, cfg_len, &err) != 0) {
-            (void)fprintf(stderr, "phase4-operator: %s: %s\n", config,
-                          cfg ? err.message : "cannot read it");
-            goto out;
-        }
-        if (p4_regauth_lookup(&auth, ref, &e, NULL) == 0)
-            t.cred = e;
-    }
+    if (config && load_docker_config(config, ref, &auth, &t.cred) != 0)
+        goto out;
     t.host = r.registry;
     t.ca_pem = (const unsigned char *)ca;
     t.ca_len = ca_len;
@@ -731,10 +751,6 @@ out:
     p4_image_ref_close(&r);
     p4_regauth_close(&auth);
     free(ca);
-    if (cfg) {
-        memset(cfg, 0, cfg_len);
-        free(cfg);
-    }
     return cli.rc;
 }
 
@@ -875,10 +891,9 @@ static int chart_fetch_cli(int argc, char **argv)
     struct p4_chartfetch_config fc = {.cache_dir = "/tmp/phase4-charts"};
     struct chart_cli cli = {.rc = 1};
     const char *ca_file = NULL, *config = NULL;
-    char *ca = NULL, *cfg = NULL;
-    size_t ca_len = 0, cfg_len = 0;
+    char *ca = NULL;
+    size_t ca_len = 0;
     struct p4_regauth auth;
-    struct p4_error err;
     uv_loop_t loop;
     int i = 2;
 
@@ -900,20 +915,13 @@ static int chart_fetch_cli(int argc, char **argv)
     }
     p4_regauth_init(&auth);
     if (config) {
-        const struct p4_regauth_entry *e = NULL;
         const char *host = strncmp(req.repository, "oci://", 6) == 0 ? req.repository + 6 : "";
         char h[256];
         (void)snprintf(h, sizeof(h), "%.*s", (int)strcspn(host, "/"), host);
-        if ((cfg = read_file(config, &cfg_len)) == NULL ||
-            p4_regauth_add_secret(&auth, P4_REGAUTH_DOCKERCONFIGJSON, cfg, cfg_len, &err) != 0) {
-            (void)fprintf(stderr, "phase4-operator: %s: %s\n", config,
-                          cfg ? err.message : "cannot read it");
+        if (load_docker_config(config, h, &auth, &req.cred) != 0) {
             p4_regauth_close(&auth);
-            free(cfg);
             return 1;
         }
-        if (p4_regauth_lookup(&auth, h, &e, NULL) == 0)
-            req.cred = e;
     }
     /* Repository credentials come from the environment, never the command line. */
     req.username = getenv("P4_CHART_USERNAME");
@@ -941,10 +949,6 @@ static int chart_fetch_cli(int argc, char **argv)
     curl_global_cleanup();
     free(ca);
     p4_regauth_close(&auth);
-    if (cfg) {
-        memset(cfg, 0, cfg_len);
-        free(cfg);
-    }
     return cli.rc;
 }
 

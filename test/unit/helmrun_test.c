@@ -212,9 +212,10 @@ static void output_over_the_limit_is_cut_and_drained(void **state)
 
 static void time_limit_sends_sigterm_then_sigkill(void **state)
 {
-    /* Ignores SIGTERM (and so do the sleeps it starts): only SIGKILL to the group ends it. */
-    const char *stubborn[] = {"-c", "trap '' TERM; echo started; while :; do sleep 1; done", NULL};
-    const char *polite[] = {"-c", "exec sleep 30", NULL};
+    /* A hung child that ignores SIGTERM (an ignored signal stays ignored across exec): only
+       SIGKILL to the group ends it. */
+    const char *stubborn[] = {"-c", "trap '' TERM; echo started; exec tail -f /dev/null", NULL};
+    const char *polite[] = {"-c", "exec tail -f /dev/null", NULL};
     struct p4_helmrun_options opts = sh_options(stubborn);
     struct outcome o = {0};
     uv_loop_t loop;
@@ -345,7 +346,7 @@ static void environment_is_clean(void **state)
 
 static void cancel_kills_and_calls_back_once(void **state)
 {
-    const char *argv[] = {"-c", "trap '' TERM; echo started; exec sleep 30", NULL};
+    const char *argv[] = {"-c", "trap '' TERM; echo started; exec tail -f /dev/null", NULL};
     struct p4_helmrun_options opts = sh_options(argv);
     struct outcome o = {0};
     struct p4_error err;
@@ -457,7 +458,7 @@ static void no_descriptor_or_child_is_left(void **state)
     opts.helm = "/nonexistent/helm";
     assert_int_equal(p4_helmrun_start(&loop, &opts, on_done, &o, NULL, &err), P4_ERR_IO);
     opts.helm = "/bin/sh";
-    opts.argv = (const char *[]){"-c", "sleep 30", NULL};
+    opts.argv = (const char *[]){"-c", "exec tail -f /dev/null", NULL};
     assert_int_equal(p4_helmrun_start(&loop, &opts, on_done, &o, &o.run, &err), 0);
     (void)uv_run(&loop, UV_RUN_NOWAIT);
     p4_helmrun_cancel(o.run);

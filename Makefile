@@ -9,9 +9,12 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 # Libraries come from Debian's -dev packages, found through pkg-config.
 # Recursive (=) so they are read after `make deps` has installed them.
-PKGS := libcurl yaml-0.1 libcjson libuv openssl
+PKGS := libcurl yaml-0.1 libcjson libuv openssl zlib
+# The helm version the operator is built and tested with (reported by --version and /metrics).
+P4_HELM_VERSION := $(shell sed -n 's/^HELM_VERSION=//p' hack/versions.env)
 P4_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude \
-	-DP4_VERSION='"$(P4_VERSION)"' $(shell pkg-config --cflags $(PKGS))
+	-DP4_VERSION='"$(P4_VERSION)"' -DP4_HELM_VERSION='"$(P4_HELM_VERSION)"' \
+	$(shell pkg-config --cflags $(PKGS))
 P4_LIBS = $(shell pkg-config --libs $(PKGS))
 TEST_LIBS = $(shell pkg-config --libs cmocka)
 

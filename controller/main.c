@@ -4,6 +4,7 @@
  * the reconciler, wires them together and runs until SIGTERM or SIGINT.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #endif
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -23,6 +25,8 @@
 #include "phase4/apply.h"
 #include "phase4/chartfetch.h"
 #include "phase4/dockerstage.h"
+#include "phase4/helmrun.h"
+#include "phase4/helmstage.h"
 #include "phase4/imagecheck.h"
 #include "phase4/informer.h"
 #include "phase4/json.h"
@@ -50,7 +54,9 @@ struct options {
     const char *leader_namespace;
     const char *leader_id;
     long grace_ms;
-    uint64_t retry_ms, recheck_ms, scan_poll_ms;
+    uint64_t retry_ms, recheck_ms, scan_poll_ms, helm_timeout_ms;
+    const char *helm;      /* the helm binary */
+    const char *cache_dir; /* charts and helm's own homes */
 };
 
 struct app {
@@ -64,6 +70,10 @@ struct app {
     struct p4_reconciler rec;
     struct p4_registry *registry;
     struct p4_docker_stage *docker;
+    struct p4_discovery *discovery;
+    struct p4_chartfetch *charts;
+    struct p4_helm_stage *helm;
+    char helm_version[64]; /* what `helm version` said at start, or "" */
     struct p4_leader *leader;
     struct p4_serve *metrics, *probes;
     uv_timer_t grace; /* ends a graceful shutdown that takes too long */
@@ -103,6 +113,11 @@ static void usage(FILE *out)
                 "                                    Secret heals it) this often (default 5m)\n"
                 "  --scan-poll-interval DURATION     look for a missing scan report this often\n"
                 "                                    (default 15s)\n"
+                "  --helm-binary PATH                the helm the Helm stage runs (default: helm\n"
+                "                                    next to this binary, else /usr/local/bin/helm)\n"
+                "  --helm-timeout DURATION           time limit of one helm run (default 2m)\n"
+                "  --cache-dir DIR                   charts and helm's cache (default\n"
+                "                                    /tmp/phase4-operator)\n"
                 "  --version               print the versions and exit\n"
                 "\n"
                 "  phase4-operator resolve APIVERSION KIND [--kubeconfig PATH] [--context NAME]\n"
@@ -230,6 +245,17 @@ static int parse_flags(int argc, char **argv, struct options *o)
         } else if (strcmp(a, "--scan-poll-interval") == 0) {
             if ((o->scan_poll_ms = duration_flag(v)) == 0)
                 goto bad;
+        } else if (strcmp(a, "--helm-timeout") == 0) {
+            if ((o->helm_timeout_ms = duration_flag(v)) == 0)
+                goto bad;
+        } else if (strcmp(a, "--helm-binary") == 0) {
+            if (v[0] == '\0')
+                goto bad;
+            o->helm = v;
+        } else if (strcmp(a, "--cache-dir") == 0) {
+            if (v[0] == '\0')
+                goto bad;
+            o->cache_dir = v;
         } else if (strcmp(a, "--leader-election-id") == 0) {
             o->leader_id = v;
         } else if (strcmp(a, "--log-format") == 0) {
@@ -329,6 +355,61 @@ static void on_job_delete(const char *key, const cJSON *obj, void *data)
     enqueue_owner(obj, data);
 }
 
+/* The helm next to this binary (as the image ships it), else /usr/local/bin/helm. */
+static const char *default_helm(char *buf, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    if (n > 0) {
+        char *slash;
+        self[n] = '\0';
+        slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            int w = snprintf(buf, size, "%s/helm", self);
+            if (w > 0 && (size_t)w < size && access(buf, X_OK) == 0)
+                return buf;
+        }
+    }
+    return "/usr/local/bin/helm";
+}
+
+static void on_helm_version(int rc, const struct p4_helmrun_result *res,
+                            const struct p4_error *err, void *data)
+{
+    struct app *app = data;
+    size_t n;
+
+    if (rc != 0 || res->exit_status != 0 || res->term_signal != 0 || res->timed_out) {
+        p4_log(P4_LOG_ERROR, "helm does not run; the Helm stage will fail (see --helm-binary)",
+               "error", rc != 0 ? err->message : res->err, P4_LOG_END);
+        return;
+    }
+    n = strspn(res->out, "v0123456789.+-abcdefghijklmnopqrstuvwxyz");
+    (void)snprintf(app->helm_version, sizeof(app->helm_version), "%.*s", (int)n, res->out);
+    p4_log(strcmp(app->helm_version, P4_HELM_VERSION) == 0 ? P4_LOG_INFO : P4_LOG_WARN,
+           strcmp(app->helm_version, P4_HELM_VERSION) == 0
+               ? "helm found"
+               : "helm is not the version this operator is built and tested with",
+           "version", app->helm_version, "pinned", P4_HELM_VERSION, P4_LOG_END);
+}
+
+/* Ask helm its version, for the log and /metrics. */
+static void probe_helm(struct app *app, const char *helm, const char *work)
+{
+    static const char *const argv[] = {"version", "--template", "{{.Version}}", NULL};
+    char home[PATH_MAX];
+    struct p4_helmrun_options ho = {.helm = helm, .argv = argv, .timeout_ms = 30000};
+    struct p4_error err;
+
+    (void)snprintf(home, sizeof(home), "%s/helm/home", work);
+    ho.home = ho.cache_home = ho.config_home = ho.data_home = home;
+    if (p4_helmrun_start(app->loop, &ho, on_helm_version, app, NULL, &err) != 0)
+        p4_log(P4_LOG_ERROR, "cannot run helm; the Helm stage will fail (see --helm-binary)",
+               "helm", helm, "error", err.message, P4_LOG_END);
+}
+
 /* A stage's result changed: reconcile the resource (once the leader hands out work). */
 static void on_stage_changed(const char *key, void *data)
 {
@@ -351,6 +432,12 @@ static void on_released(void *arg)
     app->leader = NULL;
     p4_docker_stage_free(app->docker); /* runs still waiting on a request end with it */
     app->docker = NULL;
+    p4_helm_stage_free(app->helm); /* a running helm is killed */
+    app->helm = NULL;
+    p4_chartfetch_free(app->charts);
+    app->charts = NULL;
+    p4_discovery_close(app->discovery);
+    app->discovery = NULL;
     p4_registry_close(app->registry);
     app->registry = NULL;
     p4_informer_close(app->resources);
@@ -424,6 +511,7 @@ static void p4_metrics_write(struct app *app, struct p4_buf *b)
     struct p4_controller_stats cs;
     struct p4_workqueue_stats qs;
     struct p4_docker_stage_stats ds;
+    struct p4_helm_stage_stats hs;
     const struct p4_kube_stats *ks = p4_kube_stats(app->kube);
     const struct p4_informer_stats *is = p4_informer_stats(app->resources);
     static const char *const classes[6] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -432,8 +520,10 @@ static void p4_metrics_write(struct app *app, struct p4_buf *b)
     p4_controller_stats(app->ctl, &cs, &qs);
     p4_buf_printf(b, "# HELP phase4_build_info The operator's version.\n"
                      "# TYPE phase4_build_info gauge\n"
-                     "phase4_build_info{version=\"%s\",libuv=\"%s\"} 1\n",
-                  P4_VERSION, uv_version_string());
+                     "phase4_build_info{version=\"%s\",libuv=\"%s\",helm=\"%s\","
+                     "helm_pinned=\"%s\"} 1\n",
+                  P4_VERSION, uv_version_string(),
+                  app->helm_version[0] ? app->helm_version : "unknown", P4_HELM_VERSION);
     p4_buf_printf(b, "# HELP phase4_reconcile_total Reconciles by result.\n"
                      "# TYPE phase4_reconcile_total counter\n"
                      "phase4_reconcile_total{result=\"success\"} %" PRIu64 "\n"
@@ -523,6 +613,22 @@ static void p4_metrics_write(struct app *app, struct p4_buf *b)
                      "phase4_docker_stage_results{result=\"stalled\"} %zu\n",
                   ds.resources, ds.running, ds.waiting, ds.checking, ds.passed, ds.failed,
                   ds.stalled);
+    p4_helm_stage_stats(app->helm, &hs);
+    p4_buf_printf(b, "# HELP phase4_helm_stage_resources Resources the Helm stage holds a result for.\n"
+                     "# TYPE phase4_helm_stage_resources gauge\n"
+                     "phase4_helm_stage_resources %zu\n"
+                     "# HELP phase4_helm_stage_checks Helm stage checks running now, and waiting for a slot.\n"
+                     "# TYPE phase4_helm_stage_checks gauge\n"
+                     "phase4_helm_stage_checks{state=\"running\"} %d\n"
+                     "phase4_helm_stage_checks{state=\"waiting\"} %d\n"
+                     "# HELP phase4_helm_stage_results Resources by the Helm stage's result.\n"
+                     "# TYPE phase4_helm_stage_results gauge\n"
+                     "phase4_helm_stage_results{result=\"checking\"} %zu\n"
+                     "phase4_helm_stage_results{result=\"passed\"} %zu\n"
+                     "phase4_helm_stage_results{result=\"failed\"} %zu\n"
+                     "phase4_helm_stage_results{result=\"stalled\"} %zu\n",
+                  hs.resources, hs.running, hs.waiting, hs.checking, hs.passed, hs.failed,
+                  hs.stalled);
 }
 
 static int on_http(const char *path, struct p4_buf *out, const char **ctype, void *data)
@@ -956,13 +1062,17 @@ int main(int argc, char **argv)
 {
     struct options o = {.workers = 4, .qps = 20, .burst = 40, .log_level = P4_LOG_INFO,
                         .metrics_addr = ":8080", .probe_addr = ":8081", .leader_elect = 1,
-                        .leader_id = "phase4-operator", .grace_ms = 10000};
+                        .leader_id = "phase4-operator", .grace_ms = 10000,
+                        .cache_dir = "/tmp/phase4-operator"};
     char identity[320];
     char ns_buf[256];
     struct p4_kube_config *cfg = NULL;
     struct p4_kube_options ko = {0};
     struct p4_controller_opts co = {0};
     struct p4_docker_stage_config dc = {0};
+    struct p4_chartfetch_config fc = {0};
+    struct p4_helm_stage_config hc = {0};
+    char charts_dir[PATH_MAX], helm_dir[PATH_MAX], helm_buf[PATH_MAX];
     struct p4_informer_handlers handlers = {on_add, on_update, on_delete, NULL};
     struct p4_informer_handlers job_handlers = {on_job_add, on_job_update, on_job_delete, NULL};
     struct p4_error err;
@@ -1048,6 +1158,34 @@ int main(int argc, char **argv)
     } else {
         p4_log(P4_LOG_ERROR, "cannot start the registry client; the Docker stage will not run",
                P4_LOG_END);
+    }
+    (void)snprintf(charts_dir, sizeof(charts_dir), "%s/charts", o.cache_dir);
+    (void)snprintf(helm_dir, sizeof(helm_dir), "%s/helm", o.cache_dir);
+    if (mkdir(o.cache_dir, 0700) != 0 && errno != EEXIST)
+        p4_log(P4_LOG_ERROR, "cannot create the cache directory", "dir", o.cache_dir, "error",
+               strerror(errno), P4_LOG_END);
+    app.discovery = p4_discovery_new(app.kube);
+    fc.cache_dir = charts_dir;
+    fc.registry = app.registry;
+    app.charts = app.registry ? p4_chartfetch_new(app.loop, &fc) : NULL;
+    hc.kube = app.kube;
+    hc.discovery = app.discovery;
+    hc.charts = app.charts;
+    hc.helm = o.helm ? o.helm : default_helm(helm_buf, sizeof(helm_buf));
+    hc.work_dir = helm_dir;
+    hc.helm_timeout_ms = o.helm_timeout_ms;
+    hc.retry_ms = o.retry_ms;
+    hc.recheck_ms = o.recheck_ms;
+    hc.changed = on_stage_changed;
+    hc.data = &app;
+    app.helm = app.charts ? p4_helm_stage_new(app.loop, &hc, &err) : NULL;
+    if (app.helm) {
+        app.rec.stages[P4_STAGE_HELM] = &p4_helm_stage_ops;
+        app.rec.stage_ctx[P4_STAGE_HELM] = app.helm;
+        probe_helm(&app, hc.helm, o.cache_dir);
+    } else {
+        p4_log(P4_LOG_ERROR, "cannot set up the Helm stage; it will not run", "error",
+               err.message, P4_LOG_END);
     }
 
     (void)uv_timer_init(app.loop, &app.grace);

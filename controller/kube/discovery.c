@@ -154,6 +154,45 @@ const struct p4_resource_info *p4_discovery_find(const struct p4_discovery *d,
     return en ? &en->info : NULL;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *p4_discovery_api_versions(const struct p4_discovery *d)
+{
+    size_t n = 0, pos = 0, len = 1;
+    const struct p4_strmap_entry *e;
+    char **list = p4_calloc(p4_strmap_len(&d->table) + 1, sizeof(*list));
+    char *out, *p;
+
+    while ((e = p4_strmap_next(&d->table, &pos)) != NULL) {
+        const struct entry *en = e->value;
+        size_t need = strlen(en->group) + strlen(en->version) + 2;
+        char *gv = p4_malloc(need);
+        (void)snprintf(gv, need, "%s%s%s", en->group, en->group[0] ? "/" : "", en->version);
+        list[n++] = gv;
+    }
+    qsort(list, n, sizeof(*list), cmp_str);
+    for (size_t i = 0; i < n; i++)
+        len += strlen(list[i]) + 1;
+    p = out = p4_malloc(len);
+    *p = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || strcmp(list[i], list[i - 1]) != 0) {
+            size_t l = strlen(list[i]);
+            if (p != out)
+                *p++ = ',';
+            memcpy(p, list[i], l + 1);
+            p += l;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+    return out;
+}
+
 struct p4_discovery *p4_discovery_new(struct p4_kube *k)
 {
     struct p4_discovery *d = p4_calloc(1, sizeof(*d));

@@ -189,6 +189,110 @@ static void merge_gates(cJSON *st, const char *stage, const cJSON *gates, const 
     cJSON_AddItemToObject(st, "gates", out);
 }
 
+/* Members of status a stage owns, dropped when its result is not this generation's. */
+static const char *const stage_members[P4_STAGE_COUNT] = {"image", "chart", NULL, NULL};
+
+/* Forget what stage i said for an older generation: its gates, condition and status members. */
+static void drop_stage(cJSON *st, cJSON *conds, int i)
+{
+    const cJSON *gates = p4_json_get(st, "gates");
+    cJSON *keep = cJSON_CreateArray(), *g;
+
+    cJSON_ArrayForEach(g, gates) {
+        const char *s = p4_json_str(g, "stage");
+        if (s == NULL || strcmp(s, stage_names[i]) != 0)
+            cJSON_AddItemToArray(keep, cJSON_Duplicate(g, 1));
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(st, "gates");
+    if (cJSON_GetArraySize(keep) > 0)
+        cJSON_AddItemToObject(st, "gates", keep);
+    else
+        cJSON_Delete(keep);
+    remove_condition(conds, stage_conditions[i]);
+    if (stage_members[i])
+        cJSON_DeleteItemFromObjectCaseSensitive(st, stage_members[i]);
+}
+
+/*
+ * Stage i's result, for this generation, into status. Returns true when it
+ * passed (the next stage's turn), false when the resource waits on it.
+ */
+static bool put_stage(cJSON *st, cJSON *conds, const cJSON *obj, int i,
+                      const struct p4_stage_result *res, int64_t generation, const char *now)
+{
+    const char *name = stage_names[i], *cond = stage_conditions[i];
+    const char *why = res->err.reason ? res->err.reason : "Failed";
+    char msg[P4_ERROR_MESSAGE_MAX + 256], gmsg[P4_ERROR_MESSAGE_MAX + 64];
+    const cJSON *member;
+
+    merge_gates(st, name, res->gates, now);
+    cJSON_ArrayForEach(member, res->status) {
+        cJSON_DeleteItemFromObjectCaseSensitive(st, member->string);
+        cJSON_AddItemToObject(st, member->string, cJSON_Duplicate(member, 1));
+    }
+    switch (res->state) {
+    case P4_STAGE_RUNNING:
+        set_string(st, "stage", name);
+        if (res->cls == P4_FAIL_TRANSIENT && res->err.code != 0) {
+            set_condition(conds, cond, "Unknown", why, res->err.message, generation, now);
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": checking the %s stage; waiting: %s",
+                           generation, name, res->err.message);
+        } else {
+            (void)snprintf(gmsg, sizeof(gmsg), "checking the %s gates", name);
+            set_condition(conds, cond, "Unknown", "Checking", gmsg, generation, now);
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": checking the %s stage (stages run in "
+                           "order: Docker, Helm, Kubernetes, Validation)",
+                           generation, name);
+        }
+        progressing(conds, msg, generation, now);
+        return false;
+    case P4_STAGE_FAILED:
+        set_string(st, "stage", name);
+        set_condition(conds, cond, "False", why, res->err.message, generation, now);
+        if (!res->stalled) {
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": the %s stage failed on attempt %d of %d, "
+                           "retrying: %s",
+                           generation, name, res->attempt, res->attempts, res->err.message);
+            set_condition(conds, "Ready", "False", why, msg, generation, now);
+            set_condition(conds, "Reconciling", "True", "Retrying", msg, generation, now);
+            remove_condition(conds, "Stalled");
+            return false;
+        }
+        if (res->cls == P4_FAIL_ARTIFACT)
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": the %s stage failed %d times; a new or "
+                           "fixed %s is needed: %s",
+                           generation, name, res->attempts, i == P4_STAGE_DOCKER ? "image" : "chart or values",
+                           res->err.message);
+        else
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": the %s stage cannot go on until this is "
+                           "fixed: %s",
+                           generation, name, res->err.message);
+        set_condition(conds, "Ready", "False", why, msg, generation, now);
+        set_condition(conds, "Reconciling", "False", why, msg, generation, now);
+        set_condition(conds, "Stalled", "True",
+                      res->cls == P4_FAIL_ARTIFACT ? "RegenerationRequired" : why, msg,
+                      generation, now);
+        return false;
+    case P4_STAGE_PASSED:
+        if (res->err.reason && res->err.message[0]) {
+            set_condition(conds, cond, "True", res->err.reason, res->err.message, generation, now);
+        } else { /* the Docker stage says what passed through status.image */
+            const char *digest = p4_json_str(res->status, "image.digest");
+            const char *repo = p4_json_str(obj, "spec.image.repository");
+            (void)snprintf(msg, sizeof(msg), "image %s@%s passed every Docker gate",
+                           repo ? repo : "", digest ? digest : "");
+            set_condition(conds, cond, "True", "ImageReady", msg, generation, now);
+        }
+        return true;
+    }
+    return false;
+}
+
 cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_result *const *results,
                                     const char *now, cJSON *events)
 {
@@ -196,13 +300,11 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
     cJSON *st = cJSON_IsObject(cur) ? cJSON_Duplicate(cur, 1) : cJSON_CreateObject();
     cJSON *conds = cJSON_GetObjectItemCaseSensitive(st, "conditions");
     const cJSON *old_conds = p4_json_get(cur, "conditions");
-    const struct p4_stage_result *docker = results ? results[P4_STAGE_DOCKER] : NULL;
     int64_t generation = 0, observed = -1;
     bool suspend = false;
     const char *stage = p4_json_str(st, "stage");
     char msg[P4_ERROR_MESSAGE_MAX + 256];
-    const cJSON *member;
-    const char *why;
+    int i;
 
     (void)p4_json_int64(obj, "metadata.generation", &generation);
     (void)p4_json_int64(obj, "status.observedGeneration", &observed);
@@ -213,8 +315,10 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
     }
     if (stage == NULL || stage[0] == '\0' || observed != generation)
         set_string(st, "stage", p4_stage_name(P4_STAGE_DOCKER));
-    if (observed != generation) /* the digest of an older spec must not pass for this one's */
-        cJSON_DeleteItemFromObjectCaseSensitive(st, "image");
+    if (observed != generation) /* what an older spec gave must not pass for this one's */
+        for (i = 0; i < P4_STAGE_COUNT; i++)
+            if (stage_members[i])
+                cJSON_DeleteItemFromObjectCaseSensitive(st, stage_members[i]);
     cJSON_DeleteItemFromObjectCaseSensitive(st, "observedGeneration");
     cJSON_AddNumberToObject(st, "observedGeneration", (double)generation);
 
@@ -240,91 +344,47 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
                        generation);
         add_event(events, "Normal", "Progressing", msg);
     }
-    if (docker == NULL || docker->generation != generation) {
-        (void)snprintf(msg, sizeof(msg),
-                       "Generation %" PRId64 ": checking the Docker stage (stages run in order: "
-                       "Docker, Helm, Kubernetes, Validation)",
-                       generation);
-        progressing(conds, msg, generation, now);
-        return st;
-    }
-
-    why = docker->err.reason ? docker->err.reason : "Failed";
-    merge_gates(st, p4_stage_name(P4_STAGE_DOCKER), docker->gates, now);
-    cJSON_ArrayForEach(member, docker->status) {
-        cJSON_DeleteItemFromObjectCaseSensitive(st, member->string);
-        cJSON_AddItemToObject(st, member->string, cJSON_Duplicate(member, 1));
-    }
-    switch (docker->state) {
-    case P4_STAGE_RUNNING:
-        set_string(st, "stage", p4_stage_name(P4_STAGE_DOCKER));
-        if (docker->cls == P4_FAIL_TRANSIENT && docker->err.code != 0) {
-            set_condition(conds, "DockerReady", "Unknown", why,
-                          docker->err.message, generation, now);
+    for (i = 0; i < P4_STAGE_COUNT; i++) {
+        const struct p4_stage_result *res = results ? results[i] : NULL;
+        if (res == NULL && i > 0) {
+            /* The stages before passed; this one is not in this version of the operator. */
             (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": checking the Docker stage; waiting: %s",
-                           generation, docker->err.message);
-        } else {
-            set_condition(conds, "DockerReady", "Unknown", "Checking",
-                          "checking the Docker gates", generation, now);
+                           "this version of phase4-operator does not run the %s stage yet",
+                           stage_names[i]);
+            set_condition(conds, stage_conditions[i], "Unknown", "StageNotAvailable", msg,
+                          generation, now);
+            set_string(st, "stage", stage_names[i]);
             (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": checking the Docker stage (stages run in "
-                           "order: Docker, Helm, Kubernetes, Validation)",
-                           generation);
-        }
-        progressing(conds, msg, generation, now);
-        break;
-    case P4_STAGE_FAILED:
-        set_string(st, "stage", p4_stage_name(P4_STAGE_DOCKER));
-        set_condition(conds, "DockerReady", "False", why, docker->err.message,
-                      generation, now);
-        if (!docker->stalled) {
-            (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": the Docker stage failed on attempt %d of %d, "
-                           "retrying: %s",
-                           generation, docker->attempt, docker->attempts, docker->err.message);
-            set_condition(conds, "Ready", "False", why, msg, generation, now);
-            set_condition(conds, "Reconciling", "True", "Retrying", msg, generation, now);
+                           "Generation %" PRId64 ": the %s stage passed; this version of "
+                           "phase4-operator does not run the %s stage yet",
+                           generation, stage_names[i - 1], stage_names[i]);
+            set_condition(conds, "Ready", "Unknown", "StageNotAvailable", msg, generation, now);
+            set_condition(conds, "Reconciling", "False", "StageNotAvailable", msg, generation,
+                          now);
             remove_condition(conds, "Stalled");
             break;
         }
-        if (docker->cls == P4_FAIL_ARTIFACT)
+        if (res == NULL || res->generation != generation) {
             (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": the Docker stage failed %d times; a new or "
-                           "fixed image is needed: %s",
-                           generation, docker->attempts, docker->err.message);
-        else
-            (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": the Docker stage cannot go on until this is "
-                           "fixed: %s",
-                           generation, docker->err.message);
-        set_condition(conds, "Ready", "False", why, msg, generation, now);
-        set_condition(conds, "Reconciling", "False", why, msg, generation, now);
-        set_condition(conds, "Stalled", "True",
-                      docker->cls == P4_FAIL_ARTIFACT ? "RegenerationRequired" : why,
-                      msg, generation, now);
-        break;
-    case P4_STAGE_PASSED: {
-        const char *digest = p4_json_str(docker->status, "image.digest");
-        (void)snprintf(msg, sizeof(msg), "image %s@%s passed every Docker gate",
-                       p4_json_str(obj, "spec.image.repository") ? p4_json_str(obj, "spec.image.repository") : "",
-                       digest ? digest : "");
-        set_condition(conds, "DockerReady", "True", "ImageReady", msg, generation, now);
-        set_string(st, "stage", p4_stage_name(P4_STAGE_HELM));
-        (void)snprintf(msg, sizeof(msg),
-                       "Generation %" PRId64 ": the Docker stage passed (digest %s); this version "
-                       "of phase4-operator does not run the Helm stage yet",
-                       generation, digest ? digest : "");
-        set_condition(conds, "HelmReady", "Unknown", "StageNotAvailable",
-                      "this version of phase4-operator does not run the Helm stage yet",
-                      generation, now);
-        set_condition(conds, "Ready", "Unknown", "StageNotAvailable", msg, generation, now);
-        set_condition(conds, "Reconciling", "False", "StageNotAvailable", msg, generation, now);
-        remove_condition(conds, "Stalled");
-        break;
+                           "Generation %" PRId64 ": checking the %s stage (stages run in order: "
+                           "Docker, Helm, Kubernetes, Validation)",
+                           generation, stage_names[i]);
+            set_string(st, "stage", stage_names[i]);
+            if (i > 0) {
+                drop_stage(st, conds, i);
+                set_condition(conds, stage_conditions[i], "Unknown", "Checking",
+                              "starting the checks", generation, now);
+            }
+            progressing(conds, msg, generation, now);
+            break;
+        }
+        if (!put_stage(st, conds, obj, i, res, generation, now))
+            break;
     }
-    }
-    condition_event(old_conds, conds, "DockerReady", events);
+    for (int later = i + 1; later < P4_STAGE_COUNT; later++)
+        drop_stage(st, conds, later);
+    for (i = 0; i < P4_STAGE_COUNT; i++)
+        condition_event(old_conds, conds, stage_conditions[i], events);
     condition_event(old_conds, conds, "Stalled", events);
     return st;
 }
@@ -381,6 +441,68 @@ static void forget_all(struct p4_reconciler *r, const char *key)
     }
 }
 
+/* Did stage i pass for this generation, as the status written so far says? */
+static bool persisted_pass(const cJSON *obj, int i)
+{
+    const cJSON *c;
+    int64_t generation = 0, observed = -1, cond_gen = -1;
+
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
+    (void)p4_json_int64(obj, "status.observedGeneration", &observed);
+    c = find_condition(p4_json_get(obj, "status.conditions"), stage_conditions[i]);
+    (void)p4_json_int64(c, "observedGeneration", &cond_gen);
+    return c && observed == generation && cond_gen == generation && p4_json_str(c, "status") &&
+           strcmp(p4_json_str(c, "status"), "True") == 0;
+}
+
+/*
+ * Start and poll the stages in order. A stage starts only once the status
+ * written for this generation says the stage before it passed (so what it
+ * builds on, such as status.image.digest, is on record); until then it shows
+ * as being checked. results[i] is left NULL for stages not built.
+ */
+static void drive_stages(struct p4_reconciler *r, const char *key, const cJSON *obj,
+                         struct p4_stage_result *res, const struct p4_stage_result **results)
+{
+    int64_t generation = 0;
+    struct p4_error err;
+
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
+    for (int i = 0; i < P4_STAGE_COUNT; i++) {
+        const struct p4_stage_ops *ops = r->stages[i];
+        void *ctx = r->stage_ctx[i];
+        if (ops == NULL)
+            return;
+        results[i] = &res[i];
+        if (i > 0 && !persisted_pass(obj, i - 1)) {
+            res[i].state = P4_STAGE_RUNNING; /* starts once the last stage's pass is written */
+            res[i].generation = generation;
+            return;
+        }
+        if (ops->start(ctx, key, obj, &err) != 0) {
+            p4_log(P4_LOG_WARN, "cannot start a stage", "key", key, "stage", ops->name, "error",
+                   err.message, P4_LOG_END);
+            if (i == 0) {
+                results[i] = NULL;
+                return;
+            }
+            res[i].state = P4_STAGE_FAILED; /* what it needs from the last stage is missing */
+            res[i].stalled = true;
+            res[i].cls = P4_FAIL_CLUSTER;
+            res[i].generation = generation;
+            res[i].err = err;
+            res[i].err.reason = "StageCannotStart";
+            return;
+        }
+        if (ops->poll(ctx, key, obj) != 0 || ops->result(ctx, key, &res[i]) != 0) {
+            results[i] = NULL;
+            return;
+        }
+        if (res[i].state != P4_STAGE_PASSED || res[i].generation != generation)
+            return;
+    }
+}
+
 void p4_reconcile(struct p4_controller *c, const char *key, void *data)
 {
     struct p4_reconciler *r = data;
@@ -391,7 +513,6 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     struct p4_stage_result res[P4_STAGE_COUNT];
     const struct p4_stage_result *results[P4_STAGE_COUNT] = {0};
     struct write_ctx *w;
-    struct p4_error err;
     bool suspend = false;
     char *body;
 
@@ -410,17 +531,10 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     }
     memset(res, 0, sizeof(res));
     (void)p4_json_bool(obj, "spec.suspend", &suspend);
-    if (suspend) {
+    if (suspend)
         forget_all(r, key); /* stop checking; a later resume starts over */
-    } else if (r->stages[P4_STAGE_DOCKER]) {
-        const struct p4_stage_ops *ops = r->stages[P4_STAGE_DOCKER];
-        void *ctx = r->stage_ctx[P4_STAGE_DOCKER];
-        if (ops->start(ctx, key, obj, &err) != 0)
-            p4_log(P4_LOG_WARN, "cannot start the Docker stage", "key", key, "error",
-                   err.message, P4_LOG_END);
-        else if (ops->poll(ctx, key, obj) == 0 && ops->result(ctx, key, &res[0]) == 0)
-            results[P4_STAGE_DOCKER] = &res[0];
-    }
+    else
+        drive_stages(r, key, obj, res, results);
     now_rfc3339(now, sizeof(now));
     events = cJSON_CreateArray();
     desired = p4_reconciler_desired_status(obj, results, now, events);

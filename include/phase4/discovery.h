@@ -50,5 +50,11 @@ const struct p4_resource_info *p4_discovery_find(const struct p4_discovery *d,
  */
 int p4_discovery_load(struct p4_discovery *d, const cJSON *list, struct p4_error *err);
 size_t p4_discovery_len(const struct p4_discovery *d);
+/*
+ * Every group/version the table holds ("apps/v1", "v1" for the core group),
+ * sorted, once each, joined by commas: helm template's --api-versions. The
+ * caller frees the string ("" when the table is empty).
+ */
+char *p4_discovery_api_versions(const struct p4_discovery *d);
 
 #endif

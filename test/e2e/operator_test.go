@@ -120,7 +120,10 @@ func startOperator(t testing.TB, ctx context.Context, args ...string) *operator 
 	mport, pport := freePort(t), freePort(t)
 	o.metrics = "http://127.0.0.1:" + mport
 	o.probes = "http://127.0.0.1:" + pport
+	// Every operator runs the helm hack/deps built, with a cache of its own
+	// (a flag given in args comes later and wins).
 	base := []string{"--kubeconfig", kc, "--log-level", "debug",
+		"--helm-binary", helmBinary(t), "--cache-dir", t.TempDir(),
 		"--metrics-bind-address", "127.0.0.1:" + mport, "--health-probe-bind-address", "127.0.0.1:" + pport,
 		"--leader-election-namespace", operatorNamespace}
 	o.cmd = exec.Command(bin, append(base, args...)...)

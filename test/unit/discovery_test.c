@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "phase4/discovery.h"
@@ -70,6 +71,23 @@ static void kinds_map_to_resources_and_scope(void **state)
     p4_discovery_close(d);
 }
 
+/* helm template's --api-versions: each group/version once, sorted; the core group is "v1". */
+static void api_versions_are_listed_once_sorted(void **state)
+{
+    struct p4_discovery *d = p4_discovery_new(NULL);
+    char *v = p4_discovery_api_versions(d);
+
+    (void)state;
+    assert_string_equal(v, "");
+    free(v);
+    load(d, CORE);
+    load(d, APIS);
+    v = p4_discovery_api_versions(d);
+    assert_string_equal(v, "apps/v1,phase4.io/v1alpha1,rbac.authorization.k8s.io/v1,v1");
+    free(v);
+    p4_discovery_close(d);
+}
+
 static void unknown_and_malformed_lookups_are_null(void **state)
 {
     struct p4_discovery *d = p4_discovery_new(NULL);
@@ -110,6 +128,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kinds_map_to_resources_and_scope),
+        cmocka_unit_test(api_versions_are_listed_once_sorted),
         cmocka_unit_test(unknown_and_malformed_lookups_are_null),
         cmocka_unit_test(legacy_discovery_is_refused_with_a_reason),
     };

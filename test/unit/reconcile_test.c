@@ -452,6 +452,102 @@ static void stale_stage_result_is_ignored(void **state)
     cJSON_Delete(obj);
 }
 
+/* A Helm stage result, as helmstage.c reports it: one gate, status.chart once fetched. */
+static struct p4_stage_result helm_result(enum p4_stage_state state, enum p4_failure_class cls,
+                                          bool stalled, const char *reason, int64_t gen)
+{
+    struct p4_stage_result r = {.state = state, .cls = cls, .stalled = stalled, .attempt = 1,
+                                .attempts = 1, .generation = gen};
+
+    if (reason) {
+        r.err.code = state == P4_STAGE_PASSED ? 0 : -1;
+        r.err.reason = reason;
+        (void)snprintf(r.err.message, sizeof(r.err.message), "the %s message", reason);
+    }
+    r.gates = cJSON_Parse("[{\"stage\":\"Helm\",\"name\":\"Lints\",\"status\":\"True\","
+                          "\"reason\":\"LintPassed\",\"message\":\"m\"}]");
+    r.status = cJSON_Parse("{\"chart\":{\"version\":\"0.1.0\",\"digest\":\"sha256:def\"}}");
+    return r;
+}
+
+/*
+ * Docker passed, then the Helm stage's result decides: its failure is the
+ * resource's, its pass moves on to the Kubernetes stage; a new generation
+ * forgets the Helm gates, HelmReady and status.chart until Helm runs again.
+ */
+static void helm_stage_follows_docker(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":3},\"spec\":{\"image\":"
+                       "{\"repository\":\"r.example/app\"}},\"status\":{\"observedGeneration\":3}}");
+    struct p4_stage_result docker = docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 3,
+                                                  "True");
+    struct p4_stage_result helm;
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {&docker, NULL, NULL, NULL};
+    cJSON *st, *events;
+
+    (void)state;
+    results[P4_STAGE_HELM] = &helm;
+
+    /* Not started yet (the Docker pass is not written): checking, no Warning. */
+    helm = (struct p4_stage_result){.state = P4_STAGE_RUNNING, .generation = 3};
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T1, events);
+    assert_string_equal(p4_json_str(st, "stage"), "Helm");
+    assert_string_equal(p4_json_str(condition(st, "HelmReady"), "status"), "Unknown");
+    assert_condition(st, "Reconciling", "True", "Progressing", T1, 3);
+    assert_event(events, "Normal", "ImageReady");
+    assert_int_equal(cJSON_GetArraySize(events), 1);
+    set_status(obj, st);
+    cJSON_Delete(events);
+
+    /* A schema violation, stalled: HelmReady False, Stalled RegenerationRequired. */
+    helm = helm_result(P4_STAGE_FAILED, P4_FAIL_ARTIFACT, true, "ValuesSchemaInvalid", 3);
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_condition(st, "Ready", "False", "ValuesSchemaInvalid", T2, 3);
+    assert_condition(st, "Stalled", "True", "RegenerationRequired", T2, 3);
+    assert_string_equal(p4_json_str(condition(st, "HelmReady"), "reason"), "ValuesSchemaInvalid");
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "status"), "True");
+    assert_non_null(strstr(p4_json_str(condition(st, "Ready"), "message"), "Helm stage"));
+    assert_string_equal(p4_json_str(st, "chart.version"), "0.1.0");
+    assert_event(events, "Warning", "ValuesSchemaInvalid");
+    assert_event(events, "Warning", "RegenerationRequired");
+    set_status(obj, st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&helm);
+
+    /* Passed: HelmReady True with the stage's own reason, on to Kubernetes. */
+    helm = helm_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, "ChartReady", 3);
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T3, events);
+    assert_string_equal(p4_json_str(condition(st, "HelmReady"), "status"), "True");
+    assert_string_equal(p4_json_str(condition(st, "HelmReady"), "message"), "the ChartReady message");
+    assert_string_equal(p4_json_str(st, "stage"), "Kubernetes");
+    assert_condition(st, "Reconciling", "False", "StageNotAvailable", T2, 3); /* False since T2 */
+    assert_false(has_condition(st, "Stalled"));
+    assert_event(events, "Normal", "ChartReady");
+    set_status(obj, st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&helm);
+
+    /* Generation 4: the Docker stage runs again, and nothing of Helm's generation 3 stays. */
+    set_generation(obj, 4);
+    p4_stage_result_close(&docker);
+    docker = docker_result(P4_STAGE_RUNNING, P4_FAIL_NONE, false, NULL, 4, "Unknown");
+    results[P4_STAGE_HELM] = NULL;
+    st = p4_reconciler_desired_status(obj, results, T3, NULL);
+    assert_string_equal(p4_json_str(st, "stage"), "Docker");
+    assert_false(has_condition(st, "HelmReady"));
+    assert_null(p4_json_get(st, "chart"));
+    assert_null(p4_json_get(st, "image"));
+    for (int i = 0; i < cJSON_GetArraySize(p4_json_get(st, "gates")); i++)
+        assert_string_equal(p4_json_str(cJSON_GetArrayItem(p4_json_get(st, "gates"), i), "stage"),
+                            "Docker");
+    cJSON_Delete(st);
+    p4_stage_result_close(&docker);
+    cJSON_Delete(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +560,7 @@ int main(void)
         cmocka_unit_test(missing_generation_reads_as_zero),
         cmocka_unit_test(docker_stage_results_drive_conditions),
         cmocka_unit_test(stale_stage_result_is_ignored),
+        cmocka_unit_test(helm_stage_follows_docker),
     };
     return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);
 }

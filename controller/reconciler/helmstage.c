@@ -1,0 +1,1618 @@
+/* helmstage.c: stage 2, Helm (see helmstage.h). */
+#include "phase4/helmstage.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#define ZLIB_CONST /* next_in reads a const buffer */
+#include <zlib.h>
+
+#include "phase4/alloc.h"
+#include "phase4/apply.h"
+#include "phase4/base64.h"
+#include "phase4/helmout.h"
+#include "phase4/helmrun.h"
+#include "phase4/json.h"
+#include "phase4/log.h"
+#include "phase4/regauth.h"
+#include "phase4/strmap.h"
+#include "phase4/values.h"
+
+#define SOURCES_MAX 32
+#define KUBE_VERSION_TTL_MS 300000 /* the cluster's version, asked at most every 5 minutes */
+#define SECRET_NAME_MAX 253
+
+enum gate { G_PACKAGED, G_LINTS, G_VALUES, G_DRYRUN, G_COUNT };
+static const char *const gate_names[G_COUNT] = {"Packaged", "Lints", "ValuesValid", "DryRun"};
+
+enum step {
+    S_READ,     /* the cluster's version and API versions, credentials, CA, valuesFrom */
+    S_FETCH,    /* the chart (chartfetch) */
+    S_LINT,     /* values composed; helm lint --strict */
+    S_TEMPLATE, /* helm template */
+    S_DRYRUN,   /* every rendered object, dryRun=All */
+    S_STORE,    /* the manifest Secret, and older ones pruned */
+    S_DONE,
+};
+
+struct gate_state {
+    const char *status; /* "True", "False", "Unknown" */
+    const char *reason; /* static */
+    char *message;      /* owned */
+};
+
+struct p4_helm_stage {
+    uv_loop_t *loop;
+    struct p4_helm_stage_config cfg;
+    char *helm, *work_dir, *home, *cache_home, *config_home, *data_home;
+    struct p4_strmap runs; /* key → struct run */
+    char kube_version[64]; /* "v1.36.3" from /version, or "" */
+    uint64_t kube_version_at;
+    int active;
+    struct run *qhead, *qtail;
+    bool closing;
+};
+
+struct source {
+    const char *kind; /* static */
+    char *name, *key, *target_path;
+    bool optional;
+    char *text; /* the key's content (wiped before it is freed), or NULL when missing */
+    size_t len;
+};
+
+/* What one attempt works with; it exists only while the attempt runs. */
+struct work {
+    int pending;
+    struct p4_error step_err;
+    enum p4_failure_class step_cls;
+    enum gate step_gate;
+    char *username, *password; /* the repository's credentials (wiped) */
+    unsigned char *ca;
+    size_t ca_len;
+    struct source src[SOURCES_MAX];
+    size_t nsrc;
+    char kube_version[64];
+    char *api_versions;
+    char chart_path[1024];
+    char *values; /* JSON text for helm's stdin (wiped) */
+    size_t values_len;
+    char *manifest;
+    size_t manifest_len;
+    cJSON *objects; /* the rendered objects */
+    int obj_i, nobj, skipped;
+    char skipped_why[256];
+    struct p4_helmrun *helm; /* while helm runs */
+    cJSON *prune;            /* manifest Secrets to delete */
+};
+
+struct run {
+    struct p4_helm_stage *h; /* NULL once gone */
+    char *key, *ns, *name, *target_ns, *uid, *image_repo;
+    char image_digest[80];
+    int64_t generation;
+    cJSON *chart; /* copy of spec.chart */
+    bool force, create_namespace;
+    int inflight;
+    bool gone;
+    uv_timer_t timer;
+    enum step step;
+    struct work *w;
+    bool active, queued;
+    struct run *qprev, *qnext;
+
+    /* What the checks found; kept across attempts. */
+    char version[128], digest[80], secret[SECRET_NAME_MAX + 1];
+    int nobjects;
+
+    /* The outcome. */
+    struct gate_state gates[G_COUNT];
+    enum p4_stage_state state;
+    enum p4_failure_class cls;
+    bool stalled;
+    int attempt, attempts, transient_n;
+    struct p4_error err;
+};
+
+/* ---- run lifetime ---- */
+
+static void wipe_free(char *s, size_t len)
+{
+    if (s) {
+        memset(s, 0, len);
+        free(s);
+    }
+}
+
+static void free_work(struct work *w)
+{
+    if (w == NULL)
+        return;
+    wipe_free(w->username, w->username ? strlen(w->username) : 0);
+    wipe_free(w->password, w->password ? strlen(w->password) : 0);
+    free(w->ca);
+    for (size_t i = 0; i < w->nsrc; i++) {
+        free(w->src[i].name);
+        free(w->src[i].key);
+        free(w->src[i].target_path);
+        wipe_free(w->src[i].text, w->src[i].len);
+    }
+    free(w->api_versions);
+    wipe_free(w->values, w->values_len);
+    free(w->manifest);
+    cJSON_Delete(w->objects);
+    cJSON_Delete(w->prune);
+    free(w);
+}
+
+static void on_first(uv_timer_t *t);
+
+static void wake_next(struct p4_helm_stage *h)
+{
+    struct run *n = h->qhead;
+
+    if (h->closing || n == NULL || h->active >= h->cfg.max_active)
+        return;
+    h->qhead = n->qnext;
+    if (h->qhead)
+        h->qhead->qprev = NULL;
+    else
+        h->qtail = NULL;
+    n->qprev = n->qnext = NULL;
+    n->queued = false;
+    n->active = true;
+    h->active++;
+    (void)uv_timer_start(&n->timer, on_first, 0, 0);
+}
+
+static void leave(struct p4_helm_stage *h, struct run *r)
+{
+    if (r->queued) {
+        if (r->qprev)
+            r->qprev->qnext = r->qnext;
+        else
+            h->qhead = r->qnext;
+        if (r->qnext)
+            r->qnext->qprev = r->qprev;
+        else
+            h->qtail = r->qprev;
+        r->qprev = r->qnext = NULL;
+        r->queued = false;
+    }
+    if (r->active) {
+        r->active = false;
+        h->active--;
+        wake_next(h);
+    }
+}
+
+static void end_attempt(struct run *r)
+{
+    if (r->inflight == 0) {
+        free_work(r->w);
+        r->w = NULL;
+    }
+    leave(r->h, r);
+}
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+    struct run *r = handle->data;
+
+    free_work(r->w);
+    for (int g = 0; g < G_COUNT; g++)
+        free(r->gates[g].message);
+    cJSON_Delete(r->chart);
+    free(r->key);
+    free(r->ns);
+    free(r->name);
+    free(r->target_ns);
+    free(r->uid);
+    free(r->image_repo);
+    free(r);
+}
+
+static void maybe_free(struct run *r)
+{
+    if (r->gone && r->inflight == 0 && !uv_is_closing((uv_handle_t *)&r->timer))
+        uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+}
+
+static void drop(struct run *r)
+{
+    if (r->h)
+        leave(r->h, r);
+    r->gone = true;
+    r->h = NULL;
+    (void)uv_timer_stop(&r->timer);
+    if (r->w && r->w->helm) /* its callback runs now, with P4_ERR_CANCELED */
+        p4_helmrun_cancel(r->w->helm);
+    maybe_free(r);
+}
+
+static struct run *back(void *data)
+{
+    struct run *r = data;
+
+    r->inflight--;
+    if (r->gone) {
+        maybe_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void notify(struct run *r)
+{
+    if (r->h && r->h->cfg.changed)
+        r->h->cfg.changed(r->key, r->h->cfg.data);
+}
+
+static void set_gate(struct run *r, enum gate g, const char *status, const char *reason,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void set_gate(struct run *r, enum gate g, const char *status, const char *reason,
+                     const char *fmt, ...)
+{
+    char msg[P4_ERROR_MESSAGE_MAX];
+    va_list ap;
+
+    r->gates[g].status = status;
+    r->gates[g].reason = reason;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    free(r->gates[g].message);
+    r->gates[g].message = p4_strdup(msg);
+}
+
+/* ---- steps and their outcomes ---- */
+
+static void run_step(struct run *r);
+static void restart(struct run *r);
+
+static void arm(struct run *r, uint64_t ms, void (*fn)(uv_timer_t *))
+{
+    (void)uv_timer_start(&r->timer, fn, ms, 0);
+}
+
+static void on_step(uv_timer_t *t)
+{
+    run_step(t->data);
+}
+
+static void on_restart(uv_timer_t *t)
+{
+    struct run *r = t->data;
+
+    if (r->cls == P4_FAIL_ARTIFACT)
+        r->attempt++;
+    restart(r);
+}
+
+static uint64_t backoff(uint64_t base, int n, uint64_t cap)
+{
+    uint64_t ms = base;
+
+    for (int i = 0; i < n && ms < cap; i++)
+        ms *= 2;
+    return ms < cap ? ms : cap;
+}
+
+/*
+ * Gate g could not pass (reason static, err the message). The gates after it
+ * in the same helm run were not reached; transient problems are waited out on
+ * the same step, the others end the attempt.
+ */
+static void fail_gate(struct run *r, enum p4_failure_class cls, enum gate g, const char *reason,
+                      const struct p4_error *err)
+{
+    const struct p4_helm_stage_config *cfg = &r->h->cfg;
+
+    if (cls == P4_FAIL_TRANSIENT) {
+        set_gate(r, g, "Unknown", reason, "%s", err->message);
+        r->err = *err;
+        r->err.reason = reason;
+        if (r->state != P4_STAGE_FAILED)
+            r->cls = P4_FAIL_TRANSIENT;
+        arm(r, backoff(1000, r->transient_n++, cfg->transient_max_ms), on_step);
+        notify(r);
+        return;
+    }
+    set_gate(r, g, "False", reason, "%s", err->message);
+    r->state = P4_STAGE_FAILED;
+    r->cls = cls;
+    r->err = *err;
+    r->err.reason = reason;
+    r->transient_n = 0;
+    if (cls == P4_FAIL_ARTIFACT && r->attempt < r->attempts) {
+        r->stalled = false;
+        arm(r, backoff(cfg->retry_ms, r->attempt - 1, UINT64_MAX / 4), on_restart);
+    } else {
+        r->stalled = true;
+        if (cls != P4_FAIL_ARTIFACT) /* a fixed Secret, ConfigMap or quota heals it */
+            arm(r, cfg->recheck_ms, on_restart);
+    }
+    end_attempt(r);
+    notify(r);
+}
+
+static void fail_msg(struct run *r, enum p4_failure_class cls, enum gate g, const char *reason,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void fail_msg(struct run *r, enum p4_failure_class cls, enum gate g, const char *reason,
+                     const char *fmt, ...)
+{
+    struct p4_error err = {.code = P4_ERR_INVALID};
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(err.message, sizeof(err.message), fmt, ap);
+    va_end(ap);
+    fail_gate(r, cls, g, reason, &err);
+}
+
+static void step_failure(struct run *r, enum p4_failure_class cls, enum gate g, const char *reason,
+                         const struct p4_error *err)
+{
+    if (r->w->step_err.code != 0)
+        return;
+    r->w->step_err = *err;
+    if (r->w->step_err.code == 0)
+        r->w->step_err.code = P4_ERR_INVALID;
+    r->w->step_err.reason = reason;
+    r->w->step_cls = cls;
+    r->w->step_gate = g;
+}
+
+static void next(struct run *r, enum step s)
+{
+    r->step = s;
+    r->transient_n = 0;
+    if (r->state == P4_STAGE_RUNNING) {
+        r->cls = P4_FAIL_NONE;
+        r->err = (struct p4_error){0};
+    }
+    arm(r, 0, on_step);
+}
+
+static void step_part_done(struct run *r, enum step then)
+{
+    if (--r->w->pending > 0)
+        return;
+    if (r->w->step_err.code != 0) {
+        struct p4_error e = r->w->step_err;
+        fail_gate(r, r->w->step_cls, r->w->step_gate, e.reason, &e);
+        return;
+    }
+    next(r, then);
+}
+
+static int kube_send(struct run *r, const char *method, const char *path, p4_kube_cb cb)
+{
+    r->inflight++;
+    r->w->pending++;
+    if (p4_kube_request(r->h->cfg.kube, method, path, NULL, NULL, 0, cb, r) != 0) {
+        r->inflight--;
+        r->w->pending--;
+        return P4_ERR_INTERNAL;
+    }
+    return 0;
+}
+
+static enum p4_failure_class kube_class(int rc)
+{
+    switch (rc) {
+    case P4_ERR_FORBIDDEN:
+    case P4_ERR_UNAUTHORIZED:
+    case P4_ERR_NOTFOUND:
+    case P4_ERR_INVALID:
+    case P4_ERR_PARSE:
+    case P4_ERR_TOOBIG:
+        return P4_FAIL_CLUSTER;
+    default:
+        return P4_FAIL_TRANSIENT;
+    }
+}
+
+static void object_path(char *buf, size_t size, const char *ns, const char *kind, const char *name)
+{
+    char ens[256], ename[512];
+
+    if (p4_kube_escape(ns, ens, sizeof(ens)) != 0 ||
+        p4_kube_escape(name, ename, sizeof(ename)) != 0)
+        ens[0] = ename[0] = '\0';
+    (void)snprintf(buf, size, "/api/v1/namespaces/%s/%s/%s", ens, kind, ename);
+}
+
+/* A key of a ConfigMap (data, then binaryData) or a Secret (data, decoded); NULL when absent. */
+static char *object_key(const cJSON *obj, bool secret, const char *key, size_t *len)
+{
+    const cJSON *data = p4_json_get(obj, "data");
+    const cJSON *item = data ? p4_json_child(data, key) : NULL;
+    unsigned char *out = NULL;
+
+    if (!secret && item != NULL && cJSON_IsString(item)) {
+        *len = strlen(item->valuestring);
+        return p4_strdup(item->valuestring);
+    }
+    if (!secret)
+        item = p4_json_child(p4_json_get(obj, "binaryData"), key);
+    if (item == NULL || !cJSON_IsString(item) ||
+        p4_base64_decode(item->valuestring, strlen(item->valuestring), 0, &out, len) != 0)
+        return NULL;
+    return (char *)out;
+}
+
+/* Wipe a Secret's values before the tree is freed. */
+static void wipe_secret(cJSON *secret)
+{
+    cJSON *c;
+
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(secret, "data")) {
+        if (cJSON_IsString(c) && c->valuestring)
+            memset(c->valuestring, 0, strlen(c->valuestring));
+    }
+}
+
+/* ---- S_READ ---- */
+
+static void on_version(struct p4_kube_result *res, void *data)
+{
+    struct run *r = back(data);
+    const char *v;
+
+    if (r == NULL)
+        return;
+    v = p4_json_str(res->body, "gitVersion");
+    if (res->rc != 0 || v == NULL) {
+        struct p4_error e = res->err;
+        if (res->rc == 0)
+            p4_error_set(&e, P4_ERR_PARSE, "the API server's /version has no gitVersion");
+        step_failure(r, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable", &e);
+    } else {
+        (void)snprintf(r->h->kube_version, sizeof(r->h->kube_version), "%s", v);
+        (void)snprintf(r->w->kube_version, sizeof(r->w->kube_version), "%s", v);
+        r->h->kube_version_at = uv_now(r->h->loop);
+    }
+    step_part_done(r, S_FETCH);
+}
+
+static void on_discovered(int rc, const struct p4_resource_info *info, const struct p4_error *err,
+                          void *data)
+{
+    struct run *r = back(data);
+
+    (void)info;
+    if (r == NULL)
+        return;
+    if (rc != 0)
+        step_failure(r, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable", err);
+    else
+        r->w->api_versions = p4_discovery_api_versions(r->h->cfg.discovery);
+    step_part_done(r, S_FETCH);
+}
+
+static void on_credentials(struct p4_kube_result *res, void *data)
+{
+    struct run *r = back(data);
+    const char *name;
+    size_t len;
+
+    if (r == NULL)
+        return;
+    name = p4_json_str(r->chart, "secretRef.name");
+    if (res->rc != 0) {
+        struct p4_error e;
+        p4_error_set(&e, res->rc, "chart repository Secret %s/%s (spec.chart.secretRef): %s",
+                     r->ns, name, res->err.message);
+        step_failure(r, kube_class(res->rc), G_PACKAGED,
+                     res->rc == P4_ERR_NOTFOUND ? "ChartSecretNotFound" : "APIUnavailable", &e);
+    } else {
+        r->w->username = object_key(res->body, true, "username", &len);
+        r->w->password = object_key(res->body, true, "password", &len);
+        if (r->w->username == NULL || r->w->password == NULL) {
+            struct p4_error e;
+            p4_error_set(&e, P4_ERR_INVALID,
+                         "chart repository Secret %s/%s (spec.chart.secretRef) needs the keys "
+                         "username and password",
+                         r->ns, name);
+            step_failure(r, P4_FAIL_CLUSTER, G_PACKAGED, "ChartSecretInvalid", &e);
+        }
+        wipe_secret(res->body);
+    }
+    step_part_done(r, S_FETCH);
+}
+
+static void on_ca(struct p4_kube_result *res, void *data)
+{
+    struct run *r = back(data);
+    const char *kind, *name, *key;
+
+    if (r == NULL)
+        return;
+    kind = p4_json_str(r->chart, "caBundle.kind");
+    name = p4_json_str(r->chart, "caBundle.name");
+    key = p4_json_str(r->chart, "caBundle.key") ? p4_json_str(r->chart, "caBundle.key") : "ca.crt";
+    if (res->rc != 0) {
+        struct p4_error e;
+        p4_error_set(&e, res->rc, "CA bundle %s %s/%s (spec.chart.caBundle): %s", kind, r->ns,
+                     name, res->err.message);
+        step_failure(r, kube_class(res->rc), G_PACKAGED,
+                     res->rc == P4_ERR_NOTFOUND ? "CABundleNotFound" : "APIUnavailable", &e);
+    } else {
+        r->w->ca = (unsigned char *)object_key(res->body, strcmp(kind, "Secret") == 0, key,
+                                               &r->w->ca_len);
+        if (r->w->ca == NULL) {
+            struct p4_error e;
+            p4_error_set(&e, P4_ERR_INVALID,
+                         "CA bundle %s %s/%s (spec.chart.caBundle) has no key %s", kind, r->ns,
+                         name, key);
+            step_failure(r, P4_FAIL_CLUSTER, G_PACKAGED, "CABundleNotFound", &e);
+        }
+    }
+    step_part_done(r, S_FETCH);
+}
+
+struct source_req {
+    struct run *r;
+    size_t i;
+};
+
+static void on_source(struct p4_kube_result *res, void *data)
+{
+    struct source_req *q = data;
+    struct run *r = back(q->r);
+    size_t i = q->i;
+
+    free(q);
+    if (r == NULL)
+        return;
+    if (res->rc == 0) {
+        struct source *s = &r->w->src[i];
+        bool secret = strcmp(s->kind, "Secret") == 0;
+        s->text = object_key(res->body, secret, s->key, &s->len);
+        if (secret)
+            wipe_secret(res->body);
+    } else if (res->rc != P4_ERR_NOTFOUND) { /* missing: values.c decides (optional or not) */
+        struct p4_error e;
+        p4_error_set(&e, res->rc, "valuesFrom %s %s/%s: %s", r->w->src[i].kind, r->ns,
+                     r->w->src[i].name, res->err.message);
+        step_failure(r, kube_class(res->rc), G_VALUES,
+                     res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable", &e);
+    }
+    step_part_done(r, S_FETCH);
+}
+
+static void read_sources(struct run *r)
+{
+    struct work *w = r->w;
+    char path[1024];
+
+    w->pending = 1; /* held until every request is out */
+    w->step_err = (struct p4_error){0};
+    if (r->h->kube_version[0] &&
+        uv_now(r->h->loop) - r->h->kube_version_at < KUBE_VERSION_TTL_MS)
+        (void)snprintf(w->kube_version, sizeof(w->kube_version), "%s", r->h->kube_version);
+    else if (kube_send(r, "GET", "/version", on_version) != 0)
+        w->kube_version[0] = '\0';
+    /* Discovery is loaded (and refreshed for a new CRD) by asking it for one kind. */
+    free(w->api_versions);
+    w->api_versions = NULL;
+    r->inflight++;
+    w->pending++;
+    if (p4_discovery_lookup(r->h->cfg.discovery, "v1", "ConfigMap", on_discovered, r) != 0) {
+        r->inflight--;
+        w->pending--;
+    }
+    if (p4_json_str(r->chart, "secretRef.name")) {
+        object_path(path, sizeof(path), r->ns, "secrets", p4_json_str(r->chart, "secretRef.name"));
+        (void)kube_send(r, "GET", path, on_credentials);
+    }
+    if (p4_json_str(r->chart, "caBundle.name")) {
+        const char *kind = p4_json_str(r->chart, "caBundle.kind");
+        object_path(path, sizeof(path), r->ns,
+                    kind && strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps",
+                    p4_json_str(r->chart, "caBundle.name"));
+        (void)kube_send(r, "GET", path, on_ca);
+    }
+    for (size_t i = 0; i < w->nsrc; i++) {
+        struct source_req *q = p4_calloc(1, sizeof(*q));
+        q->r = r;
+        q->i = i;
+        object_path(path, sizeof(path), r->ns,
+                    strcmp(w->src[i].kind, "Secret") == 0 ? "secrets" : "configmaps",
+                    w->src[i].name);
+        r->inflight++;
+        w->pending++;
+        if (p4_kube_request(r->h->cfg.kube, "GET", path, NULL, NULL, 0, on_source, q) != 0) {
+            r->inflight--;
+            w->pending--;
+            free(q);
+        }
+    }
+    step_part_done(r, S_FETCH);
+}
+
+/* ---- S_FETCH ---- */
+
+static enum p4_failure_class fetch_class(int rc)
+{
+    switch (rc) {
+    case P4_ERR_NOTFOUND:
+    case P4_ERR_INVALID:
+    case P4_ERR_TOOBIG:
+    case P4_ERR_PARSE:
+        return P4_FAIL_ARTIFACT;
+    case P4_ERR_UNAUTHORIZED:
+    case P4_ERR_FORBIDDEN:
+    case P4_ERR_TLS:
+    case P4_ERR_INVAL:
+        return P4_FAIL_CLUSTER;
+    default:
+        return P4_FAIL_TRANSIENT;
+    }
+}
+
+static void on_fetched(const struct p4_chart_result *res, void *data)
+{
+    struct run *r = back(data);
+    const char *repo, *name;
+
+    if (r == NULL)
+        return;
+    repo = p4_json_str(r->chart, "repository");
+    name = p4_json_str(r->chart, "name");
+    if (res->rc != 0) {
+        struct p4_error e = res->err;
+        const char *reason = e.reason ? e.reason : p4_err_reason(res->rc);
+        if (e.code == 0)
+            e.code = res->rc;
+        fail_gate(r, fetch_class(res->rc), G_PACKAGED, reason, &e);
+        return;
+    }
+    (void)snprintf(r->version, sizeof(r->version), "%s", res->version);
+    (void)snprintf(r->digest, sizeof(r->digest), "%s", res->digest);
+    (void)snprintf(r->w->chart_path, sizeof(r->w->chart_path), "%s", res->path);
+    set_gate(r, G_PACKAGED, "True", "ChartFetched", "chart %s %s (%s) from %s", name, res->version,
+             res->digest, repo);
+    next(r, S_LINT);
+}
+
+static void fetch(struct run *r)
+{
+    struct work *w = r->w;
+    struct p4_chart_request req = {0};
+    struct p4_regauth_entry cred = {0};
+    char host[256];
+    bool insecure = false;
+    int rc;
+
+    req.repository = p4_json_str(r->chart, "repository");
+    req.name = p4_json_str(r->chart, "name");
+    req.version = p4_json_str(r->chart, "version");
+    req.ca_pem = w->ca;
+    req.ca_len = w->ca_len;
+    (void)p4_json_bool(r->chart, "insecure", &insecure);
+    req.insecure_http = insecure;
+    if (req.repository && strncmp(req.repository, "oci://", 6) == 0) {
+        if (w->username) {
+            (void)snprintf(host, sizeof(host), "%.*s", (int)strcspn(req.repository + 6, "/"),
+                           req.repository + 6);
+            cred.registry = cred.host = cred.normalized = host;
+            cred.path = (char *)"";
+            cred.username = w->username;
+            cred.password = w->password;
+            req.cred = &cred;
+        }
+    } else {
+        req.username = w->username;
+        req.password = w->password;
+    }
+    set_gate(r, G_PACKAGED, "Unknown", "Fetching", "fetching chart %s %s from %s",
+             req.name ? req.name : "", req.version ? req.version : "", req.repository);
+    r->inflight++;
+    rc = p4_chartfetch_get(r->h->cfg.charts, &req, on_fetched, r);
+    if (rc != 0) {
+        r->inflight--;
+        fail_msg(r, P4_FAIL_CLUSTER, G_PACKAGED, "InvalidChartRepository",
+                 "spec.chart.repository %s is not a chart repository URL (https://, http:// or "
+                 "oci://)",
+                 req.repository ? req.repository : "");
+    }
+}
+
+/* ---- S_LINT, S_TEMPLATE: helm ---- */
+
+/* The values helm gets: valuesFrom, then spec.chart.values, then the pinned image. */
+static int compose_values(struct run *r)
+{
+    struct work *w = r->w;
+    struct p4_values_source srcs[SOURCES_MAX];
+    struct p4_error err = {0};
+    char label[SOURCES_MAX][600];
+    cJSON *values;
+
+    for (size_t i = 0; i < w->nsrc; i++) {
+        (void)snprintf(label[i], sizeof(label[i]), "%s/%s", r->ns, w->src[i].name);
+        srcs[i] = (struct p4_values_source){.kind = w->src[i].kind,
+                                            .name = label[i],
+                                            .key = w->src[i].key,
+                                            .target_path = w->src[i].target_path,
+                                            .optional = w->src[i].optional,
+                                            .text = w->src[i].text,
+                                            .len = w->src[i].len};
+    }
+    values = p4_values_compose(srcs, w->nsrc, p4_json_get(r->chart, "values"), &err);
+    if (values == NULL) {
+        fail_gate(r, P4_FAIL_CLUSTER, G_VALUES,
+                  err.code == P4_ERR_NOTFOUND ? "ValuesSourceNotFound" : "ValuesSourceInvalid",
+                  &err);
+        return -1;
+    }
+    if (p4_values_set_path(values, "image.repository", p4_json_need(cJSON_CreateString(r->image_repo)),
+                           &err) != 0 ||
+        p4_values_set_path(values, "image.digest", p4_json_need(cJSON_CreateString(r->image_digest)),
+                           &err) != 0) {
+        p4_json_discard(values);
+        fail_gate(r, P4_FAIL_CLUSTER, G_VALUES, "ValuesSourceInvalid", &err);
+        return -1;
+    }
+    w->values = p4_json_print(values);
+    w->values_len = w->values ? strlen(w->values) : 0;
+    p4_json_discard(values);
+    return w->values ? 0 : -1;
+}
+
+/* Which gate a helm failure belongs to, and its class. */
+static enum gate helm_gate(enum p4_helm_reason why, enum gate own)
+{
+    switch (why) {
+    case P4_HELM_CHART_NOT_FOUND:
+    case P4_HELM_REPO_UNAVAILABLE:
+    case P4_HELM_REPO_AUTH_FAILED:
+    case P4_HELM_REPO_TLS_ERROR:
+        return G_PACKAGED;
+    case P4_HELM_LINT_FAILED:
+        return G_LINTS;
+    case P4_HELM_VALUES_SCHEMA_INVALID:
+        return G_VALUES;
+    case P4_HELM_TEMPLATE_RENDER_FAILED:
+    case P4_HELM_DRY_RUN_REJECTED:
+        return G_DRYRUN;
+    default:
+        return own;
+    }
+}
+
+static enum p4_failure_class helm_class(enum p4_helm_reason why)
+{
+    switch (why) {
+    case P4_HELM_TIMED_OUT:
+    case P4_HELM_REPO_UNAVAILABLE:
+        return P4_FAIL_TRANSIENT;
+    case P4_HELM_REPO_AUTH_FAILED:
+    case P4_HELM_REPO_TLS_ERROR:
+        return P4_FAIL_CLUSTER;
+    default:
+        return P4_FAIL_ARTIFACT;
+    }
+}
+
+/* helm failed in step s: its gate is False, the gates it did not reach are not checked. */
+static void helm_failed(struct run *r, const char *command, enum gate own,
+                        const struct p4_helmrun_result *res)
+{
+    char msg[P4_ERROR_MESSAGE_MAX];
+    struct p4_error e = {.code = P4_ERR_INVALID};
+    enum p4_helm_reason why = p4_helm_classify_run(command, res, msg, sizeof(msg));
+    enum gate g = helm_gate(why, own);
+
+    if (why == P4_HELM_OK) {
+        why = P4_HELM_FAILED;
+        (void)snprintf(msg, sizeof(msg), "helm %s failed", command);
+    }
+    (void)snprintf(e.message, sizeof(e.message), "%s", msg);
+    for (int i = G_LINTS; i < G_COUNT; i++) {
+        if (i != (int)g && strcmp(r->gates[i].status, "True") != 0)
+            set_gate(r, (enum gate)i, "Unknown", "NotChecked",
+                     "not checked: helm %s stopped at %s", command, p4_helm_reason_name(why));
+    }
+    fail_gate(r, helm_class(why), g, p4_helm_reason_name(why), &e);
+}
+
+static void on_lint(int rc, const struct p4_helmrun_result *res, const struct p4_error *err,
+                    void *data)
+{
+    struct run *r = back(data);
+
+    (void)err;
+    if (r == NULL)
+        return;
+    r->w->helm = NULL;
+    if (rc != 0)
+        return;
+    if (res->timed_out || res->term_signal != 0 || res->exit_status != 0) {
+        helm_failed(r, "lint", G_LINTS, res);
+        return;
+    }
+    set_gate(r, G_LINTS, "True", "LintPassed", "helm lint --strict found no problem in chart %s %s",
+             p4_json_str(r->chart, "name"), r->version);
+    set_gate(r, G_VALUES, "True", "ValuesValid",
+             "helm accepted the values (checked against the chart's values.schema.json when it "
+             "has one)");
+    next(r, S_TEMPLATE);
+}
+
+static void on_template(int rc, const struct p4_helmrun_result *res, const struct p4_error *err,
+                        void *data)
+{
+    struct run *r = back(data);
+
+    (void)err;
+    if (r == NULL)
+        return;
+    r->w->helm = NULL;
+    if (rc != 0)
+        return;
+    if (res->timed_out || res->term_signal != 0 || res->exit_status != 0 || res->out_truncated) {
+        helm_failed(r, "template", G_DRYRUN, res);
+        return;
+    }
+    free(r->w->manifest);
+    r->w->manifest = p4_strndup(res->out, res->out_len);
+    r->w->manifest_len = res->out_len;
+    next(r, S_DRYRUN);
+}
+
+static void run_helm(struct run *r, const char *command, const char *const *argv, p4_helmrun_cb cb,
+                     enum gate g)
+{
+    struct p4_helm_stage *h = r->h;
+    struct p4_helmrun_options o = {.helm = h->helm,
+                                   .argv = argv,
+                                   .home = h->home,
+                                   .cache_home = h->cache_home,
+                                   .config_home = h->config_home,
+                                   .data_home = h->data_home,
+                                   .cwd = h->work_dir,
+                                   .stdin_data = r->w->values,
+                                   .stdin_len = r->w->values_len,
+                                   .timeout_ms = h->cfg.helm_timeout_ms};
+    struct p4_error err = {0};
+
+    set_gate(r, g, "Unknown", "Checking", "running helm %s", command);
+    r->inflight++;
+    if (p4_helmrun_start(h->loop, &o, cb, r, &r->w->helm, &err) != 0) {
+        r->inflight--;
+        r->w->helm = NULL;
+        fail_gate(r, P4_FAIL_CLUSTER, g, "HelmNotAvailable", &err);
+    }
+}
+
+static void lint(struct run *r)
+{
+    const char *argv[] = {"lint", r->w->chart_path, "--strict", "--values", "-", "--namespace",
+                          r->target_ns, "--kube-version", r->w->kube_version, NULL};
+
+    if (r->w->values == NULL && compose_values(r) != 0)
+        return;
+    if (r->w->kube_version[0] == '\0')
+        argv[7] = NULL;
+    run_helm(r, "lint", argv, on_lint, G_LINTS);
+}
+
+static void render(struct run *r)
+{
+    const char *argv[16];
+    int n = 0;
+
+    argv[n++] = "template";
+    argv[n++] = r->name;
+    argv[n++] = r->w->chart_path;
+    argv[n++] = "--values";
+    argv[n++] = "-";
+    argv[n++] = "--namespace";
+    argv[n++] = r->target_ns;
+    argv[n++] = "--include-crds";
+    argv[n++] = "--skip-tests";
+    if (r->w->kube_version[0]) {
+        argv[n++] = "--kube-version";
+        argv[n++] = r->w->kube_version;
+    }
+    if (r->w->api_versions && r->w->api_versions[0]) {
+        argv[n++] = "--api-versions";
+        argv[n++] = r->w->api_versions;
+    }
+    argv[n] = NULL;
+    run_helm(r, "template", argv, on_template, G_DRYRUN);
+}
+
+/* ---- S_DRYRUN ---- */
+
+static void dry_run_next(struct run *r);
+
+/* The kinds the manifest's own CustomResourceDefinitions define: unknown until applied. */
+static bool defined_in_manifest(const cJSON *objects, const char *api_version, const char *kind)
+{
+    const cJSON *o;
+    size_t glen = strcspn(api_version, "/");
+
+    if (api_version[glen] != '/')
+        return false;
+    cJSON_ArrayForEach(o, objects) {
+        const char *k = p4_json_str(o, "kind"), *g = p4_json_str(o, "spec.group");
+        const char *ck = p4_json_str(o, "spec.names.kind");
+        if (k && g && ck && strcmp(k, "CustomResourceDefinition") == 0 && strcmp(ck, kind) == 0 &&
+            strlen(g) == glen && strncmp(g, api_version, glen) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void on_dry_run(const struct p4_apply_result *res, void *data)
+{
+    struct run *r = back(data);
+    const cJSON *obj;
+    char msg[P4_ERROR_MESSAGE_MAX];
+    struct p4_error e = {0};
+    enum p4_failure_class cls;
+
+    if (r == NULL)
+        return;
+    obj = cJSON_GetArrayItem(r->w->objects, r->w->obj_i);
+    if (res->rc == 0) {
+        r->w->obj_i++;
+        dry_run_next(r);
+        return;
+    }
+    if (res->rc == P4_ERR_NOTFOUND && res->resource[0] == '\0' &&
+        defined_in_manifest(r->w->objects, p4_json_str(obj, "apiVersion"), res->kind)) {
+        r->w->skipped++; /* its CRD is in the chart: the Kubernetes stage applies that first */
+        (void)snprintf(r->w->skipped_why, sizeof(r->w->skipped_why),
+                       "; %d object(s) of kinds the chart's own CRDs define are checked when "
+                       "applied",
+                       r->w->skipped);
+        r->w->obj_i++;
+        dry_run_next(r);
+        return;
+    }
+    if (res->rc == P4_ERR_NOTFOUND && res->resource[0] != '\0' && r->create_namespace &&
+        res->namespace_[0] != '\0') {
+        r->w->skipped++; /* the namespace is created by the Kubernetes stage */
+        (void)snprintf(r->w->skipped_why, sizeof(r->w->skipped_why),
+                       "; %d object(s) wait for namespace %s (spec.target.createNamespace)",
+                       r->w->skipped, r->target_ns);
+        r->w->obj_i++;
+        dry_run_next(r);
+        return;
+    }
+    switch (res->rc) {
+    case P4_ERR_INVALID:
+    case P4_ERR_BADREQUEST:
+    case P4_ERR_NOTFOUND:
+    case P4_ERR_METHOD:
+        cls = P4_FAIL_ARTIFACT;
+        break;
+    case P4_ERR_FORBIDDEN:
+    case P4_ERR_UNAUTHORIZED:
+    case P4_ERR_CONFLICT:
+    case P4_ERR_EXISTS:
+        cls = P4_FAIL_CLUSTER;
+        break;
+    default:
+        cls = P4_FAIL_TRANSIENT;
+        break;
+    }
+    /* Denied by admission (a webhook or a policy): the chart must change. */
+    if (res->rc == P4_ERR_FORBIDDEN && strstr(res->err.message, "exceeded quota") == NULL &&
+        strstr(res->err.message, "denied") != NULL && strstr(res->err.message, "RBAC") == NULL &&
+        strstr(res->err.message, "cannot patch") == NULL)
+        cls = P4_FAIL_ARTIFACT;
+    if (cls == P4_FAIL_TRANSIENT) {
+        e = res->err;
+        fail_gate(r, cls, G_DRYRUN, "APIUnavailable", &e);
+        return;
+    }
+    (void)p4_helm_dry_run_rejected(res->kind, res->namespace_, res->name, res->err.message, msg,
+                                   sizeof(msg));
+    e.code = res->rc;
+    (void)snprintf(e.message, sizeof(e.message), "%s", msg);
+    fail_gate(r, cls, G_DRYRUN, p4_helm_reason_name(P4_HELM_DRY_RUN_REJECTED), &e);
+}
+
+static void dry_run_next(struct run *r)
+{
+    struct work *w = r->w;
+    struct p4_apply_opts opts = {.namespace_ = r->target_ns, .dry_run = true, .force = r->force};
+    const cJSON *obj;
+
+    if (w->obj_i >= w->nobj) {
+        r->nobjects = w->nobj;
+        set_gate(r, G_DRYRUN, "True", "DryRunPassed",
+                 "helm template rendered %d object(s); the API server accepted %d in a "
+                 "server-side dry run (dryRun=All)%s",
+                 w->nobj, w->nobj - w->skipped, w->skipped_why);
+        next(r, S_STORE);
+        return;
+    }
+    obj = cJSON_GetArrayItem(w->objects, w->obj_i);
+    r->inflight++;
+    if (p4_apply_object(r->h->cfg.kube, r->h->cfg.discovery, obj, &opts, on_dry_run, r) != 0) {
+        r->inflight--;
+        fail_msg(r, P4_FAIL_ARTIFACT, G_DRYRUN, "TemplateRenderFailed",
+                 "rendered object %d (%s) has no apiVersion, kind or name, or too long a one",
+                 w->obj_i + 1, p4_json_str(obj, "kind") ? p4_json_str(obj, "kind") : "?");
+    }
+}
+
+static void dry_run(struct run *r)
+{
+    struct work *w = r->w;
+    struct p4_error err = {0};
+
+    if (w->objects == NULL) {
+        w->objects = p4_manifest_split(w->manifest ? w->manifest : "", w->manifest_len, &err);
+        if (w->objects == NULL) {
+            fail_gate(r, P4_FAIL_ARTIFACT, G_DRYRUN, "TemplateRenderFailed", &err);
+            return;
+        }
+        w->nobj = cJSON_GetArraySize(w->objects);
+        w->obj_i = 0;
+        w->skipped = 0;
+        w->skipped_why[0] = '\0';
+    }
+    set_gate(r, G_DRYRUN, "Unknown", "Checking",
+             "server-side dry run of %d rendered object(s)", w->nobj);
+    dry_run_next(r);
+}
+
+/* ---- S_STORE ---- */
+
+static void secret_name(char *buf, size_t size, const char *name, int64_t generation);
+
+unsigned char *p4_gzip(const char *text, size_t len, size_t *out_len)
+{
+    z_stream z;
+    unsigned char *out;
+    size_t cap;
+
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    cap = deflateBound(&z, (uLong)len) + 32;
+    out = p4_malloc(cap);
+    z.next_in = (const Bytef *)text;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+        (void)deflateEnd(&z);
+        free(out);
+        return NULL;
+    }
+    *out_len = z.total_out;
+    (void)deflateEnd(&z);
+    return out;
+}
+
+static bool owned_by(const cJSON *obj, const char *uid)
+{
+    const cJSON *o;
+
+    cJSON_ArrayForEach(o, p4_json_get(obj, "metadata.ownerReferences")) {
+        const char *u = p4_json_str(o, "uid");
+        if (u && uid && strcmp(u, uid) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void on_pruned(struct p4_kube_result *res, void *data)
+{
+    struct run *r = back(data);
+
+    if (r == NULL)
+        return;
+    if (res->rc != 0 && res->rc != P4_ERR_NOTFOUND)
+        p4_log(P4_LOG_WARN, "cannot delete an old rendered manifest", "key", r->key, "error",
+               res->err.message, P4_LOG_END);
+    step_part_done(r, S_DONE);
+}
+
+/* An old manifest Secret, read by name: deleted if this resource owns it (and only that one). */
+static void on_old_manifest(struct p4_kube_result *res, void *data)
+{
+    struct run *r = back(data);
+    const char *name, *uid;
+    char path[1024], body[256];
+
+    if (r == NULL)
+        return;
+    name = p4_json_str(res->body, "metadata.name");
+    uid = p4_json_str(res->body, "metadata.uid");
+    if (res->rc == 0 && name && uid && owned_by(res->body, r->uid) &&
+        strlen(uid) < sizeof(body) - 64) {
+        object_path(path, sizeof(path), r->ns, "secrets", name);
+        (void)snprintf(body, sizeof(body),
+                       "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+                       "\"preconditions\":{\"uid\":\"%s\"}}",
+                       uid);
+        r->inflight++;
+        r->w->pending++;
+        if (p4_kube_request(r->h->cfg.kube, "DELETE", path, "application/json", body,
+                            strlen(body), on_pruned, r) != 0) {
+            r->inflight--;
+            r->w->pending--;
+        }
+    } else if (res->rc != 0 && res->rc != P4_ERR_NOTFOUND) {
+        p4_log(P4_LOG_WARN, "cannot read an old rendered manifest", "key", r->key, "error",
+               res->err.message, P4_LOG_END);
+    }
+    step_part_done(r, S_DONE);
+}
+
+/*
+ * Keep the P4_MANIFEST_HISTORY newest manifests: the ones of the generations
+ * HISTORY to 2*HISTORY-1 back are read by name (secrets are never listed)
+ * and deleted when this resource owns them.
+ */
+static void prune(struct run *r)
+{
+    char name[SECRET_NAME_MAX + 1], path[1024];
+
+    r->w->pending = 1;
+    for (int64_t k = 0; k < P4_MANIFEST_HISTORY; k++) {
+        int64_t g = r->generation - P4_MANIFEST_HISTORY - k;
+        if (g < 1)
+            break;
+        secret_name(name, sizeof(name), r->name, g);
+        object_path(path, sizeof(path), r->ns, "secrets", name);
+        (void)kube_send(r, "GET", path, on_old_manifest);
+    }
+    step_part_done(r, S_DONE);
+}
+
+static void on_stored(const struct p4_apply_result *res, void *data)
+{
+    struct run *r = back(data);
+    struct p4_error e;
+
+    if (r == NULL)
+        return;
+    if (res->rc != 0) {
+        e = res->err;
+        fail_gate(r, kube_class(res->rc), G_DRYRUN,
+                  res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "ManifestNotStored", &e);
+        return;
+    }
+    prune(r);
+}
+
+static cJSON *manifest_secret(struct run *r)
+{
+    cJSON *s = cJSON_CreateObject(), *meta, *labels, *owners, *owner, *data, *ann;
+    unsigned char *gz;
+    size_t gz_len = 0;
+    char *b64, gen[32], chart[400];
+
+    gz = p4_gzip(r->w->manifest ? r->w->manifest : "", r->w->manifest_len, &gz_len);
+    if (gz == NULL) {
+        cJSON_Delete(s);
+        return NULL;
+    }
+    b64 = p4_malloc(4 * ((gz_len + 2) / 3) + 1);
+    (void)EVP_EncodeBlock((unsigned char *)b64, gz, (int)gz_len);
+    free(gz);
+    cJSON_AddStringToObject(s, "apiVersion", "v1");
+    cJSON_AddStringToObject(s, "kind", "Secret");
+    meta = cJSON_AddObjectToObject(s, "metadata");
+    cJSON_AddStringToObject(meta, "name", r->secret);
+    cJSON_AddStringToObject(meta, "namespace", r->ns);
+    labels = cJSON_AddObjectToObject(meta, "labels");
+    cJSON_AddStringToObject(labels, "app.kubernetes.io/managed-by", "phase4-operator");
+    cJSON_AddStringToObject(labels, "phase4.io/name", r->name);
+    (void)snprintf(gen, sizeof(gen), "%" PRId64, r->generation);
+    cJSON_AddStringToObject(labels, "phase4.io/generation", gen);
+    cJSON_AddStringToObject(labels, "phase4.io/purpose", "manifest");
+    ann = cJSON_AddObjectToObject(meta, "annotations");
+    (void)snprintf(chart, sizeof(chart), "%s %s %s", p4_json_str(r->chart, "name"), r->version,
+                   r->digest);
+    cJSON_AddStringToObject(ann, "phase4.io/chart", chart);
+    cJSON_AddStringToObject(ann, "phase4.io/image", r->image_digest);
+    owners = cJSON_AddArrayToObject(meta, "ownerReferences");
+    owner = cJSON_CreateObject();
+    cJSON_AddStringToObject(owner, "apiVersion", "phase4.io/v1alpha1");
+    cJSON_AddStringToObject(owner, "kind", "Phase4Deployment");
+    cJSON_AddStringToObject(owner, "name", r->name);
+    cJSON_AddStringToObject(owner, "uid", r->uid);
+    cJSON_AddBoolToObject(owner, "controller", 1);
+    cJSON_AddBoolToObject(owner, "blockOwnerDeletion", 1);
+    cJSON_AddItemToArray(owners, owner);
+    cJSON_AddStringToObject(s, "type", P4_MANIFEST_SECRET_TYPE);
+    data = cJSON_AddObjectToObject(s, "data");
+    cJSON_AddStringToObject(data, P4_MANIFEST_SECRET_KEY, b64);
+    free(b64);
+    return s;
+}
+
+static void on_existing(struct p4_kube_result *res, void *data)
+{
+    struct run *r = back(data);
+    struct p4_apply_opts opts = {.namespace_ = NULL, .dry_run = false, .force = true};
+    cJSON *s;
+
+    if (r == NULL)
+        return;
+    if (res->rc == 0 && !owned_by(res->body, r->uid)) {
+        fail_msg(r, P4_FAIL_CLUSTER, G_DRYRUN, "ManifestSecretConflict",
+                 "Secret %s/%s exists and is not owned by this Phase4Deployment; the rendered "
+                 "manifest is not stored over it (delete or rename that Secret)",
+                 r->ns, r->secret);
+        return;
+    }
+    if (res->rc != 0 && res->rc != P4_ERR_NOTFOUND) {
+        struct p4_error e = res->err;
+        fail_gate(r, kube_class(res->rc), G_DRYRUN,
+                  res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable", &e);
+        return;
+    }
+    s = manifest_secret(r);
+    if (s == NULL) {
+        fail_msg(r, P4_FAIL_TRANSIENT, G_DRYRUN, "ManifestNotStored",
+                 "cannot compress the rendered manifest");
+        return;
+    }
+    opts.namespace_ = r->ns;
+    r->inflight++;
+    if (p4_apply_object(r->h->cfg.kube, r->h->cfg.discovery, s, &opts, on_stored, r) != 0) {
+        r->inflight--;
+        fail_msg(r, P4_FAIL_CLUSTER, G_DRYRUN, "ManifestNotStored",
+                 "cannot store the rendered manifest in Secret %s/%s", r->ns, r->secret);
+    }
+    cJSON_Delete(s);
+}
+
+static void store(struct run *r)
+{
+    char path[1024];
+
+    r->w->pending = 0;
+    object_path(path, sizeof(path), r->ns, "secrets", r->secret);
+    if (kube_send(r, "GET", path, on_existing) != 0)
+        fail_msg(r, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable",
+                 "cannot ask the API server for Secret %s/%s", r->ns, r->secret);
+}
+
+/* ---- driving a run ---- */
+
+static void passed(struct run *r)
+{
+    end_attempt(r);
+    r->state = P4_STAGE_PASSED;
+    r->cls = P4_FAIL_NONE;
+    r->stalled = false;
+    r->err = (struct p4_error){.reason = "ChartReady"};
+    if (snprintf(r->err.message, sizeof(r->err.message),
+                   "chart %s %s (%s) rendered %d object(s) with image %s@%s; the server-side dry "
+                   "run passed and the manifest is kept in Secret %s",
+                   p4_json_str(r->chart, "name"), r->version, r->digest, r->nobjects,
+                   r->image_repo, r->image_digest, r->secret) >= (int)sizeof(r->err.message))
+        memcpy(r->err.message + sizeof(r->err.message) - 4, "...", 4);
+    notify(r);
+}
+
+static void run_step(struct run *r)
+{
+    switch (r->step) {
+    case S_READ:
+        read_sources(r);
+        break;
+    case S_FETCH:
+        fetch(r);
+        break;
+    case S_LINT:
+        lint(r);
+        break;
+    case S_TEMPLATE:
+        render(r);
+        break;
+    case S_DRYRUN:
+        dry_run(r);
+        break;
+    case S_STORE:
+        store(r);
+        break;
+    case S_DONE:
+        passed(r);
+        break;
+    }
+}
+
+/* Begin an attempt: read everything again (a Secret or ConfigMap may have been fixed). */
+static void restart(struct run *r)
+{
+    struct work *w;
+    const cJSON *it;
+
+    if (r->inflight > 0) {
+        arm(r, 100, on_first);
+        return;
+    }
+    if (!r->active) {
+        if (r->h->active >= r->h->cfg.max_active) {
+            r->queued = true;
+            r->qprev = r->h->qtail;
+            if (r->h->qtail)
+                r->h->qtail->qnext = r;
+            else
+                r->h->qhead = r;
+            r->h->qtail = r;
+            return;
+        }
+        r->active = true;
+        r->h->active++;
+    }
+    free_work(r->w);
+    r->w = w = p4_calloc(1, sizeof(*w));
+    r->transient_n = 0;
+    cJSON_ArrayForEach(it, p4_json_get(r->chart, "valuesFrom")) {
+        const char *kind = p4_json_str(it, "kind"), *name = p4_json_str(it, "name");
+        const char *key = p4_json_str(it, "valuesKey"), *tp = p4_json_str(it, "targetPath");
+        bool optional = false;
+        if (w->nsrc >= SOURCES_MAX || kind == NULL || name == NULL)
+            continue;
+        (void)p4_json_bool(it, "optional", &optional);
+        w->src[w->nsrc] = (struct source){
+            .kind = strcmp(kind, "Secret") == 0 ? "Secret" : "ConfigMap",
+            .name = p4_strdup(name),
+            .key = p4_strdup(key && key[0] ? key : P4_VALUES_DEFAULT_KEY),
+            .target_path = tp && tp[0] ? p4_strdup(tp) : NULL,
+            .optional = optional,
+        };
+        w->nsrc++;
+    }
+    r->step = S_READ;
+    run_step(r);
+}
+
+static void on_first(uv_timer_t *t)
+{
+    restart(t->data);
+}
+
+/* "phase4.<name>.v<generation>", shortened with a hash of the name past 253 characters. */
+static void secret_name(char *buf, size_t size, const char *name, int64_t generation)
+{
+    char suffix[40];
+    size_t room;
+
+    (void)snprintf(suffix, sizeof(suffix), ".v%" PRId64, generation);
+    room = SECRET_NAME_MAX - strlen("phase4.") - strlen(suffix);
+    if (strlen(name) <= room) {
+        if (snprintf(buf, size, "phase4.%s%s", name, suffix) >= (int)size)
+            buf[0] = '\0'; /* cannot happen: room is counted */
+    } else {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        (void)EVP_Digest(name, strlen(name), md, &mdlen, EVP_sha256(), NULL);
+        (void)snprintf(buf, size, "phase4.%.*s-%02x%02x%02x%02x%02x%s", (int)(room - 11), name,
+                       md[0], md[1], md[2], md[3], md[4], suffix);
+    }
+}
+
+/* ---- stage.h operations ---- */
+
+static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *err)
+{
+    struct p4_helm_stage *h = ctx;
+    struct run *r = p4_strmap_get(&h->runs, key);
+    const char *ns = p4_json_str(obj, "metadata.namespace");
+    const char *name = p4_json_str(obj, "metadata.name");
+    const char *target = p4_json_str(obj, "spec.target.namespace");
+    const char *repo = p4_json_str(obj, "spec.image.repository");
+    const char *digest = p4_json_str(obj, "status.image.digest");
+    int64_t generation = 0, retries = 2;
+
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
+    if (r && r->generation == generation)
+        return 0;
+    if (ns == NULL || name == NULL || target == NULL || repo == NULL || digest == NULL ||
+        p4_json_get(obj, "spec.chart") == NULL)
+        return p4_error_set(err, P4_ERR_INVAL,
+                            "the Helm stage needs spec.chart, spec.target.namespace, "
+                            "spec.image.repository and status.image.digest");
+    if (r) {
+        (void)p4_strmap_del(&h->runs, key);
+        drop(r);
+    }
+    r = p4_calloc(1, sizeof(*r));
+    r->h = h;
+    r->key = p4_strdup(key);
+    r->ns = p4_strdup(ns);
+    r->name = p4_strdup(name);
+    r->target_ns = p4_strdup(target);
+    r->uid = p4_strdup(p4_json_str(obj, "metadata.uid") ? p4_json_str(obj, "metadata.uid") : "");
+    r->image_repo = p4_strdup(repo);
+    (void)snprintf(r->image_digest, sizeof(r->image_digest), "%s", digest);
+    r->generation = generation;
+    r->chart = p4_json_need(cJSON_Duplicate(p4_json_get(obj, "spec.chart"), 1));
+    (void)p4_json_bool(obj, "spec.rollout.force", &r->force);
+    (void)p4_json_bool(obj, "spec.target.createNamespace", &r->create_namespace);
+    secret_name(r->secret, sizeof(r->secret), name, generation);
+    (void)uv_timer_init(h->loop, &r->timer);
+    r->timer.data = r;
+    (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
+    r->attempt = 1;
+    r->attempts = (int)(retries >= 0 && retries <= 10 ? retries : 2) + 1;
+    r->state = P4_STAGE_RUNNING;
+    for (int g = 0; g < G_COUNT; g++)
+        set_gate(r, (enum gate)g, "Unknown", "Checking", "not checked yet");
+    (void)p4_strmap_put(&h->runs, key, r);
+    arm(r, 0, on_first); /* never inside the reconcile */
+    return 0;
+}
+
+static int poll_run(void *ctx, const char *key, const cJSON *obj)
+{
+    (void)ctx;
+    (void)key;
+    (void)obj;
+    return 0;
+}
+
+static int result(void *ctx, const char *key, struct p4_stage_result *out)
+{
+    struct p4_helm_stage *h = ctx;
+    const struct run *r = p4_strmap_get(&h->runs, key);
+    cJSON *chart;
+
+    memset(out, 0, sizeof(*out));
+    if (r == NULL)
+        return P4_ERR_NOTFOUND;
+    out->state = r->state;
+    out->cls = r->cls;
+    out->stalled = r->stalled;
+    out->attempt = r->attempt;
+    out->attempts = r->attempts;
+    out->generation = r->generation;
+    out->err = r->err;
+    out->gates = cJSON_CreateArray();
+    for (int g = 0; g < G_COUNT; g++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "stage", "Helm");
+        cJSON_AddStringToObject(o, "name", gate_names[g]);
+        cJSON_AddStringToObject(o, "status", r->gates[g].status);
+        cJSON_AddStringToObject(o, "reason", r->gates[g].reason);
+        cJSON_AddStringToObject(o, "message", r->gates[g].message);
+        cJSON_AddItemToArray(out->gates, o);
+    }
+    if (r->version[0]) {
+        out->status = cJSON_CreateObject();
+        chart = cJSON_AddObjectToObject(out->status, "chart");
+        cJSON_AddStringToObject(chart, "version", r->version);
+        cJSON_AddStringToObject(chart, "digest", r->digest);
+        if (r->state == P4_STAGE_PASSED)
+            cJSON_AddStringToObject(chart, "manifest", r->secret);
+    }
+    return 0;
+}
+
+static void forget(void *ctx, const char *key)
+{
+    struct p4_helm_stage *h = ctx;
+    struct run *r = p4_strmap_del(&h->runs, key);
+
+    if (r)
+        drop(r);
+}
+
+const struct p4_stage_ops p4_helm_stage_ops = {
+    .name = "Helm",
+    .condition = "HelmReady",
+    .start = start,
+    .poll = poll_run,
+    .result = result,
+    .forget = forget,
+};
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = p4_malloc(n);
+
+    (void)snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static int make_dir(const char *path, struct p4_error *err)
+{
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return p4_error_set(err, P4_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+    return 0;
+}
+
+struct p4_helm_stage *p4_helm_stage_new(uv_loop_t *loop, const struct p4_helm_stage_config *cfg,
+                                        struct p4_error *err)
+{
+    struct p4_helm_stage *h = p4_calloc(1, sizeof(*h));
+
+    h->loop = loop;
+    h->cfg = *cfg;
+    h->helm = p4_strdup(cfg->helm ? cfg->helm : "helm");
+    h->work_dir = p4_strdup(cfg->work_dir ? cfg->work_dir : "/tmp/phase4-operator/helm");
+    h->cfg.helm = h->helm;
+    h->cfg.work_dir = h->work_dir;
+    h->home = join(h->work_dir, "home");
+    h->cache_home = join(h->work_dir, "cache");
+    h->config_home = join(h->work_dir, "config");
+    h->data_home = join(h->work_dir, "data");
+    if (h->cfg.helm_timeout_ms == 0)
+        h->cfg.helm_timeout_ms = P4_HELMRUN_TIMEOUT_MS;
+    if (h->cfg.retry_ms == 0)
+        h->cfg.retry_ms = 30000;
+    if (h->cfg.recheck_ms == 0)
+        h->cfg.recheck_ms = 300000;
+    if (h->cfg.transient_max_ms == 0)
+        h->cfg.transient_max_ms = 60000;
+    if (h->cfg.max_active <= 0)
+        h->cfg.max_active = 4;
+    p4_strmap_init(&h->runs);
+    if (make_dir(h->work_dir, err) != 0 || make_dir(h->home, err) != 0 ||
+        make_dir(h->cache_home, err) != 0 || make_dir(h->config_home, err) != 0 ||
+        make_dir(h->data_home, err) != 0) {
+        p4_helm_stage_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void p4_helm_stage_free(struct p4_helm_stage *h)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    if (h == NULL)
+        return;
+    h->closing = true;
+    while ((e = p4_strmap_next(&h->runs, &pos)) != NULL)
+        drop(e->value);
+    p4_strmap_close(&h->runs);
+    free(h->helm);
+    free(h->work_dir);
+    free(h->home);
+    free(h->cache_home);
+    free(h->config_home);
+    free(h->data_home);
+    free(h);
+}
+
+void p4_helm_stage_stats(const struct p4_helm_stage *h, struct p4_helm_stage_stats *out)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    memset(out, 0, sizeof(*out));
+    if (h == NULL)
+        return;
+    out->running = h->active;
+    for (const struct run *q = h->qhead; q; q = q->qnext)
+        out->waiting++;
+    while ((e = p4_strmap_next(&h->runs, &pos)) != NULL) {
+        const struct run *r = e->value;
+        out->resources++;
+        if (r->state == P4_STAGE_PASSED)
+            out->passed++;
+        else if (r->state == P4_STAGE_FAILED && r->stalled)
+            out->stalled++;
+        else if (r->state == P4_STAGE_FAILED)
+            out->failed++;
+        else
+            out->checking++;
+    }
+}

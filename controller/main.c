@@ -510,8 +510,8 @@ static void p4_metrics_write(struct app *app, struct p4_buf *b)
 {
     struct p4_controller_stats cs;
     struct p4_workqueue_stats qs;
-    struct p4_docker_stage_stats ds;
-    struct p4_helm_stage_stats hs;
+    struct p4_stage_stats ds;
+    struct p4_stage_stats hs;
     const struct p4_kube_stats *ks = p4_kube_stats(app->kube);
     const struct p4_informer_stats *is = p4_informer_stats(app->resources);
     static const char *const classes[6] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};

@@ -17,7 +17,7 @@
 #include "phase4/ocimanifest.h"
 #include "phase4/regauth.h"
 #include "phase4/scanreport.h"
-#include "phase4/strmap.h"
+#include "phase4/stagerun.h"
 
 #define PLATFORMS_MAX 16
 #define SECRETS_MAX 32
@@ -38,24 +38,14 @@ enum step {
     S_DONE,
 };
 
-struct gate_state {
-    const char *status; /* "True", "False", "Unknown" */
-    const char *reason; /* static */
-    char *message;      /* owned */
-};
-
 /* The platforms the Nodes report change rarely: one list serves every run for a while. */
 #define NODE_PLATFORMS_TTL_MS 30000
 
 struct p4_docker_stage {
-    uv_loop_t *loop;
+    struct p4_stagerunner sr; /* first: a run's sr is its stage */
     struct p4_docker_stage_config cfg;
-    struct p4_strmap runs;      /* key → struct run */
     char *node_platforms;       /* "linux/amd64 linux/arm64" from the last Node list, or NULL */
     uint64_t node_platforms_at; /* uv_now() of that list */
-    int active;                 /* attempts running (each holds its work) */
-    struct run *qhead, *qtail;  /* attempts waiting for one of max_active slots, in order */
-    bool closing;
 };
 
 /*
@@ -64,7 +54,6 @@ struct p4_docker_stage {
  * keeps its result alone), so thousands of resources cost little.
  */
 struct work {
-    int pending; /* requests of the current step still out */
     struct p4_regauth auth;
     char *secret_names[SECRETS_MAX]; /* by p4_regauth secret index */
     size_t nsecrets;
@@ -90,23 +79,13 @@ struct work {
     struct p4_cosign_sigs sigs;
     size_t sig_i;
     struct p4_error sig_err;
-    struct p4_error step_err; /* the first failure among the step's concurrent requests */
-    enum p4_failure_class step_cls;
-    enum gate step_gate;
 };
 
 struct run {
-    struct p4_docker_stage *d; /* NULL once gone */
-    char *key, *ns, *name, *target_ns, *uid;
-    int64_t generation;
-    cJSON *image; /* copy of spec.image */
-    int inflight; /* requests out; the run is freed when gone and none is left */
-    bool gone;
-    uv_timer_t timer;
-    enum step step;
-    struct work *w;      /* while an attempt runs */
-    bool active, queued; /* holds a slot; waits for one */
-    struct run *qprev, *qnext;
+    struct p4_stagerun base; /* first: answers get the run as their data */
+    char *ns, *name, *target_ns, *uid;
+    cJSON *image;    /* copy of spec.image */
+    struct work *w;  /* while an attempt runs */
     time_t scan_since; /* when this attempt began waiting for a scan report */
 
     /* The build Job. */
@@ -118,17 +97,13 @@ struct run {
     char digest[80];       /* pinned once resolved */
     char *image_platforms; /* "linux/amd64, linux/arm64", or NULL */
 
-    /* The outcome. */
-    struct gate_state gates[G_COUNT];
     bool want_signature;
-    bool spec_invalid; /* only a new generation can fix it: nothing to re-check */
-    enum p4_stage_state state;
-    enum p4_failure_class cls;
-    bool stalled;
-    int attempt, attempts, transient_n;
-    uint64_t retry_after_ms; /* a registry's Retry-After for the next transient retry */
-    struct p4_error err;
 };
+
+static struct p4_docker_stage *stage_of(const struct run *r)
+{
+    return (struct p4_docker_stage *)r->base.sr;
+}
 
 /* ---- run lifetime ---- */
 
@@ -152,322 +127,22 @@ static void free_work(struct work *w)
     free(w);
 }
 
-static void on_first(uv_timer_t *t);
-
-/* Give the next waiting attempt the slot one just freed (on its own loop turn). */
-static void wake_next(struct p4_docker_stage *d)
-{
-    struct run *n = d->qhead;
-
-    if (d->closing || n == NULL || d->active >= d->cfg.max_active)
-        return;
-    d->qhead = n->qnext;
-    if (d->qhead)
-        d->qhead->qprev = NULL;
-    else
-        d->qtail = NULL;
-    n->qprev = n->qnext = NULL;
-    n->queued = false;
-    n->active = true;
-    d->active++;
-    (void)uv_timer_start(&n->timer, on_first, 0, 0);
-}
-
-/* Take r out of the waiting line, or give up its slot. */
-static void leave(struct p4_docker_stage *d, struct run *r)
-{
-    if (r->queued) {
-        if (r->qprev)
-            r->qprev->qnext = r->qnext;
-        else
-            d->qhead = r->qnext;
-        if (r->qnext)
-            r->qnext->qprev = r->qprev;
-        else
-            d->qtail = r->qprev;
-        r->qprev = r->qnext = NULL;
-        r->queued = false;
-    }
-    if (r->active) {
-        r->active = false;
-        d->active--;
-        wake_next(d);
-    }
-}
-
-/*
- * The attempt is over (passed, failed, or waiting for a report or a retry):
- * keep the result only, and let a waiting resource have the slot.
- */
-static void end_attempt(struct run *r)
-{
-    if (r->inflight == 0) {
-        free_work(r->w);
-        r->w = NULL;
-    }
-    leave(r->d, r);
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-    struct run *r = h->data;
-
-    free_work(r->w);
-    for (int g = 0; g < G_COUNT; g++)
-        free(r->gates[g].message);
-    free(r->image_platforms);
-    cJSON_Delete(r->image);
-    free(r->key);
-    free(r->uid);
-    free(r->ns);
-    free(r->name);
-    free(r->target_ns);
-    free(r);
-}
-
-static void maybe_free(struct run *r)
-{
-    if (r->gone && r->inflight == 0 && !uv_is_closing((uv_handle_t *)&r->timer))
-        uv_close((uv_handle_t *)&r->timer, on_timer_closed);
-}
-
-/* Drop a run: its requests end on their own; their answers are then ignored. */
-static void drop(struct run *r)
-{
-    if (r->d)
-        leave(r->d, r);
-    r->gone = true;
-    r->d = NULL;
-    (void)uv_timer_stop(&r->timer);
-    maybe_free(r);
-}
-
-/* Every asynchronous answer starts here: NULL when the run was dropped meanwhile. */
-static struct run *back(void *data)
-{
-    struct run *r = data;
-
-    r->inflight--;
-    if (r->gone) {
-        maybe_free(r);
-        return NULL;
-    }
-    return r;
-}
-
-static void notify(struct run *r)
-{
-    if (r->d && r->d->cfg.changed)
-        r->d->cfg.changed(r->key, r->d->cfg.data);
-}
-
-static void set_gate(struct run *r, enum gate g, const char *status, const char *reason,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void set_gate(struct run *r, enum gate g, const char *status, const char *reason,
-                     const char *fmt, ...)
-{
-    char msg[P4_ERROR_MESSAGE_MAX];
-    va_list ap;
-
-    r->gates[g].status = status;
-    r->gates[g].reason = reason;
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    free(r->gates[g].message);
-    r->gates[g].message = p4_strdup(msg);
-}
-
-/* ---- steps and their outcomes ---- */
-
-static void run_step(struct run *r);
-static void restart(struct run *r);
-
-static void arm(struct run *r, uint64_t ms, void (*fn)(uv_timer_t *))
-{
-    (void)uv_timer_start(&r->timer, fn, ms, 0);
-}
-
-static void on_step(uv_timer_t *t)
-{
-    run_step(t->data);
-}
-
-static void on_restart(uv_timer_t *t)
-{
-    struct run *r = t->data;
-
-    if (r->cls == P4_FAIL_ARTIFACT) {
-        r->attempt++;
-        r->scan_since = 0; /* a new attempt waits for its report anew */
-    }
-    restart(r);
-}
-
-static uint64_t backoff(uint64_t base, int n, uint64_t cap)
-{
-    uint64_t ms = base;
-
-    for (int i = 0; i < n && ms < cap; i++)
-        ms *= 2;
-    return ms < cap ? ms : cap;
-}
-
-/*
- * A gate could not pass; reason is static, err has the message. Transient
- * problems are waited out on the same step; the others end this attempt.
- */
-static void fail_gate(struct run *r, enum p4_failure_class cls, enum gate g, const char *reason,
-                      const struct p4_error *err)
-{
-    const struct p4_docker_stage_config *cfg = &r->d->cfg;
-
-    if (cls == P4_FAIL_TRANSIENT) {
-        set_gate(r, g, "Unknown", reason, "%s", err->message);
-        r->err = *err;
-        r->err.reason = reason;
-        if (r->state != P4_STAGE_FAILED)
-            r->cls = P4_FAIL_TRANSIENT;
-        uint64_t delay = backoff(1000, r->transient_n++, cfg->transient_max_ms);
-        arm(r, r->retry_after_ms > delay ? r->retry_after_ms : delay, on_step);
-        r->retry_after_ms = 0;
-        notify(r);
-        return;
-    }
-    set_gate(r, g, "False", reason, "%s", err->message);
-    r->state = P4_STAGE_FAILED;
-    r->cls = cls;
-    r->err = *err;
-    r->err.reason = reason;
-    r->transient_n = 0;
-    if (cls == P4_FAIL_ARTIFACT && r->attempt < r->attempts) {
-        r->stalled = false;
-        arm(r, backoff(cfg->retry_ms, r->attempt - 1, UINT64_MAX / 4), on_restart);
-    } else {
-        r->stalled = true;
-        if (!r->spec_invalid) /* a fixed Secret or a re-pushed image heals it */
-            arm(r, cfg->recheck_ms, on_restart);
-    }
-    end_attempt(r);
-    notify(r);
-}
-
-static void fail_msg(struct run *r, enum p4_failure_class cls, enum gate g, const char *reason,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void fail_msg(struct run *r, enum p4_failure_class cls, enum gate g, const char *reason,
-                     const char *fmt, ...)
-{
-    struct p4_error err = {.code = P4_ERR_INVALID};
-    va_list ap;
-
-    va_start(ap, fmt);
-    (void)vsnprintf(err.message, sizeof(err.message), fmt, ap);
-    va_end(ap);
-    fail_gate(r, cls, g, reason, &err);
-}
-
-/* Classify an API server error on reading an object the stage needs. */
-static enum p4_failure_class kube_class(int rc)
-{
-    switch (rc) {
-    case P4_ERR_FORBIDDEN:
-    case P4_ERR_UNAUTHORIZED:
-    case P4_ERR_NOTFOUND:
-    case P4_ERR_INVALID:
-    case P4_ERR_PARSE:
-    case P4_ERR_TOOBIG:
-        return P4_FAIL_CLUSTER;
-    default:
-        return P4_FAIL_TRANSIENT;
-    }
-}
-
-/* Remember the first failure of a step whose requests run side by side. */
-static void step_failure(struct run *r, enum p4_failure_class cls, enum gate g, const char *reason,
-                         const struct p4_error *err)
-{
-    if (r->w->step_err.code != 0)
-        return;
-    r->w->step_err = *err;
-    if (r->w->step_err.code == 0)
-        r->w->step_err.code = P4_ERR_INVALID;
-    r->w->step_err.reason = reason;
-    r->w->step_cls = cls;
-    r->w->step_gate = g;
-}
-
 /* An API server error on reading something the stage needs, for gate g. */
 static void kube_failure(struct run *r, enum gate g, const struct p4_kube_result *res)
 {
-    step_failure(r, kube_class(res->rc), g,
-                 res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable", &res->err);
-}
-
-/*
- * Go on to step s on the next loop turn: steps chain through the loop, never
- * through the stack (each answer returns before the next step starts).
- */
-static void next(struct run *r, enum step s)
-{
-    r->step = s;
-    r->transient_n = 0;
-    if (r->state == P4_STAGE_RUNNING) {
-        r->cls = P4_FAIL_NONE;
-        r->err = (struct p4_error){0};
-    }
-    arm(r, 0, on_step);
-}
-
-/* One side-by-side request ended: go on once all have. */
-static void step_part_done(struct run *r, enum step then)
-{
-    if (--r->w->pending > 0)
-        return;
-    if (r->w->step_err.code != 0) {
-        struct p4_error e = r->w->step_err;
-        fail_gate(r, r->w->step_cls, r->w->step_gate, e.reason, &e);
-        return;
-    }
-    next(r, then);
+    p4_stagerun_part_failed(&r->base, p4_kube_read_class(res->rc), g,
+                            res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable",
+                            &res->err);
 }
 
 static int kube_get(struct run *r, const char *path, p4_kube_cb cb)
 {
-    r->inflight++;
-    r->w->pending++;
-    if (p4_kube_request(r->d->cfg.kube, "GET", path, NULL, NULL, 0, cb, r) != 0) {
-        r->inflight--;
-        r->w->pending--;
+    p4_stagerun_out(&r->base);
+    if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, cb, r) != 0) {
+        p4_stagerun_unout(&r->base);
         return P4_ERR_INTERNAL;
     }
     return 0;
-}
-
-/* Wipe the strings of a tree that held secret data before it is freed. */
-/* Wipe a Secret's values (data and stringData hold flat strings) before the tree is freed. */
-static void wipe_secret(cJSON *secret)
-{
-    static const char *const maps[] = {"data", "stringData"};
-    cJSON *c;
-
-    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(secret, maps[i])) {
-            if (cJSON_IsString(c) && c->valuestring)
-                memset(c->valuestring, 0, strlen(c->valuestring));
-        }
-    }
-}
-
-static void path_of(char *buf, size_t size, const char *ns, const char *kind, const char *name)
-{
-    char ens[256], ename[512];
-
-    if (p4_kube_escape(ns, ens, sizeof(ens)) != 0 ||
-        p4_kube_escape(name, ename, sizeof(ename)) != 0)
-        ens[0] = ename[0] = '\0';
-    (void)snprintf(buf, size, "/api/v1/namespaces/%s/%s/%s", ens, kind, ename);
 }
 
 /* "10m", "1h30m", "500ms", "2.5s" (the CRD's pattern) in milliseconds; fallback when absent. */
@@ -537,31 +212,11 @@ static void platform_text(const struct run *r, size_t i, char *buf, size_t size)
                    r->w->platforms[i][2][0] ? "/" : "", r->w->platforms[i][2]);
 }
 
-/* A Secret's or ConfigMap's value under key, decoded; caller wipes and frees. */
-static unsigned char *object_value(const cJSON *obj, bool is_secret, const char *key, size_t *len)
-{
-    const cJSON *data = p4_json_child(obj, "data");
-    const cJSON *v = p4_json_child(data, key);
-    unsigned char *out = NULL;
-
-    if (!cJSON_IsString(v))
-        return NULL;
-    if (!is_secret) {
-        *len = strlen(v->valuestring);
-        out = p4_malloc(*len + 1);
-        memcpy(out, v->valuestring, *len + 1);
-        return out;
-    }
-    if (p4_base64_decode(v->valuestring, strlen(v->valuestring), 0, &out, len) != 0)
-        return NULL;
-    return out;
-}
-
 /* ---- S_GATHER: the ServiceAccount, Nodes, CA bundle and signature key ---- */
 
 static void on_service_account(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     const cJSON *it;
 
     if (r == NULL)
@@ -575,12 +230,12 @@ static void on_service_account(struct p4_kube_result *res, void *data)
     } else if (res->rc != P4_ERR_NOTFOUND) { /* no namespace or ServiceAccount yet: none */
         kube_failure(r, G_PULLABLE, res);
     }
-    step_part_done(r, S_SECRETS);
+    p4_stagerun_part_done(&r->base, S_SECRETS);
 }
 
 static void on_nodes(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     const cJSON *it;
 
     if (r == NULL)
@@ -603,18 +258,18 @@ static void on_nodes(struct p4_kube_result *res, void *data)
             if (n > 0 && (size_t)n < sizeof(list) - used)
                 used += (size_t)n;
         }
-        free(r->d->node_platforms);
-        r->d->node_platforms = p4_strdup(list);
-        r->d->node_platforms_at = uv_now(r->d->loop);
+        free(stage_of(r)->node_platforms);
+        stage_of(r)->node_platforms = p4_strdup(list);
+        stage_of(r)->node_platforms_at = uv_now(stage_of(r)->sr.loop);
     } else {
         kube_failure(r, G_PULLABLE, res);
     }
-    step_part_done(r, S_SECRETS);
+    p4_stagerun_part_done(&r->base, S_SECRETS);
 }
 
 static void on_ca_bundle(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     const char *kind, *name, *key;
     struct p4_error err;
 
@@ -626,29 +281,29 @@ static void on_ca_bundle(struct p4_kube_result *res, void *data)
     key = key ? key : "ca.crt";
     if (res->rc == 0) {
         bool secret = kind && strcmp(kind, "Secret") == 0;
-        r->w->ca = object_value(res->body, secret, key, &r->w->ca_len);
+        r->w->ca = p4_object_value(res->body, secret, key, &r->w->ca_len);
         if (secret)
-            wipe_secret(res->body);
+            p4_secret_wipe(res->body);
         if (r->w->ca == NULL) {
             p4_error_set(&err, P4_ERR_INVALID, "%s %s/%s (spec.image.caBundle) has no key \"%s\"%s",
                          kind, r->ns, name, key, secret ? " that decodes" : "");
-            step_failure(r, P4_FAIL_CLUSTER, G_PUSHED, "CABundleInvalid", &err);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PUSHED, "CABundleInvalid", &err);
         }
     } else if (res->rc == P4_ERR_NOTFOUND) {
         p4_error_set(&err, P4_ERR_NOTFOUND,
                      "%s %s/%s named by spec.image.caBundle does not exist; create it with the "
                      "registry's CA certificate under key \"%s\"",
                      kind, r->ns, name, key);
-        step_failure(r, P4_FAIL_CLUSTER, G_PUSHED, "CABundleNotFound", &err);
+        p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PUSHED, "CABundleNotFound", &err);
     } else {
         kube_failure(r, G_PUSHED, res);
     }
-    step_part_done(r, S_SECRETS);
+    p4_stagerun_part_done(&r->base, S_SECRETS);
 }
 
 static void on_signature_key(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     const char *name, *key;
     unsigned char *pem;
     size_t len = 0;
@@ -660,19 +315,19 @@ static void on_signature_key(struct p4_kube_result *res, void *data)
     key = p4_json_str(r->image, "signature.publicKeySecretRef.key");
     key = key ? key : "cosign.pub";
     if (res->rc == 0) {
-        pem = object_value(res->body, true, key, &len);
-        wipe_secret(res->body);
+        pem = p4_object_value(res->body, true, key, &len);
+        p4_secret_wipe(res->body);
         if (pem == NULL) {
             p4_error_set(&err, P4_ERR_INVALID,
                          "Secret %s/%s (spec.image.signature) has no key \"%s\" that decodes",
                          r->ns, name, key);
-            step_failure(r, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyInvalid", &err);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyInvalid", &err);
         } else if (p4_cosign_key_load(pem, len, &r->w->sigkey, &err) != 0) {
             char msg[P4_ERROR_MESSAGE_MAX];
             (void)snprintf(msg, sizeof(msg), "%s", err.message);
             p4_error_set(&err, P4_ERR_INVALID, "Secret %s/%s key \"%s\": %s", r->ns, name, key,
                          msg);
-            step_failure(r, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyInvalid", &err);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyInvalid", &err);
         }
         if (pem) {
             memset(pem, 0, len);
@@ -682,23 +337,23 @@ static void on_signature_key(struct p4_kube_result *res, void *data)
         p4_error_set(&err, P4_ERR_NOTFOUND,
                      "Secret %s/%s named by spec.image.signature.publicKeySecretRef does not exist",
                      r->ns, name);
-        step_failure(r, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyNotFound", &err);
+        p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyNotFound", &err);
     } else {
         kube_failure(r, G_SIGNED, res);
     }
-    step_part_done(r, S_SECRETS);
+    p4_stagerun_part_done(&r->base, S_SECRETS);
 }
 
 /* The Nodes' platforms from a recent list, if there is one; false means: list them. */
 static bool cached_node_platforms(struct run *r)
 {
-    const struct p4_docker_stage *d = r->d;
+    const struct p4_docker_stage *d = stage_of(r);
     char os[P4_OCI_PLATFORM_PART_MAX], arch[P4_OCI_PLATFORM_PART_MAX],
         variant[P4_OCI_PLATFORM_PART_MAX], one[2 * P4_OCI_PLATFORM_PART_MAX];
     const char *p;
 
     if (d->node_platforms == NULL || d->node_platforms[0] == '\0' ||
-        uv_now(d->loop) - d->node_platforms_at > NODE_PLATFORMS_TTL_MS)
+        uv_now(d->sr.loop) - d->node_platforms_at > NODE_PLATFORMS_TTL_MS)
         return false;
     for (p = d->node_platforms; *p;) {
         size_t n = strcspn(p, " ");
@@ -718,22 +373,21 @@ static void gather(struct run *r)
     const char *kind, *name;
     int rc = 0;
 
-    r->w->step_err = (struct p4_error){0};
-    r->w->pending = 1; /* held while the requests go out */
-    path_of(path, sizeof(path), r->target_ns, "serviceaccounts", "default");
+    r->base.pending = 1; /* held while the requests go out */
+    p4_core_path(path, sizeof(path), r->target_ns, "serviceaccounts", "default");
     rc |= kube_get(r, path, on_service_account);
     if (r->w->nplatforms == 0 && !cached_node_platforms(r))
         rc |= kube_get(r, "/api/v1/nodes", on_nodes);
     kind = p4_json_str(r->image, "caBundle.kind");
     name = p4_json_str(r->image, "caBundle.name");
     if (kind && name && r->w->ca == NULL) {
-        path_of(path, sizeof(path), r->ns, strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps",
+        p4_core_path(path, sizeof(path), r->ns, strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps",
                 name);
         rc |= kube_get(r, path, on_ca_bundle);
     }
     name = p4_json_str(r->image, "signature.publicKeySecretRef.name");
     if (name && r->w->sigkey == NULL) {
-        path_of(path, sizeof(path), r->ns, "secrets", name);
+        p4_core_path(path, sizeof(path), r->ns, "secrets", name);
         rc |= kube_get(r, path, on_signature_key);
     }
     if (rc != 0) {
@@ -741,9 +395,9 @@ static void gather(struct run *r)
         p4_error_set(&err, P4_ERR_INTERNAL,
                      "cannot ask the API server for the Docker stage's "
                      "inputs");
-        step_failure(r, P4_FAIL_TRANSIENT, G_PULLABLE, "APIUnavailable", &err);
+        p4_stagerun_part_failed(&r->base, P4_FAIL_TRANSIENT, G_PULLABLE, "APIUnavailable", &err);
     }
-    step_part_done(r, S_SECRETS);
+    p4_stagerun_part_done(&r->base, S_SECRETS);
 }
 
 /* ---- S_SECRETS: the pull secrets, added in their order (the first match wins) ---- */
@@ -767,7 +421,7 @@ static void wipe_payloads(struct work *w)
 static void on_secret(struct p4_kube_result *res, void *data)
 {
     struct secret_read *sr = data;
-    struct run *r = back(sr->r);
+    struct run *r = (struct run *)p4_stagerun_back(sr->r);
     size_t i = sr->i;
     const char *type, *name;
     struct p4_error err;
@@ -775,7 +429,7 @@ static void on_secret(struct p4_kube_result *res, void *data)
     free(sr);
     if (r == NULL) {
         if (res->body)
-            wipe_secret(res->body);
+            p4_secret_wipe(res->body);
         return;
     }
     name = r->w->wanted[i];
@@ -783,19 +437,19 @@ static void on_secret(struct p4_kube_result *res, void *data)
         type = p4_json_str(res->body, "type");
         if (type && strcmp(type, P4_REGAUTH_DOCKERCONFIGJSON) == 0) {
             r->w->payload[i] =
-                object_value(res->body, true, ".dockerconfigjson", &r->w->payload_len[i]);
+                p4_object_value(res->body, true, ".dockerconfigjson", &r->w->payload_len[i]);
             r->w->payload_type[i] = P4_REGAUTH_DOCKERCONFIGJSON;
         } else if (type && strcmp(type, P4_REGAUTH_DOCKERCFG) == 0) {
-            r->w->payload[i] = object_value(res->body, true, ".dockercfg", &r->w->payload_len[i]);
+            r->w->payload[i] = p4_object_value(res->body, true, ".dockercfg", &r->w->payload_len[i]);
             r->w->payload_type[i] = P4_REGAUTH_DOCKERCFG;
         }
-        wipe_secret(res->body);
+        p4_secret_wipe(res->body);
         if (r->w->payload[i] == NULL) {
             p4_error_set(&err, P4_ERR_INVALID,
                          "pull secret \"%s\" in namespace %s is not of type %s (or %s) with its "
                          "data key; create it with kubectl create secret docker-registry",
                          name, r->target_ns, P4_REGAUTH_DOCKERCONFIGJSON, P4_REGAUTH_DOCKERCFG);
-            step_failure(r, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretInvalid", &err);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretInvalid", &err);
         }
     } else if (res->rc == P4_ERR_NOTFOUND) {
         if (r->w->wanted_from_spec[i]) {
@@ -803,43 +457,42 @@ static void on_secret(struct p4_kube_result *res, void *data)
                          "pull secret \"%s\" (spec.image.pullSecrets) does not exist in namespace "
                          "%s, where the pods will pull from",
                          name, r->target_ns);
-            step_failure(r, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretNotFound", &err);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretNotFound", &err);
         } else {
             /* As a kubelet does: a missing secret the ServiceAccount lists is skipped. */
             p4_log(P4_LOG_DEBUG, "pull secret of the default ServiceAccount is missing", "key",
-                   r->key, "secret", name, P4_LOG_END);
+                   r->base.key, "secret", name, P4_LOG_END);
         }
     } else {
         kube_failure(r, G_PULLABLE, res);
     }
-    step_part_done(r, S_CREDENTIALS);
+    p4_stagerun_part_done(&r->base, S_CREDENTIALS);
 }
 
 static void read_secrets(struct run *r)
 {
     char path[1024];
 
-    r->w->step_err = (struct p4_error){0};
-    r->w->pending = 1;
+    r->base.pending = 1;
     wipe_payloads(r->w);
     for (size_t i = 0; i < r->w->nwanted; i++) {
         struct secret_read *sr = p4_calloc(1, sizeof(*sr));
         sr->r = r;
         sr->i = i;
-        path_of(path, sizeof(path), r->target_ns, "secrets", r->w->wanted[i]);
-        r->inflight++;
-        r->w->pending++;
-        if (p4_kube_request(r->d->cfg.kube, "GET", path, NULL, NULL, 0, on_secret, sr) != 0) {
+        p4_core_path(path, sizeof(path), r->target_ns, "secrets", r->w->wanted[i]);
+        r->base.inflight++;
+        r->base.pending++;
+        if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_secret, sr) != 0) {
             struct p4_error err;
-            r->inflight--;
-            r->w->pending--;
+            r->base.inflight--;
+            r->base.pending--;
             free(sr);
             p4_error_set(&err, P4_ERR_INVAL, "pull secret name \"%s\" is not a valid name",
                          r->w->wanted[i]);
-            step_failure(r, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretInvalid", &err);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretInvalid", &err);
         }
     }
-    step_part_done(r, S_CREDENTIALS);
+    p4_stagerun_part_done(&r->base, S_CREDENTIALS);
 }
 
 /* All secrets read: add them in order, then point the registry target at the credential. */
@@ -865,7 +518,7 @@ static int use_secrets(struct run *r)
             (void)snprintf(msg, sizeof(msg), "%s", err.message);
             p4_error_set(&err, P4_ERR_INVALID, "pull secret \"%s\" in namespace %s: %s",
                          r->w->wanted[i], r->target_ns, msg);
-            fail_gate(r, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretInvalid", &err);
+            p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretInvalid", &err);
             rc = P4_ERR_INVALID;
             break;
         }
@@ -927,10 +580,10 @@ static bool registry_trouble(struct run *r, int rc, const struct p4_error *e,
                          "%s: namespace %s has no pull secret; list one in "
                          "spec.image.pullSecrets or on its default ServiceAccount",
                          e->message, r->target_ns);
-        fail_gate(r, P4_FAIL_CLUSTER, G_PULLABLE, "ImagePullAuthFailed", &err);
+        p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "ImagePullAuthFailed", &err);
         return true;
     case P4_ERR_TLS:
-        fail_gate(r, P4_FAIL_CLUSTER, G_PUSHED, "RegistryTLSError", e);
+        p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, G_PUSHED, "RegistryTLSError", e);
         return true;
     case P4_ERR_UNAVAILABLE:
     case P4_ERR_TRANSPORT:
@@ -938,8 +591,8 @@ static bool registry_trouble(struct run *r, int rc, const struct p4_error *e,
     case P4_ERR_TOOMANY:
     case P4_ERR_CANCELED:
     case P4_ERR_INTERNAL:
-        r->retry_after_ms = retry_after_ms; /* the registry's own word on when to come back */
-        fail_gate(r, P4_FAIL_TRANSIENT, g, "RegistryUnavailable", e);
+        r->base.retry_after_ms = retry_after_ms; /* the registry's own word on when to come back */
+        p4_stagerun_fail(&r->base, P4_FAIL_TRANSIENT, g, "RegistryUnavailable", e);
         return true;
     default:
         return false;
@@ -957,22 +610,22 @@ static void resolve_done(struct run *r)
     size_t used = 0;
 
     if (r->job_done)
-        set_gate(r, G_BUILT, "True", "BuildSucceeded",
+        p4_stagerun_gate(&r->base, G_BUILT, "True", "BuildSucceeded",
                  "build Job %s/%s succeeded; %s:%s resolves to %s in registry %s", r->ns, r->job,
                  r->w->ref.repository, tagref, r->digest, r->w->host);
     else
-        set_gate(r, G_BUILT, "True", "ImageExists", "%s:%s resolves to %s in registry %s",
+        p4_stagerun_gate(&r->base, G_BUILT, "True", "ImageExists", "%s:%s resolves to %s in registry %s",
                  r->w->ref.repository, tagref, r->digest, r->w->host);
     if (r->w->content_err.code != 0) {
         struct p4_error e = r->w->content_err;
-        fail_gate(r, P4_FAIL_ARTIFACT, G_PUSHED, "ImageIncomplete", &e);
+        p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_PUSHED, "ImageIncomplete", &e);
         return;
     }
-    set_gate(r, G_PUSHED, "True", "BlobsPresent",
+    p4_stagerun_gate(&r->base, G_PUSHED, "True", "BlobsPresent",
              "the manifest, config and every layer of %s@%s answer in registry %s",
              r->w->ref.repository, r->digest, r->w->host);
     if (r->w->missing[0]) {
-        fail_msg(r, P4_FAIL_ARTIFACT, G_PULLABLE, "PlatformNotSupported",
+        p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_PULLABLE, "PlatformNotSupported",
                  "image %s@%s has no manifest for %s, which the cluster's nodes run (it has: %s); "
                  "build it for that platform",
                  r->w->ref.repository, r->digest, r->w->missing,
@@ -989,17 +642,17 @@ static void resolve_done(struct run *r)
         used += (size_t)n;
     }
     if (r->w->target.cred)
-        set_gate(r, G_PULLABLE, "True", "Pullable",
+        p4_stagerun_gate(&r->base, G_PULLABLE, "True", "Pullable",
                  "pullable for %s with pull secret \"%s\" from namespace %s", list,
                  r->w->secret_names[r->w->target.cred->secret], r->target_ns);
     else
-        set_gate(r, G_PULLABLE, "True", "Pullable", "pullable for %s without credentials", list);
-    next(r, S_SCAN);
+        p4_stagerun_gate(&r->base, G_PULLABLE, "True", "Pullable", "pullable for %s without credentials", list);
+    p4_stagerun_next(&r->base, S_SCAN);
 }
 
 static void on_checked(const struct p4_image_check *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     char p[200];
 
     if (r == NULL)
@@ -1019,9 +672,9 @@ static void on_checked(const struct p4_image_check *res, void *data)
             struct p4_error e;
             p4_error_set(&e, P4_ERR_NOTFOUND, "%s; push the image or correct spec.image",
                          res->err.message);
-            fail_gate(r, P4_FAIL_ARTIFACT, G_BUILT, "ImageNotFound", &e);
+            p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_BUILT, "ImageNotFound", &e);
         } else {
-            fail_gate(r, P4_FAIL_ARTIFACT, G_PUSHED, "ImageManifestInvalid", &res->err);
+            p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_PUSHED, "ImageManifestInvalid", &res->err);
         }
         return;
     } else if (res->problem == P4_IMAGE_PLATFORM) {
@@ -1035,7 +688,7 @@ static void on_checked(const struct p4_image_check *res, void *data)
             r->w->content_err.code = res->rc;
     }
     r->w->platform_i++;
-    r->transient_n = 0;
+    r->base.transient_n = 0;
     resolve_next(r);
 }
 
@@ -1048,12 +701,12 @@ static void resolve_next(struct run *r)
         return;
     }
     reference = r->digest[0] ? r->digest : r->w->ref.digest ? r->w->ref.digest : r->w->ref.tag;
-    r->inflight++;
-    if (p4_image_check(r->d->cfg.registry, &r->w->target, r->w->ref.repository, reference,
+    r->base.inflight++;
+    if (p4_image_check(stage_of(r)->cfg.registry, &r->w->target, r->w->ref.repository, reference,
                        r->w->platforms[r->w->platform_i][0], r->w->platforms[r->w->platform_i][1],
                        r->w->platforms[r->w->platform_i][2], on_checked, r) != 0) {
-        r->inflight--;
-        fail_msg(r, P4_FAIL_CLUSTER, G_PUSHED, "InvalidImageReference",
+        r->base.inflight--;
+        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_PUSHED, "InvalidImageReference",
                  "cannot ask registry %s for %s:%s", r->w->host, r->w->ref.repository, reference);
     }
 }
@@ -1065,7 +718,7 @@ static void resolve(struct run *r)
         p4_error_set(&e, P4_ERR_NOTFOUND,
                      "no Node reports its platform yet, so pullability "
                      "cannot be checked; waiting for nodes");
-        fail_gate(r, P4_FAIL_TRANSIENT, G_PULLABLE, "NoNodes", &e);
+        p4_stagerun_fail(&r->base, P4_FAIL_TRANSIENT, G_PULLABLE, "NoNodes", &e);
         return;
     }
     resolve_next(r);
@@ -1088,12 +741,12 @@ static void scanned(struct run *r, const struct p4_scan_summary *sum, const char
     char msg[P4_ERROR_MESSAGE_MAX - 64];
 
     if (p4_scan_over(sum, max_severity(r), msg, sizeof(msg)) > 0) {
-        fail_msg(r, P4_FAIL_ARTIFACT, G_SCANNED, "VulnerabilitiesFound", "%s (%s): %s", source,
+        p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SCANNED, "VulnerabilitiesFound", "%s (%s): %s", source,
                  sum->format, msg);
         return;
     }
-    set_gate(r, G_SCANNED, "True", "ScanPassed", "%s (%s): %s", source, sum->format, msg);
-    next(r, S_SIGN);
+    p4_stagerun_gate(&r->base, G_SCANNED, "True", "ScanPassed", "%s (%s): %s", source, sum->format, msg);
+    p4_stagerun_next(&r->base, S_SIGN);
 }
 
 static void no_report(struct run *r)
@@ -1103,25 +756,25 @@ static void no_report(struct run *r)
 
     (void)p4_json_bool(r->image, "scan.required", &required);
     if (!required) {
-        set_gate(r, G_SCANNED, "True", "NotScanned",
+        p4_stagerun_gate(&r->base, G_SCANNED, "True", "NotScanned",
                  "no vulnerability report for %s (no VulnerabilityReport, no referrer in the "
                  "registry); spec.image.scan.required is false",
                  r->digest);
-        next(r, S_SIGN);
+        p4_stagerun_next(&r->base, S_SIGN);
         return;
     }
     if ((uint64_t)(time(NULL) - r->scan_since) * 1000 < timeout) {
-        set_gate(r, G_SCANNED, "Unknown", "ScanPending",
+        p4_stagerun_gate(&r->base, G_SCANNED, "Unknown", "ScanPending",
                  "waiting for a vulnerability report for %s (a VulnerabilityReport or a referrer "
                  "in the registry); spec.image.scan.required is true",
                  r->digest);
         /* Waiting holds no slot: the check starts over (with the pinned digest) later. */
-        arm(r, r->d->cfg.scan_poll_ms, on_first);
-        notify(r);
-        end_attempt(r);
+        p4_stagerun_restart_in(&r->base, stage_of(r)->cfg.scan_poll_ms);
+        p4_stagerun_notify(&r->base);
+        p4_stagerun_end_attempt(&r->base);
         return;
     }
-    fail_msg(r, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportMissing",
+    p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportMissing",
              "no vulnerability report for %s appeared within spec.image.scan.timeout; scan the "
              "image and attach the report, or set spec.image.scan.required to false",
              r->digest);
@@ -1129,7 +782,7 @@ static void no_report(struct run *r)
 
 static void on_report_blob(const struct p4_registry_answer *a, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     struct p4_scan_summary sum;
     struct p4_error err;
     char source[200];
@@ -1138,11 +791,11 @@ static void on_report_blob(const struct p4_registry_answer *a, void *data)
         return;
     if (a->rc != 0) {
         if (!registry_trouble(r, a->rc, &a->err, a->retry_after_ms, G_SCANNED))
-            fail_gate(r, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid", &a->err);
+            p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid", &a->err);
         return;
     }
     if (p4_scan_parse(a->body, a->len, &sum, &err) != 0) {
-        fail_gate(r, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid", &err);
+        p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid", &err);
         return;
     }
     (void)snprintf(source, sizeof(source), "report %s attached to the image",
@@ -1152,7 +805,7 @@ static void on_report_blob(const struct p4_registry_answer *a, void *data)
 
 static void on_report_manifest(const struct p4_registry_answer *a, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     struct p4_oci_manifest *m = NULL;
     struct p4_error err;
 
@@ -1160,7 +813,7 @@ static void on_report_manifest(const struct p4_registry_answer *a, void *data)
         return;
     if (a->rc != 0) {
         if (!registry_trouble(r, a->rc, &a->err, a->retry_after_ms, G_SCANNED))
-            fail_gate(r, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid", &a->err);
+            p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid", &a->err);
         return;
     }
     if (p4_oci_manifest_parse(a->body, a->len, a->media_type, &m, &err) != 0 ||
@@ -1168,15 +821,15 @@ static void on_report_manifest(const struct p4_registry_answer *a, void *data)
         if (m)
             p4_error_set(&err, P4_ERR_INVALID, "the scan report %s has no layer to read",
                          r->w->report_manifest);
-        fail_gate(r, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid", &err);
+        p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid", &err);
         p4_oci_manifest_free(m);
         return;
     }
-    r->inflight++;
-    if (p4_registry_blob_get(r->d->cfg.registry, &r->w->target, r->w->ref.repository,
+    r->base.inflight++;
+    if (p4_registry_blob_get(stage_of(r)->cfg.registry, &r->w->target, r->w->ref.repository,
                              m->layers[0].digest, on_report_blob, r) != 0) {
-        r->inflight--;
-        fail_msg(r, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid",
+        r->base.inflight--;
+        p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid",
                  "cannot read the scan report blob %s", m->layers[0].digest);
     }
     p4_oci_manifest_free(m);
@@ -1208,17 +861,17 @@ static void use_referrers(struct run *r, const struct p4_registry_answer *a)
     free(r->w->report_manifest);
     r->w->report_manifest = p4_strdup(found);
     p4_oci_manifest_free(idx);
-    r->inflight++;
-    if (p4_registry_manifest(r->d->cfg.registry, &r->w->target, r->w->ref.repository,
+    r->base.inflight++;
+    if (p4_registry_manifest(stage_of(r)->cfg.registry, &r->w->target, r->w->ref.repository,
                              r->w->report_manifest, on_report_manifest, r) != 0) {
-        r->inflight--;
+        r->base.inflight--;
         no_report(r);
     }
 }
 
 static void on_referrer_tag(const struct p4_registry_answer *a, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
 
     if (r == NULL)
         return;
@@ -1231,7 +884,7 @@ static void on_referrer_tag(const struct p4_registry_answer *a, void *data)
 
 static void on_referrers(const struct p4_registry_answer *a, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     char tag[80];
 
     if (r == NULL)
@@ -1245,27 +898,27 @@ static void on_referrers(const struct p4_registry_answer *a, void *data)
         return;
     /* No referrers API (distribution 2.x): the OCI 1.1 fallback tag "sha256-<hex>". */
     (void)snprintf(tag, sizeof(tag), "sha256-%s", r->digest + 7);
-    r->inflight++;
-    if (p4_registry_manifest(r->d->cfg.registry, &r->w->target, r->w->ref.repository, tag,
+    r->base.inflight++;
+    if (p4_registry_manifest(stage_of(r)->cfg.registry, &r->w->target, r->w->ref.repository, tag,
                              on_referrer_tag, r) != 0) {
-        r->inflight--;
+        r->base.inflight--;
         no_report(r);
     }
 }
 
 static void ask_referrers(struct run *r)
 {
-    r->inflight++;
-    if (p4_registry_referrers(r->d->cfg.registry, &r->w->target, r->w->ref.repository, r->digest,
+    r->base.inflight++;
+    if (p4_registry_referrers(stage_of(r)->cfg.registry, &r->w->target, r->w->ref.repository, r->digest,
                               on_referrers, r) != 0) {
-        r->inflight--;
+        r->base.inflight--;
         no_report(r);
     }
 }
 
 static void on_vulnreports(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     const char *digests[PLATFORMS_MAX + 1];
     size_t n = 0;
     const cJSON *it;
@@ -1277,7 +930,7 @@ static void on_vulnreports(struct p4_kube_result *res, void *data)
         return;
     }
     if (res->rc != 0) {
-        fail_gate(r, P4_FAIL_TRANSIENT, G_SCANNED, "APIUnavailable", &res->err);
+        p4_stagerun_fail(&r->base, P4_FAIL_TRANSIENT, G_SCANNED, "APIUnavailable", &res->err);
         return;
     }
     digests[n++] = r->digest;
@@ -1296,7 +949,7 @@ static void on_vulnreports(struct p4_kube_result *res, void *data)
                                                              : "",
                        p4_json_str(it, "metadata.name") ? p4_json_str(it, "metadata.name") : "");
         if (p4_scan_parse_vulnreport(it, &sum, &err) != 0) {
-            fail_gate(r, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid", &err);
+            p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid", &err);
             return;
         }
         scanned(r, &sum, source);
@@ -1309,10 +962,10 @@ static void scan(struct run *r)
 {
     if (r->scan_since == 0)
         r->scan_since = time(NULL);
-    r->inflight++;
-    if (p4_kube_request(r->d->cfg.kube, "GET", VULNREPORTS_PATH, NULL, NULL, 0, on_vulnreports,
+    r->base.inflight++;
+    if (p4_kube_request(stage_of(r)->cfg.kube, "GET", VULNREPORTS_PATH, NULL, NULL, 0, on_vulnreports,
                         r) != 0) {
-        r->inflight--;
+        r->base.inflight--;
         ask_referrers(r);
     }
 }
@@ -1323,7 +976,7 @@ static void verify_next(struct run *r);
 
 static void on_sig_blob(const struct p4_registry_answer *a, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
 
     if (r == NULL)
         return;
@@ -1334,10 +987,10 @@ static void on_sig_blob(const struct p4_registry_answer *a, void *data)
     } else if (p4_cosign_verify(r->w->sigkey, (const unsigned char *)a->body, a->len,
                                 r->w->sigs.layers[r->w->sig_i].signature, r->digest,
                                 &r->w->sig_err) == 0) {
-        set_gate(r, G_SIGNED, "True", "SignatureVerified",
+        p4_stagerun_gate(&r->base, G_SIGNED, "True", "SignatureVerified",
                  "%s is signed by the key in Secret %s/%s", r->digest, r->ns,
                  p4_json_str(r->image, "signature.publicKeySecretRef.name"));
-        next(r, S_DONE);
+        p4_stagerun_next(&r->base, S_DONE);
         return;
     }
     r->w->sig_i++;
@@ -1350,22 +1003,22 @@ static void verify_next(struct run *r)
     struct work *w = r->w;
 
     for (; w->sig_i < w->sigs.n && w->sig_i < SIG_LAYERS_MAX; w->sig_i++) {
-        r->inflight++;
-        if (p4_registry_blob_get(r->d->cfg.registry, &w->target, w->ref.repository,
+        r->base.inflight++;
+        if (p4_registry_blob_get(stage_of(r)->cfg.registry, &w->target, w->ref.repository,
                                  w->sigs.layers[w->sig_i].digest, on_sig_blob, r) == 0)
             return;
-        r->inflight--;
+        r->base.inflight--;
         p4_error_set(&w->sig_err, P4_ERR_INVALID, "cannot read signature payload %s",
                      w->sigs.layers[w->sig_i].digest);
     }
-    fail_msg(r, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureInvalid",
+    p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureInvalid",
              "no signature of %s verifies with the key in Secret %s/%s: %s", r->digest, r->ns,
              p4_json_str(r->image, "signature.publicKeySecretRef.name"), w->sig_err.message);
 }
 
 static void on_sig_manifest(const struct p4_registry_answer *a, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     struct p4_error err;
 
     if (r == NULL)
@@ -1374,7 +1027,7 @@ static void on_sig_manifest(const struct p4_registry_answer *a, void *data)
         return;
     p4_cosign_sigs_free(&r->w->sigs);
     if (a->rc != 0 || p4_cosign_parse_sigs(a->body, a->len, &r->w->sigs, &err) != 0) {
-        fail_msg(r, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureNotFound",
+        p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureNotFound",
                  "%s has no cosign signature in registry %s (%s)", r->digest, r->w->host,
                  a->rc != 0 ? a->err.message : err.message);
         return;
@@ -1389,36 +1042,24 @@ static void sign(struct run *r)
     char tag[96];
 
     if (!r->want_signature) {
-        next(r, S_DONE);
+        p4_stagerun_next(&r->base, S_DONE);
         return;
     }
     if (p4_cosign_sig_tag(r->digest, tag, sizeof(tag)) != 0) {
-        fail_msg(r, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureNotFound",
+        p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureNotFound",
                  "signatures are looked up for sha256 digests only, not %s", r->digest);
         return;
     }
-    r->inflight++;
-    if (p4_registry_manifest(r->d->cfg.registry, &r->w->target, r->w->ref.repository, tag,
+    r->base.inflight++;
+    if (p4_registry_manifest(stage_of(r)->cfg.registry, &r->w->target, r->w->ref.repository, tag,
                              on_sig_manifest, r) != 0) {
-        r->inflight--;
-        fail_msg(r, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureNotFound",
+        r->base.inflight--;
+        p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureNotFound",
                  "cannot ask registry %s for %s", r->w->host, tag);
     }
 }
 
 /* ---- S_BUILD: a Job the user describes, created and owned by the resource ---- */
-
-static bool owned_by(const cJSON *obj, const char *uid)
-{
-    const cJSON *o;
-
-    cJSON_ArrayForEach(o, p4_json_get(obj, "metadata.ownerReferences")) {
-        const char *u = p4_json_str(o, "uid");
-        if (u && uid && strcmp(u, uid) == 0)
-            return true;
-    }
-    return false;
-}
 
 static const cJSON *true_condition(const cJSON *obj, const char *type)
 {
@@ -1435,17 +1076,17 @@ static const cJSON *true_condition(const cJSON *obj, const char *type)
 /* The build failed: say why, with the last lines of its pod's log. */
 static void build_failed(struct run *r, const char *log)
 {
-    r->attempt = r->attempts; /* a rebuild of the same spec fails the same way */
-    fail_msg(r, P4_FAIL_ARTIFACT, G_BUILT, "BuildFailed",
+    r->base.attempt = r->base.attempts; /* a rebuild of the same spec fails the same way */
+    p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_BUILT, "BuildFailed",
              "build Job %s/%s failed (%s)%s%s; fix the build and change the resource to run "
              "it again",
-             r->ns, r->job, r->err.message[0] ? r->err.message : "no reason given",
+             r->ns, r->job, r->base.err.message[0] ? r->base.err.message : "no reason given",
              log && log[0] ? "; last log lines: " : "", log ? log : "");
 }
 
 static void on_build_log(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     char tail[300] = "";
 
     if (r == NULL)
@@ -1467,7 +1108,7 @@ static void on_build_log(struct p4_kube_result *res, void *data)
         }
         tail[j] = '\0';
     } else {
-        p4_log(P4_LOG_DEBUG, "cannot read the build's log", "key", r->key, "job", r->job, "error",
+        p4_log(P4_LOG_DEBUG, "cannot read the build's log", "key", r->base.key, "job", r->job, "error",
                res->err.message, P4_LOG_END);
     }
     build_failed(r, tail);
@@ -1475,7 +1116,7 @@ static void on_build_log(struct p4_kube_result *res, void *data)
 
 static void on_build_pods(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     const cJSON *it, *pick = NULL;
     const char *pod, *container;
     char path[1200], epod[512], ec[256];
@@ -1495,17 +1136,17 @@ static void on_build_pods(struct p4_kube_result *res, void *data)
              : NULL;
     if (pod == NULL || container == NULL || p4_kube_escape(pod, epod, sizeof(epod)) != 0 ||
         p4_kube_escape(container, ec, sizeof(ec)) != 0) {
-        p4_log(P4_LOG_DEBUG, "no pod of the build Job to read a log from", "key", r->key, "job",
+        p4_log(P4_LOG_DEBUG, "no pod of the build Job to read a log from", "key", r->base.key, "job",
                r->job, "error", res->rc ? res->err.message : "none listed", P4_LOG_END);
         build_failed(r, NULL);
         return;
     }
-    path_of(path, sizeof(path), r->ns, "pods", "");
+    p4_core_path(path, sizeof(path), r->ns, "pods", "");
     (void)snprintf(path + strlen(path), sizeof(path) - strlen(path),
-                   "%s/log?container=%s&tailLines=5&limitBytes=4096", epod, ec);
-    r->inflight++;
-    if (p4_kube_get_accept(r->d->cfg.kube, path, "text/plain", on_build_log, r) != 0) {
-        r->inflight--;
+                   "/%s/log?container=%s&tailLines=5&limitBytes=4096", epod, ec);
+    r->base.inflight++;
+    if (p4_kube_get_accept(stage_of(r)->cfg.kube, path, "text/plain", on_build_log, r) != 0) {
+        r->base.inflight--;
         build_failed(r, NULL);
     }
 }
@@ -1517,32 +1158,31 @@ static void build_check(struct run *r)
     const cJSON *job, *failed;
 
     (void)snprintf(jkey, sizeof(jkey), "%s/%s", r->ns, r->job);
-    job = r->d->cfg.jobs ? p4_informer_get(r->d->cfg.jobs, jkey) : NULL;
-    if (job == NULL || !owned_by(job, r->uid))
+    job = stage_of(r)->cfg.jobs ? p4_informer_get(stage_of(r)->cfg.jobs, jkey) : NULL;
+    if (job == NULL || !p4_owned_by(job, r->uid))
         return; /* not in the cache yet */
     if (true_condition(job, "Complete")) {
         r->job_done = true;
-        set_gate(r, G_BUILT, "True", "BuildSucceeded", "build Job %s/%s succeeded", r->ns, r->job);
-        next(r, S_GATHER);
+        p4_stagerun_gate(&r->base, G_BUILT, "True", "BuildSucceeded", "build Job %s/%s succeeded", r->ns, r->job);
+        p4_stagerun_next(&r->base, S_GATHER);
         return;
     }
     failed = true_condition(job, "Failed");
     if (failed == NULL)
         return;
     r->job_settling = true;
-    (void)uv_timer_stop(&r->timer);
-    (void)snprintf(r->err.message, sizeof(r->err.message), "%s: %s",
+    (void)uv_timer_stop(&r->base.timer);
+    (void)snprintf(r->base.err.message, sizeof(r->base.err.message), "%s: %s",
                    p4_json_str(failed, "reason") ? p4_json_str(failed, "reason") : "Failed",
                    p4_json_str(failed, "message") ? p4_json_str(failed, "message") : "");
-    path_of(path, sizeof(path), r->ns, "pods", "");
-    path[strlen(path) - 1] = '\0'; /* the collection */
+    p4_core_path(path, sizeof(path), r->ns, "pods", ""); /* the collection */
     if (p4_kube_escape(r->job, sel, sizeof(sel)) != 0)
         sel[0] = '\0';
     (void)snprintf(path + strlen(path), sizeof(path) - strlen(path),
                    "?labelSelector=job-name%%3D%s", sel);
-    r->inflight++;
-    if (p4_kube_request(r->d->cfg.kube, "GET", path, NULL, NULL, 0, on_build_pods, r) != 0) {
-        r->inflight--;
+    r->base.inflight++;
+    if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_build_pods, r) != 0) {
+        r->base.inflight--;
         build_failed(r, NULL);
     }
 }
@@ -1551,35 +1191,35 @@ static void on_build_deadline(uv_timer_t *t)
 {
     struct run *r = t->data;
 
-    if (r->w == NULL || r->step != S_BUILD || r->job_done || r->job_settling)
+    if (r->w == NULL || r->base.step != S_BUILD || r->job_done || r->job_settling)
         return;
-    r->attempt = r->attempts;
-    fail_msg(r, P4_FAIL_ARTIFACT, G_BUILT, "BuildTimedOut",
+    r->base.attempt = r->base.attempts;
+    p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_BUILT, "BuildTimedOut",
              "build Job %s/%s did not finish within spec.image.build.timeout", r->ns, r->job);
 }
 
 static void building(struct run *r)
 {
-    uint64_t now = uv_now(r->d->loop);
+    uint64_t now = uv_now(stage_of(r)->sr.loop);
 
-    set_gate(r, G_BUILT, "Unknown", "Building", "build Job %s/%s is running", r->ns, r->job);
-    arm(r, r->build_deadline > now ? r->build_deadline - now : 0, on_build_deadline);
-    notify(r);
+    p4_stagerun_gate(&r->base, G_BUILT, "Unknown", "Building", "build Job %s/%s is running", r->ns, r->job);
+    p4_stagerun_arm(&r->base, r->build_deadline > now ? r->build_deadline - now : 0, on_build_deadline);
+    p4_stagerun_notify(&r->base);
     build_check(r); /* it may be in the cache already */
 }
 
 static void on_job_existing(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
 
     if (r == NULL)
         return;
     if (res->rc != 0) {
-        fail_gate(r, kube_class(res->rc) == P4_FAIL_CLUSTER ? P4_FAIL_CLUSTER : P4_FAIL_TRANSIENT,
+        p4_stagerun_fail(&r->base, p4_kube_read_class(res->rc) == P4_FAIL_CLUSTER ? P4_FAIL_CLUSTER : P4_FAIL_TRANSIENT,
                   G_BUILT, "APIUnavailable", &res->err);
-    } else if (!owned_by(res->body, r->uid)) {
-        r->spec_invalid = true;
-        fail_msg(r, P4_FAIL_CLUSTER, G_BUILT, "BuildJobConflict",
+    } else if (!p4_owned_by(res->body, r->uid)) {
+        r->base.no_recheck = true;
+        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_BUILT, "BuildJobConflict",
                  "a Job %s/%s exists that this Phase4Deployment does not own; phase4-operator "
                  "leaves it alone: delete or rename it",
                  r->ns, r->job);
@@ -1603,17 +1243,17 @@ static void job_path(const struct run *r, char *buf, size_t size)
 
 static void on_job_created(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     char path[1024];
 
     if (r == NULL)
         return;
     if (res->rc == P4_ERR_EXISTS) { /* ours from before a restart, or someone else's */
         job_path(r, path, sizeof(path));
-        r->inflight++;
-        if (p4_kube_request(r->d->cfg.kube, "GET", path, NULL, NULL, 0, on_job_existing, r) != 0) {
-            r->inflight--;
-            fail_msg(r, P4_FAIL_TRANSIENT, G_BUILT, "APIUnavailable",
+        r->base.inflight++;
+        if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_job_existing, r) != 0) {
+            r->base.inflight--;
+            p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_BUILT, "APIUnavailable",
                      "cannot ask the API server for Job %s/%s", r->ns, r->job);
         }
         return;
@@ -1631,16 +1271,16 @@ static void on_job_created(struct p4_kube_result *res, void *data)
     switch (res->rc) {
     case P4_ERR_INVALID:
     case P4_ERR_BADREQUEST:
-        r->spec_invalid = true;
-        fail_msg(r, P4_FAIL_CLUSTER, G_BUILT, "BuildJobInvalid",
+        r->base.no_recheck = true;
+        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_BUILT, "BuildJobInvalid",
                  "the API server refused the build Job from spec.image.build.template: %s",
                  res->err.message);
         break;
     case P4_ERR_FORBIDDEN:
-        fail_gate(r, P4_FAIL_CLUSTER, G_BUILT, "Forbidden", &res->err);
+        p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, G_BUILT, "Forbidden", &res->err);
         break;
     default:
-        fail_gate(r, P4_FAIL_TRANSIENT, G_BUILT, "APIUnavailable", &res->err);
+        p4_stagerun_fail(&r->base, P4_FAIL_TRANSIENT, G_BUILT, "APIUnavailable", &res->err);
     }
 }
 
@@ -1659,7 +1299,7 @@ static void create_job(struct run *r, bool dry)
     labels = cJSON_AddObjectToObject(meta, "labels");
     cJSON_AddStringToObject(labels, "app.kubernetes.io/managed-by", "phase4-operator");
     cJSON_AddStringToObject(labels, "phase4.io/name", r->name);
-    (void)snprintf(gen, sizeof(gen), "%" PRId64, r->generation);
+    (void)snprintf(gen, sizeof(gen), "%" PRId64, r->base.generation);
     cJSON_AddStringToObject(labels, "phase4.io/generation", gen);
     cJSON_AddStringToObject(labels, "phase4.io/purpose", "build");
     owners = cJSON_AddArrayToObject(meta, "ownerReferences");
@@ -1690,14 +1330,14 @@ static void create_job(struct run *r, bool dry)
     (void)snprintf(path, sizeof(path), "/apis/batch/v1/namespaces/%s/jobs%s", ens,
                    dry ? "?dryRun=All&fieldManager=phase4-operator"
                        : "?fieldManager=phase4-operator");
-    r->inflight++;
+    r->base.inflight++;
     r->job_dry_run = dry;
-    rc = p4_kube_request(r->d->cfg.kube, "POST", path, NULL, body, body ? strlen(body) : 0,
+    rc = p4_kube_request(stage_of(r)->cfg.kube, "POST", path, NULL, body, body ? strlen(body) : 0,
                          on_job_created, r);
     free(body);
     if (rc != 0) {
-        r->inflight--;
-        fail_msg(r, P4_FAIL_TRANSIENT, G_BUILT, "APIUnavailable",
+        r->base.inflight--;
+        p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_BUILT, "APIUnavailable",
                  "cannot ask the API server to create build Job %s/%s", r->ns, r->job);
     }
 }
@@ -1705,14 +1345,14 @@ static void create_job(struct run *r, bool dry)
 static void build(struct run *r)
 {
     if (p4_json_get(r->image, "build") == NULL || r->job_done) {
-        next(r, S_GATHER);
+        p4_stagerun_next(&r->base, S_GATHER);
         return;
     }
     if (r->job_created) { /* a retry after an outage: it is there */
         building(r);
         return;
     }
-    set_gate(r, G_BUILT, "Unknown", "Building", "creating build Job %s/%s", r->ns, r->job);
+    p4_stagerun_gate(&r->base, G_BUILT, "Unknown", "Building", "creating build Job %s/%s", r->ns, r->job);
     create_job(r, true);
 }
 
@@ -1720,17 +1360,17 @@ static void build(struct run *r)
 
 static void passed(struct run *r)
 {
-    end_attempt(r);
-    r->state = P4_STAGE_PASSED;
-    r->cls = P4_FAIL_NONE;
-    r->stalled = false;
-    r->err = (struct p4_error){0};
-    notify(r);
+    p4_stagerun_passed(&r->base, "ImageReady", "image %s@%s passed every Docker gate",
+                       p4_json_str(r->image, "repository") ? p4_json_str(r->image, "repository")
+                                                           : "",
+                       r->digest);
 }
 
-static void run_step(struct run *r)
+static void run_step(struct p4_stagerun *base)
 {
-    switch (r->step) {
+    struct run *r = (struct run *)base;
+
+    switch (r->base.step) {
     case S_BUILD:
         build(r);
         break;
@@ -1742,7 +1382,7 @@ static void run_step(struct run *r)
         break;
     case S_CREDENTIALS:
         if (use_secrets(r) == 0)
-            next(r, S_RESOLVE);
+            p4_stagerun_next(&r->base, S_RESOLVE);
         break;
     case S_RESOLVE:
         resolve(r);
@@ -1760,8 +1400,9 @@ static void run_step(struct run *r)
 }
 
 /* Begin an attempt: read everything again (a Secret may have been fixed), keep the digest. */
-static void restart(struct run *r)
+static void begin(struct p4_stagerun *base, bool retry)
 {
+    struct run *r = (struct run *)base;
     const char *repo = p4_json_str(r->image, "repository");
     const char *tag = p4_json_str(r->image, "tag");
     const char *digest = p4_json_str(r->image, "digest");
@@ -1771,29 +1412,10 @@ static void restart(struct run *r)
     struct work *w;
     const cJSON *it;
 
-    if (r->inflight > 0) {
-        /* An answer of the last attempt is still due (its requests borrow the work): wait. */
-        arm(r, 100, on_first);
-        return;
-    }
-    if (!r->active) {
-        if (r->d->active >= r->d->cfg.max_active) {
-            r->queued = true; /* wake_next starts it when a slot frees */
-            r->qprev = r->d->qtail;
-            if (r->d->qtail)
-                r->d->qtail->qnext = r;
-            else
-                r->d->qhead = r;
-            r->d->qtail = r;
-            return;
-        }
-        r->active = true;
-        r->d->active++;
-    }
-    free_work(r->w); /* no request is out: restarts come from the timer */
+    if (retry)
+        r->scan_since = 0; /* a new attempt waits for its report anew */
     r->w = w = p4_calloc(1, sizeof(*w));
     p4_regauth_init(&w->auth);
-    r->transient_n = 0;
     /* start() checked that the reference parses. */
     (void)snprintf(ref, sizeof(ref), "%s%s%s", repo ? repo : "", digest ? "@" : ":",
                    digest ? digest
@@ -1818,21 +1440,40 @@ static void restart(struct run *r)
             p4_oci_parse_platform(it->valuestring, os, arch, variant, NULL) == 0)
             add_platform(r, os, arch, variant);
     }
-    r->step = S_BUILD;
-    run_step(r);
+    r->base.step = S_BUILD;
+    run_step(&r->base);
 }
 
-static void on_first(uv_timer_t *t)
+static void end_work(struct p4_stagerun *base)
 {
-    restart(t->data);
+    struct run *r = (struct run *)base;
+
+    free_work(r->w);
+    r->w = NULL;
 }
+
+static void destroy(struct p4_stagerun *base)
+{
+    struct run *r = (struct run *)base;
+
+    free(r->image_platforms);
+    cJSON_Delete(r->image);
+    free(r->uid);
+    free(r->ns);
+    free(r->name);
+    free(r->target_ns);
+    free(r);
+}
+
+static const struct p4_stagerun_ops run_ops = {
+    .begin = begin, .step = run_step, .end_work = end_work, .destroy = destroy};
 
 /* ---- stage.h operations ---- */
 
 static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *err)
 {
     struct p4_docker_stage *d = ctx;
-    struct run *r = p4_strmap_get(&d->runs, key);
+    const struct p4_stagerun *old = p4_stagerunner_get(&d->sr, key);
     const char *ns = p4_json_str(obj, "metadata.namespace");
     const char *name = p4_json_str(obj, "metadata.name");
     const char *target = p4_json_str(obj, "spec.target.namespace");
@@ -1841,69 +1482,56 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     const char *digest = p4_json_str(obj, "spec.image.digest");
     int64_t generation = 0, retries = 2;
     struct p4_image_ref parsed = {0};
+    struct run *r;
     char ref[700];
 
     (void)p4_json_int64(obj, "metadata.generation", &generation);
-    if (r && r->generation == generation)
+    if (old && old->generation == generation)
         return 0;
     if (ns == NULL || name == NULL || target == NULL || repo == NULL)
         return p4_error_set(err, P4_ERR_INVAL,
                             "spec.image.repository and spec.target.namespace are required");
-    if (r) {
-        (void)p4_strmap_del(&d->runs, key);
-        drop(r);
-    }
     r = p4_calloc(1, sizeof(*r));
-    r->d = d;
-    r->key = p4_strdup(key);
     r->ns = p4_strdup(ns);
     r->name = p4_strdup(name);
     r->target_ns = p4_strdup(target);
     r->uid = p4_strdup(p4_json_str(obj, "metadata.uid") ? p4_json_str(obj, "metadata.uid") : "");
-    r->generation = generation;
     r->image = cJSON_Duplicate(p4_json_get(obj, "spec.image"), 1);
-    (void)uv_timer_init(d->loop, &r->timer);
-    r->timer.data = r;
-    (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
-    r->attempt = 1;
-    r->attempts = (int)(retries >= 0 && retries <= 10 ? retries : 2) + 1;
     r->want_signature = p4_json_get(r->image, "signature") != NULL;
-    r->state = P4_STAGE_RUNNING;
-    for (int g = 0; g < G_COUNT; g++)
-        set_gate(r, (enum gate)g, "Unknown", "Checking", "not checked yet");
-    (void)p4_strmap_put(&d->runs, key, r);
+    if (p4_json_get(r->image, "build") != NULL) {
+        /* <name>-build-<generation>, within the 63 characters a Job's name may have. */
+        (void)snprintf(r->job, sizeof(r->job), "%.40s-build-%" PRId64, name, generation);
+        r->build_deadline = uv_now(d->sr.loop) +
+                            duration_ms(p4_json_str(r->image, "build.timeout"), 1800000) + 30000;
+    }
+    (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
+    p4_stagerun_add(&d->sr, &r->base, key, generation, retries); /* begins on the next turn */
 
     (void)snprintf(ref, sizeof(ref), "%s%s%s", repo, digest ? "@" : ":",
                    digest ? digest
                    : tag  ? tag
                           : "latest");
     if (p4_image_ref_parse(ref, &parsed, err) != 0) {
-        r->spec_invalid = true;
-        fail_msg(r, P4_FAIL_CLUSTER, G_BUILT, "InvalidImageReference",
-                 "spec.image does not name an image: %s", err->message);
+        r->base.no_recheck = true; /* only a new generation can fix it */
+        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_BUILT, "InvalidImageReference",
+                          "spec.image does not name an image: %s", err->message);
+        (void)uv_timer_stop(&r->base.timer); /* no attempt begins */
         p4_error_clear(err);
         return 0;
     }
     p4_image_ref_close(&parsed);
-    if (p4_json_get(r->image, "build") != NULL) {
-        /* <name>-build-<generation>, within the 63 characters a Job's name may have. */
-        (void)snprintf(r->job, sizeof(r->job), "%.40s-build-%" PRId64, name, generation);
-        r->build_deadline =
-            uv_now(d->loop) + duration_ms(p4_json_str(r->image, "build.timeout"), 1800000) + 30000;
-    }
-    /* The first attempt starts on the next loop turn, never inside the reconcile. */
-    arm(r, 0, on_first);
     return 0;
 }
 
 static int poll_run(void *ctx, const char *key, const cJSON *obj)
 {
     struct p4_docker_stage *d = ctx;
-    struct run *r = p4_strmap_get(&d->runs, key);
+    struct run *r = (struct run *)p4_stagerunner_get(&d->sr, key);
 
     (void)obj;
     /* A build Job changed (the Jobs informer woke this reconcile); the rest moves on its own. */
-    if (r && r->w && r->step == S_BUILD && r->job_created && !r->job_done && !r->job_settling)
+    if (r && r->w && r->base.step == S_BUILD && r->job_created && !r->job_done &&
+        !r->job_settling)
         build_check(r);
     return 0;
 }
@@ -1911,32 +1539,14 @@ static int poll_run(void *ctx, const char *key, const cJSON *obj)
 static int result(void *ctx, const char *key, struct p4_stage_result *out)
 {
     struct p4_docker_stage *d = ctx;
-    const struct run *r = p4_strmap_get(&d->runs, key);
+    const struct run *r = (const struct run *)p4_stagerunner_get(&d->sr, key);
     cJSON *img, *plats;
 
-    memset(out, 0, sizeof(*out));
-    if (r == NULL)
+    if (r == NULL) {
+        memset(out, 0, sizeof(*out));
         return P4_ERR_NOTFOUND;
-    out->state = r->state;
-    out->cls = r->cls;
-    out->stalled = r->stalled;
-    out->attempt = r->attempt;
-    out->attempts = r->attempts;
-    out->generation = r->generation;
-    out->err = r->err;
-    out->gates = cJSON_CreateArray();
-    for (int g = 0; g < G_COUNT; g++) {
-        cJSON *o;
-        if (g == G_SIGNED && !r->want_signature)
-            continue;
-        o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "stage", "Docker");
-        cJSON_AddStringToObject(o, "name", gate_names[g]);
-        cJSON_AddStringToObject(o, "status", r->gates[g].status);
-        cJSON_AddStringToObject(o, "reason", r->gates[g].reason);
-        cJSON_AddStringToObject(o, "message", r->gates[g].message);
-        cJSON_AddItemToArray(out->gates, o);
     }
+    p4_stagerun_result(&r->base, r->want_signature ? 0u : 1u << G_SIGNED, out);
     if (r->digest[0]) {
         const char *p = r->image_platforms ? r->image_platforms : "";
         out->status = cJSON_CreateObject();
@@ -1960,10 +1570,8 @@ static int result(void *ctx, const char *key, struct p4_stage_result *out)
 static void forget(void *ctx, const char *key)
 {
     struct p4_docker_stage *d = ctx;
-    struct run *r = p4_strmap_del(&d->runs, key);
 
-    if (r)
-        drop(r);
+    p4_stagerunner_forget(&d->sr, key);
 }
 
 const struct p4_stage_ops p4_docker_stage_ops = {
@@ -1980,63 +1588,39 @@ struct p4_docker_stage *p4_docker_stage_new(uv_loop_t *loop,
 {
     struct p4_docker_stage *d = p4_calloc(1, sizeof(*d));
 
-    d->loop = loop;
     d->cfg = *cfg;
-    if (d->cfg.retry_ms == 0)
-        d->cfg.retry_ms = 30000;
-    if (d->cfg.recheck_ms == 0)
-        d->cfg.recheck_ms = 300000;
-    if (d->cfg.transient_max_ms == 0)
-        d->cfg.transient_max_ms = 60000;
     if (d->cfg.scan_poll_ms == 0)
         d->cfg.scan_poll_ms = 15000;
-    if (d->cfg.max_active <= 0)
-        d->cfg.max_active = 64;
-    p4_strmap_init(&d->runs);
+    d->sr = (struct p4_stagerunner){.loop = loop,
+                                    .ops = &run_ops,
+                                    .stage = "Docker",
+                                    .gate_names = gate_names,
+                                    .ngates = G_COUNT,
+                                    .retry_ms = cfg->retry_ms,
+                                    .recheck_ms = cfg->recheck_ms,
+                                    .transient_max_ms = cfg->transient_max_ms,
+                                    .max_active = cfg->max_active,
+                                    .changed = cfg->changed,
+                                    .data = cfg->data};
+    p4_stagerunner_init(&d->sr);
     return d;
 }
 
 void p4_docker_stage_free(struct p4_docker_stage *d)
 {
-    size_t pos = 0;
-    const struct p4_strmap_entry *e;
-
     if (d == NULL)
         return;
-    d->closing = true;
-    while ((e = p4_strmap_next(&d->runs, &pos)) != NULL)
-        drop(e->value);
-    p4_strmap_close(&d->runs);
+    p4_stagerunner_close(&d->sr);
     free(d->node_platforms);
     free(d);
 }
 
-void p4_docker_stage_stats(const struct p4_docker_stage *d, struct p4_docker_stage_stats *out)
+void p4_docker_stage_stats(const struct p4_docker_stage *d, struct p4_stage_stats *out)
 {
-    size_t pos = 0;
-    const struct p4_strmap_entry *e;
-
-    memset(out, 0, sizeof(*out));
-    if (d == NULL)
-        return;
-    out->running = d->active;
-    for (const struct run *q = d->qhead; q; q = q->qnext)
-        out->waiting++;
-    while ((e = p4_strmap_next(&d->runs, &pos)) != NULL) {
-        const struct run *r = e->value;
-        out->resources++;
-        if (r->state == P4_STAGE_PASSED)
-            out->passed++;
-        else if (r->state == P4_STAGE_FAILED && r->stalled)
-            out->stalled++;
-        else if (r->state == P4_STAGE_FAILED)
-            out->failed++;
-        else
-            out->checking++;
-    }
+    p4_stagerunner_stats(d ? &d->sr : NULL, out);
 }
 
 size_t p4_docker_stage_len(const struct p4_docker_stage *d)
 {
-    return d ? p4_strmap_len(&d->runs) : 0;
+    return d ? p4_strmap_len(&d->sr.runs) : 0;
 }

@@ -20,7 +20,7 @@
 #include "phase4/json.h"
 #include "phase4/log.h"
 #include "phase4/regauth.h"
-#include "phase4/strmap.h"
+#include "phase4/stagerun.h"
 #include "phase4/values.h"
 
 #define SOURCES_MAX 32
@@ -40,22 +40,12 @@ enum step {
     S_DONE,
 };
 
-struct gate_state {
-    const char *status; /* "True", "False", "Unknown" */
-    const char *reason; /* static */
-    char *message;      /* owned */
-};
-
 struct p4_helm_stage {
-    uv_loop_t *loop;
+    struct p4_stagerunner sr; /* first: a run's sr is its stage */
     struct p4_helm_stage_config cfg;
     char *helm, *work_dir, *home, *cache_home, *config_home, *data_home;
-    struct p4_strmap runs; /* key → struct run */
     char kube_version[64]; /* "v1.36.3" from /version, or "" */
     uint64_t kube_version_at;
-    int active;
-    struct run *qhead, *qtail;
-    bool closing;
 };
 
 struct source {
@@ -68,10 +58,6 @@ struct source {
 
 /* What one attempt works with; it exists only while the attempt runs. */
 struct work {
-    int pending;
-    struct p4_error step_err;
-    enum p4_failure_class step_cls;
-    enum gate step_gate;
     char *username, *password; /* the repository's credentials (wiped) */
     unsigned char *ca;
     size_t ca_len;
@@ -88,38 +74,28 @@ struct work {
     int obj_i, nobj, skipped;
     char skipped_why[256];
     struct p4_helmrun *helm; /* while helm runs */
-    cJSON *prune;            /* manifest Secrets to delete */
 };
 
 struct run {
-    struct p4_helm_stage *h; /* NULL once gone */
-    char *key, *ns, *name, *target_ns, *uid, *image_repo;
+    struct p4_stagerun base; /* first: answers get the run as their data */
+    char *ns, *name, *target_ns, *uid, *image_repo;
     char image_digest[80];
-    int64_t generation;
     cJSON *chart; /* copy of spec.chart */
     bool force, create_namespace;
-    int inflight;
-    bool gone;
-    uv_timer_t timer;
-    enum step step;
     struct work *w;
-    bool active, queued;
-    struct run *qprev, *qnext;
 
     /* What the checks found; kept across attempts. */
     char version[128], digest[80], secret[SECRET_NAME_MAX + 1];
     int nobjects;
-
-    /* The outcome. */
-    struct gate_state gates[G_COUNT];
-    enum p4_stage_state state;
-    enum p4_failure_class cls;
-    bool stalled;
-    int attempt, attempts, transient_n;
-    struct p4_error err;
 };
 
+static struct p4_helm_stage *stage_of(const struct run *r)
+{
+    return (struct p4_helm_stage *)r->base.sr;
+}
+
 /* ---- run lifetime ---- */
+
 
 static void wipe_free(char *s, size_t len)
 {
@@ -146,325 +122,24 @@ static void free_work(struct work *w)
     wipe_free(w->values, w->values_len);
     free(w->manifest);
     cJSON_Delete(w->objects);
-    cJSON_Delete(w->prune);
     free(w);
-}
-
-static void on_first(uv_timer_t *t);
-
-static void wake_next(struct p4_helm_stage *h)
-{
-    struct run *n = h->qhead;
-
-    if (h->closing || n == NULL || h->active >= h->cfg.max_active)
-        return;
-    h->qhead = n->qnext;
-    if (h->qhead)
-        h->qhead->qprev = NULL;
-    else
-        h->qtail = NULL;
-    n->qprev = n->qnext = NULL;
-    n->queued = false;
-    n->active = true;
-    h->active++;
-    (void)uv_timer_start(&n->timer, on_first, 0, 0);
-}
-
-static void leave(struct p4_helm_stage *h, struct run *r)
-{
-    if (r->queued) {
-        if (r->qprev)
-            r->qprev->qnext = r->qnext;
-        else
-            h->qhead = r->qnext;
-        if (r->qnext)
-            r->qnext->qprev = r->qprev;
-        else
-            h->qtail = r->qprev;
-        r->qprev = r->qnext = NULL;
-        r->queued = false;
-    }
-    if (r->active) {
-        r->active = false;
-        h->active--;
-        wake_next(h);
-    }
-}
-
-static void end_attempt(struct run *r)
-{
-    if (r->inflight == 0) {
-        free_work(r->w);
-        r->w = NULL;
-    }
-    leave(r->h, r);
-}
-
-static void on_timer_closed(uv_handle_t *handle)
-{
-    struct run *r = handle->data;
-
-    free_work(r->w);
-    for (int g = 0; g < G_COUNT; g++)
-        free(r->gates[g].message);
-    cJSON_Delete(r->chart);
-    free(r->key);
-    free(r->ns);
-    free(r->name);
-    free(r->target_ns);
-    free(r->uid);
-    free(r->image_repo);
-    free(r);
-}
-
-static void maybe_free(struct run *r)
-{
-    if (r->gone && r->inflight == 0 && !uv_is_closing((uv_handle_t *)&r->timer))
-        uv_close((uv_handle_t *)&r->timer, on_timer_closed);
-}
-
-static void drop(struct run *r)
-{
-    if (r->h)
-        leave(r->h, r);
-    r->gone = true;
-    r->h = NULL;
-    (void)uv_timer_stop(&r->timer);
-    if (r->w && r->w->helm) /* its callback runs now, with P4_ERR_CANCELED */
-        p4_helmrun_cancel(r->w->helm);
-    maybe_free(r);
-}
-
-static struct run *back(void *data)
-{
-    struct run *r = data;
-
-    r->inflight--;
-    if (r->gone) {
-        maybe_free(r);
-        return NULL;
-    }
-    return r;
-}
-
-static void notify(struct run *r)
-{
-    if (r->h && r->h->cfg.changed)
-        r->h->cfg.changed(r->key, r->h->cfg.data);
-}
-
-static void set_gate(struct run *r, enum gate g, const char *status, const char *reason,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void set_gate(struct run *r, enum gate g, const char *status, const char *reason,
-                     const char *fmt, ...)
-{
-    char msg[P4_ERROR_MESSAGE_MAX];
-    va_list ap;
-
-    r->gates[g].status = status;
-    r->gates[g].reason = reason;
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    free(r->gates[g].message);
-    r->gates[g].message = p4_strdup(msg);
-}
-
-/* ---- steps and their outcomes ---- */
-
-static void run_step(struct run *r);
-static void restart(struct run *r);
-
-static void arm(struct run *r, uint64_t ms, void (*fn)(uv_timer_t *))
-{
-    (void)uv_timer_start(&r->timer, fn, ms, 0);
-}
-
-static void on_step(uv_timer_t *t)
-{
-    run_step(t->data);
-}
-
-static void on_restart(uv_timer_t *t)
-{
-    struct run *r = t->data;
-
-    if (r->cls == P4_FAIL_ARTIFACT)
-        r->attempt++;
-    restart(r);
-}
-
-static uint64_t backoff(uint64_t base, int n, uint64_t cap)
-{
-    uint64_t ms = base;
-
-    for (int i = 0; i < n && ms < cap; i++)
-        ms *= 2;
-    return ms < cap ? ms : cap;
-}
-
-/*
- * Gate g could not pass (reason static, err the message). The gates after it
- * in the same helm run were not reached; transient problems are waited out on
- * the same step, the others end the attempt.
- */
-static void fail_gate(struct run *r, enum p4_failure_class cls, enum gate g, const char *reason,
-                      const struct p4_error *err)
-{
-    const struct p4_helm_stage_config *cfg = &r->h->cfg;
-
-    if (cls == P4_FAIL_TRANSIENT) {
-        set_gate(r, g, "Unknown", reason, "%s", err->message);
-        r->err = *err;
-        r->err.reason = reason;
-        if (r->state != P4_STAGE_FAILED)
-            r->cls = P4_FAIL_TRANSIENT;
-        arm(r, backoff(1000, r->transient_n++, cfg->transient_max_ms), on_step);
-        notify(r);
-        return;
-    }
-    set_gate(r, g, "False", reason, "%s", err->message);
-    r->state = P4_STAGE_FAILED;
-    r->cls = cls;
-    r->err = *err;
-    r->err.reason = reason;
-    r->transient_n = 0;
-    if (cls == P4_FAIL_ARTIFACT && r->attempt < r->attempts) {
-        r->stalled = false;
-        arm(r, backoff(cfg->retry_ms, r->attempt - 1, UINT64_MAX / 4), on_restart);
-    } else {
-        r->stalled = true;
-        if (cls != P4_FAIL_ARTIFACT) /* a fixed Secret, ConfigMap or quota heals it */
-            arm(r, cfg->recheck_ms, on_restart);
-    }
-    end_attempt(r);
-    notify(r);
-}
-
-static void fail_msg(struct run *r, enum p4_failure_class cls, enum gate g, const char *reason,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void fail_msg(struct run *r, enum p4_failure_class cls, enum gate g, const char *reason,
-                     const char *fmt, ...)
-{
-    struct p4_error err = {.code = P4_ERR_INVALID};
-    va_list ap;
-
-    va_start(ap, fmt);
-    (void)vsnprintf(err.message, sizeof(err.message), fmt, ap);
-    va_end(ap);
-    fail_gate(r, cls, g, reason, &err);
-}
-
-static void step_failure(struct run *r, enum p4_failure_class cls, enum gate g, const char *reason,
-                         const struct p4_error *err)
-{
-    if (r->w->step_err.code != 0)
-        return;
-    r->w->step_err = *err;
-    if (r->w->step_err.code == 0)
-        r->w->step_err.code = P4_ERR_INVALID;
-    r->w->step_err.reason = reason;
-    r->w->step_cls = cls;
-    r->w->step_gate = g;
-}
-
-static void next(struct run *r, enum step s)
-{
-    r->step = s;
-    r->transient_n = 0;
-    if (r->state == P4_STAGE_RUNNING) {
-        r->cls = P4_FAIL_NONE;
-        r->err = (struct p4_error){0};
-    }
-    arm(r, 0, on_step);
-}
-
-static void step_part_done(struct run *r, enum step then)
-{
-    if (--r->w->pending > 0)
-        return;
-    if (r->w->step_err.code != 0) {
-        struct p4_error e = r->w->step_err;
-        fail_gate(r, r->w->step_cls, r->w->step_gate, e.reason, &e);
-        return;
-    }
-    next(r, then);
 }
 
 static int kube_send(struct run *r, const char *method, const char *path, p4_kube_cb cb)
 {
-    r->inflight++;
-    r->w->pending++;
-    if (p4_kube_request(r->h->cfg.kube, method, path, NULL, NULL, 0, cb, r) != 0) {
-        r->inflight--;
-        r->w->pending--;
+    p4_stagerun_out(&r->base);
+    if (p4_kube_request(stage_of(r)->cfg.kube, method, path, NULL, NULL, 0, cb, r) != 0) {
+        p4_stagerun_unout(&r->base);
         return P4_ERR_INTERNAL;
     }
     return 0;
-}
-
-static enum p4_failure_class kube_class(int rc)
-{
-    switch (rc) {
-    case P4_ERR_FORBIDDEN:
-    case P4_ERR_UNAUTHORIZED:
-    case P4_ERR_NOTFOUND:
-    case P4_ERR_INVALID:
-    case P4_ERR_PARSE:
-    case P4_ERR_TOOBIG:
-        return P4_FAIL_CLUSTER;
-    default:
-        return P4_FAIL_TRANSIENT;
-    }
-}
-
-static void object_path(char *buf, size_t size, const char *ns, const char *kind, const char *name)
-{
-    char ens[256], ename[512];
-
-    if (p4_kube_escape(ns, ens, sizeof(ens)) != 0 ||
-        p4_kube_escape(name, ename, sizeof(ename)) != 0)
-        ens[0] = ename[0] = '\0';
-    (void)snprintf(buf, size, "/api/v1/namespaces/%s/%s/%s", ens, kind, ename);
-}
-
-/* A key of a ConfigMap (data, then binaryData) or a Secret (data, decoded); NULL when absent. */
-static char *object_key(const cJSON *obj, bool secret, const char *key, size_t *len)
-{
-    const cJSON *data = p4_json_get(obj, "data");
-    const cJSON *item = data ? p4_json_child(data, key) : NULL;
-    unsigned char *out = NULL;
-
-    if (!secret && item != NULL && cJSON_IsString(item)) {
-        *len = strlen(item->valuestring);
-        return p4_strdup(item->valuestring);
-    }
-    if (!secret)
-        item = p4_json_child(p4_json_get(obj, "binaryData"), key);
-    if (item == NULL || !cJSON_IsString(item) ||
-        p4_base64_decode(item->valuestring, strlen(item->valuestring), 0, &out, len) != 0)
-        return NULL;
-    return (char *)out;
-}
-
-/* Wipe a Secret's values before the tree is freed. */
-static void wipe_secret(cJSON *secret)
-{
-    cJSON *c;
-
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(secret, "data")) {
-        if (cJSON_IsString(c) && c->valuestring)
-            memset(c->valuestring, 0, strlen(c->valuestring));
-    }
 }
 
 /* ---- S_READ ---- */
 
 static void on_version(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     const char *v;
 
     if (r == NULL)
@@ -474,33 +149,33 @@ static void on_version(struct p4_kube_result *res, void *data)
         struct p4_error e = res->err;
         if (res->rc == 0)
             p4_error_set(&e, P4_ERR_PARSE, "the API server's /version has no gitVersion");
-        step_failure(r, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable", &e);
+        p4_stagerun_part_failed(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable", &e);
     } else {
-        (void)snprintf(r->h->kube_version, sizeof(r->h->kube_version), "%s", v);
+        (void)snprintf(stage_of(r)->kube_version, sizeof(stage_of(r)->kube_version), "%s", v);
         (void)snprintf(r->w->kube_version, sizeof(r->w->kube_version), "%s", v);
-        r->h->kube_version_at = uv_now(r->h->loop);
+        stage_of(r)->kube_version_at = uv_now(stage_of(r)->sr.loop);
     }
-    step_part_done(r, S_FETCH);
+    p4_stagerun_part_done(&r->base, S_FETCH);
 }
 
 static void on_discovered(int rc, const struct p4_resource_info *info, const struct p4_error *err,
                           void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
 
     (void)info;
     if (r == NULL)
         return;
     if (rc != 0)
-        step_failure(r, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable", err);
+        p4_stagerun_part_failed(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable", err);
     else
-        r->w->api_versions = p4_discovery_api_versions(r->h->cfg.discovery);
-    step_part_done(r, S_FETCH);
+        r->w->api_versions = p4_discovery_api_versions(stage_of(r)->cfg.discovery);
+    p4_stagerun_part_done(&r->base, S_FETCH);
 }
 
 static void on_credentials(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     const char *name;
     size_t len;
 
@@ -511,27 +186,27 @@ static void on_credentials(struct p4_kube_result *res, void *data)
         struct p4_error e;
         p4_error_set(&e, res->rc, "chart repository Secret %s/%s (spec.chart.secretRef): %s",
                      r->ns, name, res->err.message);
-        step_failure(r, kube_class(res->rc), G_PACKAGED,
+        p4_stagerun_part_failed(&r->base, p4_kube_read_class(res->rc), G_PACKAGED,
                      res->rc == P4_ERR_NOTFOUND ? "ChartSecretNotFound" : "APIUnavailable", &e);
     } else {
-        r->w->username = object_key(res->body, true, "username", &len);
-        r->w->password = object_key(res->body, true, "password", &len);
+        r->w->username = (char *)p4_object_value(res->body, true, "username", &len);
+        r->w->password = (char *)p4_object_value(res->body, true, "password", &len);
         if (r->w->username == NULL || r->w->password == NULL) {
             struct p4_error e;
             p4_error_set(&e, P4_ERR_INVALID,
                          "chart repository Secret %s/%s (spec.chart.secretRef) needs the keys "
                          "username and password",
                          r->ns, name);
-            step_failure(r, P4_FAIL_CLUSTER, G_PACKAGED, "ChartSecretInvalid", &e);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PACKAGED, "ChartSecretInvalid", &e);
         }
-        wipe_secret(res->body);
+        p4_secret_wipe(res->body);
     }
-    step_part_done(r, S_FETCH);
+    p4_stagerun_part_done(&r->base, S_FETCH);
 }
 
 static void on_ca(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     const char *kind, *name, *key;
 
     if (r == NULL)
@@ -543,20 +218,20 @@ static void on_ca(struct p4_kube_result *res, void *data)
         struct p4_error e;
         p4_error_set(&e, res->rc, "CA bundle %s %s/%s (spec.chart.caBundle): %s", kind, r->ns,
                      name, res->err.message);
-        step_failure(r, kube_class(res->rc), G_PACKAGED,
+        p4_stagerun_part_failed(&r->base, p4_kube_read_class(res->rc), G_PACKAGED,
                      res->rc == P4_ERR_NOTFOUND ? "CABundleNotFound" : "APIUnavailable", &e);
     } else {
-        r->w->ca = (unsigned char *)object_key(res->body, strcmp(kind, "Secret") == 0, key,
+        r->w->ca = p4_object_value(res->body, strcmp(kind, "Secret") == 0, key,
                                                &r->w->ca_len);
         if (r->w->ca == NULL) {
             struct p4_error e;
             p4_error_set(&e, P4_ERR_INVALID,
                          "CA bundle %s %s/%s (spec.chart.caBundle) has no key %s", kind, r->ns,
                          name, key);
-            step_failure(r, P4_FAIL_CLUSTER, G_PACKAGED, "CABundleNotFound", &e);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PACKAGED, "CABundleNotFound", &e);
         }
     }
-    step_part_done(r, S_FETCH);
+    p4_stagerun_part_done(&r->base, S_FETCH);
 }
 
 struct source_req {
@@ -567,7 +242,7 @@ struct source_req {
 static void on_source(struct p4_kube_result *res, void *data)
 {
     struct source_req *q = data;
-    struct run *r = back(q->r);
+    struct run *r = (struct run *)p4_stagerun_back(q->r);
     size_t i = q->i;
 
     free(q);
@@ -576,17 +251,17 @@ static void on_source(struct p4_kube_result *res, void *data)
     if (res->rc == 0) {
         struct source *s = &r->w->src[i];
         bool secret = strcmp(s->kind, "Secret") == 0;
-        s->text = object_key(res->body, secret, s->key, &s->len);
+        s->text = (char *)p4_object_value(res->body, secret, s->key, &s->len);
         if (secret)
-            wipe_secret(res->body);
+            p4_secret_wipe(res->body);
     } else if (res->rc != P4_ERR_NOTFOUND) { /* missing: values.c decides (optional or not) */
         struct p4_error e;
         p4_error_set(&e, res->rc, "valuesFrom %s %s/%s: %s", r->w->src[i].kind, r->ns,
                      r->w->src[i].name, res->err.message);
-        step_failure(r, kube_class(res->rc), G_VALUES,
+        p4_stagerun_part_failed(&r->base, p4_kube_read_class(res->rc), G_VALUES,
                      res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable", &e);
     }
-    step_part_done(r, S_FETCH);
+    p4_stagerun_part_done(&r->base, S_FETCH);
 }
 
 static void read_sources(struct run *r)
@@ -594,29 +269,28 @@ static void read_sources(struct run *r)
     struct work *w = r->w;
     char path[1024];
 
-    w->pending = 1; /* held until every request is out */
-    w->step_err = (struct p4_error){0};
-    if (r->h->kube_version[0] &&
-        uv_now(r->h->loop) - r->h->kube_version_at < KUBE_VERSION_TTL_MS)
-        (void)snprintf(w->kube_version, sizeof(w->kube_version), "%s", r->h->kube_version);
+    r->base.pending = 1; /* held until every request is out */
+    if (stage_of(r)->kube_version[0] &&
+        uv_now(stage_of(r)->sr.loop) - stage_of(r)->kube_version_at < KUBE_VERSION_TTL_MS)
+        (void)snprintf(w->kube_version, sizeof(w->kube_version), "%s", stage_of(r)->kube_version);
     else if (kube_send(r, "GET", "/version", on_version) != 0)
         w->kube_version[0] = '\0';
     /* Discovery is loaded (and refreshed for a new CRD) by asking it for one kind. */
     free(w->api_versions);
     w->api_versions = NULL;
-    r->inflight++;
-    w->pending++;
-    if (p4_discovery_lookup(r->h->cfg.discovery, "v1", "ConfigMap", on_discovered, r) != 0) {
-        r->inflight--;
-        w->pending--;
+    r->base.inflight++;
+    r->base.pending++;
+    if (p4_discovery_lookup(stage_of(r)->cfg.discovery, "v1", "ConfigMap", on_discovered, r) != 0) {
+        r->base.inflight--;
+        r->base.pending--;
     }
     if (p4_json_str(r->chart, "secretRef.name")) {
-        object_path(path, sizeof(path), r->ns, "secrets", p4_json_str(r->chart, "secretRef.name"));
+        p4_core_path(path, sizeof(path), r->ns, "secrets", p4_json_str(r->chart, "secretRef.name"));
         (void)kube_send(r, "GET", path, on_credentials);
     }
     if (p4_json_str(r->chart, "caBundle.name")) {
         const char *kind = p4_json_str(r->chart, "caBundle.kind");
-        object_path(path, sizeof(path), r->ns,
+        p4_core_path(path, sizeof(path), r->ns,
                     kind && strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps",
                     p4_json_str(r->chart, "caBundle.name"));
         (void)kube_send(r, "GET", path, on_ca);
@@ -625,18 +299,18 @@ static void read_sources(struct run *r)
         struct source_req *q = p4_calloc(1, sizeof(*q));
         q->r = r;
         q->i = i;
-        object_path(path, sizeof(path), r->ns,
+        p4_core_path(path, sizeof(path), r->ns,
                     strcmp(w->src[i].kind, "Secret") == 0 ? "secrets" : "configmaps",
                     w->src[i].name);
-        r->inflight++;
-        w->pending++;
-        if (p4_kube_request(r->h->cfg.kube, "GET", path, NULL, NULL, 0, on_source, q) != 0) {
-            r->inflight--;
-            w->pending--;
+        r->base.inflight++;
+        r->base.pending++;
+        if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_source, q) != 0) {
+            r->base.inflight--;
+            r->base.pending--;
             free(q);
         }
     }
-    step_part_done(r, S_FETCH);
+    p4_stagerun_part_done(&r->base, S_FETCH);
 }
 
 /* ---- S_FETCH ---- */
@@ -661,7 +335,7 @@ static enum p4_failure_class fetch_class(int rc)
 
 static void on_fetched(const struct p4_chart_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     const char *repo, *name;
 
     if (r == NULL)
@@ -673,15 +347,15 @@ static void on_fetched(const struct p4_chart_result *res, void *data)
         const char *reason = e.reason ? e.reason : p4_err_reason(res->rc);
         if (e.code == 0)
             e.code = res->rc;
-        fail_gate(r, fetch_class(res->rc), G_PACKAGED, reason, &e);
+        p4_stagerun_fail(&r->base, fetch_class(res->rc), G_PACKAGED, reason, &e);
         return;
     }
     (void)snprintf(r->version, sizeof(r->version), "%s", res->version);
     (void)snprintf(r->digest, sizeof(r->digest), "%s", res->digest);
     (void)snprintf(r->w->chart_path, sizeof(r->w->chart_path), "%s", res->path);
-    set_gate(r, G_PACKAGED, "True", "ChartFetched", "chart %s %s (%s) from %s", name, res->version,
+    p4_stagerun_gate(&r->base, G_PACKAGED, "True", "ChartFetched", "chart %s %s (%s) from %s", name, res->version,
              res->digest, repo);
-    next(r, S_LINT);
+    p4_stagerun_next(&r->base, S_LINT);
 }
 
 static void fetch(struct run *r)
@@ -714,13 +388,13 @@ static void fetch(struct run *r)
         req.username = w->username;
         req.password = w->password;
     }
-    set_gate(r, G_PACKAGED, "Unknown", "Fetching", "fetching chart %s %s from %s",
+    p4_stagerun_gate(&r->base, G_PACKAGED, "Unknown", "Fetching", "fetching chart %s %s from %s",
              req.name ? req.name : "", req.version ? req.version : "", req.repository);
-    r->inflight++;
-    rc = p4_chartfetch_get(r->h->cfg.charts, &req, on_fetched, r);
+    r->base.inflight++;
+    rc = p4_chartfetch_get(stage_of(r)->cfg.charts, &req, on_fetched, r);
     if (rc != 0) {
-        r->inflight--;
-        fail_msg(r, P4_FAIL_CLUSTER, G_PACKAGED, "InvalidChartRepository",
+        r->base.inflight--;
+        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_PACKAGED, "InvalidChartRepository",
                  "spec.chart.repository %s is not a chart repository URL (https://, http:// or "
                  "oci://)",
                  req.repository ? req.repository : "");
@@ -750,7 +424,7 @@ static int compose_values(struct run *r)
     }
     values = p4_values_compose(srcs, w->nsrc, p4_json_get(r->chart, "values"), &err);
     if (values == NULL) {
-        fail_gate(r, P4_FAIL_CLUSTER, G_VALUES,
+        p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, G_VALUES,
                   err.code == P4_ERR_NOTFOUND ? "ValuesSourceNotFound" : "ValuesSourceInvalid",
                   &err);
         return -1;
@@ -760,7 +434,7 @@ static int compose_values(struct run *r)
         p4_values_set_path(values, "image.digest", p4_json_need(cJSON_CreateString(r->image_digest)),
                            &err) != 0) {
         p4_json_discard(values);
-        fail_gate(r, P4_FAIL_CLUSTER, G_VALUES, "ValuesSourceInvalid", &err);
+        p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, G_VALUES, "ValuesSourceInvalid", &err);
         return -1;
     }
     w->values = p4_json_print(values);
@@ -819,17 +493,17 @@ static void helm_failed(struct run *r, const char *command, enum gate own,
     }
     (void)snprintf(e.message, sizeof(e.message), "%s", msg);
     for (int i = G_LINTS; i < G_COUNT; i++) {
-        if (i != (int)g && strcmp(r->gates[i].status, "True") != 0)
-            set_gate(r, (enum gate)i, "Unknown", "NotChecked",
+        if (i != (int)g && strcmp(r->base.gates[i].status, "True") != 0)
+            p4_stagerun_gate(&r->base, (enum gate)i, "Unknown", "NotChecked",
                      "not checked: helm %s stopped at %s", command, p4_helm_reason_name(why));
     }
-    fail_gate(r, helm_class(why), g, p4_helm_reason_name(why), &e);
+    p4_stagerun_fail(&r->base, helm_class(why), g, p4_helm_reason_name(why), &e);
 }
 
 static void on_lint(int rc, const struct p4_helmrun_result *res, const struct p4_error *err,
                     void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
 
     (void)err;
     if (r == NULL)
@@ -841,18 +515,18 @@ static void on_lint(int rc, const struct p4_helmrun_result *res, const struct p4
         helm_failed(r, "lint", G_LINTS, res);
         return;
     }
-    set_gate(r, G_LINTS, "True", "LintPassed", "helm lint --strict found no problem in chart %s %s",
+    p4_stagerun_gate(&r->base, G_LINTS, "True", "LintPassed", "helm lint --strict found no problem in chart %s %s",
              p4_json_str(r->chart, "name"), r->version);
-    set_gate(r, G_VALUES, "True", "ValuesValid",
+    p4_stagerun_gate(&r->base, G_VALUES, "True", "ValuesValid",
              "helm accepted the values (checked against the chart's values.schema.json when it "
              "has one)");
-    next(r, S_TEMPLATE);
+    p4_stagerun_next(&r->base, S_TEMPLATE);
 }
 
 static void on_template(int rc, const struct p4_helmrun_result *res, const struct p4_error *err,
                         void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
 
     (void)err;
     if (r == NULL)
@@ -867,13 +541,13 @@ static void on_template(int rc, const struct p4_helmrun_result *res, const struc
     free(r->w->manifest);
     r->w->manifest = p4_strndup(res->out, res->out_len);
     r->w->manifest_len = res->out_len;
-    next(r, S_DRYRUN);
+    p4_stagerun_next(&r->base, S_DRYRUN);
 }
 
 static void run_helm(struct run *r, const char *command, const char *const *argv, p4_helmrun_cb cb,
                      enum gate g)
 {
-    struct p4_helm_stage *h = r->h;
+    struct p4_helm_stage *h = stage_of(r);
     struct p4_helmrun_options o = {.helm = h->helm,
                                    .argv = argv,
                                    .home = h->home,
@@ -886,12 +560,12 @@ static void run_helm(struct run *r, const char *command, const char *const *argv
                                    .timeout_ms = h->cfg.helm_timeout_ms};
     struct p4_error err = {0};
 
-    set_gate(r, g, "Unknown", "Checking", "running helm %s", command);
-    r->inflight++;
-    if (p4_helmrun_start(h->loop, &o, cb, r, &r->w->helm, &err) != 0) {
-        r->inflight--;
+    p4_stagerun_gate(&r->base, g, "Unknown", "Checking", "running helm %s", command);
+    r->base.inflight++;
+    if (p4_helmrun_start(h->sr.loop, &o, cb, r, &r->w->helm, &err) != 0) {
+        r->base.inflight--;
         r->w->helm = NULL;
-        fail_gate(r, P4_FAIL_CLUSTER, g, "HelmNotAvailable", &err);
+        p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, g, "HelmNotAvailable", &err);
     }
 }
 
@@ -957,7 +631,7 @@ static bool defined_in_manifest(const cJSON *objects, const char *api_version, c
 
 static void on_dry_run(const struct p4_apply_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     const cJSON *obj;
     char msg[P4_ERROR_MESSAGE_MAX];
     struct p4_error e = {0};
@@ -1016,14 +690,14 @@ static void on_dry_run(const struct p4_apply_result *res, void *data)
         cls = P4_FAIL_ARTIFACT;
     if (cls == P4_FAIL_TRANSIENT) {
         e = res->err;
-        fail_gate(r, cls, G_DRYRUN, "APIUnavailable", &e);
+        p4_stagerun_fail(&r->base, cls, G_DRYRUN, "APIUnavailable", &e);
         return;
     }
     (void)p4_helm_dry_run_rejected(res->kind, res->namespace_, res->name, res->err.message, msg,
                                    sizeof(msg));
     e.code = res->rc;
     (void)snprintf(e.message, sizeof(e.message), "%s", msg);
-    fail_gate(r, cls, G_DRYRUN, p4_helm_reason_name(P4_HELM_DRY_RUN_REJECTED), &e);
+    p4_stagerun_fail(&r->base, cls, G_DRYRUN, p4_helm_reason_name(P4_HELM_DRY_RUN_REJECTED), &e);
 }
 
 static void dry_run_next(struct run *r)
@@ -1034,18 +708,18 @@ static void dry_run_next(struct run *r)
 
     if (w->obj_i >= w->nobj) {
         r->nobjects = w->nobj;
-        set_gate(r, G_DRYRUN, "True", "DryRunPassed",
+        p4_stagerun_gate(&r->base, G_DRYRUN, "True", "DryRunPassed",
                  "helm template rendered %d object(s); the API server accepted %d in a "
                  "server-side dry run (dryRun=All)%s",
                  w->nobj, w->nobj - w->skipped, w->skipped_why);
-        next(r, S_STORE);
+        p4_stagerun_next(&r->base, S_STORE);
         return;
     }
     obj = cJSON_GetArrayItem(w->objects, w->obj_i);
-    r->inflight++;
-    if (p4_apply_object(r->h->cfg.kube, r->h->cfg.discovery, obj, &opts, on_dry_run, r) != 0) {
-        r->inflight--;
-        fail_msg(r, P4_FAIL_ARTIFACT, G_DRYRUN, "TemplateRenderFailed",
+    r->base.inflight++;
+    if (p4_apply_object(stage_of(r)->cfg.kube, stage_of(r)->cfg.discovery, obj, &opts, on_dry_run, r) != 0) {
+        r->base.inflight--;
+        p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_DRYRUN, "TemplateRenderFailed",
                  "rendered object %d (%s) has no apiVersion, kind or name, or too long a one",
                  w->obj_i + 1, p4_json_str(obj, "kind") ? p4_json_str(obj, "kind") : "?");
     }
@@ -1059,7 +733,7 @@ static void dry_run(struct run *r)
     if (w->objects == NULL) {
         w->objects = p4_manifest_split(w->manifest ? w->manifest : "", w->manifest_len, &err);
         if (w->objects == NULL) {
-            fail_gate(r, P4_FAIL_ARTIFACT, G_DRYRUN, "TemplateRenderFailed", &err);
+            p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_DRYRUN, "TemplateRenderFailed", &err);
             return;
         }
         w->nobj = cJSON_GetArraySize(w->objects);
@@ -1067,7 +741,7 @@ static void dry_run(struct run *r)
         w->skipped = 0;
         w->skipped_why[0] = '\0';
     }
-    set_gate(r, G_DRYRUN, "Unknown", "Checking",
+    p4_stagerun_gate(&r->base, G_DRYRUN, "Unknown", "Checking",
              "server-side dry run of %d rendered object(s)", w->nobj);
     dry_run_next(r);
 }
@@ -1101,34 +775,22 @@ unsigned char *p4_gzip(const char *text, size_t len, size_t *out_len)
     return out;
 }
 
-static bool owned_by(const cJSON *obj, const char *uid)
-{
-    const cJSON *o;
-
-    cJSON_ArrayForEach(o, p4_json_get(obj, "metadata.ownerReferences")) {
-        const char *u = p4_json_str(o, "uid");
-        if (u && uid && strcmp(u, uid) == 0)
-            return true;
-    }
-    return false;
-}
-
 static void on_pruned(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
 
     if (r == NULL)
         return;
     if (res->rc != 0 && res->rc != P4_ERR_NOTFOUND)
-        p4_log(P4_LOG_WARN, "cannot delete an old rendered manifest", "key", r->key, "error",
+        p4_log(P4_LOG_WARN, "cannot delete an old rendered manifest", "key", r->base.key, "error",
                res->err.message, P4_LOG_END);
-    step_part_done(r, S_DONE);
+    p4_stagerun_part_done(&r->base, S_DONE);
 }
 
 /* An old manifest Secret, read by name: deleted if this resource owns it (and only that one). */
 static void on_old_manifest(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     const char *name, *uid;
     char path[1024], body[256];
 
@@ -1136,25 +798,25 @@ static void on_old_manifest(struct p4_kube_result *res, void *data)
         return;
     name = p4_json_str(res->body, "metadata.name");
     uid = p4_json_str(res->body, "metadata.uid");
-    if (res->rc == 0 && name && uid && owned_by(res->body, r->uid) &&
+    if (res->rc == 0 && name && uid && p4_owned_by(res->body, r->uid) &&
         strlen(uid) < sizeof(body) - 64) {
-        object_path(path, sizeof(path), r->ns, "secrets", name);
+        p4_core_path(path, sizeof(path), r->ns, "secrets", name);
         (void)snprintf(body, sizeof(body),
                        "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
                        "\"preconditions\":{\"uid\":\"%s\"}}",
                        uid);
-        r->inflight++;
-        r->w->pending++;
-        if (p4_kube_request(r->h->cfg.kube, "DELETE", path, "application/json", body,
+        r->base.inflight++;
+        r->base.pending++;
+        if (p4_kube_request(stage_of(r)->cfg.kube, "DELETE", path, "application/json", body,
                             strlen(body), on_pruned, r) != 0) {
-            r->inflight--;
-            r->w->pending--;
+            r->base.inflight--;
+            r->base.pending--;
         }
     } else if (res->rc != 0 && res->rc != P4_ERR_NOTFOUND) {
-        p4_log(P4_LOG_WARN, "cannot read an old rendered manifest", "key", r->key, "error",
+        p4_log(P4_LOG_WARN, "cannot read an old rendered manifest", "key", r->base.key, "error",
                res->err.message, P4_LOG_END);
     }
-    step_part_done(r, S_DONE);
+    p4_stagerun_part_done(&r->base, S_DONE);
 }
 
 /*
@@ -1166,28 +828,28 @@ static void prune(struct run *r)
 {
     char name[SECRET_NAME_MAX + 1], path[1024];
 
-    r->w->pending = 1;
+    r->base.pending = 1;
     for (int64_t k = 0; k < P4_MANIFEST_HISTORY; k++) {
-        int64_t g = r->generation - P4_MANIFEST_HISTORY - k;
+        int64_t g = r->base.generation - P4_MANIFEST_HISTORY - k;
         if (g < 1)
             break;
         secret_name(name, sizeof(name), r->name, g);
-        object_path(path, sizeof(path), r->ns, "secrets", name);
+        p4_core_path(path, sizeof(path), r->ns, "secrets", name);
         (void)kube_send(r, "GET", path, on_old_manifest);
     }
-    step_part_done(r, S_DONE);
+    p4_stagerun_part_done(&r->base, S_DONE);
 }
 
 static void on_stored(const struct p4_apply_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     struct p4_error e;
 
     if (r == NULL)
         return;
     if (res->rc != 0) {
         e = res->err;
-        fail_gate(r, kube_class(res->rc), G_DRYRUN,
+        p4_stagerun_fail(&r->base, p4_kube_read_class(res->rc), G_DRYRUN,
                   res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "ManifestNotStored", &e);
         return;
     }
@@ -1217,7 +879,7 @@ static cJSON *manifest_secret(struct run *r)
     labels = cJSON_AddObjectToObject(meta, "labels");
     cJSON_AddStringToObject(labels, "app.kubernetes.io/managed-by", "phase4-operator");
     cJSON_AddStringToObject(labels, "phase4.io/name", r->name);
-    (void)snprintf(gen, sizeof(gen), "%" PRId64, r->generation);
+    (void)snprintf(gen, sizeof(gen), "%" PRId64, r->base.generation);
     cJSON_AddStringToObject(labels, "phase4.io/generation", gen);
     cJSON_AddStringToObject(labels, "phase4.io/purpose", "manifest");
     ann = cJSON_AddObjectToObject(meta, "annotations");
@@ -1243,14 +905,14 @@ static cJSON *manifest_secret(struct run *r)
 
 static void on_existing(struct p4_kube_result *res, void *data)
 {
-    struct run *r = back(data);
+    struct run *r = (struct run *)p4_stagerun_back(data);
     struct p4_apply_opts opts = {.namespace_ = NULL, .dry_run = false, .force = true};
     cJSON *s;
 
     if (r == NULL)
         return;
-    if (res->rc == 0 && !owned_by(res->body, r->uid)) {
-        fail_msg(r, P4_FAIL_CLUSTER, G_DRYRUN, "ManifestSecretConflict",
+    if (res->rc == 0 && !p4_owned_by(res->body, r->uid)) {
+        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_DRYRUN, "ManifestSecretConflict",
                  "Secret %s/%s exists and is not owned by this Phase4Deployment; the rendered "
                  "manifest is not stored over it (delete or rename that Secret)",
                  r->ns, r->secret);
@@ -1258,21 +920,21 @@ static void on_existing(struct p4_kube_result *res, void *data)
     }
     if (res->rc != 0 && res->rc != P4_ERR_NOTFOUND) {
         struct p4_error e = res->err;
-        fail_gate(r, kube_class(res->rc), G_DRYRUN,
+        p4_stagerun_fail(&r->base, p4_kube_read_class(res->rc), G_DRYRUN,
                   res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable", &e);
         return;
     }
     s = manifest_secret(r);
     if (s == NULL) {
-        fail_msg(r, P4_FAIL_TRANSIENT, G_DRYRUN, "ManifestNotStored",
+        p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "ManifestNotStored",
                  "cannot compress the rendered manifest");
         return;
     }
     opts.namespace_ = r->ns;
-    r->inflight++;
-    if (p4_apply_object(r->h->cfg.kube, r->h->cfg.discovery, s, &opts, on_stored, r) != 0) {
-        r->inflight--;
-        fail_msg(r, P4_FAIL_CLUSTER, G_DRYRUN, "ManifestNotStored",
+    r->base.inflight++;
+    if (p4_apply_object(stage_of(r)->cfg.kube, stage_of(r)->cfg.discovery, s, &opts, on_stored, r) != 0) {
+        r->base.inflight--;
+        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_DRYRUN, "ManifestNotStored",
                  "cannot store the rendered manifest in Secret %s/%s", r->ns, r->secret);
     }
     cJSON_Delete(s);
@@ -1282,10 +944,10 @@ static void store(struct run *r)
 {
     char path[1024];
 
-    r->w->pending = 0;
-    object_path(path, sizeof(path), r->ns, "secrets", r->secret);
+    r->base.pending = 0;
+    p4_core_path(path, sizeof(path), r->ns, "secrets", r->secret);
     if (kube_send(r, "GET", path, on_existing) != 0)
-        fail_msg(r, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable",
+        p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable",
                  "cannot ask the API server for Secret %s/%s", r->ns, r->secret);
 }
 
@@ -1293,23 +955,18 @@ static void store(struct run *r)
 
 static void passed(struct run *r)
 {
-    end_attempt(r);
-    r->state = P4_STAGE_PASSED;
-    r->cls = P4_FAIL_NONE;
-    r->stalled = false;
-    r->err = (struct p4_error){.reason = "ChartReady"};
-    if (snprintf(r->err.message, sizeof(r->err.message),
-                   "chart %s %s (%s) rendered %d object(s) with image %s@%s; the server-side dry "
-                   "run passed and the manifest is kept in Secret %s",
-                   p4_json_str(r->chart, "name"), r->version, r->digest, r->nobjects,
-                   r->image_repo, r->image_digest, r->secret) >= (int)sizeof(r->err.message))
-        memcpy(r->err.message + sizeof(r->err.message) - 4, "...", 4);
-    notify(r);
+    p4_stagerun_passed(&r->base, "ChartReady",
+                       "chart %s %s (%s) rendered %d object(s) with image %s@%s; the server-side "
+                       "dry run passed and the manifest is kept in Secret %s",
+                       p4_json_str(r->chart, "name"), r->version, r->digest, r->nobjects,
+                       r->image_repo, r->image_digest, r->secret);
 }
 
-static void run_step(struct run *r)
+static void run_step(struct p4_stagerun *base)
 {
-    switch (r->step) {
+    struct run *r = (struct run *)base;
+
+    switch (r->base.step) {
     case S_READ:
         read_sources(r);
         break;
@@ -1335,32 +992,14 @@ static void run_step(struct run *r)
 }
 
 /* Begin an attempt: read everything again (a Secret or ConfigMap may have been fixed). */
-static void restart(struct run *r)
+static void begin(struct p4_stagerun *base, bool retry)
 {
+    struct run *r = (struct run *)base;
     struct work *w;
     const cJSON *it;
 
-    if (r->inflight > 0) {
-        arm(r, 100, on_first);
-        return;
-    }
-    if (!r->active) {
-        if (r->h->active >= r->h->cfg.max_active) {
-            r->queued = true;
-            r->qprev = r->h->qtail;
-            if (r->h->qtail)
-                r->h->qtail->qnext = r;
-            else
-                r->h->qhead = r;
-            r->h->qtail = r;
-            return;
-        }
-        r->active = true;
-        r->h->active++;
-    }
-    free_work(r->w);
+    (void)retry;
     r->w = w = p4_calloc(1, sizeof(*w));
-    r->transient_n = 0;
     cJSON_ArrayForEach(it, p4_json_get(r->chart, "valuesFrom")) {
         const char *kind = p4_json_str(it, "kind"), *name = p4_json_str(it, "name");
         const char *key = p4_json_str(it, "valuesKey"), *tp = p4_json_str(it, "targetPath");
@@ -1377,14 +1016,43 @@ static void restart(struct run *r)
         };
         w->nsrc++;
     }
-    r->step = S_READ;
-    run_step(r);
+    r->base.step = S_READ;
+    run_step(&r->base);
 }
 
-static void on_first(uv_timer_t *t)
+static void end_work(struct p4_stagerun *base)
 {
-    restart(t->data);
+    struct run *r = (struct run *)base;
+
+    free_work(r->w);
+    r->w = NULL;
 }
+
+/* A dropped run's helm is killed (its callback comes now and finds the run gone). */
+static void cancel(struct p4_stagerun *base)
+{
+    struct run *r = (struct run *)base;
+
+    if (r->w && r->w->helm)
+        p4_helmrun_cancel(r->w->helm);
+}
+
+static void destroy(struct p4_stagerun *base)
+{
+    struct run *r = (struct run *)base;
+
+    cJSON_Delete(r->chart);
+    free(r->ns);
+    free(r->name);
+    free(r->target_ns);
+    free(r->uid);
+    free(r->image_repo);
+    free(r);
+}
+
+static const struct p4_stagerun_ops run_ops = {
+    .begin = begin, .step = run_step, .end_work = end_work, .destroy = destroy, .cancel = cancel};
+
 
 /* "phase4.<name>.v<generation>", shortened with a hash of the name past 253 characters. */
 static void secret_name(char *buf, size_t size, const char *name, int64_t generation)
@@ -1411,50 +1079,36 @@ static void secret_name(char *buf, size_t size, const char *name, int64_t genera
 static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *err)
 {
     struct p4_helm_stage *h = ctx;
-    struct run *r = p4_strmap_get(&h->runs, key);
+    const struct p4_stagerun *old = p4_stagerunner_get(&h->sr, key);
     const char *ns = p4_json_str(obj, "metadata.namespace");
     const char *name = p4_json_str(obj, "metadata.name");
     const char *target = p4_json_str(obj, "spec.target.namespace");
     const char *repo = p4_json_str(obj, "spec.image.repository");
     const char *digest = p4_json_str(obj, "status.image.digest");
     int64_t generation = 0, retries = 2;
+    struct run *r;
 
     (void)p4_json_int64(obj, "metadata.generation", &generation);
-    if (r && r->generation == generation)
+    if (old && old->generation == generation)
         return 0;
     if (ns == NULL || name == NULL || target == NULL || repo == NULL || digest == NULL ||
         p4_json_get(obj, "spec.chart") == NULL)
         return p4_error_set(err, P4_ERR_INVAL,
                             "the Helm stage needs spec.chart, spec.target.namespace, "
                             "spec.image.repository and status.image.digest");
-    if (r) {
-        (void)p4_strmap_del(&h->runs, key);
-        drop(r);
-    }
     r = p4_calloc(1, sizeof(*r));
-    r->h = h;
-    r->key = p4_strdup(key);
     r->ns = p4_strdup(ns);
     r->name = p4_strdup(name);
     r->target_ns = p4_strdup(target);
     r->uid = p4_strdup(p4_json_str(obj, "metadata.uid") ? p4_json_str(obj, "metadata.uid") : "");
     r->image_repo = p4_strdup(repo);
     (void)snprintf(r->image_digest, sizeof(r->image_digest), "%s", digest);
-    r->generation = generation;
     r->chart = p4_json_need(cJSON_Duplicate(p4_json_get(obj, "spec.chart"), 1));
     (void)p4_json_bool(obj, "spec.rollout.force", &r->force);
     (void)p4_json_bool(obj, "spec.target.createNamespace", &r->create_namespace);
     secret_name(r->secret, sizeof(r->secret), name, generation);
-    (void)uv_timer_init(h->loop, &r->timer);
-    r->timer.data = r;
     (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
-    r->attempt = 1;
-    r->attempts = (int)(retries >= 0 && retries <= 10 ? retries : 2) + 1;
-    r->state = P4_STAGE_RUNNING;
-    for (int g = 0; g < G_COUNT; g++)
-        set_gate(r, (enum gate)g, "Unknown", "Checking", "not checked yet");
-    (void)p4_strmap_put(&h->runs, key, r);
-    arm(r, 0, on_first); /* never inside the reconcile */
+    p4_stagerun_add(&h->sr, &r->base, key, generation, retries);
     return 0;
 }
 
@@ -1469,35 +1123,20 @@ static int poll_run(void *ctx, const char *key, const cJSON *obj)
 static int result(void *ctx, const char *key, struct p4_stage_result *out)
 {
     struct p4_helm_stage *h = ctx;
-    const struct run *r = p4_strmap_get(&h->runs, key);
+    const struct run *r = (const struct run *)p4_stagerunner_get(&h->sr, key);
     cJSON *chart;
 
-    memset(out, 0, sizeof(*out));
-    if (r == NULL)
+    if (r == NULL) {
+        memset(out, 0, sizeof(*out));
         return P4_ERR_NOTFOUND;
-    out->state = r->state;
-    out->cls = r->cls;
-    out->stalled = r->stalled;
-    out->attempt = r->attempt;
-    out->attempts = r->attempts;
-    out->generation = r->generation;
-    out->err = r->err;
-    out->gates = cJSON_CreateArray();
-    for (int g = 0; g < G_COUNT; g++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "stage", "Helm");
-        cJSON_AddStringToObject(o, "name", gate_names[g]);
-        cJSON_AddStringToObject(o, "status", r->gates[g].status);
-        cJSON_AddStringToObject(o, "reason", r->gates[g].reason);
-        cJSON_AddStringToObject(o, "message", r->gates[g].message);
-        cJSON_AddItemToArray(out->gates, o);
     }
+    p4_stagerun_result(&r->base, 0, out);
     if (r->version[0]) {
         out->status = cJSON_CreateObject();
         chart = cJSON_AddObjectToObject(out->status, "chart");
         cJSON_AddStringToObject(chart, "version", r->version);
         cJSON_AddStringToObject(chart, "digest", r->digest);
-        if (r->state == P4_STAGE_PASSED)
+        if (r->base.state == P4_STAGE_PASSED)
             cJSON_AddStringToObject(chart, "manifest", r->secret);
     }
     return 0;
@@ -1506,10 +1145,8 @@ static int result(void *ctx, const char *key, struct p4_stage_result *out)
 static void forget(void *ctx, const char *key)
 {
     struct p4_helm_stage *h = ctx;
-    struct run *r = p4_strmap_del(&h->runs, key);
 
-    if (r)
-        drop(r);
+    p4_stagerunner_forget(&h->sr, key);
 }
 
 const struct p4_stage_ops p4_helm_stage_ops = {
@@ -1542,7 +1179,6 @@ struct p4_helm_stage *p4_helm_stage_new(uv_loop_t *loop, const struct p4_helm_st
 {
     struct p4_helm_stage *h = p4_calloc(1, sizeof(*h));
 
-    h->loop = loop;
     h->cfg = *cfg;
     h->helm = p4_strdup(cfg->helm ? cfg->helm : "helm");
     h->work_dir = p4_strdup(cfg->work_dir ? cfg->work_dir : "/tmp/phase4-operator/helm");
@@ -1554,15 +1190,18 @@ struct p4_helm_stage *p4_helm_stage_new(uv_loop_t *loop, const struct p4_helm_st
     h->data_home = join(h->work_dir, "data");
     if (h->cfg.helm_timeout_ms == 0)
         h->cfg.helm_timeout_ms = P4_HELMRUN_TIMEOUT_MS;
-    if (h->cfg.retry_ms == 0)
-        h->cfg.retry_ms = 30000;
-    if (h->cfg.recheck_ms == 0)
-        h->cfg.recheck_ms = 300000;
-    if (h->cfg.transient_max_ms == 0)
-        h->cfg.transient_max_ms = 60000;
-    if (h->cfg.max_active <= 0)
-        h->cfg.max_active = 4;
-    p4_strmap_init(&h->runs);
+    h->sr = (struct p4_stagerunner){.loop = loop,
+                                    .ops = &run_ops,
+                                    .stage = "Helm",
+                                    .gate_names = gate_names,
+                                    .ngates = G_COUNT,
+                                    .retry_ms = cfg->retry_ms,
+                                    .recheck_ms = cfg->recheck_ms,
+                                    .transient_max_ms = cfg->transient_max_ms,
+                                    .max_active = cfg->max_active > 0 ? cfg->max_active : 4,
+                                    .changed = cfg->changed,
+                                    .data = cfg->data};
+    p4_stagerunner_init(&h->sr);
     if (make_dir(h->work_dir, err) != 0 || make_dir(h->home, err) != 0 ||
         make_dir(h->cache_home, err) != 0 || make_dir(h->config_home, err) != 0 ||
         make_dir(h->data_home, err) != 0) {
@@ -1574,15 +1213,9 @@ struct p4_helm_stage *p4_helm_stage_new(uv_loop_t *loop, const struct p4_helm_st
 
 void p4_helm_stage_free(struct p4_helm_stage *h)
 {
-    size_t pos = 0;
-    const struct p4_strmap_entry *e;
-
     if (h == NULL)
         return;
-    h->closing = true;
-    while ((e = p4_strmap_next(&h->runs, &pos)) != NULL)
-        drop(e->value);
-    p4_strmap_close(&h->runs);
+    p4_stagerunner_close(&h->sr);
     free(h->helm);
     free(h->work_dir);
     free(h->home);
@@ -1592,27 +1225,7 @@ void p4_helm_stage_free(struct p4_helm_stage *h)
     free(h);
 }
 
-void p4_helm_stage_stats(const struct p4_helm_stage *h, struct p4_helm_stage_stats *out)
+void p4_helm_stage_stats(const struct p4_helm_stage *h, struct p4_stage_stats *out)
 {
-    size_t pos = 0;
-    const struct p4_strmap_entry *e;
-
-    memset(out, 0, sizeof(*out));
-    if (h == NULL)
-        return;
-    out->running = h->active;
-    for (const struct run *q = h->qhead; q; q = q->qnext)
-        out->waiting++;
-    while ((e = p4_strmap_next(&h->runs, &pos)) != NULL) {
-        const struct run *r = e->value;
-        out->resources++;
-        if (r->state == P4_STAGE_PASSED)
-            out->passed++;
-        else if (r->state == P4_STAGE_FAILED && r->stalled)
-            out->stalled++;
-        else if (r->state == P4_STAGE_FAILED)
-            out->failed++;
-        else
-            out->checking++;
-    }
+    p4_stagerunner_stats(h ? &h->sr : NULL, out);
 }

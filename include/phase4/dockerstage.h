@@ -65,13 +65,8 @@ void p4_docker_stage_free(struct p4_docker_stage *d);
 /* How many resources the stage holds state for (for /metrics and tests). */
 size_t p4_docker_stage_len(const struct p4_docker_stage *d);
 
-struct p4_docker_stage_stats {
-    size_t resources;                         /* results held */
-    int running, waiting;                     /* checks running now; waiting for a slot */
-    size_t checking, passed, failed, stalled; /* resources by result (failed: retrying) */
-};
 /* For /metrics; d may be NULL (all zero). Walks every result: call it per scrape, not per event. */
-void p4_docker_stage_stats(const struct p4_docker_stage *d, struct p4_docker_stage_stats *out);
+void p4_docker_stage_stats(const struct p4_docker_stage *d, struct p4_stage_stats *out);
 
 /* The stage.h operations; ctx is the struct p4_docker_stage. */
 extern const struct p4_stage_ops p4_docker_stage_ops;

@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "phase4/error.h"
@@ -65,6 +66,13 @@ struct p4_stage_ops {
     /* 0 and *out filled (caller closes it), or P4_ERR_NOTFOUND when nothing was started. */
     int (*result)(void *ctx, const char *key, struct p4_stage_result *out);
     void (*forget)(void *ctx, const char *key);
+};
+
+/* How a stage is doing, for /metrics. */
+struct p4_stage_stats {
+    size_t resources;                         /* results held */
+    int running, waiting;                     /* attempts running now; waiting for a slot */
+    size_t checking, passed, failed, stalled; /* resources by result (failed: retrying) */
 };
 
 /* The stages in pipeline order; an entry's ops are NULL until its stage is built. */

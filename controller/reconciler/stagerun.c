@@ -1,0 +1,528 @@
+/* stagerun.c: what the stages' per-resource work has in common (see stagerun.h). */
+#include "phase4/stagerun.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phase4/alloc.h"
+#include "phase4/base64.h"
+#include "phase4/json.h"
+#include "phase4/kube.h"
+
+/* ---- the line of slots ---- */
+
+static void on_begin(uv_timer_t *t);
+
+/* Give the next waiting run the slot one just freed (on its own loop turn). */
+static void wake_next(struct p4_stagerunner *s)
+{
+    struct p4_stagerun *n = s->qhead;
+
+    if (s->closing || n == NULL || s->active >= s->max_active)
+        return;
+    s->qhead = n->qnext;
+    if (s->qhead)
+        s->qhead->qprev = NULL;
+    else
+        s->qtail = NULL;
+    n->qprev = n->qnext = NULL;
+    n->queued = false;
+    n->active = true;
+    s->active++;
+    (void)uv_timer_start(&n->timer, on_begin, 0, 0);
+}
+
+/* Take r out of the line, or give up its slot. */
+static void leave(struct p4_stagerunner *s, struct p4_stagerun *r)
+{
+    if (r->queued) {
+        if (r->qprev)
+            r->qprev->qnext = r->qnext;
+        else
+            s->qhead = r->qnext;
+        if (r->qnext)
+            r->qnext->qprev = r->qprev;
+        else
+            s->qtail = r->qprev;
+        r->qprev = r->qnext = NULL;
+        r->queued = false;
+    }
+    if (r->active) {
+        r->active = false;
+        s->active--;
+        wake_next(s);
+    }
+}
+
+/* ---- lifetime ---- */
+
+static void end_work(struct p4_stagerun *r)
+{
+    free(r->stepfail);
+    r->stepfail = NULL;
+    if (r->working) {
+        r->ops->end_work(r);
+        r->working = false;
+    }
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct p4_stagerun *r = h->data;
+
+    end_work(r);
+    for (int g = 0; g < P4_GATES_MAX; g++)
+        free(r->gates[g].message);
+    free(r->key);
+    r->ops->destroy(r);
+}
+
+static void maybe_free(struct p4_stagerun *r)
+{
+    if (r->gone && r->inflight == 0 && !uv_is_closing((uv_handle_t *)&r->timer))
+        uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+}
+
+/* Drop a run: its requests end on their own; their answers are then ignored. */
+static void drop(struct p4_stagerun *r)
+{
+    if (r->sr)
+        leave(r->sr, r);
+    r->gone = true;
+    r->sr = NULL;
+    (void)uv_timer_stop(&r->timer);
+    if (r->ops->cancel)
+        r->ops->cancel(r);
+    maybe_free(r);
+}
+
+struct p4_stagerun *p4_stagerun_back(void *data)
+{
+    struct p4_stagerun *r = data;
+
+    r->inflight--;
+    if (r->gone) {
+        maybe_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void p4_stagerun_out(struct p4_stagerun *r)
+{
+    r->inflight++;
+    r->pending++;
+}
+
+void p4_stagerun_unout(struct p4_stagerun *r)
+{
+    r->inflight--;
+    r->pending--;
+}
+
+void p4_stagerun_notify(struct p4_stagerun *r)
+{
+    if (r->sr && r->sr->changed)
+        r->sr->changed(r->key, r->sr->data);
+}
+
+/* ---- steps ---- */
+
+void p4_stagerun_arm(struct p4_stagerun *r, uint64_t ms, uv_timer_cb fn)
+{
+    (void)uv_timer_start(&r->timer, fn, ms, 0);
+}
+
+static void on_step(uv_timer_t *t)
+{
+    struct p4_stagerun *r = t->data;
+
+    r->ops->step(r);
+}
+
+/* Begin an attempt: wait for answers of the last one, then for a slot. */
+static void begin(struct p4_stagerun *r, bool retry)
+{
+    struct p4_stagerunner *s = r->sr;
+
+    if (r->inflight > 0) {
+        /* An answer of the last attempt is still due (it may borrow the work): wait. */
+        p4_stagerun_arm(r, 100, on_begin);
+        return;
+    }
+    if (!r->active) {
+        if (s->active >= s->max_active) {
+            r->queued = true; /* wake_next begins it when a slot frees */
+            r->qprev = s->qtail;
+            if (s->qtail)
+                s->qtail->qnext = r;
+            else
+                s->qhead = r;
+            s->qtail = r;
+            return;
+        }
+        r->active = true;
+        s->active++;
+    }
+    end_work(r);
+    r->transient_n = 0;
+    r->pending = 0;
+    r->working = true;
+    r->ops->begin(r, retry);
+}
+
+static void on_begin(uv_timer_t *t)
+{
+    begin(t->data, false);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    struct p4_stagerun *r = t->data;
+    bool retry = r->cls == P4_FAIL_ARTIFACT;
+
+    if (retry)
+        r->attempt++;
+    begin(r, retry);
+}
+
+void p4_stagerun_restart_in(struct p4_stagerun *r, uint64_t ms)
+{
+    p4_stagerun_arm(r, ms, on_begin);
+}
+
+void p4_stagerun_next(struct p4_stagerun *r, int step)
+{
+    r->step = step;
+    r->transient_n = 0;
+    if (r->state == P4_STAGE_RUNNING) {
+        r->cls = P4_FAIL_NONE;
+        r->err = (struct p4_error){0};
+    }
+    p4_stagerun_arm(r, 0, on_step);
+}
+
+static void gate_v(struct p4_stagerun *r, int g, const char *status, const char *reason,
+                   const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void gate_v(struct p4_stagerun *r, int g, const char *status, const char *reason,
+                   const char *fmt, va_list ap)
+{
+    char msg[P4_ERROR_MESSAGE_MAX];
+
+    if (g < 0 || g >= P4_GATES_MAX)
+        return;
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    r->gates[g].status = status;
+    r->gates[g].reason = reason;
+    free(r->gates[g].message);
+    r->gates[g].message = p4_strdup(msg);
+}
+
+void p4_stagerun_gate(struct p4_stagerun *r, int g, const char *status, const char *reason,
+                      const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    gate_v(r, g, status, reason, fmt, ap);
+    va_end(ap);
+}
+
+void p4_stagerun_end_attempt(struct p4_stagerun *r)
+{
+    if (r->inflight == 0)
+        end_work(r);
+    if (r->sr)
+        leave(r->sr, r);
+}
+
+void p4_stagerun_fail(struct p4_stagerun *r, enum p4_failure_class cls, int g, const char *reason,
+                      const struct p4_error *err)
+{
+    const struct p4_stagerunner *s = r->sr;
+
+    if (cls == P4_FAIL_TRANSIENT) {
+        uint64_t delay = p4_backoff_ms(1000, r->transient_n++, s->transient_max_ms);
+        p4_stagerun_gate(r, g, "Unknown", reason, "%s", err->message);
+        r->err = *err;
+        r->err.reason = reason;
+        if (r->state != P4_STAGE_FAILED)
+            r->cls = P4_FAIL_TRANSIENT;
+        p4_stagerun_arm(r, r->retry_after_ms > delay ? r->retry_after_ms : delay, on_step);
+        r->retry_after_ms = 0;
+        p4_stagerun_notify(r);
+        return;
+    }
+    p4_stagerun_gate(r, g, "False", reason, "%s", err->message);
+    r->state = P4_STAGE_FAILED;
+    r->cls = cls;
+    r->err = *err;
+    r->err.reason = reason;
+    r->transient_n = 0;
+    if (cls == P4_FAIL_ARTIFACT && r->attempt < r->attempts) {
+        r->stalled = false;
+        p4_stagerun_arm(r, p4_backoff_ms(s->retry_ms, r->attempt - 1, UINT64_MAX / 4), on_retry);
+    } else {
+        r->stalled = true;
+        if (cls != P4_FAIL_ARTIFACT && !r->no_recheck) /* a fixed Secret or quota heals it */
+            p4_stagerun_arm(r, s->recheck_ms, on_retry);
+    }
+    p4_stagerun_end_attempt(r);
+    p4_stagerun_notify(r);
+}
+
+void p4_stagerun_failf(struct p4_stagerun *r, enum p4_failure_class cls, int g,
+                       const char *reason, const char *fmt, ...)
+{
+    struct p4_error err = {.code = P4_ERR_INVALID};
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(err.message, sizeof(err.message), fmt, ap);
+    va_end(ap);
+    p4_stagerun_fail(r, cls, g, reason, &err);
+}
+
+void p4_stagerun_part_failed(struct p4_stagerun *r, enum p4_failure_class cls, int g,
+                             const char *reason, const struct p4_error *err)
+{
+    if (r->stepfail != NULL)
+        return;
+    r->stepfail = p4_calloc(1, sizeof(*r->stepfail));
+    r->stepfail->err = *err;
+    if (r->stepfail->err.code == 0)
+        r->stepfail->err.code = P4_ERR_INVALID;
+    r->stepfail->err.reason = reason;
+    r->stepfail->cls = cls;
+    r->stepfail->gate = g;
+}
+
+void p4_stagerun_part_done(struct p4_stagerun *r, int then)
+{
+    if (--r->pending > 0)
+        return;
+    if (r->stepfail != NULL) {
+        struct p4_stepfail f = *r->stepfail;
+        free(r->stepfail);
+        r->stepfail = NULL;
+        p4_stagerun_fail(r, f.cls, f.gate, f.err.reason, &f.err);
+        return;
+    }
+    p4_stagerun_next(r, then);
+}
+
+void p4_stagerun_passed(struct p4_stagerun *r, const char *reason, const char *fmt, ...)
+{
+    va_list ap;
+
+    p4_stagerun_end_attempt(r);
+    r->state = P4_STAGE_PASSED;
+    r->cls = P4_FAIL_NONE;
+    r->stalled = false;
+    r->err = (struct p4_error){.reason = reason};
+    if (fmt) {
+        va_start(ap, fmt);
+        (void)vsnprintf(r->err.message, sizeof(r->err.message), fmt, ap);
+        va_end(ap);
+    }
+    p4_stagerun_notify(r);
+}
+
+/* ---- the runner ---- */
+
+void p4_stagerunner_init(struct p4_stagerunner *s)
+{
+    if (s->retry_ms == 0)
+        s->retry_ms = 30000;
+    if (s->recheck_ms == 0)
+        s->recheck_ms = 300000;
+    if (s->transient_max_ms == 0)
+        s->transient_max_ms = 60000;
+    if (s->max_active <= 0)
+        s->max_active = 64;
+    if (s->ngates > P4_GATES_MAX)
+        s->ngates = P4_GATES_MAX;
+    p4_strmap_init(&s->runs);
+}
+
+void p4_stagerunner_close(struct p4_stagerunner *s)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    s->closing = true;
+    while ((e = p4_strmap_next(&s->runs, &pos)) != NULL)
+        drop(e->value);
+    p4_strmap_close(&s->runs);
+}
+
+struct p4_stagerun *p4_stagerunner_get(const struct p4_stagerunner *s, const char *key)
+{
+    return p4_strmap_get(&s->runs, key);
+}
+
+void p4_stagerunner_forget(struct p4_stagerunner *s, const char *key)
+{
+    struct p4_stagerun *r = p4_strmap_del(&s->runs, key);
+
+    if (r)
+        drop(r);
+}
+
+void p4_stagerunner_stats(const struct p4_stagerunner *s, struct p4_stage_stats *out)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    memset(out, 0, sizeof(*out));
+    if (s == NULL)
+        return;
+    out->running = s->active;
+    for (const struct p4_stagerun *q = s->qhead; q; q = q->qnext)
+        out->waiting++;
+    while ((e = p4_strmap_next(&s->runs, &pos)) != NULL) {
+        const struct p4_stagerun *r = e->value;
+        out->resources++;
+        if (r->state == P4_STAGE_PASSED)
+            out->passed++;
+        else if (r->state == P4_STAGE_FAILED && r->stalled)
+            out->stalled++;
+        else if (r->state == P4_STAGE_FAILED)
+            out->failed++;
+        else
+            out->checking++;
+    }
+}
+
+void p4_stagerun_add(struct p4_stagerunner *s, struct p4_stagerun *r, const char *key,
+                     int64_t generation, int64_t retries)
+{
+    struct p4_stagerun *old = p4_strmap_del(&s->runs, key);
+
+    if (old)
+        drop(old);
+    r->sr = s;
+    r->ops = s->ops;
+    r->key = p4_strdup(key);
+    r->generation = generation;
+    r->state = P4_STAGE_RUNNING;
+    r->attempt = 1;
+    r->attempts = (int)(retries >= 0 && retries <= 10 ? retries : 2) + 1;
+    for (int g = 0; g < s->ngates; g++)
+        p4_stagerun_gate(r, g, "Unknown", "Checking", "not checked yet");
+    (void)uv_timer_init(s->loop, &r->timer);
+    r->timer.data = r;
+    (void)p4_strmap_put(&s->runs, key, r);
+    p4_stagerun_restart_in(r, 0); /* never inside the reconcile */
+}
+
+void p4_stagerun_result(const struct p4_stagerun *r, unsigned skip, struct p4_stage_result *out)
+{
+    const struct p4_stagerunner *s = r->sr;
+
+    memset(out, 0, sizeof(*out));
+    out->state = r->state;
+    out->cls = r->cls;
+    out->stalled = r->stalled;
+    out->attempt = r->attempt;
+    out->attempts = r->attempts;
+    out->generation = r->generation;
+    out->err = r->err;
+    out->gates = cJSON_CreateArray();
+    for (int g = 0; s && g < s->ngates; g++) {
+        cJSON *o;
+        if (skip & (1u << g))
+            continue;
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "stage", s->stage);
+        cJSON_AddStringToObject(o, "name", s->gate_names[g]);
+        cJSON_AddStringToObject(o, "status", r->gates[g].status);
+        cJSON_AddStringToObject(o, "reason", r->gates[g].reason);
+        cJSON_AddStringToObject(o, "message", r->gates[g].message);
+        cJSON_AddItemToArray(out->gates, o);
+    }
+}
+
+/* ---- helpers ---- */
+
+uint64_t p4_backoff_ms(uint64_t base, int n, uint64_t cap)
+{
+    uint64_t ms = base;
+
+    for (int i = 0; i < n && ms < cap; i++)
+        ms *= 2;
+    return ms < cap ? ms : cap;
+}
+
+enum p4_failure_class p4_kube_read_class(int rc)
+{
+    switch (rc) {
+    case P4_ERR_FORBIDDEN:
+    case P4_ERR_UNAUTHORIZED:
+    case P4_ERR_NOTFOUND:
+    case P4_ERR_INVALID:
+    case P4_ERR_PARSE:
+    case P4_ERR_TOOBIG:
+        return P4_FAIL_CLUSTER;
+    default:
+        return P4_FAIL_TRANSIENT;
+    }
+}
+
+bool p4_owned_by(const cJSON *obj, const char *uid)
+{
+    const cJSON *o;
+
+    cJSON_ArrayForEach(o, p4_json_get(obj, "metadata.ownerReferences")) {
+        const char *u = p4_json_str(o, "uid");
+        if (u && uid && uid[0] && strcmp(u, uid) == 0)
+            return true;
+    }
+    return false;
+}
+
+void p4_secret_wipe(cJSON *secret)
+{
+    static const char *const maps[] = {"data", "stringData"};
+    cJSON *c;
+
+    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(secret, maps[i])) {
+            if (cJSON_IsString(c) && c->valuestring)
+                memset(c->valuestring, 0, strlen(c->valuestring));
+        }
+    }
+}
+
+unsigned char *p4_object_value(const cJSON *obj, bool is_secret, const char *key, size_t *len)
+{
+    const cJSON *v = p4_json_child(p4_json_child(obj, "data"), key);
+    unsigned char *out = NULL;
+
+    if (!is_secret && v != NULL && cJSON_IsString(v)) {
+        *len = strlen(v->valuestring);
+        out = p4_malloc(*len + 1);
+        memcpy(out, v->valuestring, *len + 1);
+        return out;
+    }
+    if (!is_secret) /* a ConfigMap's binary keys are base64, as a Secret's */
+        v = p4_json_child(p4_json_child(obj, "binaryData"), key);
+    if (v == NULL || !cJSON_IsString(v) ||
+        p4_base64_decode(v->valuestring, strlen(v->valuestring), 0, &out, len) != 0)
+        return NULL;
+    return out;
+}
+
+void p4_core_path(char *buf, size_t size, const char *ns, const char *resource, const char *name)
+{
+    char ens[256], ename[512];
+
+    if (p4_kube_escape(ns, ens, sizeof(ens)) != 0 ||
+        p4_kube_escape(name, ename, sizeof(ename)) != 0)
+        ens[0] = ename[0] = '\0';
+    (void)snprintf(buf, size, "/api/v1/namespaces/%s/%s%s%s", ens, resource, ename[0] ? "/" : "",
+                   ename);
+}

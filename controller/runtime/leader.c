@@ -137,13 +137,15 @@ static char *lease_body(const struct p4_leader *l, const cJSON *cur, int take_ov
     return out;
 }
 
+static void release_now(struct p4_leader *l);
+
 static void on_written(struct p4_kube_result *res, void *data)
 {
     struct p4_leader *l = data;
 
     l->in_flight = 0;
-    if (l->releasing) {
-        finish_release(l);
+    if (l->releasing) { /* the release waited for this write: now give the lease back */
+        release_now(l);
         return;
     }
     if (res->rc == 0) {
@@ -182,7 +184,7 @@ static void on_lease(struct p4_kube_result *res, void *data)
 
     l->in_flight = 0;
     if (l->releasing) {
-        finish_release(l);
+        release_now(l);
         return;
     }
     if (res->rc == P4_ERR_NOTFOUND) {
@@ -306,7 +308,6 @@ static void on_release_read(struct p4_kube_result *res, void *data)
 
 void p4_leader_release(struct p4_leader *l, void (*done)(void *), void *arg)
 {
-    char path[640];
     int was_leading;
 
     if (l == NULL) {
@@ -321,11 +322,19 @@ void p4_leader_release(struct p4_leader *l, void (*done)(void *), void *arg)
     l->done_arg = arg;
     (void)uv_timer_stop(&l->timer);
     if (l->in_flight)
-        return; /* its callback sees releasing and finishes */
+        return; /* its callback sees releasing and releases (a renewal may just have won) */
     if (!was_leading) {
         finish_release(l);
         return;
     }
+    release_now(l);
+}
+
+/* Read the lease and, if this instance holds it, give it up (on_release_read). */
+static void release_now(struct p4_leader *l)
+{
+    char path[640];
+
     lease_path(l, path, sizeof(path), 1);
     if (p4_kube_request(l->kube, "GET", path, NULL, NULL, 0, on_release_read, l) != 0)
         finish_release(l);

@@ -14,6 +14,7 @@
 #endif
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -1065,6 +1066,7 @@ int main(int argc, char **argv)
                         .leader_id = "phase4-operator", .grace_ms = 10000,
                         .cache_dir = "/tmp/phase4-operator"};
     char identity[320];
+    unsigned char rnd[8];
     char ns_buf[256];
     struct p4_kube_config *cfg = NULL;
     struct p4_kube_options ko = {0};
@@ -1213,8 +1215,15 @@ int main(int argc, char **argv)
         struct p4_leader_opts lo = {.name = o.leader_id, .on_elected = on_elected,
                                     .on_lost = on_lost, .data = &app};
         lo.namespace = leader_namespace(&o, ns_buf, sizeof(ns_buf));
-        (void)snprintf(identity, sizeof(identity), "%s_%08x", host,
-                       (unsigned)(uv_hrtime() ^ (uint64_t)getpid()));
+        /* Unique per process, as client-go's hostname_<uuid>: two instances started in the
+           same instant on one host must not share an identity (they would both lead). */
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+            uint64_t t = uv_hrtime();
+            memcpy(rnd, &t, sizeof(rnd) < sizeof(t) ? sizeof(rnd) : sizeof(t));
+        }
+        (void)snprintf(identity, sizeof(identity), "%s_%d_%02x%02x%02x%02x%02x%02x%02x%02x", host,
+                       (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6],
+                       rnd[7]);
         lo.identity = identity;
         app.leader = p4_leader_new(app.loop, app.kube, &lo);
         p4_log(P4_LOG_INFO, "waiting to become the leader", "lease", o.leader_id, "namespace",

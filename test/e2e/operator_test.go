@@ -147,7 +147,7 @@ func startOperator(t testing.TB, ctx context.Context, args ...string) *operator 
 			_ = o.cmd.Process.Kill()
 			t.Errorf("operator did not exit within 20s of SIGTERM; log:\n%s", o.log())
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("P4_E2E_OPERATOR_LOG") != "" { // P4_E2E_OPERATOR_LOG=1: always
 			t.Logf("operator log:\n%s", o.log())
 		}
 	})

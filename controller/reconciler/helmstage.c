@@ -649,8 +649,8 @@ static void on_dry_run(const struct p4_apply_result *res, void *data)
         defined_in_manifest(r->w->objects, p4_json_str(obj, "apiVersion"), res->kind)) {
         r->w->skipped++; /* its CRD is in the chart: the Kubernetes stage applies that first */
         (void)snprintf(r->w->skipped_why, sizeof(r->w->skipped_why),
-                       "; %d object(s) of kinds the chart's own CRDs define are checked when "
-                       "applied",
+                       "; %d of kinds the chart's own CRDs define are checked once the "
+                       "Kubernetes stage has applied those CRDs",
                        r->w->skipped);
         r->w->obj_i++;
         dry_run_next(r);
@@ -660,7 +660,8 @@ static void on_dry_run(const struct p4_apply_result *res, void *data)
         res->namespace_[0] != '\0') {
         r->w->skipped++; /* the namespace is created by the Kubernetes stage */
         (void)snprintf(r->w->skipped_why, sizeof(r->w->skipped_why),
-                       "; %d object(s) wait for namespace %s (spec.target.createNamespace)",
+                       "; %d wait for namespace %s, which the Kubernetes stage creates "
+                       "(spec.target.createNamespace), to be checked",
                        r->w->skipped, r->target_ns);
         r->w->obj_i++;
         dry_run_next(r);
@@ -709,7 +710,7 @@ static void dry_run_next(struct run *r)
     if (w->obj_i >= w->nobj) {
         r->nobjects = w->nobj;
         p4_stagerun_gate(&r->base, G_DRYRUN, "True", "DryRunPassed",
-                 "helm template rendered %d object(s); the API server accepted %d in a "
+                 "helm template rendered %d object(s); the API server accepted %d of them in a "
                  "server-side dry run (dryRun=All)%s",
                  w->nobj, w->nobj - w->skipped, w->skipped_why);
         p4_stagerun_next(&r->base, S_STORE);

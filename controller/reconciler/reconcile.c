@@ -134,7 +134,8 @@ static void add_event(cJSON *events, const char *type, const char *reason, const
 
 /*
  * A condition's change is news: True is Normal, False is a Warning, and so is
- * Unknown with a reason other than Checking (a problem being waited out).
+ * Unknown with a reason other than Checking or StageNotAvailable (a problem
+ * being waited out).
  */
 static void condition_event(const cJSON *old_conds, const cJSON *conds, const char *type,
                             cJSON *events)
@@ -155,7 +156,8 @@ static void condition_event(const cJSON *old_conds, const cJSON *conds, const ch
         return;
     if (strcmp(status, "True") == 0)
         add_event(events, strcmp(type, "Stalled") == 0 ? "Warning" : "Normal", reason, message);
-    else if (strcmp(status, "False") == 0 || strcmp(reason, "Checking") != 0)
+    else if (strcmp(status, "False") == 0 ||
+             (strcmp(reason, "Checking") != 0 && strcmp(reason, "StageNotAvailable") != 0))
         add_event(events, "Warning", reason, message);
 }
 

@@ -526,6 +526,7 @@ static void helm_stage_follows_docker(void **state)
     assert_condition(st, "Reconciling", "False", "StageNotAvailable", T2, 3); /* False since T2 */
     assert_false(has_condition(st, "Stalled"));
     assert_event(events, "Normal", "ChartReady");
+    assert_int_equal(cJSON_GetArraySize(events), 1); /* a stage not built yet is no Warning */
     set_status(obj, st);
     cJSON_Delete(events);
     p4_stage_result_close(&helm);

@@ -1504,6 +1504,14 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
         r->build_deadline = uv_now(d->sr.loop) +
                             duration_ms(p4_json_str(r->image, "build.timeout"), 1800000) + 30000;
     }
+    {
+        /* This generation's digest from before (an operator restart): check that, not the tag. */
+        int64_t observed = -1;
+        const char *pinned = p4_json_str(obj, "status.image.digest");
+        (void)p4_json_int64(obj, "status.observedGeneration", &observed);
+        if (observed == generation && pinned && strncmp(pinned, "sha256:", 7) == 0)
+            (void)snprintf(r->digest, sizeof(r->digest), "%s", pinned);
+    }
     (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
     p4_stagerun_add(&d->sr, &r->base, key, generation, retries); /* begins on the next turn */
 

@@ -225,8 +225,14 @@ static bool put_stage(cJSON *st, cJSON *conds, const cJSON *obj, int i,
     const char *name = stage_names[i], *cond = stage_conditions[i];
     const char *why = res->err.reason ? res->err.reason : "Failed";
     char msg[P4_ERROR_MESSAGE_MAX + 256], gmsg[P4_ERROR_MESSAGE_MAX + 64];
-    const cJSON *member;
+    const cJSON *member, *was = find_condition(conds, cond);
+    int64_t was_generation = -1;
 
+    (void)p4_json_int64(was, "observedGeneration", &was_generation);
+    if (res->state == P4_STAGE_RUNNING && was && was_generation == generation &&
+        p4_json_str(was, "status") && strcmp(p4_json_str(was, "status"), "True") == 0 &&
+        !(res->cls == P4_FAIL_TRANSIENT && res->err.code != 0))
+        return true; /* passed this generation (before a restart): re-checked without a flap */
     merge_gates(st, name, res->gates, now);
     cJSON_ArrayForEach(member, res->status) {
         cJSON_DeleteItemFromObjectCaseSensitive(st, member->string);
@@ -500,7 +506,10 @@ static void drive_stages(struct p4_reconciler *r, const char *key, const cJSON *
             results[i] = NULL;
             return;
         }
-        if (res[i].state != P4_STAGE_PASSED || res[i].generation != generation)
+        /* On once it passed, or (checking again after a restart) its pass is on record. */
+        if (res[i].generation != generation ||
+            (res[i].state != P4_STAGE_PASSED &&
+             !(res[i].state == P4_STAGE_RUNNING && persisted_pass(obj, i))))
             return;
     }
 }

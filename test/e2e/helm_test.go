@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -766,4 +767,68 @@ func keys[V any](m map[string]V) []string {
 		ks = append(ks, k)
 	}
 	return ks
+}
+
+// An operator restart checks every stage of the current generation again,
+// quietly: what passed stays passed while it does (DockerReady and HelmReady
+// keep their lastTransitionTime), and no Event is told twice.
+func TestStagesRecheckedAfterRestartWithoutFlapping(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-helm-restart")
+	charts := chartsEnv(t)
+	first := helmOperator(t, ctx)
+
+	createP4D(t, ctx, helmP4D(t, ns, "web", map[string]any{"repository": charts["CHART_REPO_URL"],
+		"name": "webapp", "version": "0.1.0"}))
+	before := waitCondition(t, ctx, ns, "web", "HelmReady", "True", "ChartReady", 90*time.Second)
+	waitEvent(t, ctx, ns, "web", "Normal", "ChartReady", "")
+
+	_ = first.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-first.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first operator did not stop")
+	}
+	second := helmOperator(t, ctx)
+	// Other tests' resources may be in the cluster too: the new operator is done
+	// when every resource whose chart passed has passed the Helm stage again.
+	eventually(t, 90*time.Second, "the new operator to have checked both stages again", func() (bool, string, error) {
+		list, err := dyn.Resource(p4dGVR).Namespace("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		want := 0
+		for i := range list.Items {
+			if c := condition(&list.Items[i], "HelmReady"); c != nil && c["status"] == "True" {
+				want++
+			}
+		}
+		m := scrape(second)
+		passed := metric(m, `phase4_helm_stage_results{result="passed"}`)
+		checking := metric(m, `phase4_docker_stage_results{result="checking"}`) + "/" +
+			metric(m, `phase4_helm_stage_results{result="checking"}`)
+		return passed == strconv.Itoa(want) && checking == "0/0",
+			fmt.Sprintf("helm passed %s of %d, checking %s", passed, want, checking), nil
+	})
+	after, err := getP4D(ctx, ns, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"DockerReady", "HelmReady"} {
+		b, a := condition(before, typ), condition(after, typ)
+		if a == nil || a["status"] != "True" || a["lastTransitionTime"] != b["lastTransitionTime"] {
+			t.Errorf("%s after the restart = %v, want it True since %v", typ, a, b["lastTransitionTime"])
+		}
+	}
+	evs, err := events(ctx, ns, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if (e.Reason == "ChartReady" || e.Reason == "ImageReady") && e.Count > 1 {
+			t.Errorf("Event %s told %d times; a restart must not tell it again", e.Reason, e.Count)
+		}
+	}
 }

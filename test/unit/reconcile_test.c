@@ -549,6 +549,50 @@ static void helm_stage_follows_docker(void **state)
     cJSON_Delete(obj);
 }
 
+/*
+ * After an operator restart the stages check this generation again from the
+ * start: what passed stays passed while they do (no flap of DockerReady or
+ * HelmReady, no Event), and a failure of the re-check still shows.
+ */
+static void restart_rechecks_without_flapping(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":3},\"spec\":{\"image\":"
+                       "{\"repository\":\"r.example/app\"}},\"status\":{\"observedGeneration\":3}}");
+    struct p4_stage_result docker = docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 3,
+                                                  "True");
+    struct p4_stage_result helm = helm_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, "ChartReady", 3);
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {&docker, &helm, NULL, NULL};
+    cJSON *st, *events;
+
+    (void)state;
+    set_status(obj, p4_reconciler_desired_status(obj, results, T1, NULL));
+    p4_stage_result_close(&docker);
+    p4_stage_result_close(&helm);
+
+    /* The new process: both stages are checking again. */
+    docker = docker_result(P4_STAGE_RUNNING, P4_FAIL_NONE, false, NULL, 3, "Unknown");
+    helm = (struct p4_stage_result){.state = P4_STAGE_RUNNING, .generation = 3};
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_true(cJSON_Compare(st, p4_json_get(obj, "status"), 1));
+    assert_int_equal(cJSON_GetArraySize(events), 0);
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&docker);
+
+    /* The re-check finds the image gone: that is news. */
+    docker = docker_result(P4_STAGE_FAILED, P4_FAIL_ARTIFACT, true, "ImageNotFound", 3, "False");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "status"), "False");
+    assert_false(has_condition(st, "HelmReady"));
+    assert_event(events, "Warning", "ImageNotFound");
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&docker);
+    cJSON_Delete(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +606,7 @@ int main(void)
         cmocka_unit_test(docker_stage_results_drive_conditions),
         cmocka_unit_test(stale_stage_result_is_ignored),
         cmocka_unit_test(helm_stage_follows_docker),
+        cmocka_unit_test(restart_rechecks_without_flapping),
     };
     return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);
 }

@@ -1200,6 +1200,8 @@ struct p4_helm_stage *p4_helm_stage_new(uv_loop_t *loop, const struct p4_helm_st
                                     .recheck_ms = cfg->recheck_ms,
                                     .transient_max_ms = cfg->transient_max_ms,
                                     .max_active = cfg->max_active > 0 ? cfg->max_active : 4,
+                                    /* A repository outage must not hold the few helm slots. */
+                                    .transient_restarts = true,
                                     .changed = cfg->changed,
                                     .data = cfg->data};
     p4_stagerunner_init(&h->sr);

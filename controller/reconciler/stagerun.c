@@ -167,8 +167,7 @@ static void begin(struct p4_stagerun *r, bool retry)
         s->active++;
     }
     end_work(r);
-    r->transient_n = 0;
-    r->pending = 0;
+    r->pending = 0; /* transient_n stays: a transient restart keeps backing off */
     r->working = true;
     r->ops->begin(r, retry);
 }
@@ -251,8 +250,15 @@ void p4_stagerun_fail(struct p4_stagerun *r, enum p4_failure_class cls, int g, c
         r->err.reason = reason;
         if (r->state != P4_STAGE_FAILED)
             r->cls = P4_FAIL_TRANSIENT;
-        p4_stagerun_arm(r, r->retry_after_ms > delay ? r->retry_after_ms : delay, on_step);
+        if (r->retry_after_ms > delay)
+            delay = r->retry_after_ms;
         r->retry_after_ms = 0;
+        if (s->transient_restarts) { /* wait without a slot, then begin again */
+            p4_stagerun_end_attempt(r);
+            p4_stagerun_arm(r, delay, on_begin);
+        } else {
+            p4_stagerun_arm(r, delay, on_step);
+        }
         p4_stagerun_notify(r);
         return;
     }

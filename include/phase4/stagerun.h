@@ -11,8 +11,9 @@
  * wait in line, in order. An attempt's scratch state ("work") exists only
  * while the attempt runs: between attempts a run costs its result.
  *
- * Failures carry a class (stage.h): transient ones are waited out on the same
- * step with backoff (honouring retry_after_ms when set); artifact ones are
+ * Failures carry a class (stage.h): transient ones are waited out with backoff
+ * (honouring retry_after_ms when set), on the same step or, with
+ * transient_restarts, by a new attempt that waits without a slot; artifact ones are
  * retried rollout.retries times, then stalled; cluster-level ones stall at
  * once and are re-checked every recheck_ms (unless no_recheck: only a new
  * generation can help).
@@ -63,6 +64,9 @@ struct p4_stagerunner {
     uint64_t recheck_ms;       /* re-check after a cluster-level failure; 0: 5 min */
     uint64_t transient_max_ms; /* cap of the backoff for transient errors; 0: 60 s */
     int max_active;            /* runs working at once; 0: 64 */
+    bool transient_restarts;   /* a transient failure ends the attempt (giving its slot to the
+                                  next run) and a new one begins after the backoff; otherwise
+                                  the step is retried, holding the slot and the work */
     void (*changed)(const char *key, void *data); /* a result changed */
     void *data;
 

@@ -142,10 +142,16 @@ static void on_step(uv_timer_t *t)
     r->ops->step(r);
 }
 
-/* Begin an attempt: wait for answers of the last one, then for a slot. */
+/*
+ * Begin an attempt: wait for answers of the last one, then for a slot. A
+ * retry stays a retry however long it waits (r->retrying until it begins).
+ */
 static void begin(struct p4_stagerun *r, bool retry)
 {
     struct p4_stagerunner *s = r->sr;
+
+    if (retry)
+        r->retrying = true;
 
     if (r->inflight > 0) {
         /* An answer of the last attempt is still due (it may borrow the work): wait. */
@@ -169,6 +175,8 @@ static void begin(struct p4_stagerun *r, bool retry)
     end_work(r);
     r->pending = 0; /* transient_n stays: a transient restart keeps backing off */
     r->working = true;
+    retry = r->retrying;
+    r->retrying = false;
     r->ops->begin(r, retry);
 }
 
@@ -195,7 +203,10 @@ void p4_stagerun_restart_in(struct p4_stagerun *r, uint64_t ms)
 void p4_stagerun_next(struct p4_stagerun *r, int step)
 {
     r->step = step;
-    r->transient_n = 0;
+    /* A step that moved on ends a transient wait, unless waits begin anew (the attempt's
+       first steps pass again on every restart: only a pass or a failure ends the wait). */
+    if (r->sr == NULL || !r->sr->transient_restarts)
+        r->transient_n = 0;
     if (r->state == P4_STAGE_RUNNING) {
         r->cls = P4_FAIL_NONE;
         r->err = (struct p4_error){0};
@@ -325,6 +336,7 @@ void p4_stagerun_passed(struct p4_stagerun *r, const char *reason, const char *f
     va_list ap;
 
     p4_stagerun_end_attempt(r);
+    r->transient_n = 0;
     r->state = P4_STAGE_PASSED;
     r->cls = P4_FAIL_NONE;
     r->stalled = false;
@@ -516,8 +528,13 @@ unsigned char *p4_object_value(const cJSON *obj, bool is_secret, const char *key
     }
     if (!is_secret) /* a ConfigMap's binary keys are base64, as a Secret's */
         v = p4_json_child(p4_json_child(obj, "binaryData"), key);
-    if (v == NULL || !cJSON_IsString(v) ||
-        p4_base64_decode(v->valuestring, strlen(v->valuestring), 0, &out, len) != 0)
+    if (v == NULL || !cJSON_IsString(v))
+        return NULL;
+    if (v->valuestring[0] == '\0') { /* present and empty */
+        *len = 0;
+        return p4_calloc(1, 1);
+    }
+    if (p4_base64_decode(v->valuestring, strlen(v->valuestring), 0, &out, len) != 0)
         return NULL;
     return out;
 }

@@ -101,6 +101,7 @@ struct p4_stagerun {
     bool gone, active, queued;
     bool working;    /* an attempt's work exists (the stage's own pointer) */
     bool no_recheck; /* a cluster-level failure only a new generation can fix */
+    bool retrying;   /* the attempt about to begin retries an artifact failure */
     struct p4_stagerun *qprev, *qnext;
     uv_timer_t timer;
     struct p4_gate gates[P4_GATES_MAX];

@@ -417,8 +417,8 @@ func attachReport(t testing.TB, r registry, repo, subject string, subjectSize in
 	reportDigest := r.pushBlob(t, repo, report)
 	manifest := map[string]any{
 		"schemaVersion": 2, "mediaType": ociManifest, "artifactType": artifactType,
-		"config": map[string]any{"mediaType": "application/vnd.oci.empty.v1+json", "digest": emptyDigest, "size": len(empty)},
-		"layers": []any{map[string]any{"mediaType": artifactType, "digest": reportDigest, "size": len(report)}},
+		"config":  map[string]any{"mediaType": "application/vnd.oci.empty.v1+json", "digest": emptyDigest, "size": len(empty)},
+		"layers":  []any{map[string]any{"mediaType": artifactType, "digest": reportDigest, "size": len(report)}},
 		"subject": map[string]any{"mediaType": ociManifest, "digest": subject, "size": subjectSize},
 	}
 	md, size := r.pushManifest(t, repo, "report", ociManifest, manifest)

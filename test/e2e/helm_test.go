@@ -55,7 +55,7 @@ func TestHelmStagePassesFromHTTPRepo(t *testing.T) {
 	charts := chartsEnv(t)
 	images := readEnv(t, filepath.Join(cacheDir(), "registry", "images.env"))
 	repoDir := filepath.Join(cacheDir(), "charts", "repo")
-	helmOperator(t, ctx)
+	op := helmOperator(t, ctx)
 
 	createP4D(t, ctx, helmP4D(t, ns, "web", map[string]any{"repository": charts["CHART_REPO_URL"],
 		"name": "webapp", "version": "0.1.0", "values": map[string]any{"message": "hi"}}))
@@ -73,6 +73,20 @@ func TestHelmStagePassesFromHTTPRepo(t *testing.T) {
 	}
 	if chart["manifest"] != "phase4.web.v1" {
 		t.Errorf("status.chart.manifest = %q, want phase4.web.v1", chart["manifest"])
+	}
+	// The helm it ran is the pinned one, and /metrics says so.
+	pinned := readEnv(t, filepath.Join(repoRoot(), "hack", "versions.env"))["HELM_VERSION"]
+	info := ""
+	for _, l := range strings.Split(scrape(op), "\n") {
+		if strings.HasPrefix(l, "phase4_build_info{") {
+			info = l
+		}
+	}
+	if want := fmt.Sprintf(`helm="%s",helm_pinned="%s"`, pinned, pinned); pinned == "" || !strings.Contains(info, want) {
+		t.Errorf("phase4_build_info = %q, want it to report helm %s (found and pinned)", info, pinned)
+	}
+	if out, err := run(ctx, nil, filepath.Join(repoRoot(), "build", "phase4-operator"), "--version"); err != nil || !strings.Contains(out, "helm "+pinned) {
+		t.Errorf("phase4-operator --version does not name helm %s: %v\n%s", pinned, err, out)
 	}
 
 	// The manifest Secret: typed, labelled, owned by the resource.

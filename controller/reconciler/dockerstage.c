@@ -84,8 +84,8 @@ struct work {
 struct run {
     struct p4_stagerun base; /* first: answers get the run as their data */
     char *ns, *name, *target_ns, *uid;
-    cJSON *image;    /* copy of spec.image */
-    struct work *w;  /* while an attempt runs */
+    cJSON *image;      /* copy of spec.image */
+    struct work *w;    /* while an attempt runs */
     time_t scan_since; /* when this attempt began waiting for a scan report */
 
     /* The build Job. */
@@ -321,13 +321,15 @@ static void on_signature_key(struct p4_kube_result *res, void *data)
             p4_error_set(&err, P4_ERR_INVALID,
                          "Secret %s/%s (spec.image.signature) has no key \"%s\" that decodes",
                          r->ns, name, key);
-            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyInvalid", &err);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyInvalid",
+                                    &err);
         } else if (p4_cosign_key_load(pem, len, &r->w->sigkey, &err) != 0) {
             char msg[P4_ERROR_MESSAGE_MAX];
             (void)snprintf(msg, sizeof(msg), "%s", err.message);
             p4_error_set(&err, P4_ERR_INVALID, "Secret %s/%s key \"%s\": %s", r->ns, name, key,
                          msg);
-            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyInvalid", &err);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyInvalid",
+                                    &err);
         }
         if (pem) {
             memset(pem, 0, len);
@@ -381,8 +383,8 @@ static void gather(struct run *r)
     kind = p4_json_str(r->image, "caBundle.kind");
     name = p4_json_str(r->image, "caBundle.name");
     if (kind && name && r->w->ca == NULL) {
-        p4_core_path(path, sizeof(path), r->ns, strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps",
-                name);
+        p4_core_path(path, sizeof(path), r->ns,
+                     strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps", name);
         rc |= kube_get(r, path, on_ca_bundle);
     }
     name = p4_json_str(r->image, "signature.publicKeySecretRef.name");
@@ -440,7 +442,8 @@ static void on_secret(struct p4_kube_result *res, void *data)
                 p4_object_value(res->body, true, ".dockerconfigjson", &r->w->payload_len[i]);
             r->w->payload_type[i] = P4_REGAUTH_DOCKERCONFIGJSON;
         } else if (type && strcmp(type, P4_REGAUTH_DOCKERCFG) == 0) {
-            r->w->payload[i] = p4_object_value(res->body, true, ".dockercfg", &r->w->payload_len[i]);
+            r->w->payload[i] =
+                p4_object_value(res->body, true, ".dockercfg", &r->w->payload_len[i]);
             r->w->payload_type[i] = P4_REGAUTH_DOCKERCFG;
         }
         p4_secret_wipe(res->body);
@@ -449,7 +452,8 @@ static void on_secret(struct p4_kube_result *res, void *data)
                          "pull secret \"%s\" in namespace %s is not of type %s (or %s) with its "
                          "data key; create it with kubectl create secret docker-registry",
                          name, r->target_ns, P4_REGAUTH_DOCKERCONFIGJSON, P4_REGAUTH_DOCKERCFG);
-            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretInvalid", &err);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretInvalid",
+                                    &err);
         }
     } else if (res->rc == P4_ERR_NOTFOUND) {
         if (r->w->wanted_from_spec[i]) {
@@ -457,7 +461,8 @@ static void on_secret(struct p4_kube_result *res, void *data)
                          "pull secret \"%s\" (spec.image.pullSecrets) does not exist in namespace "
                          "%s, where the pods will pull from",
                          name, r->target_ns);
-            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretNotFound", &err);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretNotFound",
+                                    &err);
         } else {
             /* As a kubelet does: a missing secret the ServiceAccount lists is skipped. */
             p4_log(P4_LOG_DEBUG, "pull secret of the default ServiceAccount is missing", "key",
@@ -482,14 +487,16 @@ static void read_secrets(struct run *r)
         p4_core_path(path, sizeof(path), r->target_ns, "secrets", r->w->wanted[i]);
         r->base.inflight++;
         r->base.pending++;
-        if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_secret, sr) != 0) {
+        if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_secret, sr) !=
+            0) {
             struct p4_error err;
             r->base.inflight--;
             r->base.pending--;
             free(sr);
             p4_error_set(&err, P4_ERR_INVAL, "pull secret name \"%s\" is not a valid name",
                          r->w->wanted[i]);
-            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretInvalid", &err);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretInvalid",
+                                    &err);
         }
     }
     p4_stagerun_part_done(&r->base, S_CREDENTIALS);
@@ -611,25 +618,27 @@ static void resolve_done(struct run *r)
 
     if (r->job_done)
         p4_stagerun_gate(&r->base, G_BUILT, "True", "BuildSucceeded",
-                 "build Job %s/%s succeeded; %s:%s resolves to %s in registry %s", r->ns, r->job,
-                 r->w->ref.repository, tagref, r->digest, r->w->host);
+                         "build Job %s/%s succeeded; %s:%s resolves to %s in registry %s", r->ns,
+                         r->job, r->w->ref.repository, tagref, r->digest, r->w->host);
     else
-        p4_stagerun_gate(&r->base, G_BUILT, "True", "ImageExists", "%s:%s resolves to %s in registry %s",
-                 r->w->ref.repository, tagref, r->digest, r->w->host);
+        p4_stagerun_gate(&r->base, G_BUILT, "True", "ImageExists",
+                         "%s:%s resolves to %s in registry %s", r->w->ref.repository, tagref,
+                         r->digest, r->w->host);
     if (r->w->content_err.code != 0) {
         struct p4_error e = r->w->content_err;
         p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_PUSHED, "ImageIncomplete", &e);
         return;
     }
     p4_stagerun_gate(&r->base, G_PUSHED, "True", "BlobsPresent",
-             "the manifest, config and every layer of %s@%s answer in registry %s",
-             r->w->ref.repository, r->digest, r->w->host);
+                     "the manifest, config and every layer of %s@%s answer in registry %s",
+                     r->w->ref.repository, r->digest, r->w->host);
     if (r->w->missing[0]) {
-        p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_PULLABLE, "PlatformNotSupported",
-                 "image %s@%s has no manifest for %s, which the cluster's nodes run (it has: %s); "
-                 "build it for that platform",
-                 r->w->ref.repository, r->digest, r->w->missing,
-                 r->image_platforms ? r->image_platforms : "none");
+        p4_stagerun_failf(
+            &r->base, P4_FAIL_ARTIFACT, G_PULLABLE, "PlatformNotSupported",
+            "image %s@%s has no manifest for %s, which the cluster's nodes run (it has: %s); "
+            "build it for that platform",
+            r->w->ref.repository, r->digest, r->w->missing,
+            r->image_platforms ? r->image_platforms : "none");
         return;
     }
     for (size_t i = 0; i < r->w->nplatforms && used < sizeof(list); i++) {
@@ -643,10 +652,11 @@ static void resolve_done(struct run *r)
     }
     if (r->w->target.cred)
         p4_stagerun_gate(&r->base, G_PULLABLE, "True", "Pullable",
-                 "pullable for %s with pull secret \"%s\" from namespace %s", list,
-                 r->w->secret_names[r->w->target.cred->secret], r->target_ns);
+                         "pullable for %s with pull secret \"%s\" from namespace %s", list,
+                         r->w->secret_names[r->w->target.cred->secret], r->target_ns);
     else
-        p4_stagerun_gate(&r->base, G_PULLABLE, "True", "Pullable", "pullable for %s without credentials", list);
+        p4_stagerun_gate(&r->base, G_PULLABLE, "True", "Pullable",
+                         "pullable for %s without credentials", list);
     p4_stagerun_next(&r->base, S_SCAN);
 }
 
@@ -674,7 +684,8 @@ static void on_checked(const struct p4_image_check *res, void *data)
                          res->err.message);
             p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_BUILT, "ImageNotFound", &e);
         } else {
-            p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_PUSHED, "ImageManifestInvalid", &res->err);
+            p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_PUSHED, "ImageManifestInvalid",
+                             &res->err);
         }
         return;
     } else if (res->problem == P4_IMAGE_PLATFORM) {
@@ -707,7 +718,8 @@ static void resolve_next(struct run *r)
                        r->w->platforms[r->w->platform_i][2], on_checked, r) != 0) {
         r->base.inflight--;
         p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_PUSHED, "InvalidImageReference",
-                 "cannot ask registry %s for %s:%s", r->w->host, r->w->ref.repository, reference);
+                          "cannot ask registry %s for %s:%s", r->w->host, r->w->ref.repository,
+                          reference);
     }
 }
 
@@ -741,11 +753,12 @@ static void scanned(struct run *r, const struct p4_scan_summary *sum, const char
     char msg[P4_ERROR_MESSAGE_MAX - 64];
 
     if (p4_scan_over(sum, max_severity(r), msg, sizeof(msg)) > 0) {
-        p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SCANNED, "VulnerabilitiesFound", "%s (%s): %s", source,
-                 sum->format, msg);
+        p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SCANNED, "VulnerabilitiesFound",
+                          "%s (%s): %s", source, sum->format, msg);
         return;
     }
-    p4_stagerun_gate(&r->base, G_SCANNED, "True", "ScanPassed", "%s (%s): %s", source, sum->format, msg);
+    p4_stagerun_gate(&r->base, G_SCANNED, "True", "ScanPassed", "%s (%s): %s", source, sum->format,
+                     msg);
     p4_stagerun_next(&r->base, S_SIGN);
 }
 
@@ -756,28 +769,31 @@ static void no_report(struct run *r)
 
     (void)p4_json_bool(r->image, "scan.required", &required);
     if (!required) {
-        p4_stagerun_gate(&r->base, G_SCANNED, "True", "NotScanned",
-                 "no vulnerability report for %s (no VulnerabilityReport, no referrer in the "
-                 "registry); spec.image.scan.required is false",
-                 r->digest);
+        p4_stagerun_gate(
+            &r->base, G_SCANNED, "True", "NotScanned",
+            "no vulnerability report for %s (no VulnerabilityReport, no referrer in the "
+            "registry); spec.image.scan.required is false",
+            r->digest);
         p4_stagerun_next(&r->base, S_SIGN);
         return;
     }
     if ((uint64_t)(time(NULL) - r->scan_since) * 1000 < timeout) {
-        p4_stagerun_gate(&r->base, G_SCANNED, "Unknown", "ScanPending",
-                 "waiting for a vulnerability report for %s (a VulnerabilityReport or a referrer "
-                 "in the registry); spec.image.scan.required is true",
-                 r->digest);
+        p4_stagerun_gate(
+            &r->base, G_SCANNED, "Unknown", "ScanPending",
+            "waiting for a vulnerability report for %s (a VulnerabilityReport or a referrer "
+            "in the registry); spec.image.scan.required is true",
+            r->digest);
         /* Waiting holds no slot: the check starts over (with the pinned digest) later. */
         p4_stagerun_restart_in(&r->base, stage_of(r)->cfg.scan_poll_ms);
         p4_stagerun_notify(&r->base);
         p4_stagerun_end_attempt(&r->base);
         return;
     }
-    p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportMissing",
-             "no vulnerability report for %s appeared within spec.image.scan.timeout; scan the "
-             "image and attach the report, or set spec.image.scan.required to false",
-             r->digest);
+    p4_stagerun_failf(
+        &r->base, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportMissing",
+        "no vulnerability report for %s appeared within spec.image.scan.timeout; scan the "
+        "image and attach the report, or set spec.image.scan.required to false",
+        r->digest);
 }
 
 static void on_report_blob(const struct p4_registry_answer *a, void *data)
@@ -830,7 +846,7 @@ static void on_report_manifest(const struct p4_registry_answer *a, void *data)
                              m->layers[0].digest, on_report_blob, r) != 0) {
         r->base.inflight--;
         p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SCANNED, "ScanReportInvalid",
-                 "cannot read the scan report blob %s", m->layers[0].digest);
+                          "cannot read the scan report blob %s", m->layers[0].digest);
     }
     p4_oci_manifest_free(m);
 }
@@ -909,8 +925,8 @@ static void on_referrers(const struct p4_registry_answer *a, void *data)
 static void ask_referrers(struct run *r)
 {
     r->base.inflight++;
-    if (p4_registry_referrers(stage_of(r)->cfg.registry, &r->w->target, r->w->ref.repository, r->digest,
-                              on_referrers, r) != 0) {
+    if (p4_registry_referrers(stage_of(r)->cfg.registry, &r->w->target, r->w->ref.repository,
+                              r->digest, on_referrers, r) != 0) {
         r->base.inflight--;
         no_report(r);
     }
@@ -963,8 +979,8 @@ static void scan(struct run *r)
     if (r->scan_since == 0)
         r->scan_since = time(NULL);
     r->base.inflight++;
-    if (p4_kube_request(stage_of(r)->cfg.kube, "GET", VULNREPORTS_PATH, NULL, NULL, 0, on_vulnreports,
-                        r) != 0) {
+    if (p4_kube_request(stage_of(r)->cfg.kube, "GET", VULNREPORTS_PATH, NULL, NULL, 0,
+                        on_vulnreports, r) != 0) {
         r->base.inflight--;
         ask_referrers(r);
     }
@@ -988,8 +1004,8 @@ static void on_sig_blob(const struct p4_registry_answer *a, void *data)
                                 r->w->sigs.layers[r->w->sig_i].signature, r->digest,
                                 &r->w->sig_err) == 0) {
         p4_stagerun_gate(&r->base, G_SIGNED, "True", "SignatureVerified",
-                 "%s is signed by the key in Secret %s/%s", r->digest, r->ns,
-                 p4_json_str(r->image, "signature.publicKeySecretRef.name"));
+                         "%s is signed by the key in Secret %s/%s", r->digest, r->ns,
+                         p4_json_str(r->image, "signature.publicKeySecretRef.name"));
         p4_stagerun_next(&r->base, S_DONE);
         return;
     }
@@ -1012,8 +1028,9 @@ static void verify_next(struct run *r)
                      w->sigs.layers[w->sig_i].digest);
     }
     p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureInvalid",
-             "no signature of %s verifies with the key in Secret %s/%s: %s", r->digest, r->ns,
-             p4_json_str(r->image, "signature.publicKeySecretRef.name"), w->sig_err.message);
+                      "no signature of %s verifies with the key in Secret %s/%s: %s", r->digest,
+                      r->ns, p4_json_str(r->image, "signature.publicKeySecretRef.name"),
+                      w->sig_err.message);
 }
 
 static void on_sig_manifest(const struct p4_registry_answer *a, void *data)
@@ -1028,8 +1045,8 @@ static void on_sig_manifest(const struct p4_registry_answer *a, void *data)
     p4_cosign_sigs_free(&r->w->sigs);
     if (a->rc != 0 || p4_cosign_parse_sigs(a->body, a->len, &r->w->sigs, &err) != 0) {
         p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureNotFound",
-                 "%s has no cosign signature in registry %s (%s)", r->digest, r->w->host,
-                 a->rc != 0 ? a->err.message : err.message);
+                          "%s has no cosign signature in registry %s (%s)", r->digest, r->w->host,
+                          a->rc != 0 ? a->err.message : err.message);
         return;
     }
     r->w->sig_i = 0;
@@ -1047,7 +1064,7 @@ static void sign(struct run *r)
     }
     if (p4_cosign_sig_tag(r->digest, tag, sizeof(tag)) != 0) {
         p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureNotFound",
-                 "signatures are looked up for sha256 digests only, not %s", r->digest);
+                          "signatures are looked up for sha256 digests only, not %s", r->digest);
         return;
     }
     r->base.inflight++;
@@ -1055,7 +1072,7 @@ static void sign(struct run *r)
                              on_sig_manifest, r) != 0) {
         r->base.inflight--;
         p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureNotFound",
-                 "cannot ask registry %s for %s", r->w->host, tag);
+                          "cannot ask registry %s for %s", r->w->host, tag);
     }
 }
 
@@ -1077,11 +1094,12 @@ static const cJSON *true_condition(const cJSON *obj, const char *type)
 static void build_failed(struct run *r, const char *log)
 {
     r->base.attempt = r->base.attempts; /* a rebuild of the same spec fails the same way */
-    p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_BUILT, "BuildFailed",
-             "build Job %s/%s failed (%s)%s%s; fix the build and change the resource to run "
-             "it again",
-             r->ns, r->job, r->base.err.message[0] ? r->base.err.message : "no reason given",
-             log && log[0] ? "; last log lines: " : "", log ? log : "");
+    p4_stagerun_failf(
+        &r->base, P4_FAIL_ARTIFACT, G_BUILT, "BuildFailed",
+        "build Job %s/%s failed (%s)%s%s; fix the build and change the resource to run "
+        "it again",
+        r->ns, r->job, r->base.err.message[0] ? r->base.err.message : "no reason given",
+        log && log[0] ? "; last log lines: " : "", log ? log : "");
 }
 
 static void on_build_log(struct p4_kube_result *res, void *data)
@@ -1108,8 +1126,8 @@ static void on_build_log(struct p4_kube_result *res, void *data)
         }
         tail[j] = '\0';
     } else {
-        p4_log(P4_LOG_DEBUG, "cannot read the build's log", "key", r->base.key, "job", r->job, "error",
-               res->err.message, P4_LOG_END);
+        p4_log(P4_LOG_DEBUG, "cannot read the build's log", "key", r->base.key, "job", r->job,
+               "error", res->err.message, P4_LOG_END);
     }
     build_failed(r, tail);
 }
@@ -1136,8 +1154,8 @@ static void on_build_pods(struct p4_kube_result *res, void *data)
              : NULL;
     if (pod == NULL || container == NULL || p4_kube_escape(pod, epod, sizeof(epod)) != 0 ||
         p4_kube_escape(container, ec, sizeof(ec)) != 0) {
-        p4_log(P4_LOG_DEBUG, "no pod of the build Job to read a log from", "key", r->base.key, "job",
-               r->job, "error", res->rc ? res->err.message : "none listed", P4_LOG_END);
+        p4_log(P4_LOG_DEBUG, "no pod of the build Job to read a log from", "key", r->base.key,
+               "job", r->job, "error", res->rc ? res->err.message : "none listed", P4_LOG_END);
         build_failed(r, NULL);
         return;
     }
@@ -1163,7 +1181,8 @@ static void build_check(struct run *r)
         return; /* not in the cache yet */
     if (true_condition(job, "Complete")) {
         r->job_done = true;
-        p4_stagerun_gate(&r->base, G_BUILT, "True", "BuildSucceeded", "build Job %s/%s succeeded", r->ns, r->job);
+        p4_stagerun_gate(&r->base, G_BUILT, "True", "BuildSucceeded", "build Job %s/%s succeeded",
+                         r->ns, r->job);
         p4_stagerun_next(&r->base, S_GATHER);
         return;
     }
@@ -1195,15 +1214,18 @@ static void on_build_deadline(uv_timer_t *t)
         return;
     r->base.attempt = r->base.attempts;
     p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_BUILT, "BuildTimedOut",
-             "build Job %s/%s did not finish within spec.image.build.timeout", r->ns, r->job);
+                      "build Job %s/%s did not finish within spec.image.build.timeout", r->ns,
+                      r->job);
 }
 
 static void building(struct run *r)
 {
     uint64_t now = uv_now(stage_of(r)->sr.loop);
 
-    p4_stagerun_gate(&r->base, G_BUILT, "Unknown", "Building", "build Job %s/%s is running", r->ns, r->job);
-    p4_stagerun_arm(&r->base, r->build_deadline > now ? r->build_deadline - now : 0, on_build_deadline);
+    p4_stagerun_gate(&r->base, G_BUILT, "Unknown", "Building", "build Job %s/%s is running", r->ns,
+                     r->job);
+    p4_stagerun_arm(&r->base, r->build_deadline > now ? r->build_deadline - now : 0,
+                    on_build_deadline);
     p4_stagerun_notify(&r->base);
     build_check(r); /* it may be in the cache already */
 }
@@ -1215,14 +1237,17 @@ static void on_job_existing(struct p4_kube_result *res, void *data)
     if (r == NULL)
         return;
     if (res->rc != 0) {
-        p4_stagerun_fail(&r->base, p4_kube_read_class(res->rc) == P4_FAIL_CLUSTER ? P4_FAIL_CLUSTER : P4_FAIL_TRANSIENT,
-                  G_BUILT, "APIUnavailable", &res->err);
+        p4_stagerun_fail(&r->base,
+                         p4_kube_read_class(res->rc) == P4_FAIL_CLUSTER ? P4_FAIL_CLUSTER
+                                                                        : P4_FAIL_TRANSIENT,
+                         G_BUILT, "APIUnavailable", &res->err);
     } else if (!p4_owned_by(res->body, r->uid)) {
         r->base.no_recheck = true;
-        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_BUILT, "BuildJobConflict",
-                 "a Job %s/%s exists that this Phase4Deployment does not own; phase4-operator "
-                 "leaves it alone: delete or rename it",
-                 r->ns, r->job);
+        p4_stagerun_failf(
+            &r->base, P4_FAIL_CLUSTER, G_BUILT, "BuildJobConflict",
+            "a Job %s/%s exists that this Phase4Deployment does not own; phase4-operator "
+            "leaves it alone: delete or rename it",
+            r->ns, r->job);
     } else {
         r->job_created = true;
         building(r);
@@ -1251,10 +1276,11 @@ static void on_job_created(struct p4_kube_result *res, void *data)
     if (res->rc == P4_ERR_EXISTS) { /* ours from before a restart, or someone else's */
         job_path(r, path, sizeof(path));
         r->base.inflight++;
-        if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_job_existing, r) != 0) {
+        if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_job_existing,
+                            r) != 0) {
             r->base.inflight--;
             p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_BUILT, "APIUnavailable",
-                     "cannot ask the API server for Job %s/%s", r->ns, r->job);
+                              "cannot ask the API server for Job %s/%s", r->ns, r->job);
         }
         return;
     }
@@ -1273,8 +1299,8 @@ static void on_job_created(struct p4_kube_result *res, void *data)
     case P4_ERR_BADREQUEST:
         r->base.no_recheck = true;
         p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_BUILT, "BuildJobInvalid",
-                 "the API server refused the build Job from spec.image.build.template: %s",
-                 res->err.message);
+                          "the API server refused the build Job from spec.image.build.template: %s",
+                          res->err.message);
         break;
     case P4_ERR_FORBIDDEN:
         p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, G_BUILT, "Forbidden", &res->err);
@@ -1338,7 +1364,7 @@ static void create_job(struct run *r, bool dry)
     if (rc != 0) {
         r->base.inflight--;
         p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_BUILT, "APIUnavailable",
-                 "cannot ask the API server to create build Job %s/%s", r->ns, r->job);
+                          "cannot ask the API server to create build Job %s/%s", r->ns, r->job);
     }
 }
 
@@ -1352,7 +1378,8 @@ static void build(struct run *r)
         building(r);
         return;
     }
-    p4_stagerun_gate(&r->base, G_BUILT, "Unknown", "Building", "creating build Job %s/%s", r->ns, r->job);
+    p4_stagerun_gate(&r->base, G_BUILT, "Unknown", "Building", "creating build Job %s/%s", r->ns,
+                     r->job);
     create_job(r, true);
 }
 
@@ -1360,10 +1387,9 @@ static void build(struct run *r)
 
 static void passed(struct run *r)
 {
-    p4_stagerun_passed(&r->base, "ImageReady", "image %s@%s passed every Docker gate",
-                       p4_json_str(r->image, "repository") ? p4_json_str(r->image, "repository")
-                                                           : "",
-                       r->digest);
+    p4_stagerun_passed(
+        &r->base, "ImageReady", "image %s@%s passed every Docker gate",
+        p4_json_str(r->image, "repository") ? p4_json_str(r->image, "repository") : "", r->digest);
 }
 
 static void run_step(struct p4_stagerun *base)
@@ -1538,8 +1564,7 @@ static int poll_run(void *ctx, const char *key, const cJSON *obj)
 
     (void)obj;
     /* A build Job changed (the Jobs informer woke this reconcile); the rest moves on its own. */
-    if (r && r->w && r->base.step == S_BUILD && r->job_created && !r->job_done &&
-        !r->job_settling)
+    if (r && r->w && r->base.step == S_BUILD && r->job_created && !r->job_done && !r->job_settling)
         build_check(r);
     return 0;
 }

@@ -96,7 +96,6 @@ static struct p4_helm_stage *stage_of(const struct run *r)
 
 /* ---- run lifetime ---- */
 
-
 static void wipe_free(char *s, size_t len)
 {
     if (s) {
@@ -184,10 +183,11 @@ static void on_credentials(struct p4_kube_result *res, void *data)
     name = p4_json_str(r->chart, "secretRef.name");
     if (res->rc != 0) {
         struct p4_error e;
-        p4_error_set(&e, res->rc, "chart repository Secret %s/%s (spec.chart.secretRef): %s",
-                     r->ns, name, res->err.message);
-        p4_stagerun_part_failed(&r->base, p4_kube_read_class(res->rc), G_PACKAGED,
-                     res->rc == P4_ERR_NOTFOUND ? "ChartSecretNotFound" : "APIUnavailable", &e);
+        p4_error_set(&e, res->rc, "chart repository Secret %s/%s (spec.chart.secretRef): %s", r->ns,
+                     name, res->err.message);
+        p4_stagerun_part_failed(
+            &r->base, p4_kube_read_class(res->rc), G_PACKAGED,
+            res->rc == P4_ERR_NOTFOUND ? "ChartSecretNotFound" : "APIUnavailable", &e);
     } else {
         r->w->username = (char *)p4_object_value(res->body, true, "username", &len);
         r->w->password = (char *)p4_object_value(res->body, true, "password", &len);
@@ -197,7 +197,8 @@ static void on_credentials(struct p4_kube_result *res, void *data)
                          "chart repository Secret %s/%s (spec.chart.secretRef) needs the keys "
                          "username and password",
                          r->ns, name);
-            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PACKAGED, "ChartSecretInvalid", &e);
+            p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PACKAGED, "ChartSecretInvalid",
+                                    &e);
         }
         p4_secret_wipe(res->body);
     }
@@ -211,18 +212,19 @@ static void on_ca(struct p4_kube_result *res, void *data)
 
     if (r == NULL)
         return;
-    kind = p4_json_str(r->chart, "caBundle.kind");
+    kind = p4_json_str(r->chart, "caBundle.kind") ? p4_json_str(r->chart, "caBundle.kind")
+                                                  : "ConfigMap";
     name = p4_json_str(r->chart, "caBundle.name");
     key = p4_json_str(r->chart, "caBundle.key") ? p4_json_str(r->chart, "caBundle.key") : "ca.crt";
     if (res->rc != 0) {
         struct p4_error e;
-        p4_error_set(&e, res->rc, "CA bundle %s %s/%s (spec.chart.caBundle): %s", kind, r->ns,
-                     name, res->err.message);
+        p4_error_set(&e, res->rc, "CA bundle %s %s/%s (spec.chart.caBundle): %s", kind, r->ns, name,
+                     res->err.message);
         p4_stagerun_part_failed(&r->base, p4_kube_read_class(res->rc), G_PACKAGED,
-                     res->rc == P4_ERR_NOTFOUND ? "CABundleNotFound" : "APIUnavailable", &e);
+                                res->rc == P4_ERR_NOTFOUND ? "CABundleNotFound" : "APIUnavailable",
+                                &e);
     } else {
-        r->w->ca = p4_object_value(res->body, strcmp(kind, "Secret") == 0, key,
-                                               &r->w->ca_len);
+        r->w->ca = p4_object_value(res->body, strcmp(kind, "Secret") == 0, key, &r->w->ca_len);
         if (r->w->ca == NULL) {
             struct p4_error e;
             p4_error_set(&e, P4_ERR_INVALID,
@@ -259,7 +261,7 @@ static void on_source(struct p4_kube_result *res, void *data)
         p4_error_set(&e, res->rc, "valuesFrom %s %s/%s: %s", r->w->src[i].kind, r->ns,
                      r->w->src[i].name, res->err.message);
         p4_stagerun_part_failed(&r->base, p4_kube_read_class(res->rc), G_VALUES,
-                     res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable", &e);
+                                res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable", &e);
     }
     p4_stagerun_part_done(&r->base, S_FETCH);
 }
@@ -291,8 +293,8 @@ static void read_sources(struct run *r)
     if (p4_json_str(r->chart, "caBundle.name")) {
         const char *kind = p4_json_str(r->chart, "caBundle.kind");
         p4_core_path(path, sizeof(path), r->ns,
-                    kind && strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps",
-                    p4_json_str(r->chart, "caBundle.name"));
+                     kind && strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps",
+                     p4_json_str(r->chart, "caBundle.name"));
         (void)kube_send(r, "GET", path, on_ca);
     }
     for (size_t i = 0; i < w->nsrc; i++) {
@@ -300,8 +302,8 @@ static void read_sources(struct run *r)
         q->r = r;
         q->i = i;
         p4_core_path(path, sizeof(path), r->ns,
-                    strcmp(w->src[i].kind, "Secret") == 0 ? "secrets" : "configmaps",
-                    w->src[i].name);
+                     strcmp(w->src[i].kind, "Secret") == 0 ? "secrets" : "configmaps",
+                     w->src[i].name);
         r->base.inflight++;
         r->base.pending++;
         if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_source, q) != 0) {
@@ -353,8 +355,8 @@ static void on_fetched(const struct p4_chart_result *res, void *data)
     (void)snprintf(r->version, sizeof(r->version), "%s", res->version);
     (void)snprintf(r->digest, sizeof(r->digest), "%s", res->digest);
     (void)snprintf(r->w->chart_path, sizeof(r->w->chart_path), "%s", res->path);
-    p4_stagerun_gate(&r->base, G_PACKAGED, "True", "ChartFetched", "chart %s %s (%s) from %s", name, res->version,
-             res->digest, repo);
+    p4_stagerun_gate(&r->base, G_PACKAGED, "True", "ChartFetched", "chart %s %s (%s) from %s", name,
+                     res->version, res->digest, repo);
     p4_stagerun_next(&r->base, S_LINT);
 }
 
@@ -389,15 +391,16 @@ static void fetch(struct run *r)
         req.password = w->password;
     }
     p4_stagerun_gate(&r->base, G_PACKAGED, "Unknown", "Fetching", "fetching chart %s %s from %s",
-             req.name ? req.name : "", req.version ? req.version : "", req.repository);
+                     req.name ? req.name : "", req.version ? req.version : "", req.repository);
     r->base.inflight++;
     rc = p4_chartfetch_get(stage_of(r)->cfg.charts, &req, on_fetched, r);
     if (rc != 0) {
         r->base.inflight--;
-        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_PACKAGED, "InvalidChartRepository",
-                 "spec.chart.repository %s is not a chart repository URL (https://, http:// or "
-                 "oci://)",
-                 req.repository ? req.repository : "");
+        p4_stagerun_failf(
+            &r->base, P4_FAIL_CLUSTER, G_PACKAGED, "InvalidChartRepository",
+            "spec.chart.repository %s is not a chart repository URL (https://, http:// or "
+            "oci://)",
+            req.repository ? req.repository : "");
     }
 }
 
@@ -424,15 +427,15 @@ static int compose_values(struct run *r)
     }
     values = p4_values_compose(srcs, w->nsrc, p4_json_get(r->chart, "values"), &err);
     if (values == NULL) {
-        p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, G_VALUES,
-                  err.code == P4_ERR_NOTFOUND ? "ValuesSourceNotFound" : "ValuesSourceInvalid",
-                  &err);
+        p4_stagerun_fail(
+            &r->base, P4_FAIL_CLUSTER, G_VALUES,
+            err.code == P4_ERR_NOTFOUND ? "ValuesSourceNotFound" : "ValuesSourceInvalid", &err);
         return -1;
     }
-    if (p4_values_set_path(values, "image.repository", p4_json_need(cJSON_CreateString(r->image_repo)),
-                           &err) != 0 ||
-        p4_values_set_path(values, "image.digest", p4_json_need(cJSON_CreateString(r->image_digest)),
-                           &err) != 0) {
+    if (p4_values_set_path(values, "image.repository",
+                           p4_json_need(cJSON_CreateString(r->image_repo)), &err) != 0 ||
+        p4_values_set_path(values, "image.digest",
+                           p4_json_need(cJSON_CreateString(r->image_digest)), &err) != 0) {
         p4_json_discard(values);
         p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, G_VALUES, "ValuesSourceInvalid", &err);
         return -1;
@@ -495,7 +498,8 @@ static void helm_failed(struct run *r, const char *command, enum gate own,
     for (int i = G_LINTS; i < G_COUNT; i++) {
         if (i != (int)g && strcmp(r->base.gates[i].status, "True") != 0)
             p4_stagerun_gate(&r->base, (enum gate)i, "Unknown", "NotChecked",
-                     "not checked: helm %s stopped at %s", command, p4_helm_reason_name(why));
+                             "not checked: helm %s stopped at %s", command,
+                             p4_helm_reason_name(why));
     }
     p4_stagerun_fail(&r->base, helm_class(why), g, p4_helm_reason_name(why), &e);
 }
@@ -515,11 +519,13 @@ static void on_lint(int rc, const struct p4_helmrun_result *res, const struct p4
         helm_failed(r, "lint", G_LINTS, res);
         return;
     }
-    p4_stagerun_gate(&r->base, G_LINTS, "True", "LintPassed", "helm lint --strict found no problem in chart %s %s",
-             p4_json_str(r->chart, "name"), r->version);
-    p4_stagerun_gate(&r->base, G_VALUES, "True", "ValuesValid",
-             "helm accepted the values (checked against the chart's values.schema.json when it "
-             "has one)");
+    p4_stagerun_gate(&r->base, G_LINTS, "True", "LintPassed",
+                     "helm lint --strict found no problem in chart %s %s",
+                     p4_json_str(r->chart, "name"), r->version);
+    p4_stagerun_gate(
+        &r->base, G_VALUES, "True", "ValuesValid",
+        "helm accepted the values (checked against the chart's values.schema.json when it "
+        "has one)");
     p4_stagerun_next(&r->base, S_TEMPLATE);
 }
 
@@ -571,8 +577,9 @@ static void run_helm(struct run *r, const char *command, const char *const *argv
 
 static void lint(struct run *r)
 {
-    const char *argv[] = {"lint", r->w->chart_path, "--strict", "--values", "-", "--namespace",
-                          r->target_ns, "--kube-version", r->w->kube_version, NULL};
+    const char *argv[] = {
+        "lint",        r->w->chart_path, "--strict",       "--values",         "-",
+        "--namespace", r->target_ns,     "--kube-version", r->w->kube_version, NULL};
 
     if (r->w->values == NULL && compose_values(r) != 0)
         return;
@@ -709,20 +716,23 @@ static void dry_run_next(struct run *r)
 
     if (w->obj_i >= w->nobj) {
         r->nobjects = w->nobj;
-        p4_stagerun_gate(&r->base, G_DRYRUN, "True", "DryRunPassed",
-                 "helm template rendered %d object(s); the API server accepted %d of them in a "
-                 "server-side dry run (dryRun=All)%s",
-                 w->nobj, w->nobj - w->skipped, w->skipped_why);
+        p4_stagerun_gate(
+            &r->base, G_DRYRUN, "True", "DryRunPassed",
+            "helm template rendered %d object(s); the API server accepted %d of them in a "
+            "server-side dry run (dryRun=All)%s",
+            w->nobj, w->nobj - w->skipped, w->skipped_why);
         p4_stagerun_next(&r->base, S_STORE);
         return;
     }
     obj = cJSON_GetArrayItem(w->objects, w->obj_i);
     r->base.inflight++;
-    if (p4_apply_object(stage_of(r)->cfg.kube, stage_of(r)->cfg.discovery, obj, &opts, on_dry_run, r) != 0) {
+    if (p4_apply_object(stage_of(r)->cfg.kube, stage_of(r)->cfg.discovery, obj, &opts, on_dry_run,
+                        r) != 0) {
         r->base.inflight--;
-        p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_DRYRUN, "TemplateRenderFailed",
-                 "rendered object %d (%s) has no apiVersion, kind or name, or too long a one",
-                 w->obj_i + 1, p4_json_str(obj, "kind") ? p4_json_str(obj, "kind") : "?");
+        p4_stagerun_failf(
+            &r->base, P4_FAIL_ARTIFACT, G_DRYRUN, "TemplateRenderFailed",
+            "rendered object %d (%s) has no apiVersion, kind or name, or too long a one",
+            w->obj_i + 1, p4_json_str(obj, "kind") ? p4_json_str(obj, "kind") : "?");
     }
 }
 
@@ -743,7 +753,7 @@ static void dry_run(struct run *r)
         w->skipped_why[0] = '\0';
     }
     p4_stagerun_gate(&r->base, G_DRYRUN, "Unknown", "Checking",
-             "server-side dry run of %d rendered object(s)", w->nobj);
+                     "server-side dry run of %d rendered object(s)", w->nobj);
     dry_run_next(r);
 }
 
@@ -851,7 +861,7 @@ static void on_stored(const struct p4_apply_result *res, void *data)
     if (res->rc != 0) {
         e = res->err;
         p4_stagerun_fail(&r->base, p4_kube_read_class(res->rc), G_DRYRUN,
-                  res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "ManifestNotStored", &e);
+                         res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "ManifestNotStored", &e);
         return;
     }
     prune(r);
@@ -913,30 +923,32 @@ static void on_existing(struct p4_kube_result *res, void *data)
     if (r == NULL)
         return;
     if (res->rc == 0 && !p4_owned_by(res->body, r->uid)) {
-        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_DRYRUN, "ManifestSecretConflict",
-                 "Secret %s/%s exists and is not owned by this Phase4Deployment; the rendered "
-                 "manifest is not stored over it (delete or rename that Secret)",
-                 r->ns, r->secret);
+        p4_stagerun_failf(
+            &r->base, P4_FAIL_CLUSTER, G_DRYRUN, "ManifestSecretConflict",
+            "Secret %s/%s exists and is not owned by this Phase4Deployment; the rendered "
+            "manifest is not stored over it (delete or rename that Secret)",
+            r->ns, r->secret);
         return;
     }
     if (res->rc != 0 && res->rc != P4_ERR_NOTFOUND) {
         struct p4_error e = res->err;
         p4_stagerun_fail(&r->base, p4_kube_read_class(res->rc), G_DRYRUN,
-                  res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable", &e);
+                         res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable", &e);
         return;
     }
     s = manifest_secret(r);
     if (s == NULL) {
         p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "ManifestNotStored",
-                 "cannot compress the rendered manifest");
+                          "cannot compress the rendered manifest");
         return;
     }
     opts.namespace_ = r->ns;
     r->base.inflight++;
-    if (p4_apply_object(stage_of(r)->cfg.kube, stage_of(r)->cfg.discovery, s, &opts, on_stored, r) != 0) {
+    if (p4_apply_object(stage_of(r)->cfg.kube, stage_of(r)->cfg.discovery, s, &opts, on_stored,
+                        r) != 0) {
         r->base.inflight--;
         p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_DRYRUN, "ManifestNotStored",
-                 "cannot store the rendered manifest in Secret %s/%s", r->ns, r->secret);
+                          "cannot store the rendered manifest in Secret %s/%s", r->ns, r->secret);
     }
     cJSON_Delete(s);
 }
@@ -949,7 +961,7 @@ static void store(struct run *r)
     p4_core_path(path, sizeof(path), r->ns, "secrets", r->secret);
     if (kube_send(r, "GET", path, on_existing) != 0)
         p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable",
-                 "cannot ask the API server for Secret %s/%s", r->ns, r->secret);
+                          "cannot ask the API server for Secret %s/%s", r->ns, r->secret);
 }
 
 /* ---- driving a run ---- */
@@ -1053,7 +1065,6 @@ static void destroy(struct p4_stagerun *base)
 
 static const struct p4_stagerun_ops run_ops = {
     .begin = begin, .step = run_step, .end_work = end_work, .destroy = destroy, .cancel = cancel};
-
 
 /* "phase4.<name>.v<generation>", shortened with a hash of the name past 253 characters. */
 static void secret_name(char *buf, size_t size, const char *name, int64_t generation)

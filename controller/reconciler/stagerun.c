@@ -291,8 +291,8 @@ void p4_stagerun_fail(struct p4_stagerun *r, enum p4_failure_class cls, int g, c
     p4_stagerun_notify(r);
 }
 
-void p4_stagerun_failf(struct p4_stagerun *r, enum p4_failure_class cls, int g,
-                       const char *reason, const char *fmt, ...)
+void p4_stagerun_failf(struct p4_stagerun *r, enum p4_failure_class cls, int g, const char *reason,
+                       const char *fmt, ...)
 {
     struct p4_error err = {.code = P4_ERR_INVALID};
     va_list ap;

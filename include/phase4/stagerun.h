@@ -49,7 +49,8 @@ struct p4_stagerun_ops {
     void (*step)(struct p4_stagerun *r);     /* run step r->step */
     void (*end_work)(struct p4_stagerun *r); /* free the attempt's work; nothing is in flight */
     void (*destroy)(struct p4_stagerun *r);  /* free the stage's run (its own fields) */
-    /* Optional: the run is dropped; stop what it runs (a callback may come now, finding it gone). */
+    /* Optional: the run is dropped; stop what it runs (a callback may come now, finding it gone).
+     */
     void (*cancel)(struct p4_stagerun *r);
 };
 
@@ -151,9 +152,8 @@ void p4_stagerun_restart_in(struct p4_stagerun *r, uint64_t ms);
 /* Gate g could not pass (reason static; err's message is the gate's). */
 void p4_stagerun_fail(struct p4_stagerun *r, enum p4_failure_class cls, int g, const char *reason,
                       const struct p4_error *err);
-void p4_stagerun_failf(struct p4_stagerun *r, enum p4_failure_class cls, int g,
-                       const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+void p4_stagerun_failf(struct p4_stagerun *r, enum p4_failure_class cls, int g, const char *reason,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* One of the step's side-by-side requests failed: remember the first such failure. */
 void p4_stagerun_part_failed(struct p4_stagerun *r, enum p4_failure_class cls, int g,
                              const char *reason, const struct p4_error *err);

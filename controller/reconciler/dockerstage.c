@@ -1390,6 +1390,9 @@ static void passed(struct run *r)
     p4_stagerun_passed(
         &r->base, "ImageReady", "image %s@%s passed every Docker gate",
         p4_json_str(r->image, "repository") ? p4_json_str(r->image, "repository") : "", r->digest);
+    /* Nothing runs again for this generation: the spec copy is not needed any more. */
+    cJSON_Delete(r->image);
+    r->image = NULL;
 }
 
 static void run_step(struct p4_stagerun *base)

@@ -973,6 +973,9 @@ static void passed(struct run *r)
                        "dry run passed and the manifest is kept in Secret %s",
                        p4_json_str(r->chart, "name"), r->version, r->digest, r->nobjects,
                        r->image_repo, r->image_digest, r->secret);
+    /* Nothing runs again for this generation: the spec copy (values and all) can go. */
+    cJSON_Delete(r->chart);
+    r->chart = NULL;
 }
 
 static void run_step(struct p4_stagerun *base)

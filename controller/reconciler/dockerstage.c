@@ -137,12 +137,7 @@ static void kube_failure(struct run *r, enum gate g, const struct p4_kube_result
 
 static int kube_get(struct run *r, const char *path, p4_kube_cb cb)
 {
-    p4_stagerun_out(&r->base);
-    if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, cb, r) != 0) {
-        p4_stagerun_unout(&r->base);
-        return P4_ERR_INTERNAL;
-    }
-    return 0;
+    return p4_stagerun_request(&r->base, stage_of(r)->cfg.kube, "GET", path, cb);
 }
 
 /* "10m", "1h30m", "500ms", "2.5s" (the CRD's pattern) in milliseconds; fallback when absent. */
@@ -1603,20 +1598,13 @@ static int result(void *ctx, const char *key, struct p4_stage_result *out)
     return 0;
 }
 
-static void forget(void *ctx, const char *key)
-{
-    struct p4_docker_stage *d = ctx;
-
-    p4_stagerunner_forget(&d->sr, key);
-}
-
 const struct p4_stage_ops p4_docker_stage_ops = {
     .name = "Docker",
     .condition = "DockerReady",
     .start = start,
     .poll = poll_run,
     .result = result,
-    .forget = forget,
+    .forget = p4_stagerunner_forget_op,
 };
 
 struct p4_docker_stage *p4_docker_stage_new(uv_loop_t *loop,

@@ -126,12 +126,7 @@ static void free_work(struct work *w)
 
 static int kube_send(struct run *r, const char *method, const char *path, p4_kube_cb cb)
 {
-    p4_stagerun_out(&r->base);
-    if (p4_kube_request(stage_of(r)->cfg.kube, method, path, NULL, NULL, 0, cb, r) != 0) {
-        p4_stagerun_unout(&r->base);
-        return P4_ERR_INTERNAL;
-    }
-    return 0;
+    return p4_stagerun_request(&r->base, stage_of(r)->cfg.kube, method, path, cb);
 }
 
 /* ---- S_READ ---- */
@@ -1157,20 +1152,13 @@ static int result(void *ctx, const char *key, struct p4_stage_result *out)
     return 0;
 }
 
-static void forget(void *ctx, const char *key)
-{
-    struct p4_helm_stage *h = ctx;
-
-    p4_stagerunner_forget(&h->sr, key);
-}
-
 const struct p4_stage_ops p4_helm_stage_ops = {
     .name = "Helm",
     .condition = "HelmReady",
     .start = start,
     .poll = poll_run,
     .result = result,
-    .forget = forget,
+    .forget = p4_stagerunner_forget_op,
 };
 
 static char *join(const char *dir, const char *name)

@@ -122,6 +122,17 @@ void p4_stagerun_unout(struct p4_stagerun *r)
     r->pending--;
 }
 
+int p4_stagerun_request(struct p4_stagerun *r, struct p4_kube *kube, const char *method,
+                        const char *path, p4_kube_cb cb)
+{
+    p4_stagerun_out(r);
+    if (p4_kube_request(kube, method, path, NULL, NULL, 0, cb, r) != 0) {
+        p4_stagerun_unout(r);
+        return P4_ERR_INTERNAL;
+    }
+    return 0;
+}
+
 void p4_stagerun_notify(struct p4_stagerun *r)
 {
     if (r->sr && r->sr->changed)
@@ -375,6 +386,11 @@ void p4_stagerunner_close(struct p4_stagerunner *s)
     while ((e = p4_strmap_next(&s->runs, &pos)) != NULL)
         drop(e->value);
     p4_strmap_close(&s->runs);
+}
+
+void p4_stagerunner_forget_op(void *stage, const char *key)
+{
+    p4_stagerunner_forget(stage, key); /* the stage's struct begins with its runner */
 }
 
 struct p4_stagerun *p4_stagerunner_get(const struct p4_stagerunner *s, const char *key)

@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "phase4/error.h"
+#include "phase4/kube.h"
 #include "phase4/stage.h"
 #include "phase4/strmap.h"
 
@@ -122,6 +123,8 @@ void p4_stagerunner_close(struct p4_stagerunner *s);
 struct p4_stagerun *p4_stagerunner_get(const struct p4_stagerunner *s, const char *key);
 /* Drop the run of key, if any. */
 void p4_stagerunner_forget(struct p4_stagerunner *s, const char *key);
+/* stage.h's forget() for a stage whose struct begins with its struct p4_stagerunner. */
+void p4_stagerunner_forget_op(void *stage, const char *key);
 /* For /metrics: resources held and by result; running and waiting attempts. */
 void p4_stagerunner_stats(const struct p4_stagerunner *s, struct p4_stage_stats *out);
 
@@ -137,6 +140,9 @@ void p4_stagerun_add(struct p4_stagerunner *s, struct p4_stagerun *r, const char
 /* Requests: _out before sending one (it counts toward the step), _unout when sending failed. */
 void p4_stagerun_out(struct p4_stagerun *r);
 void p4_stagerun_unout(struct p4_stagerun *r);
+/* A body-less API request for the current step (counted by _out); 0 or P4_ERR_INTERNAL. */
+int p4_stagerun_request(struct p4_stagerun *r, struct p4_kube *kube, const char *method,
+                        const char *path, p4_kube_cb cb);
 /* First thing in every answer: the run, or NULL when it was dropped meanwhile. */
 struct p4_stagerun *p4_stagerun_back(void *data);
 

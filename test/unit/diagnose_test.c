@@ -19,6 +19,8 @@
 
 #include "phase4/diagnose.h"
 
+#include "testjson.h"
+
 #define FIXTURES "test/unit/fixtures/diagnose/"
 #define SA "system:serviceaccount:phase4-system:phase4-operator"
 
@@ -287,62 +289,14 @@ static const char *const list_fixtures[] = {"eventlist-core.json", "eventlist-ev
 
 /* ---- helpers ---- */
 
-/*
- * Inline JSON is written with ' for " so it stays readable; none needs a real apostrophe.
- * Caller frees with cJSON_Delete.
- */
 static cJSON *json(const char *text)
 {
-    size_t n = strlen(text);
-    char *copy = malloc(n + 1);
-    cJSON *obj;
-
-    assert_non_null(copy);
-    for (size_t i = 0; i <= n; i++) {
-        copy[i] = text[i];
-        if (copy[i] == '\'')
-            copy[i] = '"';
-    }
-    obj = cJSON_ParseWithLength(copy, n);
-    if (obj == NULL)
-        fail_msg("inline JSON does not parse: %s", text);
-    free(copy);
-    return obj;
+    return test_json(text);
 }
 
 static cJSON *fixture(const char *file)
 {
-    char path[256];
-    FILE *f;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    cJSON *obj;
-
-    (void)snprintf(path, sizeof(path), FIXTURES "%s", file);
-    f = fopen(path, "rb");
-    if (f == NULL)
-        fail_msg("cannot open %s (run the tests from the repository root)", path);
-    do {
-        if (len + 4096 > cap) {
-            char *grown;
-
-            cap = cap ? cap * 2 : 16384;
-            grown = realloc(buf, cap);
-            if (grown == NULL)
-                free(buf);
-            assert_non_null(grown);
-            buf = grown;
-        }
-        n = fread(buf + len, 1, cap - len, f);
-        len += n;
-    } while (n > 0);
-    (void)fclose(f);
-    /* Exactly len bytes, no terminator read: cJSON must stay within them. */
-    obj = cJSON_ParseWithLength(buf, len);
-    free(buf);
-    if (obj == NULL)
-        fail_msg("%s is not JSON", path);
-    return obj;
+    return test_json_file(FIXTURES, file);
 }
 
 static bool printable(const char *s, size_t max)

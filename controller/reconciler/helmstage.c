@@ -686,11 +686,12 @@ static void on_dry_run(const struct p4_apply_result *res, void *data)
         cls = P4_FAIL_TRANSIENT;
         break;
     }
-    /* Denied by admission (a webhook or a policy): the chart must change. */
-    if (res->rc == P4_ERR_FORBIDDEN && strstr(res->err.message, "exceeded quota") == NULL &&
-        strstr(res->err.message, "denied") != NULL && strstr(res->err.message, "RBAC") == NULL &&
-        strstr(res->err.message, "cannot patch") == NULL)
-        cls = P4_FAIL_ARTIFACT;
+    /* Denied by admission (a webhook or a policy, which answer 403 or 422): the cluster's
+       policy decides, so a person must act (as the Kubernetes stage classes it); re-checked,
+       a changed policy heals it. */
+    if (strstr(res->err.message, "admission webhook") != NULL ||
+        strstr(res->err.message, "ValidatingAdmissionPolicy") != NULL)
+        cls = P4_FAIL_CLUSTER;
     if (cls == P4_FAIL_TRANSIENT) {
         e = res->err;
         p4_stagerun_fail(&r->base, cls, G_DRYRUN, "APIUnavailable", &e);

@@ -268,9 +268,9 @@ func TestHelmStageTemplateRenderFailed(t *testing.T) {
 }
 
 // The API server refuses the rendered objects in the dry run. An exceeded
-// quota is the cluster's business (Stalled with DryRunRejected, for a person
-// to raise the quota); a ValidatingAdmissionPolicy denying the chart's
-// ConfigMap is the artifact's (Stalled, RegenerationRequired). Either way the
+// quota and a ValidatingAdmissionPolicy denying the chart's ConfigMap are the
+// cluster's business (Stalled with DryRunRejected, for a person to raise the
+// quota or settle the policy; re-checked, so a fix heals it). Either way the
 // message is the API server's, and nothing is created.
 func TestHelmStageDryRunRejected(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -302,7 +302,7 @@ func TestHelmStageDryRunRejected(t *testing.T) {
 	denyForbiddenMessage(t, ctx, ns2)
 	createP4D(t, ctx, helmP4D(t, ns2, "denied", map[string]any{"repository": charts["CHART_REPO_URL"],
 		"name": "webapp", "version": "0.1.0", "values": map[string]any{"message": "forbidden"}}))
-	expectHelmFailure(t, ctx, ns2, "denied", "DryRun", "DryRunRejected", "RegenerationRequired", "MESSAGE must not be forbidden")
+	expectHelmFailure(t, ctx, ns2, "denied", "DryRun", "DryRunRejected", "DryRunRejected", "MESSAGE must not be forbidden")
 	waitEvent(t, ctx, ns2, "denied", "Warning", "DryRunRejected", "MESSAGE must not be forbidden")
 	noWebappObjects(t, ctx, ns2, "denied")
 }

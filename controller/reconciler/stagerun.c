@@ -213,14 +213,19 @@ void p4_stagerun_restart_in(struct p4_stagerun *r, uint64_t ms)
 
 void p4_stagerun_next(struct p4_stagerun *r, int step)
 {
+    bool restarts = r->sr != NULL && r->sr->transient_restarts;
+
     r->step = step;
-    /* A step that moved on ends a transient wait, unless waits begin anew (the attempt's
-       first steps pass again on every restart: only a pass or a failure ends the wait). */
-    if (r->sr == NULL || !r->sr->transient_restarts)
+    /* A step that moved on ends a transient wait, unless waits begin anew: then the attempt's
+       first steps pass again on every restart, and only a pass or a failure ends the wait
+       (the problem waited out stays in the result meanwhile, so the condition does not flap
+       between it and Checking on every retry). */
+    if (!restarts || r->transient_n == 0) {
         r->transient_n = 0;
-    if (r->state == P4_STAGE_RUNNING) {
-        r->cls = P4_FAIL_NONE;
-        r->err = (struct p4_error){0};
+        if (r->state == P4_STAGE_RUNNING) {
+            r->cls = P4_FAIL_NONE;
+            r->err = (struct p4_error){0};
+        }
     }
     p4_stagerun_arm(r, 0, on_step);
 }

@@ -441,10 +441,13 @@ static void op_step(struct p4_stagerun *r)
         q2->fail_code = P4_ERR_FORBIDDEN;
         break;
     case K_LATE_TRANSIENT:
-        if (r->step == 0)
+        if (r->step == 0) {
             p4_stagerun_next(r, 1);
-        else
+        } else {
+            if (rc->begins == 2) /* the restart got past step 0 again */
+                take_snap(fx, r, &rc->at_step1);
             fail_now(fr, P4_FAIL_TRANSIENT, 1, "APIUnavailable");
+        }
         break;
     case K_STRAY:
         if (rc->begins == 1) {
@@ -1093,6 +1096,11 @@ static void transient_restarts_keep_backing_off(void **state)
     assert_true(a->begin_at[1] - a->fail_at[0] >= 1000);
     assert_int_equal(a->due_in[0], 1000);
     assert_int_equal(a->due_in[1], 1500); /* 2 s, capped at transient_max_ms */
+    /* While the restart passes its first steps again, the wait stays what the result shows
+       (no flap of the condition between it and Checking on every retry). */
+    assert_int_equal(a->at_step1.state, P4_STAGE_RUNNING);
+    assert_int_equal(a->at_step1.cls, P4_FAIL_TRANSIENT);
+    assert_string_equal(a->at_step1.reason, "APIUnavailable");
 }
 
 /* A step's side-by-side requests: the first failure wins, once all have ended. */

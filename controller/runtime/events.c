@@ -86,8 +86,11 @@ struct emit_ctx {
     char *key;
 };
 
-static bool namespace_terminating(const struct p4_apistatus *st)
+/* The Event's namespace is being deleted, or is gone already. */
+static bool namespace_going(int rc, const struct p4_apistatus *st)
 {
+    if (st && rc == P4_ERR_NOTFOUND && st->kind && strcmp(st->kind, "namespaces") == 0)
+        return true;
     for (size_t i = 0; st && i < st->causes_len; i++) {
         if (st->causes[i].type && strcmp(st->causes[i].type, "NamespaceTerminating") == 0)
             return true;
@@ -104,8 +107,9 @@ static void on_created(struct p4_kube_result *res, void *data)
         goto out;
     s = p4_strmap_get(&ctx->ev->series, ctx->key);
     if (res->rc != 0) {
-        /* A namespace being deleted takes no new Events: expected, not worth a warning. */
-        p4_log(namespace_terminating(res->st) ? P4_LOG_DEBUG : P4_LOG_WARN,
+        /* A namespace being deleted (or gone) takes no new Events: expected, not worth a
+           warning. */
+        p4_log(namespace_going(res->rc, res->st) ? P4_LOG_DEBUG : P4_LOG_WARN,
                "cannot record an Event", "error", res->err.message, P4_LOG_END);
         free_series(p4_strmap_del(&ctx->ev->series, ctx->key));
         goto out;

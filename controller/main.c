@@ -799,10 +799,7 @@ static int load_docker_config(const char *path, const char *ref_or_host, struct 
     } else if (p4_regauth_lookup(auth, ref_or_host, cred, NULL) != 0) {
         *cred = NULL;
     }
-    if (text) {
-        memset(text, 0, len);
-        free(text);
-    }
+    p4_wipe_free(text, len);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /* alloc.c: allocation that aborts with a log line on out-of-memory (see alloc.h). */
 #include "phase4/alloc.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,4 +53,22 @@ char *p4_strndup(const char *s, size_t n)
 char *p4_strdup(const char *s)
 {
     return p4_strndup(s, strlen(s));
+}
+
+void p4_wipe(void *p, size_t n)
+{
+    if (p != NULL && n > 0)
+        OPENSSL_cleanse(p, n);
+}
+
+void p4_wipe_free(void *p, size_t n)
+{
+    p4_wipe(p, n);
+    free(p);
+}
+
+void p4_wipe_free_str(char *s)
+{
+    if (s != NULL)
+        p4_wipe_free(s, strlen(s));
 }

@@ -468,11 +468,8 @@ static void send_with(struct kreq *r, const struct p4_credential *cred)
     if (rc == 0)
         push(&k->inflight, r);
     free(url);
-    if (auth) {
-        /* The token is on the heap only as long as curl needs it (it copied the headers). */
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
+    /* The token is on the heap only as long as curl needs it (it copied the headers). */
+    p4_wipe_free_str(auth);
     if (rc != 0) {
         struct p4_kube_result res = {.rc = rc};
         p4_error_set(&res.err, rc, "cannot start a request to the API server: %s",
@@ -748,10 +745,7 @@ static int start_watch_http(struct p4_kube_watch *w, const struct p4_credential 
     o.on_done = on_watch_done;
     o.data = w;
     rc = p4_http_start(k->http, &o, &w->http);
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
+    p4_wipe_free_str(auth);
     return rc;
 }
 

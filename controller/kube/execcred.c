@@ -60,14 +60,8 @@ void p4_credential_close(struct p4_credential *c)
 {
     if (c == NULL)
         return;
-    if (c->token) {
-        memset(c->token, 0, strlen(c->token));
-        free(c->token);
-    }
-    if (c->key_pem) {
-        memset(c->key_pem, 0, c->key_len);
-        free(c->key_pem);
-    }
+    p4_wipe_free_str(c->token);
+    p4_wipe_free(c->key_pem, c->key_len);
     free(c->cert_pem);
     memset(c, 0, sizeof(*c));
 }

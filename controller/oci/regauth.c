@@ -1,7 +1,6 @@
 /* regauth.c: registry credentials and auth challenges, resolved as a kubelet does (regauth.h). */
 #include "phase4/regauth.h"
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,24 +17,6 @@
 #define TAG_MAX_LEN 128
 /* Room for a quoted registry key or image reference in a message. */
 #define SHOWN_SIZE 104
-
-/*
- * Wipe with OPENSSL_cleanse rather than memset: a compiler may drop a memset
- * of memory that is freed right after, and these buffers held credentials.
- */
-static void wipe(void *p, size_t n)
-{
-    if (p != NULL && n > 0)
-        OPENSSL_cleanse(p, n);
-}
-
-static void wipe_free(char *s)
-{
-    if (s != NULL) {
-        wipe(s, strlen(s));
-        free(s);
-    }
-}
 
 /* A parsed tree held credentials: wipe every key and string, then free it. */
 static void delete_tree(cJSON *doc)
@@ -288,14 +269,14 @@ static bool path_match(const char *prefix, const char *repository)
 
 static void entry_close(struct p4_regauth_entry *e)
 {
-    wipe_free(e->registry);
+    p4_wipe_free_str(e->registry);
     free(e->host);
     free(e->path);
     free(e->normalized);
-    wipe_free(e->username);
-    wipe_free(e->password);
-    wipe_free(e->identity_token);
-    wipe_free(e->registry_token);
+    p4_wipe_free_str(e->username);
+    p4_wipe_free_str(e->password);
+    p4_wipe_free_str(e->identity_token);
+    p4_wipe_free_str(e->registry_token);
     memset(e, 0, sizeof(*e));
 }
 
@@ -412,7 +393,7 @@ static int read_entry(const cJSON *item, const char *what, struct p4_regauth_ent
     e->registry_token = dup_or_null(val[F_REGISTRY_TOKEN]);
 out:
     if (plain != NULL) {
-        wipe(plain, plain_len);
+        p4_wipe(plain, plain_len);
         free(plain);
     }
     return rc;
@@ -1155,7 +1136,7 @@ char *p4_regauth_basic_header(const char *user, const char *password)
     memcpy(out, prefix, sizeof(prefix) - 1);
     /* n <= 2 MiB + 1, far below INT_MAX; EVP_EncodeBlock pads and NUL-terminates. */
     (void)EVP_EncodeBlock((unsigned char *)out + sizeof(prefix) - 1, plain, (int)n);
-    wipe(plain, n + 1);
+    p4_wipe(plain, n + 1);
     free(plain);
     return out;
 }
@@ -1164,8 +1145,8 @@ void p4_regauth_token_close(struct p4_regauth_token *tok)
 {
     if (tok == NULL)
         return;
-    wipe_free(tok->token);
-    wipe_free(tok->refresh_token);
+    p4_wipe_free_str(tok->token);
+    p4_wipe_free_str(tok->refresh_token);
     memset(tok, 0, sizeof(*tok));
 }
 

@@ -40,14 +40,6 @@ struct op {
     void *data;
 };
 
-static void wipe_free(char *s)
-{
-    if (s) {
-        memset(s, 0, strlen(s));
-        free(s);
-    }
-}
-
 static char *dup_or_null(const char *s)
 {
     return s ? p4_strdup(s) : NULL;
@@ -61,10 +53,10 @@ static void free_op(struct op *o)
     free(o->scope);
     free(o->ca);
     free(o->cred_key);
-    wipe_free(o->user);
-    wipe_free(o->password);
-    wipe_free(o->registry_token);
-    wipe_free(o->auth);
+    p4_wipe_free_str(o->user);
+    p4_wipe_free_str(o->password);
+    p4_wipe_free_str(o->registry_token);
+    p4_wipe_free_str(o->auth);
     free(o);
 }
 
@@ -91,7 +83,7 @@ void p4_registry_close(struct p4_registry *r)
     p4_http_close(r->http); /* in-flight ops end with P4_ERR_CANCELED now */
     while ((e = p4_strmap_next(&r->tokens, &pos)) != NULL) {
         struct cached_token *t = e->value;
-        wipe_free(t->token);
+        p4_wipe_free_str(t->token);
         free(t);
     }
     p4_strmap_close(&r->tokens);
@@ -172,7 +164,7 @@ static void set_bearer(struct op *o, const char *token)
 {
     size_t n = strlen(token) + 32;
 
-    wipe_free(o->auth);
+    p4_wipe_free_str(o->auth);
     o->auth = p4_malloc(n);
     (void)snprintf(o->auth, n, "Authorization: Bearer %s", token);
 }
@@ -209,7 +201,7 @@ static void on_token(int rc, const struct p4_http_response *resp, void *data)
     t->expires_at = tok.expires_at;
     old = p4_strmap_put(&o->reg->tokens, key, t);
     if (old) {
-        wipe_free(old->token);
+        p4_wipe_free_str(old->token);
         free(old);
     }
     set_bearer(o, tok.token);
@@ -251,9 +243,9 @@ static int authenticate(struct op *o, const char *header)
         if (rc != 0)
             o->fetching_token = 0;
         free(url);
-        wipe_free(basic_auth);
+        p4_wipe_free_str(basic_auth);
     } else if (basic && o->user) {
-        wipe_free(o->auth);
+        p4_wipe_free_str(o->auth);
         o->auth = p4_regauth_basic_header(o->user, o->password ? o->password : "");
         send_op(o);
         rc = 0;
@@ -425,7 +417,7 @@ static int start(struct p4_registry *r, const struct p4_registry_target *t, cons
     (void)snprintf(who, n, "%s\n%s\n%s", o->user ? o->user : "", o->password ? o->password : "",
                    o->registry_token ? o->registry_token : "");
     p4_oci_digest_of(who, strlen(who), o->who);
-    wipe_free(who);
+    p4_wipe_free_str(who);
     o->cb = cb;
     o->data = data;
     send_op(o); /* answers come from the loop, never before this returns (http.h) */

@@ -49,36 +49,33 @@ struct op {
     void *data;
 };
 
-static void wipe_free(char *s)
-{
-    if (s) {
-        memset(s, 0, strlen(s));
-        free(s);
-    }
-}
-
 static char *dup_or_null(const char *s)
 {
     return s ? p4_strdup(s) : NULL;
 }
 
-static void done(struct op *o)
+static void free_op(struct op *o)
 {
-    o->cb(&o->res, o->data);
     free(o->dir);
     free(o->repository);
     free(o->name);
     free(o->version);
-    wipe_free(o->user);
-    wipe_free(o->password);
-    wipe_free(o->auth);
-    wipe_free(o->cred.username);
-    wipe_free(o->cred.password);
-    wipe_free(o->cred.registry_token);
+    p4_wipe_free_str(o->user);
+    p4_wipe_free_str(o->password);
+    p4_wipe_free_str(o->auth);
+    p4_wipe_free_str(o->cred.username);
+    p4_wipe_free_str(o->cred.password);
+    p4_wipe_free_str(o->cred.registry_token);
     free(o->cred.registry);
     free(o->ca);
     free(o->expect);
     free(o);
+}
+
+static void done(struct op *o)
+{
+    o->cb(&o->res, o->data);
+    free_op(o);
 }
 
 static void fail(struct op *o, int rc, const char *reason, const char *fmt, ...)
@@ -551,21 +548,7 @@ int p4_chartfetch_get(struct p4_chartfetch *f, const struct p4_chart_request *re
     o->cb = cb;
     o->data = data;
     rc = oci ? start_oci(o) : start_http(o);
-    if (rc != 0) {
-        o->cb = NULL;
-        free(o->dir);
-        free(o->repository);
-        free(o->name);
-        free(o->version);
-        wipe_free(o->user);
-        wipe_free(o->password);
-        wipe_free(o->auth);
-        wipe_free(o->cred.username);
-        wipe_free(o->cred.password);
-        wipe_free(o->cred.registry_token);
-        free(o->cred.registry);
-        free(o->ca);
-        free(o);
-    }
+    if (rc != 0)
+        free_op(o); /* no callback: the caller hears rc */
     return rc;
 }

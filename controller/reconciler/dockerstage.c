@@ -326,10 +326,7 @@ static void on_signature_key(struct p4_kube_result *res, void *data)
             p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyInvalid",
                                     &err);
         }
-        if (pem) {
-            memset(pem, 0, len);
-            free(pem);
-        }
+        p4_wipe_free(pem, len);
     } else if (res->rc == P4_ERR_NOTFOUND) {
         p4_error_set(&err, P4_ERR_NOTFOUND,
                      "Secret %s/%s named by spec.image.signature.publicKeySecretRef does not exist",
@@ -407,11 +404,8 @@ struct secret_read {
 static void wipe_payloads(struct work *w)
 {
     for (size_t i = 0; i < SECRETS_MAX; i++) {
-        if (w->payload[i]) {
-            memset(w->payload[i], 0, w->payload_len[i]);
-            free(w->payload[i]);
-            w->payload[i] = NULL;
-        }
+        p4_wipe_free(w->payload[i], w->payload_len[i]);
+        w->payload[i] = NULL;
     }
 }
 

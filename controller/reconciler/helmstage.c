@@ -96,29 +96,21 @@ static struct p4_helm_stage *stage_of(const struct run *r)
 
 /* ---- run lifetime ---- */
 
-static void wipe_free(char *s, size_t len)
-{
-    if (s) {
-        memset(s, 0, len);
-        free(s);
-    }
-}
-
 static void free_work(struct work *w)
 {
     if (w == NULL)
         return;
-    wipe_free(w->username, w->username ? strlen(w->username) : 0);
-    wipe_free(w->password, w->password ? strlen(w->password) : 0);
+    p4_wipe_free_str(w->username);
+    p4_wipe_free_str(w->password);
     free(w->ca);
     for (size_t i = 0; i < w->nsrc; i++) {
         free(w->src[i].name);
         free(w->src[i].key);
         free(w->src[i].target_path);
-        wipe_free(w->src[i].text, w->src[i].len);
+        p4_wipe_free(w->src[i].text, w->src[i].len);
     }
     free(w->api_versions);
-    wipe_free(w->values, w->values_len);
+    p4_wipe_free(w->values, w->values_len);
     free(w->manifest);
     cJSON_Delete(w->objects);
     free(w);

@@ -531,7 +531,7 @@ void p4_secret_wipe(cJSON *secret)
     for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
         cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(secret, maps[i])) {
             if (cJSON_IsString(c) && c->valuestring)
-                memset(c->valuestring, 0, strlen(c->valuestring));
+                p4_wipe(c->valuestring, strlen(c->valuestring));
         }
     }
 }

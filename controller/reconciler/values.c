@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "phase4/alloc.h"
 #include "phase4/json.h"
 #include "phase4/yamljson.h"
@@ -50,12 +48,6 @@ struct seg {
     size_t index; /* for a list index */
     size_t end;   /* offset in the path just past this segment */
 };
-
-static void wipe(void *p, size_t n)
-{
-    if (p != NULL && n > 0)
-        OPENSSL_cleanse(p, n);
-}
 
 static const char *type_name(const cJSON *v)
 {
@@ -127,7 +119,7 @@ static void replace_member(cJSON *parent, cJSON *old, cJSON *v)
     old->child = NULL;
     p4_json_discard(kids);
     if (old->valuestring != NULL)
-        wipe(old->valuestring, strlen(old->valuestring));
+        p4_wipe(old->valuestring, strlen(old->valuestring));
     p4_json_need_ok(cJSON_ReplaceItemViaPointer(parent, old, v));
 }
 
@@ -371,7 +363,7 @@ static int parse_path(const char *path, struct seg **out, size_t *nout, struct p
         i++;
     }
 out:
-    wipe(buf, len);
+    p4_wipe(buf, len);
     free(buf);
     if (rc != 0) {
         free_segs(segs, n);
@@ -565,7 +557,7 @@ static cJSON *string_node(const char *s, size_t n)
     char *copy = p4_strndup(s, n);
     cJSON *node = p4_json_need(cJSON_CreateString(copy));
 
-    wipe(copy, n);
+    p4_wipe(copy, n);
     free(copy);
     return node;
 }

@@ -242,8 +242,8 @@ static void on_list(struct p4_kube_result *res, void *data)
 {
     struct p4_informer *inf = data;
     cJSON *items, *item;
-    const char *cont;
-    char key[KEY_MAX];
+    const char *cont, *list_kind, *list_api;
+    char key[KEY_MAX], kind[128];
 
     inf->list_in_flight = 0;
     if (inf->closing) {
@@ -259,9 +259,24 @@ static void on_list(struct p4_kube_result *res, void *data)
         return;
     }
     items = cJSON_GetObjectItemCaseSensitive(res->body, "items");
+    list_kind = p4_json_str(res->body, "kind");
+    list_api = p4_json_str(res->body, "apiVersion");
     cJSON_ArrayForEach(item, items) {
         if (p4_informer_key(item, key, sizeof(key)) != 0)
             continue;
+        /* A built-in list's items carry no kind or apiVersion (a watch event's object does):
+           give them the list's, so every cached object says what it is. */
+        if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(item, "kind")) && list_kind &&
+            strlen(list_kind) > 4 && strlen(list_kind) < sizeof(kind) &&
+            strcmp(list_kind + strlen(list_kind) - 4, "List") == 0) {
+            (void)snprintf(kind, sizeof(kind), "%.*s", (int)(strlen(list_kind) - 4), list_kind);
+            cJSON_DeleteItemFromObjectCaseSensitive(item, "kind");
+            p4_json_need(cJSON_AddStringToObject(item, "kind", kind));
+            if (list_api && !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(item, "apiVersion"))) {
+                cJSON_DeleteItemFromObjectCaseSensitive(item, "apiVersion");
+                p4_json_need(cJSON_AddStringToObject(item, "apiVersion", list_api));
+            }
+        }
         entry_free(p4_strmap_put(&inf->staging, key, entry_of(item)));
     }
     cont = p4_json_str(res->body, "metadata.continue");
@@ -429,6 +444,25 @@ const cJSON *p4_informer_get(struct p4_informer *inf, const char *key)
         return NULL;
     (void)p4_strmap_put(&inf->lent, key, obj);
     return obj;
+}
+
+size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *data)
+{
+    size_t pos = 0, n = 0;
+    const struct p4_strmap_entry *e;
+
+    while ((e = p4_strmap_next(&inf->store, &pos)) != NULL) {
+        cJSON *obj = entry_object(e->value);
+        int stop;
+        if (obj == NULL)
+            continue;
+        n++;
+        stop = fn(e->key, obj, data);
+        cJSON_Delete(obj);
+        if (stop)
+            break;
+    }
+    return n;
 }
 
 int p4_informer_synced(const struct p4_informer *inf)

@@ -52,6 +52,13 @@ void p4_informer_start(struct p4_informer *inf);
 void p4_informer_close(struct p4_informer *inf);
 /* key: "namespace/name" or "name" for cluster-scoped objects. */
 const cJSON *p4_informer_get(struct p4_informer *inf, const char *key);
+/*
+ * Call fn for every cached object (parsed for the call, freed after it; it must not change the
+ * cache) until it returns non-zero. Returns how many objects fn saw. O(cache) parses: for a
+ * namespace's pods, not for a cluster's.
+ */
+typedef int (*p4_informer_each_fn)(const char *key, const cJSON *obj, void *data);
+size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *data);
 int p4_informer_synced(const struct p4_informer *inf);
 size_t p4_informer_len(const struct p4_informer *inf);
 const struct p4_informer_stats *p4_informer_stats(const struct p4_informer *inf);

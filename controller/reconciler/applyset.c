@@ -211,6 +211,7 @@ char *p4_applyset_delete_body(const char *uid)
 
 enum step { ST_LOOKUP, ST_NAMESPACE, ST_OBJECT, ST_CRD, ST_PRUNE, ST_FINISH };
 enum fate { FATE_NONE, FATE_GONE, FATE_DELETED, FATE_SKIPPED };
+enum change { CHANGE_NONE, CHANGE_CREATED, CHANGE_CHANGED };
 
 struct p4_applyset {
     struct p4_kube *kube;
@@ -222,9 +223,18 @@ struct p4_applyset {
     cJSON *objects; /* ordered, marked copies, one per inventory entry */
     char *ns, *owner_ns, *owner_name;
     int64_t generation;
-    bool force, create_ns;
+    bool force, create_ns, take_from_updaters, allow_cluster_scoped, validated;
+    char *scope_ns; /* opts.scope_namespace, or NULL */
     struct p4_inventory previous, inv, prune;
-    unsigned char *fate; /* per prune entry */
+    unsigned char *fate;   /* per prune entry */
+    unsigned char *change; /* per inventory entry (enum change) */
+    int64_t *gens;         /* per inventory entry: metadata.generation the apply returned */
+
+    /* The current object as it was before the apply. */
+    bool existed, forcing;
+    char live_rv[128];
+    char updaters[512]; /* ",m1,m2,": the managers that changed it through an update */
+    char taken[P4_APPLYSET_TAKEN_MAX];
 
     enum step step;
     size_t i;            /* the object (ST_LOOKUP, ST_OBJECT, ST_CRD) or prune entry */
@@ -254,6 +264,7 @@ static void on_closed(uv_handle_t *h)
     free(a->ns);
     free(a->owner_ns);
     free(a->owner_name);
+    free(a->scope_ns);
     free(a->nsentry.api_version);
     free(a->nsentry.kind);
     free(a->nsentry.namespace_);
@@ -262,6 +273,8 @@ static void on_closed(uv_handle_t *h)
     p4_inventory_close(&a->inv);
     p4_inventory_close(&a->prune);
     free(a->fate);
+    free(a->change);
+    free(a->gens);
     free(a);
 }
 
@@ -353,24 +366,6 @@ static cJSON *status_json(const struct p4_apistatus *st)
 }
 
 /* diagnose.h's reasons as static text; NULL when reason is not one of them. */
-static const char *static_reason(const char *reason)
-{
-    static const char *const known[] = {
-        "ImagePullBackOff",       "InvalidImageName",
-        "ErrImageNeverPull",      "CrashLoopBackOff",
-        "Unschedulable",          "QuotaExceeded",
-        "QuotaRequiresResources", "Forbidden",
-        "AdmissionDenied",        "AdmissionWebhookUnavailable",
-        "NamespaceTerminating",   "ProgressDeadlineExceeded",
-        "NodePressure",
-    };
-
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-        if (strcmp(reason, known[i]) == 0)
-            return known[i];
-    }
-    return NULL;
-}
 
 static enum p4_failure_class api_class(int rc)
 {
@@ -394,7 +389,7 @@ static void fail_api(struct p4_applyset *a, const struct p4_inv_entry *e,
         int found = p4_diagnose_refusal(st, e->kind, e->namespace_, e->name, NULL, &dg);
         cJSON_Delete(st);
         if (found == 1) {
-            const char *reason = static_reason(dg.reason);
+            const char *reason = p4_diagnose_static_reason(dg.reason);
             if (reason == NULL) {
                 (void)snprintf(a->reason, sizeof(a->reason), "%s", dg.reason);
                 reason = a->reason;
@@ -458,7 +453,7 @@ static int send_apply(struct p4_applyset *a, const cJSON *obj, p4_kube_cb cb)
     int rc;
 
     (void)snprintf(path, sizeof(path), "%s?fieldManager=%s%s", a->path, P4_FIELD_MANAGER,
-                   a->force ? "&force=true" : "");
+                   a->force || a->forcing ? "&force=true" : "");
     rc = body ? request(a, "PATCH", path, "application/apply-patch+yaml", body, cb)
               : P4_ERR_INTERNAL;
     free(body);
@@ -527,14 +522,23 @@ static void step_lookup(struct p4_applyset *a)
     }
     rc = p4_inventory_from_objects(a->objects, a->ns, &scope, &a->inv, &err);
     if (rc != 0) {
-        fail(a, NULL, rc, NULL, P4_FAIL_ARTIFACT, "%s", err.message);
+        fail(a, NULL, rc, rc == P4_ERR_NOTFOUND ? "UnknownKind" : "ManifestInvalid",
+             P4_FAIL_ARTIFACT, "%s", err.message);
         return;
     }
+    if (a->scope_ns != NULL &&
+        p4_inventory_check_scope(&a->inv, a->scope_ns, a->allow_cluster_scoped, &err) != 0) {
+        fail(a, NULL, err.code, "OutOfScope", P4_FAIL_ARTIFACT, "%s", err.message);
+        return;
+    }
+    a->validated = true;
     if ((size_t)cJSON_GetArraySize(a->objects) != a->inv.n) {
         fail(a, NULL, P4_ERR_INTERNAL, NULL, P4_FAIL_TRANSIENT,
              "the inventory does not match the manifest");
         return;
     }
+    a->change = p4_calloc(a->inv.n ? a->inv.n : 1, 1);
+    a->gens = p4_calloc(a->inv.n ? a->inv.n : 1, sizeof(*a->gens));
     if (p4_inventory_diff(&a->previous, &a->inv, &a->prune) != 0) {
         fail(a, NULL, P4_ERR_INTERNAL, NULL, P4_FAIL_TRANSIENT, "cannot compute the prune set");
         return;
@@ -661,6 +665,67 @@ static void step_crd(struct p4_applyset *a)
              current(a)->name);
 }
 
+/* What on_applied needs of the object as it was: whether it existed, its version, who changed it. */
+static void remember_live(struct p4_applyset *a, const cJSON *live)
+{
+    const cJSON *f;
+    const char *rv = p4_json_str(live, "metadata.resourceVersion");
+
+    a->existed = live != NULL;
+    a->forcing = false;
+    (void)snprintf(a->live_rv, sizeof(a->live_rv), "%s", rv ? rv : "");
+    (void)snprintf(a->updaters, sizeof(a->updaters), ",");
+    cJSON_ArrayForEach(f, p4_json_get(live, "metadata.managedFields")) {
+        const char *m = p4_json_str(f, "manager"), *op = p4_json_str(f, "operation");
+        size_t used = strlen(a->updaters);
+        if (m == NULL || op == NULL || strcmp(op, "Update") != 0 ||
+            strcmp(m, P4_FIELD_MANAGER) == 0 || strchr(m, ',') != NULL ||
+            used + strlen(m) + 2 > sizeof(a->updaters))
+            continue;
+        (void)snprintf(a->updaters + used, sizeof(a->updaters) - used, "%s,", m);
+    }
+}
+
+/* Whether every manager in the comma-separated list changed the object through an update. */
+static bool all_updaters(const char *updaters, const char *managers)
+{
+    const char *p = managers;
+
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        char needle[160];
+        while (*p == ' ') {
+            p++;
+            n--;
+        }
+        if (n == 0 || n + 3 > sizeof(needle) ||
+            snprintf(needle, sizeof(needle), ",%.*s,", (int)n, p) < 0 ||
+            strstr(updaters, needle) == NULL)
+            return false;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return true;
+}
+
+/* Say which fields of which object were taken back from whom ("; "-separated, cut to fit). */
+static void note_taken(struct p4_applyset *a, const char *what, const char *fields,
+                       const char *managers)
+{
+    size_t used = strlen(a->taken), room;
+    int w;
+
+    if (used + 8 >= sizeof(a->taken))
+        return;
+    room = sizeof(a->taken) - used;
+    w = snprintf(a->taken + used, room, "%s%s (%s, set by %s)", used ? "; " : "", what,
+                     fields[0] ? fields : "fields", managers);
+
+    if (w < 0 || (size_t)w >= room) /* cut: say so */
+        memcpy(a->taken + sizeof(a->taken) - 4, "...", 4);
+}
+
 static void on_applied(struct p4_kube_result *res, void *data)
 {
     struct p4_applyset *a = back(data);
@@ -681,6 +746,16 @@ static void on_applied(struct p4_kube_result *res, void *data)
                 (void)strncat(fields, ", ", sizeof(fields) - strlen(fields) - 1);
             (void)strncat(fields, f, sizeof(fields) - strlen(fields) - 1);
         }
+        if (a->take_from_updaters && !a->forcing && managers[0] &&
+            all_updaters(a->updaters, managers)) {
+            /* Changed by hand (kubectl edit, patch, scale): drift, put back. */
+            note_taken(a, what, fields, managers);
+            a->forcing = true;
+            if (send_apply(a, cJSON_GetArrayItem(a->objects, (int)a->i), on_applied) != 0)
+                fail(a, e, P4_ERR_INTERNAL, NULL, P4_FAIL_TRANSIENT, "cannot send %s %s",
+                     e->kind, e->name);
+            return;
+        }
         fail(a, e, P4_ERR_CONFLICT, "ApplyConflict", P4_FAIL_CLUSTER,
              "%s: fields%s%s are managed by another field manager (%s): apply with force "
              "(spec.rollout.force, or --force) to take them over, or stop the other manager "
@@ -692,6 +767,15 @@ static void on_applied(struct p4_kube_result *res, void *data)
         fail_api(a, e, res, "apply");
         return;
     }
+    {
+        const char *rv = p4_json_str(res->body, "metadata.resourceVersion");
+        if (!a->existed)
+            a->change[a->i] = CHANGE_CREATED;
+        else if (rv == NULL || strcmp(rv, a->live_rv) != 0)
+            a->change[a->i] = CHANGE_CHANGED;
+        (void)p4_json_int64(res->body, "metadata.generation", &a->gens[a->i]);
+    }
+    a->forcing = false;
     a->napplied = a->i + 1;
     if (strcmp(e->kind, "CustomResourceDefinition") == 0 &&
         strncmp(e->api_version, CRD_GROUP "/", sizeof(CRD_GROUP)) == 0) {
@@ -735,6 +819,7 @@ static void on_object_got(struct p4_kube_result *res, void *data)
              what, a->owner_ns, a->owner_name, have);
         return;
     }
+    remember_live(a, res->rc == 0 ? res->body : NULL);
     obj = cJSON_GetArrayItem(a->objects, (int)a->i);
     meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "namespace");
@@ -934,9 +1019,25 @@ static struct p4_inventory fated(const struct p4_applyset *a, enum fate f)
     return v;
 }
 
+/* The applied entries whose change is c, as a view (entries borrowed; free the items only). */
+static struct p4_inventory changed(const struct p4_applyset *a, enum change c)
+{
+    struct p4_inventory v = {NULL, 0};
+
+    for (size_t i = 0; a->change && i < a->napplied; i++) {
+        if (a->change[i] != c)
+            continue;
+        if (v.items == NULL)
+            v.items = p4_calloc(a->napplied, sizeof(*v.items));
+        v.items[v.n++] = a->inv.items[i];
+    }
+    return v;
+}
+
 static void report(struct p4_applyset *a)
 {
-    struct p4_applyset_result res = {.rc = a->rc, .err = a->err, .cls = a->cls};
+    struct p4_applyset_result res = {
+        .rc = a->rc, .err = a->err, .cls = a->cls, .validated = a->validated};
 
     res.applied.items = a->napplied ? a->inv.items : NULL;
     res.applied.n = a->napplied;
@@ -944,6 +1045,10 @@ static void report(struct p4_applyset *a)
         res.deleted = fated(a, FATE_DELETED);
         res.skipped = fated(a, FATE_SKIPPED);
     }
+    res.generations = a->napplied ? a->gens : NULL;
+    res.created = changed(a, CHANGE_CREATED);
+    res.changed = changed(a, CHANGE_CHANGED);
+    res.taken = a->taken;
     res.pruned = a->pruned;
     res.prune_skipped = a->prune_skipped;
     if (a->failed) {
@@ -955,6 +1060,8 @@ static void report(struct p4_applyset *a)
     a->cb(&res, a->data);
     free(res.deleted.items);
     free(res.skipped.items);
+    free(res.created.items);
+    free(res.changed.items);
     maybe_free(a);
 }
 
@@ -1014,6 +1121,9 @@ int p4_applyset_run(struct p4_kube *k, struct p4_discovery *d, const cJSON *obje
     a->owner_name = p4_strdup(o->owner_name);
     a->generation = o->generation;
     a->force = o->force;
+    a->take_from_updaters = o->take_from_updaters;
+    a->allow_cluster_scoped = o->allow_cluster_scoped;
+    a->scope_ns = o->scope_namespace ? p4_strdup(o->scope_namespace) : NULL;
     a->create_ns = o->create_namespace;
     a->nsentry.api_version = p4_strdup("v1");
     a->nsentry.kind = p4_strdup("Namespace");
@@ -1047,6 +1157,7 @@ void p4_applyset_cancel(struct p4_applyset *a)
     p4_error_set(&res.err, P4_ERR_CANCELED, "the apply was canceled (shutting down)");
     res.applied.items = a->napplied ? a->inv.items : NULL;
     res.applied.n = a->napplied;
+    res.taken = a->taken;
     res.pruned = a->pruned;
     res.prune_skipped = a->prune_skipped;
     a->gone = true;

@@ -1429,3 +1429,24 @@ out:
     free(ws);
     return out;
 }
+
+const char *p4_diagnose_static_reason(const char *reason)
+{
+    static const char *const known[] = {
+        "ImagePullBackOff",       "InvalidImageName",
+        "ErrImageNeverPull",      "CrashLoopBackOff",
+        "Unschedulable",          "QuotaExceeded",
+        "QuotaRequiresResources", "Forbidden",
+        "AdmissionDenied",        "AdmissionWebhookUnavailable",
+        "NamespaceTerminating",   "ProgressDeadlineExceeded",
+        "NodePressure",
+    };
+
+    if (reason == NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(reason, known[i]) == 0)
+            return known[i];
+    }
+    return NULL;
+}

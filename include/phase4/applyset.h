@@ -77,6 +77,7 @@
 #define P4_APPLYSET_CRD_POLL_MS 250  /* GET the CRD this often while waiting */
 #define P4_APPLYSET_KIND_POLL_MS 500 /* ask discovery for a new CRD's kind this often */
 #define P4_LABEL_VALUE_MAX 63        /* Kubernetes' limit on a label value, in bytes */
+#define P4_APPLYSET_TAKEN_MAX 512    /* result.taken's size, with its NUL */
 
 struct p4_applyset;
 
@@ -87,6 +88,21 @@ struct p4_applyset_opts {
     bool force;            /* SSA force=true: take over fields other managers own */
     bool create_namespace; /* create namespace_ first (marked as ours) when it is missing */
     const struct p4_inventory *previous; /* what the last apply recorded; NULL: nothing to prune */
+    /*
+     * Drift repair: a field-manager conflict only with managers that changed
+     * the object through an update (operation "Update" in its managedFields:
+     * kubectl edit, patch, scale, client-side apply) is a change made by hand
+     * to an object we own: apply that object again with force, and say so in
+     * result.taken. A conflict with another applier still fails (ApplyConflict).
+     */
+    bool take_from_updaters;
+    /*
+     * The "Manifests validated" check (p4_inventory_check_scope): when set,
+     * every object must be in this namespace, or cluster-scoped with
+     * allow_cluster_scoped; otherwise nothing is applied (OutOfScope).
+     */
+    const char *scope_namespace;
+    bool allow_cluster_scoped;
 };
 
 struct p4_applyset_result {
@@ -103,6 +119,16 @@ struct p4_applyset_result {
      * previous's entries and adds these).
      */
     struct p4_inventory applied;
+    const int64_t *generations;  /* per applied entry: the metadata.generation the apply
+                                    returned (0 for kinds without one) */
+    bool validated;              /* the manifest was read into an inventory and passed the scope
+                                    check: a failure after this is about applying (the failure
+                                    reasons before it: ManifestInvalid, UnknownKind, OutOfScope) */
+    struct p4_inventory created; /* applied entries that did not exist before */
+    struct p4_inventory changed; /* applied entries that existed and the apply changed (their
+                                    resourceVersion moved); an unchanged object is in neither */
+    const char *taken;           /* "" or what take_from_updaters took back: "Deployment shop/web
+                                    (.spec.replicas, set by kubectl); ..." (cut to fit) */
     struct p4_inventory deleted; /* entries pruned (DELETE accepted), in prune order */
     struct p4_inventory skipped; /* entries left alone: not ours (or re-created meanwhile) */
     int pruned, prune_skipped;   /* deleted.n and skipped.n */

@@ -121,4 +121,7 @@ int p4_diagnose_object(const cJSON *obj, struct p4_diagnosis *out);
  */
 cJSON *p4_diagnose_recent_warnings(const cJSON *event_list, int max);
 
+/* The static text of one of the reasons above (for a condition's reason), or NULL. */
+const char *p4_diagnose_static_reason(const char *reason);
+
 #endif

@@ -140,38 +140,6 @@ static int kube_get(struct run *r, const char *path, p4_kube_cb cb)
     return p4_stagerun_request(&r->base, stage_of(r)->cfg.kube, "GET", path, cb);
 }
 
-/* "10m", "1h30m", "500ms", "2.5s" (the CRD's pattern) in milliseconds; fallback when absent. */
-static uint64_t duration_ms(const char *s, uint64_t fallback)
-{
-    double total = 0;
-    char *end;
-
-    if (s == NULL || *s == '\0')
-        return fallback;
-    while (*s) {
-        double v = strtod(s, &end);
-        if (end == s || v < 0)
-            return fallback;
-        s = end;
-        if (strncmp(s, "ms", 2) == 0) {
-            total += v;
-            s += 2;
-        } else if (*s == 's') {
-            total += v * 1000;
-            s++;
-        } else if (*s == 'm') {
-            total += v * 60000;
-            s++;
-        } else if (*s == 'h') {
-            total += v * 3600000;
-            s++;
-        } else {
-            return fallback;
-        }
-    }
-    return total > 0 && total < 1e15 ? (uint64_t)total : fallback;
-}
-
 static void add_wanted(struct run *r, const char *name, bool from_spec)
 {
     for (size_t i = 0; i < r->w->nwanted; i++) {
@@ -754,7 +722,7 @@ static void scanned(struct run *r, const struct p4_scan_summary *sum, const char
 static void no_report(struct run *r)
 {
     bool required = false;
-    uint64_t timeout = duration_ms(p4_json_str(r->image, "scan.timeout"), 600000);
+    uint64_t timeout = p4_duration_ms(p4_json_str(r->image, "scan.timeout"), 600000);
 
     (void)p4_json_bool(r->image, "scan.required", &required);
     if (!required) {
@@ -1334,7 +1302,7 @@ static void create_job(struct run *r, bool dry)
     if (p4_json_get(spec, "activeDeadlineSeconds") == NULL) /* the Job ends itself in time */
         cJSON_AddNumberToObject(
             spec, "activeDeadlineSeconds",
-            (double)(uint64_t)((duration_ms(p4_json_str(r->image, "build.timeout"), 1800000) +
+            (double)(uint64_t)((p4_duration_ms(p4_json_str(r->image, "build.timeout"), 1800000) +
                                 999) /
                                1000));
     cJSON_AddItemToObject(job, "spec", spec);
@@ -1520,7 +1488,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
         /* <name>-build-<generation>, within the 63 characters a Job's name may have. */
         (void)snprintf(r->job, sizeof(r->job), "%.40s-build-%" PRId64, name, generation);
         r->build_deadline = uv_now(d->sr.loop) +
-                            duration_ms(p4_json_str(r->image, "build.timeout"), 1800000) + 30000;
+                            p4_duration_ms(p4_json_str(r->image, "build.timeout"), 1800000) + 30000;
     }
     {
         /* This generation's digest from before (an operator restart): check that, not the tag. */

@@ -774,6 +774,64 @@ unsigned char *p4_gzip(const char *text, size_t len, size_t *out_len)
     return out;
 }
 
+char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, struct p4_error *err)
+{
+    const char *type = p4_json_str(secret, "type");
+    const cJSON *v = p4_json_child(p4_json_child(secret, "data"), P4_MANIFEST_SECRET_KEY);
+    const char *b64 = cJSON_IsString(v) ? v->valuestring : NULL; /* the key has a '.' */
+    unsigned char *gz = NULL;
+    size_t gz_len = 0, cap = 65536, n = 0;
+    char *out;
+    z_stream z;
+    int zrc;
+
+    if (type == NULL || strcmp(type, P4_MANIFEST_SECRET_TYPE) != 0 || b64 == NULL) {
+        p4_error_set(err, P4_ERR_INVALID, "it is not of type %s with key %s",
+                     P4_MANIFEST_SECRET_TYPE, P4_MANIFEST_SECRET_KEY);
+        return NULL;
+    }
+    if (p4_base64_decode(b64, strlen(b64), 0, &gz, &gz_len) != 0) {
+        p4_error_set(err, P4_ERR_INVALID, "its %s is not base64", P4_MANIFEST_SECRET_KEY);
+        return NULL;
+    }
+    memset(&z, 0, sizeof(z));
+    if (inflateInit2(&z, 15 + 16) != Z_OK) {
+        free(gz);
+        p4_error_set(err, P4_ERR_INTERNAL, "cannot start gunzip");
+        return NULL;
+    }
+    out = p4_malloc(cap + 1);
+    z.next_in = gz;
+    z.avail_in = (uInt)gz_len;
+    do {
+        if (n == cap) {
+            if (cap >= max) {
+                zrc = Z_MEM_ERROR;
+                break;
+            }
+            cap = cap * 2 < max ? cap * 2 : max;
+            out = p4_realloc(out, cap + 1);
+        }
+        z.next_out = (Bytef *)out + n;
+        z.avail_out = (uInt)(cap - n);
+        zrc = inflate(&z, Z_NO_FLUSH);
+        n = cap - z.avail_out;
+    } while (zrc == Z_OK);
+    (void)inflateEnd(&z);
+    free(gz);
+    if (zrc != Z_STREAM_END || z.avail_in != 0) {
+        free(out);
+        if (zrc == Z_MEM_ERROR)
+            p4_error_set(err, P4_ERR_TOOBIG, "the manifest is larger than %zu bytes", max);
+        else
+            p4_error_set(err, P4_ERR_INVALID, "its %s is not gzip", P4_MANIFEST_SECRET_KEY);
+        return NULL;
+    }
+    out[n] = '\0';
+    *len = n;
+    return out;
+}
+
 static void on_pruned(struct p4_kube_result *res, void *data)
 {
     struct run *r = (struct run *)p4_stagerun_back(data);

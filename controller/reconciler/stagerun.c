@@ -560,6 +560,38 @@ unsigned char *p4_object_value(const cJSON *obj, bool is_secret, const char *key
     return out;
 }
 
+/* "10m", "1h30m", "500ms", "2.5s" (the CRD's pattern) in milliseconds; fallback when absent. */
+uint64_t p4_duration_ms(const char *s, uint64_t fallback)
+{
+    double total = 0;
+    char *end;
+
+    if (s == NULL || *s == '\0')
+        return fallback;
+    while (*s) {
+        double v = strtod(s, &end);
+        if (end == s || v < 0)
+            return fallback;
+        s = end;
+        if (strncmp(s, "ms", 2) == 0) {
+            total += v;
+            s += 2;
+        } else if (*s == 's') {
+            total += v * 1000;
+            s++;
+        } else if (*s == 'm') {
+            total += v * 60000;
+            s++;
+        } else if (*s == 'h') {
+            total += v * 3600000;
+            s++;
+        } else {
+            return fallback;
+        }
+    }
+    return total > 0 && total < 1e15 ? (uint64_t)total : fallback;
+}
+
 void p4_core_path(char *buf, size_t size, const char *ns, const char *resource, const char *name)
 {
     char ens[256], ename[512];

@@ -78,4 +78,13 @@ extern const struct p4_stage_ops p4_helm_stage_ops;
  */
 unsigned char *p4_gzip(const char *text, size_t len, size_t *out_len);
 
+/*
+ * The manifest a manifest Secret (as the API server returns it) holds: its
+ * type checked, data[manifest.gz] base64-decoded and gunzipped, at most max
+ * bytes. Returns the text (NUL-terminated, caller frees) and its length in
+ * *len, or NULL with err: P4_ERR_INVALID (not a manifest Secret, bad base64
+ * or gzip, trailing bytes), P4_ERR_TOOBIG (past max).
+ */
+char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, struct p4_error *err);
+
 #endif

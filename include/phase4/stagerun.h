@@ -192,6 +192,8 @@ void p4_secret_wipe(cJSON *secret);
  * The caller wipes (a Secret's) and frees it.
  */
 unsigned char *p4_object_value(const cJSON *obj, bool is_secret, const char *key, size_t *len);
+/* "10m", "1h30m", "500ms", "2.5s" (the CRD's duration pattern) in ms; fallback when absent or bad. */
+uint64_t p4_duration_ms(const char *s, uint64_t fallback);
 /* "/api/v1/namespaces/<ns>/<resource>/<name>", escaped; name "" gives the collection. */
 void p4_core_path(char *buf, size_t size, const char *ns, const char *resource, const char *name);
 

@@ -29,6 +29,8 @@
 #include "phase4/dockerstage.h"
 #include "phase4/helmrun.h"
 #include "phase4/helmstage.h"
+#include "phase4/kubestage.h"
+#include "phase4/applyset.h"
 #include "phase4/imagecheck.h"
 #include "phase4/informer.h"
 #include "phase4/json.h"
@@ -56,7 +58,7 @@ struct options {
     const char *leader_namespace;
     const char *leader_id;
     long grace_ms;
-    uint64_t retry_ms, recheck_ms, scan_poll_ms, helm_timeout_ms;
+    uint64_t retry_ms, recheck_ms, scan_poll_ms, helm_timeout_ms, unschedulable_grace_ms;
     const char *helm;      /* the helm binary */
     const char *cache_dir; /* charts and helm's own homes */
 };
@@ -75,6 +77,7 @@ struct app {
     struct p4_discovery *discovery;
     struct p4_chartfetch *charts;
     struct p4_helm_stage *helm;
+    struct p4_kube_stage *kstage;
     char helm_version[64]; /* what `helm version` said at start, or "" */
     struct p4_leader *leader;
     struct p4_serve *metrics, *probes;
@@ -118,6 +121,8 @@ static void usage(FILE *out)
                 "  --helm-binary PATH                the helm the Helm stage runs (default: helm\n"
                 "                                    next to this binary, else /usr/local/bin/helm)\n"
                 "  --helm-timeout DURATION           time limit of one helm run (default 2m)\n"
+                "  --unschedulable-grace DURATION    how long a pod may stay unschedulable before\n"
+                "                                    the Kubernetes stage fails (default 30s)\n"
                 "  --cache-dir DIR                   charts and helm's cache (default\n"
                 "                                    /tmp/phase4-operator)\n"
                 "  --version               print the versions and exit\n"
@@ -254,6 +259,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
         } else if (strcmp(a, "--scan-poll-interval") == 0) {
             if ((o->scan_poll_ms = duration_flag(v)) == 0)
                 goto bad;
+        } else if (strcmp(a, "--unschedulable-grace") == 0) {
+            if ((o->unschedulable_grace_ms = duration_flag(v)) == 0)
+                goto bad;
         } else if (strcmp(a, "--helm-timeout") == 0) {
             if ((o->helm_timeout_ms = duration_flag(v)) == 0)
                 goto bad;
@@ -334,14 +342,22 @@ static void on_trim(uv_timer_t *t)
 #endif
 }
 
-/* A Job the operator created changed: reconcile the resource it belongs to. */
+/*
+ * A Job the operator created changed: reconcile the resource it belongs to.
+ * A chart's Job names its owner in the phase4.io/owner annotation ("ns/name");
+ * a build Job is in its resource's namespace, named by its phase4.io/name label.
+ */
 static void enqueue_owner(const cJSON *job, struct app *app)
 {
     const char *ns = p4_json_str(job, "metadata.namespace");
     const char *name = p4_json_str(job, "metadata.labels.phase4\\.io/name");
+    const char *owner = p4_json_str(
+        p4_json_child(p4_json_get(job, "metadata.annotations"), P4_APPLYSET_ANNOTATION_OWNER), NULL);
     char key[512];
 
-    if (ns && name && (size_t)snprintf(key, sizeof(key), "%s/%s", ns, name) < sizeof(key))
+    if (owner && strchr(owner, '/'))
+        p4_controller_enqueue(app->ctl, owner);
+    else if (ns && name && (size_t)snprintf(key, sizeof(key), "%s/%s", ns, name) < sizeof(key))
         p4_controller_enqueue(app->ctl, key);
 }
 
@@ -443,6 +459,8 @@ static void on_released(void *arg)
     app->docker = NULL;
     p4_helm_stage_free(app->helm); /* a running helm is killed */
     app->helm = NULL;
+    p4_kube_stage_free(app->kstage); /* an apply in flight stops between objects */
+    app->kstage = NULL;
     p4_chartfetch_free(app->charts);
     app->charts = NULL;
     p4_discovery_close(app->discovery);
@@ -638,6 +656,25 @@ static void p4_metrics_write(struct app *app, struct p4_buf *b)
                      "phase4_helm_stage_results{result=\"stalled\"} %zu\n",
                   hs.resources, hs.running, hs.waiting, hs.checking, hs.passed, hs.failed,
                   hs.stalled);
+    p4_kube_stage_stats(app->kstage, &hs);
+    p4_buf_printf(b, "# HELP phase4_kubernetes_stage_resources Resources the Kubernetes stage holds a result for.\n"
+                     "# TYPE phase4_kubernetes_stage_resources gauge\n"
+                     "phase4_kubernetes_stage_resources %zu\n"
+                     "# HELP phase4_kubernetes_stage_applies Kubernetes stage applies running now, and waiting for a slot.\n"
+                     "# TYPE phase4_kubernetes_stage_applies gauge\n"
+                     "phase4_kubernetes_stage_applies{state=\"running\"} %d\n"
+                     "phase4_kubernetes_stage_applies{state=\"waiting\"} %d\n"
+                     "# HELP phase4_kubernetes_stage_results Resources by the Kubernetes stage's result.\n"
+                     "# TYPE phase4_kubernetes_stage_results gauge\n"
+                     "phase4_kubernetes_stage_results{result=\"checking\"} %zu\n"
+                     "phase4_kubernetes_stage_results{result=\"passed\"} %zu\n"
+                     "phase4_kubernetes_stage_results{result=\"failed\"} %zu\n"
+                     "phase4_kubernetes_stage_results{result=\"stalled\"} %zu\n"
+                     "# HELP phase4_kubernetes_stage_namespaces Target namespaces whose pods, EndpointSlices and Warning Events are watched.\n"
+                     "# TYPE phase4_kubernetes_stage_namespaces gauge\n"
+                     "phase4_kubernetes_stage_namespaces %zu\n",
+                  hs.resources, hs.running, hs.waiting, hs.checking, hs.passed, hs.failed,
+                  hs.stalled, p4_kube_stage_namespaces(app->kstage));
 }
 
 static int on_http(const char *path, struct p4_buf *out, const char **ctype, void *data)
@@ -1202,6 +1239,7 @@ int main(int argc, char **argv)
     struct p4_docker_stage_config dc = {0};
     struct p4_chartfetch_config fc = {0};
     struct p4_helm_stage_config hc = {0};
+    struct p4_kube_stage_config kc = {0};
     char charts_dir[PATH_MAX], helm_dir[PATH_MAX], helm_buf[PATH_MAX];
     struct p4_informer_handlers handlers = {on_add, on_update, on_delete, NULL};
     struct p4_informer_handlers job_handlers = {on_job_add, on_job_update, on_job_delete, NULL};
@@ -1317,6 +1355,18 @@ int main(int argc, char **argv)
         p4_log(P4_LOG_ERROR, "cannot set up the Helm stage; it will not run", "error",
                err.message, P4_LOG_END);
     }
+    kc.kube = app.kube;
+    kc.discovery = app.discovery;
+    kc.jobs = app.jobs;
+    kc.events = app.events;
+    kc.retry_ms = o.retry_ms;
+    kc.recheck_ms = o.recheck_ms;
+    kc.unschedulable_grace_ms = o.unschedulable_grace_ms;
+    kc.changed = on_stage_changed;
+    kc.data = &app;
+    app.kstage = p4_kube_stage_new(app.loop, &kc);
+    app.rec.stages[P4_STAGE_KUBERNETES] = &p4_kube_stage_ops;
+    app.rec.stage_ctx[P4_STAGE_KUBERNETES] = app.kstage;
 
     (void)uv_timer_init(app.loop, &app.grace);
     app.grace.data = &app;

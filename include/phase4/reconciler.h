@@ -4,8 +4,9 @@
  * For each resource it writes status (observedGeneration, stage, the
  * Ready / Reconciling / Stalled conditions and one condition per stage)
  * and Events, only when they change, and drives the stages of stage.h in
- * order. Today the Docker stage is the only one built: once it passes, the
- * resource waits at the Helm stage; the stage modules fill in the gates.
+ * order; the stage modules fill in the gates and the status members they own
+ * (image, chart, inventory, health). A stage this version does not build
+ * (Validation, today) shows as not available once the one before it passed.
  */
 #ifndef PHASE4_RECONCILER_H
 #define PHASE4_RECONCILER_H

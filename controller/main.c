@@ -1241,8 +1241,8 @@ int main(int argc, char **argv)
     struct p4_helm_stage_config hc = {0};
     struct p4_kube_stage_config kc = {0};
     char charts_dir[PATH_MAX], helm_dir[PATH_MAX], helm_buf[PATH_MAX];
-    struct p4_informer_handlers handlers = {on_add, on_update, on_delete, NULL};
-    struct p4_informer_handlers job_handlers = {on_job_add, on_job_update, on_job_delete, NULL};
+    struct p4_informer_handlers handlers = {on_add, on_update, on_delete, NULL, NULL};
+    struct p4_informer_handlers job_handlers = {on_job_add, on_job_update, on_job_delete, NULL, NULL};
     struct p4_error err;
     struct app app;
     char host[256] = "phase4-operator";

@@ -780,7 +780,7 @@ char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, stru
     const cJSON *v = p4_json_child(p4_json_child(secret, "data"), P4_MANIFEST_SECRET_KEY);
     const char *b64 = cJSON_IsString(v) ? v->valuestring : NULL; /* the key has a '.' */
     unsigned char *gz = NULL;
-    size_t gz_len = 0, cap = 65536, n = 0;
+    size_t gz_len = 0, cap = max < 65536 ? max : 65536, n = 0;
     char *out;
     z_stream z;
     int zrc;
@@ -805,18 +805,23 @@ char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, stru
     z.avail_in = (uInt)gz_len;
     do {
         if (n == cap) {
-            if (cap >= max) {
+            /* Full: one byte past max says it is too big (room for it, so a stream of
+               exactly max bytes still ends here). */
+            size_t grow = cap * 2 < max ? cap * 2 : max;
+            if (cap > max) {
                 zrc = Z_MEM_ERROR;
                 break;
             }
-            cap = cap * 2 < max ? cap * 2 : max;
+            cap = grow > cap ? grow : cap + 1;
             out = p4_realloc(out, cap + 1);
         }
         z.next_out = (Bytef *)out + n;
         z.avail_out = (uInt)(cap - n);
         zrc = inflate(&z, Z_NO_FLUSH);
         n = cap - z.avail_out;
-    } while (zrc == Z_OK);
+    } while (zrc == Z_OK || (zrc == Z_BUF_ERROR && n == cap && z.avail_in > 0));
+    if (zrc == Z_STREAM_END && n > max)
+        zrc = Z_MEM_ERROR;
     (void)inflateEnd(&z);
     free(gz);
     if (zrc != Z_STREAM_END || z.avail_in != 0) {

@@ -47,6 +47,9 @@ struct nswatch {
     char *ns;
     struct p4_informer *pods, *slices, *events;
     struct p4_strmap keys; /* the resources targeting it (values unused) */
+    long pods_total, pods_running; /* kept by the pod handlers */
+    bool events_dirty;             /* the Warning Events changed since recent was made */
+    char *recent;                  /* status.health.recentEvents (JSON text), or NULL */
 };
 
 struct p4_kube_stage {
@@ -104,6 +107,22 @@ static bool has_value(const cJSON *values, const char *v)
     return false;
 }
 
+/* An expression's values: 1 a non-empty array of strings, 0 absent or empty, -1 malformed. */
+static int values_shape(const cJSON *values)
+{
+    const cJSON *it;
+
+    if (values == NULL || cJSON_IsNull(values))
+        return 0;
+    if (!cJSON_IsArray(values))
+        return -1;
+    cJSON_ArrayForEach(it, values) {
+        if (!cJSON_IsString(it))
+            return -1;
+    }
+    return values->child ? 1 : 0;
+}
+
 bool p4_selector_matches(const cJSON *selector, const cJSON *labels)
 {
     const cJSON *ml = p4_json_child(selector, "matchLabels");
@@ -111,6 +130,10 @@ bool p4_selector_matches(const cJSON *selector, const cJSON *labels)
     const cJSON *it;
     int terms = 0;
 
+    if (cJSON_IsNull(ml)) /* null is absent, as in Kubernetes' JSON */
+        ml = NULL;
+    if (cJSON_IsNull(me))
+        me = NULL;
     if (!cJSON_IsObject(selector) || (ml && !cJSON_IsObject(ml)) || (me && !cJSON_IsArray(me)))
         return false;
     cJSON_ArrayForEach(it, ml) {
@@ -122,7 +145,13 @@ bool p4_selector_matches(const cJSON *selector, const cJSON *labels)
     cJSON_ArrayForEach(it, me) {
         const char *key = p4_json_str(it, "key"), *op = p4_json_str(it, "operator");
         const char *have;
-        if (key == NULL || op == NULL)
+        int shape = values_shape(p4_json_child(it, "values"));
+        bool set_op;
+        if (key == NULL || op == NULL || shape < 0)
+            return false;
+        /* As labels.NewRequirement: In and NotIn need values, Exists and DoesNotExist none. */
+        set_op = strcmp(op, "In") == 0 || strcmp(op, "NotIn") == 0;
+        if (set_op != (shape == 1))
             return false;
         have = p4_json_str(p4_json_child(labels, key), NULL);
         if (strcmp(op, "In") == 0) {
@@ -225,6 +254,45 @@ static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON
         owned_changed(data, watched_kinds[idx].kind, obj, true);                                  \
     }
 
+/* Cached workloads keep what health.h reads: not their pod template (most of their size). */
+static void slim_workload(cJSON *obj, void *data)
+{
+    cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+
+    (void)data;
+    cJSON_DeleteItemFromObjectCaseSensitive(spec, "template");
+    cJSON_DeleteItemFromObjectCaseSensitive(spec, "volumeClaimTemplates");
+}
+
+/* Cached pods keep their status, and of their spec only each container's name and image. */
+static void slim_pod(cJSON *obj, void *data)
+{
+    static const char *const lists[] = {"containers", "initContainers"};
+    cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec"), *slim, *c;
+
+    (void)data;
+    if (!cJSON_IsObject(spec))
+        return;
+    slim = p4_json_need(cJSON_CreateObject());
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        const cJSON *have = cJSON_GetObjectItemCaseSensitive(spec, lists[i]);
+        cJSON *keep;
+        if (!cJSON_IsArray(have))
+            continue;
+        keep = p4_json_need(cJSON_AddArrayToObject(slim, lists[i]));
+        for (c = have->child; c != NULL; c = c->next) {
+            cJSON *one = p4_json_need(cJSON_CreateObject());
+            const char *name = p4_json_str(c, "name"), *image = p4_json_str(c, "image");
+            if (name)
+                p4_json_need(cJSON_AddStringToObject(one, "name", name));
+            if (image)
+                p4_json_need(cJSON_AddStringToObject(one, "image", image));
+            cJSON_AddItemToArray(keep, one);
+        }
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, "spec", slim);
+}
+
 WATCH_HANDLERS(0)
 WATCH_HANDLERS(1)
 WATCH_HANDLERS(2)
@@ -234,9 +302,11 @@ WATCH_HANDLERS(4)
 static void start_watching(struct p4_kube_stage *k)
 {
     const struct p4_informer_handlers h[W_COUNT] = {
-        {on_add_0, on_update_0, on_delete_0, k}, {on_add_1, on_update_1, on_delete_1, k},
-        {on_add_2, on_update_2, on_delete_2, k}, {on_add_3, on_update_3, on_delete_3, k},
-        {on_add_4, on_update_4, on_delete_4, k},
+        {on_add_0, on_update_0, on_delete_0, k, slim_workload},
+        {on_add_1, on_update_1, on_delete_1, k, slim_workload},
+        {on_add_2, on_update_2, on_delete_2, k, slim_workload},
+        {on_add_3, on_update_3, on_delete_3, k, NULL},
+        {on_add_4, on_update_4, on_delete_4, k, NULL},
     };
 
     if (k->watching)
@@ -258,14 +328,54 @@ static void ns_changed(struct nswatch *w)
         enqueue(w->k, e->key);
 }
 
-static void on_ns_add(const char *key, const cJSON *obj, void *data)
+static int running(const cJSON *pod)
+{
+    const char *phase = p4_json_str(pod, "status.phase");
+
+    return phase && strcmp(phase, "Running") == 0;
+}
+
+/* Pods: counted as they come and go (status.health), not by walking the cache. */
+static void on_pod_add(const char *key, const cJSON *obj, void *data)
+{
+    struct nswatch *w = data;
+
+    (void)key;
+    w->pods_total++;
+    w->pods_running += running(obj);
+    ns_changed(w);
+}
+
+static void on_pod_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
+{
+    struct nswatch *w = data;
+
+    (void)key;
+    w->pods_running += running(cur) - running(old);
+    ns_changed(w);
+}
+
+static void on_pod_delete(const char *key, const cJSON *obj, void *data)
+{
+    struct nswatch *w = data;
+
+    (void)key;
+    if (w->pods_total > 0) /* a deletion of a pod never seen is not counted */
+        w->pods_total--;
+    if (running(obj) && w->pods_running > 0)
+        w->pods_running--;
+    ns_changed(w);
+}
+
+/* EndpointSlices and Warning Events: the summary of Events is made again when asked for. */
+static void on_other_add(const char *key, const cJSON *obj, void *data)
 {
     (void)key;
     (void)obj;
     ns_changed(data);
 }
 
-static void on_ns_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
+static void on_other_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
 {
     (void)key;
     (void)old;
@@ -273,23 +383,41 @@ static void on_ns_update(const char *key, const cJSON *old, const cJSON *cur, vo
     ns_changed(data);
 }
 
-static void on_ns_delete(const char *key, const cJSON *obj, void *data)
+static void on_other_delete(const char *key, const cJSON *obj, void *data)
 {
     (void)key;
     (void)obj;
     ns_changed(data);
 }
 
-static struct p4_informer *ns_informer(struct nswatch *w, const char *fmt)
+static void on_event_add(const char *key, const cJSON *obj, void *data)
 {
-    struct p4_informer_handlers h = {on_ns_add, on_ns_update, on_ns_delete, w};
+    ((struct nswatch *)data)->events_dirty = true;
+    on_other_add(key, obj, data);
+}
+
+static void on_event_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
+{
+    ((struct nswatch *)data)->events_dirty = true;
+    on_other_update(key, old, cur, data);
+}
+
+static void on_event_delete(const char *key, const cJSON *obj, void *data)
+{
+    ((struct nswatch *)data)->events_dirty = true;
+    on_other_delete(key, obj, data);
+}
+
+static struct p4_informer *ns_informer(struct nswatch *w, const char *fmt,
+                                       const struct p4_informer_handlers *h)
+{
     char ens[256], path[512];
     struct p4_informer *inf;
 
     if (p4_kube_escape(w->ns, ens, sizeof(ens)) != 0)
         ens[0] = '\0';
     (void)snprintf(path, sizeof(path), fmt, ens);
-    inf = p4_informer_new(w->k->sr.loop, w->k->cfg.kube, path, &h);
+    inf = p4_informer_new(w->k->sr.loop, w->k->cfg.kube, path, h);
     p4_informer_start(inf);
     return inf;
 }
@@ -308,9 +436,17 @@ static struct nswatch *watch_ns(struct run *r)
         w->k = k;
         w->ns = p4_strdup(r->target_ns);
         p4_strmap_init(&w->keys);
-        w->pods = ns_informer(w, "/api/v1/namespaces/%s/pods");
-        w->slices = ns_informer(w, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices");
-        w->events = ns_informer(w, "/api/v1/namespaces/%s/events?fieldSelector=type%%3DWarning");
+        const struct p4_informer_handlers pods = {on_pod_add, on_pod_update, on_pod_delete, w,
+                                                  slim_pod};
+        const struct p4_informer_handlers slices = {on_other_add, on_other_update,
+                                                    on_other_delete, w, NULL};
+        const struct p4_informer_handlers events = {on_event_add, on_event_update,
+                                                    on_event_delete, w, NULL};
+        w->pods = ns_informer(w, "/api/v1/namespaces/%s/pods", &pods);
+        w->slices = ns_informer(w, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices",
+                                &slices);
+        w->events = ns_informer(w, "/api/v1/namespaces/%s/events?fieldSelector=type%%3DWarning",
+                                &events);
         (void)p4_strmap_put(&k->ns, w->ns, w);
     }
     (void)p4_strmap_put(&w->keys, r->base.key, w);
@@ -324,6 +460,7 @@ static void nswatch_free(struct nswatch *w)
     p4_informer_close(w->slices);
     p4_informer_close(w->events);
     p4_strmap_close(&w->keys);
+    free(w->recent);
     free(w->ns);
     free(w);
 }
@@ -603,22 +740,6 @@ static void eval_service(struct eval *ev, const struct p4_inv_entry *e)
     }
 }
 
-struct pod_count {
-    int total, running;
-};
-
-static int count_pod(const char *key, const cJSON *pod, void *data)
-{
-    struct pod_count *pc = data;
-    const char *phase = p4_json_str(pod, "status.phase");
-
-    (void)key;
-    pc->total++;
-    if (phase && strcmp(phase, "Running") == 0)
-        pc->running++;
-    return 0;
-}
-
 static int collect_event(const char *key, const cJSON *event, void *data)
 {
     (void)key;
@@ -626,11 +747,29 @@ static int collect_event(const char *key, const cJSON *event, void *data)
     return 0;
 }
 
+/* The namespace's recent Warning Events, made again only after they changed. */
+static cJSON *recent_events(struct nswatch *w)
+{
+    cJSON *list, *recent;
+
+    if (w->recent == NULL || w->events_dirty) {
+        list = p4_json_need(cJSON_CreateArray());
+        (void)p4_informer_each(w->events, collect_event, list);
+        recent = p4_diagnose_recent_warnings(list, P4_KUBE_STAGE_RECENT_EVENTS);
+        cJSON_Delete(list);
+        free(w->recent);
+        w->recent = recent ? p4_json_print(recent) : NULL;
+        cJSON_Delete(recent);
+        w->events_dirty = false;
+    }
+    recent = w->recent ? cJSON_Parse(w->recent) : NULL;
+    return recent ? recent : p4_json_need(cJSON_CreateArray());
+}
+
 /* status.health, as JSON text (caller frees). */
 static char *health_json(struct eval *ev)
 {
-    cJSON *h = p4_json_need(cJSON_CreateObject()), *list, *recent;
-    struct pod_count pc = {0, 0};
+    cJSON *h = p4_json_need(cJSON_CreateObject());
     struct nswatch *w = ev->r->nsw;
     char buf[64];
     char *text;
@@ -638,18 +777,12 @@ static char *health_json(struct eval *ev)
     p4_json_need(cJSON_AddStringToObject(h, "namespace", ev->r->target_ns));
     (void)snprintf(buf, sizeof(buf), "%d/%d", ev->deploy_ready, ev->deploy_total);
     p4_json_need(cJSON_AddStringToObject(h, "deployments", buf));
-    if (w)
-        (void)p4_informer_each(w->pods, count_pod, &pc);
-    (void)snprintf(buf, sizeof(buf), "%d/%d", pc.running, pc.total);
+    (void)snprintf(buf, sizeof(buf), "%ld/%ld", w ? w->pods_running : 0, w ? w->pods_total : 0);
     p4_json_need(cJSON_AddStringToObject(h, "pods", buf));
     (void)snprintf(buf, sizeof(buf), "%d/%d", ev->svc_active, ev->svc_total);
     p4_json_need(cJSON_AddStringToObject(h, "services", buf));
-    list = p4_json_need(cJSON_CreateArray());
-    if (w)
-        (void)p4_informer_each(w->events, collect_event, list);
-    recent = p4_diagnose_recent_warnings(list, P4_KUBE_STAGE_RECENT_EVENTS);
-    cJSON_Delete(list);
-    cJSON_AddItemToObject(h, "recentEvents", recent ? recent : p4_json_need(cJSON_CreateArray()));
+    cJSON_AddItemToObject(h, "recentEvents",
+                          w ? recent_events(w) : p4_json_need(cJSON_CreateArray()));
     text = p4_json_print(h);
     cJSON_Delete(h);
     return text;

@@ -80,13 +80,16 @@ static void compact(cJSON *obj)
     }
 }
 
-/* The entry to keep for obj (compacted first; obj is still the caller's). */
-static struct entry *entry_of(cJSON *obj)
+/* The entry to keep for obj (compacted and transformed first; obj is still the caller's). */
+static struct entry *entry_of(const struct p4_informer *inf, cJSON *obj)
 {
     struct entry *e = p4_calloc(1, sizeof(*e));
-    const char *rv = p4_json_str(obj, "metadata.resourceVersion");
+    const char *rv;
 
     compact(obj);
+    if (inf->h.transform)
+        inf->h.transform(obj, inf->h.data);
+    rv = p4_json_str(obj, "metadata.resourceVersion");
     e->rv = rv ? p4_strdup(rv) : NULL;
     e->text = p4_json_print(obj);
     if (e->text == NULL)
@@ -277,7 +280,7 @@ static void on_list(struct p4_kube_result *res, void *data)
                 p4_json_need(cJSON_AddStringToObject(item, "apiVersion", list_api));
             }
         }
-        entry_free(p4_strmap_put(&inf->staging, key, entry_of(item)));
+        entry_free(p4_strmap_put(&inf->staging, key, entry_of(inf, item)));
     }
     cont = p4_json_str(res->body, "metadata.continue");
     if (cont && cont[0]) {
@@ -338,7 +341,7 @@ static void on_event(enum p4_watch_type type, cJSON *obj, void *data)
         cJSON_Delete(obj);
         return;
     }
-    old = p4_strmap_put(&inf->store, key, entry_of(obj));
+    old = p4_strmap_put(&inf->store, key, entry_of(inf, obj));
     if (old == NULL) {
         if (inf->h.on_add)
             inf->h.on_add(key, obj, inf->h.data);

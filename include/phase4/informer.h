@@ -31,6 +31,13 @@ struct p4_informer_handlers {
     void (*on_update)(const char *key, const cJSON *old, const cJSON *cur, void *data);
     void (*on_delete)(const char *key, const cJSON *obj, void *data);
     void *data;
+    /*
+     * Optional: drop what the caller never reads from an object before it is
+     * cached (as client-go's SetTransform). It runs on every listed or watched
+     * object, which the handlers then see as transformed; it must keep
+     * metadata.name, namespace and resourceVersion.
+     */
+    void (*transform)(cJSON *obj, void *data);
 };
 
 struct p4_informer_stats {

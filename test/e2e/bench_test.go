@@ -39,26 +39,48 @@ func rssKiB(pid int) int {
 // the registry, a scan report lookup) and passes.
 var benchImage, benchCharts string
 
-func benchObject(ns, name string) *unstructured.Unstructured {
+// benchObject is a Phase4Deployment of the webapp chart. With pods, it runs
+// one replica behind its Service; without, its Deployment has no replicas and
+// no Service (the local cluster's fake nodes hold a few hundred pods, not ten
+// thousand), so the Kubernetes stage still applies and waits on it.
+func benchObject(ns, name string, pods bool) *unstructured.Unstructured {
+	values := map[string]any{"replicaCount": int64(1)}
+	if !pods {
+		values = map[string]any{"replicaCount": int64(0), "service": map[string]any{"enabled": false}}
+	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "phase4.io/v1alpha1", "kind": "Phase4Deployment",
 		"metadata": map[string]any{"name": name, "namespace": ns},
 		"spec": map[string]any{
 			"image":  map[string]any{"repository": benchImage, "tag": "1.0", "insecure": true},
-			"chart":  map[string]any{"repository": benchCharts, "name": "webapp", "version": "0.1.0"},
+			"chart":  map[string]any{"repository": benchCharts, "name": "webapp", "version": "0.1.0", "values": values},
 			"target": map[string]any{"namespace": ns},
 		},
 	}}
 }
 
 // statusTimes watches a namespace and records when each object first has a
-// status, when its Docker stage first passed (DockerReady True) and when its
-// Helm stage did (HelmReady True).
+// status, when its Docker stage first passed (DockerReady True), when its
+// Helm stage did (HelmReady True) and when its Kubernetes stage did.
 type statusTimes struct {
 	mu    sync.Mutex
 	seen  map[string]time.Time
 	ready map[string]time.Time
 	helm  map[string]time.Time
+	kube  map[string]time.Time
+}
+
+func (s *statusTimes) kubeCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.kube)
+}
+
+func (s *statusTimes) kubeAt(name string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.kube[name]
+	return t, ok
 }
 
 func (s *statusTimes) helmCount() int {
@@ -103,7 +125,8 @@ func (s *statusTimes) at(name string) (time.Time, bool) {
 // watchStatus records when each object in ns first has a status. It uses an
 // informer, which re-watches (and relists) when the server closes a watch.
 func watchStatus(ctx context.Context, b testing.TB, client dynamic.Interface, ns string) *statusTimes {
-	st := &statusTimes{seen: map[string]time.Time{}, ready: map[string]time.Time{}, helm: map[string]time.Time{}}
+	st := &statusTimes{seen: map[string]time.Time{}, ready: map[string]time.Time{}, helm: map[string]time.Time{},
+		kube: map[string]time.Time{}}
 	factory := dynamicinformer.NewFilteredDynamicSharedInformerFactory(client, 0, ns, nil)
 	record := func(obj any) {
 		u, ok := obj.(*unstructured.Unstructured)
@@ -124,6 +147,11 @@ func watchStatus(ctx context.Context, b testing.TB, client dynamic.Interface, ns
 			if c := condition(u, "HelmReady"); c != nil && c["status"] == "True" {
 				if _, dup := st.helm[u.GetName()]; !dup {
 					st.helm[u.GetName()] = now
+				}
+			}
+			if c := condition(u, "KubernetesReady"); c != nil && c["status"] == "True" {
+				if _, dup := st.kube[u.GetName()]; !dup {
+					st.kube[u.GetName()] = now
 				}
 			}
 			st.mu.Unlock()
@@ -153,7 +181,7 @@ func createMany(ctx context.Context, b testing.TB, client dynamic.Interface, ns 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if _, err := client.Resource(p4dGVR).Namespace(ns).Create(ctx, benchObject(ns, fmt.Sprintf("bulk-%05d", i)), metav1.CreateOptions{}); err != nil {
+				if _, err := client.Resource(p4dGVR).Namespace(ns).Create(ctx, benchObject(ns, fmt.Sprintf("bulk-%05d", i), false), metav1.CreateOptions{}); err != nil {
 					select {
 					case errs <- err:
 					default:
@@ -175,9 +203,10 @@ func createMany(ctx context.Context, b testing.TB, client dynamic.Interface, ns 
 }
 
 // BenchmarkOperatorFootprint measures the operator's memory idle and with
-// 1,000 and 10,000 Phase4Deployments past the Docker and Helm stages (real
-// image, real chart), and the time from create to the first status write,
-// to DockerReady and to HelmReady. Run by `make bench`; it asserts nothing about speed.
+// 1,000 and 10,000 Phase4Deployments past the Docker, Helm and Kubernetes
+// stages (real image, real chart, applied and watched), and the time from
+// create to the first status write, to DockerReady, to HelmReady and to
+// KubernetesReady. Run by `make bench`; it asserts nothing about speed.
 func BenchmarkOperatorFootprint(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
@@ -198,37 +227,41 @@ func BenchmarkOperatorFootprint(b *testing.B) {
 
 	// Latency: one object at a time, so nothing queues behind another.
 	single := 200
-	var lat, docker, helm []time.Duration
+	var lat, docker, helm, kubeLat []time.Duration
 	for i := 0; i < single; i++ {
 		name := fmt.Sprintf("lat-%03d", i)
 		start := time.Now()
-		if _, err := client.Resource(p4dGVR).Namespace(ns).Create(ctx, benchObject(ns, name), metav1.CreateOptions{}); err != nil {
+		if _, err := client.Resource(p4dGVR).Namespace(ns).Create(ctx, benchObject(ns, name, true), metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
-		eventually(b, 30*time.Second, name+" HelmReady", func() (bool, string, error) {
-			_, ok := st.helmAt(name)
+		eventually(b, 30*time.Second, name+" KubernetesReady", func() (bool, string, error) {
+			_, ok := st.kubeAt(name)
 			return ok, "", nil
 		})
 		at, _ := st.at(name)
 		ready, _ := st.readyAt(name)
 		charted, _ := st.helmAt(name)
+		running, _ := st.kubeAt(name)
 		lat = append(lat, at.Sub(start))
 		docker = append(docker, ready.Sub(start))
 		helm = append(helm, charted.Sub(start))
+		kubeLat = append(kubeLat, running.Sub(start))
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	sort.Slice(docker, func(i, j int) bool { return docker[i] < docker[j] })
 	sort.Slice(helm, func(i, j int) bool { return helm[i] < helm[j] })
+	sort.Slice(kubeLat, func(i, j int) bool { return kubeLat[i] < kubeLat[j] })
 	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
 	d50, d99 := docker[len(docker)/2], docker[len(docker)*99/100]
 	h50, h99 := helm[len(helm)/2], helm[len(helm)*99/100]
+	k50, k99 := kubeLat[len(kubeLat)/2], kubeLat[len(kubeLat)*99/100]
 
 	fill := func(total int) int {
 		createMany(ctx, b, client, ns, st.count(), total)
-		eventually(b, 30*time.Minute, fmt.Sprintf("%d objects past the Helm stage", total), func() (bool, string, error) {
+		eventually(b, 30*time.Minute, fmt.Sprintf("%d objects past the Kubernetes stage", total), func() (bool, string, error) {
 			m := scrape(op)
-			return st.helmCount() >= total, fmt.Sprintf("%d with status seen, %d DockerReady, %d HelmReady; operator: cached %s, status writes %s, depth %s, log tail %q",
-				st.count(), st.readyCount(), st.helmCount(), metric(m, "phase4_cached_objects"), metric(m, "phase4_status_writes_total"),
+			return st.kubeCount() >= total, fmt.Sprintf("%d with status seen, %d DockerReady, %d HelmReady, %d KubernetesReady; operator: cached %s, status writes %s, depth %s, log tail %q",
+				st.count(), st.readyCount(), st.helmCount(), st.kubeCount(), metric(m, "phase4_cached_objects"), metric(m, "phase4_status_writes_total"),
 				metric(m, "phase4_workqueue_depth"), tail(op.log(), 400)), nil
 		})
 		// Settled: the operator hands memory freed after the burst back every 30 s.
@@ -251,19 +284,22 @@ func BenchmarkOperatorFootprint(b *testing.B) {
 	b.ReportMetric(float64(p99.Microseconds())/1000, "create-to-status-p99-ms")
 	b.Logf("\n| what | result |\n|---|---|\n"+
 		"| RSS idle (leader, cache synced, 0 objects) | %d KiB |\n"+
-		"| RSS with %d Phase4Deployments past the Docker and Helm stages | %d KiB |\n"+
-		"| RSS with %d Phase4Deployments past the Docker and Helm stages | %d KiB (%.1f KiB per object) |\n"+
+		"| RSS with %d Phase4Deployments past the Docker, Helm and Kubernetes stages | %d KiB |\n"+
+		"| RSS with %d Phase4Deployments past the Docker, Helm and Kubernetes stages | %d KiB (%.1f KiB per object) |\n"+
 		"| create → first status write, p50 (%d creates, one at a time) | %.1f ms |\n"+
 		"| create → first status write, p99 | %.1f ms |\n"+
 		"| create → DockerReady True (every gate, local registry), p50 | %.1f ms |\n"+
 		"| create → DockerReady True, p99 | %.1f ms |\n"+
 		"| create → HelmReady True (fetch, lint, template, dry run of 3 objects, manifest Secret), p50 | %.1f ms |\n"+
 		"| create → HelmReady True, p99 | %.1f ms |\n"+
-		"| %d creates by 16 writers until all past the Helm stage | %.1f s |\n",
+		"| create → KubernetesReady True (apply 3 objects, one pod Running, the Service's endpoint ready), p50 | %.1f ms |\n"+
+		"| create → KubernetesReady True, p99 | %.1f ms |\n"+
+		"| %d creates by 16 writers until all past the Kubernetes stage (2 objects each, no pods) | %.1f s |\n",
 		idle, small, rss1k, large, rss10k, float64(rss10k-idle)/float64(large), single,
 		float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000,
 		float64(d50.Microseconds())/1000, float64(d99.Microseconds())/1000,
-		float64(h50.Microseconds())/1000, float64(h99.Microseconds())/1000, large-single, bulk.Seconds())
+		float64(h50.Microseconds())/1000, float64(h99.Microseconds())/1000,
+		float64(k50.Microseconds())/1000, float64(k99.Microseconds())/1000, large-single, bulk.Seconds())
 }
 
 func tail(s string, n int) string {

@@ -782,20 +782,36 @@ func keys[V any](m map[string]V) []string {
 }
 
 // An operator restart checks every stage of the current generation again,
-// quietly: what passed stays passed while it does (DockerReady and HelmReady
+// quietly: what passed stays passed while it does (DockerReady, HelmReady and KubernetesReady
 // keep their lastTransitionTime), and no Event is told twice.
 func TestStagesRecheckedAfterRestartWithoutFlapping(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	installCRD(t, ctx)
+	// This test counts every resource in the cluster: wait until the earlier
+	// tests' namespaces (and the resources and workloads in them) are gone.
+	eventually(t, 2*time.Minute, "earlier tests' namespaces to be deleted", func() (bool, string, error) {
+		list, err := kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		var left []string
+		for _, n := range list.Items {
+			if n.DeletionTimestamp != nil {
+				left = append(left, n.Name)
+			}
+		}
+		return len(left) == 0, strings.Join(left, ", "), nil
+	})
 	ns := newNamespace(t, ctx, "e2e-helm-restart")
 	charts := chartsEnv(t)
 	first := helmOperator(t, ctx)
 
 	createP4D(t, ctx, helmP4D(t, ns, "web", map[string]any{"repository": charts["CHART_REPO_URL"],
 		"name": "webapp", "version": "0.1.0"}))
-	before := waitCondition(t, ctx, ns, "web", "HelmReady", "True", "ChartReady", 90*time.Second)
-	waitEvent(t, ctx, ns, "web", "Normal", "ChartReady", "")
+	waitCondition(t, ctx, ns, "web", "HelmReady", "True", "ChartReady", 90*time.Second)
+	before := waitCondition(t, ctx, ns, "web", "KubernetesReady", "True", "WorkloadsReady", 90*time.Second)
+	waitEvent(t, ctx, ns, "web", "Normal", "WorkloadsReady", "")
 
 	_ = first.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -806,7 +822,7 @@ func TestStagesRecheckedAfterRestartWithoutFlapping(t *testing.T) {
 	second := helmOperator(t, ctx)
 	// Other tests' resources may be in the cluster too: the new operator is done
 	// when every resource whose chart passed has passed the Helm stage again.
-	eventually(t, 90*time.Second, "the new operator to have checked both stages again", func() (bool, string, error) {
+	eventually(t, 90*time.Second, "the new operator to have checked the stages again", func() (bool, string, error) {
 		list, err := dyn.Resource(p4dGVR).Namespace("").List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, "", err
@@ -819,16 +835,18 @@ func TestStagesRecheckedAfterRestartWithoutFlapping(t *testing.T) {
 		}
 		m := scrape(second)
 		passed := metric(m, `phase4_helm_stage_results{result="passed"}`)
+		kubePassed := metric(m, `phase4_kubernetes_stage_results{result="passed"}`)
 		checking := metric(m, `phase4_docker_stage_results{result="checking"}`) + "/" +
-			metric(m, `phase4_helm_stage_results{result="checking"}`)
-		return passed == strconv.Itoa(want) && checking == "0/0",
-			fmt.Sprintf("helm passed %s of %d, checking %s", passed, want, checking), nil
+			metric(m, `phase4_helm_stage_results{result="checking"}`) + "/" +
+			metric(m, `phase4_kubernetes_stage_results{result="checking"}`)
+		return passed == strconv.Itoa(want) && kubePassed == strconv.Itoa(want) && checking == "0/0/0",
+			fmt.Sprintf("helm passed %s of %d, kubernetes passed %s, checking %s", passed, want, kubePassed, checking), nil
 	})
 	after, err := getP4D(ctx, ns, "web")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []string{"DockerReady", "HelmReady"} {
+	for _, typ := range []string{"DockerReady", "HelmReady", "KubernetesReady"} {
 		b, a := condition(before, typ), condition(after, typ)
 		if a == nil || a["status"] != "True" || a["lastTransitionTime"] != b["lastTransitionTime"] {
 			t.Errorf("%s after the restart = %v, want it True since %v", typ, a, b["lastTransitionTime"])
@@ -839,7 +857,7 @@ func TestStagesRecheckedAfterRestartWithoutFlapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range evs {
-		if (e.Reason == "ChartReady" || e.Reason == "ImageReady") && e.Count > 1 {
+		if (e.Reason == "ChartReady" || e.Reason == "ImageReady" || e.Reason == "WorkloadsReady") && e.Count > 1 {
 			t.Errorf("Event %s told %d times; a restart must not tell it again", e.Reason, e.Count)
 		}
 	}

@@ -1067,21 +1067,7 @@ static void on_build_log(struct p4_kube_result *res, void *data)
     if (r == NULL)
         return;
     if (res->rc == 0 && cJSON_IsString(res->body)) {
-        const char *text = res->body->valuestring;
-        size_t len = strlen(text), from = len > sizeof(tail) - 1 ? len - (sizeof(tail) - 1) : 0;
-        size_t j = 0;
-        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-            len--;
-        for (size_t i = from; i < len && j + 4 < sizeof(tail); i++) {
-            unsigned char ch = (unsigned char)text[i];
-            if (ch == '\n') {
-                memcpy(tail + j, " | ", 3);
-                j += 3;
-            } else {
-                tail[j++] = (char)(ch < 0x20 || ch == 0x7f ? ' ' : ch);
-            }
-        }
-        tail[j] = '\0';
+        p4_log_tail(res->body->valuestring, tail, sizeof(tail));
     } else {
         p4_log(P4_LOG_DEBUG, "cannot read the build's log", "key", r->base.key, "job", r->job,
                "error", res->err.message, P4_LOG_END);

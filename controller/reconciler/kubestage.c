@@ -496,6 +496,7 @@ struct eval {
     uint64_t recheck_ms;      /* 0, or re-evaluate after this (a grace ends) */
     int deploy_total, deploy_ready, svc_total, svc_active, svc_checked, svc_ready;
     char svc_waiting[WAITING_MAX];
+    char pod[256], container[128]; /* a crash loop's pod and container (for its log) */
 };
 
 /* A gate's reason must be static text: a diagnosis' or a health failure's. */
@@ -572,15 +573,39 @@ static long unschedulable_for(const cJSON *pod, time_t now)
     return -1;
 }
 
+/* The first container of a pod waiting in CrashLoopBackOff, or NULL. */
+static const char *crashing_container(const cJSON *pod)
+{
+    static const char *const lists[] = {"status.initContainerStatuses",
+                                        "status.containerStatuses"};
+    const cJSON *c;
+
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        cJSON_ArrayForEach(c, p4_json_get(pod, lists[i])) {
+            const char *why = p4_json_str(c, "state.waiting.reason");
+            if (why && strcmp(why, "CrashLoopBackOff") == 0)
+                return p4_json_str(c, "name");
+        }
+    }
+    return NULL;
+}
+
 /* A failed object: diagnose it (its own words), else take the health's. */
 static void failed_object(struct eval *ev, const cJSON *obj, const struct p4_health *h)
 {
     struct p4_diagnosis dg;
+    const char *kind = p4_json_str(obj, "kind"), *name = p4_json_str(obj, "metadata.name");
+    const char *container = crashing_container(obj);
 
     if (p4_diagnose_object(obj, &dg) == 1 && dg.reason[0])
         fail_with(ev, dg.reason, dg.cls, dg.message);
     else
         fail_with(ev, h->reason, P4_FAIL_ARTIFACT, h->message);
+    if (kind && strcmp(kind, "Pod") == 0 && name && container &&
+        strcmp(ev->reason, "CrashLoopBackOff") == 0) {
+        (void)snprintf(ev->pod, sizeof(ev->pod), "%s", name);
+        (void)snprintf(ev->container, sizeof(ev->container), "%s", container);
+    }
 }
 
 struct pod_scan {
@@ -655,11 +680,7 @@ static void eval_object(struct eval *ev, const struct p4_inv_entry *e, struct p4
     }
     if (h.status == P4_HEALTH_FAILED) {
         struct p4_diagnosis dg;
-        if (p4_diagnose_object(obj, &dg) == 1 && dg.reason[0]) {
-            fail_with(ev, dg.reason, dg.cls, dg.message);
-            return;
-        }
-        if (h.permanent) {
+        if (h.permanent || (p4_diagnose_object(obj, &dg) == 1 && dg.reason[0])) {
             failed_object(ev, obj, &h);
             return;
         }
@@ -790,6 +811,63 @@ static char *health_json(struct eval *ev)
 
 static void evaluate(struct run *r, bool timer);
 
+/* A crash loop's failure, waiting for the container's last log lines. */
+struct crash {
+    struct run *r;
+    struct p4_error err;
+    enum p4_failure_class cls;
+};
+
+static void on_crash_log(struct p4_kube_result *res, void *data)
+{
+    struct crash *c = data;
+    struct run *r = (struct run *)p4_stagerun_back(c->r);
+    char tail[200];
+    size_t used;
+
+    if (r != NULL) {
+        if (res->rc == 0 && cJSON_IsString(res->body)) {
+            p4_log_tail(res->body->valuestring, tail, sizeof(tail));
+            used = strlen(c->err.message);
+            if (tail[0] && used + 24 < sizeof(c->err.message))
+                (void)snprintf(c->err.message + used, sizeof(c->err.message) - used,
+                               " Last log lines: %s", tail);
+        } else {
+            p4_log(P4_LOG_DEBUG, "cannot read a crashing container's log", "key", r->base.key,
+                   "error", res->err.message, P4_LOG_END);
+        }
+        p4_stagerun_fail(&r->base, c->cls == P4_FAIL_NONE ? P4_FAIL_ARTIFACT : c->cls, G_PODS,
+                         c->err.reason, &c->err);
+    }
+    free(c);
+}
+
+/* Ask for the last lines of the crashed container's log (its previous run); 0 when asked. */
+static int read_crash_log(struct run *r, const struct p4_error *err, enum p4_failure_class cls,
+                          const char *pod, const char *container)
+{
+    char path[1400], epod[512], ec[256];
+    struct crash *c;
+
+    if (p4_kube_escape(pod, epod, sizeof(epod)) != 0 ||
+        p4_kube_escape(container, ec, sizeof(ec)) != 0)
+        return P4_ERR_TOOBIG;
+    p4_core_path(path, sizeof(path), r->target_ns, "pods", "");
+    (void)snprintf(path + strlen(path), sizeof(path) - strlen(path),
+                   "/%s/log?container=%s&previous=true&tailLines=5&limitBytes=4096", epod, ec);
+    c = p4_calloc(1, sizeof(*c));
+    c->r = r;
+    c->err = *err;
+    c->cls = cls;
+    r->base.inflight++; /* the wait is over: no evaluation until the failure is in */
+    if (p4_kube_get_accept(stage_of(r)->cfg.kube, path, "text/plain", on_crash_log, c) != 0) {
+        r->base.inflight--;
+        free(c);
+        return P4_ERR_INTERNAL;
+    }
+    return 0;
+}
+
 static void on_wait_timer(uv_timer_t *t)
 {
     struct run *r = t->data;
@@ -869,8 +947,11 @@ static void evaluate(struct run *r, bool timer)
                          "not checked: the pods are not running");
         if (snprintf(err.message, sizeof(err.message), "%s", ev.message) < 0)
             err.message[0] = '\0';
+        err.reason = static_reason(ev.reason);
+        if (ev.pod[0] && read_crash_log(r, &err, ev.cls, ev.pod, ev.container) == 0)
+            return; /* fails once the log's last lines are in */
         p4_stagerun_fail(&r->base, ev.cls == P4_FAIL_NONE ? P4_FAIL_ARTIFACT : ev.cls, G_PODS,
-                         static_reason(ev.reason), &err);
+                         err.reason, &err);
         return;
     }
     if (ev.synced && ev.ready == ev.objects && ev.svc_ready == ev.svc_checked &&

@@ -560,6 +560,36 @@ unsigned char *p4_object_value(const cJSON *obj, bool is_secret, const char *key
     return out;
 }
 
+void p4_log_tail(const char *text, char *out, size_t size)
+{
+    size_t len = text ? strlen(text) : 0, from, width = 0, j = 0;
+
+    if (size == 0)
+        return;
+    out[0] = '\0';
+    if (size < 8)
+        return;
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        len--;
+    /* Back from the end while what it becomes fits: a newline becomes " | ". */
+    for (from = len; from > 0; from--) {
+        size_t w = text[from - 1] == '\n' ? 3 : 1;
+        if (width + w > size - 1)
+            break;
+        width += w;
+    }
+    for (size_t i = from; i < len; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        if (ch == '\n') {
+            memcpy(out + j, " | ", 3);
+            j += 3;
+        } else {
+            out[j++] = (char)(ch < 0x20 || ch == 0x7f ? ' ' : ch);
+        }
+    }
+    out[j] = '\0';
+}
+
 /* "10m", "1h30m", "500ms", "2.5s" (the CRD's pattern) in milliseconds; fallback when absent. */
 uint64_t p4_duration_ms(const char *s, uint64_t fallback)
 {

@@ -192,6 +192,11 @@ void p4_secret_wipe(cJSON *secret);
  * The caller wipes (a Secret's) and frees it.
  */
 unsigned char *p4_object_value(const cJSON *obj, bool is_secret, const char *key, size_t *len);
+/*
+ * The end of a pod's log (text) as one line for a message: its last size-1
+ * bytes or fewer, lines joined by " | ", other control bytes made spaces.
+ */
+void p4_log_tail(const char *text, char *out, size_t size);
 /* "10m", "1h30m", "500ms", "2.5s" (the CRD's duration pattern) in ms; fallback when absent or bad. */
 uint64_t p4_duration_ms(const char *s, uint64_t fallback);
 /* "/api/v1/namespaces/<ns>/<resource>/<name>", escaped; name "" gives the collection. */

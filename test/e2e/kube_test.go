@@ -240,8 +240,9 @@ func TestKubernetesStagePrunesRemovedTemplate(t *testing.T) {
 }
 
 // A pod that crash-loops ends the wait at once (well before
-// spec.rollout.timeout) with CrashLoopBackOff naming the container; a new
-// chart or image is needed.
+// spec.rollout.timeout) with CrashLoopBackOff naming the container, its exit
+// code and the last lines of its log (KWOK serves every fake container the
+// local cluster's default log); a new chart or image is needed.
 func TestKubernetesStageCrashLoopFailsFast(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -252,7 +253,7 @@ func TestKubernetesStageCrashLoopFailsFast(t *testing.T) {
 	createP4D(t, ctx, kubeP4D(t, ns, "crash", "0.1.0", map[string]any{
 		"podLabels": map[string]any{"phase4.io/kwok-behaviour": "crashloop"}}))
 	obj := expectKubeFailure(t, ctx, ns, "crash", "CrashLoopBackOff", "RegenerationRequired", 90*time.Second,
-		"container web", "exited with code 1")
+		"container web", "exited with code 1", "Last log lines: phase4 local cluster: fake container started | phase4 local cluster: cannot reach the database")
 	if g := kubeGate(obj, "PodsRunning"); g == nil || g["status"] != "False" || g["reason"] != "CrashLoopBackOff" {
 		t.Errorf("PodsRunning gate = %v, want False/CrashLoopBackOff", g)
 	}

@@ -1536,6 +1536,28 @@ static void core_path_escapes(void **state)
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* The end of a pod's log, as one line of a message. */
+static void log_tail_is_the_end_on_one_line(void **state)
+{
+    char out[32];
+    char tiny[4];
+
+    (void)state;
+    p4_log_tail("started\nconnecting\nexit 1\n\n", out, sizeof(out));
+    assert_string_equal(out, "started | connecting | exit 1");
+    p4_log_tail("a\tb\x1b[31mred\r\n", out, sizeof(out)); /* control bytes are spaces */
+    assert_string_equal(out, "a b [31mred");
+    p4_log_tail("0123456789abcdefghijklmnopqrstuvwxyzEND", out, sizeof(out));
+    assert_true(strlen(out) < sizeof(out));
+    assert_non_null(strstr(out, "END")); /* the end is kept */
+    p4_log_tail("", out, sizeof(out));
+    assert_string_equal(out, "");
+    p4_log_tail(NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+    p4_log_tail("abc", tiny, sizeof(tiny)); /* no room for anything useful */
+    assert_string_equal(tiny, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1560,6 +1582,7 @@ int main(void)
         cmocka_unit_test(object_value_reads_configmaps_and_secrets),
         cmocka_unit_test(object_value_empty_secret_value_is_present),
         cmocka_unit_test(core_path_escapes),
+        cmocka_unit_test(log_tail_is_the_end_on_one_line),
     };
     return cmocka_run_group_tests_name("stagerun", tests, NULL, NULL);
 }

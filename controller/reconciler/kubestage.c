@@ -47,7 +47,6 @@ struct nswatch {
     char *ns;
     struct p4_informer *pods, *slices, *events;
     struct p4_strmap keys; /* the resources targeting it (values unused) */
-    long pods_total, pods_running; /* kept by the pod handlers */
     bool events_dirty;             /* the Warning Events changed since recent was made */
     char *recent;                  /* status.health.recentEvents (JSON text), or NULL */
 };
@@ -85,6 +84,8 @@ struct run {
     bool wait_failed;        /* the wait failed (PodsRunning, ServicesReady): a poll may heal it */
     uint64_t deadline;       /* loop time by which the workloads must be ready */
     char *health;            /* status.health (JSON text) */
+    cJSON *selectors;        /* its workloads' pod selectors, as last seen (or NULL) */
+    long pods_total, pods_running; /* its pods, kept by the pod handlers; -1: count again */
     char drift_event[P4_APPLYSET_TAKEN_MAX + 256]; /* a DriftCorrected message to emit */
     struct nswatch *nsw;
 };
@@ -335,77 +336,141 @@ static int running(const cJSON *pod)
     return phase && strcmp(phase, "Running") == 0;
 }
 
-/* Pods: counted as they come and go (status.health), not by walking the cache. */
+/* Does one of r's workloads select this pod? */
+static bool selects(const struct run *r, const cJSON *pod)
+{
+    const cJSON *sel, *labels = p4_json_get(pod, "metadata.labels");
+
+    cJSON_ArrayForEach(sel, r->selectors) {
+        if (p4_selector_matches(sel, labels))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * A pod came, changed or went: only the resources whose workloads select it
+ * are told (and their pod counts kept), so one app's pods do not make every
+ * resource in a shared namespace reconcile and rewrite its status.
+ */
+static void pod_changed(struct nswatch *w, const cJSON *old, const cJSON *cur)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    while ((e = p4_strmap_next(&w->keys, &pos)) != NULL) {
+        struct run *r = (struct run *)p4_stagerunner_get(&w->k->sr, e->key);
+        bool was, is;
+        if (r == NULL || r->selectors == NULL)
+            continue;
+        was = old && selects(r, old);
+        is = cur && selects(r, cur);
+        if (!was && !is)
+            continue;
+        r->pods_total += (long)is - (long)was;
+        r->pods_running += (long)(is && running(cur)) - (long)(was && running(old));
+        if (r->pods_total < 0 || r->pods_running < 0)
+            r->pods_total = r->pods_running = -1; /* lost track: counted again */
+        enqueue(w->k, e->key);
+    }
+}
+
 static void on_pod_add(const char *key, const cJSON *obj, void *data)
 {
-    struct nswatch *w = data;
-
     (void)key;
-    w->pods_total++;
-    w->pods_running += running(obj);
-    ns_changed(w);
+    pod_changed(data, NULL, obj);
 }
 
 static void on_pod_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
 {
-    struct nswatch *w = data;
-
     (void)key;
-    w->pods_running += running(cur) - running(old);
-    ns_changed(w);
+    pod_changed(data, old, cur);
 }
 
 static void on_pod_delete(const char *key, const cJSON *obj, void *data)
 {
-    struct nswatch *w = data;
-
     (void)key;
-    if (w->pods_total > 0) /* a deletion of a pod never seen is not counted */
-        w->pods_total--;
-    if (running(obj) && w->pods_running > 0)
-        w->pods_running--;
-    ns_changed(w);
+    pod_changed(data, obj, NULL);
 }
 
-/* EndpointSlices and Warning Events: the summary of Events is made again when asked for. */
-static void on_other_add(const char *key, const cJSON *obj, void *data)
+/* An EndpointSlice: told to the resources that applied its Service. */
+static void slice_changed(struct nswatch *w, const cJSON *slice)
+{
+    const char *svc = p4_json_str(
+        p4_json_child(p4_json_get(slice, "metadata.labels"), "kubernetes.io/service-name"), NULL);
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    while (svc && (e = p4_strmap_next(&w->keys, &pos)) != NULL) {
+        const struct run *r = (const struct run *)p4_stagerunner_get(&w->k->sr, e->key);
+        for (size_t i = 0; r && i < r->inv.n; i++) {
+            if (strcmp(r->inv.items[i].kind, "Service") == 0 &&
+                strcmp(r->inv.items[i].name, svc) == 0) {
+                enqueue(w->k, e->key);
+                break;
+            }
+        }
+    }
+}
+
+static void on_slice_add(const char *key, const cJSON *obj, void *data)
 {
     (void)key;
-    (void)obj;
-    ns_changed(data);
+    slice_changed(data, obj);
 }
 
-static void on_other_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
+static void on_slice_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
 {
     (void)key;
     (void)old;
-    (void)cur;
-    ns_changed(data);
+    slice_changed(data, cur);
 }
 
-static void on_other_delete(const char *key, const cJSON *obj, void *data)
+static void on_slice_delete(const char *key, const cJSON *obj, void *data)
 {
     (void)key;
-    (void)obj;
-    ns_changed(data);
+    slice_changed(data, obj);
+}
+
+/*
+ * A Warning Event: the namespace's summary is made again, and every resource
+ * targeting it told. Events about Phase4Deployments (the operator's own) are
+ * not about the workloads, and are left out of it.
+ */
+static bool about_us(const cJSON *event)
+{
+    const char *kind = p4_json_str(event, "involvedObject.kind");
+
+    if (kind == NULL)
+        kind = p4_json_str(event, "regarding.kind");
+    return kind && strcmp(kind, "Phase4Deployment") == 0;
+}
+
+static void event_changed(struct nswatch *w, const cJSON *event)
+{
+    if (about_us(event))
+        return;
+    w->events_dirty = true;
+    ns_changed(w);
 }
 
 static void on_event_add(const char *key, const cJSON *obj, void *data)
 {
-    ((struct nswatch *)data)->events_dirty = true;
-    on_other_add(key, obj, data);
+    (void)key;
+    event_changed(data, obj);
 }
 
 static void on_event_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
 {
-    ((struct nswatch *)data)->events_dirty = true;
-    on_other_update(key, old, cur, data);
+    (void)key;
+    (void)old;
+    event_changed(data, cur);
 }
 
 static void on_event_delete(const char *key, const cJSON *obj, void *data)
 {
-    ((struct nswatch *)data)->events_dirty = true;
-    on_other_delete(key, obj, data);
+    (void)key;
+    event_changed(data, obj);
 }
 
 static struct p4_informer *ns_informer(struct nswatch *w, const char *fmt,
@@ -438,8 +503,8 @@ static struct nswatch *watch_ns(struct run *r)
         p4_strmap_init(&w->keys);
         const struct p4_informer_handlers pods = {on_pod_add, on_pod_update, on_pod_delete, w,
                                                   slim_pod};
-        const struct p4_informer_handlers slices = {on_other_add, on_other_update,
-                                                    on_other_delete, w, NULL};
+        const struct p4_informer_handlers slices = {on_slice_add, on_slice_update,
+                                                    on_slice_delete, w, NULL};
         const struct p4_informer_handlers events = {on_event_add, on_event_update,
                                                     on_event_delete, w, NULL};
         w->pods = ns_informer(w, "/api/v1/namespaces/%s/pods", &pods);
@@ -497,6 +562,7 @@ struct eval {
     int deploy_total, deploy_ready, svc_total, svc_active, svc_checked, svc_ready;
     char svc_waiting[WAITING_MAX];
     char pod[256], container[128]; /* a crash loop's pod and container (for its log) */
+    cJSON *selectors;              /* the pod selectors of the workloads seen */
 };
 
 /* A gate's reason must be static text: a diagnosis' or a health failure's. */
@@ -668,6 +734,9 @@ static void eval_object(struct eval *ev, const struct p4_inv_entry *e, struct p4
         note_waiting(ev, "%s: not seen yet", what);
         return;
     }
+    if (strcmp(e->kind, "Pod") != 0 && p4_json_get(obj, "spec.selector") != NULL)
+        cJSON_AddItemToArray(ev->selectors,
+                             p4_json_need(cJSON_Duplicate(p4_json_get(obj, "spec.selector"), 1)));
     if (p4_health_eval(obj, &h) != 0) {
         note_waiting(ev, "%s: %s", what, h.message);
         return;
@@ -764,8 +833,35 @@ static void eval_service(struct eval *ev, const struct p4_inv_entry *e)
 static int collect_event(const char *key, const cJSON *event, void *data)
 {
     (void)key;
-    cJSON_AddItemToArray(data, p4_json_need(cJSON_Duplicate(event, 1)));
+    if (!about_us(event))
+        cJSON_AddItemToArray(data, p4_json_need(cJSON_Duplicate(event, 1)));
     return 0;
+}
+
+static int count_selected(const char *key, const cJSON *pod, void *data)
+{
+    struct run *r = data;
+
+    (void)key;
+    if (selects(r, pod)) {
+        r->pods_total++;
+        r->pods_running += running(pod);
+    }
+    return 0;
+}
+
+/* Its workloads' selectors changed (or a count was lost): count its pods again. */
+static void count_pods(struct run *r, cJSON *selectors)
+{
+    if (r->selectors && r->pods_total >= 0 && cJSON_Compare(r->selectors, selectors, 1)) {
+        cJSON_Delete(selectors);
+        return;
+    }
+    cJSON_Delete(r->selectors);
+    r->selectors = selectors;
+    r->pods_total = r->pods_running = 0;
+    if (r->nsw)
+        (void)p4_informer_each(r->nsw->pods, count_selected, r);
 }
 
 /* The namespace's recent Warning Events, made again only after they changed. */
@@ -798,7 +894,7 @@ static char *health_json(struct eval *ev)
     p4_json_need(cJSON_AddStringToObject(h, "namespace", ev->r->target_ns));
     (void)snprintf(buf, sizeof(buf), "%d/%d", ev->deploy_ready, ev->deploy_total);
     p4_json_need(cJSON_AddStringToObject(h, "deployments", buf));
-    (void)snprintf(buf, sizeof(buf), "%ld/%ld", w ? w->pods_running : 0, w ? w->pods_total : 0);
+    (void)snprintf(buf, sizeof(buf), "%ld/%ld", ev->r->pods_running, ev->r->pods_total);
     p4_json_need(cJSON_AddStringToObject(h, "pods", buf));
     (void)snprintf(buf, sizeof(buf), "%d/%d", ev->svc_active, ev->svc_total);
     p4_json_need(cJSON_AddStringToObject(h, "services", buf));
@@ -902,6 +998,7 @@ static void evaluate(struct run *r, bool timer)
     ev.synced = true;
     ev.now_ms = uv_now(k->sr.loop);
     ev.wall = time(NULL);
+    ev.selectors = p4_json_need(cJSON_CreateArray());
     (void)watch_ns(r);
     for (size_t i = 0; i < r->inv.n && !ev.failed; i++) {
         const struct p4_inv_entry *e = &r->inv.items[i];
@@ -929,6 +1026,8 @@ static void evaluate(struct run *r, bool timer)
             eval_object(&ev, e, inf);
     }
 
+    count_pods(r, ev.selectors); /* takes them */
+    ev.selectors = NULL;
     health = health_json(&ev);
     health_changed = r->health == NULL || strcmp(r->health, health) != 0;
     free(r->health);
@@ -1283,6 +1382,7 @@ static void destroy(struct p4_stagerun *base)
     free(r->gens);
     free(r->inventory);
     free(r->health);
+    cJSON_Delete(r->selectors);
     free(r);
 }
 

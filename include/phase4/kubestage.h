@@ -25,8 +25,8 @@
  * applied (label-selected, cluster-wide; Jobs come from the caller's Job
  * informer), and the pods, EndpointSlices and Warning Events of each target
  * namespace, watched while some resource targets it. A change enqueues the
- * owning resource (its phase4.io/owner annotation, or the namespace's
- * resources), and its next poll evaluates again; no attempt is held while it
+ * owning resource (its phase4.io/owner annotation; see below for the
+ * namespace's objects), and its next poll evaluates again; no attempt is held while it
  * waits. A failure that waiting cannot heal ends the wait at once (diagnose.h
  * names it and says who must act); otherwise spec.rollout.timeout ends it
  * (RolloutTimedOut). A pod is unschedulable for good only after
@@ -34,9 +34,11 @@
  * may free it).
  *
  * status.health is refreshed on every poll: the target namespace, Deployments
- * ready/total and Services active/total (of those applied), pods running/total
- * (in the namespace, as `kubectl get pods` counts them) and the namespace's
- * recent Warning Events.
+ * ready/total and Services active/total (of those applied), the pods its
+ * workloads select running/total (counted as pods come and go, and again when
+ * the selectors change) and the namespace's recent Warning Events (but those
+ * about Phase4Deployments). A pod's change enqueues only the resources whose
+ * workloads select it; an EndpointSlice's, those that applied its Service.
  *
  * Drift: an object applied for this generation whose metadata.generation
  * moves past what the apply left (changed by hand), or that is deleted, makes

@@ -282,6 +282,9 @@ func BenchmarkOperatorFootprint(b *testing.B) {
 	b.ReportMetric(float64(rss10k), fmt.Sprintf("%d-objects-RSS-KiB", large))
 	b.ReportMetric(float64(p50.Microseconds())/1000, "create-to-status-p50-ms")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "create-to-status-p99-ms")
+	b.ReportMetric(float64(h50.Microseconds())/1000, "create-to-HelmReady-p50-ms")
+	b.ReportMetric(float64(k50.Microseconds())/1000, "create-to-KubernetesReady-p50-ms")
+	b.ReportMetric(float64(k99.Microseconds())/1000, "create-to-KubernetesReady-p99-ms")
 	b.Logf("\n| what | result |\n|---|---|\n"+
 		"| RSS idle (leader, cache synced, 0 objects) | %d KiB |\n"+
 		"| RSS with %d Phase4Deployments past the Docker, Helm and Kubernetes stages | %d KiB |\n"+

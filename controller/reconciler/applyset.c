@@ -665,7 +665,8 @@ static void step_crd(struct p4_applyset *a)
              current(a)->name);
 }
 
-/* What on_applied needs of the object as it was: whether it existed, its version, who changed it. */
+/* What on_applied needs of the object as it was: whether it existed, its version, who changed it.
+ */
 static void remember_live(struct p4_applyset *a, const cJSON *live)
 {
     const cJSON *f;
@@ -720,7 +721,7 @@ static void note_taken(struct p4_applyset *a, const char *what, const char *fiel
         return;
     room = sizeof(a->taken) - used;
     w = snprintf(a->taken + used, room, "%s%s (%s, set by %s)", used ? "; " : "", what,
-                     fields[0] ? fields : "fields", managers);
+                 fields[0] ? fields : "fields", managers);
 
     if (w < 0 || (size_t)w >= room) /* cut: say so */
         memcpy(a->taken + sizeof(a->taken) - 4, "...", 4);
@@ -752,8 +753,8 @@ static void on_applied(struct p4_kube_result *res, void *data)
             note_taken(a, what, fields, managers);
             a->forcing = true;
             if (send_apply(a, cJSON_GetArrayItem(a->objects, (int)a->i), on_applied) != 0)
-                fail(a, e, P4_ERR_INTERNAL, NULL, P4_FAIL_TRANSIENT, "cannot send %s %s",
-                     e->kind, e->name);
+                fail(a, e, P4_ERR_INTERNAL, NULL, P4_FAIL_TRANSIENT, "cannot send %s %s", e->kind,
+                     e->name);
             return;
         }
         fail(a, e, P4_ERR_CONFLICT, "ApplyConflict", P4_FAIL_CLUSTER,

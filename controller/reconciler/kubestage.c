@@ -24,8 +24,8 @@
 #define WAITING_MAX 600
 
 enum gate { G_MANIFESTS, G_CREATED, G_PODS, G_SERVICES, G_COUNT };
-static const char *const gate_names[G_COUNT] = {"ManifestsValid", "ResourcesCreated",
-                                                "PodsRunning", "ServicesReady"};
+static const char *const gate_names[G_COUNT] = {"ManifestsValid", "ResourcesCreated", "PodsRunning",
+                                                "ServicesReady"};
 
 enum step { S_READ, S_APPLY };
 
@@ -47,8 +47,8 @@ struct nswatch {
     char *ns;
     struct p4_informer *pods, *slices, *events;
     struct p4_strmap keys; /* the resources targeting it (values unused) */
-    bool events_dirty;             /* the Warning Events changed since recent was made */
-    char *recent;                  /* status.health.recentEvents (JSON text), or NULL */
+    bool events_dirty;     /* the Warning Events changed since recent was made */
+    char *recent;          /* status.health.recentEvents (JSON text), or NULL */
 };
 
 struct p4_kube_stage {
@@ -237,22 +237,22 @@ static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON
     enqueue(k, key);
 }
 
-#define WATCH_HANDLERS(idx)                                                                       \
-    static void on_add_##idx(const char *key, const cJSON *obj, void *data)                       \
-    {                                                                                             \
-        (void)key;                                                                                \
-        owned_changed(data, watched_kinds[idx].kind, obj, false);                                 \
-    }                                                                                             \
-    static void on_update_##idx(const char *key, const cJSON *old, const cJSON *cur, void *data)  \
-    {                                                                                             \
-        (void)key;                                                                                \
-        (void)old;                                                                                \
-        owned_changed(data, watched_kinds[idx].kind, cur, false);                                 \
-    }                                                                                             \
-    static void on_delete_##idx(const char *key, const cJSON *obj, void *data)                    \
-    {                                                                                             \
-        (void)key;                                                                                \
-        owned_changed(data, watched_kinds[idx].kind, obj, true);                                  \
+#define WATCH_HANDLERS(idx)                                                                        \
+    static void on_add_##idx(const char *key, const cJSON *obj, void *data)                        \
+    {                                                                                              \
+        (void)key;                                                                                 \
+        owned_changed(data, watched_kinds[idx].kind, obj, false);                                  \
+    }                                                                                              \
+    static void on_update_##idx(const char *key, const cJSON *old, const cJSON *cur, void *data)   \
+    {                                                                                              \
+        (void)key;                                                                                 \
+        (void)old;                                                                                 \
+        owned_changed(data, watched_kinds[idx].kind, cur, false);                                  \
+    }                                                                                              \
+    static void on_delete_##idx(const char *key, const cJSON *obj, void *data)                     \
+    {                                                                                              \
+        (void)key;                                                                                 \
+        owned_changed(data, watched_kinds[idx].kind, obj, true);                                   \
     }
 
 /* Cached workloads keep what health.h reads: not their pod template (most of their size). */
@@ -503,15 +503,15 @@ static struct nswatch *watch_ns(struct run *r)
         p4_strmap_init(&w->keys);
         const struct p4_informer_handlers pods = {on_pod_add, on_pod_update, on_pod_delete, w,
                                                   slim_pod};
-        const struct p4_informer_handlers slices = {on_slice_add, on_slice_update,
-                                                    on_slice_delete, w, NULL};
-        const struct p4_informer_handlers events = {on_event_add, on_event_update,
-                                                    on_event_delete, w, NULL};
+        const struct p4_informer_handlers slices = {on_slice_add, on_slice_update, on_slice_delete,
+                                                    w, NULL};
+        const struct p4_informer_handlers events = {on_event_add, on_event_update, on_event_delete,
+                                                    w, NULL};
         w->pods = ns_informer(w, "/api/v1/namespaces/%s/pods", &pods);
-        w->slices = ns_informer(w, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices",
-                                &slices);
-        w->events = ns_informer(w, "/api/v1/namespaces/%s/events?fieldSelector=type%%3DWarning",
-                                &events);
+        w->slices =
+            ns_informer(w, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", &slices);
+        w->events =
+            ns_informer(w, "/api/v1/namespaces/%s/events?fieldSelector=type%%3DWarning", &events);
         (void)p4_strmap_put(&k->ns, w->ns, w);
     }
     (void)p4_strmap_put(&w->keys, r->base.key, w);
@@ -549,16 +549,16 @@ static void unwatch_ns(struct run *r, const char *key)
 struct eval {
     struct p4_kube_stage *k;
     struct run *r;
-    uint64_t now_ms;          /* loop time */
-    time_t wall;              /* for the scheduler's timestamps */
-    bool synced;              /* every cache it reads has listed */
-    bool failed;              /* a failure waiting cannot heal */
+    uint64_t now_ms; /* loop time */
+    time_t wall;     /* for the scheduler's timestamps */
+    bool synced;     /* every cache it reads has listed */
+    bool failed;     /* a failure waiting cannot heal */
     char reason[P4_DIAGNOSE_REASON_MAX];
     char message[P4_DIAGNOSE_MESSAGE_MAX];
     enum p4_failure_class cls;
-    int objects, ready;       /* workloads (kinds with health) */
+    int objects, ready;        /* workloads (kinds with health) */
     char waiting[WAITING_MAX]; /* the first not ready, and why */
-    uint64_t recheck_ms;      /* 0, or re-evaluate after this (a grace ends) */
+    uint64_t recheck_ms;       /* 0, or re-evaluate after this (a grace ends) */
     int deploy_total, deploy_ready, svc_total, svc_active, svc_checked, svc_ready;
     char svc_waiting[WAITING_MAX];
     char pod[256], container[128]; /* a crash loop's pod and container (for its log) */
@@ -568,11 +568,23 @@ struct eval {
 /* A gate's reason must be static text: a diagnosis' or a health failure's. */
 static const char *static_reason(const char *reason)
 {
-    static const char *const health[] = {
-        "ProgressDeadlineExceeded", "ReplicaFailure", "CrashLoopBackOff", "ImagePullBackOff",
-        "ErrImagePull", "ErrImageNeverPull", "InvalidImageName", "CreateContainerConfigError",
-        "CreateContainerError", "RunContainerError", "Unschedulable", "PodFailed", "ClaimLost",
-        "BackoffLimitExceeded", "DeadlineExceeded", "JobFailed", "Stalled"};
+    static const char *const health[] = {"ProgressDeadlineExceeded",
+                                         "ReplicaFailure",
+                                         "CrashLoopBackOff",
+                                         "ImagePullBackOff",
+                                         "ErrImagePull",
+                                         "ErrImageNeverPull",
+                                         "InvalidImageName",
+                                         "CreateContainerConfigError",
+                                         "CreateContainerError",
+                                         "RunContainerError",
+                                         "Unschedulable",
+                                         "PodFailed",
+                                         "ClaimLost",
+                                         "BackoffLimitExceeded",
+                                         "DeadlineExceeded",
+                                         "JobFailed",
+                                         "Stalled"};
     const char *s = p4_diagnose_static_reason(reason);
 
     for (size_t i = 0; s == NULL && i < sizeof(health) / sizeof(health[0]); i++) {
@@ -593,7 +605,8 @@ static void fail_with(struct eval *ev, const char *reason, enum p4_failure_class
     ev->cls = cls;
 }
 
-static void note_waiting(struct eval *ev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_waiting(struct eval *ev, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void note_waiting(struct eval *ev, const char *fmt, ...)
 {
@@ -642,8 +655,7 @@ static long unschedulable_for(const cJSON *pod, time_t now)
 /* The first container of a pod waiting in CrashLoopBackOff, or NULL. */
 static const char *crashing_container(const cJSON *pod)
 {
-    static const char *const lists[] = {"status.initContainerStatuses",
-                                        "status.containerStatuses"};
+    static const char *const lists[] = {"status.initContainerStatuses", "status.containerStatuses"};
     const cJSON *c;
 
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
@@ -689,8 +701,8 @@ static int scan_pod(const char *key, const cJSON *pod, void *data)
     uint64_t grace = ev->k->cfg.unschedulable_grace_ms;
 
     if (!p4_selector_matches(ps->selector, p4_json_get(pod, "metadata.labels")) ||
-        p4_json_get(pod, "metadata.deletionTimestamp") != NULL ||
-        p4_health_eval(pod, &h) != 0 || h.status == P4_HEALTH_CURRENT)
+        p4_json_get(pod, "metadata.deletionTimestamp") != NULL || p4_health_eval(pod, &h) != 0 ||
+        h.status == P4_HEALTH_CURRENT)
         return 0;
     p4_log(P4_LOG_DEBUG, "pod not ready", "pod", key, "reason", h.reason, "status",
            p4_health_status_name(h.status), P4_LOG_END);
@@ -813,8 +825,7 @@ static void eval_service(struct eval *ev, const struct p4_inv_entry *e)
     }
     type = p4_json_str(svc, "spec.type");
     sel = p4_json_get(svc, "spec.selector");
-    if ((type && strcmp(type, "ExternalName") == 0) || !cJSON_IsObject(sel) ||
-        sel->child == NULL) {
+    if ((type && strcmp(type, "ExternalName") == 0) || !cJSON_IsObject(sel) || sel->child == NULL) {
         ev->svc_active++; /* no endpoints to wait for */
         return;
     }
@@ -1034,8 +1045,10 @@ static void evaluate(struct run *r, bool timer)
     r->health = health;
 
     p4_log(P4_LOG_DEBUG, "kubernetes stage evaluated", "key", r->base.key, "ready",
-           ev.failed ? "failed" : ev.waiting[0] ? ev.waiting : "yes", "synced",
-           ev.synced ? "true" : "false", P4_LOG_END);
+           ev.failed       ? "failed"
+           : ev.waiting[0] ? ev.waiting
+                           : "yes",
+           "synced", ev.synced ? "true" : "false", P4_LOG_END);
     if (ev.failed) {
         struct p4_error err = {.code = P4_ERR_INVALID};
         if (!r->waiting)
@@ -1255,8 +1268,8 @@ static void on_applied(const struct p4_applyset_result *res, void *data)
                      "%zu object(s), all known kinds in namespace %s%s", res->applied.n,
                      r->target_ns, r->allow_cluster ? " or cluster-scoped" : "");
     p4_stagerun_gate(&r->base, G_CREATED, "True", "Applied",
-                     "%zu object(s) applied (%zu created, %zu changed); %d pruned%s%s", res->applied.n,
-                     res->created.n, res->changed.n, res->pruned,
+                     "%zu object(s) applied (%zu created, %zu changed); %d pruned%s%s",
+                     res->applied.n, res->created.n, res->changed.n, res->pruned,
                      res->prune_skipped ? ", some left alone (not ours)" : "",
                      res->taken && res->taken[0] ? "; fields changed by hand were put back" : "");
     /* Drift: applied again for the same generation and something had to be put back. */
@@ -1420,8 +1433,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     (void)p4_json_bool(obj, "spec.target.allowClusterScoped", &r->allow_cluster);
     (void)p4_json_bool(obj, "spec.rollout.force", &r->force);
     r->timeout_ms = p4_duration_ms(p4_json_str(obj, "spec.rollout.timeout"), 600000);
-    if (p4_inventory_from_json(p4_json_get(obj, "status.inventory"), &r->previous, NULL, NULL) !=
-        0)
+    if (p4_inventory_from_json(p4_json_get(obj, "status.inventory"), &r->previous, NULL, NULL) != 0)
         p4_inventory_close(&r->previous); /* unreadable: nothing to prune */
     (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
     p4_stagerun_add(&k->sr, &r->base, key, generation, retries);

@@ -60,18 +60,18 @@
 #include "phase4/stage.h"
 
 #define P4_KUBE_STAGE_MANIFEST_MAX (32u << 20) /* a stored manifest larger than this is refused */
-#define P4_KUBE_STAGE_RECENT_EVENTS 10          /* status.health.recentEvents entries */
+#define P4_KUBE_STAGE_RECENT_EVENTS 10         /* status.health.recentEvents entries */
 
 struct p4_kube_stage;
 
 struct p4_kube_stage_config {
     struct p4_kube *kube;           /* borrowed */
     struct p4_discovery *discovery; /* borrowed */
-    struct p4_informer *jobs;       /* borrowed: batch/v1 Jobs labelled managed-by=phase4-operator */
-    struct p4_events *events;       /* borrowed: DriftCorrected Events; NULL: none */
-    uint64_t retry_ms;              /* first retry after an artifact failure, doubling; 0: 30 s */
-    uint64_t recheck_ms;            /* re-check after a cluster-level failure; 0: 5 min */
-    uint64_t transient_max_ms;      /* cap of the backoff for transient errors; 0: 60 s */
+    struct p4_informer *jobs;  /* borrowed: batch/v1 Jobs labelled managed-by=phase4-operator */
+    struct p4_events *events;  /* borrowed: DriftCorrected Events; NULL: none */
+    uint64_t retry_ms;         /* first retry after an artifact failure, doubling; 0: 30 s */
+    uint64_t recheck_ms;       /* re-check after a cluster-level failure; 0: 5 min */
+    uint64_t transient_max_ms; /* cap of the backoff for transient errors; 0: 60 s */
     uint64_t unschedulable_grace_ms; /* 0: 30 s */
     int max_active;                  /* resources applying at once; 0: 16 */
     void (*changed)(const char *key, void *data);

@@ -197,7 +197,8 @@ unsigned char *p4_object_value(const cJSON *obj, bool is_secret, const char *key
  * bytes or fewer, lines joined by " | ", other control bytes made spaces.
  */
 void p4_log_tail(const char *text, char *out, size_t size);
-/* "10m", "1h30m", "500ms", "2.5s" (the CRD's duration pattern) in ms; fallback when absent or bad. */
+/* "10m", "1h30m", "500ms", "2.5s" (the CRD's duration pattern) in ms; fallback when absent or bad.
+ */
 uint64_t p4_duration_ms(const char *s, uint64_t fallback);
 /* "/api/v1/namespaces/<ns>/<resource>/<name>", escaped; name "" gives the collection. */
 void p4_core_path(char *buf, size_t size, const char *ns, const char *resource, const char *name);

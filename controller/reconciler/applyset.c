@@ -665,8 +665,7 @@ static void step_crd(struct p4_applyset *a)
              current(a)->name);
 }
 
-/* What on_applied needs of the object as it was: whether it existed, its version, who changed it.
- */
+/* The object as it was, for on_applied: whether it existed, its version, who updated it. */
 static void remember_live(struct p4_applyset *a, const cJSON *live)
 {
     const cJSON *f;

@@ -1037,7 +1037,10 @@ static void evaluate(struct run *r, bool timer)
             eval_object(&ev, e, inf);
     }
 
-    count_pods(r, ev.selectors); /* takes them */
+    if (ev.failed) /* the walk stopped early: its selectors are not all of them */
+        cJSON_Delete(ev.selectors);
+    else
+        count_pods(r, ev.selectors); /* takes them */
     ev.selectors = NULL;
     health = health_json(&ev);
     health_changed = r->health == NULL || strcmp(r->health, health) != 0;

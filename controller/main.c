@@ -351,11 +351,10 @@ static void enqueue_owner(const cJSON *job, struct app *app)
 {
     const char *ns = p4_json_str(job, "metadata.namespace");
     const char *name = p4_json_str(job, "metadata.labels.phase4\\.io/name");
-    const char *owner = p4_json_str(
-        p4_json_child(p4_json_get(job, "metadata.annotations"), P4_APPLYSET_ANNOTATION_OWNER), NULL);
+    const char *owner = p4_applyset_owner_of(job);
     char key[512];
 
-    if (owner && strchr(owner, '/'))
+    if (owner)
         p4_controller_enqueue(app->ctl, owner);
     else if (ns && name && (size_t)snprintf(key, sizeof(key), "%s/%s", ns, name) < sizeof(key))
         p4_controller_enqueue(app->ctl, key);

@@ -90,10 +90,17 @@ int p4_applyset_mark(cJSON *obj, const char *owner_namespace, const char *owner_
     return 0;
 }
 
+const char *p4_applyset_owner_of(const cJSON *obj)
+{
+    const cJSON *ann = p4_json_get(obj, "metadata.annotations");
+    const char *have = p4_json_str(p4_json_child(ann, P4_APPLYSET_ANNOTATION_OWNER), NULL);
+
+    return have && strchr(have, '/') ? have : NULL;
+}
+
 bool p4_applyset_owned(const cJSON *live, const char *owner_namespace, const char *owner_name)
 {
-    const cJSON *ann = p4_json_get(live, "metadata.annotations");
-    const char *have = p4_json_str(p4_json_child(ann, P4_APPLYSET_ANNOTATION_OWNER), NULL);
+    const char *have = p4_applyset_owner_of(live);
     char mark[P4_INVENTORY_FIELD_MAX * 2 + 2];
 
     if (have == NULL ||
@@ -467,23 +474,6 @@ static int scope_of(const char *api_version, const char *kind, void *data)
     const struct p4_resource_info *info = p4_discovery_find(data, api_version, kind);
 
     return info ? (info->namespaced ? 1 : 0) : -1;
-}
-
-static void copy_inventory(const struct p4_inventory *from, struct p4_inventory *to)
-{
-    to->items = NULL;
-    to->n = 0;
-    if (from == NULL || from->n == 0)
-        return;
-    to->items = p4_calloc(from->n, sizeof(*to->items));
-    for (size_t i = 0; i < from->n; i++) {
-        const struct p4_inv_entry *f = &from->items[i];
-        to->items[i].api_version = p4_strdup(f->api_version ? f->api_version : "");
-        to->items[i].kind = p4_strdup(f->kind ? f->kind : "");
-        to->items[i].namespace_ = p4_strdup(f->namespace_ ? f->namespace_ : "");
-        to->items[i].name = p4_strdup(f->name ? f->name : "");
-    }
-    to->n = from->n;
 }
 
 static void on_looked_up(int rc, const struct p4_resource_info *info, const struct p4_error *e,
@@ -1129,7 +1119,7 @@ int p4_applyset_run(struct p4_kube *k, struct p4_discovery *d, const cJSON *obje
     a->nsentry.kind = p4_strdup("Namespace");
     a->nsentry.namespace_ = p4_strdup("");
     a->nsentry.name = p4_strdup(a->ns);
-    copy_inventory(o->previous, &a->previous);
+    p4_inventory_copy(o->previous, &a->previous);
     a->objects = p4_json_need(cJSON_Duplicate(objects, 1));
     (void)uv_timer_init(p4_kube_loop(k), &a->timer);
     a->timer.data = a;

@@ -624,3 +624,16 @@ void p4_inventory_close(struct p4_inventory *inv)
     inv->items = NULL;
     inv->n = 0;
 }
+
+void p4_inventory_copy(const struct p4_inventory *from, struct p4_inventory *to)
+{
+    to->items = NULL;
+    to->n = 0;
+    if (from == NULL || from->n == 0)
+        return;
+    to->items = p4_calloc(from->n, sizeof(*to->items));
+    for (size_t i = 0; i < from->n; i++) {
+        const struct p4_inv_entry *f = &from->items[i];
+        append(to, str(f->api_version), str(f->kind), str(f->namespace_), str(f->name));
+    }
+}

@@ -71,7 +71,8 @@ struct run {
     char *ns, *name, *target_ns, *secret;
     bool create_namespace, allow_cluster, force;
     uint64_t timeout_ms;
-    struct p4_inventory previous; /* status.inventory when the generation began */
+    struct p4_inventory previous; /* status.inventory when the generation began (the prune
+                                     base until this run has applied: then inv is) */
     struct work *w;
 
     /* After the first apply of this generation. */
@@ -183,16 +184,6 @@ static void enqueue(struct p4_kube_stage *k, const char *key)
         k->cfg.changed(key, k->cfg.data);
 }
 
-/* The resource that applied obj, from its phase4.io/owner annotation ("ns/name"), or NULL. */
-static const char *owner_of(const cJSON *obj)
-{
-    const char *o = p4_json_str(
-        p4_json_child(p4_json_get(obj, "metadata.annotations"), P4_APPLYSET_ANNOTATION_OWNER),
-        NULL);
-
-    return o && strchr(o, '/') ? o : NULL;
-}
-
 static const char *group_of(const char *api_version, char *buf, size_t size)
 {
     const char *slash = api_version ? strchr(api_version, '/') : NULL;
@@ -221,7 +212,7 @@ static long inv_index(const struct run *r, const char *kind, const cJSON *obj)
 /* One of our objects changed: re-evaluate its owner; apply again when it drifted. */
 static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON *obj, bool gone)
 {
-    const char *key = owner_of(obj);
+    const char *key = p4_applyset_owner_of(obj);
     struct run *r;
     long i;
     int64_t g = 0;
@@ -229,7 +220,7 @@ static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON
     if (key == NULL)
         return;
     r = (struct run *)p4_stagerunner_get(&k->sr, key);
-    if (r && r->applied && (i = inv_index(r, kind, obj)) >= 0) {
+    if (r && r->applied && kind && (i = inv_index(r, kind, obj)) >= 0) {
         if (gone || (p4_json_int64(obj, "metadata.generation", &g) == 0 && r->gens &&
                      r->gens[i] > 0 && g > r->gens[i]))
             r->drift = true;
@@ -237,23 +228,25 @@ static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON
     enqueue(k, key);
 }
 
-#define WATCH_HANDLERS(idx)                                                                        \
-    static void on_add_##idx(const char *key, const cJSON *obj, void *data)                        \
-    {                                                                                              \
-        (void)key;                                                                                 \
-        owned_changed(data, watched_kinds[idx].kind, obj, false);                                  \
-    }                                                                                              \
-    static void on_update_##idx(const char *key, const cJSON *old, const cJSON *cur, void *data)   \
-    {                                                                                              \
-        (void)key;                                                                                 \
-        (void)old;                                                                                 \
-        owned_changed(data, watched_kinds[idx].kind, cur, false);                                  \
-    }                                                                                              \
-    static void on_delete_##idx(const char *key, const cJSON *obj, void *data)                     \
-    {                                                                                              \
-        (void)key;                                                                                 \
-        owned_changed(data, watched_kinds[idx].kind, obj, true);                                   \
-    }
+/* The kind comes from the object: a watched object always says it (informer.h). */
+static void on_owned_add(const char *key, const cJSON *obj, void *data)
+{
+    (void)key;
+    owned_changed(data, p4_json_str(obj, "kind"), obj, false);
+}
+
+static void on_owned_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
+{
+    (void)key;
+    (void)old;
+    owned_changed(data, p4_json_str(cur, "kind"), cur, false);
+}
+
+static void on_owned_delete(const char *key, const cJSON *obj, void *data)
+{
+    (void)key;
+    owned_changed(data, p4_json_str(obj, "kind"), obj, true);
+}
 
 /* Cached workloads keep what health.h reads: not their pod template (most of their size). */
 static void slim_workload(cJSON *obj, void *data)
@@ -294,27 +287,16 @@ static void slim_pod(cJSON *obj, void *data)
     cJSON_ReplaceItemInObjectCaseSensitive(obj, "spec", slim);
 }
 
-WATCH_HANDLERS(0)
-WATCH_HANDLERS(1)
-WATCH_HANDLERS(2)
-WATCH_HANDLERS(3)
-WATCH_HANDLERS(4)
-
 static void start_watching(struct p4_kube_stage *k)
 {
-    const struct p4_informer_handlers h[W_COUNT] = {
-        {on_add_0, on_update_0, on_delete_0, k, slim_workload},
-        {on_add_1, on_update_1, on_delete_1, k, slim_workload},
-        {on_add_2, on_update_2, on_delete_2, k, slim_workload},
-        {on_add_3, on_update_3, on_delete_3, k, NULL},
-        {on_add_4, on_update_4, on_delete_4, k, NULL},
-    };
 
     if (k->watching)
         return;
     k->watching = true;
     for (int i = 0; i < W_COUNT; i++) {
-        k->inf[i] = p4_informer_new(k->sr.loop, k->cfg.kube, watched_kinds[i].path, &h[i]);
+        const struct p4_informer_handlers h = {on_owned_add, on_owned_update, on_owned_delete, k,
+                                               i == W_SVC || i == W_PVC ? NULL : slim_workload};
+        k->inf[i] = p4_informer_new(k->sr.loop, k->cfg.kube, watched_kinds[i].path, &h);
         p4_informer_start(k->inf[i]);
     }
 }
@@ -1179,6 +1161,12 @@ static void read_manifest(struct run *r)
 
 /* ---- S_APPLY ---- */
 
+/* What the next apply prunes against: what this run applied last, else status.inventory. */
+static const struct p4_inventory *prune_base(const struct run *r)
+{
+    return r->applied ? &r->inv : &r->previous;
+}
+
 /* status.inventory after a failed apply: what it applied, and what the last revision had. */
 static char *inventory_after_failure(const struct run *r, const struct p4_inventory *applied)
 {
@@ -1187,7 +1175,7 @@ static char *inventory_after_failure(const struct run *r, const struct p4_invent
     const cJSON *it;
     char *text;
 
-    if (p4_inventory_diff(&r->previous, applied, &rest) == 0) {
+    if (p4_inventory_diff(prune_base(r), applied, &rest) == 0) {
         more = p4_inventory_to_json(&rest);
         while ((it = more->child) != NULL)
             cJSON_AddItemToArray(json, cJSON_DetachItemViaPointer(more, (cJSON *)it));
@@ -1197,15 +1185,6 @@ static char *inventory_after_failure(const struct run *r, const struct p4_invent
     text = p4_json_print(json);
     cJSON_Delete(json);
     return text;
-}
-
-static void copy_entries(const struct p4_inventory *from, struct p4_inventory *to)
-{
-    cJSON *json = p4_inventory_to_json(from);
-
-    p4_inventory_close(to);
-    (void)p4_inventory_from_json(json, to, NULL, NULL);
-    cJSON_Delete(json);
 }
 
 /* "Deployment shop/web" for each entry, comma-separated, cut to fit. */
@@ -1260,13 +1239,12 @@ static void on_applied(const struct p4_applyset_result *res, void *data)
         r->inventory = p4_json_print(json);
         cJSON_Delete(json);
     }
-    copy_entries(&res->applied, &r->inv);
+    p4_inventory_close(&r->inv);
+    p4_inventory_copy(&res->applied, &r->inv);
     free(r->gens);
     r->gens = p4_calloc(r->inv.n ? r->inv.n : 1, sizeof(*r->gens));
     if (res->generations && r->inv.n == res->applied.n)
         memcpy(r->gens, res->generations, r->inv.n * sizeof(*r->gens));
-    p4_inventory_close(&r->previous);
-    copy_entries(&res->applied, &r->previous);
     p4_stagerun_gate(&r->base, G_MANIFESTS, "True", "Valid",
                      "%zu object(s), all known kinds in namespace %s%s", res->applied.n,
                      r->target_ns, r->allow_cluster ? " or cluster-scoped" : "");
@@ -1312,7 +1290,7 @@ static void apply(struct run *r)
         .generation = r->base.generation,
         .force = r->force,
         .create_namespace = r->create_namespace,
-        .previous = &r->previous,
+        .previous = prune_base(r),
         .take_from_updaters = true,
         .scope_namespace = r->target_ns,
         .allow_cluster_scoped = r->allow_cluster,

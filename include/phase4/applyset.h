@@ -176,6 +176,9 @@ int p4_applyset_owner_mark(const char *owner_namespace, const char *owner_name, 
 int p4_applyset_mark(cJSON *obj, const char *owner_namespace, const char *owner_name,
                      int64_t generation);
 
+/* The "<namespace>/<name>" of obj's phase4.io/owner annotation (borrowed), or NULL. */
+const char *p4_applyset_owner_of(const cJSON *obj);
+
 /* Whether live (an object as the API server returns it) carries exactly our owner annotation. */
 bool p4_applyset_owned(const cJSON *live, const char *owner_namespace, const char *owner_name);
 

@@ -178,6 +178,9 @@ int p4_inventory_diff(const struct p4_inventory *previous, const struct p4_inven
 int p4_inventory_check_scope(const struct p4_inventory *inv, const char *target_namespace,
                              bool allow_cluster_scoped, struct p4_error *err);
 
+/* *to (overwritten, caller closes) as a copy of from; a NULL from gives an empty inventory. */
+void p4_inventory_copy(const struct p4_inventory *from, struct p4_inventory *to);
+
 /* Free every entry and leave inv empty; NULL is fine. */
 void p4_inventory_close(struct p4_inventory *inv);
 

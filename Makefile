@@ -12,18 +12,18 @@ CFLAGS ?= -O2 -g
 PKGS := libcurl yaml-0.1 libcjson libuv openssl zlib
 # The helm version the operator is built and tested with (reported by --version and /metrics).
 P4_HELM_VERSION := $(shell sed -n 's/^HELM_VERSION=//p' hack/versions.env)
-P4_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude \
+P4_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Icontroller \
 	-DP4_VERSION='"$(P4_VERSION)"' -DP4_HELM_VERSION='"$(P4_HELM_VERSION)"' \
 	$(shell pkg-config --cflags $(PKGS))
 P4_LIBS = $(shell pkg-config --libs $(PKGS))
 TEST_LIBS = $(shell pkg-config --libs cmocka)
 
-LIB_SRCS := $(shell find controller -name '*.c' ! -name main.c | sort)
+LIB_SRCS := $(shell find controller -name '*.c' ! -path 'controller/cmd/*' | sort)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard test/unit/*_test.c)
 UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/unit/%)
 OPERATOR := $(BUILD)/phase4-operator
-HEADERS := $(wildcard include/phase4/*.h)
+HEADERS := $(shell find include controller -name '*.h')
 
 .PHONY: deps build unit e2e test run check bench clean cluster-up cluster-down
 
@@ -36,7 +36,9 @@ $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(P4_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(OPERATOR): $(BUILD)/controller/main.o $(LIB_OBJS)
+CMD_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard controller/cmd/*.c))
+
+$(OPERATOR): $(CMD_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(P4_LIBS) -o $@
 
 $(BUILD)/unit/%: test/unit/%.c $(LIB_OBJS) $(HEADERS)

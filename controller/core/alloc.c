@@ -1,5 +1,5 @@
 /* alloc.c: allocation that aborts with a log line on out-of-memory (see alloc.h). */
-#include "phase4/alloc.h"
+#include "phase4/core/alloc.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>

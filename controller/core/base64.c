@@ -1,12 +1,12 @@
 /* base64.c: strict standard base64 decoding (see base64.h). */
-#include "phase4/base64.h"
+#include "phase4/core/base64.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 
-#include "phase4/alloc.h"
-#include "phase4/error.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/error.h"
 
 static int in_alphabet(unsigned char c)
 {

@@ -1,12 +1,12 @@
 /* buf.c: a growable text buffer (see buf.h). */
-#include "phase4/buf.h"
+#include "phase4/core/buf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/alloc.h"
+#include "phase4/core/alloc.h"
 
 void p4_buf_append(struct p4_buf *b, const char *s, size_t n)
 {

@@ -1,5 +1,5 @@
 /* error.c: error codes, reasons and the filled error record (see error.h). */
-#include "phase4/error.h"
+#include "phase4/core/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

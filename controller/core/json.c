@@ -1,5 +1,5 @@
 /* json.c: bounded parsing and typed getters over cJSON trees (see json.h). */
-#include "phase4/json.h"
+#include "phase4/core/json.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "phase4/alloc.h"
+#include "phase4/core/alloc.h"
 
 /* Integers up to 2^53 are exact in a double; beyond that cJSON may have rounded. */
 #define EXACT_INT_MAX 9007199254740992.0

@@ -1,5 +1,5 @@
 /* log.c: structured logfmt / JSON log lines (see log.h). */
-#include "phase4/log.h"
+#include "phase4/core/log.h"
 
 #include <stdarg.h>
 #include <string.h>

@@ -1,11 +1,11 @@
 /* strmap.c: string-keyed hash map (see strmap.h). */
-#include "phase4/strmap.h"
+#include "phase4/core/strmap.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/alloc.h"
+#include "phase4/core/alloc.h"
 
 static char tombstone_key[1];
 #define TOMBSTONE (tombstone_key)

@@ -1,5 +1,5 @@
 /* version.c: the version report printed by --version (see version.h). */
-#include "phase4/version.h"
+#include "phase4/core/version.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>

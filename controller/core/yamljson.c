@@ -8,7 +8,7 @@
  * a value overridden by a later duplicate key, and the value of a "<<" merge key (its keys
  * are copied into the mapping), go to a graveyard array that is wiped and freed at the end.
  */
-#include "phase4/yamljson.h"
+#include "phase4/core/yamljson.h"
 
 #include <float.h>
 #include <inttypes.h>
@@ -22,8 +22,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "phase4/alloc.h"
-#include "phase4/json.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 /* Alias look-ups scan the anchors newest first; at most this much work per call. */

@@ -1,5 +1,5 @@
 /* apistatus.c: the API server's Status objects turned into our errors (see apistatus.h). */
-#include "phase4/apistatus.h"
+#include "phase4/kube/apistatus.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "phase4/alloc.h"
-#include "phase4/json.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
 
 /* A Status is a few KiB; a bigger body is not one, so we do not parse it. */
 #define BODY_JSON_MAX ((size_t)1024 * 1024)

@@ -1,17 +1,17 @@
-/* client.c: Kubernetes API requests and watches on the loop (see kube.h). */
-#include "phase4/kube.h"
+/* client.c: Kubernetes API requests and watches on the loop (see client.h). */
+#include "phase4/kube/client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "phase4/alloc.h"
-#include "phase4/execcred.h"
-#include "phase4/http.h"
-#include "phase4/json.h"
-#include "phase4/log.h"
-#include "phase4/ratelimit.h"
+#include "phase4/core/alloc.h"
+#include "execcred.h"
+#include "phase4/net/http.h"
+#include "phase4/core/json.h"
+#include "phase4/core/log.h"
+#include "phase4/core/ratelimit.h"
 
 #define DEFAULT_TIMEOUT_MS 30000L
 #define DEFAULT_429_RETRIES 5

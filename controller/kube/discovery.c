@@ -1,14 +1,14 @@
 /* discovery.c: kind → resource from aggregated discovery (see discovery.h). */
-#include "phase4/discovery.h"
+#include "phase4/kube/discovery.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/alloc.h"
-#include "phase4/json.h"
-#include "phase4/log.h"
-#include "phase4/strmap.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
+#include "phase4/core/log.h"
+#include "phase4/core/strmap.h"
 
 #define ACCEPT_AGGREGATED                                                                          \
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"                        \

@@ -1,13 +1,13 @@
 /* execcred.c: exec credential plugins run on the loop (see execcred.h). */
-#include "phase4/execcred.h"
+#include "execcred.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/alloc.h"
-#include "phase4/json.h"
-#include "phase4/log.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
+#include "phase4/core/log.h"
 
 #define STDOUT_MAX (1u << 20)
 #define STDERR_MAX 4096

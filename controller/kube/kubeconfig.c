@@ -9,7 +9,7 @@
  * and only the chosen context, its cluster and its user are turned into a p4_kube_config.
  * Finding them is a linear scan per list, so a kubeconfig of many contexts stays cheap.
  */
-#include "phase4/kubeconfig.h"
+#include "phase4/kube/kubeconfig.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,8 +24,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "phase4/alloc.h"
-#include "phase4/base64.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/base64.h"
 
 /* A kubeconfig nests 7 levels deep; extensions may add some. */
 #define MAX_DEPTH 64

@@ -1,11 +1,11 @@
 /* watchframe.c: framing of a Kubernetes watch stream into events (see watchframe.h). */
-#include "phase4/watchframe.h"
+#include "phase4/kube/watchframe.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/alloc.h"
-#include "phase4/json.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
 
 /* A buffer grown past this for one big event is released once the event is done. */
 #define KEEP_CAPACITY ((size_t)64 * 1024)

@@ -1,5 +1,5 @@
 /* ocimanifest.c: OCI and Docker image manifests and indexes (see ocimanifest.h). */
-#include "phase4/ocimanifest.h"
+#include "phase4/oci/ocimanifest.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "phase4/alloc.h"
-#include "phase4/json.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
 
 /* Room for a member name such as "manifests[999].platform.architecture". */
 #define FIELD_MAX 64

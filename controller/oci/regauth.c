@@ -1,5 +1,5 @@
 /* regauth.c: registry credentials and auth challenges, resolved as a kubelet does (regauth.h). */
-#include "phase4/regauth.h"
+#include "phase4/oci/regauth.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -7,10 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "phase4/alloc.h"
-#include "phase4/base64.h"
-#include "phase4/buf.h"
-#include "phase4/json.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/base64.h"
+#include "phase4/core/buf.h"
+#include "phase4/core/json.h"
 
 #define DOCKER_HUB "docker.io"
 #define NAME_MAX_LEN 255

@@ -1,16 +1,16 @@
 /* registry.c: OCI Distribution API requests with registry auth (see registry.h). */
-#include "phase4/registry.h"
+#include "phase4/oci/registry.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "phase4/alloc.h"
-#include "phase4/http.h"
-#include "phase4/json.h"
-#include "phase4/ocimanifest.h"
-#include "phase4/strmap.h"
+#include "phase4/core/alloc.h"
+#include "phase4/net/http.h"
+#include "phase4/core/json.h"
+#include "phase4/oci/ocimanifest.h"
+#include "phase4/core/strmap.h"
 
 #define TIMEOUT_MS 30000L
 #define TOKEN_MARGIN_SECONDS 10

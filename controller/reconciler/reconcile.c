@@ -1,5 +1,5 @@
-/* reconcile.c: Phase4Deployment status and Events (see reconciler.h). */
-#include "phase4/reconciler.h"
+/* reconcile.c: Phase4Deployment status and Events (see reconcile.h). */
+#include "phase4/reconciler/reconcile.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,10 +7,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "phase4/alloc.h"
-#include "phase4/json.h"
-#include "phase4/log.h"
-#include "phase4/stage.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
+#include "phase4/core/log.h"
+#include "phase4/reconciler/stage.h"
 
 static const char *const stage_names[P4_STAGE_COUNT] = {"Docker", "Helm", "Kubernetes",
                                                         "Validation"};

@@ -1,15 +1,15 @@
 /* stagerun.c: what the stages' per-resource work has in common (see stagerun.h). */
-#include "phase4/stagerun.h"
+#include "phase4/reconciler/stagerun.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/alloc.h"
-#include "phase4/base64.h"
-#include "phase4/json.h"
-#include "phase4/kube.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/base64.h"
+#include "phase4/core/json.h"
+#include "phase4/kube/client.h"
 
 /* ---- the line of slots ---- */
 

@@ -1,12 +1,12 @@
 /* controller.c: work queue + workers on the loop (see controller.h). */
-#include "phase4/controller.h"
+#include "phase4/runtime/controller.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/alloc.h"
-#include "phase4/log.h"
-#include "phase4/strmap.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/log.h"
+#include "phase4/core/strmap.h"
 
 const double p4_reconcile_bucket_bounds[P4_RECONCILE_BUCKETS] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};

@@ -1,15 +1,15 @@
 /* events.c: deduplicated core/v1 Events (see events.h). */
-#include "phase4/events.h"
+#include "phase4/runtime/events.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "phase4/alloc.h"
-#include "phase4/json.h"
-#include "phase4/log.h"
-#include "phase4/strmap.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
+#include "phase4/core/log.h"
+#include "phase4/core/strmap.h"
 
 #define SERIES_WINDOW_SECONDS 600
 #define SERIES_MAX 4096

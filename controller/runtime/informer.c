@@ -1,14 +1,14 @@
 /* informer.c: list+watch cache (see informer.h). */
-#include "phase4/informer.h"
+#include "phase4/runtime/informer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/alloc.h"
-#include "phase4/json.h"
-#include "phase4/log.h"
-#include "phase4/strmap.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
+#include "phase4/core/log.h"
+#include "phase4/core/strmap.h"
 
 #define PAGE_SIZE 500
 #define BACKOFF_MIN_MS 500

@@ -1,5 +1,5 @@
 /* leader.c: Lease-based leader election (see leader.h). */
-#include "phase4/leader.h"
+#include "phase4/runtime/leader.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,9 +8,9 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "phase4/alloc.h"
-#include "phase4/json.h"
-#include "phase4/log.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
+#include "phase4/core/log.h"
 
 struct p4_leader {
     uv_loop_t *loop;

@@ -1,13 +1,13 @@
 /* serve.c: probes and metrics over HTTP on the loop (see serve.h). */
-#include "phase4/serve.h"
+#include "phase4/runtime/serve.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/alloc.h"
-#include "phase4/error.h"
-#include "phase4/log.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/error.h"
+#include "phase4/core/log.h"
 
 #define REQUEST_MAX 8192
 

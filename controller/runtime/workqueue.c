@@ -10,15 +10,15 @@
  * Invariants: an item is in the ring iff dirty && !processing; it is in the
  * heap iff heap_pos != NOT_DELAYED, and then it is not dirty.
  */
-#include "phase4/workqueue.h"
+#include "phase4/runtime/workqueue.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/alloc.h"
-#include "phase4/error.h"
-#include "phase4/ratelimit.h"
+#include "phase4/core/alloc.h"
+#include "phase4/core/error.h"
+#include "phase4/core/ratelimit.h"
 
 #define NOT_DELAYED SIZE_MAX
 #define TABLE_MIN 16

@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/diagnose.h"
-#include "phase4/json.h"
+#include "stages/kubernetes/diagnose.h"
+#include "phase4/core/json.h"
 
 #define SA "system:serviceaccount:phase4-system:phase4-operator"
 

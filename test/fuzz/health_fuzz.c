@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/health.h"
-#include "phase4/json.h"
+#include "stages/kubernetes/health.h"
+#include "phase4/core/json.h"
 
 static const char *const kinds[] = {
     "Deployment", "StatefulSet",           "DaemonSet", "ReplicaSet",

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/helmout.h"
+#include "stages/helm/helmout.h"
 
 #define CANARY 0x5a
 #define SLACK 16

@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/error.h"
-#include "phase4/helmstage.h"
-#include "phase4/json.h"
-#include "phase4/kubestage.h"
+#include "phase4/core/error.h"
+#include "phase4/reconciler/manifest.h"
+#include "phase4/core/json.h"
+#include "phase4/stages/kubernetes/stage.h"
 
 #define MANIFEST_MAX ((size_t)1 << 20)
 

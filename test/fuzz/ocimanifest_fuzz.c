@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/ocimanifest.h"
+#include "phase4/oci/ocimanifest.h"
 
 static const char *const content_types[] = {
     NULL,

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/regauth.h"
+#include "phase4/oci/regauth.h"
 
 static void check_error(int rc, const struct p4_error *err)
 {

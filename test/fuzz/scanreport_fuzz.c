@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/scanreport.h"
+#include "stages/docker/scanreport.h"
 
 #define DIGEST "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/json.h"
-#include "phase4/watchframe.h"
+#include "phase4/core/json.h"
+#include "phase4/kube/watchframe.h"
 
 struct tally {
     size_t events;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/yamljson.h"
+#include "phase4/core/yamljson.h"
 
 #define MARKER "SECRETMARK"
 

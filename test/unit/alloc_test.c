@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/alloc.h"
+#include "phase4/core/alloc.h"
 
 static void strndup_stops_at_n_and_terminates(void **state)
 {

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/apistatus.h"
-#include "phase4/json.h"
+#include "phase4/kube/apistatus.h"
+#include "phase4/core/json.h"
 
 #define STATUS_HEAD                                                                                \
     "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/apply.h"
-#include "phase4/json.h"
+#include "phase4/kube/apply.h"
+#include "phase4/core/json.h"
 
 static cJSON *split(const char *text, struct p4_error *err)
 {

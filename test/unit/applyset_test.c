@@ -12,9 +12,9 @@
 #include <string.h>
 #include <uv.h>
 
-#include "phase4/applyset.h"
-#include "phase4/json.h"
-#include "phase4/kubeconfig.h"
+#include "phase4/stages/kubernetes/applyset.h"
+#include "phase4/core/json.h"
+#include "phase4/kube/kubeconfig.h"
 #include "testjson.h"
 
 /* ---- label values ---- */

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/buf.h"
-#include "phase4/chartindex.h"
-#include "phase4/json.h"
+#include "phase4/core/buf.h"
+#include "stages/helm/chartindex.h"
+#include "phase4/core/json.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/controller.h"
-#include "phase4/error.h"
+#include "phase4/runtime/controller.h"
+#include "phase4/core/error.h"
 
 #define MAX_CALLS 64
 #define DEADLINE_MS 3000 /* generous: a test that needs it has failed */

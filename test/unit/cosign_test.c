@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/cosign.h"
-#include "phase4/ocimanifest.h"
+#include "stages/docker/cosign.h"
+#include "phase4/oci/ocimanifest.h"
 
 #define IMAGE "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define OTHER "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/diagnose.h"
+#include "stages/kubernetes/diagnose.h"
 
 #include "testjson.h"
 

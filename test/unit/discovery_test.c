@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/discovery.h"
+#include "phase4/kube/discovery.h"
 
 /* Shaped as kube-apiserver answers /api and /apis with apidiscovery.k8s.io/v2. */
 static const char *CORE =

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "phase4/error.h"
+#include "phase4/core/error.h"
 
 static void every_code_has_reason_and_text(void **state)
 {

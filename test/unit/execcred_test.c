@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "phase4/execcred.h"
+#include "kube/execcred.h"
 
 static const char *V1 = "client.authentication.k8s.io/v1";
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/health.h"
+#include "stages/kubernetes/health.h"
 
 #include "testjson.h"
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/helmout.h"
+#include "stages/helm/helmout.h"
 
 #define FIXTURES "test/unit/fixtures/helm/"
 

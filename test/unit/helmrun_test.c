@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "phase4/helmout.h"
-#include "phase4/helmrun.h"
+#include "stages/helm/helmout.h"
+#include "phase4/stages/helm/helmrun.h"
 
 #define REAL_HELM ".cache/bin/helm"
 

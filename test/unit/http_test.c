@@ -15,8 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "phase4/error.h"
-#include "phase4/http.h"
+#include "phase4/core/error.h"
+#include "phase4/net/http.h"
 
 #define DEADLINE_MS 3000 /* generous: a test that needs it has failed */
 #define MAX_STEPS 8

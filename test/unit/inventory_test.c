@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/apply.h"
-#include "phase4/inventory.h"
-#include "phase4/json.h"
+#include "phase4/kube/apply.h"
+#include "phase4/stages/kubernetes/inventory.h"
+#include "phase4/core/json.h"
 
 static cJSON *parse(const char *text)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/json.h"
+#include "phase4/core/json.h"
 
 static const char deployment[] =
     "{\"apiVersion\":\"phase4.io/v1alpha1\",\"kind\":\"Phase4Deployment\","

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "phase4/alloc.h"
-#include "phase4/kubeconfig.h"
+#include "phase4/core/alloc.h"
+#include "phase4/kube/kubeconfig.h"
 
 #define BASE "/etc/kube"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/kubestage.h"
+#include "phase4/stages/kubernetes/stage.h"
 #include "testjson.h"
 
 /* Whether selector (inline JSON, or NULL) matches labels (inline JSON, or NULL). */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/log.h"
+#include "phase4/core/log.h"
 
 /* Log one line with the given settings and return it without its timestamp. */
 static char *capture(int json, enum p4_log_level min, void (*emit)(void))

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/buf.h"
-#include "phase4/ocimanifest.h"
+#include "phase4/core/buf.h"
+#include "phase4/oci/ocimanifest.h"
 
 #define SHA_AMD64 "sha256:5861314d7fccb39c2192173240eab44fa35ca66426201ca2acd0630a6258dd51"
 #define SHA_ARMV7 "sha256:5ba6c8710dd1369ce61603ab9b7a81b25f92d4a9f74956ab72a7ea75884f07ee"

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "phase4/ratelimit.h"
+#include "phase4/core/ratelimit.h"
 
 static void burst_is_free_then_one_interval_each(void **state)
 {

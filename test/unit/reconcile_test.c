@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/json.h"
-#include "phase4/reconciler.h"
+#include "phase4/core/json.h"
+#include "phase4/reconciler/reconcile.h"
 
 #define T1 "2024-01-01T00:00:00Z"
 #define T2 "2024-01-02T00:00:00Z"

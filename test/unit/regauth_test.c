@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/regauth.h"
+#include "phase4/oci/regauth.h"
 
 #define DIGEST64 "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/semver.h"
+#include "stages/helm/semver.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

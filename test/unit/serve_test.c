@@ -14,8 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "phase4/error.h"
-#include "phase4/serve.h"
+#include "phase4/core/error.h"
+#include "phase4/runtime/serve.h"
 
 #define DEADLINE_MS 3000 /* generous: a test that needs it has failed */
 

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/error.h"
-#include "phase4/stage.h"
-#include "phase4/stagerun.h"
+#include "phase4/core/error.h"
+#include "phase4/reconciler/stage.h"
+#include "phase4/reconciler/stagerun.h"
 
 #define GUARD_MS 5000 /* generous: a test that needs it has failed */
 #define MAX_RUNS 16

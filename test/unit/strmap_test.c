@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 
-#include "phase4/strmap.h"
+#include "phase4/core/strmap.h"
 
 static void put_get_replace_delete(void **state)
 {

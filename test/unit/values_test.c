@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/values.h"
-#include "phase4/yamljson.h"
+#include "stages/helm/values.h"
+#include "phase4/core/yamljson.h"
 
 static cJSON *yaml(const char *text)
 {

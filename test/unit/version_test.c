@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "phase4/version.h"
+#include "phase4/core/version.h"
 
 static void report_names_every_library(void **state)
 {

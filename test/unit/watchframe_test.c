@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "phase4/json.h"
-#include "phase4/watchframe.h"
+#include "phase4/core/json.h"
+#include "phase4/kube/watchframe.h"
 
 #define MAX_EVENTS 16
 

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "phase4/error.h"
-#include "phase4/workqueue.h"
+#include "phase4/core/error.h"
+#include "phase4/runtime/workqueue.h"
 
 /* No global bucket, small backoff: per-key behaviour alone. */
 static const struct p4_workqueue_config unlimited = {

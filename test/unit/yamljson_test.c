@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/yamljson.h"
+#include "phase4/core/yamljson.h"
 
 /* The compact JSON of the first document of yaml; caller frees. Fails the test on error. */
 static char *to_json(const char *yaml)

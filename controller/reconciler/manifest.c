@@ -1,0 +1,99 @@
+/* manifest.c: the rendered manifest the stages hand each other (see manifest.h). */
+#include "phase4/reconciler/manifest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#define ZLIB_CONST /* next_in reads a const buffer */
+#include <zlib.h>
+
+#include "phase4/core/alloc.h"
+#include "phase4/core/base64.h"
+#include "phase4/core/json.h"
+
+unsigned char *p4_gzip(const char *text, size_t len, size_t *out_len)
+{
+    z_stream z;
+    unsigned char *out;
+    size_t cap;
+
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    cap = deflateBound(&z, (uLong)len) + 32;
+    out = p4_malloc(cap);
+    z.next_in = (const Bytef *)text;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+        (void)deflateEnd(&z);
+        free(out);
+        return NULL;
+    }
+    *out_len = z.total_out;
+    (void)deflateEnd(&z);
+    return out;
+}
+
+char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, struct p4_error *err)
+{
+    const char *type = p4_json_str(secret, "type");
+    const cJSON *v = p4_json_child(p4_json_child(secret, "data"), P4_MANIFEST_SECRET_KEY);
+    const char *b64 = cJSON_IsString(v) ? v->valuestring : NULL; /* the key has a '.' */
+    unsigned char *gz = NULL;
+    size_t gz_len = 0, cap = max < 65536 ? max : 65536, n = 0;
+    char *out;
+    z_stream z;
+    int zrc;
+
+    if (type == NULL || strcmp(type, P4_MANIFEST_SECRET_TYPE) != 0 || b64 == NULL) {
+        p4_error_set(err, P4_ERR_INVALID, "it is not of type %s with key %s",
+                     P4_MANIFEST_SECRET_TYPE, P4_MANIFEST_SECRET_KEY);
+        return NULL;
+    }
+    if (p4_base64_decode(b64, strlen(b64), 0, &gz, &gz_len) != 0) {
+        p4_error_set(err, P4_ERR_INVALID, "its %s is not base64", P4_MANIFEST_SECRET_KEY);
+        return NULL;
+    }
+    memset(&z, 0, sizeof(z));
+    if (inflateInit2(&z, 15 + 16) != Z_OK) {
+        free(gz);
+        p4_error_set(err, P4_ERR_INTERNAL, "cannot start gunzip");
+        return NULL;
+    }
+    out = p4_malloc(cap + 1);
+    z.next_in = gz;
+    z.avail_in = (uInt)gz_len;
+    do {
+        if (n == cap) {
+            /* Full: one byte past max says it is too big (room for it, so a stream of
+               exactly max bytes still ends here). */
+            size_t grow = cap * 2 < max ? cap * 2 : max;
+            if (cap > max) {
+                zrc = Z_MEM_ERROR;
+                break;
+            }
+            cap = grow > cap ? grow : cap + 1;
+            out = p4_realloc(out, cap + 1);
+        }
+        z.next_out = (Bytef *)out + n;
+        z.avail_out = (uInt)(cap - n);
+        zrc = inflate(&z, Z_NO_FLUSH);
+        n = cap - z.avail_out;
+    } while (zrc == Z_OK || (zrc == Z_BUF_ERROR && n == cap && z.avail_in > 0));
+    if (zrc == Z_STREAM_END && n > max)
+        zrc = Z_MEM_ERROR;
+    (void)inflateEnd(&z);
+    free(gz);
+    if (zrc != Z_STREAM_END || z.avail_in != 0) {
+        free(out);
+        if (zrc == Z_MEM_ERROR)
+            p4_error_set(err, P4_ERR_TOOBIG, "the manifest is larger than %zu bytes", max);
+        else
+            p4_error_set(err, P4_ERR_INVALID, "its %s is not gzip", P4_MANIFEST_SECRET_KEY);
+        return NULL;
+    }
+    out[n] = '\0';
+    *len = n;
+    return out;
+}

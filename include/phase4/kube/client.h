@@ -1,0 +1,112 @@
+/*
+ * kube/client.h: the Kubernetes API client on the libuv loop.
+ *
+ * Built on http.h (transport), kubeconfig.h (where and who), apistatus.h
+ * (errors) and ratelimit.h (client-side QPS). A request is a method, an API
+ * path with its query, and an optional JSON body; the answer is a parsed
+ * JSON body or a classified error with the API server's own message.
+ * Requests answered 429 are retried after Retry-After (API Priority and
+ * Fairness) up to a bound; everything else is the caller's to retry.
+ *
+ * Credentials: client certificates, a static token, a token file that is
+ * re-read whenever it changes (projected service-account tokens rotate), or
+ * an exec credential plugin (execcred.h; on 401 its credential is refreshed
+ * once). Never logged.
+ */
+#ifndef PHASE4_KUBE_H
+#define PHASE4_KUBE_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "phase4/kube/apistatus.h"
+#include "phase4/core/error.h"
+#include "phase4/kube/kubeconfig.h"
+#include "phase4/kube/watchframe.h"
+
+struct p4_kube;
+struct p4_kube_watch;
+
+struct p4_kube_options {
+    double qps;               /* client-side rate limit; <= 0: unlimited */
+    unsigned burst;
+    long request_timeout_ms;  /* non-watch requests; 0: 30 s */
+    int max_429_retries;      /* 0: 5 */
+};
+
+/* Counters for /metrics, by verb and HTTP code class. */
+struct p4_kube_stats {
+    uint64_t requests[6][6]; /* [verb][code/100], code 0 = transport error */
+    uint64_t watch_starts;
+    uint64_t throttled;       /* 429 answers */
+};
+enum p4_kube_verb { P4_VERB_GET, P4_VERB_POST, P4_VERB_PUT, P4_VERB_PATCH, P4_VERB_DELETE, P4_VERB_WATCH };
+
+struct p4_kube_result {
+    int rc;            /* 0 for a 2xx answer, else a P4_ERR_* code */
+    long status;       /* HTTP status; 0 when none arrived */
+    cJSON *body;       /* 2xx JSON body, owned by the result: set to NULL to keep it */
+    struct p4_apistatus *st; /* the failure's Status when rc != 0 and one was sent */
+    struct p4_error err;     /* one sentence for a condition or log when rc != 0 */
+};
+typedef void (*p4_kube_cb)(struct p4_kube_result *res, void *data);
+
+/*
+ * cfg is copied. Logs a warning when TLS verification is off by the
+ * kubeconfig's own word. Returns 0 or P4_ERR_INVAL (e.g. no server).
+ */
+int p4_kube_new(uv_loop_t *loop, const struct p4_kube_config *cfg,
+                const struct p4_kube_options *opts, struct p4_kube **out, struct p4_error *err);
+/*
+ * Cancel every request (not watches: their owners stop them): those still
+ * waiting for their turn are answered now, those in flight on a later loop
+ * turn, all with P4_ERR_CANCELED; one waiting for an exec plugin ends when
+ * the plugin does. The client stays usable (a graceful shutdown's deadline).
+ */
+void p4_kube_cancel_all(struct p4_kube *k);
+/* Cancel everything in flight (callbacks run with P4_ERR_CANCELED) and free once closed. */
+void p4_kube_close(struct p4_kube *k);
+const struct p4_kube_stats *p4_kube_stats(const struct p4_kube *k);
+const char *p4_kube_verb_name(enum p4_kube_verb verb);
+
+/*
+ * method: GET, POST, PUT, PATCH, DELETE. path: "/api/v1/namespaces/x/pods?limit=5"
+ * (segments already escaped with p4_kube_escape). content_type may be NULL
+ * (application/json). body is copied. cb runs exactly once, later.
+ */
+int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
+                    const char *content_type, const char *body, size_t len, p4_kube_cb cb,
+                    void *data);
+
+/*
+ * A GET with its own Accept header (e.g. aggregated discovery); otherwise as
+ * p4_kube_request. With "text/plain" (a pod's log) the body is a JSON string
+ * holding the text.
+ */
+int p4_kube_get_accept(struct p4_kube *k, const char *path, const char *accept, p4_kube_cb cb,
+                       void *data);
+uv_loop_t *p4_kube_loop(const struct p4_kube *k);
+
+/* Percent-encode a path segment or query value into out; returns 0 or P4_ERR_TOOBIG. */
+int p4_kube_escape(const char *in, char *out, size_t size);
+
+typedef void (*p4_kube_event_cb)(enum p4_watch_type type, cJSON *object, void *data);
+/*
+ * The watch ended: rc 0 when the server closed it (its timeout), P4_ERR_GONE
+ * when the resource version is too old (relist), P4_ERR_CANCELED after
+ * p4_kube_watch_cancel, or another error. err has the words.
+ */
+typedef void (*p4_kube_watch_end_cb)(int rc, const struct p4_error *err, void *data);
+
+/*
+ * Watch a collection path (it may carry a labelSelector or fieldSelector
+ * query) from resource_version with bookmarks.
+ * on_event takes over each object. *out is valid until on_end returns.
+ */
+int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_version,
+                  long timeout_seconds, p4_kube_event_cb on_event, p4_kube_watch_end_cb on_end,
+                  void *data, struct p4_kube_watch **out);
+void p4_kube_watch_cancel(struct p4_kube_watch *w);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * manifest.h: the rendered manifest the Helm stage hands the Kubernetes stage.
+ * The Helm stage keeps each generation's manifest in a Secret the resource
+ * owns (type P4_MANIFEST_SECRET_TYPE, gzip under P4_MANIFEST_SECRET_KEY) and
+ * names it in status.chart.manifest; the Kubernetes stage reads it back. Both
+ * sides of that contract live here, so neither stage includes the other.
+ */
+#ifndef PHASE4_MANIFEST_H
+#define PHASE4_MANIFEST_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "phase4/core/error.h"
+
+#define P4_MANIFEST_SECRET_TYPE "phase4.io/manifest"
+#define P4_MANIFEST_SECRET_KEY "manifest.gz"
+#define P4_MANIFEST_HISTORY 10 /* rendered manifests kept per resource */
+
+/*
+ * gzip len bytes of text (for the manifest Secret; also used by tests).
+ * Returns a new buffer (caller frees) and its size in *out_len, or NULL.
+ */
+unsigned char *p4_gzip(const char *text, size_t len, size_t *out_len);
+
+/*
+ * The manifest a manifest Secret (as the API server returns it) holds: its
+ * type checked, data[manifest.gz] base64-decoded and gunzipped, at most max
+ * bytes. Returns the text (NUL-terminated, caller frees) and its length in
+ * *len, or NULL with err: P4_ERR_INVALID (not a manifest Secret, bad base64
+ * or gzip, trailing bytes), P4_ERR_TOOBIG (past max).
+ */
+char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, struct p4_error *err);
+
+#endif

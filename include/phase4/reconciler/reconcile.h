@@ -1,0 +1,48 @@
+/*
+ * reconcile.h: the Phase4Deployment state machine (layer 3).
+ *
+ * For each resource it writes status (observedGeneration, stage, the
+ * Ready / Reconciling / Stalled conditions and one condition per stage)
+ * and Events, only when they change, and drives the stages of stage.h in
+ * order; the stage modules fill in the gates and the status members they own
+ * (image, chart, inventory, health). A stage this version does not build
+ * (Validation, today) shows as not available once the one before it passed.
+ */
+#ifndef PHASE4_RECONCILER_H
+#define PHASE4_RECONCILER_H
+
+#include "phase4/runtime/controller.h"
+#include "phase4/runtime/events.h"
+#include "phase4/runtime/informer.h"
+#include "phase4/kube/client.h"
+#include "phase4/reconciler/stage.h"
+
+#define P4_API_GROUP "phase4.io"
+#define P4_API_VERSION "v1alpha1"
+#define P4_RESOURCE "phase4deployments"
+#define P4_COLLECTION_PATH "/apis/" P4_API_GROUP "/" P4_API_VERSION "/" P4_RESOURCE
+
+struct p4_reconciler {
+    struct p4_kube *kube;           /* borrowed */
+    struct p4_informer *resources;  /* borrowed: the Phase4Deployment cache */
+    struct p4_events *events;       /* borrowed */
+    const struct p4_stage_ops *stages[P4_STAGE_COUNT]; /* NULL for stages not built yet */
+    void *stage_ctx[P4_STAGE_COUNT];                   /* borrowed */
+    uint64_t status_writes;
+};
+
+/* A p4_reconcile_fn; data is the struct p4_reconciler. */
+void p4_reconcile(struct p4_controller *c, const char *key, void *data);
+
+/*
+ * Compute the status the resource should have (pure; for tests). obj is
+ * borrowed; results[i] is stage i's result for the resource (NULL entries,
+ * or a NULL array, for stages not started); now is an RFC 3339 time for new
+ * transitions. Events worth telling ({type, reason, message}: a new
+ * generation, a stage condition's change, Stalled) are appended to events
+ * when it is not NULL. Returns a new status object the caller frees.
+ */
+cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_result *const *results,
+                                    const char *now, cJSON *events);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * stage.h: the interface every stage (Docker, Helm, Kubernetes, Validation)
+ * implements, so the reconciler drives them the same way.
+ *
+ * start() begins checking the gates for one generation of one resource and
+ * returns at once (work runs on the loop); called again for the generation
+ * it is already checking, it does nothing. poll() is called on every
+ * reconcile of the resource to advance it; result() says where the stage
+ * stands; forget() drops the resource's state (deleted, suspended). A stage
+ * keeps its own per-resource state, keyed by the resource's key and
+ * generation, reports each gate in gates[], and tells the reconciler when a
+ * result changed through the callback it was built with.
+ *
+ * Failures carry a class (DESIGN.md section 4): transient ones are retried
+ * by the stage with backoff while it stays RUNNING; artifact ones are retried
+ * rollout.retries times, then stalled (a new image or chart is needed);
+ * cluster-level ones stall at once (a person must act), and are re-checked
+ * now and then so a fix is noticed.
+ */
+#ifndef PHASE4_STAGE_H
+#define PHASE4_STAGE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "phase4/core/error.h"
+
+enum p4_stage_id { P4_STAGE_DOCKER, P4_STAGE_HELM, P4_STAGE_KUBERNETES, P4_STAGE_VALIDATION, P4_STAGE_COUNT };
+
+enum p4_stage_state {
+    P4_STAGE_RUNNING,   /* gates still being checked */
+    P4_STAGE_PASSED,    /* every gate True */
+    P4_STAGE_FAILED,    /* a gate False; err says which and why */
+};
+
+enum p4_failure_class {
+    P4_FAIL_NONE,
+    P4_FAIL_TRANSIENT, /* network, 5xx, timeouts: retried with backoff */
+    P4_FAIL_ARTIFACT,  /* image or chart at fault: retried rollout.retries times */
+    P4_FAIL_CLUSTER,   /* RBAC, credentials, CA, quota: a person must act */
+};
+
+struct p4_stage_result {
+    enum p4_stage_state state;
+    enum p4_failure_class cls; /* FAILED: why; RUNNING: P4_FAIL_TRANSIENT while waiting out one */
+    bool stalled;              /* FAILED and no automatic retry is left */
+    int attempt, attempts;     /* artifact failures: this was attempt `attempt` of `attempts` */
+    int64_t generation;        /* the generation these results are for */
+    struct p4_error err;       /* FAILED: the failing gate's reason and message; RUNNING: the
+                                  transient problem being waited out, or code 0 */
+    cJSON *gates;  /* array of {stage, name, status, reason, message}; owned by the result */
+    cJSON *status; /* members of status the stage owns (e.g. "image"), or NULL; owned */
+};
+
+/* Free what a result owns (gates, status); the struct itself is the caller's. */
+void p4_stage_result_close(struct p4_stage_result *r);
+
+struct p4_stage_ops {
+    const char *name;      /* "Docker" */
+    const char *condition; /* "DockerReady" */
+    /* obj is borrowed; ctx is the stage's own state for the runtime it was given. */
+    int (*start)(void *ctx, const char *key, const cJSON *obj, struct p4_error *err);
+    int (*poll)(void *ctx, const char *key, const cJSON *obj);
+    /* 0 and *out filled (caller closes it), or P4_ERR_NOTFOUND when nothing was started. */
+    int (*result)(void *ctx, const char *key, struct p4_stage_result *out);
+    void (*forget)(void *ctx, const char *key);
+};
+
+/* How a stage is doing, for /metrics. */
+struct p4_stage_stats {
+    size_t resources;                         /* results held */
+    int running, waiting;                     /* attempts running now; waiting for a slot */
+    size_t checking, passed, failed, stalled; /* resources by result (failed: retrying) */
+};
+
+/* The stages in pipeline order; an entry's ops are NULL until its stage is built. */
+const char *p4_stage_name(enum p4_stage_id id);
+const char *p4_stage_condition(enum p4_stage_id id);
+
+#endif

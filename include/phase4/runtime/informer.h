@@ -1,0 +1,75 @@
+/*
+ * informer.h: a list+watch cache of one kind of object (controller runtime).
+ *
+ * It lists the collection (paginated), then watches from the list's
+ * resourceVersion with bookmarks, resumes after the server closes the watch,
+ * relists on 410 Gone (calling handlers for what changed in between, so
+ * nothing is missed), and reconnects with backoff after errors. Cached
+ * objects are compacted: metadata.managedFields and the
+ * kubectl.kubernetes.io/last-applied-configuration annotation are dropped,
+ * and each is kept as compact JSON text (about a fifth of a cJSON tree's
+ * memory), parsed when p4_informer_get asks for it.
+ *
+ * Handlers get borrowed objects, valid during the call; an object from
+ * p4_informer_get is borrowed until the loop turn's callbacks are over (or
+ * the informer sees that object change): use it within the callback.
+ */
+#ifndef PHASE4_INFORMER_H
+#define PHASE4_INFORMER_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "phase4/kube/client.h"
+
+struct p4_informer;
+
+struct p4_informer_handlers {
+    void (*on_add)(const char *key, const cJSON *obj, void *data);
+    void (*on_update)(const char *key, const cJSON *old, const cJSON *cur, void *data);
+    void (*on_delete)(const char *key, const cJSON *obj, void *data);
+    void *data;
+    /*
+     * Optional: drop what the caller never reads from an object before it is
+     * cached (as client-go's SetTransform). It runs on every listed or watched
+     * object, which the handlers then see as transformed; it must keep
+     * metadata.name, namespace and resourceVersion.
+     */
+    void (*transform)(cJSON *obj, void *data);
+};
+
+struct p4_informer_stats {
+    uint64_t lists;          /* complete lists (first sync and relists) */
+    uint64_t watch_restarts; /* watches started after the first */
+    uint64_t relists_gone;   /* relists caused by 410 Gone */
+    uint64_t events;
+};
+
+/*
+ * path: a collection, e.g. "/apis/phase4.io/v1alpha1/phase4deployments", which may
+ * end in a selector query ("/apis/batch/v1/jobs?labelSelector=..."); copied. k is
+ * borrowed.
+ */
+struct p4_informer *p4_informer_new(uv_loop_t *loop, struct p4_kube *k, const char *path,
+                                    const struct p4_informer_handlers *handlers);
+void p4_informer_start(struct p4_informer *inf);
+/* Stop; frees itself once its requests have ended (they end when the kube client closes). */
+void p4_informer_close(struct p4_informer *inf);
+/* key: "namespace/name" or "name" for cluster-scoped objects. */
+const cJSON *p4_informer_get(struct p4_informer *inf, const char *key);
+/*
+ * Call fn for every cached object (parsed for the call, freed after it; it must not change the
+ * cache) until it returns non-zero. Returns how many objects fn saw. O(cache) parses: for a
+ * namespace's pods, not for a cluster's.
+ */
+typedef int (*p4_informer_each_fn)(const char *key, const cJSON *obj, void *data);
+size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *data);
+int p4_informer_synced(const struct p4_informer *inf);
+size_t p4_informer_len(const struct p4_informer *inf);
+const struct p4_informer_stats *p4_informer_stats(const struct p4_informer *inf);
+/* Write the cache key of obj into buf; returns 0 or P4_ERR_INVAL (no name) / P4_ERR_TOOBIG. */
+int p4_informer_key(const cJSON *obj, char *buf, size_t size);
+
+#endif

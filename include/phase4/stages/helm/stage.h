@@ -1,0 +1,73 @@
+/*
+ * stages/helm/stage.h: stage 2, Helm: the chart is packaged and accessible, lints,
+ * its values are valid, and a server-side dry run of what it renders
+ * succeeds, for the resource's current generation.
+ *
+ * Gates, in status.gates order: Packaged (the chart fetched from its HTTP(S)
+ * or oci:// repository, the version resolved, the digest verified;
+ * chartfetch.h), Lints (`helm lint --strict` with the final values),
+ * ValuesValid (the values composed from spec.chart.valuesFrom and
+ * spec.chart.values, checked by helm against the chart's values.schema.json)
+ * and DryRun (`helm template` with the cluster's version and API versions,
+ * then every rendered object sent as a server-side apply with dryRun=All).
+ *
+ * The stage starts only with the digest the Docker stage pinned (the caller
+ * hands it over in status.image.digest) and renders with image.repository and
+ * image.digest set to it. The rendered manifest is kept for the Kubernetes
+ * stage in a Secret the resource owns, "phase4.<name>.v<generation>" in the
+ * resource's namespace (type phase4.io/manifest, key manifest.gz, gzip), as
+ * Helm keeps releases; the ten newest are kept. helm runs as a child with a
+ * time limit (helmrun.h); its errors become the reasons of helmout.h.
+ *
+ * Values may hold secrets: they reach helm on its stdin only, are wiped from
+ * memory after use, and are never logged or put in a message (helmout.h
+ * redacts what helm echoes). Work runs on the loop, at most max_active
+ * resources at once (each runs at most one helm at a time); between attempts a
+ * resource costs only its result. The reconciler drives the stage through
+ * p4_helm_stage_ops (stage.h).
+ */
+#ifndef PHASE4_HELMSTAGE_H
+#define PHASE4_HELMSTAGE_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "phase4/stages/helm/chartfetch.h"
+#include "phase4/kube/discovery.h"
+#include "phase4/kube/client.h"
+#include "phase4/reconciler/manifest.h"
+#include "phase4/reconciler/stage.h"
+
+
+struct p4_helm_stage;
+
+struct p4_helm_stage_config {
+    struct p4_kube *kube;           /* borrowed */
+    struct p4_discovery *discovery; /* borrowed */
+    struct p4_chartfetch *charts;   /* borrowed */
+    const char *helm;               /* the helm binary (copied); NULL: "helm" */
+    const char *work_dir;           /* helm's HOME and cache/config/data homes go under it
+                                       (copied; created, mode 0700) */
+    uint64_t helm_timeout_ms;       /* time limit of one helm run; 0: 2 min */
+    uint64_t retry_ms;              /* first retry after an artifact failure, doubling; 0: 30 s */
+    uint64_t recheck_ms;            /* re-check after a cluster-level failure; 0: 5 min */
+    uint64_t transient_max_ms;      /* cap of the backoff for transient errors; 0: 60 s */
+    int max_active;                 /* resources checked at once (the rest wait); 0: 4 */
+    /* A resource's result changed: reconcile it (key borrowed for the call). */
+    void (*changed)(const char *key, void *data);
+    void *data;
+};
+
+/* cfg is copied. NULL when the work directory cannot be made. */
+struct p4_helm_stage *p4_helm_stage_new(uv_loop_t *loop, const struct p4_helm_stage_config *cfg,
+                                        struct p4_error *err);
+/* Stop every run (a running helm is killed); NULL is fine. */
+void p4_helm_stage_free(struct p4_helm_stage *h);
+
+/* For /metrics; h may be NULL (all zero). Walks every result: call it per scrape. */
+void p4_helm_stage_stats(const struct p4_helm_stage *h, struct p4_stage_stats *out);
+
+/* The stage.h operations; ctx is the struct p4_helm_stage. start() needs status.image.digest. */
+extern const struct p4_stage_ops p4_helm_stage_ops;
+
+#endif

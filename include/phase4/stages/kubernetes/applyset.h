@@ -1,0 +1,205 @@
+/*
+ * applyset.h: apply a rendered manifest as one set and prune what the last
+ * set held and this one does not (the Kubernetes stage's "Resources created").
+ *
+ * p4_applyset_run() copies the objects, sorts them into apply order
+ * (inventory.h), builds their inventory (scope from discovery; kinds unknown
+ * to the table are looked up first, so a refresh finds CRDs installed since;
+ * kinds defined by CustomResourceDefinitions in the same set take the CRD's
+ * spec.scope), and then, one request at a time, on the loop:
+ *
+ *   1. create_namespace: GET the namespace; when absent, server-side apply a
+ *      Namespace carrying the marks below. It is not put in the inventory, so
+ *      no prune ever deletes a namespace (and everything in it) this way.
+ *   2. each object, in apply order: GET it; when it exists and its
+ *      phase4.io/owner annotation is not exactly ours, stop with
+ *      ObjectNotOwned (nothing after it is applied); otherwise server-side
+ *      apply it (fieldManager phase4-operator, force only with opts.force).
+ *      A 409 field-manager conflict stops with ApplyConflict naming the other
+ *      managers and the fields. After a CustomResourceDefinition, wait (GET
+ *      every P4_APPLYSET_CRD_POLL_MS, at most P4_APPLYSET_WAIT_MS, on a timer)
+ *      until it is Established (NamesAccepted=False fails at once); a custom
+ *      resource whose kind discovery does not serve yet is retried every
+ *      P4_APPLYSET_KIND_POLL_MS within the same bound, since discovery
+ *      refreshes at most every P4_DISCOVERY_MIN_REFRESH_MS.
+ *   3. prune, only when every object was applied: each entry of
+ *      opts.previous the new inventory does not hold, in prune order: GET it;
+ *      absent (or its kind no longer served) is fine; carrying our
+ *      phase4.io/owner annotation, DELETE it with propagationPolicy
+ *      Background and a uid precondition (so an object re-created meanwhile
+ *      by someone else is not deleted); otherwise leave it and count it as
+ *      skipped. A CustomResourceDefinition is always skipped, as Helm does:
+ *      deleting it would delete every custom resource of its kind in the
+ *      cluster, whoever owns them. Nothing else is ever deleted.
+ *
+ * The marks every applied object (and a created namespace) carries:
+ *   labels      app.kubernetes.io/managed-by=phase4-operator
+ *               phase4.io/name=<owner_name, made a valid label value>
+ *               phase4.io/generation=<generation>
+ *   annotation  phase4.io/owner=<owner_namespace>/<owner_name>
+ * The annotation is the ownership mark (exact, since names repeat across
+ * namespaces and a label value is at most 63 bytes); the labels are for
+ * selection and traceability. An owner name longer than 63 bytes becomes its
+ * first 52 bytes, '-' and the first 10 hex digits of the SHA-256 of the whole
+ * name (63 bytes, still unique in practice and stable across runs).
+ *
+ * Failures (result.err.reason): ObjectNotOwned, ApplyConflict, a reason of
+ * p4_diagnose_refusal() (Forbidden, QuotaExceeded, AdmissionDenied, ...) when
+ * it recognizes the API server's refusal, else the API error's reason
+ * (Invalid, NotFound, Timeout, ...). result.cls says who must act (stage.h).
+ *
+ * Lifetime: one struct p4_applyset per run, freed by the module after the
+ * callback (and after any answer still due). The caller keeps k and d alive
+ * until cb has run; opts and objects are copied (previous too).
+ */
+#ifndef PHASE4_APPLYSET_H
+#define PHASE4_APPLYSET_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "phase4/kube/apistatus.h"
+#include "phase4/kube/discovery.h"
+#include "phase4/core/error.h"
+#include "phase4/stages/kubernetes/inventory.h"
+#include "phase4/kube/client.h"
+#include "phase4/reconciler/stage.h"
+
+#define P4_APPLYSET_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
+#define P4_APPLYSET_LABEL_NAME "phase4.io/name"
+#define P4_APPLYSET_LABEL_GENERATION "phase4.io/generation"
+#define P4_APPLYSET_ANNOTATION_OWNER "phase4.io/owner"
+#define P4_APPLYSET_MANAGER "phase4-operator" /* the managed-by label's value */
+
+#define P4_APPLYSET_WAIT_MS 60000    /* longest wait for a CRD to be Established and served */
+#define P4_APPLYSET_CRD_POLL_MS 250  /* GET the CRD this often while waiting */
+#define P4_APPLYSET_KIND_POLL_MS 500 /* ask discovery for a new CRD's kind this often */
+#define P4_LABEL_VALUE_MAX 63        /* Kubernetes' limit on a label value, in bytes */
+#define P4_APPLYSET_TAKEN_MAX 512    /* result.taken's size, with its NUL */
+
+struct p4_applyset;
+
+struct p4_applyset_opts {
+    const char *namespace_; /* for namespaced objects that name none; NULL: "default" */
+    const char *owner_namespace, *owner_name; /* the Phase4Deployment; both required */
+    int64_t generation;
+    bool force;            /* SSA force=true: take over fields other managers own */
+    bool create_namespace; /* create namespace_ first (marked as ours) when it is missing */
+    const struct p4_inventory *previous; /* what the last apply recorded; NULL: nothing to prune */
+    /*
+     * Drift repair: a field-manager conflict only with managers that changed
+     * the object through an update (operation "Update" in its managedFields:
+     * kubectl edit, patch, scale, client-side apply) is a change made by hand
+     * to an object we own: apply that object again with force, and say so in
+     * result.taken. A conflict with another applier still fails (ApplyConflict).
+     */
+    bool take_from_updaters;
+    /*
+     * The "Manifests validated" check (p4_inventory_check_scope): when set,
+     * every object must be in this namespace, or cluster-scoped with
+     * allow_cluster_scoped; otherwise nothing is applied (OutOfScope).
+     */
+    const char *scope_namespace;
+    bool allow_cluster_scoped;
+};
+
+struct p4_applyset_result {
+    int rc;                    /* 0, or P4_ERR_*: P4_ERR_EXISTS for ObjectNotOwned, P4_ERR_CONFLICT
+                                  for ApplyConflict, P4_ERR_CANCELED after p4_applyset_cancel */
+    struct p4_error err;       /* reason (above) and one sentence naming the object and what to do;
+                                  reason points to static text or into the run (valid during cb) */
+    enum p4_failure_class cls; /* who must act; P4_FAIL_NONE on success */
+    const char *kind, *namespace_, *name; /* the object that failed; NULL when none did */
+    /*
+     * What was applied, in apply order: on success the whole new inventory
+     * (status.inventory); on failure the objects applied before it (nothing
+     * was pruned then, so a caller recording status.inventory keeps
+     * previous's entries and adds these).
+     */
+    struct p4_inventory applied;
+    const int64_t *generations;  /* per applied entry: the metadata.generation the apply
+                                    returned (0 for kinds without one) */
+    bool validated;              /* the manifest was read into an inventory and passed the scope
+                                    check: a failure after this is about applying (the failure
+                                    reasons before it: ManifestInvalid, UnknownKind, OutOfScope) */
+    struct p4_inventory created; /* applied entries that did not exist before */
+    struct p4_inventory changed; /* applied entries that existed and the apply changed (their
+                                    resourceVersion moved); an unchanged object is in neither */
+    const char *taken;           /* "" or what take_from_updaters took back: "Deployment shop/web
+                                    (.spec.replicas, set by kubectl); ..." (cut to fit) */
+    struct p4_inventory deleted; /* entries pruned (DELETE accepted), in prune order */
+    struct p4_inventory skipped; /* entries left alone: not ours (or re-created meanwhile) */
+    int pruned, prune_skipped;   /* deleted.n and skipped.n */
+};
+/* res and everything it points to are valid during the call only (copy what you keep). */
+typedef void (*p4_applyset_cb)(const struct p4_applyset_result *res, void *data);
+
+/*
+ * Start applying objects (a JSON array of objects with apiVersion, kind and
+ * metadata.name, as p4_manifest_split() gives; copied). Returns 0 and sets
+ * *out (may be NULL) to the run, valid until cb runs; cb runs exactly once,
+ * never before this returns. P4_ERR_INVAL (cb not called): a NULL k, d, cb
+ * or o, objects not an array, or no owner namespace or name.
+ */
+int p4_applyset_run(struct p4_kube *k, struct p4_discovery *d, const cJSON *objects,
+                    const struct p4_applyset_opts *o, p4_applyset_cb cb, void *data,
+                    struct p4_applyset **out);
+
+/*
+ * Stop a run (shutdown): cb runs now, before this returns, with
+ * P4_ERR_CANCELED, and never again; a request in flight ends on its own and
+ * the run is freed then. Objects already applied stay. Call it only before
+ * cb has run; NULL is fine.
+ */
+void p4_applyset_cancel(struct p4_applyset *a);
+
+/* ---- the pure parts (exported for tests and for the stage's own checks) ---- */
+
+/*
+ * value as a label value in out: itself when at most P4_LABEL_VALUE_MAX
+ * bytes, else its first 52 bytes, '-' and 10 hex digits of its SHA-256.
+ * Returns out.
+ */
+const char *p4_applyset_label_value(const char *value, char out[P4_LABEL_VALUE_MAX + 1]);
+
+/* "<owner_namespace>/<owner_name>" into buf; 0 or P4_ERR_TOOBIG. */
+int p4_applyset_owner_mark(const char *owner_namespace, const char *owner_name, char *buf,
+                           size_t size);
+
+/*
+ * Put the marks (above) on obj (an object with an object metadata; labels and
+ * annotations are created or replaced when they are not objects; values of
+ * other keys are kept). Returns 0 or P4_ERR_INVAL.
+ */
+int p4_applyset_mark(cJSON *obj, const char *owner_namespace, const char *owner_name,
+                     int64_t generation);
+
+/* The "<namespace>/<name>" of obj's phase4.io/owner annotation (borrowed), or NULL. */
+const char *p4_applyset_owner_of(const cJSON *obj);
+
+/* Whether live (an object as the API server returns it) carries exactly our owner annotation. */
+bool p4_applyset_owned(const cJSON *live, const char *owner_namespace, const char *owner_name);
+
+/*
+ * The field managers a failed server-side apply conflicted with, from the
+ * Status causes ('conflict with "kubectl-edit" using v1'), or from its
+ * message when it has no causes: each once, comma-separated, into buf ("" when
+ * none). Returns how many. st may be NULL.
+ */
+size_t p4_applyset_conflict_managers(const struct p4_apistatus *st, char *buf, size_t size);
+
+/* Whether a 409 Status is a server-side apply field-manager conflict (not, e.g., a uid one). */
+bool p4_applyset_is_field_conflict(const struct p4_apistatus *st);
+
+/*
+ * A CustomResourceDefinition's readiness: 1 Established=True, -1 it never
+ * will be (NamesAccepted=False: why goes in msg), 0 not yet.
+ */
+int p4_applyset_crd_state(const cJSON *crd, char *msg, size_t size);
+
+/* The DELETE body: Background propagation with a uid precondition (caller frees). */
+char *p4_applyset_delete_body(const char *uid);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * stages/kubernetes/stage.h: stage 3, Kubernetes: the manifest the Helm stage rendered and
+ * dry-ran is applied, and the workloads it holds come up.
+ *
+ * Gates, in status.gates order:
+ *   ManifestsValid    every object has apiVersion, kind and name, its kind is
+ *                     served (or defined by a CRD in the manifest), and it is
+ *                     in spec.target.namespace (cluster-scoped objects only
+ *                     with spec.target.allowClusterScoped).
+ *   ResourcesCreated  every object server-side applied in dependency order,
+ *                     marked as ours, what the last revision applied and this
+ *                     one does not pruned (applyset.h).
+ *   PodsRunning       every Deployment, StatefulSet, DaemonSet, Job, Pod and
+ *                     PersistentVolumeClaim applied is healthy (health.h).
+ *   ServicesReady     every Service applied (but ExternalName and those
+ *                     without a selector) has a ready endpoint in its
+ *                     EndpointSlices.
+ *
+ * The stage starts once HelmReady=True is written for the generation, and
+ * reads the manifest from the Secret status.chart.manifest names
+ * (helmstage.h). The applied set is status.inventory: on a failure, what the
+ * last revision applied stays in it with what this one applied so far, so a
+ * later prune still finds it. The wait is driven by watches: Deployments,
+ * StatefulSets, DaemonSets, Services and PersistentVolumeClaims the operator
+ * applied (label-selected, cluster-wide; Jobs come from the caller's Job
+ * informer), and the pods, EndpointSlices and Warning Events of each target
+ * namespace, watched while some resource targets it. A change enqueues the
+ * owning resource (its phase4.io/owner annotation; see below for the
+ * namespace's objects), and its next poll evaluates again; no attempt is held while it
+ * waits. A failure that waiting cannot heal ends the wait at once (diagnose.h
+ * names it and says who must act); otherwise spec.rollout.timeout ends it
+ * (RolloutTimedOut). A pod is unschedulable for good only after
+ * unschedulable_grace_ms (the scheduler may still find room, or a preemption
+ * may free it).
+ *
+ * status.health is refreshed on every poll: the target namespace, Deployments
+ * ready/total and Services active/total (of those applied), the pods its
+ * workloads select running/total (counted as pods come and go, and again when
+ * the selectors change) and the namespace's recent Warning Events (but those
+ * about Phase4Deployments). A pod's change enqueues only the resources whose
+ * workloads select it; an EndpointSlice's, those that applied its Service.
+ *
+ * Drift: an object applied for this generation whose metadata.generation
+ * moves past what the apply left (changed by hand), or that is deleted, makes
+ * the stage apply the manifest again; fields someone took over by an update
+ * (kubectl edit, patch, scale) are taken back (forced), and a Warning Event
+ * DriftCorrected on the resource says what was put back. A field another
+ * applier owns is still an ApplyConflict unless spec.rollout.force.
+ */
+#ifndef PHASE4_KUBESTAGE_H
+#define PHASE4_KUBESTAGE_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "phase4/kube/discovery.h"
+#include "phase4/runtime/events.h"
+#include "phase4/runtime/informer.h"
+#include "phase4/kube/client.h"
+#include "phase4/reconciler/stage.h"
+
+#define P4_KUBE_STAGE_MANIFEST_MAX (32u << 20) /* a stored manifest larger than this is refused */
+#define P4_KUBE_STAGE_RECENT_EVENTS 10         /* status.health.recentEvents entries */
+
+struct p4_kube_stage;
+
+struct p4_kube_stage_config {
+    struct p4_kube *kube;           /* borrowed */
+    struct p4_discovery *discovery; /* borrowed */
+    struct p4_informer *jobs;  /* borrowed: batch/v1 Jobs labelled managed-by=phase4-operator */
+    struct p4_events *events;  /* borrowed: DriftCorrected Events; NULL: none */
+    uint64_t retry_ms;         /* first retry after an artifact failure, doubling; 0: 30 s */
+    uint64_t recheck_ms;       /* re-check after a cluster-level failure; 0: 5 min */
+    uint64_t transient_max_ms; /* cap of the backoff for transient errors; 0: 60 s */
+    uint64_t unschedulable_grace_ms; /* 0: 30 s */
+    int max_active;                  /* resources applying at once; 0: 16 */
+    void (*changed)(const char *key, void *data);
+    void *data;
+};
+
+/* cfg is copied. The watches start with the first resource that reaches the stage. */
+struct p4_kube_stage *p4_kube_stage_new(uv_loop_t *loop, const struct p4_kube_stage_config *cfg);
+/* Stop every run and watch; NULL is fine. */
+void p4_kube_stage_free(struct p4_kube_stage *k);
+/* For /metrics; k may be NULL (all zero). */
+void p4_kube_stage_stats(const struct p4_kube_stage *k, struct p4_stage_stats *out);
+/* Namespaces watched (pods, EndpointSlices, Warning Events) now. */
+size_t p4_kube_stage_namespaces(const struct p4_kube_stage *k);
+
+/* The stage.h operations; ctx is the struct p4_kube_stage. start() needs status.chart.manifest. */
+extern const struct p4_stage_ops p4_kube_stage_ops;
+
+/*
+ * Whether the labels object (borrowed) matches a LabelSelector (matchLabels
+ * and matchExpressions: In, NotIn, Exists, DoesNotExist). A NULL or empty
+ * selector matches nothing (as a workload's selector must not be empty); a
+ * selector of the wrong shape matches nothing (the API server refuses it:
+ * In and NotIn need a non-empty array of strings as values, Exists and
+ * DoesNotExist none). A null matchLabels or matchExpressions is absent.
+ */
+bool p4_selector_matches(const cJSON *selector, const cJSON *labels);
+
+#endif

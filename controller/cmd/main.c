@@ -536,8 +536,6 @@ static void p4_metrics_write(struct app *app, struct p4_buf *b)
 {
     struct p4_controller_stats cs;
     struct p4_workqueue_stats qs;
-    struct p4_stage_stats ds;
-    struct p4_stage_stats hs;
     const struct p4_kube_stats *ks = p4_kube_stats(app->kube);
     const struct p4_informer_stats *is = p4_informer_stats(app->resources);
     static const char *const classes[6] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -623,57 +621,10 @@ static void p4_metrics_write(struct app *app, struct p4_buf *b)
                   p4_informer_len(app->resources),
                   app->leader ? p4_leader_is_leader(app->leader) : !app->stopping,
                   app->rec.status_writes, p4_events_sent(app->events));
-    p4_docker_stage_stats(app->docker, &ds);
-    p4_buf_printf(b, "# HELP phase4_docker_stage_resources Resources the Docker stage holds a result for.\n"
-                     "# TYPE phase4_docker_stage_resources gauge\n"
-                     "phase4_docker_stage_resources %zu\n"
-                     "# HELP phase4_docker_stage_checks Docker stage checks running now, and waiting for a slot.\n"
-                     "# TYPE phase4_docker_stage_checks gauge\n"
-                     "phase4_docker_stage_checks{state=\"running\"} %d\n"
-                     "phase4_docker_stage_checks{state=\"waiting\"} %d\n"
-                     "# HELP phase4_docker_stage_results Resources by the Docker stage's result.\n"
-                     "# TYPE phase4_docker_stage_results gauge\n"
-                     "phase4_docker_stage_results{result=\"checking\"} %zu\n"
-                     "phase4_docker_stage_results{result=\"passed\"} %zu\n"
-                     "phase4_docker_stage_results{result=\"failed\"} %zu\n"
-                     "phase4_docker_stage_results{result=\"stalled\"} %zu\n",
-                  ds.resources, ds.running, ds.waiting, ds.checking, ds.passed, ds.failed,
-                  ds.stalled);
-    p4_helm_stage_stats(app->helm, &hs);
-    p4_buf_printf(b, "# HELP phase4_helm_stage_resources Resources the Helm stage holds a result for.\n"
-                     "# TYPE phase4_helm_stage_resources gauge\n"
-                     "phase4_helm_stage_resources %zu\n"
-                     "# HELP phase4_helm_stage_checks Helm stage checks running now, and waiting for a slot.\n"
-                     "# TYPE phase4_helm_stage_checks gauge\n"
-                     "phase4_helm_stage_checks{state=\"running\"} %d\n"
-                     "phase4_helm_stage_checks{state=\"waiting\"} %d\n"
-                     "# HELP phase4_helm_stage_results Resources by the Helm stage's result.\n"
-                     "# TYPE phase4_helm_stage_results gauge\n"
-                     "phase4_helm_stage_results{result=\"checking\"} %zu\n"
-                     "phase4_helm_stage_results{result=\"passed\"} %zu\n"
-                     "phase4_helm_stage_results{result=\"failed\"} %zu\n"
-                     "phase4_helm_stage_results{result=\"stalled\"} %zu\n",
-                  hs.resources, hs.running, hs.waiting, hs.checking, hs.passed, hs.failed,
-                  hs.stalled);
-    p4_kube_stage_stats(app->kstage, &hs);
-    p4_buf_printf(b, "# HELP phase4_kubernetes_stage_resources Resources the Kubernetes stage holds a result for.\n"
-                     "# TYPE phase4_kubernetes_stage_resources gauge\n"
-                     "phase4_kubernetes_stage_resources %zu\n"
-                     "# HELP phase4_kubernetes_stage_applies Kubernetes stage applies running now, and waiting for a slot.\n"
-                     "# TYPE phase4_kubernetes_stage_applies gauge\n"
-                     "phase4_kubernetes_stage_applies{state=\"running\"} %d\n"
-                     "phase4_kubernetes_stage_applies{state=\"waiting\"} %d\n"
-                     "# HELP phase4_kubernetes_stage_results Resources by the Kubernetes stage's result.\n"
-                     "# TYPE phase4_kubernetes_stage_results gauge\n"
-                     "phase4_kubernetes_stage_results{result=\"checking\"} %zu\n"
-                     "phase4_kubernetes_stage_results{result=\"passed\"} %zu\n"
-                     "phase4_kubernetes_stage_results{result=\"failed\"} %zu\n"
-                     "phase4_kubernetes_stage_results{result=\"stalled\"} %zu\n"
-                     "# HELP phase4_kubernetes_stage_namespaces Target namespaces whose pods, EndpointSlices and Warning Events are watched.\n"
-                     "# TYPE phase4_kubernetes_stage_namespaces gauge\n"
-                     "phase4_kubernetes_stage_namespaces %zu\n",
-                  hs.resources, hs.running, hs.waiting, hs.checking, hs.passed, hs.failed,
-                  hs.stalled, p4_kube_stage_namespaces(app->kstage));
+    for (int i = 0; i < P4_STAGE_COUNT; i++) {
+        if (app->rec.stages[i] && app->rec.stages[i]->metrics)
+            app->rec.stages[i]->metrics(app->rec.stage_ctx[i], b);
+    }
 }
 
 static int on_http(const char *path, struct p4_buf *out, const char **ctype, void *data)

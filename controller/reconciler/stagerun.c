@@ -1,6 +1,8 @@
 /* stagerun.c: what the stages' per-resource work has in common (see stagerun.h). */
 #include "phase4/reconciler/stagerun.h"
 
+#include <ctype.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 
 #include "phase4/core/alloc.h"
 #include "phase4/core/base64.h"
+#include "phase4/core/buf.h"
 #include "phase4/core/json.h"
 #include "phase4/kube/client.h"
 
@@ -434,6 +437,37 @@ void p4_stagerunner_stats(const struct p4_stagerunner *s, struct p4_stage_stats 
         else
             out->checking++;
     }
+}
+
+void p4_stagerunner_metrics(const struct p4_stagerunner *s, const char *work, struct p4_buf *out)
+{
+    struct p4_stage_stats st;
+    char id[32];
+    size_t i;
+
+    for (i = 0; s->stage[i] && i < sizeof(id) - 1; i++)
+        id[i] = (char)tolower((unsigned char)s->stage[i]);
+    id[i] = '\0';
+    p4_stagerunner_stats(s, &st);
+    p4_buf_printf(out,
+                  "# HELP phase4_%s_stage_resources Resources the %s stage holds a result for.\n"
+                  "# TYPE phase4_%s_stage_resources gauge\n"
+                  "phase4_%s_stage_resources %zu\n",
+                  id, s->stage, id, id, st.resources);
+    p4_buf_printf(out,
+                  "# HELP phase4_%s_stage_%s %s stage %s running now, and waiting for a slot.\n"
+                  "# TYPE phase4_%s_stage_%s gauge\n"
+                  "phase4_%s_stage_%s{state=\"running\"} %d\n"
+                  "phase4_%s_stage_%s{state=\"waiting\"} %d\n",
+                  id, work, s->stage, work, id, work, id, work, st.running, id, work, st.waiting);
+    p4_buf_printf(out,
+                  "# HELP phase4_%s_stage_results Resources by the %s stage's result.\n"
+                  "# TYPE phase4_%s_stage_results gauge\n"
+                  "phase4_%s_stage_results{result=\"checking\"} %zu\n"
+                  "phase4_%s_stage_results{result=\"passed\"} %zu\n"
+                  "phase4_%s_stage_results{result=\"failed\"} %zu\n"
+                  "phase4_%s_stage_results{result=\"stalled\"} %zu\n",
+                  id, s->stage, id, id, st.checking, id, st.passed, id, st.failed, id, st.stalled);
 }
 
 void p4_stagerun_add(struct p4_stagerunner *s, struct p4_stagerun *r, const char *key,

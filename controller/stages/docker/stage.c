@@ -1546,6 +1546,13 @@ static int result(void *ctx, const char *key, struct p4_stage_result *out)
     return 0;
 }
 
+static void metrics(void *ctx, struct p4_buf *out)
+{
+    const struct p4_docker_stage *d = ctx;
+
+    p4_stagerunner_metrics(&d->sr, "checks", out);
+}
+
 const struct p4_stage_ops p4_docker_stage_ops = {
     .name = "Docker",
     .condition = "DockerReady",
@@ -1553,6 +1560,7 @@ const struct p4_stage_ops p4_docker_stage_ops = {
     .poll = poll_run,
     .result = result,
     .forget = p4_stagerunner_forget_op,
+    .metrics = metrics,
 };
 
 struct p4_docker_stage *p4_docker_stage_new(uv_loop_t *loop,

@@ -1119,6 +1119,13 @@ static int result(void *ctx, const char *key, struct p4_stage_result *out)
     return 0;
 }
 
+static void metrics(void *ctx, struct p4_buf *out)
+{
+    const struct p4_helm_stage *h = ctx;
+
+    p4_stagerunner_metrics(&h->sr, "checks", out);
+}
+
 const struct p4_stage_ops p4_helm_stage_ops = {
     .name = "Helm",
     .condition = "HelmReady",
@@ -1126,6 +1133,7 @@ const struct p4_stage_ops p4_helm_stage_ops = {
     .poll = poll_run,
     .result = result,
     .forget = p4_stagerunner_forget_op,
+    .metrics = metrics,
 };
 
 static char *join(const char *dir, const char *name)

@@ -1465,6 +1465,19 @@ static int result(void *ctx, const char *key, struct p4_stage_result *out)
     return 0;
 }
 
+static void metrics(void *ctx, struct p4_buf *out)
+{
+    const struct p4_kube_stage *k = ctx;
+
+    p4_stagerunner_metrics(&k->sr, "applies", out);
+    p4_buf_printf(out,
+                  "# HELP phase4_kubernetes_stage_namespaces Target namespaces whose pods, "
+                  "EndpointSlices and Warning Events are watched.\n"
+                  "# TYPE phase4_kubernetes_stage_namespaces gauge\n"
+                  "phase4_kubernetes_stage_namespaces %zu\n",
+                  p4_kube_stage_namespaces(k));
+}
+
 const struct p4_stage_ops p4_kube_stage_ops = {
     .name = "Kubernetes",
     .condition = "KubernetesReady",
@@ -1472,6 +1485,7 @@ const struct p4_stage_ops p4_kube_stage_ops = {
     .poll = poll_run,
     .result = result,
     .forget = p4_stagerunner_forget_op,
+    .metrics = metrics,
 };
 
 struct p4_kube_stage *p4_kube_stage_new(uv_loop_t *loop, const struct p4_kube_stage_config *cfg)

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "phase4/core/buf.h"
 #include "phase4/core/error.h"
 
 enum p4_stage_id { P4_STAGE_DOCKER, P4_STAGE_HELM, P4_STAGE_KUBERNETES, P4_STAGE_VALIDATION, P4_STAGE_COUNT };
@@ -66,6 +67,8 @@ struct p4_stage_ops {
     /* 0 and *out filled (caller closes it), or P4_ERR_NOTFOUND when nothing was started. */
     int (*result)(void *ctx, const char *key, struct p4_stage_result *out);
     void (*forget)(void *ctx, const char *key);
+    /* Append the stage's own /metrics series (Prometheus text) to out. */
+    void (*metrics)(void *ctx, struct p4_buf *out);
 };
 
 /* How a stage is doing, for /metrics. */

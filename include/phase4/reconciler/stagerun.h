@@ -127,6 +127,12 @@ void p4_stagerunner_forget(struct p4_stagerunner *s, const char *key);
 void p4_stagerunner_forget_op(void *stage, const char *key);
 /* For /metrics: resources held and by result; running and waiting attempts. */
 void p4_stagerunner_stats(const struct p4_stagerunner *s, struct p4_stage_stats *out);
+/*
+ * Those stats as Prometheus text: phase4_<stage>_stage_resources, _<work>{state}
+ * (running, waiting) and _results{result}; <stage> is s->stage in lower case,
+ * work names what an attempt does ("checks", "applies").
+ */
+void p4_stagerunner_metrics(const struct p4_stagerunner *s, const char *work, struct p4_buf *out);
 
 /*
  * Add r (zeroed by the caller, the stage's fields set) as key's run for

@@ -79,6 +79,10 @@ static void on_timer_closed(uv_handle_t *h)
     for (int g = 0; g < P4_GATES_MAX; g++)
         free(r->gates[g].message);
     free(r->key);
+    free(r->ns);
+    free(r->name);
+    free(r->target_ns);
+    free(r->uid);
     r->ops->destroy(r);
 }
 
@@ -490,6 +494,45 @@ void p4_stagerun_add(struct p4_stagerunner *s, struct p4_stagerun *r, const char
     r->timer.data = r;
     (void)p4_strmap_put(&s->runs, key, r);
     p4_stagerun_restart_in(r, 0); /* never inside the reconcile */
+}
+
+void p4_stagerun_add_for(struct p4_stagerunner *s, struct p4_stagerun *r, const char *key,
+                         const cJSON *obj)
+{
+    const char *uid = p4_json_str(obj, "metadata.uid");
+    const char *target = p4_json_str(obj, "spec.target.namespace");
+    int64_t generation = 0, retries = 2;
+
+    r->ns = p4_strdup(p4_json_str(obj, "metadata.namespace"));
+    r->name = p4_strdup(p4_json_str(obj, "metadata.name"));
+    r->target_ns = p4_strdup(target ? target : "");
+    r->uid = p4_strdup(uid ? uid : "");
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
+    (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
+    p4_stagerun_add(s, r, key, generation, retries);
+}
+
+bool p4_stagerunner_current(const struct p4_stagerunner *s, const char *key, const cJSON *obj)
+{
+    const struct p4_stagerun *old = p4_stagerunner_get(s, key);
+    int64_t generation = 0;
+
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
+    return old && old->generation == generation;
+}
+
+int p4_stagerunner_result_op(void *stage, const char *key, struct p4_stage_result *out)
+{
+    const struct p4_stagerun *r = p4_stagerunner_get((const struct p4_stagerunner *)stage, key);
+
+    if (r == NULL) {
+        memset(out, 0, sizeof(*out));
+        return P4_ERR_NOTFOUND;
+    }
+    p4_stagerun_result(r, r->ops->skipped_gates ? r->ops->skipped_gates(r) : 0, out);
+    if (r->ops->status)
+        out->status = r->ops->status(r);
+    return 0;
 }
 
 void p4_stagerun_result(const struct p4_stagerun *r, unsigned skip, struct p4_stage_result *out)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "phase4/core/buf.h"
 #include "phase4/core/error.h"
 #include "phase4/reconciler/stage.h"
 #include "phase4/reconciler/stagerun.h"
@@ -1534,6 +1535,94 @@ static void core_path_escapes(void **state)
     assert_memory_equal(small, "/api/v1/namespaces/defa", sizeof(small) - 1);
 }
 
+/* What every stage's start() and result() share: the resource read into the run, the
+   generation check, result() with the stage's skipped gates and status, and /metrics. */
+static unsigned skip_second(const struct p4_stagerun *r)
+{
+    (void)r;
+    return 1u << 1;
+}
+
+static cJSON *status_for(const struct p4_stagerun *r)
+{
+    cJSON *st = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(st, "for", r->name);
+    return st;
+}
+
+static const struct p4_stagerun_ops status_ops = {
+    .begin = op_begin,
+    .step = op_step,
+    .end_work = op_end_work,
+    .destroy = op_destroy,
+    .cancel = op_cancel,
+    .skipped_gates = skip_second,
+    .status = status_for,
+};
+
+static void add_for_result_op_and_metrics(void **state)
+{
+    struct fx *fx = *state;
+    struct p4_stage_result res;
+    struct p4_buf b = {0};
+    struct fake_run *fr;
+    cJSON *obj = parse("{\"metadata\":{\"namespace\":\"ns\",\"name\":\"a\",\"uid\":\"u-1\","
+                       "\"generation\":4},\"spec\":{\"target\":{\"namespace\":\"shop\"},"
+                       "\"rollout\":{\"retries\":1}}}");
+
+    start_runner(fx, 0, 5, 5, 5);
+    fx->sr.ops = &status_ops;
+    assert_int_equal(p4_stagerunner_result_op(&fx->sr, "ns/a", &res), P4_ERR_NOTFOUND);
+    assert_null(res.gates);
+    assert_null(res.status);
+    assert_false(p4_stagerunner_current(&fx->sr, "ns/a", obj));
+
+    fr = calloc(1, sizeof(*fr));
+    assert_non_null(fr);
+    fr->fx = fx;
+    fr->id = fx->created++;
+    fr->kind = K_PASS;
+    p4_stagerun_add_for(&fx->sr, &fr->base, "ns/a", obj);
+    assert_string_equal(fr->base.ns, "ns");
+    assert_string_equal(fr->base.name, "a");
+    assert_string_equal(fr->base.target_ns, "shop");
+    assert_string_equal(fr->base.uid, "u-1");
+    assert_int_equal(fr->base.generation, 4);
+    assert_int_equal(fr->base.attempts, 2);
+    assert_true(p4_stagerunner_current(&fx->sr, "ns/a", obj));
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(obj, "metadata"), "generation",
+                              cJSON_CreateNumber(5));
+    assert_false(p4_stagerunner_current(&fx->sr, "ns/a", obj));
+
+    RUN_UNTIL(fx, is_state(fx, "ns/a", P4_STAGE_PASSED));
+    assert_int_equal(p4_stagerunner_result_op(&fx->sr, "ns/a", &res), 0);
+    assert_int_equal(res.state, P4_STAGE_PASSED);
+    assert_int_equal(res.generation, 4);
+    assert_int_equal(cJSON_GetArraySize(res.gates), 2);
+    check_gate(res.gates, 1, "Scanned", "True", "Passed", "gate Scanned passed");
+    assert_non_null(res.status);
+    assert_string_equal(cJSON_GetObjectItem(res.status, "for")->valuestring, "a");
+    p4_stage_result_close(&res);
+
+    p4_stagerunner_metrics(&fx->sr, "checks", &b);
+    assert_non_null(b.data);
+    assert_non_null(strstr(b.data, "# HELP phase4_docker_stage_resources Resources the Docker "
+                                   "stage holds a result for.\n"
+                                   "# TYPE phase4_docker_stage_resources gauge\n"
+                                   "phase4_docker_stage_resources 1\n"));
+    assert_non_null(strstr(b.data, "# HELP phase4_docker_stage_checks Docker stage checks running "
+                                   "now, and waiting for a slot.\n"));
+    assert_non_null(strstr(b.data, "phase4_docker_stage_checks{state=\"running\"} 0\n"
+                                   "phase4_docker_stage_checks{state=\"waiting\"} 0\n"));
+    assert_non_null(strstr(b.data, "phase4_docker_stage_results{result=\"checking\"} 0\n"
+                                   "phase4_docker_stage_results{result=\"passed\"} 1\n"
+                                   "phase4_docker_stage_results{result=\"failed\"} 0\n"
+                                   "phase4_docker_stage_results{result=\"stalled\"} 0\n"));
+    free(b.data);
+    cJSON_Delete(obj);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* The end of a pod's log, as one line of a message. */
@@ -1576,6 +1665,7 @@ int main(void)
         TEST(close_with_runs_in_every_state),
         TEST(retry_waiting_for_a_slot_is_still_a_retry),
         TEST(retry_waiting_for_an_answer_is_still_a_retry),
+        TEST(add_for_result_op_and_metrics),
         cmocka_unit_test(backoff_doubles_up_to_the_cap),
         cmocka_unit_test(kube_read_class_by_error),
         cmocka_unit_test(owned_by_matches_uid),

@@ -83,7 +83,6 @@ struct work {
 
 struct run {
     struct p4_stagerun base; /* first: answers get the run as their data */
-    char *ns, *name, *target_ns, *uid;
     cJSON *image;      /* copy of spec.image */
     struct work *w;    /* while an attempt runs */
     time_t scan_since; /* when this attempt began waiting for a scan report */
@@ -249,14 +248,14 @@ static void on_ca_bundle(struct p4_kube_result *res, void *data)
             p4_secret_wipe(res->body);
         if (r->w->ca == NULL) {
             p4_error_set(&err, P4_ERR_INVALID, "%s %s/%s (spec.image.caBundle) has no key \"%s\"%s",
-                         kind, r->ns, name, key, secret ? " that decodes" : "");
+                         kind, r->base.ns, name, key, secret ? " that decodes" : "");
             p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PUSHED, "CABundleInvalid", &err);
         }
     } else if (res->rc == P4_ERR_NOTFOUND) {
         p4_error_set(&err, P4_ERR_NOTFOUND,
                      "%s %s/%s named by spec.image.caBundle does not exist; create it with the "
                      "registry's CA certificate under key \"%s\"",
-                     kind, r->ns, name, key);
+                     kind, r->base.ns, name, key);
         p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PUSHED, "CABundleNotFound", &err);
     } else {
         kube_failure(r, G_PUSHED, res);
@@ -283,13 +282,13 @@ static void on_signature_key(struct p4_kube_result *res, void *data)
         if (pem == NULL) {
             p4_error_set(&err, P4_ERR_INVALID,
                          "Secret %s/%s (spec.image.signature) has no key \"%s\" that decodes",
-                         r->ns, name, key);
+                         r->base.ns, name, key);
             p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyInvalid",
                                     &err);
         } else if (p4_cosign_key_load(pem, len, &r->w->sigkey, &err) != 0) {
             char msg[P4_ERROR_MESSAGE_MAX];
             (void)snprintf(msg, sizeof(msg), "%s", err.message);
-            p4_error_set(&err, P4_ERR_INVALID, "Secret %s/%s key \"%s\": %s", r->ns, name, key,
+            p4_error_set(&err, P4_ERR_INVALID, "Secret %s/%s key \"%s\": %s", r->base.ns, name, key,
                          msg);
             p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyInvalid",
                                     &err);
@@ -298,7 +297,7 @@ static void on_signature_key(struct p4_kube_result *res, void *data)
     } else if (res->rc == P4_ERR_NOTFOUND) {
         p4_error_set(&err, P4_ERR_NOTFOUND,
                      "Secret %s/%s named by spec.image.signature.publicKeySecretRef does not exist",
-                     r->ns, name);
+                     r->base.ns, name);
         p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_SIGNED, "SignatureKeyNotFound", &err);
     } else {
         kube_failure(r, G_SIGNED, res);
@@ -336,20 +335,20 @@ static void gather(struct run *r)
     int rc = 0;
 
     r->base.pending = 1; /* held while the requests go out */
-    p4_core_path(path, sizeof(path), r->target_ns, "serviceaccounts", "default");
+    p4_core_path(path, sizeof(path), r->base.target_ns, "serviceaccounts", "default");
     rc |= kube_get(r, path, on_service_account);
     if (r->w->nplatforms == 0 && !cached_node_platforms(r))
         rc |= kube_get(r, "/api/v1/nodes", on_nodes);
     kind = p4_json_str(r->image, "caBundle.kind");
     name = p4_json_str(r->image, "caBundle.name");
     if (kind && name && r->w->ca == NULL) {
-        p4_core_path(path, sizeof(path), r->ns,
+        p4_core_path(path, sizeof(path), r->base.ns,
                      strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps", name);
         rc |= kube_get(r, path, on_ca_bundle);
     }
     name = p4_json_str(r->image, "signature.publicKeySecretRef.name");
     if (name && r->w->sigkey == NULL) {
-        p4_core_path(path, sizeof(path), r->ns, "secrets", name);
+        p4_core_path(path, sizeof(path), r->base.ns, "secrets", name);
         rc |= kube_get(r, path, on_signature_key);
     }
     if (rc != 0) {
@@ -408,7 +407,7 @@ static void on_secret(struct p4_kube_result *res, void *data)
             p4_error_set(&err, P4_ERR_INVALID,
                          "pull secret \"%s\" in namespace %s is not of type %s (or %s) with its "
                          "data key; create it with kubectl create secret docker-registry",
-                         name, r->target_ns, P4_REGAUTH_DOCKERCONFIGJSON, P4_REGAUTH_DOCKERCFG);
+                         name, r->base.target_ns, P4_REGAUTH_DOCKERCONFIGJSON, P4_REGAUTH_DOCKERCFG);
             p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretInvalid",
                                     &err);
         }
@@ -417,7 +416,7 @@ static void on_secret(struct p4_kube_result *res, void *data)
             p4_error_set(&err, P4_ERR_NOTFOUND,
                          "pull secret \"%s\" (spec.image.pullSecrets) does not exist in namespace "
                          "%s, where the pods will pull from",
-                         name, r->target_ns);
+                         name, r->base.target_ns);
             p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretNotFound",
                                     &err);
         } else {
@@ -441,7 +440,7 @@ static void read_secrets(struct run *r)
         struct secret_read *sr = p4_calloc(1, sizeof(*sr));
         sr->r = r;
         sr->i = i;
-        p4_core_path(path, sizeof(path), r->target_ns, "secrets", r->w->wanted[i]);
+        p4_core_path(path, sizeof(path), r->base.target_ns, "secrets", r->w->wanted[i]);
         r->base.inflight++;
         r->base.pending++;
         if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_secret, sr) !=
@@ -481,7 +480,7 @@ static int use_secrets(struct run *r)
             char msg[P4_ERROR_MESSAGE_MAX];
             (void)snprintf(msg, sizeof(msg), "%s", err.message);
             p4_error_set(&err, P4_ERR_INVALID, "pull secret \"%s\" in namespace %s: %s",
-                         r->w->wanted[i], r->target_ns, msg);
+                         r->w->wanted[i], r->base.target_ns, msg);
             p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "PullSecretInvalid", &err);
             rc = P4_ERR_INVALID;
             break;
@@ -532,18 +531,18 @@ static bool registry_trouble(struct run *r, int rc, const struct p4_error *e,
             p4_error_set(&err, rc,
                          "%s: pull secret \"%s\" in namespace %s has the wrong "
                          "credentials for %s, or no pull access to %s",
-                         e->message, r->w->secret_names[r->w->target.cred->secret], r->target_ns,
+                         e->message, r->w->secret_names[r->w->target.cred->secret], r->base.target_ns,
                          r->w->host, r->w->ref.repository);
         else if (names[0])
             p4_error_set(&err, rc,
                          "%s: none of the pull secrets in namespace %s (%s) has an "
                          "entry for %s",
-                         e->message, r->target_ns, names, r->w->host);
+                         e->message, r->base.target_ns, names, r->w->host);
         else
             p4_error_set(&err, rc,
                          "%s: namespace %s has no pull secret; list one in "
                          "spec.image.pullSecrets or on its default ServiceAccount",
-                         e->message, r->target_ns);
+                         e->message, r->base.target_ns);
         p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, G_PULLABLE, "ImagePullAuthFailed", &err);
         return true;
     case P4_ERR_TLS:
@@ -575,7 +574,7 @@ static void resolve_done(struct run *r)
 
     if (r->job_done)
         p4_stagerun_gate(&r->base, G_BUILT, "True", "BuildSucceeded",
-                         "build Job %s/%s succeeded; %s:%s resolves to %s in registry %s", r->ns,
+                         "build Job %s/%s succeeded; %s:%s resolves to %s in registry %s", r->base.ns,
                          r->job, r->w->ref.repository, tagref, r->digest, r->w->host);
     else
         p4_stagerun_gate(&r->base, G_BUILT, "True", "ImageExists",
@@ -610,7 +609,7 @@ static void resolve_done(struct run *r)
     if (r->w->target.cred)
         p4_stagerun_gate(&r->base, G_PULLABLE, "True", "Pullable",
                          "pullable for %s with pull secret \"%s\" from namespace %s", list,
-                         r->w->secret_names[r->w->target.cred->secret], r->target_ns);
+                         r->w->secret_names[r->w->target.cred->secret], r->base.target_ns);
     else
         p4_stagerun_gate(&r->base, G_PULLABLE, "True", "Pullable",
                          "pullable for %s without credentials", list);
@@ -961,7 +960,7 @@ static void on_sig_blob(const struct p4_registry_answer *a, void *data)
                                 r->w->sigs.layers[r->w->sig_i].signature, r->digest,
                                 &r->w->sig_err) == 0) {
         p4_stagerun_gate(&r->base, G_SIGNED, "True", "SignatureVerified",
-                         "%s is signed by the key in Secret %s/%s", r->digest, r->ns,
+                         "%s is signed by the key in Secret %s/%s", r->digest, r->base.ns,
                          p4_json_str(r->image, "signature.publicKeySecretRef.name"));
         p4_stagerun_next(&r->base, S_DONE);
         return;
@@ -986,7 +985,7 @@ static void verify_next(struct run *r)
     }
     p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_SIGNED, "SignatureInvalid",
                       "no signature of %s verifies with the key in Secret %s/%s: %s", r->digest,
-                      r->ns, p4_json_str(r->image, "signature.publicKeySecretRef.name"),
+                      r->base.ns, p4_json_str(r->image, "signature.publicKeySecretRef.name"),
                       w->sig_err.message);
 }
 
@@ -1055,7 +1054,7 @@ static void build_failed(struct run *r, const char *log)
         &r->base, P4_FAIL_ARTIFACT, G_BUILT, "BuildFailed",
         "build Job %s/%s failed (%s)%s%s; fix the build and change the resource to run "
         "it again",
-        r->ns, r->job, r->base.err.message[0] ? r->base.err.message : "no reason given",
+        r->base.ns, r->job, r->base.err.message[0] ? r->base.err.message : "no reason given",
         log && log[0] ? "; last log lines: " : "", log ? log : "");
 }
 
@@ -1102,7 +1101,7 @@ static void on_build_pods(struct p4_kube_result *res, void *data)
         build_failed(r, NULL);
         return;
     }
-    p4_core_path(path, sizeof(path), r->ns, "pods", "");
+    p4_core_path(path, sizeof(path), r->base.ns, "pods", "");
     (void)snprintf(path + strlen(path), sizeof(path) - strlen(path),
                    "/%s/log?container=%s&tailLines=5&limitBytes=4096", epod, ec);
     r->base.inflight++;
@@ -1118,14 +1117,14 @@ static void build_check(struct run *r)
     char jkey[400], path[1024], sel[200];
     const cJSON *job, *failed;
 
-    (void)snprintf(jkey, sizeof(jkey), "%s/%s", r->ns, r->job);
+    (void)snprintf(jkey, sizeof(jkey), "%s/%s", r->base.ns, r->job);
     job = stage_of(r)->cfg.jobs ? p4_informer_get(stage_of(r)->cfg.jobs, jkey) : NULL;
-    if (job == NULL || !p4_owned_by(job, r->uid))
+    if (job == NULL || !p4_owned_by(job, r->base.uid))
         return; /* not in the cache yet */
     if (true_condition(job, "Complete")) {
         r->job_done = true;
         p4_stagerun_gate(&r->base, G_BUILT, "True", "BuildSucceeded", "build Job %s/%s succeeded",
-                         r->ns, r->job);
+                         r->base.ns, r->job);
         p4_stagerun_next(&r->base, S_GATHER);
         return;
     }
@@ -1137,7 +1136,7 @@ static void build_check(struct run *r)
     (void)snprintf(r->base.err.message, sizeof(r->base.err.message), "%s: %s",
                    p4_json_str(failed, "reason") ? p4_json_str(failed, "reason") : "Failed",
                    p4_json_str(failed, "message") ? p4_json_str(failed, "message") : "");
-    p4_core_path(path, sizeof(path), r->ns, "pods", ""); /* the collection */
+    p4_core_path(path, sizeof(path), r->base.ns, "pods", ""); /* the collection */
     if (p4_kube_escape(r->job, sel, sizeof(sel)) != 0)
         sel[0] = '\0';
     (void)snprintf(path + strlen(path), sizeof(path) - strlen(path),
@@ -1157,7 +1156,7 @@ static void on_build_deadline(uv_timer_t *t)
         return;
     r->base.attempt = r->base.attempts;
     p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_BUILT, "BuildTimedOut",
-                      "build Job %s/%s did not finish within spec.image.build.timeout", r->ns,
+                      "build Job %s/%s did not finish within spec.image.build.timeout", r->base.ns,
                       r->job);
 }
 
@@ -1165,7 +1164,7 @@ static void building(struct run *r)
 {
     uint64_t now = uv_now(stage_of(r)->sr.loop);
 
-    p4_stagerun_gate(&r->base, G_BUILT, "Unknown", "Building", "build Job %s/%s is running", r->ns,
+    p4_stagerun_gate(&r->base, G_BUILT, "Unknown", "Building", "build Job %s/%s is running", r->base.ns,
                      r->job);
     p4_stagerun_arm(&r->base, r->build_deadline > now ? r->build_deadline - now : 0,
                     on_build_deadline);
@@ -1184,13 +1183,13 @@ static void on_job_existing(struct p4_kube_result *res, void *data)
                          p4_kube_read_class(res->rc) == P4_FAIL_CLUSTER ? P4_FAIL_CLUSTER
                                                                         : P4_FAIL_TRANSIENT,
                          G_BUILT, "APIUnavailable", &res->err);
-    } else if (!p4_owned_by(res->body, r->uid)) {
+    } else if (!p4_owned_by(res->body, r->base.uid)) {
         r->base.no_recheck = true;
         p4_stagerun_failf(
             &r->base, P4_FAIL_CLUSTER, G_BUILT, "BuildJobConflict",
             "a Job %s/%s exists that this Phase4Deployment does not own; phase4-operator "
             "leaves it alone: delete or rename it",
-            r->ns, r->job);
+            r->base.ns, r->job);
     } else {
         r->job_created = true;
         building(r);
@@ -1203,7 +1202,7 @@ static void job_path(const struct run *r, char *buf, size_t size)
 {
     char ens[256], ejob[200];
 
-    if (p4_kube_escape(r->ns, ens, sizeof(ens)) != 0 ||
+    if (p4_kube_escape(r->base.ns, ens, sizeof(ens)) != 0 ||
         p4_kube_escape(r->job, ejob, sizeof(ejob)) != 0)
         ens[0] = ejob[0] = '\0';
     (void)snprintf(buf, size, "/apis/batch/v1/namespaces/%s/jobs/%s", ens, ejob);
@@ -1223,7 +1222,7 @@ static void on_job_created(struct p4_kube_result *res, void *data)
                             r) != 0) {
             r->base.inflight--;
             p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_BUILT, "APIUnavailable",
-                              "cannot ask the API server for Job %s/%s", r->ns, r->job);
+                              "cannot ask the API server for Job %s/%s", r->base.ns, r->job);
         }
         return;
     }
@@ -1264,10 +1263,10 @@ static void create_job(struct run *r, bool dry)
     cJSON_AddStringToObject(job, "kind", "Job");
     meta = cJSON_AddObjectToObject(job, "metadata");
     cJSON_AddStringToObject(meta, "name", r->job);
-    cJSON_AddStringToObject(meta, "namespace", r->ns);
+    cJSON_AddStringToObject(meta, "namespace", r->base.ns);
     labels = cJSON_AddObjectToObject(meta, "labels");
     cJSON_AddStringToObject(labels, "app.kubernetes.io/managed-by", "phase4-operator");
-    cJSON_AddStringToObject(labels, "phase4.io/name", r->name);
+    cJSON_AddStringToObject(labels, "phase4.io/name", r->base.name);
     (void)snprintf(gen, sizeof(gen), "%" PRId64, r->base.generation);
     cJSON_AddStringToObject(labels, "phase4.io/generation", gen);
     cJSON_AddStringToObject(labels, "phase4.io/purpose", "build");
@@ -1275,8 +1274,8 @@ static void create_job(struct run *r, bool dry)
     owner = cJSON_CreateObject();
     cJSON_AddStringToObject(owner, "apiVersion", "phase4.io/v1alpha1");
     cJSON_AddStringToObject(owner, "kind", "Phase4Deployment");
-    cJSON_AddStringToObject(owner, "name", r->name);
-    cJSON_AddStringToObject(owner, "uid", r->uid);
+    cJSON_AddStringToObject(owner, "name", r->base.name);
+    cJSON_AddStringToObject(owner, "uid", r->base.uid);
     cJSON_AddBoolToObject(owner, "controller", 1);
     cJSON_AddBoolToObject(owner, "blockOwnerDeletion", 1);
     cJSON_AddItemToArray(owners, owner);
@@ -1294,7 +1293,7 @@ static void create_job(struct run *r, bool dry)
     cJSON_AddItemToObject(job, "spec", spec);
     body = p4_json_print(job);
     cJSON_Delete(job);
-    if (p4_kube_escape(r->ns, ens, sizeof(ens)) != 0)
+    if (p4_kube_escape(r->base.ns, ens, sizeof(ens)) != 0)
         ens[0] = '\0';
     (void)snprintf(path, sizeof(path), "/apis/batch/v1/namespaces/%s/jobs%s", ens,
                    dry ? "?dryRun=All&fieldManager=phase4-operator"
@@ -1307,7 +1306,7 @@ static void create_job(struct run *r, bool dry)
     if (rc != 0) {
         r->base.inflight--;
         p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_BUILT, "APIUnavailable",
-                          "cannot ask the API server to create build Job %s/%s", r->ns, r->job);
+                          "cannot ask the API server to create build Job %s/%s", r->base.ns, r->job);
     }
 }
 
@@ -1321,7 +1320,7 @@ static void build(struct run *r)
         building(r);
         return;
     }
-    p4_stagerun_gate(&r->base, G_BUILT, "Unknown", "Building", "creating build Job %s/%s", r->ns,
+    p4_stagerun_gate(&r->base, G_BUILT, "Unknown", "Building", "creating build Job %s/%s", r->base.ns,
                      r->job);
     create_job(r, true);
 }
@@ -1430,44 +1429,33 @@ static void destroy(struct p4_stagerun *base)
 
     free(r->image_platforms);
     cJSON_Delete(r->image);
-    free(r->uid);
-    free(r->ns);
-    free(r->name);
-    free(r->target_ns);
     free(r);
 }
-
-static const struct p4_stagerun_ops run_ops = {
-    .begin = begin, .step = run_step, .end_work = end_work, .destroy = destroy};
 
 /* ---- stage.h operations ---- */
 
 static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *err)
 {
     struct p4_docker_stage *d = ctx;
-    const struct p4_stagerun *old = p4_stagerunner_get(&d->sr, key);
     const char *ns = p4_json_str(obj, "metadata.namespace");
     const char *name = p4_json_str(obj, "metadata.name");
     const char *target = p4_json_str(obj, "spec.target.namespace");
     const char *repo = p4_json_str(obj, "spec.image.repository");
     const char *tag = p4_json_str(obj, "spec.image.tag");
     const char *digest = p4_json_str(obj, "spec.image.digest");
-    int64_t generation = 0, retries = 2;
+    int64_t generation;
     struct p4_image_ref parsed = {0};
     struct run *r;
     char ref[700];
 
-    (void)p4_json_int64(obj, "metadata.generation", &generation);
-    if (old && old->generation == generation)
+    if (p4_stagerunner_current(&d->sr, key, obj))
         return 0;
     if (ns == NULL || name == NULL || target == NULL || repo == NULL)
         return p4_error_set(err, P4_ERR_INVAL,
                             "spec.image.repository and spec.target.namespace are required");
     r = p4_calloc(1, sizeof(*r));
-    r->ns = p4_strdup(ns);
-    r->name = p4_strdup(name);
-    r->target_ns = p4_strdup(target);
-    r->uid = p4_strdup(p4_json_str(obj, "metadata.uid") ? p4_json_str(obj, "metadata.uid") : "");
+    p4_stagerun_add_for(&d->sr, &r->base, key, obj); /* begins on the next turn */
+    generation = r->base.generation;
     r->image = cJSON_Duplicate(p4_json_get(obj, "spec.image"), 1);
     r->want_signature = p4_json_get(r->image, "signature") != NULL;
     if (p4_json_get(r->image, "build") != NULL) {
@@ -1484,8 +1472,6 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
         if (observed == generation && pinned && strncmp(pinned, "sha256:", 7) == 0)
             (void)snprintf(r->digest, sizeof(r->digest), "%s", pinned);
     }
-    (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
-    p4_stagerun_add(&d->sr, &r->base, key, generation, retries); /* begins on the next turn */
 
     (void)snprintf(ref, sizeof(ref), "%s%s%s", repo, digest ? "@" : ":",
                    digest ? digest
@@ -1515,35 +1501,37 @@ static int poll_run(void *ctx, const char *key, const cJSON *obj)
     return 0;
 }
 
-static int result(void *ctx, const char *key, struct p4_stage_result *out)
+static unsigned skipped_gates(const struct p4_stagerun *base)
 {
-    struct p4_docker_stage *d = ctx;
-    const struct run *r = (const struct run *)p4_stagerunner_get(&d->sr, key);
-    cJSON *img, *plats;
+    const struct run *r = (const struct run *)base;
 
-    if (r == NULL) {
-        memset(out, 0, sizeof(*out));
-        return P4_ERR_NOTFOUND;
+    return r->want_signature ? 0u : 1u << G_SIGNED;
+}
+
+/* status.image: the digest and the platforms checked. */
+static cJSON *status_of(const struct p4_stagerun *base)
+{
+    const struct run *r = (const struct run *)base;
+    const char *p = r->image_platforms ? r->image_platforms : "";
+    cJSON *st, *img, *plats;
+
+    if (r->digest[0] == '\0')
+        return NULL;
+    st = cJSON_CreateObject();
+    img = cJSON_AddObjectToObject(st, "image");
+    cJSON_AddStringToObject(img, "digest", r->digest);
+    plats = cJSON_AddArrayToObject(img, "platforms");
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        char one[128];
+        (void)snprintf(one, sizeof(one), "%.*s", (int)n, p);
+        if (one[0])
+            cJSON_AddItemToArray(plats, cJSON_CreateString(one));
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
     }
-    p4_stagerun_result(&r->base, r->want_signature ? 0u : 1u << G_SIGNED, out);
-    if (r->digest[0]) {
-        const char *p = r->image_platforms ? r->image_platforms : "";
-        out->status = cJSON_CreateObject();
-        img = cJSON_AddObjectToObject(out->status, "image");
-        cJSON_AddStringToObject(img, "digest", r->digest);
-        plats = cJSON_AddArrayToObject(img, "platforms");
-        while (*p) {
-            size_t n = strcspn(p, ",");
-            char one[128];
-            (void)snprintf(one, sizeof(one), "%.*s", (int)n, p);
-            if (one[0])
-                cJSON_AddItemToArray(plats, cJSON_CreateString(one));
-            p += n;
-            while (*p == ',' || *p == ' ')
-                p++;
-        }
-    }
-    return 0;
+    return st;
 }
 
 static void metrics(void *ctx, struct p4_buf *out)
@@ -1553,12 +1541,15 @@ static void metrics(void *ctx, struct p4_buf *out)
     p4_stagerunner_metrics(&d->sr, "checks", out);
 }
 
+static const struct p4_stagerun_ops run_ops = {
+    .begin = begin, .step = run_step, .end_work = end_work, .destroy = destroy, .skipped_gates = skipped_gates, .status = status_of};
+
 const struct p4_stage_ops p4_docker_stage_ops = {
     .name = "Docker",
     .condition = "DockerReady",
     .start = start,
     .poll = poll_run,
-    .result = result,
+    .result = p4_stagerunner_result_op,
     .forget = p4_stagerunner_forget_op,
     .metrics = metrics,
 };
@@ -1593,14 +1584,4 @@ void p4_docker_stage_free(struct p4_docker_stage *d)
     p4_stagerunner_close(&d->sr);
     free(d->node_platforms);
     free(d);
-}
-
-void p4_docker_stage_stats(const struct p4_docker_stage *d, struct p4_stage_stats *out)
-{
-    p4_stagerunner_stats(d ? &d->sr : NULL, out);
-}
-
-size_t p4_docker_stage_len(const struct p4_docker_stage *d)
-{
-    return d ? p4_strmap_len(&d->sr.runs) : 0;
 }

@@ -77,7 +77,7 @@ struct work {
 
 struct run {
     struct p4_stagerun base; /* first: answers get the run as their data */
-    char *ns, *name, *target_ns, *uid, *image_repo;
+    char *image_repo;
     char image_digest[80];
     cJSON *chart; /* copy of spec.chart */
     bool force, create_namespace;
@@ -169,7 +169,7 @@ static void on_credentials(struct p4_kube_result *res, void *data)
     name = p4_json_str(r->chart, "secretRef.name");
     if (res->rc != 0) {
         struct p4_error e;
-        p4_error_set(&e, res->rc, "chart repository Secret %s/%s (spec.chart.secretRef): %s", r->ns,
+        p4_error_set(&e, res->rc, "chart repository Secret %s/%s (spec.chart.secretRef): %s", r->base.ns,
                      name, res->err.message);
         p4_stagerun_part_failed(
             &r->base, p4_kube_read_class(res->rc), G_PACKAGED,
@@ -182,7 +182,7 @@ static void on_credentials(struct p4_kube_result *res, void *data)
             p4_error_set(&e, P4_ERR_INVALID,
                          "chart repository Secret %s/%s (spec.chart.secretRef) needs the keys "
                          "username and password",
-                         r->ns, name);
+                         r->base.ns, name);
             p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PACKAGED, "ChartSecretInvalid",
                                     &e);
         }
@@ -204,7 +204,7 @@ static void on_ca(struct p4_kube_result *res, void *data)
     key = p4_json_str(r->chart, "caBundle.key") ? p4_json_str(r->chart, "caBundle.key") : "ca.crt";
     if (res->rc != 0) {
         struct p4_error e;
-        p4_error_set(&e, res->rc, "CA bundle %s %s/%s (spec.chart.caBundle): %s", kind, r->ns, name,
+        p4_error_set(&e, res->rc, "CA bundle %s %s/%s (spec.chart.caBundle): %s", kind, r->base.ns, name,
                      res->err.message);
         p4_stagerun_part_failed(&r->base, p4_kube_read_class(res->rc), G_PACKAGED,
                                 res->rc == P4_ERR_NOTFOUND ? "CABundleNotFound" : "APIUnavailable",
@@ -214,7 +214,7 @@ static void on_ca(struct p4_kube_result *res, void *data)
         if (r->w->ca == NULL) {
             struct p4_error e;
             p4_error_set(&e, P4_ERR_INVALID,
-                         "CA bundle %s %s/%s (spec.chart.caBundle) has no key %s", kind, r->ns,
+                         "CA bundle %s %s/%s (spec.chart.caBundle) has no key %s", kind, r->base.ns,
                          name, key);
             p4_stagerun_part_failed(&r->base, P4_FAIL_CLUSTER, G_PACKAGED, "CABundleNotFound", &e);
         }
@@ -244,7 +244,7 @@ static void on_source(struct p4_kube_result *res, void *data)
             p4_secret_wipe(res->body);
     } else if (res->rc != P4_ERR_NOTFOUND) { /* missing: values.c decides (optional or not) */
         struct p4_error e;
-        p4_error_set(&e, res->rc, "valuesFrom %s %s/%s: %s", r->w->src[i].kind, r->ns,
+        p4_error_set(&e, res->rc, "valuesFrom %s %s/%s: %s", r->w->src[i].kind, r->base.ns,
                      r->w->src[i].name, res->err.message);
         p4_stagerun_part_failed(&r->base, p4_kube_read_class(res->rc), G_VALUES,
                                 res->rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable", &e);
@@ -273,12 +273,12 @@ static void read_sources(struct run *r)
         r->base.pending--;
     }
     if (p4_json_str(r->chart, "secretRef.name")) {
-        p4_core_path(path, sizeof(path), r->ns, "secrets", p4_json_str(r->chart, "secretRef.name"));
+        p4_core_path(path, sizeof(path), r->base.ns, "secrets", p4_json_str(r->chart, "secretRef.name"));
         (void)kube_send(r, "GET", path, on_credentials);
     }
     if (p4_json_str(r->chart, "caBundle.name")) {
         const char *kind = p4_json_str(r->chart, "caBundle.kind");
-        p4_core_path(path, sizeof(path), r->ns,
+        p4_core_path(path, sizeof(path), r->base.ns,
                      kind && strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps",
                      p4_json_str(r->chart, "caBundle.name"));
         (void)kube_send(r, "GET", path, on_ca);
@@ -287,7 +287,7 @@ static void read_sources(struct run *r)
         struct source_req *q = p4_calloc(1, sizeof(*q));
         q->r = r;
         q->i = i;
-        p4_core_path(path, sizeof(path), r->ns,
+        p4_core_path(path, sizeof(path), r->base.ns,
                      strcmp(w->src[i].kind, "Secret") == 0 ? "secrets" : "configmaps",
                      w->src[i].name);
         r->base.inflight++;
@@ -402,7 +402,7 @@ static int compose_values(struct run *r)
     cJSON *values;
 
     for (size_t i = 0; i < w->nsrc; i++) {
-        (void)snprintf(label[i], sizeof(label[i]), "%s/%s", r->ns, w->src[i].name);
+        (void)snprintf(label[i], sizeof(label[i]), "%s/%s", r->base.ns, w->src[i].name);
         srcs[i] = (struct p4_values_source){.kind = w->src[i].kind,
                                             .name = label[i],
                                             .key = w->src[i].key,
@@ -565,7 +565,7 @@ static void lint(struct run *r)
 {
     const char *argv[] = {
         "lint",        r->w->chart_path, "--strict",       "--values",         "-",
-        "--namespace", r->target_ns,     "--kube-version", r->w->kube_version, NULL};
+        "--namespace", r->base.target_ns,     "--kube-version", r->w->kube_version, NULL};
 
     if (r->w->values == NULL && compose_values(r) != 0)
         return;
@@ -580,12 +580,12 @@ static void render(struct run *r)
     int n = 0;
 
     argv[n++] = "template";
-    argv[n++] = r->name;
+    argv[n++] = r->base.name;
     argv[n++] = r->w->chart_path;
     argv[n++] = "--values";
     argv[n++] = "-";
     argv[n++] = "--namespace";
-    argv[n++] = r->target_ns;
+    argv[n++] = r->base.target_ns;
     argv[n++] = "--include-crds";
     argv[n++] = "--skip-tests";
     if (r->w->kube_version[0]) {
@@ -655,7 +655,7 @@ static void on_dry_run(const struct p4_apply_result *res, void *data)
         (void)snprintf(r->w->skipped_why, sizeof(r->w->skipped_why),
                        "; %d wait for namespace %s, which the Kubernetes stage creates "
                        "(spec.target.createNamespace), to be checked",
-                       r->w->skipped, r->target_ns);
+                       r->w->skipped, r->base.target_ns);
         r->w->obj_i++;
         dry_run_next(r);
         return;
@@ -698,7 +698,7 @@ static void on_dry_run(const struct p4_apply_result *res, void *data)
 static void dry_run_next(struct run *r)
 {
     struct work *w = r->w;
-    struct p4_apply_opts opts = {.namespace_ = r->target_ns, .dry_run = true, .force = r->force};
+    struct p4_apply_opts opts = {.namespace_ = r->base.target_ns, .dry_run = true, .force = r->force};
     const cJSON *obj;
 
     if (w->obj_i >= w->nobj) {
@@ -771,9 +771,9 @@ static void on_old_manifest(struct p4_kube_result *res, void *data)
         return;
     name = p4_json_str(res->body, "metadata.name");
     uid = p4_json_str(res->body, "metadata.uid");
-    if (res->rc == 0 && name && uid && p4_owned_by(res->body, r->uid) &&
+    if (res->rc == 0 && name && uid && p4_owned_by(res->body, r->base.uid) &&
         strlen(uid) < sizeof(body) - 64) {
-        p4_core_path(path, sizeof(path), r->ns, "secrets", name);
+        p4_core_path(path, sizeof(path), r->base.ns, "secrets", name);
         (void)snprintf(body, sizeof(body),
                        "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
                        "\"preconditions\":{\"uid\":\"%s\"}}",
@@ -806,8 +806,8 @@ static void prune(struct run *r)
         int64_t g = r->base.generation - P4_MANIFEST_HISTORY - k;
         if (g < 1)
             break;
-        secret_name(name, sizeof(name), r->name, g);
-        p4_core_path(path, sizeof(path), r->ns, "secrets", name);
+        secret_name(name, sizeof(name), r->base.name, g);
+        p4_core_path(path, sizeof(path), r->base.ns, "secrets", name);
         (void)kube_send(r, "GET", path, on_old_manifest);
     }
     p4_stagerun_part_done(&r->base, S_DONE);
@@ -848,10 +848,10 @@ static cJSON *manifest_secret(struct run *r)
     cJSON_AddStringToObject(s, "kind", "Secret");
     meta = cJSON_AddObjectToObject(s, "metadata");
     cJSON_AddStringToObject(meta, "name", r->secret);
-    cJSON_AddStringToObject(meta, "namespace", r->ns);
+    cJSON_AddStringToObject(meta, "namespace", r->base.ns);
     labels = cJSON_AddObjectToObject(meta, "labels");
     cJSON_AddStringToObject(labels, "app.kubernetes.io/managed-by", "phase4-operator");
-    cJSON_AddStringToObject(labels, "phase4.io/name", r->name);
+    cJSON_AddStringToObject(labels, "phase4.io/name", r->base.name);
     (void)snprintf(gen, sizeof(gen), "%" PRId64, r->base.generation);
     cJSON_AddStringToObject(labels, "phase4.io/generation", gen);
     cJSON_AddStringToObject(labels, "phase4.io/purpose", "manifest");
@@ -864,8 +864,8 @@ static cJSON *manifest_secret(struct run *r)
     owner = cJSON_CreateObject();
     cJSON_AddStringToObject(owner, "apiVersion", "phase4.io/v1alpha1");
     cJSON_AddStringToObject(owner, "kind", "Phase4Deployment");
-    cJSON_AddStringToObject(owner, "name", r->name);
-    cJSON_AddStringToObject(owner, "uid", r->uid);
+    cJSON_AddStringToObject(owner, "name", r->base.name);
+    cJSON_AddStringToObject(owner, "uid", r->base.uid);
     cJSON_AddBoolToObject(owner, "controller", 1);
     cJSON_AddBoolToObject(owner, "blockOwnerDeletion", 1);
     cJSON_AddItemToArray(owners, owner);
@@ -884,12 +884,12 @@ static void on_existing(struct p4_kube_result *res, void *data)
 
     if (r == NULL)
         return;
-    if (res->rc == 0 && !p4_owned_by(res->body, r->uid)) {
+    if (res->rc == 0 && !p4_owned_by(res->body, r->base.uid)) {
         p4_stagerun_failf(
             &r->base, P4_FAIL_CLUSTER, G_DRYRUN, "ManifestSecretConflict",
             "Secret %s/%s exists and is not owned by this Phase4Deployment; the rendered "
             "manifest is not stored over it (delete or rename that Secret)",
-            r->ns, r->secret);
+            r->base.ns, r->secret);
         return;
     }
     if (res->rc != 0 && res->rc != P4_ERR_NOTFOUND) {
@@ -904,13 +904,13 @@ static void on_existing(struct p4_kube_result *res, void *data)
                           "cannot compress the rendered manifest");
         return;
     }
-    opts.namespace_ = r->ns;
+    opts.namespace_ = r->base.ns;
     r->base.inflight++;
     if (p4_apply_object(stage_of(r)->cfg.kube, stage_of(r)->cfg.discovery, s, &opts, on_stored,
                         r) != 0) {
         r->base.inflight--;
         p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_DRYRUN, "ManifestNotStored",
-                          "cannot store the rendered manifest in Secret %s/%s", r->ns, r->secret);
+                          "cannot store the rendered manifest in Secret %s/%s", r->base.ns, r->secret);
     }
     cJSON_Delete(s);
 }
@@ -920,10 +920,10 @@ static void store(struct run *r)
     char path[1024];
 
     r->base.pending = 0;
-    p4_core_path(path, sizeof(path), r->ns, "secrets", r->secret);
+    p4_core_path(path, sizeof(path), r->base.ns, "secrets", r->secret);
     if (kube_send(r, "GET", path, on_existing) != 0)
         p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable",
-                          "cannot ask the API server for Secret %s/%s", r->ns, r->secret);
+                          "cannot ask the API server for Secret %s/%s", r->base.ns, r->secret);
 }
 
 /* ---- driving a run ---- */
@@ -1020,16 +1020,9 @@ static void destroy(struct p4_stagerun *base)
     struct run *r = (struct run *)base;
 
     cJSON_Delete(r->chart);
-    free(r->ns);
-    free(r->name);
-    free(r->target_ns);
-    free(r->uid);
     free(r->image_repo);
     free(r);
 }
-
-static const struct p4_stagerun_ops run_ops = {
-    .begin = begin, .step = run_step, .end_work = end_work, .destroy = destroy, .cancel = cancel};
 
 /* "phase4.<name>.v<generation>", shortened with a hash of the name past 253 characters. */
 static void secret_name(char *buf, size_t size, const char *name, int64_t generation)
@@ -1056,17 +1049,14 @@ static void secret_name(char *buf, size_t size, const char *name, int64_t genera
 static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *err)
 {
     struct p4_helm_stage *h = ctx;
-    const struct p4_stagerun *old = p4_stagerunner_get(&h->sr, key);
     const char *ns = p4_json_str(obj, "metadata.namespace");
     const char *name = p4_json_str(obj, "metadata.name");
     const char *target = p4_json_str(obj, "spec.target.namespace");
     const char *repo = p4_json_str(obj, "spec.image.repository");
     const char *digest = p4_json_str(obj, "status.image.digest");
-    int64_t generation = 0, retries = 2;
     struct run *r;
 
-    (void)p4_json_int64(obj, "metadata.generation", &generation);
-    if (old && old->generation == generation)
+    if (p4_stagerunner_current(&h->sr, key, obj))
         return 0;
     if (ns == NULL || name == NULL || target == NULL || repo == NULL || digest == NULL ||
         p4_json_get(obj, "spec.chart") == NULL)
@@ -1074,18 +1064,13 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
                             "the Helm stage needs spec.chart, spec.target.namespace, "
                             "spec.image.repository and status.image.digest");
     r = p4_calloc(1, sizeof(*r));
-    r->ns = p4_strdup(ns);
-    r->name = p4_strdup(name);
-    r->target_ns = p4_strdup(target);
-    r->uid = p4_strdup(p4_json_str(obj, "metadata.uid") ? p4_json_str(obj, "metadata.uid") : "");
     r->image_repo = p4_strdup(repo);
     (void)snprintf(r->image_digest, sizeof(r->image_digest), "%s", digest);
     r->chart = p4_json_need(cJSON_Duplicate(p4_json_get(obj, "spec.chart"), 1));
     (void)p4_json_bool(obj, "spec.rollout.force", &r->force);
     (void)p4_json_bool(obj, "spec.target.createNamespace", &r->create_namespace);
-    secret_name(r->secret, sizeof(r->secret), name, generation);
-    (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
-    p4_stagerun_add(&h->sr, &r->base, key, generation, retries);
+    p4_stagerun_add_for(&h->sr, &r->base, key, obj); /* begins on the next turn */
+    secret_name(r->secret, sizeof(r->secret), name, r->base.generation);
     return 0;
 }
 
@@ -1097,26 +1082,21 @@ static int poll_run(void *ctx, const char *key, const cJSON *obj)
     return 0;
 }
 
-static int result(void *ctx, const char *key, struct p4_stage_result *out)
+/* status.chart: the version and digest fetched; the manifest Secret once it is stored. */
+static cJSON *status_of(const struct p4_stagerun *base)
 {
-    struct p4_helm_stage *h = ctx;
-    const struct run *r = (const struct run *)p4_stagerunner_get(&h->sr, key);
-    cJSON *chart;
+    const struct run *r = (const struct run *)base;
+    cJSON *st, *chart;
 
-    if (r == NULL) {
-        memset(out, 0, sizeof(*out));
-        return P4_ERR_NOTFOUND;
-    }
-    p4_stagerun_result(&r->base, 0, out);
-    if (r->version[0]) {
-        out->status = cJSON_CreateObject();
-        chart = cJSON_AddObjectToObject(out->status, "chart");
-        cJSON_AddStringToObject(chart, "version", r->version);
-        cJSON_AddStringToObject(chart, "digest", r->digest);
-        if (r->base.state == P4_STAGE_PASSED)
-            cJSON_AddStringToObject(chart, "manifest", r->secret);
-    }
-    return 0;
+    if (r->version[0] == '\0')
+        return NULL;
+    st = cJSON_CreateObject();
+    chart = cJSON_AddObjectToObject(st, "chart");
+    cJSON_AddStringToObject(chart, "version", r->version);
+    cJSON_AddStringToObject(chart, "digest", r->digest);
+    if (r->base.state == P4_STAGE_PASSED)
+        cJSON_AddStringToObject(chart, "manifest", r->secret);
+    return st;
 }
 
 static void metrics(void *ctx, struct p4_buf *out)
@@ -1126,12 +1106,15 @@ static void metrics(void *ctx, struct p4_buf *out)
     p4_stagerunner_metrics(&h->sr, "checks", out);
 }
 
+static const struct p4_stagerun_ops run_ops = {
+    .begin = begin, .step = run_step, .end_work = end_work, .destroy = destroy, .status = status_of, .cancel = cancel};
+
 const struct p4_stage_ops p4_helm_stage_ops = {
     .name = "Helm",
     .condition = "HelmReady",
     .start = start,
     .poll = poll_run,
-    .result = result,
+    .result = p4_stagerunner_result_op,
     .forget = p4_stagerunner_forget_op,
     .metrics = metrics,
 };
@@ -1205,7 +1188,3 @@ void p4_helm_stage_free(struct p4_helm_stage *h)
     free(h);
 }
 
-void p4_helm_stage_stats(const struct p4_helm_stage *h, struct p4_stage_stats *out)
-{
-    p4_stagerunner_stats(h ? &h->sr : NULL, out);
-}

@@ -68,7 +68,7 @@ struct work {
 struct run {
     struct p4_stagerun base; /* first: answers get the run as their data */
     struct p4_kube_stage *k; /* also after the run is dropped (cancel) */
-    char *ns, *name, *target_ns, *secret;
+    char *secret;
     bool create_namespace, allow_cluster, force;
     uint64_t timeout_ms;
     struct p4_inventory previous; /* status.inventory when the generation began (the prune
@@ -477,11 +477,11 @@ static struct nswatch *watch_ns(struct run *r)
 
     if (r->nsw)
         return r->nsw;
-    w = p4_strmap_get(&k->ns, r->target_ns);
+    w = p4_strmap_get(&k->ns, r->base.target_ns);
     if (w == NULL) {
         w = p4_calloc(1, sizeof(*w));
         w->k = k;
-        w->ns = p4_strdup(r->target_ns);
+        w->ns = p4_strdup(r->base.target_ns);
         p4_strmap_init(&w->keys);
         const struct p4_informer_handlers pods = {on_pod_add, on_pod_update, on_pod_delete, w,
                                                   slim_pod};
@@ -884,7 +884,7 @@ static char *health_json(struct eval *ev)
     char buf[64];
     char *text;
 
-    p4_json_need(cJSON_AddStringToObject(h, "namespace", ev->r->target_ns));
+    p4_json_need(cJSON_AddStringToObject(h, "namespace", ev->r->base.target_ns));
     (void)snprintf(buf, sizeof(buf), "%d/%d", ev->deploy_ready, ev->deploy_total);
     p4_json_need(cJSON_AddStringToObject(h, "deployments", buf));
     (void)snprintf(buf, sizeof(buf), "%ld/%ld", ev->r->pods_running, ev->r->pods_total);
@@ -941,7 +941,7 @@ static int read_crash_log(struct run *r, const struct p4_error *err, enum p4_fai
     if (p4_kube_escape(pod, epod, sizeof(epod)) != 0 ||
         p4_kube_escape(container, ec, sizeof(ec)) != 0)
         return P4_ERR_TOOBIG;
-    p4_core_path(path, sizeof(path), r->target_ns, "pods", "");
+    p4_core_path(path, sizeof(path), r->base.target_ns, "pods", "");
     (void)snprintf(path + strlen(path), sizeof(path) - strlen(path),
                    "/%s/log?container=%s&previous=true&tailLines=5&limitBytes=4096", epod, ec);
     c = p4_calloc(1, sizeof(*c));
@@ -1066,7 +1066,7 @@ static void evaluate(struct run *r, bool timer)
             p4_stagerun_passed(&r->base, "WorkloadsReady",
                                "%zu object(s) applied in namespace %s; %d workload(s) ready, "
                                "%d/%d Service(s) with endpoints",
-                               r->inv.n, r->target_ns, ev.objects, ev.svc_active, ev.svc_total);
+                               r->inv.n, r->base.target_ns, ev.objects, ev.svc_active, ev.svc_total);
             return;
         }
         goto out;
@@ -1120,7 +1120,7 @@ static void on_manifest(struct p4_kube_result *res, void *data)
         p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_MANIFESTS, "ManifestNotFound",
                           "the rendered manifest, Secret %s/%s, is gone; a new generation (or "
                           "the Helm stage's next run) renders it again",
-                          r->ns, r->secret);
+                          r->base.ns, r->secret);
         return;
     }
     if (res->rc != 0) {
@@ -1132,7 +1132,7 @@ static void on_manifest(struct p4_kube_result *res, void *data)
     r->w->manifest = p4_manifest_secret_text(res->body, P4_KUBE_STAGE_MANIFEST_MAX, &len, &err);
     if (r->w->manifest == NULL) {
         p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_MANIFESTS, "ManifestUnreadable",
-                          "Secret %s/%s does not hold a rendered manifest: %s", r->ns, r->secret,
+                          "Secret %s/%s does not hold a rendered manifest: %s", r->base.ns, r->secret,
                           err.message);
         return;
     }
@@ -1141,7 +1141,7 @@ static void on_manifest(struct p4_kube_result *res, void *data)
     r->w->manifest = NULL;
     if (r->w->objects == NULL) {
         p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_MANIFESTS, "ManifestInvalid",
-                          "the rendered manifest in Secret %s/%s: %s", r->ns, r->secret,
+                          "the rendered manifest in Secret %s/%s: %s", r->base.ns, r->secret,
                           err.message);
         return;
     }
@@ -1153,10 +1153,10 @@ static void read_manifest(struct run *r)
     char path[1024];
 
     r->base.pending = 0;
-    p4_core_path(path, sizeof(path), r->ns, "secrets", r->secret);
+    p4_core_path(path, sizeof(path), r->base.ns, "secrets", r->secret);
     if (p4_stagerun_request(&r->base, stage_of(r)->cfg.kube, "GET", path, on_manifest) != 0)
         p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_MANIFESTS, "APIUnavailable",
-                          "cannot ask the API server for Secret %s/%s", r->ns, r->secret);
+                          "cannot ask the API server for Secret %s/%s", r->base.ns, r->secret);
 }
 
 /* ---- S_APPLY ---- */
@@ -1221,7 +1221,7 @@ static void on_applied(const struct p4_applyset_result *res, void *data)
             r->inventory = inventory_after_failure(r, &res->applied);
             p4_stagerun_gate(&r->base, G_MANIFESTS, "True", "Valid",
                              "the manifest's objects are known kinds in namespace %s",
-                             r->target_ns);
+                             r->base.target_ns);
         }
         if (res->rc == P4_ERR_CANCELED)
             return;
@@ -1247,7 +1247,7 @@ static void on_applied(const struct p4_applyset_result *res, void *data)
         memcpy(r->gens, res->generations, r->inv.n * sizeof(*r->gens));
     p4_stagerun_gate(&r->base, G_MANIFESTS, "True", "Valid",
                      "%zu object(s), all known kinds in namespace %s%s", res->applied.n,
-                     r->target_ns, r->allow_cluster ? " or cluster-scoped" : "");
+                     r->base.target_ns, r->allow_cluster ? " or cluster-scoped" : "");
     p4_stagerun_gate(&r->base, G_CREATED, "True", "Applied",
                      "%zu object(s) applied (%zu created, %zu changed); %d pruned%s%s",
                      res->applied.n, res->created.n, res->changed.n, res->pruned,
@@ -1284,15 +1284,15 @@ static void apply(struct run *r)
 {
     struct p4_kube_stage *k = stage_of(r);
     struct p4_applyset_opts o = {
-        .namespace_ = r->target_ns,
-        .owner_namespace = r->ns,
-        .owner_name = r->name,
+        .namespace_ = r->base.target_ns,
+        .owner_namespace = r->base.ns,
+        .owner_name = r->base.name,
         .generation = r->base.generation,
         .force = r->force,
         .create_namespace = r->create_namespace,
         .previous = prune_base(r),
         .take_from_updaters = true,
-        .scope_namespace = r->target_ns,
+        .scope_namespace = r->base.target_ns,
         .allow_cluster_scoped = r->allow_cluster,
     };
 
@@ -1367,9 +1367,6 @@ static void destroy(struct p4_stagerun *base)
 {
     struct run *r = (struct run *)base;
 
-    free(r->ns);
-    free(r->name);
-    free(r->target_ns);
     free(r->secret);
     p4_inventory_close(&r->previous);
     p4_inventory_close(&r->inv);
@@ -1380,24 +1377,18 @@ static void destroy(struct p4_stagerun *base)
     free(r);
 }
 
-static const struct p4_stagerun_ops run_ops = {
-    .begin = begin, .step = run_step, .end_work = end_work, .destroy = destroy, .cancel = cancel};
-
 /* ---- stage.h operations ---- */
 
 static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *err)
 {
     struct p4_kube_stage *k = ctx;
-    const struct p4_stagerun *old = p4_stagerunner_get(&k->sr, key);
     const char *ns = p4_json_str(obj, "metadata.namespace");
     const char *name = p4_json_str(obj, "metadata.name");
     const char *target = p4_json_str(obj, "spec.target.namespace");
     const char *secret = p4_json_str(obj, "status.chart.manifest");
-    int64_t generation = 0, retries = 2;
     struct run *r;
 
-    (void)p4_json_int64(obj, "metadata.generation", &generation);
-    if (old && old->generation == generation)
+    if (p4_stagerunner_current(&k->sr, key, obj))
         return 0;
     if (ns == NULL || name == NULL || target == NULL || secret == NULL || secret[0] == '\0')
         return p4_error_set(err, P4_ERR_INVAL,
@@ -1406,9 +1397,6 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     start_watching(k);
     r = p4_calloc(1, sizeof(*r));
     r->k = k;
-    r->ns = p4_strdup(ns);
-    r->name = p4_strdup(name);
-    r->target_ns = p4_strdup(target);
     r->secret = p4_strdup(secret);
     (void)p4_json_bool(obj, "spec.target.createNamespace", &r->create_namespace);
     (void)p4_json_bool(obj, "spec.target.allowClusterScoped", &r->allow_cluster);
@@ -1416,8 +1404,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     r->timeout_ms = p4_duration_ms(p4_json_str(obj, "spec.rollout.timeout"), 600000);
     if (p4_inventory_from_json(p4_json_get(obj, "status.inventory"), &r->previous, NULL, NULL) != 0)
         p4_inventory_close(&r->previous); /* unreadable: nothing to prune */
-    (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
-    p4_stagerun_add(&k->sr, &r->base, key, generation, retries);
+    p4_stagerun_add_for(&k->sr, &r->base, key, obj); /* begins on the next turn */
     return 0;
 }
 
@@ -1444,25 +1431,20 @@ static int poll_run(void *ctx, const char *key, const cJSON *obj)
     return 0;
 }
 
-static int result(void *ctx, const char *key, struct p4_stage_result *out)
+/* status.inventory and status.health, as last recorded. */
+static cJSON *status_of(const struct p4_stagerun *base)
 {
-    struct p4_kube_stage *k = ctx;
-    const struct run *r = (const struct run *)p4_stagerunner_get(&k->sr, key);
-    cJSON *v;
+    const struct run *r = (const struct run *)base;
+    cJSON *st, *v;
 
-    if (r == NULL) {
-        memset(out, 0, sizeof(*out));
-        return P4_ERR_NOTFOUND;
-    }
-    p4_stagerun_result(&r->base, 0, out);
-    if (r->inventory || r->health) {
-        out->status = p4_json_need(cJSON_CreateObject());
-        if (r->inventory && (v = cJSON_Parse(r->inventory)) != NULL)
-            cJSON_AddItemToObject(out->status, "inventory", v);
-        if (r->health && (v = cJSON_Parse(r->health)) != NULL)
-            cJSON_AddItemToObject(out->status, "health", v);
-    }
-    return 0;
+    if (r->inventory == NULL && r->health == NULL)
+        return NULL;
+    st = p4_json_need(cJSON_CreateObject());
+    if (r->inventory && (v = cJSON_Parse(r->inventory)) != NULL)
+        cJSON_AddItemToObject(st, "inventory", v);
+    if (r->health && (v = cJSON_Parse(r->health)) != NULL)
+        cJSON_AddItemToObject(st, "health", v);
+    return st;
 }
 
 static void metrics(void *ctx, struct p4_buf *out)
@@ -1478,12 +1460,15 @@ static void metrics(void *ctx, struct p4_buf *out)
                   p4_kube_stage_namespaces(k));
 }
 
+static const struct p4_stagerun_ops run_ops = {
+    .begin = begin, .step = run_step, .end_work = end_work, .destroy = destroy, .status = status_of, .cancel = cancel};
+
 const struct p4_stage_ops p4_kube_stage_ops = {
     .name = "Kubernetes",
     .condition = "KubernetesReady",
     .start = start,
     .poll = poll_run,
-    .result = result,
+    .result = p4_stagerunner_result_op,
     .forget = p4_stagerunner_forget_op,
     .metrics = metrics,
 };
@@ -1526,11 +1511,6 @@ void p4_kube_stage_free(struct p4_kube_stage *k)
     for (int i = 0; i < W_COUNT; i++)
         p4_informer_close(k->inf[i]);
     free(k);
-}
-
-void p4_kube_stage_stats(const struct p4_kube_stage *k, struct p4_stage_stats *out)
-{
-    p4_stagerunner_stats(k ? &k->sr : NULL, out);
 }
 
 size_t p4_kube_stage_namespaces(const struct p4_kube_stage *k)

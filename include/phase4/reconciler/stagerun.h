@@ -53,6 +53,10 @@ struct p4_stagerun_ops {
     /* Optional: the run is dropped; stop what it runs (a callback may come now, finding it gone).
      */
     void (*cancel)(struct p4_stagerun *r);
+    /* Optional, for p4_stagerunner_result_op: gates (1u << g) left out of the result now. */
+    unsigned (*skipped_gates)(const struct p4_stagerun *r);
+    /* Optional, for p4_stagerunner_result_op: the members of status the stage owns, or NULL. */
+    cJSON *(*status)(const struct p4_stagerun *r);
 };
 
 /* One stage's runs. Embed it in the stage's struct; set the fields, then _init. */
@@ -97,6 +101,9 @@ struct p4_stagerun {
     const struct p4_stagerun_ops *ops; /* the runner's, kept for after it is gone */
     char *key;
     int64_t generation;
+    /* The resource (p4_stagerun_add_for): its namespace and name, spec.target.namespace and
+       metadata.uid ("" when absent); owned, freed with the run. */
+    char *ns, *name, *target_ns, *uid;
     int step;
     int inflight; /* answers still due to this run */
     int pending;  /* requests of the current step still out */
@@ -125,6 +132,13 @@ struct p4_stagerun *p4_stagerunner_get(const struct p4_stagerunner *s, const cha
 void p4_stagerunner_forget(struct p4_stagerunner *s, const char *key);
 /* stage.h's forget() for a stage whose struct begins with its struct p4_stagerunner. */
 void p4_stagerunner_forget_op(void *stage, const char *key);
+/*
+ * stage.h's result() for such a stage: P4_ERR_NOTFOUND (and *out zeroed) when key has no run;
+ * else the run's result (p4_stagerun_result) with the ops' skipped_gates and status.
+ */
+int p4_stagerunner_result_op(void *stage, const char *key, struct p4_stage_result *out);
+/* True when key's run is for obj's metadata.generation already: start() has nothing to do. */
+bool p4_stagerunner_current(const struct p4_stagerunner *s, const char *key, const cJSON *obj);
 /* For /metrics: resources held and by result; running and waiting attempts. */
 void p4_stagerunner_stats(const struct p4_stagerunner *s, struct p4_stage_stats *out);
 /*
@@ -144,6 +158,13 @@ void p4_stagerun_add(struct p4_stagerunner *s, struct p4_stagerun *r, const char
                      int64_t generation, int64_t retries);
 
 /* Requests: _out before sending one (it counts toward the step), _unout when sending failed. */
+/*
+ * p4_stagerun_add for the resource obj: its metadata.namespace, name and uid and
+ * spec.target.namespace are copied into r (ns, name and target_ns must be there: start()
+ * checked), the generation and spec.rollout.retries read from it.
+ */
+void p4_stagerun_add_for(struct p4_stagerunner *s, struct p4_stagerun *r, const char *key,
+                         const cJSON *obj);
 void p4_stagerun_out(struct p4_stagerun *r);
 void p4_stagerun_unout(struct p4_stagerun *r);
 /* A body-less API request for the current step (counted by _out); 0 or P4_ERR_INTERNAL. */

@@ -62,11 +62,6 @@ struct p4_docker_stage *p4_docker_stage_new(uv_loop_t *loop,
                                             const struct p4_docker_stage_config *cfg);
 /* Stop every run; runs with requests in flight are freed when those end. NULL is fine. */
 void p4_docker_stage_free(struct p4_docker_stage *d);
-/* How many resources the stage holds state for (for /metrics and tests). */
-size_t p4_docker_stage_len(const struct p4_docker_stage *d);
-
-/* For /metrics; d may be NULL (all zero). Walks every result: call it per scrape, not per event. */
-void p4_docker_stage_stats(const struct p4_docker_stage *d, struct p4_stage_stats *out);
 
 /* The stage.h operations; ctx is the struct p4_docker_stage. */
 extern const struct p4_stage_ops p4_docker_stage_ops;

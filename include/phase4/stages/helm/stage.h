@@ -64,9 +64,6 @@ struct p4_helm_stage *p4_helm_stage_new(uv_loop_t *loop, const struct p4_helm_st
 /* Stop every run (a running helm is killed); NULL is fine. */
 void p4_helm_stage_free(struct p4_helm_stage *h);
 
-/* For /metrics; h may be NULL (all zero). Walks every result: call it per scrape. */
-void p4_helm_stage_stats(const struct p4_helm_stage *h, struct p4_stage_stats *out);
-
 /* The stage.h operations; ctx is the struct p4_helm_stage. start() needs status.image.digest. */
 extern const struct p4_stage_ops p4_helm_stage_ops;
 

@@ -82,8 +82,6 @@ struct p4_kube_stage_config {
 struct p4_kube_stage *p4_kube_stage_new(uv_loop_t *loop, const struct p4_kube_stage_config *cfg);
 /* Stop every run and watch; NULL is fine. */
 void p4_kube_stage_free(struct p4_kube_stage *k);
-/* For /metrics; k may be NULL (all zero). */
-void p4_kube_stage_stats(const struct p4_kube_stage *k, struct p4_stage_stats *out);
 /* Namespaces watched (pods, EndpointSlices, Warning Events) now. */
 size_t p4_kube_stage_namespaces(const struct p4_kube_stage *k);
 

@@ -8,6 +8,7 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
+#include "phase4/net/childproc.h"
 
 #define STDOUT_MAX (1u << 20)
 #define STDERR_MAX 4096
@@ -22,8 +23,6 @@ struct waiter {
     struct waiter *next;
 };
 
-struct run;
-
 struct p4_execcred {
     uv_loop_t *loop;
     char *command, *api_version, *install_hint, *server;
@@ -33,27 +32,9 @@ struct p4_execcred {
     struct p4_credential cred;
     int have;
     struct waiter *waiters;
-    struct run *run;       /* the plugin running now, or NULL */
-    uv_timer_t defer;      /* delivers a cached credential on a later loop turn */
+    struct p4_childproc *run; /* the plugin running now, or NULL */
+    uv_timer_t defer;         /* delivers a cached credential on a later loop turn */
     int closing;
-};
-
-/* One run of the plugin; frees itself once its handles have closed. */
-struct run {
-    struct p4_execcred *ec; /* NULL once orphaned by close */
-    uv_process_t proc;
-    uv_pipe_t out, err;
-    uv_timer_t limit;
-    int open;               /* handles not yet closed */
-    int pending;            /* exit + two EOFs still to come */
-    int64_t exit_status;
-    int term_signal;
-    int timed_out;
-    char *stdout_buf;
-    size_t stdout_len;
-    int stdout_too_big;
-    char stderr_buf[STDERR_MAX + 1];
-    size_t stderr_len;
 };
 
 void p4_credential_close(struct p4_credential *c)
@@ -106,9 +87,10 @@ int p4_execcred_parse(const char *json, size_t len, const char *api_version,
                             perr.message);
     v = p4_json_str(doc, "apiVersion");
     if (v == NULL || (api_version && strcmp(v, api_version) != 0)) {
-        rc = p4_error_set(err, P4_ERR_INVAL,
-                          "the exec plugin answered apiVersion \"%s\", but the kubeconfig asks for \"%s\"",
-                          v ? v : "", api_version ? api_version : "");
+        rc = p4_error_set(
+            err, P4_ERR_INVAL,
+            "the exec plugin answered apiVersion \"%s\", but the kubeconfig asks for \"%s\"",
+            v ? v : "", api_version ? api_version : "");
         goto out;
     }
     v = p4_json_str(doc, "kind");
@@ -134,7 +116,8 @@ int p4_execcred_parse(const char *json, size_t len, const char *api_version,
         cred->expires = parse_time(exp);
         if (cred->expires < 0) {
             rc = p4_error_set(err, P4_ERR_INVAL,
-                              "the exec plugin's expirationTimestamp \"%.64s\" is not RFC 3339", exp);
+                              "the exec plugin's expirationTimestamp \"%.64s\" is not RFC 3339",
+                              exp);
             goto out;
         }
     }
@@ -178,8 +161,8 @@ struct p4_execcred *p4_execcred_new(uv_loop_t *loop, const struct p4_kube_exec *
 
     ec->loop = loop;
     ec->command = p4_strdup(exec->command);
-    ec->api_version = p4_strdup(exec->api_version ? exec->api_version
-                                                  : "client.authentication.k8s.io/v1");
+    ec->api_version =
+        p4_strdup(exec->api_version ? exec->api_version : "client.authentication.k8s.io/v1");
     ec->install_hint = exec->install_hint ? p4_strdup(exec->install_hint) : NULL;
     ec->server = p4_strdup(server ? server : "");
     ec->args = copy_strv(exec->args, exec->nargs);
@@ -206,32 +189,14 @@ static void deliver(struct p4_execcred *ec, int rc, const struct p4_error *err)
     }
 }
 
-static void on_run_closed(uv_handle_t *h)
-{
-    struct run *r = h->data;
-
-    if (--r->open == 0) {
-        free(r->stdout_buf);
-        free(r);
-    }
-}
-
-static void close_run(struct run *r)
-{
-    uv_close((uv_handle_t *)&r->proc, on_run_closed);
-    uv_close((uv_handle_t *)&r->out, on_run_closed);
-    uv_close((uv_handle_t *)&r->err, on_run_closed);
-    uv_close((uv_handle_t *)&r->limit, on_run_closed);
-}
-
 /* First line of the plugin's stderr, for a message (never its stdout: it holds the secret). */
-static void stderr_line(const struct run *r, char *buf, size_t size)
+static void stderr_line(const char *stderr_text, char *buf, size_t size)
 {
-    size_t n = strcspn(r->stderr_buf, "\r\n");
+    size_t n = strcspn(stderr_text, "\r\n");
 
     if (n >= size)
         n = size - 1;
-    memcpy(buf, r->stderr_buf, n);
+    memcpy(buf, stderr_text, n);
     buf[n] = '\0';
     for (size_t i = 0; i < n; i++) {
         if ((unsigned char)buf[i] < ' ')
@@ -239,95 +204,39 @@ static void stderr_line(const struct run *r, char *buf, size_t size)
     }
 }
 
-static void run_finished(struct run *r)
+static void on_run_done(int rc, const struct p4_childproc_result *res, const struct p4_error *cerr,
+                        void *data)
 {
-    struct p4_execcred *ec = r->ec;
+    struct p4_execcred *ec = data;
     struct p4_error err;
     char line[256];
-    int rc = 0;
 
-    (void)uv_timer_stop(&r->limit);
-    if (ec == NULL) { /* orphaned by close */
-        close_run(r);
-        return;
-    }
+    (void)cerr;
+    if (rc != 0)
+        return; /* canceled by close, which tells the waiters itself */
     ec->run = NULL;
     p4_error_clear(&err);
-    stderr_line(r, line, sizeof(line));
-    if (r->timed_out) {
+    stderr_line(res->err, line, sizeof(line));
+    if (res->timed_out) {
         rc = p4_error_set(&err, P4_ERR_TIMEOUT, "the exec plugin \"%s\" did not finish within %d s",
                           ec->command, RUN_LIMIT_MS / 1000);
-    } else if (r->exit_status != 0 || r->term_signal != 0) {
+    } else if (res->exit_status != 0 || res->term_signal != 0) {
         rc = p4_error_set(&err, P4_ERR_UNAUTHORIZED, "the exec plugin \"%s\" failed (%s %d)%s%s",
-                          ec->command, r->term_signal ? "signal" : "exit status",
-                          r->term_signal ? r->term_signal : (int)r->exit_status,
+                          ec->command, res->term_signal ? "signal" : "exit status",
+                          res->term_signal ? res->term_signal : (int)res->exit_status,
                           line[0] ? ": " : "", line);
-    } else if (r->stdout_too_big) {
+    } else if (res->out_truncated) {
         rc = p4_error_set(&err, P4_ERR_TOOBIG, "the exec plugin \"%s\" wrote more than %u bytes",
                           ec->command, STDOUT_MAX);
     } else {
         p4_credential_close(&ec->cred);
         ec->have = 0;
-        rc = p4_execcred_parse(r->stdout_buf ? r->stdout_buf : "", r->stdout_len, ec->api_version,
-                               &ec->cred, &err);
+        rc = p4_execcred_parse(res->out, res->out_len, ec->api_version, &ec->cred, &err);
         ec->have = rc == 0;
     }
     if (rc != 0)
         p4_log(P4_LOG_WARN, "exec credential plugin failed", "error", err.message, P4_LOG_END);
-    close_run(r);
     deliver(ec, rc, &err);
-}
-
-static void on_exit_cb(uv_process_t *proc, int64_t status, int signal)
-{
-    struct run *r = proc->data;
-
-    r->exit_status = status;
-    r->term_signal = signal;
-    if (--r->pending == 0)
-        run_finished(r);
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    buf->base = p4_malloc(suggested);
-    buf->len = suggested;
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    struct run *r = s->data;
-
-    if (n > 0 && s == (uv_stream_t *)&r->out) {
-        if (r->stdout_len + (size_t)n > STDOUT_MAX) {
-            r->stdout_too_big = 1;
-        } else {
-            r->stdout_buf = p4_realloc(r->stdout_buf, r->stdout_len + (size_t)n + 1);
-            memcpy(r->stdout_buf + r->stdout_len, buf->base, (size_t)n);
-            r->stdout_len += (size_t)n;
-            r->stdout_buf[r->stdout_len] = '\0';
-        }
-    } else if (n > 0) {
-        size_t room = STDERR_MAX - r->stderr_len, c = (size_t)n < room ? (size_t)n : room;
-        memcpy(r->stderr_buf + r->stderr_len, buf->base, c);
-        r->stderr_len += c;
-        r->stderr_buf[r->stderr_len] = '\0';
-    }
-    free(buf->base);
-    if (n < 0) {
-        (void)uv_read_stop(s);
-        if (--r->pending == 0)
-            run_finished(r);
-    }
-}
-
-static void on_limit(uv_timer_t *t)
-{
-    struct run *r = t->data;
-
-    r->timed_out = 1;
-    (void)uv_process_kill(&r->proc, SIGKILL);
 }
 
 static char *exec_info(const struct p4_execcred *ec)
@@ -353,15 +262,19 @@ static char *exec_info(const struct p4_execcred *ec)
     return env;
 }
 
+/*
+ * Run the plugin with the operator's environment plus the kubeconfig's
+ * entries and KUBERNETES_EXEC_INFO, as kubectl does. At the time limit its
+ * process group gets SIGKILL at once: a plugin has nothing to save.
+ */
 static void spawn(struct p4_execcred *ec)
 {
-    struct run *r = p4_calloc(1, sizeof(*r));
-    uv_process_options_t o = {0};
-    uv_stdio_container_t stdio[3];
-    char **argv = p4_calloc(ec->nargs + 2, sizeof(*argv));
+    const char **argv = p4_calloc(ec->nargs + 2, sizeof(*argv));
+    const char **env;
+    char *info = exec_info(ec);
     size_t nenv = 0, i;
-    char **env, *info = exec_info(ec);
-    struct p4_error err;
+    struct p4_childproc_options o;
+    struct p4_error cerr, err;
     int rc;
 
     for (char **e = environ; e && *e; e++)
@@ -376,49 +289,34 @@ static void spawn(struct p4_execcred *ec)
     for (size_t j = 0; j < ec->nargs; j++)
         argv[j + 1] = ec->args[j];
 
-    r->ec = ec;
-    (void)uv_pipe_init(ec->loop, &r->out, 0);
-    (void)uv_pipe_init(ec->loop, &r->err, 0);
-    (void)uv_timer_init(ec->loop, &r->limit);
-    r->out.data = r->err.data = r->limit.data = r->proc.data = r;
-    r->open = 4;
-    r->pending = 3;
-    stdio[0].flags = UV_IGNORE;
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&r->out;
-    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[2].data.stream = (uv_stream_t *)&r->err;
-    o.file = ec->command;
-    o.args = argv;
-    o.env = env;
-    o.exit_cb = on_exit_cb;
-    o.stdio_count = 3;
-    o.stdio = stdio;
-    rc = uv_spawn(ec->loop, &r->proc, &o);
+    o = (struct p4_childproc_options){
+        .what = "the exec plugin",
+        .file = ec->command,
+        .argv = argv,
+        .env = env,
+        .timeout_ms = RUN_LIMIT_MS,
+        .kill_grace_ms = 0,
+        .stdout_max = STDOUT_MAX,
+        .stderr_max = STDERR_MAX,
+    };
+    rc = p4_childproc_start(ec->loop, &o, on_run_done, ec, &ec->run, &cerr);
     free(argv);
     free(env);
     free(info);
     if (rc != 0) {
-        p4_error_set(&err, P4_ERR_UNAUTHORIZED, "cannot run the exec plugin \"%s\": %s%s%s",
-                     ec->command, uv_strerror(rc), ec->install_hint ? ". " : "",
-                     ec->install_hint ? ec->install_hint : "");
+        /* cerr: "cannot run the exec plugin \"<command>\": <cause>" */
+        p4_error_set(&err, P4_ERR_UNAUTHORIZED, "%s%s%s", cerr.message,
+                     ec->install_hint ? ". " : "", ec->install_hint ? ec->install_hint : "");
         p4_log(P4_LOG_WARN, "exec credential plugin failed", "error", err.message, P4_LOG_END);
-        r->ec = NULL;
-        close_run(r);
         /* spawn runs from on_defer, a later loop turn than p4_execcred_get. */
-        ec->run = NULL;
         deliver(ec, P4_ERR_UNAUTHORIZED, &err);
-        return;
     }
-    ec->run = r;
-    (void)uv_read_start((uv_stream_t *)&r->out, on_alloc, on_read);
-    (void)uv_read_start((uv_stream_t *)&r->err, on_alloc, on_read);
-    (void)uv_timer_start(&r->limit, on_limit, RUN_LIMIT_MS, 0);
 }
 
 static int fresh(const struct p4_execcred *ec)
 {
-    return ec->have && (ec->cred.expires == 0 || time(NULL) + EXPIRY_MARGIN_SECONDS < ec->cred.expires);
+    return ec->have &&
+           (ec->cred.expires == 0 || time(NULL) + EXPIRY_MARGIN_SECONDS < ec->cred.expires);
 }
 
 static void on_defer(uv_timer_t *t)
@@ -480,9 +378,10 @@ void p4_execcred_close(struct p4_execcred *ec)
         return;
     ec->closing = 1;
     if (ec->run) {
-        ec->run->ec = NULL;
-        (void)uv_process_kill(&ec->run->proc, SIGKILL);
+        struct p4_childproc *run = ec->run;
+
         ec->run = NULL;
+        p4_childproc_cancel(run); /* kills the plugin's group; on_run_done ignores it */
     }
     p4_error_set(&err, P4_ERR_CANCELED, "the client is shutting down");
     deliver(ec, P4_ERR_CANCELED, &err);

@@ -1,17 +1,17 @@
 /*
  * helmrun.h: one run of the helm binary as a child process on the loop.
  *
- * helm is started with uv_spawn (never through a shell) in a session of its
- * own, with a clean environment: PATH=/usr/bin:/bin, HOME, HELM_CACHE_HOME,
- * HELM_CONFIG_HOME and HELM_DATA_HOME set to directories the caller gives,
- * plus the entries the caller adds; nothing of the operator's environment
- * leaks in. Optional stdin bytes (values given as `-f -`) reach helm through
- * an in-memory file, never a temporary file on disk. stdout and stderr are
- * captured up to a limit each; past it the output is cut and marked
- * truncated while helm is still drained, so it never blocks on a full pipe.
- * At the time limit helm's process group gets SIGTERM, then SIGKILL after a
- * grace period. Helm is always reaped and every handle closed before the run
- * frees itself.
+ * helm is started through net/childproc (uv_spawn, never through a shell)
+ * in a session of its own, with a clean environment: PATH=/usr/bin:/bin,
+ * HOME, HELM_CACHE_HOME, HELM_CONFIG_HOME and HELM_DATA_HOME set to
+ * directories the caller gives, plus the entries the caller adds; nothing of
+ * the operator's environment leaks in. Optional stdin bytes (values given as
+ * `-f -`) reach helm through an in-memory file, never a temporary file on
+ * disk. stdout and stderr are captured up to a limit each; past it the
+ * output is cut and marked truncated while helm is still drained, so it
+ * never blocks on a full pipe. At the time limit helm's process group gets
+ * SIGTERM, then SIGKILL after a grace period. Helm is always reaped and every
+ * handle closed before the run frees itself.
  *
  * Ownership: everything in the options is borrowed for the duration of
  * p4_helmrun_start only. The result handed to the callback, and the output

@@ -1,7 +1,7 @@
 /*
  * diagnose.h: why a rollout failed, and who must act, from what the cluster already says.
  *
- * The Kubernetes stage's failure analysis (DESIGN.md section 4). It reads the objects' own status,
+ * Rollout failure analysis (docs/architecture.md#failures). It reads the objects' own status,
  * the namespace's Events and the API server's refusals of an apply, recognizes the failures a
  * person or a new artifact must fix, and says so in one or two sentences naming the object, what
  * happened (in the cluster's own words: the image and the registry's message, the container and

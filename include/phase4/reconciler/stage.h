@@ -11,7 +11,7 @@
  * generation, reports each gate in gates[], and tells the reconciler when a
  * result changed through the callback it was built with.
  *
- * Failures carry a class (DESIGN.md section 4): transient ones are retried
+ * Failures carry a class (docs/architecture.md#failures): transient ones are retried
  * by the stage with backoff while it stays RUNNING; artifact ones are retried
  * rollout.retries times, then stalled (a new image or chart is needed);
  * cluster-level ones stall at once (a person must act), and are re-checked

@@ -1,6 +1,7 @@
 /* client.c: Kubernetes API requests and watches on the loop (see client.h). */
 #include "phase4/kube/client.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,28 @@ const char *p4_kube_verb_name(enum p4_kube_verb verb)
 const struct p4_kube_stats *p4_kube_stats(const struct p4_kube *k)
 {
     return &k->stats;
+}
+
+void p4_kube_metrics(const struct p4_kube *k, struct p4_buf *out)
+{
+    static const char *const classes[6] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    const struct p4_kube_stats *ks = &k->stats;
+
+    p4_buf_printf(out, "# HELP phase4_kube_requests_total API requests by verb and status class.\n"
+                       "# TYPE phase4_kube_requests_total counter\n");
+    for (int v = 0; v < 6; v++) {
+        for (int c = 0; c < 6; c++) {
+            if (ks->requests[v][c])
+                p4_buf_printf(
+                    out, "phase4_kube_requests_total{verb=\"%s\",code=\"%s\"} %" PRIu64 "\n",
+                    p4_kube_verb_name((enum p4_kube_verb)v), classes[c], ks->requests[v][c]);
+        }
+    }
+    p4_buf_printf(out,
+                  "# HELP phase4_kube_throttled_total API answers 429 Too Many Requests.\n"
+                  "# TYPE phase4_kube_throttled_total counter\n"
+                  "phase4_kube_throttled_total %" PRIu64 "\n",
+                  ks->throttled);
 }
 
 static void count(struct p4_kube *k, enum p4_kube_verb verb, long status)

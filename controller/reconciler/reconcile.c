@@ -581,3 +581,20 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     }
     free(body);
 }
+
+void p4_reconciler_metrics(const struct p4_reconciler *r, struct p4_buf *out)
+{
+    p4_buf_printf(out,
+                  "# HELP phase4_status_writes_total Status updates written.\n"
+                  "# TYPE phase4_status_writes_total counter\n"
+                  "phase4_status_writes_total %" PRIu64 "\n",
+                  r->status_writes);
+}
+
+void p4_reconciler_stage_metrics(const struct p4_reconciler *r, struct p4_buf *out)
+{
+    for (int i = 0; i < P4_STAGE_COUNT; i++) {
+        if (r->stages[i] && r->stages[i]->metrics)
+            r->stages[i]->metrics(r->stage_ctx[i], out);
+    }
+}

@@ -1,6 +1,7 @@
 /* controller.c: work queue + workers on the loop (see controller.h). */
 #include "phase4/runtime/controller.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,4 +199,49 @@ void p4_controller_stats(const struct p4_controller *c, struct p4_controller_sta
     *out = c->stats;
     if (queue)
         p4_workqueue_stats(c->queue, queue);
+}
+
+void p4_controller_metrics(const struct p4_controller *c, struct p4_buf *out)
+{
+    struct p4_controller_stats cs;
+    struct p4_workqueue_stats qs;
+
+    p4_controller_stats(c, &cs, &qs);
+    p4_buf_printf(out,
+                  "# HELP phase4_reconcile_total Reconciles by result.\n"
+                  "# TYPE phase4_reconcile_total counter\n"
+                  "phase4_reconcile_total{result=\"success\"} %" PRIu64 "\n"
+                  "phase4_reconcile_total{result=\"error\"} %" PRIu64 "\n"
+                  "phase4_reconcile_total{result=\"requeue\"} %" PRIu64 "\n",
+                  cs.reconciles_success, cs.reconciles_error, cs.reconciles_requeue);
+    p4_buf_printf(
+        out, "# HELP phase4_reconcile_duration_seconds Time from start to done of a reconcile.\n"
+             "# TYPE phase4_reconcile_duration_seconds histogram\n");
+    for (int i = 0; i < P4_RECONCILE_BUCKETS; i++)
+        p4_buf_printf(out, "phase4_reconcile_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                      p4_reconcile_bucket_bounds[i], cs.duration_buckets[i]);
+    p4_buf_printf(out,
+                  "phase4_reconcile_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+                  "phase4_reconcile_duration_seconds_sum %g\n"
+                  "phase4_reconcile_duration_seconds_count %" PRIu64 "\n",
+                  cs.duration_count, cs.duration_sum_seconds, cs.duration_count);
+    p4_buf_printf(out,
+                  "# HELP phase4_workqueue_depth Keys ready and waiting for a worker.\n"
+                  "# TYPE phase4_workqueue_depth gauge\n"
+                  "phase4_workqueue_depth %zu\n"
+                  "# HELP phase4_workqueue_delayed Keys waiting for a backoff or requeue time.\n"
+                  "# TYPE phase4_workqueue_delayed gauge\n"
+                  "phase4_workqueue_delayed %zu\n"
+                  "# HELP phase4_workqueue_adds_total Keys made ready.\n"
+                  "# TYPE phase4_workqueue_adds_total counter\n"
+                  "phase4_workqueue_adds_total %" PRIu64 "\n"
+                  "# HELP phase4_workqueue_retries_total Rate-limited requeues.\n"
+                  "# TYPE phase4_workqueue_retries_total counter\n"
+                  "phase4_workqueue_retries_total %" PRIu64 "\n"
+                  "# HELP phase4_workqueue_queue_duration_seconds Time keys waited for a worker.\n"
+                  "# TYPE phase4_workqueue_queue_duration_seconds summary\n"
+                  "phase4_workqueue_queue_duration_seconds_sum %g\n"
+                  "phase4_workqueue_queue_duration_seconds_count %" PRIu64 "\n",
+                  qs.len, qs.delayed, qs.adds_total, qs.retries_total, cs.queue_wait_sum_seconds,
+                  cs.queue_wait_count);
 }

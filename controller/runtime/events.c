@@ -1,6 +1,7 @@
 /* events.c: deduplicated core/v1 Events (see events.h). */
 #include "phase4/runtime/events.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,15 @@ void p4_events_free(struct p4_events *ev)
 uint64_t p4_events_sent(const struct p4_events *ev)
 {
     return ev->sent;
+}
+
+void p4_events_metrics(const struct p4_events *ev, struct p4_buf *out)
+{
+    p4_buf_printf(out,
+                  "# HELP phase4_events_total Events recorded.\n"
+                  "# TYPE phase4_events_total counter\n"
+                  "phase4_events_total %" PRIu64 "\n",
+                  p4_events_sent(ev));
 }
 
 static void rfc3339(time_t t, char *buf, size_t size)

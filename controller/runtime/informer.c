@@ -1,6 +1,7 @@
 /* informer.c: list+watch cache (see informer.h). */
 #include "phase4/runtime/informer.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -481,4 +482,19 @@ size_t p4_informer_len(const struct p4_informer *inf)
 const struct p4_informer_stats *p4_informer_stats(const struct p4_informer *inf)
 {
     return &inf->stats;
+}
+
+void p4_informer_metrics(const struct p4_informer *inf, const char *what, struct p4_buf *out)
+{
+    p4_buf_printf(out,
+                  "# HELP phase4_watch_restarts_total Watches restarted (timeouts, errors, 410).\n"
+                  "# TYPE phase4_watch_restarts_total counter\n"
+                  "phase4_watch_restarts_total %" PRIu64 "\n"
+                  "# HELP phase4_relists_total Relists after 410 Gone.\n"
+                  "# TYPE phase4_relists_total counter\n"
+                  "phase4_relists_total %" PRIu64 "\n"
+                  "# HELP phase4_cached_objects %s in the cache.\n"
+                  "# TYPE phase4_cached_objects gauge\n"
+                  "phase4_cached_objects %zu\n",
+                  inf->stats.watch_restarts, inf->stats.relists_gone, what, p4_informer_len(inf));
 }

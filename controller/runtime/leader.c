@@ -273,6 +273,15 @@ uint64_t p4_leader_transitions(const struct p4_leader *l)
     return l ? l->transitions : 0;
 }
 
+void p4_leader_metrics(const struct p4_leader *l, int without_election, struct p4_buf *out)
+{
+    p4_buf_printf(out,
+                  "# HELP phase4_leader Whether this process is the leader.\n"
+                  "# TYPE phase4_leader gauge\n"
+                  "phase4_leader %d\n",
+                  l ? p4_leader_is_leader(l) : without_election);
+}
+
 struct release_ctx {
     struct p4_leader *l;
     char *body;

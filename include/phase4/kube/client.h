@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "phase4/kube/apistatus.h"
+#include "phase4/core/buf.h"
 #include "phase4/core/error.h"
 #include "phase4/kube/kubeconfig.h"
 #include "phase4/kube/watchframe.h"
@@ -69,6 +70,8 @@ void p4_kube_cancel_all(struct p4_kube *k);
 void p4_kube_close(struct p4_kube *k);
 const struct p4_kube_stats *p4_kube_stats(const struct p4_kube *k);
 const char *p4_kube_verb_name(enum p4_kube_verb verb);
+/* Append phase4_kube_requests_total and phase4_kube_throttled_total of k to out. */
+void p4_kube_metrics(const struct p4_kube *k, struct p4_buf *out);
 
 /*
  * method: GET, POST, PUT, PATCH, DELETE. path: "/api/v1/namespaces/x/pods?limit=5"

@@ -11,6 +11,7 @@
 #ifndef PHASE4_RECONCILER_H
 #define PHASE4_RECONCILER_H
 
+#include "phase4/core/buf.h"
 #include "phase4/runtime/controller.h"
 #include "phase4/runtime/events.h"
 #include "phase4/runtime/informer.h"
@@ -33,6 +34,11 @@ struct p4_reconciler {
 
 /* A p4_reconcile_fn; data is the struct p4_reconciler. */
 void p4_reconcile(struct p4_controller *c, const char *key, void *data);
+
+/* Append the phase4_status_writes_total counter of r to out. */
+void p4_reconciler_metrics(const struct p4_reconciler *r, struct p4_buf *out);
+/* Append each stage's own series (its ops->metrics, when it has one), in stage order. */
+void p4_reconciler_stage_metrics(const struct p4_reconciler *r, struct p4_buf *out);
 
 /*
  * Compute the status the resource should have (pure; for tests). obj is

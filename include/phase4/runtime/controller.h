@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "phase4/core/buf.h"
 #include "phase4/runtime/workqueue.h"
 
 struct p4_controller;
@@ -55,5 +56,10 @@ void p4_controller_shutdown(struct p4_controller *c, void (*drained_cb)(void *),
 void p4_controller_free(struct p4_controller *c); /* after drained; frees once handles close */
 void p4_controller_stats(const struct p4_controller *c, struct p4_controller_stats *out,
                          struct p4_workqueue_stats *queue);
+/*
+ * Append the Prometheus series of c to out: phase4_reconcile_total,
+ * phase4_reconcile_duration_seconds and the phase4_workqueue_* series.
+ */
+void p4_controller_metrics(const struct p4_controller *c, struct p4_buf *out);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "phase4/core/buf.h"
 #include "phase4/kube/client.h"
 
 struct p4_events;
@@ -22,5 +23,7 @@ void p4_events_free(struct p4_events *ev);
 void p4_events_emit(struct p4_events *ev, const cJSON *obj, const char *type, const char *reason,
                     const char *message);
 uint64_t p4_events_sent(const struct p4_events *ev);
+/* Append the phase4_events_total counter of ev to out. */
+void p4_events_metrics(const struct p4_events *ev, struct p4_buf *out);
 
 #endif

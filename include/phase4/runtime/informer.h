@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "phase4/core/buf.h"
 #include "phase4/kube/client.h"
 
 struct p4_informer;
@@ -69,6 +70,13 @@ size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *d
 int p4_informer_synced(const struct p4_informer *inf);
 size_t p4_informer_len(const struct p4_informer *inf);
 const struct p4_informer_stats *p4_informer_stats(const struct p4_informer *inf);
+/*
+ * Append phase4_watch_restarts_total, phase4_relists_total and
+ * phase4_cached_objects of inf to out; what names the cached objects in the
+ * help text ("Phase4Deployments"). The series carry no label telling
+ * informers apart: write them for one informer, the reconciled kind's.
+ */
+void p4_informer_metrics(const struct p4_informer *inf, const char *what, struct p4_buf *out);
 /* Write the cache key of obj into buf; returns 0 or P4_ERR_INVAL (no name) / P4_ERR_TOOBIG. */
 int p4_informer_key(const cJSON *obj, char *buf, size_t size);
 

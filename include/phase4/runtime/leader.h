@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "phase4/core/buf.h"
 #include "phase4/kube/client.h"
 
 struct p4_leader;
@@ -33,6 +34,11 @@ struct p4_leader *p4_leader_new(uv_loop_t *loop, struct p4_kube *k, const struct
 void p4_leader_start(struct p4_leader *l);
 int p4_leader_is_leader(const struct p4_leader *l);
 uint64_t p4_leader_transitions(const struct p4_leader *l);
+/*
+ * Append the phase4_leader gauge to out: whether l leads, or, when l is NULL
+ * (no leader election, or the lease already released), without_election.
+ */
+void p4_leader_metrics(const struct p4_leader *l, int without_election, struct p4_buf *out);
 /*
  * Stop campaigning; if leading, release the lease, then call done (on a later
  * loop turn) and free l.

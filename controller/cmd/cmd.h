@@ -1,0 +1,71 @@
+/*
+ * cmd.h: what the files of the phase4-operator command share (internal to
+ * controller/cmd/).
+ *
+ * main.c reads the command line and hands it on: to the operator itself
+ * (operator.c), or to a subcommand, one file each (resolve.c, imagecheck.c,
+ * apply.c, chartfetch.c). flags.c holds the operator's flags and the cluster
+ * configuration they name; files.c reads the files a subcommand is given.
+ * A subcommand returns the process's exit code and prints what it has to say
+ * on stdout and stderr itself.
+ */
+#ifndef PHASE4_CMD_H
+#define PHASE4_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "phase4/core/error.h"
+#include "phase4/kube/kubeconfig.h"
+#include "phase4/oci/regauth.h"
+
+/* The operator's flags; strings are borrowed from argv. */
+struct p4_cmd_options {
+    const char *kubeconfig;
+    const char *context;
+    int workers;
+    double qps;
+    unsigned burst;
+    int log_level;
+    int log_json;
+    const char *metrics_addr;
+    const char *probe_addr;
+    int leader_elect;
+    const char *leader_namespace;
+    const char *leader_id;
+    long grace_ms;
+    uint64_t retry_ms, recheck_ms, scan_poll_ms, helm_timeout_ms, unschedulable_grace_ms;
+    const char *helm;      /* the helm binary */
+    const char *cache_dir; /* charts and helm's own homes */
+};
+
+/* flags.c: parse the flags into o; returns 0, 1 for "exit 0 now" (help, version), or -1 on a
+   bad flag (said on stderr). */
+int p4_cmd_parse_flags(int argc, char **argv, struct p4_cmd_options *o);
+/* flags.c: the cluster configuration from --kubeconfig, $KUBECONFIG, the in-cluster service
+   account, then ~/.kube/config. *cfg: caller frees with p4_kube_config_free. */
+int p4_cmd_load_config(const struct p4_cmd_options *o, struct p4_kube_config **cfg,
+                       struct p4_error *err);
+
+/* files.c: the first P4_REGAUTH_INPUT_MAX bytes of path, NUL-terminated (caller frees), and
+   their count in *len; NULL when it cannot be opened. */
+char *p4_cmd_read_file(const char *path, size_t *len);
+/*
+ * files.c: credentials for ref_or_host from a docker config file (as `docker
+ * login` writes it) into auth; *cred is the matching entry (borrowed from
+ * auth), or NULL. The file's bytes are wiped. Returns 0, or 1 after saying
+ * why on stderr.
+ */
+int p4_cmd_load_docker_config(const char *path, const char *ref_or_host, struct p4_regauth *auth,
+                              const struct p4_regauth_entry **cred);
+
+/* operator.c: run the operator until SIGTERM or SIGINT; the exit code. */
+int p4_cmd_operator(const struct p4_cmd_options *o);
+
+/* The subcommands; argv holds what follows the subcommand's name. The exit code. */
+int p4_cmd_resolve(const struct p4_cmd_options *o, const char *api_version, const char *kind);
+int p4_cmd_image_check(int argc, char **argv);
+int p4_cmd_apply(int argc, char **argv);
+int p4_cmd_chart_fetch(int argc, char **argv);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * flags.c: the operator's command line (usage, flags) and the cluster
+ * configuration it names (see cmd.h).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "phase4/core/log.h"
+#include "phase4/core/version.h"
+
+static void usage(FILE *out)
+{
+    (void)fputs(
+        "usage: phase4-operator [flags]\n"
+        "\n"
+        "A Kubernetes operator that deploys an application through four gated\n"
+        "stages (Docker, Helm, Kubernetes, Validation) and reports each gate in\n"
+        "the Phase4Deployment's status and Events.\n"
+        "\n"
+        "  --kubeconfig PATH       kubeconfig file(s), ':'-separated (default: $KUBECONFIG,\n"
+        "                          then in-cluster, then ~/.kube/config)\n"
+        "  --context NAME          kubeconfig context (default: current-context)\n"
+        "  --concurrent N          reconciles at once (default 4)\n"
+        "  --kube-api-qps N        client-side API rate limit (default 20)\n"
+        "  --kube-api-burst N      client-side API burst (default 40)\n"
+        "  --log-level LEVEL       debug, info, warn or error (default info)\n"
+        "  --log-format FORMAT     logfmt or json (default logfmt)\n"
+        "  --metrics-bind-address ADDR       /metrics (default :8080; 0 disables)\n"
+        "  --health-probe-bind-address ADDR  /healthz and /readyz (default :8081; 0 disables)\n"
+        "  --leader-elect BOOL               elect a leader on a Lease (default true)\n"
+        "  --leader-election-namespace NS    the Lease's namespace (default: the pod's,\n"
+        "                                    $POD_NAMESPACE, or default)\n"
+        "  --leader-election-id NAME         the Lease's name (default phase4-operator)\n"
+        "  --graceful-shutdown-timeout SECS  on SIGTERM, wait this long for work in flight,\n"
+        "                                    then cancel it (default 10)\n"
+        "  --stage-retry-delay DURATION      first retry after an image or chart failure,\n"
+        "                                    doubling each time (default 30s)\n"
+        "  --stalled-recheck-interval DURATION  re-check a stalled resource (a fixed\n"
+        "                                    Secret heals it) this often (default 5m)\n"
+        "  --scan-poll-interval DURATION     look for a missing scan report this often\n"
+        "                                    (default 15s)\n"
+        "  --helm-binary PATH                the helm the Helm stage runs (default: helm\n"
+        "                                    next to this binary, else /usr/local/bin/helm)\n"
+        "  --helm-timeout DURATION           time limit of one helm run (default 2m)\n"
+        "  --unschedulable-grace DURATION    how long a pod may stay unschedulable before\n"
+        "                                    the Kubernetes stage fails (default 30s)\n"
+        "  --cache-dir DIR                   charts and helm's cache (default\n"
+        "                                    /tmp/phase4-operator)\n"
+        "  --version               print the versions and exit\n"
+        "\n"
+        "  phase4-operator resolve APIVERSION KIND [--kubeconfig PATH] [--context NAME]\n"
+        "                          print the resource that serves a kind, as the operator\n"
+        "                          finds it through discovery (e.g. resolve apps/v1 Deployment)\n"
+        "  phase4-operator image-check REF [--platform OS/ARCH[/VARIANT]] [--ca-file PEM]\n"
+        "                          [--docker-config FILE] [--insecure]\n"
+        "                          resolve an image to its digest and check that every blob\n"
+        "                          of the platform is in the registry, as a pull would need\n"
+        "  phase4-operator apply -f FILE [-n NS] [--dry-run] [--force] [--kubeconfig PATH]\n"
+        "                          [--owner NS/NAME [--generation N] [--create-namespace]\n"
+        "                          [--prune-from INVENTORY] [--inventory-out FILE]]\n"
+        "                          server-side apply (fieldManager phase4-operator) of every\n"
+        "                          object in a manifest, as the stages do; --dry-run: dryRun=All.\n"
+        "                          --owner: as the Kubernetes stage does for Phase4Deployment\n"
+        "                          NS/NAME: in dependency order, each object marked as owned,\n"
+        "                          never over an object owned by someone else; objects of the\n"
+        "                          --prune-from inventory (as --inventory-out writes it) that\n"
+        "                          the manifest no longer holds are deleted if owned\n"
+        "  phase4-operator chart-fetch REPOSITORY NAME [VERSION] [--ca-file PEM]\n"
+        "                          [--docker-config FILE] [--insecure] [--cache-dir DIR]\n"
+        "                          fetch a chart (index.yaml or oci://), verify its digest and\n"
+        "                          cache it, as the Helm stage will (credentials for an HTTP\n"
+        "                          repository from $P4_CHART_USERNAME, $P4_CHART_PASSWORD)\n"
+        "  --help                  print this help\n",
+        out);
+}
+
+/* "500ms", "30s", "5m", "1h" into milliseconds; 0 when malformed or out of range. */
+static uint64_t duration_flag(const char *v)
+{
+    char *end;
+    double n = strtod(v, &end);
+
+    double ms;
+
+    if (end == v || !(n > 0))
+        return 0;
+    if (strcmp(end, "ms") == 0)
+        ms = n;
+    else if (strcmp(end, "s") == 0)
+        ms = n * 1000;
+    else if (strcmp(end, "m") == 0)
+        ms = n * 60000;
+    else if (strcmp(end, "h") == 0)
+        ms = n * 3600000;
+    else
+        return 0;
+    /* At least a millisecond, at most 30 days (and never an overflowing conversion). */
+    return ms >= 1 && ms <= 30.0 * 24 * 3600000 ? (uint64_t)ms : 0;
+}
+
+int p4_cmd_parse_flags(int argc, char **argv, struct p4_cmd_options *o)
+{
+    char report[1024];
+
+    for (int i = 1; i < argc; i++) {
+        char flag[64];
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *eq = strchr(a, '=');
+        char *end = NULL;
+        int inline_value = 0;
+
+        if (strcmp(a, "--version") == 0) {
+            p4_version_report(report, sizeof(report));
+            /* A failed write (a closed pipe, a full disk) is an error, as in coreutils. */
+            return fputs(report, stdout) == EOF || fflush(stdout) == EOF ? -1 : 1;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 1;
+        }
+        /* --flag=value as well as --flag value */
+        if (eq && (size_t)(eq - a) < sizeof(flag)) {
+            memcpy(flag, a, (size_t)(eq - a));
+            flag[eq - a] = '\0';
+            v = eq + 1;
+            a = flag;
+            inline_value = 1;
+        }
+        if (v == NULL) {
+            (void)fprintf(stderr, "phase4-operator: unknown flag or missing value: '%s'\n", a);
+            return -1;
+        }
+        if (!inline_value)
+            i++;
+        if (strcmp(a, "--kubeconfig") == 0) {
+            o->kubeconfig = v;
+        } else if (strcmp(a, "--context") == 0) {
+            o->context = v;
+        } else if (strcmp(a, "--concurrent") == 0) {
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 1000)
+                goto bad;
+            o->workers = (int)n;
+        } else if (strcmp(a, "--kube-api-qps") == 0) {
+            o->qps = strtod(v, &end);
+            if (*end || o->qps < 0)
+                goto bad;
+        } else if (strcmp(a, "--kube-api-burst") == 0) {
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 100000)
+                goto bad;
+            o->burst = (unsigned)n;
+        } else if (strcmp(a, "--log-level") == 0) {
+            o->log_level = p4_log_level_parse(v);
+            if (o->log_level < 0)
+                goto bad;
+        } else if (strcmp(a, "--metrics-bind-address") == 0) {
+            o->metrics_addr = v;
+        } else if (strcmp(a, "--health-probe-bind-address") == 0) {
+            o->probe_addr = v;
+        } else if (strcmp(a, "--leader-elect") == 0) {
+            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+                goto bad;
+            o->leader_elect = strcmp(v, "true") == 0;
+        } else if (strcmp(a, "--leader-election-namespace") == 0) {
+            o->leader_namespace = v;
+        } else if (strcmp(a, "--graceful-shutdown-timeout") == 0) {
+            long n = strtol(v, &end, 10);
+            if (*end || n < 0 || n > 3600)
+                goto bad;
+            o->grace_ms = n * 1000;
+        } else if (strcmp(a, "--stage-retry-delay") == 0) {
+            if ((o->retry_ms = duration_flag(v)) == 0)
+                goto bad;
+        } else if (strcmp(a, "--stalled-recheck-interval") == 0) {
+            if ((o->recheck_ms = duration_flag(v)) == 0)
+                goto bad;
+        } else if (strcmp(a, "--scan-poll-interval") == 0) {
+            if ((o->scan_poll_ms = duration_flag(v)) == 0)
+                goto bad;
+        } else if (strcmp(a, "--unschedulable-grace") == 0) {
+            if ((o->unschedulable_grace_ms = duration_flag(v)) == 0)
+                goto bad;
+        } else if (strcmp(a, "--helm-timeout") == 0) {
+            if ((o->helm_timeout_ms = duration_flag(v)) == 0)
+                goto bad;
+        } else if (strcmp(a, "--helm-binary") == 0) {
+            if (v[0] == '\0')
+                goto bad;
+            o->helm = v;
+        } else if (strcmp(a, "--cache-dir") == 0) {
+            if (v[0] == '\0')
+                goto bad;
+            o->cache_dir = v;
+        } else if (strcmp(a, "--leader-election-id") == 0) {
+            o->leader_id = v;
+        } else if (strcmp(a, "--log-format") == 0) {
+            if (strcmp(v, "json") != 0 && strcmp(v, "logfmt") != 0)
+                goto bad;
+            o->log_json = strcmp(v, "json") == 0;
+        } else {
+            (void)fprintf(stderr, "phase4-operator: unknown flag '%s'\n", a);
+            usage(stderr);
+            return -1;
+        }
+        continue;
+    bad:
+        (void)fprintf(stderr, "phase4-operator: bad value '%s' for %s\n", v, a);
+        return -1;
+    }
+    return 0;
+}
+
+/* --kubeconfig, $KUBECONFIG, the in-cluster service account, then ~/.kube/config. */
+int p4_cmd_load_config(const struct p4_cmd_options *o, struct p4_kube_config **cfg,
+                       struct p4_error *err)
+{
+    const char *env = getenv("KUBECONFIG");
+    const char *host = getenv("KUBERNETES_SERVICE_HOST");
+    const char *home = getenv("HOME");
+    char path[PATH_MAX];
+
+    if (o->kubeconfig)
+        return p4_kubeconfig_load(o->kubeconfig, o->context, cfg, err);
+    if (env && env[0])
+        return p4_kubeconfig_load(env, o->context, cfg, err);
+    if (host && host[0])
+        return p4_kubeconfig_in_cluster(NULL, host, getenv("KUBERNETES_SERVICE_PORT"), cfg, err);
+    (void)snprintf(path, sizeof(path), "%s/.kube/config", home ? home : "");
+    return p4_kubeconfig_load(path, o->context, cfg, err);
+}

@@ -1,0 +1,184 @@
+/*
+ * stages/helm/dryrun.c: step S_DRYRUN of the Helm stage. What helm template rendered is split
+ * into objects, and each is sent to the API server as a server-side apply with dryRun=All, one
+ * at a time (gate DryRun). Objects of kinds the chart's own CRDs define, and objects waiting
+ * for a namespace the Kubernetes stage creates, are counted as skipped rather than failed.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "phase4/core/json.h"
+#include "steps.h"
+
+static void dry_run_next(struct run *r);
+
+/* The kinds the manifest's own CustomResourceDefinitions define: unknown until applied. */
+static bool defined_in_manifest(const cJSON *objects, const char *api_version, const char *kind)
+{
+    const cJSON *o;
+    size_t glen = strcspn(api_version, "/");
+
+    if (api_version[glen] != '/')
+        return false;
+    cJSON_ArrayForEach(o, objects) {
+        const char *k = p4_json_str(o, "kind"), *g = p4_json_str(o, "spec.group");
+        const char *ck = p4_json_str(o, "spec.names.kind");
+        if (k && g && ck && strcmp(k, "CustomResourceDefinition") == 0 && strcmp(ck, kind) == 0 &&
+            strlen(g) == glen && strncmp(g, api_version, glen) == 0)
+            return true;
+    }
+    return false;
+}
+
+static enum p4_failure_class dry_run_class(int rc, const char *message)
+{
+    enum p4_failure_class cls;
+
+    switch (rc) {
+    case P4_ERR_INVALID:
+    case P4_ERR_BADREQUEST:
+    case P4_ERR_NOTFOUND:
+    case P4_ERR_METHOD:
+        cls = P4_FAIL_ARTIFACT;
+        break;
+    case P4_ERR_FORBIDDEN:
+    case P4_ERR_UNAUTHORIZED:
+    case P4_ERR_CONFLICT:
+    case P4_ERR_EXISTS:
+        cls = P4_FAIL_CLUSTER;
+        break;
+    default:
+        cls = P4_FAIL_TRANSIENT;
+        break;
+    }
+    /* Denied by admission (a webhook or a policy, which answer 403 or 422): the cluster's
+       policy decides, so a person must act (as the Kubernetes stage classes it); re-checked,
+       a changed policy heals it. */
+    if (strstr(message, "admission webhook") != NULL ||
+        strstr(message, "ValidatingAdmissionPolicy") != NULL)
+        cls = P4_FAIL_CLUSTER;
+    return cls;
+}
+
+enum dry_answer p4_helm_dry_run_answer(const struct p4_apply_result *res, const cJSON *objects,
+                                       const cJSON *obj, bool create_namespace, struct failure *f)
+{
+    enum p4_failure_class cls;
+
+    if (res->rc == 0)
+        return DRY_ACCEPTED;
+    /* its CRD is in the chart: the Kubernetes stage applies that first */
+    if (res->rc == P4_ERR_NOTFOUND && res->resource[0] == '\0' &&
+        defined_in_manifest(objects, p4_json_str(obj, "apiVersion"), res->kind))
+        return DRY_SKIP_CRD;
+    /* the namespace is created by the Kubernetes stage */
+    if (res->rc == P4_ERR_NOTFOUND && res->resource[0] != '\0' && create_namespace &&
+        res->namespace_[0] != '\0')
+        return DRY_SKIP_NAMESPACE;
+    cls = dry_run_class(res->rc, res->err.message);
+    *f = (struct failure){.cls = cls,
+                          .gate = G_DRYRUN,
+                          .reason = cls == P4_FAIL_TRANSIENT
+                                        ? "APIUnavailable"
+                                        : p4_helm_reason_name(P4_HELM_DRY_RUN_REJECTED)};
+    return DRY_FAILED;
+}
+
+static void on_dry_run(const struct p4_apply_result *res, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    const cJSON *obj;
+    char msg[P4_ERROR_MESSAGE_MAX];
+    struct p4_error e = {0};
+    struct failure f;
+
+    if (r == NULL)
+        return;
+    obj = cJSON_GetArrayItem(r->w->objects, r->w->obj_i);
+    switch (p4_helm_dry_run_answer(res, r->w->objects, obj, r->create_namespace, &f)) {
+    case DRY_ACCEPTED:
+        r->w->obj_i++;
+        dry_run_next(r);
+        return;
+    case DRY_SKIP_CRD:
+        r->w->skipped++;
+        (void)snprintf(r->w->skipped_why, sizeof(r->w->skipped_why),
+                       "; %d of kinds the chart's own CRDs define are checked once the "
+                       "Kubernetes stage has applied those CRDs",
+                       r->w->skipped);
+        r->w->obj_i++;
+        dry_run_next(r);
+        return;
+    case DRY_SKIP_NAMESPACE:
+        r->w->skipped++;
+        (void)snprintf(r->w->skipped_why, sizeof(r->w->skipped_why),
+                       "; %d wait for namespace %s, which the Kubernetes stage creates "
+                       "(spec.target.createNamespace), to be checked",
+                       r->w->skipped, r->base.target_ns);
+        r->w->obj_i++;
+        dry_run_next(r);
+        return;
+    case DRY_FAILED:
+        break;
+    }
+    if (f.cls == P4_FAIL_TRANSIENT) {
+        e = res->err;
+        p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
+        return;
+    }
+    (void)p4_helm_dry_run_rejected(res->kind, res->namespace_, res->name, res->err.message, msg,
+                                   sizeof(msg));
+    e.code = res->rc;
+    (void)snprintf(e.message, sizeof(e.message), "%s", msg);
+    p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
+}
+
+static void dry_run_next(struct run *r)
+{
+    struct work *w = r->w;
+    struct p4_apply_opts opts = {
+        .namespace_ = r->base.target_ns, .dry_run = true, .force = r->force};
+    const cJSON *obj;
+
+    if (w->obj_i >= w->nobj) {
+        r->nobjects = w->nobj;
+        p4_stagerun_gate(
+            &r->base, G_DRYRUN, "True", "DryRunPassed",
+            "helm template rendered %d object(s); the API server accepted %d of them in a "
+            "server-side dry run (dryRun=All)%s",
+            w->nobj, w->nobj - w->skipped, w->skipped_why);
+        p4_stagerun_next(&r->base, S_STORE);
+        return;
+    }
+    obj = cJSON_GetArrayItem(w->objects, w->obj_i);
+    r->base.inflight++;
+    if (p4_apply_object(stage_of(r)->cfg.kube, stage_of(r)->cfg.discovery, obj, &opts, on_dry_run,
+                        r) != 0) {
+        r->base.inflight--;
+        p4_stagerun_failf(
+            &r->base, P4_FAIL_ARTIFACT, G_DRYRUN, "TemplateRenderFailed",
+            "rendered object %d (%s) has no apiVersion, kind or name, or too long a one",
+            w->obj_i + 1, p4_json_str(obj, "kind") ? p4_json_str(obj, "kind") : "?");
+    }
+}
+
+void p4_helm_dry_run(struct run *r)
+{
+    struct work *w = r->w;
+    struct p4_error err = {0};
+
+    if (w->objects == NULL) {
+        w->objects = p4_manifest_split(w->manifest ? w->manifest : "", w->manifest_len, &err);
+        if (w->objects == NULL) {
+            p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_DRYRUN, "TemplateRenderFailed", &err);
+            return;
+        }
+        w->nobj = cJSON_GetArraySize(w->objects);
+        w->obj_i = 0;
+        w->skipped = 0;
+        w->skipped_why[0] = '\0';
+    }
+    p4_stagerun_gate(&r->base, G_DRYRUN, "Unknown", "Checking",
+                     "server-side dry run of %d rendered object(s)", w->nobj);
+    dry_run_next(r);
+}

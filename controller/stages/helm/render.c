@@ -1,0 +1,390 @@
+/*
+ * stages/helm/render.c: steps S_FETCH, S_LINT and S_TEMPLATE of the Helm stage. The chart is
+ * fetched (chartfetch.h; gate Packaged), the values composed (values.h), `helm lint --strict`
+ * run with them (gates Lints and ValuesValid), then `helm template` with the cluster's version
+ * and API versions (its output is what S_DRYRUN checks). A failed helm run is classified by
+ * helmout.h into the gate, failure class and reason it stands for.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
+#include "steps.h"
+#include "values.h"
+
+/* ---- S_FETCH ---- */
+
+static enum p4_failure_class fetch_class(int rc)
+{
+    switch (rc) {
+    case P4_ERR_NOTFOUND:
+    case P4_ERR_INVALID:
+    case P4_ERR_TOOBIG:
+    case P4_ERR_PARSE:
+        return P4_FAIL_ARTIFACT;
+    case P4_ERR_UNAUTHORIZED:
+    case P4_ERR_FORBIDDEN:
+    case P4_ERR_TLS:
+    case P4_ERR_INVAL:
+        return P4_FAIL_CLUSTER;
+    default:
+        return P4_FAIL_TRANSIENT;
+    }
+}
+
+struct failure p4_helm_fetch_failure(int rc, const char *reason)
+{
+    return (struct failure){
+        .cls = fetch_class(rc), .gate = G_PACKAGED, .reason = reason ? reason : p4_err_reason(rc)};
+}
+
+void p4_helm_chart_request(const cJSON *chart, const struct work *w, struct p4_chart_request *req,
+                           struct p4_regauth_entry *cred, char *host, size_t host_size)
+{
+    bool insecure = false;
+
+    *req = (struct p4_chart_request){0};
+    *cred = (struct p4_regauth_entry){0};
+    req->repository = p4_json_str(chart, "repository");
+    req->name = p4_json_str(chart, "name");
+    req->version = p4_json_str(chart, "version");
+    req->ca_pem = w->ca;
+    req->ca_len = w->ca_len;
+    (void)p4_json_bool(chart, "insecure", &insecure);
+    req->insecure_http = insecure;
+    if (req->repository && strncmp(req->repository, "oci://", 6) == 0) {
+        if (w->username) {
+            (void)snprintf(host, host_size, "%.*s", (int)strcspn(req->repository + 6, "/"),
+                           req->repository + 6);
+            cred->registry = cred->host = cred->normalized = host;
+            cred->path = (char *)"";
+            cred->username = w->username;
+            cred->password = w->password;
+            req->cred = cred;
+        }
+    } else {
+        req->username = w->username;
+        req->password = w->password;
+    }
+}
+
+static void on_fetched(const struct p4_chart_result *res, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    const char *repo, *name;
+
+    if (r == NULL)
+        return;
+    repo = p4_json_str(r->chart, "repository");
+    name = p4_json_str(r->chart, "name");
+    if (res->rc != 0) {
+        struct p4_error e = res->err;
+        struct failure f = p4_helm_fetch_failure(res->rc, e.reason);
+        if (e.code == 0)
+            e.code = res->rc;
+        p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
+        return;
+    }
+    (void)snprintf(r->version, sizeof(r->version), "%s", res->version);
+    (void)snprintf(r->digest, sizeof(r->digest), "%s", res->digest);
+    (void)snprintf(r->w->chart_path, sizeof(r->w->chart_path), "%s", res->path);
+    p4_stagerun_gate(&r->base, G_PACKAGED, "True", "ChartFetched", "chart %s %s (%s) from %s", name,
+                     res->version, res->digest, repo);
+    p4_stagerun_next(&r->base, S_LINT);
+}
+
+void p4_helm_fetch(struct run *r)
+{
+    struct p4_chart_request req;
+    struct p4_regauth_entry cred;
+    char host[256];
+    int rc;
+
+    p4_helm_chart_request(r->chart, r->w, &req, &cred, host, sizeof(host));
+    p4_stagerun_gate(&r->base, G_PACKAGED, "Unknown", "Fetching", "fetching chart %s %s from %s",
+                     req.name ? req.name : "", req.version ? req.version : "", req.repository);
+    r->base.inflight++;
+    rc = p4_chartfetch_get(stage_of(r)->cfg.charts, &req, on_fetched, r);
+    if (rc != 0) {
+        r->base.inflight--;
+        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_PACKAGED, "InvalidChartRepository",
+                          "spec.chart.repository %s is not a chart repository URL (https://, "
+                          "http:// or oci://)",
+                          req.repository ? req.repository : "");
+    }
+}
+
+/* ---- S_LINT, S_TEMPLATE: helm ---- */
+
+char *p4_helm_values(const struct work *w, const char *ns, const cJSON *chart,
+                     const char *image_repo, const char *image_digest, size_t *len,
+                     struct failure *f, struct p4_error *err)
+{
+    struct p4_values_source srcs[SOURCES_MAX];
+    char label[SOURCES_MAX][600];
+    cJSON *values;
+    char *text;
+
+    *f = (struct failure){.cls = P4_FAIL_CLUSTER, .gate = G_VALUES, .reason = NULL};
+    *len = 0;
+    for (size_t i = 0; i < w->nsrc; i++) {
+        (void)snprintf(label[i], sizeof(label[i]), "%s/%s", ns, w->src[i].name);
+        srcs[i] = (struct p4_values_source){.kind = w->src[i].kind,
+                                            .name = label[i],
+                                            .key = w->src[i].key,
+                                            .target_path = w->src[i].target_path,
+                                            .optional = w->src[i].optional,
+                                            .text = w->src[i].text,
+                                            .len = w->src[i].len};
+    }
+    values = p4_values_compose(srcs, w->nsrc, p4_json_get(chart, "values"), err);
+    if (values == NULL) {
+        f->reason = err->code == P4_ERR_NOTFOUND ? "ValuesSourceNotFound" : "ValuesSourceInvalid";
+        return NULL;
+    }
+    if (p4_values_set_path(values, "image.repository", p4_json_need(cJSON_CreateString(image_repo)),
+                           err) != 0 ||
+        p4_values_set_path(values, "image.digest", p4_json_need(cJSON_CreateString(image_digest)),
+                           err) != 0) {
+        p4_json_discard(values);
+        f->reason = "ValuesSourceInvalid";
+        return NULL;
+    }
+    text = p4_json_print(values);
+    *len = text ? strlen(text) : 0;
+    p4_json_discard(values);
+    return text;
+}
+
+/* The values helm gets: valuesFrom, then spec.chart.values, then the pinned image. */
+static int compose_values(struct run *r)
+{
+    struct work *w = r->w;
+    struct p4_error err = {0};
+    struct failure f;
+
+    w->values = p4_helm_values(w, r->base.ns, r->chart, r->image_repo, r->image_digest,
+                               &w->values_len, &f, &err);
+    if (w->values == NULL && f.reason != NULL)
+        p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &err);
+    return w->values ? 0 : -1;
+}
+
+/* Which gate a helm failure belongs to. */
+static enum gate helm_gate(enum p4_helm_reason why, enum gate own)
+{
+    switch (why) {
+    case P4_HELM_CHART_NOT_FOUND:
+    case P4_HELM_REPO_UNAVAILABLE:
+    case P4_HELM_REPO_AUTH_FAILED:
+    case P4_HELM_REPO_TLS_ERROR:
+        return G_PACKAGED;
+    case P4_HELM_LINT_FAILED:
+        return G_LINTS;
+    case P4_HELM_VALUES_SCHEMA_INVALID:
+        return G_VALUES;
+    case P4_HELM_TEMPLATE_RENDER_FAILED:
+    case P4_HELM_DRY_RUN_REJECTED:
+        return G_DRYRUN;
+    default:
+        return own;
+    }
+}
+
+static enum p4_failure_class helm_class(enum p4_helm_reason why)
+{
+    switch (why) {
+    case P4_HELM_TIMED_OUT:
+    case P4_HELM_REPO_UNAVAILABLE:
+        return P4_FAIL_TRANSIENT;
+    case P4_HELM_REPO_AUTH_FAILED:
+    case P4_HELM_REPO_TLS_ERROR:
+        return P4_FAIL_CLUSTER;
+    default:
+        return P4_FAIL_ARTIFACT;
+    }
+}
+
+struct failure p4_helm_reason_failure(enum p4_helm_reason why, enum gate own)
+{
+    return (struct failure){
+        .cls = helm_class(why), .gate = helm_gate(why, own), .reason = p4_helm_reason_name(why)};
+}
+
+struct failure p4_helm_run_failure(const char *command, enum gate own,
+                                   const struct p4_helmrun_result *res, char *msg, size_t size)
+{
+    enum p4_helm_reason why = p4_helm_classify_run(command, res, msg, size);
+
+    if (why == P4_HELM_OK) { /* it failed all the same (the caller saw it) */
+        why = P4_HELM_FAILED;
+        (void)snprintf(msg, size, "helm %s failed", command);
+    }
+    return p4_helm_reason_failure(why, own);
+}
+
+unsigned p4_helm_not_checked(enum gate failed, const struct p4_gate *gates)
+{
+    unsigned set = 0;
+
+    for (int i = G_LINTS; i < G_COUNT; i++) {
+        if (i != (int)failed && strcmp(gates[i].status, "True") != 0)
+            set |= 1u << i;
+    }
+    return set;
+}
+
+bool p4_helm_run_failed(const struct p4_helmrun_result *res, bool whole_output)
+{
+    return res->timed_out || res->term_signal != 0 || res->exit_status != 0 ||
+           (whole_output && res->out_truncated);
+}
+
+/* helm failed in step s: its gate is False, the gates it did not reach are not checked. */
+static void helm_failed(struct run *r, const char *command, enum gate own,
+                        const struct p4_helmrun_result *res)
+{
+    struct p4_error e = {.code = P4_ERR_INVALID};
+    struct failure f = p4_helm_run_failure(command, own, res, e.message, sizeof(e.message));
+    unsigned not_checked = p4_helm_not_checked(f.gate, r->base.gates);
+
+    for (int i = G_LINTS; i < G_COUNT; i++) {
+        if (not_checked & (1u << i))
+            p4_stagerun_gate(&r->base, i, "Unknown", "NotChecked",
+                             "not checked: helm %s stopped at %s", command, f.reason);
+    }
+    p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
+}
+
+static void on_lint(int rc, const struct p4_helmrun_result *res, const struct p4_error *err,
+                    void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+
+    (void)err;
+    if (r == NULL)
+        return;
+    r->w->helm = NULL;
+    if (rc != 0)
+        return;
+    if (p4_helm_run_failed(res, false)) {
+        helm_failed(r, "lint", G_LINTS, res);
+        return;
+    }
+    p4_stagerun_gate(&r->base, G_LINTS, "True", "LintPassed",
+                     "helm lint --strict found no problem in chart %s %s",
+                     p4_json_str(r->chart, "name"), r->version);
+    p4_stagerun_gate(
+        &r->base, G_VALUES, "True", "ValuesValid",
+        "helm accepted the values (checked against the chart's values.schema.json when it "
+        "has one)");
+    p4_stagerun_next(&r->base, S_TEMPLATE);
+}
+
+static void on_template(int rc, const struct p4_helmrun_result *res, const struct p4_error *err,
+                        void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+
+    (void)err;
+    if (r == NULL)
+        return;
+    r->w->helm = NULL;
+    if (rc != 0)
+        return;
+    if (p4_helm_run_failed(res, true)) {
+        helm_failed(r, "template", G_DRYRUN, res);
+        return;
+    }
+    free(r->w->manifest);
+    r->w->manifest = p4_strndup(res->out, res->out_len);
+    r->w->manifest_len = res->out_len;
+    p4_stagerun_next(&r->base, S_DRYRUN);
+}
+
+static void run_helm(struct run *r, const char *command, const char *const *argv, p4_helmrun_cb cb,
+                     enum gate g)
+{
+    struct p4_helm_stage *h = stage_of(r);
+    struct p4_helmrun_options o = {.helm = h->helm,
+                                   .argv = argv,
+                                   .home = h->home,
+                                   .cache_home = h->cache_home,
+                                   .config_home = h->config_home,
+                                   .data_home = h->data_home,
+                                   .cwd = h->work_dir,
+                                   .stdin_data = r->w->values,
+                                   .stdin_len = r->w->values_len,
+                                   .timeout_ms = h->cfg.helm_timeout_ms};
+    struct p4_error err = {0};
+
+    p4_stagerun_gate(&r->base, g, "Unknown", "Checking", "running helm %s", command);
+    r->base.inflight++;
+    if (p4_helmrun_start(h->sr.loop, &o, cb, r, &r->w->helm, &err) != 0) {
+        r->base.inflight--;
+        r->w->helm = NULL;
+        p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, g, "HelmNotAvailable", &err);
+    }
+}
+
+void p4_helm_lint_argv(const struct run *r, const char **argv)
+{
+    int n = 0;
+
+    argv[n++] = "lint";
+    argv[n++] = r->w->chart_path;
+    argv[n++] = "--strict";
+    argv[n++] = "--values";
+    argv[n++] = "-";
+    argv[n++] = "--namespace";
+    argv[n++] = r->base.target_ns;
+    if (r->w->kube_version[0]) {
+        argv[n++] = "--kube-version";
+        argv[n++] = r->w->kube_version;
+    }
+    argv[n] = NULL;
+}
+
+void p4_helm_template_argv(const struct run *r, const char **argv)
+{
+    int n = 0;
+
+    argv[n++] = "template";
+    argv[n++] = r->base.name;
+    argv[n++] = r->w->chart_path;
+    argv[n++] = "--values";
+    argv[n++] = "-";
+    argv[n++] = "--namespace";
+    argv[n++] = r->base.target_ns;
+    argv[n++] = "--include-crds";
+    argv[n++] = "--skip-tests";
+    if (r->w->kube_version[0]) {
+        argv[n++] = "--kube-version";
+        argv[n++] = r->w->kube_version;
+    }
+    if (r->w->api_versions && r->w->api_versions[0]) {
+        argv[n++] = "--api-versions";
+        argv[n++] = r->w->api_versions;
+    }
+    argv[n] = NULL;
+}
+
+void p4_helm_lint(struct run *r)
+{
+    const char *argv[HELM_ARGV_MAX];
+
+    if (r->w->values == NULL && compose_values(r) != 0)
+        return;
+    p4_helm_lint_argv(r, argv);
+    run_helm(r, "lint", argv, on_lint, G_LINTS);
+}
+
+void p4_helm_template(struct run *r)
+{
+    const char *argv[HELM_ARGV_MAX];
+
+    p4_helm_template_argv(r, argv);
+    run_helm(r, "template", argv, on_template, G_DRYRUN);
+}

@@ -1,0 +1,259 @@
+/*
+ * stages/helm/store.c: step S_STORE of the Helm stage. The rendered manifest is kept, gzipped,
+ * in a Secret the resource owns ("phase4.<name>.v<generation>", reconciler/manifest.h), never
+ * over a Secret someone else owns; then the manifests of older generations past
+ * P4_MANIFEST_HISTORY are read by name and deleted when this resource owns them.
+ */
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
+#include "phase4/core/log.h"
+#include "steps.h"
+
+#define DELETE_BODY_MAX 256 /* the DeleteOptions body of a pruned Secret */
+
+/* "phase4.<name>.v<generation>", shortened with a hash of the name past 253 characters. */
+void p4_helm_secret_name(char *buf, size_t size, const char *name, int64_t generation)
+{
+    char suffix[40];
+    size_t room;
+
+    (void)snprintf(suffix, sizeof(suffix), ".v%" PRId64, generation);
+    room = SECRET_NAME_MAX - strlen("phase4.") - strlen(suffix);
+    if (strlen(name) <= room) {
+        if (snprintf(buf, size, "phase4.%s%s", name, suffix) >= (int)size)
+            buf[0] = '\0'; /* cannot happen: room is counted */
+    } else {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        (void)EVP_Digest(name, strlen(name), md, &mdlen, EVP_sha256(), NULL);
+        (void)snprintf(buf, size, "phase4.%.*s-%02x%02x%02x%02x%02x%s", (int)(room - 11), name,
+                       md[0], md[1], md[2], md[3], md[4], suffix);
+    }
+}
+
+int p4_helm_prune_generations(int64_t generation, int64_t out[P4_MANIFEST_HISTORY])
+{
+    int n = 0;
+
+    for (int64_t k = 0; k < P4_MANIFEST_HISTORY; k++) {
+        int64_t g = generation - P4_MANIFEST_HISTORY - k;
+        if (g < 1)
+            break;
+        out[n++] = g;
+    }
+    return n;
+}
+
+bool p4_helm_prunable(int rc, const cJSON *body, const char *uid)
+{
+    const char *name = p4_json_str(body, "metadata.name");
+    const char *old_uid = p4_json_str(body, "metadata.uid");
+
+    return rc == 0 && name && old_uid && p4_owned_by(body, uid) &&
+           strlen(old_uid) < DELETE_BODY_MAX - 64;
+}
+
+bool p4_helm_existing_failure(int rc, const cJSON *body, const char *uid, struct failure *f)
+{
+    if (rc == 0 && !p4_owned_by(body, uid)) {
+        *f = (struct failure){
+            .cls = P4_FAIL_CLUSTER, .gate = G_DRYRUN, .reason = "ManifestSecretConflict"};
+        return true;
+    }
+    if (rc != 0 && rc != P4_ERR_NOTFOUND) {
+        *f = (struct failure){.cls = p4_kube_read_class(rc),
+                              .gate = G_DRYRUN,
+                              .reason = rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable"};
+        return true;
+    }
+    return false;
+}
+
+struct failure p4_helm_stored_failure(int rc)
+{
+    return (struct failure){.cls = p4_kube_read_class(rc),
+                            .gate = G_DRYRUN,
+                            .reason = rc == P4_ERR_FORBIDDEN ? "Forbidden" : "ManifestNotStored"};
+}
+
+static void on_pruned(struct p4_kube_result *res, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+
+    if (r == NULL)
+        return;
+    if (res->rc != 0 && res->rc != P4_ERR_NOTFOUND)
+        p4_log(P4_LOG_WARN, "cannot delete an old rendered manifest", "key", r->base.key, "error",
+               res->err.message, P4_LOG_END);
+    p4_stagerun_part_done(&r->base, S_DONE);
+}
+
+/* An old manifest Secret, read by name: deleted if this resource owns it (and only that one). */
+static void on_old_manifest(struct p4_kube_result *res, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    char path[1024], body[DELETE_BODY_MAX];
+
+    if (r == NULL)
+        return;
+    if (p4_helm_prunable(res->rc, res->body, r->base.uid)) {
+        p4_core_path(path, sizeof(path), r->base.ns, "secrets",
+                     p4_json_str(res->body, "metadata.name"));
+        (void)snprintf(body, sizeof(body),
+                       "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+                       "\"preconditions\":{\"uid\":\"%s\"}}",
+                       p4_json_str(res->body, "metadata.uid"));
+        r->base.inflight++;
+        r->base.pending++;
+        if (p4_kube_request(stage_of(r)->cfg.kube, "DELETE", path, "application/json", body,
+                            strlen(body), on_pruned, r) != 0) {
+            r->base.inflight--;
+            r->base.pending--;
+        }
+    } else if (res->rc != 0 && res->rc != P4_ERR_NOTFOUND) {
+        p4_log(P4_LOG_WARN, "cannot read an old rendered manifest", "key", r->base.key, "error",
+               res->err.message, P4_LOG_END);
+    }
+    p4_stagerun_part_done(&r->base, S_DONE);
+}
+
+/*
+ * Keep the P4_MANIFEST_HISTORY newest manifests: the ones of the generations
+ * HISTORY to 2*HISTORY-1 back are read by name (secrets are never listed)
+ * and deleted when this resource owns them.
+ */
+static void prune(struct run *r)
+{
+    char name[SECRET_NAME_MAX + 1], path[1024];
+    int64_t gens[P4_MANIFEST_HISTORY];
+    int n = p4_helm_prune_generations(r->base.generation, gens);
+
+    r->base.pending = 1;
+    for (int i = 0; i < n; i++) {
+        p4_helm_secret_name(name, sizeof(name), r->base.name, gens[i]);
+        p4_core_path(path, sizeof(path), r->base.ns, "secrets", name);
+        (void)kube_send(r, "GET", path, on_old_manifest);
+    }
+    p4_stagerun_part_done(&r->base, S_DONE);
+}
+
+static void on_stored(const struct p4_apply_result *res, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    struct p4_error e;
+    struct failure f;
+
+    if (r == NULL)
+        return;
+    if (res->rc != 0) {
+        e = res->err;
+        f = p4_helm_stored_failure(res->rc);
+        p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
+        return;
+    }
+    prune(r);
+}
+
+cJSON *p4_helm_manifest_secret(const struct run *r)
+{
+    cJSON *s = cJSON_CreateObject(), *meta, *labels, *owners, *owner, *data, *ann;
+    unsigned char *gz;
+    size_t gz_len = 0;
+    char *b64, gen[32], chart[400];
+
+    gz = p4_gzip(r->w->manifest ? r->w->manifest : "", r->w->manifest_len, &gz_len);
+    if (gz == NULL) {
+        cJSON_Delete(s);
+        return NULL;
+    }
+    b64 = p4_malloc(4 * ((gz_len + 2) / 3) + 1);
+    (void)EVP_EncodeBlock((unsigned char *)b64, gz, (int)gz_len);
+    free(gz);
+    cJSON_AddStringToObject(s, "apiVersion", "v1");
+    cJSON_AddStringToObject(s, "kind", "Secret");
+    meta = cJSON_AddObjectToObject(s, "metadata");
+    cJSON_AddStringToObject(meta, "name", r->secret);
+    cJSON_AddStringToObject(meta, "namespace", r->base.ns);
+    labels = cJSON_AddObjectToObject(meta, "labels");
+    cJSON_AddStringToObject(labels, "app.kubernetes.io/managed-by", "phase4-operator");
+    cJSON_AddStringToObject(labels, "phase4.io/name", r->base.name);
+    (void)snprintf(gen, sizeof(gen), "%" PRId64, r->base.generation);
+    cJSON_AddStringToObject(labels, "phase4.io/generation", gen);
+    cJSON_AddStringToObject(labels, "phase4.io/purpose", "manifest");
+    ann = cJSON_AddObjectToObject(meta, "annotations");
+    (void)snprintf(chart, sizeof(chart), "%s %s %s", p4_json_str(r->chart, "name"), r->version,
+                   r->digest);
+    cJSON_AddStringToObject(ann, "phase4.io/chart", chart);
+    cJSON_AddStringToObject(ann, "phase4.io/image", r->image_digest);
+    owners = cJSON_AddArrayToObject(meta, "ownerReferences");
+    owner = cJSON_CreateObject();
+    cJSON_AddStringToObject(owner, "apiVersion", "phase4.io/v1alpha1");
+    cJSON_AddStringToObject(owner, "kind", "Phase4Deployment");
+    cJSON_AddStringToObject(owner, "name", r->base.name);
+    cJSON_AddStringToObject(owner, "uid", r->base.uid);
+    cJSON_AddBoolToObject(owner, "controller", 1);
+    cJSON_AddBoolToObject(owner, "blockOwnerDeletion", 1);
+    cJSON_AddItemToArray(owners, owner);
+    cJSON_AddStringToObject(s, "type", P4_MANIFEST_SECRET_TYPE);
+    data = cJSON_AddObjectToObject(s, "data");
+    cJSON_AddStringToObject(data, P4_MANIFEST_SECRET_KEY, b64);
+    free(b64);
+    return s;
+}
+
+static void on_existing(struct p4_kube_result *res, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    struct p4_apply_opts opts = {.namespace_ = NULL, .dry_run = false, .force = true};
+    struct failure f;
+    cJSON *s;
+
+    if (r == NULL)
+        return;
+    if (p4_helm_existing_failure(res->rc, res->body, r->base.uid, &f)) {
+        if (res->rc == 0) {
+            p4_stagerun_failf(
+                &r->base, f.cls, f.gate, f.reason,
+                "Secret %s/%s exists and is not owned by this Phase4Deployment; the rendered "
+                "manifest is not stored over it (delete or rename that Secret)",
+                r->base.ns, r->secret);
+        } else {
+            struct p4_error e = res->err;
+            p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
+        }
+        return;
+    }
+    s = p4_helm_manifest_secret(r);
+    if (s == NULL) {
+        p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "ManifestNotStored",
+                          "cannot compress the rendered manifest");
+        return;
+    }
+    opts.namespace_ = r->base.ns;
+    r->base.inflight++;
+    if (p4_apply_object(stage_of(r)->cfg.kube, stage_of(r)->cfg.discovery, s, &opts, on_stored,
+                        r) != 0) {
+        r->base.inflight--;
+        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_DRYRUN, "ManifestNotStored",
+                          "cannot store the rendered manifest in Secret %s/%s", r->base.ns,
+                          r->secret);
+    }
+    cJSON_Delete(s);
+}
+
+void p4_helm_store(struct run *r)
+{
+    char path[1024];
+
+    r->base.pending = 0;
+    p4_core_path(path, sizeof(path), r->base.ns, "secrets", r->secret);
+    if (kube_send(r, "GET", path, on_existing) != 0)
+        p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable",
+                          "cannot ask the API server for Secret %s/%s", r->base.ns, r->secret);
+}

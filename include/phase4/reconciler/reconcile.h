@@ -1,5 +1,5 @@
 /*
- * reconcile.h: the Phase4Deployment state machine (layer 3).
+ * reconcile.h: the Phase4Deployment state machine (the reconciler layer; see docs/architecture.md).
  *
  * For each resource it writes status (observedGeneration, stage, the
  * Ready / Reconciling / Stalled conditions and one condition per stage)

@@ -1,6 +1,6 @@
 /*
  * stagerun.h: what every stage's per-resource work has in common, so each
- * stage module (dockerstage.c, helmstage.c, ...) writes only its own steps.
+ * stage (controller/stages/<name>/) writes only its own steps.
  *
  * A stage keeps one run per resource (struct p4_stagerun, embedded first in
  * the stage's own run struct) for one generation. A run goes through steps

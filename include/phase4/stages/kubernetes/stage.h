@@ -18,7 +18,7 @@
  *
  * The stage starts once HelmReady=True is written for the generation, and
  * reads the manifest from the Secret status.chart.manifest names
- * (helmstage.h). The applied set is status.inventory: on a failure, what the
+ * (phase4/reconciler/manifest.h). The applied set is status.inventory: on a failure, what the
  * last revision applied stays in it with what this one applied so far, so a
  * later prune still finds it. The wait is driven by watches: Deployments,
  * StatefulSets, DaemonSets, Services and PersistentVolumeClaims the operator

@@ -1,0 +1,230 @@
+/*
+ * applystep.c: the Kubernetes stage's attempt, S_READ then S_APPLY.
+ *
+ * S_READ reads the manifest the Helm stage stored in the Secret status.chart.manifest names
+ * and splits it into objects (ManifestsValid fails when it cannot). S_APPLY hands them to
+ * applyset.h, which validates (ManifestsValid), applies and prunes (ResourcesCreated). Its
+ * result becomes status.inventory: on success what this revision applied, on a failure that
+ * plus what the last revision had (so a later prune still finds it). A successful apply starts
+ * the wait (wait.c) unless the stage had passed (an apply again for drift).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
+#include "phase4/kube/apply.h"
+#include "phase4/reconciler/manifest.h"
+#include "steps.h"
+
+/* ---- S_READ: the manifest the Helm stage stored ---- */
+
+void p4_kstage_read_failure(int rc, const struct p4_error *api_err, const char *ns,
+                            const char *secret, struct p4_kstage_failure *f)
+{
+    if (rc == P4_ERR_NOTFOUND) {
+        f->cls = P4_FAIL_CLUSTER;
+        f->reason = "ManifestNotFound";
+        (void)p4_error_set(&f->err, P4_ERR_INVALID,
+                           "the rendered manifest, Secret %s/%s, is gone; a new generation (or "
+                           "the Helm stage's next run) renders it again",
+                           ns, secret);
+        return;
+    }
+    f->cls = p4_kube_read_class(rc);
+    f->reason = rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable";
+    f->err = *api_err;
+}
+
+cJSON *p4_kstage_manifest_objects(const cJSON *secret, const char *ns, const char *name,
+                                  struct p4_kstage_failure *f)
+{
+    struct p4_error err = {0};
+    size_t len = 0;
+    char *manifest = p4_manifest_secret_text(secret, P4_KUBE_STAGE_MANIFEST_MAX, &len, &err);
+    cJSON *objects;
+
+    if (manifest == NULL) {
+        f->cls = P4_FAIL_CLUSTER;
+        f->reason = "ManifestUnreadable";
+        (void)p4_error_set(&f->err, P4_ERR_INVALID,
+                           "Secret %s/%s does not hold a rendered manifest: %s", ns, name,
+                           err.message);
+        return NULL;
+    }
+    objects = p4_manifest_split(manifest, len, &err);
+    free(manifest);
+    if (objects == NULL) {
+        f->cls = P4_FAIL_ARTIFACT;
+        f->reason = "ManifestInvalid";
+        (void)p4_error_set(&f->err, P4_ERR_INVALID, "the rendered manifest in Secret %s/%s: %s", ns,
+                           name, err.message);
+        return NULL;
+    }
+    *f = (struct p4_kstage_failure){.cls = P4_FAIL_NONE};
+    return objects;
+}
+
+static void on_manifest(struct p4_kube_result *res, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    struct p4_kstage_failure f = {0};
+
+    if (r == NULL)
+        return;
+    if (res->rc != 0) {
+        p4_kstage_read_failure(res->rc, &res->err, r->base.ns, r->secret, &f);
+        p4_stagerun_fail(&r->base, f.cls, G_MANIFESTS, f.reason, &f.err);
+        return;
+    }
+    r->w->objects = p4_kstage_manifest_objects(res->body, r->base.ns, r->secret, &f);
+    if (r->w->objects == NULL) {
+        p4_stagerun_fail(&r->base, f.cls, G_MANIFESTS, f.reason, &f.err);
+        return;
+    }
+    p4_stagerun_next(&r->base, S_APPLY);
+}
+
+void p4_kstage_read_manifest(struct run *r)
+{
+    char path[1024];
+
+    r->base.pending = 0;
+    p4_core_path(path, sizeof(path), r->base.ns, "secrets", r->secret);
+    if (p4_stagerun_request(&r->base, r->k->cfg.kube, "GET", path, on_manifest) != 0)
+        p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_MANIFESTS, "APIUnavailable",
+                          "cannot ask the API server for Secret %s/%s", r->base.ns, r->secret);
+}
+
+/* ---- S_APPLY ---- */
+
+/* What the next apply prunes against: what this run applied last, else status.inventory. */
+static const struct p4_inventory *prune_base(const struct run *r)
+{
+    return r->applied ? &r->inv : &r->previous;
+}
+/* status.inventory after a failed apply: what it applied, and what the last revision had. */
+static char *inventory_after_failure(const struct run *r, const struct p4_inventory *applied)
+{
+    struct p4_inventory rest = {NULL, 0};
+    cJSON *json = p4_inventory_to_json(applied), *more;
+    const cJSON *it;
+    char *text;
+
+    if (p4_inventory_diff(prune_base(r), applied, &rest) == 0) {
+        more = p4_inventory_to_json(&rest);
+        while ((it = more->child) != NULL)
+            cJSON_AddItemToArray(json, cJSON_DetachItemViaPointer(more, (cJSON *)it));
+        cJSON_Delete(more);
+    }
+    p4_inventory_close(&rest);
+    text = p4_json_print(json);
+    cJSON_Delete(json);
+    return text;
+}
+
+bool p4_kstage_apply_failure(const struct p4_applyset_result *res, int *gate,
+                             enum p4_failure_class *cls, const char **reason)
+{
+    if (res->rc == P4_ERR_CANCELED)
+        return false;
+    *gate = res->validated ? G_CREATED : G_MANIFESTS;
+    *cls = res->cls == P4_FAIL_NONE ? P4_FAIL_TRANSIENT : res->cls;
+    *reason = res->err.reason ? res->err.reason : "ApplyFailed";
+    return true;
+}
+
+static void on_applied(const struct p4_applyset_result *res, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    bool again;
+
+    if (r == NULL)
+        return;
+    r->w->apply = NULL;
+    if (res->rc != 0) {
+        struct p4_error err = res->err;
+        enum p4_failure_class cls;
+        const char *reason;
+        int gate;
+        if (res->validated) {
+            free(r->inventory);
+            r->inventory = inventory_after_failure(r, &res->applied);
+            p4_stagerun_gate(&r->base, G_MANIFESTS, "True", "Valid",
+                             "the manifest's objects are known kinds in namespace %s",
+                             r->base.target_ns);
+        }
+        if (p4_kstage_apply_failure(res, &gate, &cls, &reason))
+            p4_stagerun_fail(&r->base, cls, gate, reason, &err);
+        return;
+    }
+    again = r->applied;
+    r->drift = false; /* everything was just put back (a change seen meanwhile was ours) */
+    /* The inventory is this revision's now: the last one's leftovers were pruned. */
+    free(r->inventory);
+    {
+        cJSON *json = p4_inventory_to_json(&res->applied);
+        r->inventory = p4_json_print(json);
+        cJSON_Delete(json);
+    }
+    p4_inventory_close(&r->inv);
+    p4_inventory_copy(&res->applied, &r->inv);
+    free(r->gens);
+    r->gens = p4_calloc(r->inv.n ? r->inv.n : 1, sizeof(*r->gens));
+    if (res->generations && r->inv.n == res->applied.n)
+        memcpy(r->gens, res->generations, r->inv.n * sizeof(*r->gens));
+    p4_stagerun_gate(&r->base, G_MANIFESTS, "True", "Valid",
+                     "%zu object(s), all known kinds in namespace %s%s", res->applied.n,
+                     r->base.target_ns, r->allow_cluster ? " or cluster-scoped" : "");
+    p4_stagerun_gate(&r->base, G_CREATED, "True", "Applied",
+                     "%zu object(s) applied (%zu created, %zu changed); %d pruned%s%s",
+                     res->applied.n, res->created.n, res->changed.n, res->pruned,
+                     res->prune_skipped ? ", some left alone (not ours)" : "",
+                     res->taken && res->taken[0] ? "; fields changed by hand were put back" : "");
+    /* Something had to be put back: a DriftCorrected Event on the next poll. */
+    (void)p4_kstage_drift_message(res, again, r->base.generation, r->drift_event,
+                                  sizeof(r->drift_event));
+    r->applied = true;
+    if (r->base.state != P4_STAGE_PASSED) { /* a first apply, or a retry: wait again */
+        r->waiting = true;
+        r->wait_failed = false;
+        r->deadline = uv_now(r->k->sr.loop) + r->timeout_ms;
+        p4_stagerun_gate(&r->base, G_PODS, "Unknown", "Waiting", "waiting for the workloads");
+    }
+    p4_stagerun_end_attempt(&r->base); /* the wait holds no slot */
+    (void)p4_kstage_watch_ns(r);
+    p4_kstage_evaluate(r, true);
+}
+
+void p4_kstage_apply(struct run *r)
+{
+    struct p4_kube_stage *k = r->k;
+    struct p4_applyset_opts o = {
+        .namespace_ = r->base.target_ns,
+        .owner_namespace = r->base.ns,
+        .owner_name = r->base.name,
+        .generation = r->base.generation,
+        .force = r->force,
+        .create_namespace = r->create_namespace,
+        .previous = prune_base(r),
+        .take_from_updaters = true,
+        .scope_namespace = r->base.target_ns,
+        .allow_cluster_scoped = r->allow_cluster,
+    };
+
+    r->base.pending = 0;
+    if (r->base.state != P4_STAGE_PASSED) /* applying again after a pass (drift) is quiet */
+        p4_stagerun_gate(&r->base, G_CREATED, "Unknown", "Applying", "applying %d object(s)",
+                         cJSON_GetArraySize(r->w->objects));
+    r->base.inflight++;
+    if (p4_applyset_run(k->cfg.kube, k->cfg.discovery, r->w->objects, &o, on_applied, r,
+                        &r->w->apply) != 0) {
+        r->base.inflight--;
+        p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_CREATED, "ApplyFailed",
+                          "cannot start applying the manifest");
+        return;
+    }
+    cJSON_Delete(r->w->objects); /* copied by the apply */
+    r->w->objects = NULL;
+}

@@ -1,0 +1,333 @@
+/*
+ * steps.h: what the Kubernetes stage's files share (internal to stages/kubernetes/).
+ *
+ * The stage (phase4/stages/kubernetes/stage.h) is cut by concern:
+ *   stage.c      the driving: stage.h's operations, a run's begin/step/end/cancel/destroy,
+ *                p4_kube_stage_new/_free.
+ *   applystep.c  S_READ (the manifest Secret) and S_APPLY (applyset.h): ManifestsValid,
+ *                ResourcesCreated, status.inventory.
+ *   wait.c       the wait once applied: PodsRunning and ServicesReady (fail fast, the
+ *                unschedulable grace, the rollout timeout).
+ *   crashlog.c   a crash loop's last log lines, read before PodsRunning fails on it.
+ *   healthsummary.c  status.health: the counts and the namespace's recent Warning Events.
+ *   watches.c    the cluster-wide informers of the kinds the operator applied, each target
+ *                namespace's pods, EndpointSlices and Warning Events, and the routing of an
+ *                event to the resources it concerns.
+ *   drift.c      objects changed or deleted by hand: noticed, applied again, reported.
+ *   selector.c   label selectors (p4_selector_matches, public).
+ *
+ * Functions here are p4_kstage_*. Those that take neither a run nor the stage are pure: they
+ * decide from their arguments alone (borrowed for the call), allocate nothing unless they say
+ * so, and are what test/unit/kubestage_test.c checks.
+ */
+#ifndef PHASE4_KSTAGE_STEPS_H
+#define PHASE4_KSTAGE_STEPS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "diagnose.h"
+#include "health.h"
+#include "phase4/core/error.h"
+#include "phase4/core/strmap.h"
+#include "phase4/reconciler/stagerun.h"
+#include "phase4/runtime/informer.h"
+#include "phase4/stages/kubernetes/applyset.h"
+#include "phase4/stages/kubernetes/inventory.h"
+#include "phase4/stages/kubernetes/stage.h"
+
+enum gate { G_MANIFESTS, G_CREATED, G_PODS, G_SERVICES, G_COUNT };
+
+enum step { S_READ, S_APPLY };
+
+/* The kinds watched cluster-wide (those the operator applied only). */
+enum watched { W_DEPLOY, W_STS, W_DS, W_SVC, W_PVC, W_COUNT };
+
+/* A target namespace's watches, while some resource targets it. */
+struct nswatch {
+    struct p4_kube_stage *k;
+    char *ns;
+    struct p4_informer *pods, *slices, *events;
+    struct p4_strmap keys; /* the resources targeting it (values unused) */
+    bool events_dirty;     /* the Warning Events changed since recent was made */
+    char *recent;          /* status.health.recentEvents (JSON text), or NULL */
+};
+
+struct p4_kube_stage {
+    struct p4_stagerunner sr; /* first: a run's sr is its stage */
+    struct p4_kube_stage_config cfg;
+    struct p4_informer *inf[W_COUNT];
+    bool watching;
+    struct p4_strmap ns; /* namespace → struct nswatch */
+};
+
+/* An attempt's scratch state. */
+struct work {
+    cJSON *objects;            /* the manifest's objects, until the apply copied them */
+    struct p4_applyset *apply; /* while it runs */
+};
+
+struct run {
+    struct p4_stagerun base; /* first: answers get the run as their data */
+    struct p4_kube_stage *k; /* also after the run is dropped (cancel) */
+    char *secret;
+    bool create_namespace, allow_cluster, force;
+    uint64_t timeout_ms;
+    struct p4_inventory previous; /* status.inventory when the generation began (the prune
+                                     base until this run has applied: then inv is) */
+    struct work *w;
+
+    /* After the first apply of this generation. */
+    struct p4_inventory inv; /* what it applied */
+    int64_t *gens;           /* per inv entry: metadata.generation the apply left */
+    char *inventory;         /* status.inventory (JSON text), or NULL before any apply */
+    bool applied;            /* applied once: the workloads are evaluated on every poll */
+    bool drift;              /* an object was changed or deleted by hand: apply again */
+    bool waiting;            /* this attempt applied and waits for the workloads */
+    bool wait_failed;        /* the wait failed (PodsRunning, ServicesReady): a poll may heal it */
+    uint64_t deadline;       /* loop time by which the workloads must be ready */
+    char *health;            /* status.health (JSON text) */
+    cJSON *selectors;        /* its workloads' pod selectors, as last seen (or NULL) */
+    long pods_total, pods_running; /* its pods, kept by the pod handlers; -1: count again */
+    char drift_event[P4_APPLYSET_TAKEN_MAX + 256]; /* a DriftCorrected message to emit */
+    struct nswatch *nsw;
+};
+
+/* A gate's failure, as a pure function decides it. */
+struct p4_kstage_failure {
+    enum p4_failure_class cls;
+    const char *reason; /* static */
+    struct p4_error err;
+};
+
+/* ---- stage.c ---- */
+
+/* What start() reads from a resource: the parts of its spec and status this stage needs. */
+struct p4_kstage_spec {
+    const char *secret; /* status.chart.manifest (borrowed from the object) */
+    bool create_namespace, allow_cluster, force;
+    uint64_t timeout_ms; /* spec.rollout.timeout; 10 minutes when absent or unreadable */
+};
+
+/*
+ * obj's spec for the stage. 0, or P4_ERR_INVAL (err set) without metadata.namespace,
+ * metadata.name, spec.target.namespace or a non-empty status.chart.manifest.
+ */
+int p4_kstage_read_spec(const cJSON *obj, struct p4_kstage_spec *out, struct p4_error *err);
+
+/* Is an attempt (read, apply) under way or about to begin? */
+bool p4_kstage_attempt_busy(const struct run *r);
+
+/* ---- applystep.c ---- */
+
+void p4_kstage_read_manifest(struct run *r); /* S_READ */
+void p4_kstage_apply(struct run *r);         /* S_APPLY */
+
+/*
+ * Reading manifest Secret ns/secret failed with rc (not 0; api_err the API's error): *f gets
+ * ManifestNotFound (cluster: a new generation or the Helm stage's next run renders it again)
+ * for P4_ERR_NOTFOUND, else Forbidden or APIUnavailable with the class of the read error and
+ * api_err.
+ */
+void p4_kstage_read_failure(int rc, const struct p4_error *api_err, const char *ns,
+                            const char *secret, struct p4_kstage_failure *f);
+
+/*
+ * The objects of manifest Secret secret (namespace ns, name name, for the message): a new
+ * array (caller frees), or NULL with *f: ManifestUnreadable (cluster) when the Secret holds no
+ * readable manifest (up to P4_KUBE_STAGE_MANIFEST_MAX), ManifestInvalid (artifact) when the
+ * manifest does not split into objects.
+ */
+cJSON *p4_kstage_manifest_objects(const cJSON *secret, const char *ns, const char *name,
+                                  struct p4_kstage_failure *f);
+
+/*
+ * A failed apply (res->rc != 0): false when there is nothing to record (canceled), else true
+ * with the gate (ResourcesCreated once the manifest was validated, else ManifestsValid), the
+ * class (transient when applyset gave none) and the reason (ApplyFailed when it gave none).
+ */
+bool p4_kstage_apply_failure(const struct p4_applyset_result *res, int *gate,
+                             enum p4_failure_class *cls, const char **reason);
+
+/* ---- wait.c ---- */
+
+/* Evaluate what r applied (once applied, not while an attempt runs); timer: a timer's poll. */
+void p4_kstage_evaluate(struct run *r, bool timer);
+
+/* A gate's reason as static text: a diagnosis' or a health failure's, else "WorkloadFailed". */
+const char *p4_kstage_static_reason(const char *reason);
+
+/* Seconds pod has been unschedulable (PodScheduled=False) at now: 0 when unknown, -1 if not. */
+long p4_kstage_unschedulable_for(const cJSON *pod, time_t now);
+
+/* What one pod a workload selects says about the wait. */
+enum p4_kstage_pod_verdict {
+    P4_KSTAGE_POD_SKIP,  /* not selected, terminating, unreadable, or ready */
+    P4_KSTAGE_POD_GRACE, /* unschedulable within the grace: wait, look again after *left_ms */
+    P4_KSTAGE_POD_FAIL,  /* failed for good: the wait fails on it */
+    P4_KSTAGE_POD_WAIT   /* not ready yet */
+};
+/* pod's verdict under selector; *h gets its health (unless SKIP for selection or deletion). */
+enum p4_kstage_pod_verdict p4_kstage_pod_verdict(const cJSON *selector, const cJSON *pod,
+                                                 time_t now, uint64_t grace_ms, struct p4_health *h,
+                                                 uint64_t *left_ms);
+
+/* What one applied workload or pod says about the wait. */
+enum p4_kstage_object_verdict {
+    P4_KSTAGE_OBJECT_UNREADABLE, /* its health cannot be read: wait (h->message says why) */
+    P4_KSTAGE_OBJECT_READY,
+    P4_KSTAGE_OBJECT_FAILED, /* permanently failed, or its own status diagnoses a failure */
+    P4_KSTAGE_OBJECT_NOT_YET /* wait; its pods may say why, or that it never will be */
+};
+enum p4_kstage_object_verdict p4_kstage_object_verdict(const cJSON *obj, struct p4_health *h);
+
+/* A failed object's failure: its diagnosis (its own words), else its health's (artifact). */
+struct p4_kstage_object_failure {
+    char reason[P4_DIAGNOSE_REASON_MAX];
+    char message[P4_DIAGNOSE_MESSAGE_MAX];
+    enum p4_failure_class cls;
+    char pod[256], container[128]; /* a crash-looping Pod and container ("" otherwise) */
+};
+void p4_kstage_failure_of(const cJSON *obj, const struct p4_health *h,
+                          struct p4_kstage_object_failure *out);
+
+/* Does Service svc wait for endpoints (not ExternalName, a non-empty selector)? */
+bool p4_kstage_service_needs_endpoints(const cJSON *svc);
+/* Is slice one of service's, with a ready endpoint (ready absent counts as ready)? */
+bool p4_kstage_slice_ready(const cJSON *slice, const char *service);
+
+/* What one evaluation of the applied objects found. */
+struct p4_kstage_tally {
+    bool synced;                /* every cache read has listed */
+    bool failed;                /* a failure waiting cannot heal */
+    enum p4_failure_class cls;  /* its class (P4_FAIL_NONE: artifact) */
+    int objects, ready;         /* workloads and pods with a health, and those ready */
+    int svc_checked, svc_ready; /* Services waiting for endpoints, and those with one */
+    bool svc_waiting;           /* a Service not seen yet or without a ready endpoint */
+    uint64_t recheck_ms;        /* 0, or look again after this (an unschedulable grace ends) */
+};
+
+enum p4_kstage_wait_action {
+    P4_KSTAGE_IDLE,    /* not waiting (passed, or failed before) and not ready: health only */
+    P4_KSTAGE_READY,   /* ready, not waiting: both gates True, no new result */
+    P4_KSTAGE_PASS,    /* ready after a wait (or healed since it failed): the stage passes */
+    P4_KSTAGE_FAIL,    /* failed for good while waiting: gate fails with cls */
+    P4_KSTAGE_TIMEOUT, /* spec.rollout.timeout passed: gate fails, RolloutTimedOut */
+    P4_KSTAGE_WAIT     /* keep waiting on gate; look again after next_ms at the latest */
+};
+
+struct p4_kstage_wait_verdict {
+    enum p4_kstage_wait_action action;
+    int gate;                  /* FAIL, TIMEOUT, WAIT: G_PODS, or G_SERVICES once pods are ready */
+    enum p4_failure_class cls; /* FAIL, TIMEOUT */
+    uint64_t next_ms;          /* WAIT */
+};
+
+/* The wait's next move; waiting, wait_failed as in struct run, times in loop ms. */
+void p4_kstage_wait_decide(const struct p4_kstage_tally *t, bool waiting, bool wait_failed,
+                           uint64_t now_ms, uint64_t deadline_ms,
+                           struct p4_kstage_wait_verdict *out);
+
+/* RolloutTimedOut's message: the timeout and what was waited for (waiting, else svc_waiting). */
+void p4_kstage_timeout_message(uint64_t timeout_ms, const char *waiting, const char *svc_waiting,
+                               struct p4_error *err);
+
+/* ---- healthsummary.c ---- */
+
+/* r's workloads' pod selectors (taken) as seen now: when they changed (or a count was lost),
+   its pods are counted again. */
+void p4_kstage_count_pods(struct run *r, cJSON *selectors);
+
+/* What status.health counts besides the pods (those are r's). */
+struct p4_kstage_counts {
+    int deploy_ready, deploy_total; /* Deployments applied: available, all */
+    int svc_active, svc_total; /* Services applied: with a ready endpoint or none needed, all */
+};
+/* r's status.health, as JSON text (caller frees); the recent Events from r's namespace watch. */
+char *p4_kstage_health_json(const struct run *r, const struct p4_kstage_counts *c);
+
+/* ---- crashlog.c ---- */
+
+/*
+ * The wait failed on a crash loop: ask for the container's last log lines, and fail gate
+ * PodsRunning with err (reason set) and cls once they are in, with them in the message.
+ * 0 when asked (r counts the answer in flight); otherwise nothing was done.
+ */
+int p4_kstage_read_crash_log(struct run *r, const struct p4_error *err, enum p4_failure_class cls,
+                             const char *pod, const char *container);
+
+/* Append " Last log lines: <tail of log>" to message (size bytes) when there is room. */
+void p4_kstage_append_log_tail(char *message, size_t size, const char *log);
+
+/* The path of container's previous log in pod of ns (last 5 lines); 0 or P4_ERR_TOOBIG. */
+int p4_kstage_crash_log_path(const char *ns, const char *pod, const char *container, char *buf,
+                             size_t size);
+
+/* ---- watches.c ---- */
+
+void p4_kstage_start_watching(struct p4_kube_stage *k);
+/* r's namespace watches (made on first use). */
+struct nswatch *p4_kstage_watch_ns(struct run *r);
+/* r (under key) leaves its namespace; the last one out stops its watches. */
+void p4_kstage_unwatch_ns(struct run *r, const char *key);
+void p4_kstage_nswatch_free(struct nswatch *w);
+
+/* Where an applied object's state comes from. */
+enum p4_kstage_source {
+    P4_KSTAGE_SRC_NONE,    /* no health to wait for */
+    P4_KSTAGE_SRC_WATCHED, /* the cluster-wide informer *watched (enum watched; never W_SVC) */
+    P4_KSTAGE_SRC_JOBS,    /* the caller's Job informer */
+    P4_KSTAGE_SRC_PODS,    /* the namespace's pod informer */
+    P4_KSTAGE_SRC_SERVICE  /* a Service: waits for endpoints, not health */
+};
+enum p4_kstage_source p4_kstage_source_of(const char *api_version, const char *kind, int *watched);
+
+/* Informer transforms: what the caches keep of a workload (not its pod template) and a pod. */
+void p4_kstage_slim_workload(cJSON *obj, void *data);
+void p4_kstage_slim_pod(cJSON *obj, void *data);
+
+/* Is event about a Phase4Deployment (left out of status.health)? */
+bool p4_kstage_about_us(const cJSON *event);
+/* Is pod Running? */
+bool p4_kstage_pod_running(const cJSON *pod);
+/* Does one of selectors (an array of LabelSelectors, or NULL) select pod? */
+bool p4_kstage_selects(const cJSON *selectors, const cJSON *pod);
+/*
+ * A pod went from old to cur (either NULL: added, deleted): whether a resource whose workloads
+ * have selectors is concerned, with its counts kept (both -1 when they went negative: count
+ * again).
+ */
+bool p4_kstage_count_pod(const cJSON *selectors, const cJSON *old, const cJSON *cur, long *total,
+                         long *running);
+/* The Service an EndpointSlice belongs to, or NULL. */
+const char *p4_kstage_slice_service(const cJSON *slice);
+/* Does inv hold a Service named name? */
+bool p4_kstage_applied_service(const struct p4_inventory *inv, const char *name);
+
+/* ---- drift.c ---- */
+
+/*
+ * Did obj (of kind, an object seen by a watch; gone: deleted) drift from what the apply left:
+ * in inv, and deleted, or its metadata.generation past gens' (per inv entry; 0: unknown)?
+ */
+bool p4_kstage_drifted(const struct p4_inventory *inv, const int64_t *gens, const char *kind,
+                       const cJSON *obj, bool gone);
+
+/*
+ * After a successful apply: is a DriftCorrected Event due (again: applied before for this
+ * generation, and something was created or changed; or fields taken back)? When it is, its
+ * message goes in buf (size bytes); otherwise buf is left as it is.
+ */
+bool p4_kstage_drift_message(const struct p4_applyset_result *res, bool again, int64_t generation,
+                             char *buf, size_t size);
+
+/*
+ * On a poll: emit a DriftCorrected Event due about obj; when r passed and drifted since, begin
+ * a new attempt (true: nothing more to do on this poll).
+ */
+bool p4_kstage_drift_poll(struct run *r, const cJSON *obj);
+
+#endif

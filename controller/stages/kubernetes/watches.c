@@ -1,0 +1,396 @@
+/*
+ * watches.c: what the Kubernetes stage watches, and whom an event concerns.
+ *
+ * Cluster-wide, label-selected informers of the kinds the operator applied (Deployments,
+ * StatefulSets, DaemonSets, Services, PersistentVolumeClaims; Jobs come from the caller's
+ * informer), started with the first resource; per target namespace, while some resource
+ * targets it, informers of its pods, EndpointSlices and Warning Events. An event enqueues only
+ * the resources it concerns: an applied object its owner (noting drift), a pod the resources
+ * whose workloads select it (keeping their pod counts), an EndpointSlice those that applied its
+ * Service, a Warning Event every resource targeting the namespace. The informer transforms keep
+ * the caches small.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phase4/core/alloc.h"
+#include "phase4/core/json.h"
+#include "steps.h"
+
+#define SELECTOR "?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dphase4-operator"
+
+static const struct {
+    const char *path, *group, *kind;
+} watched_kinds[W_COUNT] = {
+    {"/apis/apps/v1/deployments" SELECTOR, "apps", "Deployment"},
+    {"/apis/apps/v1/statefulsets" SELECTOR, "apps", "StatefulSet"},
+    {"/apis/apps/v1/daemonsets" SELECTOR, "apps", "DaemonSet"},
+    {"/api/v1/services" SELECTOR, "", "Service"},
+    {"/api/v1/persistentvolumeclaims" SELECTOR, "", "PersistentVolumeClaim"},
+};
+
+static void enqueue(struct p4_kube_stage *k, const char *key)
+{
+    if (k->cfg.changed)
+        k->cfg.changed(key, k->cfg.data);
+}
+
+static const char *group_of(const char *api_version, char *buf, size_t size)
+{
+    const char *slash = api_version ? strchr(api_version, '/') : NULL;
+
+    if (slash == NULL)
+        return "";
+    (void)snprintf(buf, size, "%.*s", (int)(slash - api_version), api_version);
+    return buf;
+}
+
+enum p4_kstage_source p4_kstage_source_of(const char *api_version, const char *kind, int *watched)
+{
+    char grp[128];
+    const char *g = group_of(api_version, grp, sizeof(grp));
+    enum p4_kstage_source src = P4_KSTAGE_SRC_NONE;
+
+    for (int w = 0; w < W_COUNT; w++) {
+        if (w != W_SVC && strcmp(watched_kinds[w].kind, kind) == 0 &&
+            strcmp(watched_kinds[w].group, g) == 0) {
+            *watched = w;
+            src = P4_KSTAGE_SRC_WATCHED;
+        }
+    }
+    if (strcmp(kind, "Job") == 0 && strcmp(g, "batch") == 0)
+        src = P4_KSTAGE_SRC_JOBS;
+    else if (strcmp(kind, "Pod") == 0 && g[0] == '\0')
+        src = P4_KSTAGE_SRC_PODS;
+    else if (strcmp(kind, "Service") == 0 && g[0] == '\0')
+        src = P4_KSTAGE_SRC_SERVICE;
+    return src;
+}
+
+/* One of our objects changed: re-evaluate its owner; apply again when it drifted. */
+static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON *obj, bool gone)
+{
+    const char *key = p4_applyset_owner_of(obj);
+    struct run *r;
+
+    if (key == NULL)
+        return;
+    r = (struct run *)p4_stagerunner_get(&k->sr, key);
+    if (r && r->applied && p4_kstage_drifted(&r->inv, r->gens, kind, obj, gone))
+        r->drift = true;
+    enqueue(k, key);
+}
+/* The kind comes from the object: a watched object always says it (informer.h). */
+static void on_owned_add(const char *key, const cJSON *obj, void *data)
+{
+    (void)key;
+    owned_changed(data, p4_json_str(obj, "kind"), obj, false);
+}
+
+static void on_owned_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
+{
+    (void)key;
+    (void)old;
+    owned_changed(data, p4_json_str(cur, "kind"), cur, false);
+}
+
+static void on_owned_delete(const char *key, const cJSON *obj, void *data)
+{
+    (void)key;
+    owned_changed(data, p4_json_str(obj, "kind"), obj, true);
+}
+
+/* Cached workloads keep what health.h reads: not their pod template (most of their size). */
+void p4_kstage_slim_workload(cJSON *obj, void *data)
+{
+    cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+
+    (void)data;
+    cJSON_DeleteItemFromObjectCaseSensitive(spec, "template");
+    cJSON_DeleteItemFromObjectCaseSensitive(spec, "volumeClaimTemplates");
+}
+
+/* Cached pods keep their status, and of their spec only each container's name and image. */
+void p4_kstage_slim_pod(cJSON *obj, void *data)
+{
+    static const char *const lists[] = {"containers", "initContainers"};
+    cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec"), *slim, *c;
+
+    (void)data;
+    if (!cJSON_IsObject(spec))
+        return;
+    slim = p4_json_need(cJSON_CreateObject());
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        const cJSON *have = cJSON_GetObjectItemCaseSensitive(spec, lists[i]);
+        cJSON *keep;
+        if (!cJSON_IsArray(have))
+            continue;
+        keep = p4_json_need(cJSON_AddArrayToObject(slim, lists[i]));
+        for (c = have->child; c != NULL; c = c->next) {
+            cJSON *one = p4_json_need(cJSON_CreateObject());
+            const char *name = p4_json_str(c, "name"), *image = p4_json_str(c, "image");
+            if (name)
+                p4_json_need(cJSON_AddStringToObject(one, "name", name));
+            if (image)
+                p4_json_need(cJSON_AddStringToObject(one, "image", image));
+            cJSON_AddItemToArray(keep, one);
+        }
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, "spec", slim);
+}
+
+void p4_kstage_start_watching(struct p4_kube_stage *k)
+{
+    if (k->watching)
+        return;
+    k->watching = true;
+    for (int i = 0; i < W_COUNT; i++) {
+        const struct p4_informer_handlers h = {on_owned_add, on_owned_update, on_owned_delete, k,
+                                               i == W_SVC || i == W_PVC ? NULL
+                                                                        : p4_kstage_slim_workload};
+        k->inf[i] = p4_informer_new(k->sr.loop, k->cfg.kube, watched_kinds[i].path, &h);
+        p4_informer_start(k->inf[i]);
+    }
+}
+
+/* Anything in a watched namespace changed: re-evaluate the resources targeting it. */
+static void ns_changed(struct nswatch *w)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    while ((e = p4_strmap_next(&w->keys, &pos)) != NULL)
+        enqueue(w->k, e->key);
+}
+
+bool p4_kstage_pod_running(const cJSON *pod)
+{
+    const char *phase = p4_json_str(pod, "status.phase");
+
+    return phase && strcmp(phase, "Running") == 0;
+}
+
+bool p4_kstage_selects(const cJSON *selectors, const cJSON *pod)
+{
+    const cJSON *sel, *labels = p4_json_get(pod, "metadata.labels");
+
+    cJSON_ArrayForEach(sel, selectors) {
+        if (p4_selector_matches(sel, labels))
+            return true;
+    }
+    return false;
+}
+
+bool p4_kstage_count_pod(const cJSON *selectors, const cJSON *old, const cJSON *cur, long *total,
+                         long *running)
+{
+    bool was = old && p4_kstage_selects(selectors, old);
+    bool is = cur && p4_kstage_selects(selectors, cur);
+
+    if (!was && !is)
+        return false;
+    *total += (long)is - (long)was;
+    *running +=
+        (long)(is && p4_kstage_pod_running(cur)) - (long)(was && p4_kstage_pod_running(old));
+    if (*total < 0 || *running < 0)
+        *total = *running = -1; /* lost track: counted again */
+    return true;
+}
+
+/*
+ * A pod came, changed or went: only the resources whose workloads select it
+ * are told (and their pod counts kept), so one app's pods do not make every
+ * resource in a shared namespace reconcile and rewrite its status.
+ */
+static void pod_changed(struct nswatch *w, const cJSON *old, const cJSON *cur)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    while ((e = p4_strmap_next(&w->keys, &pos)) != NULL) {
+        struct run *r = (struct run *)p4_stagerunner_get(&w->k->sr, e->key);
+        if (r == NULL || r->selectors == NULL)
+            continue;
+        if (p4_kstage_count_pod(r->selectors, old, cur, &r->pods_total, &r->pods_running))
+            enqueue(w->k, e->key);
+    }
+}
+
+static void on_pod_add(const char *key, const cJSON *obj, void *data)
+{
+    (void)key;
+    pod_changed(data, NULL, obj);
+}
+
+static void on_pod_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
+{
+    (void)key;
+    pod_changed(data, old, cur);
+}
+
+static void on_pod_delete(const char *key, const cJSON *obj, void *data)
+{
+    (void)key;
+    pod_changed(data, obj, NULL);
+}
+
+const char *p4_kstage_slice_service(const cJSON *slice)
+{
+    return p4_json_str(
+        p4_json_child(p4_json_get(slice, "metadata.labels"), "kubernetes.io/service-name"), NULL);
+}
+
+bool p4_kstage_applied_service(const struct p4_inventory *inv, const char *name)
+{
+    for (size_t i = 0; i < inv->n; i++) {
+        if (strcmp(inv->items[i].kind, "Service") == 0 && strcmp(inv->items[i].name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* An EndpointSlice: told to the resources that applied its Service. */
+static void slice_changed(struct nswatch *w, const cJSON *slice)
+{
+    const char *svc = p4_kstage_slice_service(slice);
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    while (svc && (e = p4_strmap_next(&w->keys, &pos)) != NULL) {
+        const struct run *r = (const struct run *)p4_stagerunner_get(&w->k->sr, e->key);
+        if (r && p4_kstage_applied_service(&r->inv, svc))
+            enqueue(w->k, e->key);
+    }
+}
+
+static void on_slice_add(const char *key, const cJSON *obj, void *data)
+{
+    (void)key;
+    slice_changed(data, obj);
+}
+
+static void on_slice_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
+{
+    (void)key;
+    (void)old;
+    slice_changed(data, cur);
+}
+
+static void on_slice_delete(const char *key, const cJSON *obj, void *data)
+{
+    (void)key;
+    slice_changed(data, obj);
+}
+
+/*
+ * A Warning Event: the namespace's summary is made again, and every resource
+ * targeting it told. Events about Phase4Deployments (the operator's own) are
+ * not about the workloads, and are left out of it.
+ */
+bool p4_kstage_about_us(const cJSON *event)
+{
+    const char *kind = p4_json_str(event, "involvedObject.kind");
+
+    if (kind == NULL)
+        kind = p4_json_str(event, "regarding.kind");
+    return kind && strcmp(kind, "Phase4Deployment") == 0;
+}
+
+static void event_changed(struct nswatch *w, const cJSON *event)
+{
+    if (p4_kstage_about_us(event))
+        return;
+    w->events_dirty = true;
+    ns_changed(w);
+}
+
+static void on_event_add(const char *key, const cJSON *obj, void *data)
+{
+    (void)key;
+    event_changed(data, obj);
+}
+
+static void on_event_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
+{
+    (void)key;
+    (void)old;
+    event_changed(data, cur);
+}
+
+static void on_event_delete(const char *key, const cJSON *obj, void *data)
+{
+    (void)key;
+    event_changed(data, obj);
+}
+
+static struct p4_informer *ns_informer(struct nswatch *w, const char *fmt,
+                                       const struct p4_informer_handlers *h)
+{
+    char ens[256], path[512];
+    struct p4_informer *inf;
+
+    if (p4_kube_escape(w->ns, ens, sizeof(ens)) != 0)
+        ens[0] = '\0';
+    (void)snprintf(path, sizeof(path), fmt, ens);
+    inf = p4_informer_new(w->k->sr.loop, w->k->cfg.kube, path, h);
+    p4_informer_start(inf);
+    return inf;
+}
+
+/* r's namespace watches (made on first use). */
+struct nswatch *p4_kstage_watch_ns(struct run *r)
+{
+    struct p4_kube_stage *k = r->k;
+    struct nswatch *w;
+
+    if (r->nsw)
+        return r->nsw;
+    w = p4_strmap_get(&k->ns, r->base.target_ns);
+    if (w == NULL) {
+        w = p4_calloc(1, sizeof(*w));
+        w->k = k;
+        w->ns = p4_strdup(r->base.target_ns);
+        p4_strmap_init(&w->keys);
+        const struct p4_informer_handlers pods = {on_pod_add, on_pod_update, on_pod_delete, w,
+                                                  p4_kstage_slim_pod};
+        const struct p4_informer_handlers slices = {on_slice_add, on_slice_update, on_slice_delete,
+                                                    w, NULL};
+        const struct p4_informer_handlers events = {on_event_add, on_event_update, on_event_delete,
+                                                    w, NULL};
+        w->pods = ns_informer(w, "/api/v1/namespaces/%s/pods", &pods);
+        w->slices =
+            ns_informer(w, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", &slices);
+        w->events =
+            ns_informer(w, "/api/v1/namespaces/%s/events?fieldSelector=type%%3DWarning", &events);
+        (void)p4_strmap_put(&k->ns, w->ns, w);
+    }
+    (void)p4_strmap_put(&w->keys, r->base.key, w);
+    r->nsw = w;
+    return w;
+}
+
+void p4_kstage_nswatch_free(struct nswatch *w)
+{
+    p4_informer_close(w->pods);
+    p4_informer_close(w->slices);
+    p4_informer_close(w->events);
+    p4_strmap_close(&w->keys);
+    free(w->recent);
+    free(w->ns);
+    free(w);
+}
+
+void p4_kstage_unwatch_ns(struct run *r, const char *key)
+{
+    struct nswatch *w = r->nsw;
+
+    if (w == NULL)
+        return;
+    r->nsw = NULL;
+    (void)p4_strmap_del(&w->keys, key);
+    if (p4_strmap_len(&w->keys) == 0) {
+        (void)p4_strmap_del(&w->k->ns, w->ns);
+        p4_kstage_nswatch_free(w);
+    }
+}

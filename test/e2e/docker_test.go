@@ -235,6 +235,22 @@ func TestDockerStagePrivateRegistry(t *testing.T) {
 	if msg := fmt.Sprint(condition(obj, "DockerReady")["message"]); !strings.Contains(msg, secure) {
 		t.Errorf("TLS message does not name the registry: %q", msg)
 	}
+	// A pull secret whose entry cannot be read (its auth is not base64) fails the gate, naming the
+	// secret and not its content; the operator goes on (it once crashed here), as the next case shows.
+	if _, err := kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "bad-creds"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(
+			fmt.Sprintf(`{"auths":{%q:{"auth":"s3cr3t-not-base64!"}}}`, secure))},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	createP4D(t, ctx, p4d(ns, "bad-secret", map[string]any{"repository": secure + "/phase4/app", "tag": "1.0",
+		"caBundle": caRef, "pullSecrets": []any{map[string]any{"name": "bad-creds"}}}))
+	obj = waitCondition(t, ctx, ns, "bad-secret", "DockerReady", "False", "PullSecretInvalid", time.Minute)
+	if msg := fmt.Sprint(condition(obj, "DockerReady")["message"]); !strings.Contains(msg, `"bad-creds"`) ||
+		strings.Contains(msg, "s3cr3t") {
+		t.Errorf("PullSecretInvalid message = %q", msg)
+	}
 	// A pull secret the spec names that does not exist.
 	createP4D(t, ctx, p4d(ns, "no-secret", map[string]any{"repository": secure + "/phase4/app", "tag": "1.0",
 		"caBundle": caRef, "pullSecrets": []any{map[string]any{"name": "nope"}}}))

@@ -55,6 +55,11 @@ char *p4_strdup(const char *s)
     return p4_strndup(s, strlen(s));
 }
 
+char *p4_strdup_or_null(const char *s)
+{
+    return s != NULL ? p4_strdup(s) : NULL;
+}
+
 void p4_wipe(void *p, size_t n)
 {
     if (p != NULL && n > 0)

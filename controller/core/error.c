@@ -5,6 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "phase4/core/text.h"
+
+/* A quoted value shows byte for byte, in printable ASCII, and cannot end its quotes. */
+#define QUOTE_RULE (P4_TEXT_ASCII | P4_TEXT_LITERAL | P4_TEXT_QUOTED)
+
 struct entry {
     const char *reason;
     const char *text;
@@ -56,21 +61,11 @@ int p4_error_set(struct p4_error *err, int code, const char *fmt, ...)
 
 const char *p4_error_quote(const char *s, size_t max, char *buf)
 {
-    size_t i;
+    size_t n = strnlen(s, max + 1);
+    size_t at = p4_text_clean(buf, max + 1, s, n > max ? max : n, QUOTE_RULE);
 
-    for (i = 0; i < max && s[i] != '\0'; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            buf[i] = s[i];
-        else
-            buf[i] = '?';
-    }
-    if (s[i] != '\0') {
-        memcpy(buf + i, "...", 3);
-        i += 3;
-    }
-    buf[i] = '\0';
+    if (n > max)
+        memcpy(buf + at, "...", 4);
     return buf;
 }
 
@@ -83,10 +78,8 @@ int p4_error_set_printable(struct p4_error *err, int code, const char *fmt, ...)
         err->code = code;
         err->reason = p4_err_reason(code);
         (void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
-        for (char *p = err->message; *p != '\0'; p++) {
-            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-                *p = '?';
-        }
+        (void)p4_text_clean(err->message, sizeof(err->message), err->message, strlen(err->message),
+                            P4_TEXT_ASCII | P4_TEXT_LITERAL);
     }
     va_end(ap);
     return code;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "phase4/core/alloc.h"
+#include "phase4/core/text.h"
 
 /* Integers up to 2^53 are exact in a double; beyond that cJSON may have rounded. */
 #define EXACT_INT_MAX 9007199254740992.0
@@ -15,20 +16,6 @@
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* Line and column (both from 1) of byte offset off in buf, for error messages. */
-static void position(const char *buf, size_t off, size_t *line, size_t *col)
-{
-    const char *nl;
-    size_t start = 0;
-
-    *line = 1;
-    while ((nl = memchr(buf + start, '\n', off - start)) != NULL) {
-        start = (size_t)(nl - buf) + 1;
-        (*line)++;
-    }
-    *col = off - start + 1;
 }
 
 cJSON *p4_json_parse(const char *buf, size_t len, struct p4_error *err)
@@ -60,7 +47,7 @@ cJSON *p4_json_parse(const char *buf, size_t len, struct p4_error *err)
     root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
     if (root == NULL) {
         off = (end != NULL && end >= buf && end <= buf + len) ? (size_t)(end - buf) : 0;
-        position(buf, off, &line, &col);
+        p4_text_position(buf, off, &line, &col);
         p4_error_set(err, P4_ERR_PARSE, "invalid JSON at byte %zu (line %zu, column %zu)", off,
                      line, col);
         goto out;
@@ -69,7 +56,7 @@ cJSON *p4_json_parse(const char *buf, size_t len, struct p4_error *err)
     while (off < len && is_space(buf[off]))
         off++;
     if (off < len) {
-        position(buf, off, &line, &col);
+        p4_text_position(buf, off, &line, &col);
         p4_error_set(err, P4_ERR_PARSE,
                      "unexpected data after the JSON value at byte %zu (line %zu, column %zu)", off,
                      line, col);
@@ -261,4 +248,63 @@ cJSON *p4_json_shallow_copy(const cJSON *n)
     default:
         return p4_json_need(cJSON_CreateNull());
     }
+}
+
+/* A node still to fill: the children of from are copied under to. */
+struct copy_pair {
+    const cJSON *from;
+    cJSON *to;
+    bool drop_nulls;
+};
+
+cJSON *p4_json_copy(const cJSON *src, bool drop_nulls)
+{
+    struct copy_pair *stack = NULL;
+    size_t n = 0, cap = 0;
+    cJSON *root = p4_json_shallow_copy(src);
+
+    if (src->child != NULL) {
+        cap = 16;
+        stack = p4_malloc(cap * sizeof(*stack));
+        stack[n++] = (struct copy_pair){src, root, drop_nulls && cJSON_IsObject(src)};
+    }
+    while (n > 0) {
+        struct copy_pair p = stack[--n];
+
+        for (const cJSON *c = p.from->child; c != NULL; c = c->next) {
+            cJSON *copy;
+
+            if (p.drop_nulls && cJSON_IsNull(c))
+                continue;
+            copy = p4_json_shallow_copy(c);
+            if (cJSON_IsObject(p.to))
+                p4_json_need_ok(cJSON_AddItemToObject(p.to, c->string ? c->string : "", copy));
+            else
+                p4_json_need_ok(cJSON_AddItemToArray(p.to, copy));
+            if (c->child != NULL) {
+                if (n == cap) {
+                    cap *= 2;
+                    stack = p4_realloc(stack, cap * sizeof(*stack));
+                }
+                stack[n++] = (struct copy_pair){c, copy, p.drop_nulls && cJSON_IsObject(c)};
+            }
+        }
+    }
+    free(stack);
+    return root;
+}
+
+const char *p4_json_type_name(const cJSON *v, bool list)
+{
+    if (cJSON_IsObject(v))
+        return "an object";
+    if (cJSON_IsArray(v))
+        return list ? "a list" : "an array";
+    if (cJSON_IsString(v))
+        return "a string";
+    if (cJSON_IsNumber(v))
+        return "a number";
+    if (cJSON_IsBool(v))
+        return "a boolean";
+    return "null";
 }

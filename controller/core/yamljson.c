@@ -24,6 +24,7 @@
 
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 /* Alias look-ups scan the anchors newest first; at most this much work per call. */
@@ -137,41 +138,6 @@ static void wipe_free(char *s)
         wipe(s, strlen(s));
         free(s);
     }
-}
-
-/* A deep copy of src, built breadth-first with an explicit stack (no recursion). */
-static cJSON *copy_tree(const cJSON *src)
-{
-    struct pair *stack = NULL;
-    size_t n = 0, cap = 0;
-    cJSON *root = p4_json_shallow_copy(src);
-
-    if (src->child != NULL) {
-        cap = 16;
-        stack = p4_malloc(cap * sizeof(*stack));
-        stack[n++] = (struct pair){src, root};
-    }
-    while (n > 0) {
-        struct pair p = stack[--n];
-
-        for (const cJSON *c = p.from->child; c != NULL; c = c->next) {
-            cJSON *copy = p4_json_shallow_copy(c);
-
-            if (cJSON_IsObject(p.to))
-                p4_json_need_ok(cJSON_AddItemToObject(p.to, c->string ? c->string : "", copy));
-            else
-                p4_json_need_ok(cJSON_AddItemToArray(p.to, copy));
-            if (c->child != NULL) {
-                if (n == cap) {
-                    cap *= 2;
-                    stack = p4_realloc(stack, cap * sizeof(*stack));
-                }
-                stack[n++] = (struct pair){c, copy};
-            }
-        }
-    }
-    free(stack);
-    return root;
 }
 
 /* ---- scalars, resolved as go-yaml v2's resolve() does ---- */
@@ -818,7 +784,7 @@ static void dedupe(struct builder *b, cJSON *map)
 static void append_members(cJSON *map, const cJSON *from)
 {
     for (const cJSON *c = from->child; c != NULL; c = c->next)
-        p4_json_need_ok(cJSON_AddItemToObject(map, c->string, copy_tree(c)));
+        p4_json_need_ok(cJSON_AddItemToObject(map, c->string, p4_json_copy(c, false)));
 }
 
 /*
@@ -1016,7 +982,7 @@ static int on_alias(struct builder *b, const yaml_event_t *ev)
     if (rc == 0)
         rc = count(b, a->nodes, a->bytes, ev->start_mark);
     if (rc == 0)
-        attach(b, copy_tree(a->node), a->height);
+        attach(b, p4_json_copy(a->node, false), a->height);
     return rc;
 }
 
@@ -1057,20 +1023,6 @@ static int on_event(struct builder *b, const yaml_event_t *ev)
     }
 }
 
-/* Line and column (from 1) of byte offset off in buf. */
-static void position(const char *buf, size_t off, size_t *line, size_t *col)
-{
-    const char *nl;
-    size_t start = 0;
-
-    *line = 1;
-    while ((nl = memchr(buf + start, '\n', off - start)) != NULL) {
-        start = (size_t)(nl - buf) + 1;
-        (*line)++;
-    }
-    *col = off - start + 1;
-}
-
 /* libyaml's problem and context texts are its own constants, never input. */
 static int yaml_error(struct builder *b, const yaml_parser_t *p)
 {
@@ -1081,7 +1033,8 @@ static int yaml_error(struct builder *b, const yaml_parser_t *p)
     case YAML_MEMORY_ERROR:
         return p4_error_set_printable(b->err, P4_ERR_NOMEM, "out of memory reading YAML.");
     case YAML_READER_ERROR:
-        position(b->buf, p->problem_offset < b->len ? p->problem_offset : b->len, &line, &col);
+        p4_text_position(b->buf, p->problem_offset < b->len ? p->problem_offset : b->len, &line,
+                         &col);
         return p4_error_set_printable(b->err, P4_ERR_PARSE, "invalid YAML at line %zu, column %zu: %s.", line, col,
                     problem);
     default:

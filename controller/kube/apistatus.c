@@ -9,6 +9,7 @@
 
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 
 /* A Status is a few KiB; a bigger body is not one, so we do not parse it. */
 #define BODY_JSON_MAX ((size_t)1024 * 1024)
@@ -112,82 +113,15 @@ static int map_code(const char *reason, long http, bool has_status, bool failure
     return P4_ERR_TRANSPORT;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xbf;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        need = 2;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        need = 3;
-        if (s[0] == 0xe0)
-            lo = 0xa0;
-        else if (s[0] == 0xed)
-            hi = 0x9f; /* no UTF-16 surrogates */
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        need = 4;
-        if (s[0] == 0xf0)
-            lo = 0x90;
-        else if (s[0] == 0xf4)
-            hi = 0x8f; /* nothing past U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n < need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++) {
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    }
-    return need;
-}
-
 /*
- * A copy of n bytes of network text fit for logs and conditions (caller
- * frees): control characters become spaces, invalid UTF-8 becomes '?',
- * surrounding spaces are trimmed, and text past max bytes is cut at a
- * character boundary and marked "...".
+ * A copy of n bytes of network text fit for logs and conditions (caller frees), at most max
+ * bytes: the text.h rule, with control characters as spaces as they always were here.
  */
 static char *sanitize(const char *text, size_t n, size_t max)
 {
-    const unsigned char *s = (const unsigned char *)text;
-    char *out = p4_malloc(max + 4);
-    size_t i = 0, o = 0;
+    char *out = p4_malloc(max + 1);
 
-    while (i < n) {
-        size_t k = utf8_len(s + i, n - i);
-
-        if (o + (k ? k : 1) > max) {
-            memcpy(out + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (k == 0) {
-            out[o++] = '?';
-            i++;
-        } else if (k == 1) {
-            char c = (char)s[i++]; /* ASCII here: k == 1 */
-
-            if (c < 0x20 || c == 0x7f)
-                c = ' ';
-            out[o++] = c;
-        } else {
-            memcpy(out + o, s + i, k);
-            o += k;
-            i += k;
-        }
-    }
-    while (o > 0 && out[o - 1] == ' ')
-        o--;
-    out[o] = '\0';
-    for (i = 0; out[i] == ' '; i++)
-        ;
-    if (i > 0)
-        memmove(out, out + i, o - i + 1);
+    (void)p4_text_clean(out, max + 1, text, n, P4_TEXT_CONTROL_SPACE);
     return out;
 }
 

@@ -150,11 +150,6 @@ static unsigned char *dup_bytes(const unsigned char *p, size_t len)
     return c;
 }
 
-static char *dup_or_null(const char *s)
-{
-    return s ? p4_strdup(s) : NULL;
-}
-
 /*
  * tls-server-name: verify the API server's certificate (and send SNI) for
  * name while connecting to the kubeconfig's address. curl does both when the
@@ -231,11 +226,11 @@ int p4_kube_new(uv_loop_t *loop, const struct p4_kube_config *cfg,
     k->ca = dup_bytes(cfg->ca_data, cfg->ca_len);
     k->cert = dup_bytes(cfg->cert_data, cfg->cert_len);
     k->key = dup_bytes(cfg->key_data, cfg->key_len);
-    k->ca_file = dup_or_null(cfg->ca_file);
-    k->cert_file = dup_or_null(cfg->cert_file);
-    k->key_file = dup_or_null(cfg->key_file);
-    k->token = dup_or_null(cfg->token);
-    k->token_file = dup_or_null(cfg->token_file);
+    k->ca_file = p4_strdup_or_null(cfg->ca_file);
+    k->cert_file = p4_strdup_or_null(cfg->cert_file);
+    k->key_file = p4_strdup_or_null(cfg->key_file);
+    k->token = p4_strdup_or_null(cfg->token);
+    k->token_file = p4_strdup_or_null(cfg->token_file);
     k->tls = (struct p4_http_tls){
         .ca_pem = k->ca, .ca_len = cfg->ca_len, .ca_file = k->ca_file,
         .cert_pem = k->cert, .cert_len = cfg->cert_len, .cert_file = k->cert_file,

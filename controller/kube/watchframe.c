@@ -6,6 +6,7 @@
 
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 
 /* A buffer grown past this for one big event is released once the event is done. */
 #define KEEP_CAPACITY ((size_t)64 * 1024)
@@ -106,19 +107,10 @@ static bool is_blank(const char *line, size_t n)
     return true;
 }
 
-/* A short copy of network text safe to log: printable ASCII only, others as '?'. */
+/* A short copy of network text safe to log, byte for byte: printable ASCII only, others as '?'. */
 static const char *printable(const char *s, char *out, size_t size)
 {
-    size_t i;
-
-    for (i = 0; s[i] != '\0' && i + 1 < size; i++) {
-        char c = s[i];
-
-        if (c < 0x20 || c >= 0x7f)
-            c = '?';
-        out[i] = c;
-    }
-    out[i] = '\0';
+    (void)p4_text_clean(out, size, s, strlen(s), P4_TEXT_ASCII | P4_TEXT_LITERAL);
     return out;
 }
 

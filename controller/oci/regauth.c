@@ -11,6 +11,7 @@
 #include "phase4/core/base64.h"
 #include "phase4/core/buf.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 
 #define DOCKER_HUB "docker.io"
 #define NAME_MAX_LEN 255
@@ -47,26 +48,13 @@ static char to_lower(char c)
 }
 
 /*
- * A printable copy of s[0..n) for a message, at most SHOWN_SIZE - 4 bytes and
- * "..." after a cut: control characters, quotes, backslashes and non-ASCII
- * bytes become '?'. Never used on a credential.
+ * A printable copy of s[0..n) for a message, within size bytes and "..." after a cut, byte for
+ * byte: control characters, quotes, backslashes and non-ASCII bytes become '?'. Never used on a
+ * credential.
  */
 static const char *shown(char *dst, size_t size, const char *s, size_t n)
 {
-    size_t i, max = size - 4;
-
-    for (i = 0; i < n && i < max; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        dst[i] = s[i];
-        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
-            dst[i] = '?';
-    }
-    if (i < n) {
-        memcpy(dst + i, "...", 3);
-        i += 3;
-    }
-    dst[i] = '\0';
+    (void)p4_text_clean(dst, size, s, n, P4_TEXT_ASCII | P4_TEXT_LITERAL | P4_TEXT_QUOTED);
     return dst;
 }
 
@@ -320,11 +308,6 @@ static const char *const field_names[F_COUNT] = {
     "username", "password", "auth", "email", "identitytoken", "registrytoken",
 };
 
-static char *dup_or_null(const char *s)
-{
-    return s != NULL ? p4_strdup(s) : NULL;
-}
-
 /* Fill e from one "<registry>": {...} member of a secret; the caller closes e on failure. */
 static int read_entry(const cJSON *item, const char *what, struct p4_regauth_entry *e,
                       struct p4_error *err)
@@ -386,11 +369,11 @@ static int read_entry(const cJSON *item, const char *what, struct p4_regauth_ent
         e->username = p4_strndup((const char *)plain, (size_t)(colon - (const char *)plain));
         e->password = p4_strdup(colon + 1);
     } else {
-        e->username = dup_or_null(val[F_USERNAME]);
-        e->password = dup_or_null(val[F_PASSWORD]);
+        e->username = p4_strdup_or_null(val[F_USERNAME]);
+        e->password = p4_strdup_or_null(val[F_PASSWORD]);
     }
-    e->identity_token = dup_or_null(val[F_IDENTITY]);
-    e->registry_token = dup_or_null(val[F_REGISTRY_TOKEN]);
+    e->identity_token = p4_strdup_or_null(val[F_IDENTITY]);
+    e->registry_token = p4_strdup_or_null(val[F_REGISTRY_TOKEN]);
 out:
     if (plain != NULL) {
         p4_wipe(plain, plain_len);
@@ -1249,7 +1232,7 @@ int p4_regauth_token_parse(const char *json, size_t len, time_t now, struct p4_r
                           "the token service response has neither token nor access_token");
         goto out;
     }
-    tok->refresh_token = dup_or_null(val[2]);
+    tok->refresh_token = p4_strdup_or_null(val[2]);
     tok->expires_in = P4_REGAUTH_TOKEN_MIN_SECONDS;
     r = p4_json_int64(doc, "expires_in", &expires);
     if (r == 0 && expires >= 0) {

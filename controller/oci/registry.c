@@ -40,11 +40,6 @@ struct op {
     void *data;
 };
 
-static char *dup_or_null(const char *s)
-{
-    return s ? p4_strdup(s) : NULL;
-}
-
 static void free_op(struct op *o)
 {
     free(o->host);
@@ -406,10 +401,10 @@ static int start(struct p4_registry *r, const struct p4_registry_target *t, cons
         o->ca_len = t->ca_len;
     }
     if (t->cred) {
-        o->user = dup_or_null(t->cred->username);
-        o->password = dup_or_null(t->cred->password);
-        o->registry_token = dup_or_null(t->cred->registry_token);
-        o->cred_key = dup_or_null(t->cred->registry);
+        o->user = p4_strdup_or_null(t->cred->username);
+        o->password = p4_strdup_or_null(t->cred->password);
+        o->registry_token = p4_strdup_or_null(t->cred->registry_token);
+        o->cred_key = p4_strdup_or_null(t->cred->registry);
     }
     n = (o->user ? strlen(o->user) : 0) + (o->password ? strlen(o->password) : 0) +
         (o->registry_token ? strlen(o->registry_token) : 0) + 8;

@@ -49,12 +49,23 @@ static void calloc_zeroes(void **state)
     free(p);
 }
 
+static void strdup_or_null_keeps_absent_absent(void **state)
+{
+    char *p = p4_strdup_or_null("x");
+
+    (void)state;
+    assert_string_equal(p, "x");
+    free(p);
+    assert_null(p4_strdup_or_null(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(strndup_stops_at_n_and_terminates),
         cmocka_unit_test(zero_sizes_still_give_memory),
         cmocka_unit_test(calloc_zeroes),
+        cmocka_unit_test(strdup_or_null_keeps_absent_absent),
     };
     return cmocka_run_group_tests_name("alloc", tests, NULL, NULL);
 }

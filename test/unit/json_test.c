@@ -233,6 +233,52 @@ static void discard_frees_any_tree(void **state)
     p4_json_need_ok(1);
 }
 
+/* A deep copy is equal and separate; with drop_nulls, null members of objects are left out. */
+static void copy_is_deep_and_may_drop_nulls(void **state)
+{
+    static const char doc[] = "{\"a\":null,\"b\":{\"c\":null,\"d\":[null,{\"e\":null}]},"
+                              "\"f\":[1,\"x\",true,false,1.5]}";
+    cJSON *src = cJSON_Parse(doc), *copy;
+    char *text;
+
+    (void)state;
+    assert_non_null(src);
+    copy = p4_json_copy(src, false);
+    assert_true(cJSON_Compare(src, copy, 1));
+    assert_ptr_not_equal(copy->child, src->child);
+    cJSON_Delete(copy);
+    copy = p4_json_copy(src, true);
+    text = p4_json_print(copy);
+    assert_string_equal(text, "{\"b\":{\"d\":[null,{\"e\":null}]},\"f\":[1,\"x\",true,false,1.5]}");
+    free(text);
+    cJSON_Delete(copy);
+    copy = p4_json_copy(cJSON_GetObjectItem(src, "a"), true);
+    assert_true(cJSON_IsNull(copy));
+    cJSON_Delete(copy);
+    cJSON_Delete(src);
+}
+
+static void type_names(void **state)
+{
+    cJSON *doc = cJSON_Parse("[{},[],\"s\",1,true,false,null]");
+    static const char *const want[] = {"an object", "an array",  "a string", "a number",
+                                       "a boolean", "a boolean", "null"};
+    size_t i = 0;
+    cJSON *v;
+
+    (void)state;
+    assert_non_null(doc);
+    cJSON_ArrayForEach(v, doc) {
+        assert_string_equal(p4_json_type_name(v, false), want[i]);
+        i++;
+    }
+    assert_int_equal(i, 7);
+    assert_string_equal(p4_json_type_name(doc, true), "a list");
+    assert_string_equal(p4_json_type_name(doc->child, true), "an object");
+    assert_string_equal(p4_json_type_name(NULL, false), "null");
+    cJSON_Delete(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +293,8 @@ int main(void)
         cmocka_unit_test(parse_rejects_deep_nesting),
         cmocka_unit_test(print_is_compact_and_freeable),
         cmocka_unit_test(discard_frees_any_tree),
+        cmocka_unit_test(copy_is_deep_and_may_drop_nulls),
+        cmocka_unit_test(type_names),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }

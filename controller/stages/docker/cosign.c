@@ -14,6 +14,7 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/base64.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 #include "phase4/oci/ocimanifest.h"
 
 #define SHA256_PREFIX "sha256:"
@@ -194,15 +195,11 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
-/* A name OpenSSL gave (key type, curve) fit for a message: printable, no quotes, cut. */
+/* A name OpenSSL gave (key type, curve) fit for a message, in place: printable, no quotes. */
 static void clean_name(char *name)
 {
-    for (char *p = name; *p != '\0'; p++) {
-        unsigned char c = (unsigned char)*p;
-
-        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
-            *p = '?';
-    }
+    (void)p4_text_clean(name, strlen(name) + 1, name, strlen(name),
+                        P4_TEXT_ASCII | P4_TEXT_LITERAL | P4_TEXT_QUOTED);
 }
 
 /* Whether pkey is an EC key on P-256; when not, err says what it is. */

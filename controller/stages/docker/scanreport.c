@@ -10,6 +10,7 @@
 
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 
 #define FORMAT_TRIVY "trivy-json"
 #define FORMAT_SARIF "sarif"
@@ -73,28 +74,12 @@ static int span_cmp(struct span a, struct span b)
 }
 
 /*
- * A printable copy of s into dst (size >= 4 bytes): bytes outside printable
+ * A printable copy of s into dst (size >= 4 bytes), byte for byte: bytes outside printable
  * ASCII become '?', and a cut is marked with "...".
  */
 static void copy_clean(char *dst, size_t size, struct span s)
 {
-    size_t n = s.n, i;
-    bool cut = n > size - 1;
-
-    if (cut)
-        n = size - 4;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-
-        dst[i] = s.p[i];
-        if (c < 0x20 || c >= 0x7f)
-            dst[i] = '?';
-    }
-    if (cut) {
-        memcpy(dst + i, "...", 3);
-        i += 3;
-    }
-    dst[i] = '\0';
+    (void)p4_text_clean(dst, size, s.p, s.n, P4_TEXT_ASCII | P4_TEXT_LITERAL);
 }
 
 /* ---- findings, deduplicated and ranked ---- */
@@ -215,21 +200,6 @@ struct reader {
     struct collect c;
     struct p4_error *err;
 };
-
-static const char *type_name(const cJSON *v)
-{
-    if (cJSON_IsArray(v))
-        return "an array";
-    if (cJSON_IsObject(v))
-        return "an object";
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    return "null";
-}
 
 /*
  * A member path for a message, cut when too long for dst. (Through vsnprintf,
@@ -356,7 +326,7 @@ static int parse_body(const char *body, size_t len, const char *what, cJSON **do
     }
     if (!cJSON_IsObject(*doc)) {
         rc = p4_error_set(err, P4_ERR_PARSE, "%s: it is %s, not a JSON object", what,
-                          type_name(*doc));
+                          p4_json_type_name(*doc, false));
         cJSON_Delete(*doc);
         *doc = NULL;
     }
@@ -920,7 +890,7 @@ int p4_scan_parse_vulnreport(const cJSON *obj, struct p4_scan_summary *out, stru
     memset(out, 0, sizeof(*out));
     if (!cJSON_IsObject(obj)) {
         rc = p4_error_set(err, P4_ERR_PARSE, "%s: it is %s, not a JSON object", r.what,
-                          type_name(obj));
+                          p4_json_type_name(obj, false));
         goto out;
     }
     rc = member(&r, obj, "", "kind", K_STRING, &kind);

@@ -49,11 +49,6 @@ struct op {
     void *data;
 };
 
-static char *dup_or_null(const char *s)
-{
-    return s ? p4_strdup(s) : NULL;
-}
-
 static void free_op(struct op *o)
 {
     free(o->dir);
@@ -310,7 +305,7 @@ static void on_index(int rc, const struct p4_http_response *resp, void *data)
         return;
     }
     (void)snprintf(o->res.version, sizeof(o->res.version), "%s", v->version);
-    o->expect = dup_or_null(v->digest);
+    o->expect = p4_strdup_or_null(v->digest);
     if (o->expect && cached(o, o->expect)) {
         p4_chart_version_free(v);
         done(o);
@@ -528,8 +523,8 @@ int p4_chartfetch_get(struct p4_chartfetch *f, const struct p4_chart_request *re
     o->repository = p4_strdup(req->repository);
     o->name = p4_strdup(req->name);
     o->version = req->version && req->version[0] ? p4_strdup(req->version) : NULL;
-    o->user = dup_or_null(req->username);
-    o->password = dup_or_null(req->password);
+    o->user = p4_strdup_or_null(req->username);
+    o->password = p4_strdup_or_null(req->password);
     if (o->user)
         o->auth = p4_regauth_basic_header(o->user, o->password ? o->password : "");
     if (req->ca_pem && req->ca_len) {
@@ -539,10 +534,10 @@ int p4_chartfetch_get(struct p4_chartfetch *f, const struct p4_chart_request *re
     }
     if (req->cred) {
         o->has_cred = true;
-        o->cred.registry = dup_or_null(req->cred->registry);
-        o->cred.username = dup_or_null(req->cred->username);
-        o->cred.password = dup_or_null(req->cred->password);
-        o->cred.registry_token = dup_or_null(req->cred->registry_token);
+        o->cred.registry = p4_strdup_or_null(req->cred->registry);
+        o->cred.username = p4_strdup_or_null(req->cred->username);
+        o->cred.password = p4_strdup_or_null(req->cred->password);
+        o->cred.registry_token = p4_strdup_or_null(req->cred->registry_token);
     }
     o->target.insecure_http = req->insecure_http;
     o->cb = cb;

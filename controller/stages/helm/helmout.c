@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "phase4/core/text.h"
+
 #define VIOLATIONS_MAX 64
 #define CHART_NAME_MAX 64
 #define PATH_MAX_QUOTE 160
@@ -214,54 +216,40 @@ static bool url_userinfo_end(char c)
 }
 
 /*
- * Quote at most max bytes of s (max <= CLEAN_MAX - 4), trimmed: control
- * characters become spaces, other bytes outside printable ASCII '?', the
- * user:password@ part of URLs ***@, and a cut ends in "...".
+ * Quote at most max bytes of s (max <= CLEAN_MAX - 4): the user:password@ part of URLs becomes
+ * ***@ (first, on the raw bytes, so no cut or cleaning can bring a password back), then the
+ * text.h rule in printable ASCII, control characters as spaces; a cut ends in "...".
  */
 static void put_clean(struct msg *m, struct span s, size_t max)
 {
-    char tmp[CLEAN_MAX];
+    char masked[CLEAN_MAX], tmp[CLEAN_MAX];
     size_t o = 0, i = 0;
-    bool cut = false;
 
     if (max > sizeof(tmp) - 4)
         max = sizeof(tmp) - 4;
     if (max < 4)
         max = 4;
     s = trim(s);
-    while (i < s.n) {
-        unsigned char c;
-
-        if (o >= max) {
-            cut = true;
-            break;
-        }
+    while (i < s.n && o < sizeof(masked)) {
         if (s.n - i > 3 && memcmp(s.p + i, "://", 3) == 0) {
             size_t j = i + 3;
 
             while (j < s.n && !url_userinfo_end(s.p[j]))
                 j++;
             if (j < s.n && s.p[j] == '@' && j > i + 3) {
-                if (o + 7 > max) {
-                    cut = true;
+                if (o + 7 > sizeof(masked))
                     break;
-                }
-                memcpy(tmp + o, "://***@", 7);
+                memcpy(masked + o, "://***@", 7);
                 o += 7;
                 i = j + 1;
                 continue;
             }
         }
-        c = (unsigned char)s.p[i++];
-        tmp[o++] = (char)(c < 0x20 ? ' ' : c >= 0x7f ? '?' : c);
+        masked[o++] = s.p[i++];
     }
-    if (cut) {
-        if (o > max - 3)
-            o = max - 3;
-        memcpy(tmp + o, "...", 3);
-        o += 3;
-    }
-    tmp[o] = '\0';
+    o = p4_text_clean(tmp, max + 1, masked, o,
+                      P4_TEXT_ASCII | P4_TEXT_CONTROL_SPACE | P4_TEXT_KEEP_RUNS |
+                          (i < s.n ? P4_TEXT_MORE : 0));
     put_raw(m, tmp, o);
 }
 

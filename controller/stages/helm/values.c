@@ -17,6 +17,7 @@
 
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 #include "phase4/core/yamljson.h"
 
 /* Integers up to 2^53 are exact in a double. */
@@ -37,73 +38,11 @@ struct pair {
     const cJSON *src;
 };
 
-struct copy_pair {
-    const cJSON *from;
-    cJSON *to;
-    bool strip;
-};
-
 struct seg {
     char *key;    /* NULL for a list index */
     size_t index; /* for a list index */
     size_t end;   /* offset in the path just past this segment */
 };
-
-static const char *type_name(const cJSON *v)
-{
-    if (cJSON_IsObject(v))
-        return "an object";
-    if (cJSON_IsArray(v))
-        return "a list";
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    return "null";
-}
-
-/*
- * A deep copy of src. With strip, null members of objects are left out, as merging src into
- * an empty object would leave them out; lists (and everything in them) are copied as they are.
- */
-static cJSON *copy_tree(const cJSON *src, bool strip)
-{
-    struct copy_pair *stack = NULL;
-    size_t n = 0, cap = 0;
-    cJSON *root = p4_json_shallow_copy(src);
-
-    if (src->child != NULL) {
-        cap = 16;
-        stack = p4_malloc(cap * sizeof(*stack));
-        stack[n++] = (struct copy_pair){src, root, strip && cJSON_IsObject(src)};
-    }
-    while (n > 0) {
-        struct copy_pair p = stack[--n];
-
-        for (const cJSON *c = p.from->child; c != NULL; c = c->next) {
-            cJSON *copy;
-
-            if (p.strip && cJSON_IsNull(c))
-                continue;
-            copy = p4_json_shallow_copy(c);
-            if (cJSON_IsObject(p.to))
-                p4_json_need_ok(cJSON_AddItemToObject(p.to, c->string ? c->string : "", copy));
-            else
-                p4_json_need_ok(cJSON_AddItemToArray(p.to, copy));
-            if (c->child != NULL) {
-                if (n == cap) {
-                    cap *= 2;
-                    stack = p4_realloc(stack, cap * sizeof(*stack));
-                }
-                stack[n++] = (struct copy_pair){c, copy, p.strip && cJSON_IsObject(c)};
-            }
-        }
-    }
-    free(stack);
-    return root;
-}
 
 /* Put v in old's place in parent (same key, same position); old is wiped and freed. */
 static void replace_member(cJSON *parent, cJSON *old, cJSON *v)
@@ -216,7 +155,7 @@ static void merge_pair(struct pair w, enum nulls nulls, bool take, struct pair *
         }
         /* take: src is the caller's own scratch tree (see merge()), so it may be changed */
         v = take ? cJSON_DetachItemViaPointer((cJSON *)w.src, s)
-                 : copy_tree(s, nulls == NULLS_DELETE);
+                 : p4_json_copy(s, nulls == NULLS_DELETE);
         if (d != NULL) {
             replace_member(w.dst, d, v); /* v inherits d's key: slot->key stays valid */
             slot->item = v;
@@ -410,8 +349,8 @@ static int check_path(const cJSON *root, const char *path, const struct seg *seg
         if (want_list ? !cJSON_IsArray(next) : !cJSON_IsObject(next))
             return p4_error_set_printable(err, P4_ERR_INVAL,
                         "cannot set target path \"" SHOWN "\": %.*s is %s, not %s.", path,
-                        (int)(segs[i].end < 200 ? segs[i].end : 200), path, type_name(next),
-                        want_list ? "a list" : "an object");
+                        (int)(segs[i].end < 200 ? segs[i].end : 200), path,
+                        p4_json_type_name(next, true), want_list ? "a list" : "an object");
         cur = next;
     }
     return 0;
@@ -471,46 +410,6 @@ out:
 }
 
 /* ---- valuesFrom ---- */
-
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t k;
-        uint32_t cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            k = 1;
-            cp = c & 0x1fU;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            k = 2;
-            cp = c & 0x0fU;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            k = 3;
-            cp = c & 0x07U;
-        } else {
-            return false;
-        }
-        if (n - i <= k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + j] & 0x3fU);
-        }
-        if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return false;
-        i += k + 1;
-    }
-    return true;
-}
 
 /* s[0..n) equals word (lower case ASCII) ignoring ASCII case, as Go's strings.EqualFold. */
 static bool equal_fold(const char *s, size_t n, const char *word)
@@ -573,7 +472,7 @@ static int typed_value(const char *s, size_t n, const char *source, cJSON **out,
         return p4_error_set_printable(err, P4_ERR_INVALID,
                     "%s: the value holds a NUL byte, which cannot be set at a target path.",
                     source);
-    if (!utf8_valid((const unsigned char *)s, n))
+    if (!p4_text_utf8_valid(s, n))
         return p4_error_set_printable(err, P4_ERR_INVALID,
                     "%s: the value is not UTF-8 text, which cannot be set at a target path.",
                     source);
@@ -635,7 +534,7 @@ int p4_values_apply_source(cJSON *root, const char *source, const char *text, si
         goto out;
     if (!cJSON_IsObject(tree)) {
         rc = p4_error_set_printable(err, P4_ERR_INVALID, SHOWN " holds %s, not a mapping of values.", name,
-                  type_name(tree));
+                  p4_json_type_name(tree, true));
         goto out;
     }
     merge(root, tree, NULLS_KEEP, true);
@@ -685,7 +584,7 @@ cJSON *p4_values_compose(const struct p4_values_source *sources, size_t n,
     if (inline_values != NULL && !cJSON_IsNull(inline_values)) {
         if (!cJSON_IsObject(inline_values)) {
             rc = p4_error_set_printable(err, P4_ERR_INVAL, "spec.chart.values is %s, not an object.",
-                      type_name(inline_values));
+                      p4_json_type_name(inline_values, true));
             goto out;
         }
         merge(result, inline_values, NULLS_KEEP, false);

@@ -11,6 +11,7 @@
 
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 
 #define KIND_SHOWN 48   /* a kind in a message */
 #define NS_SHOWN 64     /* a namespace in a message */
@@ -26,54 +27,16 @@
 
 /* ---- text made safe for a message ---- */
 
-static char clean_byte(char c)
-{
-    unsigned char u = (unsigned char)c;
-
-    if (c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')
-        return ' ';
-    if (u < 0x20 || u >= 0x7f)
-        return '?';
-    return c;
-}
+/* Outside text in a message: the text.h rule, in printable ASCII. */
+#define TEXT_RULE P4_TEXT_ASCII
 
 /*
- * At most n bytes of s (stopping at a NUL; NULL reads as "") into dst of size bytes (at least
- * 4): blanks at the ends dropped, runs of blanks made one space, other bytes outside printable
- * ASCII made '?', and text past the buffer cut and marked "...". Returns dst.
+ * At most n bytes of s (stopping at a NUL; NULL reads as "") made fit for a message into dst of
+ * size bytes (at least 4). Returns dst.
  */
 static const char *put(char *dst, size_t size, const char *s, size_t n)
 {
-    size_t at = 0, i;
-    bool space = false, cut = false;
-
-    if (s == NULL)
-        n = 0;
-    for (i = 0; i < n && s[i] != '\0'; i++) {
-        char c = clean_byte(s[i]);
-
-        if (c == ' ') {
-            space = at > 0;
-            continue;
-        }
-        if (at + (space ? 2 : 1) > size - 1) {
-            cut = true;
-            break;
-        }
-        if (space)
-            dst[at++] = ' ';
-        space = false;
-        dst[at++] = c;
-    }
-    if (cut) {
-        if (at > size - 4)
-            at = size - 4;
-        while (at > 0 && dst[at - 1] == ' ')
-            at--;
-        memcpy(dst + at, "...", 3);
-        at += 3;
-    }
-    dst[at] = '\0';
+    (void)p4_text_clean(dst, size, s, s != NULL ? strnlen(s, n) : 0, TEXT_RULE);
     return dst;
 }
 
@@ -186,10 +149,11 @@ static void clear(struct p4_diagnosis *out)
  */
 static void tidy(char *msg)
 {
-    size_t at = 0, run = 0;
+    size_t at = 0, run = 0, len = strlen(msg);
 
+    (void)p4_text_clean(msg, len + 1, msg, len, TEXT_RULE);
     for (size_t i = 0; msg[i] != '\0'; i++) {
-        char c = clean_byte(msg[i]);
+        char c = msg[i];
 
         run = c == '.' ? run + 1 : 0;
         if (run == 2 && msg[i + 1] != '.')

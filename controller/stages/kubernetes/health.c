@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 
 #define KIND_SHOWN 64       /* a kind in a message */
 #define NAME_SHOWN 128      /* an object's or a container's name in a message */
@@ -37,46 +38,13 @@ struct eval {
 
 /* ---- text made safe for a message ---- */
 
-static char clean_byte(char c)
-{
-    unsigned char u = (unsigned char)c;
+/* Outside text in a message: the text.h rule, in printable ASCII. */
+#define TEXT_RULE P4_TEXT_ASCII
 
-    if (c == '\t' || c == '\n' || c == '\r')
-        return ' ';
-    if (u < 0x20 || u >= 0x7f)
-        return '?';
-    return c;
-}
-
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/*
- * s (NULL reads as "") made fit for a message into dst of size bytes (at least 4): leading and
- * trailing blanks dropped, tabs and newlines made spaces, other bytes outside printable ASCII
- * made '?', and text past the buffer cut and marked "...". Returns dst.
- */
+/* s (NULL reads as "") made fit for a message into dst of size bytes (at least 4). Returns dst. */
 static const char *clip(char *dst, size_t size, const char *s)
 {
-    size_t n = 0;
-
-    if (s == NULL)
-        s = "";
-    while (is_blank(*s))
-        s++;
-    for (; n < size - 1 && s[n] != '\0'; n++)
-        dst[n] = clean_byte(s[n]);
-    if (s[n] != '\0') {
-        n = size - 4;
-        memcpy(dst + n, "...", 3);
-        n += 3;
-    } else {
-        while (n > 0 && dst[n - 1] == ' ')
-            n--;
-    }
-    dst[n] = '\0';
+    (void)p4_text_clean(dst, size, s, s != NULL ? strlen(s) : 0, TEXT_RULE);
     return dst;
 }
 
@@ -160,8 +128,8 @@ __attribute__((format(printf, 5, 6))) static void result(struct eval *e,
         format(out->message, sizeof(out->message), "%s", e->who);
     else if ((size_t)n >= sizeof(out->message))
         memcpy(out->message + sizeof(out->message) - 4, "...", 4);
-    for (char *p = out->message; *p != '\0'; p++)
-        *p = clean_byte(*p);
+    (void)p4_text_clean(out->message, sizeof(out->message), out->message, strlen(out->message),
+                        TEXT_RULE);
     e->done = true;
 }
 

@@ -82,8 +82,8 @@
  * status (else ReadyUnknown), and a CRD's NamesAccepted=False (else NamesNotAccepted) or
  * Established=False (else NotEstablished). message is one sentence naming the kind and the object
  * ("Deployment web: 1 of 3 replicas updated, 0 available"); text taken from the object is cut
- * to fit ("..." marks a cut) and holds only printable ASCII (tabs and newlines become spaces,
- * other bytes '?'). The walk is iterative, reads members through typed getters and allocates
+ * to fit ("..." marks a cut) and holds only printable ASCII (p4_text_clean: tabs and line
+ * breaks become spaces, other bytes '?'). The walk is iterative, reads members through typed getters and allocates
  * nothing.
  *
  * Ownership: obj is borrowed for the call only; the result is a plain value owning nothing.

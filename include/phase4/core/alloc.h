@@ -15,6 +15,7 @@ void *p4_calloc(size_t count, size_t size);     /* caller frees */
 void *p4_realloc(void *ptr, size_t size);       /* caller frees the result */
 char *p4_strdup(const char *s);                 /* caller frees */
 char *p4_strndup(const char *s, size_t n);      /* caller frees */
+char *p4_strdup_or_null(const char *s);         /* NULL for NULL, else as p4_strdup; caller frees */
 
 /*
  * Memory that held a secret (credentials, tokens, keys, values from a Secret)

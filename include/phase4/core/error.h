@@ -67,12 +67,16 @@ int p4_error_set(struct p4_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /*
  * s made fit to quote in a message: bytes other than printable ASCII, '"' and
- * '\' become '?', and text past max bytes is cut and marked "...". buf holds
- * max + 4 bytes. Returns buf.
+ * '\' become '?', and text past max bytes is cut and marked "..." (p4_text_clean
+ * with P4_TEXT_ASCII | P4_TEXT_LITERAL | P4_TEXT_QUOTED). buf holds max + 4
+ * bytes. Returns buf.
  */
 const char *p4_error_quote(const char *s, size_t max, char *buf);
 
-/* As p4_error_set, with every byte outside printable ASCII in the message made '?'. */
+/*
+ * As p4_error_set, with every byte outside printable ASCII in the message made '?'
+ * (p4_text_clean with P4_TEXT_ASCII | P4_TEXT_LITERAL).
+ */
 int p4_error_set_printable(struct p4_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void p4_error_clear(struct p4_error *err);

@@ -83,4 +83,18 @@ void p4_json_discard(cJSON *tree);
 /* A node of the same type and value as n, without children or key (caller frees). */
 cJSON *p4_json_shallow_copy(const cJSON *n);
 
+/*
+ * A deep copy of src (caller frees), built with an explicit stack: no recursion, whatever the
+ * depth. With drop_nulls, null members of objects are left out, as merging src into an empty
+ * object would leave them out; lists (and everything in them) are copied as they are.
+ */
+cJSON *p4_json_copy(const cJSON *src, bool drop_nulls);
+
+/*
+ * What v is, for a message: "an object", "an array", "a string", "a number", "a boolean" or
+ * "null" (NULL or an invalid item too). With list, an array is "a list", the word Helm values
+ * and YAML use. Static text.
+ */
+const char *p4_json_type_name(const cJSON *v, bool list);
+
 #endif

@@ -9,10 +9,10 @@
  * Bodies that are not a Status (empty, plain text or HTML from a proxy,
  * truncated JSON) still yield a code and a message.
  *
- * Every string in the struct is a sanitized copy (control characters become
- * spaces, invalid UTF-8 '?', length bounded) that the struct owns;
- * p4_apistatus_close() frees them. Decoding keeps no pointer to the body or
- * the cJSON tree.
+ * Every string in the struct is a sanitized copy (p4_text_clean: one line,
+ * control characters become spaces, invalid UTF-8 '?', length bounded) that
+ * the struct owns; p4_apistatus_close() frees them. Decoding keeps no pointer
+ * to the body or the cJSON tree.
  */
 #ifndef PHASE4_APISTATUS_H
 #define PHASE4_APISTATUS_H

@@ -1,0 +1,65 @@
+/*
+ * text.h: text from outside made safe to show, and the small string helpers around it.
+ *
+ * Text from the API server, a registry, helm, a scanner or an object in the cluster may hold any
+ * bytes. Before it goes into a condition message, an Event or a log line it passes through
+ * p4_text_clean(), so every module shows outside text by the same rule. The rule (flags 0) is
+ * the one a Kubernetes condition message wants:
+ *
+ * - One line: tab, newline, carriage return, vertical tab, form feed, U+2028 and U+2029 become
+ *   a space; a run of spaces becomes one; spaces at both ends are dropped.
+ * - Printable: every other control character (C0, DEL, C1) becomes '?'.
+ * - Valid UTF-8 is kept. Each byte that is not part of a valid sequence (a stray continuation
+ *   byte, an overlong form, a surrogate, a code point past U+10FFFF, a sequence cut short)
+ *   becomes '?', so the result is always valid UTF-8.
+ * - Bounded: the result fits the buffer. Text that does not fit is cut at a character
+ *   boundary, never inside a UTF-8 sequence, and "..." marks the cut.
+ *
+ * A flag changes one point of the rule. Most flags keep a caller's messages as they read before
+ * the rule was shared (tests and users compare them byte for byte); P4_TEXT_MORE serves a caller
+ * that reads only the start of a text.
+ *
+ * - P4_TEXT_ASCII: every byte from 0x80 up becomes '?', so the result is printable ASCII.
+ * - P4_TEXT_CONTROL_SPACE: C0 control bytes become a space rather than '?' (DEL and C1 stay
+ *   '?'), as the API server's and helm's text have always read here.
+ * - P4_TEXT_KEEP_RUNS: a run of spaces stays as long as it was (the ends are still dropped),
+ *   for a tool's line quoted as it printed it: helm's 'matching  not found' says a value was
+ *   empty.
+ * - P4_TEXT_LITERAL: every byte shows as itself or as '?': tabs and line breaks become '?' as
+ *   other controls do, and spaces are kept as they stand (not trimmed, not merged), for a single
+ *   value (an ID, a version, a name) where a tab is not a word break.
+ * - P4_TEXT_QUOTED: '"' and '\' become '?', for text shown between double quotes.
+ * - P4_TEXT_MORE: the bytes given are the start of a longer text, so the result ends in "..."
+ *   as a cut does, for a caller that reads only so far.
+ *
+ * Everything here works on borrowed buffers and allocates nothing.
+ */
+#ifndef PHASE4_TEXT_H
+#define PHASE4_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define P4_TEXT_ASCII 0x1u
+#define P4_TEXT_CONTROL_SPACE 0x2u
+#define P4_TEXT_LITERAL 0x4u
+#define P4_TEXT_QUOTED 0x8u
+#define P4_TEXT_MORE 0x10u
+#define P4_TEXT_KEEP_RUNS 0x20u
+
+/*
+ * The n bytes at src (NUL bytes among them are control bytes like any other; src NULL reads as
+ * empty) made safe by the rule above into dst of size bytes, always NUL-terminated when size >
+ * 0. Text that does not fit in size - 1 bytes is cut to at most size - 4 bytes and "..." is
+ * appended (a buffer under 4 bytes gets no mark). dst may be src (cleaning in place): the result
+ * is never longer than the input. Returns the length written, without the NUL.
+ */
+size_t p4_text_clean(char *dst, size_t size, const char *src, size_t n, unsigned flags);
+
+/* Whether the n bytes at s are valid UTF-8 (the same test p4_text_clean applies); NUL bytes are. */
+bool p4_text_utf8_valid(const char *s, size_t n);
+
+/* Line and column (both from 1) of byte offset off in buf, for parse errors. off <= its length. */
+void p4_text_position(const char *buf, size_t off, size_t *line, size_t *col);
+
+#endif

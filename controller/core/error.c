@@ -45,16 +45,21 @@ const char *p4_err_reason(int code)
     return e ? e->reason : "Unknown";
 }
 
+/* Fill err (not NULL) with code, its reason and the message fmt and ap make. */
+static void set_v(struct p4_error *err, int code, const char *fmt, va_list ap)
+{
+    err->code = code;
+    err->reason = p4_err_reason(code);
+    (void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
+}
+
 int p4_error_set(struct p4_error *err, int code, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    if (err != NULL) {
-        err->code = code;
-        err->reason = p4_err_reason(code);
-        (void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    }
+    if (err != NULL)
+        set_v(err, code, fmt, ap);
     va_end(ap);
     return code;
 }
@@ -75,9 +80,7 @@ int p4_error_set_printable(struct p4_error *err, int code, const char *fmt, ...)
 
     va_start(ap, fmt);
     if (err != NULL) {
-        err->code = code;
-        err->reason = p4_err_reason(code);
-        (void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        set_v(err, code, fmt, ap);
         (void)p4_text_clean(err->message, sizeof(err->message), err->message, strlen(err->message),
                             P4_TEXT_ASCII | P4_TEXT_LITERAL);
     }

@@ -610,7 +610,7 @@ int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
     r->verb = verb_of(method);
     r->method = p4_strdup(method);
     r->path = p4_strdup(path);
-    r->ctype = content_type ? p4_strdup(content_type) : NULL;
+    r->ctype = p4_strdup_or_null(content_type);
     if (body) {
         r->body = p4_strndup(body, len);
         r->len = len;
@@ -641,7 +641,7 @@ int p4_kube_get_accept(struct p4_kube *k, const char *path, const char *accept, 
     r->verb = P4_VERB_GET;
     r->method = p4_strdup("GET");
     r->path = p4_strdup(path);
-    r->accept = accept ? p4_strdup(accept) : NULL;
+    r->accept = p4_strdup_or_null(accept);
     r->cb = cb;
     r->data = data;
     schedule(r, p4_ratelimit_reserve(&k->rl, uv_now(k->loop)));

@@ -8,6 +8,7 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
+#include "phase4/core/timefmt.h"
 #include "phase4/net/childproc.h"
 
 #define STDOUT_MAX (1u << 20)
@@ -45,31 +46,6 @@ void p4_credential_close(struct p4_credential *c)
     p4_wipe_free(c->key_pem, c->key_len);
     free(c->cert_pem);
     memset(c, 0, sizeof(*c));
-}
-
-/* RFC 3339 ("2026-11-26T23:29:42Z", fractions and offsets allowed) → time_t; -1 if bad. */
-static time_t parse_time(const char *s)
-{
-    struct tm tm = {0};
-    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    time_t t;
-
-    if (p == NULL)
-        return -1;
-    if (*p == '.') {
-        p++;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    t = timegm(&tm);
-    if (*p == 'Z' || *p == 'z')
-        return p[1] == '\0' ? t : -1;
-    if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-        int h = (p[1] - '0') * 10 + (p[2] - '0'), m = (p[4] - '0') * 10 + (p[5] - '0');
-        long off = (long)h * 3600 + (long)m * 60;
-        return *p == '+' ? t - off : t + off;
-    }
-    return -1;
 }
 
 int p4_execcred_parse(const char *json, size_t len, const char *api_version,
@@ -113,13 +89,15 @@ int p4_execcred_parse(const char *json, size_t len, const char *api_version,
         goto out;
     }
     if (exp) {
-        cred->expires = parse_time(exp);
-        if (cred->expires < 0) {
+        int64_t usec;
+
+        if (p4_timefmt_parse(exp, &usec) != 0) {
             rc = p4_error_set(err, P4_ERR_INVAL,
                               "the exec plugin's expirationTimestamp \"%.64s\" is not RFC 3339",
                               exp);
             goto out;
         }
+        cred->expires = (time_t)(usec / 1000000);
     }
     if (token && token[0])
         cred->token = p4_strdup(token);
@@ -163,7 +141,7 @@ struct p4_execcred *p4_execcred_new(uv_loop_t *loop, const struct p4_kube_exec *
     ec->command = p4_strdup(exec->command);
     ec->api_version =
         p4_strdup(exec->api_version ? exec->api_version : "client.authentication.k8s.io/v1");
-    ec->install_hint = exec->install_hint ? p4_strdup(exec->install_hint) : NULL;
+    ec->install_hint = p4_strdup_or_null(exec->install_hint);
     ec->server = p4_strdup(server ? server : "");
     ec->args = copy_strv(exec->args, exec->nargs);
     ec->nargs = exec->nargs;

@@ -10,6 +10,7 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
+#include "phase4/core/timefmt.h"
 #include "phase4/reconciler/stage.h"
 
 static const char *const stage_names[P4_STAGE_COUNT] = {"Docker", "Helm", "Kubernetes",
@@ -432,15 +433,6 @@ static void on_status_written(struct p4_kube_result *res, void *data)
     free(w);
 }
 
-static void now_rfc3339(char *buf, size_t size)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-
-    (void)gmtime_r(&t, &tm);
-    (void)strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void forget_all(struct p4_reconciler *r, const char *key)
 {
     for (int i = 0; i < P4_STAGE_COUNT; i++) {
@@ -546,7 +538,7 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
         forget_all(r, key); /* stop checking; a later resume starts over */
     else
         drive_stages(r, key, obj, res, results);
-    now_rfc3339(now, sizeof(now));
+    p4_timefmt_format(time(NULL), now, sizeof(now));
     events = cJSON_CreateArray();
     desired = p4_reconciler_desired_status(obj, results, now, events);
     for (int i = 0; i < P4_STAGE_COUNT; i++)

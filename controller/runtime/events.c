@@ -11,6 +11,7 @@
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
 #include "phase4/core/strmap.h"
+#include "phase4/core/timefmt.h"
 
 #define SERIES_WINDOW_SECONDS 600
 #define SERIES_MAX 4096
@@ -83,14 +84,6 @@ void p4_events_metrics(const struct p4_events *ev, struct p4_buf *out)
                   p4_events_sent(ev));
 }
 
-static void rfc3339(time_t t, char *buf, size_t size)
-{
-    struct tm tm;
-
-    (void)gmtime_r(&t, &tm);
-    (void)strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 struct emit_ctx {
     struct p4_events *ev;
     char *key;
@@ -129,7 +122,7 @@ static void on_created(struct p4_kube_result *res, void *data)
         const char *name = p4_json_str(res->body, "metadata.name");
         s->pending = 0;
         free(s->name);
-        s->name = name ? p4_strdup(name) : NULL;
+        s->name = p4_strdup_or_null(name);
     }
 out:
     free(ctx->key);
@@ -167,7 +160,7 @@ void p4_events_emit(struct p4_events *ev, const cJSON *obj, const char *type, co
     klen = strlen(uid) + strlen(type) + strlen(reason) + strlen(message) + 4;
     key = p4_malloc(klen);
     (void)snprintf(key, klen, "%s|%s|%s|%s", uid, type, reason, message);
-    rfc3339(now, ts, sizeof(ts));
+    p4_timefmt_format(now, ts, sizeof(ts));
     ctx = p4_calloc(1, sizeof(*ctx));
     ctx->ev = ev;
     ctx->key = key;

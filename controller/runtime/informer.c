@@ -91,7 +91,7 @@ static struct entry *entry_of(const struct p4_informer *inf, cJSON *obj)
     if (inf->h.transform)
         inf->h.transform(obj, inf->h.data);
     rv = p4_json_str(obj, "metadata.resourceVersion");
-    e->rv = rv ? p4_strdup(rv) : NULL;
+    e->rv = p4_strdup_or_null(rv);
     e->text = p4_json_print(obj);
     if (e->text == NULL)
         e->text = p4_strdup("{}");

@@ -10,6 +10,7 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/buf.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 #include "phase4/oci/ocimanifest.h"
 
 /* Bytes of a network or caller string quoted in a message, before it is cut with "...". */
@@ -501,15 +502,8 @@ static char *read_app_version(const cJSON *e)
         return NULL;
     n = strnlen(src, APP_VERSION_MAX);
     s = p4_malloc(n + 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)src[i];
-
-        if (c >= 0x20 && c < 0x7f)
-            s[i] = src[i];
-        else
-            s[i] = '?';
-    }
-    s[n] = '\0';
+    /* n bytes always fit in n + 1, so nothing is cut or marked: one byte in, one byte out. */
+    (void)p4_text_clean(s, n + 1, src, n, P4_TEXT_ASCII | P4_TEXT_LITERAL);
     return s;
 }
 

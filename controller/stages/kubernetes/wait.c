@@ -19,6 +19,7 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
+#include "phase4/core/timefmt.h"
 #include "steps.h"
 
 #define WAITING_MAX 600
@@ -69,21 +70,6 @@ const char *p4_kstage_static_reason(const char *reason)
     return s ? s : "WorkloadFailed";
 }
 
-/* "2024-05-01T10:00:00Z" as a time_t, or -1. */
-static time_t parse_time(const char *s)
-{
-    struct tm tm;
-    const char *end;
-
-    if (s == NULL)
-        return -1;
-    memset(&tm, 0, sizeof(tm));
-    end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (end == NULL)
-        return -1;
-    return timegm(&tm);
-}
-
 /* Seconds a pod has been unschedulable (PodScheduled=False since), or -1. */
 long p4_kstage_unschedulable_for(const cJSON *pod, time_t now)
 {
@@ -91,13 +77,14 @@ long p4_kstage_unschedulable_for(const cJSON *pod, time_t now)
 
     cJSON_ArrayForEach(c, p4_json_get(pod, "status.conditions")) {
         const char *t = p4_json_str(c, "type"), *s = p4_json_str(c, "status");
-        time_t since;
+        int64_t since;
         if (t == NULL || s == NULL || strcmp(t, "PodScheduled") != 0 || strcmp(s, "False") != 0)
             continue;
-        since = parse_time(p4_json_str(c, "lastTransitionTime"));
-        if (since < 0)
-            since = parse_time(p4_json_str(pod, "metadata.creationTimestamp"));
-        return since < 0 || now < since ? 0 : (long)(now - since);
+        if (p4_timefmt_parse(p4_json_str(c, "lastTransitionTime"), &since) != 0 &&
+            p4_timefmt_parse(p4_json_str(pod, "metadata.creationTimestamp"), &since) != 0)
+            return 0;
+        since /= 1000000;
+        return now < since ? 0 : (long)(now - since);
     }
     return -1;
 }

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "cmd.h"
+#include "phase4/oci/imageref.h"
 #include "phase4/oci/ocimanifest.h"
 #include "phase4/oci/regauth.h"
 #include "phase4/stages/docker/imagecheck.h"

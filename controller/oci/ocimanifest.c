@@ -459,8 +459,7 @@ out:
 static const char *infer_type(const cJSON *root, struct p4_error *err)
 {
     bool manifests = p4_json_child(root, "manifests") != NULL;
-    bool image =
-        p4_json_child(root, "config") != NULL && p4_json_child(root, "layers") != NULL;
+    bool image = p4_json_child(root, "config") != NULL && p4_json_child(root, "layers") != NULL;
 
     if (manifests && image) {
         p4_error_set(err, P4_ERR_INVALID,
@@ -498,8 +497,7 @@ static const char *resolve_type(const cJSON *root, const char *header_type, stru
         goto out;
     }
     if (doc_mt != NULL && doc_type == NULL) {
-        p4_error_set(err, P4_ERR_INVALID,
-                     "mediaType \"%s\" is not an image manifest or index type",
+        p4_error_set(err, P4_ERR_INVALID, "mediaType \"%s\" is not an image manifest or index type",
                      shown(doc_mt, buf));
         goto out;
     }
@@ -543,9 +541,9 @@ int p4_oci_manifest_parse(const char *body, size_t len, const char *content_type
         goto out;
     }
     if (len > P4_OCI_MANIFEST_MAX) {
-        rc = p4_error_set(err, P4_ERR_TOOBIG,
-                          "the manifest of %zu bytes exceeds the %zu-byte limit", len,
-                          P4_OCI_MANIFEST_MAX);
+        rc =
+            p4_error_set(err, P4_ERR_TOOBIG, "the manifest of %zu bytes exceeds the %zu-byte limit",
+                         len, P4_OCI_MANIFEST_MAX);
         goto out;
     }
     switch (classify_header(content_type, &header_type)) {
@@ -730,8 +728,8 @@ const struct p4_oci_index_entry *p4_oci_index_find(const struct p4_oci_manifest 
 
 static bool is_platform_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 int p4_oci_parse_platform(const char *s, char os[P4_OCI_PLATFORM_PART_MAX],

@@ -7,10 +7,11 @@
 #include <time.h>
 
 #include "phase4/core/alloc.h"
-#include "phase4/net/http.h"
 #include "phase4/core/json.h"
-#include "phase4/oci/ocimanifest.h"
 #include "phase4/core/strmap.h"
+#include "phase4/net/http.h"
+#include "phase4/oci/authtoken.h"
+#include "phase4/oci/ocimanifest.h"
 
 #define TIMEOUT_MS 30000L
 #define TOKEN_MARGIN_SECONDS 10
@@ -30,12 +31,12 @@ struct op {
     char *host, *repo, *ref, *scope;
     int insecure, is_blob, fetch_body, auth_tried, fetching_token, is_referrers, is_tags;
     size_t max_body;
-    uint64_t retry_after_ms; /* from a 429 or 503's Retry-After */
+    uint64_t retry_after_ms;             /* from a 429 or 503's Retry-After */
     char who[P4_OCI_SHA256_DIGEST_SIZE]; /* hash of the credentials: tokens are per identity */
     unsigned char *ca;
     size_t ca_len;
     char *user, *password, *registry_token, *cred_key;
-    char *auth;  /* "Authorization: ..." to send, or NULL */
+    char *auth; /* "Authorization: ..." to send, or NULL */
     p4_registry_cb cb;
     void *data;
 };
@@ -88,8 +89,12 @@ void p4_registry_close(struct p4_registry *r)
 static void finish(struct op *o, int rc, long status, const char *digest, const char *media_type,
                    const char *body, size_t len, const struct p4_error *err)
 {
-    struct p4_registry_answer a = {.rc = rc, .status = status, .digest = digest,
-                                   .media_type = media_type, .body = body, .len = len};
+    struct p4_registry_answer a = {.rc = rc,
+                                   .status = status,
+                                   .digest = digest,
+                                   .media_type = media_type,
+                                   .body = body,
+                                   .len = len};
 
     if (err)
         a.err = *err;
@@ -124,7 +129,10 @@ static void registry_error(const char *body, size_t len, char *out, size_t size)
 
 static void send_op(struct op *o);
 
-/* Retry-After in its seconds form (an HTTP date is rare from registries: ignored), capped at 10 min. */
+/*
+ * Retry-After in its seconds form (an HTTP date is rare from registries: ignored), capped at
+ * 10 min.
+ */
 static uint64_t retry_after_ms(const char *v)
 {
     char *end;
@@ -211,8 +219,7 @@ static int authenticate(struct op *o, const char *header)
     const struct p4_auth_challenge *basic = NULL, *bearer = NULL;
     int rc = -1;
 
-    if (header == NULL ||
-        p4_regauth_challenges_parse(header, strlen(header), &list, NULL) != 0)
+    if (header == NULL || p4_regauth_challenges_parse(header, strlen(header), &list, NULL) != 0)
         return -1;
     for (size_t i = 0; i < list.len; i++) {
         if (list.items[i].kind == P4_AUTH_BEARER && bearer == NULL)
@@ -226,12 +233,16 @@ static int authenticate(struct op *o, const char *header)
         rc = 0;
     } else if (bearer && bearer->realm) {
         char *url = p4_regauth_token_url(bearer, o->scope);
-        char *basic_auth = o->user ? p4_regauth_basic_header(o->user, o->password ? o->password : "")
-                                   : NULL;
+        char *basic_auth =
+            o->user ? p4_regauth_basic_header(o->user, o->password ? o->password : "") : NULL;
         const char *headers[2] = {basic_auth, NULL};
         struct p4_http_tls tls = {.ca_pem = o->ca, .ca_len = o->ca_len};
-        struct p4_http_opts opts = {.method = "GET", .url = url, .headers = headers,
-                                    .timeout_ms = TIMEOUT_MS, .tls = &tls, .on_done = on_token,
+        struct p4_http_opts opts = {.method = "GET",
+                                    .url = url,
+                                    .headers = headers,
+                                    .timeout_ms = TIMEOUT_MS,
+                                    .tls = &tls,
+                                    .on_done = on_token,
                                     .data = o};
         o->fetching_token = 1;
         rc = url ? p4_http_start(o->reg->http, &opts, NULL) : -1;
@@ -292,8 +303,7 @@ static void on_answer(int rc, const struct p4_http_response *resp, void *data)
                      : o->is_referrers ? "referrers list for"
                      : o->is_tags      ? "tag list for"
                                        : "manifest",
-                     o->repo, o->ref, detail[0] ? ": " : "",
-                     detail);
+                     o->repo, o->ref, detail[0] ? ": " : "", detail);
         finish(o, P4_ERR_NOTFOUND, resp->status, NULL, NULL, NULL, 0, &err);
         return;
     }
@@ -320,8 +330,7 @@ static void on_answer(int rc, const struct p4_http_response *resp, void *data)
          (strncmp(o->ref, "sha256:", 7) == 0 && strcmp(o->ref, digest) != 0))) {
         p4_error_set(&err, P4_ERR_INVALID,
                      "registry %s served a %s for %s@%s whose digest is %s, not %s", o->host,
-                     o->is_blob ? "blob" : "manifest",
-                     o->repo, o->ref, digest,
+                     o->is_blob ? "blob" : "manifest", o->repo, o->ref, digest,
                      resp->content_digest ? resp->content_digest : o->ref);
         finish(o, P4_ERR_INVALID, resp->status, NULL, NULL, NULL, 0, &err);
         return;
@@ -337,8 +346,8 @@ static void send_op(struct op *o)
     const char *cached;
     int h = 0, rc;
     struct p4_http_tls tls = {.ca_pem = o->ca, .ca_len = o->ca_len};
-    struct p4_http_opts opts = {.timeout_ms = TIMEOUT_MS, .tls = &tls, .on_done = on_answer,
-                                .data = o};
+    struct p4_http_opts opts = {
+        .timeout_ms = TIMEOUT_MS, .tls = &tls, .on_done = on_answer, .data = o};
 
     if (o->auth == NULL && (cached = cached_bearer(o->reg, o)) != NULL)
         set_bearer(o, cached);
@@ -348,7 +357,10 @@ static void send_op(struct op *o)
                        o->host, o->repo);
     else
         (void)snprintf(url, n, "%s://%s/v2/%s/%s/%s", o->insecure ? "http" : "https", o->host,
-                       o->repo, o->is_blob ? "blobs" : o->is_referrers ? "referrers" : "manifests",
+                       o->repo,
+                       o->is_blob        ? "blobs"
+                       : o->is_referrers ? "referrers"
+                                         : "manifests",
                        o->ref);
     if (o->is_tags)
         headers[h++] = "Accept: application/json";
@@ -433,8 +445,7 @@ int p4_registry_tags(struct p4_registry *r, const struct p4_registry_target *t,
 }
 
 int p4_registry_referrers(struct p4_registry *r, const struct p4_registry_target *t,
-                          const char *repository, const char *digest, p4_registry_cb cb,
-                          void *data)
+                          const char *repository, const char *digest, p4_registry_cb cb, void *data)
 {
     if (digest == NULL || !p4_oci_digest_valid(digest))
         return P4_ERR_INVAL;
@@ -450,8 +461,7 @@ int p4_registry_blob(struct p4_registry *r, const struct p4_registry_target *t,
 }
 
 int p4_registry_blob_get(struct p4_registry *r, const struct p4_registry_target *t,
-                         const char *repository, const char *digest, p4_registry_cb cb,
-                         void *data)
+                         const char *repository, const char *digest, p4_registry_cb cb, void *data)
 {
     if (digest == NULL || !p4_oci_digest_valid(digest))
         return P4_ERR_INVAL;

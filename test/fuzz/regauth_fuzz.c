@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "phase4/oci/authtoken.h"
+#include "phase4/oci/imageref.h"
 #include "phase4/oci/regauth.h"
 
 static void check_error(int rc, const struct p4_error *err)

@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -30,6 +30,7 @@
 #include "cosign.h"
 #include "phase4/core/error.h"
 #include "phase4/kube/client.h"
+#include "phase4/oci/imageref.h"
 #include "phase4/oci/ocimanifest.h"
 #include "phase4/oci/regauth.h"
 #include "phase4/oci/registry.h"

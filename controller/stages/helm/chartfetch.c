@@ -14,6 +14,7 @@
 #include "chartindex.h"
 #include "phase4/net/http.h"
 #include "phase4/core/json.h"
+#include "phase4/oci/authtoken.h"
 #include "phase4/oci/ocimanifest.h"
 #include "phase4/oci/regauth.h"
 #include "semver.h"

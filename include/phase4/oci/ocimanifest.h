@@ -149,8 +149,7 @@ bool p4_oci_digest_valid(const char *digest);
  * differ (the message gives both digests); P4_ERR_INVAL when digest is
  * malformed or names another algorithm, or data is NULL with len > 0.
  */
-int p4_oci_digest_verify(const char *digest, const void *data, size_t len,
-                         struct p4_error *err);
+int p4_oci_digest_verify(const char *digest, const void *data, size_t len, struct p4_error *err);
 
 /* Write "sha256:<64 hex>" of len bytes of data (may be NULL when len is 0) to out. */
 void p4_oci_digest_of(const void *data, size_t len, char out[P4_OCI_SHA256_DIGEST_SIZE]);

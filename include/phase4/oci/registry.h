@@ -24,11 +24,11 @@ struct p4_registry;
 
 /* Where and how to talk to one registry; every pointer borrowed for the call. */
 struct p4_registry_target {
-    const char *host;                     /* "registry.example.com:5000" */
-    int insecure_http;                    /* plain HTTP: only when explicitly listed */
-    const unsigned char *ca_pem;          /* extra CA bundle, or NULL for the system store */
+    const char *host;            /* "registry.example.com:5000" */
+    int insecure_http;           /* plain HTTP: only when explicitly listed */
+    const unsigned char *ca_pem; /* extra CA bundle, or NULL for the system store */
     size_t ca_len;
-    const struct p4_regauth_entry *cred;  /* pull-secret credentials, or NULL: anonymous */
+    const struct p4_regauth_entry *cred; /* pull-secret credentials, or NULL: anonymous */
 };
 
 struct p4_registry_answer {
@@ -74,8 +74,7 @@ int p4_registry_tags(struct p4_registry *r, const struct p4_registry_target *t,
                      const char *repository, p4_registry_cb cb, void *data);
 /* GET /v2/<repository>/blobs/<digest> (small blobs: image configs); the body is digest-checked. */
 int p4_registry_blob_get(struct p4_registry *r, const struct p4_registry_target *t,
-                         const char *repository, const char *digest, p4_registry_cb cb,
-                         void *data);
+                         const char *repository, const char *digest, p4_registry_cb cb, void *data);
 /* HEAD /v2/<repository>/blobs/<digest>: rc 0 when the registry serves it. */
 int p4_registry_blob(struct p4_registry *r, const struct p4_registry_target *t,
                      const char *repository, const char *digest, p4_registry_cb cb, void *data);

@@ -167,9 +167,11 @@ static int compose_values(struct run *r)
 
     w->values = p4_helm_values(w, r->base.ns, r->chart, r->image_repo, r->image_digest,
                                &w->values_len, &f, &err);
-    if (w->values == NULL && f.reason != NULL)
-        p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &err);
-    return w->values ? 0 : -1;
+    if (w->values != NULL)
+        return 0;
+    if (f.reason != NULL)
+        p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &err); /* frees w */
+    return -1;
 }
 
 /* Which gate a helm failure belongs to. */

@@ -1,7 +1,9 @@
 /* text.c: text from outside made safe to show (see text.h). */
 #include "phase4/core/text.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence at s (n >= 1 bytes available), or 0 if there is none. */
@@ -168,4 +170,35 @@ void p4_text_position(const char *buf, size_t off, size_t *line, size_t *col)
         (*line)++;
     }
     *col = off - start + 1;
+}
+
+struct p4_span p4_span_of(const char *s)
+{
+    struct p4_span r = {s, s != NULL ? strlen(s) : 0};
+
+    return r;
+}
+
+int p4_span_cmp(struct p4_span a, struct p4_span b)
+{
+    size_t n = a.n < b.n ? a.n : b.n;
+    int c = n > 0 ? memcmp(a.p, b.p, n) : 0;
+
+    if (c != 0)
+        return c;
+    return a.n < b.n ? -1 : a.n > b.n;
+}
+
+void p4_text_format(char *dst, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(dst, size, fmt, ap);
+    va_end(ap);
+}
+
+bool p4_text_eq(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
 }

@@ -1,19 +1,17 @@
 /*
- * yamljson.c: YAML into cJSON trees as Helm reads it (see yamljson.h).
+ * yamljson.c: YAML into cJSON trees as Helm reads it (see yamljson.h): the tree built from
+ * libyaml's events.
  *
  * libyaml's event parser feeds a builder that keeps the open mappings and sequences on an
- * explicit stack (no recursion), resolves each scalar as go-yaml v2's resolve() does, and
- * counts nodes, bytes and depth as it goes, aliases included, so the limits hold before the
- * memory is spent. A node an anchor may still be copied from is never freed while parsing:
- * a value overridden by a later duplicate key, and the value of a "<<" merge key (its keys
- * are copied into the mapping), go to a graveyard array that is wiped and freed at the end.
+ * explicit stack (no recursion), resolves each scalar as go-yaml v2's resolve() does
+ * (yamlscalar.h), and counts nodes, bytes and depth as it goes, aliases included (an alias is a
+ * copy of its anchor's node, yamlanchor.h), so the limits hold before the memory is spent. A
+ * node an anchor may still be copied from is never freed while parsing: a value overridden by a
+ * later duplicate key, and the value of a "<<" merge key (its keys are copied into the mapping),
+ * go to a graveyard array that is wiped and freed at the end.
  */
 #include "phase4/core/yamljson.h"
 
-#include <float.h>
-#include <inttypes.h>
-#include <math.h>
-#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,28 +23,11 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/text.h"
-
-#define TAG_PREFIX "tag:yaml.org,2002:"
-/* Alias look-ups scan the anchors newest first; at most this much work per call. */
-#define MAX_ANCHOR_WORK 50000000
-/* Half-way between FLT_MAX and 2^128: from here a double rounds to an infinite float. */
-#define FLOAT32_OVERFLOW 0x1.ffffffp127
+#include "yamlanchor.h"
+#include "yamlscalar.h"
 
 static const char merge_needs_map[] =
     "a merge key (<<) needs a mapping or a list of mappings as its value";
-
-/* What a scalar resolved to, as go-yaml v2 types it. */
-enum rtype { R_NULL, R_BOOL, R_INT, R_UINT, R_FLOAT, R_STR };
-
-struct scalar {
-    enum rtype type;
-    bool b;
-    int64_t i;
-    uint64_t u;
-    double d;
-};
-
-enum tagkind { T_NONE, T_STR, T_BOOL, T_INT, T_FLOAT, T_NULL, T_TIMESTAMP, T_BINARY, T_OTHER };
 
 /* What happens to a container at its end: nothing, or its keys are merged into the mapping. */
 enum fold { FOLD_NONE, FOLD_MAP, FOLD_SEQ };
@@ -58,25 +39,11 @@ struct frame {
     bool merge_key; /* map: the key waiting for its value is "<<" */
     char *key;      /* map: the key waiting for its value */
     enum fold fold; /* node is the value of "<<" in the frame below; it lives in the graveyard */
-    size_t anchor;  /* 1 + index into builder.anchors, or 0 */
+    size_t anchor;  /* 1 + index into builder.anchors.items, or 0 */
     size_t nodes0;  /* builder.nodes before this node */
     size_t bytes0;
     size_t height; /* of the highest child */
     yaml_mark_t mark;
-};
-
-struct anchor {
-    char *name;
-    size_t len;
-    uint64_t hash;
-    const cJSON *node;     /* the anchored value; NULL when JSON cannot hold it (.inf) */
-    int value_code;        /* why node is NULL */
-    const char *value_why; /* static text */
-    char *key;             /* its text as a mapping key; NULL when it cannot be one */
-    int key_code;
-    const char *key_why;
-    bool complete; /* an alias inside the anchored node would contain itself */
-    size_t nodes, bytes, height;
 };
 
 struct builder {
@@ -89,12 +56,9 @@ struct builder {
     cJSON *graveyard; /* detached nodes anchors may still point into */
     struct frame *frames;
     size_t depth;
-    struct anchor *anchors;
-    size_t nanchors;
-    size_t capanchors;
+    struct p4_yaml_anchors anchors;
     size_t nodes;
     size_t bytes;
-    size_t work;
     bool done;
     struct p4_error *err;
 };
@@ -121,499 +85,8 @@ static int fail_at(struct p4_error *err, int code, yaml_mark_t mark, const char 
     va_start(ap, fmt);
     (void)vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    return p4_error_set_printable(err, code, "YAML line %zu, column %zu: %s.", (size_t)mark.line + 1,
-                (size_t)mark.column + 1, what);
-}
-
-static void wipe(void *p, size_t n)
-{
-    if (p != NULL && n > 0)
-        OPENSSL_cleanse(p, n);
-}
-
-/* Keys, anchored scalars and scratch copies may be a Secret's values: wiped, then freed. */
-static void wipe_free(char *s)
-{
-    if (s != NULL) {
-        wipe(s, strlen(s));
-        free(s);
-    }
-}
-
-/* ---- scalars, resolved as go-yaml v2's resolve() does ---- */
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static char lower(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return (char)(c - 'A' + 'a');
-    return c;
-}
-
-static unsigned digit_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return (unsigned)(c - '0');
-    if (c >= 'a' && c <= 'f')
-        return (unsigned)(c - 'a' + 10);
-    if (c >= 'A' && c <= 'F')
-        return (unsigned)(c - 'A' + 10);
-    return 99;
-}
-
-/* go-yaml v2's resolve_table: the first byte hints at what a plain scalar may be. */
-static char hint_of(char c)
-{
-    if (c == '+' || c == '-')
-        return 'S';
-    if (is_digit(c))
-        return 'D';
-    if (c != '\0' && strchr("yYnNtTfFoO~", c) != NULL)
-        return 'M';
-    if (c == '.')
-        return '.';
-    return 0;
-}
-
-enum special { SP_TRUE, SP_FALSE, SP_NULL, SP_NAN, SP_INF, SP_NINF };
-
-/* go-yaml v2's resolve_map: exact spellings only ("tRue" is a string). */
-static const struct {
-    const char *text;
-    enum special what;
-} specials[] = {
-    {"y", SP_TRUE},      {"Y", SP_TRUE},      {"yes", SP_TRUE},    {"Yes", SP_TRUE},
-    {"YES", SP_TRUE},    {"true", SP_TRUE},   {"True", SP_TRUE},   {"TRUE", SP_TRUE},
-    {"on", SP_TRUE},     {"On", SP_TRUE},     {"ON", SP_TRUE},     {"n", SP_FALSE},
-    {"N", SP_FALSE},     {"no", SP_FALSE},    {"No", SP_FALSE},    {"NO", SP_FALSE},
-    {"false", SP_FALSE}, {"False", SP_FALSE}, {"FALSE", SP_FALSE}, {"off", SP_FALSE},
-    {"Off", SP_FALSE},   {"OFF", SP_FALSE},   {"", SP_NULL},       {"~", SP_NULL},
-    {"null", SP_NULL},   {"Null", SP_NULL},   {"NULL", SP_NULL},   {".nan", SP_NAN},
-    {".NaN", SP_NAN},    {".NAN", SP_NAN},    {".inf", SP_INF},    {".Inf", SP_INF},
-    {".INF", SP_INF},    {"+.inf", SP_INF},   {"+.Inf", SP_INF},   {"+.INF", SP_INF},
-    {"-.inf", SP_NINF},  {"-.Inf", SP_NINF},  {"-.INF", SP_NINF},
-};
-
-static bool special(const char *s, size_t n, struct scalar *out)
-{
-    for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++) {
-        if (strlen(specials[i].text) != n || memcmp(specials[i].text, s, n) != 0)
-            continue;
-        switch (specials[i].what) {
-        case SP_TRUE:
-        case SP_FALSE:
-            out->type = R_BOOL;
-            out->b = specials[i].what == SP_TRUE;
-            break;
-        case SP_NULL:
-            out->type = R_NULL;
-            break;
-        case SP_NAN:
-            out->type = R_FLOAT;
-            out->d = NAN;
-            break;
-        case SP_INF:
-        case SP_NINF:
-            out->type = R_FLOAT;
-            out->d = specials[i].what == SP_INF ? INFINITY : -INFINITY;
-            break;
-        }
-        return true;
-    }
-    return false;
-}
-
-/* Go's strconv.ParseUint(s, 0, 64): 0b, 0o, 0x or 0 (octal) prefixes, no sign. */
-static bool go_uint(const char *s, size_t n, uint64_t *out)
-{
-    unsigned base = 10;
-    size_t i = 0;
-    uint64_t v = 0;
-
-    if (n == 0)
-        return false;
-    if (s[0] == '0') {
-        char p = '\0'; /* a prefix letter needs a digit after it: "0x" alone is octal, bad */
-
-        if (n >= 3)
-            p = lower(s[1]);
-
-        base = p == 'b' ? 2 : p == 'x' ? 16 : 8;
-        i = p == 'b' || p == 'o' || p == 'x' ? 2 : 1;
-    }
-    for (; i < n; i++) {
-        unsigned d = digit_value(s[i]);
-
-        if (d >= base || v > (UINT64_MAX - d) / base)
-            return false;
-        v = v * base + d;
-    }
-    *out = v;
-    return true;
-}
-
-/* Go's strconv.ParseInt(s, 0, 64): an optional sign, then as go_uint, in int64 range. */
-static bool go_int(const char *s, size_t n, int64_t *out)
-{
-    bool neg = false;
-    uint64_t v;
-
-    if (n > 0 && (s[0] == '+' || s[0] == '-')) {
-        neg = s[0] == '-';
-        s++;
-        n--;
-    }
-    if (!go_uint(s, n, &v))
-        return false;
-    if (neg) {
-        if (v > (uint64_t)INT64_MAX + 1)
-            return false;
-        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-    } else {
-        if (v > (uint64_t)INT64_MAX)
-            return false;
-        *out = (int64_t)v;
-    }
-    return true;
-}
-
-/* go-yaml v2's yamlStyleFloat: ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$ */
-static bool yaml_float_form(const char *s, size_t n)
-{
-    size_t i = 0;
-
-    if (i < n && (s[i] == '+' || s[i] == '-'))
-        i++;
-    if (i < n && s[i] == '.') {
-        i++;
-        if (i >= n || !is_digit(s[i]))
-            return false;
-        while (i < n && is_digit(s[i]))
-            i++;
-    } else {
-        if (i >= n || !is_digit(s[i]))
-            return false;
-        while (i < n && is_digit(s[i]))
-            i++;
-        if (i < n && s[i] == '.') {
-            i++;
-            while (i < n && is_digit(s[i]))
-                i++;
-        }
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        if (i >= n || !is_digit(s[i]))
-            return false;
-        while (i < n && is_digit(s[i]))
-            i++;
-    }
-    return i == n;
-}
-
-/* strtod of a NUL-terminated, already checked decimal; false when it overflows (Go refuses). */
-static bool to_double(const char *s, size_t n, double *out)
-{
-    char *end = NULL;
-    double d = strtod(s, &end);
-
-    if (end != s + n || isinf(d))
-        return false;
-    *out = d;
-    return true;
-}
-
-/* s[0..n) without its underscores, NUL-terminated; caller frees. */
-static char *strip_underscores(const char *s, size_t n, size_t *len)
-{
-    char *out = p4_malloc(n + 1);
-    size_t j = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '_')
-            out[j++] = s[i];
-    }
-    out[j] = '\0';
-    *len = j;
-    return out;
-}
-
-/* Go's underscoreOK for a number with no sign or base prefix: '_' only between digits. */
-static bool underscore_ok(const char *s, size_t n)
-{
-    char saw = '^';
-
-    for (size_t i = 0; i < n; i++) {
-        if (is_digit(s[i])) {
-            saw = '0';
-        } else if (s[i] == '_') {
-            if (saw != '0')
-                return false;
-            saw = '_';
-        } else {
-            if (saw == '_')
-                return false;
-            saw = '!';
-        }
-    }
-    return saw != '_';
-}
-
-/* Go's strconv.ParseFloat(s, 64) for s starting with '.': ".5", ".5e3", "._" fails. */
-static bool go_dot_float(const char *s, size_t n, double *out)
-{
-    bool sawdot = false, sawdigits = false, underscores = false, ok;
-    size_t i = 0, len;
-    char *plain;
-
-    for (; i < n; i++) {
-        if (s[i] == '_') {
-            underscores = true;
-        } else if (s[i] == '.' && !sawdot) {
-            sawdot = true;
-        } else if (is_digit(s[i])) {
-            sawdigits = true;
-        } else {
-            break;
-        }
-    }
-    if (!sawdigits)
-        return false;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        if (i >= n || !is_digit(s[i]))
-            return false;
-        for (; i < n && (is_digit(s[i]) || s[i] == '_'); i++)
-            underscores = underscores || s[i] == '_';
-    }
-    if (i != n || (underscores && !underscore_ok(s, n)))
-        return false;
-    plain = strip_underscores(s, n, &len);
-    ok = to_double(plain, len, out);
-    wipe(plain, len);
-    free(plain);
-    return ok;
-}
-
-/* go-yaml v2's resolve() for an untagged plain scalar. */
-static void resolve_plain(const char *s, size_t n, struct scalar *out)
-{
-    char hint = 'N';
-    char *plain;
-    size_t len;
-
-    out->type = R_STR;
-    if (n > 0)
-        hint = hint_of(s[0]);
-    if (hint == 0 || special(s, n, out))
-        return;
-    if (hint == '.') {
-        if (go_dot_float(s, n, &out->d))
-            out->type = R_FLOAT;
-        return;
-    }
-    if (hint != 'D' && hint != 'S')
-        return;
-    /* Timestamps (2001-12-14) stay strings for interface{} in go-yaml v2: no special case. */
-    plain = strip_underscores(s, n, &len);
-    if (go_int(plain, len, &out->i))
-        out->type = R_INT;
-    else if (go_uint(plain, len, &out->u))
-        out->type = R_UINT;
-    else if (yaml_float_form(plain, len) && to_double(plain, len, &out->d))
-        out->type = R_FLOAT;
-    wipe(plain, len);
-    free(plain);
-}
-
-static enum tagkind tag_kind(const char *tag)
-{
-    static const struct {
-        const char *name;
-        enum tagkind kind;
-    } known[] = {
-        {TAG_PREFIX "str", T_STR},       {TAG_PREFIX "bool", T_BOOL},
-        {TAG_PREFIX "int", T_INT},       {TAG_PREFIX "float", T_FLOAT},
-        {TAG_PREFIX "null", T_NULL},     {TAG_PREFIX "timestamp", T_TIMESTAMP},
-        {TAG_PREFIX "binary", T_BINARY},
-    };
-
-    if (tag == NULL)
-        return T_NONE;
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-        if (strcmp(tag, known[i].name) == 0)
-            return known[i].kind;
-    }
-    return T_OTHER;
-}
-
-/* YYYY-M-D at the start, as a !!timestamp begins (the rest is not checked). */
-static bool is_date(const char *s, size_t n)
-{
-    size_t i = 0, digits;
-
-    for (; i < 4; i++) {
-        if (i >= n || !is_digit(s[i]))
-            return false;
-    }
-    for (int part = 0; part < 2; part++) {
-        if (i >= n || s[i] != '-')
-            return false;
-        i++;
-        for (digits = 0; i < n && is_digit(s[i]) && digits < 2; i++)
-            digits++;
-        if (digits == 0)
-            return false;
-    }
-    return i == n || s[i] == 'T' || s[i] == 't' || s[i] == ' ' || s[i] == '\t';
-}
-
-/* Resolve a scalar with its tag; 0, or a code with *why saying what is wrong. */
-static int resolve(const char *s, size_t n, enum tagkind tag, bool plain, struct scalar *out,
-                   const char **why)
-{
-    out->type = R_STR;
-    switch (tag) {
-    case T_NONE:
-        if (!plain) /* quoted or block scalars are strings */
-            return 0;
-        break;
-    case T_STR:
-    case T_OTHER: /* go-yaml v2 keeps the text of a scalar with a tag it does not know */
-        return 0;
-    case T_BINARY:
-        *why = "!!binary values are not supported";
-        return P4_ERR_INVALID;
-    case T_TIMESTAMP:
-        if (is_date(s, n))
-            return 0;
-        *why = "the value is not a !!timestamp";
-        return P4_ERR_PARSE;
-    default:
-        break;
-    }
-    resolve_plain(s, n, out);
-    if (tag == T_NONE)
-        return 0;
-    if ((tag == T_BOOL && out->type == R_BOOL) || (tag == T_NULL && out->type == R_NULL) ||
-        (tag == T_FLOAT && out->type == R_FLOAT) ||
-        (tag == T_INT && (out->type == R_INT || out->type == R_UINT)))
-        return 0;
-    if (tag == T_FLOAT && (out->type == R_INT || out->type == R_UINT)) {
-        out->d = out->type == R_INT ? (double)out->i : (double)out->u;
-        out->type = R_FLOAT;
-        return 0;
-    }
-    *why = "the value does not match its tag";
-    return P4_ERR_PARSE;
-}
-
-/*
- * A float key as sigs.k8s.io/yaml writes it: strconv.FormatFloat(v, 'g', -1, 32), that is
- * the shortest digits that read back as the same float32, in %e form when the exponent is
- * below -4 or at least 6, with .inf, -.inf and .nan for the special values.
- */
-static void float_key(double v, char *out, size_t size)
-{
-    char buf[48];
-    char *e;
-    float f;
-    int p, exp;
-
-    if (isnan(v)) {
-        (void)snprintf(out, size, ".nan");
-        return;
-    }
-    if (fabs(v) >= FLOAT32_OVERFLOW) {
-        (void)snprintf(out, size, "%s", v > 0 ? ".inf" : "-.inf");
-        return;
-    }
-    if (fabs(v) > FLT_MAX)
-        f = v > 0 ? FLT_MAX : -FLT_MAX;
-    else
-        f = (float)v;
-    for (p = 1; p < 9; p++) {
-        (void)snprintf(buf, sizeof(buf), "%.*e", p - 1, (double)f);
-        if (strtof(buf, NULL) == f)
-            break;
-    }
-    (void)snprintf(buf, sizeof(buf), "%.*e", p - 1, (double)f);
-    e = strchr(buf, 'e');
-    exp = e != NULL ? (int)strtol(e + 1, NULL, 10) : 0;
-    if (exp < -4 || exp >= 6)
-        (void)snprintf(out, size, "%s", buf);
-    else
-        (void)snprintf(out, size, "%.*f", p - 1 - exp > 0 ? p - 1 - exp : 0, (double)f);
-}
-
-/* The mapping key a resolved scalar becomes (caller frees), or NULL with *code and *why. */
-static char *key_text(const struct scalar *sc, const char *s, size_t n, int *code, const char **why)
-{
-    char buf[64];
-
-    switch (sc->type) {
-    case R_NULL:
-        *code = P4_ERR_INVALID;
-        *why = "a mapping key is null, which JSON cannot hold";
-        return NULL;
-    case R_BOOL:
-        return p4_strdup(sc->b ? "true" : "false");
-    case R_INT:
-        (void)snprintf(buf, sizeof(buf), "%" PRId64, sc->i);
-        return p4_strdup(buf);
-    case R_UINT:
-        *code = P4_ERR_INVALID;
-        *why = "a mapping key is an integer above 2^63-1, which Helm cannot hold";
-        return NULL;
-    case R_FLOAT:
-        float_key(sc->d, buf, sizeof(buf));
-        return p4_strdup(buf);
-    default:
-        if (n > 0 && memchr(s, '\0', n) != NULL) {
-            *code = P4_ERR_INVALID;
-            *why = "a mapping key contains a NUL character";
-            return NULL;
-        }
-        return p4_strndup(s, n);
-    }
-}
-
-/* The JSON value of a resolved scalar, or NULL with *code and *why. s is NUL-terminated. */
-static cJSON *value_node(const struct scalar *sc, const char *s, size_t n, int *code,
-                         const char **why)
-{
-    switch (sc->type) {
-    case R_NULL:
-        return p4_json_need(cJSON_CreateNull());
-    case R_BOOL:
-        return p4_json_need(cJSON_CreateBool(sc->b));
-    case R_INT:
-        return p4_json_need(cJSON_CreateNumber((double)sc->i));
-    case R_UINT:
-        return p4_json_need(cJSON_CreateNumber((double)sc->u));
-    case R_FLOAT:
-        if (!isfinite(sc->d)) {
-            *code = P4_ERR_INVALID;
-            *why = "a value is .inf or .nan, which JSON cannot hold";
-            return NULL;
-        }
-        return p4_json_need(cJSON_CreateNumber(sc->d));
-    default:
-        if (n > 0 && memchr(s, '\0', n) != NULL) {
-            *code = P4_ERR_INVALID;
-            *why = "a string contains a NUL character";
-            return NULL;
-        }
-        return p4_json_need(cJSON_CreateString(s));
-    }
+    return p4_error_set_printable(err, code, "YAML line %zu, column %zu: %s.",
+                                  (size_t)mark.line + 1, (size_t)mark.column + 1, what);
 }
 
 /* ---- the builder ---- */
@@ -646,81 +119,23 @@ static int check_depth(struct builder *b, size_t height, yaml_mark_t mark)
     return 0;
 }
 
-static uint64_t hash_name(const char *s, size_t n)
-{
-    uint64_t h = 14695981039346656037ULL;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-static void reset_anchors(struct builder *b)
-{
-    for (size_t i = 0; i < b->nanchors; i++) {
-        wipe_free(b->anchors[i].name);
-        wipe_free(b->anchors[i].key);
-    }
-    b->nanchors = 0;
-}
-
-/* A new anchor (newest wins, as YAML says); returns its index + 1. */
-static size_t add_anchor(struct builder *b, const char *name)
-{
-    struct anchor *a;
-
-    if (b->nanchors == b->capanchors) {
-        b->capanchors = b->capanchors ? 2 * b->capanchors : 16;
-        b->anchors = p4_realloc(b->anchors, b->capanchors * sizeof(*b->anchors));
-    }
-    a = &b->anchors[b->nanchors++];
-    memset(a, 0, sizeof(*a));
-    a->len = strlen(name);
-    a->name = p4_strndup(name, a->len);
-    a->hash = hash_name(name, a->len);
-    return b->nanchors;
-}
-
-static struct anchor *find_anchor(struct builder *b, const char *name, yaml_mark_t mark, int *rc)
-{
-    size_t n = strlen(name);
-    uint64_t h = hash_name(name, n);
-
-    for (size_t i = b->nanchors; i-- > 0;) {
-        struct anchor *a = &b->anchors[i];
-        bool same = a->len == n && a->hash == h;
-
-        b->work += 1 + (same ? n / 64 : 0);
-        if (b->work > MAX_ANCHOR_WORK) {
-            *rc = fail_at(b->err, P4_ERR_TOOBIG, mark, "too many anchors and aliases to resolve");
-            return NULL;
-        }
-        if (same && memcmp(a->name, name, n) == 0)
-            return a;
-    }
-    *rc = fail_at(b->err, P4_ERR_PARSE, mark, "an alias refers to an anchor that is not defined");
-    return NULL;
-}
-
 /*
  * Record an anchored scalar: its value node (value, already in the tree, or NULL to make one
  * that lives in the graveyard) and its text as a key, each kept with why it cannot be one.
  */
-static void anchor_scalar(struct builder *b, const char *name, const struct scalar *sc,
+static void anchor_scalar(struct builder *b, const char *name, const struct p4_yaml_scalar *sc,
                           const char *s, size_t n, cJSON *value)
 {
-    size_t index = add_anchor(b, name) - 1; /* may move b->anchors */
-    struct anchor *a = &b->anchors[index];
+    size_t index = p4_yaml_anchor_add(&b->anchors, name) - 1; /* may move b->anchors */
+    struct p4_yaml_anchor *a = &b->anchors.items[index];
 
     if (value == NULL) {
-        value = value_node(sc, s, n, &a->value_code, &a->value_why);
+        value = p4_yaml_value_node(sc, s, n, &a->value_code, &a->value_why);
         if (value != NULL)
             p4_json_need_ok(cJSON_AddItemToArray(b->graveyard, value));
     }
     a->node = value;
-    a->key = key_text(sc, s, n, &a->key_code, &a->key_why);
+    a->key = p4_yaml_key_text(sc, s, n, &a->key_code, &a->key_why);
     a->complete = true;
     a->nodes = 1;
     a->bytes = n;
@@ -737,7 +152,7 @@ static void attach(struct builder *b, cJSON *node, size_t height)
     }
     if (f->map) {
         p4_json_need_ok(cJSON_AddItemToObject(f->node, f->key, node));
-        wipe_free(f->key);
+        p4_wipe_free_str(f->key);
         f->key = NULL;
         f->want_key = true;
     } else {
@@ -831,11 +246,11 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev)
     const char *s = (const char *)ev->data.scalar.value;
     size_t n = ev->data.scalar.length;
     const char *anchor = (const char *)ev->data.scalar.anchor;
-    enum tagkind tag = tag_kind((const char *)ev->data.scalar.tag);
+    enum p4_yaml_tag tag = p4_yaml_tag_kind((const char *)ev->data.scalar.tag);
     bool plain = ev->data.scalar.plain_implicit != 0;
     struct frame *f = top(b);
     const char *why = "";
-    struct scalar sc;
+    struct p4_yaml_scalar sc;
     cJSON *node;
     int rc, code = P4_ERR_INVALID;
 
@@ -843,7 +258,7 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev)
     rc = count(b, f != NULL && f->map && f->want_key ? 0 : 1, n, ev->start_mark);
     if (rc != 0)
         return rc;
-    rc = resolve(s, n, tag, plain, &sc, &why);
+    rc = p4_yaml_resolve(s, n, tag, plain, &sc, &why);
     if (rc != 0)
         return fail_at(b->err, rc, ev->start_mark, "%s", why);
     if (f != NULL && f->map && f->want_key) {
@@ -851,10 +266,10 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev)
         /* go-yaml v2's isMerge: "<<" untagged and plain, or tagged !!merge. */
         if (n == 2 && memcmp(s, "<<", 2) == 0 &&
             (plain || strcmp(ev->data.scalar.tag ? (const char *)ev->data.scalar.tag : "",
-                             TAG_PREFIX "merge") == 0)) {
+                             P4_YAML_TAG_PREFIX "merge") == 0)) {
             f->merge_key = true;
         } else {
-            f->key = key_text(&sc, s, n, &code, &why);
+            f->key = p4_yaml_key_text(&sc, s, n, &code, &why);
             if (f->key == NULL)
                 return fail_at(b->err, code, ev->start_mark, "%s", why);
         }
@@ -864,7 +279,7 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev)
     }
     if (f != NULL && f->map && f->merge_key)
         return fail_at(b->err, P4_ERR_PARSE, ev->start_mark, "%s", merge_needs_map);
-    node = value_node(&sc, s, n, &code, &why);
+    node = p4_yaml_value_node(&sc, s, n, &code, &why);
     if (node == NULL)
         return fail_at(b->err, code, ev->start_mark, "%s", why);
     attach(b, node, 0);
@@ -907,10 +322,10 @@ static int on_start(struct builder *b, const yaml_event_t *ev, bool map)
     nf->bytes0 = b->bytes;
     nf->mark = ev->start_mark;
     if (anchor != NULL) {
-        nf->anchor = add_anchor(b, (const char *)anchor);
-        b->anchors[nf->anchor - 1].node = node;
-        b->anchors[nf->anchor - 1].key_code = P4_ERR_INVALID;
-        b->anchors[nf->anchor - 1].key_why =
+        nf->anchor = p4_yaml_anchor_add(&b->anchors, (const char *)anchor);
+        b->anchors.items[nf->anchor - 1].node = node;
+        b->anchors.items[nf->anchor - 1].key_code = P4_ERR_INVALID;
+        b->anchors.items[nf->anchor - 1].key_why =
             "a mapping key is a mapping or a list, which JSON cannot hold";
     }
     return 0;
@@ -924,13 +339,13 @@ static int on_end(struct builder *b)
     if (b->depth == 0) /* libyaml only ends what it started; be safe anyway */
         return 0;
     f = &b->frames[--b->depth];
-    wipe_free(f->key);
+    p4_wipe_free_str(f->key);
     f->key = NULL;
     if (f->map)
         dedupe(b, f->node);
     height = f->height + 1;
-    if (f->anchor != 0 && b->anchors != NULL) {
-        struct anchor *a = &b->anchors[f->anchor - 1];
+    if (f->anchor != 0 && b->anchors.items != NULL) {
+        struct p4_yaml_anchor *a = &b->anchors.items[f->anchor - 1];
 
         a->complete = true;
         a->nodes = b->nodes - f->nodes0;
@@ -949,12 +364,13 @@ static int on_end(struct builder *b)
 static int on_alias(struct builder *b, const yaml_event_t *ev)
 {
     struct frame *f = top(b);
-    struct anchor *a;
-    int rc = 0;
+    struct p4_yaml_anchor *a;
+    const char *why = "";
+    int rc = 0, code = P4_ERR_PARSE;
 
-    a = find_anchor(b, (const char *)ev->data.alias.anchor, ev->start_mark, &rc);
+    a = p4_yaml_anchor_find(&b->anchors, (const char *)ev->data.alias.anchor, &code, &why);
     if (a == NULL)
-        return rc;
+        return fail_at(b->err, code, ev->start_mark, "%s", why);
     if (!a->complete)
         return fail_at(b->err, P4_ERR_PARSE, ev->start_mark,
                        "an alias refers to a node that contains it");
@@ -995,7 +411,7 @@ static int on_event(struct builder *b, const yaml_event_t *ev)
         b->done = true;
         return 0;
     case YAML_DOCUMENT_START_EVENT:
-        reset_anchors(b); /* anchors belong to their document */
+        p4_yaml_anchors_reset(&b->anchors); /* anchors belong to their document */
         return 0;
     case YAML_DOCUMENT_END_EVENT:
         doc = b->root != NULL ? b->root : p4_json_need(cJSON_CreateNull());
@@ -1035,18 +451,19 @@ static int yaml_error(struct builder *b, const yaml_parser_t *p)
     case YAML_READER_ERROR:
         p4_text_position(b->buf, p->problem_offset < b->len ? p->problem_offset : b->len, &line,
                          &col);
-        return p4_error_set_printable(b->err, P4_ERR_PARSE, "invalid YAML at line %zu, column %zu: %s.", line, col,
-                    problem);
+        return p4_error_set_printable(
+            b->err, P4_ERR_PARSE, "invalid YAML at line %zu, column %zu: %s.", line, col, problem);
     default:
         if (p->context != NULL)
-            return p4_error_set_printable(b->err, P4_ERR_PARSE,
-                        "invalid YAML at line %zu, column %zu: %s (%s started at line %zu, "
-                        "column %zu).",
-                        (size_t)p->problem_mark.line + 1, (size_t)p->problem_mark.column + 1,
-                        problem, p->context, (size_t)p->context_mark.line + 1,
-                        (size_t)p->context_mark.column + 1);
-        return p4_error_set_printable(b->err, P4_ERR_PARSE, "invalid YAML at line %zu, column %zu: %s.",
-                    (size_t)p->problem_mark.line + 1, (size_t)p->problem_mark.column + 1, problem);
+            return p4_error_set_printable(
+                b->err, P4_ERR_PARSE,
+                "invalid YAML at line %zu, column %zu: %s (%s started at line %zu, "
+                "column %zu).",
+                (size_t)p->problem_mark.line + 1, (size_t)p->problem_mark.column + 1, problem,
+                p->context, (size_t)p->context_mark.line + 1, (size_t)p->context_mark.column + 1);
+        return p4_error_set_printable(
+            b->err, P4_ERR_PARSE, "invalid YAML at line %zu, column %zu: %s.",
+            (size_t)p->problem_mark.line + 1, (size_t)p->problem_mark.column + 1, problem);
     }
 }
 
@@ -1064,8 +481,9 @@ static cJSON *parse(const char *buf, size_t len, bool all, struct p4_error *err)
         goto out;
     }
     if (len > P4_YAML_MAX_INPUT) {
-        p4_error_set_printable(err, P4_ERR_TOOBIG, "YAML input of %zu bytes exceeds the %zu-byte limit.", len,
-             P4_YAML_MAX_INPUT);
+        p4_error_set_printable(err, P4_ERR_TOOBIG,
+                               "YAML input of %zu bytes exceeds the %zu-byte limit.", len,
+                               P4_YAML_MAX_INPUT);
         goto out;
     }
     if (!yaml_parser_initialize(&parser)) {
@@ -1085,7 +503,7 @@ static cJSON *parse(const char *buf, size_t len, bool all, struct p4_error *err)
         }
         rc = on_event(&b, &ev);
         if (ev.type == YAML_SCALAR_EVENT)
-            wipe(ev.data.scalar.value, ev.data.scalar.length);
+            p4_wipe(ev.data.scalar.value, ev.data.scalar.length);
         yaml_event_delete(&ev);
         if (rc != 0)
             goto out;
@@ -1099,10 +517,9 @@ static cJSON *parse(const char *buf, size_t len, bool all, struct p4_error *err)
     }
 out:
     for (size_t i = 0; i < b.depth; i++)
-        wipe_free(b.frames[i].key);
+        p4_wipe_free_str(b.frames[i].key);
     free(b.frames);
-    reset_anchors(&b);
-    free(b.anchors);
+    p4_yaml_anchors_close(&b.anchors);
     p4_json_discard(b.graveyard);
     p4_json_discard(b.root);
     p4_json_discard(b.docs);

@@ -21,8 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stages/kubernetes/diagnose.h"
 #include "phase4/core/json.h"
+#include "stages/kubernetes/diagevent.h"
+#include "stages/kubernetes/diagnose.h"
+#include "stages/kubernetes/diagobject.h"
+#include "stages/kubernetes/diagrefusal.h"
+#include "stages/kubernetes/diagwarnings.h"
 
 #define SA "system:serviceaccount:phase4-system:phase4-operator"
 

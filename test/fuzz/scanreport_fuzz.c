@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "stages/docker/scanreport.h"
+#include "stages/docker/vulnreport.h"
 
 #define DIGEST "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 

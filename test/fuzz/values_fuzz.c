@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stages/helm/values.h"
 #include "phase4/core/yamljson.h"
+#include "stages/helm/values.h"
 
 #define MARKER "SECRETMARK"
 

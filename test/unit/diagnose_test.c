@@ -17,7 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stages/kubernetes/diagevent.h"
 #include "stages/kubernetes/diagnose.h"
+#include "stages/kubernetes/diagobject.h"
+#include "stages/kubernetes/diagrefusal.h"
+#include "stages/kubernetes/diagwarnings.h"
 
 #include "testjson.h"
 
@@ -25,7 +29,12 @@
 #define SA "system:serviceaccount:phase4-system:phase4-operator"
 
 enum call { EVENT, REFUSAL, OBJECT };
-enum { ART = P4_FAIL_ARTIFACT, CLU = P4_FAIL_CLUSTER, TRA = P4_FAIL_TRANSIENT, NONE = P4_FAIL_NONE };
+enum {
+    ART = P4_FAIL_ARTIFACT,
+    CLU = P4_FAIL_CLUSTER,
+    TRA = P4_FAIL_TRANSIENT,
+    NONE = P4_FAIL_NONE
+};
 
 struct fixture_case {
     const char *file; /* under FIXTURES */
@@ -39,247 +48,540 @@ struct fixture_case {
 
 static const struct fixture_case fixture_cases[] = {
     /* Image pulls: the image, the registry's words and who must act. */
-    {"event-pull-not-found.json", EVENT, 1, "ImagePullBackOff", ART,
+    {"event-pull-not-found.json",
+     EVENT,
+     1,
+     "ImagePullBackOff",
+     ART,
      {"Pod shop/web-7d9c8b6f5-x2x9p: container web cannot pull image "
       "\"registry.example.com/shop/web:9.9.9\" (ErrImagePull): registry.example.com/shop/web:"
       "9.9.9: not found.",
-      "Push the image or correct its reference in the chart"}, {NULL}},
-    {"event-pull-manifest-unknown.json", EVENT, 1, "ImagePullBackOff", ART,
+      "Push the image or correct its reference in the chart"},
+     {NULL}},
+    {"event-pull-manifest-unknown.json",
+     EVENT,
+     1,
+     "ImagePullBackOff",
+     ART,
      {"Pod default/webapp-6b5f9d7c4d-8kq2n: container webapp cannot pull image",
       "Error response from daemon: manifest for richardchesterwood/k8s-fleetman-webapp-angular:"
-      "releassdfsdfsdfe0-5 not found: manifest unknown"}, {NULL}},
-    {"event-pull-unauthorized.json", EVENT, 1, "ImagePullBackOff", CLU,
+      "releassdfsdfsdfe0-5 not found: manifest unknown"},
+     {NULL}},
+    {"event-pull-unauthorized.json",
+     EVENT,
+     1,
+     "ImagePullBackOff",
+     CLU,
      {"container api cannot pull image \"ghcr.io/devops-hw-private/orders-api:1.0\"",
       "failed to authorize: failed to fetch anonymous token", "403 Forbidden.",
-      "a person must give the pods an image pull secret"}, {NULL}},
-    {"event-pull-timeout.json", EVENT, 1, "ImagePullBackOff", TRA,
+      "a person must give the pods an image pull secret"},
+     {NULL}},
+    {"event-pull-timeout.json",
+     EVENT,
+     1,
+     "ImagePullBackOff",
+     TRA,
      {"Pod shop/backup-28563120-7tq4z: container backup cannot pull image \"busybox:1.36.1\"",
-      "dial tcp 202.53.137.209:443: i/o timeout", "the kubelet keeps retrying"}, {NULL}},
-    {"event-pull-rate-limit.json", EVENT, 1, "ImagePullBackOff", TRA,
+      "dial tcp 202.53.137.209:443: i/o timeout", "the kubelet keeps retrying"},
+     {NULL}},
+    {"event-pull-rate-limit.json",
+     EVENT,
+     1,
+     "ImagePullBackOff",
+     TRA,
      {"cannot pull image \"nginx:1.23\"", "toomanyrequests: You have reached your pull rate limit",
-      "throttled the pull"}, {NULL}},
-    {"event-pull-x509.json", EVENT, 1, "ImagePullBackOff", CLU,
-     {"x509: certificate signed by unknown authority", "install its CA on the nodes"}, {NULL}},
-    {"event-pull-platform.json", EVENT, 1, "ImagePullBackOff", ART,
-     {"no match for platform in manifest: not found", "a new (multi-platform) image is needed"}, {NULL}},
-    {"event-errimagepull.json", EVENT, 1, "ImagePullBackOff", ART,
-     {"Pod shop/web-7d9c8b6f5-x2x9p: container web cannot pull its image (ErrImagePull)."}, {NULL}},
-    {"event-imagepullbackoff-v1.json", EVENT, 1, "ImagePullBackOff", ART,
-     {"Pod shop/web-7d9c8b6f5-x2x9p: container web cannot pull its image (ImagePullBackOff)."}, {NULL}},
+      "throttled the pull"},
+     {NULL}},
+    {"event-pull-x509.json",
+     EVENT,
+     1,
+     "ImagePullBackOff",
+     CLU,
+     {"x509: certificate signed by unknown authority", "install its CA on the nodes"},
+     {NULL}},
+    {"event-pull-platform.json",
+     EVENT,
+     1,
+     "ImagePullBackOff",
+     ART,
+     {"no match for platform in manifest: not found", "a new (multi-platform) image is needed"},
+     {NULL}},
+    {"event-errimagepull.json",
+     EVENT,
+     1,
+     "ImagePullBackOff",
+     ART,
+     {"Pod shop/web-7d9c8b6f5-x2x9p: container web cannot pull its image (ErrImagePull)."},
+     {NULL}},
+    {"event-imagepullbackoff-v1.json",
+     EVENT,
+     1,
+     "ImagePullBackOff",
+     ART,
+     {"Pod shop/web-7d9c8b6f5-x2x9p: container web cannot pull its image (ImagePullBackOff)."},
+     {NULL}},
     {"event-backoff-pulling-normal.json", EVENT, 0, "", NONE, {NULL}, {NULL}},
-    {"event-inspect-failed.json", EVENT, 1, "InvalidImageName", ART,
+    {"event-inspect-failed.json",
+     EVENT,
+     1,
+     "InvalidImageName",
+     ART,
      {"container web has an image reference that is not valid "
-      "(\"Registry.Example.com/Shop/Web:1.4.2\"). Correct it in the chart"}, {NULL}},
-    {"event-never-pull.json", EVENT, 1, "ErrImageNeverPull", ART,
-     {"container web has imagePullPolicy Never but its image \"web:local\" is not on the node"}, {NULL}},
+      "(\"Registry.Example.com/Shop/Web:1.4.2\"). Correct it in the chart"},
+     {NULL}},
+    {"event-never-pull.json",
+     EVENT,
+     1,
+     "ErrImageNeverPull",
+     ART,
+     {"container web has imagePullPolicy Never but its image \"web:local\" is not on the node"},
+     {NULL}},
     {"event-failed-configmap.json", EVENT, 0, "", NONE, {NULL}, {NULL}},
     /* Crash loops */
-    {"event-crashloop.json", EVENT, 1, "CrashLoopBackOff", ART,
-     {"Pod shop/web-7d9c8b6f5-x2x9p: container web keeps crashing",
-      "kubectl logs --previous", "a new image or chart is needed"}, {NULL}},
-    {"event-crashloop-v1.json", EVENT, 1, "CrashLoopBackOff", ART,
-     {"Pod shop/db-migrate-x7k2q: container migrate keeps crashing"}, {NULL}},
+    {"event-crashloop.json",
+     EVENT,
+     1,
+     "CrashLoopBackOff",
+     ART,
+     {"Pod shop/web-7d9c8b6f5-x2x9p: container web keeps crashing", "kubectl logs --previous",
+      "a new image or chart is needed"},
+     {NULL}},
+    {"event-crashloop-v1.json",
+     EVENT,
+     1,
+     "CrashLoopBackOff",
+     ART,
+     {"Pod shop/db-migrate-x7k2q: container migrate keeps crashing"},
+     {NULL}},
     /* Scheduling: the scheduler's words without the preemption part, and the remedy. */
-    {"event-scheduling-cpu.json", EVENT, 1, "Unschedulable", CLU,
+    {"event-scheduling-cpu.json",
+     EVENT,
+     1,
+     "Unschedulable",
+     CLU,
      {"Pod shop/web-7d9c8b6f5-x2x9p cannot be scheduled: 0/3 nodes are available: 1 node(s) had "
       "untolerated taint {node-role.kubernetes.io/control-plane: }, 2 Insufficient cpu. The "
-      "nodes lack free cpu: a person must add capacity, or the chart must request less."}, {NULL}},
-    {"event-scheduling-selector-v1.json", EVENT, 1, "Unschedulable", ART,
+      "nodes lack free cpu: a person must add capacity, or the chart must request less."},
+     {NULL}},
+    {"event-scheduling-selector-v1.json",
+     EVENT,
+     1,
+     "Unschedulable",
+     ART,
      {"3 node(s) didn't match Pod's node affinity/selector. No node has the labels its "
-      "nodeSelector or node affinity asks for: correct them in the chart"}, {NULL}},
-    {"event-scheduling-taint.json", EVENT, 1, "Unschedulable", CLU,
+      "nodeSelector or node affinity asks for: correct them in the chart"},
+     {NULL}},
+    {"event-scheduling-taint.json",
+     EVENT,
+     1,
+     "Unschedulable",
+     CLU,
      {"Pod kitchen-system/log-agent-9xq2k cannot be scheduled",
       "3 node(s) had untolerated taint {dedicated: gpu}",
       "Nodes carry taints it does not tolerate: a person must provide untainted nodes, or the "
-      "chart must add tolerations."}, {NULL}},
-    {"event-scheduling-mixed.json", EVENT, 1, "Unschedulable", CLU,
-     {"The nodes lack free cpu", "The other nodes lack the labels"}, {NULL}},
-    {"event-scheduling-pvc.json", EVENT, 1, "Unschedulable", CLU,
+      "chart must add tolerations."},
+     {NULL}},
+    {"event-scheduling-mixed.json",
+     EVENT,
+     1,
+     "Unschedulable",
+     CLU,
+     {"The nodes lack free cpu", "The other nodes lack the labels"},
+     {NULL}},
+    {"event-scheduling-pvc.json",
+     EVENT,
+     1,
+     "Unschedulable",
+     CLU,
      {"Pod shop/db-0 cannot be scheduled: 0/3 nodes are available: pod has unbound immediate "
       "PersistentVolumeClaims.",
-      "check its StorageClass"}, {NULL}},
-    {"event-scheduling-old-taint.json", EVENT, 1, "Unschedulable", CLU,
+      "check its StorageClass"},
+     {NULL}},
+    {"event-scheduling-old-taint.json",
+     EVENT,
+     1,
+     "Unschedulable",
+     CLU,
      {"that the pod didn't tolerate, 2 Insufficient memory. The nodes lack free memory: a "
-      "person must add capacity"}, {NULL}},
-    {"event-scheduling-no-nodes.json", EVENT, 1, "Unschedulable", CLU,
+      "person must add capacity"},
+     {NULL}},
+    {"event-scheduling-no-nodes.json",
+     EVENT,
+     1,
+     "Unschedulable",
+     CLU,
      {"no nodes available to schedule pods. The cluster has no node to run it: a person must add "
-      "nodes."}, {NULL}},
+      "nodes."},
+     {NULL}},
     /* Controllers refused by quota and admission */
-    {"event-quota.json", EVENT, 1, "QuotaExceeded", CLU,
+    {"event-quota.json",
+     EVENT,
+     1,
+     "QuotaExceeded",
+     CLU,
      {"ReplicaSet shop/web-6d4cf56db6 cannot create its pods: ResourceQuota compute does not "
       "allow more limits.cpu, limits.memory (requested limits.cpu=500m,limits.memory=512Mi, used "
       "limits.cpu=2,limits.memory=2Gi, limited limits.cpu=2,limits.memory=2Gi).",
-      "A person must raise the quota, or the chart must ask for less."}, {NULL}},
-    {"event-quota-job.json", EVENT, 1, "QuotaExceeded", CLU,
+      "A person must raise the quota, or the chart must ask for less."},
+     {NULL}},
+    {"event-quota-job.json",
+     EVENT,
+     1,
+     "QuotaExceeded",
+     CLU,
      {"Job team-capybara/capybara cannot create its pods: ResourceQuota quota-pods does not allow "
-      "more count/pods"}, {NULL}},
-    {"event-quota-combined.json", EVENT, 1, "QuotaExceeded", CLU,
+      "more count/pods"},
+     {NULL}},
+    {"event-quota-combined.json",
+     EVENT,
+     1,
+     "QuotaExceeded",
+     CLU,
      {"ResourceQuota pod-demo does not allow more pods (requested pods=1, used pods=2, limited "
-      "pods=2)"}, {NULL}},
-    {"event-quota-statefulset.json", EVENT, 1, "QuotaExceeded", CLU,
+      "pods=2)"},
+     {NULL}},
+    {"event-quota-statefulset.json",
+     EVENT,
+     1,
+     "QuotaExceeded",
+     CLU,
      {"StatefulSet user-alice/jupyter cannot create its pods: ResourceQuota onyxia-quota",
-      "requests.memory"}, {NULL}},
-    {"event-quota-must-specify.json", EVENT, 1, "QuotaRequiresResources", ART,
+      "requests.memory"},
+     {NULL}},
+    {"event-quota-must-specify.json",
+     EVENT,
+     1,
+     "QuotaRequiresResources",
+     ART,
      {"ResourceQuota compute-quota requires every container to set limits.cpu for: podinfo; "
-      "limits.memory for: podinfo. Set them in the chart"}, {NULL}},
-    {"event-webhook-gatekeeper.json", EVENT, 1, "AdmissionDenied", CLU,
+      "limits.memory for: podinfo. Set them in the chart"},
+     {NULL}},
+    {"event-webhook-gatekeeper.json",
+     EVENT,
+     1,
+     "AdmissionDenied",
+     CLU,
      {"ReplicaSet shop/web-6d4cf56db6 cannot create its pods: admission webhook "
       "\"validation.gatekeeper.sh\" denied it: [k8srequiredlabels-owner] you must provide "
       "labels: {\"owner\"}.",
-      "A person must change the policy or grant an exception"}, {NULL}},
-    {"event-webhook-kyverno.json", EVENT, 1, "AdmissionDenied", CLU,
+      "A person must change the policy or grant an exception"},
+     {NULL}},
+    {"event-webhook-kyverno.json",
+     EVENT,
+     1,
+     "AdmissionDenied",
+     CLU,
      {"admission webhook \"validate.kyverno.svc-fail\" denied it: resource "
       "Pod/shop/web-6d4cf56db6-8kq2n was blocked due to the following policies "
-      "disallow-latest-tag: validate-image-tag:"}, {NULL}},
-    {"event-podsecurity.json", EVENT, 1, "AdmissionDenied", CLU,
+      "disallow-latest-tag: validate-image-tag:"},
+     {NULL}},
+    {"event-podsecurity.json",
+     EVENT,
+     1,
+     "AdmissionDenied",
+     CLU,
      {"DaemonSet kitchen-system/kitchen-logs cannot create its pods: it violates the namespace's "
       "Pod Security level \"baseline:latest\": hostPath volumes (volumes \"data\", "
-      "\"var-log\")."}, {NULL}},
-    {"event-scc.json", EVENT, 1, "AdmissionDenied", CLU,
+      "\"var-log\")."},
+     {NULL}},
+    {"event-scc.json",
+     EVENT,
+     1,
+     "AdmissionDenied",
+     CLU,
      {"no pod security policy admits it: unable to validate against any security context "
-      "constraint"}, {NULL}},
+      "constraint"},
+     {NULL}},
     {"event-failedcreate-serviceaccount.json", EVENT, 0, "", NONE, {NULL}, {NULL}},
     /* Rollouts and nodes */
-    {"event-progress-deadline.json", EVENT, 1, "ProgressDeadlineExceeded", ART,
+    {"event-progress-deadline.json",
+     EVENT,
+     1,
+     "ProgressDeadlineExceeded",
+     ART,
      {"Deployment shop/web: the rollout did not progress within its deadline: ReplicaSet "
-      "\"web-6d4cf56db6\" has timed out progressing. Its pods'"}, {NULL}},
-    {"event-evicted.json", EVENT, 1, "NodePressure", CLU,
+      "\"web-6d4cf56db6\" has timed out progressing. Its pods'"},
+     {NULL}},
+    {"event-evicted.json",
+     EVENT,
+     1,
+     "NodePressure",
+     CLU,
      {"Pod default/mem-eater was evicted: The node was low on resource: memory.",
-      "has larger consumption of memory. The node is short of resources"}, {NULL}},
-    {"event-node-disk-pressure.json", EVENT, 1, "NodePressure", CLU,
+      "has larger consumption of memory. The node is short of resources"},
+     {NULL}},
+    {"event-node-disk-pressure.json",
+     EVENT,
+     1,
+     "NodePressure",
+     CLU,
      {"Node worker-2 reports NodeHasDiskPressure. The node is short of resources: a person must "
-      "free or add capacity."}, {NULL}},
-    {"event-eviction-threshold.json", EVENT, 1, "NodePressure", CLU,
-     {"Node worker-2 met an eviction threshold: Attempting to reclaim ephemeral-storage."}, {NULL}},
+      "free or add capacity."},
+     {NULL}},
+    {"event-eviction-threshold.json",
+     EVENT,
+     1,
+     "NodePressure",
+     CLU,
+     {"Node worker-2 met an eviction threshold: Attempting to reclaim ephemeral-storage."},
+     {NULL}},
     /* Unrelated Events */
     {"event-normal-pulled.json", EVENT, 0, "", NONE, {NULL}, {NULL}},
     {"event-normal-scheduled-v1.json", EVENT, 0, "", NONE, {NULL}, {NULL}},
     {"event-unhealthy.json", EVENT, 0, "", NONE, {NULL}, {NULL}},
     {"event-failed-mount.json", EVENT, 0, "", NONE, {NULL}, {NULL}},
     /* Refusals of an apply */
-    {"refusal-rbac-namespaced.json", REFUSAL, 1, "Forbidden", CLU,
+    {"refusal-rbac-namespaced.json",
+     REFUSAL,
+     1,
+     "Forbidden",
+     CLU,
      {"Deployment shop/web was refused: the operator's ServiceAccount "
       "phase4-system/phase4-operator may not patch deployments.apps in namespace shop. A person "
       "must grant it: a Role in shop (or a ClusterRole) allowing patch on deployments.apps, "
       "bound to ServiceAccount phase4-system/phase4-operator."},
      {"Deployment", "shop", "web"}},
-    {"refusal-rbac-core.json", REFUSAL, 1, "Forbidden", CLU,
+    {"refusal-rbac-core.json",
+     REFUSAL,
+     1,
+     "Forbidden",
+     CLU,
      {"Service shop/web was refused: the operator's ServiceAccount phase4-system/phase4-operator "
       "may not get services in namespace shop."},
      {"Service", "shop", "web"}},
-    {"refusal-rbac-cluster.json", REFUSAL, 1, "Forbidden", CLU,
+    {"refusal-rbac-cluster.json",
+     REFUSAL,
+     1,
+     "Forbidden",
+     CLU,
      {"ClusterRole shop-reader was refused: the operator's ServiceAccount "
       "phase4-system/phase4-operator may not create clusterroles.rbac.authorization.k8s.io at "
       "the cluster scope.",
       "a ClusterRole allowing create on clusterroles.rbac.authorization.k8s.io, bound to "
       "ServiceAccount phase4-system/phase4-operator by a ClusterRoleBinding."},
      {"ClusterRole", NULL, "shop-reader"}},
-    {"refusal-rbac-other-user.json", REFUSAL, 1, "Forbidden", CLU,
+    {"refusal-rbac-other-user.json",
+     REFUSAL,
+     1,
+     "Forbidden",
+     CLU,
      {"Secret shop/web-db was refused: ServiceAccount shop/default may not get secrets in "
       "namespace shop."},
      {"Secret", "shop", "web-db"}},
-    {"refusal-rbac-escalation.json", REFUSAL, 1, "Forbidden", CLU,
+    {"refusal-rbac-escalation.json",
+     REFUSAL,
+     1,
+     "Forbidden",
+     CLU,
      {"Role shop/web was refused: the API server forbids it: roles.rbac.authorization.k8s.io "
       "\"web\" is forbidden: user",
       "is attempting to grant RBAC permissions not currently held",
       "A person must grant the operator (" SA ") what it lacks."},
      {"Role", "shop", "web"}},
-    {"refusal-quota-services.json", REFUSAL, 1, "QuotaExceeded", CLU,
+    {"refusal-quota-services.json",
+     REFUSAL,
+     1,
+     "QuotaExceeded",
+     CLU,
      {"Service shop/web was refused: ResourceQuota object-counts does not allow more services "
       "(requested services=1, used services=10, limited services=10). A person must raise the "
       "quota"},
      {"Service", "shop", "web"}},
-    {"refusal-quota-configmaps.json", REFUSAL, 1, "QuotaExceeded", CLU,
+    {"refusal-quota-configmaps.json",
+     REFUSAL,
+     1,
+     "QuotaExceeded",
+     CLU,
      {"ConfigMap acme/acme-messaging-fc4bwd8-readinessprobe was refused: ResourceQuota "
       "quota-account does not allow more count/configmaps"},
      {"ConfigMap", "acme", "acme-messaging-fc4bwd8-readinessprobe"}},
-    {"refusal-webhook-gatekeeper.json", REFUSAL, 1, "AdmissionDenied", CLU,
+    {"refusal-webhook-gatekeeper.json",
+     REFUSAL,
+     1,
+     "AdmissionDenied",
+     CLU,
      {"Service shop/web was refused: admission webhook \"validation.gatekeeper.sh\" denied it: "
       "[denied by deny-nodeport-services]: web/shop is of type NodePort."},
      {"Service", "shop", "web"}},
-    {"refusal-webhook-kyverno.json", REFUSAL, 1, "AdmissionDenied", CLU,
+    {"refusal-webhook-kyverno.json",
+     REFUSAL,
+     1,
+     "AdmissionDenied",
+     CLU,
      {"Deployment shop/web was refused: admission webhook \"validate.kyverno.svc-fail\" denied "
       "it: resource Deployment/shop/web was blocked due to the following policies require-labels: "
       "autogen-check-for-labels: 'validation error: The label `app.kubernetes.io/name` is "
       "required."},
      {"Deployment", "shop", "web"}},
-    {"refusal-webhook-no-explanation.json", REFUSAL, 1, "AdmissionDenied", CLU,
+    {"refusal-webhook-no-explanation.json",
+     REFUSAL,
+     1,
+     "AdmissionDenied",
+     CLU,
      {"admission webhook \"policy.example.com\" denied it without explanation."},
      {"Deployment", "shop", "web"}},
-    {"refusal-vap-invalid.json", REFUSAL, 1, "AdmissionDenied", CLU,
+    {"refusal-vap-invalid.json",
+     REFUSAL,
+     1,
+     "AdmissionDenied",
+     CLU,
      {"Deployment shop/web was refused: ValidatingAdmissionPolicy 'demo-policy.example.com' "
       "(binding 'demo-binding-test.example.com') denied it: failed expression: "
       "object.spec.replicas <= 5."},
      {"Deployment", "shop", "web"}},
-    {"refusal-vap-forbidden.json", REFUSAL, 1, "AdmissionDenied", CLU,
+    {"refusal-vap-forbidden.json",
+     REFUSAL,
+     1,
+     "AdmissionDenied",
+     CLU,
      {"Pod shop/bad was refused: ValidatingAdmissionPolicy 'allowed-registries.supplychain.local' "
       "(binding 'allowed-registries-binding') denied it: image(s) from a non-permitted registry"},
      {"Pod", "shop", "bad"}},
-    {"refusal-vap-cause-only.json", REFUSAL, 1, "AdmissionDenied", CLU,
+    {"refusal-vap-cause-only.json",
+     REFUSAL,
+     1,
+     "AdmissionDenied",
+     CLU,
      {"ValidatingAdmissionPolicy 'max-replicas' (binding 'max-replicas-shop') denied it: You can "
       "not create more than 5 replicas"},
      {"Deployment", "shop", "web"}},
-    {"refusal-podsecurity.json", REFUSAL, 1, "AdmissionDenied", CLU,
+    {"refusal-podsecurity.json",
+     REFUSAL,
+     1,
+     "AdmissionDenied",
+     CLU,
      {"Pod shop/debug was refused: it violates the namespace's Pod Security level "
       "\"restricted:latest\": allowPrivilegeEscalation != false",
       "... The chart must comply (securityContext), or a person must relax the namespace's "
       "pod-security.kubernetes.io/enforce label."},
      {"Pod", "shop", "debug"}},
-    {"refusal-webhook-unreachable.json", REFUSAL, 1, "AdmissionWebhookUnavailable", TRA,
+    {"refusal-webhook-unreachable.json",
+     REFUSAL,
+     1,
+     "AdmissionWebhookUnavailable",
+     TRA,
      {"Certificate shop/web-tls was refused: admission webhook \"webhook.cert-manager.io\" could "
       "not be called: dial tcp 10.96.191.224:443: connect: connection refused. It is retried"},
      {"Certificate", "shop", "web-tls"}},
-    {"refusal-webhook-missing-service.json", REFUSAL, 1, "AdmissionWebhookUnavailable", CLU,
+    {"refusal-webhook-missing-service.json",
+     REFUSAL,
+     1,
+     "AdmissionWebhookUnavailable",
+     CLU,
      {"admission webhook \"validate.nginx.ingress.kubernetes.io\" could not be called: service "
       "\"ingress-nginx-controller-admission\" not found. A person must repair the webhook"},
      {"Ingress", "shop", "web"}},
-    {"refusal-namespace-terminating.json", REFUSAL, 1, "NamespaceTerminating", TRA,
+    {"refusal-namespace-terminating.json",
+     REFUSAL,
+     1,
+     "NamespaceTerminating",
+     TRA,
      {"ConfigMap shop/web-config was refused: its namespace is being deleted"},
      {"ConfigMap", "shop", "web-config"}},
     {"refusal-conflict.json", REFUSAL, 0, "", NONE, {NULL}, {"Deployment", "shop", "web"}},
     {"refusal-invalid.json", REFUSAL, 0, "", NONE, {NULL}, {"Deployment", "shop", "web"}},
     /* Objects' own status */
-    {"pod-imagepullbackoff.json", OBJECT, 1, "ImagePullBackOff", ART,
+    {"pod-imagepullbackoff.json",
+     OBJECT,
+     1,
+     "ImagePullBackOff",
+     ART,
      {"Pod shop/web-7d9c8b6f5-x2x9p: container web cannot pull image "
-      "\"registry.example.com/shop/web:9.9.9\" (ImagePullBackOff). Push the image"}, {NULL}},
-    {"pod-errimagepull-forbidden.json", OBJECT, 1, "ImagePullBackOff", CLU,
+      "\"registry.example.com/shop/web:9.9.9\" (ImagePullBackOff). Push the image"},
+     {NULL}},
+    {"pod-errimagepull-forbidden.json",
+     OBJECT,
+     1,
+     "ImagePullBackOff",
+     CLU,
      {"container api cannot pull image \"ghcr.io/devops-hw-private/orders-api:1.0\" "
       "(ErrImagePull): failed to authorize",
-      "image pull secret"}, {NULL}},
-    {"pod-imagepullbackoff-detailed.json", OBJECT, 1, "ImagePullBackOff", ART,
+      "image pull secret"},
+     {NULL}},
+    {"pod-imagepullbackoff-detailed.json",
+     OBJECT,
+     1,
+     "ImagePullBackOff",
+     ART,
      {"Pod microfe-platform/microfe-auth-6b899cfbbc-ssftf: container auth cannot pull image "
       "\"ghcr.io/phanthienquoc/microfe-auth:0.1.0\" (ImagePullBackOff): "
-      "ghcr.io/phanthienquoc/microfe-auth:0.1.0: not found."}, {NULL}},
-    {"pod-invalidimagename.json", OBJECT, 1, "InvalidImageName", ART,
+      "ghcr.io/phanthienquoc/microfe-auth:0.1.0: not found."},
+     {NULL}},
+    {"pod-invalidimagename.json",
+     OBJECT,
+     1,
+     "InvalidImageName",
+     ART,
      {"container web has an image reference that is not valid "
-      "(\"Registry.Example.com/Shop/Web:1.4.2\")"}, {NULL}},
-    {"pod-crashloop.json", OBJECT, 1, "CrashLoopBackOff", ART,
+      "(\"Registry.Example.com/Shop/Web:1.4.2\")"},
+     {NULL}},
+    {"pod-crashloop.json",
+     OBJECT,
+     1,
+     "CrashLoopBackOff",
+     ART,
      {"Pod shop/web-7d9c8b6f5-x2x9p: container web keeps crashing (CrashLoopBackOff after 5 "
       "restarts); it last exited with code 1 (Error), its last words: \"Traceback",
-      "KeyError: 'DATABASE_URL'\". Fix the image or the chart's configuration"}, {NULL}},
-    {"pod-crashloop-oom.json", OBJECT, 1, "CrashLoopBackOff", ART,
+      "KeyError: 'DATABASE_URL'\". Fix the image or the chart's configuration"},
+     {NULL}},
+    {"pod-crashloop-oom.json",
+     OBJECT,
+     1,
+     "CrashLoopBackOff",
+     ART,
      {"(CrashLoopBackOff after 1 restart); it last exited with code 137 (OOMKilled). It ran out "
-      "of memory: raise its memory limit in the chart"}, {NULL}},
-    {"pod-init-crashloop.json", OBJECT, 1, "CrashLoopBackOff", ART,
+      "of memory: raise its memory limit in the chart"},
+     {NULL}},
+    {"pod-init-crashloop.json",
+     OBJECT,
+     1,
+     "CrashLoopBackOff",
+     ART,
      {"Pod shop/db-migrate-x7k2q: init container migrate keeps crashing (CrashLoopBackOff after "
       "4 restarts); it last exited with code 2 (Error), its last words: \"applying migration "
-      "0042_orders ERROR: relation \"orders\" already exists\""}, {NULL}},
-    {"pod-unschedulable.json", OBJECT, 1, "Unschedulable", CLU,
+      "0042_orders ERROR: relation \"orders\" already exists\""},
+     {NULL}},
+    {"pod-unschedulable.json",
+     OBJECT,
+     1,
+     "Unschedulable",
+     CLU,
      {"Pod shop/web-7d9c8b6f5-x2x9p cannot be scheduled: 0/5 nodes are available",
-      "4 Insufficient memory. The nodes lack free memory"}, {NULL}},
-    {"pod-evicted.json", OBJECT, 1, "NodePressure", CLU,
-     {"Pod default/mem-eater was evicted: The node was low on resource: memory."}, {NULL}},
+      "4 Insufficient memory. The nodes lack free memory"},
+     {NULL}},
+    {"pod-evicted.json",
+     OBJECT,
+     1,
+     "NodePressure",
+     CLU,
+     {"Pod default/mem-eater was evicted: The node was low on resource: memory."},
+     {NULL}},
     {"pod-running.json", OBJECT, 0, "", NONE, {NULL}, {NULL}},
-    {"deployment-deadline.json", OBJECT, 1, "ProgressDeadlineExceeded", ART,
+    {"deployment-deadline.json",
+     OBJECT,
+     1,
+     "ProgressDeadlineExceeded",
+     ART,
      {"Deployment shop/web: the rollout did not progress within its deadline of 600s: ReplicaSet "
-      "\"web-6d4cf56db6\" has timed out progressing. Its pods'"}, {NULL}},
-    {"deployment-quota.json", OBJECT, 1, "QuotaExceeded", CLU,
+      "\"web-6d4cf56db6\" has timed out progressing. Its pods'"},
+     {NULL}},
+    {"deployment-quota.json",
+     OBJECT,
+     1,
+     "QuotaExceeded",
+     CLU,
      {"Deployment shop/web cannot create its pods: ResourceQuota compute does not allow more "
-      "limits.cpu (requested limits.cpu=500m, used limits.cpu=2, limited limits.cpu=2)."}, {NULL}},
+      "limits.cpu (requested limits.cpu=500m, used limits.cpu=2, limited limits.cpu=2)."},
+     {NULL}},
     {"deployment-ready.json", OBJECT, 0, "", NONE, {NULL}, {NULL}},
-    {"replicaset-webhook.json", OBJECT, 1, "AdmissionDenied", CLU,
+    {"replicaset-webhook.json",
+     OBJECT,
+     1,
+     "AdmissionDenied",
+     CLU,
      {"ReplicaSet shop/web-6d4cf56db6 cannot create its pods: admission webhook "
-      "\"validation.gatekeeper.sh\" denied it"}, {NULL}},
+      "\"validation.gatekeeper.sh\" denied it"},
+     {NULL}},
 };
 
 #define NCASES (sizeof(fixture_cases) / sizeof(fixture_cases[0]))
@@ -443,9 +745,10 @@ static void real_inputs_are_classified(void **state)
         const struct fixture_case *c = &fixture_cases[i];
         cJSON *in = fixture(c->file);
         struct p4_diagnosis d;
-        int rc = c->call == EVENT     ? event(in, &d)
-                 : c->call == REFUSAL ? refusal(in, c->object[0], c->object[1], c->object[2], SA, &d)
-                                      : object(in, &d);
+        int rc = c->call == EVENT ? event(in, &d)
+                 : c->call == REFUSAL
+                     ? refusal(in, c->object[0], c->object[1], c->object[2], SA, &d)
+                     : object(in, &d);
 
         expect(c->file, rc, &d, c->rc, c->reason, c->cls, c->want, 4);
         cJSON_Delete(in);
@@ -525,7 +828,8 @@ static void non_events_are_refused(void **state)
         "[]",
         "'Event'",
         "{}",
-        "{'reason':'BackOff','type':'Warning','message':'Back-off restarting failed container web'}",
+        "{'reason':'BackOff','type':'Warning','message':'Back-off restarting failed container "
+        "web'}",
         "{'reason':'BackOff','type':'Warning','involvedObject':'Pod/web'}",
         "{'reason':7,'type':'Warning','involvedObject':{'kind':'Pod','name':'web'}}",
         "{'kind':'Pod','reason':'BackOff','type':'Warning','involvedObject':{'kind':'Pod'}}",
@@ -592,8 +896,7 @@ static void event_variants(void **state)
         {"BackOff", "Back-off restarting failed container ", NULL, "a container keeps crashing",
          "CrashLoopBackOff", 1, ART},
         {"Failed", "Error: ErrImagePull", "spec.initContainers{migrate}",
-         "init container migrate cannot pull its image (ErrImagePull)", "ImagePullBackOff", 1,
-         ART},
+         "init container migrate cannot pull its image (ErrImagePull)", "ImagePullBackOff", 1, ART},
         {"Failed", "Error: InvalidImageName", "spec.containers{web}",
          "container web has an image reference that is not valid. Correct it", "InvalidImageName",
          1, ART},
@@ -602,13 +905,14 @@ static void event_variants(void **state)
          "ErrImageNeverPull", 1, ART},
         /* A Back-off pulling Event of a newer kubelet, sent as a Warning, carries the error. */
         {"BackOff", "Back-off pulling image \\'r/app:9\\': ErrImagePull: r/app:9: not found",
-         "spec.containers{web}", "cannot pull image \"r/app:9\" (ImagePullBackOff): r/app:9: not found",
-         "ImagePullBackOff", 1, ART},
+         "spec.containers{web}",
+         "cannot pull image \"r/app:9\" (ImagePullBackOff): r/app:9: not found", "ImagePullBackOff",
+         1, ART},
         /* Unbalanced quotes and empty names still read. */
-        {"Failed", "Failed to pull image \\'", "spec.containers{}", "a container cannot pull its image",
-         "ImagePullBackOff", 1, ART},
-        {"Failed", "Failed to pull image \\'r/app:9", NULL, "cannot pull image \"r/app:9\" (ErrImagePull).",
-         "ImagePullBackOff", 1, ART},
+        {"Failed", "Failed to pull image \\'", "spec.containers{}",
+         "a container cannot pull its image", "ImagePullBackOff", 1, ART},
+        {"Failed", "Failed to pull image \\'r/app:9", NULL,
+         "cannot pull image \"r/app:9\" (ErrImagePull).", "ImagePullBackOff", 1, ART},
         /* Messages that only look alike. */
         {"Failed", "Error: secret \\'web-db\\' not found", "spec.containers{web}", NULL, "", 0,
          NONE},
@@ -621,17 +925,20 @@ static void event_variants(void **state)
          NONE},
         {"FailedScheduling", "", NULL, "Pod shop/web-1 cannot be scheduled. A person must add",
          "Unschedulable", 1, CLU},
-        {"FailedScheduling", "running PreBind plugin \\'VolumeBinding\\': binding volumes: timed out",
-         NULL, "A person must add capacity, or the chart must relax", "Unschedulable", 1, CLU},
+        {"FailedScheduling",
+         "running PreBind plugin \\'VolumeBinding\\': binding volumes: timed out", NULL,
+         "A person must add capacity, or the chart must relax", "Unschedulable", 1, CLU},
         {"ProgressDeadlineExceeded", "", NULL,
          "Pod shop/web-1: the rollout did not progress within its deadline. Its pods'",
          "ProgressDeadlineExceeded", 1, ART},
         {"ReplicaSetCreateError",
-         "Failed to create new replica set \\'web-6d4cf56db6\\': replicasets.apps \\'web-6d4cf56db6\\' "
+         "Failed to create new replica set \\'web-6d4cf56db6\\': replicasets.apps "
+         "\\'web-6d4cf56db6\\' "
          "is forbidden: exceeded quota: counts, requested: count/replicasets.apps=1, used: "
          "count/replicasets.apps=5, limited: count/replicasets.apps=5",
-         NULL, "cannot create its ReplicaSet: ResourceQuota counts does not allow more "
-               "count/replicasets.apps",
+         NULL,
+         "cannot create its ReplicaSet: ResourceQuota counts does not allow more "
+         "count/replicasets.apps",
          "QuotaExceeded", 1, CLU},
     };
     char text[2048];
@@ -723,7 +1030,10 @@ static void refusal_arguments(void **state)
 
 static void objects_without_kind_or_name_are_refused(void **state)
 {
-    static const char *const texts[] = {"null", "[]", "{}", "{'kind':'Pod'}",
+    static const char *const texts[] = {"null",
+                                        "[]",
+                                        "{}",
+                                        "{'kind':'Pod'}",
                                         "{'metadata':{'name':'p'}}",
                                         "{'kind':7,'metadata':{'name':'p'}}"};
     struct p4_diagnosis d;
@@ -837,11 +1147,14 @@ static void recent_warnings_of_a_namespace(void **state)
 
 static void recent_warnings_of_odd_lists(void **state)
 {
-    static const char *const refused[] = {"null", "'items'", "7", "{'items':{}}",
-                                          "{'items':'x'}"};
+    static const char *const refused[] = {"null", "'items'", "7", "{'items':{}}", "{'items':'x'}"};
     /* The last: a list of one Normal Event. */
     static const char *const empty[] = {
-        "{}", "{'items':null}", "{'items':[]}", "[]", "[1,'x',null,[],{}]",
+        "{}",
+        "{'items':null}",
+        "{'items':[]}",
+        "[]",
+        "[1,'x',null,[],{}]",
         "{'items':[{'reason':'BackOff','type':'Normal','involvedObject':{}}]}"};
 
     (void)state;
@@ -1017,10 +1330,22 @@ static void recent_warning_times(void **state)
  */
 static void wrong_types_never_crash(void **state)
 {
-    static const char *const values[] = {"null", "7", "-1", "1e400", "true", "[]", "{}", "[{}]",
-                                         "''", "'\\u0000'", "'\\u001b[31m'", "{'a':[1,{}]}",
-                                         "'0/3 nodes are available: '", "'User \\u0022'",
-                                         "'exceeded quota: '", "'admission webhook \\u0022'"};
+    static const char *const values[] = {"null",
+                                         "7",
+                                         "-1",
+                                         "1e400",
+                                         "true",
+                                         "[]",
+                                         "{}",
+                                         "[{}]",
+                                         "''",
+                                         "'\\u0000'",
+                                         "'\\u001b[31m'",
+                                         "{'a':[1,{}]}",
+                                         "'0/3 nodes are available: '",
+                                         "'User \\u0022'",
+                                         "'exceeded quota: '",
+                                         "'admission webhook \\u0022'"};
     static const char *const templates[] = {
         "{'reason':@,'type':'Warning','message':'Error: ErrImagePull','involvedObject':{}}",
         "{'reason':'Failed','type':@,'message':'Error: ErrImagePull','involvedObject':{}}",
@@ -1091,9 +1416,9 @@ static void huge_and_binary_text(void **state)
         "User \"",
         "because it is being terminated",
     };
-    static const char *const reasons[] = {"Failed",    "BackOff",        "FailedScheduling",
-                                          "FailedCreate", "Evicted",     "InspectFailed",
-                                          "ErrImageNeverPull", "ProgressDeadlineExceeded"};
+    static const char *const reasons[] = {
+        "Failed",  "BackOff",       "FailedScheduling",  "FailedCreate",
+        "Evicted", "InspectFailed", "ErrImageNeverPull", "ProgressDeadlineExceeded"};
     size_t size = (size_t)256 << 10;
     char *big = malloc(size + 1);
     struct p4_diagnosis d;
@@ -1150,10 +1475,10 @@ static void many_warnings(void **state)
     (void)state;
     for (int i = 0; i < 20000; i++) {
         (void)snprintf(name, sizeof(name), "web-%d", i % 2000);
-        (void)snprintf(last, sizeof(last), "2024-05-01T%02d:%02d:%02dZ", i / 3600 % 24,
-                       i / 60 % 60, i % 60);
-        cJSON_AddItemToArray(list, warning(i % 2 ? "BackOff" : "Failed", "Pod", name, 2, last,
-                                           "m"));
+        (void)snprintf(last, sizeof(last), "2024-05-01T%02d:%02d:%02dZ", i / 3600 % 24, i / 60 % 60,
+                       i % 60);
+        cJSON_AddItemToArray(list,
+                             warning(i % 2 ? "BackOff" : "Failed", "Pod", name, 2, last, "m"));
     }
     a = recent(list, 20);
     assert_int_equal(cJSON_GetArraySize(a), 20);

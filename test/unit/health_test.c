@@ -22,8 +22,12 @@
 
 #define FIXTURES "test/unit/fixtures/health/"
 
-enum { CUR = P4_HEALTH_CURRENT, PROG = P4_HEALTH_IN_PROGRESS, FAIL = P4_HEALTH_FAILED,
-       UNK = P4_HEALTH_UNKNOWN };
+enum {
+    CUR = P4_HEALTH_CURRENT,
+    PROG = P4_HEALTH_IN_PROGRESS,
+    FAIL = P4_HEALTH_FAILED,
+    UNK = P4_HEALTH_UNKNOWN
+};
 
 struct fixture_case {
     const char *file; /* under FIXTURES */
@@ -154,8 +158,7 @@ static const struct fixture_case fixture_cases[] = {
      "Certificate web-tls is ready: Certificate is up to date and has not expired"},
     {"cr-ready-stale.json", PROG, false, "ObservedGenerationBehind",
      "Certificate web-tls: its Ready condition is for generation 1, not 2"},
-    {"cr-no-status.json", CUR, false, "Ready",
-     "Deployment web has no Ready condition to wait for"},
+    {"cr-no-status.json", CUR, false, "Ready", "Deployment web has no Ready condition to wait for"},
     {"ingress.json", CUR, false, "Ready", "Ingress web has no Ready condition to wait for"},
     /* Kinds with nothing to wait for */
     {"configmap.json", CUR, false, "Ready", "ConfigMap web-config has no status to wait for"},
@@ -222,10 +225,9 @@ static void assert_health(const char *text, int status, const char *reason, bool
     assert_int_equal(eval(obj, &h), 0);
     if ((int)h.status != status || strcmp(h.reason, reason) != 0 || h.permanent != permanent ||
         strstr(h.message, message) == NULL)
-        fail_msg("%s\n got %s %s permanent=%d \"%s\"\n want %s %s permanent=%d \"...%s...\"",
-                 text, p4_health_status_name(h.status), h.reason, h.permanent, h.message,
-                 p4_health_status_name((enum p4_health_status)status), reason, permanent,
-                 message);
+        fail_msg("%s\n got %s %s permanent=%d \"%s\"\n want %s %s permanent=%d \"...%s...\"", text,
+                 p4_health_status_name(h.status), h.reason, h.permanent, h.message,
+                 p4_health_status_name((enum p4_health_status)status), reason, permanent, message);
     cJSON_Delete(obj);
 }
 
@@ -285,7 +287,7 @@ static void status_names(void **state)
     assert_string_equal(p4_health_status_name(P4_HEALTH_FAILED), "Failed");
     assert_string_equal(p4_health_status_name(P4_HEALTH_UNKNOWN), "Unknown");
     assert_string_equal(p4_health_status_name((enum p4_health_status)4), "Unknown");
-    assert_string_equal(p4_health_status_name((enum p4_health_status)-1), "Unknown");
+    assert_string_equal(p4_health_status_name((enum p4_health_status) - 1), "Unknown");
 }
 
 static void objects_without_kind_or_name_are_refused(void **state)
@@ -331,8 +333,9 @@ static void objects_without_kind_or_name_are_refused(void **state)
 
 static void missing_and_null_status(void **state)
 {
-    static const char *const workloads[] = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
-                                            "Job",        "Pod",         "PersistentVolumeClaim"};
+    static const char *const workloads[] = {"Deployment",           "StatefulSet", "DaemonSet",
+                                            "ReplicaSet",           "Job",         "Pod",
+                                            "PersistentVolumeClaim"};
     static const char *const statuses[] = {"", ",'status':null", ",'status':{}"};
     char text[256];
 
@@ -367,9 +370,8 @@ static void missing_and_null_status(void **state)
  */
 static void wrong_types_never_pass(void **state)
 {
-    static const char *const values[] = {"'3'",  "-3",   "3.5",  "[]",   "{}",   "true",
-                                         "null", "1e400", "1e17", "[3]", "'True'",
-                                         "-1e400", "0"};
+    static const char *const values[] = {"'3'",   "-3",   "3.5", "[]",     "{}",     "true", "null",
+                                         "1e400", "1e17", "[3]", "'True'", "-1e400", "0"};
     static const char *const templates[] = {
         /* A complete Deployment, one member at a time. */
         "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'w','generation':2},"
@@ -492,7 +494,8 @@ static void wrong_types_name_the_member(void **state)
                   UNK, "MalformedObject", false, "spec.replicas is not a non-negative integer");
     assert_health("{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web'},"
                   "'status':{'replicas':3,'conditions':{'type':'Available'}}}",
-                  UNK, "MalformedObject", false, "Deployment web: status.conditions is not an array");
+                  UNK, "MalformedObject", false,
+                  "Deployment web: status.conditions is not an array");
     assert_health("{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web'},"
                   "'spec':{'paused':'yes'},'status':{'replicas':3}}",
                   UNK, "MalformedObject", false, "spec.paused is not a boolean");
@@ -526,8 +529,7 @@ static void built_in_kinds_are_told_by_group(void **state)
 
     (void)state;
     (void)snprintf(text, sizeof(text),
-                   "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'w'},%s",
-                   zero);
+                   "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'w'},%s", zero);
     assert_health(text, PROG, "RolloutInProgress", false, "0 of 1 replicas updated");
     (void)snprintf(text, sizeof(text),
                    "{'apiVersion':'extensions/v1beta1','kind':'Deployment','metadata':{'name':"
@@ -598,11 +600,12 @@ static void workload_edges(void **state)
                   "'conditions':[{'type':'Available','status':'True'}]}}",
                   CUR, "Ready", false, "2 of 2 replicas updated and available");
     /* The int32 maximum is the controller's "no deadline"; a real deadline wants Progressing. */
-    assert_health("{'kind':'Deployment','metadata':{'name':'w'},'spec':{'replicas':1,"
-                  "'progressDeadlineSeconds':2147483647},'status':{'replicas':1,'updatedReplicas':1,"
-                  "'readyReplicas':1,'availableReplicas':1,'conditions':[{'type':'Available',"
-                  "'status':'True'}]}}",
-                  CUR, "Ready", false, "1 of 1 replicas updated and available");
+    assert_health(
+        "{'kind':'Deployment','metadata':{'name':'w'},'spec':{'replicas':1,"
+        "'progressDeadlineSeconds':2147483647},'status':{'replicas':1,'updatedReplicas':1,"
+        "'readyReplicas':1,'availableReplicas':1,'conditions':[{'type':'Available',"
+        "'status':'True'}]}}",
+        CUR, "Ready", false, "1 of 1 replicas updated and available");
     assert_health("{'kind':'Deployment','metadata':{'name':'w'},'spec':{'replicas':1,"
                   "'progressDeadlineSeconds':600},'status':{'replicas':1,'updatedReplicas':1,"
                   "'readyReplicas':1,'availableReplicas':1,'conditions':[{'type':'Available',"
@@ -622,9 +625,10 @@ static void workload_edges(void **state)
                   "'currentReplicas':0,'updatedReplicas':0,'currentRevision':'a',"
                   "'updateRevision':'b'}}",
                   CUR, "Ready", false, "OnDelete");
-    assert_health("{'kind':'StatefulSet','metadata':{'name':'s'},'spec':{'replicas':2,"
-                  "'updateStrategy':{'type':'OnDelete'}},'status':{'replicas':2,'readyReplicas':1}}",
-                  PROG, "RolloutInProgress", false, "1 of 2 replicas ready");
+    assert_health(
+        "{'kind':'StatefulSet','metadata':{'name':'s'},'spec':{'replicas':2,"
+        "'updateStrategy':{'type':'OnDelete'}},'status':{'replicas':2,'readyReplicas':1}}",
+        PROG, "RolloutInProgress", false, "1 of 2 replicas ready");
     /* No partition member: revisions must match. */
     assert_health("{'kind':'StatefulSet','metadata':{'name':'s'},'spec':{'replicas':2},'status':{"
                   "'replicas':2,'readyReplicas':2,'currentReplicas':2,'updatedReplicas':2,"
@@ -668,8 +672,9 @@ static void pod_edges(void **state)
     assert_health("{'kind':'Pod','metadata':{'name':'p'},'status':{'phase':'Running',"
                   "'containerStatuses':[{'name':'a','ready':false,'restartCount':2,'state':{"
                   "'waiting':{'reason':'CrashLoopBackOff'}}}]}}",
-                  FAIL, "CrashLoopBackOff", false, "container a is in CrashLoopBackOff after 2 "
-                                                   "restarts");
+                  FAIL, "CrashLoopBackOff", false,
+                  "container a is in CrashLoopBackOff after 2 "
+                  "restarts");
     assert_health("{'kind':'Pod','metadata':{'name':'p'},'status':{'phase':'Running',"
                   "'containerStatuses':[{'name':'a','ready':false,'restartCount':3,'state':{"
                   "'waiting':{'reason':'CrashLoopBackOff','message':'back-off 40s'}}}]}}",

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "stages/docker/scanreport.h"
+#include "stages/docker/vulnreport.h"
 
 #define INDEX_DIGEST "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define AMD64_DIGEST "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"

@@ -1,12 +1,12 @@
 /*
  * scanreport.h: vulnerability scan results, summarized for the Docker stage's "Scanned" gate.
  *
- * Three shapes are read: Trivy's JSON (`trivy image -f json`), the SARIF 2.1.0
- * Trivy writes (`-f sarif`), both as bytes attached to the image in a registry,
- * and a Trivy Operator VulnerabilityReport object read from the API server.
- * Each becomes a p4_scan_summary: findings counted by severity, deduplicated by
- * (id, package) keeping the highest severity, and the worst few kept for the
- * gate's message. p4_scan_over() makes the decision and writes that message.
+ * Three shapes are read: Trivy's JSON (`trivy image -f json`, trivyjson.c), the SARIF 2.1.0
+ * Trivy writes (`-f sarif`, sarif.c), both as bytes attached to the image in a registry and
+ * parsed here, and a Trivy Operator VulnerabilityReport object read from the API server
+ * (vulnreport.h). Each becomes a p4_scan_summary the same way (scansummary.h): findings counted
+ * by severity, deduplicated by (id, package) keeping the highest severity, and the worst few
+ * kept for the gate's message. p4_scan_over() makes the decision and writes that message.
  *
  * Reports are hostile input: bodies over P4_SCAN_REPORT_MAX bytes, with more
  * than P4_SCAN_VALUES_MAX JSON values (which bounds the parse tree's memory) or
@@ -24,8 +24,6 @@
 #ifndef PHASE4_SCANREPORT_H
 #define PHASE4_SCANREPORT_H
 
-#include <cjson/cJSON.h>
-#include <stdbool.h>
 #include <stddef.h>
 
 #include "phase4/core/error.h"
@@ -54,6 +52,9 @@ const char *p4_severity_name(enum p4_severity s);
  */
 int p4_severity_parse(const char *s, enum p4_severity *out);
 
+/* The severity the n bytes at s name (need not be NUL-terminated), in any case, or -1. */
+int p4_severity_of(const char *s, size_t n);
+
 struct p4_scan_finding {
     char id[64];        /* "CVE-2023-0001"; "" when the report gave none */
     char package[128];  /* "openssl"; "" when the report gave none */
@@ -72,10 +73,11 @@ struct p4_scan_summary {
 };
 
 /*
- * The parsers below overwrite *out: on success a summary (all zeros for a report without
- * findings), on error all zeros with format NULL. They return 0, P4_ERR_INVAL for a NULL
- * argument, P4_ERR_TOOBIG past a limit above, or P4_ERR_PARSE for bytes that are not JSON or
- * a report of the wrong shape. Severities they do not know count as UNKNOWN.
+ * The parsers below (and p4_scan_parse_vulnreport, vulnreport.h) overwrite *out: on success a
+ * summary (all zeros for a report without findings), on error all zeros with format NULL. They
+ * return 0, P4_ERR_INVAL for a NULL argument, P4_ERR_TOOBIG past a limit above, or P4_ERR_PARSE for
+ * bytes that are not JSON or a report of the wrong shape. Severities they do not know count as
+ * UNKNOWN.
  */
 
 /*
@@ -105,23 +107,6 @@ int p4_scan_parse_sarif(const char *body, size_t len, struct p4_scan_summary *ou
  * "Results" means Trivy JSON.
  */
 int p4_scan_parse(const char *body, size_t len, struct p4_scan_summary *out, struct p4_error *err);
-
-/*
- * A Trivy Operator VulnerabilityReport (aquasecurity.github.io/v1alpha1; kind absent,
- * "VulnerabilityReport" or "ClusterVulnerabilityReport"): report.vulnerabilities[] of
- * {vulnerabilityID, resource (the package), installedVersion, fixedVersion, severity}. When
- * report.summary counts more of a severity (criticalCount, highCount, mediumCount, lowCount,
- * unknownCount + noneCount) than the list holds, the list was cut and the difference is
- * counted too, unnamed. obj is borrowed.
- */
-int p4_scan_parse_vulnreport(const cJSON *obj, struct p4_scan_summary *out, struct p4_error *err);
-
-/*
- * Does VulnerabilityReport obj describe this image? True when its report.artifact.digest is
- * "sha256:" + 64 lower-case hex digits and equals one of digests[0..n) (the image's index digest
- * or a platform manifest's); NULL entries are skipped. False for any NULL argument.
- */
-bool p4_scan_vulnreport_matches(const cJSON *obj, const char *const *digests, size_t n);
 
 /*
  * The gate: returns how many findings of s are at or above max (P4_ERR_INVAL for a NULL s or a

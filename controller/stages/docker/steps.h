@@ -38,6 +38,7 @@
 #include "phase4/stages/docker/imagecheck.h"
 #include "phase4/stages/docker/stage.h"
 #include "scanreport.h"
+#include "vulnreport.h"
 
 #define PLATFORMS_MAX 16
 #define SECRETS_MAX 32

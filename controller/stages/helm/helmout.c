@@ -33,21 +33,9 @@ const char *p4_helm_reason_name(enum p4_helm_reason r)
     return reason_names[r];
 }
 
-/* ---- spans of untrusted text: never NUL-terminated, never written ---- */
+/* ---- spans of untrusted text (p4_span, text.h): never NUL-terminated, never written ---- */
 
-struct span {
-    const char *p;
-    size_t n;
-};
-
-static struct span span_of(const char *s)
-{
-    struct span r = {s, s != NULL ? strlen(s) : 0};
-
-    return r;
-}
-
-static struct span skip(struct span s, size_t k)
+static struct p4_span skip(struct p4_span s, size_t k)
 {
     if (k > s.n)
         k = s.n;
@@ -56,21 +44,21 @@ static struct span skip(struct span s, size_t k)
     return s;
 }
 
-static bool starts(struct span s, const char *lit)
+static bool starts(struct p4_span s, const char *lit)
 {
     size_t n = strlen(lit);
 
     return s.n >= n && memcmp(s.p, lit, n) == 0;
 }
 
-static bool ends(struct span s, const char *lit)
+static bool ends(struct p4_span s, const char *lit)
 {
     size_t n = strlen(lit);
 
     return s.n >= n && memcmp(s.p + s.n - n, lit, n) == 0;
 }
 
-static const char *find(struct span s, const char *lit)
+static const char *find(struct p4_span s, const char *lit)
 {
     size_t n = strlen(lit);
 
@@ -79,12 +67,12 @@ static const char *find(struct span s, const char *lit)
     return memmem(s.p, s.n, lit, n);
 }
 
-static bool has(struct span s, const char *lit)
+static bool has(struct p4_span s, const char *lit)
 {
     return find(s, lit) != NULL;
 }
 
-static bool has_any(struct span s, const char *const *lits)
+static bool has_any(struct p4_span s, const char *const *lits)
 {
     for (; *lits != NULL; lits++) {
         if (has(s, *lits))
@@ -98,7 +86,7 @@ static bool blank(char c)
     return c == ' ' || c == '\t';
 }
 
-static struct span trim(struct span s)
+static struct p4_span trim(struct p4_span s)
 {
     while (s.n > 0 && blank(s.p[0]))
         s = skip(s, 1);
@@ -107,7 +95,7 @@ static struct span trim(struct span s)
     return s;
 }
 
-static size_t indent(struct span s)
+static size_t indent(struct p4_span s)
 {
     size_t i = 0;
 
@@ -116,23 +104,13 @@ static size_t indent(struct span s)
     return i;
 }
 
-static int span_cmp(struct span a, struct span b)
-{
-    size_t n = a.n < b.n ? a.n : b.n;
-    int c = n > 0 ? memcmp(a.p, b.p, n) : 0;
-
-    if (c != 0)
-        return c;
-    return a.n < b.n ? -1 : a.n > b.n;
-}
-
 struct lines {
-    struct span text;
+    struct p4_span text;
     size_t pos;
 };
 
 /* The next line (without "\n" or "\r\n") of it->text; false at the end. */
-static bool next_line(struct lines *it, struct span *line)
+static bool next_line(struct lines *it, struct p4_span *line)
 {
     const char *nl;
     size_t left;
@@ -220,7 +198,7 @@ static bool url_userinfo_end(char c)
  * ***@ (first, on the raw bytes, so no cut or cleaning can bring a password back), then the
  * text.h rule in printable ASCII, control characters as spaces; a cut ends in "...".
  */
-static void put_clean(struct msg *m, struct span s, size_t max)
+static void put_clean(struct msg *m, struct p4_span s, size_t max)
 {
     char masked[CLEAN_MAX], tmp[CLEAN_MAX];
     size_t o = 0, i = 0;
@@ -259,13 +237,13 @@ static void put_helm(struct msg *m, const char *command)
     put(m, "helm");
     if (command != NULL && command[0] != '\0') {
         put(m, " ");
-        put_clean(m, span_of(command), COMMAND_MAX);
+        put_clean(m, p4_span_of(command), COMMAND_MAX);
     }
 }
 
 /* A quoted line and up to QUOTE_PARTS - 1 continuation lines, within P4_HELM_QUOTE_MAX. */
 struct quote {
-    struct span part[QUOTE_PARTS];
+    struct p4_span part[QUOTE_PARTS];
     size_t n;
 };
 
@@ -287,14 +265,14 @@ static void put_quote(struct msg *m, const struct quote *q)
 /* ---- values.schema.json violations ---- */
 
 struct violation {
-    struct span chart, path, text;
+    struct p4_span chart, path, text;
 };
 
 struct schema {
-    struct violation v[VIOLATIONS_MAX]; /* the first VIOLATIONS_MAX in sorted order */
-    size_t kept, total;                 /* total counts those not kept too */
-    bool header;                        /* helm's "values don't meet ..." line was seen */
-    struct span broken, broken_chart;   /* the schema itself is unusable: helm's line */
+    struct violation v[VIOLATIONS_MAX];  /* the first VIOLATIONS_MAX in sorted order */
+    size_t kept, total;                  /* total counts those not kept too */
+    bool header;                         /* helm's "values don't meet ..." line was seen */
+    struct p4_span broken, broken_chart; /* the schema itself is unusable: helm's line */
     /* The entry read last, held back until the next line shows whether it heads a group. */
     struct violation pending;
     bool has_pending;
@@ -304,19 +282,19 @@ struct schema {
 
 static bool same(const struct violation *a, const struct violation *b)
 {
-    return span_cmp(a->chart, b->chart) == 0 && span_cmp(a->path, b->path) == 0 &&
-           span_cmp(a->text, b->text) == 0;
+    return p4_span_cmp(a->chart, b->chart) == 0 && p4_span_cmp(a->path, b->path) == 0 &&
+           p4_span_cmp(a->text, b->text) == 0;
 }
 
 static int violation_cmp(const void *a, const void *b)
 {
     const struct violation *x = a, *y = b;
-    int c = span_cmp(x->chart, y->chart);
+    int c = p4_span_cmp(x->chart, y->chart);
 
     if (c == 0)
-        c = span_cmp(x->path, y->path);
+        c = p4_span_cmp(x->path, y->path);
     if (c == 0)
-        c = span_cmp(x->text, y->text);
+        c = p4_span_cmp(x->text, y->text);
     return c;
 }
 
@@ -350,7 +328,7 @@ static void flush_pending(struct schema *sc)
 }
 
 /* A "- at '<path>': <text>" line (trimmed t, indented by ind) of block `block`. */
-static void add_violation(struct schema *sc, unsigned block, struct span chart, struct span t,
+static void add_violation(struct schema *sc, unsigned block, struct p4_span chart, struct p4_span t,
                           size_t ind)
 {
     struct violation v = {chart, {NULL, 0}, {NULL, 0}};
@@ -378,7 +356,7 @@ static void add_violation(struct schema *sc, unsigned block, struct span chart, 
 }
 
 /* "webapp:" alone on a line names the chart of the violations under it. */
-static bool chart_line(struct span t)
+static bool chart_line(struct p4_span t)
 {
     if (t.n < 2 || t.p[t.n - 1] != ':' || t.p[0] == '-' || t.p[0] == '[')
         return false;
@@ -390,7 +368,7 @@ static bool chart_line(struct span t)
 }
 
 /* After "Error: " or "[ERROR] <file>: ", where helm prefixes its lines. */
-static struct span strip_prefix(struct span t)
+static struct p4_span strip_prefix(struct p4_span t)
 {
     if (starts(t, "Error: "))
         return skip(t, strlen("Error: "));
@@ -407,19 +385,19 @@ static struct span strip_prefix(struct span t)
  * Collect violations. With blocks_only, only those in the blocks helm heads
  * with SCHEMA_HEADER (where each chart is named); otherwise every "- at" line.
  */
-static void scan_schema(struct schema *sc, const struct span *streams, size_t nstreams,
+static void scan_schema(struct schema *sc, const struct p4_span *streams, size_t nstreams,
                         bool blocks_only)
 {
     unsigned block = 0;
 
     for (size_t s = 0; s < nstreams; s++) {
         struct lines it = {streams[s], 0};
-        struct span line, chart = {NULL, 0};
+        struct p4_span line, chart = {NULL, 0};
         bool in_block = false, chart_broken = false;
 
         block++;
         while (next_line(&it, &line)) {
-            struct span t = trim(line);
+            struct p4_span t = trim(line);
 
             if (has(line, SCHEMA_HEADER)) {
                 sc->header = true;
@@ -447,7 +425,7 @@ static void scan_schema(struct schema *sc, const struct span *streams, size_t ns
                     chart_broken = true;
                 }
             } else if (!blocks_only) {
-                struct span u = strip_prefix(t);
+                struct p4_span u = strip_prefix(t);
 
                 if (starts(u, "- at '"))
                     add_violation(sc, block, chart, u, u.p == t.p ? indent(line) : 0);
@@ -460,7 +438,7 @@ static void scan_schema(struct schema *sc, const struct span *streams, size_t ns
 }
 
 /* helm echoes the value itself in pattern and format violations: name it, do not quote it. */
-static void put_violation_text(struct msg *m, struct span text)
+static void put_violation_text(struct msg *m, struct p4_span text)
 {
     static const char *const echoes[] = {"' does not match pattern ", "' is not valid ", NULL};
 
@@ -498,7 +476,7 @@ static void schema_message(struct msg *m, struct schema *sc)
     }
     qsort(sc->v, sc->kept, sizeof(sc->v[0]), violation_cmp);
     for (i = 0; i < sc->kept; i++) {
-        if (i == 0 || span_cmp(sc->v[i].chart, sc->v[i - 1].chart) != 0)
+        if (i == 0 || p4_span_cmp(sc->v[i].chart, sc->v[i - 1].chart) != 0)
             charts++;
     }
     put(m, ": ");
@@ -535,7 +513,7 @@ static void schema_message(struct msg *m, struct schema *sc)
 
 /* ---- template rendering ---- */
 
-static bool render_error(struct span t)
+static bool render_error(struct p4_span t)
 {
     static const char *const prefixes[] = {
         "template: ",           "execution error at (",   "parse error at (",
@@ -550,21 +528,21 @@ static bool render_error(struct span t)
 }
 
 /* helm template's "Error: template: ..." or helm lint's "[ERROR] templates/x.yaml: ...". */
-static bool find_render_error(const struct span *streams, size_t nstreams, struct span *quote)
+static bool find_render_error(const struct p4_span *streams, size_t nstreams, struct p4_span *quote)
 {
     for (size_t s = 0; s < nstreams; s++) {
         struct lines it = {streams[s], 0};
-        struct span line;
+        struct p4_span line;
 
         while (next_line(&it, &line)) {
-            struct span t = trim(line);
+            struct p4_span t = trim(line);
 
             if (starts(t, "Error: ") && render_error(skip(t, strlen("Error: ")))) {
                 *quote = skip(t, strlen("Error: "));
                 return true;
             }
             if (starts(t, "[ERROR] ")) {
-                struct span r = skip(t, strlen("[ERROR] "));
+                struct p4_span r = skip(t, strlen("[ERROR] "));
                 const char *c = find(r, ": ");
 
                 if (c != NULL && render_error(skip(r, (size_t)(c - r.p) + 2))) {
@@ -583,9 +561,9 @@ static bool find_render_error(const struct span *streams, size_t nstreams, struc
 
 /* helm's own error line ("Error: ..." on stderr, "Error ..." in lint's report), without the prefix.
  */
-static bool error_line(struct span line, struct span *text)
+static bool error_line(struct p4_span line, struct p4_span *text)
 {
-    struct span t = trim(line);
+    struct p4_span t = trim(line);
 
     if (starts(t, "Error: "))
         t = skip(t, strlen("Error: "));
@@ -599,7 +577,7 @@ static bool error_line(struct span line, struct span *text)
     return true;
 }
 
-static bool not_found(struct span t)
+static bool not_found(struct p4_span t)
 {
     static const char *const any[] = {
         "response status code 404",
@@ -618,7 +596,7 @@ static bool not_found(struct span t)
     return ends(t, ": not found") || has_any(t, any);
 }
 
-static enum p4_helm_reason fetch_reason(struct span t)
+static enum p4_helm_reason fetch_reason(struct p4_span t)
 {
     static const char *const auth[] = {
         "response status code 401",
@@ -664,12 +642,12 @@ static enum p4_helm_reason fetch_reason(struct span t)
     return P4_HELM_FAILED;
 }
 
-static enum p4_helm_reason find_fetch_error(const struct span *streams, size_t nstreams,
-                                            struct span *quote)
+static enum p4_helm_reason find_fetch_error(const struct p4_span *streams, size_t nstreams,
+                                            struct p4_span *quote)
 {
     for (size_t s = 0; s < nstreams; s++) {
         struct lines it = {streams[s], 0};
-        struct span line, t;
+        struct p4_span line, t;
 
         while (next_line(&it, &line)) {
             enum p4_helm_reason r;
@@ -689,10 +667,10 @@ static enum p4_helm_reason find_fetch_error(const struct span *streams, size_t n
 /* ---- helm lint's report ---- */
 
 /* Count lint's problems and pick the one to quote: the first error, else the first warning. */
-static size_t lint_problems(struct span out, struct quote *q)
+static size_t lint_problems(struct p4_span out, struct quote *q)
 {
     struct lines it = {out, 0};
-    struct span line, t = {NULL, 0};
+    struct p4_span line, t = {NULL, 0};
     size_t count = 0;
     int best = 0; /* 3: [ERROR], 2: "Error ...", 1: [WARNING] */
     bool continuing = false;
@@ -729,10 +707,10 @@ static size_t lint_problems(struct span out, struct quote *q)
 /* ---- the classifier ---- */
 
 /* helm's last error line on stderr, else its last non-blank line (never stdout: manifests). */
-static bool last_error(struct span err, struct span *quote)
+static bool last_error(struct p4_span err, struct p4_span *quote)
 {
     struct lines it = {err, 0};
-    struct span line, t;
+    struct p4_span line, t;
     bool found = false, found_error = false;
 
     while (next_line(&it, &line)) {
@@ -751,7 +729,8 @@ enum p4_helm_reason p4_helm_classify(const char *command, int exit_status, const
                                      size_t out_len, const char *err, size_t err_len, char *msg,
                                      size_t size)
 {
-    struct span streams[2] = {{err, err != NULL ? err_len : 0}, {out, out != NULL ? out_len : 0}};
+    struct p4_span streams[2] = {{err, err != NULL ? err_len : 0},
+                                 {out, out != NULL ? out_len : 0}};
     struct schema sc;
     struct quote q = {{{NULL, 0}}, 0};
     struct msg m;
@@ -869,19 +848,19 @@ enum p4_helm_reason p4_helm_dry_run_rejected(const char *kind, const char *names
 
     msg_init(&m, msg, size);
     put(&m, "the API server rejected ");
-    put_clean(&m, span_of(kind != NULL && kind[0] != '\0' ? kind : "an object"), CHART_NAME_MAX);
+    put_clean(&m, p4_span_of(kind != NULL && kind[0] != '\0' ? kind : "an object"), CHART_NAME_MAX);
     if (name != NULL && name[0] != '\0') {
         put(&m, " ");
         if (namespace_ != NULL && namespace_[0] != '\0') {
-            put_clean(&m, span_of(namespace_), CHART_NAME_MAX);
+            put_clean(&m, p4_span_of(namespace_), CHART_NAME_MAX);
             put(&m, "/");
         }
-        put_clean(&m, span_of(name), 253);
+        put_clean(&m, p4_span_of(name), 253);
     }
     put(&m, " in a server-side dry run");
     if (api_message != NULL && api_message[0] != '\0') {
         put(&m, ": ");
-        put_clean(&m, span_of(api_message), API_MESSAGE_MAX);
+        put_clean(&m, p4_span_of(api_message), API_MESSAGE_MAX);
     }
     msg_finish(&m);
     return P4_HELM_DRY_RUN_REJECTED;

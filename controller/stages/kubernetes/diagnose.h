@@ -19,54 +19,49 @@
  *   QuotaExceeded, QuotaRequiresResources, Forbidden, AdmissionDenied, AdmissionWebhookUnavailable,
  *   NamespaceTerminating, ProgressDeadlineExceeded, NodePressure.
  *
- * Recognized input, matched on the formats Kubernetes writes (kubelet, kube-scheduler, the
- * ReplicaSet, Job, StatefulSet and DaemonSet controllers, the quota, RBAC, PodSecurity, webhook
- * and ValidatingAdmissionPolicy admission):
- * - Events (core/v1 and events.k8s.io/v1): Failed 'Failed to pull image "i": ...' or
- *   "Error: ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull"; InspectFailed
- *   'Failed to apply default image tag ...'; ErrImageNeverPull; BackOff "Back-off restarting
- *   failed container c in pod ..."; FailedScheduling "0/3 nodes are available: ..."; FailedCreate
- *   or ReplicaSetCreateError with a quota, webhook, policy, PodSecurity or RBAC refusal;
- *   ProgressDeadlineExceeded; Evicted "The node was low on resource: ..."; EvictionThresholdMet;
- *   NodeHasDiskPressure, NodeHasInsufficientMemory, NodeHasInsufficientPID. Only Warning Events
- *   count, except the node conditions, which the kubelet reports as Normal.
- * - Refusals: the Status body of a failed request: quota ("exceeded quota: q, requested: ...",
- *   "failed quota: q: must specify ..."), admission ('admission webhook "w" denied the request:
- *   ...', "ValidatingAdmissionPolicy 'p' with binding 'b' denied request: ...", 'violates
- *   PodSecurity "restricted:latest": ...', OpenShift SCC and PodSecurityPolicy), a webhook that
- *   could not be called ('failed calling webhook "w": ...'), RBAC ('User "u" cannot patch
- *   resource "deployments" in API group "apps" in the namespace "shop"'), a namespace being
- *   deleted, and any other Forbidden (403).
- * - Objects: a Pod's containers waiting in ImagePullBackOff, ErrImagePull, InvalidImageName,
- *   ErrImageNeverPull or CrashLoopBackOff (with lastState.terminated's exit code, reason and
- *   message, which holds the last log lines under terminationMessagePolicy
- *   FallbackToLogsOnError), PodScheduled=False Unschedulable, an eviction for node pressure; a
- *   Deployment's or ReplicaSet's ReplicaFailure=True refusal; a Deployment's Progressing reason
- *   ProgressDeadlineExceeded.
+ * One module per place a diagnosis comes from, each saying what it recognizes, matched on the
+ * formats Kubernetes writes (kubelet, kube-scheduler, the ReplicaSet, Job, StatefulSet and
+ * DaemonSet controllers, the quota, RBAC, PodSecurity, webhook and ValidatingAdmissionPolicy
+ * admission):
+ *   diagevent.h     one Event (p4_diagnose_event).
+ *   diagobject.h    one object's own status: a Pod, Deployment or ReplicaSet (p4_diagnose_object).
+ *   diagrefusal.h   the API server's refusal of a request (p4_diagnose_refusal), and a refusal's
+ *                   text wherever it is quoted (a FailedCreate Event, a ReplicaFailure condition).
+ *   diagwarnings.h  the namespace's recent Warning Events, for status.health.recentEvents
+ *                   (p4_diagnose_recent_warnings).
+ * What more than one of them reports is recognized once: an image that cannot be pulled
+ * (diagimage.h), a pod that cannot be scheduled (diagsched.h), node pressure (here).
+ *
+ * This module is the diagnosis itself: the value, how one is written (p4_diagnose_found), how it
+ * names its object, and the reasons' static text.
  *
  * All input is untrusted: text taken from it is cut to fit ("..." marks a cut), runs of blanks
- * become one space and other bytes outside printable ASCII '?'; members of the wrong type read as
- * absent. Matching is linear in the input; nothing recurses; only p4_diagnose_recent_warnings()
- * allocates.
+ * become one space and other bytes outside printable ASCII '?' (objtext.h); members of the wrong
+ * type read as absent. Matching is linear in the input; nothing recurses; only
+ * p4_diagnose_recent_warnings() allocates.
  *
  * Ownership: every cJSON argument and string is borrowed for the call only; a struct
- * p4_diagnosis is a plain value owning nothing; p4_diagnose_recent_warnings() returns a tree the
- * caller frees.
+ * p4_diagnosis is a plain value owning nothing.
  */
 #ifndef PHASE4_DIAGNOSE_H
 #define PHASE4_DIAGNOSE_H
 
-#include <cjson/cJSON.h>
+#include <stddef.h>
 
 #include "phase4/core/error.h"
 #include "phase4/reconciler/stage.h"
 
 #define P4_DIAGNOSE_REASON_MAX 64
 #define P4_DIAGNOSE_MESSAGE_MAX 768
-/* status.health.recentEvents holds at most this many entries (the CRD's maxItems). */
-#define P4_DIAGNOSE_RECENT_MAX 20
-/* An entry's message is cut to this many bytes. */
-#define P4_DIAGNOSE_RECENT_MESSAGE_MAX 256
+
+/* Room for what a message quotes, in bytes with the NUL (a cut is marked "..."). */
+#define P4_DIAGNOSE_KIND_SHOWN 48   /* a kind */
+#define P4_DIAGNOSE_NS_SHOWN 64     /* a namespace */
+#define P4_DIAGNOSE_NAME_SHOWN 128  /* an object's, container's, quota's or webhook's name */
+#define P4_DIAGNOSE_WHO_SIZE 256    /* "ReplicaSet shop/web-6d4cf56db6" */
+#define P4_DIAGNOSE_LEAD_SIZE 320   /* "ReplicaSet shop/web-6d4cf56db6 cannot create its pods" */
+#define P4_DIAGNOSE_WORDS_SHOWN 320 /* the cluster's own words: the scheduler's, a policy's */
+#define P4_DIAGNOSE_LIST_SHOWN 128  /* "limits.cpu, limits.memory" */
 
 struct p4_diagnosis {
     char reason[P4_DIAGNOSE_REASON_MAX];   /* one of the reasons above; "" when none */
@@ -74,52 +69,31 @@ struct p4_diagnosis {
     enum p4_failure_class cls;             /* ARTIFACT, CLUSTER or TRANSIENT; NONE when none */
 };
 
-/*
- * Diagnose one Event (core/v1: reason, message, involvedObject, type, count, lastTimestamp;
- * events.k8s.io/v1: reason, note, regarding, type, series.count, eventTime). Returns 1 with *out
- * filled when it shows one of the failures above, 0 when it does not (a Normal Event, another
- * Warning), or P4_ERR_INVAL when out is NULL or event is not an Event (not an object, no string
- * reason, no involvedObject or regarding object, or a kind other than "Event"). *out (when not
- * NULL) is cleared to an empty reason and message and P4_FAIL_NONE unless 1 is returned.
- */
-int p4_diagnose_event(const cJSON *event, struct p4_diagnosis *out);
+/* No diagnosis: an empty reason and message, P4_FAIL_NONE. */
+void p4_diagnose_clear(struct p4_diagnosis *out);
 
 /*
- * Diagnose the API server's refusal of a request about one object: status is the Status body it
- * sent (message, reason, code, details.causes[].message); kind, namespace_ and name name the
- * object (any may be NULL: details.kind and details.name stand in); identity is who the operator
- * is to the API server ("system:serviceaccount:phase4-system:phase4-operator"; may be NULL).
- * Returns 1 with *out filled, 0 when the refusal is none of the failures above (such as a 409 or
- * a 422 of an invalid manifest), or P4_ERR_INVAL when out is NULL or status is not an object.
- * *out is cleared as by p4_diagnose_event().
+ * Write a diagnosis: reason (one of the above), cls, and the message printed from fmt, cut to
+ * fit ("...") and shown by objtext.h's rule, with the dots mended where quoted text that ends a
+ * sentence meets ours (".." becomes ".", a cut marker followed by a full stop stays "...").
+ * Returns 1, the "found" of every p4_diagnose_* function.
  */
-int p4_diagnose_refusal(const cJSON *status, const char *kind, const char *namespace_,
-                        const char *name, const char *identity, struct p4_diagnosis *out);
+int p4_diagnose_found(struct p4_diagnosis *out, const char *reason, enum p4_failure_class cls,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
- * Diagnose one object (a Pod, Deployment or ReplicaSet as the API server returns it) from its
- * own status. Returns 1 with *out filled, 0 when its status shows none of the failures above (or
- * its kind has none), or P4_ERR_INVAL when out is NULL or obj is not an object with a string kind
- * and metadata.name. *out is cleared as by p4_diagnose_event().
+ * The object a message is about, shown: "Pod shop/web-1", "Node worker-1", "object shop/web"
+ * (any of kind, ns and name may be NULL). Into dst of size bytes; returns dst.
  */
-int p4_diagnose_object(const cJSON *obj, struct p4_diagnosis *out);
+const char *p4_diagnose_who(char *dst, size_t size, const char *kind, const char *ns,
+                            const char *name);
 
 /*
- * The recent Warning Events of a namespace, for status.health.recentEvents. event_list is an
- * EventList (core/v1 or events.k8s.io/v1; its items) or a bare array of Events. Events of type
- * Warning are grouped by (reason, object kind, object name), summing their counts (count,
- * series.count or deprecatedCount; 1 when absent; at most INT32_MAX) and keeping the message
- * and time of the latest (series.lastObservedTime, lastTimestamp, deprecatedLastTimestamp,
- * eventTime or metadata.creationTimestamp, whichever is latest; among equal times, the later in
- * the list). Groups come newest first (those without a time last), at most max of them (max is
- * taken as at most P4_DIAGNOSE_RECENT_MAX; 0 or less gives an empty array). Returns a new array
- * (caller frees) of {reason, object ("Pod/web-1"), count, message (at most
- * P4_DIAGNOSE_RECENT_MESSAGE_MAX bytes), lastSeen ("2024-05-01T10:00:00Z", in UTC; absent when
- * no time parsed)}, or NULL when event_list is neither an object whose items are an array
- * (absent or null items read as none) nor an array. Entries that are not objects are skipped.
- * Runs in O(n log n) for n Events.
+ * NodePressure: who_ (p4_diagnose_who) did what ("was evicted") for the kubelet's words (NULL:
+ * none). Returns 1.
  */
-cJSON *p4_diagnose_recent_warnings(const cJSON *event_list, int max);
+int p4_diagnose_node_pressure(struct p4_diagnosis *out, const char *who_, const char *what,
+                              const char *words);
 
 /* The static text of one of the reasons above (for a condition's reason), or NULL. */
 const char *p4_diagnose_static_reason(const char *reason);

@@ -12,37 +12,12 @@
  * - Every kind: metadata.deletionTimestamp set: IN_PROGRESS "Terminating" (kstatus has a status
  *   of its own for it). metadata.generation > status.observedGeneration: IN_PROGRESS
  *   "ObservedGenerationBehind". A condition Reconciling=True: IN_PROGRESS; Stalled=True: FAILED.
- * - Deployment: Progressing with reason ProgressDeadlineExceeded: FAILED permanent.
- *   ReplicaFailure=True: FAILED "ReplicaFailure", e.g. a quota (not kstatus). spec.replicas
- *   (default 1) against status.replicas, updatedReplicas, availableReplicas, readyReplicas:
- *   IN_PROGRESS "RolloutInProgress" ("RolloutPaused" under spec.paused, not kstatus). Then
- *   Progressing not True/NewReplicaSetAvailable (when progressDeadlineSeconds is set and not the
- *   int32 maximum, which means none) or Available not True: IN_PROGRESS "NotAvailable".
- * - StatefulSet: status.replicas or readyReplicas short of spec.replicas, or extra replicas:
- *   IN_PROGRESS "RolloutInProgress". Then updateStrategy OnDelete: CURRENT (kstatus says so
- *   before counting readiness). With a partition (apps/v1 defaults it to 0): CURRENT once
- *   updatedReplicas >= replicas - partition. Without one: currentReplicas short or
- *   currentRevision != updateRevision: IN_PROGRESS.
- * - DaemonSet: metadata.generation and status.observedGeneration must be set; then
- *   desiredNumberScheduled against currentNumberScheduled, updatedNumberScheduled (not under
- *   OnDelete, not kstatus), numberAvailable and numberReady: IN_PROGRESS "RolloutInProgress".
- * - ReplicaSet: ReplicaFailure=True: FAILED "ReplicaFailure" (kstatus says InProgress);
- *   fullyLabeledReplicas, availableReplicas, readyReplicas, extra replicas against spec.replicas.
+ * - Deployment, StatefulSet, DaemonSet, ReplicaSet: healthworkload.h.
  * - Job: Failed=True or FailureTarget=True: FAILED permanent with the condition's reason
  *   ("BackoffLimitExceeded", "DeadlineExceeded", else "JobFailed"). Complete=True or
  *   SuccessCriteriaMet=True: CURRENT "Complete". Suspended=True: CURRENT "Suspended". Otherwise
  *   IN_PROGRESS "JobRunning" (kstatus says Current once started).
- * - Pod: Succeeded: CURRENT. Failed: FAILED permanent "PodFailed" (kstatus says Current). Phase
- *   Unknown (its node is lost): UNKNOWN "PodUnknown". Running and Ready=True: CURRENT. Then the
- *   first init or app container waiting in CrashLoopBackOff (permanent from
- *   P4_HEALTH_CRASHLOOP_RESTARTS restarts), ImagePullBackOff (permanent), ErrImagePull,
- *   ErrImageNeverPull or InvalidImageName (permanent), CreateContainerConfigError,
- *   CreateContainerError or RunContainerError: FAILED with that reason (kstatus reads only
- *   CrashLoopBackOff). PodScheduled=False reason Unschedulable: FAILED permanent "Unschedulable"
- *   with the scheduler's message, or IN_PROGRESS "Pending" while status.nominatedNodeName shows
- *   a preemption under way (kstatus first waits 15 s from creation; a pure function has no
- *   clock, so a caller wanting that grace applies it). Otherwise IN_PROGRESS "PodNotReady"
- *   (Running) or "Pending".
+ * - Pod: healthpod.h.
  * - PersistentVolumeClaim: Bound: CURRENT. Pending: IN_PROGRESS. Lost: FAILED permanent
  *   "ClaimLost" (kstatus says InProgress).
  * - Service: type LoadBalancer without an ip or hostname in status.loadBalancer.ingress:
@@ -83,8 +58,12 @@
  * Established=False (else NotEstablished). message is one sentence naming the kind and the object
  * ("Deployment web: 1 of 3 replicas updated, 0 available"); text taken from the object is cut
  * to fit ("..." marks a cut) and holds only printable ASCII (p4_text_clean: tabs and line
- * breaks become spaces, other bytes '?'). The walk is iterative, reads members through typed getters and allocates
- * nothing.
+ * breaks become spaces, other bytes '?'). The walk is iterative, reads members through typed
+ * getters (healtheval.h) and allocates nothing.
+ *
+ * The rules of every kind, Job, PersistentVolumeClaim, Service, CustomResourceDefinition,
+ * Namespace, the kinds with nothing to wait for and custom resources are here (health.c); those
+ * of the workloads and of Pods have modules of their own, each calling healtheval.h's getters.
  *
  * Ownership: obj is borrowed for the call only; the result is a plain value owning nothing.
  */

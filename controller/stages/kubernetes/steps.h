@@ -30,6 +30,8 @@
 #include <time.h>
 
 #include "diagnose.h"
+#include "diagobject.h"
+#include "diagwarnings.h"
 #include "health.h"
 #include "phase4/core/error.h"
 #include "phase4/core/strmap.h"

@@ -62,4 +62,30 @@ bool p4_text_utf8_valid(const char *s, size_t n);
 /* Line and column (both from 1) of byte offset off in buf, for parse errors. off <= its length. */
 void p4_text_position(const char *buf, size_t off, size_t *line, size_t *col);
 
+/*
+ * A span: n bytes borrowed from a longer text (a tool's output, a cJSON string being read), not
+ * NUL-terminated and never written through. p may be NULL when n is 0.
+ */
+struct p4_span {
+    const char *p;
+    size_t n;
+};
+
+/* The span of the string s; NULL gives {NULL, 0}. */
+struct p4_span p4_span_of(const char *s);
+
+/* a and b compared byte by byte, a prefix before the longer text: < 0, 0 or > 0 as memcmp. */
+int p4_span_cmp(struct p4_span a, struct p4_span b);
+
+/*
+ * printf into dst of size bytes (size > 0), always NUL-terminated; what does not fit is cut, with
+ * no mark. It goes through vsnprintf, so a cut that only shortens a message draws no
+ * -Wformat-truncation warning where the caller means to cut.
+ */
+void p4_text_format(char *dst, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Whether a and b are both strings (not NULL) and equal. */
+bool p4_text_eq(const char *a, const char *b);
+
 #endif

@@ -39,6 +39,9 @@
  *
  * Ownership: buf is borrowed for the call and need not be NUL-terminated; the tree returned
  * belongs to the caller (cJSON_Delete).
+ *
+ * Inside, by concern: yamljson.c builds the tree from libyaml's events (aliases, merge keys,
+ * limits), yamlscalar.c resolves each scalar, yamlanchor.c keeps a document's anchors.
  */
 #ifndef PHASE4_YAMLJSON_H
 #define PHASE4_YAMLJSON_H

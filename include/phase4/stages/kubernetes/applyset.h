@@ -32,16 +32,13 @@
  *      deleting it would delete every custom resource of its kind in the
  *      cluster, whoever owns them. Nothing else is ever deleted.
  *
- * The marks every applied object (and a created namespace) carries:
- *   labels      app.kubernetes.io/managed-by=phase4-operator
- *               phase4.io/name=<owner_name, made a valid label value>
- *               phase4.io/generation=<generation>
- *   annotation  phase4.io/owner=<owner_namespace>/<owner_name>
- * The annotation is the ownership mark (exact, since names repeat across
- * namespaces and a label value is at most 63 bytes); the labels are for
- * selection and traceability. An owner name longer than 63 bytes becomes its
- * first 52 bytes, '-' and the first 10 hex digits of the SHA-256 of the whole
- * name (63 bytes, still unique in practice and stable across runs).
+ * Every applied object (and a created namespace) carries the marks of
+ * applymark.h: the phase4.io/owner annotation, which is the ownership mark,
+ * and the managed-by, name and generation labels.
+ *
+ * The run is cut by concern (applysteps.h): applyvalidate.c reads and checks
+ * the set before anything is applied, applyobject.c applies (step 1 and 2,
+ * with conflicts read by applyconflict.h), applyprune.c prunes (step 3).
  *
  * Failures (result.err.reason): ObjectNotOwned, ApplyConflict, a reason of
  * p4_diagnose_refusal() (Forbidden, QuotaExceeded, AdmissionDenied, ...) when
@@ -60,23 +57,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "phase4/kube/apistatus.h"
-#include "phase4/kube/discovery.h"
 #include "phase4/core/error.h"
-#include "phase4/stages/kubernetes/inventory.h"
 #include "phase4/kube/client.h"
+#include "phase4/kube/discovery.h"
 #include "phase4/reconciler/stage.h"
-
-#define P4_APPLYSET_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
-#define P4_APPLYSET_LABEL_NAME "phase4.io/name"
-#define P4_APPLYSET_LABEL_GENERATION "phase4.io/generation"
-#define P4_APPLYSET_ANNOTATION_OWNER "phase4.io/owner"
-#define P4_APPLYSET_MANAGER "phase4-operator" /* the managed-by label's value */
+#include "phase4/stages/kubernetes/applymark.h"
+#include "phase4/stages/kubernetes/inventory.h"
 
 #define P4_APPLYSET_WAIT_MS 60000    /* longest wait for a CRD to be Established and served */
 #define P4_APPLYSET_CRD_POLL_MS 250  /* GET the CRD this often while waiting */
 #define P4_APPLYSET_KIND_POLL_MS 500 /* ask discovery for a new CRD's kind this often */
-#define P4_LABEL_VALUE_MAX 63        /* Kubernetes' limit on a label value, in bytes */
 #define P4_APPLYSET_TAKEN_MAX 512    /* result.taken's size, with its NUL */
 
 struct p4_applyset;
@@ -154,52 +144,5 @@ int p4_applyset_run(struct p4_kube *k, struct p4_discovery *d, const cJSON *obje
  * cb has run; NULL is fine.
  */
 void p4_applyset_cancel(struct p4_applyset *a);
-
-/* ---- the pure parts (exported for tests and for the stage's own checks) ---- */
-
-/*
- * value as a label value in out: itself when at most P4_LABEL_VALUE_MAX
- * bytes, else its first 52 bytes, '-' and 10 hex digits of its SHA-256.
- * Returns out.
- */
-const char *p4_applyset_label_value(const char *value, char out[P4_LABEL_VALUE_MAX + 1]);
-
-/* "<owner_namespace>/<owner_name>" into buf; 0 or P4_ERR_TOOBIG. */
-int p4_applyset_owner_mark(const char *owner_namespace, const char *owner_name, char *buf,
-                           size_t size);
-
-/*
- * Put the marks (above) on obj (an object with an object metadata; labels and
- * annotations are created or replaced when they are not objects; values of
- * other keys are kept). Returns 0 or P4_ERR_INVAL.
- */
-int p4_applyset_mark(cJSON *obj, const char *owner_namespace, const char *owner_name,
-                     int64_t generation);
-
-/* The "<namespace>/<name>" of obj's phase4.io/owner annotation (borrowed), or NULL. */
-const char *p4_applyset_owner_of(const cJSON *obj);
-
-/* Whether live (an object as the API server returns it) carries exactly our owner annotation. */
-bool p4_applyset_owned(const cJSON *live, const char *owner_namespace, const char *owner_name);
-
-/*
- * The field managers a failed server-side apply conflicted with, from the
- * Status causes ('conflict with "kubectl-edit" using v1'), or from its
- * message when it has no causes: each once, comma-separated, into buf ("" when
- * none). Returns how many. st may be NULL.
- */
-size_t p4_applyset_conflict_managers(const struct p4_apistatus *st, char *buf, size_t size);
-
-/* Whether a 409 Status is a server-side apply field-manager conflict (not, e.g., a uid one). */
-bool p4_applyset_is_field_conflict(const struct p4_apistatus *st);
-
-/*
- * A CustomResourceDefinition's readiness: 1 Established=True, -1 it never
- * will be (NamesAccepted=False: why goes in msg), 0 not yet.
- */
-int p4_applyset_crd_state(const cJSON *crd, char *msg, size_t size);
-
-/* The DELETE body: Background propagation with a uid precondition (caller frees). */
-char *p4_applyset_delete_body(const char *uid);
 
 #endif

@@ -1,0 +1,60 @@
+/*
+ * applymark.h: the marks that say an object in the cluster is a Phase4Deployment's: put on
+ * every object the applyset applies (applyset.h), read by the prune, by drift repair and by the
+ * watches that route a changed object back to its owner.
+ *
+ * The marks:
+ *   labels      app.kubernetes.io/managed-by=phase4-operator
+ *               phase4.io/name=<owner_name, made a valid label value>
+ *               phase4.io/generation=<generation>
+ *   annotation  phase4.io/owner=<owner_namespace>/<owner_name>
+ * The annotation is the ownership mark (exact, since names repeat across
+ * namespaces and a label value is at most 63 bytes); the labels are for
+ * selection and traceability. An owner name longer than 63 bytes becomes its
+ * first 52 bytes, '-' and the first 10 hex digits of the SHA-256 of the whole
+ * name (63 bytes, still unique in practice and stable across runs).
+ *
+ * Everything here is pure: pointers are borrowed for the call, and what is returned points into
+ * the caller's buffers or objects.
+ */
+#ifndef PHASE4_APPLYMARK_H
+#define PHASE4_APPLYMARK_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define P4_APPLYSET_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
+#define P4_APPLYSET_LABEL_NAME "phase4.io/name"
+#define P4_APPLYSET_LABEL_GENERATION "phase4.io/generation"
+#define P4_APPLYSET_ANNOTATION_OWNER "phase4.io/owner"
+#define P4_APPLYSET_MANAGER "phase4-operator" /* the managed-by label's value */
+#define P4_LABEL_VALUE_MAX 63                 /* Kubernetes' limit on a label value, in bytes */
+
+/*
+ * value as a label value in out: itself when at most P4_LABEL_VALUE_MAX
+ * bytes, else its first 52 bytes, '-' and 10 hex digits of its SHA-256.
+ * Returns out.
+ */
+const char *p4_applyset_label_value(const char *value, char out[P4_LABEL_VALUE_MAX + 1]);
+
+/* "<owner_namespace>/<owner_name>" into buf; 0 or P4_ERR_TOOBIG. */
+int p4_applyset_owner_mark(const char *owner_namespace, const char *owner_name, char *buf,
+                           size_t size);
+
+/*
+ * Put the marks (above) on obj (an object with an object metadata; labels and
+ * annotations are created or replaced when they are not objects; values of
+ * other keys are kept). Returns 0 or P4_ERR_INVAL.
+ */
+int p4_applyset_mark(cJSON *obj, const char *owner_namespace, const char *owner_name,
+                     int64_t generation);
+
+/* The "<namespace>/<name>" of obj's phase4.io/owner annotation (borrowed), or NULL. */
+const char *p4_applyset_owner_of(const cJSON *obj);
+
+/* Whether live (an object as the API server returns it) carries exactly our owner annotation. */
+bool p4_applyset_owned(const cJSON *live, const char *owner_namespace, const char *owner_name);
+
+#endif

@@ -23,9 +23,9 @@ size_t p4_version_report(char *buf, size_t size)
                  "helm %s (the version the Helm stage is built and tested with; "
                  "see --helm-binary)\n",
                  P4_VERSION, curl->version, curl->ssl_version ? curl->ssl_version : "no TLS",
-                 (curl->features & CURL_VERSION_HTTP2) ? ", HTTP/2" : "",
-                 yaml_get_version_string(), cJSON_Version(), uv_version_string(),
-                 OpenSSL_version(OPENSSL_VERSION), P4_HELM_VERSION);
+                 (curl->features & CURL_VERSION_HTTP2) ? ", HTTP/2" : "", yaml_get_version_string(),
+                 cJSON_Version(), uv_version_string(), OpenSSL_version(OPENSSL_VERSION),
+                 P4_HELM_VERSION);
     if (n < 0)
         return 0;
     return (size_t)n < size ? (size_t)n : size - 1;

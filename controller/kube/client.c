@@ -7,12 +7,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "phase4/core/alloc.h"
 #include "execcred.h"
-#include "phase4/net/http.h"
+#include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
 #include "phase4/core/ratelimit.h"
+#include "phase4/net/http.h"
 
 #define DEFAULT_TIMEOUT_MS 30000L
 #define DEFAULT_429_RETRIES 5
@@ -49,7 +49,7 @@ struct kreq {
     char *accept; /* NULL: application/json */
     size_t len;
     int attempts;
-    int auth_retried; /* a 401 made us fetch a fresh exec credential once */
+    int auth_retried;         /* a 401 made us fetch a fresh exec credential once */
     struct p4_http_req *http; /* while in flight */
     p4_kube_cb cb;
     void *data;
@@ -63,9 +63,9 @@ struct p4_kube_watch {
     p4_kube_watch_end_cb on_end;
     void *data;
     long status;
-    int end_rc;            /* an ERROR event's code, or 0 */
+    int end_rc; /* an ERROR event's code, or 0 */
     struct p4_error end_err;
-    char *err_body;        /* a non-200 answer's body */
+    char *err_body; /* a non-200 answer's body */
     size_t err_len;
     char *url;
     int canceled;
@@ -232,9 +232,15 @@ int p4_kube_new(uv_loop_t *loop, const struct p4_kube_config *cfg,
     k->token = p4_strdup_or_null(cfg->token);
     k->token_file = p4_strdup_or_null(cfg->token_file);
     k->tls = (struct p4_http_tls){
-        .ca_pem = k->ca, .ca_len = cfg->ca_len, .ca_file = k->ca_file,
-        .cert_pem = k->cert, .cert_len = cfg->cert_len, .cert_file = k->cert_file,
-        .key_pem = k->key, .key_len = cfg->key_len, .key_file = k->key_file,
+        .ca_pem = k->ca,
+        .ca_len = cfg->ca_len,
+        .ca_file = k->ca_file,
+        .cert_pem = k->cert,
+        .cert_len = cfg->cert_len,
+        .cert_file = k->cert_file,
+        .key_pem = k->key,
+        .key_len = cfg->key_len,
+        .key_file = k->key_file,
         .insecure = cfg->insecure_skip_tls_verify,
     };
     if (opts)
@@ -459,7 +465,7 @@ static void send_with(struct kreq *r, const struct p4_credential *cred)
     (void)snprintf(url, ulen, "%s%s", k->server, r->path);
     /* Logs are text/plain, but the API server negotiates them only for Accept: any type. */
     (void)snprintf(accept, sizeof(accept), "Accept: %s",
-                   r->accept == NULL                       ? "application/json"
+                   r->accept == NULL                      ? "application/json"
                    : strcmp(r->accept, "text/plain") == 0 ? "*/*"
                                                           : r->accept);
     headers[n++] = accept;
@@ -490,8 +496,7 @@ static void send_with(struct kreq *r, const struct p4_credential *cred)
     p4_wipe_free_str(auth);
     if (rc != 0) {
         struct p4_kube_result res = {.rc = rc};
-        p4_error_set(&res.err, rc, "cannot start a request to the API server: %s",
-                     p4_strerror(rc));
+        p4_error_set(&res.err, rc, "cannot start a request to the API server: %s", p4_strerror(rc));
         deliver(r, &res);
     }
 }
@@ -579,7 +584,8 @@ static void on_http_done(int rc, const struct p4_http_response *resp, void *data
             uint64_t delay = retry_after_ms(res.st);
             p4_apistatus_close(res.st);
             free(res.st);
-            p4_log(P4_LOG_DEBUG, "throttled by the API server, retrying", "path", r->path, P4_LOG_END);
+            p4_log(P4_LOG_DEBUG, "throttled by the API server, retrying", "path", r->path,
+                   P4_LOG_END);
             schedule(r, delay);
             return;
         }
@@ -808,8 +814,9 @@ int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_vers
     ulen = strlen(k->server) + strlen(path) + sizeof(rv) + 128;
     w->url = p4_malloc(ulen);
     (void)snprintf(w->url, ulen, "%s%s%cwatch=1&allowWatchBookmarks=true&timeoutSeconds=%ld%s%s",
-                   k->server, path, strchr(path, '?') ? '&' : '?', timeout_seconds > 0 ? timeout_seconds : 300,
-                   rv[0] ? "&resourceVersion=" : "", rv);
+                   k->server, path, strchr(path, '?') ? '&' : '?',
+                   timeout_seconds > 0 ? timeout_seconds : 300, rv[0] ? "&resourceVersion=" : "",
+                   rv);
     if (k->exec)
         rc = p4_execcred_get(k->exec, on_watch_credential, w) != 0 ? P4_ERR_CANCELED : 0;
     else

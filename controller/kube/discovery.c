@@ -60,7 +60,8 @@ static void free_table(struct p4_strmap *m)
 }
 
 /* "apps/v1" → group "apps", version "v1"; "v1" → "", "v1". */
-static int split_api_version(const char *api_version, char *group, size_t gsize, const char **version)
+static int split_api_version(const char *api_version, char *group, size_t gsize,
+                             const char **version)
 {
     const char *slash = strchr(api_version, '/');
     size_t n = slash ? (size_t)(slash - api_version) : 0;
@@ -73,7 +74,8 @@ static int split_api_version(const char *api_version, char *group, size_t gsize,
     return (*version)[0] ? 0 : P4_ERR_INVAL;
 }
 
-static int make_key(char *buf, size_t size, const char *group, const char *version, const char *kind)
+static int make_key(char *buf, size_t size, const char *group, const char *version,
+                    const char *kind)
 {
     int n = snprintf(buf, size, "%s/%s/%s", group, version, kind);
 
@@ -112,8 +114,7 @@ static int load_into(struct p4_strmap *m, const cJSON *list, struct p4_error *er
                 en->version = p4_strdup(v);
                 en->kind = p4_strdup(k);
                 en->resource = p4_strdup(plural);
-                en->info = (struct p4_resource_info){en->group, en->version, en->kind,
-                                                     en->resource,
+                en->info = (struct p4_resource_info){en->group, en->version, en->kind, en->resource,
                                                      scope && strcmp(scope, "Namespaced") == 0};
                 en = p4_strmap_put(m, key, en);
                 if (en) { /* the same kind served twice: keep the newer */
@@ -320,8 +321,8 @@ static void on_defer(uv_timer_t *t)
     for (w = d->waiters; w && all_known; w = w->next)
         all_known = p4_discovery_find(d, w->api_version, w->kind) != NULL;
     /* A miss refreshes, unless the table is fresh enough that it would not help. */
-    if (!all_known && (!d->refreshed_once ||
-                       uv_now(d->loop) - d->last_refresh >= P4_DISCOVERY_MIN_REFRESH_MS)) {
+    if (!all_known &&
+        (!d->refreshed_once || uv_now(d->loop) - d->last_refresh >= P4_DISCOVERY_MIN_REFRESH_MS)) {
         refresh(d);
         return;
     }

@@ -32,8 +32,8 @@ struct p4_http {
     struct p4_http_req *canceled;
     int closing;
     int open_handles;
-    int in_curl;        /* inside curl_multi_socket_action: curl refuses removals */
-    int cancel_later;   /* a request was canceled while in_curl */
+    int in_curl;      /* inside curl_multi_socket_action: curl refuses removals */
+    int cancel_later; /* a request was canceled while in_curl */
 };
 
 struct p4_http_req {
@@ -45,15 +45,15 @@ struct p4_http_req {
     p4_http_done_cb on_done;
     p4_http_data_cb on_data;
     void *data;
-    struct p4_buf body;  /* buffered response body */
+    struct p4_buf body; /* buffered response body */
     size_t max_body;
     char *retry_after;
     char *content_type;
     char *www_authenticate;
     char *content_digest;
     int too_big;
-    int aborted;   /* on_data asked to stop */
-    int canceled;  /* p4_http_cancel was called */
+    int aborted;  /* on_data asked to stop */
+    int canceled; /* p4_http_cancel was called */
     char errbuf[CURL_ERROR_SIZE];
 };
 

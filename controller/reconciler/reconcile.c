@@ -245,8 +245,8 @@ static bool put_stage(cJSON *st, cJSON *conds, const cJSON *obj, int i,
         if (res->cls == P4_FAIL_TRANSIENT && res->err.code != 0) {
             set_condition(conds, cond, "Unknown", why, res->err.message, generation, now);
             (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": checking the %s stage; waiting: %s",
-                           generation, name, res->err.message);
+                           "Generation %" PRId64 ": checking the %s stage; waiting: %s", generation,
+                           name, res->err.message);
         } else {
             (void)snprintf(gmsg, sizeof(gmsg), "checking the %s gates", name);
             set_condition(conds, cond, "Unknown", "Checking", gmsg, generation, now);
@@ -274,8 +274,8 @@ static bool put_stage(cJSON *st, cJSON *conds, const cJSON *obj, int i,
             (void)snprintf(msg, sizeof(msg),
                            "Generation %" PRId64 ": the %s stage failed %d times; a new or "
                            "fixed %s is needed: %s",
-                           generation, name, res->attempts, i == P4_STAGE_DOCKER ? "image" : "chart or values",
-                           res->err.message);
+                           generation, name, res->attempts,
+                           i == P4_STAGE_DOCKER ? "image" : "chart or values", res->err.message);
         else
             (void)snprintf(msg, sizeof(msg),
                            "Generation %" PRId64 ": the %s stage cannot go on until this is "
@@ -284,8 +284,8 @@ static bool put_stage(cJSON *st, cJSON *conds, const cJSON *obj, int i,
         set_condition(conds, "Ready", "False", why, msg, generation, now);
         set_condition(conds, "Reconciling", "False", why, msg, generation, now);
         set_condition(conds, "Stalled", "True",
-                      res->cls == P4_FAIL_ARTIFACT ? "RegenerationRequired" : why, msg,
-                      generation, now);
+                      res->cls == P4_FAIL_ARTIFACT ? "RegenerationRequired" : why, msg, generation,
+                      now);
         return false;
     case P4_STAGE_PASSED:
         if (res->err.reason && res->err.message[0]) {
@@ -349,8 +349,8 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
         return st;
     }
     if (observed != generation) {
-        (void)snprintf(msg, sizeof(msg), "Generation %" PRId64 ": started; checking the Docker stage",
-                       generation);
+        (void)snprintf(msg, sizeof(msg),
+                       "Generation %" PRId64 ": started; checking the Docker stage", generation);
         add_event(events, "Normal", "Progressing", msg);
     }
     for (i = 0; i < P4_STAGE_COUNT; i++) {
@@ -368,8 +368,7 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
                            "phase4-operator does not run the %s stage yet",
                            generation, stage_names[i - 1], stage_names[i]);
             set_condition(conds, "Ready", "Unknown", "StageNotAvailable", msg, generation, now);
-            set_condition(conds, "Reconciling", "False", "StageNotAvailable", msg, generation,
-                          now);
+            set_condition(conds, "Reconciling", "False", "StageNotAvailable", msg, generation, now);
             remove_condition(conds, "Stalled");
             break;
         }
@@ -564,8 +563,8 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     cJSON_Delete(patch);
     (void)snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s/status", P4_API_GROUP,
                    P4_API_VERSION, ens, P4_RESOURCE, ename);
-    if (p4_kube_request(r->kube, "PATCH", path, "application/merge-patch+json", body,
-                        strlen(body), on_status_written, w) != 0) {
+    if (p4_kube_request(r->kube, "PATCH", path, "application/merge-patch+json", body, strlen(body),
+                        on_status_written, w) != 0) {
         free(w->key);
         cJSON_Delete(w->events);
         free(w);

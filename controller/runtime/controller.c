@@ -9,13 +9,13 @@
 #include "phase4/core/log.h"
 #include "phase4/core/strmap.h"
 
-const double p4_reconcile_bucket_bounds[P4_RECONCILE_BUCKETS] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+const double p4_reconcile_bucket_bounds[P4_RECONCILE_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                 0.25,  0.5,  1,     2.5,  10};
 
 struct p4_controller {
     uv_loop_t *loop;
     struct p4_workqueue *queue;
-    uv_timer_t wake;   /* next delayed key, or a zero-delay dispatch */
+    uv_timer_t wake; /* next delayed key, or a zero-delay dispatch */
     int workers;
     int running;
     int shutting_down;
@@ -81,8 +81,8 @@ struct p4_controller *p4_controller_new(uv_loop_t *loop, const struct p4_control
     struct p4_workqueue_config def = P4_WORKQUEUE_CONFIG_DEFAULT;
 
     c->loop = loop;
-    c->queue = p4_workqueue_new(opts && opts->queue.max_delay_ms ? &opts->queue : &def,
-                                uv_now(loop));
+    c->queue =
+        p4_workqueue_new(opts && opts->queue.max_delay_ms ? &opts->queue : &def, uv_now(loop));
     c->workers = opts && opts->workers > 0 ? opts->workers : 1;
     c->fn = fn;
     c->data = data;
@@ -128,8 +128,7 @@ void p4_controller_done(struct p4_controller *c, const char *key, int rc, uint64
 
     if (p4_strmap_get(&c->started, key) == NULL) {
         /* Not in flight: a double done is a caller's bug; counting it would break the limit. */
-        p4_log(P4_LOG_ERROR, "done for a key that is not being reconciled", "key", key,
-               P4_LOG_END);
+        p4_log(P4_LOG_ERROR, "done for a key that is not being reconciled", "key", key, P4_LOG_END);
         return;
     }
     k = p4_strdup(key); /* key may be the queue's own copy, freed by done */

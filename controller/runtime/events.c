@@ -17,11 +17,11 @@
 #define SERIES_MAX 4096
 
 struct series {
-    char *name;      /* the Event's name, once created */
+    char *name; /* the Event's name, once created */
     char *ns;
     int count;
     time_t last;
-    int pending;     /* a create is in flight */
+    int pending; /* a create is in flight */
 };
 
 struct p4_events {
@@ -206,13 +206,15 @@ void p4_events_emit(struct p4_events *ev, const cJSON *obj, const char *type, co
     cJSON_AddStringToObject(meta, "generateName", gen);
     cJSON_AddStringToObject(meta, "namespace", ns);
     io = cJSON_AddObjectToObject(e, "involvedObject");
-    cJSON_AddStringToObject(io, "apiVersion", p4_json_str(obj, "apiVersion") ? p4_json_str(obj, "apiVersion") : "");
+    cJSON_AddStringToObject(io, "apiVersion",
+                            p4_json_str(obj, "apiVersion") ? p4_json_str(obj, "apiVersion") : "");
     cJSON_AddStringToObject(io, "kind", p4_json_str(obj, "kind") ? p4_json_str(obj, "kind") : "");
     cJSON_AddStringToObject(io, "namespace", ns);
     cJSON_AddStringToObject(io, "name", name);
     cJSON_AddStringToObject(io, "uid", uid);
     if (p4_json_str(obj, "metadata.resourceVersion"))
-        cJSON_AddStringToObject(io, "resourceVersion", p4_json_str(obj, "metadata.resourceVersion"));
+        cJSON_AddStringToObject(io, "resourceVersion",
+                                p4_json_str(obj, "metadata.resourceVersion"));
     cJSON_AddStringToObject(e, "type", type);
     cJSON_AddStringToObject(e, "reason", reason);
     cJSON_AddStringToObject(e, "message", message);

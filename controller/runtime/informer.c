@@ -310,8 +310,7 @@ static void list_page(struct p4_informer *inf, const char *cont)
         p4_strmap_init(&inf->staging);
     }
     (void)snprintf(path, sizeof(path), "%s%climit=%d%s%s", inf->path,
-                   strchr(inf->path, '?') ? '&' : '?', PAGE_SIZE,
-                   esc[0] ? "&continue=" : "", esc);
+                   strchr(inf->path, '?') ? '&' : '?', PAGE_SIZE, esc[0] ? "&continue=" : "", esc);
     rc = p4_kube_request(inf->kube, "GET", path, NULL, NULL, 0, on_list, inf);
     if (rc == 0)
         inf->list_in_flight = 1;
@@ -377,8 +376,8 @@ static void on_watch_end(int rc, const struct p4_error *err, void *data)
         inf->synced = 0;
         list_page(inf, NULL);
     } else {
-        p4_log(P4_LOG_WARN, "watch ended, reconnecting", "path", inf->path, "error",
-               err->message, P4_LOG_END);
+        p4_log(P4_LOG_WARN, "watch ended, reconnecting", "path", inf->path, "error", err->message,
+               P4_LOG_END);
         retry_later(inf);
     }
 }

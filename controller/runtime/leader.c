@@ -24,9 +24,9 @@ struct p4_leader {
     int leading;
     int in_flight;
     int releasing;
-    uint64_t last_renew;     /* uv_now of our last successful renew */
-    char *observed_record;   /* holder|renewTime|transitions last seen */
-    uint64_t observed_at;    /* uv_now when the record last changed */
+    uint64_t last_renew;   /* uv_now of our last successful renew */
+    char *observed_record; /* holder|renewTime|transitions last seen */
+    uint64_t observed_at;  /* uv_now when the record last changed */
     uint64_t transitions;
     void (*done)(void *);
     void *done_arg;
@@ -83,7 +83,8 @@ static void set_leading(struct p4_leader *l, int leading)
     l->leading = leading;
     if (leading) {
         l->transitions++;
-        p4_log(P4_LOG_INFO, "became the leader", "lease", l->name, "identity", l->identity, P4_LOG_END);
+        p4_log(P4_LOG_INFO, "became the leader", "lease", l->name, "identity", l->identity,
+               P4_LOG_END);
         if (l->on_elected)
             l->on_elected(l->data);
     } else {
@@ -131,7 +132,8 @@ static char *lease_body(const struct p4_leader *l, const cJSON *cur, int take_ov
     cJSON_AddNumberToObject(spec, "leaseDurationSeconds", release ? 1.0 : (double)lease_seconds);
     cJSON_AddStringToObject(spec, "acquireTime", take_over || !acquired ? now : acquired);
     cJSON_AddStringToObject(spec, "renewTime", now);
-    cJSON_AddNumberToObject(spec, "leaseTransitions", (double)(transitions + (take_over && cur ? 1 : 0)));
+    cJSON_AddNumberToObject(spec, "leaseTransitions",
+                            (double)(transitions + (take_over && cur ? 1 : 0)));
     out = p4_json_print(lease);
     cJSON_Delete(lease);
     return out;
@@ -200,9 +202,10 @@ static void on_lease(struct p4_kube_result *res, void *data)
     }
     holder = p4_json_str(res->body, "spec.holderIdentity");
     (void)p4_json_int64(res->body, "spec.leaseTransitions", &transitions);
-    (void)snprintf(record, sizeof(record), "%s|%s|%" PRId64, holder ? holder : "",
-                   p4_json_str(res->body, "spec.renewTime") ? p4_json_str(res->body, "spec.renewTime") : "",
-                   transitions);
+    (void)snprintf(
+        record, sizeof(record), "%s|%s|%" PRId64, holder ? holder : "",
+        p4_json_str(res->body, "spec.renewTime") ? p4_json_str(res->body, "spec.renewTime") : "",
+        transitions);
     if (l->observed_record == NULL || strcmp(record, l->observed_record) != 0) {
         free(l->observed_record);
         l->observed_record = p4_strdup(record);
@@ -294,7 +297,8 @@ static void on_released(struct p4_kube_result *res, void *data)
     if (res->rc == 0)
         p4_log(P4_LOG_INFO, "released the leader lease", "lease", l->name, P4_LOG_END);
     else
-        p4_log(P4_LOG_WARN, "cannot release the leader lease", "error", res->err.message, P4_LOG_END);
+        p4_log(P4_LOG_WARN, "cannot release the leader lease", "error", res->err.message,
+               P4_LOG_END);
     finish_release(l);
 }
 

@@ -221,7 +221,8 @@ int p4_serve_start(uv_loop_t *loop, const char *addr, p4_serve_handler handler, 
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&s->listener, 64, on_connection);
     if (rc != 0) {
-        p4_log(P4_LOG_ERROR, "cannot listen", "address", addr, "error", uv_strerror(rc), P4_LOG_END);
+        p4_log(P4_LOG_ERROR, "cannot listen", "address", addr, "error", uv_strerror(rc),
+               P4_LOG_END);
         s->closing = 1;
         uv_close((uv_handle_t *)&s->listener, on_listener_closed);
         return P4_ERR_IO;

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/kube/apistatus.h"
 #include "phase4/core/json.h"
+#include "phase4/kube/apistatus.h"
 
 static void check_clean(const char *s)
 {

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "stages/helm/chartindex.h"
 #include "phase4/core/json.h"
 #include "phase4/oci/ocimanifest.h"
+#include "stages/helm/chartindex.h"
 
 static const char *const constraints[] = {
     NULL, "", "*", "1.0.0", "v1.0.0+b1", ">=0.0.0-0", "~1.2", "^0.1", "1.x || >= 3.0.0-rc.1",

@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stages/docker/cosign.h"
 #include "phase4/oci/ocimanifest.h"
+#include "stages/docker/cosign.h"
 
 #define DIGEST "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define HEADER 5

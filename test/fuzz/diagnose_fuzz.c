@@ -31,9 +31,17 @@
 #define SA "system:serviceaccount:phase4-system:phase4-operator"
 
 static const char *const reasons[] = {
-    "Failed",          "BackOff",          "FailedScheduling",         "FailedCreate",
-    "InspectFailed",   "ErrImageNeverPull", "ProgressDeadlineExceeded", "Evicted",
-    "EvictionThresholdMet", "NodeHasDiskPressure", "ReplicaSetCreateError",
+    "Failed",
+    "BackOff",
+    "FailedScheduling",
+    "FailedCreate",
+    "InspectFailed",
+    "ErrImageNeverPull",
+    "ProgressDeadlineExceeded",
+    "Evicted",
+    "EvictionThresholdMet",
+    "NodeHasDiskPressure",
+    "ReplicaSetCreateError",
 };
 static const char *const kinds[] = {"Pod", "Deployment", "ReplicaSet"};
 
@@ -65,8 +73,7 @@ static void check(int rc, const struct p4_diagnosis *d)
             if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
                 abort();
         }
-        if (d->cls != P4_FAIL_ARTIFACT && d->cls != P4_FAIL_CLUSTER &&
-            d->cls != P4_FAIL_TRANSIENT)
+        if (d->cls != P4_FAIL_ARTIFACT && d->cls != P4_FAIL_CLUSTER && d->cls != P4_FAIL_TRANSIENT)
             abort();
     } else {
         if (rc != 0 && rc != P4_ERR_INVAL)

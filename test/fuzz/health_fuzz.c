@@ -15,13 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stages/kubernetes/health.h"
 #include "phase4/core/json.h"
+#include "stages/kubernetes/health.h"
 
 static const char *const kinds[] = {
-    "Deployment", "StatefulSet",           "DaemonSet", "ReplicaSet",
-    "Job",        "Pod",                   "Service",   "PersistentVolumeClaim",
-    "Namespace",  "CustomResourceDefinition", "ConfigMap", "Widget",
+    "Deployment", "StatefulSet",
+    "DaemonSet",  "ReplicaSet",
+    "Job",        "Pod",
+    "Service",    "PersistentVolumeClaim",
+    "Namespace",  "CustomResourceDefinition",
+    "ConfigMap",  "Widget",
 };
 
 static void check(int rc, const struct p4_health *h)

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/stages/kubernetes/inventory.h"
 #include "phase4/core/json.h"
+#include "phase4/stages/kubernetes/inventory.h"
 
 static void same_entries(const struct p4_inventory *a, const struct p4_inventory *b)
 {

@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "phase4/core/error.h"
-#include "phase4/reconciler/manifest.h"
 #include "phase4/core/json.h"
+#include "phase4/reconciler/manifest.h"
 #include "phase4/stages/kubernetes/stage.h"
 
 #define MANIFEST_MAX ((size_t)1 << 20)

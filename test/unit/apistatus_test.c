@@ -3,13 +3,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/kube/apistatus.h"
+#include <cmocka.h> /* after the four it needs */
+
 #include "phase4/core/json.h"
+#include "phase4/kube/apistatus.h"
 
 #define STATUS_HEAD                                                                                \
     "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","

@@ -3,13 +3,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/kube/apply.h"
+#include <cmocka.h> /* after the four it needs */
+
 #include "phase4/core/json.h"
+#include "phase4/kube/apply.h"
 
 static cJSON *split(const char *text, struct p4_error *err)
 {
@@ -57,7 +58,8 @@ static void bad_documents_are_named(void **state)
         int code;
         const char *message;
     } cases[] = {
-        {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nkind: Service\nmetadata: {name: b}\n",
+        {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nkind: Service\nmetadata: "
+         "{name: b}\n",
          P4_ERR_INVALID, "document 2 of the manifest (Service b): apiVersion is missing"},
         {"apiVersion: v1\nmetadata: {name: a}\n", P4_ERR_INVALID,
          "document 1 of the manifest (a): kind is missing"},

@@ -6,8 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <string.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "phase4/kube/apistatus.h"
 #include "stages/kubernetes/applyconflict.h"

@@ -8,12 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/json.h"
 #include "phase4/kube/kubeconfig.h"

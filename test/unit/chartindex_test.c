@@ -5,14 +5,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cmocka.h> /* after the four it needs */
+
 #include "phase4/core/buf.h"
-#include "stages/helm/chartindex.h"
 #include "phase4/core/json.h"
+#include "stages/helm/chartindex.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

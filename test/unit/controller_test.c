@@ -6,13 +6,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/runtime/controller.h"
+#include <cmocka.h> /* after the four it needs */
+
 #include "phase4/core/error.h"
+#include "phase4/runtime/controller.h"
 
 #define MAX_CALLS 64
 #define DEADLINE_MS 3000 /* generous: a test that needs it has failed */

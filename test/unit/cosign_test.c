@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -14,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stages/docker/cosign.h"
+#include <cmocka.h> /* after the four it needs */
+
 #include "phase4/oci/ocimanifest.h"
+#include "stages/docker/cosign.h"
 
 #define IMAGE "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define OTHER "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"

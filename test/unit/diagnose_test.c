@@ -11,11 +11,12 @@
 #include <stdint.h>
 
 /* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
-#include <cmocka.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "stages/kubernetes/diagevent.h"
 #include "stages/kubernetes/diagnose.h"

@@ -3,33 +3,42 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "phase4/kube/discovery.h"
 
 /* Shaped as kube-apiserver answers /api and /apis with apidiscovery.k8s.io/v2. */
 static const char *CORE =
     "{\"kind\":\"APIGroupDiscoveryList\",\"apiVersion\":\"apidiscovery.k8s.io/v2\",\"metadata\":{},"
-    "\"items\":[{\"metadata\":{\"creationTimestamp\":null},\"versions\":[{\"version\":\"v1\",\"resources\":["
-    "{\"resource\":\"configmaps\",\"responseKind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"ConfigMap\"},"
+    "\"items\":[{\"metadata\":{\"creationTimestamp\":null},\"versions\":[{\"version\":\"v1\","
+    "\"resources\":["
+    "{\"resource\":\"configmaps\",\"responseKind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":"
+    "\"ConfigMap\"},"
     "\"scope\":\"Namespaced\",\"singularResource\":\"configmap\",\"verbs\":[\"get\"]},"
-    "{\"resource\":\"namespaces\",\"responseKind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Namespace\"},"
+    "{\"resource\":\"namespaces\",\"responseKind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":"
+    "\"Namespace\"},"
     "\"scope\":\"Cluster\",\"singularResource\":\"namespace\",\"verbs\":[\"get\"],"
-    "\"subresources\":[{\"subresource\":\"status\",\"responseKind\":{\"kind\":\"Namespace\"}}]}]}]}]}";
+    "\"subresources\":[{\"subresource\":\"status\",\"responseKind\":{\"kind\":\"Namespace\"}}]}]}]}"
+    "]}";
 static const char *APIS =
     "{\"kind\":\"APIGroupDiscoveryList\",\"apiVersion\":\"apidiscovery.k8s.io/v2\",\"metadata\":{},"
     "\"items\":[{\"metadata\":{\"name\":\"apps\"},\"versions\":[{\"version\":\"v1\",\"resources\":["
-    "{\"resource\":\"deployments\",\"responseKind\":{\"group\":\"apps\",\"version\":\"v1\",\"kind\":\"Deployment\"},"
+    "{\"resource\":\"deployments\",\"responseKind\":{\"group\":\"apps\",\"version\":\"v1\","
+    "\"kind\":\"Deployment\"},"
     "\"scope\":\"Namespaced\"},"
     "{\"resource\":\"broken\"},"
     "{\"responseKind\":{\"kind\":\"NoResourceName\"}}]}]},"
     "{\"metadata\":{\"name\":\"phase4.io\"},\"versions\":[{\"version\":\"v1alpha1\",\"resources\":["
-    "{\"resource\":\"phase4deployments\",\"responseKind\":{\"group\":\"phase4.io\",\"version\":\"v1alpha1\","
+    "{\"resource\":\"phase4deployments\",\"responseKind\":{\"group\":\"phase4.io\",\"version\":"
+    "\"v1alpha1\","
     "\"kind\":\"Phase4Deployment\"},\"scope\":\"Namespaced\"}]}]},"
-    "{\"metadata\":{\"name\":\"rbac.authorization.k8s.io\"},\"versions\":[{\"version\":\"v1\",\"resources\":["
-    "{\"resource\":\"clusterroles\",\"responseKind\":{\"kind\":\"ClusterRole\"},\"scope\":\"Cluster\"}]}]}]}";
+    "{\"metadata\":{\"name\":\"rbac.authorization.k8s.io\"},\"versions\":[{\"version\":\"v1\","
+    "\"resources\":["
+    "{\"resource\":\"clusterroles\",\"responseKind\":{\"kind\":\"ClusterRole\"},\"scope\":"
+    "\"Cluster\"}]}]}]}";
 
 static void load(struct p4_discovery *d, const char *json)
 {

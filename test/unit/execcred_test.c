@@ -3,11 +3,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "kube/execcred.h"
 
@@ -17,8 +18,9 @@ static void parse_token_and_expiry(void **state)
 {
     struct p4_credential c;
     struct p4_error err;
-    const char *j = "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
-                    "\"status\":{\"token\":\"t0k3n\",\"expirationTimestamp\":\"2030-01-02T03:04:05Z\"}}";
+    const char *j =
+        "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+        "\"status\":{\"token\":\"t0k3n\",\"expirationTimestamp\":\"2030-01-02T03:04:05Z\"}}";
 
     (void)state;
     assert_int_equal(p4_execcred_parse(j, strlen(j), V1, &c, &err), 0);
@@ -32,9 +34,10 @@ static void parse_cert_and_offsets(void **state)
 {
     struct p4_credential c;
     struct p4_error err;
-    const char *j = "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
-                    "\"status\":{\"clientCertificateData\":\"CERT\",\"clientKeyData\":\"KEY\","
-                    "\"expirationTimestamp\":\"2030-01-02T05:04:05.123+02:00\"}}";
+    const char *j =
+        "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+        "\"status\":{\"clientCertificateData\":\"CERT\",\"clientKeyData\":\"KEY\","
+        "\"expirationTimestamp\":\"2030-01-02T05:04:05.123+02:00\"}}";
 
     (void)state;
     assert_int_equal(p4_execcred_parse(j, strlen(j), V1, &c, &err), 0);
@@ -55,8 +58,10 @@ static void parse_rejects_bad_credentials(void **state)
         {"{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\","
          "\"status\":{\"token\":\"x\"}}",
          "asks for \"client.authentication.k8s.io/v1\""},
-        {"{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"Pod\"}", "not an ExecCredential"},
-        {"{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{}}",
+        {"{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"Pod\"}",
+         "not an ExecCredential"},
+        {"{\"apiVersion\":\"client.authentication.k8s.io/"
+         "v1\",\"kind\":\"ExecCredential\",\"status\":{}}",
          "neither a token nor a client certificate"},
         {"{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
          "\"status\":{\"clientCertificateData\":\"C\"}}",
@@ -70,7 +75,8 @@ static void parse_rejects_bad_credentials(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_not_equal(p4_execcred_parse(cases[i].json, strlen(cases[i].json), V1, &c, &err), 0);
+        assert_int_not_equal(p4_execcred_parse(cases[i].json, strlen(cases[i].json), V1, &c, &err),
+                             0);
         if (strstr(err.message, cases[i].want) == NULL)
             fail_msg("case %zu: message \"%s\" lacks \"%s\"", i, err.message, cases[i].want);
         assert_null(c.token);
@@ -85,7 +91,8 @@ struct result {
     char message[512];
 };
 
-static void on_cred(int rc, const struct p4_credential *cred, const struct p4_error *err, void *data)
+static void on_cred(int rc, const struct p4_credential *cred, const struct p4_error *err,
+                    void *data)
 {
     struct result *r = data;
 
@@ -103,8 +110,12 @@ static struct p4_execcred *plugin(uv_loop_t *loop, const char *script, char *cou
     char *args[] = {"-c", (char *)script};
     char env0[300];
     char *env[] = {env0};
-    struct p4_kube_exec exec = {.command = "/bin/sh", .args = args, .nargs = 2, .env = env,
-                                .nenv = 1, .api_version = "client.authentication.k8s.io/v1",
+    struct p4_kube_exec exec = {.command = "/bin/sh",
+                                .args = args,
+                                .nargs = 2,
+                                .env = env,
+                                .nenv = 1,
+                                .api_version = "client.authentication.k8s.io/v1",
                                 .install_hint = "install the plugin"};
 
     (void)snprintf(env0, sizeof(env0), "COUNT_FILE=%s", count_file);
@@ -136,12 +147,13 @@ static void plugin_runs_once_and_is_cached(void **state)
     assert_true(fd >= 0);
     (void)close(fd);
     assert_int_equal(uv_loop_init(&loop), 0);
-    ec = plugin(&loop,
-                "echo run >> \"$COUNT_FILE\"; "
-                "case \"$KUBERNETES_EXEC_INFO\" in *'\"interactive\":false'*) ;; *) exit 3;; esac; "
-                "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
-                "\"status\":{\"token\":\"from-plugin\"}}'",
-                count);
+    ec = plugin(
+        &loop,
+        "echo run >> \"$COUNT_FILE\"; "
+        "case \"$KUBERNETES_EXEC_INFO\" in *'\"interactive\":false'*) ;; *) exit 3;; esac; "
+        "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+        "\"status\":{\"token\":\"from-plugin\"}}'",
+        count);
     /* Two callers at once share one run. */
     assert_int_equal(p4_execcred_get(ec, on_cred, &a), 0);
     assert_int_equal(p4_execcred_get(ec, on_cred, &b), 0);
@@ -174,7 +186,9 @@ static void failing_and_missing_plugins_say_why(void **state)
     struct result r = {0};
     struct p4_execcred *ec;
     char *none[] = {NULL};
-    struct p4_kube_exec missing = {.command = "/nonexistent/plugin", .args = none, .env = none,
+    struct p4_kube_exec missing = {.command = "/nonexistent/plugin",
+                                   .args = none,
+                                   .env = none,
                                    .install_hint = "see https://example.invalid/install"};
 
     (void)state;

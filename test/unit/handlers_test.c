@@ -8,10 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h> /* after the four it needs */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/json.h"
 #include "phase4/runtime/controller.h"

@@ -14,15 +14,16 @@
 #include <stdint.h>
 
 /* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "stages/helm/helmout.h"
+#include <cmocka.h> /* after the four it needs */
+
 #include "phase4/stages/helm/helmrun.h"
+#include "stages/helm/helmout.h"
 
 #define REAL_HELM ".cache/bin/helm"
 

@@ -3,17 +3,18 @@
  * runs on the same loop: buffered and streamed bodies, request bodies and headers,
  * timeouts, size limits, cancellation, transport errors and closing with requests in flight.
  */
+#include <curl/curl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <curl/curl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/error.h"
 #include "phase4/net/http.h"
@@ -96,11 +97,11 @@ struct fx {
     struct step_timer *timers;
     struct step steps[MAX_STEPS];
     int steps_done;
-    int requests;          /* complete requests read */
-    char *last_req;        /* the last one, head and body */
+    int requests;   /* complete requests read */
+    char *last_req; /* the last one, head and body */
     size_t last_req_len;
     size_t last_head_len;
-    const int *gate;       /* chunks seen by the client, for step.after_chunks */
+    const int *gate; /* chunks seen by the client, for step.after_chunks */
 };
 
 static void on_deadline(uv_timer_t *t)
@@ -664,9 +665,8 @@ static void streamed_chunks_arrive_in_order(void **state)
     struct result r = {0};
     struct p4_http_opts o = {.on_data = on_data};
 
-    fx->steps[0] = (struct step){
-        .data = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                "Transfer-Encoding: chunked\r\n\r\n4\r\none\n\r\n"};
+    fx->steps[0] = (struct step){.data = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                         "Transfer-Encoding: chunked\r\n\r\n4\r\none\n\r\n"};
     fx->steps[1] = (struct step){.at_ms = 10, .data = "4\r\ntwo\n\r\n", .after_chunks = 1};
     fx->steps[2] = (struct step){.at_ms = 20, .data = "6\r\nthree\n\r\n", .after_chunks = 2};
     fx->steps[3] = (struct step){.at_ms = 30, .data = "0\r\n\r\n", .after_chunks = 3};

@@ -3,14 +3,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cmocka.h> /* after the four it needs */
+
+#include "phase4/core/json.h"
 #include "phase4/kube/apply.h"
 #include "phase4/stages/kubernetes/inventory.h"
-#include "phase4/core/json.h"
 
 static cJSON *parse(const char *text)
 {
@@ -40,14 +41,23 @@ static void assert_entry(const struct p4_inv_entry *e, const char *api, const ch
     assert_string_equal(e->name, name);
 }
 
-/* The test cluster: these kinds are cluster-scoped, Widget and Gadget unknown, the rest namespaced. */
+/* The test cluster: these kinds are cluster-scoped, Widget and Gadget unknown, the rest namespaced.
+ */
 static int test_namespaced(const char *api, const char *kind, void *data)
 {
     static const char *const cluster[] = {
-        "Namespace",       "CustomResourceDefinition",     "ClusterRole",
-        "ClusterRoleBinding", "PersistentVolume",          "StorageClass",
-        "PriorityClass",   "IngressClass",                 "APIService",
-        "PodSecurityPolicy", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+        "Namespace",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "PersistentVolume",
+        "StorageClass",
+        "PriorityClass",
+        "IngressClass",
+        "APIService",
+        "PodSecurityPolicy",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
     };
     int *calls = data;
 
@@ -111,7 +121,7 @@ static const struct {
     {"admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", 1},
     {"cert-manager.io/v1", "Certificate", 2},
     {"cert-manager.io/v1", "Issuer", 1},
-    {"v1", "Lease", 1},                     /* a built-in the order does not list */
+    {"v1", "Lease", 1},                       /* a built-in the order does not list */
     {"serving.knative.dev/v1", "Service", 1}, /* a custom resource named like a built-in */
     {"monitoring.coreos.com/v1", "ServiceMonitor", 2},
     {"example.com/v1", "Widget", 1},
@@ -333,21 +343,43 @@ static void identity_is_group_kind_namespace_name(void **state)
         struct p4_inv_entry a, b;
         bool same;
     } cases[] = {
-        {{"apps/v1", "Deployment", "shop", "web"}, {"extensions/v1beta1", "Deployment", "shop", "web"}, true},
-        {{"apps/v1beta2", "Deployment", "shop", "web"}, {"apps/v1", "Deployment", "shop", "web"}, true},
-        {{"extensions/v1beta1", "DaemonSet", "shop", "d"}, {"apps/v1", "DaemonSet", "shop", "d"}, true},
-        {{"extensions/v1beta1", "Ingress", "shop", "i"}, {"networking.k8s.io/v1", "Ingress", "shop", "i"}, true},
-        {{"extensions/v1beta1", "NetworkPolicy", "shop", "n"}, {"networking.k8s.io/v1", "NetworkPolicy", "shop", "n"}, true},
-        {{"extensions/v1beta1", "PodSecurityPolicy", "", "p"}, {"policy/v1beta1", "PodSecurityPolicy", "", "p"}, true},
+        {{"apps/v1", "Deployment", "shop", "web"},
+         {"extensions/v1beta1", "Deployment", "shop", "web"},
+         true},
+        {{"apps/v1beta2", "Deployment", "shop", "web"},
+         {"apps/v1", "Deployment", "shop", "web"},
+         true},
+        {{"extensions/v1beta1", "DaemonSet", "shop", "d"},
+         {"apps/v1", "DaemonSet", "shop", "d"},
+         true},
+        {{"extensions/v1beta1", "Ingress", "shop", "i"},
+         {"networking.k8s.io/v1", "Ingress", "shop", "i"},
+         true},
+        {{"extensions/v1beta1", "NetworkPolicy", "shop", "n"},
+         {"networking.k8s.io/v1", "NetworkPolicy", "shop", "n"},
+         true},
+        {{"extensions/v1beta1", "PodSecurityPolicy", "", "p"},
+         {"policy/v1beta1", "PodSecurityPolicy", "", "p"},
+         true},
         {{"events.k8s.io/v1", "Event", "shop", "e"}, {"v1", "Event", "shop", "e"}, true},
         {{"batch/v1beta1", "CronJob", "shop", "c"}, {"batch/v1", "CronJob", "shop", "c"}, true},
-        {{"example.com/v1", "Widget", "shop", "w"}, {"example.com/v2", "Widget", "shop", "w"}, true},
+        {{"example.com/v1", "Widget", "shop", "w"},
+         {"example.com/v2", "Widget", "shop", "w"},
+         true},
         {{"example.com/v1", "Widget", "shop", "w"}, {"other.org/v1", "Widget", "shop", "w"}, false},
         {{"extensions/v1beta1", "Widget", "shop", "w"}, {"apps/v1", "Widget", "shop", "w"}, false},
-        {{"v1", "Service", "shop", "web"}, {"serving.knative.dev/v1", "Service", "shop", "web"}, false},
-        {{"apps/v1", "Deployment", "shop", "web"}, {"apps/v1", "StatefulSet", "shop", "web"}, false},
-        {{"apps/v1", "Deployment", "shop", "web"}, {"apps/v1", "Deployment", "other", "web"}, false},
-        {{"apps/v1", "Deployment", "shop", "web"}, {"apps/v1", "Deployment", "shop", "web2"}, false},
+        {{"v1", "Service", "shop", "web"},
+         {"serving.knative.dev/v1", "Service", "shop", "web"},
+         false},
+        {{"apps/v1", "Deployment", "shop", "web"},
+         {"apps/v1", "StatefulSet", "shop", "web"},
+         false},
+        {{"apps/v1", "Deployment", "shop", "web"},
+         {"apps/v1", "Deployment", "other", "web"},
+         false},
+        {{"apps/v1", "Deployment", "shop", "web"},
+         {"apps/v1", "Deployment", "shop", "web2"},
+         false},
         {{"v1", "ConfigMap", "a", "b/c"}, {"v1", "ConfigMap", "a/b", "c"}, false},
         {{"v1", "ConfigMap", "", "x"}, {"v1", "ConfigMap", NULL, "x"}, true},
     };
@@ -376,7 +408,8 @@ static void inventory_from_objects_defaults_namespaces(void **state)
         "\"metadata\":{\"name\":\"web\",\"namespace\":\"other\"}},"
         "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
         "\"metadata\":{\"name\":\"admin\",\"namespace\":\"ignored\"}},"
-        "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\",\"namespace\":\"\"}},"
+        "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\",\"namespace\":"
+        "\"\"}},"
         "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"shop\"}}]";
     cJSON *objects = parse(manifest);
     struct p4_inventory inv;
@@ -470,12 +503,15 @@ static void bad_objects_are_named(void **state)
         {"[{\"apiVersion\":\"\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}}]",
          P4_ERR_INVALID, "object 1 of the manifest (ConfigMap a): apiVersion is missing"},
         {"[{\"apiVersion\":\"a/b/v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}}]",
-         P4_ERR_INVALID, "ConfigMap a: apiVersion \"a/b/v1\" is not \"version\" or \"group/version\""},
+         P4_ERR_INVALID,
+         "ConfigMap a: apiVersion \"a/b/v1\" is not \"version\" or \"group/version\""},
         {"[{\"apiVersion\":\"apps/\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"a\"}}]",
-         P4_ERR_INVALID, "Deployment a: apiVersion \"apps/\" is not \"version\" or \"group/version\""},
+         P4_ERR_INVALID,
+         "Deployment a: apiVersion \"apps/\" is not \"version\" or \"group/version\""},
         {"[{\"apiVersion\":\"v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w\"}}]",
-         P4_ERR_NOTFOUND, "Widget w (v1): the cluster serves no such kind and no "
-                          "CustomResourceDefinition in the manifest defines it"},
+         P4_ERR_NOTFOUND,
+         "Widget w (v1): the cluster serves no such kind and no "
+         "CustomResourceDefinition in the manifest defines it"},
         {"[{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\\n\\u00ff\"}},"
          "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\\n\\u00ff\"}}]",
          P4_ERR_INVALID, "Secret shop/s??? appears twice in the manifest"},
@@ -497,11 +533,12 @@ static void bad_objects_are_named(void **state)
     }
 
     objects = parse("[]");
-    assert_int_equal(p4_inventory_from_objects(NULL, "shop", &test_scope, &inv, &err), P4_ERR_INVAL);
-    assert_int_equal(p4_inventory_from_objects(objects, "shop", NULL, &inv, &err), P4_ERR_INVAL);
-    assert_int_equal(p4_inventory_from_objects(objects, "shop", &(struct p4_inventory_scope){0},
-                                               &inv, &err),
+    assert_int_equal(p4_inventory_from_objects(NULL, "shop", &test_scope, &inv, &err),
                      P4_ERR_INVAL);
+    assert_int_equal(p4_inventory_from_objects(objects, "shop", NULL, &inv, &err), P4_ERR_INVAL);
+    assert_int_equal(
+        p4_inventory_from_objects(objects, "shop", &(struct p4_inventory_scope){0}, &inv, &err),
+        P4_ERR_INVAL);
     assert_int_equal(p4_inventory_from_objects(objects, "shop", &test_scope, NULL, &err),
                      P4_ERR_INVAL);
     cJSON_Delete(objects);
@@ -600,15 +637,18 @@ static void diff_prunes_what_the_chart_no_longer_renders(void **state)
         "\"name\":\"web\"},"
         "{\"apiVersion\":\"monitoring.coreos.com/v1\",\"kind\":\"ServiceMonitor\","
         "\"namespace\":\"shop\",\"name\":\"web\"},"
-        "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"namespace\":\"shop\",\"name\":\"db\"},"
+        "{\"apiVersion\":\"apps/"
+        "v1\",\"kind\":\"StatefulSet\",\"namespace\":\"shop\",\"name\":\"db\"},"
         "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"namespace\":\"shop\",\"name\":\"db\"}]";
     static const char current[] =
         "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"cfg\"},"
         "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"namespace\":\"shop\",\"name\":\"web\"},"
-        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"web\"},"
+        "{\"apiVersion\":\"apps/"
+        "v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"web\"},"
         "{\"apiVersion\":\"monitoring.example.com/v1\",\"kind\":\"ServiceMonitor\","
         "\"namespace\":\"shop\",\"name\":\"web\"},"
-        "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"namespace\":\"shop\",\"name\":\"db2\"},"
+        "{\"apiVersion\":\"apps/"
+        "v1\",\"kind\":\"StatefulSet\",\"namespace\":\"shop\",\"name\":\"db2\"},"
         "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"namespace\":\"other\",\"name\":\"db\"}]";
     struct p4_inventory prev, cur, prune;
 
@@ -637,13 +677,15 @@ static void diff_prunes_what_the_chart_no_longer_renders(void **state)
     p4_inventory_close(&cur);
 
     /* Only the removed template. */
-    inv_from("[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"a\"},"
-             "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"b\"},"
-             "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"c\"}]",
-             &prev);
-    inv_from("[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"c\"},"
-             "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"a\"}]",
-             &cur);
+    inv_from(
+        "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"a\"},"
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"b\"},"
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"c\"}]",
+        &prev);
+    inv_from(
+        "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"c\"},"
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"a\"}]",
+        &cur);
     assert_int_equal(p4_inventory_diff(&prev, &cur, &prune), 0);
     assert_int_equal(prune.n, 1);
     assert_entry(&prune.items[0], "v1", "ConfigMap", "shop", "b");
@@ -655,12 +697,15 @@ static void diff_prunes_what_the_chart_no_longer_renders(void **state)
 static void diff_with_empty_sides(void **state)
 {
     static const char previous[] =
-        "[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"a\"},"
+        "[{\"apiVersion\":\"apps/"
+        "v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"a\"},"
         "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"name\":\"shop\"},"
         "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"c\"},"
-        "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"namespace\":\"shop\",\"name\":\"w\"},"
+        "{\"apiVersion\":\"example.com/"
+        "v1\",\"kind\":\"Widget\",\"namespace\":\"shop\",\"name\":\"w\"},"
         "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"namespace\":\"shop\",\"name\":\"s\"},"
-        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"b\"},"
+        "{\"apiVersion\":\"apps/"
+        "v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"b\"},"
         "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
         "\"name\":\"widgets.example.com\"},"
         "{\"apiVersion\":\"cert-manager.io/v1\",\"kind\":\"Certificate\",\"namespace\":\"shop\","
@@ -721,7 +766,8 @@ static void inventory_json_round_trip(void **state)
     static const char expected[] =
         "[{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"name\":\"shop\"},"
         "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"cfg\"},"
-        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"web\"}]";
+        "{\"apiVersion\":\"apps/"
+        "v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"web\"}]";
     cJSON *objects = parse(manifest), *json, *want = parse(expected);
     struct p4_inventory inv, back, empty = {NULL, 0};
     size_t skipped = 99;
@@ -874,21 +920,28 @@ static void scope_check(void **state)
         const char *message;
     } cases[] = {
         {"[{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"name\":\"shop\"},"
-         "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"web\"}]",
+         "{\"apiVersion\":\"apps/"
+         "v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"web\"}]",
          false, 0, NULL},
         {"[]", false, 0, NULL},
         {"[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"shop\",\"name\":\"c\"},"
-         "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"namespace\":\"other\",\"name\":\"web\"},"
+         "{\"apiVersion\":\"apps/"
+         "v1\",\"kind\":\"Deployment\",\"namespace\":\"other\",\"name\":\"web\"},"
          "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"namespace\":\"third\",\"name\":\"web\"}]",
          true, P4_ERR_INVALID, "Deployment other/web is outside spec.target.namespace shop"},
-        {"[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"web\"},"
-         "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\",\"name\":\"admin\"}]",
+        {"[{\"apiVersion\":\"apps/"
+         "v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"web\"},"
+         "{\"apiVersion\":\"rbac.authorization.k8s.io/"
+         "v1\",\"kind\":\"ClusterRole\",\"name\":\"admin\"}]",
          false, P4_ERR_INVALID,
          "ClusterRole admin is cluster-scoped; set spec.target.allowClusterScoped to apply it"},
-        {"[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"web\"},"
-         "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\",\"name\":\"admin\"}]",
+        {"[{\"apiVersion\":\"apps/"
+         "v1\",\"kind\":\"Deployment\",\"namespace\":\"shop\",\"name\":\"web\"},"
+         "{\"apiVersion\":\"rbac.authorization.k8s.io/"
+         "v1\",\"kind\":\"ClusterRole\",\"name\":\"admin\"}]",
          true, 0, NULL},
-        {"[{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"name\":\"other\"}]", false, P4_ERR_INVALID,
+        {"[{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"name\":\"other\"}]", false,
+         P4_ERR_INVALID,
          "Namespace other is cluster-scoped; set spec.target.allowClusterScoped to apply it"},
         {"[{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"name\":\"other\"}]", true, 0, NULL},
         {"[{\"apiVersion\":\"example.com/v1\",\"kind\":\"Namespace\",\"name\":\"shop\"}]", false,

@@ -5,12 +5,13 @@
 #include <stdint.h>
 
 /* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/alloc.h"
 #include "phase4/kube/kubeconfig.h"

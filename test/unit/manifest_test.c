@@ -6,10 +6,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h> /* after the four it needs */
 #define ZLIB_CONST
 #include <openssl/evp.h>
 #include <zlib.h>
@@ -95,7 +96,8 @@ static char *b64_of(const unsigned char *bytes, size_t len)
     return b64;
 }
 
-/* A manifest Secret as the API server returns it, type and data[manifest.gz] given (caller frees). */
+/* A manifest Secret as the API server returns it, type and data[manifest.gz] given (caller frees).
+ */
 static cJSON *secret_with(const char *type, const char *b64)
 {
     size_t size = strlen(type) + strlen(b64) + 512;
@@ -223,12 +225,12 @@ static void secret_of_wrong_type_or_shape(void **state)
     unsigned char *gz = p4_gzip(manifest, strlen(manifest), &gz_len);
     char *b64 = b64_of(gz, gz_len), text[512];
     static const char *const shapes[] = {
-        "{'type':'phase4.io/manifest','data':{'manifest':'%s'}}",     /* another key */
+        "{'type':'phase4.io/manifest','data':{'manifest':'%s'}}",        /* another key */
         "{'type':'phase4.io/manifest','data':{'manifest':{'gz':'%s'}}}", /* not a path */
         "{'type':'phase4.io/manifest','stringData':{'manifest.gz':'%s'}}",
         "{'type':'phase4.io/manifest','data':['manifest.gz','%s']}",
         "{'type':'phase4.io/manifest','manifest.gz':'%s'}",
-        "{'data':{'manifest.gz':'%s'}}",                              /* no type */
+        "{'data':{'manifest.gz':'%s'}}", /* no type */
         "{'type':'Opaque','data':{'manifest.gz':'%s'}}",
         "{'type':'phase4.io/Manifest','data':{'manifest.gz':'%s'}}",
         "{'type':'phase4.io/manifest2','data':{'manifest.gz':'%s'}}",

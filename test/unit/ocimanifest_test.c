@@ -3,10 +3,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/buf.h"
 #include "phase4/oci/ocimanifest.h"
@@ -21,7 +22,7 @@
 #define SHA_L3 "sha256:10dacdccfe877dc064d57442e6fa7a4e3085dc94e11a29819c2290fc3d788724"
 #define SHA_SUBJ "sha256:ceaeee3c0f91c6c853bda5200efb5a1b94c85fd8bb21171047cbd19059c15722"
 #define SHA512_EMPTY                                                                               \
-    "sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8" \
+    "sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8"   \
     "318d2877eec2f63b931bd47417a81a538327af927da3e"
 #define SHA256_EMPTY "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA256_ABC "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -115,8 +116,7 @@ static const char docker_v2[] =
     "   ]\n"
     "}";
 /* sha256sum of docker_v2's bytes, as the registry's Docker-Content-Digest would say. */
-#define DOCKER_V2_DIGEST                                                                           \
-    "sha256:cb46af4c50bb7919499de9edff789d0c9198107ac20bf8a44b8a5f2efcd31859"
+#define DOCKER_V2_DIGEST "sha256:cb46af4c50bb7919499de9edff789d0c9198107ac20bf8a44b8a5f2efcd31859"
 
 /* An OCI manifest naming a subject (a referrer such as an SBOM), with a sha512 layer. */
 static const char oci_referrer[] =
@@ -228,8 +228,7 @@ static void docker_v2_three_layers(void **state)
     /* The bytes are what the registry's digest names. */
     p4_oci_digest_of(docker_v2, strlen(docker_v2), digest);
     assert_string_equal(digest, DOCKER_V2_DIGEST);
-    assert_int_equal(p4_oci_digest_verify(DOCKER_V2_DIGEST, docker_v2, strlen(docker_v2), &err),
-                     0);
+    assert_int_equal(p4_oci_digest_verify(DOCKER_V2_DIGEST, docker_v2, strlen(docker_v2), &err), 0);
 }
 
 static void oci_manifest_with_subject(void **state)
@@ -254,10 +253,10 @@ static void oci_manifest_with_subject(void **state)
     "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" SHA_CFG \
     "\",\"size\":7}"
 #define LAYER_OK                                                                                   \
-    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" SHA_L1       \
+    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" SHA_L1          \
     "\",\"size\":12}"
 #define ENTRY_OK                                                                                   \
-    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" SHA_AMD64     \
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" SHA_AMD64        \
     "\",\"size\":658,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}"
 #define BARE_IMAGE "{\"schemaVersion\":2," CFG_OK ",\"layers\":[" LAYER_OK "]}"
 #define BARE_INDEX "{\"schemaVersion\":2,\"manifests\":[" ENTRY_OK "]}"
@@ -274,8 +273,7 @@ static const struct type_case type_cases[] = {
     /* The header decides; the document may leave mediaType out (OCI). */
     {P4_OCI_MEDIA_MANIFEST, BARE_IMAGE, 0, P4_OCI_MEDIA_MANIFEST},
     {P4_OCI_MEDIA_INDEX, BARE_INDEX, 0, P4_OCI_MEDIA_INDEX},
-    {" Application/VND.OCI.Image.Index.v1+JSON ; charset=utf-8", BARE_INDEX, 0,
-     P4_OCI_MEDIA_INDEX},
+    {" Application/VND.OCI.Image.Index.v1+JSON ; charset=utf-8", BARE_INDEX, 0, P4_OCI_MEDIA_INDEX},
     /* A generic or missing header defers to the document's mediaType... */
     {"application/json; charset=utf-8",
      TYPED(P4_OCI_MEDIA_DOCKER_MANIFEST, CFG_OK ",\"layers\":[" LAYER_OK "]"), 0,
@@ -304,8 +302,7 @@ static const struct type_case type_cases[] = {
     {"application/vnd.oci.artifact.manifest.v1+json", BARE_IMAGE, P4_ERR_INVALID,
      "Content-Type \"application/vnd.oci.artifact.manifest.v1+json\" is not an image manifest "
      "or index type"},
-    {NULL, TYPED("application/vnd.oci.artifact.manifest.v1+json", "\"blobs\":[]"),
-     P4_ERR_INVALID,
+    {NULL, TYPED("application/vnd.oci.artifact.manifest.v1+json", "\"blobs\":[]"), P4_ERR_INVALID,
      "mediaType \"application/vnd.oci.artifact.manifest.v1+json\" is not an image manifest or "
      "index type"},
     {NULL, TYPED("application/json", "\"manifests\":[]"), P4_ERR_INVALID,
@@ -355,7 +352,7 @@ static void media_type_from_header_document_or_shape(void **state)
 }
 
 #define SCHEMA1_MESSAGE                                                                            \
-    "Docker image manifest schema 1 is not supported (it is deprecated); push the image again "   \
+    "Docker image manifest schema 1 is not supported (it is deprecated); push the image again "    \
     "with a current Docker, containerd or skopeo client"
 
 static void schema1_is_refused(void **state)
@@ -403,14 +400,14 @@ static void schema1_is_refused(void **state)
 #define IMAGE_WITH(config, layers)                                                                 \
     TYPED(P4_OCI_MEDIA_MANIFEST, "\"config\":" config ",\"layers\":[" layers "]")
 #define CFG_JSON                                                                                   \
-    "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" SHA_CFG           \
+    "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" SHA_CFG            \
     "\",\"size\":7}"
 #define LAYER(digest, size)                                                                        \
-    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":" digest           \
+    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":" digest            \
     ",\"size\":" size "}"
 #define INDEX_WITH(entries) TYPED(P4_OCI_MEDIA_INDEX, "\"manifests\":[" entries "]")
 #define ENTRY(platform)                                                                            \
-    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" SHA_AMD64     \
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" SHA_AMD64        \
     "\",\"size\":658,\"platform\":" platform "}"
 
 struct invalid_case {
@@ -617,11 +614,11 @@ static void digest_verify_and_compute(void **state)
 
 /* An index with the cases platform selection has to tell apart. */
 static const char platform_index[] = INDEX_WITH(
-    ENTRY("{\"architecture\":\"amd64\",\"os\":\"linux\",\"variant\":\"v3\"}") /* 0 */
-    "," ENTRY("{\"architecture\":\"amd64\",\"os\":\"linux\"}")                /* 1 */
+    ENTRY("{\"architecture\":\"amd64\",\"os\":\"linux\",\"variant\":\"v3\"}")   /* 0 */
+    "," ENTRY("{\"architecture\":\"amd64\",\"os\":\"linux\"}")                  /* 1 */
     "," ENTRY("{\"architecture\":\"arm\",\"os\":\"linux\",\"variant\":\"v6\"}") /* 2 */
     "," ENTRY("{\"architecture\":\"arm\",\"os\":\"linux\",\"variant\":\"v7\"}") /* 3 */
-    "," ENTRY("{\"architecture\":\"arm64\",\"os\":\"linux\"}")                /* 4 */
+    "," ENTRY("{\"architecture\":\"arm64\",\"os\":\"linux\"}")                  /* 4 */
     "," ENTRY("{\"architecture\":\"amd64\",\"os\":\"windows\",\"os.version\":\"10.0.20348.1787\"}")
     /* 6: an attestation with a real-looking platform is still skipped */
     ",{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" SHA_ATT
@@ -630,8 +627,8 @@ static const char platform_index[] = INDEX_WITH(
     /* 7: no platform at all */
     ",{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" SHA_ATT
     "\",\"size\":840}"
-    "," ENTRY("{\"architecture\":\"ppc64le\",\"os\":\"linux\"}")  /* 8 */
-    "," ENTRY("{\"architecture\":\"arm64\",\"os\":\"darwin\"}")   /* 9 */
+    "," ENTRY("{\"architecture\":\"ppc64le\",\"os\":\"linux\"}")                         /* 8 */
+    "," ENTRY("{\"architecture\":\"arm64\",\"os\":\"darwin\"}")                          /* 9 */
     "," ENTRY("{\"architecture\":\"riscv64\",\"os\":\"linux\",\"variant\":\"rva22\"}")); /* 10 */
 
 static void platform_selection(void **state)
@@ -640,23 +637,40 @@ static void platform_selection(void **state)
         const char *os, *arch, *variant;
         int want; /* entry index, or -1 for none */
     } cases[] = {
-        {"linux", "amd64", NULL, 1},     {"linux", "amd64", "", 1},
-        {"linux", "x86_64", NULL, 1},    {"linux", "x86-64", NULL, 1},
-        {"LINUX", "AMD64", NULL, 1},     {"linux", "amd64", "v1", 1},
-        {"linux", "amd64", "v3", 0},     {"linux", "amd64", "v2", -1},
-        {"linux", "arm64", "v8", 4},     {"linux", "arm64", "8", 4},
-        {"linux", "aarch64", NULL, 4},   {"linux", "arm64", NULL, 4},
-        {"linux", "aarch64", "v8", 4},   {"linux", "arm64", "v9", -1},
-        {"linux", "arm", NULL, 3},       {"linux", "arm", "v6", 2},
-        {"linux", "arm", "7", 3},        {"linux", "armhf", NULL, 3},
-        {"linux", "armel", NULL, 2},     {"linux", "arm", "v5", -1},
-        {"windows", "amd64", NULL, 5},   {"windows", "x86_64", "", 5},
-        {"linux", "s390x", NULL, -1},    {"unknown", "unknown", NULL, -1},
-        {"macos", "aarch64", NULL, 9},   {"darwin", "arm64", "v8", 9},
-        {"linux", "ppc64le", NULL, 8},   {"linux", "riscv64", NULL, 10},
-        {"linux", "riscv64", "rva20", -1}, {"linux", "386", NULL, -1},
-        {NULL, "amd64", NULL, -1},       {"linux", NULL, NULL, -1},
-        {"", "amd64", NULL, -1},         {"linux", "", NULL, -1},
+        {"linux", "amd64", NULL, 1},
+        {"linux", "amd64", "", 1},
+        {"linux", "x86_64", NULL, 1},
+        {"linux", "x86-64", NULL, 1},
+        {"LINUX", "AMD64", NULL, 1},
+        {"linux", "amd64", "v1", 1},
+        {"linux", "amd64", "v3", 0},
+        {"linux", "amd64", "v2", -1},
+        {"linux", "arm64", "v8", 4},
+        {"linux", "arm64", "8", 4},
+        {"linux", "aarch64", NULL, 4},
+        {"linux", "arm64", NULL, 4},
+        {"linux", "aarch64", "v8", 4},
+        {"linux", "arm64", "v9", -1},
+        {"linux", "arm", NULL, 3},
+        {"linux", "arm", "v6", 2},
+        {"linux", "arm", "7", 3},
+        {"linux", "armhf", NULL, 3},
+        {"linux", "armel", NULL, 2},
+        {"linux", "arm", "v5", -1},
+        {"windows", "amd64", NULL, 5},
+        {"windows", "x86_64", "", 5},
+        {"linux", "s390x", NULL, -1},
+        {"unknown", "unknown", NULL, -1},
+        {"macos", "aarch64", NULL, 9},
+        {"darwin", "arm64", "v8", 9},
+        {"linux", "ppc64le", NULL, 8},
+        {"linux", "riscv64", NULL, 10},
+        {"linux", "riscv64", "rva20", -1},
+        {"linux", "386", NULL, -1},
+        {NULL, "amd64", NULL, -1},
+        {"linux", NULL, NULL, -1},
+        {"", "amd64", NULL, -1},
+        {"linux", "", NULL, -1},
         {"linux",
          "amd64amd64amd64amd64amd64amd64amd64amd64amd64amd64amd64amd64amd64amd64amd64amd64", NULL,
          -1},
@@ -738,9 +752,8 @@ static void parse_platform_strings(void **state)
         assert_null(strchr(err.message, '\n'));
     }
     assert_int_equal(p4_oci_parse_platform("linux", os, arch, variant, &err), P4_ERR_INVAL);
-    assert_string_equal(err.message,
-                        "platform \"linux\" is not os/architecture[/variant], such as "
-                        "linux/arm64/v8");
+    assert_string_equal(err.message, "platform \"linux\" is not os/architecture[/variant], such as "
+                                     "linux/arm64/v8");
     assert_int_equal(p4_oci_parse_platform("", os, arch, variant, &err), P4_ERR_INVAL);
     assert_string_equal(err.message, "no platform given; write os/architecture[/variant]");
     assert_int_equal(p4_oci_parse_platform(NULL, os, arch, variant, NULL), P4_ERR_INVAL);
@@ -836,15 +849,16 @@ static void hostile_input(void **state)
         {"\"" SHA_L1 "\"", 0, P4_ERR_PARSE, "the manifest is not a JSON object"},
         {"{\"schemaVersion\":2,", 0, P4_ERR_PARSE, NULL},
         {BARE_IMAGE "{}", 0, P4_ERR_PARSE, NULL},
-        {"{\"schemaVersion\":1e999}", 0, P4_ERR_INVALID, "schemaVersion is not 2, the only one "
-                                                          "supported"},
+        {"{\"schemaVersion\":1e999}", 0, P4_ERR_INVALID,
+         "schemaVersion is not 2, the only one "
+         "supported"},
         {"{\"schemaVersion\":-2," CFG_OK ",\"layers\":[]}", 0, P4_ERR_INVALID,
          "schemaVersion is not 2, the only one supported"},
         /* NUL bytes: after the document, inside a string, as an escape. */
         {BARE_IMAGE "\0{}", sizeof(BARE_IMAGE "\0{}") - 1, P4_ERR_PARSE,
          "the manifest has a NUL byte at byte 341"},
-        {NUL_IN_STRING, sizeof(NUL_IN_STRING) - 1,
-         P4_ERR_PARSE, "the manifest has a NUL byte at byte 51"},
+        {NUL_IN_STRING, sizeof(NUL_IN_STRING) - 1, P4_ERR_PARSE,
+         "the manifest has a NUL byte at byte 51"},
         {"\0", 1, P4_ERR_PARSE, "the manifest has a NUL byte at byte 0"},
         {IMAGE_WITH(CFG_JSON, LAYER("\"sha256:\\u0000" SHA_L1 "\"", "1")), 0, 0, NULL},
         {"{\"schemaVersion\":2,\"manifests\":[[[[[[[[[[]]]]]]]]]]}", 0, P4_ERR_INVALID,

@@ -3,10 +3,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/json.h"
 #include "phase4/reconciler/reconcile.h"
@@ -304,8 +305,12 @@ static struct p4_stage_result docker_result(enum p4_stage_state state, enum p4_f
                                             bool stalled, const char *reason, int64_t gen,
                                             const char *gate_status)
 {
-    struct p4_stage_result r = {.state = state, .cls = cls, .stalled = stalled, .attempt = 1,
-                                .attempts = 3, .generation = gen};
+    struct p4_stage_result r = {.state = state,
+                                .cls = cls,
+                                .stalled = stalled,
+                                .attempt = 1,
+                                .attempts = 3,
+                                .generation = gen};
     cJSON *g = cJSON_CreateObject();
 
     if (reason) {
@@ -344,8 +349,9 @@ static void assert_event(const cJSON *events, const char *type, const char *reas
 
 static void docker_stage_results_drive_conditions(void **state)
 {
-    cJSON *obj = parse("{\"metadata\":{\"generation\":2},\"spec\":{\"image\":"
-                       "{\"repository\":\"r.example/app\"}},\"status\":{\"observedGeneration\":2}}");
+    cJSON *obj =
+        parse("{\"metadata\":{\"generation\":2},\"spec\":{\"image\":"
+              "{\"repository\":\"r.example/app\"}},\"status\":{\"observedGeneration\":2}}");
     struct p4_stage_result res;
     const struct p4_stage_result *results[P4_STAGE_COUNT] = {0};
     cJSON *st, *events;
@@ -364,9 +370,8 @@ static void docker_stage_results_drive_conditions(void **state)
     assert_condition(st, "Reconciling", "True", "Progressing", T1, 2);
     assert_int_equal(cJSON_GetArraySize(events), 1);
     assert_event(events, "Warning", "RegistryUnavailable");
-    assert_string_equal(p4_json_str(cJSON_GetArrayItem(p4_json_get(st, "gates"), 0),
-                                    "lastTransitionTime"),
-                        T1);
+    assert_string_equal(
+        p4_json_str(cJSON_GetArrayItem(p4_json_get(st, "gates"), 0), "lastTransitionTime"), T1);
     set_status(obj, st);
     cJSON_Delete(events);
 
@@ -388,9 +393,8 @@ static void docker_stage_results_drive_conditions(void **state)
     assert_non_null(strstr(p4_json_str(condition(st, "Ready"), "message"), "attempt 1 of 3"));
     assert_event(events, "Warning", "ImageNotFound");
     /* The gate's status changed, so its transition time did too. */
-    assert_string_equal(p4_json_str(cJSON_GetArrayItem(p4_json_get(st, "gates"), 0),
-                                    "lastTransitionTime"),
-                        T2);
+    assert_string_equal(
+        p4_json_str(cJSON_GetArrayItem(p4_json_get(st, "gates"), 0), "lastTransitionTime"), T2);
     set_status(obj, st);
     cJSON_Delete(events);
     p4_stage_result_close(&res);
@@ -434,8 +438,8 @@ static void docker_stage_results_drive_conditions(void **state)
 static void stale_stage_result_is_ignored(void **state)
 {
     cJSON *obj = parse("{\"metadata\":{\"generation\":5}}");
-    struct p4_stage_result res = docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 4,
-                                               "True");
+    struct p4_stage_result res =
+        docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 4, "True");
     const struct p4_stage_result *results[P4_STAGE_COUNT] = {&res};
     cJSON *events = cJSON_CreateArray();
     cJSON *st;
@@ -456,8 +460,12 @@ static void stale_stage_result_is_ignored(void **state)
 static struct p4_stage_result helm_result(enum p4_stage_state state, enum p4_failure_class cls,
                                           bool stalled, const char *reason, int64_t gen)
 {
-    struct p4_stage_result r = {.state = state, .cls = cls, .stalled = stalled, .attempt = 1,
-                                .attempts = 1, .generation = gen};
+    struct p4_stage_result r = {.state = state,
+                                .cls = cls,
+                                .stalled = stalled,
+                                .attempt = 1,
+                                .attempts = 1,
+                                .generation = gen};
 
     if (reason) {
         r.err.code = state == P4_STAGE_PASSED ? 0 : -1;
@@ -477,10 +485,11 @@ static struct p4_stage_result helm_result(enum p4_stage_state state, enum p4_fai
  */
 static void helm_stage_follows_docker(void **state)
 {
-    cJSON *obj = parse("{\"metadata\":{\"generation\":3},\"spec\":{\"image\":"
-                       "{\"repository\":\"r.example/app\"}},\"status\":{\"observedGeneration\":3}}");
-    struct p4_stage_result docker = docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 3,
-                                                  "True");
+    cJSON *obj =
+        parse("{\"metadata\":{\"generation\":3},\"spec\":{\"image\":"
+              "{\"repository\":\"r.example/app\"}},\"status\":{\"observedGeneration\":3}}");
+    struct p4_stage_result docker =
+        docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 3, "True");
     struct p4_stage_result helm;
     const struct p4_stage_result *results[P4_STAGE_COUNT] = {&docker, NULL, NULL, NULL};
     cJSON *st, *events;
@@ -521,7 +530,8 @@ static void helm_stage_follows_docker(void **state)
     events = cJSON_CreateArray();
     st = p4_reconciler_desired_status(obj, results, T3, events);
     assert_string_equal(p4_json_str(condition(st, "HelmReady"), "status"), "True");
-    assert_string_equal(p4_json_str(condition(st, "HelmReady"), "message"), "the ChartReady message");
+    assert_string_equal(p4_json_str(condition(st, "HelmReady"), "message"),
+                        "the ChartReady message");
     assert_string_equal(p4_json_str(st, "stage"), "Kubernetes");
     assert_condition(st, "Reconciling", "False", "StageNotAvailable", T2, 3); /* False since T2 */
     assert_false(has_condition(st, "Stalled"));
@@ -556,11 +566,13 @@ static void helm_stage_follows_docker(void **state)
  */
 static void restart_rechecks_without_flapping(void **state)
 {
-    cJSON *obj = parse("{\"metadata\":{\"generation\":3},\"spec\":{\"image\":"
-                       "{\"repository\":\"r.example/app\"}},\"status\":{\"observedGeneration\":3}}");
-    struct p4_stage_result docker = docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 3,
-                                                  "True");
-    struct p4_stage_result helm = helm_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, "ChartReady", 3);
+    cJSON *obj =
+        parse("{\"metadata\":{\"generation\":3},\"spec\":{\"image\":"
+              "{\"repository\":\"r.example/app\"}},\"status\":{\"observedGeneration\":3}}");
+    struct p4_stage_result docker =
+        docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 3, "True");
+    struct p4_stage_result helm =
+        helm_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, "ChartReady", 3);
     const struct p4_stage_result *results[P4_STAGE_COUNT] = {&docker, &helm, NULL, NULL};
     cJSON *st, *events;
 

@@ -4,15 +4,16 @@
  * addresses, closing with open connections, and p4_buf.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/error.h"
 #include "phase4/runtime/serve.h"
@@ -522,8 +523,9 @@ static void concurrent_clients(void **state)
 static void bad_addresses_are_refused(void **state)
 {
     static const char *const bad[] = {
-        "nonsense", "127.0.0.1:99999", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:80x",
-        "999.0.0.1:80", "localhost:80", "[::1:80", "",
+        "nonsense",     "127.0.0.1:99999", "127.0.0.1:65536",
+        "127.0.0.1:-1", "127.0.0.1:80x",   "999.0.0.1:80",
+        "localhost:80", "[::1:80",         "",
     };
     struct fx *fx = *state;
 

@@ -8,13 +8,14 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/buf.h"
 #include "phase4/core/error.h"
@@ -165,18 +166,18 @@ static void turn(struct fx *fx)
 }
 
 /* Run the loop until cond holds: fail if the loop has nothing left to do or the guard fires. */
-#define RUN_UNTIL(fx, cond)                                                                    \
-    do {                                                                                       \
-        arm_guard(fx);                                                                         \
-        while (!(cond)) {                                                                      \
-            if (!uv_loop_alive(&(fx)->loop))                                                   \
-                fail_msg("the loop went idle before: %s", #cond);                              \
-            turn(fx);                                                                          \
-            if ((fx)->timed_out)                                                               \
-                fail_msg("timed out waiting for: %s", #cond);                                  \
-        }                                                                                      \
-        (void)uv_timer_stop(&(fx)->guard);                                                     \
-        assert_string_equal((fx)->bad, "");                                                    \
+#define RUN_UNTIL(fx, cond)                                                                        \
+    do {                                                                                           \
+        arm_guard(fx);                                                                             \
+        while (!(cond)) {                                                                          \
+            if (!uv_loop_alive(&(fx)->loop))                                                       \
+                fail_msg("the loop went idle before: %s", #cond);                                  \
+            turn(fx);                                                                              \
+            if ((fx)->timed_out)                                                                   \
+                fail_msg("timed out waiting for: %s", #cond);                                      \
+        }                                                                                          \
+        (void)uv_timer_stop(&(fx)->guard);                                                         \
+        assert_string_equal((fx)->bad, "");                                                        \
     } while (0)
 
 /* Let ms of loop time go by, running whatever falls due. */
@@ -1258,8 +1259,8 @@ static void close_with_runs_in_every_state(void **state)
     ifl = add_run(fx, "ns/stalled-artifact", K_ARTIFACT, 1, 0);
     ic = add_run(fx, "ns/stalled-cluster", K_CLUSTER, 1, 2);
     ir = add_run(fx, "ns/retrying", K_ARTIFACT, 1, 2);
-    RUN_UNTIL(fx, fx->rec[ip].end_works == 1 && fx->rec[ifl].fails == 1 &&
-                      fx->rec[ic].fails == 1 && fx->rec[ir].fails == 1);
+    RUN_UNTIL(fx, fx->rec[ip].end_works == 1 && fx->rec[ifl].fails == 1 && fx->rec[ic].fails == 1 &&
+                      fx->rec[ir].fails == 1);
     it = add_run(fx, "ns/transient", K_TRANSIENT_ALWAYS, 1, 2);
     ih = add_run(fx, "ns/in-flight", K_REQUEST, 1, 2);
     iq1 = add_run(fx, "ns/queued1", K_PASS, 1, 2);
@@ -1476,10 +1477,10 @@ static void object_value_reads_configmaps_and_secrets(void **state)
     assert_null(p4_object_value(NULL, true, "password", &len));
 
     p4_secret_wipe(sec);
-    assert_int_equal(cJSON_GetObjectItemCaseSensitive(
-                         cJSON_GetObjectItemCaseSensitive(sec, "data"), "password")
-                         ->valuestring[0],
-                     '\0');
+    assert_int_equal(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sec, "data"), "password")
+            ->valuestring[0],
+        '\0');
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(
                          cJSON_GetObjectItemCaseSensitive(sec, "stringData"), "plain")
                          ->valuestring[0],

@@ -4,8 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 /* cmocka.h needs the four above first. */
-#include <cmocka.h>
 #include <string.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/text.h"
 

@@ -10,13 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "stages/helm/values.h"
+#include <cmocka.h> /* after the four it needs */
+
 #include "phase4/core/yamljson.h"
+#include "stages/helm/values.h"
 
 static cJSON *yaml(const char *text)
 {

@@ -9,10 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/yamljson.h"
 

@@ -161,8 +161,7 @@ int p4_cosign_parse_sigs(const char *body, size_t len, struct p4_cosign_sigs *ou
         rc = p4_error_set(err, P4_ERR_PARSE, "the signature manifest has no \"layers\" array");
         goto out;
     }
-    cJSON_ArrayForEach(layer, layers)
-    {
+    cJSON_ArrayForEach(layer, layers) {
         struct p4_cosign_layer l;
 
         if (out->n == P4_COSIGN_LAYERS_MAX)
@@ -301,8 +300,7 @@ static const cJSON *sole_member(const cJSON *obj, const char *key)
 
     if (!cJSON_IsObject(obj))
         return NULL;
-    cJSON_ArrayForEach(item, obj)
-    {
+    cJSON_ArrayForEach(item, obj) {
         if (item->string == NULL || strcasecmp(item->string, key) != 0)
             continue;
         if (found != NULL || strcmp(item->string, key) != 0)

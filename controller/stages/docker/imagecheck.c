@@ -31,8 +31,7 @@ static void done(struct check *c)
     free(c);
 }
 
-static void fail(struct check *c, int rc, enum p4_image_problem problem,
-                 const struct p4_error *err)
+static void fail(struct check *c, int rc, enum p4_image_problem problem, const struct p4_error *err)
 {
     c->res.rc = rc;
     c->res.problem = problem;
@@ -53,11 +52,11 @@ static void on_blob(const struct p4_registry_answer *a, void *data)
     if (a->rc != 0) {
         c->res.retry_after_ms = a->retry_after_ms;
         if (a->rc == P4_ERR_NOTFOUND)
-            p4_error_set(&err, P4_ERR_NOTFOUND,
-                         "image %s@%s is incomplete: %s %s is missing from %s; push the image again",
-                         c->repo, c->res.manifest,
-                         c->next_blob == 0 ? "the config blob" : "layer", d->digest,
-                         c->target->host);
+            p4_error_set(
+                &err, P4_ERR_NOTFOUND,
+                "image %s@%s is incomplete: %s %s is missing from %s; push the image again",
+                c->repo, c->res.manifest, c->next_blob == 0 ? "the config blob" : "layer",
+                d->digest, c->target->host);
         else
             err = a->err;
         fail(c, a->rc, P4_IMAGE_CONTENT, &err);
@@ -226,8 +225,8 @@ static void on_image(const struct p4_registry_answer *a, void *data)
 }
 
 int p4_image_check(struct p4_registry *r, const struct p4_registry_target *target,
-                   const char *repository, const char *reference, const char *os,
-                   const char *arch, const char *variant, p4_image_check_cb cb, void *data)
+                   const char *repository, const char *reference, const char *os, const char *arch,
+                   const char *variant, p4_image_check_cb cb, void *data)
 {
     struct check *c;
     int rc;

@@ -10,15 +10,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "phase4/core/alloc.h"
 #include "chartindex.h"
-#include "phase4/net/http.h"
+#include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/yamljson.h"
+#include "phase4/net/http.h"
 #include "phase4/oci/authtoken.h"
 #include "phase4/oci/ocimanifest.h"
 #include "phase4/oci/regauth.h"
 #include "semver.h"
-#include "phase4/core/yamljson.h"
 
 #define TIMEOUT_MS 60000L
 #define INDEX_MAX ((size_t)64 * 1024 * 1024)

@@ -228,17 +228,17 @@ static int parse_index(const char *path, size_t *i, size_t *out, struct p4_error
             v = v * 10 + (uint64_t)(path[j] - '0');
     }
     if (path[j] != ']' || !digits)
-        return p4_error_set_printable(err, P4_ERR_INVAL,
-                    "target path \"" SHOWN "\" has an invalid list index at byte %zu.", path,
-                    *i + 1);
+        return p4_error_set_printable(
+            err, P4_ERR_INVAL, "target path \"" SHOWN "\" has an invalid list index at byte %zu.",
+            path, *i + 1);
     if (neg && v != 0)
-        return p4_error_set_printable(err, P4_ERR_INVAL,
-                    "target path \"" SHOWN "\" has a negative list index at byte %zu.", path,
-                    *i + 1);
+        return p4_error_set_printable(
+            err, P4_ERR_INVAL, "target path \"" SHOWN "\" has a negative list index at byte %zu.",
+            path, *i + 1);
     if (v > P4_VALUES_INDEX_MAX)
-        return p4_error_set_printable(err, P4_ERR_INVAL,
-                    "target path \"" SHOWN "\" has a list index above %d at byte %zu.", path,
-                    P4_VALUES_INDEX_MAX, *i + 1);
+        return p4_error_set_printable(
+            err, P4_ERR_INVAL, "target path \"" SHOWN "\" has a list index above %d at byte %zu.",
+            path, P4_VALUES_INDEX_MAX, *i + 1);
     *out = (size_t)v;
     *i = j + 1;
     return 0;
@@ -249,8 +249,9 @@ static int add_seg(const char *path, struct seg **segs, size_t *n, struct seg se
 {
     if (*n == P4_VALUES_PATH_MAX_SEGMENTS) {
         free(seg.key);
-        return p4_error_set_printable(err, P4_ERR_INVAL, "target path \"" SHOWN "\" has more than %d segments.", path,
-                    P4_VALUES_PATH_MAX_SEGMENTS);
+        return p4_error_set_printable(err, P4_ERR_INVAL,
+                                      "target path \"" SHOWN "\" has more than %d segments.", path,
+                                      P4_VALUES_PATH_MAX_SEGMENTS);
     }
     (*segs)[(*n)++] = seg;
     return 0;
@@ -277,8 +278,9 @@ static int parse_path(const char *path, struct seg **out, size_t *nout, struct p
             buf[j++] = path[i++];
         }
         if (j == 0) {
-            rc = p4_error_set_printable(err, P4_ERR_INVAL, "target path \"" SHOWN "\" has an empty key at byte %zu.",
-                      path, start + 1);
+            rc = p4_error_set_printable(err, P4_ERR_INVAL,
+                                        "target path \"" SHOWN "\" has an empty key at byte %zu.",
+                                        path, start + 1);
             goto out;
         }
         rc = add_seg(path, &segs, &n, (struct seg){p4_strndup(buf, j), 0, i}, err);
@@ -294,9 +296,10 @@ static int parse_path(const char *path, struct seg **out, size_t *nout, struct p
             goto out;
         if (path[i] != '.') {
             rc = p4_error_set_printable(err, P4_ERR_INVAL,
-                      "target path \"" SHOWN "\" has unexpected text after a list index at byte "
-                      "%zu.",
-                      path, i + 1);
+                                        "target path \"" SHOWN
+                                        "\" has unexpected text after a list index at byte "
+                                        "%zu.",
+                                        path, i + 1);
             goto out;
         }
         i++;
@@ -347,10 +350,10 @@ static int check_path(const cJSON *root, const char *path, const struct seg *seg
         if (next == NULL || cJSON_IsNull(next))
             return 0;
         if (want_list ? !cJSON_IsArray(next) : !cJSON_IsObject(next))
-            return p4_error_set_printable(err, P4_ERR_INVAL,
-                        "cannot set target path \"" SHOWN "\": %.*s is %s, not %s.", path,
-                        (int)(segs[i].end < 200 ? segs[i].end : 200), path,
-                        p4_json_type_name(next, true), want_list ? "a list" : "an object");
+            return p4_error_set_printable(
+                err, P4_ERR_INVAL, "cannot set target path \"" SHOWN "\": %.*s is %s, not %s.",
+                path, (int)(segs[i].end < 200 ? segs[i].end : 200), path,
+                p4_json_type_name(next, true), want_list ? "a list" : "an object");
         cur = next;
     }
     return 0;
@@ -384,7 +387,8 @@ int p4_values_set_path(cJSON *root, const char *path, cJSON *value, struct p4_er
     if (value == NULL)
         return p4_error_set_printable(err, P4_ERR_INVAL, "no value to set at the target path.");
     if (!cJSON_IsObject(root) || path == NULL) {
-        rc = p4_error_set_printable(err, P4_ERR_INVAL, "no values or no target path to set a value at.");
+        rc = p4_error_set_printable(err, P4_ERR_INVAL,
+                                    "no values or no target path to set a value at.");
         goto out;
     }
     rc = parse_path(path, &segs, &n, err);
@@ -396,7 +400,8 @@ int p4_values_set_path(cJSON *root, const char *path, cJSON *value, struct p4_er
         cJSON *next = child_at(cur, &segs[i]);
 
         if (next == NULL || cJSON_IsNull(next)) {
-            next = p4_json_need(segs[i + 1].key == NULL ? cJSON_CreateArray() : cJSON_CreateObject());
+            next =
+                p4_json_need(segs[i + 1].key == NULL ? cJSON_CreateArray() : cJSON_CreateObject());
             put(cur, &segs[i], next);
         }
         cur = next;
@@ -469,13 +474,13 @@ static int typed_value(const char *s, size_t n, const char *source, cJSON **out,
 
     *out = NULL;
     if (n > 0 && memchr(s, '\0', n) != NULL)
-        return p4_error_set_printable(err, P4_ERR_INVALID,
-                    "%s: the value holds a NUL byte, which cannot be set at a target path.",
-                    source);
+        return p4_error_set_printable(
+            err, P4_ERR_INVALID,
+            "%s: the value holds a NUL byte, which cannot be set at a target path.", source);
     if (!p4_text_utf8_valid(s, n))
-        return p4_error_set_printable(err, P4_ERR_INVALID,
-                    "%s: the value is not UTF-8 text, which cannot be set at a target path.",
-                    source);
+        return p4_error_set_printable(
+            err, P4_ERR_INVALID,
+            "%s: the value is not UTF-8 text, which cannot be set at a target path.", source);
     if (n > 0 && ((s[0] == '\'' && s[n - 1] == '\'') || (s[0] == '"' && s[n - 1] == '"'))) {
         size_t a = 0, b = n;
 
@@ -511,8 +516,9 @@ int p4_values_apply_source(cJSON *root, const char *source, const char *text, si
         goto out;
     }
     if (len > P4_YAML_MAX_INPUT) {
-        rc = p4_error_set_printable(err, P4_ERR_TOOBIG, SHOWN " holds %zu bytes, more than the %zu-byte limit.", name,
-                  len, P4_YAML_MAX_INPUT);
+        rc = p4_error_set_printable(err, P4_ERR_TOOBIG,
+                                    SHOWN " holds %zu bytes, more than the %zu-byte limit.", name,
+                                    len, P4_YAML_MAX_INPUT);
         goto out;
     }
     if (text == NULL)
@@ -533,8 +539,9 @@ int p4_values_apply_source(cJSON *root, const char *source, const char *text, si
     if (cJSON_IsNull(tree))
         goto out;
     if (!cJSON_IsObject(tree)) {
-        rc = p4_error_set_printable(err, P4_ERR_INVALID, SHOWN " holds %s, not a mapping of values.", name,
-                  p4_json_type_name(tree, true));
+        rc =
+            p4_error_set_printable(err, P4_ERR_INVALID, SHOWN " holds %s, not a mapping of values.",
+                                   name, p4_json_type_name(tree, true));
         goto out;
     }
     merge(root, tree, NULLS_KEEP, true);
@@ -560,21 +567,23 @@ cJSON *p4_values_compose(const struct p4_values_source *sources, size_t n,
 
         if (s->kind == NULL ||
             (strcmp(s->kind, "ConfigMap") != 0 && strcmp(s->kind, "Secret") != 0)) {
-            rc = p4_error_set_printable(err, P4_ERR_INVAL,
-                      "valuesFrom[%zu] has kind \"%.40s\"; use ConfigMap or Secret.", i,
-                      s->kind != NULL ? s->kind : "");
+            rc = p4_error_set_printable(
+                err, P4_ERR_INVAL, "valuesFrom[%zu] has kind \"%.40s\"; use ConfigMap or Secret.",
+                i, s->kind != NULL ? s->kind : "");
             goto out;
         }
         if (s->name == NULL || s->name[0] == '\0') {
-            rc = p4_error_set_printable(err, P4_ERR_INVAL, "valuesFrom[%zu] (%s) has no name.", i, s->kind);
+            rc = p4_error_set_printable(err, P4_ERR_INVAL, "valuesFrom[%zu] (%s) has no name.", i,
+                                        s->kind);
             goto out;
         }
         (void)snprintf(label, sizeof(label), "%s %.120s key %.120s", s->kind, s->name, key);
         if (s->text == NULL) {
             if (s->optional)
                 continue;
-            rc = p4_error_set_printable(err, P4_ERR_NOTFOUND,
-                      "%s was not found: create it, or mark the valuesFrom entry optional.", label);
+            rc = p4_error_set_printable(
+                err, P4_ERR_NOTFOUND,
+                "%s was not found: create it, or mark the valuesFrom entry optional.", label);
             goto out;
         }
         rc = p4_values_apply_source(result, label, s->text, s->len, s->target_path, err);
@@ -583,8 +592,9 @@ cJSON *p4_values_compose(const struct p4_values_source *sources, size_t n,
     }
     if (inline_values != NULL && !cJSON_IsNull(inline_values)) {
         if (!cJSON_IsObject(inline_values)) {
-            rc = p4_error_set_printable(err, P4_ERR_INVAL, "spec.chart.values is %s, not an object.",
-                      p4_json_type_name(inline_values, true));
+            rc =
+                p4_error_set_printable(err, P4_ERR_INVAL, "spec.chart.values is %s, not an object.",
+                                       p4_json_type_name(inline_values, true));
             goto out;
         }
         merge(result, inline_values, NULLS_KEEP, false);

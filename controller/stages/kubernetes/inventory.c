@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "phase4/core/alloc.h"
-#include "phase4/kube/apply.h"
 #include "phase4/core/buf.h"
 #include "phase4/core/json.h"
 #include "phase4/core/strmap.h"
+#include "phase4/kube/apply.h"
 
 /* Kinds in apply order, with their (current) group; see inventory.h for why this order. */
 static const struct {

@@ -12,28 +12,28 @@
 #include <stddef.h>
 
 /* X(name, reason, text): name becomes P4_ERR_<name>. */
-#define P4_ERRNO_MAP(X)                                                              \
-    X(INVAL, "InvalidArgument", "invalid argument")                                  \
-    X(NOMEM, "OutOfMemory", "out of memory")                                         \
-    X(IO, "IOError", "input/output error")                                           \
-    X(PARSE, "ParseError", "malformed input")                                        \
-    X(NOTFOUND, "NotFound", "not found")                                             \
-    X(EXISTS, "AlreadyExists", "already exists")                                     \
-    X(CONFLICT, "Conflict", "conflict")                                              \
-    X(FORBIDDEN, "Forbidden", "forbidden")                                           \
-    X(UNAUTHORIZED, "Unauthorized", "unauthorized")                                  \
-    X(INVALID, "Invalid", "rejected as invalid")                                     \
-    X(GONE, "Gone", "resource version too old")                                      \
-    X(TOOMANY, "TooManyRequests", "too many requests")                               \
-    X(TIMEOUT, "Timeout", "timed out")                                               \
-    X(UNAVAILABLE, "Unavailable", "service unavailable")                             \
-    X(TRANSPORT, "TransportError", "transport error")                                \
-    X(TLS, "TLSError", "TLS verification failed")                                    \
-    X(CANCELED, "Canceled", "canceled")                                              \
-    X(TOOBIG, "TooLarge", "input too large")                                         \
-    X(EXPIRED, "Expired", "expired")                                                 \
-    X(BADREQUEST, "BadRequest", "bad request")                                       \
-    X(METHOD, "MethodNotAllowed", "method not allowed")                              \
+#define P4_ERRNO_MAP(X)                                                                            \
+    X(INVAL, "InvalidArgument", "invalid argument")                                                \
+    X(NOMEM, "OutOfMemory", "out of memory")                                                       \
+    X(IO, "IOError", "input/output error")                                                         \
+    X(PARSE, "ParseError", "malformed input")                                                      \
+    X(NOTFOUND, "NotFound", "not found")                                                           \
+    X(EXISTS, "AlreadyExists", "already exists")                                                   \
+    X(CONFLICT, "Conflict", "conflict")                                                            \
+    X(FORBIDDEN, "Forbidden", "forbidden")                                                         \
+    X(UNAUTHORIZED, "Unauthorized", "unauthorized")                                                \
+    X(INVALID, "Invalid", "rejected as invalid")                                                   \
+    X(GONE, "Gone", "resource version too old")                                                    \
+    X(TOOMANY, "TooManyRequests", "too many requests")                                             \
+    X(TIMEOUT, "Timeout", "timed out")                                                             \
+    X(UNAVAILABLE, "Unavailable", "service unavailable")                                           \
+    X(TRANSPORT, "TransportError", "transport error")                                              \
+    X(TLS, "TLSError", "TLS verification failed")                                                  \
+    X(CANCELED, "Canceled", "canceled")                                                            \
+    X(TOOBIG, "TooLarge", "input too large")                                                       \
+    X(EXPIRED, "Expired", "expired")                                                               \
+    X(BADREQUEST, "BadRequest", "bad request")                                                     \
+    X(METHOD, "MethodNotAllowed", "method not allowed")                                            \
     X(INTERNAL, "InternalError", "internal server error")
 
 enum p4_errno {
@@ -42,13 +42,13 @@ enum p4_errno {
     P4_ERR_FIRST_ = -1000,
     P4_ERRNO_MAP(P4_ERR_ENUM)
 #undef P4_ERR_ENUM
-    P4_ERR_LAST_
+        P4_ERR_LAST_
 };
 
 #define P4_ERROR_MESSAGE_MAX 512
 
 struct p4_error {
-    int code;          /* a P4_ERR_* value, or 0 */
+    int code;           /* a P4_ERR_* value, or 0 */
     const char *reason; /* static CamelCase reason, never NULL once set */
     char message[P4_ERROR_MESSAGE_MAX];
 };

@@ -18,9 +18,9 @@ struct p4_strmap_entry {
 
 struct p4_strmap {
     struct p4_strmap_entry *slots;
-    size_t cap;   /* power of two, or 0 */
-    size_t len;   /* live entries */
-    size_t used;  /* live entries + tombstones */
+    size_t cap;  /* power of two, or 0 */
+    size_t len;  /* live entries */
+    size_t used; /* live entries + tombstones */
 };
 
 void p4_strmap_init(struct p4_strmap *m);

@@ -18,9 +18,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "phase4/kube/discovery.h"
 #include "phase4/core/error.h"
 #include "phase4/kube/client.h"
+#include "phase4/kube/discovery.h"
 
 #define P4_MANIFEST_OBJECTS_MAX 5000 /* more objects in one manifest: P4_ERR_TOOBIG */
 #define P4_FIELD_MANAGER "phase4-operator"

@@ -20,9 +20,9 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "phase4/kube/apistatus.h"
 #include "phase4/core/buf.h"
 #include "phase4/core/error.h"
+#include "phase4/kube/apistatus.h"
 #include "phase4/kube/kubeconfig.h"
 #include "phase4/kube/watchframe.h"
 
@@ -30,24 +30,31 @@ struct p4_kube;
 struct p4_kube_watch;
 
 struct p4_kube_options {
-    double qps;               /* client-side rate limit; <= 0: unlimited */
+    double qps; /* client-side rate limit; <= 0: unlimited */
     unsigned burst;
-    long request_timeout_ms;  /* non-watch requests; 0: 30 s */
-    int max_429_retries;      /* 0: 5 */
+    long request_timeout_ms; /* non-watch requests; 0: 30 s */
+    int max_429_retries;     /* 0: 5 */
 };
 
 /* Counters for /metrics, by verb and HTTP code class. */
 struct p4_kube_stats {
     uint64_t requests[6][6]; /* [verb][code/100], code 0 = transport error */
     uint64_t watch_starts;
-    uint64_t throttled;       /* 429 answers */
+    uint64_t throttled; /* 429 answers */
 };
-enum p4_kube_verb { P4_VERB_GET, P4_VERB_POST, P4_VERB_PUT, P4_VERB_PATCH, P4_VERB_DELETE, P4_VERB_WATCH };
+enum p4_kube_verb {
+    P4_VERB_GET,
+    P4_VERB_POST,
+    P4_VERB_PUT,
+    P4_VERB_PATCH,
+    P4_VERB_DELETE,
+    P4_VERB_WATCH
+};
 
 struct p4_kube_result {
-    int rc;            /* 0 for a 2xx answer, else a P4_ERR_* code */
-    long status;       /* HTTP status; 0 when none arrived */
-    cJSON *body;       /* 2xx JSON body, owned by the result: set to NULL to keep it */
+    int rc;                  /* 0 for a 2xx answer, else a P4_ERR_* code */
+    long status;             /* HTTP status; 0 when none arrived */
+    cJSON *body;             /* 2xx JSON body, owned by the result: set to NULL to keep it */
     struct p4_apistatus *st; /* the failure's Status when rc != 0 and one was sent */
     struct p4_error err;     /* one sentence for a condition or log when rc != 0 */
 };

@@ -21,7 +21,7 @@
 struct p4_discovery;
 
 struct p4_resource_info {
-    const char *group;    /* "" for the core group */
+    const char *group; /* "" for the core group */
     const char *version;
     const char *kind;
     const char *resource; /* plural, e.g. "deployments" */

@@ -22,27 +22,27 @@ struct p4_http_req;
 
 /* TLS material; all pointers borrowed for the duration of p4_http_start (curl copies). */
 struct p4_http_tls {
-    const unsigned char *ca_pem;   /* PEM bundle in memory, or NULL */
+    const unsigned char *ca_pem; /* PEM bundle in memory, or NULL */
     size_t ca_len;
     const char *ca_file;           /* or a file; neither: the system store */
     const unsigned char *cert_pem; /* client certificate */
     size_t cert_len;
     const char *cert_file;
-    const unsigned char *key_pem;  /* client key */
+    const unsigned char *key_pem; /* client key */
     size_t key_len;
     const char *key_file;
-    int insecure;                  /* skip verification: only when configured so */
+    int insecure; /* skip verification: only when configured so */
 };
 
 struct p4_http_response {
-    long status;             /* HTTP status, 0 when none was received */
-    const char *body;        /* buffered body (NUL-terminated), NULL when streamed */
+    long status;      /* HTTP status, 0 when none was received */
+    const char *body; /* buffered body (NUL-terminated), NULL when streamed */
     size_t len;
     const char *retry_after; /* Retry-After header value, or NULL */
     const char *content_type;
     const char *www_authenticate; /* WWW-Authenticate (registries' auth challenge), or NULL */
     const char *content_digest;   /* Docker-Content-Digest (registries), or NULL */
-    const char *error;       /* transport error text (curl's), or NULL */
+    const char *error;            /* transport error text (curl's), or NULL */
 };
 
 /*
@@ -55,18 +55,18 @@ typedef void (*p4_http_done_cb)(int rc, const struct p4_http_response *resp, voi
 typedef int (*p4_http_data_cb)(const char *chunk, size_t len, long status, void *data);
 
 struct p4_http_opts {
-    const char *method;            /* "GET", "POST", "PATCH", "PUT", "DELETE", "HEAD" */
+    const char *method; /* "GET", "POST", "PATCH", "PUT", "DELETE", "HEAD" */
     const char *url;
-    const char *const *headers;    /* "Name: value" strings, NULL-terminated, or NULL */
-    const char *body;              /* copied */
+    const char *const *headers; /* "Name: value" strings, NULL-terminated, or NULL */
+    const char *body;           /* copied */
     size_t body_len;
-    long timeout_ms;               /* whole request; 0 = none (watches) */
-    long connect_timeout_ms;       /* 0 = 10 s */
-    size_t max_body;               /* buffered responses; 0 = 64 MiB */
+    long timeout_ms;         /* whole request; 0 = none (watches) */
+    long connect_timeout_ms; /* 0 = 10 s */
+    size_t max_body;         /* buffered responses; 0 = 64 MiB */
     const struct p4_http_tls *tls;
-    const char *connect_to;        /* "HOST:PORT:ADDR:PORT": reach HOST:PORT at ADDR:PORT
-                                    * (TLS still checks HOST), or NULL */
-    p4_http_data_cb on_data;       /* NULL: buffer the body */
+    const char *connect_to;  /* "HOST:PORT:ADDR:PORT": reach HOST:PORT at ADDR:PORT
+                              * (TLS still checks HOST), or NULL */
+    p4_http_data_cb on_data; /* NULL: buffer the body */
     p4_http_done_cb on_done;
     void *data;
 };

@@ -12,11 +12,11 @@
 #define PHASE4_RECONCILER_H
 
 #include "phase4/core/buf.h"
+#include "phase4/kube/client.h"
+#include "phase4/reconciler/stage.h"
 #include "phase4/runtime/controller.h"
 #include "phase4/runtime/events.h"
 #include "phase4/runtime/informer.h"
-#include "phase4/kube/client.h"
-#include "phase4/reconciler/stage.h"
 
 #define P4_API_GROUP "phase4.io"
 #define P4_API_VERSION "v1alpha1"
@@ -24,9 +24,9 @@
 #define P4_COLLECTION_PATH "/apis/" P4_API_GROUP "/" P4_API_VERSION "/" P4_RESOURCE
 
 struct p4_reconciler {
-    struct p4_kube *kube;           /* borrowed */
-    struct p4_informer *resources;  /* borrowed: the Phase4Deployment cache */
-    struct p4_events *events;       /* borrowed */
+    struct p4_kube *kube;                              /* borrowed */
+    struct p4_informer *resources;                     /* borrowed: the Phase4Deployment cache */
+    struct p4_events *events;                          /* borrowed */
     const struct p4_stage_ops *stages[P4_STAGE_COUNT]; /* NULL for stages not built yet */
     void *stage_ctx[P4_STAGE_COUNT];                   /* borrowed */
     uint64_t status_writes;

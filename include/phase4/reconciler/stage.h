@@ -28,12 +28,18 @@
 #include "phase4/core/buf.h"
 #include "phase4/core/error.h"
 
-enum p4_stage_id { P4_STAGE_DOCKER, P4_STAGE_HELM, P4_STAGE_KUBERNETES, P4_STAGE_VALIDATION, P4_STAGE_COUNT };
+enum p4_stage_id {
+    P4_STAGE_DOCKER,
+    P4_STAGE_HELM,
+    P4_STAGE_KUBERNETES,
+    P4_STAGE_VALIDATION,
+    P4_STAGE_COUNT
+};
 
 enum p4_stage_state {
-    P4_STAGE_RUNNING,   /* gates still being checked */
-    P4_STAGE_PASSED,    /* every gate True */
-    P4_STAGE_FAILED,    /* a gate False; err says which and why */
+    P4_STAGE_RUNNING, /* gates still being checked */
+    P4_STAGE_PASSED,  /* every gate True */
+    P4_STAGE_FAILED,  /* a gate False; err says which and why */
 };
 
 enum p4_failure_class {

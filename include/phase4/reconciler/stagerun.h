@@ -32,9 +32,9 @@
 #include <uv.h>
 
 #include "phase4/core/error.h"
+#include "phase4/core/strmap.h"
 #include "phase4/kube/client.h"
 #include "phase4/reconciler/stage.h"
-#include "phase4/core/strmap.h"
 
 #define P4_GATES_MAX 8
 

@@ -23,7 +23,7 @@ struct p4_controller;
 typedef void (*p4_reconcile_fn)(struct p4_controller *c, const char *key, void *data);
 
 struct p4_controller_opts {
-    int workers;                        /* concurrent reconciles; 0: 1 */
+    int workers; /* concurrent reconciles; 0: 1 */
     struct p4_workqueue_config queue;
 };
 
@@ -46,7 +46,8 @@ struct p4_controller *p4_controller_new(uv_loop_t *loop, const struct p4_control
 void p4_controller_enqueue(struct p4_controller *c, const char *key);
 void p4_controller_enqueue_after(struct p4_controller *c, const char *key, uint64_t delay_ms);
 /* rc: 0 success, < 0 error (backoff). requeue_after_ms: 0 none. */
-void p4_controller_done(struct p4_controller *c, const char *key, int rc, uint64_t requeue_after_ms);
+void p4_controller_done(struct p4_controller *c, const char *key, int rc,
+                        uint64_t requeue_after_ms);
 /* Start handing out work (e.g. once elected leader). Enqueued keys wait until then. */
 void p4_controller_run(struct p4_controller *c);
 /* Stop handing out new work (e.g. leadership lost); reconciles in flight finish. */

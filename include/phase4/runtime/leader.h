@@ -18,12 +18,12 @@
 struct p4_leader;
 
 struct p4_leader_opts {
-    const char *namespace;     /* of the Lease */
-    const char *name;          /* of the Lease */
-    const char *identity;      /* this process, unique */
-    uint64_t lease_ms;         /* default 15 s */
-    uint64_t renew_deadline_ms;/* default 10 s */
-    uint64_t retry_ms;         /* default 2 s */
+    const char *namespace;      /* of the Lease */
+    const char *name;           /* of the Lease */
+    const char *identity;       /* this process, unique */
+    uint64_t lease_ms;          /* default 15 s */
+    uint64_t renew_deadline_ms; /* default 10 s */
+    uint64_t retry_ms;          /* default 2 s */
     void (*on_elected)(void *data);
     void (*on_lost)(void *data);
     void *data;

@@ -24,13 +24,13 @@ enum p4_image_problem {
 };
 
 struct p4_image_check {
-    int rc;                /* 0 when the image is complete for the platform */
+    int rc; /* 0 when the image is complete for the platform */
     enum p4_image_problem problem;
     struct p4_error err;
-    char digest[80];       /* the reference's digest (of the index, if it is one) */
+    char digest[80]; /* the reference's digest (of the index, if it is one) */
     char media_type[128];
-    char platforms[512];   /* "linux/amd64, linux/arm64" for an index, "" otherwise */
-    char manifest[80];     /* the platform's image manifest digest */
+    char platforms[512]; /* "linux/amd64, linux/arm64" for an index, "" otherwise */
+    char manifest[80];   /* the platform's image manifest digest */
     int blobs, blobs_present;
     uint64_t retry_after_ms; /* the registry asked to wait this long (429/503), else 0 */
 };
@@ -44,7 +44,7 @@ typedef void (*p4_image_check_cb)(const struct p4_image_check *res, void *data);
  * runs once, later.
  */
 int p4_image_check(struct p4_registry *r, const struct p4_registry_target *target,
-                   const char *repository, const char *reference, const char *os,
-                   const char *arch, const char *variant, p4_image_check_cb cb, void *data);
+                   const char *repository, const char *reference, const char *os, const char *arch,
+                   const char *variant, p4_image_check_cb cb, void *data);
 
 #endif

@@ -35,10 +35,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "phase4/runtime/informer.h"
 #include "phase4/kube/client.h"
 #include "phase4/oci/registry.h"
 #include "phase4/reconciler/stage.h"
+#include "phase4/runtime/informer.h"
 
 struct p4_docker_stage;
 

@@ -32,12 +32,11 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "phase4/stages/helm/chartfetch.h"
-#include "phase4/kube/discovery.h"
 #include "phase4/kube/client.h"
+#include "phase4/kube/discovery.h"
 #include "phase4/reconciler/manifest.h"
 #include "phase4/reconciler/stage.h"
-
+#include "phase4/stages/helm/chartfetch.h"
 
 struct p4_helm_stage;
 

@@ -53,11 +53,11 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "phase4/kube/client.h"
 #include "phase4/kube/discovery.h"
+#include "phase4/reconciler/stage.h"
 #include "phase4/runtime/events.h"
 #include "phase4/runtime/informer.h"
-#include "phase4/kube/client.h"
-#include "phase4/reconciler/stage.h"
 
 #define P4_KUBE_STAGE_MANIFEST_MAX (32u << 20) /* a stored manifest larger than this is refused */
 #define P4_KUBE_STAGE_RECENT_EVENTS 10         /* status.health.recentEvents entries */

@@ -25,6 +25,7 @@
 #include "phase4/core/buf.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
+#include "phase4/core/version.h"
 #include "phase4/kube/client.h"
 #include "phase4/kube/discovery.h"
 #include "phase4/oci/registry.h"

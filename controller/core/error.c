@@ -53,7 +53,8 @@ static void set_v(struct p4_error *err, int code, const char *fmt, va_list ap)
     (void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
 }
 
-int p4_error_set(struct p4_error *err, int code, const char *fmt, ...)
+/* The names are in parentheses so that error.h's macros for the analyzer leave them alone. */
+int(p4_error_set)(struct p4_error *err, int code, const char *fmt, ...)
 {
     va_list ap;
 
@@ -74,7 +75,7 @@ const char *p4_error_quote(const char *s, size_t max, char *buf)
     return buf;
 }
 
-int p4_error_set_printable(struct p4_error *err, int code, const char *fmt, ...)
+int(p4_error_set_printable)(struct p4_error *err, int code, const char *fmt, ...)
 {
     va_list ap;
 

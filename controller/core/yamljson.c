@@ -39,7 +39,7 @@ struct frame {
     bool merge_key; /* map: the key waiting for its value is "<<" */
     char *key;      /* map: the key waiting for its value */
     enum fold fold; /* node is the value of "<<" in the frame below; it lives in the graveyard */
-    size_t anchor;  /* 1 + index into builder.anchors.items, or 0 */
+    size_t anchor;  /* 1 + index into builder.anchors->items, or 0 */
     size_t nodes0;  /* builder.nodes before this node */
     size_t bytes0;
     size_t height; /* of the highest child */
@@ -56,7 +56,7 @@ struct builder {
     cJSON *graveyard; /* detached nodes anchors may still point into */
     struct frame *frames;
     size_t depth;
-    struct p4_yaml_anchors anchors;
+    struct p4_yaml_anchors *anchors; /* parse()'s: a pointer, so passing it on leaves b alone */
     size_t nodes;
     size_t bytes;
     bool done;
@@ -126,8 +126,8 @@ static int check_depth(struct builder *b, size_t height, yaml_mark_t mark)
 static void anchor_scalar(struct builder *b, const char *name, const struct p4_yaml_scalar *sc,
                           const char *s, size_t n, cJSON *value)
 {
-    size_t index = p4_yaml_anchor_add(&b->anchors, name) - 1; /* may move b->anchors */
-    struct p4_yaml_anchor *a = &b->anchors.items[index];
+    size_t index = p4_yaml_anchor_add(b->anchors, name) - 1; /* may move b->anchors */
+    struct p4_yaml_anchor *a = &b->anchors->items[index];
 
     if (value == NULL) {
         value = p4_yaml_value_node(sc, s, n, &a->value_code, &a->value_why);
@@ -322,10 +322,10 @@ static int on_start(struct builder *b, const yaml_event_t *ev, bool map)
     nf->bytes0 = b->bytes;
     nf->mark = ev->start_mark;
     if (anchor != NULL) {
-        nf->anchor = p4_yaml_anchor_add(&b->anchors, (const char *)anchor);
-        b->anchors.items[nf->anchor - 1].node = node;
-        b->anchors.items[nf->anchor - 1].key_code = P4_ERR_INVALID;
-        b->anchors.items[nf->anchor - 1].key_why =
+        nf->anchor = p4_yaml_anchor_add(b->anchors, (const char *)anchor);
+        b->anchors->items[nf->anchor - 1].node = node;
+        b->anchors->items[nf->anchor - 1].key_code = P4_ERR_INVALID;
+        b->anchors->items[nf->anchor - 1].key_why =
             "a mapping key is a mapping or a list, which JSON cannot hold";
     }
     return 0;
@@ -344,8 +344,8 @@ static int on_end(struct builder *b)
     if (f->map)
         dedupe(b, f->node);
     height = f->height + 1;
-    if (f->anchor != 0 && b->anchors.items != NULL) {
-        struct p4_yaml_anchor *a = &b->anchors.items[f->anchor - 1];
+    if (f->anchor != 0 && b->anchors->items != NULL) {
+        struct p4_yaml_anchor *a = &b->anchors->items[f->anchor - 1];
 
         a->complete = true;
         a->nodes = b->nodes - f->nodes0;
@@ -368,7 +368,7 @@ static int on_alias(struct builder *b, const yaml_event_t *ev)
     const char *why = "";
     int rc = 0, code = P4_ERR_PARSE;
 
-    a = p4_yaml_anchor_find(&b->anchors, (const char *)ev->data.alias.anchor, &code, &why);
+    a = p4_yaml_anchor_find(b->anchors, (const char *)ev->data.alias.anchor, &code, &why);
     if (a == NULL)
         return fail_at(b->err, code, ev->start_mark, "%s", why);
     if (!a->complete)
@@ -411,7 +411,7 @@ static int on_event(struct builder *b, const yaml_event_t *ev)
         b->done = true;
         return 0;
     case YAML_DOCUMENT_START_EVENT:
-        p4_yaml_anchors_reset(&b->anchors); /* anchors belong to their document */
+        p4_yaml_anchors_reset(b->anchors); /* anchors belong to their document */
         return 0;
     case YAML_DOCUMENT_END_EVENT:
         doc = b->root != NULL ? b->root : p4_json_need(cJSON_CreateNull());
@@ -469,7 +469,8 @@ static int yaml_error(struct builder *b, const yaml_parser_t *p)
 
 static cJSON *parse(const char *buf, size_t len, bool all, struct p4_error *err)
 {
-    struct builder b = {.buf = buf, .len = len, .all = all, .err = err};
+    struct p4_yaml_anchors anchors = {0};
+    struct builder b = {.buf = buf, .len = len, .all = all, .err = err, .anchors = &anchors};
     yaml_parser_t parser;
     yaml_event_t ev;
     bool parser_ready = false;
@@ -519,7 +520,7 @@ out:
     for (size_t i = 0; i < b.depth; i++)
         p4_wipe_free_str(b.frames[i].key);
     free(b.frames);
-    p4_yaml_anchors_close(&b.anchors);
+    p4_yaml_anchors_close(&anchors);
     p4_json_discard(b.graveyard);
     p4_json_discard(b.root);
     p4_json_discard(b.docs);

@@ -233,7 +233,7 @@ static int fill_cluster(const struct p4_kcyaml_doc *s, const struct p4_kcyaml_no
 static int fill_exec_env(const struct p4_kcyaml_doc *s, const struct p4_kcyaml_node *env,
                          const char *user, struct p4_kube_exec *exec, struct p4_error *err)
 {
-    const char *name, *value;
+    const char *name = NULL, *value = NULL;
     int rc = 0;
 
     exec->env = p4_calloc(env->n, sizeof(*exec->env));

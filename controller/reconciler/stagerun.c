@@ -449,7 +449,7 @@ void p4_stagerunner_metrics(const struct p4_stagerunner *s, const char *work, st
     char id[32];
     size_t i;
 
-    for (i = 0; s->stage[i] && i < sizeof(id) - 1; i++)
+    for (i = 0; i < sizeof(id) - 1 && s->stage[i]; i++)
         id[i] = (char)tolower((unsigned char)s->stage[i]);
     id[i] = '\0';
     p4_stagerunner_stats(s, &st);

@@ -128,6 +128,7 @@ static void ownership_is_the_exact_annotation(void **state)
         "{'metadata':{'name':'c','annotations':{'phase4.io/owner':'shop/web '}}}",
         "{'metadata':{'name':'c','annotations':{'phase4.io/owner':7}}}",
         /* The labels alone are not the mark: anyone can copy them. */
+        /* NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one literal, cut to fit the line */
         "{'metadata':{'labels':{'app.kubernetes.io/managed-by':'phase4-operator','phase4.io/"
         "name':'web'}}}",
         "{'metadata':'x'}",

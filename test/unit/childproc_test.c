@@ -410,7 +410,7 @@ static void time_limit_kills_the_process_group(void **state)
     assert_int_equal(o.sig, SIGKILL);
     assert_string_equal(o.err, "started\n");
     assert_reaped(o.pid);
-    grandchild = atoi(o.out);
+    grandchild = (int)strtol(o.out, NULL, 10);
     assert_true(grandchild > 0);
     assert_true(gone(grandchild));
     outcome_free(&o);
@@ -466,7 +466,7 @@ static void pipes_held_outside_the_group_are_given_up(void **state)
     assert_true(o.timed_out);
     assert_int_equal(o.sig, SIGKILL);
     assert_reaped(o.pid);
-    escaped = atoi(o.out);
+    escaped = (int)strtol(o.out, NULL, 10);
     assert_true(escaped > 0);
     assert_int_equal(kill(escaped, SIGKILL), 0);
     outcome_free(&o);

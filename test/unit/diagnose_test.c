@@ -829,6 +829,7 @@ static void non_events_are_refused(void **state)
         "[]",
         "'Event'",
         "{}",
+        /* NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one literal, cut to fit the line */
         "{'reason':'BackOff','type':'Warning','message':'Back-off restarting failed container "
         "web'}",
         "{'reason':'BackOff','type':'Warning','involvedObject':'Pod/web'}",

@@ -287,8 +287,8 @@ static char *base64(const unsigned char *in, size_t len)
             v |= in[i + 2];
         *o++ = abc[(v >> 18) & 63];
         *o++ = abc[(v >> 12) & 63];
-        *o++ = i + 1 < len ? abc[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < len ? abc[v & 63] : '=';
+        *o++ = (char)(i + 1 < len ? abc[(v >> 6) & 63] : '=');
+        *o++ = (char)(i + 2 < len ? abc[v & 63] : '=');
     }
     *o = '\0';
     return out;

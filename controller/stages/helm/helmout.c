@@ -217,8 +217,8 @@ static void put_clean(struct msg *m, struct p4_span s, size_t max)
             if (j < s.n && s.p[j] == '@' && j > i + 3) {
                 if (o + 7 > sizeof(masked))
                     break;
-                memcpy(masked + o, "://***@", 7);
-                o += 7;
+                for (const char *m = "://***@"; *m != '\0'; m++)
+                    masked[o++] = *m; /* masked is counted, not NUL-terminated */
                 i = j + 1;
                 continue;
             }

@@ -443,8 +443,9 @@ void p4_stagerunner_stats(const struct p4_stagerunner *s, struct p4_stage_stats 
     }
 }
 
-void p4_stagerunner_metrics(const struct p4_stagerunner *s, const char *work, struct p4_buf *out)
+void p4_stagerunner_metrics(const struct p4_stagerunner *s, struct p4_buf *out)
 {
+    const char *work = s->work ? s->work : "checks";
     struct p4_stage_stats st;
     char id[32];
     size_t i;
@@ -472,6 +473,11 @@ void p4_stagerunner_metrics(const struct p4_stagerunner *s, const char *work, st
                   "phase4_%s_stage_results{result=\"failed\"} %zu\n"
                   "phase4_%s_stage_results{result=\"stalled\"} %zu\n",
                   id, s->stage, id, id, st.checking, id, st.passed, id, st.failed, id, st.stalled);
+}
+
+void p4_stagerunner_metrics_op(void *stage, struct p4_buf *out)
+{
+    p4_stagerunner_metrics(stage, out); /* the stage's struct begins with its runner */
 }
 
 void p4_stagerun_add(struct p4_stagerunner *s, struct p4_stagerun *r, const char *key,

@@ -1606,7 +1606,7 @@ static void add_for_result_op_and_metrics(void **state)
     assert_string_equal(cJSON_GetObjectItem(res.status, "for")->valuestring, "a");
     p4_stage_result_close(&res);
 
-    p4_stagerunner_metrics(&fx->sr, "checks", &b);
+    p4_stagerunner_metrics(&fx->sr, &b);
     assert_non_null(b.data);
     assert_non_null(strstr(b.data, "# HELP phase4_docker_stage_resources Resources the Docker "
                                    "stage holds a result for.\n"

@@ -334,13 +334,6 @@ static cJSON *status_of(const struct p4_stagerun *base)
     return p4_docker_image_status(r->digest, r->image_platforms);
 }
 
-static void metrics(void *ctx, struct p4_buf *out)
-{
-    const struct p4_docker_stage *d = ctx;
-
-    p4_stagerunner_metrics(&d->sr, "checks", out);
-}
-
 static const struct p4_stagerun_ops run_ops = {.begin = begin,
                                                .step = run_step,
                                                .end_work = end_work,
@@ -355,7 +348,7 @@ const struct p4_stage_ops p4_docker_stage_ops = {
     .poll = poll_run,
     .result = p4_stagerunner_result_op,
     .forget = p4_stagerunner_forget_op,
-    .metrics = metrics,
+    .metrics = p4_stagerunner_metrics_op,
 };
 
 struct p4_docker_stage *p4_docker_stage_new(uv_loop_t *loop,

@@ -199,13 +199,6 @@ static cJSON *status_of(const struct p4_stagerun *base)
     return st;
 }
 
-static void metrics(void *ctx, struct p4_buf *out)
-{
-    const struct p4_helm_stage *h = ctx;
-
-    p4_stagerunner_metrics(&h->sr, "checks", out);
-}
-
 static const struct p4_stagerun_ops run_ops = {.begin = begin,
                                                .step = run_step,
                                                .end_work = end_work,
@@ -220,7 +213,7 @@ const struct p4_stage_ops p4_helm_stage_ops = {
     .poll = poll_run,
     .result = p4_stagerunner_result_op,
     .forget = p4_stagerunner_forget_op,
-    .metrics = metrics,
+    .metrics = p4_stagerunner_metrics_op,
 };
 
 static char *join(const char *dir, const char *name)

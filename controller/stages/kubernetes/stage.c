@@ -165,7 +165,7 @@ static void metrics(void *ctx, struct p4_buf *out)
 {
     const struct p4_kube_stage *k = ctx;
 
-    p4_stagerunner_metrics(&k->sr, "applies", out);
+    p4_stagerunner_metrics(&k->sr, out);
     p4_buf_printf(out,
                   "# HELP phase4_kubernetes_stage_namespaces Target namespaces whose pods, "
                   "EndpointSlices and Warning Events are watched.\n"
@@ -201,6 +201,7 @@ struct p4_kube_stage *p4_kube_stage_new(uv_loop_t *loop, const struct p4_kube_st
     k->sr = (struct p4_stagerunner){.loop = loop,
                                     .ops = &run_ops,
                                     .stage = "Kubernetes",
+                                    .work = "applies",
                                     .gate_names = gate_names,
                                     .ngates = G_COUNT,
                                     .retry_ms = cfg->retry_ms,

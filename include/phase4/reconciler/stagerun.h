@@ -64,6 +64,7 @@ struct p4_stagerunner {
     uv_loop_t *loop;
     const struct p4_stagerun_ops *ops;
     const char *stage;             /* "Docker", for status.gates[].stage */
+    const char *work;              /* what an attempt is in /metrics; NULL: "checks" */
     const char *const *gate_names; /* ngates names, in status order */
     int ngates;
     uint64_t retry_ms;         /* first retry after an artifact failure, doubling; 0: 30 s */
@@ -143,10 +144,12 @@ bool p4_stagerunner_current(const struct p4_stagerunner *s, const char *key, con
 void p4_stagerunner_stats(const struct p4_stagerunner *s, struct p4_stage_stats *out);
 /*
  * Those stats as Prometheus text: phase4_<stage>_stage_resources, _<work>{state}
- * (running, waiting) and _results{result}; <stage> is s->stage in lower case,
- * work names what an attempt does ("checks", "applies").
+ * (running, waiting) and _results{result}; <stage> is s->stage in lower case.
  */
-void p4_stagerunner_metrics(const struct p4_stagerunner *s, const char *work, struct p4_buf *out);
+void p4_stagerunner_metrics(const struct p4_stagerunner *s, struct p4_buf *out);
+/* stage.h's metrics() for a stage whose struct begins with its runner and has no series of its own.
+ */
+void p4_stagerunner_metrics_op(void *stage, struct p4_buf *out);
 
 /*
  * Add r (zeroed by the caller, the stage's fields set) as key's run for

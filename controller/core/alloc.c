@@ -60,6 +60,15 @@ char *p4_strdup_or_null(const char *s)
     return s != NULL ? p4_strdup(s) : NULL;
 }
 
+char *p4_path_join(const char *dir, const char *file)
+{
+    size_t size = strlen(dir) + 1 + strlen(file) + 1;
+    char *p = p4_malloc(size);
+
+    (void)snprintf(p, size, "%s/%s", dir, file);
+    return p;
+}
+
 void p4_wipe(void *p, size_t n)
 {
     if (p != NULL && n > 0)

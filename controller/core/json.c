@@ -13,11 +13,6 @@
 /* Integers up to 2^53 are exact in a double; beyond that cJSON may have rounded. */
 #define EXACT_INT_MAX 9007199254740992.0
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 cJSON *p4_json_parse(const char *buf, size_t len, struct p4_error *err)
 {
     const char *end = NULL;
@@ -33,7 +28,7 @@ cJSON *p4_json_parse(const char *buf, size_t len, struct p4_error *err)
                      len, P4_JSON_PARSE_MAX);
         goto out;
     }
-    for (off = 0; off < len && is_space(buf[off]); off++)
+    for (off = 0; off < len && p4_json_space(buf[off]); off++)
         ;
     if (off == len) {
         p4_error_set(err, P4_ERR_PARSE, "empty JSON document");
@@ -53,7 +48,7 @@ cJSON *p4_json_parse(const char *buf, size_t len, struct p4_error *err)
         goto out;
     }
     off = (end != NULL && end >= buf && end <= buf + len) ? (size_t)(end - buf) : len;
-    while (off < len && is_space(buf[off]))
+    while (off < len && p4_json_space(buf[off]))
         off++;
     if (off < len) {
         p4_text_position(buf, off, &line, &col);
@@ -307,4 +302,13 @@ const char *p4_json_type_name(const cJSON *v, bool list)
     if (cJSON_IsBool(v))
         return "a boolean";
     return "null";
+}
+
+size_t p4_json_count_upto(const cJSON *array, size_t limit)
+{
+    size_t n = 0;
+
+    for (const cJSON *c = array != NULL ? array->child : NULL; c != NULL && n <= limit; c = c->next)
+        n++;
+    return n;
 }

@@ -50,11 +50,6 @@ static uint32_t code_point(const unsigned char *s, size_t k)
     return cp;
 }
 
-static bool is_blank(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
 /*
  * What the byte c (ASCII) shows as: itself, ' ' (a word break) or '?'. In literal mode only a
  * real space is a word break.
@@ -63,7 +58,7 @@ static char ascii_shown(unsigned char c, unsigned flags)
 {
     if (c == ' ')
         return ' ';
-    if (is_blank(c))
+    if (p4_ascii_space((char)c))
         return (flags & P4_TEXT_LITERAL) ? '?' : ' ';
     if (c < 0x20)
         return (flags & P4_TEXT_CONTROL_SPACE) ? ' ' : '?';

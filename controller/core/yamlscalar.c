@@ -11,21 +11,10 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/error.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 
 /* Half-way between FLT_MAX and 2^128: from here a double rounds to an infinite float. */
 #define FLOAT32_OVERFLOW 0x1.ffffffp127
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static char lower(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return (char)(c - 'A' + 'a');
-    return c;
-}
 
 static unsigned digit_value(char c)
 {
@@ -43,7 +32,7 @@ static char hint_of(char c)
 {
     if (c == '+' || c == '-')
         return 'S';
-    if (is_digit(c))
+    if (p4_ascii_digit(c))
         return 'D';
     if (c != '\0' && strchr("yYnNtTfFoO~", c) != NULL)
         return 'M';
@@ -113,7 +102,7 @@ static bool go_uint(const char *s, size_t n, uint64_t *out)
         char p = '\0'; /* a prefix letter needs a digit after it: "0x" alone is octal, bad */
 
         if (n >= 3)
-            p = lower(s[1]);
+            p = p4_ascii_to_lower(s[1]);
 
         base = p == 'b' ? 2 : p == 'x' ? 16 : 8;
         i = p == 'b' || p == 'o' || p == 'x' ? 2 : 1;
@@ -163,18 +152,18 @@ static bool yaml_float_form(const char *s, size_t n)
         i++;
     if (i < n && s[i] == '.') {
         i++;
-        if (i >= n || !is_digit(s[i]))
+        if (i >= n || !p4_ascii_digit(s[i]))
             return false;
-        while (i < n && is_digit(s[i]))
+        while (i < n && p4_ascii_digit(s[i]))
             i++;
     } else {
-        if (i >= n || !is_digit(s[i]))
+        if (i >= n || !p4_ascii_digit(s[i]))
             return false;
-        while (i < n && is_digit(s[i]))
+        while (i < n && p4_ascii_digit(s[i]))
             i++;
         if (i < n && s[i] == '.') {
             i++;
-            while (i < n && is_digit(s[i]))
+            while (i < n && p4_ascii_digit(s[i]))
                 i++;
         }
     }
@@ -182,9 +171,9 @@ static bool yaml_float_form(const char *s, size_t n)
         i++;
         if (i < n && (s[i] == '+' || s[i] == '-'))
             i++;
-        if (i >= n || !is_digit(s[i]))
+        if (i >= n || !p4_ascii_digit(s[i]))
             return false;
-        while (i < n && is_digit(s[i]))
+        while (i < n && p4_ascii_digit(s[i]))
             i++;
     }
     return i == n;
@@ -223,7 +212,7 @@ static bool underscore_ok(const char *s, size_t n)
     char saw = '^';
 
     for (size_t i = 0; i < n; i++) {
-        if (is_digit(s[i])) {
+        if (p4_ascii_digit(s[i])) {
             saw = '0';
         } else if (s[i] == '_') {
             if (saw != '0')
@@ -250,7 +239,7 @@ static bool go_dot_float(const char *s, size_t n, double *out)
             underscores = true;
         } else if (s[i] == '.' && !sawdot) {
             sawdot = true;
-        } else if (is_digit(s[i])) {
+        } else if (p4_ascii_digit(s[i])) {
             sawdigits = true;
         } else {
             break;
@@ -262,9 +251,9 @@ static bool go_dot_float(const char *s, size_t n, double *out)
         i++;
         if (i < n && (s[i] == '+' || s[i] == '-'))
             i++;
-        if (i >= n || !is_digit(s[i]))
+        if (i >= n || !p4_ascii_digit(s[i]))
             return false;
-        for (; i < n && (is_digit(s[i]) || s[i] == '_'); i++)
+        for (; i < n && (p4_ascii_digit(s[i]) || s[i] == '_'); i++)
             underscores = underscores || s[i] == '_';
     }
     if (i != n || (underscores && !underscore_ok(s, n)))
@@ -332,14 +321,14 @@ static bool is_date(const char *s, size_t n)
     size_t i = 0, digits;
 
     for (; i < 4; i++) {
-        if (i >= n || !is_digit(s[i]))
+        if (i >= n || !p4_ascii_digit(s[i]))
             return false;
     }
     for (int part = 0; part < 2; part++) {
         if (i >= n || s[i] != '-')
             return false;
         i++;
-        for (digits = 0; i < n && is_digit(s[i]) && digits < 2; i++)
+        for (digits = 0; i < n && p4_ascii_digit(s[i]) && digits < 2; i++)
             digits++;
         if (digits == 0)
             return false;

@@ -132,11 +132,6 @@ static char *dup_field(const cJSON *obj, const char *path)
     return s != NULL ? sanitize(s, strlen(s), FIELD_MAX) : NULL;
 }
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 /* Offset of needle (lowercase ASCII) in s[0..n), ignoring case; n when absent. */
 static size_t find_nocase(const char *s, size_t n, const char *needle)
 {
@@ -181,7 +176,7 @@ static char *fallback_message(long http, const char *body, size_t len)
                        row ? row->text : "");
     else
         (void)snprintf(head, sizeof(head), "the API server gave no message");
-    while (start < len && is_space(body[start]))
+    while (start < len && p4_json_space(body[start]))
         start++;
     if (start < len && body[start] == '<') {
         line = html_title(body + start, len - start);
@@ -308,7 +303,7 @@ int p4_apistatus_decode(long http_code, const char *body, size_t len,
     st->http_code = http_code;
     if (body == NULL)
         len = 0;
-    while (start < len && is_space(body[start]))
+    while (start < len && p4_json_space(body[start]))
         start++;
     /* Only something that opens like an object can be a Status; skip parsing the rest. */
     if (start < len && body[start] == '{' && len <= BODY_JSON_MAX)

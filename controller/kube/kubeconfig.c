@@ -286,19 +286,10 @@ static int valid_port(const char *port)
     return value >= 1 && value <= 65535;
 }
 
-static char *join(const char *dir, const char *file) /* caller frees */
-{
-    size_t size = strlen(dir) + 1 + strlen(file) + 1;
-    char *p = p4_malloc(size);
-
-    (void)snprintf(p, size, "%s/%s", dir, file);
-    return p;
-}
-
 /* The namespace file's content trimmed of whitespace, or "default" without one. */
 static int read_namespace(const char *sa_dir, char **out, struct p4_error *err)
 {
-    char *path = join(sa_dir, "namespace"), *data = NULL, *start;
+    char *path = p4_path_join(sa_dir, "namespace"), *data = NULL, *start;
     size_t len;
     int rc;
 
@@ -364,7 +355,7 @@ int p4_kubeconfig_in_cluster(const char *sa_dir, const char *host, const char *p
     cfg->server = p4_malloc(size);
     (void)snprintf(cfg->server, size, "https://%s%s%s:%s", ipv6 ? "[" : "", host, ipv6 ? "]" : "",
                    port);
-    cfg->token_file = join(sa_dir, "token");
+    cfg->token_file = p4_path_join(sa_dir, "token");
     if (stat(cfg->token_file, &st) < 0 || !S_ISREG(st.st_mode)) {
         rc = p4_error_set_printable(
             err, P4_ERR_NOTFOUND,
@@ -374,7 +365,7 @@ int p4_kubeconfig_in_cluster(const char *sa_dir, const char *host, const char *p
         goto out;
     }
     /* As client-go: without a readable ca.crt the system's trust store is used. */
-    cfg->ca_file = join(sa_dir, "ca.crt");
+    cfg->ca_file = p4_path_join(sa_dir, "ca.crt");
     if (stat(cfg->ca_file, &st) < 0 || !S_ISREG(st.st_mode)) {
         free(cfg->ca_file);
         cfg->ca_file = NULL;

@@ -10,6 +10,7 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/buf.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 #include "regname.h"
 
 static void challenge_close(struct p4_auth_challenge *c)
@@ -41,12 +42,12 @@ struct scan {
 /* RFC 9110 tchar. */
 static bool is_tchar(char c)
 {
-    return p4_regname_is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    return p4_ascii_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 static bool is_token68_char(char c)
 {
-    return p4_regname_is_alnum(c) || (c != '\0' && strchr("-._~+/", c) != NULL);
+    return p4_ascii_alnum(c) || (c != '\0' && strchr("-._~+/", c) != NULL);
 }
 
 /* A byte of an unquoted parameter value: lenient, since registries send realm=https://... */
@@ -300,7 +301,7 @@ static void append_encoded(struct p4_buf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
 
-        if (p4_regname_is_alnum((char)c) || c == '-' || c == '.' || c == '_' || c == '~')
+        if (p4_ascii_alnum((char)c) || c == '-' || c == '.' || c == '_' || c == '~')
             p4_buf_append(b, (const char *)&s[i], 1);
         else
             p4_buf_append(b, enc, 3);
@@ -393,8 +394,7 @@ void p4_regauth_token_close(struct p4_regauth_token *tok)
 
 static int two_digits(const char *p)
 {
-    return p4_regname_is_digit(p[0]) && p4_regname_is_digit(p[1]) ? (p[0] - '0') * 10 + (p[1] - '0')
-                                                                  : -1;
+    return p4_ascii_digit(p[0]) && p4_ascii_digit(p[1]) ? (p[0] - '0') * 10 + (p[1] - '0') : -1;
 }
 
 /* RFC 3339 ("2016-11-28T11:42:19.062Z", fractions and offsets allowed) into *out; -1 if bad. */
@@ -410,9 +410,9 @@ static int parse_time(const char *s, time_t *out)
         return -1;
     if (*p == '.') {
         p++;
-        if (!p4_regname_is_digit(*p))
+        if (!p4_ascii_digit(*p))
             return -1;
-        while (p4_regname_is_digit(*p))
+        while (p4_ascii_digit(*p))
             p++;
     }
     *out = timegm(&tm);

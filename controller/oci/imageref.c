@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "phase4/core/alloc.h"
+#include "phase4/core/text.h"
 #include "regname.h"
 
 #define NAME_MAX_LEN 255
@@ -31,7 +32,7 @@ static bool valid_component(const char *s, size_t n)
     for (;;) {
         size_t start = i;
 
-        while (i < n && p4_regname_is_lower_alnum(s[i]))
+        while (i < n && p4_ascii_lower_alnum(s[i]))
             i++;
         if (i == start)
             return false;
@@ -85,7 +86,7 @@ static const char *check_tag(const char *s, size_t n)
     if (n > TAG_MAX_LEN)
         return "the tag is longer than 128 characters";
     for (size_t i = 0; i < n; i++) {
-        if (!(p4_regname_is_alnum(s[i]) || s[i] == '_' || (i > 0 && (s[i] == '.' || s[i] == '-'))))
+        if (!(p4_ascii_alnum(s[i]) || s[i] == '_' || (i > 0 && (s[i] == '.' || s[i] == '-'))))
             return "the tag may hold only letters, digits, '_', '.' and '-', and not start "
                    "with '.' or '-'";
     }
@@ -112,7 +113,7 @@ static const char *check_digest(const char *s)
         if (strlen(colon + 1) != algs[i].hex)
             return "the digest has the wrong length for its algorithm";
         for (const char *q = colon + 1; *q != '\0'; q++) {
-            if (!p4_regname_is_digit(*q) && !(*q >= 'a' && *q <= 'f'))
+            if (!p4_ascii_lower_hex(*q))
                 return "the digest must be lowercase hexadecimal";
         }
         return NULL;

@@ -9,6 +9,7 @@
 
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 
 /* Room for a member name such as "manifests[999].platform.architecture". */
 #define FIELD_MAX 64
@@ -119,8 +120,7 @@ static int schema1_refused(struct p4_error *err)
 
 static bool is_restricted_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("!#$&^_.+-", c) != NULL);
+    return p4_ascii_alnum(c) || (c != '\0' && strchr("!#$&^_.+-", c) != NULL);
 }
 
 /* One side of type/subtype as the OCI descriptor grammar (RFC 6838 restricted names) allows. */
@@ -128,8 +128,7 @@ static size_t media_type_part(const char *s)
 {
     size_t n = 0;
 
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
-          (s[0] >= '0' && s[0] <= '9')))
+    if (!p4_ascii_alnum(s[0]))
         return 0;
     while (is_restricted_name_char(s[n]))
         n++;
@@ -147,11 +146,6 @@ static bool media_type_valid(const char *s)
     return n > 0 && s[n] == '\0';
 }
 
-static bool is_lower_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
 bool p4_oci_digest_valid(const char *digest)
 {
     size_t hex_len, i;
@@ -166,7 +160,7 @@ bool p4_oci_digest_valid(const char *digest)
         return false;
     /* Stops at the terminating NUL too, which is not a hex digit. */
     for (i = 0; i < hex_len; i++) {
-        if (!is_lower_hex(digest[7 + i]))
+        if (!p4_ascii_lower_hex(digest[7 + i]))
             return false;
     }
     return digest[7 + hex_len] == '\0';
@@ -369,16 +363,6 @@ out:
     return rc;
 }
 
-/* Members of a JSON array, counting no further than limit + 1. */
-static size_t count_upto(const cJSON *array, size_t limit)
-{
-    size_t n = 0;
-
-    for (const cJSON *c = array->child; c != NULL && n <= limit; c = c->next)
-        n++;
-    return n;
-}
-
 static int read_index(const cJSON *root, struct p4_oci_manifest *m, struct p4_error *err)
 {
     const cJSON *manifests = p4_json_child(root, "manifests");
@@ -394,7 +378,7 @@ static int read_index(const cJSON *root, struct p4_oci_manifest *m, struct p4_er
         rc = p4_error_set(err, P4_ERR_INVALID, "manifests is not an array");
         goto out;
     }
-    n = count_upto(manifests, P4_OCI_INDEX_ENTRIES_MAX);
+    n = p4_json_count_upto(manifests, P4_OCI_INDEX_ENTRIES_MAX);
     if (n > P4_OCI_INDEX_ENTRIES_MAX) {
         rc = p4_error_set(err, P4_ERR_TOOBIG,
                           "the image index has more than %d entries, the most supported",
@@ -432,7 +416,7 @@ static int read_image(const cJSON *root, struct p4_oci_manifest *m, struct p4_er
         rc = p4_error_set(err, P4_ERR_INVALID, "layers is not an array");
         goto out;
     }
-    n = count_upto(layers, P4_OCI_LAYERS_MAX);
+    n = p4_json_count_upto(layers, P4_OCI_LAYERS_MAX);
     if (n > P4_OCI_LAYERS_MAX) {
         rc = p4_error_set(err, P4_ERR_TOOBIG,
                           "the image manifest has more than %d layers, the most supported",
@@ -642,9 +626,7 @@ static bool lower_copy(char out[P4_OCI_PLATFORM_PART_MAX], const char *s)
     for (i = 0; s != NULL && s[i] != '\0'; i++) {
         if (i + 1 >= P4_OCI_PLATFORM_PART_MAX)
             return false;
-        out[i] = s[i];
-        if (s[i] >= 'A' && s[i] <= 'Z')
-            out[i] = (char)(s[i] - 'A' + 'a');
+        out[i] = p4_ascii_to_lower(s[i]);
     }
     out[i] = '\0';
     return true;
@@ -728,8 +710,7 @@ const struct p4_oci_index_entry *p4_oci_index_find(const struct p4_oci_manifest 
 
 static bool is_platform_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
+    return p4_ascii_alnum(c) || c == '.' || c == '_' || c == '-';
 }
 
 int p4_oci_parse_platform(const char *s, char os[P4_OCI_PLATFORM_PART_MAX],
@@ -803,7 +784,7 @@ static bool algorithm_shaped(const char *s, size_t n)
     bool sep = true;
 
     for (size_t i = 0; i < n; i++) {
-        bool alnum = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9');
+        bool alnum = p4_ascii_lower_alnum(s[i]);
 
         if (!alnum && (sep || strchr("+._-", s[i]) == NULL))
             return false;

@@ -26,7 +26,7 @@ static bool valid_port(const char *s, size_t n)
     if (n == 0 || n > 5)
         return false;
     for (size_t i = 0; i < n; i++) {
-        if (!p4_regname_is_digit(s[i]))
+        if (!p4_ascii_digit(s[i]))
             return false;
         v = v * 10 + (unsigned long)(s[i] - '0');
     }
@@ -45,9 +45,9 @@ bool p4_regname_valid_host(const char *s, size_t n, bool glob)
         if (end == NULL || end == s + 1)
             return false;
         for (const char *q = s + 1; q < end; q++) {
-            char c = p4_regname_to_lower(*q);
+            char c = p4_ascii_to_lower(*q);
 
-            if (!p4_regname_is_digit(c) && !(c >= 'a' && c <= 'f') && c != ':' && c != '.')
+            if (!p4_ascii_lower_hex(c) && c != ':' && c != '.')
                 return false;
         }
         i = (size_t)(end - s) + 1;
@@ -55,7 +55,7 @@ bool p4_regname_valid_host(const char *s, size_t n, bool glob)
         for (;;) {
             size_t start = i;
 
-            while (i < n && (p4_regname_is_alnum(s[i]) || s[i] == '-' || (glob && s[i] == '*')))
+            while (i < n && (p4_ascii_alnum(s[i]) || s[i] == '-' || (glob && s[i] == '*')))
                 i++;
             if (i == start || s[start] == '-' || s[i - 1] == '-')
                 return false;
@@ -76,7 +76,7 @@ char *p4_regname_fold_host(const char *host, size_t n)
     char *h = p4_strndup(host, n);
 
     for (char *p = h; *p != '\0'; p++)
-        *p = p4_regname_to_lower(*p);
+        *p = p4_ascii_to_lower(*p);
     if (strcmp(h, "index.docker.io") == 0 || strcmp(h, "registry-1.docker.io") == 0) {
         free(h);
         h = p4_strdup(P4_REGNAME_DOCKER_HUB);

@@ -5,8 +5,8 @@
  * A registry is host[:port]: DNS labels of letters, digits and inner '-', or a bracketed IPv6
  * address, then a port of at most 65535; keyring keys may also hold '*' in a label
  * ("*.example.com"). Docker Hub answers to three names, folded here into
- * P4_REGNAME_DOCKER_HUB. The ASCII classes below are the ones these grammars are written in
- * (unlike <ctype.h>, they never depend on the locale). p4_regname_shown() is how the registry
+ * P4_REGNAME_DOCKER_HUB. The grammars are written in ASCII classes; their tests are core's
+ * p4_ascii_* (phase4/core/text.h). p4_regname_shown() is how the registry
  * parsers quote a name from outside in a message; it is never used on a credential.
  *
  * Arguments are borrowed for the call; p4_regname_fold_host() returns a string the caller frees.
@@ -20,28 +20,6 @@
 #define P4_REGNAME_DOCKER_HUB "docker.io"
 /* Room for a quoted registry key or image reference in a message. */
 #define P4_REGNAME_SHOWN_SIZE 104
-
-static inline bool p4_regname_is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static inline bool p4_regname_is_lower_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || p4_regname_is_digit(c);
-}
-
-static inline bool p4_regname_is_alnum(char c)
-{
-    return p4_regname_is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
-}
-
-static inline char p4_regname_to_lower(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        c = (char)(c - 'A' + 'a');
-    return c;
-}
 
 /* Length of a leading "https://" or "http://" (any case), or 0. */
 size_t p4_regname_scheme_len(const char *s);

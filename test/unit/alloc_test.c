@@ -60,6 +60,26 @@ static void strdup_or_null_keeps_absent_absent(void **state)
     assert_null(p4_strdup_or_null(NULL));
 }
 
+static void path_join_puts_one_slash_between(void **state)
+{
+    char *p = p4_path_join("/var/run/secrets", "token");
+
+    (void)state;
+    assert_string_equal(p, "/var/run/secrets/token");
+    free(p);
+    /* Taken as they are: a trailing or leading '/' is kept, an empty part stays empty. */
+    p = p4_path_join("/tmp/", "/x");
+    assert_string_equal(p, "/tmp///x");
+    free(p);
+    p = p4_path_join("", "");
+    assert_string_equal(p, "/");
+    free(p);
+    p = p4_path_join("work", "cache");
+    assert_string_equal(p, "work/cache");
+    assert_int_equal(strlen(p), 10);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -67,6 +87,7 @@ int main(void)
         cmocka_unit_test(zero_sizes_still_give_memory),
         cmocka_unit_test(calloc_zeroes),
         cmocka_unit_test(strdup_or_null_keeps_absent_absent),
+        cmocka_unit_test(path_join_puts_one_slash_between),
     };
     return cmocka_run_group_tests_name("alloc", tests, NULL, NULL);
 }

@@ -280,6 +280,45 @@ static void type_names(void **state)
     cJSON_Delete(doc);
 }
 
+static void count_upto_stops_past_limit(void **state)
+{
+    cJSON *doc = cJSON_Parse("[1,2,3,4,5]");
+    cJSON *empty = cJSON_Parse("[]");
+    cJSON *obj = cJSON_Parse("{\"a\":1,\"b\":2}");
+
+    (void)state;
+    assert_non_null(doc);
+    assert_non_null(empty);
+    assert_non_null(obj);
+    assert_int_equal(p4_json_count_upto(doc, 10), 5);
+    assert_int_equal(p4_json_count_upto(doc, 5), 5);
+    /* Past the limit it stops at limit + 1: enough to say "too many". */
+    assert_int_equal(p4_json_count_upto(doc, 4), 5);
+    assert_int_equal(p4_json_count_upto(doc, 2), 3);
+    assert_int_equal(p4_json_count_upto(doc, 0), 1);
+    assert_int_equal(p4_json_count_upto(empty, 0), 0);
+    assert_int_equal(p4_json_count_upto(obj, 10), 2);
+    assert_int_equal(p4_json_count_upto(doc->child, 10), 0); /* a number has no children */
+    assert_int_equal(p4_json_count_upto(NULL, 10), 0);
+    cJSON_Delete(doc);
+    cJSON_Delete(empty);
+    cJSON_Delete(obj);
+}
+
+static void json_space_is_the_four_bytes(void **state)
+{
+    (void)state;
+    assert_true(p4_json_space(' '));
+    assert_true(p4_json_space('\t'));
+    assert_true(p4_json_space('\n'));
+    assert_true(p4_json_space('\r'));
+    assert_false(p4_json_space('\v'));
+    assert_false(p4_json_space('\f'));
+    assert_false(p4_json_space('\0'));
+    assert_false(p4_json_space('x'));
+    assert_false(p4_json_space((char)0xa0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +335,8 @@ int main(void)
         cmocka_unit_test(discard_frees_any_tree),
         cmocka_unit_test(copy_is_deep_and_may_drop_nulls),
         cmocka_unit_test(type_names),
+        cmocka_unit_test(count_upto_stops_past_limit),
+        cmocka_unit_test(json_space_is_the_four_bytes),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }

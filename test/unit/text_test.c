@@ -8,6 +8,8 @@
 
 #include <cmocka.h> /* after the four it needs */
 
+#include <ctype.h>
+
 #include "phase4/core/text.h"
 
 /* p4_text_clean of the NUL-terminated s into a buffer of size bytes, checked for the invariants. */
@@ -216,6 +218,25 @@ static void line_and_column(void **state)
     assert_int_equal(col, 3);
 }
 
+/* Every byte, against <ctype.h> in the "C" locale (the program never calls setlocale). */
+static void ascii_classes_match_the_c_locale(void **state)
+{
+    (void)state;
+    for (int b = 0; b < 256; b++) {
+        char c = (char)b;
+        bool ascii = b < 0x80;
+
+        assert_int_equal(p4_ascii_digit(c), ascii && isdigit(b));
+        assert_int_equal(p4_ascii_alpha(c), ascii && isalpha(b));
+        assert_int_equal(p4_ascii_alnum(c), ascii && isalnum(b));
+        assert_int_equal(p4_ascii_lower_alnum(c), ascii && (islower(b) || isdigit(b)));
+        assert_int_equal(p4_ascii_hex(c), ascii && isxdigit(b));
+        assert_int_equal(p4_ascii_lower_hex(c), ascii && isxdigit(b) && !isupper(b));
+        assert_int_equal(p4_ascii_space(c), ascii && isspace(b));
+        assert_int_equal(p4_ascii_to_lower(c), ascii ? (char)tolower(b) : c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +254,7 @@ int main(void)
         cmocka_unit_test(cleaning_in_place),
         cmocka_unit_test(utf8_validity),
         cmocka_unit_test(line_and_column),
+        cmocka_unit_test(ascii_classes_match_the_c_locale),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);
 }

@@ -55,29 +55,9 @@ static const char *shown(const char *s, size_t max, char buf[SHOWN_SIZE])
     return p4_error_quote(s, max < SHOWN_MAX ? max : SHOWN_MAX, buf);
 }
 
-static bool is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool is_hex(char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
 static bool is_blank_string(const char *s)
 {
-    while (is_blank(*s))
+    while (p4_ascii_space(*s))
         s++;
     return *s == '\0';
 }
@@ -99,10 +79,10 @@ static const char *split_url(const char *s, struct url *u)
             return "has a backslash";
     }
     i = 0;
-    if (is_alpha(s[0])) {
+    if (p4_ascii_alpha(s[0])) {
         size_t j = 1;
 
-        while (is_alpha(s[j]) || is_digit(s[j]) || s[j] == '+' || s[j] == '-' || s[j] == '.')
+        while (p4_ascii_alnum(s[j]) || s[j] == '+' || s[j] == '-' || s[j] == '.')
             j++;
         if (s[j] == ':') {
             u->scheme_len = j;
@@ -138,7 +118,7 @@ static const char *check_authority(const char *s, const struct url *u)
     if (memchr(a, '@', u->auth_len) != NULL)
         return why_credentials;
     for (size_t i = 0; i < u->auth_len; i++) {
-        if (!(is_alpha(a[i]) || is_digit(a[i]) || strchr("-._~%:[]", a[i]) != NULL))
+        if (!(p4_ascii_alnum(a[i]) || strchr("-._~%:[]", a[i]) != NULL))
             return "has a host with a character a host name cannot have";
     }
     return NULL;
@@ -441,7 +421,7 @@ static int read_digest(const cJSON *e, const char *field, char **out, struct p4_
         return 0;
     if (strncasecmp(hex, "sha256:", 7) == 0)
         hex += 7;
-    for (i = 0; i < SHA256_HEX_LEN && is_hex(hex[i]); i++)
+    for (i = 0; i < SHA256_HEX_LEN && p4_ascii_hex(hex[i]); i++)
         ;
     if (i != SHA256_HEX_LEN || hex[i] != '\0')
         return p4_error_set(err, P4_ERR_INVALID,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "phase4/core/alloc.h"
+#include "phase4/core/text.h"
 
 /* Bytes of an input string quoted in a message, before it is cut with "...". */
 #define SHOWN_MAX 64
@@ -96,11 +97,6 @@ static const char *shown_char(char c, char buf[16])
     return buf;
 }
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 /* Blanks as Go's regexp \s: what Masterminds allows around operators and between terms. */
 static bool is_blank(char c)
 {
@@ -114,7 +110,7 @@ static bool is_wildcard(char c)
 
 static bool is_ident_char(char c)
 {
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+    return p4_ascii_alnum(c) || c == '-';
 }
 
 static size_t skip_blanks(const char *s, size_t *pos)
@@ -140,11 +136,11 @@ static bool read_number(const char *s, size_t *pos, uint64_t *out, struct fault 
     size_t i = *pos;
     uint64_t n = 0;
 
-    if (!is_digit(s[i]))
+    if (!p4_ascii_digit(s[i]))
         return fail(f,
                     i == 0 || s[i - 1] != '.' ? "expected a number" : "expected a number after '.'",
                     i, true);
-    for (; is_digit(s[i]); i++) {
+    for (; p4_ascii_digit(s[i]); i++) {
         unsigned d = (unsigned)(s[i] - '0');
 
         if (n > (UINT64_MAX - d) / 10)
@@ -170,7 +166,7 @@ static bool read_idents(const char *s, size_t *pos, bool prerelease, char *buf, 
         bool numeric = true;
 
         while (is_ident_char(s[i])) {
-            numeric = numeric && is_digit(s[i]);
+            numeric = numeric && p4_ascii_digit(s[i]);
             i++;
         }
         if (i == id)
@@ -354,7 +350,7 @@ static int compare_u64(uint64_t a, uint64_t b)
 static bool all_digits(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!is_digit(s[i]))
+        if (!p4_ascii_digit(s[i]))
             return false;
     }
     return true;
@@ -602,7 +598,7 @@ static bool read_range_version(const char *s, size_t *pos, const char *after, st
 {
     char c = s[*pos];
 
-    if (!(c == 'v' || is_digit(c) || is_wildcard(c))) {
+    if (!(c == 'v' || p4_ascii_digit(c) || is_wildcard(c))) {
         f->after = after;
         return fail(f, "expected a version", *pos, true);
     }

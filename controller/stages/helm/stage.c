@@ -216,15 +216,6 @@ const struct p4_stage_ops p4_helm_stage_ops = {
     .metrics = p4_stagerunner_metrics_op,
 };
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = p4_malloc(n);
-
-    (void)snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static int make_dir(const char *path, struct p4_error *err)
 {
     if (mkdir(path, 0700) != 0 && errno != EEXIST)
@@ -242,10 +233,10 @@ struct p4_helm_stage *p4_helm_stage_new(uv_loop_t *loop, const struct p4_helm_st
     h->work_dir = p4_strdup(cfg->work_dir ? cfg->work_dir : "/tmp/phase4-operator/helm");
     h->cfg.helm = h->helm;
     h->cfg.work_dir = h->work_dir;
-    h->home = join(h->work_dir, "home");
-    h->cache_home = join(h->work_dir, "cache");
-    h->config_home = join(h->work_dir, "config");
-    h->data_home = join(h->work_dir, "data");
+    h->home = p4_path_join(h->work_dir, "home");
+    h->cache_home = p4_path_join(h->work_dir, "cache");
+    h->config_home = p4_path_join(h->work_dir, "config");
+    h->data_home = p4_path_join(h->work_dir, "data");
     if (h->cfg.helm_timeout_ms == 0)
         h->cfg.helm_timeout_ms = P4_HELMRUN_TIMEOUT_MS;
     h->sr = (struct p4_stagerunner){.loop = loop,

@@ -201,11 +201,6 @@ int p4_values_overlay(cJSON *dst, const cJSON *src)
 
 /* ---- paths ---- */
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 static void free_segs(struct seg *segs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -222,7 +217,7 @@ static int parse_index(const char *path, size_t *i, size_t *out, struct p4_error
 
     if (path[j] == '+' || path[j] == '-')
         neg = path[j++] == '-';
-    for (; is_digit(path[j]); j++) {
+    for (; p4_ascii_digit(path[j]); j++) {
         digits = true;
         if (v <= P4_VALUES_INDEX_MAX)
             v = v * 10 + (uint64_t)(path[j] - '0');
@@ -446,7 +441,7 @@ static bool int10(const char *s, size_t n, int64_t *out)
     for (; i < n; i++) {
         unsigned d = (unsigned)(s[i] - '0');
 
-        if (!is_digit(s[i]) || v > (UINT64_MAX - d) / 10)
+        if (!p4_ascii_digit(s[i]) || v > (UINT64_MAX - d) / 10)
             return false;
         v = v * 10 + d;
     }

@@ -167,16 +167,6 @@ static void sort_slots(struct slot *slots, size_t n, bool prune)
     }
 }
 
-/* Elements of array, counting no further than limit + 1. */
-static size_t count_upto(const cJSON *array, size_t limit)
-{
-    size_t n = 0;
-
-    for (const cJSON *c = array->child; c && n <= limit; c = c->next)
-        n++;
-    return n;
-}
-
 static int order(cJSON *objects, bool prune, struct p4_error *err)
 {
     struct slot *slots = NULL;
@@ -185,7 +175,7 @@ static int order(cJSON *objects, bool prune, struct p4_error *err)
 
     if (!cJSON_IsArray(objects))
         return p4_error_set(err, P4_ERR_INVAL, "the manifest is not a list of objects");
-    n = count_upto(objects, P4_MANIFEST_OBJECTS_MAX);
+    n = p4_json_count_upto(objects, P4_MANIFEST_OBJECTS_MAX);
     if (n > P4_MANIFEST_OBJECTS_MAX)
         return p4_error_set(err, P4_ERR_TOOBIG, "the manifest has more than %d objects",
                             P4_MANIFEST_OBJECTS_MAX);
@@ -391,7 +381,7 @@ int p4_inventory_from_objects(const cJSON *objects, const char *default_namespac
         memset(out, 0, sizeof(*out));
     if (!cJSON_IsArray(objects) || scope == NULL || scope->namespaced == NULL || out == NULL)
         return p4_error_set(err, P4_ERR_INVAL, "no manifest, scope or inventory");
-    n = count_upto(objects, P4_MANIFEST_OBJECTS_MAX);
+    n = p4_json_count_upto(objects, P4_MANIFEST_OBJECTS_MAX);
     if (n > P4_MANIFEST_OBJECTS_MAX)
         return p4_error_set(err, P4_ERR_TOOBIG, "the manifest has more than %d objects",
                             P4_MANIFEST_OBJECTS_MAX);
@@ -480,7 +470,7 @@ int p4_inventory_from_json(const cJSON *json, struct p4_inventory *out, size_t *
         return 0;
     if (!cJSON_IsArray(json))
         return p4_error_set(err, P4_ERR_INVALID, "status.inventory is not a list");
-    n = count_upto(json, P4_MANIFEST_OBJECTS_MAX);
+    n = p4_json_count_upto(json, P4_MANIFEST_OBJECTS_MAX);
     if (n > P4_MANIFEST_OBJECTS_MAX)
         return p4_error_set(err, P4_ERR_TOOBIG, "status.inventory has more than %d entries",
                             P4_MANIFEST_OBJECTS_MAX);

@@ -17,6 +17,9 @@ char *p4_strdup(const char *s);             /* caller frees */
 char *p4_strndup(const char *s, size_t n);  /* caller frees */
 char *p4_strdup_or_null(const char *s);     /* NULL for NULL, else as p4_strdup; caller frees */
 
+/* "dir/file": the two joined by one '/', each taken as it is (no '/' merged); caller frees. */
+char *p4_path_join(const char *dir, const char *file);
+
 /*
  * Memory that held a secret (credentials, tokens, keys, values from a Secret)
  * is wiped before it is freed, with OPENSSL_cleanse rather than memset: a

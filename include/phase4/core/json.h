@@ -29,6 +29,12 @@
 /* Largest document p4_json_parse() accepts, in bytes. */
 #define P4_JSON_PARSE_MAX ((size_t)64 * 1024 * 1024)
 
+/* Whitespace as JSON (RFC 8259) has it: ' ', '\t', '\n' and '\r', no other byte. */
+static inline bool p4_json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /*
  * Parse exactly len bytes of buf (which need not be NUL-terminated) as one
  * JSON value; whitespace may follow it, anything else is an error. Returns
@@ -96,5 +102,11 @@ cJSON *p4_json_copy(const cJSON *src, bool drop_nulls);
  * and YAML use. Static text.
  */
 const char *p4_json_type_name(const cJSON *v, bool list);
+
+/*
+ * The number of children of array (or object), counting no further than limit + 1: a result
+ * over limit says "too many" without walking a list from outside to its end. NULL counts 0.
+ */
+size_t p4_json_count_upto(const cJSON *array, size_t limit);
 
 #endif

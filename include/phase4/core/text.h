@@ -32,6 +32,10 @@
  * - P4_TEXT_MORE: the bytes given are the start of a longer text, so the result ends in "..."
  *   as a cut does, for a caller that reads only so far.
  *
+ * The p4_ascii_* tests below are the character classes of the grammars read here (RFC 3339,
+ * semver, OCI and registry names, YAML scalars, URLs): ASCII only and, unlike <ctype.h>,
+ * independent of the locale, so a byte from 0x80 up is in no class.
+ *
  * Everything here works on borrowed buffers and allocates nothing.
  */
 #ifndef PHASE4_TEXT_H
@@ -46,6 +50,56 @@
 #define P4_TEXT_QUOTED 0x8u
 #define P4_TEXT_MORE 0x10u
 #define P4_TEXT_KEEP_RUNS 0x20u
+
+/* '0' to '9'. */
+static inline bool p4_ascii_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* 'a' to 'z' or 'A' to 'Z'. */
+static inline bool p4_ascii_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* A letter of either case or a digit. */
+static inline bool p4_ascii_alnum(char c)
+{
+    return p4_ascii_alpha(c) || p4_ascii_digit(c);
+}
+
+/* 'a' to 'z' or a digit: what DNS labels and OCI repository names are written in. */
+static inline bool p4_ascii_lower_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || p4_ascii_digit(c);
+}
+
+/* A hex digit of either case. */
+static inline bool p4_ascii_hex(char c)
+{
+    return p4_ascii_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* A lowercase hex digit, as digests are written: 'A' to 'F' are not. */
+static inline bool p4_ascii_lower_hex(char c)
+{
+    return p4_ascii_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+/* The six bytes C's isspace() knows in the "C" locale: ' ', '\t', '\n', '\v', '\f', '\r'. */
+static inline bool p4_ascii_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* c with 'A' to 'Z' made lowercase; every other byte as it is. */
+static inline char p4_ascii_to_lower(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        c = (char)(c - 'A' + 'a');
+    return c;
+}
 
 /*
  * The n bytes at src (NUL bytes among them are control bytes like any other; src NULL reads as

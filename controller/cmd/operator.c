@@ -121,8 +121,8 @@ static const char *default_helm(char *buf, size_t size)
     return "/usr/local/bin/helm";
 }
 
-static void on_helm_version(int rc, const struct p4_helmrun_result *res, const struct p4_error *err,
-                            void *data)
+static void on_helm_version(int rc, const struct p4_childproc_result *res,
+                            const struct p4_error *err, void *data)
 {
     struct app *app = data;
     size_t n;

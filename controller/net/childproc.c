@@ -330,6 +330,7 @@ int p4_childproc_start(uv_loop_t *loop, const struct p4_childproc_options *opts,
         return P4_ERR_IO;
     }
     r->res.pid = r->proc.pid;
+    r->res.timeout_ms = opts->timeout_ms;
     (void)uv_read_start((uv_stream_t *)&r->out, on_alloc, on_read);
     (void)uv_read_start((uv_stream_t *)&r->err, on_alloc, on_read);
     (void)uv_timer_start(&r->limit, on_limit, opts->timeout_ms, 0);

@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool timed_out;
     char *out, *err, *msg, *again;
     enum p4_helm_reason r, r2;
-    struct p4_helmrun_result res;
+    struct p4_childproc_result res;
     char *kind, *name;
 
     if (size < 4)

@@ -34,6 +34,7 @@ struct outcome {
     int64_t status;
     int sig;
     bool timed_out, out_truncated, err_truncated;
+    uint64_t timeout_ms; /* the limit the result says applied */
     char *out, *err;
     size_t out_len, err_len;
     char message[P4_ERROR_MESSAGE_MAX];
@@ -67,6 +68,7 @@ static void on_done(int rc, const struct p4_childproc_result *res, const struct 
     o->timed_out = res->timed_out;
     o->out_truncated = res->out_truncated;
     o->err_truncated = res->err_truncated;
+    o->timeout_ms = res->timeout_ms;
     free(o->out);
     free(o->err);
     o->out = copy(res->out, res->out_len);
@@ -407,6 +409,7 @@ static void time_limit_kills_the_process_group(void **state)
     assert_true(now_ms(&loop) - t0 < 5000);
     assert_int_equal(o.rc, 0);
     assert_true(o.timed_out);
+    assert_int_equal(o.timeout_ms, 300);
     assert_int_equal(o.sig, SIGKILL);
     assert_string_equal(o.err, "started\n");
     assert_reaped(o.pid);

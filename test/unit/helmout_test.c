@@ -595,7 +595,7 @@ static void other_failures(void **state)
 
 static void run_results(void **state)
 {
-    struct p4_helmrun_result res = {0};
+    struct p4_childproc_result res = {0};
     char msg[P4_ERROR_MESSAGE_MAX];
     static const char err[] = "Error: repo nope not found\n";
 

@@ -50,7 +50,7 @@ static char *copy(const char *s, size_t n)
     return c;
 }
 
-static void on_done(int rc, const struct p4_helmrun_result *res, const struct p4_error *err,
+static void on_done(int rc, const struct p4_childproc_result *res, const struct p4_error *err,
                     void *data)
 {
     struct outcome *o = data;
@@ -222,7 +222,7 @@ static void time_limit_sends_sigterm_then_sigkill(void **state)
     uv_loop_t loop;
     uint64_t t0;
     char msg[P4_ERROR_MESSAGE_MAX];
-    struct p4_helmrun_result res = {0};
+    struct p4_childproc_result res = {0};
 
     (void)state;
     assert_int_equal(uv_loop_init(&loop), 0);
@@ -487,7 +487,7 @@ static void real_helm(void **state)
     struct p4_helmrun_options opts = {0};
     struct outcome o = {0};
     uv_loop_t loop;
-    struct p4_helmrun_result res = {0};
+    struct p4_childproc_result res = {0};
 
     (void)state;
     if (realpath(REAL_HELM, helm) == NULL || access(helm, X_OK) != 0) {

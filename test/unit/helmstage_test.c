@@ -474,7 +474,7 @@ static void helm_arguments(void **state)
 
 static void helm_run_failed_or_not(void **state)
 {
-    struct p4_helmrun_result res = {.out = "", .err = ""};
+    struct p4_childproc_result res = {.out = "", .err = ""};
 
     (void)state;
     assert_false(p4_helm_run_failed(&res, false));
@@ -560,7 +560,7 @@ static char *helm_fixture(const char *name, const char *stream, size_t *len)
 static struct failure fixture_failure(const char *name, const char *command, enum gate own,
                                       char *msg, size_t size)
 {
-    struct p4_helmrun_result res = {.exit_status = 1};
+    struct p4_childproc_result res = {.exit_status = 1};
     struct failure f;
     char *out, *err;
 
@@ -576,7 +576,7 @@ static struct failure fixture_failure(const char *name, const char *command, enu
 
 static void helm_run_failures(void **state)
 {
-    struct p4_helmrun_result res = {.out = "", .err = "", .timeout_ms = 120000};
+    struct p4_childproc_result res = {.out = "", .err = "", .timeout_ms = 120000};
     char msg[P4_ERROR_MESSAGE_MAX];
     struct failure f;
 

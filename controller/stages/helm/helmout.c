@@ -800,7 +800,7 @@ out:
     return r;
 }
 
-enum p4_helm_reason p4_helm_classify_run(const char *command, const struct p4_helmrun_result *res,
+enum p4_helm_reason p4_helm_classify_run(const char *command, const struct p4_childproc_result *res,
                                          char *msg, size_t size)
 {
     struct msg m;

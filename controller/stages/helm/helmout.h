@@ -76,7 +76,7 @@ enum p4_helm_reason p4_helm_classify(const char *command, int exit_status, const
  * gives P4_HELM_TIMED_OUT, one killed by a signal or whose stdout was cut at
  * the limit P4_HELM_FAILED; otherwise p4_helm_classify decides.
  */
-enum p4_helm_reason p4_helm_classify_run(const char *command, const struct p4_helmrun_result *res,
+enum p4_helm_reason p4_helm_classify_run(const char *command, const struct p4_childproc_result *res,
                                          char *msg, size_t size);
 
 /*

@@ -17,28 +17,14 @@ struct p4_helmrun {
     struct p4_childproc *proc;
     p4_helmrun_cb cb;
     void *data;
-    uint64_t timeout_ms;
     bool delivered; /* cb has been called: cancel is a no-op */
 };
 
-/* The child is done (or canceled): hand helm's result on, then free the run. */
-static void on_done(int rc, const struct p4_childproc_result *cres, const struct p4_error *cerr,
+/* The child is done (or canceled): hand its result on as helm's, then free the run. */
+static void on_done(int rc, const struct p4_childproc_result *res, const struct p4_error *cerr,
                     void *data)
 {
     struct p4_helmrun *r = data;
-    struct p4_helmrun_result res = {
-        .pid = cres->pid,
-        .exit_status = cres->exit_status,
-        .term_signal = cres->term_signal,
-        .timed_out = cres->timed_out,
-        .timeout_ms = r->timeout_ms,
-        .out = cres->out,
-        .out_len = cres->out_len,
-        .out_truncated = cres->out_truncated,
-        .err = cres->err,
-        .err_len = cres->err_len,
-        .err_truncated = cres->err_truncated,
-    };
     struct p4_error err;
 
     r->delivered = true;
@@ -46,7 +32,7 @@ static void on_done(int rc, const struct p4_childproc_result *cres, const struct
         p4_error_set(&err, P4_ERR_CANCELED, "the helm run was canceled");
         cerr = &err;
     }
-    r->cb(rc, &res, rc != 0 ? cerr : NULL, r->data);
+    r->cb(rc, res, rc != 0 ? cerr : NULL, r->data);
     free(r);
 }
 
@@ -124,7 +110,6 @@ int p4_helmrun_start(uv_loop_t *loop, const struct p4_helmrun_options *opts, p4_
     r = p4_calloc(1, sizeof(*r));
     r->cb = cb;
     r->data = data;
-    r->timeout_ms = opts->timeout_ms ? opts->timeout_ms : P4_HELMRUN_TIMEOUT_MS;
     grace_ms = opts->kill_grace_ms ? opts->kill_grace_ms : P4_HELMRUN_KILL_GRACE_MS;
     co = (struct p4_childproc_options){
         .what = "helm",
@@ -134,7 +119,7 @@ int p4_helmrun_start(uv_loop_t *loop, const struct p4_helmrun_options *opts, p4_
         .cwd = opts->cwd,
         .stdin_data = opts->stdin_data,
         .stdin_len = opts->stdin_len,
-        .timeout_ms = r->timeout_ms,
+        .timeout_ms = opts->timeout_ms ? opts->timeout_ms : P4_HELMRUN_TIMEOUT_MS,
         .kill_grace_ms = grace_ms,
         .drain_ms = grace_ms, /* after SIGKILL, the pipes get one more grace period */
         .stdout_max = opts->stdout_max ? opts->stdout_max : P4_HELMRUN_STDOUT_MAX,

@@ -216,7 +216,7 @@ struct failure p4_helm_reason_failure(enum p4_helm_reason why, enum gate own)
 }
 
 struct failure p4_helm_run_failure(const char *command, enum gate own,
-                                   const struct p4_helmrun_result *res, char *msg, size_t size)
+                                   const struct p4_childproc_result *res, char *msg, size_t size)
 {
     enum p4_helm_reason why = p4_helm_classify_run(command, res, msg, size);
 
@@ -238,7 +238,7 @@ unsigned p4_helm_not_checked(enum gate failed, const struct p4_gate *gates)
     return set;
 }
 
-bool p4_helm_run_failed(const struct p4_helmrun_result *res, bool whole_output)
+bool p4_helm_run_failed(const struct p4_childproc_result *res, bool whole_output)
 {
     return res->timed_out || res->term_signal != 0 || res->exit_status != 0 ||
            (whole_output && res->out_truncated);
@@ -246,7 +246,7 @@ bool p4_helm_run_failed(const struct p4_helmrun_result *res, bool whole_output)
 
 /* helm failed in step s: its gate is False, the gates it did not reach are not checked. */
 static void helm_failed(struct run *r, const char *command, enum gate own,
-                        const struct p4_helmrun_result *res)
+                        const struct p4_childproc_result *res)
 {
     struct p4_error e = {.code = P4_ERR_INVALID};
     struct failure f = p4_helm_run_failure(command, own, res, e.message, sizeof(e.message));
@@ -260,7 +260,7 @@ static void helm_failed(struct run *r, const char *command, enum gate own,
     p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
 }
 
-static void on_lint(int rc, const struct p4_helmrun_result *res, const struct p4_error *err,
+static void on_lint(int rc, const struct p4_childproc_result *res, const struct p4_error *err,
                     void *data)
 {
     struct run *r = (struct run *)p4_stagerun_back(data);
@@ -285,7 +285,7 @@ static void on_lint(int rc, const struct p4_helmrun_result *res, const struct p4
     p4_stagerun_next(&r->base, S_TEMPLATE);
 }
 
-static void on_template(int rc, const struct p4_helmrun_result *res, const struct p4_error *err,
+static void on_template(int rc, const struct p4_childproc_result *res, const struct p4_error *err,
                         void *data)
 {
     struct run *r = (struct run *)p4_stagerun_back(data);

@@ -158,7 +158,7 @@ char *p4_helm_values(const struct work *w, const char *ns, const cJSON *chart,
 void p4_helm_lint_argv(const struct run *r, const char **argv);
 void p4_helm_template_argv(const struct run *r, const char **argv);
 /* Did a helm run fail? whole_output: stdout cut at the limit counts as failed too. */
-bool p4_helm_run_failed(const struct p4_helmrun_result *res, bool whole_output);
+bool p4_helm_run_failed(const struct p4_childproc_result *res, bool whole_output);
 /* The failure of a helm run that stopped at why, in the step checking gate own. */
 struct failure p4_helm_reason_failure(enum p4_helm_reason why, enum gate own);
 /*
@@ -166,7 +166,7 @@ struct failure p4_helm_reason_failure(enum p4_helm_reason why, enum gate own);
  * message in msg (size bytes) that says what helm said.
  */
 struct failure p4_helm_run_failure(const char *command, enum gate own,
-                                   const struct p4_helmrun_result *res, char *msg, size_t size);
+                                   const struct p4_childproc_result *res, char *msg, size_t size);
 /* The gates (bits 1u << g) shown NotChecked when helm fails gate failed, given the gates now. */
 unsigned p4_helm_not_checked(enum gate failed, const struct p4_gate *gates);
 

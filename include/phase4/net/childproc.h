@@ -61,6 +61,7 @@ struct p4_childproc_result {
     int64_t exit_status; /* when term_signal is 0 */
     int term_signal;     /* the signal that ended the child, or 0 */
     bool timed_out;      /* the time limit passed and the group was signalled */
+    uint64_t timeout_ms; /* the time limit that applied */
     const char *out;     /* stdout, NUL-terminated after out_len bytes, never NULL */
     size_t out_len;
     bool out_truncated; /* the child wrote more than the limit; out holds the first bytes */

@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #include "phase4/core/error.h"
+#include "phase4/net/childproc.h"
 
 #define P4_HELMRUN_TIMEOUT_MS 120000u  /* default time limit */
 #define P4_HELMRUN_KILL_GRACE_MS 5000u /* default wait between SIGTERM and SIGKILL */
@@ -51,26 +52,14 @@ struct p4_helmrun_options {
     size_t stderr_max;      /* 0: P4_HELMRUN_STDERR_MAX */
 };
 
-struct p4_helmrun_result {
-    int pid;             /* helm's process id, for logs (already reaped) */
-    int64_t exit_status; /* when term_signal is 0 */
-    int term_signal;     /* the signal that ended helm, or 0 */
-    bool timed_out;      /* the time limit passed and helm was signalled */
-    uint64_t timeout_ms; /* the time limit that applied */
-    const char *out;     /* stdout, NUL-terminated after out_len bytes, never NULL */
-    size_t out_len;
-    bool out_truncated; /* helm wrote more than the limit; out holds the first bytes */
-    const char *err;    /* stderr, NUL-terminated after err_len bytes, never NULL */
-    size_t err_len;
-    bool err_truncated;
-};
-
 /*
+ * res is the child process's result (net/childproc.h): helm's stdout and
+ * stderr, how it ended, the time limit that applied.
  * rc is 0 when helm ran to its end (whatever its exit status) or was stopped
  * at the time limit (res->timed_out), and P4_ERR_CANCELED when the run was
  * canceled; res is never NULL, err is set only when rc is not 0.
  */
-typedef void (*p4_helmrun_cb)(int rc, const struct p4_helmrun_result *res,
+typedef void (*p4_helmrun_cb)(int rc, const struct p4_childproc_result *res,
                               const struct p4_error *err, void *data);
 
 struct p4_helmrun;

@@ -78,11 +78,6 @@ const char *p4_kube_verb_name(enum p4_kube_verb verb)
     return (unsigned)verb < 6 ? verb_names[verb] : "UNKNOWN";
 }
 
-const struct p4_kube_stats *p4_kube_stats(const struct p4_kube *k)
-{
-    return &k->stats;
-}
-
 void p4_kube_metrics(const struct p4_kube *k, struct p4_buf *out)
 {
     static const char *const classes[6] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};

@@ -478,11 +478,6 @@ size_t p4_informer_len(const struct p4_informer *inf)
     return p4_strmap_len(&inf->store);
 }
 
-const struct p4_informer_stats *p4_informer_stats(const struct p4_informer *inf)
-{
-    return &inf->stats;
-}
-
 void p4_informer_metrics(const struct p4_informer *inf, const char *what, struct p4_buf *out)
 {
     p4_buf_printf(out,

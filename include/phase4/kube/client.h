@@ -75,7 +75,6 @@ int p4_kube_new(uv_loop_t *loop, const struct p4_kube_config *cfg,
 void p4_kube_cancel_all(struct p4_kube *k);
 /* Cancel everything in flight (callbacks run with P4_ERR_CANCELED) and free once closed. */
 void p4_kube_close(struct p4_kube *k);
-const struct p4_kube_stats *p4_kube_stats(const struct p4_kube *k);
 const char *p4_kube_verb_name(enum p4_kube_verb verb);
 /* Append phase4_kube_requests_total and phase4_kube_throttled_total of k to out. */
 void p4_kube_metrics(const struct p4_kube *k, struct p4_buf *out);

@@ -69,7 +69,6 @@ typedef int (*p4_informer_each_fn)(const char *key, const cJSON *obj, void *data
 size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *data);
 int p4_informer_synced(const struct p4_informer *inf);
 size_t p4_informer_len(const struct p4_informer *inf);
-const struct p4_informer_stats *p4_informer_stats(const struct p4_informer *inf);
 /*
  * Append phase4_watch_restarts_total, phase4_relists_total and
  * phase4_cached_objects of inf to out; what names the cached objects in the

@@ -10,6 +10,7 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
+#include "phase4/core/text.h"
 #include "phase4/core/timefmt.h"
 #include "phase4/reconciler/stage.h"
 
@@ -162,6 +163,29 @@ static void condition_event(const cJSON *old_conds, const cJSON *conds, const ch
         add_event(events, "Warning", reason, message);
 }
 
+/*
+ * A failed attempt with retries left is news once per attempt: one Warning with the stage's
+ * reason and Reconciling's message ("... failed on attempt 2 of 3, retrying: ..."), which
+ * changes with each attempt. Returns whether Reconciling says Retrying: then the failed stage's
+ * condition has no Event of its own (this Warning tells it, so one Event per attempt).
+ */
+static bool retry_event(const cJSON *old_conds, const cJSON *conds, cJSON *events)
+{
+    const cJSON *was = find_condition(old_conds, "Reconciling");
+    const cJSON *now = find_condition(conds, "Reconciling");
+    const cJSON *ready = find_condition(conds, "Ready");
+    const char *reason = p4_json_str(now, "reason"), *message = p4_json_str(now, "message");
+    const char *why = p4_json_str(ready, "reason");
+
+    if (now == NULL || reason == NULL || message == NULL || why == NULL ||
+        strcmp(reason, "Retrying") != 0)
+        return false;
+    if (was == NULL || !p4_text_eq(p4_json_str(was, "reason"), "Retrying") ||
+        !p4_text_eq(p4_json_str(was, "message"), message))
+        add_event(events, "Warning", why, message);
+    return true;
+}
+
 /* The stage's gates in status, keeping each gate's lastTransitionTime while its status holds. */
 static void merge_gates(cJSON *st, const char *stage, const cJSON *gates, const char *now)
 {
@@ -310,7 +334,7 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
     cJSON *conds = cJSON_GetObjectItemCaseSensitive(st, "conditions");
     const cJSON *old_conds = p4_json_get(cur, "conditions");
     int64_t generation = 0, observed = -1;
-    bool suspend = false;
+    bool suspend = false, retrying;
     const char *stage = p4_json_str(st, "stage");
     char msg[P4_ERROR_MESSAGE_MAX + 256];
     int i;
@@ -391,8 +415,13 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
     }
     for (int later = i + 1; later < P4_STAGE_COUNT; later++)
         drop_stage(st, conds, later);
-    for (i = 0; i < P4_STAGE_COUNT; i++)
-        condition_event(old_conds, conds, stage_conditions[i], events);
+    retrying = retry_event(old_conds, conds, events);
+    for (i = 0; i < P4_STAGE_COUNT; i++) {
+        if (!(retrying &&
+              p4_text_eq(p4_json_str(find_condition(conds, stage_conditions[i]), "status"),
+                         "False")))
+            condition_event(old_conds, conds, stage_conditions[i], events);
+    }
     condition_event(old_conds, conds, "Stalled", events);
     return st;
 }

@@ -12,6 +12,8 @@
 #include "phase4/core/base64.h"
 #include "phase4/core/buf.h"
 #include "phase4/core/json.h"
+#include "phase4/core/log.h"
+#include "phase4/core/text.h"
 #include "phase4/kube/client.h"
 
 /* ---- the line of slots ---- */
@@ -248,6 +250,14 @@ static void gate_v(struct p4_stagerun *r, int g, const char *status, const char 
     if (g < 0 || g >= P4_GATES_MAX)
         return;
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* A gate that fails is news in the operator's log too, once per transition. */
+    if (strcmp(status, "False") == 0 &&
+        !(r->gates[g].status && strcmp(r->gates[g].status, "False") == 0 &&
+          p4_text_eq(r->gates[g].reason, reason)))
+        p4_log(P4_LOG_WARN, "gate failed", "key", r->key, "stage",
+               r->sr && r->sr->stage ? r->sr->stage : "", "gate",
+               r->sr && g < r->sr->ngates ? r->sr->gate_names[g] : "", "reason",
+               reason ? reason : "", "message", msg, P4_LOG_END);
     r->gates[g].status = status;
     r->gates[g].reason = reason;
     free(r->gates[g].message);
@@ -298,6 +308,7 @@ void p4_stagerun_fail(struct p4_stagerun *r, enum p4_failure_class cls, int g, c
     }
     p4_stagerun_gate(r, g, "False", reason, "%s", err->message);
     r->state = P4_STAGE_FAILED;
+    r->failed_attempt = r->attempt;
     r->cls = cls;
     r->err = *err;
     r->err.reason = reason;
@@ -549,7 +560,9 @@ void p4_stagerun_result(const struct p4_stagerun *r, unsigned skip, struct p4_st
     out->state = r->state;
     out->cls = r->cls;
     out->stalled = r->stalled;
-    out->attempt = r->attempt;
+    /* A retry running keeps the failure it retries: that one ended attempt failed_attempt. */
+    out->attempt =
+        r->state == P4_STAGE_FAILED && r->failed_attempt > 0 ? r->failed_attempt : r->attempt;
     out->attempts = r->attempts;
     out->generation = r->generation;
     out->err = r->err;

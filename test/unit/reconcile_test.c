@@ -392,9 +392,34 @@ static void docker_stage_results_drive_conditions(void **state)
     assert_condition(st, "Reconciling", "True", "Retrying", T1, 2);
     assert_non_null(strstr(p4_json_str(condition(st, "Ready"), "message"), "attempt 1 of 3"));
     assert_event(events, "Warning", "ImageNotFound");
+    assert_int_equal(cJSON_GetArraySize(events), 1); /* one Event for the attempt */
+    assert_non_null(
+        strstr(p4_json_str(cJSON_GetArrayItem(events, 0), "message"), "attempt 1 of 3, retrying"));
     /* The gate's status changed, so its transition time did too. */
     assert_string_equal(
         p4_json_str(cJSON_GetArrayItem(p4_json_get(st, "gates"), 0), "lastTransitionTime"), T2);
+    set_status(obj, st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&res);
+
+    /* The same failure shown again while the retry runs: nothing new to tell. */
+    res = docker_result(P4_STAGE_FAILED, P4_FAIL_ARTIFACT, false, "ImageNotFound", 2, "False");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_int_equal(cJSON_GetArraySize(events), 0);
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&res);
+
+    /* The second attempt failed too: one more Warning, counting on. */
+    res = docker_result(P4_STAGE_FAILED, P4_FAIL_ARTIFACT, false, "ImageNotFound", 2, "False");
+    res.attempt = 2;
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_int_equal(cJSON_GetArraySize(events), 1);
+    assert_event(events, "Warning", "ImageNotFound");
+    assert_non_null(
+        strstr(p4_json_str(cJSON_GetArrayItem(events, 0), "message"), "attempt 2 of 3, retrying"));
     set_status(obj, st);
     cJSON_Delete(events);
     p4_stage_result_close(&res);

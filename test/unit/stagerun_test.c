@@ -65,6 +65,7 @@ struct rec {
     int begins, steps, end_works, cancels, destroys, answers, back_null, fails;
     bool retry[MAX_EVENTS];
     int attempt_at_begin[MAX_EVENTS];
+    int shown_at_begin[MAX_EVENTS]; /* the result's attempt as an attempt begins */
     int step_no[MAX_EVENTS];
     uint64_t begin_at[MAX_EVENTS], step_at[MAX_EVENTS], fail_at[MAX_EVENTS];
     struct snap after_fail[MAX_EVENTS]; /* right after each p4_stagerun_fail(f) returned */
@@ -350,6 +351,12 @@ static void op_begin(struct p4_stagerun *r, bool retry)
         note_bad(fx, "more runs working than max_active", fr->id);
     rc->retry[i] = retry;
     rc->attempt_at_begin[i] = r->attempt;
+    {
+        struct p4_stage_result res;
+        p4_stagerun_result(r, 0, &res);
+        rc->shown_at_begin[i] = res.attempt;
+        p4_stage_result_close(&res);
+    }
     rc->begin_at[i] = uv_now(&fx->loop);
     rc->begins++;
     if (fx->nbegins < MAX_LOG)
@@ -873,6 +880,10 @@ static void artifact_failure_retries_then_stalls(void **state)
     assert_int_equal(rc->attempt_at_begin[0], 1);
     assert_int_equal(rc->attempt_at_begin[1], 2);
     assert_int_equal(rc->attempt_at_begin[2], 3);
+    /* While a retry runs, the result still tells the attempt that failed (attempt 1 of 3,
+       then 2 of 3), never the one running, which has not failed (yet). */
+    assert_int_equal(rc->shown_at_begin[1], 1);
+    assert_int_equal(rc->shown_at_begin[2], 2);
     assert_int_equal(rc->end_works, 3);
     /* retry_ms, then twice that. */
     assert_true(rc->begin_at[1] - rc->fail_at[0] >= 5);

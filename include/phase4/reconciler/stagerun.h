@@ -121,6 +121,7 @@ struct p4_stagerun {
     enum p4_failure_class cls;
     bool stalled;
     int attempt, attempts, transient_n;
+    int failed_attempt;      /* the attempt the last failure ended (attempt may be the next one) */
     uint64_t retry_after_ms; /* a server's Retry-After for the next transient retry */
     struct p4_error err;     /* FAILED: why; RUNNING: what is waited out; PASSED: the summary */
 };

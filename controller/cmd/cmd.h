@@ -19,7 +19,8 @@
 #include "phase4/kube/kubeconfig.h"
 #include "phase4/oci/regauth.h"
 
-/* The operator's flags; strings are borrowed from argv. */
+/* The operator's flags; strings are borrowed from argv, but helm, which points into the
+   struct (helm_path) when --helm-binary is given. */
 struct p4_cmd_options {
     const char *kubeconfig;
     const char *context;
@@ -35,7 +36,8 @@ struct p4_cmd_options {
     const char *leader_id;
     long grace_ms;
     uint64_t retry_ms, recheck_ms, scan_poll_ms, helm_timeout_ms, unschedulable_grace_ms;
-    const char *helm;      /* the helm binary */
+    const char *helm;      /* the helm binary: an absolute path, or NULL for the default */
+    char helm_path[4096];  /* --helm-binary, resolved (helm runs in its own work directory) */
     const char *cache_dir; /* charts and helm's own homes */
 };
 

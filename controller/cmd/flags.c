@@ -2,14 +2,53 @@
  * flags.c: the operator's command line (usage, flags) and the cluster
  * configuration it names (see cmd.h).
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "phase4/core/log.h"
 #include "phase4/core/version.h"
+
+/*
+ * The absolute path of program into buf: a path with a '/' is made absolute as it stands now
+ * (helm runs in a work directory of its own, where a relative one would name nothing), a bare
+ * name is looked up in $PATH (helm runs with a PATH of its own). NULL, or why it is refused.
+ */
+static const char *resolve_program(const char *program, char *buf, size_t size)
+{
+    char real[PATH_MAX], cand[PATH_MAX];
+    const char *path = getenv("PATH"), *p, *found = NULL;
+    struct stat st;
+
+    if (program[0] == '\0')
+        return "an empty path";
+    if (strchr(program, '/') != NULL) {
+        found = program;
+    } else {
+        for (p = path ? path : ""; *p != '\0' && found == NULL; p += *p == ':') {
+            size_t n = strcspn(p, ":");
+            int w = snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, n ? p : ".", program);
+            if (w > 0 && (size_t)w < sizeof(cand) && access(cand, X_OK) == 0)
+                found = cand;
+            p += n;
+        }
+        if (found == NULL)
+            return "not found in $PATH";
+    }
+    if (realpath(found, real) == NULL)
+        return strerror(errno);
+    if (stat(real, &st) != 0 || !S_ISREG(st.st_mode) || access(real, X_OK) != 0)
+        return "not an executable file";
+    if (strlen(real) >= size)
+        return "the path is too long";
+    memcpy(buf, real, strlen(real) + 1);
+    return NULL;
+}
 
 static void usage(FILE *out)
 {
@@ -189,9 +228,12 @@ int p4_cmd_parse_flags(int argc, char **argv, struct p4_cmd_options *o)
             if ((o->helm_timeout_ms = duration_flag(v)) == 0)
                 goto bad;
         } else if (strcmp(a, "--helm-binary") == 0) {
-            if (v[0] == '\0')
-                goto bad;
-            o->helm = v;
+            const char *why = resolve_program(v, o->helm_path, sizeof(o->helm_path));
+            if (why != NULL) {
+                (void)fprintf(stderr, "phase4-operator: --helm-binary '%s': %s\n", v, why);
+                return -1;
+            }
+            o->helm = o->helm_path;
         } else if (strcmp(a, "--cache-dir") == 0) {
             if (v[0] == '\0')
                 goto bad;

@@ -160,7 +160,22 @@ func TestHelmStagePassesFromOCI(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sha256File(t, filepath.Join(cacheDir(), "charts", "repo", "webapp-0.1.0.tgz"))
-	op := helmOperator(t, ctx)
+	// helm given by a relative path works: it is made absolute at start,
+	// before helm runs in a work directory of its own.
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(cwd, helmBinary(t))
+	if err != nil || filepath.IsAbs(rel) {
+		t.Fatalf("no relative path to helm from %s: %q, %v", cwd, rel, err)
+	}
+	op := helmOperator(t, ctx, "--helm-binary", rel)
+	// One that names nothing is refused at start, not at every run.
+	if out, err := run(ctx, nil, filepath.Join(repoRoot(), "build", "phase4-operator"), "--helm-binary", "no/such/helm"); err == nil ||
+		!strings.Contains(out, "--helm-binary 'no/such/helm'") {
+		t.Errorf("phase4-operator --helm-binary no/such/helm: %v, want it refused naming the flag:\n%s", err, out)
+	}
 
 	createP4D(t, ctx, helmP4D(t, ns, "plain", map[string]any{"repository": charts["CHART_OCI_PLAIN"],
 		"name": "webapp", "version": "0.1.0", "insecure": true}))

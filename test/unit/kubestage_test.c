@@ -662,9 +662,18 @@ static void pod_events_concern_the_selecting_resource(void **state)
     assert_true(p4_kstage_selects(sels, worker));
     assert_false(p4_kstage_selects(sels, other));
     assert_false(p4_kstage_selects(NULL, running));
-    assert_true(p4_kstage_pod_running(running));
-    assert_false(p4_kstage_pod_running(pending));
-    assert_false(p4_kstage_pod_running(NULL));
+    assert_true(p4_kstage_pod_up(running));
+    assert_false(p4_kstage_pod_up(pending));
+    assert_false(p4_kstage_pod_up(NULL));
+    {
+        /* a Job's pod that completed is done, not missing; one that failed is not */
+        cJSON *done = test_json("{'status':{'phase':'Succeeded'}}");
+        cJSON *failed = test_json("{'status':{'phase':'Failed'}}");
+        assert_true(p4_kstage_pod_up(done));
+        assert_false(p4_kstage_pod_up(failed));
+        cJSON_Delete(done);
+        cJSON_Delete(failed);
+    }
 
     assert_true(p4_kstage_count_pod(sels, NULL, pending, &total, &run)); /* added */
     assert_int_equal(total, 1);
@@ -1384,8 +1393,10 @@ static void pods_are_counted_again_when_the_selectors_change(void **state)
 static void health_json_summarizes(void **state)
 {
     struct run r;
-    const struct p4_kstage_counts c = {
-        .deploy_ready = 1, .deploy_total = 2, .svc_active = 3, .svc_total = 4};
+    struct p4_kstage_counts c = {.ready = {[WL_DEPLOYMENTS] = 1},
+                                 .total = {[WL_DEPLOYMENTS] = 2},
+                                 .svc_active = 3,
+                                 .svc_total = 4};
     char *text;
     cJSON *h, *want;
 
@@ -1402,6 +1413,21 @@ static void health_json_summarizes(void **state)
     cJSON_Delete(h);
     cJSON_Delete(want);
     free(text);
+
+    /* A DaemonSet-only release: no "deployments: 0/0", its DaemonSets and Jobs instead. */
+    c = (struct p4_kstage_counts){.ready = {[WL_DAEMONSETS] = 1, [WL_JOBS] = 0},
+                                  .total = {[WL_DAEMONSETS] = 1, [WL_JOBS] = 1}};
+    text = p4_kstage_health_json(&r, &c);
+    h = cJSON_Parse(text);
+    want = test_json("{'namespace':'shop','daemonsets':'1/1','jobs':'0/1','pods':'5/6',"
+                     "'services':'0/0','recentEvents':[]}");
+    assert_true(cJSON_Compare(h, want, 1));
+    cJSON_Delete(h);
+    cJSON_Delete(want);
+    free(text);
+    assert_int_equal(p4_kstage_workload_of("StatefulSet"), WL_STATEFULSETS);
+    assert_int_equal(p4_kstage_workload_of("Pod"), WL_COUNT);
+    assert_int_equal(p4_kstage_workload_of(NULL), WL_COUNT);
 
     r.pods_running = r.pods_total = -1; /* not counted yet */
     text = p4_kstage_health_json(&r, &c);

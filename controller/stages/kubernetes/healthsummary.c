@@ -1,15 +1,31 @@
 /*
  * healthsummary.c: status.health, the summary a person reads while the Kubernetes stage waits:
- * the target namespace, Deployments ready/total and Services active/total (of those applied),
- * the pods its workloads select running/total, and the namespace's recent Warning Events (but
- * those about Phase4Deployments). The pod counts are kept as pods come and go (watches.c) and
+ * the target namespace, ready/total of each workload kind the release has (Deployments,
+ * StatefulSets, DaemonSets, Jobs complete) and Services active/total (of those applied), the
+ * pods its workloads select up/total (Running, or Succeeded for a Job's), and the namespace's
+ * recent Warning Events (but those about Phase4Deployments). The pod counts are kept as pods come and go (watches.c) and
  * counted again here when the workloads' selectors change.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "phase4/core/json.h"
 #include "steps.h"
+
+static const char *const workload_members[WL_COUNT] = {"deployments", "statefulsets",
+                                                       "daemonsets", "jobs"};
+
+enum p4_kstage_workload p4_kstage_workload_of(const char *kind)
+{
+    static const char *const kinds[WL_COUNT] = {"Deployment", "StatefulSet", "DaemonSet", "Job"};
+
+    for (int k = 0; kind != NULL && k < WL_COUNT; k++) {
+        if (strcmp(kind, kinds[k]) == 0)
+            return (enum p4_kstage_workload)k;
+    }
+    return WL_COUNT;
+}
 
 static int collect_event(const char *key, const cJSON *event, void *data)
 {
@@ -26,7 +42,7 @@ static int count_selected(const char *key, const cJSON *pod, void *data)
     (void)key;
     if (p4_kstage_selects(r->selectors, pod)) {
         r->pods_total++;
-        r->pods_running += p4_kstage_pod_running(pod);
+        r->pods_running += p4_kstage_pod_up(pod);
     }
     return 0;
 }
@@ -71,8 +87,12 @@ char *p4_kstage_health_json(const struct run *r, const struct p4_kstage_counts *
     char *text;
 
     p4_json_need(cJSON_AddStringToObject(h, "namespace", r->base.target_ns));
-    (void)snprintf(buf, sizeof(buf), "%d/%d", c->deploy_ready, c->deploy_total);
-    p4_json_need(cJSON_AddStringToObject(h, "deployments", buf));
+    for (int k = 0; k < WL_COUNT; k++) {
+        if (c->total[k] == 0) /* a kind the release does not have */
+            continue;
+        (void)snprintf(buf, sizeof(buf), "%d/%d", c->ready[k], c->total[k]);
+        p4_json_need(cJSON_AddStringToObject(h, workload_members[k], buf));
+    }
     (void)snprintf(buf, sizeof(buf), "%ld/%ld", r->pods_running, r->pods_total);
     p4_json_need(cJSON_AddStringToObject(h, "pods", buf));
     (void)snprintf(buf, sizeof(buf), "%d/%d", c->svc_active, c->svc_total);

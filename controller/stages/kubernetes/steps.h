@@ -243,9 +243,14 @@ void p4_kstage_timeout_message(uint64_t timeout_ms, const char *waiting, const c
    its pods are counted again. */
 void p4_kstage_count_pods(struct run *r, cJSON *selectors);
 
+/* The workload kinds status.health counts, in its order. */
+enum p4_kstage_workload { WL_DEPLOYMENTS, WL_STATEFULSETS, WL_DAEMONSETS, WL_JOBS, WL_COUNT };
+/* WL_* of kind ("Deployment", ...), or WL_COUNT for another kind. */
+enum p4_kstage_workload p4_kstage_workload_of(const char *kind);
+
 /* What status.health counts besides the pods (those are r's). */
 struct p4_kstage_counts {
-    int deploy_ready, deploy_total; /* Deployments applied: available, all */
+    int ready[WL_COUNT], total[WL_COUNT]; /* workloads applied: ready (Jobs: complete), all */
     int svc_active, svc_total; /* Services applied: with a ready endpoint or none needed, all */
 };
 /* r's status.health, as JSON text (caller frees); the recent Events from r's namespace watch. */
@@ -293,8 +298,8 @@ void p4_kstage_slim_pod(cJSON *obj, void *data);
 
 /* Is event about a Phase4Deployment (left out of status.health)? */
 bool p4_kstage_about_us(const cJSON *event);
-/* Is pod Running? */
-bool p4_kstage_pod_running(const cJSON *pod);
+/* Is pod Running, or done (Succeeded: a Job's pod that completed)? */
+bool p4_kstage_pod_up(const cJSON *pod);
 /* Does one of selectors (an array of LabelSelectors, or NULL) select pod? */
 bool p4_kstage_selects(const cJSON *selectors, const cJSON *pod);
 /*

@@ -35,7 +35,8 @@ struct eval {
     int objects, ready;                   /* workloads (kinds with health) */
     char waiting[WAITING_MAX];            /* the first not ready, and why */
     uint64_t recheck_ms;                  /* 0, or re-evaluate after this (a grace ends) */
-    int deploy_total, deploy_ready, svc_total, svc_active, svc_checked, svc_ready;
+    struct p4_kstage_counts counts; /* workloads ready/total by kind; the Services' are below */
+    int svc_total, svc_active, svc_checked, svc_ready;
     char svc_waiting[WAITING_MAX];
     cJSON *selectors; /* the pod selectors of the workloads seen */
 };
@@ -293,11 +294,11 @@ static void eval_object(struct eval *ev, const struct p4_inv_entry *e, struct p4
     char key[700], what[800];
     const cJSON *obj;
     struct p4_health h;
-    bool deploy = strcmp(e->kind, "Deployment") == 0;
+    enum p4_kstage_workload kind = p4_kstage_workload_of(e->kind);
 
     ev->objects++;
-    if (deploy)
-        ev->deploy_total++;
+    if (kind != WL_COUNT)
+        ev->counts.total[kind]++;
     (void)snprintf(what, sizeof(what), "%s %s/%s", e->kind, e->namespace_, e->name);
     if (inf == NULL || !p4_informer_synced(inf)) {
         ev->synced = false;
@@ -319,8 +320,8 @@ static void eval_object(struct eval *ev, const struct p4_inv_entry *e, struct p4
         return;
     case P4_KSTAGE_OBJECT_READY:
         ev->ready++;
-        if (deploy)
-            ev->deploy_ready++;
+        if (kind != WL_COUNT)
+            ev->counts.ready[kind]++;
         return;
     case P4_KSTAGE_OBJECT_FAILED:
         failed_object(ev, obj, &h);
@@ -493,10 +494,9 @@ void p4_kstage_evaluate(struct run *r, bool timer)
     else
         p4_kstage_count_pods(r, ev.selectors); /* takes them */
     ev.selectors = NULL;
-    counts = (struct p4_kstage_counts){.deploy_ready = ev.deploy_ready,
-                                       .deploy_total = ev.deploy_total,
-                                       .svc_active = ev.svc_active,
-                                       .svc_total = ev.svc_total};
+    counts = ev.counts;
+    counts.svc_active = ev.svc_active;
+    counts.svc_total = ev.svc_total;
     health = p4_kstage_health_json(r, &counts);
     health_changed = r->health == NULL || strcmp(r->health, health) != 0;
     free(r->health);
@@ -527,7 +527,7 @@ void p4_kstage_evaluate(struct run *r, bool timer)
     case P4_KSTAGE_PASS:
         p4_stagerun_gate(&r->base, G_PODS, "True", "PodsRunning",
                          "%d workload(s) ready: %d/%d Deployment(s) available", ev.objects,
-                         ev.deploy_ready, ev.deploy_total);
+                         ev.counts.ready[WL_DEPLOYMENTS], ev.counts.total[WL_DEPLOYMENTS]);
         p4_stagerun_gate(&r->base, G_SERVICES, "True", "EndpointsReady",
                          "%d Service(s) with a ready endpoint (%d without a selector or "
                          "ExternalName)",

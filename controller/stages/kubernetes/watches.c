@@ -164,11 +164,11 @@ static void ns_changed(struct nswatch *w)
         enqueue(w->k, e->key);
 }
 
-bool p4_kstage_pod_running(const cJSON *pod)
+bool p4_kstage_pod_up(const cJSON *pod)
 {
     const char *phase = p4_json_str(pod, "status.phase");
 
-    return phase && strcmp(phase, "Running") == 0;
+    return phase && (strcmp(phase, "Running") == 0 || strcmp(phase, "Succeeded") == 0);
 }
 
 bool p4_kstage_selects(const cJSON *selectors, const cJSON *pod)
@@ -192,7 +192,7 @@ bool p4_kstage_count_pod(const cJSON *selectors, const cJSON *old, const cJSON *
         return false;
     *total += (long)is - (long)was;
     *running +=
-        (long)(is && p4_kstage_pod_running(cur)) - (long)(was && p4_kstage_pod_running(old));
+        (long)(is && p4_kstage_pod_up(cur)) - (long)(was && p4_kstage_pod_up(old));
     if (*total < 0 || *running < 0)
         *total = *running = -1; /* lost track: counted again */
     return true;

@@ -279,6 +279,15 @@ func TestHelmStageTemplateRenderFailed(t *testing.T) {
 	expectHelmFailure(t, ctx, ns, "broken", "DryRun", "TemplateRenderFailed", "RegenerationRequired", "no-such-template")
 	waitEvent(t, ctx, ns, "broken", "Warning", "TemplateRenderFailed", "no-such-template")
 	noWebappObjects(t, ctx, ns, "broken")
+
+	// A Bitnami-style value check: NOTES.txt fails with a text of several
+	// lines; the message carries helm's whole first paragraph, not only
+	// "execution error at (regweb/templates/NOTES.txt:11:4):".
+	createP4D(t, ctx, helmP4D(t, ns, "notes", map[string]any{"repository": charts["CHART_REPO_URL"],
+		"name": "regweb", "version": "1.2.3", "values": map[string]any{"auth": map[string]any{"enabled": true}}}))
+	expectHelmFailure(t, ctx, ns, "notes", "DryRun", "TemplateRenderFailed", "RegenerationRequired",
+		"regweb/templates/NOTES.txt", "VALUES VALIDATION: regweb: auth.password A password is required when auth.enabled is true: set auth.password.")
+	waitEvent(t, ctx, ns, "notes", "Warning", "TemplateRenderFailed", "A password is required")
 }
 
 // The API server refuses the rendered objects in the dry run. An exceeded

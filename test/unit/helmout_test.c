@@ -403,10 +403,32 @@ static void long_lines_are_cut(void **state)
     assert_int_equal(classify_err("template", err, msg, sizeof(msg)),
                      P4_HELM_TEMPLATE_RENDER_FAILED);
     quote = msg + strlen("the chart's templates do not render: ");
-    assert_int_equal(strlen(quote), P4_HELM_QUOTE_MAX);
+    assert_int_equal(strlen(quote), P4_HELM_RENDER_QUOTE_MAX);
     assert_memory_equal(quote, "template: xxx", 13);
-    assert_string_equal(quote + P4_HELM_QUOTE_MAX - 3, "...");
+    assert_string_equal(quote + P4_HELM_RENDER_QUOTE_MAX - 3, "...");
     free(err);
+}
+
+/* A chart's `fail` of several lines (Bitnami's validateValues in NOTES.txt): helm's whole first
+   paragraph is quoted, not only "execution error at (...):", and nothing after the blank line. */
+static void template_error_paragraph_is_quoted_whole(void **state)
+{
+    static const char err[] =
+        "Error: execution error at (regweb/templates/NOTES.txt:11:4): \n"
+        "VALUES VALIDATION:\n"
+        "regweb: auth.password\n"
+        "    A password is required when auth.enabled is true: set auth.password.\n"
+        "\n"
+        "Use --debug flag to render out invalid YAML\n";
+    char msg[P4_ERROR_MESSAGE_MAX];
+
+    (void)state;
+    assert_int_equal(classify_err("template", err, msg, sizeof(msg)),
+                     P4_HELM_TEMPLATE_RENDER_FAILED);
+    assert_string_equal(msg, "the chart's templates do not render: execution error at "
+                             "(regweb/templates/NOTES.txt:11:4): VALUES VALIDATION: regweb: "
+                             "auth.password A password is required when auth.enabled is true: "
+                             "set auth.password.");
 }
 
 static void small_buffers_never_overflow(void **state)
@@ -687,6 +709,7 @@ int main(void)
         cmocka_unit_test(reason_names_are_stable),
         cmocka_unit_test(hostile_bytes_are_cleaned),
         cmocka_unit_test(long_lines_are_cut),
+        cmocka_unit_test(template_error_paragraph_is_quoted_whole),
         cmocka_unit_test(small_buffers_never_overflow),
         cmocka_unit_test(many_violations_are_counted_and_sorted),
         cmocka_unit_test(schema_groups_and_duplicates),

@@ -14,7 +14,7 @@
 #define PATH_MAX_QUOTE 160
 #define COMMAND_MAX 32
 #define API_MESSAGE_MAX 400
-#define QUOTE_PARTS 4
+#define QUOTE_PARTS 8
 #define CLEAN_MAX 512
 
 /* helm 3 (santhosh-tekuri/jsonschema) heads its list of violations with this. */
@@ -241,24 +241,25 @@ static void put_helm(struct msg *m, const char *command)
     }
 }
 
-/* A quoted line and up to QUOTE_PARTS - 1 continuation lines, within P4_HELM_QUOTE_MAX. */
+/* A quoted line and up to QUOTE_PARTS - 1 continuation lines, within max bytes. */
 struct quote {
     struct p4_span part[QUOTE_PARTS];
     size_t n;
+    size_t max; /* 0: P4_HELM_QUOTE_MAX */
 };
 
 static void put_quote(struct msg *m, const struct quote *q)
 {
-    size_t start = m->len;
+    size_t start = m->len, max = q->max ? q->max : P4_HELM_QUOTE_MAX;
 
     for (size_t i = 0; i < q->n; i++) {
         size_t used = m->len - start;
 
-        if (used + 8 >= P4_HELM_QUOTE_MAX)
+        if (used + 8 >= max)
             break;
         if (i > 0)
             put(m, " ");
-        put_clean(m, q->part[i], P4_HELM_QUOTE_MAX - used - (i > 0 ? 1 : 0));
+        put_clean(m, q->part[i], max - used - (i > 0 ? 1 : 0));
     }
 }
 
@@ -527,8 +528,12 @@ static bool render_error(struct p4_span t)
     return false;
 }
 
-/* helm template's "Error: template: ..." or helm lint's "[ERROR] templates/x.yaml: ...". */
-static bool find_render_error(const struct p4_span *streams, size_t nstreams, struct p4_span *quote)
+/*
+ * helm template's "Error: template: ..." or helm lint's "[ERROR] templates/x.yaml: ...". After
+ * "Error: ", the lines that follow up to the first blank one are the same paragraph (a `fail`
+ * whose text spans lines, as charts' value checks write them) and are quoted too.
+ */
+static bool find_render_error(const struct p4_span *streams, size_t nstreams, struct quote *q)
 {
     for (size_t s = 0; s < nstreams; s++) {
         struct lines it = {streams[s], 0};
@@ -538,7 +543,11 @@ static bool find_render_error(const struct p4_span *streams, size_t nstreams, st
             struct p4_span t = trim(line);
 
             if (starts(t, "Error: ") && render_error(skip(t, strlen("Error: ")))) {
-                *quote = skip(t, strlen("Error: "));
+                q->part[0] = skip(t, strlen("Error: "));
+                q->n = 1;
+                q->max = P4_HELM_RENDER_QUOTE_MAX;
+                while (q->n < QUOTE_PARTS && next_line(&it, &line) && trim(line).n > 0)
+                    q->part[q->n++] = trim(line);
                 return true;
             }
             if (starts(t, "[ERROR] ")) {
@@ -548,7 +557,8 @@ static bool find_render_error(const struct p4_span *streams, size_t nstreams, st
                 if (c != NULL && render_error(skip(r, (size_t)(c - r.p) + 2))) {
                     bool dir = c == r.p || c[-1] == '/'; /* "templates/": no file named */
 
-                    *quote = dir ? skip(r, (size_t)(c - r.p) + 2) : r;
+                    q->part[0] = dir ? skip(r, (size_t)(c - r.p) + 2) : r;
+                    q->n = 1;
                     return true;
                 }
             }
@@ -732,7 +742,7 @@ enum p4_helm_reason p4_helm_classify(const char *command, int exit_status, const
     struct p4_span streams[2] = {{err, err != NULL ? err_len : 0},
                                  {out, out != NULL ? out_len : 0}};
     struct schema sc;
-    struct quote q = {{{NULL, 0}}, 0};
+    struct quote q = {{{NULL, 0}}, 0, 0};
     struct msg m;
     enum p4_helm_reason r;
     bool lint = command != NULL && strncmp(command, "lint", 4) == 0 &&
@@ -753,8 +763,7 @@ enum p4_helm_reason p4_helm_classify(const char *command, int exit_status, const
         schema_message(&m, &sc);
         goto out;
     }
-    if (find_render_error(streams, 2, &q.part[0])) {
-        q.n = 1;
+    if (find_render_error(streams, 2, &q)) {
         r = P4_HELM_TEMPLATE_RENDER_FAILED;
         put(&m, "the chart's templates do not render: ");
         put_quote(&m, &q);

@@ -8,7 +8,9 @@
  * has a certificate we cannot verify, the values break the chart's
  * values.schema.json, a template does not render, or `helm lint --strict`
  * reports problems. The message quotes helm's own line for it (cleaned to
- * printable ASCII, cut at P4_HELM_QUOTE_MAX bytes), never the whole log;
+ * printable ASCII, cut at P4_HELM_QUOTE_MAX bytes; for a template error the
+ * whole first paragraph, as a chart's `fail` with a text of several lines
+ * writes it, within a larger bound), never the whole log;
  * for schema violations it lists every violated JSON path, sorted so the
  * message is the same on every run. Helm's output is untrusted: any bytes,
  * any size.
@@ -34,6 +36,8 @@
 
 /* Longest piece of helm output quoted in a message, in bytes (longer is cut, ending "..."). */
 #define P4_HELM_QUOTE_MAX 300
+/* The same for a template error's first paragraph (all of what a chart's `fail` says, mostly). */
+#define P4_HELM_RENDER_QUOTE_MAX 440
 
 /* X(name, reason): name becomes P4_HELM_<name>, reason is the condition reason. */
 #define P4_HELM_REASON_MAP(X)                                                                      \

@@ -39,6 +39,7 @@ var helmGates = []struct{ name, reason string }{
 	{"Packaged", "ChartFetched"},
 	{"Lints", "LintPassed"},
 	{"ValuesValid", "ValuesValid"},
+	{"ImagePinned", "ImagePinned"},
 	{"DryRun", "DryRunPassed"},
 }
 
@@ -606,8 +607,8 @@ func checkHelmPassed(t testing.TB, obj *unstructured.Unstructured) {
 			order = append(order, fmt.Sprint(m["name"]))
 		}
 	}
-	if strings.Join(order, ",") != "Packaged,Lints,ValuesValid,DryRun" {
-		t.Errorf("%s: Helm gates %v, want Packaged, Lints, ValuesValid, DryRun in that order", obj.GetName(), order)
+	if strings.Join(order, ",") != "Packaged,Lints,ValuesValid,ImagePinned,DryRun" {
+		t.Errorf("%s: Helm gates %v, want Packaged, Lints, ValuesValid, ImagePinned, DryRun in that order", obj.GetName(), order)
 	}
 	for _, want := range helmGates {
 		if g := helmGate(obj, want.name); g == nil || g["status"] != "True" || g["reason"] != want.reason || g["lastTransitionTime"] == nil {

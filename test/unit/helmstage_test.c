@@ -315,6 +315,15 @@ static void chart_request_for_oci_repository(void **state)
 
 /* ---- S_LINT, S_TEMPLATE: values ---- */
 
+/* The pin of repository (borrowed) at digest: no tag, the default value paths. */
+static struct image_pin pin_of(const char *repository, const char *digest)
+{
+    struct image_pin pin = {.repository = (char *)repository};
+
+    (void)snprintf(pin.digest, sizeof(pin.digest), "%s", digest);
+    return pin;
+}
+
 /* A work with one valuesFrom source (text NULL: missing). */
 static void one_source(struct work *w, const char *kind, const char *name, const char *text,
                        const char *target_path, bool optional)
@@ -334,6 +343,7 @@ static void values_are_composed_then_the_image_pinned(void **state)
 {
     cJSON *chart = test_json("{'values':{'replicas':3,'image':{'repository':'evil/img',"
                              "'tag':'latest','digest':'sha256:0000'}}}");
+    struct image_pin pin = pin_of("registry.example/web", "sha256:abcd");
     struct work w;
     struct failure f = untouched;
     struct p4_error err = {0};
@@ -343,7 +353,7 @@ static void values_are_composed_then_the_image_pinned(void **state)
 
     (void)state;
     one_source(&w, "ConfigMap", "base", "replicas: 2\nname: web\n", NULL, false);
-    text = p4_helm_values(&w, "shop", chart, "registry.example/web", "sha256:abcd", &len, &f, &err);
+    text = p4_helm_values(&w, "shop", chart, &pin, &len, &f, &err);
     assert_non_null(text);
     assert_int_equal(len, strlen(text));
     got = cJSON_Parse(text);
@@ -358,15 +368,16 @@ static void values_are_composed_then_the_image_pinned(void **state)
     cJSON_Delete(chart);
 
     /* nothing given: only the pinned image */
+    pin = pin_of("r/web", "sha256:ef");
     w = (struct work){0};
-    text = p4_helm_values(&w, "shop", NULL, "r/web", "sha256:ef", &len, &f, &err);
+    text = p4_helm_values(&w, "shop", NULL, &pin, &len, &f, &err);
     assert_non_null(text);
     assert_string_equal(text, "{\"image\":{\"repository\":\"r/web\",\"digest\":\"sha256:ef\"}}");
     free(text);
 
     /* an optional source that is missing adds nothing */
     one_source(&w, "Secret", "extra", NULL, NULL, true);
-    text = p4_helm_values(&w, "shop", NULL, "r/web", "sha256:ef", &len, &f, &err);
+    text = p4_helm_values(&w, "shop", NULL, &pin, &len, &f, &err);
     assert_non_null(text);
     assert_string_equal(text, "{\"image\":{\"repository\":\"r/web\",\"digest\":\"sha256:ef\"}}");
     free(text);
@@ -374,6 +385,7 @@ static void values_are_composed_then_the_image_pinned(void **state)
 
 static void values_failures(void **state)
 {
+    struct image_pin pin = pin_of("r/web", "sha256:ef");
     struct work w;
     struct failure f = untouched;
     struct p4_error err = {0};
@@ -383,7 +395,7 @@ static void values_failures(void **state)
     (void)state;
     /* a source that is missing and not optional */
     one_source(&w, "ConfigMap", "base", NULL, NULL, false);
-    assert_null(p4_helm_values(&w, "shop", NULL, "r/web", "sha256:ef", &len, &f, &err));
+    assert_null(p4_helm_values(&w, "shop", NULL, &pin, &len, &f, &err));
     assert_failure(f, G_VALUES, P4_FAIL_CLUSTER, "ValuesSourceNotFound");
     assert_int_equal(len, 0);
     assert_non_null(strstr(err.message, "shop/base")); /* named with its namespace */
@@ -392,28 +404,346 @@ static void values_failures(void **state)
     f = untouched;
     err = (struct p4_error){0};
     one_source(&w, "Secret", "base", "a: [1, 2\n", NULL, false);
-    assert_null(p4_helm_values(&w, "shop", NULL, "r/web", "sha256:ef", &len, &f, &err));
+    assert_null(p4_helm_values(&w, "shop", NULL, &pin, &len, &f, &err));
     assert_failure(f, G_VALUES, P4_FAIL_CLUSTER, "ValuesSourceInvalid");
     f = untouched;
     one_source(&w, "ConfigMap", "base", "- 1\n- 2\n", NULL, false);
-    assert_null(p4_helm_values(&w, "shop", NULL, "r/web", "sha256:ef", &len, &f, &err));
+    assert_null(p4_helm_values(&w, "shop", NULL, &pin, &len, &f, &err));
     assert_failure(f, G_VALUES, P4_FAIL_CLUSTER, "ValuesSourceInvalid");
 
     /* spec.chart.values not an object */
     f = untouched;
     w = (struct work){0};
     chart = test_json("{'values':['a']}");
-    assert_null(p4_helm_values(&w, "shop", chart, "r/web", "sha256:ef", &len, &f, &err));
+    assert_null(p4_helm_values(&w, "shop", chart, &pin, &len, &f, &err));
     assert_failure(f, G_VALUES, P4_FAIL_CLUSTER, "ValuesSourceInvalid");
     cJSON_Delete(chart);
 
     /* the image cannot be pinned: image is a string in the values */
     f = untouched;
     chart = test_json("{'values':{'image':'nginx:latest'}}");
-    assert_null(p4_helm_values(&w, "shop", chart, "r/web", "sha256:ef", &len, &f, &err));
+    assert_null(p4_helm_values(&w, "shop", chart, &pin, &len, &f, &err));
     assert_failure(f, G_VALUES, P4_FAIL_CLUSTER, "ValuesSourceInvalid");
     assert_int_equal(len, 0);
     cJSON_Delete(chart);
+}
+
+static void values_at_the_paths_the_chart_reads(void **state)
+{
+    cJSON *paths = test_json("{'registry':'image.registry','repository':'image.repository',"
+                             "'tag':'image.tag','digest':'image.digest'}");
+    cJSON *chart = test_json("{'values':{'image':{'registry':'quay.io','repository':'x/y',"
+                             "'tag':'stable','pullPolicy':'Always'}}}");
+    struct image_pin pin = {.repository = (char *)"127.0.0.1:5000/phase4/app",
+                            .tag = (char *)"1.0",
+                            .digest = "sha256:ab",
+                            .paths = paths};
+    struct work w = {0};
+    struct failure f = untouched;
+    struct p4_error err = {0};
+    size_t len = 99;
+    char *text;
+
+    (void)state;
+    /* the host to registry, the rest to repository, the tag and the digest */
+    text = p4_helm_values(&w, "shop", NULL, &pin, &len, &f, &err);
+    assert_non_null(text);
+    assert_int_equal(len, strlen(text));
+    assert_string_equal(text, "{\"image\":{\"registry\":\"127.0.0.1:5000\",\"repository\":"
+                              "\"phase4/app\",\"tag\":\"1.0\",\"digest\":\"sha256:ab\"}}");
+    free(text);
+
+    /* over the chart's own values, the others kept */
+    text = p4_helm_values(&w, "shop", chart, &pin, &len, &f, &err);
+    assert_non_null(text);
+    assert_string_equal(text, "{\"image\":{\"registry\":\"127.0.0.1:5000\",\"repository\":"
+                              "\"phase4/app\",\"tag\":\"1.0\",\"pullPolicy\":\"Always\","
+                              "\"digest\":\"sha256:ab\"}}");
+    free(text);
+
+    /* no tag in the spec: the chart's tag stays */
+    pin.tag = NULL;
+    text = p4_helm_values(&w, "shop", chart, &pin, &len, &f, &err);
+    assert_non_null(text);
+    assert_string_equal(text, "{\"image\":{\"registry\":\"127.0.0.1:5000\",\"repository\":"
+                              "\"phase4/app\",\"tag\":\"stable\",\"pullPolicy\":\"Always\","
+                              "\"digest\":\"sha256:ab\"}}");
+    free(text);
+    text = p4_helm_values(&w, "shop", NULL, &pin, &len, &f, &err);
+    assert_non_null(text);
+    assert_string_equal(text, "{\"image\":{\"registry\":\"127.0.0.1:5000\",\"repository\":"
+                              "\"phase4/app\",\"digest\":\"sha256:ab\"}}");
+    free(text);
+
+    /* Docker Hub, with and without a namespace, and other hosts as docker reads them */
+    {
+        static const struct {
+            const char *repository, *registry, *rest;
+        } cases[] = {
+            {"team/app", "docker.io", "team/app"},
+            {"nginx", "docker.io", "nginx"},
+            {"docker.io/team/app", "docker.io", "team/app"},
+            {"registry.example.com/team/app", "registry.example.com", "team/app"},
+            {"registry.example.com:5000/a/b/c", "registry.example.com:5000", "a/b/c"},
+            {"localhost/app", "localhost", "app"},
+            {"localhost:5000/app", "localhost:5000", "app"},
+            {"ghcr.io/owner/app", "ghcr.io", "owner/app"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            cJSON *got;
+
+            pin.repository = (char *)cases[i].repository;
+            text = p4_helm_values(&w, "shop", NULL, &pin, &len, &f, &err);
+            assert_non_null(text);
+            got = cJSON_Parse(text);
+            assert_non_null(got);
+            if (strcmp(p4_json_str(got, "image.registry"), cases[i].registry) != 0 ||
+                strcmp(p4_json_str(got, "image.repository"), cases[i].rest) != 0)
+                fail_msg("%s: registry %s, repository %s", cases[i].repository,
+                         p4_json_str(got, "image.registry"), p4_json_str(got, "image.repository"));
+            cJSON_Delete(got);
+            free(text);
+        }
+    }
+    cJSON_Delete(paths);
+
+    /* without registry: the whole repository; no default image.repository or image.digest */
+    paths = test_json("{'repository':'controller.image.repository','tag':'controller.image.tag'}");
+    pin = (struct image_pin){.repository = (char *)"127.0.0.1:5000/phase4/app",
+                             .tag = (char *)"1.0",
+                             .digest = "sha256:ab",
+                             .paths = paths};
+    text = p4_helm_values(&w, "shop", NULL, &pin, &len, &f, &err);
+    assert_non_null(text);
+    assert_string_equal(text, "{\"controller\":{\"image\":{\"repository\":"
+                              "\"127.0.0.1:5000/phase4/app\",\"tag\":\"1.0\"}}}");
+    free(text);
+    cJSON_Delete(paths);
+
+    /* only the digest */
+    paths = test_json("{'digest':'app.digest'}");
+    pin.paths = paths;
+    text = p4_helm_values(&w, "shop", NULL, &pin, &len, &f, &err);
+    assert_non_null(text);
+    assert_string_equal(text, "{\"app\":{\"digest\":\"sha256:ab\"}}");
+    free(text);
+    cJSON_Delete(paths);
+
+    /* keys that name no path are skipped; an empty set of paths sets nothing */
+    paths = test_json("{'registry':'','repository':7,'tag':null,'digest':'d'}");
+    pin.paths = paths;
+    text = p4_helm_values(&w, "shop", NULL, &pin, &len, &f, &err);
+    assert_non_null(text);
+    assert_string_equal(text, "{\"d\":\"sha256:ab\"}");
+    free(text);
+    cJSON_Delete(paths);
+    paths = test_json("{}");
+    pin.paths = paths;
+    text = p4_helm_values(&w, "shop", NULL, &pin, &len, &f, &err);
+    assert_non_null(text);
+    assert_string_equal(text, "{}");
+    free(text);
+    cJSON_Delete(paths);
+
+    /* a path through a string of the chart's values: ValuesValid fails */
+    paths = test_json("{'registry':'image.registry'}");
+    pin.paths = paths;
+    cJSON_Delete(chart);
+    chart = test_json("{'values':{'image':'nginx:latest'}}");
+    f = untouched;
+    assert_null(p4_helm_values(&w, "shop", chart, &pin, &len, &f, &err));
+    assert_failure(f, G_VALUES, P4_FAIL_CLUSTER, "ValuesSourceInvalid");
+    assert_int_equal(len, 0);
+    cJSON_Delete(paths);
+    cJSON_Delete(chart);
+}
+
+/* ---- S_PIN ---- */
+
+#define PIN_REPO "127.0.0.1:5000/phase4/app"
+#define PIN_DIGEST "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static const char two_documents[] = "---\n"
+                                    "apiVersion: apps/v1\n"
+                                    "kind: Deployment\n"
+                                    "metadata:\n"
+                                    "  name: web\n"
+                                    "spec:\n"
+                                    "  template:\n"
+                                    "    spec:\n"
+                                    "      containers:\n"
+                                    "        - name: app\n"
+                                    "          image: " PIN_REPO ":1.0\n"
+                                    "        - name: side\n"
+                                    "          image: busybox:1.36\n"
+                                    "---\n"
+                                    "# Source: web/templates/service.yaml\n"
+                                    "apiVersion: v1\n"
+                                    "kind: Service\n"
+                                    "metadata:\n"
+                                    "  name: web\n"
+                                    "spec:\n"
+                                    "  ports:\n"
+                                    "    - port: 80\n";
+
+static void manifest_pinned(void **state)
+{
+    struct image_pin pin = {.repository = (char *)PIN_REPO, .digest = PIN_DIGEST};
+    struct failure f = untouched;
+    struct p4_error err = {0};
+    cJSON *objects = NULL, *again;
+    char msg[P4_ERROR_MESSAGE_MAX];
+    size_t len = 99;
+    char *text;
+
+    (void)state;
+    text = p4_helm_pin_manifest(two_documents, strlen(two_documents), &pin, &objects, &len, msg,
+                                sizeof(msg), &f);
+    assert_non_null(text);
+    assert_null(f.reason);
+    assert_int_equal(len, strlen(text));
+    assert_int_equal(strncmp(text, "---\n", 4), 0);
+    assert_non_null(objects);
+    assert_int_equal(cJSON_GetArraySize(objects), 2);
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(p4_json_get(cJSON_GetArrayItem(objects, 0),
+                                                                   "spec.template.spec.containers"),
+                                                       0),
+                                    "image"),
+                        PIN_REPO "@" PIN_DIGEST);
+    assert_string_equal(msg, "1 of 2 container(s) run " PIN_REPO "@" PIN_DIGEST
+                             "; rewritten from " PIN_REPO ":1.0 (Deployment web, container app)");
+
+    /* the text is a manifest that reads back as the same objects */
+    again = p4_manifest_split(text, len, &err);
+    assert_non_null(again);
+    assert_int_equal(cJSON_GetArraySize(again), 2);
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(again, 0), "kind"), "Deployment");
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(again, 1), "kind"), "Service");
+    {
+        const cJSON *containers =
+            p4_json_get(cJSON_GetArrayItem(again, 0), "spec.template.spec.containers");
+        assert_string_equal(p4_json_str(cJSON_GetArrayItem(containers, 0), "image"),
+                            PIN_REPO "@" PIN_DIGEST);
+        assert_string_equal(p4_json_str(cJSON_GetArrayItem(containers, 1), "image"),
+                            "busybox:1.36");
+    }
+    assert_int_equal(
+        p4_json_get(cJSON_GetArrayItem(again, 1), "spec.ports")->child->child->valueint, 80);
+    assert_true(cJSON_Compare(again, objects, 1));
+    cJSON_Delete(again);
+    cJSON_Delete(objects);
+    free(text);
+
+    /* pinned again: the same manifest, nothing rewritten */
+    {
+        char *first = p4_helm_pin_manifest(two_documents, strlen(two_documents), &pin, &objects,
+                                           &len, msg, sizeof(msg), &f);
+        size_t first_len = len;
+
+        assert_non_null(first);
+        cJSON_Delete(objects);
+        text = p4_helm_pin_manifest(first, first_len, &pin, &objects, &len, msg, sizeof(msg), &f);
+        assert_non_null(text);
+        assert_int_equal(len, first_len);
+        assert_string_equal(text, first);
+        assert_string_equal(msg, "1 of 2 container(s) run " PIN_REPO "@" PIN_DIGEST);
+        cJSON_Delete(objects);
+        free(text);
+        free(first);
+    }
+}
+
+static void manifest_not_pinned(void **state)
+{
+    static const char other[] = "apiVersion: v1\n"
+                                "kind: Pod\n"
+                                "metadata:\n"
+                                "  name: p\n"
+                                "spec:\n"
+                                "  containers:\n"
+                                "    - name: app\n"
+                                "      image: ghcr.io/other/app:2\n";
+    static const char nothing[] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n";
+    struct image_pin pin = {.repository = (char *)PIN_REPO, .digest = PIN_DIGEST};
+    struct failure f = untouched;
+    cJSON sentinel = {0}, *objects = &sentinel; /* to see it set to NULL */
+    char msg[P4_ERROR_MESSAGE_MAX];
+    size_t len = 99;
+
+    (void)state;
+    /* no container runs the repository */
+    assert_null(
+        p4_helm_pin_manifest(other, strlen(other), &pin, &objects, &len, msg, sizeof(msg), &f));
+    assert_failure(f, G_PINNED, P4_FAIL_ARTIFACT, "ImageNotReferenced");
+    assert_null(objects);
+    assert_int_equal(len, 0);
+    assert_non_null(strstr(msg, "no container runs " PIN_REPO "; the chart runs "
+                                "ghcr.io/other/app:2 (Pod p, container app)"));
+
+    /* no container at all, and no manifest at all */
+    f = untouched;
+    objects = &sentinel;
+    assert_null(
+        p4_helm_pin_manifest(nothing, strlen(nothing), &pin, &objects, &len, msg, sizeof(msg), &f));
+    assert_failure(f, G_PINNED, P4_FAIL_ARTIFACT, "ImageNotReferenced");
+    assert_null(objects);
+    assert_non_null(strstr(msg, "the chart runs no container"));
+    f = untouched;
+    objects = &sentinel;
+    assert_null(p4_helm_pin_manifest(NULL, 0, &pin, &objects, &len, msg, sizeof(msg), &f));
+    assert_failure(f, G_PINNED, P4_FAIL_ARTIFACT, "ImageNotReferenced");
+    assert_null(objects);
+
+    /* a message buffer too small: cut, terminated */
+    f = untouched;
+    assert_null(p4_helm_pin_manifest(other, strlen(other), &pin, &objects, &len, msg, 8, &f));
+    assert_string_equal(msg, "no cont");
+    assert_failure(f, G_PINNED, P4_FAIL_ARTIFACT, "ImageNotReferenced");
+
+    /* the repository to pin is not an image reference */
+    f = untouched;
+    objects = &sentinel;
+    pin.repository = (char *)"Not/Valid";
+    assert_null(p4_helm_pin_manifest(two_documents, strlen(two_documents), &pin, &objects, &len,
+                                     msg, sizeof(msg), &f));
+    assert_failure(f, G_PINNED, P4_FAIL_ARTIFACT, "InvalidImage");
+    assert_null(objects);
+    assert_non_null(strstr(msg, "not valid"));
+    pin.repository = (char *)PIN_REPO;
+    (void)snprintf(pin.digest, sizeof(pin.digest), "sha256:beef");
+    f = untouched;
+    objects = &sentinel;
+    assert_null(p4_helm_pin_manifest(two_documents, strlen(two_documents), &pin, &objects, &len,
+                                     msg, sizeof(msg), &f));
+    assert_failure(f, G_PINNED, P4_FAIL_ARTIFACT, "InvalidImage");
+    assert_null(objects);
+}
+
+static void manifest_unparsable(void **state)
+{
+    static const char broken[] = "apiVersion: v1\nkind: [ConfigMap\n";
+    static const char unnamed[] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n";
+    struct image_pin pin = {.repository = (char *)PIN_REPO, .digest = PIN_DIGEST};
+    struct failure f = untouched;
+    cJSON sentinel = {0}, *objects = &sentinel;
+    char msg[P4_ERROR_MESSAGE_MAX] = "";
+    size_t len = 99;
+
+    (void)state;
+    assert_null(
+        p4_helm_pin_manifest(broken, strlen(broken), &pin, &objects, &len, msg, sizeof(msg), &f));
+    assert_failure(f, G_DRYRUN, P4_FAIL_ARTIFACT, "TemplateRenderFailed");
+    assert_null(objects);
+    assert_int_equal(len, 0);
+    assert_true(msg[0] != '\0');
+    f = untouched;
+    objects = &sentinel;
+    msg[0] = '\0';
+    assert_null(
+        p4_helm_pin_manifest(unnamed, strlen(unnamed), &pin, &objects, &len, msg, sizeof(msg), &f));
+    assert_failure(f, G_DRYRUN, P4_FAIL_ARTIFACT, "TemplateRenderFailed");
+    assert_null(objects);
+    assert_non_null(strstr(msg, "metadata.name"));
 }
 
 /* ---- S_LINT, S_TEMPLATE: helm's arguments ---- */
@@ -622,9 +952,13 @@ static void helm_run_failures(void **state)
 
 /* Gates as a run holds them: Packaged True, the rest as given ("T" True, "U" Unknown). */
 static void set_gates(struct p4_gate *gates, const char *lints, const char *values,
-                      const char *dryrun)
+                      const char *pinned, const char *dryrun)
 {
-    const char *s[] = {"T", lints, values, dryrun};
+    const char *s[G_COUNT] = {[G_PACKAGED] = "T",
+                              [G_LINTS] = lints,
+                              [G_VALUES] = values,
+                              [G_PINNED] = pinned,
+                              [G_DRYRUN] = dryrun};
 
     for (int i = 0; i < G_COUNT; i++)
         gates[i] = (struct p4_gate){.status = s[i][0] == 'T' ? "True" : "Unknown"};
@@ -636,23 +970,30 @@ static void gates_not_checked_after_helm_fails(void **state)
 
     (void)state;
     /* lint fails: the gates after it were not reached */
-    set_gates(gates, "U", "U", "U");
-    assert_int_equal(p4_helm_not_checked(G_LINTS, gates), (1u << G_VALUES) | (1u << G_DRYRUN));
-    /* lint finds the values' fault: Lints and DryRun not checked */
-    assert_int_equal(p4_helm_not_checked(G_VALUES, gates), (1u << G_LINTS) | (1u << G_DRYRUN));
+    set_gates(gates, "U", "U", "U", "U");
+    assert_int_equal(p4_helm_not_checked(G_LINTS, gates),
+                     (1u << G_VALUES) | (1u << G_PINNED) | (1u << G_DRYRUN));
+    /* lint finds the values' fault: Lints, ImagePinned and DryRun not checked */
+    assert_int_equal(p4_helm_not_checked(G_VALUES, gates),
+                     (1u << G_LINTS) | (1u << G_PINNED) | (1u << G_DRYRUN));
     /* the chart is missing after all: Packaged is never marked, the others are */
     assert_int_equal(p4_helm_not_checked(G_PACKAGED, gates),
-                     (1u << G_LINTS) | (1u << G_VALUES) | (1u << G_DRYRUN));
-    /* template fails after lint passed: only what is not True yet */
-    set_gates(gates, "T", "T", "U");
+                     (1u << G_LINTS) | (1u << G_VALUES) | (1u << G_PINNED) | (1u << G_DRYRUN));
+    /* template fails after lint passed: only what is not True yet (the pin comes after it) */
+    set_gates(gates, "T", "T", "U", "U");
+    assert_int_equal(p4_helm_not_checked(G_DRYRUN, gates), 1u << G_PINNED);
+    assert_int_equal(p4_helm_not_checked(G_VALUES, gates), (1u << G_PINNED) | (1u << G_DRYRUN));
+    /* the dry run fails after the pin held */
+    set_gates(gates, "T", "T", "T", "U");
     assert_int_equal(p4_helm_not_checked(G_DRYRUN, gates), 0);
-    assert_int_equal(p4_helm_not_checked(G_VALUES, gates), 1u << G_DRYRUN);
-    set_gates(gates, "T", "T", "T");
+    set_gates(gates, "T", "T", "T", "T");
     assert_int_equal(p4_helm_not_checked(G_DRYRUN, gates), 0);
     /* a gate already False (an earlier attempt) is shown NotChecked too */
-    set_gates(gates, "U", "U", "U");
+    set_gates(gates, "U", "U", "U", "U");
     gates[G_DRYRUN].status = "False";
-    assert_int_equal(p4_helm_not_checked(G_LINTS, gates), (1u << G_VALUES) | (1u << G_DRYRUN));
+    gates[G_PINNED].status = "False";
+    assert_int_equal(p4_helm_not_checked(G_LINTS, gates),
+                     (1u << G_VALUES) | (1u << G_PINNED) | (1u << G_DRYRUN));
 }
 
 /* ---- S_DRYRUN ---- */
@@ -963,7 +1304,7 @@ static void manifest_secret_holds_the_manifest(void **state)
     r.chart = test_json("{'name':'webapp'}");
     (void)snprintf(r.version, sizeof(r.version), "1.2.3");
     (void)snprintf(r.digest, sizeof(r.digest), "sha256:c0ffee");
-    (void)snprintf(r.image_digest, sizeof(r.image_digest), "sha256:beef");
+    (void)snprintf(r.pin.digest, sizeof(r.pin.digest), "sha256:beef");
     p4_helm_secret_name(r.secret, sizeof(r.secret), r.base.name, r.base.generation);
     w.manifest = (char *)manifest;
     w.manifest_len = sizeof(manifest) - 1;
@@ -1030,6 +1371,10 @@ int main(void)
         cmocka_unit_test(chart_request_for_oci_repository),
         cmocka_unit_test(values_are_composed_then_the_image_pinned),
         cmocka_unit_test(values_failures),
+        cmocka_unit_test(values_at_the_paths_the_chart_reads),
+        cmocka_unit_test(manifest_pinned),
+        cmocka_unit_test(manifest_not_pinned),
+        cmocka_unit_test(manifest_unparsable),
         cmocka_unit_test(helm_arguments),
         cmocka_unit_test(helm_run_failed_or_not),
         cmocka_unit_test(helm_reasons_map_to_gate_and_class),

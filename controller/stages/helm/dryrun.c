@@ -1,8 +1,9 @@
 /*
- * stages/helm/dryrun.c: step S_DRYRUN of the Helm stage. What helm template rendered is split
- * into objects, and each is sent to the API server as a server-side apply with dryRun=All, one
- * at a time (gate DryRun). Objects of kinds the chart's own CRDs define, and objects waiting
- * for a namespace the Kubernetes stage creates, are counted as skipped rather than failed.
+ * stages/helm/dryrun.c: step S_DRYRUN of the Helm stage. The objects helm template rendered
+ * (split and pinned by S_PIN) are each sent to the API server as a server-side apply with
+ * dryRun=All, one at a time (gate DryRun). Objects of kinds the chart's own CRDs define, and
+ * objects waiting for a namespace the Kubernetes stage creates, are counted as skipped rather than
+ * failed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -173,11 +174,11 @@ void p4_helm_dry_run(struct run *r)
             p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_DRYRUN, "TemplateRenderFailed", &err);
             return;
         }
-        w->nobj = cJSON_GetArraySize(w->objects);
-        w->obj_i = 0;
-        w->skipped = 0;
-        w->skipped_why[0] = '\0';
     }
+    w->nobj = cJSON_GetArraySize(w->objects);
+    w->obj_i = 0;
+    w->skipped = 0;
+    w->skipped_why[0] = '\0';
     p4_stagerun_gate(&r->base, G_DRYRUN, "Unknown", "Checking",
                      "server-side dry run of %d rendered object(s)", w->nobj);
     dry_run_next(r);

@@ -1,16 +1,20 @@
 /*
- * stages/helm/render.c: steps S_FETCH, S_LINT and S_TEMPLATE of the Helm stage. The chart is
- * fetched (chartfetch.h; gate Packaged), the values composed (values.h), `helm lint --strict`
- * run with them (gates Lints and ValuesValid), then `helm template` with the cluster's version
- * and API versions (its output is what S_DRYRUN checks). A failed helm run is classified by
- * helmout.h into the gate, failure class and reason it stands for.
+ * stages/helm/render.c: steps S_FETCH, S_LINT, S_TEMPLATE and S_PIN of the Helm stage. The
+ * chart is fetched (chartfetch.h; gate Packaged), the values composed (values.h), `helm lint
+ * --strict` run with them (gates Lints and ValuesValid), then `helm template` with the
+ * cluster's version and API versions, and the checked image written into what it rendered
+ * (pin.h; gate ImagePinned): that manifest is what S_DRYRUN checks and S_STORE keeps. A failed
+ * helm run is classified by helmout.h into the gate, failure class and reason it stands for.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "phase4/core/alloc.h"
+#include "phase4/core/buf.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
+#include "pin.h"
 #include "steps.h"
 #include "values.h"
 
@@ -118,9 +122,66 @@ void p4_helm_fetch(struct run *r)
 
 /* ---- S_LINT, S_TEMPLATE: helm ---- */
 
+/* Set path of values to the string v (copied); 0 or -1 with err. */
+static int set_string(cJSON *values, const char *path, const char *v, struct p4_error *err)
+{
+    return p4_values_set_path(values, path, p4_json_need(cJSON_CreateString(v)), err);
+}
+
+/* The length of repository's registry host ("" on Docker Hub), as docker splits it. */
+static size_t registry_len(const char *repository)
+{
+    size_t n = strcspn(repository, "/");
+
+    if (repository[n] != '/')
+        return 0;
+    if (memchr(repository, '.', n) != NULL || memchr(repository, ':', n) != NULL ||
+        (n == 9 && strncmp(repository, "localhost", 9) == 0))
+        return n;
+    for (size_t i = 0; i < n; i++) { /* docker's third rule: an uppercase letter */
+        if (repository[i] >= 'A' && repository[i] <= 'Z')
+            return n;
+    }
+    return 0;
+}
+
+/* The checked image set in values where pin says the chart reads it. */
+static int set_image(cJSON *values, const struct image_pin *pin, struct p4_error *err)
+{
+    const char *reg_path, *repo_path, *tag_path, *digest_path, *repo = pin->repository;
+    char host[256];
+    size_t hlen;
+
+    if (pin->paths == NULL)
+        return set_string(values, "image.repository", repo, err) != 0 ||
+                       set_string(values, "image.digest", pin->digest, err) != 0
+                   ? -1
+                   : 0;
+    reg_path = p4_json_str(pin->paths, "registry");
+    repo_path = p4_json_str(pin->paths, "repository");
+    tag_path = p4_json_str(pin->paths, "tag");
+    digest_path = p4_json_str(pin->paths, "digest");
+    if (reg_path != NULL && reg_path[0] != '\0') {
+        hlen = registry_len(repo);
+        p4_text_format(host, sizeof(host), "%.*s", (int)hlen, repo);
+        if (set_string(values, reg_path, hlen ? host : "docker.io", err) != 0)
+            return -1;
+        repo += hlen ? hlen + 1 : 0;
+    }
+    if (repo_path != NULL && repo_path[0] != '\0' && set_string(values, repo_path, repo, err) != 0)
+        return -1;
+    if (tag_path != NULL && tag_path[0] != '\0' && pin->tag != NULL &&
+        set_string(values, tag_path, pin->tag, err) != 0)
+        return -1;
+    if (digest_path != NULL && digest_path[0] != '\0' &&
+        set_string(values, digest_path, pin->digest, err) != 0)
+        return -1;
+    return 0;
+}
+
 char *p4_helm_values(const struct work *w, const char *ns, const cJSON *chart,
-                     const char *image_repo, const char *image_digest, size_t *len,
-                     struct failure *f, struct p4_error *err)
+                     const struct image_pin *pin, size_t *len, struct failure *f,
+                     struct p4_error *err)
 {
     struct p4_values_source srcs[SOURCES_MAX];
     char label[SOURCES_MAX][600];
@@ -144,10 +205,7 @@ char *p4_helm_values(const struct work *w, const char *ns, const cJSON *chart,
         f->reason = err->code == P4_ERR_NOTFOUND ? "ValuesSourceNotFound" : "ValuesSourceInvalid";
         return NULL;
     }
-    if (p4_values_set_path(values, "image.repository", p4_json_need(cJSON_CreateString(image_repo)),
-                           err) != 0 ||
-        p4_values_set_path(values, "image.digest", p4_json_need(cJSON_CreateString(image_digest)),
-                           err) != 0) {
+    if (set_image(values, pin, err) != 0) {
         p4_json_discard(values);
         f->reason = "ValuesSourceInvalid";
         return NULL;
@@ -165,8 +223,7 @@ static int compose_values(struct run *r)
     struct p4_error err = {0};
     struct failure f;
 
-    w->values = p4_helm_values(w, r->base.ns, r->chart, r->image_repo, r->image_digest,
-                               &w->values_len, &f, &err);
+    w->values = p4_helm_values(w, r->base.ns, r->chart, &r->pin, &w->values_len, &f, &err);
     if (w->values != NULL)
         return 0;
     if (f.reason != NULL)
@@ -303,7 +360,7 @@ static void on_template(int rc, const struct p4_childproc_result *res, const str
     free(r->w->manifest);
     r->w->manifest = p4_strndup(res->out, res->out_len);
     r->w->manifest_len = res->out_len;
-    p4_stagerun_next(&r->base, S_DRYRUN);
+    p4_stagerun_next(&r->base, S_PIN);
 }
 
 static void run_helm(struct run *r, const char *command, const char *const *argv, p4_helmrun_cb cb,
@@ -389,4 +446,87 @@ void p4_helm_template(struct run *r)
 
     p4_helm_template_argv(r, argv);
     run_helm(r, "template", argv, on_template, G_DRYRUN);
+}
+
+/* ---- S_PIN ---- */
+
+/* objects as a manifest: one JSON document per object (JSON is YAML); NULL when unprintable. */
+static char *print_manifest(const cJSON *objects, size_t *len)
+{
+    struct p4_buf b = {0};
+    const cJSON *o;
+
+    p4_buf_append(&b, "", 0);
+    cJSON_ArrayForEach(o, objects) {
+        char *doc = cJSON_PrintUnformatted(o);
+        if (doc == NULL) {
+            free(b.data);
+            return NULL;
+        }
+        p4_buf_printf(&b, "---\n%s\n", doc);
+        free(doc);
+    }
+    *len = b.len;
+    return b.data;
+}
+
+char *p4_helm_pin_manifest(const char *manifest, size_t len, const struct image_pin *pin,
+                           cJSON **objects, size_t *out_len, char *msg, size_t size,
+                           struct failure *f)
+{
+    struct p4_pin_report rep;
+    struct p4_error err = {0};
+    char *text = NULL;
+    bool ok;
+
+    *out_len = 0;
+    *f = (struct failure){.cls = P4_FAIL_ARTIFACT, .gate = G_DRYRUN, .reason = NULL};
+    *objects = p4_manifest_split(manifest ? manifest : "", len, &err);
+    if (*objects == NULL) {
+        f->reason = "TemplateRenderFailed";
+        p4_text_format(msg, size, "%s", err.message);
+        return NULL;
+    }
+    if (p4_pin_rewrite(*objects, pin->repository, pin->digest, &rep, &err) != 0) {
+        *f = (struct failure){.cls = P4_FAIL_ARTIFACT, .gate = G_PINNED, .reason = "InvalidImage"};
+        p4_text_format(msg, size, "%s", err.message);
+    } else {
+        ok = p4_pin_message(&rep, pin->repository, pin->digest, msg, size);
+        p4_pin_report_close(&rep);
+        if (!ok)
+            *f = (struct failure){
+                .cls = P4_FAIL_ARTIFACT, .gate = G_PINNED, .reason = "ImageNotReferenced"};
+        else if ((text = print_manifest(*objects, out_len)) == NULL)
+            *f = (struct failure){
+                .cls = P4_FAIL_TRANSIENT, .gate = G_PINNED, .reason = "ManifestNotStored"};
+    }
+    if (text == NULL) {
+        cJSON_Delete(*objects);
+        *objects = NULL;
+        if (f->reason != NULL && strcmp(f->reason, "ManifestNotStored") == 0)
+            p4_text_format(msg, size, "cannot print the pinned manifest");
+    }
+    return text;
+}
+
+void p4_helm_pin(struct run *r)
+{
+    struct work *w = r->w;
+    char msg[P4_ERROR_MESSAGE_MAX];
+    struct failure f;
+    size_t len = 0;
+    char *text;
+
+    cJSON_Delete(w->objects);
+    text = p4_helm_pin_manifest(w->manifest, w->manifest_len, &r->pin, &w->objects, &len, msg,
+                                sizeof(msg), &f);
+    if (text == NULL) {
+        p4_stagerun_failf(&r->base, f.cls, f.gate, f.reason, "%s", msg);
+        return;
+    }
+    free(w->manifest);
+    w->manifest = text;
+    w->manifest_len = len;
+    p4_stagerun_gate(&r->base, G_PINNED, "True", "ImagePinned", "%s", msg);
+    p4_stagerun_next(&r->base, S_DRYRUN);
 }

@@ -16,7 +16,8 @@
 #include "steps.h"
 #include "values.h"
 
-static const char *const gate_names[G_COUNT] = {"Packaged", "Lints", "ValuesValid", "DryRun"};
+static const char *const gate_names[G_COUNT] = {"Packaged", "Lints", "ValuesValid", "ImagePinned",
+                                                "DryRun"};
 
 /* ---- an attempt's work ---- */
 
@@ -69,10 +70,11 @@ void p4_helm_work_free(struct work *w)
 static void passed(struct run *r)
 {
     p4_stagerun_passed(&r->base, "ChartReady",
-                       "chart %s %s (%s) rendered %d object(s) with image %s@%s; the server-side "
-                       "dry run passed and the manifest is kept in Secret %s",
+                       "chart %s %s (%s) rendered %d object(s); %s; the server-side dry run "
+                       "passed and the manifest is kept in Secret %s",
                        p4_json_str(r->chart, "name"), r->version, r->digest, r->nobjects,
-                       r->image_repo, r->image_digest, r->secret);
+                       r->base.gates[G_PINNED].message ? r->base.gates[G_PINNED].message : "",
+                       r->secret);
     /* Nothing runs again for this generation: the spec copy (values and all) can go. */
     cJSON_Delete(r->chart);
     r->chart = NULL;
@@ -94,6 +96,9 @@ static void run_step(struct p4_stagerun *base)
         break;
     case S_TEMPLATE:
         p4_helm_template(r);
+        break;
+    case S_PIN:
+        p4_helm_pin(r);
         break;
     case S_DRYRUN:
         p4_helm_dry_run(r);
@@ -140,7 +145,9 @@ static void destroy(struct p4_stagerun *base)
     struct run *r = (struct run *)base;
 
     cJSON_Delete(r->chart);
-    free(r->image_repo);
+    free(r->pin.repository);
+    free(r->pin.tag);
+    cJSON_Delete(r->pin.paths);
     free(r);
 }
 
@@ -154,6 +161,8 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     const char *target = p4_json_str(obj, "spec.target.namespace");
     const char *repo = p4_json_str(obj, "spec.image.repository");
     const char *digest = p4_json_str(obj, "status.image.digest");
+    const char *tag = p4_json_str(obj, "spec.image.tag");
+    const cJSON *paths = p4_json_get(obj, "spec.image.valuesPaths");
     struct run *r;
 
     if (p4_stagerunner_current(&h->sr, key, obj))
@@ -164,8 +173,11 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
                             "the Helm stage needs spec.chart, spec.target.namespace, "
                             "spec.image.repository and status.image.digest");
     r = p4_calloc(1, sizeof(*r));
-    r->image_repo = p4_strdup(repo);
-    (void)snprintf(r->image_digest, sizeof(r->image_digest), "%s", digest);
+    r->pin.repository = p4_strdup(repo);
+    r->pin.tag = tag ? p4_strdup(tag) : NULL;
+    (void)snprintf(r->pin.digest, sizeof(r->pin.digest), "%s", digest);
+    if (cJSON_IsObject(paths))
+        r->pin.paths = p4_json_need(cJSON_Duplicate(paths, 1));
     r->chart = p4_json_need(cJSON_Duplicate(p4_json_get(obj, "spec.chart"), 1));
     (void)p4_json_bool(obj, "spec.rollout.force", &r->force);
     (void)p4_json_bool(obj, "spec.target.createNamespace", &r->create_namespace);

@@ -34,13 +34,14 @@
 #define SECRET_NAME_MAX 253 /* a Secret's name */
 #define HELM_ARGV_MAX 16    /* arguments of one helm command, and the NULL */
 
-enum gate { G_PACKAGED, G_LINTS, G_VALUES, G_DRYRUN, G_COUNT };
+enum gate { G_PACKAGED, G_LINTS, G_VALUES, G_PINNED, G_DRYRUN, G_COUNT };
 
 enum step {
     S_READ,     /* the cluster's version and API versions, credentials, CA, valuesFrom */
     S_FETCH,    /* the chart (chartfetch) */
     S_LINT,     /* values composed; helm lint --strict */
     S_TEMPLATE, /* helm template */
+    S_PIN,      /* the checked image written into every pod template that names it (pin.h) */
     S_DRYRUN,   /* every rendered object, dryRun=All */
     S_STORE,    /* the manifest Secret, and older ones pruned */
     S_DONE,
@@ -61,6 +62,14 @@ struct source {
     bool optional;
     char *text; /* the key's content (wiped before it is freed), or NULL when missing */
     size_t len;
+};
+
+/* The image the Docker stage checked, and where the chart's values take it. */
+struct image_pin {
+    char *repository; /* spec.image.repository */
+    char *tag;        /* spec.image.tag, or NULL */
+    char digest[80];  /* status.image.digest */
+    cJSON *paths;     /* spec.image.valuesPaths, or NULL: image.repository and image.digest */
 };
 
 /* What one attempt works with; it exists only while the attempt runs. */
@@ -85,9 +94,8 @@ struct work {
 
 struct run {
     struct p4_stagerun base; /* first: answers get the run as their data */
-    char *image_repo;
-    char image_digest[80];
-    cJSON *chart; /* copy of spec.chart */
+    struct image_pin pin;    /* owned: repository, tag (or NULL), digest, valuesPaths */
+    cJSON *chart;            /* copy of spec.chart */
     bool force, create_namespace;
     struct work *w;
 
@@ -137,6 +145,7 @@ bool p4_helm_source_failure(int rc, struct failure *f);
 void p4_helm_fetch(struct run *r);
 void p4_helm_lint(struct run *r);
 void p4_helm_template(struct run *r);
+void p4_helm_pin(struct run *r);
 /*
  * What to ask chartfetch for, from spec.chart and the credentials and CA read: req (and cred,
  * whose host is written to host) point into chart and w, which must outlive them.
@@ -147,13 +156,26 @@ void p4_helm_chart_request(const cJSON *chart, const struct work *w, struct p4_c
 struct failure p4_helm_fetch_failure(int rc, const char *reason);
 /*
  * The values helm gets, as JSON text (caller wipes and frees; length in *len): valuesFrom
- * (w's sources, named "<ns>/<name>"), then spec.chart.values, then image.repository and
- * image.digest pinned. NULL on failure, with *f and err set; f->reason is NULL (and err
- * untouched) only when the text could not be printed, which fails no gate.
+ * (w's sources, named "<ns>/<name>"), then spec.chart.values, then the checked image: by
+ * default image.repository and image.digest; with spec.image.valuesPaths, each path it names
+ * (registry: the repository's host, docker.io when it has none, and repository then the rest;
+ * tag: spec.image.tag, when the spec gives one; digest). NULL on failure, with *f and err set;
+ * f->reason is NULL (and err untouched) only when the text could not be printed, which fails
+ * no gate.
  */
 char *p4_helm_values(const struct work *w, const char *ns, const cJSON *chart,
-                     const char *image_repo, const char *image_digest, size_t *len,
-                     struct failure *f, struct p4_error *err);
+                     const struct image_pin *pin, size_t *len, struct failure *f,
+                     struct p4_error *err);
+/*
+ * Step S_PIN on manifest (len bytes): its objects (into *objects, caller deletes), with every
+ * container naming pin's repository rewritten to "<repository>@<digest>", printed back as a
+ * manifest (one JSON document per object; caller frees, length in *out_len), and the
+ * ImagePinned gate's message in msg (size bytes). Returns the manifest; NULL with *f and the
+ * reason in msg when the gate fails (*objects then NULL).
+ */
+char *p4_helm_pin_manifest(const char *manifest, size_t len, const struct image_pin *pin,
+                           cJSON **objects, size_t *out_len, char *msg, size_t size,
+                           struct failure *f);
 /* argv (HELM_ARGV_MAX entries) for `helm lint` and `helm template` of r's chart, NULL-ended. */
 void p4_helm_lint_argv(const struct run *r, const char **argv);
 void p4_helm_template_argv(const struct run *r, const char **argv);

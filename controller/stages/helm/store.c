@@ -190,7 +190,7 @@ cJSON *p4_helm_manifest_secret(const struct run *r)
     (void)snprintf(chart, sizeof(chart), "%s %s %s", p4_json_str(r->chart, "name"), r->version,
                    r->digest);
     cJSON_AddStringToObject(ann, "phase4.io/chart", chart);
-    cJSON_AddStringToObject(ann, "phase4.io/image", r->image_digest);
+    cJSON_AddStringToObject(ann, "phase4.io/image", r->pin.digest);
     owners = cJSON_AddArrayToObject(meta, "ownerReferences");
     owner = cJSON_CreateObject();
     cJSON_AddStringToObject(owner, "apiVersion", "phase4.io/v1alpha1");

@@ -7,13 +7,16 @@
  * or oci:// repository, the version resolved, the digest verified;
  * chartfetch.h), Lints (`helm lint --strict` with the final values),
  * ValuesValid (the values composed from spec.chart.valuesFrom and
- * spec.chart.values, checked by helm against the chart's values.schema.json)
- * and DryRun (`helm template` with the cluster's version and API versions,
- * then every rendered object sent as a server-side apply with dryRun=All).
+ * spec.chart.values, checked by helm against the chart's values.schema.json),
+ * ImagePinned (what `helm template` rendered, with the cluster's version and
+ * API versions, runs the checked image: every container naming
+ * spec.image.repository is rewritten to its digest) and DryRun (every
+ * rendered object sent as a server-side apply with dryRun=All).
  *
  * The stage starts only with the digest the Docker stage pinned (the caller
  * hands it over in status.image.digest) and renders with image.repository and
- * image.digest set to it. The rendered manifest is kept for the Kubernetes
+ * image.digest set to it, or the values spec.image.valuesPaths names; the
+ * rewrite (pin.h) makes it what runs. The rendered manifest is kept for the Kubernetes
  * stage in a Secret the resource owns, "phase4.<name>.v<generation>" in the
  * resource's namespace (type phase4.io/manifest, key manifest.gz, gzip), as
  * Helm keeps releases; the ten newest are kept. helm runs as a child with a

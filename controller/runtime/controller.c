@@ -56,6 +56,8 @@ static void dispatch(struct p4_controller *c)
     }
     if (!c->running)
         return;
+    if (c->stats.active >= c->workers)
+        return; /* p4_controller_done kicks when a worker is free: waking now would spin */
     while (c->stats.active < c->workers) {
         uint64_t waited = 0, *start;
         const char *key = p4_workqueue_get(c->queue, now, &waited);
@@ -69,9 +71,13 @@ static void dispatch(struct p4_controller *c)
         free(p4_strmap_put(&c->started, key, start));
         c->fn(c, key, c->data);
     }
+    if (c->stats.active >= c->workers)
+        return; /* as above: a due key waits for a free worker, not for the timer */
     next = p4_workqueue_next_wakeup(c->queue, now);
+    /* Never 0 from here: a zero timer started inside its own callback runs again in the same
+       pass of libuv's timers, whose clock does not move, and the loop would never poll. */
     if (next != UINT64_MAX)
-        kick(c, next);
+        kick(c, next > 0 ? next : 1);
 }
 
 struct p4_controller *p4_controller_new(uv_loop_t *loop, const struct p4_controller_opts *opts,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h> /* after the four it needs */
 
@@ -356,6 +357,32 @@ static void requeue_after_runs_again_later(void **state)
     check_stats(fx, 1, 0, 1);
 }
 
+/*
+ * A delayed key falls due while every worker is busy: it waits for a free worker. (It used to
+ * start the wake timer at 0 from inside its own callback, which libuv runs again in the same
+ * pass with a clock that does not move: the loop spun there forever and never polled, so an
+ * operator with all workers waiting on an API server that restarted froze. alarm() ends the
+ * test if that comes back, since no loop timer could.)
+ */
+static void delayed_key_due_while_workers_busy_waits(void **state)
+{
+    struct fx *fx = *state;
+    struct p4_controller *c = start_controller(fx, 1);
+
+    fx->done_delay_ms = 50;
+    p4_controller_enqueue(c, "shop/a");
+    p4_controller_enqueue_after(c, "shop/b", 10);
+    p4_controller_run(c);
+    (void)alarm(10);
+    run_idle(fx);
+    (void)alarm(0);
+    assert_int_equal(fx->ncalls, 2);
+    assert_string_equal(fx->calls[1].key, "shop/b");
+    assert_true(fx->calls[1].start >= fx->calls[0].end);
+    assert_int_equal(fx->max_in_flight, 1);
+    check_stats(fx, 2, 0, 0);
+}
+
 static void on_enqueue_timer(uv_timer_t *t)
 {
     struct fx *fx = t->data;
@@ -524,6 +551,7 @@ int main(void)
         TEST(key_added_while_in_flight_runs_again_after_done),
         TEST(errors_back_off_and_success_forgets),
         TEST(requeue_after_runs_again_later),
+        TEST(delayed_key_due_while_workers_busy_waits),
         TEST(enqueue_during_requeue_delay_runs_now),
         TEST(pause_stops_new_work_but_lets_in_flight_finish),
         TEST(shutdown_drains_in_flight_then_frees),

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "phase4/kube/podspec.h"
 #include "phase4/oci/imageref.h"
 #include "stages/helm/pin.h"
 
@@ -36,7 +37,7 @@ static const char *const repositories[] = {
     "localhost:5000/x",          "ghcr.io/o/app", "registry.example.com/a/b/c",
 };
 
-/* The images of the containers, in the order p4_pin_each_container gives them (borrowed). */
+/* The images of the containers, in the order p4_podspec_each_container gives them (borrowed). */
 struct images {
     const char *image[CONTAINERS_MAX]; /* NULL: no image string */
     int n;
@@ -60,7 +61,7 @@ static void collect_all(cJSON *objects, struct images *im)
 
     im->n = 0;
     cJSON_ArrayForEach(obj, objects) {
-        p4_pin_each_container(obj, collect, im);
+        p4_podspec_each_container(obj, collect, im);
     }
 }
 

@@ -293,7 +293,16 @@ static const struct fixture_case fixture_cases[] = {
      {"no pod security policy admits it: unable to validate against any security context "
       "constraint"},
      {NULL}},
-    {"event-failedcreate-serviceaccount.json", EVENT, 0, "", NONE, {NULL}, {NULL}},
+    /* Its pods name a ServiceAccount that is not there (an upgrade dropped it): it waits for
+       nothing, so it fails at once rather than at the progress deadline. */
+    {"event-failedcreate-serviceaccount.json",
+     EVENT,
+     1,
+     "ServiceAccountNotFound",
+     ART,
+     {"ReplicaSet shop/web-6d4cf56db6 cannot create its pods: its pods name ServiceAccount web, "
+      "which does not exist."},
+     {NULL}},
     /* Rollouts and nodes */
     {"event-progress-deadline.json",
      EVENT,
@@ -921,6 +930,12 @@ static void event_variants(void **state)
         {"BackOff", "Back-off restarting", NULL, NULL, "", 0, NONE},
         {"FailedCreate", "Error creating: Internal error occurred: etcdserver: request timed out",
          NULL, NULL, "", 0, NONE},
+        /* An upgrade that dropped the ServiceAccount its pods still name: fail fast. */
+        {"FailedCreate",
+         "Error creating: pods \\'web-6d4cf56db6-\\' is forbidden: error looking up service "
+         "account shop/web: serviceaccount \\'web\\' not found",
+         NULL, "cannot create its pods: its pods name ServiceAccount web, which does not exist",
+         "ServiceAccountNotFound", 1, ART},
         {"Evicted", "Pod ephemeral local storage usage exceeds the total limit of containers 10Mi.",
          NULL, NULL, "", 0, NONE},
         {"InspectFailed", "Failed to inspect image \\'web:1\\': rpc error", NULL, NULL, "", 0,

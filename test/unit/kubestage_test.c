@@ -424,15 +424,27 @@ static void read_failure_gate_class_reason(void **state)
 static void manifest_secret_gives_objects(void **state)
 {
     struct p4_kstage_failure f = {.reason = "stale"};
-    cJSON *secret = manifest_secret("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n"
-                                    "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
-                                    "  name: web\n");
+    cJSON *secret =
+        manifest_secret("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n"
+                        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+                        "  name: web\nspec:\n  template:\n    spec:\n      containers: []\n"
+                        "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\nspec:\n"
+                        "  template:\n    spec:\n      serviceAccountName: migrator\n");
     cJSON *objects = p4_kstage_manifest_objects(secret, "shop", "web-manifest-3", &f);
 
     (void)state;
     assert_non_null(objects);
-    assert_int_equal(cJSON_GetArraySize(objects), 2);
+    assert_int_equal(cJSON_GetArraySize(objects), 3);
     assert_string_equal(p4_json_str(cJSON_GetArrayItem(objects, 1), "kind"), "Deployment");
+    /* A pod template naming no ServiceAccount names "default" (so dropping one is applied); one
+       that names its own keeps it; an object with no pod template is left as it is. */
+    assert_string_equal(
+        p4_json_str(cJSON_GetArrayItem(objects, 1), "spec.template.spec.serviceAccountName"),
+        "default");
+    assert_string_equal(
+        p4_json_str(cJSON_GetArrayItem(objects, 2), "spec.template.spec.serviceAccountName"),
+        "migrator");
+    assert_null(p4_json_get(cJSON_GetArrayItem(objects, 0), "spec"));
     assert_int_equal(f.cls, P4_FAIL_NONE);
     assert_null(f.reason);
     cJSON_Delete(objects);

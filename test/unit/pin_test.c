@@ -17,6 +17,7 @@
 #include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/json.h"
+#include "phase4/kube/podspec.h"
 #include "stages/helm/pin.h"
 #include "testjson.h"
 
@@ -135,7 +136,7 @@ static void each_container_of_a_pod_template(void **state)
 
     (void)state;
     cJSON_ArrayForEach(obj, objects) {
-        p4_pin_each_container((cJSON *)obj, record, &s);
+        p4_podspec_each_container((cJSON *)obj, record, &s);
     }
     /* init containers first, entries that are not objects skipped */
     assert_string_equal(s.log, "Pod:initContainers:i Pod:containers:a Pod:containers:b "

@@ -6,10 +6,9 @@
  * image.tag with the appVersion as default tag, controller.image.*, global.image.*), so the
  * values the stage sets are a hint, not a pin. The pin is a rewrite, as kustomize's images:
  * and Flux's post-renderer image override are: every container, initContainer and
- * ephemeralContainer of every pod template (Pod, ReplicationController, Deployment,
- * ReplicaSet, StatefulSet, DaemonSet, Job, CronJob) whose image names the pinned repository,
- * compared after normalising both as the container runtime does (imageref.h: docker.io and
- * library/ defaults, a port in the host), becomes "<repository>@<digest>", whatever tag or
+ * ephemeralContainer of every pod template (kube/podspec.h) whose image names the pinned
+ * repository, compared after normalising both as the container runtime does (imageref.h: docker.io
+ * and library/ defaults, a port in the host), becomes "<repository>@<digest>", whatever tag or
  * digest the chart wrote. The other images are reported, first seen first, so the gate's
  * message can name what the chart runs.
  *
@@ -44,13 +43,6 @@ struct p4_pin_report {
     size_t nimages;
     int more; /* containers whose image was not kept (past P4_PIN_IMAGES_MAX distinct ones) */
 };
-
-/* A container of a pod template: obj is the object, field "containers", "initContainers" or
- * "ephemeralContainers", container the entry (all borrowed, changeable). */
-typedef void (*p4_pin_container_fn)(cJSON *obj, const char *field, cJSON *container, void *data);
-
-/* Call fn for each container of obj's pod template (none when obj has no pod template). */
-void p4_pin_each_container(cJSON *obj, p4_pin_container_fn fn, void *data);
 
 /*
  * Rewrite every container of objects (an array of rendered objects) whose image names

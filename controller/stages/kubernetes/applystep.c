@@ -2,7 +2,8 @@
  * applystep.c: the Kubernetes stage's attempt, S_READ then S_APPLY.
  *
  * S_READ reads the manifest the Helm stage stored in the Secret status.chart.manifest names
- * and splits it into objects (ManifestsValid fails when it cannot). S_APPLY hands them to
+ * and splits it into objects (ManifestsValid fails when it cannot); a pod template naming no
+ * ServiceAccount gets serviceAccountName "default" (kube/podspec.h). S_APPLY hands them to
  * applyset.h, which validates (ManifestsValid), applies and prunes (ResourcesCreated). Its
  * result becomes status.inventory: on success what this revision applied, on a failure that
  * plus what the last revision had (so a later prune still finds it). A successful apply starts
@@ -15,6 +16,7 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/kube/apply.h"
+#include "phase4/kube/podspec.h"
 #include "phase4/reconciler/manifest.h"
 #include "steps.h"
 
@@ -62,6 +64,10 @@ cJSON *p4_kstage_manifest_objects(const cJSON *secret, const char *ns, const cha
                            name, err.message);
         return NULL;
     }
+    /* A pod template naming no ServiceAccount names "default", so dropping one is applied
+       (kube/podspec.h says why). */
+    for (cJSON *o = objects->child; o != NULL; o = o->next)
+        (void)p4_podspec_default_service_account(o);
     *f = (struct p4_kstage_failure){.cls = P4_FAIL_NONE};
     return objects;
 }

@@ -80,7 +80,7 @@ const char *p4_diagnose_static_reason(const char *reason)
         "QuotaRequiresResources", "Forbidden",
         "AdmissionDenied",        "AdmissionWebhookUnavailable",
         "NamespaceTerminating",   "ProgressDeadlineExceeded",
-        "NodePressure",
+        "NodePressure",           "ServiceAccountNotFound",
     };
 
     if (reason == NULL)

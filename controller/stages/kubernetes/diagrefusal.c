@@ -271,6 +271,18 @@ int p4_diagrefusal_text(struct p4_diagnosis *out, const char *lead, const char *
         return quota_requires(out, lead, p);
     if ((p = p4_objtext_after(msg, "User \"")) != NULL && p4_objtext_has(p, " cannot "))
         return rbac_forbidden(out, lead, p, identity, msg);
+    /* 'error looking up service account shop/web: serviceaccount "web" not found' (pods a
+       controller cannot create): it waits for nothing, and a deadline would only hide why. */
+    if ((p = p4_objtext_after(msg, "serviceaccount \"")) != NULL &&
+        p4_objtext_has(p, "\" not found")) {
+        size_t n = p4_objtext_upto(p, '"', NULL);
+        return p4_diagnose_found(
+            out, "ServiceAccountNotFound", P4_FAIL_ARTIFACT,
+            "%s: its pods name ServiceAccount %.*s, which does not exist. The chart must create "
+            "it, or its values must name one that exists (serviceAccount.create, "
+            "serviceAccount.name).",
+            lead, (int)(n < P4_DIAGNOSE_NAME_SHOWN ? n : P4_DIAGNOSE_NAME_SHOWN), p);
+    }
     if (p4_objtext_has(msg, "because it is being terminated")) {
         p4_objtext_clip(words, sizeof(words), msg);
         return p4_diagnose_found(

@@ -3,8 +3,8 @@
  * the target namespace, ready/total of each workload kind the release has (Deployments,
  * StatefulSets, DaemonSets, Jobs complete) and Services active/total (of those applied), the
  * pods its workloads select up/total (Running, or Succeeded for a Job's), and the namespace's
- * recent Warning Events (but those about Phase4Deployments). The pod counts are kept as pods come and go (watches.c) and
- * counted again here when the workloads' selectors change.
+ * recent Warning Events (but those about Phase4Deployments). The pod counts are kept as pods come
+ * and go (watches.c) and counted again here when the workloads' selectors change.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +13,8 @@
 #include "phase4/core/json.h"
 #include "steps.h"
 
-static const char *const workload_members[WL_COUNT] = {"deployments", "statefulsets",
-                                                       "daemonsets", "jobs"};
+static const char *const workload_members[WL_COUNT] = {"deployments", "statefulsets", "daemonsets",
+                                                       "jobs"};
 
 enum p4_kstage_workload p4_kstage_workload_of(const char *kind)
 {

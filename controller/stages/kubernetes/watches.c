@@ -191,8 +191,7 @@ bool p4_kstage_count_pod(const cJSON *selectors, const cJSON *old, const cJSON *
     if (!was && !is)
         return false;
     *total += (long)is - (long)was;
-    *running +=
-        (long)(is && p4_kstage_pod_up(cur)) - (long)(was && p4_kstage_pod_up(old));
+    *running += (long)(is && p4_kstage_pod_up(cur)) - (long)(was && p4_kstage_pod_up(old));
     if (*total < 0 || *running < 0)
         *total = *running = -1; /* lost track: counted again */
     return true;

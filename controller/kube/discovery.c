@@ -368,3 +368,26 @@ void p4_discovery_close(struct p4_discovery *d)
     }
     maybe_free(d);
 }
+
+int p4_resource_path(const struct p4_resource_info *info, const char *ns, const char *name,
+                     char *buf, size_t size)
+{
+    char ens[256], ename[1024];
+    int n;
+
+    if (p4_kube_escape(ns, ens, sizeof(ens)) != 0 ||
+        p4_kube_escape(name, ename, sizeof(ename)) != 0)
+        return P4_ERR_TOOBIG;
+    if (info->group[0])
+        n = snprintf(buf, size, "/apis/%s/%s", info->group, info->version);
+    else
+        n = snprintf(buf, size, "/api/%s", info->version);
+    if (n < 0 || (size_t)n >= size)
+        return P4_ERR_TOOBIG;
+    if (info->namespaced && ns[0])
+        n += snprintf(buf + n, size - (size_t)n, "/namespaces/%s", ens);
+    if ((size_t)n >= size)
+        return P4_ERR_TOOBIG;
+    n += snprintf(buf + n, size - (size_t)n, "/%s/%s", info->resource, ename);
+    return (size_t)n >= size ? P4_ERR_TOOBIG : 0;
+}

@@ -21,6 +21,7 @@ import (
 var kubeGates = []struct{ name, reason string }{
 	{"ManifestsValid", "Valid"}, {"ResourcesCreated", "Applied"},
 	{"PodsRunning", "PodsRunning"}, {"ServicesReady", "EndpointsReady"},
+	{"HooksCompleted", ""}, // NoHooks, or HooksCompleted when the chart has some
 }
 
 // kubeP4D is a Phase4Deployment of the webapp chart (version, values) whose
@@ -66,11 +67,11 @@ func waitKubeReady(t testing.TB, ctx context.Context, ns, name string, gen int64
 			order = append(order, fmt.Sprint(m["name"]))
 		}
 	}
-	if strings.Join(order, ",") != "ManifestsValid,ResourcesCreated,PodsRunning,ServicesReady" {
-		t.Errorf("Kubernetes gates %v, want ManifestsValid, ResourcesCreated, PodsRunning, ServicesReady in that order", order)
+	if strings.Join(order, ",") != "ManifestsValid,ResourcesCreated,PodsRunning,ServicesReady,HooksCompleted" {
+		t.Errorf("Kubernetes gates %v, want ManifestsValid, ResourcesCreated, PodsRunning, ServicesReady, HooksCompleted in that order", order)
 	}
 	for _, want := range kubeGates {
-		if g := kubeGate(obj, want.name); g == nil || g["status"] != "True" || g["reason"] != want.reason {
+		if g := kubeGate(obj, want.name); g == nil || g["status"] != "True" || (want.reason != "" && g["reason"] != want.reason) {
 			t.Errorf("Kubernetes gate %s = %v, want True/%s", want.name, g, want.reason)
 		}
 	}

@@ -1449,6 +1449,133 @@ static void health_json_summarizes(void **state)
     free(text);
 }
 
+/* ---- Helm hooks ---- */
+
+static cJSON *hook(const char *kind, const char *name, const char *hooks, const char *weight,
+                   const char *policy)
+{
+    cJSON *o = cJSON_CreateObject(), *meta, *ann;
+
+    cJSON_AddStringToObject(o, "apiVersion", strcmp(kind, "Job") == 0 ? "batch/v1" : "v1");
+    cJSON_AddStringToObject(o, "kind", kind);
+    meta = cJSON_AddObjectToObject(o, "metadata");
+    cJSON_AddStringToObject(meta, "name", name);
+    ann = cJSON_AddObjectToObject(meta, "annotations");
+    if (hooks)
+        cJSON_AddStringToObject(ann, "helm.sh/hook", hooks);
+    if (weight)
+        cJSON_AddStringToObject(ann, "helm.sh/hook-weight", weight);
+    if (policy)
+        cJSON_AddStringToObject(ann, "helm.sh/hook-delete-policy", policy);
+    return o;
+}
+
+static void hooks_are_sorted_out_by_event(void **state)
+{
+    cJSON *o;
+
+    (void)state;
+    o = hook("Job", "j", "pre-install, pre-upgrade", NULL, NULL);
+    assert_int_equal(p4_kstage_hook_of(o, true), P4_HOOK_PRE);
+    assert_int_equal(p4_kstage_hook_of(o, false), P4_HOOK_PRE);
+    cJSON_Delete(o);
+    o = hook("Job", "j", "post-install", NULL, NULL);
+    assert_int_equal(p4_kstage_hook_of(o, true), P4_HOOK_POST);
+    assert_int_equal(p4_kstage_hook_of(o, false), P4_HOOK_SKIP); /* not on an upgrade */
+    cJSON_Delete(o);
+    o = hook("Pod", "t", "test", NULL, NULL); /* the Validation stage's */
+    assert_int_equal(p4_kstage_hook_of(o, true), P4_HOOK_SKIP);
+    cJSON_Delete(o);
+    o = hook("Job", "d", "pre-delete", NULL, NULL);
+    assert_int_equal(p4_kstage_hook_of(o, false), P4_HOOK_SKIP);
+    cJSON_Delete(o);
+    o = hook("ConfigMap", "c", NULL, NULL, NULL);
+    assert_int_equal(p4_kstage_hook_of(o, true), P4_HOOK_NONE);
+    cJSON_Delete(o);
+    o = hook("Job", "x", "pre-installation", NULL, NULL); /* a word, not a prefix */
+    assert_int_equal(p4_kstage_hook_of(o, true), P4_HOOK_SKIP);
+    cJSON_Delete(o);
+}
+
+static void hook_delete_policies(void **state)
+{
+    cJSON *o;
+
+    (void)state;
+    o = hook("Job", "j", "pre-install", NULL, NULL);
+    assert_int_equal(p4_kstage_hook_policy(o), P4_HOOK_DELETE_BEFORE); /* Helm's default */
+    cJSON_Delete(o);
+    o = hook("Job", "j", "pre-install", NULL, "before-hook-creation,hook-succeeded");
+    assert_int_equal(p4_kstage_hook_policy(o), P4_HOOK_DELETE_BEFORE | P4_HOOK_DELETE_SUCCEEDED);
+    cJSON_Delete(o);
+    o = hook("Job", "j", "pre-install", NULL, " hook-failed ");
+    assert_int_equal(p4_kstage_hook_policy(o), P4_HOOK_DELETE_FAILED);
+    cJSON_Delete(o);
+}
+
+static void hooks_split_in_helm_order(void **state)
+{
+    cJSON *objects = cJSON_CreateArray(), *pre, *post;
+    int skipped;
+
+    (void)state;
+    cJSON_AddItemToArray(objects, hook("ConfigMap", "app", NULL, NULL, NULL));
+    cJSON_AddItemToArray(objects, hook("Job", "b-migrate", "pre-install", "5", NULL));
+    cJSON_AddItemToArray(objects, hook("ServiceAccount", "z-sa", "pre-install", "-5", NULL));
+    cJSON_AddItemToArray(objects, hook("Job", "a-migrate", "pre-install", "5", NULL));
+    cJSON_AddItemToArray(objects, hook("Job", "odd", "pre-install", "x", NULL)); /* weight 0 */
+    cJSON_AddItemToArray(objects, hook("Job", "notify", "post-install", NULL, NULL));
+    cJSON_AddItemToArray(objects, hook("Pod", "test", "test", NULL, NULL));
+    cJSON_AddItemToArray(objects, hook("Job", "up", "pre-upgrade", NULL, NULL));
+    p4_kstage_split_hooks(objects, true, &pre, &post, &skipped);
+    assert_int_equal(cJSON_GetArraySize(objects), 1); /* hooks are not applied with the set */
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(objects, 0), "metadata.name"), "app");
+    assert_int_equal(cJSON_GetArraySize(pre), 4);
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(pre, 0), "metadata.name"), "z-sa");
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(pre, 1), "metadata.name"), "odd");
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(pre, 2), "metadata.name"), "a-migrate");
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(pre, 3), "metadata.name"), "b-migrate");
+    assert_int_equal(cJSON_GetArraySize(post), 1);
+    assert_int_equal(skipped, 2); /* the test hook and the upgrade's */
+    cJSON_Delete(objects);
+    cJSON_Delete(pre);
+    cJSON_Delete(post);
+}
+
+static void hook_states(void **state)
+{
+    char why[200];
+    cJSON *o;
+
+    (void)state;
+    /* gone: removed by ttlSecondsAfterFinished: 0 or its delete policy, so it ran */
+    assert_int_equal(p4_kstage_hook_state(P4_ERR_NOTFOUND, NULL, why, sizeof(why)), P4_HOOK_DONE);
+    assert_int_equal(p4_kstage_hook_state(P4_ERR_TIMEOUT, NULL, why, sizeof(why)), P4_HOOK_RUNNING);
+    o = test_json("{'kind':'Job','status':{'active':1}}");
+    assert_int_equal(p4_kstage_hook_state(0, o, why, sizeof(why)), P4_HOOK_RUNNING);
+    cJSON_Delete(o);
+    o = test_json("{'kind':'Job','status':{'conditions':[{'type':'Complete','status':'True'}]}}");
+    assert_int_equal(p4_kstage_hook_state(0, o, why, sizeof(why)), P4_HOOK_DONE);
+    cJSON_Delete(o);
+    o = test_json("{'kind':'Job','status':{'conditions':[{'type':'Failed','status':'True',"
+                  "'reason':'BackoffLimitExceeded','message':'Job has reached the specified "
+                  "backoff limit'}]}}");
+    assert_int_equal(p4_kstage_hook_state(0, o, why, sizeof(why)), P4_HOOK_FAILED);
+    assert_string_equal(why, "BackoffLimitExceeded: Job has reached the specified backoff limit");
+    cJSON_Delete(o);
+    o = test_json("{'kind':'Pod','status':{'phase':'Succeeded'}}");
+    assert_int_equal(p4_kstage_hook_state(0, o, why, sizeof(why)), P4_HOOK_DONE);
+    cJSON_Delete(o);
+    o = test_json("{'kind':'Pod','status':{'phase':'Running'}}");
+    assert_int_equal(p4_kstage_hook_state(0, o, why, sizeof(why)), P4_HOOK_RUNNING);
+    cJSON_Delete(o);
+    o = test_json("{'kind':'ConfigMap'}"); /* done once applied */
+    assert_int_equal(p4_kstage_hook_state(0, o, why, sizeof(why)), P4_HOOK_DONE);
+    cJSON_Delete(o);
+    assert_string_equal(p4_kstage_hook_phase_name(false, true), "pre-install");
+    assert_string_equal(p4_kstage_hook_phase_name(true, false), "post-upgrade");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1495,6 +1622,10 @@ int main(void)
         cmocka_unit_test(crash_log_tail_and_path),
         cmocka_unit_test(pods_are_counted_again_when_the_selectors_change),
         cmocka_unit_test(health_json_summarizes),
+        cmocka_unit_test(hooks_are_sorted_out_by_event),
+        cmocka_unit_test(hook_delete_policies),
+        cmocka_unit_test(hooks_split_in_helm_order),
+        cmocka_unit_test(hook_states),
     };
     return cmocka_run_group_tests_name("kubestage", tests, NULL, NULL);
 }

@@ -161,24 +161,7 @@ void p4_applyset_fail_api(struct p4_applyset *a, const struct p4_inv_entry *e,
 int p4_applyset_build_path(struct p4_applyset *a, const struct p4_resource_info *info,
                            const char *ns, const char *name)
 {
-    char ens[256], ename[1024];
-    int n;
-
-    if (p4_kube_escape(ns, ens, sizeof(ens)) != 0 ||
-        p4_kube_escape(name, ename, sizeof(ename)) != 0)
-        return P4_ERR_TOOBIG;
-    if (info->group[0])
-        n = snprintf(a->path, sizeof(a->path), "/apis/%s/%s", info->group, info->version);
-    else
-        n = snprintf(a->path, sizeof(a->path), "/api/%s", info->version);
-    if (n < 0 || (size_t)n >= sizeof(a->path))
-        return P4_ERR_TOOBIG;
-    if (info->namespaced && ns[0])
-        n += snprintf(a->path + n, sizeof(a->path) - (size_t)n, "/namespaces/%s", ens);
-    if ((size_t)n >= sizeof(a->path))
-        return P4_ERR_TOOBIG;
-    n += snprintf(a->path + n, sizeof(a->path) - (size_t)n, "/%s/%s", info->resource, ename);
-    return (size_t)n >= sizeof(a->path) ? P4_ERR_TOOBIG : 0;
+    return p4_resource_path(info, ns, name, a->path, sizeof(a->path));
 }
 
 /* Send one request of the run (a->inflight until its answer). */

@@ -72,6 +72,40 @@ cJSON *p4_kstage_manifest_objects(const cJSON *secret, const char *ns, const cha
     return objects;
 }
 
+/* The manifest's hooks taken out: the step that comes next (hooks.c runs them). */
+static int hooks_next(struct run *r)
+{
+    struct work *w = r->w;
+    cJSON *pre, *post;
+    int skipped, npre, npost;
+
+    p4_kstage_split_hooks(w->objects, r->hook_install, &pre, &post, &skipped);
+    npre = cJSON_GetArraySize(pre);
+    npost = cJSON_GetArraySize(post);
+    r->has_post_hooks = npost > 0;
+    if (r->hooks_post_pending) {
+        w->hooks = post;
+        cJSON_Delete(pre);
+        return S_POST_HOOKS;
+    }
+    cJSON_Delete(post);
+    if (npre > 0 && !r->hooks_pre_done) {
+        w->hooks = pre;
+        return S_PRE_HOOKS;
+    }
+    cJSON_Delete(pre);
+    if (npre == 0 && npost == 0)
+        p4_stagerun_gate(&r->base, G_HOOKS, "True", "NoHooks", "the chart has no %s or %s hooks%s",
+                         p4_kstage_hook_phase_name(false, r->hook_install),
+                         p4_kstage_hook_phase_name(true, r->hook_install),
+                         skipped ? " (its other hooks do not run on this event)" : "");
+    else if (!r->hooks_post_done && r->base.state != P4_STAGE_PASSED)
+        p4_stagerun_gate(&r->base, G_HOOKS, "Unknown", "Waiting",
+                         "%d %s hook(s) run once the workloads are ready", npost,
+                         p4_kstage_hook_phase_name(true, r->hook_install));
+    return S_APPLY;
+}
+
 static void on_manifest(struct p4_kube_result *res, void *data)
 {
     struct run *r = (struct run *)p4_stagerun_back(data);
@@ -89,7 +123,7 @@ static void on_manifest(struct p4_kube_result *res, void *data)
         p4_stagerun_fail(&r->base, f.cls, G_MANIFESTS, f.reason, &f.err);
         return;
     }
-    p4_stagerun_next(&r->base, S_APPLY);
+    p4_stagerun_next(&r->base, hooks_next(r));
 }
 
 void p4_kstage_read_manifest(struct run *r)

@@ -11,11 +11,12 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/strmap.h"
+#include "phase4/core/text.h"
 #include "phase4/reconciler/stagerun.h"
 #include "steps.h"
 
 static const char *const gate_names[G_COUNT] = {"ManifestsValid", "ResourcesCreated", "PodsRunning",
-                                                "ServicesReady"};
+                                                "ServicesReady", "HooksCompleted"};
 
 bool p4_kstage_attempt_busy(const struct run *r)
 {
@@ -32,8 +33,14 @@ static void run_step(struct p4_stagerun *base)
     case S_READ:
         p4_kstage_read_manifest(r);
         break;
+    case S_PRE_HOOKS:
+        p4_kstage_run_hooks(r, false);
+        break;
     case S_APPLY:
         p4_kstage_apply(r);
+        break;
+    case S_POST_HOOKS:
+        p4_kstage_run_hooks(r, true);
         break;
     }
 }
@@ -55,6 +62,7 @@ static void end_work(struct p4_stagerun *base)
     if (r->w == NULL)
         return;
     cJSON_Delete(r->w->objects);
+    cJSON_Delete(r->w->hooks);
     free(r->w);
     r->w = NULL;
 }
@@ -107,6 +115,21 @@ int p4_kstage_read_spec(const cJSON *obj, struct p4_kstage_spec *out, struct p4_
     return 0;
 }
 
+/* status.hooks: what ran for this generation (a restart runs nothing twice); else the event. */
+static void read_hooks(struct run *r, const cJSON *hooks)
+{
+    int64_t gen = 0;
+
+    if (p4_json_int64(hooks, "generation", &gen) == 0 && gen == r->base.generation) {
+        r->hooks_gen = gen;
+        r->hook_install = p4_text_eq(p4_json_str(hooks, "event"), "install");
+        r->hooks_pre_done = p4_text_eq(p4_json_str(hooks, "pre"), "Succeeded");
+        r->hooks_post_done = p4_text_eq(p4_json_str(hooks, "post"), "Succeeded");
+        return;
+    }
+    r->hook_install = r->previous.n == 0;
+}
+
 static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *err)
 {
     struct p4_kube_stage *k = ctx;
@@ -129,6 +152,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     if (p4_inventory_from_json(p4_json_get(obj, "status.inventory"), &r->previous, NULL, NULL) != 0)
         p4_inventory_close(&r->previous);            /* unreadable: nothing to prune */
     p4_stagerun_add_for(&k->sr, &r->base, key, obj); /* begins on the next turn */
+    read_hooks(r, p4_json_get(obj, "status.hooks"));
     return 0;
 }
 
@@ -151,13 +175,22 @@ static cJSON *status_of(const struct p4_stagerun *base)
     const struct run *r = (const struct run *)base;
     cJSON *st, *v;
 
-    if (r->inventory == NULL && r->health == NULL)
+    if (r->inventory == NULL && r->health == NULL && r->hooks_gen == 0)
         return NULL;
     st = p4_json_need(cJSON_CreateObject());
     if (r->inventory && (v = cJSON_Parse(r->inventory)) != NULL)
         cJSON_AddItemToObject(st, "inventory", v);
     if (r->health && (v = cJSON_Parse(r->health)) != NULL)
         cJSON_AddItemToObject(st, "health", v);
+    if (r->hooks_gen != 0) {
+        v = p4_json_need(cJSON_AddObjectToObject(st, "hooks"));
+        p4_json_need(cJSON_AddNumberToObject(v, "generation", (double)r->hooks_gen));
+        p4_json_need(cJSON_AddStringToObject(v, "event", r->hook_install ? "install" : "upgrade"));
+        if (r->hooks_pre_done)
+            p4_json_need(cJSON_AddStringToObject(v, "pre", "Succeeded"));
+        if (r->hooks_post_done)
+            p4_json_need(cJSON_AddStringToObject(v, "post", "Succeeded"));
+    }
     return st;
 }
 

@@ -41,9 +41,14 @@
 #include "phase4/stages/kubernetes/inventory.h"
 #include "phase4/stages/kubernetes/stage.h"
 
-enum gate { G_MANIFESTS, G_CREATED, G_PODS, G_SERVICES, G_COUNT };
+enum gate { G_MANIFESTS, G_CREATED, G_PODS, G_SERVICES, G_HOOKS, G_COUNT };
 
-enum step { S_READ, S_APPLY };
+enum step {
+    S_READ,       /* the manifest; its hooks taken out */
+    S_PRE_HOOKS,  /* pre-install or pre-upgrade hooks (hooks.c) */
+    S_APPLY,      /* the rest, as one set (applyset.h) */
+    S_POST_HOOKS, /* post-install or post-upgrade hooks, once the workloads are ready */
+};
 
 /* The kinds watched cluster-wide (those the operator applied only). */
 enum watched { W_DEPLOY, W_STS, W_DS, W_SVC, W_PVC, W_COUNT };
@@ -70,6 +75,14 @@ struct p4_kube_stage {
 struct work {
     cJSON *objects;            /* the manifest's objects, until the apply copied them */
     struct p4_applyset *apply; /* while it runs */
+    /* The hooks of the phase this attempt runs (hooks.c). */
+    cJSON *hooks;
+    int hook_i, hooks_done;
+    bool hook_post, hook_namespaced;
+    unsigned hook_policy;   /* P4_HOOK_DELETE_* of the current hook */
+    uint64_t hook_deadline; /* loop time */
+    char hook_path[1024];   /* the current hook's object */
+    char hook_why[400];     /* why it failed, while its hook-failed deletion runs */
 };
 
 struct run {
@@ -96,6 +109,13 @@ struct run {
     long pods_total, pods_running; /* its pods, kept by the pod handlers; -1: count again */
     char drift_event[P4_APPLYSET_TAKEN_MAX + 256]; /* a DriftCorrected message to emit */
     struct nswatch *nsw;
+
+    /* Helm hooks (hooks.c): this generation's event, and the phases done (status.hooks). */
+    bool hook_install; /* install (nothing applied before), else upgrade */
+    int64_t hooks_gen; /* the generation the flags below are about (0: none yet) */
+    bool hooks_pre_done, hooks_post_done;
+    bool has_post_hooks;     /* the manifest has post hooks for this event */
+    bool hooks_post_pending; /* the workloads are ready: the next attempt runs the post hooks */
 };
 
 /* A gate's failure, as a pure function decides it. */
@@ -153,6 +173,42 @@ cJSON *p4_kstage_manifest_objects(const cJSON *secret, const char *ns, const cha
  */
 bool p4_kstage_apply_failure(const struct p4_applyset_result *res, int *gate,
                              enum p4_failure_class *cls, const char **reason);
+
+/* ---- hooks.c ---- */
+
+/* Which set an object of the manifest belongs to, for an install or an upgrade. */
+enum p4_kstage_hook {
+    P4_HOOK_NONE, /* not a hook: applied with the rest */
+    P4_HOOK_PRE,  /* pre-install (install) or pre-upgrade (upgrade) */
+    P4_HOOK_POST, /* post-install or post-upgrade */
+    P4_HOOK_SKIP, /* a hook of another event (test, delete, rollback, the other one): left out */
+};
+enum p4_kstage_hook p4_kstage_hook_of(const cJSON *obj, bool install);
+
+#define P4_HOOK_DELETE_BEFORE 0x1u    /* before-hook-creation (Helm's default) */
+#define P4_HOOK_DELETE_SUCCEEDED 0x2u /* hook-succeeded */
+#define P4_HOOK_DELETE_FAILED 0x4u    /* hook-failed */
+/* obj's helm.sh/hook-delete-policy as P4_HOOK_DELETE_* bits. */
+unsigned p4_kstage_hook_policy(const cJSON *obj);
+
+/*
+ * Take the hooks out of objects: *pre and *post (new arrays, caller deletes) get the event's
+ * pre and post hooks in Helm's order (helm.sh/hook-weight, then name, then kind); hooks of
+ * other events are dropped and counted in *skipped.
+ */
+void p4_kstage_split_hooks(cJSON *objects, bool install, cJSON **pre, cJSON **post, int *skipped);
+
+enum p4_kstage_hook_state { P4_HOOK_RUNNING, P4_HOOK_DONE, P4_HOOK_FAILED };
+/*
+ * A hook's object as read (rc, obj): a Job Complete, a Pod Succeeded, any other kind, or gone
+ * (P4_ERR_NOTFOUND: removed by its TTL or a delete policy) is done; a Job Failed or a Pod
+ * Failed failed, with why (size bytes) saying how.
+ */
+enum p4_kstage_hook_state p4_kstage_hook_state(int rc, const cJSON *obj, char *why, size_t size);
+/* "pre-install", "pre-upgrade", "post-install" or "post-upgrade". */
+const char *p4_kstage_hook_phase_name(bool post, bool install);
+/* Steps S_PRE_HOOKS (post false) and S_POST_HOOKS: r->w->hooks, one after the other. */
+void p4_kstage_run_hooks(struct run *r, bool post);
 
 /* ---- wait.c ---- */
 

@@ -534,6 +534,15 @@ void p4_kstage_evaluate(struct run *r, bool timer)
                          ev.svc_ready, ev.svc_total - ev.svc_checked);
         if (v.action == P4_KSTAGE_READY)
             break;
+        if (r->has_post_hooks && !r->hooks_post_done) {
+            /* Ready: the post hooks run now, in an attempt of their own (hooks.c). */
+            (void)uv_timer_stop(&r->base.timer);
+            if (!r->hooks_post_pending) {
+                r->hooks_post_pending = true;
+                p4_stagerun_restart_in(&r->base, 0);
+            }
+            return;
+        }
         r->waiting = r->wait_failed = false;
         (void)uv_timer_stop(&r->base.timer); /* no retry or re-check is needed now */
         p4_stagerun_passed(&r->base, "WorkloadsReady",

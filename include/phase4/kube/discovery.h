@@ -12,6 +12,7 @@
 #define PHASE4_DISCOVERY_H
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 
 #include "phase4/core/error.h"
 #include "phase4/kube/client.h"
@@ -44,6 +45,13 @@ int p4_discovery_lookup(struct p4_discovery *d, const char *api_version, const c
 /* From the cache only; NULL when unknown. Borrowed until the next refresh. */
 const struct p4_resource_info *p4_discovery_find(const struct p4_discovery *d,
                                                  const char *api_version, const char *kind);
+/*
+ * The API path of object name of info's resource into buf (size bytes): "/api/v1/namespaces/ns/
+ * configmaps/name", "/apis/apps/v1/namespaces/ns/deployments/name", without the namespace for a
+ * cluster-scoped resource or an empty ns. ns and name are escaped. 0 or P4_ERR_TOOBIG.
+ */
+int p4_resource_path(const struct p4_resource_info *info, const char *ns, const char *name,
+                     char *buf, size_t size);
 /*
  * Add the resources of one APIGroupDiscoveryList (the answer of /api or
  * /apis) to the table; subresources are skipped. For tests and the refresh.

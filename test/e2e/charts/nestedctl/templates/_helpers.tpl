@@ -15,3 +15,13 @@ app.kubernetes.io/component: controller
 :{{ .tag }}{{- with .digest -}}@{{ . }}{{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{- define "nestedctl.serviceAccountName" -}}
+{{- default (include "nestedctl.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "nestedctl.certgenImage" -}}
+{{- with .Values.controller.admissionWebhooks.patch.image -}}
+{{ .registry }}/{{ .image }}:{{ .tag }}
+{{- end -}}
+{{- end -}}

@@ -191,8 +191,9 @@ func TestKubernetesStageRunsTheChart(t *testing.T) {
 }
 
 // A new chart version without a template prunes that object, and only that
-// one: the other objects stay (the same objects, not re-created), and a
-// ConfigMap someone else made in the namespace is left alone.
+// one, and only once the new revision's workloads are ready: the other
+// objects stay (the same objects, not re-created), and a ConfigMap someone
+// else made in the namespace is left alone.
 func TestKubernetesStagePrunesRemovedTemplate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -214,12 +215,35 @@ func TestKubernetesStagePrunesRemovedTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// webapp 0.1.1 has no templates/extra.yaml.
+	// webapp 0.1.1 has no templates/extra.yaml, and this revision's pods crash:
+	// nothing of the last revision is pruned while its workloads are not ready
+	// (the extra ConfigMap stays, and status.inventory still lists it).
 	if _, err := dyn.Resource(p4dGVR).Namespace(ns).Patch(ctx, "web", types.MergePatchType,
-		[]byte(`{"spec":{"chart":{"version":"0.1.1"}}}`), metav1.PatchOptions{}); err != nil {
+		[]byte(`{"spec":{"chart":{"version":"0.1.1","values":{"podLabels":{"phase4.io/kwok-behaviour":"crashloop"}}}}}`),
+		metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	obj = waitKubeReady(t, ctx, ns, "web", 2)
+	eventually(t, 90*time.Second, "generation 2 failing on its crashing pods", func() (bool, string, error) {
+		o, err := getP4D(ctx, ns, "web")
+		if err != nil {
+			return false, "", err
+		}
+		c := condition(o, "KubernetesReady")
+		obj = o
+		return c != nil && c["status"] == "False" && fmt.Sprint(c["observedGeneration"]) == "2", fmt.Sprint(c), nil
+	})
+	if _, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, "web-webapp-extra", metav1.GetOptions{}); err != nil {
+		t.Errorf("ConfigMap web-webapp-extra was pruned before the new revision's workloads were ready: %v", err)
+	}
+	if inv := strings.Join(inventoryOf(obj), " "); !strings.Contains(inv, "ConfigMap/"+ns+"/web-webapp-extra") {
+		t.Errorf("status.inventory %s lost the last revision's ConfigMap while it still exists", inv)
+	}
+	// Fixed: the workloads come up, and only then is the ConfigMap pruned.
+	if _, err := dyn.Resource(p4dGVR).Namespace(ns).Patch(ctx, "web", types.MergePatchType,
+		[]byte(`{"spec":{"chart":{"values":{"podLabels":null}}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	obj = waitKubeReady(t, ctx, ns, "web", 3)
 	if _, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, "web-webapp-extra", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("ConfigMap web-webapp-extra still exists after the chart dropped it (err %v)", err)
 	}
@@ -227,11 +251,11 @@ func TestKubernetesStagePrunesRemovedTemplate(t *testing.T) {
 	if got := inventoryOf(obj); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("status.inventory = %v, want %v", got, want)
 	}
-	if g := kubeGate(obj, "ResourcesCreated"); !strings.Contains(fmt.Sprint(g["message"]), "1 pruned") {
+	if g := kubeGate(obj, "ResourcesCreated"); !strings.Contains(fmt.Sprint(g["message"]), "1 of the last revision's pruned once the workloads were ready") {
 		t.Errorf("ResourcesCreated message does not count the pruned object: %v", g)
 	}
 	dep2, err := kube.AppsV1().Deployments(ns).Get(ctx, "web-webapp", metav1.GetOptions{})
-	if err != nil || dep2.UID != dep.UID || dep2.Labels["phase4.io/generation"] != "2" {
+	if err != nil || dep2.UID != dep.UID || dep2.Labels["phase4.io/generation"] != "3" {
 		t.Errorf("the Deployment was not kept and re-labelled: err %v, uid %s (was %s), labels %v", err, dep2.UID, dep.UID, dep2.Labels)
 	}
 	if _, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, "web-webapp", metav1.GetOptions{}); err != nil {

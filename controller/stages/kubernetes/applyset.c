@@ -319,6 +319,8 @@ int p4_applyset_run(struct p4_kube *k, struct p4_discovery *d, const cJSON *obje
     a->force = o->force;
     a->take_from_updaters = o->take_from_updaters;
     a->allow_cluster_scoped = o->allow_cluster_scoped;
+    a->no_prune = o->no_prune;
+    a->prune_only = o->prune_only;
     a->scope_ns = p4_strdup_or_null(o->scope_namespace);
     a->create_ns = o->create_namespace;
     a->nsentry.api_version = p4_strdup("v1");

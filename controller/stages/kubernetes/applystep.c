@@ -88,6 +88,11 @@ static int hooks_next(struct run *r)
         cJSON_Delete(pre);
         return S_POST_HOOKS;
     }
+    if (r->prune_now) {
+        cJSON_Delete(pre);
+        cJSON_Delete(post);
+        return S_PRUNE;
+    }
     cJSON_Delete(post);
     if (npre > 0 && !r->hooks_pre_done) {
         w->hooks = pre;
@@ -139,13 +144,17 @@ void p4_kstage_read_manifest(struct run *r)
 
 /* ---- S_APPLY ---- */
 
-/* What the next apply prunes against: what this run applied last, else status.inventory. */
+/*
+ * What the next apply prunes against: what this run applied last, else (before that, and
+ * while the last revision's leftovers wait for this one's workloads) status.inventory.
+ */
 static const struct p4_inventory *prune_base(const struct run *r)
 {
-    return r->applied ? &r->inv : &r->previous;
+    return r->applied && !r->prune_pending ? &r->inv : &r->previous;
 }
-/* status.inventory after a failed apply: what it applied, and what the last revision had. */
-static char *inventory_after_failure(const struct run *r, const struct p4_inventory *applied)
+/* status.inventory while something is not pruned (yet): what was applied, and what the last
+   revision had. */
+static char *inventory_with_leftovers(const struct run *r, const struct p4_inventory *applied)
 {
     struct p4_inventory rest = {NULL, 0};
     cJSON *json = p4_inventory_to_json(applied), *more;
@@ -175,9 +184,22 @@ bool p4_kstage_apply_failure(const struct p4_applyset_result *res, int *gate,
     return true;
 }
 
+/* How many entries of the prune base applied does not hold. */
+static size_t leftover_count(const struct run *r, const struct p4_inventory *applied)
+{
+    struct p4_inventory rest = {NULL, 0};
+    size_t n = 0;
+
+    if (p4_inventory_diff(prune_base(r), applied, &rest) == 0)
+        n = rest.n;
+    p4_inventory_close(&rest);
+    return n;
+}
+
 static void on_applied(const struct p4_applyset_result *res, void *data)
 {
     struct run *r = (struct run *)p4_stagerun_back(data);
+    size_t leftovers = 0;
     bool again;
 
     if (r == NULL)
@@ -190,7 +212,7 @@ static void on_applied(const struct p4_applyset_result *res, void *data)
         int gate;
         if (res->validated) {
             free(r->inventory);
-            r->inventory = inventory_after_failure(r, &res->applied);
+            r->inventory = inventory_with_leftovers(r, &res->applied);
             p4_stagerun_gate(&r->base, G_MANIFESTS, "True", "Valid",
                              "the manifest's objects are known kinds in namespace %s",
                              r->base.target_ns);
@@ -201,9 +223,12 @@ static void on_applied(const struct p4_applyset_result *res, void *data)
     }
     again = r->applied;
     r->drift = false; /* everything was just put back (a change seen meanwhile was ours) */
-    /* The inventory is this revision's now: the last one's leftovers were pruned. */
     free(r->inventory);
-    {
+    if (r->w->no_prune) { /* the last revision's leftovers stay until the workloads are ready */
+        leftovers = leftover_count(r, &res->applied);
+        r->prune_pending = leftovers > 0;
+        r->inventory = inventory_with_leftovers(r, &res->applied);
+    } else { /* the inventory is this revision's now: the last one's leftovers were pruned */
         cJSON *json = p4_inventory_to_json(&res->applied);
         r->inventory = p4_json_print(json);
         cJSON_Delete(json);
@@ -217,11 +242,20 @@ static void on_applied(const struct p4_applyset_result *res, void *data)
     p4_stagerun_gate(&r->base, G_MANIFESTS, "True", "Valid",
                      "%zu object(s), all known kinds in namespace %s%s", res->applied.n,
                      r->base.target_ns, r->allow_cluster ? " or cluster-scoped" : "");
-    p4_stagerun_gate(&r->base, G_CREATED, "True", "Applied",
-                     "%zu object(s) applied (%zu created, %zu changed); %d pruned%s%s",
-                     res->applied.n, res->created.n, res->changed.n, res->pruned,
-                     res->prune_skipped ? ", some left alone (not ours)" : "",
-                     res->taken && res->taken[0] ? "; fields changed by hand were put back" : "");
+    if (leftovers > 0)
+        p4_stagerun_gate(&r->base, G_CREATED, "True", "Applied",
+                         "%zu object(s) applied (%zu created, %zu changed); %zu of the last "
+                         "revision's are pruned once the workloads are ready%s",
+                         res->applied.n, res->created.n, res->changed.n, leftovers,
+                         res->taken && res->taken[0] ? "; fields changed by hand were put back"
+                                                     : "");
+    else
+        p4_stagerun_gate(&r->base, G_CREATED, "True", "Applied",
+                         "%zu object(s) applied (%zu created, %zu changed); %d pruned%s%s",
+                         res->applied.n, res->created.n, res->changed.n, res->pruned,
+                         res->prune_skipped ? ", some left alone (not ours)" : "",
+                         res->taken && res->taken[0] ? "; fields changed by hand were put back"
+                                                     : "");
     /* Something had to be put back: a DriftCorrected Event on the next poll. */
     (void)p4_kstage_drift_message(res, again, r->base.generation, r->drift_event,
                                   sizeof(r->drift_event));
@@ -240,7 +274,11 @@ static void on_applied(const struct p4_applyset_result *res, void *data)
 void p4_kstage_apply(struct run *r)
 {
     struct p4_kube_stage *k = r->k;
+    /* Before the stage passed (a new revision, or a retry) nothing is pruned: what the last
+       revision had goes once this one's workloads are ready (S_PRUNE). */
+    bool no_prune = r->base.state != P4_STAGE_PASSED;
     struct p4_applyset_opts o = {
+        .no_prune = no_prune,
         .namespace_ = r->base.target_ns,
         .owner_namespace = r->base.ns,
         .owner_name = r->base.name,
@@ -254,6 +292,7 @@ void p4_kstage_apply(struct run *r)
     };
 
     r->base.pending = 0;
+    r->w->no_prune = no_prune;
     if (r->base.state != P4_STAGE_PASSED) /* applying again after a pass (drift) is quiet */
         p4_stagerun_gate(&r->base, G_CREATED, "Unknown", "Applying", "applying %d object(s)",
                          cJSON_GetArraySize(r->w->objects));
@@ -267,4 +306,63 @@ void p4_kstage_apply(struct run *r)
     }
     cJSON_Delete(r->w->objects); /* copied by the apply */
     r->w->objects = NULL;
+}
+
+/* ---- S_PRUNE: what the last revision had, once this one's workloads are ready ---- */
+
+static void on_pruned(const struct p4_applyset_result *res, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    struct p4_error err;
+    enum p4_failure_class cls;
+    const char *reason;
+    int gate;
+
+    if (r == NULL)
+        return;
+    r->w->apply = NULL;
+    if (res->rc != 0) {
+        err = res->err;
+        if (p4_kstage_apply_failure(res, &gate, &cls, &reason))
+            p4_stagerun_fail(&r->base, cls, G_CREATED, reason, &err);
+        return;
+    }
+    r->prune_pending = r->prune_now = false;
+    free(r->inventory);
+    {
+        cJSON *json = p4_inventory_to_json(&res->applied);
+        r->inventory = p4_json_print(json);
+        cJSON_Delete(json);
+    }
+    p4_stagerun_gate(&r->base, G_CREATED, "True", "Applied",
+                     "%zu object(s) applied; %d of the last revision's pruned once the "
+                     "workloads were ready%s",
+                     res->applied.n, res->pruned,
+                     res->prune_skipped ? ", some left alone (not ours)" : "");
+    p4_stagerun_end_attempt(&r->base);
+    p4_kstage_evaluate(r, true);
+}
+
+void p4_kstage_prune(struct run *r)
+{
+    struct p4_kube_stage *k = r->k;
+    struct p4_applyset_opts o = {
+        .prune_only = true,
+        .namespace_ = r->base.target_ns,
+        .owner_namespace = r->base.ns,
+        .owner_name = r->base.name,
+        .generation = r->base.generation,
+        .previous = &r->previous,
+        .scope_namespace = r->base.target_ns,
+        .allow_cluster_scoped = r->allow_cluster,
+    };
+
+    r->base.pending = 0;
+    r->base.inflight++;
+    if (p4_applyset_run(k->cfg.kube, k->cfg.discovery, r->w->objects, &o, on_pruned, r,
+                        &r->w->apply) != 0) {
+        r->base.inflight--;
+        p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_CREATED, "ApplyFailed",
+                          "cannot start pruning the last revision's objects");
+    }
 }

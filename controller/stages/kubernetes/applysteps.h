@@ -64,7 +64,8 @@ struct p4_applyset {
     char *ns, *owner_ns, *owner_name;
     int64_t generation;
     bool force, create_ns, take_from_updaters, allow_cluster_scoped, validated;
-    char *scope_ns; /* opts.scope_namespace, or NULL */
+    bool no_prune, prune_only; /* opts: apply only; prune only */
+    char *scope_ns;            /* opts.scope_namespace, or NULL */
     struct p4_inventory previous, inv, prune;
     unsigned char *fate;   /* per prune entry */
     unsigned char *change; /* per inventory entry (enum p4_applyset_change) */

@@ -76,5 +76,10 @@ void p4_applyset_validate(struct p4_applyset *a)
     }
     a->fate = p4_calloc(a->prune.n ? a->prune.n : 1, 1);
     a->i = 0;
+    if (a->prune_only) { /* applied before: the whole inventory stands as applied */
+        a->napplied = a->inv.n;
+        p4_applyset_go(a, APPLY_PRUNE, 0);
+        return;
+    }
     p4_applyset_go(a, a->create_ns ? APPLY_NAMESPACE : APPLY_OBJECT, 0);
 }

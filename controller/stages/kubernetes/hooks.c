@@ -520,7 +520,11 @@ static void hook_start(struct run *r)
         p4_stagerun_gate(&r->base, G_HOOKS, w->hook_post ? "True" : "Unknown", "HooksCompleted",
                          "%d %s hook(s) completed%s", w->hooks_done, phase_of(r),
                          w->hook_post ? "" : "; post hooks run once the workloads are ready");
-        if (w->hook_post) {
+        if (w->hook_post && r->prune_pending) {
+            r->hooks_post_pending = false;
+            r->prune_now = true;
+            p4_stagerun_next(&r->base, S_PRUNE);
+        } else if (w->hook_post) {
             r->hooks_post_pending = false;
             p4_stagerun_end_attempt(&r->base);
             p4_kstage_evaluate(r, true);

@@ -42,6 +42,9 @@ static void run_step(struct p4_stagerun *base)
     case S_POST_HOOKS:
         p4_kstage_run_hooks(r, true);
         break;
+    case S_PRUNE:
+        p4_kstage_prune(r);
+        break;
     }
 }
 

@@ -4,7 +4,7 @@
  * The stage (phase4/stages/kubernetes/stage.h) is cut by concern:
  *   stage.c      the driving: stage.h's operations, a run's begin/step/end/cancel/destroy,
  *                p4_kube_stage_new/_free.
- *   applystep.c  S_READ (the manifest Secret) and S_APPLY (applyset.h): ManifestsValid,
+ *   applystep.c  S_READ (the manifest Secret), S_APPLY (applyset.h) and S_PRUNE: ManifestsValid,
  *                ResourcesCreated, status.inventory.
  *   wait.c       the wait once applied: PodsRunning and ServicesReady (fail fast, the
  *                unschedulable grace, the rollout timeout).
@@ -48,6 +48,7 @@ enum step {
     S_PRE_HOOKS,  /* pre-install or pre-upgrade hooks (hooks.c) */
     S_APPLY,      /* the rest, as one set (applyset.h) */
     S_POST_HOOKS, /* post-install or post-upgrade hooks, once the workloads are ready */
+    S_PRUNE,      /* then what the last revision had and this one does not */
 };
 
 /* The kinds watched cluster-wide (those the operator applied only). */
@@ -75,6 +76,7 @@ struct p4_kube_stage {
 struct work {
     cJSON *objects;            /* the manifest's objects, until the apply copied them */
     struct p4_applyset *apply; /* while it runs */
+    bool no_prune;             /* the apply left the last revision's leftovers */
     /* The hooks of the phase this attempt runs (hooks.c). */
     cJSON *hooks;
     int hook_i, hooks_done;
@@ -116,6 +118,11 @@ struct run {
     bool hooks_pre_done, hooks_post_done;
     bool has_post_hooks;     /* the manifest has post hooks for this event */
     bool hooks_post_pending; /* the workloads are ready: the next attempt runs the post hooks */
+
+    /* What the last revision applied and this one does not is pruned only once this one's
+       workloads are ready (status.inventory lists it until then). */
+    bool prune_pending; /* applied without pruning: leftovers of r->previous remain */
+    bool prune_now;     /* the workloads are ready: the next attempt prunes */
 };
 
 /* A gate's failure, as a pure function decides it. */
@@ -147,6 +154,7 @@ bool p4_kstage_attempt_busy(const struct run *r);
 
 void p4_kstage_read_manifest(struct run *r); /* S_READ */
 void p4_kstage_apply(struct run *r);         /* S_APPLY */
+void p4_kstage_prune(struct run *r);         /* S_PRUNE */
 
 /*
  * Reading manifest Secret ns/secret failed with rc (not 0; api_err the API's error): *f gets

@@ -543,6 +543,15 @@ void p4_kstage_evaluate(struct run *r, bool timer)
             }
             return;
         }
+        if (r->prune_pending) {
+            /* Ready: what the last revision left is pruned now (applystep.c). */
+            (void)uv_timer_stop(&r->base.timer);
+            if (!r->prune_now) {
+                r->prune_now = true;
+                p4_stagerun_restart_in(&r->base, 0);
+            }
+            return;
+        }
         r->waiting = r->wait_failed = false;
         (void)uv_timer_stop(&r->base.timer); /* no retry or re-check is needed now */
         p4_stagerun_passed(&r->base, "WorkloadsReady",

@@ -93,6 +93,13 @@ struct p4_applyset_opts {
      */
     const char *scope_namespace;
     bool allow_cluster_scoped;
+    /*
+     * An upgrade prunes only once its workloads are healthy: no_prune applies and skips step
+     * 3 (result.applied is the new inventory; what previous held and it does not stays);
+     * prune_only skips steps 1 and 2 and prunes what previous holds and objects do not
+     * (result.applied is then the new inventory, unapplied, with generations 0).
+     */
+    bool no_prune, prune_only;
 };
 
 struct p4_applyset_result {

@@ -66,7 +66,13 @@ run: deps build
 check: deps
 	@hack/check
 
-bench: deps build
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJS) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(P4_CFLAGS) $(CFLAGS) $< $(LIB_OBJS) $(P4_LIBS) $(LDFLAGS) -o $@
+
+bench: deps build $(BENCH_BINS)
 	@bench/run
 
 cluster-up:

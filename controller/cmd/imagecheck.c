@@ -9,10 +9,10 @@
 #include <uv.h>
 
 #include "cmd.h"
+#include "phase4/oci/imagecheck.h"
 #include "phase4/oci/imageref.h"
 #include "phase4/oci/ocimanifest.h"
 #include "phase4/oci/regauth.h"
-#include "phase4/stages/docker/imagecheck.h"
 
 struct image_cli {
     int rc;

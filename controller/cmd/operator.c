@@ -386,6 +386,7 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     hc.kube = app->kube;
     hc.discovery = app->discovery;
     hc.charts = app->charts;
+    hc.registry = app->registry;
     hc.helm = o->helm ? o->helm : default_helm(helm_buf, sizeof(helm_buf));
     hc.work_dir = helm_dir;
     hc.helm_timeout_ms = o->helm_timeout_ms;

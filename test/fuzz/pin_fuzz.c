@@ -14,6 +14,10 @@
  * the gate's message is terminated in any buffer, writes nothing past it, holds no control byte
  * and passes exactly when something is pinned. Comparing repositories is symmetric, true of any
  * reference with itself, with itself pinned to a digest, and with its normalised name.
+ *
+ * The other images (steps.h, S_IMAGES): each collected once, none naming the repository; once
+ * given a digest, every container running one of the valid ones runs "<name>@<digest>" after
+ * p4_helm_pin_others, a second pass changes nothing, and the gate's message is terminated.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +27,7 @@
 #include "phase4/kube/podspec.h"
 #include "phase4/oci/imageref.h"
 #include "stages/helm/pin.h"
+#include "stages/helm/steps.h"
 
 #define SHA256 "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define SHA512                                                                                     \
@@ -183,6 +188,46 @@ static void fuzz_rewrite(cJSON *objects, const char *repository, const char *dig
     cJSON_Delete(copy);
 }
 
+/* The other images of objects, after the pin: collected, pinned, pinned again. */
+static void fuzz_others(cJSON *objects, const char *repository)
+{
+    static struct other_images o; /* large: not on the stack */
+    char msg[P4_ERROR_MESSAGE_MAX], name[1100];
+    int changed;
+
+    p4_helm_collect_images(objects, repository, &o);
+    if (o.n > OTHER_IMAGES_MAX || o.nsecrets > PULL_SECRETS_MAX || o.more < 0)
+        abort();
+    for (size_t i = 0; i < o.n; i++) {
+        if (o.img[i].count < 1 || p4_pin_same_repository(o.img[i].image, repository) ||
+            o.img[i].invalid != !parses(o.img[i].image))
+            abort();
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(o.img[k].image, o.img[i].image) == 0)
+                abort();
+        }
+        if (!o.img[i].invalid)
+            (void)snprintf(o.img[i].digest, sizeof(o.img[i].digest), "%s", SHA256);
+    }
+    changed = p4_helm_pin_others(objects, &o);
+    if (changed < 0 || p4_helm_pin_others(objects, &o) != 0)
+        abort();
+    for (size_t i = 0; i < o.n; i++) {
+        /* what was pinned is a reference, at the digest, to the same repository */
+        if (o.img[i].invalid || !p4_helm_pinned_name(o.img[i].image, SHA256, name, sizeof(name)))
+            continue;
+        if (!parses(name) || !p4_pin_same_repository(name, o.img[i].image))
+            abort();
+    }
+    p4_helm_images_message(&o, true, repository, msg, sizeof(msg));
+    if (memchr(msg, '\0', sizeof(msg)) == NULL)
+        abort();
+    p4_helm_images_message(&o, false, repository, msg, 7);
+    if (memchr(msg, '\0', 7) == NULL)
+        abort();
+    p4_helm_other_images_close(&o);
+}
+
 static void fuzz_same(const char *image, const char *repository)
 {
     struct p4_image_ref r;
@@ -243,8 +288,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     len = size - 1;
 
     objects = cJSON_ParseWithLength(text, len);
-    if (cJSON_IsArray(objects))
+    if (cJSON_IsArray(objects)) {
         fuzz_rewrite(objects, repository, digest);
+        fuzz_others(objects, repository);
+    }
     cJSON_Delete(objects);
 
     nul = memchr(text, '\0', len);

@@ -952,13 +952,10 @@ static void helm_run_failures(void **state)
 
 /* Gates as a run holds them: Packaged True, the rest as given ("T" True, "U" Unknown). */
 static void set_gates(struct p4_gate *gates, const char *lints, const char *values,
-                      const char *pinned, const char *dryrun)
+                      const char *pinned, const char *images, const char *dryrun)
 {
-    const char *s[G_COUNT] = {[G_PACKAGED] = "T",
-                              [G_LINTS] = lints,
-                              [G_VALUES] = values,
-                              [G_PINNED] = pinned,
-                              [G_DRYRUN] = dryrun};
+    const char *s[G_COUNT] = {[G_PACKAGED] = "T",  [G_LINTS] = lints,   [G_VALUES] = values,
+                              [G_PINNED] = pinned, [G_IMAGES] = images, [G_DRYRUN] = dryrun};
 
     for (int i = 0; i < G_COUNT; i++)
         gates[i] = (struct p4_gate){.status = s[i][0] == 'T' ? "True" : "Unknown"};
@@ -966,34 +963,347 @@ static void set_gates(struct p4_gate *gates, const char *lints, const char *valu
 
 static void gates_not_checked_after_helm_fails(void **state)
 {
+    const unsigned after_values = (1u << G_PINNED) | (1u << G_IMAGES) | (1u << G_DRYRUN);
     struct p4_gate gates[P4_GATES_MAX] = {0};
 
     (void)state;
+    /* the gates keep the order status shows them in */
+    assert_true(G_PINNED < G_IMAGES && G_IMAGES < G_DRYRUN && G_DRYRUN == G_COUNT - 1);
     /* lint fails: the gates after it were not reached */
-    set_gates(gates, "U", "U", "U", "U");
-    assert_int_equal(p4_helm_not_checked(G_LINTS, gates),
-                     (1u << G_VALUES) | (1u << G_PINNED) | (1u << G_DRYRUN));
-    /* lint finds the values' fault: Lints, ImagePinned and DryRun not checked */
-    assert_int_equal(p4_helm_not_checked(G_VALUES, gates),
-                     (1u << G_LINTS) | (1u << G_PINNED) | (1u << G_DRYRUN));
+    set_gates(gates, "U", "U", "U", "U", "U");
+    assert_int_equal(p4_helm_not_checked(G_LINTS, gates), (1u << G_VALUES) | after_values);
+    /* lint finds the values' fault: Lints, ImagePinned, ImagesPullable and DryRun not checked */
+    assert_int_equal(p4_helm_not_checked(G_VALUES, gates), (1u << G_LINTS) | after_values);
     /* the chart is missing after all: Packaged is never marked, the others are */
     assert_int_equal(p4_helm_not_checked(G_PACKAGED, gates),
-                     (1u << G_LINTS) | (1u << G_VALUES) | (1u << G_PINNED) | (1u << G_DRYRUN));
-    /* template fails after lint passed: only what is not True yet (the pin comes after it) */
-    set_gates(gates, "T", "T", "U", "U");
-    assert_int_equal(p4_helm_not_checked(G_DRYRUN, gates), 1u << G_PINNED);
-    assert_int_equal(p4_helm_not_checked(G_VALUES, gates), (1u << G_PINNED) | (1u << G_DRYRUN));
-    /* the dry run fails after the pin held */
-    set_gates(gates, "T", "T", "T", "U");
+                     (1u << G_LINTS) | (1u << G_VALUES) | after_values);
+    /* template fails after lint passed: only what is not True yet (pin and images after it) */
+    set_gates(gates, "T", "T", "U", "U", "U");
+    assert_int_equal(p4_helm_not_checked(G_DRYRUN, gates), (1u << G_PINNED) | (1u << G_IMAGES));
+    assert_int_equal(p4_helm_not_checked(G_VALUES, gates), after_values);
+    /* the dry run fails after the pin and the other images held */
+    set_gates(gates, "T", "T", "T", "T", "U");
     assert_int_equal(p4_helm_not_checked(G_DRYRUN, gates), 0);
-    set_gates(gates, "T", "T", "T", "T");
+    set_gates(gates, "T", "T", "T", "T", "T");
     assert_int_equal(p4_helm_not_checked(G_DRYRUN, gates), 0);
     /* a gate already False (an earlier attempt) is shown NotChecked too */
-    set_gates(gates, "U", "U", "U", "U");
+    set_gates(gates, "U", "U", "U", "U", "U");
     gates[G_DRYRUN].status = "False";
+    gates[G_IMAGES].status = "False";
     gates[G_PINNED].status = "False";
-    assert_int_equal(p4_helm_not_checked(G_LINTS, gates),
-                     (1u << G_VALUES) | (1u << G_PINNED) | (1u << G_DRYRUN));
+    assert_int_equal(p4_helm_not_checked(G_LINTS, gates), (1u << G_VALUES) | after_values);
+}
+
+/* ---- S_IMAGES, S_IMAGES_CHECK: the other images ---- */
+
+#define OTHER_DIGEST "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+
+/* A Deployment (app pinned already, a sidecar, an init container, a digest-pinned database,
+   the sidecar again), a CronJob with the sidecar and a pull secret, and a Service. */
+static const char rendered_pods[] =
+    "[{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web'},"
+    "'spec':{'template':{'spec':{'imagePullSecrets':[{'name':'regcred'},{'name':''}],"
+    "'initContainers':[{'name':'migrate','image':'busybox:1.36'}],"
+    "'containers':[{'name':'app','image':'" PIN_REPO "@" PIN_DIGEST "'},"
+    "{'name':'metrics','image':'127.0.0.1:5000/phase4/exporter:0.15'},"
+    "{'name':'db','image':'docker.io/library/postgres:16@" OTHER_DIGEST "'},"
+    "{'name':'metrics2','image':'127.0.0.1:5000/phase4/exporter:0.15'},"
+    "{'name':'noimage'}]}}}},"
+    "{'apiVersion':'batch/v1','kind':'CronJob','metadata':{'name':'tick'},"
+    "'spec':{'jobTemplate':{'spec':{'template':{'spec':{"
+    "'imagePullSecrets':[{'name':'regcred'},{'name':'other'}],"
+    "'containers':[{'name':'tick','image':'127.0.0.1:5000/phase4/exporter:0.15'}]}}}}}},"
+    "{'apiVersion':'v1','kind':'Service','metadata':{'name':'web'},'spec':{}}]";
+
+static void other_images_collected(void **state)
+{
+    cJSON *objects = test_json(rendered_pods);
+    struct other_images o;
+    struct failure f = untouched;
+    char msg[P4_ERROR_MESSAGE_MAX];
+
+    (void)state;
+    p4_helm_collect_images(objects, PIN_REPO, &o);
+    /* distinct, first seen first (init containers before containers); the pinned one left out */
+    assert_int_equal(o.n, 3);
+    assert_string_equal(o.img[0].image, "busybox:1.36");
+    assert_string_equal(o.img[0].where, "Deployment web, container migrate");
+    assert_int_equal(o.img[0].count, 1);
+    assert_string_equal(o.img[1].image, "127.0.0.1:5000/phase4/exporter:0.15");
+    assert_string_equal(o.img[1].where, "Deployment web, container metrics");
+    assert_int_equal(o.img[1].count, 3);
+    assert_string_equal(o.img[2].image, "docker.io/library/postgres:16@" OTHER_DIGEST);
+    for (size_t i = 0; i < o.n; i++) {
+        assert_false(o.img[i].invalid);
+        assert_string_equal(o.img[i].digest, "");
+    }
+    assert_int_equal(o.more, 0);
+    /* the pod templates' pull secrets, once each, empty names skipped */
+    assert_int_equal(o.nsecrets, 2);
+    assert_string_equal(o.secrets[0], "regcred");
+    assert_string_equal(o.secrets[1], "other");
+    assert_false(p4_helm_images_unfit(&o, &f, msg, sizeof(msg)));
+    p4_helm_other_images_close(&o);
+    assert_int_equal(o.n, 0);
+    cJSON_Delete(objects);
+
+    /* nothing else runs: no image, no failure */
+    objects = test_json("[{'apiVersion':'v1','kind':'Pod','metadata':{'name':'p'},'spec':{"
+                        "'containers':[{'name':'a','image':'" PIN_REPO "@" PIN_DIGEST "'}]}},"
+                        "{'apiVersion':'v1','kind':'ConfigMap','metadata':{'name':'c'}}]");
+    p4_helm_collect_images(objects, PIN_REPO, &o);
+    assert_int_equal(o.n, 0);
+    assert_int_equal(o.nsecrets, 0);
+    assert_false(p4_helm_images_unfit(&o, &f, msg, sizeof(msg)));
+    p4_helm_images_message(&o, true, PIN_REPO, msg, sizeof(msg));
+    assert_string_equal(msg, "the chart runs no image other than " PIN_REPO);
+    p4_helm_other_images_close(&o);
+    cJSON_Delete(objects);
+}
+
+static void other_images_unfit(void **state)
+{
+    cJSON *objects = test_json("[{'apiVersion':'v1','kind':'Pod','metadata':{'name':'p'},'spec':{"
+                               "'containers':[{'name':'ok','image':'busybox'},"
+                               "{'name':'bad','image':'Bad Image!'}]}}]");
+    struct other_images o;
+    struct failure f = untouched;
+    char msg[P4_ERROR_MESSAGE_MAX], image[64];
+
+    (void)state;
+    p4_helm_collect_images(objects, PIN_REPO, &o);
+    assert_int_equal(o.n, 2);
+    assert_false(o.img[0].invalid);
+    assert_true(o.img[1].invalid);
+    assert_true(p4_helm_images_unfit(&o, &f, msg, sizeof(msg)));
+    assert_failure(f, G_IMAGES, P4_FAIL_ARTIFACT, "InvalidImageReference");
+    assert_non_null(strstr(msg, "\"Bad Image!\" (Pod p, container bad)"));
+    p4_helm_other_images_close(&o);
+    cJSON_Delete(objects);
+
+    /* more distinct images than are checked */
+    objects = test_json("[{'apiVersion':'v1','kind':'Pod','metadata':{'name':'p'},'spec':{"
+                        "'containers':[]}}]");
+    for (int i = 0; i < OTHER_IMAGES_MAX + 2; i++) {
+        cJSON *c = cJSON_CreateObject();
+        (void)snprintf(image, sizeof(image), "busybox:%d", i);
+        cJSON_AddStringToObject(c, "name", "c");
+        cJSON_AddStringToObject(c, "image", image);
+        cJSON_AddItemToArray(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(objects, 0), "spec"),
+                                "containers"),
+            c);
+    }
+    p4_helm_collect_images(objects, PIN_REPO, &o);
+    assert_int_equal(o.n, OTHER_IMAGES_MAX);
+    assert_int_equal(o.more, 2);
+    f = untouched;
+    assert_true(p4_helm_images_unfit(&o, &f, msg, sizeof(msg)));
+    assert_failure(f, G_IMAGES, P4_FAIL_ARTIFACT, "TooManyImages");
+    p4_helm_other_images_close(&o);
+    cJSON_Delete(objects);
+}
+
+static void pinned_names_keep_what_the_chart_wrote(void **state)
+{
+    char buf[256];
+
+    (void)state;
+    assert_true(p4_helm_pinned_name("busybox:1.36", OTHER_DIGEST, buf, sizeof(buf)));
+    assert_string_equal(buf, "busybox@" OTHER_DIGEST); /* not docker.io/library/busybox */
+    assert_true(
+        p4_helm_pinned_name("127.0.0.1:5000/phase4/app:1.0", OTHER_DIGEST, buf, sizeof(buf)));
+    assert_string_equal(buf, "127.0.0.1:5000/phase4/app@" OTHER_DIGEST);
+    /* a port is no tag */
+    assert_true(p4_helm_pinned_name("localhost:5000/app", OTHER_DIGEST, buf, sizeof(buf)));
+    assert_string_equal(buf, "localhost:5000/app@" OTHER_DIGEST);
+    /* a digest already (with or without a tag): the name, at the digest checked */
+    assert_true(p4_helm_pinned_name("postgres:16@" PIN_DIGEST, OTHER_DIGEST, buf, sizeof(buf)));
+    assert_string_equal(buf, "postgres@" OTHER_DIGEST);
+    assert_true(p4_helm_pinned_name("quay.io/a/b@" PIN_DIGEST, PIN_DIGEST, buf, sizeof(buf)));
+    assert_string_equal(buf, "quay.io/a/b@" PIN_DIGEST);
+    /* too small: nothing half written */
+    assert_false(p4_helm_pinned_name("busybox:1.36", OTHER_DIGEST, buf, 20));
+    assert_string_equal(buf, "");
+}
+
+static void other_images_rewritten(void **state)
+{
+    cJSON *objects = test_json(rendered_pods);
+    struct other_images o;
+    char *text;
+    size_t len = 0;
+
+    (void)state;
+    p4_helm_collect_images(objects, PIN_REPO, &o);
+    /* only what was checked (has its digest) is pinned */
+    (void)snprintf(o.img[1].digest, sizeof(o.img[1].digest), "%s", OTHER_DIGEST);
+    (void)snprintf(o.img[2].digest, sizeof(o.img[2].digest), "%s", OTHER_DIGEST);
+    assert_int_equal(p4_helm_pin_others(objects, &o), 4); /* 3 sidecars and the database */
+    text = p4_helm_print_manifest(objects, &len);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    assert_non_null(strstr(text, "\"image\":\"busybox:1.36\"")); /* not checked: as written */
+    assert_null(strstr(text, "exporter:0.15"));
+    assert_non_null(strstr(text, "\"image\":\"127.0.0.1:5000/phase4/exporter@" OTHER_DIGEST "\""));
+    assert_non_null(strstr(text, "\"image\":\"docker.io/library/postgres@" OTHER_DIGEST "\""));
+    assert_non_null(strstr(text, "\"image\":\"" PIN_REPO "@" PIN_DIGEST "\""));
+    /* twice: nothing left to change */
+    assert_int_equal(p4_helm_pin_others(objects, &o), 0);
+    free(text);
+    p4_helm_other_images_close(&o);
+    cJSON_Delete(objects);
+}
+
+static void cache_keys_tell_who_asks(void **state)
+{
+    struct p4_image_ref tag = {0}, dig = {0};
+    struct p4_regauth_entry alice = {.username = (char *)"alice", .password = (char *)"s3cret"};
+    struct p4_regauth_entry alice2 = {.username = (char *)"alice", .password = (char *)"other"};
+    struct p4_registry_target t = {.host = "127.0.0.1:5000"};
+    char a[512], b[512];
+
+    (void)state;
+    assert_int_equal(p4_image_ref_parse("127.0.0.1:5000/phase4/app:1.0", &tag, NULL), 0);
+    assert_int_equal(p4_image_ref_parse("postgres@" OTHER_DIGEST, &dig, NULL), 0);
+    p4_helm_image_key(&tag, "linux/amd64", &t, a, sizeof(a));
+    assert_memory_equal(a, "127.0.0.1:5000/phase4/app:1.0 linux/amd64 ", 42);
+    p4_helm_image_key(&tag, "linux/amd64", &t, b, sizeof(b));
+    assert_string_equal(a, b);
+    /* another platform, transport, CA or credential: another key */
+    p4_helm_image_key(&tag, "linux/arm64", &t, b, sizeof(b));
+    assert_string_not_equal(a, b);
+    t.insecure_http = 1;
+    p4_helm_image_key(&tag, "linux/amd64", &t, b, sizeof(b));
+    assert_string_not_equal(a, b);
+    t.insecure_http = 0;
+    t.ca_pem = (const unsigned char *)"PEM";
+    t.ca_len = 3;
+    p4_helm_image_key(&tag, "linux/amd64", &t, b, sizeof(b));
+    assert_string_not_equal(a, b);
+    t.ca_pem = NULL;
+    t.ca_len = 0;
+    t.cred = &alice;
+    p4_helm_image_key(&tag, "linux/amd64", &t, a, sizeof(a));
+    assert_null(strstr(a, "alice")); /* credentials are only hashed */
+    assert_null(strstr(a, "s3cret"));
+    t.cred = &alice2;
+    p4_helm_image_key(&tag, "linux/amd64", &t, b, sizeof(b));
+    assert_string_not_equal(a, b);
+    /* a digest's answer is kept longer than a tag's */
+    p4_helm_image_key(&dig, "linux/amd64", &t, a, sizeof(a));
+    assert_memory_equal(a, "docker.io/library/postgres@" OTHER_DIGEST " ", 99);
+    assert_int_equal(p4_helm_image_ttl(&tag), P4_IMAGECACHE_TAG_TTL_MS);
+    assert_int_equal(p4_helm_image_ttl(&dig), P4_IMAGECACHE_DIGEST_TTL_MS);
+    /* the registry of spec.image.repository gets its insecure and caBundle */
+    assert_true(p4_helm_same_registry(&tag, PIN_REPO));
+    assert_false(p4_helm_same_registry(&dig, PIN_REPO));
+    assert_true(p4_helm_same_registry(&dig, "library/nginx"));
+    assert_false(p4_helm_same_registry(&dig, NULL));
+    p4_image_ref_close(&tag);
+    p4_image_ref_close(&dig);
+}
+
+static void image_check_failures(void **state)
+{
+    struct other_image img = {.image = (char *)"127.0.0.1:5000/phase4/nosuch:1.0",
+                              .where = (char *)"Deployment x, container metrics"};
+    char *const wanted[] = {(char *)"regcred", (char *)"other"};
+    struct p4_image_check res = {.rc = P4_ERR_NOTFOUND, .problem = P4_IMAGE_REFERENCE};
+    char msg[P4_ERROR_MESSAGE_MAX];
+    struct failure f;
+
+    (void)state;
+    (void)snprintf(res.err.message, sizeof(res.err.message),
+                   "registry 127.0.0.1:5000 has no manifest phase4/nosuch@1.0");
+    f = p4_helm_image_failure(&res, &img, "apps", NULL, wanted, 2, msg, sizeof(msg));
+    assert_failure(f, G_IMAGES, P4_FAIL_ARTIFACT, "ImageNotFound");
+    assert_string_equal(msg, "image 127.0.0.1:5000/phase4/nosuch:1.0 (Deployment x, container "
+                             "metrics): registry 127.0.0.1:5000 has no manifest "
+                             "phase4/nosuch@1.0; push it, or change the chart's values for it");
+    /* the Docker stage's reasons and classes, whatever the step */
+    res.rc = P4_ERR_UNAUTHORIZED;
+    f = p4_helm_image_failure(&res, &img, "apps", "regcred", wanted, 2, msg, sizeof(msg));
+    assert_failure(f, G_IMAGES, P4_FAIL_CLUSTER, "ImagePullAuthFailed");
+    assert_non_null(strstr(msg, "pull secret \"regcred\" in namespace apps has the wrong"));
+    (void)p4_helm_image_failure(&res, &img, "apps", NULL, wanted, 2, msg, sizeof(msg));
+    assert_non_null(strstr(msg, "none of the pull secrets in namespace apps (\"regcred\", "
+                                "\"other\") has an entry"));
+    (void)p4_helm_image_failure(&res, &img, "apps", NULL, wanted, 0, msg, sizeof(msg));
+    assert_non_null(strstr(msg, "namespace apps has no pull secret for it"));
+    res.rc = P4_ERR_TLS;
+    f = p4_helm_image_failure(&res, &img, "apps", NULL, NULL, 0, msg, sizeof(msg));
+    assert_failure(f, G_IMAGES, P4_FAIL_CLUSTER, "RegistryTLSError");
+    res.rc = P4_ERR_UNAVAILABLE;
+    res.problem = P4_IMAGE_CONTENT;
+    f = p4_helm_image_failure(&res, &img, "apps", NULL, NULL, 0, msg, sizeof(msg));
+    assert_failure(f, G_IMAGES, P4_FAIL_TRANSIENT, "RegistryUnavailable");
+    res.rc = P4_ERR_NOTFOUND;
+    f = p4_helm_image_failure(&res, &img, "apps", NULL, NULL, 0, msg, sizeof(msg));
+    assert_failure(f, G_IMAGES, P4_FAIL_ARTIFACT, "ImageIncomplete");
+    res.problem = P4_IMAGE_PLATFORM;
+    f = p4_helm_image_failure(&res, &img, "apps", NULL, NULL, 0, msg, sizeof(msg));
+    assert_failure(f, G_IMAGES, P4_FAIL_ARTIFACT, "PlatformNotSupported");
+    assert_non_null(strstr(msg, "platforms the nodes run"));
+    res.rc = P4_ERR_INVALID;
+    res.problem = P4_IMAGE_REFERENCE;
+    res.err.message[0] = '\0'; /* no text from the registry: the error's name */
+    f = p4_helm_image_failure(&res, &img, "apps", NULL, NULL, 0, msg, sizeof(msg));
+    assert_failure(f, G_IMAGES, P4_FAIL_ARTIFACT, "ImageManifestInvalid");
+    assert_non_null(strstr(msg, "(Deployment x, container metrics): "));
+    /* a message stays within its buffer */
+    (void)p4_helm_image_failure(&res, &img, "apps", NULL, NULL, 0, msg, 16);
+    assert_int_equal(strlen(msg), 15);
+    /* the classes alone */
+    assert_int_equal(p4_helm_image_class(P4_IMAGE_FAIL_AUTH), P4_FAIL_CLUSTER);
+    assert_int_equal(p4_helm_image_class(P4_IMAGE_FAIL_NOT_FOUND), P4_FAIL_ARTIFACT);
+    assert_int_equal(p4_helm_image_class(P4_IMAGE_FAIL_UNAVAILABLE), P4_FAIL_TRANSIENT);
+}
+
+static void pull_secret_answers(void **state)
+{
+    struct failure f = untouched;
+
+    (void)state;
+    assert_false(p4_helm_pull_secret_failure(0, true, true, &f));
+    assert_true(p4_helm_pull_secret_failure(0, false, false, &f));
+    assert_failure(f, G_IMAGES, P4_FAIL_CLUSTER, "PullSecretInvalid");
+    assert_true(p4_helm_pull_secret_failure(P4_ERR_NOTFOUND, true, false, &f));
+    assert_failure(f, G_IMAGES, P4_FAIL_CLUSTER, "PullSecretNotFound");
+    /* a pod template's missing pull secret is skipped, as a kubelet skips it */
+    assert_false(p4_helm_pull_secret_failure(P4_ERR_NOTFOUND, false, false, &f));
+    assert_true(p4_helm_pull_secret_failure(P4_ERR_FORBIDDEN, false, false, &f));
+    assert_failure(f, G_IMAGES, P4_FAIL_CLUSTER, "Forbidden");
+    assert_true(p4_helm_pull_secret_failure(P4_ERR_UNAVAILABLE, true, false, &f));
+    assert_failure(f, G_IMAGES, P4_FAIL_TRANSIENT, "APIUnavailable");
+}
+
+static void images_pass_message(void **state)
+{
+    struct other_images o = {0};
+    char msg[P4_ERROR_MESSAGE_MAX], image[64];
+
+    (void)state;
+    o.n = 6;
+    for (size_t i = 0; i < o.n; i++) {
+        (void)snprintf(image, sizeof(image), "r.io/img%zu:%zu", i, i);
+        o.img[i].image = strdup(image);
+        (void)snprintf(o.img[i].digest, sizeof(o.img[i].digest), "%s", OTHER_DIGEST);
+    }
+    p4_helm_images_message(&o, true, PIN_REPO, msg, sizeof(msg));
+    assert_string_equal(msg, "6 other image(s) checked pullable and pinned: "
+                             "r.io/img0@sha256:fedcba987654…, r.io/img1@sha256:fedcba987654…, "
+                             "r.io/img2@sha256:fedcba987654…, r.io/img3@sha256:fedcba987654… "
+                             "and 2 more");
+    p4_helm_images_message(&o, false, PIN_REPO, msg, sizeof(msg));
+    assert_non_null(strstr(msg, "6 other image(s) checked pullable, left as written "
+                                "(spec.image.pinAll is false): r.io/img0:0 "
+                                "(sha256:fedcba987654…), r.io/img1:1"));
+    /* bounded */
+    p4_helm_images_message(&o, true, PIN_REPO, msg, 40);
+    assert_int_equal(strlen(msg), 39);
+    p4_helm_images_message(&o, true, PIN_REPO, msg, 0);
+    p4_helm_other_images_close(&o);
 }
 
 /* ---- S_DRYRUN ---- */
@@ -1388,6 +1698,14 @@ int main(void)
         cmocka_unit_test(old_manifests_deleted_only_when_owned),
         cmocka_unit_test(storing_over_an_existing_secret),
         cmocka_unit_test(manifest_secret_holds_the_manifest),
+        cmocka_unit_test(other_images_collected),
+        cmocka_unit_test(other_images_unfit),
+        cmocka_unit_test(pinned_names_keep_what_the_chart_wrote),
+        cmocka_unit_test(other_images_rewritten),
+        cmocka_unit_test(cache_keys_tell_who_asks),
+        cmocka_unit_test(image_check_failures),
+        cmocka_unit_test(pull_secret_answers),
+        cmocka_unit_test(images_pass_message),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,8 @@
  * image's digest, blobs and platforms, one platform at a time through
  * imagecheck.h, and the Built, Pushed and Pullable gates from them; and the
  * classification of a registry's failures (credentials, TLS, outages) that
- * every step asking the registry shares.
+ * every step asking the registry shares. Which reason an answer means is
+ * imagecheck.h's (p4_image_failure_of), shared with the Helm stage.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +32,13 @@ static void secret_list(char *const *names, size_t n, char *buf, size_t size)
 bool p4_docker_registry_verdict(int rc, const struct p4_error *e, enum gate g,
                                 const struct registry_who *who, struct verdict *v)
 {
+    enum p4_image_failure f;
     char names[256];
 
     *v = (struct verdict){.outcome = V_FAIL};
-    switch (rc) {
-    case P4_ERR_UNAUTHORIZED:
-    case P4_ERR_FORBIDDEN:
+    f = p4_image_failure_of(rc, P4_IMAGE_REFERENCE);
+    switch (f) {
+    case P4_IMAGE_FAIL_AUTH:
         secret_list(who->wanted, who->nwanted, names, sizeof(names));
         if (who->secret)
             p4_error_set(&v->err, rc,
@@ -55,23 +57,18 @@ bool p4_docker_registry_verdict(int rc, const struct p4_error *e, enum gate g,
                          e->message, who->ns);
         v->cls = P4_FAIL_CLUSTER;
         v->gate = G_PULLABLE;
-        v->reason = "ImagePullAuthFailed";
+        v->reason = p4_image_failure_reason(f);
         return true;
-    case P4_ERR_TLS:
+    case P4_IMAGE_FAIL_TLS:
         v->cls = P4_FAIL_CLUSTER;
         v->gate = G_PUSHED;
-        v->reason = "RegistryTLSError";
+        v->reason = p4_image_failure_reason(f);
         v->err = *e;
         return true;
-    case P4_ERR_UNAVAILABLE:
-    case P4_ERR_TRANSPORT:
-    case P4_ERR_TIMEOUT:
-    case P4_ERR_TOOMANY:
-    case P4_ERR_CANCELED:
-    case P4_ERR_INTERNAL:
+    case P4_IMAGE_FAIL_UNAVAILABLE:
         v->cls = P4_FAIL_TRANSIENT;
         v->gate = g;
-        v->reason = "RegistryUnavailable";
+        v->reason = p4_image_failure_reason(f);
         v->err = *e;
         return true;
     default:
@@ -147,15 +144,15 @@ enum check_outcome p4_docker_check_verdict(const struct p4_image_check *res,
                                    res->problem == P4_IMAGE_REFERENCE ? G_BUILT : G_PUSHED, who, v))
         return CHECK_FAILED;
     if (res->problem == P4_IMAGE_REFERENCE) {
-        *v = (struct verdict){.outcome = V_FAIL, .cls = P4_FAIL_ARTIFACT};
-        if (res->rc == P4_ERR_NOTFOUND) {
+        enum p4_image_failure f = p4_image_failure_of(res->rc, res->problem);
+        *v = (struct verdict){
+            .outcome = V_FAIL, .cls = P4_FAIL_ARTIFACT, .reason = p4_image_failure_reason(f)};
+        if (f == P4_IMAGE_FAIL_NOT_FOUND) {
             v->gate = G_BUILT;
-            v->reason = "ImageNotFound";
             p4_error_set(&v->err, P4_ERR_NOTFOUND, "%s; push the image or correct spec.image",
                          res->err.message);
         } else {
             v->gate = G_PUSHED;
-            v->reason = "ImageManifestInvalid";
             v->err = res->err;
         }
         return CHECK_FAILED;
@@ -182,7 +179,8 @@ static void resolve_done(struct run *r)
                          r->digest, r->w->host);
     if (r->w->content_err.code != 0) {
         struct p4_error e = r->w->content_err;
-        p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_PUSHED, "ImageIncomplete", &e);
+        p4_stagerun_fail(&r->base, P4_FAIL_ARTIFACT, G_PUSHED,
+                         p4_image_failure_reason(P4_IMAGE_FAIL_INCOMPLETE), &e);
         return;
     }
     p4_stagerun_gate(&r->base, G_PUSHED, "True", "BlobsPresent",
@@ -190,7 +188,7 @@ static void resolve_done(struct run *r)
                      r->w->ref.repository, r->digest, r->w->host);
     if (r->w->missing[0]) {
         p4_stagerun_failf(
-            &r->base, P4_FAIL_ARTIFACT, G_PULLABLE, "PlatformNotSupported",
+            &r->base, P4_FAIL_ARTIFACT, G_PULLABLE, p4_image_failure_reason(P4_IMAGE_FAIL_PLATFORM),
             "image %s@%s has no manifest for %s, which the cluster's nodes run (it has: %s); "
             "build it for that platform",
             r->w->ref.repository, r->digest, r->w->missing,

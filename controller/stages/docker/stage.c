@@ -137,10 +137,7 @@ bool p4_docker_image_ref_verdict(const cJSON *image, struct verdict *v)
 
 void p4_docker_registry_host(const char *registry, char *buf, size_t size)
 {
-    (void)snprintf(buf, size, "%s",
-                   registry == NULL                     ? ""
-                   : strcmp(registry, "docker.io") == 0 ? "registry-1.docker.io"
-                                                        : registry);
+    p4_image_registry_host(registry, buf, size);
 }
 
 bool p4_docker_pinned_digest(const cJSON *obj, int64_t generation, char *buf, size_t size)

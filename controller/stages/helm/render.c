@@ -3,7 +3,8 @@
  * chart is fetched (chartfetch.h; gate Packaged), the values composed (values.h), `helm lint
  * --strict` run with them (gates Lints and ValuesValid), then `helm template` with the
  * cluster's version and API versions, and the checked image written into what it rendered
- * (pin.h; gate ImagePinned): that manifest is what S_DRYRUN checks and S_STORE keeps. A failed
+ * (pin.h; gate ImagePinned): that manifest, with the other images pinned by S_IMAGES (images.c),
+ * is what S_DRYRUN checks and S_STORE keeps. A failed
  * helm run is classified by helmout.h into the gate, failure class and reason it stands for.
  */
 #include <stdio.h>
@@ -450,8 +451,8 @@ void p4_helm_template(struct run *r)
 
 /* ---- S_PIN ---- */
 
-/* objects as a manifest: one JSON document per object (JSON is YAML); NULL when unprintable. */
-static char *print_manifest(const cJSON *objects, size_t *len)
+/* One JSON document per object (JSON is YAML). */
+char *p4_helm_print_manifest(const cJSON *objects, size_t *len)
 {
     struct p4_buf b = {0};
     const cJSON *o;
@@ -496,7 +497,7 @@ char *p4_helm_pin_manifest(const char *manifest, size_t len, const struct image_
         if (!ok)
             *f = (struct failure){
                 .cls = P4_FAIL_ARTIFACT, .gate = G_PINNED, .reason = "ImageNotReferenced"};
-        else if ((text = print_manifest(*objects, out_len)) == NULL)
+        else if ((text = p4_helm_print_manifest(*objects, out_len)) == NULL)
             *f = (struct failure){
                 .cls = P4_FAIL_TRANSIENT, .gate = G_PINNED, .reason = "ManifestNotStored"};
     }
@@ -528,5 +529,5 @@ void p4_helm_pin(struct run *r)
     w->manifest = text;
     w->manifest_len = len;
     p4_stagerun_gate(&r->base, G_PINNED, "True", "ImagePinned", "%s", msg);
-    p4_stagerun_next(&r->base, S_DRYRUN);
+    p4_stagerun_next(&r->base, S_IMAGES);
 }

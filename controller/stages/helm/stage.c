@@ -6,18 +6,20 @@
 #include "phase4/stages/helm/stage.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "phase4/core/alloc.h"
+#include "phase4/core/buf.h"
 #include "phase4/core/json.h"
 #include "steps.h"
 #include "values.h"
 
-static const char *const gate_names[G_COUNT] = {"Packaged", "Lints", "ValuesValid", "ImagePinned",
-                                                "DryRun"};
+static const char *const gate_names[G_COUNT] = {"Packaged",    "Lints",          "ValuesValid",
+                                                "ImagePinned", "ImagesPullable", "DryRun"};
 
 /* ---- an attempt's work ---- */
 
@@ -62,6 +64,7 @@ void p4_helm_work_free(struct work *w)
     p4_wipe_free(w->values, w->values_len);
     free(w->manifest);
     cJSON_Delete(w->objects);
+    p4_helm_image_work_free(w->iw);
     free(w);
 }
 
@@ -70,14 +73,17 @@ void p4_helm_work_free(struct work *w)
 static void passed(struct run *r)
 {
     p4_stagerun_passed(&r->base, "ChartReady",
-                       "chart %s %s (%s) rendered %d object(s); %s; the server-side dry run "
-                       "passed and the manifest is kept in Secret %s",
+                       "chart %s %s (%s) rendered %d object(s); %s; %d other image(s) checked "
+                       "pullable; the server-side dry run passed and the manifest is kept in "
+                       "Secret %s",
                        p4_json_str(r->chart, "name"), r->version, r->digest, r->nobjects,
                        r->base.gates[G_PINNED].message ? r->base.gates[G_PINNED].message : "",
-                       r->secret);
-    /* Nothing runs again for this generation: the spec copy (values and all) can go. */
+                       r->nimages, r->secret);
+    /* Nothing runs again for this generation: the spec copies (values and all) can go. */
     cJSON_Delete(r->chart);
     r->chart = NULL;
+    cJSON_Delete(r->image);
+    r->image = NULL;
 }
 
 static void run_step(struct p4_stagerun *base)
@@ -99,6 +105,12 @@ static void run_step(struct p4_stagerun *base)
         break;
     case S_PIN:
         p4_helm_pin(r);
+        break;
+    case S_IMAGES:
+        p4_helm_images(r);
+        break;
+    case S_IMAGES_CHECK:
+        p4_helm_check_images(r);
         break;
     case S_DRYRUN:
         p4_helm_dry_run(r);
@@ -145,6 +157,7 @@ static void destroy(struct p4_stagerun *base)
     struct run *r = (struct run *)base;
 
     cJSON_Delete(r->chart);
+    cJSON_Delete(r->image);
     free(r->pin.repository);
     free(r->pin.tag);
     cJSON_Delete(r->pin.paths);
@@ -179,6 +192,9 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     if (cJSON_IsObject(paths))
         r->pin.paths = p4_json_need(cJSON_Duplicate(paths, 1));
     r->chart = p4_json_need(cJSON_Duplicate(p4_json_get(obj, "spec.chart"), 1));
+    r->image = p4_json_need(cJSON_Duplicate(p4_json_get(obj, "spec.image"), 1));
+    r->pin_all = true; /* the CRD's default, for an object written before the field existed */
+    (void)p4_json_bool(obj, "spec.image.pinAll", &r->pin_all);
     (void)p4_json_bool(obj, "spec.rollout.force", &r->force);
     (void)p4_json_bool(obj, "spec.target.createNamespace", &r->create_namespace);
     p4_stagerun_add_for(&h->sr, &r->base, key, obj); /* begins on the next turn */
@@ -211,6 +227,28 @@ static cJSON *status_of(const struct p4_stagerun *base)
     return st;
 }
 
+/* The runner's series, and how often the other images were asked of the registry or the cache. */
+static void metrics(void *ctx, struct p4_buf *out)
+{
+    const struct p4_helm_stage *h = ctx;
+
+    p4_stagerunner_metrics(&h->sr, out);
+    p4_buf_printf(out,
+                  "# HELP phase4_helm_image_checks_total Images other than the pinned one that "
+                  "the Helm stage checked in their registry.\n"
+                  "# TYPE phase4_helm_image_checks_total counter\n"
+                  "phase4_helm_image_checks_total %" PRIu64 "\n"
+                  "# HELP phase4_helm_image_cache_hits_total Images other than the pinned one "
+                  "found pullable in the Helm stage's cache, without asking the registry.\n"
+                  "# TYPE phase4_helm_image_cache_hits_total counter\n"
+                  "phase4_helm_image_cache_hits_total %" PRIu64 "\n"
+                  "# HELP phase4_helm_image_cache_entries Registry answers the Helm stage's "
+                  "image cache holds.\n"
+                  "# TYPE phase4_helm_image_cache_entries gauge\n"
+                  "phase4_helm_image_cache_entries %zu\n",
+                  h->images.checks, h->images.hits, p4_imagecache_len(&h->images));
+}
+
 static const struct p4_stagerun_ops run_ops = {.begin = begin,
                                                .step = run_step,
                                                .end_work = end_work,
@@ -225,7 +263,7 @@ const struct p4_stage_ops p4_helm_stage_ops = {
     .poll = poll_run,
     .result = p4_stagerunner_result_op,
     .forget = p4_stagerunner_forget_op,
-    .metrics = p4_stagerunner_metrics_op,
+    .metrics = metrics,
 };
 
 static int make_dir(const char *path, struct p4_error *err)
@@ -265,6 +303,7 @@ struct p4_helm_stage *p4_helm_stage_new(uv_loop_t *loop, const struct p4_helm_st
                                     .changed = cfg->changed,
                                     .data = cfg->data};
     p4_stagerunner_init(&h->sr);
+    p4_imagecache_init(&h->images, 0);
     if (make_dir(h->work_dir, err) != 0 || make_dir(h->home, err) != 0 ||
         make_dir(h->cache_home, err) != 0 || make_dir(h->config_home, err) != 0 ||
         make_dir(h->data_home, err) != 0) {
@@ -279,6 +318,8 @@ void p4_helm_stage_free(struct p4_helm_stage *h)
     if (h == NULL)
         return;
     p4_stagerunner_close(&h->sr);
+    p4_imagecache_close(&h->images);
+    free(h->node_platforms);
     free(h->helm);
     free(h->work_dir);
     free(h->home);

@@ -4,11 +4,11 @@
  * stage.c drives a run (struct run) through its steps (enum step) and owns
  * the stage.h operations; each step, or close group of steps, has a file of
  * its own, entered through a p4_helm_<step> function: read.c (S_READ),
- * render.c (S_FETCH, S_LINT, S_TEMPLATE), dryrun.c (S_DRYRUN) and store.c
- * (S_STORE). The callbacks in those files only carry out what a pure
- * function below decides (which gate fails, with which failure class and
- * reason, for which answer), so helmstage_test.c checks the decisions
- * without a loop, a cluster or helm.
+ * render.c (S_FETCH, S_LINT, S_TEMPLATE, S_PIN), images.c (S_IMAGES,
+ * S_IMAGES_CHECK), dryrun.c (S_DRYRUN) and store.c (S_STORE). The callbacks
+ * in those files only carry out what a pure function below decides (which
+ * gate fails, with which failure class and reason, for which answer), so
+ * helmstage_test.c checks the decisions without a loop, a cluster or helm.
  *
  * Ownership: a struct work belongs to its run for one attempt (stage.c frees
  * it); everything a decision function is given is borrowed for the call.
@@ -22,7 +22,11 @@
 #include <stdint.h>
 
 #include "helmout.h"
+#include "imagecache.h"
 #include "phase4/kube/apply.h"
+#include "phase4/oci/imagecheck.h"
+#include "phase4/oci/imageref.h"
+#include "phase4/oci/ocimanifest.h"
 #include "phase4/oci/regauth.h"
 #include "phase4/reconciler/manifest.h"
 #include "phase4/reconciler/stagerun.h"
@@ -33,17 +37,22 @@
 #define SOURCES_MAX 32      /* valuesFrom entries read; more are ignored */
 #define SECRET_NAME_MAX 253 /* a Secret's name */
 #define HELM_ARGV_MAX 16    /* arguments of one helm command, and the NULL */
+#define OTHER_IMAGES_MAX 64 /* distinct other images checked; more fail ImagesPullable */
+#define PULL_SECRETS_MAX 32 /* pull secrets read for them */
+#define PLATFORMS_MAX 16    /* platforms each is checked for */
 
-enum gate { G_PACKAGED, G_LINTS, G_VALUES, G_PINNED, G_DRYRUN, G_COUNT };
+enum gate { G_PACKAGED, G_LINTS, G_VALUES, G_PINNED, G_IMAGES, G_DRYRUN, G_COUNT };
 
 enum step {
-    S_READ,     /* the cluster's version and API versions, credentials, CA, valuesFrom */
-    S_FETCH,    /* the chart (chartfetch) */
-    S_LINT,     /* values composed; helm lint --strict */
-    S_TEMPLATE, /* helm template */
-    S_PIN,      /* the checked image written into every pod template that names it (pin.h) */
-    S_DRYRUN,   /* every rendered object, dryRun=All */
-    S_STORE,    /* the manifest Secret, and older ones pruned */
+    S_READ,         /* the cluster's version and API versions, credentials, CA, valuesFrom */
+    S_FETCH,        /* the chart (chartfetch) */
+    S_LINT,         /* values composed; helm lint --strict */
+    S_TEMPLATE,     /* helm template */
+    S_PIN,          /* the checked image written into every pod template that names it (pin.h) */
+    S_IMAGES,       /* the other images collected; their pull secrets, CA and platforms read */
+    S_IMAGES_CHECK, /* each other image resolved and checked pullable (imagecheck.h), pinned */
+    S_DRYRUN,       /* every rendered object, dryRun=All */
+    S_STORE,        /* the manifest Secret, and older ones pruned */
     S_DONE,
 };
 
@@ -53,6 +62,9 @@ struct p4_helm_stage {
     char *helm, *work_dir, *home, *cache_home, *config_home, *data_home;
     char kube_version[64]; /* "v1.36.3" from /version, or "" */
     uint64_t kube_version_at;
+    struct p4_imagecache images; /* the other images' registry answers, for every run */
+    char *node_platforms;        /* "linux/amd64 linux/arm64" from the last Node list, or NULL */
+    uint64_t node_platforms_at;  /* uv_now() of that list */
 };
 
 /* One spec.chart.valuesFrom entry and what was read for it. */
@@ -70,6 +82,47 @@ struct image_pin {
     char *tag;        /* spec.image.tag, or NULL */
     char digest[80];  /* status.image.digest */
     cJSON *paths;     /* spec.image.valuesPaths, or NULL: image.repository and image.digest */
+};
+
+/* One distinct image, other than the pinned one, that the rendered pod templates run. */
+struct other_image {
+    char *image;     /* as the chart wrote it (owned) */
+    char *where;     /* where it was first seen: "Deployment web, container metrics" (owned) */
+    int count;       /* containers that run it */
+    bool invalid;    /* no image reference the runtime would accept */
+    char digest[80]; /* what it resolved to, once checked */
+};
+
+/* The other images of a manifest and the pull secrets its pod templates name. */
+struct other_images {
+    struct other_image img[OTHER_IMAGES_MAX];
+    size_t n;
+    int more; /* containers whose image was not kept (past OTHER_IMAGES_MAX distinct ones) */
+    char *secrets[PULL_SECRETS_MAX]; /* the pod templates' imagePullSecrets, first seen first */
+    size_t nsecrets;
+};
+
+/* What S_IMAGES and S_IMAGES_CHECK work with; part of an attempt's work. */
+struct image_work {
+    struct other_images imgs;
+    char *wanted[PULL_SECRETS_MAX]; /* pull secrets to read: spec.image's, then the templates' */
+    bool wanted_from_spec[PULL_SECRETS_MAX];
+    size_t nwanted;
+    unsigned char *payload[PULL_SECRETS_MAX]; /* each one's decoded config, until added (wiped) */
+    size_t payload_len[PULL_SECRETS_MAX];
+    const char *payload_type[PULL_SECRETS_MAX]; /* static P4_REGAUTH_* */
+    struct p4_regauth auth;                     /* the payloads added in order */
+    size_t secret_of[PULL_SECRETS_MAX];         /* auth's secret index → wanted index */
+    bool auth_ready;
+    unsigned char *ca; /* spec.image.caBundle, for the registry of spec.image.repository */
+    size_t ca_len;
+    char platforms[PLATFORMS_MAX][3][P4_OCI_PLATFORM_PART_MAX];
+    size_t nplatforms;
+    size_t img_i, platform_i; /* the image and platform being checked */
+    struct p4_image_ref ref;  /* of img_i */
+    char host[256];
+    struct p4_registry_target target;
+    char key[512]; /* img_i's cache key */
 };
 
 /* What one attempt works with; it exists only while the attempt runs. */
@@ -90,18 +143,22 @@ struct work {
     int obj_i, nobj, skipped;
     char skipped_why[256];
     struct p4_helmrun *helm; /* while helm runs */
+    struct image_work *iw;   /* from S_IMAGES on */
 };
 
 struct run {
     struct p4_stagerun base; /* first: answers get the run as their data */
     struct image_pin pin;    /* owned: repository, tag (or NULL), digest, valuesPaths */
     cJSON *chart;            /* copy of spec.chart */
+    cJSON *image;            /* copy of spec.image (pull secrets, CA, platforms, insecure) */
     bool force, create_namespace;
+    bool pin_all; /* spec.image.pinAll (default true): the other images are pinned too */
     struct work *w;
 
     /* What the checks found; kept across attempts. */
     char version[128], digest[80], secret[SECRET_NAME_MAX + 1];
     int nobjects;
+    int nimages; /* other images checked */
 };
 
 /* How a gate fails: the gate, its failure class and its reason (static). */
@@ -176,6 +233,9 @@ char *p4_helm_values(const struct work *w, const char *ns, const cJSON *chart,
 char *p4_helm_pin_manifest(const char *manifest, size_t len, const struct image_pin *pin,
                            cJSON **objects, size_t *out_len, char *msg, size_t size,
                            struct failure *f);
+/* objects as a manifest: one JSON document per object (caller frees, length in *len); NULL
+   when an object cannot be printed. */
+char *p4_helm_print_manifest(const cJSON *objects, size_t *len);
 /* argv (HELM_ARGV_MAX entries) for `helm lint` and `helm template` of r's chart, NULL-ended. */
 void p4_helm_lint_argv(const struct run *r, const char **argv);
 void p4_helm_template_argv(const struct run *r, const char **argv);
@@ -191,6 +251,64 @@ struct failure p4_helm_run_failure(const char *command, enum gate own,
                                    const struct p4_childproc_result *res, char *msg, size_t size);
 /* The gates (bits 1u << g) shown NotChecked when helm fails gate failed, given the gates now. */
 unsigned p4_helm_not_checked(enum gate failed, const struct p4_gate *gates);
+
+/* ---- images.c: S_IMAGES, S_IMAGES_CHECK ---- */
+
+void p4_helm_images(struct run *r);
+void p4_helm_check_images(struct run *r);
+/* Free iw, wiping the pull secrets' contents; NULL is fine. */
+void p4_helm_image_work_free(struct image_work *iw);
+/*
+ * Every distinct image of objects' pod templates (pin.h) other than those naming repository
+ * (the pinned one, rewritten already), first seen first, and the templates' imagePullSecrets,
+ * into *out (overwritten; p4_helm_other_images_close frees it). Containers without an image
+ * string are left to the dry run.
+ */
+void p4_helm_collect_images(cJSON *objects, const char *repository, struct other_images *out);
+void p4_helm_other_images_close(struct other_images *o);
+/* true and *f with the message in msg when the images cannot be checked (an invalid reference,
+   too many images); false otherwise. */
+bool p4_helm_images_unfit(const struct other_images *o, struct failure *f, char *msg, size_t size);
+/*
+ * "<image as written, without its tag or digest>@<digest>" into buf (size bytes): the
+ * registry and repository text the chart wrote is kept. false (buf "") when it does not fit.
+ */
+bool p4_helm_pinned_name(const char *image, const char *digest, char *buf, size_t size);
+/* Rewrite every container of objects running one of o's images to its pinned name (each
+   must have its digest); returns how many containers changed. */
+int p4_helm_pin_others(cJSON *objects, const struct other_images *o);
+/*
+ * The cache key of image ref checked for platforms (text) on t (its host, transport, CA and
+ * credential fingerprinted, never written out) into buf (size bytes).
+ */
+void p4_helm_image_key(const struct p4_image_ref *ref, const char *platforms,
+                       const struct p4_registry_target *t, char *buf, size_t size);
+/* How long a registry's answer for ref is kept: a digest's an hour, a tag's ten minutes. */
+uint64_t p4_helm_image_ttl(const struct p4_image_ref *ref);
+/* Whether image (a reference) is on the registry of repository (spec.image.repository), whose
+   insecure and caBundle settings then apply to it. */
+bool p4_helm_same_registry(const struct p4_image_ref *image, const char *repository);
+/* The failure class for what a failed check means (imagecheck.h). */
+enum p4_failure_class p4_helm_image_class(enum p4_image_failure why);
+/*
+ * A failed check (res) of img, in namespace ns with the pull secret secret (NULL: none
+ * matched) of wanted (n names): the ImagesPullable failure and its message in msg, naming the
+ * image, where it runs and what to do.
+ */
+struct failure p4_helm_image_failure(const struct p4_image_check *res,
+                                     const struct other_image *img, const char *ns,
+                                     const char *secret, char *const *wanted, size_t n, char *msg,
+                                     size_t size);
+/*
+ * A pull secret's read (rc; has_payload: a docker config of a known type) of one from spec.image
+ * (from_spec) or a pod template: true and *f when it fails the gate (a template's missing
+ * secret is skipped, as a kubelet does).
+ */
+bool p4_helm_pull_secret_failure(int rc, bool from_spec, bool has_payload, struct failure *f);
+/* The ImagesPullable gate's message when every image of o passed (pin_all: they were pinned),
+   bounded by size; o->n 0: the chart runs no other image. */
+void p4_helm_images_message(const struct other_images *o, bool pin_all, const char *repository,
+                            char *buf, size_t size);
 
 /* ---- dryrun.c: S_DRYRUN ---- */
 

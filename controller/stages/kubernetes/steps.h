@@ -6,6 +6,8 @@
  *                p4_kube_stage_new/_free.
  *   applystep.c  S_READ (the manifest Secret), S_APPLY (applyset.h) and S_PRUNE: ManifestsValid,
  *                ResourcesCreated, status.inventory.
+ *   hooks.c      S_PRE_HOOKS and S_POST_HOOKS: the chart's Helm hooks (HooksCompleted,
+ *                status.hooks).
  *   wait.c       the wait once applied: PodsRunning and ServicesReady (fail fast, the
  *                unschedulable grace, the rollout timeout).
  *   crashlog.c   a crash loop's last log lines, read before PodsRunning fails on it.

@@ -1,7 +1,8 @@
 /*
  * stages/helm/stage.h: stage 2, Helm: the chart is packaged and accessible, lints,
- * its values are valid, and a server-side dry run of what it renders
- * succeeds, for the resource's current generation.
+ * its values are valid, every image it runs is pinned or checked pullable, and a
+ * server-side dry run of what it renders succeeds, for the resource's current
+ * generation.
  *
  * Gates, in status.gates order: Packaged (the chart fetched from its HTTP(S)
  * or oci:// repository, the version resolved, the digest verified;
@@ -10,8 +11,13 @@
  * spec.chart.values, checked by helm against the chart's values.schema.json),
  * ImagePinned (what `helm template` rendered, with the cluster's version and
  * API versions, runs the checked image: every container naming
- * spec.image.repository is rewritten to its digest) and DryRun (every
- * rendered object sent as a server-side apply with dryRun=All).
+ * spec.image.repository is rewritten to its digest), ImagesPullable (every
+ * other image of the rendered pod templates resolved and checked pullable as
+ * the Docker stage checks its own, oci/imagecheck.h, with spec.image's pull
+ * secrets and the templates' imagePullSecrets from the target namespace, then
+ * pinned to its digest unless spec.image.pinAll is false; answers are cached
+ * for all resources, bounded and expiring) and DryRun (every rendered object
+ * sent as a server-side apply with dryRun=All).
  *
  * The stage starts only with the digest the Docker stage pinned (the caller
  * hands it over in status.image.digest) and renders with image.repository and
@@ -37,6 +43,7 @@
 
 #include "phase4/kube/client.h"
 #include "phase4/kube/discovery.h"
+#include "phase4/oci/registry.h"
 #include "phase4/reconciler/manifest.h"
 #include "phase4/reconciler/stage.h"
 #include "phase4/stages/helm/chartfetch.h"
@@ -47,6 +54,7 @@ struct p4_helm_stage_config {
     struct p4_kube *kube;           /* borrowed */
     struct p4_discovery *discovery; /* borrowed */
     struct p4_chartfetch *charts;   /* borrowed */
+    struct p4_registry *registry;   /* borrowed: the chart's other images are checked with it */
     const char *helm;               /* the helm binary (copied); NULL: "helm" */
     const char *work_dir;           /* helm's HOME and cache/config/data homes go under it
                                        (copied; created, mode 0700) */

@@ -1,5 +1,5 @@
 /* imagecheck.c: resolve an image and check its blobs for a platform (see imagecheck.h). */
-#include "phase4/stages/docker/imagecheck.h"
+#include "phase4/oci/imagecheck.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,4 +252,64 @@ int p4_image_check(struct p4_registry *r, const struct p4_registry_target *targe
         free(c);
     }
     return rc;
+}
+
+enum p4_image_failure p4_image_failure_of(int rc, enum p4_image_problem problem)
+{
+    switch (rc) {
+    case 0:
+        return P4_IMAGE_FAIL_NONE;
+    case P4_ERR_UNAUTHORIZED:
+    case P4_ERR_FORBIDDEN:
+        return P4_IMAGE_FAIL_AUTH;
+    case P4_ERR_TLS:
+        return P4_IMAGE_FAIL_TLS;
+    case P4_ERR_UNAVAILABLE:
+    case P4_ERR_TRANSPORT:
+    case P4_ERR_TIMEOUT:
+    case P4_ERR_TOOMANY:
+    case P4_ERR_CANCELED:
+    case P4_ERR_INTERNAL:
+        return P4_IMAGE_FAIL_UNAVAILABLE;
+    default:
+        break;
+    }
+    switch (problem) {
+    case P4_IMAGE_PLATFORM:
+        return P4_IMAGE_FAIL_PLATFORM;
+    case P4_IMAGE_CONTENT:
+        return P4_IMAGE_FAIL_INCOMPLETE;
+    default:
+        return rc == P4_ERR_NOTFOUND ? P4_IMAGE_FAIL_NOT_FOUND : P4_IMAGE_FAIL_INVALID;
+    }
+}
+
+const char *p4_image_failure_reason(enum p4_image_failure f)
+{
+    switch (f) {
+    case P4_IMAGE_FAIL_AUTH:
+        return "ImagePullAuthFailed";
+    case P4_IMAGE_FAIL_TLS:
+        return "RegistryTLSError";
+    case P4_IMAGE_FAIL_UNAVAILABLE:
+        return "RegistryUnavailable";
+    case P4_IMAGE_FAIL_NOT_FOUND:
+        return "ImageNotFound";
+    case P4_IMAGE_FAIL_INVALID:
+        return "ImageManifestInvalid";
+    case P4_IMAGE_FAIL_PLATFORM:
+        return "PlatformNotSupported";
+    case P4_IMAGE_FAIL_INCOMPLETE:
+        return "ImageIncomplete";
+    default:
+        return "";
+    }
+}
+
+void p4_image_registry_host(const char *registry, char *buf, size_t size)
+{
+    (void)snprintf(buf, size, "%s",
+                   registry == NULL                     ? ""
+                   : strcmp(registry, "docker.io") == 0 ? "registry-1.docker.io"
+                                                        : registry);
 }

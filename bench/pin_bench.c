@@ -44,7 +44,7 @@ int main(int argc, char **argv)
     struct failure f;
     cJSON *objects = NULL;
     size_t len = 0, out_len = 0;
-    int runs = argc > 4 ? atoi(argv[4]) : 200, nobj = 0;
+    int runs = argc > 4 ? (int)strtol(argv[4], NULL, 10) : 200, nobj = 0;
     char *manifest, *out;
     double t0, secs;
 

@@ -311,3 +311,66 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// BenchmarkImageChecksPerRelease creates N releases (P4_BENCH_RELEASES,
+// default 1,000) of one chart whose pods run a sidecar besides the checked
+// image (regweb with its metrics exporter, no replicas), waits until every
+// one is past the Helm stage, and reports how often the Helm stage asked the
+// registry about the sidecar (phase4_helm_image_checks_total) and how often
+// its cache answered instead: one check per image and platform for the whole
+// run is the aim. Run by `make bench`; it asserts nothing about speed.
+func BenchmarkImageChecksPerRelease(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	defer cancel()
+	installCRD(b, ctx)
+	ns := newNamespace(b, ctx, "bench-images")
+	host := plainHost(b)
+	n := 1000
+	if v := os.Getenv("P4_BENCH_RELEASES"); v != "" {
+		_, _ = fmt.Sscanf(v, "%d", &n)
+	}
+	cfg := *restConfig
+	cfg.QPS, cfg.Burst = 1000, 2000
+	client := dynamic.NewForConfigOrDie(&cfg)
+	op := startOperator(b, ctx, "--kube-api-qps", "1000", "--kube-api-burst", "2000", "--concurrent", "8", "--log-level", "info")
+	st := watchStatus(ctx, b, client, ns)
+	release := func(name string) *unstructured.Unstructured {
+		obj := pinnedP4D(b, ns, name, "regweb", "1.2.3",
+			map[string]any{"registry": "image.registry", "repository": "image.repository"},
+			map[string]any{"replicaCount": int64(0), "metrics": map[string]any{"enabled": true,
+				"image": map[string]any{"registry": host, "repository": "phase4/app", "tag": "1.0"}}})
+		return obj
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if _, err := client.Resource(p4dGVR).Namespace(ns).Create(ctx, release(fmt.Sprintf("rel-%05d", i)), metav1.CreateOptions{}); err != nil {
+					b.Errorf("create: %v", err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	eventually(b, 50*time.Minute, fmt.Sprintf("%d releases past the Helm stage", n), func() (bool, string, error) {
+		return st.helmCount() >= n, fmt.Sprintf("%d HelmReady", st.helmCount()), nil
+	})
+	took := time.Since(start)
+	m := scrape(op)
+	checks, hits := metric(m, "phase4_helm_image_checks_total"), metric(m, "phase4_helm_image_cache_hits_total")
+	b.ReportMetric(metricValue(m, "phase4_helm_image_checks_total"), "image-checks")
+	b.ReportMetric(metricValue(m, "phase4_helm_image_cache_hits_total"), "cache-hits")
+	b.Logf("\n| what | result |\n|---|---|\n"+
+		"| %d releases of regweb (its metrics sidecar: one other image, 1 node platform) past the Helm stage | %.1f s |\n"+
+		"| registry checks of the sidecar image (phase4_helm_image_checks_total) | %s |\n"+
+		"| answers from the cache (phase4_helm_image_cache_hits_total) | %s |\n",
+		n, took.Seconds(), checks, hits)
+}

@@ -61,7 +61,9 @@ static const char *annotation(const cJSON *obj, const char *key)
     const cJSON *a = p4_json_get(obj, "metadata.annotations");
     const cJSON *v = cJSON_IsObject(a) ? cJSON_GetObjectItemCaseSensitive(a, key) : NULL;
 
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    if (v == NULL || !cJSON_IsString(v))
+        return NULL;
+    return v->valuestring;
 }
 
 enum p4_kstage_hook p4_kstage_hook_of(const cJSON *obj, bool install)
@@ -128,7 +130,7 @@ static cJSON *sorted(cJSON **list, size_t n)
     cJSON *out = p4_json_need(cJSON_CreateArray());
 
     if (n > 1)
-        qsort(list, n, sizeof(*list), hook_cmp);
+        qsort((void *)list, n, sizeof(cJSON *), hook_cmp);
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(out, list[i]);
     return out;
@@ -137,7 +139,7 @@ static cJSON *sorted(cJSON **list, size_t n)
 void p4_kstage_split_hooks(cJSON *objects, bool install, cJSON **pre, cJSON **post, int *skipped)
 {
     size_t n = (size_t)cJSON_GetArraySize(objects), npre = 0, npost = 0;
-    cJSON **a = p4_calloc(n ? n : 1, sizeof(*a)), **b = p4_calloc(n ? n : 1, sizeof(*b));
+    cJSON **a = p4_calloc(n ? n : 1, sizeof(cJSON *)), **b = p4_calloc(n ? n : 1, sizeof(cJSON *));
     cJSON *it = objects->child, *next;
 
     *skipped = 0;

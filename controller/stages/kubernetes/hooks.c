@@ -223,14 +223,22 @@ static const char *phase_of(const struct run *r)
     return p4_kstage_hook_phase_name(r->w->hook_post, r->hook_install);
 }
 
+/* The namespace obj names, else the target's (where an object that names none lands). */
+static const char *hook_namespace(const struct run *r, const cJSON *obj)
+{
+    const char *ns = p4_json_str(obj, "metadata.namespace");
+
+    return ns != NULL && ns[0] != '\0' ? ns : r->base.target_ns;
+}
+
 /* "pre-install hook Job shop/web-migrate" into buf. */
 static void describe(const struct run *r, char *buf, size_t size)
 {
     const cJSON *obj = current(r);
     const char *kind = p4_json_str(obj, "kind"), *name = p4_json_str(obj, "metadata.name");
-    const char *ns = r->w->hook_namespaced ? r->base.target_ns : "";
+    const char *ns = r->w->hook_namespaced ? hook_namespace(r, obj) : "";
 
-    p4_text_format(buf, size, "%s hook %s %s%s%s", phase_of(r), kind ? kind : "?", ns,
+    p4_text_format(buf, size, "%s hook %s %.64s%s%s", phase_of(r), kind ? kind : "?", ns,
                    ns[0] ? "/" : "", name ? name : "?");
 }
 
@@ -495,6 +503,17 @@ static void on_hook_kind(int rc, const struct p4_resource_info *info, const stru
         return;
     }
     r->w->hook_namespaced = info->namespaced == 1;
+    /* The scope the rest of the manifest is held to (applyset's ManifestsValid check). */
+    if (r->w->hook_namespaced && !p4_text_eq(hook_namespace(r, obj), r->base.target_ns)) {
+        hook_failed(r, P4_FAIL_ARTIFACT, "OutOfScope",
+                    "is not in spec.target.namespace; nothing outside it is applied");
+        return;
+    }
+    if (!r->w->hook_namespaced && !r->allow_cluster) {
+        hook_failed(r, P4_FAIL_ARTIFACT, "OutOfScope",
+                    "is cluster-scoped, and spec.target.allowClusterScoped is not set");
+        return;
+    }
     if (p4_resource_path(info, r->w->hook_namespaced ? r->base.target_ns : "",
                          p4_json_str(obj, "metadata.name"), r->w->hook_path,
                          sizeof(r->w->hook_path)) != 0) {
@@ -539,6 +558,7 @@ static void hook_start(struct run *r)
         hook_failed(r, P4_FAIL_ARTIFACT, "HookFailed", "has no apiVersion, kind or name");
         return;
     }
+    w->hook_namespaced = true; /* until discovery says */
     p4_stagerun_gate(&r->base, G_HOOKS, "Unknown", "Running", "running %s hook %s %s (%d of %d)",
                      phase_of(r), kind, p4_json_str(obj, "metadata.name"), w->hook_i + 1,
                      cJSON_GetArraySize(w->hooks));

@@ -392,3 +392,35 @@ func TestKubernetesStageDriftIsPutBack(t *testing.T) {
 	// Still ready: nothing else changed.
 	waitKubeReady(t, ctx, ns, "web", 1)
 }
+
+// A chart whose only workload is a DaemonSet (nestedctl with
+// controller.kind DaemonSet, as ingress-nginx offers): status.health counts
+// its DaemonSet (one pod per KWOK node, as kubectl shows) and says nothing of
+// Deployments it does not have.
+func TestKubernetesStageHealthCountsDaemonSets(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-kube-ds")
+	kubeOperator(t, ctx)
+
+	createP4D(t, ctx, pinnedP4D(t, ns, "edge", "nestedctl", "4.12.0",
+		map[string]any{"registry": "controller.image.registry", "repository": "controller.image.image"},
+		map[string]any{"controller": map[string]any{"kind": "DaemonSet"}}))
+	waitKubeReady(t, ctx, ns, "edge", 1)
+	ds, err := kube.AppsV1().DaemonSets(ns).Get(ctx, "edge-nestedctl-controller", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d/%d", ds.Status.NumberReady, ds.Status.DesiredNumberScheduled)
+	eventually(t, 30*time.Second, "status.health to count the DaemonSet as kubectl does", func() (bool, string, error) {
+		o, err := getP4D(ctx, ns, "edge")
+		if err != nil {
+			return false, "", err
+		}
+		h, _, _ := unstructured.NestedMap(o.Object, "status", "health")
+		_, hasDeployments := h["deployments"]
+		return h["daemonsets"] == "1/1" && !hasDeployments && ds.Status.DesiredNumberScheduled > 0 &&
+			h["pods"] == want, fmt.Sprintf("health %v, DaemonSet pods ready %s", h, want), nil
+	})
+}

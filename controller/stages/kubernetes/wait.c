@@ -477,7 +477,10 @@ void p4_kstage_evaluate(struct run *r, bool timer)
     char *health;
     bool health_changed;
 
-    if (!r->applied || p4_kstage_attempt_busy(r) || r->base.gone)
+    /* An attempt for the post hooks or the prune is due (the run's timer begins it): it
+       evaluates again when it is done. */
+    if (!r->applied || p4_kstage_attempt_busy(r) || r->base.gone || r->hooks_post_pending ||
+        r->prune_now)
         return;
     memset(&ev, 0, sizeof(ev));
     ev.k = k;
@@ -534,9 +537,10 @@ void p4_kstage_evaluate(struct run *r, bool timer)
                          ev.svc_ready, ev.svc_total - ev.svc_checked);
         if (v.action == P4_KSTAGE_READY)
             break;
+        /* Ready: the post hooks (hooks.c), then the prune of what the last revision left
+           (applystep.c), each in an attempt of its own; the run's timer begins it, so a later
+           evaluation before it began must leave the timer alone. */
         if (r->has_post_hooks && !r->hooks_post_done) {
-            /* Ready: the post hooks run now, in an attempt of their own (hooks.c). */
-            (void)uv_timer_stop(&r->base.timer);
             if (!r->hooks_post_pending) {
                 r->hooks_post_pending = true;
                 p4_stagerun_restart_in(&r->base, 0);
@@ -544,8 +548,6 @@ void p4_kstage_evaluate(struct run *r, bool timer)
             return;
         }
         if (r->prune_pending) {
-            /* Ready: what the last revision left is pruned now (applystep.c). */
-            (void)uv_timer_stop(&r->base.timer);
             if (!r->prune_now) {
                 r->prune_now = true;
                 p4_stagerun_restart_in(&r->base, 0);

@@ -119,6 +119,30 @@ static void counts_checks(void **state)
     p4_imagecache_close(&c);
 }
 
+/* A check in flight: others wait for it, until it answers or its mark is too old. */
+static void one_check_in_flight_per_key(void **state)
+{
+    struct p4_imagecache c;
+
+    (void)state;
+    p4_imagecache_init(&c, 4);
+    assert_false(p4_imagecache_is_asked(&c, "r/a:1", 0));
+    p4_imagecache_asking(&c, "r/a:1", 1000);
+    assert_true(p4_imagecache_is_asked(&c, "r/a:1", 1000));
+    assert_true(p4_imagecache_is_asked(&c, "r/a:1", 1000 + P4_IMAGECACHE_ASKING_MS - 1));
+    assert_false(p4_imagecache_is_asked(&c, "r/b:1", 1000)); /* another key */
+    p4_imagecache_answered(&c, "r/a:1");
+    assert_false(p4_imagecache_is_asked(&c, "r/a:1", 1001));
+    p4_imagecache_answered(&c, "r/a:1"); /* twice is fine */
+
+    /* the run that asked was dropped: its mark stops counting */
+    p4_imagecache_asking(&c, "r/c:1", 5000);
+    assert_false(p4_imagecache_is_asked(&c, "r/c:1", 5000 + P4_IMAGECACHE_ASKING_MS));
+    assert_false(p4_imagecache_is_asked(&c, "r/c:1", 5000)); /* and it is gone */
+    p4_imagecache_asking(&c, "r/d:1", 0);                    /* freed by close */
+    p4_imagecache_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,6 +151,7 @@ int main(void)
         cmocka_unit_test(bounded_least_recently_used_goes),
         cmocka_unit_test(expired_entries_go_before_used_ones),
         cmocka_unit_test(counts_checks),
+        cmocka_unit_test(one_check_in_flight_per_key),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@ void p4_imagecache_init(struct p4_imagecache *c, size_t max)
 {
     *c = (struct p4_imagecache){.max = max ? max : P4_IMAGECACHE_MAX};
     p4_strmap_init(&c->map);
+    p4_strmap_init(&c->asking);
 }
 
 void p4_imagecache_close(struct p4_imagecache *c)
@@ -26,6 +27,10 @@ void p4_imagecache_close(struct p4_imagecache *c)
     while ((e = p4_strmap_next(&c->map, &pos)) != NULL)
         free(e->value);
     p4_strmap_close(&c->map);
+    pos = 0;
+    while ((e = p4_strmap_next(&c->asking, &pos)) != NULL)
+        free(e->value);
+    p4_strmap_close(&c->asking);
 }
 
 const char *p4_imagecache_get(struct p4_imagecache *c, const char *key, uint64_t now_ms)
@@ -90,4 +95,29 @@ void p4_imagecache_checked(struct p4_imagecache *c)
 size_t p4_imagecache_len(const struct p4_imagecache *c)
 {
     return p4_strmap_len(&c->map);
+}
+
+void p4_imagecache_asking(struct p4_imagecache *c, const char *key, uint64_t now_ms)
+{
+    uint64_t *since = p4_malloc(sizeof(*since));
+
+    *since = now_ms;
+    free(p4_strmap_put(&c->asking, key, since));
+}
+
+void p4_imagecache_answered(struct p4_imagecache *c, const char *key)
+{
+    free(p4_strmap_del(&c->asking, key));
+}
+
+bool p4_imagecache_is_asked(struct p4_imagecache *c, const char *key, uint64_t now_ms)
+{
+    const uint64_t *since = p4_strmap_get(&c->asking, key);
+
+    if (since == NULL)
+        return false;
+    if (now_ms - *since < P4_IMAGECACHE_ASKING_MS)
+        return true;
+    free(p4_strmap_del(&c->asking, key)); /* stale: its run is gone */
+    return false;
 }

@@ -17,6 +17,7 @@
 #ifndef PHASE4_HELM_IMAGECACHE_H
 #define PHASE4_HELM_IMAGECACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,9 +26,11 @@
 #define P4_IMAGECACHE_MAX 1024                             /* entries kept by default */
 #define P4_IMAGECACHE_TAG_TTL_MS ((uint64_t)10 * 60000)    /* a tag's answer: 10 minutes */
 #define P4_IMAGECACHE_DIGEST_TTL_MS ((uint64_t)60 * 60000) /* a digest's answer: an hour */
+#define P4_IMAGECACHE_ASKING_MS ((uint64_t)60000) /* a check in flight counts this long at most */
 
 struct p4_imagecache {
-    struct p4_strmap map; /* key → struct p4_imagecache_entry (private) */
+    struct p4_strmap map;    /* key → struct p4_imagecache_entry (private) */
+    struct p4_strmap asking; /* key → when the check in flight began (private) */
     size_t max;
     uint64_t checks; /* images the registry was asked about (p4_imagecache_checked) */
     uint64_t hits;   /* answers taken from the cache */
@@ -42,6 +45,16 @@ const char *p4_imagecache_get(struct p4_imagecache *c, const char *key, uint64_t
 /* Keep digest for key until now_ms + ttl_ms (replacing what key had); evicts when full. */
 void p4_imagecache_put(struct p4_imagecache *c, const char *key, const char *digest,
                        uint64_t ttl_ms, uint64_t now_ms);
+/*
+ * A check of key is in flight (p4_imagecache_asking) until p4_imagecache_answered: others that
+ * want key meanwhile wait for its answer rather than ask the registry too. A mark older than
+ * P4_IMAGECACHE_ASKING_MS (a run dropped while it asked) no longer counts. Only successes are
+ * kept, so after a failure the next one that wants key asks again.
+ */
+void p4_imagecache_asking(struct p4_imagecache *c, const char *key, uint64_t now_ms);
+void p4_imagecache_answered(struct p4_imagecache *c, const char *key);
+/* Is a check of key in flight (marked within P4_IMAGECACHE_ASKING_MS)? */
+bool p4_imagecache_is_asked(struct p4_imagecache *c, const char *key, uint64_t now_ms);
 /* The registry was asked about one image (for /metrics). */
 void p4_imagecache_checked(struct p4_imagecache *c);
 size_t p4_imagecache_len(const struct p4_imagecache *c);

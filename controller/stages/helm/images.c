@@ -24,8 +24,9 @@
 
 /* The platforms the Nodes report change rarely: one list serves every run for a while. */
 #define NODE_PLATFORMS_TTL_MS 30000
-#define SHOWN 160      /* an image or a place shown in a message */
-#define SHOWN_IMAGES 4 /* images the passing message names */
+#define SHOWN 160         /* an image or a place shown in a message */
+#define SHOWN_IMAGES 4    /* images the passing message names */
+#define ASKED_POLL_MS 100 /* look for another run's answer this often */
 
 /* ---- the images, collected, judged and pinned (pure) ---- */
 
@@ -688,6 +689,7 @@ void p4_helm_images(struct run *r)
 /* ---- S_IMAGES_CHECK: each image resolved and checked, one platform at a time ---- */
 
 static void check_next(struct run *r);
+static void on_asked_timer(uv_timer_t *t);
 
 /* Add the payloads read to iw->auth in order (the first match wins); 0, or the run failed. */
 static int use_secrets(struct run *r)
@@ -773,6 +775,7 @@ static void on_checked(const struct p4_image_check *res, void *data)
     if (res->rc != 0) {
         const char *secret =
             iw->target.cred ? iw->wanted[iw->secret_of[iw->target.cred->secret]] : NULL;
+        p4_imagecache_answered(&h->images, iw->key);
         struct failure f = p4_helm_image_failure(res, img, r->base.target_ns, secret, iw->wanted,
                                                  iw->nwanted, msg, sizeof(msg));
         if (f.cls == P4_FAIL_TRANSIENT)
@@ -789,6 +792,7 @@ static void on_checked(const struct p4_image_check *res, void *data)
     }
     p4_imagecache_put(&h->images, iw->key, img->digest, p4_helm_image_ttl(&iw->ref),
                       uv_now(h->sr.loop));
+    p4_imagecache_answered(&h->images, iw->key);
     iw->img_i++;
     check_next(r);
 }
@@ -857,9 +861,20 @@ static void check_next(struct run *r)
         images_done(r);
         return;
     }
+    if (p4_imagecache_is_asked(&h->images, iw->key, now)) {
+        /* Another run is asking the registry this now: take its answer from the cache. */
+        p4_stagerun_arm(&r->base, ASKED_POLL_MS, on_asked_timer);
+        return;
+    }
+    p4_imagecache_asking(&h->images, iw->key, now);
     p4_imagecache_checked(&h->images);
     iw->platform_i = 0;
     check_platform(r);
+}
+
+static void on_asked_timer(uv_timer_t *t)
+{
+    check_next((struct run *)t->data);
 }
 
 void p4_helm_check_images(struct run *r)

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stages/docker/scanreport.h"
-#include "stages/docker/vulnreport.h"
+#include "phase4/scan/scanreport.h"
+#include "phase4/scan/vulnreport.h"
 
 #define DIGEST "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 

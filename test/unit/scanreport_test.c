@@ -11,8 +11,8 @@
 
 #include <cmocka.h> /* after the four it needs */
 
-#include "stages/docker/scanreport.h"
-#include "stages/docker/vulnreport.h"
+#include "phase4/scan/scanreport.h"
+#include "phase4/scan/vulnreport.h"
 
 #define INDEX_DIGEST "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define AMD64_DIGEST "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"

@@ -172,12 +172,6 @@ static void on_report_manifest(const struct p4_registry_answer *a, void *data)
     p4_oci_manifest_free(m);
 }
 
-/* Is this referrer a scan report we read (Trivy JSON or SARIF)? */
-static bool is_report_type(const char *t)
-{
-    return t && (strstr(t, "sarif") != NULL || strstr(t, "trivy") != NULL);
-}
-
 char *p4_docker_pick_report(const char *body, size_t len)
 {
     struct p4_oci_manifest *idx = NULL;
@@ -185,7 +179,7 @@ char *p4_docker_pick_report(const char *body, size_t len)
 
     if (p4_oci_manifest_parse(body, len, P4_OCI_MEDIA_INDEX, &idx, NULL) == 0) {
         for (size_t i = 0; i < idx->entries_len && !found; i++) {
-            if (is_report_type(idx->entries[i].artifact_type))
+            if (p4_scan_report_type(idx->entries[i].artifact_type))
                 found = p4_strdup(idx->entries[i].desc.digest);
         }
     }

@@ -36,9 +36,9 @@
 #include "phase4/oci/regauth.h"
 #include "phase4/oci/registry.h"
 #include "phase4/reconciler/stagerun.h"
+#include "phase4/scan/scanreport.h"
+#include "phase4/scan/vulnreport.h"
 #include "phase4/stages/docker/stage.h"
-#include "scanreport.h"
-#include "vulnreport.h"
 
 #define PLATFORMS_MAX 16
 #define SECRETS_MAX 32

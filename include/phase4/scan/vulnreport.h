@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "phase4/core/error.h"
-#include "scanreport.h"
+#include "phase4/scan/scanreport.h"
 
 /*
  * A Trivy Operator VulnerabilityReport (aquasecurity.github.io/v1alpha1; kind absent,

@@ -19,7 +19,7 @@
 
 #include "phase4/core/error.h"
 #include "phase4/core/text.h"
-#include "scanreport.h"
+#include "phase4/scan/scanreport.h"
 
 /* Room for a member path in a message: "runs[1].results[20].message.text". */
 #define P4_SCAN_PATH_SIZE 128

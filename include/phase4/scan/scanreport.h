@@ -1,5 +1,6 @@
 /*
- * scanreport.h: vulnerability scan results, summarized for the Docker stage's "Scanned" gate.
+ * scanreport.h: vulnerability scan results, summarized for the Docker stage's "Scanned" gate and
+ * for the Helm stage's check of the chart's other images (spec.image.scan.scope all).
  *
  * Three shapes are read: Trivy's JSON (`trivy image -f json`, trivyjson.c), the SARIF 2.1.0
  * Trivy writes (`-f sarif`, sarif.c), both as bytes attached to the image in a registry and
@@ -24,6 +25,7 @@
 #ifndef PHASE4_SCANREPORT_H
 #define PHASE4_SCANREPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "phase4/core/error.h"
@@ -118,5 +120,8 @@ int p4_scan_parse(const char *body, size_t len, struct p4_scan_summary *out, str
  *   "no vulnerabilities at or above HIGH (3 found: 2 MEDIUM, 1 LOW)" / "... (none found)".
  */
 int p4_scan_over(const struct p4_scan_summary *s, enum p4_severity max, char *msg, size_t size);
+
+/* Is an OCI artifact type (a referrer's) a scan report read here (Trivy JSON or SARIF)? */
+bool p4_scan_report_type(const char *artifact_type);
 
 #endif

@@ -1,5 +1,5 @@
 /* vulnreport.c: a Trivy Operator VulnerabilityReport summarized (see vulnreport.h). */
-#include "vulnreport.h"
+#include "phase4/scan/vulnreport.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* scanreport.c: severities, a report's body read in its format, and the Scanned gate
  * (scanreport.h). */
-#include "scanreport.h"
+#include "phase4/scan/scanreport.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -207,4 +207,10 @@ out:
     if (t.cut && t.size >= 4 && msg != NULL)
         memcpy(msg + t.size - 4, "...", 3);
     return count;
+}
+
+bool p4_scan_report_type(const char *artifact_type)
+{
+    return artifact_type != NULL &&
+           (strstr(artifact_type, "sarif") != NULL || strstr(artifact_type, "trivy") != NULL);
 }

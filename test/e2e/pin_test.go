@@ -201,3 +201,42 @@ func metricValue(text, name string) float64 {
 	}
 	return -1
 }
+
+// With spec.image.scan.scope all, the scan policy applies to the chart's
+// other images too: a sidecar whose attached report has a CRITICAL finding
+// fails ImagesPullable with VulnerabilitiesFound naming the image, where it
+// runs and the CVE, and nothing is applied; one with no report passes
+// (scan.required is false) and the gate says so.
+func TestHelmScansOtherImagesWhenScopeAll(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-pin-scan")
+	host := plainHost(t)
+	plain, _ := registries(t)
+	repo := "phase4/exporter-" + ns
+	digest := pushVariant(t, plain, repo)
+	attachReport(t, plain, repo, digest, manifestSize(t, plain, repo, "1.0"), trivyType, []byte(criticalReport))
+	kubeOperator(t, ctx)
+
+	release := func(name, sidecar string) *unstructured.Unstructured {
+		obj := pinnedP4D(t, ns, name, "regweb", "1.2.3",
+			map[string]any{"registry": "image.registry", "repository": "image.repository"},
+			map[string]any{"metrics": map[string]any{"enabled": true,
+				"image": map[string]any{"registry": host, "repository": sidecar, "tag": "1.0"}}})
+		obj.Object["spec"].(map[string]any)["image"].(map[string]any)["scan"] = map[string]any{"scope": "all", "maxSeverity": "HIGH"}
+		return obj
+	}
+	createP4D(t, ctx, release("vulnerable", repo))
+	createP4D(t, ctx, release("unscanned", "phase4/app"))
+
+	expectHelmFailure(t, ctx, ns, "vulnerable", "ImagesPullable", "VulnerabilitiesFound", "RegenerationRequired",
+		host+"/"+repo+":1.0", "Deployment vulnerable-regweb, container metrics", "CVE-2024-5535")
+	if pods := podImages(t, ctx, ns, "vulnerable"); len(pods) != 0 {
+		t.Errorf("vulnerable: %d pod(s) exist, want none", len(pods))
+	}
+	obj := waitKubeReady(t, ctx, ns, "unscanned", 1)
+	if g := helmGate(obj, "ImagesPullable"); g == nil || !strings.Contains(fmt.Sprint(g["message"]), "0 of them with a scan report under HIGH") {
+		t.Errorf("unscanned: gate ImagesPullable = %v, want it to say no report was found", g)
+	}
+}

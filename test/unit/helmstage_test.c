@@ -18,6 +18,7 @@
 #include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/json.h"
+#include "phase4/scan/scanreport.h"
 #include "stages/helm/steps.h"
 #include "stages/helm/values.h"
 #include "testjson.h"
@@ -1666,6 +1667,53 @@ static void manifest_secret_holds_the_manifest(void **state)
     cJSON_Delete(r.chart);
 }
 
+/* ---- scan scope all: the other images' reports ---- */
+
+static void other_images_scan_verdicts(void **state)
+{
+    static const char critical[] =
+        "{\"SchemaVersion\":2,\"ArtifactName\":\"exporter\",\"Results\":[{\"Target\":\"x\","
+        "\"Vulnerabilities\":[{\"VulnerabilityID\":\"CVE-2024-5535\",\"PkgName\":\"openssl\","
+        "\"InstalledVersion\":\"3.0.11-1\",\"FixedVersion\":\"3.0.14-1\",\"Severity\":"
+        "\"CRITICAL\"}]}]}";
+    static const char medium[] =
+        "{\"SchemaVersion\":2,\"ArtifactName\":\"exporter\",\"Results\":[{\"Target\":\"x\","
+        "\"Vulnerabilities\":[{\"VulnerabilityID\":\"CVE-2024-0727\",\"PkgName\":\"openssl\","
+        "\"InstalledVersion\":\"3.0.11-1\",\"Severity\":\"MEDIUM\"}]}]}";
+    static const char clean[] =
+        "{\"SchemaVersion\":2,\"ArtifactName\":\"exporter\",\"Results\":[]}";
+    struct other_image img = {.image = (char *)"r.example/exporter:1",
+                              .where = (char *)"Deployment web, container metrics"};
+    struct failure f = untouched;
+    char msg[P4_ERROR_MESSAGE_MAX];
+
+    (void)state;
+    /* over the line: the image, where it runs, and the CVE */
+    assert_false(p4_helm_scan_verdict(&img, critical, sizeof(critical) - 1, P4_SEV_HIGH, msg,
+                                      sizeof(msg), &f));
+    assert_failure(f, G_IMAGES, P4_FAIL_ARTIFACT, "VulnerabilitiesFound");
+    assert_non_null(strstr(msg, "r.example/exporter:1 (Deployment web, container metrics)"));
+    assert_non_null(strstr(msg, "CVE-2024-5535"));
+    /* under the line (a MEDIUM finding, maxSeverity HIGH), and a clean report */
+    f = untouched;
+    assert_true(
+        p4_helm_scan_verdict(&img, medium, sizeof(medium) - 1, P4_SEV_HIGH, msg, sizeof(msg), &f));
+    assert_true(
+        p4_helm_scan_verdict(&img, clean, sizeof(clean) - 1, P4_SEV_HIGH, msg, sizeof(msg), &f));
+    assert_int_equal(f.gate, G_COUNT); /* a pass leaves *f alone */
+    /* not a report */
+    f = untouched;
+    assert_false(p4_helm_scan_verdict(&img, "{", 1, P4_SEV_HIGH, msg, sizeof(msg), &f));
+    assert_failure(f, G_IMAGES, P4_FAIL_ARTIFACT, "ScanReportInvalid");
+    /* no report: fine unless required */
+    f = untouched;
+    assert_true(p4_helm_no_report_verdict(&img, false, msg, sizeof(msg), &f));
+    assert_int_equal(f.gate, G_COUNT); /* untouched */
+    assert_false(p4_helm_no_report_verdict(&img, true, msg, sizeof(msg), &f));
+    assert_failure(f, G_IMAGES, P4_FAIL_ARTIFACT, "ScanReportMissing");
+    assert_non_null(strstr(msg, "r.example/exporter:1 (Deployment web, container metrics)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1706,6 +1754,7 @@ int main(void)
         cmocka_unit_test(image_check_failures),
         cmocka_unit_test(pull_secret_answers),
         cmocka_unit_test(images_pass_message),
+        cmocka_unit_test(other_images_scan_verdicts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

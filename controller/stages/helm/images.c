@@ -19,6 +19,8 @@
 #include "phase4/core/log.h"
 #include "phase4/core/text.h"
 #include "phase4/kube/podspec.h"
+#include "phase4/oci/ocimanifest.h"
+#include "phase4/scan/scanreport.h"
 #include "pin.h"
 #include "steps.h"
 
@@ -405,6 +407,7 @@ void p4_helm_image_work_free(struct image_work *iw)
     p4_regauth_close(&iw->auth); /* wipes the credentials */
     free(iw->ca);
     p4_image_ref_close(&iw->ref);
+    free(iw->report);
     free(iw);
 }
 
@@ -686,10 +689,54 @@ void p4_helm_images(struct run *r)
     p4_stagerun_part_done(&r->base, S_IMAGES_CHECK);
 }
 
+/* ---- scan scope all: the other images' reports (pure) ---- */
+
+bool p4_helm_scan_verdict(const struct other_image *img, const char *body, size_t len, int max,
+                          char *msg, size_t size, struct failure *f)
+{
+    struct p4_scan_summary sum;
+    struct p4_error err = {0};
+    char image[SHOWN], verdict[P4_ERROR_MESSAGE_MAX - SHOWN - 64];
+
+    shown(image, sizeof(image), img->image);
+    if (p4_scan_parse(body, len, &sum, &err) != 0) {
+        *f = (struct failure){
+            .cls = P4_FAIL_ARTIFACT, .gate = G_IMAGES, .reason = "ScanReportInvalid"};
+        p4_text_format(msg, size, "image %s (%s): its scan report cannot be read: %s", image,
+                       img->where, err.message);
+        return false;
+    }
+    if (p4_scan_over(&sum, (enum p4_severity)max, verdict, sizeof(verdict)) > 0) {
+        *f = (struct failure){
+            .cls = P4_FAIL_ARTIFACT, .gate = G_IMAGES, .reason = "VulnerabilitiesFound"};
+        p4_text_format(msg, size, "image %s (%s): %s", image, img->where, verdict);
+        return false;
+    }
+    return true;
+}
+
+bool p4_helm_no_report_verdict(const struct other_image *img, bool required, char *msg, size_t size,
+                               struct failure *f)
+{
+    char image[SHOWN];
+
+    if (!required)
+        return true;
+    shown(image, sizeof(image), img->image);
+    *f = (struct failure){.cls = P4_FAIL_ARTIFACT, .gate = G_IMAGES, .reason = "ScanReportMissing"};
+    p4_text_format(msg, size,
+                   "image %s (%s) has no scan report attached in its registry, and "
+                   "spec.image.scan.required is true with scope all: scan it and attach the "
+                   "report, or set spec.image.scan.scope to image",
+                   image, img->where);
+    return false;
+}
+
 /* ---- S_IMAGES_CHECK: each image resolved and checked, one platform at a time ---- */
 
 static void check_next(struct run *r);
-static void on_asked_timer(uv_timer_t *t);
+static void scan_image(struct run *r);
+static void on_check_timer(uv_timer_t *t);
 
 /* Add the payloads read to iw->auth in order (the first match wins); 0, or the run failed. */
 static int use_secrets(struct run *r)
@@ -793,6 +840,11 @@ static void on_checked(const struct p4_image_check *res, void *data)
     p4_imagecache_put(&h->images, iw->key, img->digest, p4_helm_image_ttl(&iw->ref),
                       uv_now(h->sr.loop));
     p4_imagecache_answered(&h->images, iw->key);
+    if (r->scan_all && img->digest[0] != '\0') { /* its report next, then the next image */
+        iw->scanned = false;
+        scan_image(r);
+        return;
+    }
     iw->img_i++;
     check_next(r);
 }
@@ -814,6 +866,163 @@ static void check_platform(struct run *r)
         shown(image, sizeof(image), img->image);
         p4_stagerun_failf(&r->base, P4_FAIL_ARTIFACT, G_IMAGES, "InvalidImageReference",
                           "cannot ask registry %s for image %s (%s)", iw->host, image, img->where);
+    }
+}
+
+/* ---- scan scope all: img_i's report, from its registry (OCI referrers) ---- */
+
+static void scan_done(struct run *r, bool ok, const char *msg, const struct failure *f)
+{
+    struct image_work *iw = r->w->iw;
+
+    free(iw->report);
+    iw->report = NULL;
+    if (!ok) {
+        p4_stagerun_failf(&r->base, f->cls, f->gate, f->reason, "%s", msg);
+        return;
+    }
+    iw->scanned = true;
+    p4_stagerun_arm(&r->base, 0, on_check_timer); /* the next image, on the next loop turn */
+}
+
+/* A registry answer that is trouble, not an absence: transient, waited out. */
+static bool scan_trouble(struct run *r, const struct p4_registry_answer *a)
+{
+    struct p4_error e = a->err;
+
+    if (a->rc == 0 || a->rc == P4_ERR_NOTFOUND || a->rc == P4_ERR_METHOD)
+        return false;
+    r->base.retry_after_ms = a->retry_after_ms;
+    p4_stagerun_fail(&r->base, P4_FAIL_TRANSIENT, G_IMAGES, "RegistryUnavailable", &e);
+    return true;
+}
+
+static void no_report(struct run *r)
+{
+    struct image_work *iw = r->w->iw;
+    char msg[P4_ERROR_MESSAGE_MAX];
+    struct failure f;
+    bool ok =
+        p4_helm_no_report_verdict(&iw->imgs.img[iw->img_i], r->scan_required, msg, sizeof(msg), &f);
+
+    scan_done(r, ok, msg, &f);
+}
+
+static void on_scan_blob(const struct p4_registry_answer *a, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    struct image_work *iw;
+    char msg[P4_ERROR_MESSAGE_MAX];
+    struct failure f;
+    bool ok;
+
+    if (r == NULL || scan_trouble(r, a))
+        return;
+    iw = r->w->iw;
+    if (a->rc != 0) {
+        no_report(r);
+        return;
+    }
+    ok = p4_helm_scan_verdict(&iw->imgs.img[iw->img_i], a->body, a->len, r->scan_max, msg,
+                              sizeof(msg), &f);
+    if (ok)
+        iw->reports++;
+    scan_done(r, ok, msg, &f);
+}
+
+static void on_scan_manifest(const struct p4_registry_answer *a, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    struct p4_oci_manifest *m = NULL;
+    struct image_work *iw;
+
+    if (r == NULL || scan_trouble(r, a))
+        return;
+    iw = r->w->iw;
+    if (a->rc != 0 || p4_oci_manifest_parse(a->body, a->len, a->media_type, &m, NULL) != 0 ||
+        m->kind != P4_OCI_IMAGE || m->layers_len == 0) {
+        p4_oci_manifest_free(m);
+        no_report(r);
+        return;
+    }
+    r->base.inflight++;
+    if (p4_registry_blob_get(stage_of(r)->cfg.registry, &iw->target, iw->ref.repository,
+                             m->layers[0].digest, on_scan_blob, r) != 0) {
+        r->base.inflight--;
+        no_report(r);
+    }
+    p4_oci_manifest_free(m);
+}
+
+/* An index of referrers (the API's answer or the fallback tag): read its first scan report. */
+static void use_referrers(struct run *r, const struct p4_registry_answer *a)
+{
+    struct image_work *iw = r->w->iw;
+    struct p4_oci_manifest *idx = NULL;
+
+    if (p4_oci_manifest_parse(a->body, a->len, P4_OCI_MEDIA_INDEX, &idx, NULL) == 0) {
+        for (size_t i = 0; i < idx->entries_len && iw->report == NULL; i++) {
+            if (p4_scan_report_type(idx->entries[i].artifact_type))
+                iw->report = p4_strdup(idx->entries[i].desc.digest);
+        }
+    }
+    p4_oci_manifest_free(idx);
+    if (iw->report == NULL) {
+        no_report(r);
+        return;
+    }
+    r->base.inflight++;
+    if (p4_registry_manifest(stage_of(r)->cfg.registry, &iw->target, iw->ref.repository, iw->report,
+                             on_scan_manifest, r) != 0) {
+        r->base.inflight--;
+        no_report(r);
+    }
+}
+
+static void on_scan_tag(const struct p4_registry_answer *a, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+
+    if (r == NULL || scan_trouble(r, a))
+        return;
+    if (a->rc == 0)
+        use_referrers(r, a);
+    else
+        no_report(r);
+}
+
+static void on_scan_referrers(const struct p4_registry_answer *a, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    struct image_work *iw;
+    char tag[80];
+
+    if (r == NULL || scan_trouble(r, a))
+        return;
+    iw = r->w->iw;
+    if (a->rc == 0) {
+        use_referrers(r, a);
+        return;
+    }
+    /* No referrers API (distribution 2.x): the OCI 1.1 fallback tag "sha256-<hex>". */
+    p4_text_format(tag, sizeof(tag), "sha256-%s", iw->imgs.img[iw->img_i].digest + 7);
+    r->base.inflight++;
+    if (p4_registry_manifest(stage_of(r)->cfg.registry, &iw->target, iw->ref.repository, tag,
+                             on_scan_tag, r) != 0) {
+        r->base.inflight--;
+        no_report(r);
+    }
+}
+
+static void scan_image(struct run *r)
+{
+    struct image_work *iw = r->w->iw;
+
+    r->base.inflight++;
+    if (p4_registry_referrers(stage_of(r)->cfg.registry, &iw->target, iw->ref.repository,
+                              iw->imgs.img[iw->img_i].digest, on_scan_referrers, r) != 0) {
+        r->base.inflight--;
+        no_report(r);
     }
 }
 
@@ -839,6 +1048,13 @@ static void images_done(struct run *r)
     }
     r->nimages = (int)iw->imgs.n;
     p4_helm_images_message(&iw->imgs, r->pin_all, r->pin.repository, msg, sizeof(msg));
+    if (r->scan_all) { /* spec.image.scan.scope all */
+        size_t used = strlen(msg);
+        p4_text_format(msg + used, sizeof(msg) - used,
+                       "; %d of them with a scan report under %s, the rest not scanned%s",
+                       iw->reports, p4_severity_name((enum p4_severity)r->scan_max),
+                       r->scan_required ? "" : " (spec.image.scan.required is false)");
+    }
     p4_stagerun_gate(&r->base, G_IMAGES, "True", "ImagesPullable", "%s", msg);
     p4_stagerun_next(&r->base, S_DRYRUN);
 }
@@ -850,12 +1066,20 @@ static void check_next(struct run *r)
     uint64_t now = uv_now(h->sr.loop);
     const char *digest;
 
+    if (iw->scanned) { /* img_i's report was judged (scope all): on to the next image */
+        iw->scanned = false;
+        iw->img_i++;
+    }
     for (; iw->img_i < iw->imgs.n; iw->img_i++) {
         struct other_image *img = &iw->imgs.img[iw->img_i];
         prepare(r, img);
         if ((digest = p4_imagecache_get(&h->images, iw->key, now)) == NULL)
             break;
         (void)snprintf(img->digest, sizeof(img->digest), "%s", digest);
+        if (r->scan_all) { /* known pullable: its report next */
+            scan_image(r);
+            return;
+        }
     }
     if (iw->img_i >= iw->imgs.n) {
         images_done(r);
@@ -863,7 +1087,7 @@ static void check_next(struct run *r)
     }
     if (p4_imagecache_is_asked(&h->images, iw->key, now)) {
         /* Another run is asking the registry this now: take its answer from the cache. */
-        p4_stagerun_arm(&r->base, ASKED_POLL_MS, on_asked_timer);
+        p4_stagerun_arm(&r->base, ASKED_POLL_MS, on_check_timer);
         return;
     }
     p4_imagecache_asking(&h->images, iw->key, now);
@@ -872,7 +1096,7 @@ static void check_next(struct run *r)
     check_platform(r);
 }
 
-static void on_asked_timer(uv_timer_t *t)
+static void on_check_timer(uv_timer_t *t)
 {
     check_next((struct run *)t->data);
 }

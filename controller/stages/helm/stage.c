@@ -15,6 +15,8 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/buf.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
+#include "phase4/scan/scanreport.h"
 #include "steps.h"
 #include "values.h"
 
@@ -195,6 +197,15 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     r->image = p4_json_need(cJSON_Duplicate(p4_json_get(obj, "spec.image"), 1));
     r->pin_all = true; /* the CRD's default, for an object written before the field existed */
     (void)p4_json_bool(obj, "spec.image.pinAll", &r->pin_all);
+    r->scan_all = p4_text_eq(p4_json_str(obj, "spec.image.scan.scope"), "all");
+    (void)p4_json_bool(obj, "spec.image.scan.required", &r->scan_required);
+    {
+        enum p4_severity max = P4_SEV_CRITICAL;
+        const char *v = p4_json_str(obj, "spec.image.scan.maxSeverity");
+        if (v != NULL)
+            (void)p4_severity_parse(v, &max);
+        r->scan_max = (int)max;
+    }
     (void)p4_json_bool(obj, "spec.rollout.force", &r->force);
     (void)p4_json_bool(obj, "spec.target.createNamespace", &r->create_namespace);
     p4_stagerun_add_for(&h->sr, &r->base, key, obj); /* begins on the next turn */

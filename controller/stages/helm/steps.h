@@ -123,6 +123,9 @@ struct image_work {
     char host[256];
     struct p4_registry_target target;
     char key[512]; /* img_i's cache key */
+    bool scanned;  /* img_i's report was judged (scope all) */
+    int reports;   /* other images whose report was found and passed */
+    char *report;  /* img_i's report manifest digest, while it is read */
 };
 
 /* What one attempt works with; it exists only while the attempt runs. */
@@ -153,6 +156,9 @@ struct run {
     cJSON *image;            /* copy of spec.image (pull secrets, CA, platforms, insecure) */
     bool force, create_namespace;
     bool pin_all; /* spec.image.pinAll (default true): the other images are pinned too */
+    /* spec.image.scan with scope all: the other images' reports judged too (images.c). */
+    bool scan_all, scan_required;
+    int scan_max; /* enum p4_severity: spec.image.scan.maxSeverity (default CRITICAL) */
     struct work *w;
 
     /* What the checks found; kept across attempts. */
@@ -343,5 +349,16 @@ struct failure p4_helm_stored_failure(int rc);
 int p4_helm_prune_generations(int64_t generation, int64_t out[P4_MANIFEST_HISTORY]);
 /* An old manifest Secret read (rc, body): is it deleted (owned by uid, and only then)? */
 bool p4_helm_prunable(int rc, const cJSON *body, const char *uid);
+
+/*
+ * Scan scope all: the report attached to other image img (its body, len bytes) judged against
+ * max (enum p4_severity). true when it passes; false with *f (gate ImagesPullable, artifact:
+ * VulnerabilitiesFound or ScanReportInvalid) and msg naming the image and where it runs.
+ */
+bool p4_helm_scan_verdict(const struct other_image *img, const char *body, size_t len, int max,
+                          char *msg, size_t size, struct failure *f);
+/* The same when img has no report: it fails (ScanReportMissing) only when required. */
+bool p4_helm_no_report_verdict(const struct other_image *img, bool required, char *msg, size_t size,
+                               struct failure *f);
 
 #endif

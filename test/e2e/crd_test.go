@@ -98,6 +98,7 @@ func TestInvalidExamplesAreRejected(t *testing.T) {
 		"too-many-retries.yaml":            "spec.rollout.retries: Invalid value: 11: spec.rollout.retries in body should be less than or equal to 10",
 		"bad-chart-repository.yaml":        "spec.chart.repository must start with https://, http:// or oci://",
 		"bad-environment.yaml":             `spec.target.environment: Unsupported value: "prod": supported values: "development", "staging", "production"`,
+		"name-too-long.yaml":               "Helm release names are at most 53 characters",
 	} {
 		out, err := kubectl(ctx, "apply", "-n", ns, "-f", filepath.Join(repoRoot(), "examples", "invalid", file))
 		if err == nil {

@@ -106,6 +106,16 @@ static void finish(struct p4_http_req *r, int rc)
     resp.content_type = r->content_type;
     resp.www_authenticate = r->www_authenticate;
     resp.content_digest = r->content_digest;
+    if (rc == P4_ERR_TOOBIG && r->too_big) { /* not curl's "Failure writing output..." */
+        if (r->max_body % ((size_t)1024 * 1024) == 0)
+            (void)snprintf(r->errbuf, sizeof(r->errbuf),
+                           "the response is larger than %zu MiB, the most that is read of it",
+                           r->max_body / ((size_t)1024 * 1024));
+        else
+            (void)snprintf(r->errbuf, sizeof(r->errbuf),
+                           "the response is larger than %zu bytes, the most that is read of it",
+                           r->max_body);
+    }
     resp.error = rc != 0 && r->errbuf[0] ? r->errbuf : NULL;
     if (r->on_done)
         r->on_done(rc, &resp, r->data);

@@ -277,6 +277,10 @@ static void on_answer(int rc, const struct p4_http_response *resp, void *data)
              resp->error);
         return;
     }
+    if (rc == P4_ERR_TOOBIG) {
+        fail(o, rc, 0, "registry %s answered with too much: %s", resp->error);
+        return;
+    }
     if (rc != 0) {
         fail(o, rc, 0, "cannot reach registry %s: %s", resp->error);
         return;

@@ -118,4 +118,21 @@ func TestChartFetch(t *testing.T) {
 	if err == nil || !strings.Contains(out, "ChartRepositoryAuthFailed") || strings.Contains(out, "n0t-1t") {
 		t.Errorf("wrong password: %v\n%s", err, out)
 	}
+
+	// An index.yaml past what is read (64 MiB, streamed here) is refused
+	// saying so, not with the transport's "Failure writing output".
+	huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		line := []byte("# " + strings.Repeat("x", 1021) + "\n")
+		for written := 0; written <= 65<<20; written += len(line) {
+			if _, err := w.Write(line); err != nil {
+				return
+			}
+		}
+	}))
+	defer huge.Close()
+	out, err = chartFetch(ctx, nil, huge.URL, "webapp", "0.1.0", "--cache-dir", t.TempDir())
+	if err == nil || !strings.Contains(out, "ChartTooLarge") || !strings.Contains(out, "larger than 64 MiB") ||
+		strings.Contains(out, "Failure writing") {
+		t.Errorf("a 65 MiB index.yaml: %v\n%s", err, out)
+	}
 }

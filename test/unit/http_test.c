@@ -758,6 +758,10 @@ static void body_over_max_body_is_too_big(void **state)
     run_until(fx, &r.done_calls, 1);
     assert_int_equal(r.rc, P4_ERR_TOOBIG);
     assert_int_equal(r.status, 200);
+    /* The limit in words, not curl's "Failure writing output to destination". */
+    assert_non_null(r.error);
+    assert_string_equal(r.error,
+                        "the response is larger than 1024 bytes, the most that is read of it");
     result_free(&r);
 
     /* Exactly max_body is fine. */

@@ -205,6 +205,11 @@ static bool http_ok(struct op *o, int rc, const struct p4_http_response *resp, c
              o->repository, resp->error ? resp->error : "");
         return false;
     }
+    if (rc == P4_ERR_TOOBIG) {
+        fail(o, rc, "ChartTooLarge", "%s of %s is too large: %s", what, o->repository,
+             resp->error ? resp->error : p4_strerror(rc));
+        return false;
+    }
     if (rc != 0) {
         fail(o, rc, "ChartRepositoryUnavailable", "cannot fetch %s from %s: %s", what,
              o->repository, resp->error ? resp->error : p4_strerror(rc));

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "applysteps.h"
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/text.h"
@@ -58,12 +59,7 @@ static bool has_word(const char *list, const char *word)
 
 static const char *annotation(const cJSON *obj, const char *key)
 {
-    const cJSON *a = p4_json_get(obj, "metadata.annotations");
-    const cJSON *v = cJSON_IsObject(a) ? cJSON_GetObjectItemCaseSensitive(a, key) : NULL;
-
-    if (v == NULL || !cJSON_IsString(v))
-        return NULL;
-    return v->valuestring;
+    return p4_json_str(p4_json_child(p4_json_get(obj, "metadata.annotations"), key), NULL);
 }
 
 enum p4_kstage_hook p4_kstage_hook_of(const cJSON *obj, bool install)
@@ -269,21 +265,14 @@ static void hook_get(struct run *r, p4_kube_cb cb)
         hook_failed(r, P4_FAIL_TRANSIENT, "APIUnavailable", "cannot be read");
 }
 
-/* DELETE the current hook's object, in the background, only the one read (uid) when given. */
+/* DELETE the current hook's object, in the background, only the one read (uid). */
 static void hook_delete(struct run *r, const char *uid, p4_kube_cb cb)
 {
-    char body[256];
+    char *body = p4_applyset_delete_body(uid);
+    int rc = hook_request(r, "DELETE", body, cb);
 
-    if (uid != NULL && strlen(uid) < 128)
-        p4_text_format(body, sizeof(body),
-                       "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"propagationPolicy\":"
-                       "\"Background\",\"preconditions\":{\"uid\":\"%s\"}}",
-                       uid);
-    else
-        p4_text_format(body, sizeof(body),
-                       "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"propagationPolicy\":"
-                       "\"Background\"}");
-    if (hook_request(r, "DELETE", body, cb) != 0)
+    free(body);
+    if (rc != 0)
         hook_failed(r, P4_FAIL_TRANSIENT, "APIUnavailable", "cannot be deleted");
 }
 
@@ -462,7 +451,6 @@ static void on_deleted_before(struct p4_kube_result *res, void *data)
 static void on_existing(struct p4_kube_result *res, void *data)
 {
     struct run *r = (struct run *)p4_stagerun_back(data);
-    char mark[600];
 
     if (r == NULL)
         return;
@@ -472,8 +460,7 @@ static void on_existing(struct p4_kube_result *res, void *data)
     }
     if (api_failed(r, res))
         return;
-    if (p4_applyset_owner_mark(r->base.ns, r->base.name, mark, sizeof(mark)) != 0 ||
-        !p4_text_eq(annotation(res->body, P4_APPLYSET_ANNOTATION_OWNER), mark)) {
+    if (!p4_applyset_owned(res->body, r->base.ns, r->base.name)) {
         hook_failed(r, P4_FAIL_CLUSTER, "ObjectNotOwned",
                     "exists and is not this Phase4Deployment's; it is left alone (delete it, "
                     "or rename the hook)");

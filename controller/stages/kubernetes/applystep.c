@@ -152,16 +152,24 @@ static const struct p4_inventory *prune_base(const struct run *r)
 {
     return r->applied && !r->prune_pending ? &r->inv : &r->previous;
 }
-/* status.inventory while something is not pruned (yet): what was applied, and what the last
-   revision had. */
-static char *inventory_with_leftovers(const struct run *r, const struct p4_inventory *applied)
+/*
+ * status.inventory (JSON text): what was applied, and with leftovers (a failed apply, or one
+ * not pruned yet) also what the prune base has and applied does not; *nleft (may be NULL)
+ * gets how many of those there were.
+ */
+static char *inventory_text(const struct run *r, const struct p4_inventory *applied, bool leftovers,
+                            size_t *nleft)
 {
     struct p4_inventory rest = {NULL, 0};
     cJSON *json = p4_inventory_to_json(applied), *more;
     const cJSON *it;
     char *text;
 
-    if (p4_inventory_diff(prune_base(r), applied, &rest) == 0) {
+    if (nleft != NULL)
+        *nleft = 0;
+    if (leftovers && p4_inventory_diff(prune_base(r), applied, &rest) == 0) {
+        if (nleft != NULL)
+            *nleft = rest.n;
         more = p4_inventory_to_json(&rest);
         while ((it = more->child) != NULL)
             cJSON_AddItemToArray(json, cJSON_DetachItemViaPointer(more, (cJSON *)it));
@@ -184,18 +192,6 @@ bool p4_kstage_apply_failure(const struct p4_applyset_result *res, int *gate,
     return true;
 }
 
-/* How many entries of the prune base applied does not hold. */
-static size_t leftover_count(const struct run *r, const struct p4_inventory *applied)
-{
-    struct p4_inventory rest = {NULL, 0};
-    size_t n = 0;
-
-    if (p4_inventory_diff(prune_base(r), applied, &rest) == 0)
-        n = rest.n;
-    p4_inventory_close(&rest);
-    return n;
-}
-
 static void on_applied(const struct p4_applyset_result *res, void *data)
 {
     struct run *r = (struct run *)p4_stagerun_back(data);
@@ -212,7 +208,7 @@ static void on_applied(const struct p4_applyset_result *res, void *data)
         int gate;
         if (res->validated) {
             free(r->inventory);
-            r->inventory = inventory_with_leftovers(r, &res->applied);
+            r->inventory = inventory_text(r, &res->applied, true, NULL);
             p4_stagerun_gate(&r->base, G_MANIFESTS, "True", "Valid",
                              "the manifest's objects are known kinds in namespace %s",
                              r->base.target_ns);
@@ -224,15 +220,10 @@ static void on_applied(const struct p4_applyset_result *res, void *data)
     again = r->applied;
     r->drift = false; /* everything was just put back (a change seen meanwhile was ours) */
     free(r->inventory);
-    if (r->w->no_prune) { /* the last revision's leftovers stay until the workloads are ready */
-        leftovers = leftover_count(r, &res->applied);
-        r->prune_pending = leftovers > 0;
-        r->inventory = inventory_with_leftovers(r, &res->applied);
-    } else { /* the inventory is this revision's now: the last one's leftovers were pruned */
-        cJSON *json = p4_inventory_to_json(&res->applied);
-        r->inventory = p4_json_print(json);
-        cJSON_Delete(json);
-    }
+    /* Without the prune the last revision's leftovers stay listed until the workloads are
+       ready; with it, the inventory is this revision's. */
+    r->inventory = inventory_text(r, &res->applied, r->w->no_prune, &leftovers);
+    r->prune_pending = leftovers > 0;
     p4_inventory_close(&r->inv);
     p4_inventory_copy(&res->applied, &r->inv);
     free(r->gens);
@@ -329,11 +320,7 @@ static void on_pruned(const struct p4_applyset_result *res, void *data)
     }
     r->prune_pending = r->prune_now = false;
     free(r->inventory);
-    {
-        cJSON *json = p4_inventory_to_json(&res->applied);
-        r->inventory = p4_json_print(json);
-        cJSON_Delete(json);
-    }
+    r->inventory = inventory_text(r, &res->applied, false, NULL);
     p4_stagerun_gate(&r->base, G_CREATED, "True", "Applied",
                      "%zu object(s) applied; %d of the last revision's pruned once the "
                      "workloads were ready%s",

@@ -121,6 +121,23 @@ static const char *check_digest(const char *s)
     return "the digest algorithm must be sha256, sha384 or sha512";
 }
 
+size_t p4_image_ref_domain_len(const char *ref)
+{
+    size_t first = strcspn(ref, "/");
+
+    if (ref[first] != '/')
+        return 0;
+    /* docker's rule: the first component is a registry if it looks like a host. */
+    if (memchr(ref, '.', first) != NULL || memchr(ref, ':', first) != NULL ||
+        (first == 9 && strncmp(ref, "localhost", 9) == 0))
+        return first;
+    for (size_t i = 0; i < first; i++) {
+        if (ref[i] >= 'A' && ref[i] <= 'Z')
+            return first;
+    }
+    return 0;
+}
+
 int p4_image_ref_parse(const char *ref, struct p4_image_ref *out, struct p4_error *err)
 {
     const char *at, *name_end, *slash, *last_slash, *colon, *repo, *why = NULL;
@@ -161,19 +178,10 @@ int p4_image_ref_parse(const char *ref, struct p4_image_ref *out, struct p4_erro
     nlen = (size_t)(name_end - ref);
     slash = memchr(ref, '/', nlen);
     repo = ref;
-    if (slash != NULL) {
-        size_t first = (size_t)(slash - ref);
-        bool upper = false;
-
-        for (size_t i = 0; i < first; i++)
-            upper = upper || (ref[i] >= 'A' && ref[i] <= 'Z');
-        /* docker's rule: the first component is a registry if it looks like a host. */
-        if (memchr(ref, '.', first) != NULL || memchr(ref, ':', first) != NULL || upper ||
-            (first == 9 && strncmp(ref, "localhost", 9) == 0)) {
-            domain = ref;
-            dlen = first;
-            repo = slash + 1;
-        }
+    if (slash != NULL && slash > ref && p4_image_ref_domain_len(ref) == (size_t)(slash - ref)) {
+        domain = ref;
+        dlen = (size_t)(slash - ref);
+        repo = slash + 1;
     }
     rlen = (size_t)(name_end - repo);
     if (nlen == 0)

@@ -15,6 +15,7 @@
 #include "phase4/core/buf.h"
 #include "phase4/core/json.h"
 #include "phase4/core/text.h"
+#include "phase4/oci/imageref.h"
 #include "pin.h"
 #include "steps.h"
 #include "values.h"
@@ -129,23 +130,6 @@ static int set_string(cJSON *values, const char *path, const char *v, struct p4_
     return p4_values_set_path(values, path, p4_json_need(cJSON_CreateString(v)), err);
 }
 
-/* The length of repository's registry host ("" on Docker Hub), as docker splits it. */
-static size_t registry_len(const char *repository)
-{
-    size_t n = strcspn(repository, "/");
-
-    if (repository[n] != '/')
-        return 0;
-    if (memchr(repository, '.', n) != NULL || memchr(repository, ':', n) != NULL ||
-        (n == 9 && strncmp(repository, "localhost", 9) == 0))
-        return n;
-    for (size_t i = 0; i < n; i++) { /* docker's third rule: an uppercase letter */
-        if (repository[i] >= 'A' && repository[i] <= 'Z')
-            return n;
-    }
-    return 0;
-}
-
 /* The checked image set in values where pin says the chart reads it. */
 static int set_image(cJSON *values, const struct image_pin *pin, struct p4_error *err)
 {
@@ -163,7 +147,7 @@ static int set_image(cJSON *values, const struct image_pin *pin, struct p4_error
     tag_path = p4_json_str(pin->paths, "tag");
     digest_path = p4_json_str(pin->paths, "digest");
     if (reg_path != NULL && reg_path[0] != '\0') {
-        hlen = registry_len(repo);
+        hlen = p4_image_ref_domain_len(repo);
         p4_text_format(host, sizeof(host), "%.*s", (int)hlen, repo);
         if (set_string(values, reg_path, hlen ? host : "docker.io", err) != 0)
             return -1;

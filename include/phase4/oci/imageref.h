@@ -37,4 +37,10 @@ struct p4_image_ref {
 int p4_image_ref_parse(const char *ref, struct p4_image_ref *out, struct p4_error *err);
 void p4_image_ref_close(struct p4_image_ref *r);
 
+/*
+ * The length of ref's registry host, as the rule above reads it: its first path component when
+ * that looks like a host, else 0 (a Docker Hub name, or no '/').
+ */
+size_t p4_image_ref_domain_len(const char *ref);
+
 #endif

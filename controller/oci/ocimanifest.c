@@ -841,3 +841,18 @@ void p4_oci_digest_of(const void *data, size_t len, char out[P4_OCI_SHA256_DIGES
     }
     memcpy(out, full, P4_OCI_SHA256_DIGEST_SIZE);
 }
+
+char *p4_oci_pick_referrer(const char *body, size_t len, bool (*want)(const char *artifact_type))
+{
+    struct p4_oci_manifest *idx = NULL;
+    char *found = NULL;
+
+    if (p4_oci_manifest_parse(body, len, P4_OCI_MEDIA_INDEX, &idx, NULL) == 0 && idx != NULL) {
+        for (size_t i = 0; i < idx->entries_len && found == NULL; i++) {
+            if (want(idx->entries[i].artifact_type))
+                found = p4_strdup(idx->entries[i].desc.digest);
+        }
+    }
+    p4_oci_manifest_free(idx);
+    return found;
+}

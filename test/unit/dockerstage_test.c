@@ -739,17 +739,17 @@ static void referrers_pick_a_scan_report(void **state)
     char *found;
 
     (void)state;
-    found = p4_docker_pick_report(sarif, strlen(sarif));
+    found = p4_oci_pick_referrer(sarif, strlen(sarif), p4_scan_report_type);
     assert_non_null(found);
     assert_string_equal(found, REPORT);
     free(found);
-    found = p4_docker_pick_report(trivy, strlen(trivy));
+    found = p4_oci_pick_referrer(trivy, strlen(trivy), p4_scan_report_type);
     assert_non_null(found);
     assert_string_equal(found, AMD64);
     free(found);
-    assert_null(p4_docker_pick_report(none, strlen(none)));
-    assert_null(p4_docker_pick_report(INDEX_OF(""), strlen(INDEX_OF(""))));
-    assert_null(p4_docker_pick_report("not json", 8));
+    assert_null(p4_oci_pick_referrer(none, strlen(none), p4_scan_report_type));
+    assert_null(p4_oci_pick_referrer(INDEX_OF(""), strlen(INDEX_OF("")), p4_scan_report_type));
+    assert_null(p4_oci_pick_referrer("not json", 8, p4_scan_report_type));
 }
 
 /* ---- the signature ---- */

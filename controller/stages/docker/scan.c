@@ -172,25 +172,10 @@ static void on_report_manifest(const struct p4_registry_answer *a, void *data)
     p4_oci_manifest_free(m);
 }
 
-char *p4_docker_pick_report(const char *body, size_t len)
-{
-    struct p4_oci_manifest *idx = NULL;
-    char *found = NULL;
-
-    if (p4_oci_manifest_parse(body, len, P4_OCI_MEDIA_INDEX, &idx, NULL) == 0) {
-        for (size_t i = 0; i < idx->entries_len && !found; i++) {
-            if (p4_scan_report_type(idx->entries[i].artifact_type))
-                found = p4_strdup(idx->entries[i].desc.digest);
-        }
-    }
-    p4_oci_manifest_free(idx);
-    return found;
-}
-
 /* An index of referrers (API answer or fallback tag): fetch the first scan report in it. */
 static void use_referrers(struct run *r, const struct p4_registry_answer *a)
 {
-    char *found = p4_docker_pick_report(a->body, a->len);
+    char *found = p4_oci_pick_referrer(a->body, a->len, p4_scan_report_type);
 
     if (found == NULL) {
         no_report(r);

@@ -312,8 +312,6 @@ void p4_docker_no_report_verdict(const cJSON *image, const char *digest, time_t 
  */
 bool p4_docker_vulnreports_verdict(const cJSON *image, const struct p4_kube_result *res,
                                    const char *const *digests, size_t n, struct verdict *v);
-/* The first scan report (Trivy JSON or SARIF) in an index of referrers; caller frees; or NULL. */
-char *p4_docker_pick_report(const char *body, size_t len);
 /* The scan report blob (len bytes) of referrer manifest: a verdict on it. */
 void p4_docker_report_verdict(const cJSON *image, const char *body, size_t len,
                               const char *manifest, struct verdict *v);

@@ -958,15 +958,9 @@ static void on_scan_manifest(const struct p4_registry_answer *a, void *data)
 static void use_referrers(struct run *r, const struct p4_registry_answer *a)
 {
     struct image_work *iw = r->w->iw;
-    struct p4_oci_manifest *idx = NULL;
 
-    if (p4_oci_manifest_parse(a->body, a->len, P4_OCI_MEDIA_INDEX, &idx, NULL) == 0) {
-        for (size_t i = 0; i < idx->entries_len && iw->report == NULL; i++) {
-            if (p4_scan_report_type(idx->entries[i].artifact_type))
-                iw->report = p4_strdup(idx->entries[i].desc.digest);
-        }
-    }
-    p4_oci_manifest_free(idx);
+    free(iw->report);
+    iw->report = p4_oci_pick_referrer(a->body, a->len, p4_scan_report_type);
     if (iw->report == NULL) {
         no_report(r);
         return;

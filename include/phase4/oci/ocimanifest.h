@@ -113,6 +113,13 @@ int p4_oci_manifest_parse(const char *body, size_t len, const char *content_type
 void p4_oci_manifest_free(struct p4_oci_manifest *m);
 
 /*
+ * The digest of the first entry of an index of referrers (the referrers API's answer, or the
+ * "sha256-<hex>" fallback tag's index; body len bytes) whose artifactType want accepts, as a
+ * new string (caller frees); NULL when none does or the body is no index.
+ */
+char *p4_oci_pick_referrer(const char *body, size_t len, bool (*want)(const char *artifact_type));
+
+/*
  * The first entry of index for os/arch/variant, or NULL (also when index is
  * NULL or not an index, or os or arch is NULL or empty). Entries without a
  * platform and attestation entries are never returned. Both sides are

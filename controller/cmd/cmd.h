@@ -39,6 +39,8 @@ struct p4_cmd_options {
     const char *helm;      /* the helm binary: an absolute path, or NULL for the default */
     char helm_path[4096];  /* --helm-binary, resolved (helm runs in its own work directory) */
     const char *cache_dir; /* charts and helm's own homes */
+    const char *default_service_account; /* --default-service-account, or NULL */
+    int no_cross_namespace_refs;         /* --no-cross-namespace-refs */
 };
 
 /* flags.c: parse the flags into o; returns 0, 1 for "exit 0 now" (help, version), or -1 on a

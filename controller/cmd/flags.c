@@ -2,6 +2,7 @@
  * flags.c: the operator's command line (usage, flags) and the cluster
  * configuration it names (see cmd.h).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -88,6 +89,14 @@ static void usage(FILE *out)
         "                                    the Kubernetes stage fails (default 30s)\n"
         "  --cache-dir DIR                   charts and helm's cache (default\n"
         "                                    /tmp/phase4-operator)\n"
+        "  --default-service-account NAME    act for a Phase4Deployment without\n"
+        "                                    spec.serviceAccountName as this ServiceAccount\n"
+        "                                    of its namespace (default: none; then the\n"
+        "                                    operator acts as itself, in the resource's own\n"
+        "                                    namespace only; see docs/security.md)\n"
+        "  --no-cross-namespace-refs BOOL    hold every Phase4Deployment to its own\n"
+        "                                    namespace, even with a ServiceAccount\n"
+        "                                    (default false)\n"
         "  --version               print the versions and exit\n"
         "\n"
         "  phase4-operator resolve APIVERSION KIND [--kubeconfig PATH] [--context NAME]\n"
@@ -114,6 +123,20 @@ static void usage(FILE *out)
         "                          repository from $P4_CHART_USERNAME, $P4_CHART_PASSWORD)\n"
         "  --help                  print this help\n",
         out);
+}
+
+/* A Kubernetes object name (RFC 1123 subdomain): a ServiceAccount's. */
+static int dns_subdomain(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > 253 || !isalnum((unsigned char)v[0]) || !isalnum((unsigned char)v[n - 1]))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(islower((unsigned char)v[i]) || isdigit((unsigned char)v[i]) || v[i] == '-' ||
+              v[i] == '.'))
+            return 0;
+    return 1;
 }
 
 /* "500ms", "30s", "5m", "1h" into milliseconds; 0 when malformed or out of range. */
@@ -238,6 +261,14 @@ int p4_cmd_parse_flags(int argc, char **argv, struct p4_cmd_options *o)
             if (v[0] == '\0')
                 goto bad;
             o->cache_dir = v;
+        } else if (strcmp(a, "--default-service-account") == 0) {
+            if (!dns_subdomain(v))
+                goto bad;
+            o->default_service_account = v;
+        } else if (strcmp(a, "--no-cross-namespace-refs") == 0) {
+            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+                goto bad;
+            o->no_cross_namespace_refs = strcmp(v, "true") == 0;
         } else if (strcmp(a, "--leader-election-id") == 0) {
             o->leader_id = v;
         } else if (strcmp(a, "--log-format") == 0) {

@@ -53,6 +53,7 @@ struct app {
     struct p4_events *events;
     struct p4_controller *ctl;
     struct p4_reconciler rec;
+    struct p4_tenancy tenancy; /* who acts for each resource: the stages and rec borrow it */
     struct p4_registry *registry;
     struct p4_docker_stage *docker;
     struct p4_discovery *discovery;
@@ -356,7 +357,10 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
                         "phase4-operator",
                         &job_handlers);
     app->registry = p4_registry_new(app->loop);
+    app->tenancy = (struct p4_tenancy){.default_service_account = o->default_service_account,
+                                       .no_cross_namespace_refs = o->no_cross_namespace_refs != 0};
     dc.kube = app->kube;
+    dc.tenancy = &app->tenancy;
     dc.jobs = app->jobs;
     dc.registry = app->registry;
     dc.retry_ms = o->retry_ms;
@@ -365,8 +369,10 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     dc.changed = on_stage_changed;
     dc.data = app;
     app->docker = app->registry ? p4_docker_stage_new(app->loop, &dc) : NULL;
-    app->rec = (struct p4_reconciler){
-        .kube = app->kube, .resources = app->resources, .events = app->events};
+    app->rec = (struct p4_reconciler){.kube = app->kube,
+                                      .resources = app->resources,
+                                      .events = app->events,
+                                      .tenancy = &app->tenancy};
     if (app->docker) {
         app->rec.stages[P4_STAGE_DOCKER] = &p4_docker_stage_ops;
         app->rec.stage_ctx[P4_STAGE_DOCKER] = app->docker;
@@ -384,6 +390,7 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     fc.registry = app->registry;
     app->charts = app->registry ? p4_chartfetch_new(app->loop, &fc) : NULL;
     hc.kube = app->kube;
+    hc.tenancy = &app->tenancy;
     hc.discovery = app->discovery;
     hc.charts = app->charts;
     hc.registry = app->registry;
@@ -404,6 +411,7 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
                P4_LOG_END);
     }
     kc.kube = app->kube;
+    kc.tenancy = &app->tenancy;
     kc.discovery = app->discovery;
     kc.jobs = app->jobs;
     kc.events = app->events;

@@ -21,6 +21,9 @@
 
 struct p4_kube {
     uv_loop_t *loop;
+    /* A view (p4_kube_as): requests go through base, as the user named here. */
+    struct p4_kube *base;
+    char *as;
     struct p4_http *http;
     struct p4_http_tls tls;
     char *server;
@@ -47,6 +50,7 @@ struct kreq {
     enum p4_kube_verb verb;
     char *method, *path, *ctype, *body;
     char *accept; /* NULL: application/json */
+    char *as;     /* the user impersonated, or NULL */
     size_t len;
     int attempts;
     int auth_retried;         /* a 401 made us fetch a fresh exec credential once */
@@ -57,6 +61,7 @@ struct kreq {
 
 struct p4_kube_watch {
     struct p4_kube *k;
+    char *as; /* the user impersonated, or NULL */
     struct p4_http_req *http;
     struct p4_watchframe frame;
     p4_kube_event_cb on_event;
@@ -81,7 +86,7 @@ const char *p4_kube_verb_name(enum p4_kube_verb verb)
 void p4_kube_metrics(const struct p4_kube *k, struct p4_buf *out)
 {
     static const char *const classes[6] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};
-    const struct p4_kube_stats *ks = &k->stats;
+    const struct p4_kube_stats *ks = k->base ? &k->base->stats : &k->stats;
 
     p4_buf_printf(out, "# HELP phase4_kube_requests_total API requests by verb and status class.\n"
                        "# TYPE phase4_kube_requests_total counter\n");
@@ -261,6 +266,7 @@ static void free_kreq_mem(struct kreq *r)
     free(r->ctype);
     free(r->body);
     free(r->accept);
+    free(r->as);
     free(r);
 }
 
@@ -324,6 +330,11 @@ void p4_kube_close(struct p4_kube *k)
 {
     if (k == NULL)
         return;
+    if (k->base) { /* a view: its requests belong to the base */
+        free(k->as);
+        free(k);
+        return;
+    }
     cancel_waiting(k, "the client is shutting down");
     p4_execcred_close(k->exec); /* requests waiting for a credential are canceled */
     p4_http_close(k->http);     /* cancels what is in flight */
@@ -444,13 +455,31 @@ static struct p4_http_tls tls_with(const struct p4_kube *k, const struct p4_cred
     return tls;
 }
 
+/*
+ * Append who the request is from to headers (room for two more and the NULL):
+ * the Authorization header, if any, and Impersonate-User when a view acts as a
+ * user (written into buf). Returns the new count; headers is NULL-terminated.
+ */
+static size_t add_identity(const char **headers, size_t n, const char *auth, const char *user,
+                           char *buf, size_t size)
+{
+    if (auth)
+        headers[n++] = auth;
+    if (user) {
+        (void)snprintf(buf, size, "Impersonate-User: %s", user);
+        headers[n++] = buf;
+    }
+    headers[n] = NULL;
+    return n;
+}
+
 /* Send with these credentials (exec plugin's, or NULL for the kubeconfig's own). */
 static void send_with(struct kreq *r, const struct p4_credential *cred)
 {
     struct p4_kube *k = r->k;
     char *url, *auth = auth_header(cred ? cred->token : bearer(k));
-    char ctype[160], accept[256];
-    const char *headers[4];
+    char ctype[160], accept[256], as[P4_KUBE_USER_MAX + 32];
+    const char *headers[5];
     size_t n = 0, ulen = strlen(k->server) + strlen(r->path) + 1;
     struct p4_http_opts o = {0};
     struct p4_http_tls tls = tls_with(k, cred);
@@ -469,9 +498,7 @@ static void send_with(struct kreq *r, const struct p4_credential *cred)
                        r->ctype ? r->ctype : "application/json");
         headers[n++] = ctype;
     }
-    if (auth)
-        headers[n++] = auth;
-    headers[n] = NULL;
+    n = add_identity(headers, n, auth, r->as, as, sizeof(as));
     o.method = r->method;
     o.url = url;
     o.headers = headers;
@@ -607,6 +634,9 @@ int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
     if (k == NULL || method == NULL || path == NULL || path[0] != '/' || cb == NULL)
         return P4_ERR_INVAL;
     r = p4_calloc(1, sizeof(*r));
+    r->as = p4_strdup_or_null(k->as);
+    if (k->base)
+        k = k->base;
     r->k = k;
     r->verb = verb_of(method);
     r->method = p4_strdup(method);
@@ -624,6 +654,8 @@ int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
 
 void p4_kube_cancel_all(struct p4_kube *k)
 {
+    if (k->base)
+        k = k->base;
     cancel_waiting(k, "the request was canceled (shutting down)");
     /* In flight: each ends on a later turn through on_http_done with P4_ERR_CANCELED. */
     for (struct kreq *r = k->inflight; r; r = r->next)
@@ -638,6 +670,9 @@ int p4_kube_get_accept(struct p4_kube *k, const char *path, const char *accept, 
     if (k == NULL || path == NULL || path[0] != '/' || cb == NULL)
         return P4_ERR_INVAL;
     r = p4_calloc(1, sizeof(*r));
+    r->as = p4_strdup_or_null(k->as);
+    if (k->base)
+        k = k->base;
     r->k = k;
     r->verb = P4_VERB_GET;
     r->method = p4_strdup("GET");
@@ -647,6 +682,29 @@ int p4_kube_get_accept(struct p4_kube *k, const char *path, const char *accept, 
     r->data = data;
     schedule(r, p4_ratelimit_reserve(&k->rl, uv_now(k->loop)));
     return 0;
+}
+
+int p4_kube_as(struct p4_kube *k, const char *user, struct p4_kube **out)
+{
+    struct p4_kube *v;
+    size_t n = user ? strlen(user) : 0;
+
+    if (k == NULL || out == NULL || n == 0 || n > P4_KUBE_USER_MAX)
+        return P4_ERR_INVAL;
+    for (size_t i = 0; i < n; i++) /* a header value: no control bytes, no newline */
+        if ((unsigned char)user[i] < 0x20 || (unsigned char)user[i] >= 0x7f)
+            return P4_ERR_INVAL;
+    v = p4_calloc(1, sizeof(*v));
+    v->base = k->base ? k->base : k;
+    v->loop = v->base->loop;
+    v->as = p4_strdup(user);
+    *out = v;
+    return 0;
+}
+
+const char *p4_kube_user(const struct p4_kube *k)
+{
+    return k ? k->as : NULL;
 }
 
 uv_loop_t *p4_kube_loop(const struct p4_kube *k)
@@ -705,6 +763,7 @@ static void free_watch(struct p4_kube_watch *w)
     p4_watchframe_close(&w->frame);
     free(w->err_body);
     free(w->url);
+    free(w->as);
     free(w);
 }
 
@@ -747,14 +806,15 @@ static int start_watch_http(struct p4_kube_watch *w, const struct p4_credential 
 {
     struct p4_kube *k = w->k;
     char *auth = auth_header(cred ? cred->token : bearer(k));
-    const char *headers[3];
+    char as[P4_KUBE_USER_MAX + 32];
+    const char *headers[4];
     struct p4_http_opts o = {0};
     struct p4_http_tls tls = tls_with(k, cred);
+    size_t n = 0;
     int rc;
 
-    headers[0] = "Accept: application/json";
-    headers[1] = auth;
-    headers[2] = NULL;
+    headers[n++] = "Accept: application/json";
+    n = add_identity(headers, n, auth, w->as, as, sizeof(as));
     o.method = "GET";
     o.url = w->url;
     o.headers = headers;
@@ -801,6 +861,9 @@ int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_vers
         p4_kube_escape(resource_version, rv, sizeof(rv)) != 0)
         return P4_ERR_INVAL;
     w = p4_calloc(1, sizeof(*w));
+    w->as = p4_strdup_or_null(k->as);
+    if (k->base)
+        k = k->base;
     w->k = k;
     w->on_event = on_event;
     w->on_end = on_end;

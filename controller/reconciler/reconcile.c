@@ -326,34 +326,73 @@ static bool put_stage(cJSON *st, cJSON *conds, const cJSON *obj, int i,
     return false;
 }
 
-cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_result *const *results,
-                                    const char *now, cJSON *events)
+/*
+ * The status as it was, with what every answer sets first: conditions an
+ * array, observedGeneration this generation, and what the stages said about
+ * an older generation dropped (what an older spec gave must not pass for
+ * this one's). *old_conds, *generation and *observed are read from obj.
+ */
+static cJSON *status_base(const cJSON *obj, cJSON **conds, const cJSON **old_conds,
+                          int64_t *generation, int64_t *observed)
 {
     const cJSON *cur = p4_json_get(obj, "status");
     cJSON *st = cJSON_IsObject(cur) ? cJSON_Duplicate(cur, 1) : cJSON_CreateObject();
-    cJSON *conds = cJSON_GetObjectItemCaseSensitive(st, "conditions");
-    const cJSON *old_conds = p4_json_get(cur, "conditions");
-    int64_t generation = 0, observed = -1;
-    bool suspend = false, retrying;
     const char *stage = p4_json_str(st, "stage");
-    char msg[P4_ERROR_MESSAGE_MAX + 256];
-    int i;
 
-    (void)p4_json_int64(obj, "metadata.generation", &generation);
-    (void)p4_json_int64(obj, "status.observedGeneration", &observed);
-    (void)p4_json_bool(obj, "spec.suspend", &suspend);
-    if (!cJSON_IsArray(conds)) {
+    *conds = cJSON_GetObjectItemCaseSensitive(st, "conditions");
+    *old_conds = p4_json_get(cur, "conditions");
+    *generation = 0;
+    *observed = -1;
+    (void)p4_json_int64(obj, "metadata.generation", generation);
+    (void)p4_json_int64(obj, "status.observedGeneration", observed);
+    if (!cJSON_IsArray(*conds)) {
         cJSON_DeleteItemFromObjectCaseSensitive(st, "conditions");
-        conds = cJSON_AddArrayToObject(st, "conditions");
+        *conds = cJSON_AddArrayToObject(st, "conditions");
     }
-    if (stage == NULL || stage[0] == '\0' || observed != generation)
+    if (stage == NULL || stage[0] == '\0' || *observed != *generation)
         set_string(st, "stage", p4_stage_name(P4_STAGE_DOCKER));
-    if (observed != generation) /* what an older spec gave must not pass for this one's */
-        for (i = 0; i < P4_STAGE_COUNT; i++)
+    if (*observed != *generation)
+        for (int i = 0; i < P4_STAGE_COUNT; i++)
             if (stage_members[i])
                 cJSON_DeleteItemFromObjectCaseSensitive(st, stage_members[i]);
     cJSON_DeleteItemFromObjectCaseSensitive(st, "observedGeneration");
-    cJSON_AddNumberToObject(st, "observedGeneration", (double)generation);
+    cJSON_AddNumberToObject(st, "observedGeneration", (double)*generation);
+    return st;
+}
+
+cJSON *p4_reconciler_refused_status(const cJSON *obj, const struct p4_error *why, const char *now,
+                                    cJSON *events)
+{
+    const cJSON *old_conds;
+    cJSON *conds, *st;
+    int64_t generation, observed;
+    char msg[P4_ERROR_MESSAGE_MAX + 64];
+
+    st = status_base(obj, &conds, &old_conds, &generation, &observed);
+    set_string(st, "stage", "Pending");
+    for (int i = 0; i < P4_STAGE_COUNT; i++)
+        drop_stage(st, conds, i);
+    (void)snprintf(msg, sizeof(msg), "Generation %" PRId64 ": not started: %s", generation,
+                   why->message);
+    set_condition(conds, "Ready", "False", why->reason, msg, generation, now);
+    set_condition(conds, "Reconciling", "False", why->reason, msg, generation, now);
+    set_condition(conds, "Stalled", "True", why->reason, msg, generation, now);
+    condition_event(old_conds, conds, "Stalled", events);
+    return st;
+}
+
+cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_result *const *results,
+                                    const char *now, cJSON *events)
+{
+    const cJSON *old_conds;
+    cJSON *conds, *st;
+    int64_t generation, observed;
+    bool suspend = false, retrying;
+    char msg[P4_ERROR_MESSAGE_MAX + 256];
+    int i;
+
+    st = status_base(obj, &conds, &old_conds, &generation, &observed);
+    (void)p4_json_bool(obj, "spec.suspend", &suspend);
 
     if (suspend) {
         (void)snprintf(msg, sizeof(msg),
@@ -544,7 +583,8 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     struct p4_stage_result res[P4_STAGE_COUNT];
     const struct p4_stage_result *results[P4_STAGE_COUNT] = {0};
     struct write_ctx *w;
-    bool suspend = false;
+    struct p4_error why;
+    bool suspend = false, refused;
     char *body;
 
     if (obj == NULL || p4_json_get(obj, "metadata.deletionTimestamp") != NULL) {
@@ -562,13 +602,15 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     }
     memset(res, 0, sizeof(res));
     (void)p4_json_bool(obj, "spec.suspend", &suspend);
-    if (suspend)
-        forget_all(r, key); /* stop checking; a later resume starts over */
+    refused = !suspend && p4_tenancy_check(r->tenancy, obj, &why) != 0;
+    if (suspend || refused)
+        forget_all(r, key); /* stop checking; a later resume or a fixed spec starts over */
     else
         drive_stages(r, key, obj, res, results);
     p4_timefmt_format(time(NULL), now, sizeof(now));
     events = cJSON_CreateArray();
-    desired = p4_reconciler_desired_status(obj, results, now, events);
+    desired = refused ? p4_reconciler_refused_status(obj, &why, now, events)
+                      : p4_reconciler_desired_status(obj, results, now, events);
     for (int i = 0; i < P4_STAGE_COUNT; i++)
         p4_stage_result_close(&res[i]);
     if (cJSON_Compare(desired, p4_json_get(obj, "status"), 1)) {

@@ -85,6 +85,9 @@ static void on_timer_closed(uv_handle_t *h)
     free(r->name);
     free(r->target_ns);
     free(r->uid);
+    free(r->as);
+    if (r->own_kube)
+        p4_kube_close(r->kube);
     r->ops->destroy(r);
 }
 
@@ -517,13 +520,19 @@ void p4_stagerun_add_for(struct p4_stagerunner *s, struct p4_stagerun *r, const 
                          const cJSON *obj)
 {
     const char *uid = p4_json_str(obj, "metadata.uid");
-    const char *target = p4_json_str(obj, "spec.target.namespace");
+    const char *target = p4_tenancy_target(obj);
     int64_t generation = 0, retries = 2;
+    char user[P4_KUBE_USER_MAX];
 
     r->ns = p4_strdup(p4_json_str(obj, "metadata.namespace"));
     r->name = p4_strdup(p4_json_str(obj, "metadata.name"));
     r->target_ns = p4_strdup(target ? target : "");
     r->uid = p4_strdup(uid ? uid : "");
+    p4_tenancy_user(s->tenancy, obj, user, sizeof(user));
+    r->as = p4_strdup(user);
+    r->kube = s->kube;
+    if (user[0] && s->kube && p4_kube_as(s->kube, user, &r->kube) == 0)
+        r->own_kube = true;
     (void)p4_json_int64(obj, "metadata.generation", &generation);
     (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
     p4_stagerun_add(s, r, key, generation, retries);

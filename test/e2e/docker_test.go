@@ -33,6 +33,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -788,9 +789,17 @@ func TestDockerStageBuildJob(t *testing.T) {
 	installCRD(t, ctx)
 	ns := newNamespace(t, ctx, "e2e-docker-build")
 	dockerOperator(t, ctx)
+	// Build Jobs are created as the resource's ServiceAccount (docs/security.md).
+	account(t, ctx, ns, "builder", []rbacv1.PolicyRule{
+		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "create"}}})
 	image := func(build map[string]any) map[string]any {
 		return map[string]any{"repository": plainHost(t) + "/phase4/app", "tag": "1.0", "insecure": true,
 			"build": map[string]any{"template": build, "timeout": "2m"}}
+	}
+	p4d := func(ns, name string, image map[string]any) *unstructured.Unstructured {
+		obj := p4d(ns, name, image)
+		obj.Object["spec"].(map[string]any)["serviceAccountName"] = "builder"
+		return obj
 	}
 
 	createP4D(t, ctx, p4d(ns, "built", image(buildTemplate(nil, nil))))

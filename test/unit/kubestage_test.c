@@ -355,8 +355,6 @@ static void spec_is_read_with_defaults(void **state)
 static void spec_without_target_or_manifest_is_refused(void **state)
 {
     static const char *const bad[] = {
-        "{'metadata':{'namespace':'shop','name':'web'},'spec':{'target':{}},"
-        "'status':{'chart':{'manifest':'m'}}}",
         "{'metadata':{'namespace':'shop','name':'web'},'spec':{'target':{'namespace':'shop'}}}",
         "{'metadata':{'namespace':'shop','name':'web'},'spec':{'target':{'namespace':'shop'}},"
         "'status':{'chart':{'manifest':''}}}",
@@ -365,8 +363,6 @@ static void spec_without_target_or_manifest_is_refused(void **state)
         "{'metadata':{'namespace':'shop'},'spec':{'target':{'namespace':'shop'}},"
         "'status':{'chart':{'manifest':'m'}}}",
         "{'metadata':{'name':'web'},'spec':{'target':{'namespace':'shop'}},"
-        "'status':{'chart':{'manifest':'m'}}}",
-        "{'metadata':{'namespace':'shop','name':'web'},'spec':{'target':{'namespace':['shop']}},"
         "'status':{'chart':{'manifest':'m'}}}",
         "[]",
     };
@@ -379,6 +375,18 @@ static void spec_without_target_or_manifest_is_refused(void **state)
         assert_int_equal(p4_kstage_read_spec(obj, &spec, &err), P4_ERR_INVAL);
         assert_int_equal(err.code, P4_ERR_INVAL);
         assert_non_null(strstr(err.message, "status.chart.manifest"));
+        cJSON_Delete(obj);
+    }
+    /* No target namespace (or not a string): the resource's own. */
+    for (int i = 0; i < 2; i++) {
+        struct p4_kstage_spec spec;
+        struct p4_error err = {0};
+        cJSON *obj = test_json(i == 0 ? "{'metadata':{'namespace':'shop','name':'web'},'spec':{"
+                                        "'target':{}},'status':{'chart':{'manifest':'m'}}}"
+                                      : "{'metadata':{'namespace':'shop','name':'web'},'spec':{"
+                                        "},'status':{'chart':{'manifest':'m'}}}");
+        assert_int_equal(p4_kstage_read_spec(obj, &spec, &err), 0);
+        assert_string_equal(p4_tenancy_target(obj), "shop");
         cJSON_Delete(obj);
     }
 }

@@ -630,6 +630,46 @@ static void restart_rechecks_without_flapping(void **state)
     cJSON_Delete(obj);
 }
 
+/* A resource the operator may not work on as it is (tenancy.h): refused, no stage runs. */
+static void refused_resource_is_stalled_with_the_reason(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\","
+                       "\"generation\":2},\"spec\":{},\"status\":{\"observedGeneration\":1,"
+                       "\"stage\":\"Helm\",\"image\":{\"digest\":\"sha256:1\"},"
+                       "\"inventory\":[{\"kind\":\"Deployment\"}],\"gates\":[{\"stage\":"
+                       "\"Docker\",\"name\":\"Pushed\"}],\"conditions\":[{\"type\":"
+                       "\"DockerReady\",\"status\":\"True\",\"reason\":\"ImageReady\"}]}}");
+    cJSON *events = cJSON_CreateArray(), *again = cJSON_CreateArray();
+    struct p4_error why;
+    cJSON *st, *st2;
+
+    (void)state;
+    p4_error_set(&why, P4_ERR_FORBIDDEN, "spec.target.namespace kube-system is not shop");
+    why.reason = "TargetNotAllowed";
+    st = p4_reconciler_refused_status(obj, &why, T1, events);
+    assert_string_equal(p4_json_str(st, "stage"), "Pending");
+    assert_int_equal(observed_generation(st), 2);
+    assert_condition(st, "Ready", "False", "TargetNotAllowed", T1, 2);
+    assert_condition(st, "Reconciling", "False", "TargetNotAllowed", T1, 2);
+    assert_condition(st, "Stalled", "True", "TargetNotAllowed", T1, 2);
+    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"), "kube-system"));
+    assert_int_equal(cJSON_GetArraySize(p4_json_get(st, "conditions")), 3); /* DockerReady gone */
+    assert_null(p4_json_get(st, "gates"));
+    assert_null(p4_json_get(st, "image"));
+    assert_non_null(p4_json_get(st, "inventory")); /* what was applied stays on record */
+    assert_int_equal(cJSON_GetArraySize(events), 1);
+    assert_event(events, "Warning", "TargetNotAllowed");
+    /* Once written, the same answer is no news. */
+    set_status(obj, st);
+    st2 = p4_reconciler_refused_status(obj, &why, T2, again);
+    assert_true(cJSON_Compare(st2, p4_json_get(obj, "status"), 1));
+    assert_int_equal(cJSON_GetArraySize(again), 0);
+    cJSON_Delete(st2);
+    cJSON_Delete(events);
+    cJSON_Delete(again);
+    cJSON_Delete(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -637,6 +677,7 @@ int main(void)
         cmocka_unit_test(desired_status_already_there_means_no_change),
         cmocka_unit_test(generation_bump_keeps_unchanged_transition_times),
         cmocka_unit_test(suspend_and_resume),
+        cmocka_unit_test(refused_resource_is_stalled_with_the_reason),
         cmocka_unit_test(unrelated_status_fields_are_kept),
         cmocka_unit_test(malformed_objects_do_not_crash),
         cmocka_unit_test(missing_generation_reads_as_zero),

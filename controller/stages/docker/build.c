@@ -326,8 +326,7 @@ static void on_job_created(struct p4_kube_result *res, void *data)
     case JOB_EXISTS:
         job_path(r, path, sizeof(path));
         r->base.inflight++;
-        if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_job_existing,
-                            r) != 0) {
+        if (p4_kube_request(r->base.kube, "GET", path, NULL, NULL, 0, on_job_existing, r) != 0) {
             r->base.inflight--;
             p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_BUILT, "APIUnavailable",
                               "cannot ask the API server for Job %s/%s", r->base.ns, r->job);
@@ -365,7 +364,7 @@ static void create_job(struct run *r, bool dry)
                        : "?fieldManager=phase4-operator");
     r->base.inflight++;
     r->job_dry_run = dry;
-    rc = p4_kube_request(stage_of(r)->cfg.kube, "POST", path, NULL, body, body ? strlen(body) : 0,
+    rc = p4_kube_request(r->base.kube, "POST", path, NULL, body, body ? strlen(body) : 0,
                          on_job_created, r);
     free(body);
     if (rc != 0) {

@@ -35,9 +35,16 @@ static void kube_failure(struct run *r, enum gate g, const struct p4_kube_result
     p4_docker_part_failed(r, &v);
 }
 
+/* A read as the operator itself: the cluster's state (the ServiceAccount, Nodes). */
 static int kube_get(struct run *r, const char *path, p4_kube_cb cb)
 {
     return p4_stagerun_request(&r->base, stage_of(r)->cfg.kube, "GET", path, cb);
+}
+
+/* A read as whoever acts for the resource (tenancy.h): what its spec names. */
+static int kube_get_as(struct run *r, const char *path, p4_kube_cb cb)
+{
+    return p4_stagerun_request(&r->base, r->base.kube, "GET", path, cb);
 }
 
 /* ---- S_GATHER: the ServiceAccount, Nodes, CA bundle and signature key ---- */
@@ -244,12 +251,12 @@ void p4_docker_gather(struct run *r)
     if (kind && name && r->w->ca == NULL) {
         p4_core_path(path, sizeof(path), r->base.ns,
                      strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps", name);
-        rc |= kube_get(r, path, on_ca_bundle);
+        rc |= kube_get_as(r, path, on_ca_bundle);
     }
     name = p4_json_str(r->image, "signature.publicKeySecretRef.name");
     if (name && r->w->sigkey == NULL) {
         p4_core_path(path, sizeof(path), r->base.ns, "secrets", name);
-        rc |= kube_get(r, path, on_signature_key);
+        rc |= kube_get_as(r, path, on_signature_key);
     }
     if (rc != 0) {
         struct p4_error err;
@@ -357,8 +364,7 @@ void p4_docker_read_secrets(struct run *r)
         p4_core_path(path, sizeof(path), r->base.target_ns, "secrets", r->w->wanted[i]);
         r->base.inflight++;
         r->base.pending++;
-        if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_secret, sr) !=
-            0) {
+        if (p4_kube_request(r->base.kube, "GET", path, NULL, NULL, 0, on_secret, sr) != 0) {
             struct p4_error err;
             r->base.inflight--;
             r->base.pending--;

@@ -275,7 +275,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     struct p4_docker_stage *d = ctx;
     const char *ns = p4_json_str(obj, "metadata.namespace");
     const char *name = p4_json_str(obj, "metadata.name");
-    const char *target = p4_json_str(obj, "spec.target.namespace");
+    const char *target = p4_tenancy_target(obj);
     const char *repo = p4_json_str(obj, "spec.image.repository");
     struct verdict v;
     struct run *r;
@@ -366,7 +366,9 @@ struct p4_docker_stage *p4_docker_stage_new(uv_loop_t *loop,
                                     .transient_max_ms = cfg->transient_max_ms,
                                     .max_active = cfg->max_active,
                                     .changed = cfg->changed,
-                                    .data = cfg->data};
+                                    .data = cfg->data,
+                                    .kube = cfg->kube,
+                                    .tenancy = cfg->tenancy};
     p4_stagerunner_init(&d->sr);
     return d;
 }

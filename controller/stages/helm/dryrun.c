@@ -153,8 +153,7 @@ static void dry_run_next(struct run *r)
     }
     obj = cJSON_GetArrayItem(w->objects, w->obj_i);
     r->base.inflight++;
-    if (p4_apply_object(stage_of(r)->cfg.kube, stage_of(r)->cfg.discovery, obj, &opts, on_dry_run,
-                        r) != 0) {
+    if (p4_apply_object(r->base.kube, stage_of(r)->cfg.discovery, obj, &opts, on_dry_run, r) != 0) {
         r->base.inflight--;
         p4_stagerun_failf(
             &r->base, P4_FAIL_ARTIFACT, G_DRYRUN, "TemplateRenderFailed",

@@ -615,8 +615,7 @@ static int read_inputs(struct run *r)
         sr->i = i;
         p4_core_path(path, sizeof(path), r->base.target_ns, "secrets", iw->wanted[i]);
         p4_stagerun_out(&r->base);
-        if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_secret, sr) !=
-            0) {
+        if (p4_kube_request(r->base.kube, "GET", path, NULL, NULL, 0, on_secret, sr) != 0) {
             p4_stagerun_unout(&r->base);
             free(sr);
             rc = -1;
@@ -627,7 +626,7 @@ static int read_inputs(struct run *r)
     if (name != NULL) {
         p4_core_path(path, sizeof(path), r->base.ns,
                      kind && strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps", name);
-        rc |= kube_send(r, "GET", path, on_ca);
+        rc |= kube_send_as(r, "GET", path, on_ca);
     }
     if (iw->nplatforms == 0 && !cached_node_platforms(r))
         rc |= kube_send(r, "GET", "/api/v1/nodes", on_nodes);

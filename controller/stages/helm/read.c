@@ -207,14 +207,14 @@ void p4_helm_read(struct run *r)
     if (p4_json_str(r->chart, "secretRef.name")) {
         p4_core_path(path, sizeof(path), r->base.ns, "secrets",
                      p4_json_str(r->chart, "secretRef.name"));
-        (void)kube_send(r, "GET", path, on_credentials);
+        (void)kube_send_as(r, "GET", path, on_credentials);
     }
     if (p4_json_str(r->chart, "caBundle.name")) {
         const char *kind = p4_json_str(r->chart, "caBundle.kind");
         p4_core_path(path, sizeof(path), r->base.ns,
                      kind && strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps",
                      p4_json_str(r->chart, "caBundle.name"));
-        (void)kube_send(r, "GET", path, on_ca);
+        (void)kube_send_as(r, "GET", path, on_ca);
     }
     for (size_t i = 0; i < w->nsrc; i++) {
         struct source_req *q = p4_calloc(1, sizeof(*q));
@@ -225,7 +225,7 @@ void p4_helm_read(struct run *r)
                      w->src[i].name);
         r->base.inflight++;
         r->base.pending++;
-        if (p4_kube_request(stage_of(r)->cfg.kube, "GET", path, NULL, NULL, 0, on_source, q) != 0) {
+        if (p4_kube_request(r->base.kube, "GET", path, NULL, NULL, 0, on_source, q) != 0) {
             r->base.inflight--;
             r->base.pending--;
             free(q);

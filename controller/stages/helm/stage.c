@@ -173,7 +173,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     struct p4_helm_stage *h = ctx;
     const char *ns = p4_json_str(obj, "metadata.namespace");
     const char *name = p4_json_str(obj, "metadata.name");
-    const char *target = p4_json_str(obj, "spec.target.namespace");
+    const char *target = p4_tenancy_target(obj);
     const char *repo = p4_json_str(obj, "spec.image.repository");
     const char *digest = p4_json_str(obj, "status.image.digest");
     const char *tag = p4_json_str(obj, "spec.image.tag");
@@ -312,7 +312,9 @@ struct p4_helm_stage *p4_helm_stage_new(uv_loop_t *loop, const struct p4_helm_st
                                     /* A repository outage must not hold the few helm slots. */
                                     .transient_restarts = true,
                                     .changed = cfg->changed,
-                                    .data = cfg->data};
+                                    .data = cfg->data,
+                                    .kube = cfg->kube,
+                                    .tenancy = cfg->tenancy};
     p4_stagerunner_init(&h->sr);
     p4_imagecache_init(&h->images, 0);
     if (make_dir(h->work_dir, err) != 0 || make_dir(h->home, err) != 0 ||

@@ -179,9 +179,16 @@ static inline struct p4_helm_stage *stage_of(const struct run *r)
     return (struct p4_helm_stage *)r->base.sr;
 }
 
+/* A request as the operator itself: the cluster's state and the operator's own records. */
 static inline int kube_send(struct run *r, const char *method, const char *path, p4_kube_cb cb)
 {
     return p4_stagerun_request(&r->base, stage_of(r)->cfg.kube, method, path, cb);
+}
+
+/* A request as whoever acts for the resource (tenancy.h): what its spec names. */
+static inline int kube_send_as(struct run *r, const char *method, const char *path, p4_kube_cb cb)
+{
+    return p4_stagerun_request(&r->base, r->base.kube, method, path, cb);
 }
 
 /* ---- stage.c: a run and its work ---- */

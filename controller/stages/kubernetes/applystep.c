@@ -288,7 +288,7 @@ void p4_kstage_apply(struct run *r)
         p4_stagerun_gate(&r->base, G_CREATED, "Unknown", "Applying", "applying %d object(s)",
                          cJSON_GetArraySize(r->w->objects));
     r->base.inflight++;
-    if (p4_applyset_run(k->cfg.kube, k->cfg.discovery, r->w->objects, &o, on_applied, r,
+    if (p4_applyset_run(r->base.kube, k->cfg.discovery, r->w->objects, &o, on_applied, r,
                         &r->w->apply) != 0) {
         r->base.inflight--;
         p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_CREATED, "ApplyFailed",
@@ -346,7 +346,7 @@ void p4_kstage_prune(struct run *r)
 
     r->base.pending = 0;
     r->base.inflight++;
-    if (p4_applyset_run(k->cfg.kube, k->cfg.discovery, r->w->objects, &o, on_pruned, r,
+    if (p4_applyset_run(r->base.kube, k->cfg.discovery, r->w->objects, &o, on_pruned, r,
                         &r->w->apply) != 0) {
         r->base.inflight--;
         p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_CREATED, "ApplyFailed",

@@ -251,8 +251,8 @@ static void hook_failed(struct run *r, enum p4_failure_class cls, const char *re
 static int hook_request(struct run *r, const char *method, const char *body, p4_kube_cb cb)
 {
     r->base.inflight++;
-    if (p4_kube_request(r->k->cfg.kube, method, r->w->hook_path, NULL, body,
-                        body ? strlen(body) : 0, cb, r) != 0) {
+    if (p4_kube_request(r->base.kube, method, r->w->hook_path, NULL, body, body ? strlen(body) : 0,
+                        cb, r) != 0) {
         r->base.inflight--;
         return -1;
     }
@@ -403,7 +403,7 @@ static void hook_apply(struct run *r)
         return;
     }
     r->base.inflight++;
-    if (p4_apply_object(r->k->cfg.kube, r->k->cfg.discovery, obj, &o, on_hook_applied, r) != 0) {
+    if (p4_apply_object(r->base.kube, r->k->cfg.discovery, obj, &o, on_hook_applied, r) != 0) {
         r->base.inflight--;
         hook_failed(r, P4_FAIL_ARTIFACT, "HookFailed", "has no apiVersion, kind or name");
     }

@@ -102,7 +102,7 @@ int p4_kstage_read_spec(const cJSON *obj, struct p4_kstage_spec *out, struct p4_
 {
     const char *ns = p4_json_str(obj, "metadata.namespace");
     const char *name = p4_json_str(obj, "metadata.name");
-    const char *target = p4_json_str(obj, "spec.target.namespace");
+    const char *target = p4_tenancy_target(obj);
     const char *secret = p4_json_str(obj, "status.chart.manifest");
 
     memset(out, 0, sizeof(*out));
@@ -246,7 +246,9 @@ struct p4_kube_stage *p4_kube_stage_new(uv_loop_t *loop, const struct p4_kube_st
                                     .max_active = cfg->max_active > 0 ? cfg->max_active : 16,
                                     .transient_restarts = true,
                                     .changed = cfg->changed,
-                                    .data = cfg->data};
+                                    .data = cfg->data,
+                                    .kube = cfg->kube,
+                                    .tenancy = cfg->tenancy};
     p4_stagerunner_init(&k->sr);
     p4_strmap_init(&k->ns);
     return k;

@@ -145,7 +145,8 @@ struct p4_kstage_spec {
 
 /*
  * obj's spec for the stage. 0, or P4_ERR_INVAL (err set) without metadata.namespace,
- * metadata.name, spec.target.namespace or a non-empty status.chart.manifest.
+ * metadata.name or a non-empty status.chart.manifest (the target namespace is
+ * p4_tenancy_target's).
  */
 int p4_kstage_read_spec(const cJSON *obj, struct p4_kstage_spec *out, struct p4_error *err);
 

@@ -97,6 +97,23 @@ int p4_kube_get_accept(struct p4_kube *k, const char *path, const char *accept, 
                        void *data);
 uv_loop_t *p4_kube_loop(const struct p4_kube *k);
 
+/* The longest user name p4_kube_as takes. */
+#define P4_KUBE_USER_MAX 512
+/*
+ * A view of k that acts as user: every request and watch made through it
+ * carries "Impersonate-User: user" (a ServiceAccount's
+ * "system:serviceaccount:NS:NAME"; the API server adds its groups), so that
+ * user's RBAC and admission decide, not the operator's. The view shares k's
+ * connections, rate limit, credentials and counters; the operator's own
+ * identity needs the impersonate verb on that user. It is freed with
+ * p4_kube_close (which then frees only the view: requests in flight go on)
+ * and must not outlive k. P4_ERR_INVAL for an empty, overlong or non-ASCII
+ * name.
+ */
+int p4_kube_as(struct p4_kube *k, const char *user, struct p4_kube **out);
+/* The user a view acts as, or NULL for the client's own identity. */
+const char *p4_kube_user(const struct p4_kube *k);
+
 /* Percent-encode a path segment or query value into out; returns 0 or P4_ERR_TOOBIG. */
 int p4_kube_escape(const char *in, char *out, size_t size);
 

@@ -14,6 +14,7 @@
 #include "phase4/core/buf.h"
 #include "phase4/kube/client.h"
 #include "phase4/reconciler/stage.h"
+#include "phase4/reconciler/tenancy.h"
 #include "phase4/runtime/controller.h"
 #include "phase4/runtime/events.h"
 #include "phase4/runtime/informer.h"
@@ -29,6 +30,7 @@ struct p4_reconciler {
     struct p4_events *events;                          /* borrowed */
     const struct p4_stage_ops *stages[P4_STAGE_COUNT]; /* NULL for stages not built yet */
     void *stage_ctx[P4_STAGE_COUNT];                   /* borrowed */
+    const struct p4_tenancy *tenancy; /* borrowed; NULL: no default ServiceAccount, no flag */
     uint64_t status_writes;
 };
 
@@ -50,5 +52,13 @@ void p4_reconciler_stage_metrics(const struct p4_reconciler *r, struct p4_buf *o
  */
 cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_result *const *results,
                                     const char *now, cJSON *events);
+
+/*
+ * The status of a resource the operator refuses to work on as it is
+ * (p4_tenancy_check said why): Ready False and Stalled True with why's reason
+ * and message, no stage run; a Warning when that is news. Pure, as above.
+ */
+cJSON *p4_reconciler_refused_status(const cJSON *obj, const struct p4_error *why, const char *now,
+                                    cJSON *events);
 
 #endif

@@ -35,6 +35,7 @@
 #include "phase4/core/strmap.h"
 #include "phase4/kube/client.h"
 #include "phase4/reconciler/stage.h"
+#include "phase4/reconciler/tenancy.h"
 
 #define P4_GATES_MAX 8
 
@@ -76,6 +77,10 @@ struct p4_stagerunner {
                                   the step is retried, holding the slot and the work */
     void (*changed)(const char *key, void *data); /* a result changed */
     void *data;
+    /* The stage's client (borrowed) and who acts for each resource (borrowed; may be NULL):
+       p4_stagerun_add_for gives each run the client it acts through. */
+    struct p4_kube *kube;
+    const struct p4_tenancy *tenancy;
 
     /* Private. */
     struct p4_strmap runs; /* key → struct p4_stagerun */
@@ -105,6 +110,16 @@ struct p4_stagerun {
     /* The resource (p4_stagerun_add_for): its namespace and name, spec.target.namespace and
        metadata.uid ("" when absent); owned, freed with the run. */
     char *ns, *name, *target_ns, *uid;
+    /*
+     * Who acts for the resource (tenancy.h), set by p4_stagerun_add_for: kube is the client
+     * every request made for it goes through (dry run, apply, prune, hooks, build Jobs, and
+     * reading what its spec names) — a view that impersonates its ServiceAccount, or the
+     * runner's own client when the operator acts as itself (as is then ""). Not for the
+     * operator's own records and watches, which stay the operator's.
+     */
+    struct p4_kube *kube;
+    char *as;
+    bool own_kube; /* kube is a view of the run's own */
     int step;
     int inflight; /* answers still due to this run */
     int pending;  /* requests of the current step still out */
@@ -165,7 +180,8 @@ void p4_stagerun_add(struct p4_stagerunner *s, struct p4_stagerun *r, const char
 /*
  * p4_stagerun_add for the resource obj: its metadata.namespace, name and uid and
  * spec.target.namespace are copied into r (ns, name and target_ns must be there: start()
- * checked), the generation and spec.rollout.retries read from it.
+ * checked), the generation and spec.rollout.retries read from it, and who acts for it
+ * (r->kube, r->as) from the runner's tenancy.
  */
 void p4_stagerun_add_for(struct p4_stagerunner *s, struct p4_stagerun *r, const char *key,
                          const cJSON *obj);

@@ -38,12 +38,15 @@
 #include "phase4/kube/client.h"
 #include "phase4/oci/registry.h"
 #include "phase4/reconciler/stage.h"
+#include "phase4/reconciler/tenancy.h"
 #include "phase4/runtime/informer.h"
 
 struct p4_docker_stage;
 
 struct p4_docker_stage_config {
-    struct p4_kube *kube;         /* borrowed */
+    struct p4_kube *kube; /* borrowed */
+    /* Who acts for each resource (borrowed; NULL: spec.serviceAccountName only). */
+    const struct p4_tenancy *tenancy;
     struct p4_registry *registry; /* borrowed */
     struct p4_informer *jobs;     /* borrowed: Jobs labelled app.kubernetes.io/managed-by=
                                      phase4-operator; may be NULL (then no build Job is seen) */

@@ -46,12 +46,15 @@
 #include "phase4/oci/registry.h"
 #include "phase4/reconciler/manifest.h"
 #include "phase4/reconciler/stage.h"
+#include "phase4/reconciler/tenancy.h"
 #include "phase4/stages/helm/chartfetch.h"
 
 struct p4_helm_stage;
 
 struct p4_helm_stage_config {
-    struct p4_kube *kube;           /* borrowed */
+    struct p4_kube *kube; /* borrowed */
+    /* Who acts for each resource (borrowed; NULL: spec.serviceAccountName only). */
+    const struct p4_tenancy *tenancy;
     struct p4_discovery *discovery; /* borrowed */
     struct p4_chartfetch *charts;   /* borrowed */
     struct p4_registry *registry;   /* borrowed: the chart's other images are checked with it */

@@ -56,6 +56,7 @@
 #include "phase4/kube/client.h"
 #include "phase4/kube/discovery.h"
 #include "phase4/reconciler/stage.h"
+#include "phase4/reconciler/tenancy.h"
 #include "phase4/runtime/events.h"
 #include "phase4/runtime/informer.h"
 
@@ -65,7 +66,9 @@
 struct p4_kube_stage;
 
 struct p4_kube_stage_config {
-    struct p4_kube *kube;           /* borrowed */
+    struct p4_kube *kube; /* borrowed */
+    /* Who acts for each resource (borrowed; NULL: spec.serviceAccountName only). */
+    const struct p4_tenancy *tenancy;
     struct p4_discovery *discovery; /* borrowed */
     struct p4_informer *jobs;  /* borrowed: batch/v1 Jobs labelled managed-by=phase4-operator */
     struct p4_events *events;  /* borrowed: DriftCorrected Events; NULL: none */

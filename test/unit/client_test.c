@@ -1,0 +1,208 @@
+/*
+ * client_test.c: the API client's requests as a server sees them, from a
+ * loopback listener that records each request's head and answers "{}":
+ * impersonation through a view (p4_kube_as) and its lifetime.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h> /* after the four it needs */
+
+#include "phase4/kube/client.h"
+
+#define HEADS 4
+
+/* A listener that answers every request with 200 "{}" and keeps its head. */
+struct recorder {
+    uv_tcp_t server;
+    uv_tcp_t conn[HEADS];
+    uv_write_t wr[HEADS];
+    char head[HEADS][2048];
+    size_t len[HEADS];
+    int nconn, closed;
+};
+
+static const char ANSWER[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+
+static void on_closed(uv_handle_t *h)
+{
+    struct recorder *rec = h->loop->data;
+
+    rec->closed++;
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct recorder *rec = h->loop->data;
+    int i = (int)((uv_tcp_t *)h - rec->conn);
+
+    (void)hint;
+    *buf =
+        uv_buf_init(rec->head[i] + rec->len[i], (unsigned)(sizeof(rec->head[i]) - 1 - rec->len[i]));
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+    (void)status;
+    uv_close((uv_handle_t *)w->handle, on_closed);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct recorder *rec = s->loop->data;
+    int i = (int)((uv_tcp_t *)s - rec->conn);
+    uv_buf_t answer = uv_buf_init((char *)ANSWER, sizeof(ANSWER) - 1);
+
+    (void)buf;
+    if (n < 0) {
+        uv_close((uv_handle_t *)s, on_closed);
+        return;
+    }
+    rec->len[i] += (size_t)n;
+    rec->head[i][rec->len[i]] = '\0';
+    if (strstr(rec->head[i], "\r\n\r\n") == NULL && rec->len[i] < sizeof(rec->head[i]) - 1)
+        return;
+    (void)uv_read_stop(s);
+    assert_int_equal(uv_write(&rec->wr[i], s, &answer, 1, on_written), 0);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct recorder *rec = server->loop->data;
+    uv_tcp_t *c;
+
+    assert_int_equal(status, 0);
+    assert_true(rec->nconn < HEADS);
+    c = &rec->conn[rec->nconn];
+    (void)uv_tcp_init(server->loop, c);
+    rec->nconn++;
+    assert_int_equal(uv_accept(server, (uv_stream_t *)c), 0);
+    assert_int_equal(uv_read_start((uv_stream_t *)c, on_alloc, on_read), 0);
+}
+
+static void recorder_start(uv_loop_t *loop, struct recorder *rec, char *url, size_t size)
+{
+    struct sockaddr_in addr, bound;
+    int len = sizeof(bound);
+
+    memset(rec, 0, sizeof(*rec));
+    loop->data = rec;
+    assert_int_equal(uv_tcp_init(loop, &rec->server), 0);
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
+    assert_int_equal(uv_tcp_bind(&rec->server, (const struct sockaddr *)&addr, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&rec->server, 8, on_connection), 0);
+    assert_int_equal(uv_tcp_getsockname(&rec->server, (struct sockaddr *)&bound, &len), 0);
+    (void)snprintf(url, size, "http://127.0.0.1:%d", ntohs(bound.sin_port));
+}
+
+struct answers {
+    int n, rc[HEADS];
+};
+
+static void on_answer(struct p4_kube_result *res, void *data)
+{
+    struct answers *a = data;
+
+    a->rc[a->n++] = res->rc;
+}
+
+/* The head of the request for path, or fail. */
+static const char *head_of(const struct recorder *rec, const char *path)
+{
+    char line[256];
+
+    (void)snprintf(line, sizeof(line), "GET %s HTTP/1.1\r\n", path);
+    for (int i = 0; i < rec->nconn; i++)
+        if (strncmp(rec->head[i], line, strlen(line)) == 0)
+            return rec->head[i];
+    fail_msg("no request for %s", path);
+    return NULL;
+}
+
+static void a_view_impersonates_and_the_client_does_not(void **state)
+{
+    uv_loop_t loop;
+    struct recorder rec;
+    struct answers got = {0};
+    struct p4_kube *kube, *as;
+    struct p4_error err;
+    char url[64];
+    const char *own, *theirs;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    recorder_start(&loop, &rec, url, sizeof(url));
+    {
+        struct p4_kube_config cfg = {.server = url, .namespace = (char *)"default"};
+        assert_int_equal(p4_kube_new(&loop, &cfg, NULL, &kube, &err), 0);
+    }
+    assert_int_equal(p4_kube_as(kube, "system:serviceaccount:team-a:deployer", &as), 0);
+    assert_string_equal(p4_kube_user(as), "system:serviceaccount:team-a:deployer");
+    assert_null(p4_kube_user(kube));
+    assert_ptr_equal(p4_kube_loop(as), &loop);
+    assert_int_equal(p4_kube_request(kube, "GET", "/own", NULL, NULL, 0, on_answer, &got), 0);
+    assert_int_equal(p4_kube_request(as, "GET", "/theirs", NULL, NULL, 0, on_answer, &got), 0);
+    /* The view may go before its requests end: they belong to the client. */
+    p4_kube_close(as);
+    while (got.n < 2)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(got.rc[0], 0);
+    assert_int_equal(got.rc[1], 0);
+    own = head_of(&rec, "/own");
+    theirs = head_of(&rec, "/theirs");
+    assert_null(strstr(own, "Impersonate-"));
+    assert_non_null(
+        strstr(theirs, "\r\nImpersonate-User: system:serviceaccount:team-a:deployer\r\n"));
+    assert_null(strstr(theirs, "Impersonate-Group"));
+    p4_kube_close(kube);
+    uv_close((uv_handle_t *)&rec.server, on_closed);
+    while (rec.closed < rec.nconn + 1)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void a_bad_user_name_makes_no_view(void **state)
+{
+    uv_loop_t loop;
+    struct p4_kube *kube, *as = NULL, *as2 = NULL;
+    struct p4_kube_config cfg = {.server = (char *)"http://127.0.0.1:1"};
+    struct p4_error err;
+    char big[P4_KUBE_USER_MAX + 2];
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(p4_kube_new(&loop, &cfg, NULL, &kube, &err), 0);
+    assert_int_equal(p4_kube_as(kube, "", &as), P4_ERR_INVAL);
+    assert_int_equal(p4_kube_as(kube, NULL, &as), P4_ERR_INVAL);
+    assert_int_equal(p4_kube_as(kube, "alice\r\nAuthorization: x", &as), P4_ERR_INVAL);
+    assert_int_equal(p4_kube_as(kube, "b\xc3\xa9", &as), P4_ERR_INVAL);
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(p4_kube_as(kube, big, &as), P4_ERR_INVAL);
+    assert_null(as);
+    /* A view of a view acts for the client underneath, as the newer user. */
+    assert_int_equal(p4_kube_as(kube, "a", &as), 0);
+    assert_int_equal(p4_kube_as(as, "b", &as2), 0);
+    assert_string_equal(p4_kube_user(as2), "b");
+    p4_kube_close(as);
+    p4_kube_close(as2);
+    p4_kube_close(kube);
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_view_impersonates_and_the_client_does_not),
+        cmocka_unit_test(a_bad_user_name_makes_no_view),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

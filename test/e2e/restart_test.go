@@ -161,3 +161,64 @@ func TestKubernetesStagePrunesByOwnershipMarks(t *testing.T) {
 		t.Errorf("ResourcesCreated message does not say what the labels found: %v", g)
 	}
 }
+
+// warningCounts sums the count of each Warning Event about name, by reason.
+func warningCounts(ctx context.Context, ns, name string) (map[string]int32, error) {
+	evs, err := events(ctx, ns, name)
+	out := map[string]int32{}
+	for _, e := range evs {
+		if e.Type == "Warning" {
+			n := e.Count
+			if n == 0 {
+				n = 1
+			}
+			out[e.Reason] += n
+		}
+	}
+	return out, err
+}
+
+// A stalled resource whose state does not change tells nothing new when the
+// operator starts again: the Warning Events about it do not grow.
+func TestRestartDoesNotRepeatWarnings(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-restart-warn")
+	o := helmOperator(t, ctx)
+	createP4D(t, ctx, helmP4D(t, ns, "stuck", map[string]any{"repository": chartsEnv(t)["CHART_REPO_URL"],
+		"name": "webapp", "version": "0.1.0", "values": map[string]any{"replicaCount": "three"}}))
+	expectHelmFailure(t, ctx, ns, "stuck", "ValuesValid", "ValuesSchemaInvalid", "RegenerationRequired", "replicaCount")
+	waitEvent(t, ctx, ns, "stuck", "Warning", "RegenerationRequired", "")
+	before, err := warningCounts(ctx, ns, "stuck")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for restart := 1; restart <= 2; restart++ {
+		o.kill9(t)
+		o = helmOperator(t, ctx)
+		// The new process checks the resource again and finds it stalled as before.
+		eventually(t, time.Minute, "the restarted operator to find the resource stalled", func() (bool, string, error) {
+			v := metric(scrape(o), `phase4_helm_stage_results{result="stalled"}`)
+			return v == "1", "stalled results: " + v, nil
+		})
+		// Nothing new to tell: no Warning is added while it settles (a bounded look, since
+		// what is checked is that nothing happens).
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			now, err := warningCounts(ctx, ns, "stuck")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(now) != fmt.Sprint(before) {
+				t.Fatalf("restart %d: Warning Events went from %v to %v", restart, before, now)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		obj := waitCondition(t, ctx, ns, "stuck", "Stalled", "True", "RegenerationRequired", 10*time.Second)
+		if c := condition(obj, "HelmReady"); c["reason"] != "ValuesSchemaInvalid" {
+			t.Errorf("restart %d: HelmReady = %v, want ValuesSchemaInvalid", restart, c)
+		}
+	}
+}

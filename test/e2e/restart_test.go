@@ -3,7 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -221,4 +225,51 @@ func TestRestartDoesNotRepeatWarnings(t *testing.T) {
 			t.Errorf("restart %d: HelmReady = %v, want ValuesSchemaInvalid", restart, c)
 		}
 	}
+}
+
+// etcd stopped past the renew deadline: the leader's renewal hangs in the API
+// server, and the leader stops leading on its own timer (well before the API
+// server would time the request out); once etcd is back it leads again.
+func TestLeaderStopsLeadingWhenEtcdStops(t *testing.T) {
+	dir := localCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	op := startOperator(t, ctx)
+	eventually(t, time.Minute, "the operator to lead", func() (bool, string, error) {
+		return metric(scrape(op), "phase4_leader") == "1", "", nil
+	})
+	b, err := os.ReadFile(filepath.Join(dir, "pids", "etcd.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcd, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(etcd, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			_ = syscall.Kill(etcd, syscall.SIGCONT)
+		}
+	}
+	defer resume()
+	stopped := time.Now()
+	// The renew deadline is 10 s; the API server answers a request to a stopped etcd only
+	// after its 60 s request timeout.
+	eventually(t, 30*time.Second, "the leader to stop leading", func() (bool, string, error) {
+		return metric(scrape(op), "phase4_leader") == "0", "", nil
+	})
+	t.Logf("stopped leading %s after etcd stopped", time.Since(stopped).Round(time.Second))
+	if !strings.Contains(op.log(), "could not renew the leader lease within the renew deadline") {
+		t.Errorf("the operator's log does not say why it stopped leading:\n%s", op.log())
+	}
+	resume()
+	eventually(t, 2*time.Minute, "the operator to lead again", func() (bool, string, error) {
+		return metric(scrape(op), "phase4_leader") == "1", "", nil
+	})
 }

@@ -231,9 +231,6 @@ static void on_record_timeout(uv_timer_t *t)
                       r->w->planned.n, P4_KSTAGE_RECORD_MS / 1000);
 }
 
-static char *inventory_text(const struct run *r, const struct p4_inventory *applied, bool leftovers,
-                            size_t *nleft);
-
 /* Validated, nothing applied yet: put what will be applied on record first. */
 static void on_planned(const struct p4_inventory *inv, void *data)
 {

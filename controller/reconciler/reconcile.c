@@ -258,6 +258,12 @@ static bool put_stage(cJSON *st, cJSON *conds, const cJSON *obj, int i,
         p4_json_str(was, "status") && strcmp(p4_json_str(was, "status"), "True") == 0 &&
         !(res->cls == P4_FAIL_TRANSIENT && res->err.code != 0))
         return true; /* passed this generation (before a restart): re-checked without a flap */
+    if (res->state == P4_STAGE_RUNNING && was && was_generation == generation &&
+        p4_text_eq(p4_json_str(was, "status"), "False") &&
+        !(res->cls == P4_FAIL_TRANSIENT && res->err.code != 0))
+        return false; /* failed this generation (before a restart): the failure stays on record
+                         while it is checked again, so the same failure again is no news (no
+                         second Warning at every start) and only a change is told */
     merge_gates(st, name, res->gates, now);
     cJSON_ArrayForEach(member, res->status) {
         cJSON_DeleteItemFromObjectCaseSensitive(st, member->string);

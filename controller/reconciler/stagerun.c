@@ -536,6 +536,30 @@ void p4_stagerun_add_for(struct p4_stagerunner *s, struct p4_stagerun *r, const 
     (void)p4_json_int64(obj, "metadata.generation", &generation);
     (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
     p4_stagerun_add(s, r, key, generation, retries);
+    /* Stalled at this stage for this generation, its retries spent (before a restart): the
+       check runs once more, as the last attempt, rather than retrying all over again. */
+    if (p4_stagerun_stalled_on_record(obj, s->stage))
+        r->attempt = r->attempts;
+}
+
+bool p4_stagerun_stalled_on_record(const cJSON *obj, const char *stage)
+{
+    const cJSON *c;
+    int64_t generation = 0, observed = -1, cond_gen = -1;
+
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
+    (void)p4_json_int64(obj, "status.observedGeneration", &observed);
+    if (stage == NULL || observed != generation ||
+        !p4_text_eq(p4_json_str(obj, "status.stage"), stage))
+        return false;
+    cJSON_ArrayForEach(c, p4_json_get(obj, "status.conditions")) {
+        if (!p4_text_eq(p4_json_str(c, "type"), "Stalled"))
+            continue;
+        (void)p4_json_int64(c, "observedGeneration", &cond_gen);
+        return cond_gen == generation && p4_text_eq(p4_json_str(c, "status"), "True") &&
+               p4_text_eq(p4_json_str(c, "reason"), "RegenerationRequired");
+    }
+    return false;
 }
 
 bool p4_stagerunner_current(const struct p4_stagerunner *s, const char *key, const cJSON *obj)

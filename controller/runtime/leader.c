@@ -21,6 +21,8 @@ struct p4_leader {
     void (*on_lost)(void *);
     void *data;
     uv_timer_t timer;
+    uv_timer_t deadline; /* armed at each renewal: fires renew_deadline_ms later */
+    int closing;         /* handles still to close before l is freed */
     int leading;
     int in_flight;
     int releasing;
@@ -62,6 +64,8 @@ static void on_timer_closed(uv_handle_t *h)
     void (*done)(void *) = l->done;
     void *arg = l->done_arg;
 
+    if (--l->closing > 0)
+        return;
     free(l->ns);
     free(l->name);
     free(l->identity);
@@ -73,6 +77,8 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void finish_release(struct p4_leader *l)
 {
+    l->closing = 2;
+    uv_close((uv_handle_t *)&l->deadline, on_timer_closed);
     uv_close((uv_handle_t *)&l->timer, on_timer_closed);
 }
 
@@ -97,6 +103,25 @@ static void set_leading(struct p4_leader *l, int leading)
 static void on_timer(uv_timer_t *t)
 {
     try_acquire(t->data);
+}
+
+/*
+ * The renew deadline passed since the last renewal: stop leading now, whatever the request in
+ * flight is doing (with etcd down it may hang far past the lease, while another instance takes
+ * over). Its answer, when it comes, decides what next: a renewal that did succeed (the PUT is
+ * conditional on the resourceVersion, so no one took the lease meanwhile) leads again.
+ */
+static void on_deadline(uv_timer_t *t)
+{
+    struct p4_leader *l = t->data;
+    char ms[24];
+
+    if (!l->leading || l->releasing)
+        return;
+    (void)snprintf(ms, sizeof(ms), "%" PRIu64, l->renew_deadline_ms);
+    p4_log(P4_LOG_WARN, "could not renew the leader lease within the renew deadline", "lease",
+           l->name, "renew_deadline_ms", ms, P4_LOG_END);
+    set_leading(l, 0);
 }
 
 static void again(struct p4_leader *l)
@@ -152,6 +177,7 @@ static void on_written(struct p4_kube_result *res, void *data)
     }
     if (res->rc == 0) {
         l->last_renew = uv_now(l->loop);
+        (void)uv_timer_start(&l->deadline, on_deadline, l->renew_deadline_ms, 0);
         set_leading(l, 1);
     } else {
         p4_log(P4_LOG_DEBUG, "lease update failed", "error", res->err.message, P4_LOG_END);
@@ -258,6 +284,8 @@ struct p4_leader *p4_leader_new(uv_loop_t *loop, struct p4_kube *k, const struct
     l->data = o->data;
     (void)uv_timer_init(loop, &l->timer);
     l->timer.data = l;
+    (void)uv_timer_init(loop, &l->deadline);
+    l->deadline.data = l;
     return l;
 }
 
@@ -334,6 +362,7 @@ void p4_leader_release(struct p4_leader *l, void (*done)(void *), void *arg)
     l->done = done;
     l->done_arg = arg;
     (void)uv_timer_stop(&l->timer);
+    (void)uv_timer_stop(&l->deadline);
     if (l->in_flight)
         return; /* its callback sees releasing and releases (a renewal may just have won) */
     if (!was_leading) {

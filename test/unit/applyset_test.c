@@ -77,6 +77,104 @@ static void delete_body_has_background_and_uid(void **state)
     free(text);
 }
 
+/* ---- the sweep: which kinds it lists, what it adds to the prune set ---- */
+
+static struct p4_inventory inv_of(const char *json)
+{
+    cJSON *j = test_json(json);
+    struct p4_inventory inv;
+
+    assert_int_equal(p4_inventory_from_json(j, &inv, NULL, NULL), 0);
+    cJSON_Delete(j);
+    return inv;
+}
+
+static void sweep_targets_are_kinds_and_namespaces_once(void **state)
+{
+    struct p4_inventory prev =
+        inv_of("[{'apiVersion':'v1','kind':'ConfigMap','namespace':'shop','name':'a'},"
+               "{'apiVersion':'v1','kind':'ConfigMap','namespace':'shop','name':'b'},"
+               "{'apiVersion':'v1','kind':'ConfigMap','namespace':'other','name':'a'},"
+               "{'apiVersion':'apiextensions.k8s.io/v1','kind':'CustomResourceDefinition',"
+               "'name':'widgets.example.com'},"
+               "{'apiVersion':'v1','kind':'Namespace','name':'shop'},"
+               "{'apiVersion':'rbac.authorization.k8s.io/v1','kind':'ClusterRole','name':'r'}]");
+    struct p4_inventory cur =
+        inv_of("[{'apiVersion':'apps/v1','kind':'Deployment','namespace':'shop','name':'web'},"
+               "{'apiVersion':'v1','kind':'ConfigMap','namespace':'shop','name':'c'}]");
+    struct p4_inventory t, empty = {NULL, 0};
+
+    (void)state;
+    p4_applyset_sweep_targets(&prev, &cur, &t);
+    assert_int_equal(t.n, 4); /* ConfigMap shop, ConfigMap other, ClusterRole, Deployment shop */
+    assert_string_equal(t.items[0].kind, "ConfigMap");
+    assert_string_equal(t.items[0].namespace_, "shop");
+    assert_string_equal(t.items[0].name, "");
+    assert_string_equal(t.items[1].namespace_, "other");
+    assert_string_equal(t.items[2].kind, "ClusterRole");
+    assert_string_equal(t.items[2].namespace_, "");
+    assert_string_equal(t.items[3].kind, "Deployment");
+    p4_inventory_close(&t);
+    p4_applyset_sweep_targets(&empty, &empty, &t);
+    assert_int_equal(t.n, 0);
+    assert_null(t.items);
+    p4_applyset_sweep_targets(NULL, &cur, &t);
+    assert_int_equal(t.n, 2);
+    p4_inventory_close(&t);
+    p4_inventory_close(&prev);
+    p4_inventory_close(&cur);
+}
+
+static void sweep_merge_adds_what_the_new_revision_lacks(void **state)
+{
+    struct p4_inventory prune =
+        inv_of("[{'apiVersion':'v1','kind':'ConfigMap','namespace':'shop','name':'old'}]");
+    struct p4_inventory found =
+        inv_of("[{'apiVersion':'v1','kind':'ConfigMap','namespace':'shop','name':'old'},"
+               "{'apiVersion':'v1','kind':'ConfigMap','namespace':'shop','name':'lost'},"
+               "{'apiVersion':'v1','kind':'ConfigMap','namespace':'shop','name':'kept'},"
+               "{'apiVersion':'apps/v1','kind':'Deployment','namespace':'shop','name':'lost'},"
+               "{'apiVersion':'v1','kind':'Namespace','name':'shop'},"
+               "{'apiVersion':'apiextensions.k8s.io/v1','kind':'CustomResourceDefinition',"
+               "'name':'widgets.example.com'}]");
+    struct p4_inventory cur =
+        inv_of("[{'apiVersion':'v1','kind':'ConfigMap','namespace':'shop','name':'kept'}]");
+    struct p4_inventory none = {NULL, 0};
+
+    (void)state;
+    assert_int_equal(p4_applyset_sweep_merge(&prune, &found, &cur), 2);
+    assert_int_equal(prune.n, 3);
+    /* Prune order: the Deployment before the ConfigMaps. */
+    assert_string_equal(prune.items[0].kind, "Deployment");
+    for (size_t i = 0; i < prune.n; i++) {
+        assert_string_not_equal(prune.items[i].name, "kept");
+        assert_string_not_equal(prune.items[i].kind, "Namespace");
+        assert_string_not_equal(prune.items[i].kind, "CustomResourceDefinition");
+    }
+    assert_int_equal(p4_applyset_sweep_merge(&prune, &none, &cur), 0);
+    assert_int_equal(prune.n, 3);
+    assert_int_equal(p4_applyset_sweep_merge(&prune, NULL, &cur), 0);
+    p4_inventory_close(&prune);
+    p4_inventory_close(&found);
+    p4_inventory_close(&cur);
+}
+
+static void hooks_are_never_swept(void **state)
+{
+    cJSON *hook = test_json("{'metadata':{'annotations':{'helm.sh/hook':'post-install'}}}");
+    cJSON *plain = test_json("{'metadata':{'annotations':{'phase4.io/owner':'shop/web'}}}");
+    cJSON *odd = test_json("{'metadata':{'annotations':'helm.sh/hook'}}");
+
+    (void)state;
+    assert_true(p4_applyset_is_hook(hook));
+    assert_false(p4_applyset_is_hook(plain));
+    assert_false(p4_applyset_is_hook(odd));
+    assert_false(p4_applyset_is_hook(NULL));
+    cJSON_Delete(hook);
+    cJSON_Delete(plain);
+    cJSON_Delete(odd);
+}
+
 /* ---- a run's lifetime, against no API server ---- */
 
 struct outcome {
@@ -274,6 +372,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crd_readiness),
         cmocka_unit_test(delete_body_has_background_and_uid),
+        cmocka_unit_test(sweep_targets_are_kinds_and_namespaces_once),
+        cmocka_unit_test(sweep_merge_adds_what_the_new_revision_lacks),
+        cmocka_unit_test(hooks_are_never_swept),
         cmocka_unit_test(run_refuses_bad_arguments),
         cmocka_unit_test(run_reports_an_unreachable_server),
         cmocka_unit_test(cancel_before_the_first_step),

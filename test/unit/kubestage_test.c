@@ -1584,9 +1584,50 @@ static void hook_states(void **state)
     assert_string_equal(p4_kstage_hook_phase_name(true, false), "post-upgrade");
 }
 
+/* ---- the write-ahead record ---- */
+
+static void record_is_on_record_when_status_lists_every_entry(void **state)
+{
+    cJSON *planned_json =
+        test_json("[{'apiVersion':'v1','kind':'ConfigMap','namespace':'shop','name':'a'},"
+                  "{'apiVersion':'apps/v1','kind':'Deployment','namespace':'shop','name':'web'}]");
+    cJSON *superset =
+        test_json("[{'apiVersion':'apps/v1','kind':'Deployment','namespace':'shop','name':'web'},"
+                  "{'apiVersion':'v1','kind':'ConfigMap','namespace':'shop','name':'old'},"
+                  "{'apiVersion':'v1','kind':'ConfigMap','namespace':'shop','name':'a'}]");
+    cJSON *partial =
+        test_json("[{'apiVersion':'v1','kind':'ConfigMap','namespace':'shop','name':'a'}]");
+    cJSON *other_ns =
+        test_json("[{'apiVersion':'v1','kind':'ConfigMap','namespace':'other','name':'a'},"
+                  "{'apiVersion':'apps/v1','kind':'Deployment','namespace':'shop','name':'web'}]");
+    cJSON *not_a_list = test_json("{'apiVersion':'v1'}");
+    cJSON *garbage = test_json("[1,'x',{'kind':'ConfigMap'}]");
+    struct p4_inventory planned, none = {NULL, 0};
+
+    (void)state;
+    assert_int_equal(p4_inventory_from_json(planned_json, &planned, NULL, NULL), 0);
+    assert_true(p4_kstage_recorded(&planned, planned_json));
+    assert_true(p4_kstage_recorded(&planned, superset));
+    assert_false(p4_kstage_recorded(&planned, partial));
+    assert_false(p4_kstage_recorded(&planned, other_ns));
+    assert_false(p4_kstage_recorded(&planned, not_a_list));
+    assert_false(p4_kstage_recorded(&planned, garbage));
+    assert_false(p4_kstage_recorded(&planned, NULL));
+    assert_true(p4_kstage_recorded(&none, NULL)); /* nothing to apply: nothing to record */
+    assert_true(p4_kstage_recorded(NULL, partial));
+    p4_inventory_close(&planned);
+    cJSON_Delete(planned_json);
+    cJSON_Delete(superset);
+    cJSON_Delete(partial);
+    cJSON_Delete(other_ns);
+    cJSON_Delete(not_a_list);
+    cJSON_Delete(garbage);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(record_is_on_record_when_status_lists_every_entry),
         cmocka_unit_test(match_labels_is_a_subset),
         cmocka_unit_test(match_labels_mismatch_and_missing),
         cmocka_unit_test(match_expressions_in),

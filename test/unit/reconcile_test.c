@@ -670,6 +670,64 @@ static void refused_resource_is_stalled_with_the_reason(void **state)
     cJSON_Delete(obj);
 }
 
+/*
+ * A resource stalled before a restart: while the stage checks again the failure stays as it is
+ * on record (no flap to Checking), and the same failure again is no news: no Warning at every
+ * start. A different outcome still is.
+ */
+static void restart_of_a_stalled_resource_tells_nothing_new(void **state)
+{
+    cJSON *obj =
+        parse("{\"metadata\":{\"generation\":3},\"spec\":{\"image\":"
+              "{\"repository\":\"r.example/app\"}},\"status\":{\"observedGeneration\":3}}");
+    struct p4_stage_result docker =
+        docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 3, "True");
+    struct p4_stage_result helm =
+        helm_result(P4_STAGE_FAILED, P4_FAIL_ARTIFACT, true, "ValuesSchemaInvalid", 3);
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {&docker, &helm, NULL, NULL};
+    cJSON *st, *events;
+
+    (void)state;
+    set_status(obj, p4_reconciler_desired_status(obj, results, T1, NULL));
+    assert_condition(p4_json_get(obj, "status"), "Stalled", "True", "RegenerationRequired", T1, 3);
+    p4_stage_result_close(&docker);
+    p4_stage_result_close(&helm);
+
+    /* The new process: both stages check again; the status stays as it was, no Event. */
+    docker = docker_result(P4_STAGE_RUNNING, P4_FAIL_NONE, false, NULL, 3, "Unknown");
+    helm = (struct p4_stage_result){.state = P4_STAGE_RUNNING, .generation = 3};
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_true(cJSON_Compare(st, p4_json_get(obj, "status"), 1));
+    assert_int_equal(cJSON_GetArraySize(events), 0);
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+
+    /* The check fails the same way: still nothing new, nothing told. */
+    helm = helm_result(P4_STAGE_FAILED, P4_FAIL_ARTIFACT, true, "ValuesSchemaInvalid", 3);
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_condition(st, "Stalled", "True", "RegenerationRequired", T1, 3);
+    assert_condition(st, "Ready", "False", "ValuesSchemaInvalid", T1, 3);
+    assert_int_equal(cJSON_GetArraySize(events), 0);
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&helm);
+
+    /* It passes this time (the chart server is back, say): that is news. */
+    helm = helm_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, "ChartReady", 3);
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T3, events);
+    assert_string_equal(p4_json_str(condition(st, "HelmReady"), "status"), "True");
+    assert_false(has_condition(st, "Stalled"));
+    assert_event(events, "Normal", "ChartReady");
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&helm);
+    p4_stage_result_close(&docker);
+    cJSON_Delete(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -685,6 +743,7 @@ int main(void)
         cmocka_unit_test(stale_stage_result_is_ignored),
         cmocka_unit_test(helm_stage_follows_docker),
         cmocka_unit_test(restart_rechecks_without_flapping),
+        cmocka_unit_test(restart_of_a_stalled_resource_tells_nothing_new),
     };
     return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);
 }

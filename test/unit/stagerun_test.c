@@ -21,6 +21,7 @@
 #include "phase4/core/error.h"
 #include "phase4/reconciler/stage.h"
 #include "phase4/reconciler/stagerun.h"
+#include "testjson.h"
 
 #define GUARD_MS 5000 /* generous: a test that needs it has failed */
 #define MAX_RUNS 16
@@ -1659,10 +1660,63 @@ static void log_tail_is_the_end_on_one_line(void **state)
     assert_string_equal(tiny, "");
 }
 
+/* A stall on record for this generation at this stage, its retries spent, and nothing else. */
+static void stalled_on_record(void **state)
+{
+    static const struct {
+        const char *json;
+        bool want;
+    } cases[] = {
+        {"{'metadata':{'generation':3},'status':{'observedGeneration':3,'stage':'Helm',"
+         "'conditions':[{'type':'Stalled','status':'True','reason':'RegenerationRequired',"
+         "'observedGeneration':3}]}}",
+         true},
+        /* another stage */
+        {"{'metadata':{'generation':3},'status':{'observedGeneration':3,'stage':'Docker',"
+         "'conditions':[{'type':'Stalled','status':'True','reason':'RegenerationRequired',"
+         "'observedGeneration':3}]}}",
+         false},
+        /* an older generation */
+        {"{'metadata':{'generation':4},'status':{'observedGeneration':3,'stage':'Helm',"
+         "'conditions':[{'type':'Stalled','status':'True','reason':'RegenerationRequired',"
+         "'observedGeneration':3}]}}",
+         false},
+        {"{'metadata':{'generation':3},'status':{'observedGeneration':3,'stage':'Helm',"
+         "'conditions':[{'type':'Stalled','status':'True','reason':'RegenerationRequired',"
+         "'observedGeneration':2}]}}",
+         false},
+        /* stalled on the cluster: re-checked anyway */
+        {"{'metadata':{'generation':3},'status':{'observedGeneration':3,'stage':'Helm',"
+         "'conditions':[{'type':'Stalled','status':'True','reason':'Forbidden',"
+         "'observedGeneration':3}]}}",
+         false},
+        {"{'metadata':{'generation':3},'status':{'observedGeneration':3,'stage':'Helm',"
+         "'conditions':[{'type':'Stalled','status':'False','reason':'RegenerationRequired',"
+         "'observedGeneration':3}]}}",
+         false},
+        {"{'metadata':{'generation':3},'status':{'observedGeneration':3,'stage':'Helm'}}", false},
+        {"{'metadata':{'generation':3},'status':{'observedGeneration':3,'stage':'Helm',"
+         "'conditions':'x'}}",
+         false},
+        {"{}", false},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cJSON *obj = test_json(cases[i].json);
+        if (p4_stagerun_stalled_on_record(obj, "Helm") != cases[i].want)
+            fail_msg("case %zu: want %d", i, cases[i].want);
+        cJSON_Delete(obj);
+    }
+    assert_false(p4_stagerun_stalled_on_record(NULL, "Helm"));
+    assert_false(p4_stagerun_stalled_on_record(NULL, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(defaults_and_attempts),
+        cmocka_unit_test(stalled_on_record),
         TEST(run_passes),
         TEST(line_of_slots_is_fifo),
         TEST(artifact_failure_retries_then_stalls),

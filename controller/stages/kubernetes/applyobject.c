@@ -314,7 +314,7 @@ void p4_applyset_object(struct p4_applyset *a)
 
     if (a->i >= a->inv.n) {
         a->i = 0;
-        p4_applyset_go(a, a->no_prune ? APPLY_FINISH : APPLY_PRUNE, 0);
+        p4_applyset_go(a, a->no_prune ? APPLY_FINISH : a->sweep ? APPLY_SWEEP : APPLY_PRUNE, 0);
         return;
     }
     e = current(a);

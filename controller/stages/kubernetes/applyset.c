@@ -32,6 +32,9 @@ static void on_closed(uv_handle_t *h)
     p4_inventory_close(&a->previous);
     p4_inventory_close(&a->inv);
     p4_inventory_close(&a->prune);
+    p4_inventory_close(&a->sweep_targets);
+    p4_inventory_close(&a->found);
+    free(a->sweep_continue);
     free(a->fate);
     free(a->change);
     free(a->gens);
@@ -247,6 +250,8 @@ static void report(struct p4_applyset *a)
     res.taken = a->taken;
     res.pruned = a->pruned;
     res.prune_skipped = a->prune_skipped;
+    res.swept = a->swept;
+    res.sweep_skipped = a->sweep_skipped;
     if (a->failed) {
         res.kind = a->failed->kind;
         res.namespace_ = a->failed->namespace_;
@@ -277,6 +282,11 @@ static void on_timer(uv_timer_t *t)
         break;
     case APPLY_CRD:
         p4_applyset_crd(a);
+        break;
+    case APPLY_PLANNED: /* p4_applyset_resume() starts the timer again */
+        break;
+    case APPLY_SWEEP:
+        p4_applyset_sweep(a);
         break;
     case APPLY_PRUNE:
         p4_applyset_prune(a);
@@ -321,6 +331,8 @@ int p4_applyset_run(struct p4_kube *k, struct p4_discovery *d, const cJSON *obje
     a->allow_cluster_scoped = o->allow_cluster_scoped;
     a->no_prune = o->no_prune;
     a->prune_only = o->prune_only;
+    a->planned = o->planned;
+    a->sweep = o->sweep;
     a->scope_ns = p4_strdup_or_null(o->scope_namespace);
     a->create_ns = o->create_namespace;
     a->nsentry.api_version = p4_strdup("v1");
@@ -361,4 +373,11 @@ void p4_applyset_cancel(struct p4_applyset *a)
     a->gone = true;
     a->cb(&res, a->data);
     maybe_free(a);
+}
+
+void p4_applyset_resume(struct p4_applyset *a)
+{
+    if (a == NULL || a->gone || a->step != APPLY_PLANNED)
+        return;
+    p4_applyset_go(a, a->after_planned, 0);
 }

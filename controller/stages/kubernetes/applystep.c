@@ -4,10 +4,18 @@
  * S_READ reads the manifest the Helm stage stored in the Secret status.chart.manifest names
  * and splits it into objects (ManifestsValid fails when it cannot); a pod template naming no
  * ServiceAccount gets serviceAccountName "default" (kube/podspec.h). S_APPLY hands them to
- * applyset.h, which validates (ManifestsValid), applies and prunes (ResourcesCreated). Its
- * result becomes status.inventory: on success what this revision applied, on a failure that
- * plus what the last revision had (so a later prune still finds it). A successful apply starts
- * the wait (wait.c) unless the stage had passed (an apply again for drift).
+ * applyset.h, which validates (ManifestsValid), applies and prunes (ResourcesCreated).
+ *
+ * status.inventory is written ahead: once validated, and before anything is applied, what is
+ * about to be applied (with what the last revision had) goes to status.inventory through the
+ * reconciler, and the apply waits until the resource's status lists it (on_planned, then
+ * p4_kstage_record_poll), so a crash at any point of the apply leaves every object it may have
+ * applied on record for the next revision's prune. The apply's result then becomes
+ * status.inventory: on success what this revision applied, on a failure that plus what the last
+ * revision had (so a later prune still finds it). A successful apply starts the wait (wait.c)
+ * unless the stage had passed (an apply again for drift). S_PRUNE, once the workloads are ready,
+ * prunes what the last revision had and this one does not; after an upgrade or a restart it
+ * also sweeps by the ownership labels (applyset.h, opts.sweep), for what no record holds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +189,78 @@ static char *inventory_text(const struct run *r, const struct p4_inventory *appl
     return text;
 }
 
+/* ---- the write-ahead record ---- */
+
+bool p4_kstage_recorded(const struct p4_inventory *planned, const cJSON *recorded)
+{
+    struct p4_inventory have = {NULL, 0}, missing = {NULL, 0};
+    bool all;
+
+    if (planned == NULL || planned->n == 0)
+        return true;
+    if (!cJSON_IsArray(recorded) || p4_inventory_from_json(recorded, &have, NULL, NULL) != 0)
+        return false;
+    all = p4_inventory_diff(planned, &have, &missing) == 0 && missing.n == 0;
+    p4_inventory_close(&have);
+    p4_inventory_close(&missing);
+    return all;
+}
+
+static void go_apply(struct run *r)
+{
+    r->w->recording = false;
+    (void)uv_timer_stop(&r->base.timer);
+    p4_applyset_resume(r->w->apply);
+}
+
+/* The record did not reach the status in time (the status write keeps failing): try again. */
+static void on_record_timeout(uv_timer_t *t)
+{
+    struct run *r = t->data;
+    struct p4_applyset *a;
+
+    if (r->w == NULL || !r->w->recording || r->w->apply == NULL)
+        return;
+    a = r->w->apply;
+    r->w->apply = NULL;
+    r->w->recording = false;
+    p4_applyset_cancel(a); /* its callback finds nothing to record */
+    p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_CREATED, "InventoryNotRecorded",
+                      "the %zu object(s) about to be applied could not be recorded in "
+                      "status.inventory within %d s; nothing was applied, retrying",
+                      r->w->planned.n, P4_KSTAGE_RECORD_MS / 1000);
+}
+
+/* Validated, nothing applied yet: put what will be applied on record first. */
+static void on_planned(const struct p4_inventory *inv, void *data)
+{
+    struct run *r = data;
+
+    p4_inventory_close(&r->w->planned);
+    p4_inventory_copy(inv, &r->w->planned);
+    free(r->inventory);
+    r->inventory = inventory_text(r, inv, true, NULL);
+    r->w->recording = true;
+    if (r->base.state != P4_STAGE_PASSED)
+        p4_stagerun_gate(&r->base, G_CREATED, "Unknown", "Recording",
+                         "recording %zu object(s) in status.inventory before applying them",
+                         inv->n);
+    p4_stagerun_arm(&r->base, P4_KSTAGE_RECORD_MS, on_record_timeout);
+    p4_stagerun_notify(&r->base); /* the reconciler writes it; poll sees it written */
+}
+
+void p4_kstage_record_poll(struct run *r, const cJSON *obj)
+{
+    if (r->w == NULL || !r->w->recording || r->w->apply == NULL)
+        return;
+    if (!p4_kstage_recorded(&r->w->planned, p4_json_get(obj, "status.inventory")))
+        return;
+    if (r->base.state != P4_STAGE_PASSED)
+        p4_stagerun_gate(&r->base, G_CREATED, "Unknown", "Applying", "applying %zu object(s)",
+                         r->w->planned.n);
+    go_apply(r);
+}
+
 bool p4_kstage_apply_failure(const struct p4_applyset_result *res, int *gate,
                              enum p4_failure_class *cls, const char **reason)
 {
@@ -223,7 +303,9 @@ static void on_applied(const struct p4_applyset_result *res, void *data)
     /* Without the prune the last revision's leftovers stay listed until the workloads are
        ready; with it, the inventory is this revision's. */
     r->inventory = inventory_text(r, &res->applied, r->w->no_prune, &leftovers);
-    r->prune_pending = leftovers > 0;
+    /* An upgrade (or a run after a restart) also sweeps by label once, after the workloads are
+       ready, when its apply did not prune. */
+    r->prune_pending = leftovers > 0 || (r->w->no_prune && r->previous.n > 0 && !r->swept);
     p4_inventory_close(&r->inv);
     p4_inventory_copy(&res->applied, &r->inv);
     free(r->gens);
@@ -280,6 +362,7 @@ void p4_kstage_apply(struct run *r)
         .take_from_updaters = true,
         .scope_namespace = r->base.target_ns,
         .allow_cluster_scoped = r->allow_cluster,
+        .planned = on_planned,
     };
 
     r->base.pending = 0;
@@ -319,13 +402,18 @@ static void on_pruned(const struct p4_applyset_result *res, void *data)
         return;
     }
     r->prune_pending = r->prune_now = false;
+    r->swept = true;
     free(r->inventory);
     r->inventory = inventory_text(r, &res->applied, false, NULL);
-    p4_stagerun_gate(&r->base, G_CREATED, "True", "Applied",
-                     "%zu object(s) applied; %d of the last revision's pruned once the "
-                     "workloads were ready%s",
-                     res->applied.n, res->pruned,
-                     res->prune_skipped ? ", some left alone (not ours)" : "");
+    p4_stagerun_gate(
+        &r->base, G_CREATED, "True", "Applied",
+        "%zu object(s) applied; %d of the last revision's pruned once the "
+        "workloads were ready%s%s%s",
+        res->applied.n, res->pruned, res->prune_skipped ? ", some left alone (not ours)" : "",
+        res->swept ? ", found by their ownership labels as well as status.inventory" : "",
+        res->sweep_skipped ? "; kinds the operator may not list were not searched "
+                             "by label"
+                           : "");
     p4_stagerun_end_attempt(&r->base);
     p4_kstage_evaluate(r, true);
 }
@@ -342,6 +430,7 @@ void p4_kstage_prune(struct run *r)
         .previous = &r->previous,
         .scope_namespace = r->base.target_ns,
         .allow_cluster_scoped = r->allow_cluster,
+        .sweep = !r->swept,
     };
 
     r->base.pending = 0;

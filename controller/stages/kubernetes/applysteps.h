@@ -10,6 +10,9 @@
  *   applyobject.c    APPLY_NAMESPACE, APPLY_OBJECT and APPLY_CRD: the namespace created, each
  *                    object applied in order after its ownership is checked, a field-manager
  *                    conflict failed or (drift) forced, a new CRD waited for.
+ *   applysweep.c     APPLY_SWEEP (opts.sweep): the objects that carry our marks, found by
+ *                    label for each kind of the previous and the new inventory, added to the
+ *                    prune set when the new inventory does not hold them.
  *   applyprune.c     APPLY_PRUNE: what the previous inventory held and this one does not,
  *                    deleted when ours.
  * Pure helpers they use: applymark.h (the ownership marks) and applyconflict.h.
@@ -45,6 +48,8 @@ enum p4_applyset_step {
     APPLY_NAMESPACE,
     APPLY_OBJECT,
     APPLY_CRD,
+    APPLY_PLANNED, /* waiting for p4_applyset_resume() (opts.planned) */
+    APPLY_SWEEP,
     APPLY_PRUNE,
     APPLY_FINISH
 };
@@ -64,8 +69,17 @@ struct p4_applyset {
     char *ns, *owner_ns, *owner_name;
     int64_t generation;
     bool force, create_ns, take_from_updaters, allow_cluster_scoped, validated;
-    bool no_prune, prune_only; /* opts: apply only; prune only */
-    char *scope_ns;            /* opts.scope_namespace, or NULL */
+    bool no_prune, prune_only;                                   /* opts: apply only; prune only */
+    void (*planned)(const struct p4_inventory *inv, void *data); /* opts.planned */
+    bool sweep;                                                  /* opts.sweep */
+    enum p4_applyset_step after_planned; /* the step p4_applyset_resume() goes to */
+    /* APPLY_SWEEP: the kinds and namespaces to list (names unused), the one being listed, its
+       continue token, and what the lists found (ours, any inventory or none). */
+    struct p4_inventory sweep_targets, found;
+    size_t found_cap;
+    char *sweep_continue;
+    int swept, sweep_skipped;
+    char *scope_ns; /* opts.scope_namespace, or NULL */
     struct p4_inventory previous, inv, prune;
     unsigned char *fate;   /* per prune entry */
     unsigned char *change; /* per inventory entry (enum p4_applyset_change) */
@@ -153,6 +167,28 @@ void p4_applyset_crd(struct p4_applyset *a);       /* APPLY_CRD (applyobject.c) 
 int p4_applyset_crd_state(const cJSON *crd, char *msg, size_t size);
 
 void p4_applyset_prune(struct p4_applyset *a); /* APPLY_PRUNE (applyprune.c) */
+
+/* APPLY_SWEEP (applysweep.c): lists what carries our marks, then goes to APPLY_PRUNE. */
+void p4_applyset_sweep(struct p4_applyset *a);
+
+/*
+ * The kinds and namespaces a sweep lists, from previous and current (each a (apiVersion, kind,
+ * namespace) once, names ""), never CustomResourceDefinition or Namespace: into *out
+ * (overwritten, caller closes). Pure. (applysweep.c)
+ */
+void p4_applyset_sweep_targets(const struct p4_inventory *previous,
+                               const struct p4_inventory *current, struct p4_inventory *out);
+
+/* Whether live carries the helm.sh/hook annotation: a hook, never pruned. (applysweep.c) */
+bool p4_applyset_is_hook(const cJSON *live);
+
+/*
+ * The prune set with what a sweep found: *prune (replaced) becomes every entry of *prune and of
+ * found that current does not hold, each once, in prune order; returns how many of them came
+ * from found alone. Pure. (applysweep.c)
+ */
+int p4_applyset_sweep_merge(struct p4_inventory *prune, const struct p4_inventory *found,
+                            const struct p4_inventory *current);
 
 /* The DELETE body: Background propagation with a uid precondition (caller frees). (applyprune.c) */
 char *p4_applyset_delete_body(const char *uid);

@@ -76,10 +76,18 @@ void p4_applyset_validate(struct p4_applyset *a)
     }
     a->fate = p4_calloc(a->prune.n ? a->prune.n : 1, 1);
     a->i = 0;
+    if (a->sweep && !a->no_prune)
+        p4_applyset_sweep_targets(&a->previous, &a->inv, &a->sweep_targets);
     if (a->prune_only) { /* applied before: the whole inventory stands as applied */
         a->napplied = a->inv.n;
-        p4_applyset_go(a, APPLY_PRUNE, 0);
+        p4_applyset_go(a, a->sweep ? APPLY_SWEEP : APPLY_PRUNE, 0);
         return;
     }
-    p4_applyset_go(a, a->create_ns ? APPLY_NAMESPACE : APPLY_OBJECT, 0);
+    a->after_planned = a->create_ns ? APPLY_NAMESPACE : APPLY_OBJECT;
+    if (a->planned) { /* the write-ahead record: nothing is applied until it is on record */
+        a->step = APPLY_PLANNED;
+        a->planned(&a->inv, a->data);
+        return;
+    }
+    p4_applyset_go(a, a->after_planned, 0);
 }

@@ -66,6 +66,7 @@ static void end_work(struct p4_stagerun *base)
         return;
     cJSON_Delete(r->w->objects);
     cJSON_Delete(r->w->hooks);
+    p4_inventory_close(&r->w->planned);
     free(r->w);
     r->w = NULL;
 }
@@ -166,6 +167,7 @@ static int poll_run(void *ctx, const char *key, const cJSON *obj)
 
     if (r == NULL)
         return 0;
+    p4_kstage_record_poll(r, obj);
     if (p4_kstage_drift_poll(r, obj))
         return 0;
     p4_kstage_evaluate(r, false);

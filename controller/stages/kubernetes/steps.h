@@ -79,6 +79,12 @@ struct work {
     cJSON *objects;            /* the manifest's objects, until the apply copied them */
     struct p4_applyset *apply; /* while it runs */
     bool no_prune;             /* the apply left the last revision's leftovers */
+    /* The write-ahead record: what the apply is about to apply, put in status.inventory (with
+       what the last revision had) before anything is applied; apply waits until the resource's
+       status, as the informer last saw it, lists every entry (poll), at most
+       P4_KSTAGE_RECORD_MS. */
+    struct p4_inventory planned;
+    bool recording;
     /* The hooks of the phase this attempt runs (hooks.c). */
     cJSON *hooks;
     int hook_i, hooks_done;
@@ -125,7 +131,12 @@ struct run {
        workloads are ready (status.inventory lists it until then). */
     bool prune_pending; /* applied without pruning: leftovers of r->previous remain */
     bool prune_now;     /* the workloads are ready: the next attempt prunes */
+    /* An upgrade, or a run after a restart (status.inventory was not empty): its prune also
+       sweeps by label (applyset.h, opts.sweep), once. */
+    bool swept;
 };
+
+#define P4_KSTAGE_RECORD_MS 60000 /* longest wait for the write-ahead record to be on record */
 
 /* A gate's failure, as a pure function decides it. */
 struct p4_kstage_failure {
@@ -158,6 +169,14 @@ bool p4_kstage_attempt_busy(const struct run *r);
 void p4_kstage_read_manifest(struct run *r); /* S_READ */
 void p4_kstage_apply(struct run *r);         /* S_APPLY */
 void p4_kstage_prune(struct run *r);         /* S_PRUNE */
+/* poll(): the write-ahead record waited for is in obj's status.inventory: apply. */
+void p4_kstage_record_poll(struct run *r, const cJSON *obj);
+
+/*
+ * Whether every entry of planned is in recorded (status.inventory as read: may be NULL or not a
+ * list, then false unless planned is empty). Pure.
+ */
+bool p4_kstage_recorded(const struct p4_inventory *planned, const cJSON *recorded);
 
 /*
  * Reading manifest Secret ns/secret failed with rc (not 0; api_err the API's error): *f gets

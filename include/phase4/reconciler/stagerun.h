@@ -185,6 +185,12 @@ void p4_stagerun_add(struct p4_stagerunner *s, struct p4_stagerun *r, const char
  */
 void p4_stagerun_add_for(struct p4_stagerunner *s, struct p4_stagerun *r, const char *key,
                          const cJSON *obj);
+/*
+ * Whether obj's status says it is stalled at stage (status.stage) for its generation with its
+ * retries spent (Stalled=True, RegenerationRequired): p4_stagerun_add_for then begins the run
+ * at its last attempt, so a restart checks once more instead of retrying all over again.
+ */
+bool p4_stagerun_stalled_on_record(const cJSON *obj, const char *stage);
 void p4_stagerun_out(struct p4_stagerun *r);
 void p4_stagerun_unout(struct p4_stagerun *r);
 /* A body-less API request for the current step (counted by _out); 0 or P4_ERR_INTERNAL. */

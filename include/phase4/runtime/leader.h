@@ -3,8 +3,10 @@
  * does it: one holder at a time; a holder renews every retry period; others
  * take over when the lease has not been renewed for its duration, as seen on
  * their own clock; a leader that cannot renew within the renew deadline
- * stops leading; a leader that shuts down releases the lease so a standby
- * takes over at once.
+ * stops leading, on a timer of its own armed at each renewal, whatever its
+ * requests are doing (a renewal hung on a stopped etcd never answers in
+ * time); a leader that shuts down releases the lease so a standby takes
+ * over at once.
  */
 #ifndef PHASE4_LEADER_H
 #define PHASE4_LEADER_H

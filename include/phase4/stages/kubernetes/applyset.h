@@ -22,7 +22,10 @@
  *      resource whose kind discovery does not serve yet is retried every
  *      P4_APPLYSET_KIND_POLL_MS within the same bound, since discovery
  *      refreshes at most every P4_DISCOVERY_MIN_REFRESH_MS.
- *   3. prune, only when every object was applied: each entry of
+ *   Between validation and step 1, opts.planned (the write-ahead record)
+ *      may hold the run until p4_applyset_resume().
+ *   3. prune, only when every object was applied (with opts.sweep, after the
+ *      objects found by their marks are added to the set): each entry of
  *      opts.previous the new inventory does not hold, in prune order: GET it;
  *      absent (or its kind no longer served) is fine; carrying our
  *      phase4.io/owner annotation, DELETE it with propagationPolicy
@@ -100,6 +103,25 @@ struct p4_applyset_opts {
      * (result.applied is then the new inventory, unapplied, with generations 0).
      */
     bool no_prune, prune_only;
+    /*
+     * The write-ahead record: when set (and not prune_only), called once the
+     * manifest is validated and before anything is applied, with the new
+     * inventory (borrowed for the call); nothing is applied until
+     * p4_applyset_resume(). The caller records the entries (status.inventory)
+     * so that a crash at any point of the apply leaves them on record.
+     */
+    void (*planned)(const struct p4_inventory *inv, void *data);
+    /*
+     * Before pruning, also find by their marks (applymark.h) the objects a
+     * crash may have left off every inventory: for each kind of previous and
+     * of the new inventory, in each of their namespaces (cluster-wide for a
+     * cluster-scoped kind), LIST with the managed-by and name labels; each
+     * object carrying exactly our owner annotation that the new inventory does
+     * not hold joins the prune set. Never a CustomResourceDefinition or a
+     * Namespace (only an inventory entry prunes a Namespace). A kind the
+     * operator may not list is left out and counted (result.sweep_skipped).
+     */
+    bool sweep;
 };
 
 struct p4_applyset_result {
@@ -129,6 +151,8 @@ struct p4_applyset_result {
     struct p4_inventory deleted; /* entries pruned (DELETE accepted), in prune order */
     struct p4_inventory skipped; /* entries left alone: not ours (or re-created meanwhile) */
     int pruned, prune_skipped;   /* deleted.n and skipped.n */
+    int swept;                   /* opts.sweep: prune entries found by their marks alone */
+    int sweep_skipped;           /* opts.sweep: kinds the operator may not list (403) */
 };
 /* res and everything it points to are valid during the call only (copy what you keep). */
 typedef void (*p4_applyset_cb)(const struct p4_applyset_result *res, void *data);
@@ -151,5 +175,11 @@ int p4_applyset_run(struct p4_kube *k, struct p4_discovery *d, const cJSON *obje
  * cb has run; NULL is fine.
  */
 void p4_applyset_cancel(struct p4_applyset *a);
+
+/*
+ * Go on applying after opts.planned (on a later loop turn). Does nothing
+ * unless the run waits for it; NULL is fine.
+ */
+void p4_applyset_resume(struct p4_applyset *a);
 
 #endif

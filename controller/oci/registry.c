@@ -214,7 +214,10 @@ static void on_token(int rc, const struct p4_http_response *resp, void *data)
     send_op(o);
 }
 
-/* Answer a 401 with the challenge's scheme; returns 0 when a retry was started. */
+/*
+ * Answer a 401 with the challenge's scheme: 0 when a retry was started, 1 when o failed (and is
+ * freed: credentials that would go to a token service over plain HTTP), -1 when it cannot.
+ */
 static int authenticate(struct op *o, const char *header)
 {
     struct p4_auth_challenges list = {0};

@@ -166,6 +166,11 @@ func serveRepo(t testing.TB, base string, self func() string) http.HandlerFunc {
 	}
 }
 
+// uncachedVersion is a version of webapp that no other test has the operator
+// fetch: an operator that reconciles an earlier test's resources meanwhile
+// has no copy of it in its chart cache, so it asks for the archive.
+const uncachedVersion = "1.0.0-rc.1"
+
 func repoSecret(t testing.TB, ctx context.Context, ns, user, password string) {
 	t.Helper()
 	if _, err := kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
@@ -210,8 +215,9 @@ func TestChartCredentialsOnlyOverTLS(t *testing.T) {
 	leaks(t, ctx, op, ns, "plain", password)
 
 	// The spec says the repository may be used over plain HTTP: the credentials go there.
+	// (A version no other test's resource fetches, so no operator has it cached: the archive is asked for.)
 	createP4D(t, ctx, helmP4D(t, ns, "allowed", map[string]any{"repository": repo.srv.URL,
-		"name": "webapp", "version": "0.1.0", "insecure": true, "secretRef": map[string]any{"name": "repo-creds"}}))
+		"name": "webapp", "version": uncachedVersion, "insecure": true, "secretRef": map[string]any{"name": "repo-creds"}}))
 	obj = waitCondition(t, ctx, ns, "allowed", "HelmReady", "True", "ChartReady", 90*time.Second)
 	checkHelmPassed(t, obj)
 	want := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
@@ -252,7 +258,7 @@ func TestCredentialsDoNotFollowRedirectsElsewhere(t *testing.T) {
 	op := helmOperator(t, ctx)
 
 	createP4D(t, ctx, helmP4D(t, ns, "moved", map[string]any{"repository": first.srv.URL,
-		"name": "webapp", "version": "0.1.0", "insecure": true, "secretRef": map[string]any{"name": "repo-creds"}}))
+		"name": "webapp", "version": uncachedVersion, "insecure": true, "secretRef": map[string]any{"name": "repo-creds"}}))
 	obj := waitCondition(t, ctx, ns, "moved", "HelmReady", "True", "ChartReady", 90*time.Second)
 	checkHelmPassed(t, obj)
 	if first.withAuth() == 0 {

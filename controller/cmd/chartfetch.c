@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "cmd.h"
+#include "phase4/core/url.h"
 #include "phase4/oci/regauth.h"
 #include "phase4/oci/registry.h"
 #include "phase4/stages/helm/chartfetch.h"
@@ -44,7 +45,7 @@ int p4_cmd_chart_fetch(int argc, char **argv)
     size_t ca_len = 0;
     struct p4_regauth auth;
     uv_loop_t loop;
-    int i = 2;
+    int i = 2, rc;
 
     if (argc > 2 && argv[2][0] != '-')
         req.version = argv[i++];
@@ -87,9 +88,15 @@ int p4_cmd_chart_fetch(int argc, char **argv)
     cli.reg = p4_registry_new(&loop);
     fc.registry = cli.reg;
     cli.fetch = cli.reg ? p4_chartfetch_new(&loop, &fc) : NULL;
-    if (cli.fetch == NULL || p4_chartfetch_get(cli.fetch, &req, on_chart_fetched, &cli) != 0) {
-        (void)fprintf(stderr, "phase4-operator: cannot fetch chart %s from %s\n",
-                      req.name ? req.name : "", req.repository);
+    rc = cli.fetch ? p4_chartfetch_get(cli.fetch, &req, on_chart_fetched, &cli) : P4_ERR_NOMEM;
+    if (rc != 0) {
+        char shown[600];
+        p4_url_display(req.repository, shown, sizeof(shown));
+        (void)fprintf(stderr, "phase4-operator: cannot fetch chart %s from %s%s\n",
+                      req.name ? req.name : "", shown,
+                      rc == P4_ERR_INSECURE ? ": InsecureCredentials: the credentials would go "
+                                              "over plain HTTP (--insecure allows it)"
+                                            : "");
         p4_chartfetch_free(cli.fetch);
         p4_registry_close(cli.reg);
     }

@@ -20,6 +20,12 @@
 #include "phase4/core/log.h"
 #include "phase4/core/version.h"
 
+/* Older libcurl sends a custom Authorization header to the host a redirect names (before
+   7.58.0) or to another port or scheme of it (before 7.83.0). */
+#if defined(LIBCURL_VERSION_NUM) && LIBCURL_VERSION_NUM < 0x075300
+#error "libcurl 7.83.0 or later is needed: credentials must not follow a redirect elsewhere"
+#endif
+
 #define DEFAULT_MAX_BODY (64u << 20)
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
 
@@ -102,6 +108,7 @@ static void finish(struct p4_http_req *r, int rc)
         resp.body = r->body.data ? r->body.data : (rc == 0 ? "" : NULL);
         resp.len = r->body.len;
     }
+    (void)curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_COUNT, &resp.redirects);
     resp.retry_after = r->retry_after;
     resp.content_type = r->content_type;
     resp.www_authenticate = r->www_authenticate;
@@ -458,6 +465,14 @@ int p4_http_start(struct p4_http *h, const struct p4_http_opts *o, struct p4_htt
     (void)curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
     (void)curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 15L);
     (void)curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Credentials stay with the first origin (http.h); never downgrade from TLS. */
+    (void)curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
+    if (o->follow_redirects > 0) {
+        (void)curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+        (void)curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->follow_redirects);
+        (void)curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
+                               strncasecmp(o->url, "https://", 8) == 0 ? "https" : "http,https");
+    }
     (void)curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
     (void)curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                            o->connect_timeout_ms ? o->connect_timeout_ms

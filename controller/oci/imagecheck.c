@@ -264,6 +264,8 @@ enum p4_image_failure p4_image_failure_of(int rc, enum p4_image_problem problem)
         return P4_IMAGE_FAIL_AUTH;
     case P4_ERR_TLS:
         return P4_IMAGE_FAIL_TLS;
+    case P4_ERR_INSECURE:
+        return P4_IMAGE_FAIL_INSECURE;
     case P4_ERR_UNAVAILABLE:
     case P4_ERR_TRANSPORT:
     case P4_ERR_TIMEOUT:
@@ -301,6 +303,8 @@ const char *p4_image_failure_reason(enum p4_image_failure f)
         return "PlatformNotSupported";
     case P4_IMAGE_FAIL_INCOMPLETE:
         return "ImageIncomplete";
+    case P4_IMAGE_FAIL_INSECURE:
+        return "InsecureCredentials";
     default:
         return "";
     }

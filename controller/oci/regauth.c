@@ -419,3 +419,26 @@ out:
     p4_image_ref_close(&ref);
     return rc;
 }
+
+void p4_regauth_redact(const struct p4_regauth *a, struct p4_redact *s)
+{
+    if (a == NULL || s == NULL)
+        return;
+    for (size_t i = 0; i < a->len; i++) {
+        const struct p4_regauth_entry *e = &a->entries[i];
+        const char *secrets[] = {e->password, e->identity_token, e->registry_token};
+
+        for (size_t k = 0; k < sizeof(secrets) / sizeof(secrets[0]); k++) {
+            if (secrets[k] != NULL)
+                p4_redact_add(s, secrets[k], strlen(secrets[k]));
+        }
+        if (e->username != NULL && e->password != NULL) {
+            size_t n = strlen(e->username) + strlen(e->password) + 2;
+            char *pair = p4_malloc(n);
+
+            (void)snprintf(pair, n, "%s:%s", e->username, e->password);
+            p4_redact_add(s, pair, n - 1);
+            p4_wipe_free(pair, n);
+        }
+    }
+}

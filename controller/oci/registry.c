@@ -9,11 +9,13 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/strmap.h"
+#include "phase4/core/url.h"
 #include "phase4/net/http.h"
 #include "phase4/oci/authtoken.h"
 #include "phase4/oci/ocimanifest.h"
 
 #define TIMEOUT_MS 30000L
+#define REDIRECTS_MAX 5L /* blobs are often served from elsewhere (a CDN, object storage) */
 #define TOKEN_MARGIN_SECONDS 10
 
 struct cached_token {
@@ -212,7 +214,10 @@ static void on_token(int rc, const struct p4_http_response *resp, void *data)
     send_op(o);
 }
 
-/* Answer a 401 with the challenge's scheme; returns 0 when a retry was started. */
+/*
+ * Answer a 401 with the challenge's scheme: 0 when a retry was started, 1 when o failed (and is
+ * freed: credentials that would go to a token service over plain HTTP), -1 when it cannot.
+ */
 static int authenticate(struct op *o, const char *header)
 {
     struct p4_auth_challenges list = {0};
@@ -231,6 +236,17 @@ static int authenticate(struct op *o, const char *header)
         set_bearer(o, o->registry_token);
         send_op(o);
         rc = 0;
+    } else if (bearer && bearer->realm && o->user &&
+               !p4_url_credentials_allowed(bearer->realm, o->insecure)) {
+        /* Credentials go over TLS only (url.h), wherever the registry sends them. */
+        char shown[256];
+        p4_url_display(bearer->realm, shown, sizeof(shown));
+        fail(o, P4_ERR_INSECURE, 0,
+             "registry %s sends its token requests to %s, which is not https: the credentials "
+             "are not sent over plain HTTP (mark the registry insecure only on a network you "
+             "trust)",
+             shown);
+        rc = 1;
     } else if (bearer && bearer->realm) {
         char *url = p4_regauth_token_url(bearer, o->scope);
         char *basic_auth =
@@ -285,9 +301,12 @@ static void on_answer(int rc, const struct p4_http_response *resp, void *data)
         fail(o, rc, 0, "cannot reach registry %s: %s", resp->error);
         return;
     }
-    if (resp->status == 401 && !o->auth_tried) {
+    if (resp->status == 401 && !o->auth_tried && resp->redirects == 0) {
+        int arc;
+
         o->auth_tried = 1;
-        if (authenticate(o, resp->www_authenticate) == 0)
+        arc = authenticate(o, resp->www_authenticate);
+        if (arc == 0 || arc == 1) /* a retry started, or o failed already */
             return;
         /* The caller says where credentials come from (pull secrets, a chart's secret). */
         fail(o, P4_ERR_UNAUTHORIZED, resp->status, "registry %s asks for credentials%s",
@@ -377,6 +396,7 @@ static void send_op(struct op *o)
     headers[h] = NULL;
     opts.method = o->is_blob && !o->fetch_body ? "HEAD" : "GET";
     opts.max_body = o->max_body;
+    opts.follow_redirects = REDIRECTS_MAX; /* the Authorization header stays here (http.h) */
     opts.url = url;
     opts.headers = headers;
     rc = p4_http_start(o->reg->http, &opts, NULL);

@@ -13,7 +13,9 @@
 #include "phase4/core/buf.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
+#include "phase4/core/redact.h"
 #include "phase4/core/text.h"
+#include "phase4/core/url.h"
 #include "phase4/kube/client.h"
 
 /* ---- the line of slots ---- */
@@ -71,6 +73,30 @@ static void end_work(struct p4_stagerun *r)
         r->ops->end_work(r);
         r->working = false;
     }
+    p4_redact_free(r->redact); /* wipes the attempt's Secret values */
+    r->redact = NULL;
+}
+
+struct p4_redact *p4_stagerun_secrets(struct p4_stagerun *r)
+{
+    if (r->redact == NULL)
+        r->redact = p4_redact_new();
+    return r->redact;
+}
+
+void p4_stagerun_redact(const struct p4_stagerun *r, char *msg, size_t size)
+{
+    char tmp[P4_ERROR_MESSAGE_MAX];
+    size_t n;
+
+    if (msg == NULL || size == 0)
+        return;
+    p4_redact_str(r->redact, msg);
+    n = strlen(msg);
+    if (n >= sizeof(tmp) || memchr(msg, '@', n) == NULL)
+        return; /* no user information without an '@'; longer messages are not kept here */
+    (void)p4_url_scrub(msg, n, tmp, sizeof(tmp) < size ? sizeof(tmp) : size);
+    (void)snprintf(msg, size, "%s", tmp);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -253,6 +279,7 @@ static void gate_v(struct p4_stagerun *r, int g, const char *status, const char 
     if (g < 0 || g >= P4_GATES_MAX)
         return;
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    p4_stagerun_redact(r, msg, sizeof(msg));
     /* A gate that fails is news in the operator's log too, once per transition. */
     if (strcmp(status, "False") == 0 &&
         !(r->gates[g].status && strcmp(r->gates[g].status, "False") == 0 &&
@@ -295,6 +322,7 @@ void p4_stagerun_fail(struct p4_stagerun *r, enum p4_failure_class cls, int g, c
         p4_stagerun_gate(r, g, "Unknown", reason, "%s", err->message);
         r->err = *err;
         r->err.reason = reason;
+        p4_stagerun_redact(r, r->err.message, sizeof(r->err.message));
         if (r->state != P4_STAGE_FAILED)
             r->cls = P4_FAIL_TRANSIENT;
         if (r->retry_after_ms > delay)
@@ -315,6 +343,7 @@ void p4_stagerun_fail(struct p4_stagerun *r, enum p4_failure_class cls, int g, c
     r->cls = cls;
     r->err = *err;
     r->err.reason = reason;
+    p4_stagerun_redact(r, r->err.message, sizeof(r->err.message));
     r->transient_n = 0;
     if (cls == P4_FAIL_ARTIFACT && r->attempt < r->attempts) {
         r->stalled = false;
@@ -372,17 +401,18 @@ void p4_stagerun_passed(struct p4_stagerun *r, const char *reason, const char *f
 {
     va_list ap;
 
-    p4_stagerun_end_attempt(r);
-    r->transient_n = 0;
-    r->state = P4_STAGE_PASSED;
-    r->cls = P4_FAIL_NONE;
-    r->stalled = false;
     r->err = (struct p4_error){.reason = reason};
     if (fmt) {
         va_start(ap, fmt);
         (void)vsnprintf(r->err.message, sizeof(r->err.message), fmt, ap);
         va_end(ap);
+        p4_stagerun_redact(r, r->err.message, sizeof(r->err.message)); /* before the work ends */
     }
+    p4_stagerun_end_attempt(r);
+    r->transient_n = 0;
+    r->state = P4_STAGE_PASSED;
+    r->cls = P4_FAIL_NONE;
+    r->stalled = false;
     p4_stagerun_notify(r);
 }
 

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -89,7 +90,9 @@ func TestChartFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
 		if u, p, ok := r.BasicAuth(); !ok || u != "charts" || p != "s3cret" {
 			w.Header().Set("WWW-Authenticate", `Basic realm="charts"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
@@ -107,14 +110,19 @@ func TestChartFetch(t *testing.T) {
 	}))
 	defer srv.Close()
 	creds := []string{"P4_CHART_USERNAME=charts", "P4_CHART_PASSWORD=s3cret"}
-	if out, err := chartFetch(ctx, creds, srv.URL, "webapp", "0.1.0", "--cache-dir", t.TempDir()); err != nil || !strings.Contains(out, "digest: "+v010) {
+	// Credentials go over plain HTTP only when told so: nothing is sent.
+	out, err := chartFetch(ctx, creds, srv.URL, "webapp", "0.1.0", "--cache-dir", t.TempDir())
+	if err == nil || !strings.Contains(out, "InsecureCredentials") || strings.Contains(out, "s3cret") || requests.Load() != 0 {
+		t.Errorf("basic auth over plain HTTP without --insecure: %v, %d request(s)\n%s", err, requests.Load(), out)
+	}
+	if out, err := chartFetch(ctx, creds, srv.URL, "webapp", "0.1.0", "--insecure", "--cache-dir", t.TempDir()); err != nil || !strings.Contains(out, "digest: "+v010) {
 		t.Errorf("basic auth: %v\n%s", err, out)
 	}
-	out, err := chartFetch(ctx, creds, srv.URL, "webapp", "0.1.1", "--cache-dir", t.TempDir())
+	out, err = chartFetch(ctx, creds, srv.URL, "webapp", "0.1.1", "--insecure", "--cache-dir", t.TempDir())
 	if err == nil || !strings.Contains(out, "ChartDigestMismatch") {
 		t.Errorf("a digest mismatch was not caught: %v\n%s", err, out)
 	}
-	out, err = chartFetch(ctx, []string{"P4_CHART_USERNAME=charts", "P4_CHART_PASSWORD=n0t-1t"}, srv.URL, "webapp", "0.1.0", "--cache-dir", t.TempDir())
+	out, err = chartFetch(ctx, []string{"P4_CHART_USERNAME=charts", "P4_CHART_PASSWORD=n0t-1t"}, srv.URL, "webapp", "0.1.0", "--insecure", "--cache-dir", t.TempDir())
 	if err == nil || !strings.Contains(out, "ChartRepositoryAuthFailed") || strings.Contains(out, "n0t-1t") {
 		t.Errorf("wrong password: %v\n%s", err, out)
 	}

@@ -18,6 +18,7 @@
 #include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/json.h"
+#include "phase4/core/redact.h"
 #include "phase4/scan/scanreport.h"
 #include "stages/helm/steps.h"
 #include "stages/helm/values.h"
@@ -209,6 +210,7 @@ static void fetch_failures(void **state)
         {P4_ERR_TLS, P4_FAIL_CLUSTER},           {P4_ERR_INVAL, P4_FAIL_CLUSTER},
         {P4_ERR_UNAVAILABLE, P4_FAIL_TRANSIENT}, {P4_ERR_TRANSPORT, P4_FAIL_TRANSIENT},
         {P4_ERR_TIMEOUT, P4_FAIL_TRANSIENT},     {P4_ERR_IO, P4_FAIL_TRANSIENT},
+        {P4_ERR_INSECURE, P4_FAIL_CLUSTER},
     };
 
     (void)state;
@@ -219,6 +221,70 @@ static void fetch_failures(void **state)
         f = p4_helm_fetch_failure(cases[i].rc, NULL);
         assert_failure(f, G_PACKAGED, cases[i].cls, p4_err_reason(cases[i].rc));
     }
+}
+
+/* chartfetch would not start: credentials over plain HTTP, or a URL with credentials in it. */
+static void fetch_refusals_name_the_repository_without_user_information(void **state)
+{
+    char msg[P4_ERROR_MESSAGE_MAX];
+    struct failure f;
+
+    (void)state;
+    f = p4_helm_fetch_refused(P4_ERR_INSECURE, "http://charts.example.com/stable", msg,
+                              sizeof(msg));
+    assert_failure(f, G_PACKAGED, P4_FAIL_CLUSTER, "InsecureCredentials");
+    assert_non_null(strstr(msg, "http://charts.example.com/stable over plain HTTP"));
+    assert_non_null(strstr(msg, "spec.chart.insecure: true"));
+
+    f = p4_helm_fetch_refused(P4_ERR_INVAL, "https://bob:hunter2@charts.example.com/x", msg,
+                              sizeof(msg));
+    assert_failure(f, G_PACKAGED, P4_FAIL_CLUSTER, "InvalidChartRepository");
+    assert_null(strstr(msg, "hunter2"));
+    assert_null(strstr(msg, "bob"));
+    assert_non_null(strstr(msg, "https://***@charts.example.com/x has credentials in it"));
+
+    f = p4_helm_fetch_refused(P4_ERR_INVAL, "ftp://charts.example.com", msg, sizeof(msg));
+    assert_failure(f, G_PACKAGED, P4_FAIL_CLUSTER, "InvalidChartRepository");
+    assert_non_null(strstr(msg, "ftp://charts.example.com is not a chart repository URL"));
+    f = p4_helm_fetch_refused(P4_ERR_INVAL, NULL, msg, sizeof(msg));
+    assert_failure(f, G_PACKAGED, P4_FAIL_CLUSTER, "InvalidChartRepository");
+}
+
+/* What of a valuesFrom Secret and of the chart's credentials goes into the redaction set. */
+static void secrets_read_are_redacted(void **state)
+{
+    static const char doc[] = "db:\n  password: hunter2hunter2\n  host: db.internal\n";
+    static const char multi[] = "-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX\n"
+                                "-----END KEY-----\n";
+    struct source whole = {.kind = "Secret", .text = (char *)doc, .len = sizeof(doc) - 1};
+    struct source at = {.kind = "Secret",
+                        .target_path = (char *)"tls.key",
+                        .text = (char *)multi,
+                        .len = sizeof(multi) - 1};
+    struct source broken = {
+        .kind = "Secret", .text = (char *)"a: [unclosed-list-item-x", .len = 24};
+    struct source missing = {.kind = "Secret"};
+    struct p4_redact *set = p4_redact_new();
+    char text[512];
+    size_t n;
+
+    (void)state;
+    p4_helm_source_secrets(set, &whole);
+    p4_helm_source_secrets(set, &at);
+    p4_helm_source_secrets(set, &broken);
+    p4_helm_source_secrets(set, &missing);
+    p4_helm_credential_secrets(set, "robot", "repo-password-1");
+    p4_helm_credential_secrets(set, NULL, NULL);
+    (void)snprintf(text, sizeof(text),
+                   "Error: hunter2hunter2 at db.internal; key -----BEGIN KEY-----\n"
+                   "  MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX\n  -----END KEY-----; "
+                   "line MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX; {a: [unclosed-list-item-x}; "
+                   "robot repo-password-1 cm9ib3Q6cmVwby1wYXNzd29yZC0x; password");
+    n = p4_redact_buf(set, text, strlen(text), 0);
+    text[n] = '\0';
+    assert_string_equal(text,
+                        "Error: *** at ***; key ***; line ***; {***}; robot *** ***; password");
+    p4_redact_free(set);
 }
 
 static void chart_request_for_http_repository(void **state)
@@ -1725,6 +1791,8 @@ int main(void)
         cmocka_unit_test(ca_answers),
         cmocka_unit_test(values_source_answers),
         cmocka_unit_test(fetch_failures),
+        cmocka_unit_test(fetch_refusals_name_the_repository_without_user_information),
+        cmocka_unit_test(secrets_read_are_redacted),
         cmocka_unit_test(chart_request_for_http_repository),
         cmocka_unit_test(chart_request_for_oci_repository),
         cmocka_unit_test(values_are_composed_then_the_image_pinned),

@@ -97,8 +97,9 @@ struct fx {
     struct step_timer *timers;
     struct step steps[MAX_STEPS];
     int steps_done;
-    int requests;   /* complete requests read */
-    char *last_req; /* the last one, head and body */
+    int requests;              /* complete requests read */
+    char *last_req;            /* the last one, head and body */
+    char auth[MAX_STEPS][128]; /* each request's Authorization header ("-": none), in order */
     size_t last_req_len;
     size_t last_head_len;
     const int *gate; /* chunks seen by the client, for step.after_chunks */
@@ -272,8 +273,23 @@ static void take_requests(struct sconn *c)
         memmove(c->buf, c->buf + total, c->len - total + 1);
         c->len -= total;
         path = strchr(fx->last_req, ' ');
+        if (fx->requests <= MAX_STEPS) {
+            const char *a = strcasestr(fx->last_req, "\r\nAuthorization: ");
+            size_t k = a ? strcspn(a + 17, "\r") : 0;
+            (void)snprintf(fx->auth[fx->requests - 1], sizeof(fx->auth[0]), "%.*s", a ? (int)k : 1,
+                           a ? a + 17 : "-");
+        }
         if (path && strncmp(path, " /hang", 6) == 0)
-            continue; /* never answered */
+            continue;                                           /* never answered */
+        if (path && strncmp(path, " /redirect?to=", 14) == 0) { /* 302 to the URL after to= */
+            char head[512];
+            int k = (int)strcspn(path + 14, " ");
+            (void)snprintf(head, sizeof(head),
+                           "HTTP/1.1 302 Found\r\nLocation: %.*s\r\nContent-Length: 0\r\n\r\n", k,
+                           path + 14);
+            conn_write(c, head, strlen(head));
+            continue;
+        }
         if (path && strncmp(path, " /stall", 7) == 0)
             conn_write(c, STALL, strlen(STALL)); /* headers, then never the body */
         else
@@ -774,6 +790,52 @@ static void body_over_max_body_is_too_big(void **state)
     result_free(&r);
 }
 
+/*
+ * A redirect is followed only when asked; the Authorization header follows it to the same
+ * origin only: not to another host name for the same server (127.0.0.1 and localhost), so
+ * credentials never go to a host the first one names.
+ */
+static void credentials_never_follow_a_redirect_elsewhere(void **state)
+{
+    struct fx *fx = *state;
+    struct result r = {0};
+    const char *headers[] = {"Authorization: Basic dXNlcjpwYXNz", NULL};
+    struct p4_http_opts o = {.timeout_ms = 2000, .headers = headers, .follow_redirects = 3};
+    char path[96];
+
+    reply(fx, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nlanded");
+    /* Another host: the request arrives there without the header. */
+    (void)snprintf(path, sizeof(path), "/redirect?to=http://localhost:%d/landed", fx->port);
+    assert_int_equal(start(fx, &r, &o, path), 0);
+    run_until(fx, &r.done_calls, 1);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "landed");
+    assert_int_equal(fx->requests, 2);
+    assert_string_equal(fx->auth[0], "Basic dXNlcjpwYXNz");
+    assert_string_equal(fx->auth[1], "-");
+    assert_memory_equal(fx->last_req, "GET /landed ", 12);
+    result_free(&r);
+
+    /* The same origin keeps it. */
+    (void)snprintf(path, sizeof(path), "/redirect?to=http://127.0.0.1:%d/again", fx->port);
+    assert_int_equal(start(fx, &r, &o, path), 0);
+    run_until(fx, &r.done_calls, 1);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(fx->requests, 4);
+    assert_string_equal(fx->auth[2], "Basic dXNlcjpwYXNz");
+    assert_string_equal(fx->auth[3], "Basic dXNlcjpwYXNz");
+    result_free(&r);
+
+    /* Not asked to follow: the 302 is the answer, and nothing else is asked. */
+    o.follow_redirects = 0;
+    assert_int_equal(start(fx, &r, &o, path), 0);
+    run_until(fx, &r.done_calls, 1);
+    assert_int_equal(r.status, 302);
+    assert_int_equal(fx->requests, 5);
+    result_free(&r);
+}
+
 static void cancel_in_flight_reports_once_later(void **state)
 {
     struct fx *fx = *state;
@@ -1029,6 +1091,7 @@ int main(void)
         TEST(close_from_on_done),
         TEST(second_request_does_not_wait_for_a_stalled_first),
         TEST(cancel_inside_on_data),
+        TEST(credentials_never_follow_a_redirect_elsewhere),
     };
     return cmocka_run_group_tests_name("http", tests, group_setup, group_teardown);
 }

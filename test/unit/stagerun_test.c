@@ -19,6 +19,7 @@
 
 #include "phase4/core/buf.h"
 #include "phase4/core/error.h"
+#include "phase4/core/redact.h"
 #include "phase4/reconciler/stage.h"
 #include "phase4/reconciler/stagerun.h"
 #include "testjson.h"
@@ -1712,6 +1713,33 @@ static void stalled_on_record(void **state)
     assert_false(p4_stagerun_stalled_on_record(NULL, NULL));
 }
 
+/*
+ * Secret values added for an attempt are redacted from every gate message and summary (and
+ * user information from URLs in them) before they are kept; the set goes with the attempt.
+ */
+static void messages_are_redacted_while_the_attempt_runs(void **state)
+{
+    struct p4_stagerun r;
+    static const char secret[] = "tenant-b-db-password\nsecond line of it\n";
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    p4_redact_add(p4_stagerun_secrets(&r), secret, strlen(secret));
+    assert_ptr_equal(p4_stagerun_secrets(&r), r.redact); /* one set per attempt */
+    p4_stagerun_gate(&r, 0, "False", "TemplateRenderFailed",
+                     "execution error: %s (from https://user:pw@charts.example.com/)", secret);
+    assert_string_equal(r.gates[0].message,
+                        "execution error: ***\n (from https://***@charts.example.com/)");
+    p4_stagerun_passed(&r, "Passed", "cut short: tenant-b-db-pass...");
+    assert_string_equal(r.err.message, "cut short: ***...");
+    /* The attempt ended: its set is wiped and gone; what was kept stays redacted. */
+    assert_null(r.redact);
+    p4_stagerun_gate(&r, 1, "True", "Passed", "%s", secret);
+    assert_string_equal(r.gates[1].message, secret);
+    free(r.gates[0].message);
+    free(r.gates[1].message);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1739,6 +1767,7 @@ int main(void)
         cmocka_unit_test(object_value_empty_secret_value_is_present),
         cmocka_unit_test(core_path_escapes),
         cmocka_unit_test(log_tail_is_the_end_on_one_line),
+        cmocka_unit_test(messages_are_redacted_while_the_attempt_runs),
     };
     return cmocka_run_group_tests_name("stagerun", tests, NULL, NULL);
 }

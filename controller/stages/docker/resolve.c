@@ -59,6 +59,7 @@ bool p4_docker_registry_verdict(int rc, const struct p4_error *e, enum gate g,
         v->gate = G_PULLABLE;
         v->reason = p4_image_failure_reason(f);
         return true;
+    case P4_IMAGE_FAIL_INSECURE: /* the spec must change: https, or insecure: true */
     case P4_IMAGE_FAIL_TLS:
         v->cls = P4_FAIL_CLUSTER;
         v->gate = G_PUSHED;

@@ -425,5 +425,7 @@ int p4_docker_use_secrets(struct run *r)
 
     if (rc != 0)
         p4_docker_fail(r, &v);
+    else /* whatever a registry echoes from here on is redacted (redact.h) */
+        p4_regauth_redact(&r->w->auth, p4_stagerun_secrets(&r->base));
     return rc;
 }

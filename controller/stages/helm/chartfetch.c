@@ -13,6 +13,7 @@
 #include "chartindex.h"
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/url.h"
 #include "phase4/core/yamljson.h"
 #include "phase4/net/http.h"
 #include "phase4/oci/authtoken.h"
@@ -21,6 +22,7 @@
 #include "semver.h"
 
 #define TIMEOUT_MS 60000L
+#define REDIRECTS_MAX 5L /* as a chart host may send its archives to object storage */
 #define INDEX_MAX ((size_t)64 * 1024 * 1024)
 #define HELM_CHART_LAYER "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
@@ -37,6 +39,7 @@ struct op {
     struct p4_http *http;
     struct p4_registry *registry;
     char *repository, *name, *version, *user, *password, *auth;
+    bool insecure; /* credentials may go over plain HTTP (spec.chart.insecure) */
     unsigned char *ca;
     size_t ca_len;
     /* oci:// */
@@ -250,25 +253,12 @@ static int http_get(struct op *o, const char *url, bool with_auth, size_t max, p
                                 .timeout_ms = TIMEOUT_MS,
                                 .max_body = max,
                                 .tls = &tls,
+                                /* a redirect elsewhere gets no Authorization header (http.h) */
+                                .follow_redirects = REDIRECTS_MAX,
                                 .on_done = cb,
                                 .data = o};
 
     return p4_http_start(o->http, &opts, NULL);
-}
-
-/* "https://host:port/..." → "host:port"; "" when there is no host. */
-static void url_host(const char *url, char *buf, size_t size)
-{
-    const char *p = strstr(url, "://");
-    size_t n;
-
-    buf[0] = '\0';
-    if (p == NULL)
-        return;
-    p += 3;
-    n = strcspn(p, "/?#");
-    if (n < size)
-        (void)snprintf(buf, size, "%.*s", (int)n, p);
 }
 
 static void on_archive(int rc, const struct p4_http_response *resp, void *data)
@@ -292,7 +282,7 @@ static void on_index(int rc, const struct p4_http_response *resp, void *data)
     struct op *o = data;
     struct p4_chart_version *v = NULL;
     struct p4_error err;
-    char repo_host[256], chart_host[256];
+    bool with_auth;
     cJSON *index;
 
     if (!http_ok(o, rc, resp, "index.yaml"))
@@ -317,10 +307,11 @@ static void on_index(int rc, const struct p4_http_response *resp, void *data)
         done(o);
         return;
     }
-    /* Credentials go only to the repository's own host, as helm does by default. */
-    url_host(o->repository, repo_host, sizeof(repo_host));
-    url_host(v->url, chart_host, sizeof(chart_host));
-    rc = http_get(o, v->url, strcmp(repo_host, chart_host) == 0, P4_CHART_MAX, on_archive);
+    /* Credentials go only to the repository's own origin, as helm does by default, and over
+       TLS unless the spec says otherwise (url.h). */
+    with_auth = p4_url_same_origin(o->repository, v->url) &&
+                p4_url_credentials_allowed(v->url, o->insecure);
+    rc = http_get(o, v->url, with_auth, P4_CHART_MAX, on_archive);
     p4_chart_version_free(v);
     if (rc != 0)
         fail(o, rc, "ChartRepositoryUnavailable", "cannot download chart %s %s from %s", o->name,
@@ -350,6 +341,7 @@ static bool registry_ok(struct op *o, const struct p4_registry_answer *a, const 
          a->rc == P4_ERR_NOTFOUND                                    ? "ChartNotFound"
          : a->rc == P4_ERR_UNAUTHORIZED || a->rc == P4_ERR_FORBIDDEN ? "ChartRepositoryAuthFailed"
          : a->rc == P4_ERR_TLS                                       ? "ChartRepositoryTLSError"
+         : a->rc == P4_ERR_INSECURE                                  ? "InsecureCredentials"
          : a->rc == P4_ERR_INVALID                                   ? "ChartDigestMismatch"
                                                                      : "ChartRepositoryUnavailable",
          "%s (%s)%s", a->err.message, what,
@@ -521,6 +513,10 @@ int p4_chartfetch_get(struct p4_chartfetch *f, const struct p4_chart_request *re
         strncmp(req->repository, "https://", 8) == 0 || strncmp(req->repository, "http://", 7) == 0;
     if ((!oci && !http) || (oci && f->registry == NULL) || strchr(req->repository, '@'))
         return P4_ERR_INVAL; /* user info in a URL would end up in messages */
+    /* Credentials only over TLS (url.h); oci:// is plain HTTP only when marked insecure. */
+    if (http && req->username != NULL &&
+        !p4_url_credentials_allowed(req->repository, req->insecure_http))
+        return P4_ERR_INSECURE;
     o = p4_calloc(1, sizeof(*o));
     o->dir = p4_strdup(f->dir);
     o->max_bytes = f->max_bytes;
@@ -546,6 +542,7 @@ int p4_chartfetch_get(struct p4_chartfetch *f, const struct p4_chart_request *re
         o->cred.registry_token = p4_strdup_or_null(req->cred->registry_token);
     }
     o->target.insecure_http = req->insecure_http;
+    o->insecure = req->insecure_http;
     o->cb = cb;
     o->data = data;
     rc = oci ? start_oci(o) : start_http(o);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "phase4/core/json.h"
+#include "phase4/core/redact.h"
 #include "steps.h"
 
 static void dry_run_next(struct run *r);
@@ -89,7 +90,7 @@ static void on_dry_run(const struct p4_apply_result *res, void *data)
 {
     struct run *r = (struct run *)p4_stagerun_back(data);
     const cJSON *obj;
-    char msg[P4_ERROR_MESSAGE_MAX];
+    char msg[P4_ERROR_MESSAGE_MAX], said[P4_ERROR_MESSAGE_MAX];
     struct p4_error e = {0};
     struct failure f;
 
@@ -127,8 +128,10 @@ static void on_dry_run(const struct p4_apply_result *res, void *data)
         p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
         return;
     }
-    (void)p4_helm_dry_run_rejected(res->kind, res->namespace_, res->name, res->err.message, msg,
-                                   sizeof(msg));
+    /* The API server echoes values ("Invalid value: ..."): redacted before the message cuts it. */
+    (void)snprintf(said, sizeof(said), "%s", res->err.message);
+    p4_redact_str(r->base.redact, said);
+    (void)p4_helm_dry_run_rejected(res->kind, res->namespace_, res->name, said, msg, sizeof(msg));
     e.code = res->rc;
     (void)snprintf(e.message, sizeof(e.message), "%s", msg);
     p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);

@@ -20,7 +20,8 @@
  * and "format" schema violations ('...' does not match pattern) is replaced
  * by the word "value"; user:password@ in URLs becomes ***@. Template errors
  * (`fail`, `required`) say what the chart's author wrote, which may include
- * values: the chart decides that.
+ * values: the Helm stage redacts every Secret value from helm's output before
+ * it is read here (core/redact.h), so only values not from a Secret remain.
  *
  * Failure classes the Helm stage is expected to use: ChartRepositoryUnavailable
  * and HelmTimedOut are transient; ChartRepositoryAuthFailed and

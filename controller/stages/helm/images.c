@@ -274,7 +274,8 @@ enum p4_failure_class p4_helm_image_class(enum p4_image_failure why)
     switch (why) {
     case P4_IMAGE_FAIL_AUTH:
     case P4_IMAGE_FAIL_TLS:
-        return P4_FAIL_CLUSTER; /* the pull secrets or the CA: a person fixes the cluster */
+    case P4_IMAGE_FAIL_INSECURE: /* or the spec: https, or spec.image.insecure */
+        return P4_FAIL_CLUSTER;  /* the pull secrets or the CA: a person fixes the cluster */
     case P4_IMAGE_FAIL_UNAVAILABLE:
         return P4_FAIL_TRANSIENT;
     default:
@@ -759,6 +760,7 @@ static int use_secrets(struct run *r)
         p4_wipe_free(iw->payload[i], iw->payload_len[i]);
         iw->payload[i] = NULL;
     }
+    p4_regauth_redact(&iw->auth, p4_stagerun_secrets(&r->base));
     iw->auth_ready = true;
     if (rc != 0)
         p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, G_IMAGES, "PullSecretInvalid", &e);

@@ -9,6 +9,8 @@
 
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/redact.h"
+#include "phase4/core/yamljson.h"
 #include "steps.h"
 
 #define KUBE_VERSION_TTL_MS 300000 /* the cluster's version, asked at most every 5 minutes */
@@ -52,6 +54,42 @@ bool p4_helm_source_failure(int rc, struct failure *f)
         return fails(f, p4_kube_read_class(rc), G_VALUES,
                      rc == P4_ERR_FORBIDDEN ? "Forbidden" : "APIUnavailable");
     return false;
+}
+
+void p4_helm_source_secrets(struct p4_redact *set, const struct source *src)
+{
+    cJSON *tree;
+
+    if (src->text == NULL)
+        return;
+    if (src->target_path != NULL && src->target_path[0] != '\0') {
+        p4_redact_add(set, src->text, src->len); /* the key's text is one value */
+        return;
+    }
+    /* A values document: each of its values, as a template would print it. */
+    tree = p4_yaml_to_json(src->text, src->len, NULL);
+    if (tree != NULL)
+        p4_redact_add_tree(set, tree);
+    else /* helm reads it no better: should it quote it, the whole text and each line count */
+        p4_redact_add(set, src->text, src->len);
+    p4_json_discard(tree);
+}
+
+void p4_helm_credential_secrets(struct p4_redact *set, const char *username, const char *password)
+{
+    size_t n;
+    char *pair;
+
+    if (password == NULL)
+        return;
+    p4_redact_add(set, password, strlen(password));
+    if (username == NULL)
+        return;
+    n = strlen(username) + strlen(password) + 2; /* its base64 is the Basic header's */
+    pair = p4_malloc(n);
+    (void)snprintf(pair, n, "%s:%s", username, password);
+    p4_redact_add(set, pair, n - 1);
+    p4_wipe_free(pair, n);
 }
 
 static void on_version(struct p4_kube_result *res, void *data)
@@ -110,6 +148,7 @@ static void on_credentials(struct p4_kube_result *res, void *data)
     } else {
         r->w->username = (char *)p4_object_value(res->body, true, "username", &len);
         r->w->password = (char *)p4_object_value(res->body, true, "password", &len);
+        p4_helm_credential_secrets(p4_stagerun_secrets(&r->base), r->w->username, r->w->password);
         if (p4_helm_credentials_failure(0, r->w->username != NULL && r->w->password != NULL, &f)) {
             struct p4_error e;
             p4_error_set(&e, P4_ERR_INVALID,
@@ -173,8 +212,10 @@ static void on_source(struct p4_kube_result *res, void *data)
         struct source *s = &r->w->src[i];
         bool secret = strcmp(s->kind, "Secret") == 0;
         s->text = (char *)p4_object_value(res->body, secret, s->key, &s->len);
-        if (secret)
+        if (secret) {
+            p4_helm_source_secrets(p4_stagerun_secrets(&r->base), s);
             p4_secret_wipe(res->body);
+        }
     } else if (p4_helm_source_failure(res->rc, &f)) {
         struct p4_error e;
         p4_error_set(&e, res->rc, "valuesFrom %s %s/%s: %s", r->w->src[i].kind, r->base.ns,

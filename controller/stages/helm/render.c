@@ -14,7 +14,9 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/buf.h"
 #include "phase4/core/json.h"
+#include "phase4/core/redact.h"
 #include "phase4/core/text.h"
+#include "phase4/core/url.h"
 #include "phase4/oci/imageref.h"
 #include "pin.h"
 #include "steps.h"
@@ -34,6 +36,7 @@ static enum p4_failure_class fetch_class(int rc)
     case P4_ERR_FORBIDDEN:
     case P4_ERR_TLS:
     case P4_ERR_INVAL:
+    case P4_ERR_INSECURE:
         return P4_FAIL_CLUSTER;
     default:
         return P4_FAIL_TRANSIENT;
@@ -101,24 +104,54 @@ static void on_fetched(const struct p4_chart_result *res, void *data)
     p4_stagerun_next(&r->base, S_LINT);
 }
 
+struct failure p4_helm_fetch_refused(int rc, const char *repository, char *msg, size_t size)
+{
+    char shown[600];
+
+    p4_url_display(repository, shown, sizeof(shown));
+    if (rc == P4_ERR_INSECURE) {
+        p4_text_format(msg, size,
+                       "the credentials of spec.chart.secretRef would go to %s over plain HTTP: "
+                       "use an https:// repository, or set spec.chart.insecure: true for one on a "
+                       "network you trust",
+                       shown);
+        return (struct failure){
+            .cls = P4_FAIL_CLUSTER, .gate = G_PACKAGED, .reason = "InsecureCredentials"};
+    }
+    if (p4_url_has_userinfo(repository))
+        p4_text_format(msg, size,
+                       "spec.chart.repository %s has credentials in it: put them in a Secret "
+                       "(username and password) named by spec.chart.secretRef",
+                       shown);
+    else
+        p4_text_format(msg, size,
+                       "spec.chart.repository %s is not a chart repository URL (https://, "
+                       "http:// or oci://)",
+                       shown);
+    return (struct failure){
+        .cls = P4_FAIL_CLUSTER, .gate = G_PACKAGED, .reason = "InvalidChartRepository"};
+}
+
 void p4_helm_fetch(struct run *r)
 {
     struct p4_chart_request req;
     struct p4_regauth_entry cred;
-    char host[256];
+    char host[256], shown[600];
     int rc;
 
     p4_helm_chart_request(r->chart, r->w, &req, &cred, host, sizeof(host));
+    p4_url_display(req.repository, shown, sizeof(shown));
     p4_stagerun_gate(&r->base, G_PACKAGED, "Unknown", "Fetching", "fetching chart %s %s from %s",
-                     req.name ? req.name : "", req.version ? req.version : "", req.repository);
+                     req.name ? req.name : "", req.version ? req.version : "", shown);
     r->base.inflight++;
     rc = p4_chartfetch_get(stage_of(r)->cfg.charts, &req, on_fetched, r);
     if (rc != 0) {
+        char msg[P4_ERROR_MESSAGE_MAX];
+        struct failure f = p4_helm_fetch_refused(rc, req.repository, msg, sizeof(msg));
+
         r->base.inflight--;
-        p4_stagerun_failf(&r->base, P4_FAIL_CLUSTER, G_PACKAGED, "InvalidChartRepository",
-                          "spec.chart.repository %s is not a chart repository URL (https://, "
-                          "http:// or oci://)",
-                          req.repository ? req.repository : "");
+        r->base.no_recheck = true; /* nothing was sent: only the spec can change this */
+        p4_stagerun_failf(&r->base, f.cls, f.gate, f.reason, "%s", msg);
     }
 }
 
@@ -286,13 +319,46 @@ bool p4_helm_run_failed(const struct p4_childproc_result *res, bool whole_output
            (whole_output && res->out_truncated);
 }
 
+/*
+ * A copy of what helm wrote (res) with the attempt's Secret values redacted (redact.h) before
+ * anything reads it, so no quote, join or cut of helm's lines can show a part of one. The
+ * copies in *out are the caller's to release with helm_output_close.
+ */
+static void helm_output_redacted(const struct p4_redact *set, const struct p4_childproc_result *res,
+                                 struct p4_childproc_result *out)
+{
+    char *o = p4_malloc(res->out_len + 1), *e = p4_malloc(res->err_len + 1);
+
+    *out = *res;
+    memcpy(o, res->out, res->out_len);
+    memcpy(e, res->err, res->err_len);
+    out->out_len = p4_redact_buf(set, o, res->out_len, res->out_truncated ? P4_REDACT_CUT : 0);
+    out->err_len = p4_redact_buf(set, e, res->err_len, res->err_truncated ? P4_REDACT_CUT : 0);
+    o[out->out_len] = '\0';
+    e[out->err_len] = '\0';
+    out->out = o;
+    out->err = e;
+}
+
+static void helm_output_close(struct p4_childproc_result *out, size_t out_size, size_t err_size)
+{
+    p4_wipe_free((char *)out->out, out_size);
+    p4_wipe_free((char *)out->err, err_size);
+}
+
 /* helm failed in step s: its gate is False, the gates it did not reach are not checked. */
 static void helm_failed(struct run *r, const char *command, enum gate own,
-                        const struct p4_childproc_result *res)
+                        const struct p4_childproc_result *raw)
 {
     struct p4_error e = {.code = P4_ERR_INVALID};
-    struct failure f = p4_helm_run_failure(command, own, res, e.message, sizeof(e.message));
-    unsigned not_checked = p4_helm_not_checked(f.gate, r->base.gates);
+    struct p4_childproc_result red;
+    struct failure f;
+    unsigned not_checked;
+
+    helm_output_redacted(r->base.redact, raw, &red);
+    f = p4_helm_run_failure(command, own, &red, e.message, sizeof(e.message));
+    helm_output_close(&red, raw->out_len + 1, raw->err_len + 1);
+    not_checked = p4_helm_not_checked(f.gate, r->base.gates);
 
     for (int i = G_LINTS; i < G_COUNT; i++) {
         if (not_checked & (1u << i))

@@ -209,6 +209,14 @@ bool p4_helm_credentials_failure(int rc, bool complete, struct failure *f);
 bool p4_helm_ca_failure(int rc, bool has_key, struct failure *f);
 /* A valuesFrom object read (rc); a missing one is not a failure here (see p4_helm_values). */
 bool p4_helm_source_failure(int rc, struct failure *f);
+/*
+ * What of a valuesFrom Secret's key (src, read) is redacted from messages (redact.h): with a
+ * targetPath the key's text; otherwise every value of the YAML document it holds (or, when it
+ * does not parse, its text and lines).
+ */
+void p4_helm_source_secrets(struct p4_redact *set, const struct source *src);
+/* The chart repository's password, and "username:password" (a Basic header's base64). */
+void p4_helm_credential_secrets(struct p4_redact *set, const char *username, const char *password);
 
 /* ---- render.c: S_FETCH, S_LINT, S_TEMPLATE ---- */
 
@@ -224,6 +232,13 @@ void p4_helm_chart_request(const cJSON *chart, const struct work *w, struct p4_c
                            struct p4_regauth_entry *cred, char *host, size_t host_size);
 /* A chart fetch that failed with rc (reason: chartfetch's, or NULL). */
 struct failure p4_helm_fetch_failure(int rc, const char *reason);
+/*
+ * A chart fetch chartfetch refused to start with rc (P4_ERR_INSECURE: credentials for a plain
+ * http:// repository not marked insecure, InsecureCredentials; else InvalidChartRepository) for
+ * repository: the failure, and its message in msg naming the repository without user
+ * information.
+ */
+struct failure p4_helm_fetch_refused(int rc, const char *repository, char *msg, size_t size);
 /*
  * The values helm gets, as JSON text (caller wipes and frees; length in *len): valuesFrom
  * (w's sources, named "<ns>/<name>"), then spec.chart.values, then the checked image: by

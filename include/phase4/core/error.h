@@ -34,7 +34,8 @@
     X(EXPIRED, "Expired", "expired")                                                               \
     X(BADREQUEST, "BadRequest", "bad request")                                                     \
     X(METHOD, "MethodNotAllowed", "method not allowed")                                            \
-    X(INTERNAL, "InternalError", "internal server error")
+    X(INTERNAL, "InternalError", "internal server error")                                          \
+    X(INSECURE, "InsecureCredentials", "credentials not sent over plain HTTP")
 
 enum p4_errno {
     P4_OK = 0,

@@ -10,6 +10,13 @@
  * on_data set, streams it chunk by chunk (watches). on_done is called exactly
  * once per started request, never before p4_http_start returns, and the
  * request is freed after it returns.
+ *
+ * Redirects are followed only when a request asks (follow_redirects), and then
+ * credentials never follow them elsewhere: an "Authorization:" header given in
+ * headers goes to the first URL's origin only (scheme, host and port: libcurl
+ * 7.83 and later decide so, CURLOPT_UNRESTRICTED_AUTH stays off), and a request
+ * that began on https:// follows only to https://. url.h has the same rule for
+ * callers that pick a URL themselves.
  */
 #ifndef PHASE4_HTTP_H
 #define PHASE4_HTTP_H
@@ -43,6 +50,7 @@ struct p4_http_response {
     const char *www_authenticate; /* WWW-Authenticate (registries' auth challenge), or NULL */
     const char *content_digest;   /* Docker-Content-Digest (registries), or NULL */
     const char *error;            /* transport error text (curl's), or NULL */
+    long redirects;               /* redirects followed to reach this response */
 };
 
 /*
@@ -66,6 +74,8 @@ struct p4_http_opts {
     const struct p4_http_tls *tls;
     const char *connect_to;  /* "HOST:PORT:ADDR:PORT": reach HOST:PORT at ADDR:PORT
                               * (TLS still checks HOST), or NULL */
+    long follow_redirects;   /* follow at most this many redirects; 0: none (a 3xx is the
+                                response) */
     p4_http_data_cb on_data; /* NULL: buffer the body */
     p4_http_done_cb on_done;
     void *data;

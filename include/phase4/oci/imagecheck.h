@@ -52,6 +52,7 @@ enum p4_image_failure {
     P4_IMAGE_FAIL_INVALID,     /* the reference's manifest is unreadable (ImageManifestInvalid) */
     P4_IMAGE_FAIL_PLATFORM,    /* no manifest for the platform (PlatformNotSupported) */
     P4_IMAGE_FAIL_INCOMPLETE,  /* a platform manifest, config or layer missing (ImageIncomplete) */
+    P4_IMAGE_FAIL_INSECURE,    /* credentials would go over plain HTTP (InsecureCredentials) */
 };
 
 /*

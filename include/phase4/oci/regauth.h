@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "phase4/core/error.h"
+#include "phase4/core/redact.h"
 
 /* Larger input: P4_ERR_TOOBIG. authtoken.h's parsers share this bound. */
 #define P4_REGAUTH_INPUT_MAX ((size_t)1024 * 1024)
@@ -60,5 +61,12 @@ int p4_regauth_add_secret(struct p4_regauth *a, const char *type, const char *da
  */
 int p4_regauth_lookup(const struct p4_regauth *a, const char *image_ref_or_host,
                       const struct p4_regauth_entry **out, struct p4_error *err);
+
+/*
+ * Add every credential of a to the redaction set s (redact.h): passwords, identity and registry
+ * tokens, and "user:password" (whose base64 is what an "auth" field and a Basic header hold).
+ * User names alone are not secrets and are not added.
+ */
+void p4_regauth_redact(const struct p4_regauth *a, struct p4_redact *s);
 
 #endif

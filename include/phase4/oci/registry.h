@@ -8,6 +8,11 @@
  * scope and identity (the credentials used) until it expires. Plain HTTP only
  * for registries the caller marks insecure; TLS verified against the system
  * store or a given CA.
+ * Credentials go over TLS only, or over plain HTTP to a registry the caller
+ * marks insecure (core/url.h): a token realm that is plain HTTP for a
+ * registry not so marked gets none (P4_ERR_INSECURE). Redirects (a blob
+ * served from object storage) are followed without the Authorization header
+ * to another origin, and a challenge after a redirect is not answered.
  * Credentials are never logged or put in a message.
  */
 #ifndef PHASE4_REGISTRY_H
@@ -35,7 +40,8 @@ struct p4_registry_answer {
     int rc;                 /* 0, or P4_ERR_NOTFOUND (manifest or blob unknown),
                                P4_ERR_UNAUTHORIZED / P4_ERR_FORBIDDEN, P4_ERR_TLS,
                                P4_ERR_TRANSPORT, P4_ERR_TIMEOUT, P4_ERR_UNAVAILABLE (5xx, 429),
-                               P4_ERR_INVALID (a body that does not match its digest) */
+                               P4_ERR_INVALID (a body that does not match its digest),
+                               P4_ERR_INSECURE (credentials would go over plain HTTP) */
     struct p4_error err;    /* one sentence naming the registry and what to do */
     long status;            /* HTTP status of the last answer */
     const char *digest;     /* manifests and fetched blobs: the verified digest of body */

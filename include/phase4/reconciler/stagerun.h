@@ -18,6 +18,12 @@
  * once and are re-checked every recheck_ms (unless no_recheck: only a new
  * generation can help).
  *
+ * Secrets: every value a step reads from a Secret for the resource goes into the attempt's set
+ * (p4_stagerun_secrets, redact.h). Every gate message, failure and summary passes through it,
+ * and through url.h's rule (URLs without user information), before it is kept, logged or
+ * reported; a stage redacts outside text (a tool's output) with the same set before it reads
+ * it. The set lives as long as the attempt's work.
+ *
  * Lifetime: a dropped run (forgotten, replaced by a new generation, or the
  * stage closing) is marked gone; answers still due come back to it, find it
  * gone (p4_stagerun_back returns NULL) and the last one frees it, through
@@ -40,6 +46,7 @@
 #define P4_GATES_MAX 8
 
 struct p4_stagerun;
+struct p4_redact;
 
 struct p4_stagerun_ops {
     /*
@@ -131,6 +138,9 @@ struct p4_stagerun {
     uv_timer_t timer;
     struct p4_gate gates[P4_GATES_MAX];
     struct p4_stepfail *stepfail;
+    /* The attempt's Secret values (p4_stagerun_secrets), redacted from every message formed
+       while it runs; wiped and freed with the attempt's work. NULL until one is added. */
+    struct p4_redact *redact;
 
     enum p4_stage_state state;
     enum p4_failure_class cls;
@@ -198,6 +208,16 @@ int p4_stagerun_request(struct p4_stagerun *r, struct p4_kube *kube, const char 
                         const char *path, p4_kube_cb cb);
 /* First thing in every answer: the run, or NULL when it was dropped meanwhile. */
 struct p4_stagerun *p4_stagerun_back(void *data);
+
+/*
+ * The attempt's redaction set (redact.h), made on first use: add each Secret value read for
+ * the attempt before any message is formed from what it touched. Borrowed; it is wiped and
+ * freed when the attempt's work ends.
+ */
+struct p4_redact *p4_stagerun_secrets(struct p4_stagerun *r);
+/* msg (NUL-terminated, in place) as every stage message is kept: the attempt's Secret values
+   redacted, URLs without user information. */
+void p4_stagerun_redact(const struct p4_stagerun *r, char *msg, size_t size);
 
 void p4_stagerun_gate(struct p4_stagerun *r, int g, const char *status, const char *reason,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));

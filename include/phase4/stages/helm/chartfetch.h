@@ -5,7 +5,10 @@
  * From an HTTP(S) repository: index.yaml (yamljson.h) resolved with
  * chartindex.h (an exact version or a semver range), then the .tgz, whose
  * SHA-256 must be the one the index lists. Basic credentials go to the
- * repository's own host only (as helm does without --pass-credentials).
+ * repository's own origin only (scheme, host and port: as helm does without
+ * --pass-credentials; never along a redirect elsewhere), and only over TLS:
+ * credentials for a plain http:// repository are refused unless the request
+ * says insecure (core/url.h has the rule).
  * From an oci:// registry: through registry.h (the Docker stage's client,
  * with its auth flow), the tag for an exact version or the highest tag a
  * range allows, then the chart layer (application/vnd.cncf.helm.chart.
@@ -46,7 +49,8 @@ struct p4_chart_request {
     const unsigned char *ca_pem;     /* extra CA bundle, or NULL */
     size_t ca_len;
     const struct p4_regauth_entry *cred; /* oci:// credentials, or NULL */
-    int insecure_http;                   /* oci:// over plain HTTP: only when listed as insecure */
+    int insecure_http; /* spec.chart.insecure: oci:// over plain HTTP, and credentials sent to
+                          a plain http:// repository */
 };
 
 struct p4_chart_result {
@@ -67,7 +71,11 @@ typedef void (*p4_chartfetch_cb)(const struct p4_chart_result *res, void *data);
 struct p4_chartfetch *p4_chartfetch_new(uv_loop_t *loop, const struct p4_chartfetch_config *cfg);
 /* Cancel what is in flight (callbacks get P4_ERR_CANCELED) and free once closed; NULL is fine. */
 void p4_chartfetch_free(struct p4_chartfetch *f);
-/* Start fetching; cb runs once, later. Returns 0 or P4_ERR_INVAL (a bad repository URL). */
+/*
+ * Start fetching; cb runs once, later. Returns 0, P4_ERR_INVAL (a bad repository URL, user
+ * information in it included) or P4_ERR_INSECURE (credentials for a plain http:// repository
+ * without insecure_http); cb is then never called and nothing was sent.
+ */
 int p4_chartfetch_get(struct p4_chartfetch *f, const struct p4_chart_request *req,
                       p4_chartfetch_cb cb, void *data);
 

@@ -29,8 +29,9 @@
  * time limit (helmrun.h); its errors become the reasons of helmout.h.
  *
  * Values may hold secrets: they reach helm on its stdin only, are wiped from
- * memory after use, and are never logged or put in a message (helmout.h
- * redacts what helm echoes). Work runs on the loop, at most max_active
+ * memory after use, and are never logged or put in a message (a Secret's
+ * values are redacted from helm's output and every message, core/redact.h;
+ * helmout.h names what schema violations echo). Work runs on the loop, at most max_active
  * resources at once (each runs at most one helm at a time); between attempts a
  * resource costs only its result. The reconciler drives the stage through
  * p4_helm_stage_ops (stage.h).

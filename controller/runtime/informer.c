@@ -387,7 +387,7 @@ static void start_watch(struct p4_informer *inf)
     /* A spread of server-side timeouts, so watches do not all restart at once. */
     long timeout = 300 + (long)(uv_hrtime() % 300);
 
-    if (p4_kube_watch(inf->kube, inf->path, inf->rv, timeout, on_event, on_watch_end, inf,
+    if (p4_kube_watch(inf->kube, inf->path, inf->rv, timeout, on_event, NULL, on_watch_end, inf,
                       &inf->watch) != 0) {
         inf->watch = NULL;
         retry_later(inf);

@@ -145,14 +145,78 @@ static void shallow_str(const char *buf, struct p4_jsonscan_span obj, const char
         out[0] = '\0';
 }
 
+/* Append ".name" (or "name" first) to path: the member name at key, printable, cut. */
+static void append_name(const char *buf, struct p4_jsonscan_span key, char *path, size_t size)
+{
+    char name[256], shown[64];
+    size_t at = strlen(path);
+
+    if (p4_jsonscan_string(buf, key, name, sizeof(name)) != 0)
+        (void)snprintf(name, sizeof(name), "?");
+    (void)p4_text_clean(shown, sizeof(shown), name, strlen(name), P4_TEXT_ASCII | P4_TEXT_LITERAL);
+    p4_text_format(path + at, size - at, "%s%s", at > 0 ? "." : "", shown);
+}
+
+/*
+ * Is the member (key, v) at level too deep for cJSON? Then path names it and where below it.
+ * level is 1 for the object's own members.
+ */
+static bool member_too_deep(const char *buf, struct p4_jsonscan_span key, struct p4_jsonscan_span v,
+                            size_t level, char *path, size_t size)
+{
+    char below[160];
+
+    if (!p4_jsonscan_too_deep(buf, v, CJSON_NESTING_LIMIT - level,
+                              DEEP_PATH_SEGMENTS > level ? DEEP_PATH_SEGMENTS - level : 0, below,
+                              sizeof(below)))
+        return false;
+    append_name(buf, key, path, size);
+    if (below[0]) {
+        size_t at = strlen(path);
+        p4_text_format(path + at, size - at, ".%s", below);
+    }
+    return true;
+}
+
+/*
+ * Where the object at doc nests too deep, as "spec.chart.values": metadata.managedFields last,
+ * as it mirrors the fields it lists a few levels deeper (and the cache drops it anyway).
+ */
+static bool deep_path(const char *buf, struct p4_jsonscan_span doc, char *path, size_t size)
+{
+    struct p4_jsonscan_iter it, mit;
+    struct p4_jsonscan_span k, v, mk, mv;
+
+    path[0] = '\0';
+    if (p4_jsonscan_begin(&it, buf, doc) != 0 || !it.object)
+        return false;
+    while (p4_jsonscan_next(&it, &k, &v, NULL) == 1) {
+        if (!p4_jsonscan_string_eq(buf, k, "metadata")) {
+            if (member_too_deep(buf, k, v, 1, path, size))
+                return true;
+            continue;
+        }
+        if (p4_jsonscan_begin(&mit, buf, v) != 0 || !mit.object)
+            continue;
+        while (p4_jsonscan_next(&mit, &mk, &mv, NULL) == 1) {
+            if (p4_jsonscan_string_eq(buf, mk, "managedFields"))
+                continue;
+            p4_text_format(path, size, "metadata");
+            if (member_too_deep(buf, mk, mv, 2, path, size))
+                return true;
+            path[0] = '\0';
+        }
+    }
+    return p4_jsonscan_too_deep(buf, doc, CJSON_NESTING_LIMIT, DEEP_PATH_SEGMENTS, path, size);
+}
+
 /* Why cJSON refused the object at doc (parse_err says what it said), as a phrase. */
 static void describe(const char *buf, struct p4_jsonscan_span doc, const struct p4_error *parse_err,
                      char *why, size_t size)
 {
     char path[160];
 
-    if (p4_jsonscan_too_deep(buf, doc, CJSON_NESTING_LIMIT, DEEP_PATH_SEGMENTS, path,
-                             sizeof(path))) {
+    if (deep_path(buf, doc, path, sizeof(path))) {
         p4_text_format(why, size, "%s nests deeper than %d levels", path[0] ? path : "the object",
                        CJSON_NESTING_LIMIT);
         return;
@@ -164,6 +228,70 @@ static void describe(const char *buf, struct p4_jsonscan_span doc, const struct 
     }
     p4_text_format(why, size, "the object is not valid JSON (%s)",
                    parse_err != NULL && parse_err->message[0] ? parse_err->message : "no detail");
+}
+
+/*
+ * The object's bytes without metadata.managedFields (caller frees; *out_len bytes), or NULL
+ * when it has none or cannot be cut.
+ */
+static char *without_managed_fields(const char *buf, size_t len, size_t *out_len)
+{
+    struct p4_jsonscan_span doc, meta, k, v, nk, nv;
+    struct p4_jsonscan_iter it;
+    size_t prev_end = 0, cut, to;
+    bool first = true;
+    char *lean;
+
+    if (p4_jsonscan_document(buf, len, &doc, NULL, NULL) != 0 ||
+        p4_jsonscan_member(buf, doc, "metadata", &meta) != 0 ||
+        p4_jsonscan_begin(&it, buf, meta) != 0 || !it.object)
+        return NULL;
+    for (;;) {
+        if (p4_jsonscan_next(&it, &k, &v, NULL) != 1)
+            return NULL;
+        if (p4_jsonscan_string_eq(buf, k, "managedFields"))
+            break;
+        prev_end = v.off + v.len;
+        first = false;
+    }
+    if (p4_jsonscan_next(&it, &nk, &nv, NULL) == 1) { /* up to the next member */
+        cut = k.off;
+        to = nk.off;
+    } else if (!first) { /* the last: from the end of the one before */
+        cut = prev_end;
+        to = v.off + v.len;
+    } else { /* the only one */
+        cut = k.off;
+        to = v.off + v.len;
+    }
+    lean = p4_malloc(len - (to - cut) + 1);
+    memcpy(lean, buf, cut);
+    memcpy(lean + cut, buf + to, len - to);
+    *out_len = len - (to - cut);
+    lean[*out_len] = '\0';
+    return lean;
+}
+
+cJSON *p4_informer_parse(const char *buf, size_t len, struct p4_error *err)
+{
+    struct p4_error own;
+    cJSON *obj;
+    size_t n = 0;
+    char *lean;
+
+    if (err == NULL)
+        err = &own;
+    obj = p4_json_parse(buf, len, err);
+    if (obj != NULL || err->code != P4_ERR_PARSE)
+        return obj;
+    lean = without_managed_fields(buf, len, &n);
+    if (lean != NULL) {
+        struct p4_error again;
+
+        obj = p4_json_parse(lean, n, &again);
+        free(lean);
+    }
+    return obj;
 }
 
 int p4_informer_read_unreadable(const char *buf, size_t len, const struct p4_error *parse_err,
@@ -485,7 +613,7 @@ static void stage_item(struct p4_informer *inf, const char *buf, struct p4_jsons
                        const char *list_kind, const char *list_api)
 {
     struct p4_error perr;
-    cJSON *item = p4_json_parse(buf + span.off, span.len, &perr);
+    cJSON *item = p4_informer_parse(buf + span.off, span.len, &perr);
     char key[KEY_MAX], kind[128];
     size_t klen = strlen(list_kind);
     struct p4_informer_unreadable *u;
@@ -677,11 +805,20 @@ static void on_unreadable_event(enum p4_watch_type type, const char *object, siz
 {
     struct p4_informer *inf = data;
     struct p4_informer_unreadable *u;
+    struct p4_error err;
     char key[KEY_MAX];
+    cJSON *obj;
 
-    inf->stats.events++;
-    if (type == P4_WATCH_BOOKMARK)
+    if (type == P4_WATCH_BOOKMARK) {
+        inf->stats.events++;
         return;
+    }
+    obj = p4_informer_parse(object, len, &err);
+    if (obj != NULL) { /* only its managedFields were too deep */
+        on_event(type, obj, inf);
+        return;
+    }
+    inf->stats.events++;
     u = read_bad(inf, object, len, why, key, sizeof(key));
     if (u == NULL)
         return;

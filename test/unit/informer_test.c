@@ -18,7 +18,7 @@
  */
 static char *deep_object(size_t depth, const char *meta, const char *status)
 {
-    size_t n = 1024 + depth * 6;
+    size_t n = 1024 + depth * 6 + strlen(meta) + (status ? strlen(status) : 0);
     char *buf = malloc(n);
     int at;
 
@@ -102,11 +102,86 @@ static void reads_what_it_can(void **state)
                      P4_ERR_INVAL);
 }
 
+/* "[{"manager":"kubectl","fieldsV1":{"f:a":...}}]" nesting depth levels in all. Caller frees. */
+static char *deep_managed_fields(size_t depth)
+{
+    size_t n = 256 + depth * 8;
+    char *buf = malloc(n);
+    int at = snprintf(buf, n, "[{\"manager\":\"kubectl\",\"fieldsV1\":");
+
+    assert_non_null(buf);
+    for (size_t i = 0; i < depth - 2; i++)
+        at += snprintf(buf + at, n - (size_t)at, "{\"f:a\":");
+    at += snprintf(buf + at, n - (size_t)at, "1");
+    memset(buf + at, '}', depth - 1);
+    at += (int)depth - 1;
+    (void)snprintf(buf + at, n - (size_t)at, "]");
+    return buf;
+}
+
+/* managedFields (which the cache drops) may be what is too deep: the object parses without it. */
+static void parses_without_deep_managed_fields(void **state)
+{
+    char *mf = deep_managed_fields(1000); /* at metadata.managedFields: 1002 levels */
+    static const char *const metas[] = {
+        "{\"managedFields\":%s,\"name\":\"a\",\"namespace\":\"n\"}",
+        "{\"name\":\"a\", \"managedFields\" : %s , \"namespace\":\"n\"}",
+        "{\"name\":\"a\",\"namespace\":\"n\",\"managedFields\":%s }",
+        "{ \"managedFields\":%s}",
+    };
+    char meta[16384];
+    struct p4_error err;
+    struct p4_informer_unreadable u;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(metas) / sizeof(metas[0]); i++) {
+        char *obj;
+        cJSON *tree;
+
+        (void)snprintf(meta, sizeof(meta), metas[i], mf);
+        obj = deep_object(900, meta, NULL);
+        assert_null(p4_json_parse(obj, strlen(obj), NULL));
+        tree = p4_informer_parse(obj, strlen(obj), &err);
+        assert_non_null(tree);
+        assert_null(p4_json_get(tree, "metadata.managedFields"));
+        if (i < 3) {
+            assert_string_equal(p4_json_str(tree, "metadata.name"), "a");
+            assert_string_equal(p4_json_str(tree, "metadata.namespace"), "n");
+        }
+        cJSON_Delete(tree);
+        free(obj);
+    }
+    /* Too deep elsewhere too: refused, and the why names that place, not managedFields. */
+    (void)snprintf(meta, sizeof(meta), metas[0], mf);
+    {
+        char *obj = deep_object(1100, meta, NULL);
+
+        assert_null(p4_informer_parse(obj, strlen(obj), &err));
+        assert_int_equal(p4_informer_read_unreadable(obj, strlen(obj), &err, &u), 0);
+        assert_string_equal(u.why, "spec.chart.values nests deeper than 1000 levels");
+        free(obj);
+    }
+    /* Too deep in another member of metadata: named there. */
+    {
+        char *labels = deep_managed_fields(1100), *obj;
+
+        (void)snprintf(meta, sizeof(meta), "{\"name\":\"a\",\"labels\":{\"x\":%s}}", labels);
+        obj = deep_object(10, meta, NULL);
+        assert_null(p4_informer_parse(obj, strlen(obj), NULL));
+        assert_int_equal(p4_informer_read_unreadable(obj, strlen(obj), &err, &u), 0);
+        assert_string_equal(u.why, "metadata.labels.x nests deeper than 1000 levels");
+        free(obj);
+        free(labels);
+    }
+    free(mf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reads_identity_and_why_of_a_deep_object),
         cmocka_unit_test(reads_what_it_can),
+        cmocka_unit_test(parses_without_deep_managed_fields),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

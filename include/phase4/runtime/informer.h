@@ -106,6 +106,13 @@ size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *d
 const struct p4_informer_unreadable *p4_informer_unreadable(const struct p4_informer *inf,
                                                             const char *key);
 /*
+ * Parse one object as the informer does (pure; for its tests): whole, or, when cJSON refuses
+ * it, once more without metadata.managedFields, which the cache drops anyway and which nests a
+ * few levels deeper than the fields it lists. Returns the tree (caller frees) or NULL with err
+ * saying why the whole object was refused.
+ */
+cJSON *p4_informer_parse(const char *buf, size_t len, struct p4_error *err);
+/*
  * Read what can be read of an object cJSON refused: buf holds its len bytes, parse_err says
  * why cJSON refused it. Pure: for the informer and its tests. Fills *u (u->status is the
  * caller's to free) and returns 0, or P4_ERR_INVAL when not even its name can be read.

@@ -51,6 +51,7 @@ struct kreq {
     char *method, *path, *ctype, *body;
     char *accept; /* NULL: application/json */
     char *as;     /* the user impersonated, or NULL */
+    int raw;      /* hand a 2xx body over as bytes, unparsed */
     size_t len;
     int attempts;
     int auth_retried;         /* a 401 made us fetch a fresh exec credential once */
@@ -65,6 +66,7 @@ struct p4_kube_watch {
     struct p4_http_req *http;
     struct p4_watchframe frame;
     p4_kube_event_cb on_event;
+    p4_kube_unreadable_cb on_unreadable; /* or NULL */
     p4_kube_watch_end_cb on_end;
     void *data;
     long status;
@@ -580,6 +582,9 @@ static void on_http_done(int rc, const struct p4_http_response *resp, void *data
             char *text = p4_strndup(resp->body ? resp->body : "", resp->len);
             res.body = cJSON_CreateString(text); /* e.g. a pod's log */
             free(text);
+        } else if (r->raw) {
+            res.raw = resp->body ? resp->body : "";
+            res.raw_len = resp->body ? resp->len : 0;
         } else if (resp->len > 0) {
             res.body = p4_json_parse(resp->body, resp->len, &res.err);
             if (res.body == NULL)
@@ -625,9 +630,9 @@ static enum p4_kube_verb verb_of(const char *method)
     return P4_VERB_GET;
 }
 
-int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
-                    const char *content_type, const char *body, size_t len, p4_kube_cb cb,
-                    void *data)
+static int request(struct p4_kube *k, const char *method, const char *path,
+                   const char *content_type, const char *body, size_t len, int raw, p4_kube_cb cb,
+                   void *data)
 {
     struct kreq *r;
 
@@ -642,6 +647,7 @@ int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
     r->method = p4_strdup(method);
     r->path = p4_strdup(path);
     r->ctype = p4_strdup_or_null(content_type);
+    r->raw = raw;
     if (body) {
         r->body = p4_strndup(body, len);
         r->len = len;
@@ -650,6 +656,20 @@ int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
     r->data = data;
     schedule(r, p4_ratelimit_reserve(&k->rl, uv_now(k->loop)));
     return 0;
+}
+
+int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
+                    const char *content_type, const char *body, size_t len, p4_kube_cb cb,
+                    void *data)
+{
+    return request(k, method, path, content_type, body, len, 0, cb, data);
+}
+
+int p4_kube_request_raw(struct p4_kube *k, const char *method, const char *path,
+                        const char *content_type, const char *body, size_t len, p4_kube_cb cb,
+                        void *data)
+{
+    return request(k, method, path, content_type, body, len, 1, cb, data);
 }
 
 void p4_kube_cancel_all(struct p4_kube *k)
@@ -734,6 +754,15 @@ static void on_frame_event(enum p4_watch_type type, cJSON *object, void *data)
         return;
     }
     w->on_event(type, object, w->data);
+}
+
+static void on_frame_unreadable(enum p4_watch_type type, const char *object, size_t len,
+                                const struct p4_error *why, void *data)
+{
+    struct p4_kube_watch *w = data;
+
+    if (w->end_rc == 0)
+        w->on_unreadable(type, object, len, why, w->data);
 }
 
 static int on_watch_data(const char *chunk, size_t len, long status, void *data)
@@ -847,8 +876,9 @@ static void on_watch_credential(int rc, const struct p4_credential *cred,
 }
 
 int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_version,
-                  long timeout_seconds, p4_kube_event_cb on_event, p4_kube_watch_end_cb on_end,
-                  void *data, struct p4_kube_watch **out)
+                  long timeout_seconds, p4_kube_event_cb on_event,
+                  p4_kube_unreadable_cb on_unreadable, p4_kube_watch_end_cb on_end, void *data,
+                  struct p4_kube_watch **out)
 {
     struct p4_kube_watch *w;
     char rv[128] = "";
@@ -866,9 +896,12 @@ int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_vers
         k = k->base;
     w->k = k;
     w->on_event = on_event;
+    w->on_unreadable = on_unreadable;
     w->on_end = on_end;
     w->data = data;
     p4_watchframe_init(&w->frame);
+    if (on_unreadable != NULL)
+        w->frame.on_unreadable = on_frame_unreadable;
     ulen = strlen(k->server) + strlen(path) + sizeof(rv) + 128;
     w->url = p4_malloc(ulen);
     (void)snprintf(w->url, ulen, "%s%s%cwatch=1&allowWatchBookmarks=true&timeoutSeconds=%ld%s%s",

@@ -6,6 +6,7 @@
 
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/jsonscan.h"
 #include "phase4/core/text.h"
 
 /* A buffer grown past this for one big event is released once the event is done. */
@@ -124,6 +125,48 @@ static void remember_version(struct p4_watchframe *wf, const cJSON *object)
     wf->resource_version = p4_strdup(rv);
 }
 
+/*
+ * A line cJSON refused as a whole: cut it with the scanner, parse its object on its own, and
+ * hand what still cannot be parsed to on_unreadable. Returns 0 once delivered, or the
+ * P4_ERR_* of why the line is bad in err (the parser's own words when it is not JSON at all).
+ */
+static int unreadable_line(struct p4_watchframe *wf, const char *line, size_t n,
+                           const struct p4_error *parse_err, p4_watchframe_cb cb, void *cb_data,
+                           struct p4_error *err)
+{
+    struct p4_jsonscan_span doc, t, o, rv;
+    struct p4_error why;
+    enum p4_watch_type type;
+    char name[16], version[128];
+    cJSON *object;
+
+    if (p4_jsonscan_document(line, n, &doc, NULL, NULL) != 0 || !p4_jsonscan_is_object(line, doc))
+        return p4_error_set(err, parse_err->code, "watch event line: %s", parse_err->message);
+    if (p4_jsonscan_member(line, doc, "type", &t) != 0 ||
+        p4_jsonscan_string(line, t, name, sizeof(name)) != 0 || !type_from_name(name, &type))
+        return p4_error_set(err, P4_ERR_PARSE, "watch event has no known \"type\"");
+    if (p4_jsonscan_member(line, doc, "object", &o) != 0 || !p4_jsonscan_is_object(line, o))
+        return p4_error_set(err, P4_ERR_PARSE, "%s watch event has no \"object\" object",
+                            type_names[type]);
+    object = p4_json_parse(line + o.off, o.len, &why);
+    if (object != NULL) { /* only the line around it was too deep */
+        if (type != P4_WATCH_ERROR)
+            remember_version(wf, object);
+        cb(type, object, cb_data);
+        return 0;
+    }
+    if (type == P4_WATCH_ERROR)
+        return p4_error_set(err, why.code, "ERROR watch event: %s", why.message);
+    if (p4_jsonscan_member(line, o, "metadata", &t) == 0 &&
+        p4_jsonscan_member(line, t, "resourceVersion", &rv) == 0 &&
+        p4_jsonscan_string(line, rv, version, sizeof(version)) == 0 && version[0] != '\0') {
+        free(wf->resource_version);
+        wf->resource_version = p4_strdup(version);
+    }
+    wf->on_unreadable(type, line + o.off, o.len, &why, cb_data);
+    return 0;
+}
+
 /* Decode one complete line (without its '\n') and deliver it; 0 or a P4_ERR_* in err. */
 static int handle_line(struct p4_watchframe *wf, const char *line, size_t n, p4_watchframe_cb cb,
                        void *cb_data, struct p4_error *err)
@@ -139,6 +182,10 @@ static int handle_line(struct p4_watchframe *wf, const char *line, size_t n, p4_
     if (is_blank(line, n))
         goto out;
     event = p4_json_parse(line, n, &parse_err);
+    if (event == NULL && wf->on_unreadable != NULL && parse_err.code == P4_ERR_PARSE) {
+        rc = unreadable_line(wf, line, n, &parse_err, cb, cb_data, err);
+        goto out;
+    }
     if (event == NULL) {
         rc = p4_error_set(err, parse_err.code, "watch event line: %s", parse_err.message);
         goto out;

@@ -514,6 +514,125 @@ static void forget_all(struct p4_reconciler *r, const char *key)
     }
 }
 
+cJSON *p4_reconciler_unreadable_status(const struct p4_informer_unreadable *u, const char *now,
+                                       char *message, size_t size)
+{
+    cJSON *cur = u->status ? cJSON_Parse(u->status) : NULL;
+    cJSON *st = cJSON_IsObject(cur) ? cJSON_Duplicate(cur, 1) : cJSON_CreateObject();
+    cJSON *conds = cJSON_GetObjectItemCaseSensitive(st, "conditions");
+    int64_t generation = u->has_generation ? u->generation : 0;
+    char gen[48] = "";
+
+    if (u->has_generation)
+        (void)snprintf(gen, sizeof(gen), "Generation %" PRId64 ": ", u->generation);
+    p4_text_format(message, size,
+                   "%sphase4-operator cannot read this resource: %s; fix it and apply it again "
+                   "(no stage runs until then)",
+                   gen, u->why);
+    if (!cJSON_IsArray(conds)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(st, "conditions");
+        conds = cJSON_AddArrayToObject(st, "conditions");
+    }
+    if (u->has_generation) {
+        cJSON_DeleteItemFromObjectCaseSensitive(st, "observedGeneration");
+        cJSON_AddNumberToObject(st, "observedGeneration", (double)u->generation);
+    }
+    set_condition(conds, "Ready", "False", P4_REASON_UNREADABLE, message, generation, now);
+    set_condition(conds, "Reconciling", "False", P4_REASON_UNREADABLE, message, generation, now);
+    set_condition(conds, "Stalled", "True", P4_REASON_UNREADABLE, message, generation, now);
+    if (cur != NULL && cJSON_Compare(st, cur, 1)) {
+        cJSON_Delete(st);
+        st = NULL;
+    }
+    cJSON_Delete(cur);
+    return st;
+}
+
+struct unreadable_ctx {
+    struct p4_controller *ctl;
+    struct p4_reconciler *r;
+    char *key;
+    cJSON *about; /* the object's identity, for the Event */
+    char message[P4_ERROR_MESSAGE_MAX];
+};
+
+static void on_unreadable_written(struct p4_kube_result *res, void *data)
+{
+    struct unreadable_ctx *w = data;
+    int rc = 0;
+
+    if (res->rc == 0) {
+        w->r->status_writes++;
+        p4_events_emit(w->r->events, w->about, "Warning", P4_REASON_UNREADABLE, w->message);
+    } else if (res->rc != P4_ERR_NOTFOUND && res->rc != P4_ERR_CANCELED) {
+        /* A conflict: the object changed meanwhile, and the watch brings the new version. */
+        p4_log(res->rc == P4_ERR_CONFLICT ? P4_LOG_DEBUG : P4_LOG_WARN,
+               "status update failed, will retry", "key", w->key, "error", res->err.message,
+               P4_LOG_END);
+        rc = res->rc;
+    }
+    p4_controller_done(w->ctl, w->key, rc, 0);
+    free(w->key);
+    cJSON_Delete(w->about);
+    free(w);
+}
+
+/*
+ * A resource the informer cannot parse: say so in its status, by name, and with one Warning
+ * Event once written. Its status is the informer's shallow read of it, so a status that
+ * already says this (after a relist or a restart) writes nothing.
+ */
+static void write_unreadable(struct p4_reconciler *r, struct p4_controller *c, const char *key,
+                             const struct p4_informer_unreadable *u)
+{
+    char now[32], path[1024], ens[256], ename[512];
+    struct unreadable_ctx *w;
+    cJSON *status, *patch, *meta;
+    char *body;
+
+    w = p4_calloc(1, sizeof(*w));
+    p4_timefmt_format(time(NULL), now, sizeof(now));
+    status = p4_reconciler_unreadable_status(u, now, w->message, sizeof(w->message));
+    if (status == NULL || !u->ns[0] || p4_kube_escape(u->ns, ens, sizeof(ens)) != 0 ||
+        p4_kube_escape(u->name, ename, sizeof(ename)) != 0) {
+        cJSON_Delete(status);
+        free(w);
+        p4_controller_done(c, key, 0, 0);
+        return;
+    }
+    w->ctl = c;
+    w->r = r;
+    w->key = p4_strdup(key);
+    w->about = cJSON_CreateObject();
+    cJSON_AddStringToObject(w->about, "apiVersion", P4_API_GROUP "/" P4_API_VERSION);
+    cJSON_AddStringToObject(w->about, "kind", u->kind[0] ? u->kind : "Phase4Deployment");
+    meta = cJSON_AddObjectToObject(w->about, "metadata");
+    cJSON_AddStringToObject(meta, "namespace", u->ns);
+    cJSON_AddStringToObject(meta, "name", u->name);
+    cJSON_AddStringToObject(meta, "uid", u->uid);
+    if (u->resource_version[0])
+        cJSON_AddStringToObject(meta, "resourceVersion", u->resource_version);
+    /* The resourceVersion makes the write conditional on the version that was read. */
+    patch = cJSON_CreateObject();
+    meta = cJSON_AddObjectToObject(patch, "metadata");
+    if (u->resource_version[0])
+        cJSON_AddStringToObject(meta, "resourceVersion", u->resource_version);
+    cJSON_AddItemToObject(patch, "status", status);
+    body = p4_json_print(patch);
+    cJSON_Delete(patch);
+    (void)snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s/status", P4_API_GROUP,
+                   P4_API_VERSION, ens, P4_RESOURCE, ename);
+    /* The answer is the object, which cannot be parsed either: take it as bytes. */
+    if (p4_kube_request_raw(r->kube, "PATCH", path, "application/merge-patch+json", body,
+                            strlen(body), on_unreadable_written, w) != 0) {
+        free(w->key);
+        cJSON_Delete(w->about);
+        free(w);
+        p4_controller_done(c, key, P4_ERR_INTERNAL, 0);
+    }
+    free(body);
+}
+
 /* Did stage i pass for this generation, as the status written so far says? */
 static bool persisted_pass(const cJSON *obj, int i)
 {
@@ -594,8 +713,14 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     char *body;
 
     if (obj == NULL || p4_json_get(obj, "metadata.deletionTimestamp") != NULL) {
+        const struct p4_informer_unreadable *u =
+            obj == NULL ? p4_informer_unreadable(r->resources, key) : NULL;
+
         forget_all(r, key);
-        p4_controller_done(c, key, 0, 0);
+        if (u != NULL)
+            write_unreadable(r, c, key, u);
+        else
+            p4_controller_done(c, key, 0, 0);
         return;
     }
     ns = p4_json_str(obj, "metadata.namespace");

@@ -14,11 +14,21 @@ static void object_updated(const char *key, const cJSON *old, const cJSON *cur, 
     p4_controller_enqueue(data, key);
 }
 
+static void object_unreadable(const char *key, const struct p4_informer_unreadable *u, void *data)
+{
+    (void)u;
+    p4_controller_enqueue(data, key);
+}
+
 struct p4_informer_handlers p4_handlers_enqueue_object(struct p4_controller *c)
 {
-    /* A deleted object is reconciled as an added one is: the reconcile finds it gone. */
-    return (struct p4_informer_handlers){
-        .on_add = object_added, .on_update = object_updated, .on_delete = object_added, .data = c};
+    /* A deleted object is reconciled as an added one is: the reconcile finds it gone. One that
+       cannot be parsed too: the reconcile finds what the informer read of it. */
+    return (struct p4_informer_handlers){.on_add = object_added,
+                                         .on_update = object_updated,
+                                         .on_delete = object_added,
+                                         .on_unreadable = object_unreadable,
+                                         .data = c};
 }
 
 static void enqueue_owner(const struct p4_enqueue_owner *eo, const cJSON *obj)

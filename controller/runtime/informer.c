@@ -8,13 +8,17 @@
 
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/jsonscan.h"
 #include "phase4/core/log.h"
 #include "phase4/core/strmap.h"
+#include "phase4/core/text.h"
 
 #define PAGE_SIZE 500
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define KEY_MAX 512
+/* Member names shown on the way to what nests too deep ("spec.chart.values"). */
+#define DEEP_PATH_SEGMENTS 3
 
 struct p4_informer {
     uv_loop_t *loop;
@@ -23,9 +27,13 @@ struct p4_informer {
     struct p4_informer_handlers h;
     struct p4_strmap store;   /* key → struct entry (owned) */
     struct p4_strmap staging; /* a list in progress */
-    struct p4_strmap lent;    /* key → cJSON* parsed by p4_informer_get this loop turn */
-    uv_check_t reclaim;       /* frees what was lent, after the turn's callbacks */
-    char *rv;                 /* resourceVersion to watch from */
+    struct p4_strmap bad;     /* key → struct p4_informer_unreadable (owned): cannot be parsed */
+    struct p4_strmap staging_bad; /* the same, of a list in progress */
+    char resource[64];            /* the collection's resource, for metrics and logs */
+    uint64_t unparsable;          /* versions of objects that could not be parsed */
+    struct p4_strmap lent;        /* key → cJSON* parsed by p4_informer_get this loop turn */
+    uv_check_t reclaim;           /* frees what was lent, after the turn's callbacks */
+    char *rv;                     /* resourceVersion to watch from */
     struct p4_kube_watch *watch;
     uv_timer_t retry;
     uint64_t backoff_ms;
@@ -113,6 +121,320 @@ static cJSON *entry_object(const struct entry *e)
     return e ? cJSON_Parse(e->text) : NULL;
 }
 
+void p4_informer_unreadable_close(struct p4_informer_unreadable *u)
+{
+    if (u != NULL) {
+        free(u->status);
+        u->status = NULL;
+    }
+}
+
+static void bad_free(struct p4_informer_unreadable *u)
+{
+    p4_informer_unreadable_close(u);
+    free(u);
+}
+
+/* The string member name of the object at obj into out (size bytes), or "". */
+static void shallow_str(const char *buf, struct p4_jsonscan_span obj, const char *name, char *out,
+                        size_t size)
+{
+    struct p4_jsonscan_span v;
+
+    if (p4_jsonscan_member(buf, obj, name, &v) != 0 || p4_jsonscan_string(buf, v, out, size) != 0)
+        out[0] = '\0';
+}
+
+/* Append ".name" (or "name" first) to path: the member name at key, printable, cut. */
+static void append_name(const char *buf, struct p4_jsonscan_span key, char *path, size_t size)
+{
+    char name[256], shown[64];
+    size_t at = strlen(path);
+
+    if (p4_jsonscan_string(buf, key, name, sizeof(name)) != 0)
+        (void)snprintf(name, sizeof(name), "?");
+    (void)p4_text_clean(shown, sizeof(shown), name, strlen(name), P4_TEXT_ASCII | P4_TEXT_LITERAL);
+    p4_text_format(path + at, size - at, "%s%s", at > 0 ? "." : "", shown);
+}
+
+/*
+ * Is the member (key, v) at level too deep for cJSON? Then path names it and where below it.
+ * level is 1 for the object's own members.
+ */
+static bool member_too_deep(const char *buf, struct p4_jsonscan_span key, struct p4_jsonscan_span v,
+                            size_t level, char *path, size_t size)
+{
+    char below[160];
+
+    if (!p4_jsonscan_too_deep(buf, v, CJSON_NESTING_LIMIT - level,
+                              DEEP_PATH_SEGMENTS > level ? DEEP_PATH_SEGMENTS - level : 0, below,
+                              sizeof(below)))
+        return false;
+    append_name(buf, key, path, size);
+    if (below[0]) {
+        size_t at = strlen(path);
+        p4_text_format(path + at, size - at, ".%s", below);
+    }
+    return true;
+}
+
+/*
+ * Where the object at doc nests too deep, as "spec.chart.values": metadata.managedFields last,
+ * as it mirrors the fields it lists a few levels deeper (and the cache drops it anyway).
+ */
+static bool deep_path(const char *buf, struct p4_jsonscan_span doc, char *path, size_t size)
+{
+    struct p4_jsonscan_iter it, mit;
+    struct p4_jsonscan_span k, v, mk, mv;
+
+    path[0] = '\0';
+    if (p4_jsonscan_begin(&it, buf, doc) != 0 || !it.object)
+        return false;
+    while (p4_jsonscan_next(&it, &k, &v, NULL) == 1) {
+        if (!p4_jsonscan_string_eq(buf, k, "metadata")) {
+            if (member_too_deep(buf, k, v, 1, path, size))
+                return true;
+            continue;
+        }
+        if (p4_jsonscan_begin(&mit, buf, v) != 0 || !mit.object)
+            continue;
+        while (p4_jsonscan_next(&mit, &mk, &mv, NULL) == 1) {
+            if (p4_jsonscan_string_eq(buf, mk, "managedFields"))
+                continue;
+            p4_text_format(path, size, "metadata");
+            if (member_too_deep(buf, mk, mv, 2, path, size))
+                return true;
+            path[0] = '\0';
+        }
+    }
+    return p4_jsonscan_too_deep(buf, doc, CJSON_NESTING_LIMIT, DEEP_PATH_SEGMENTS, path, size);
+}
+
+/* Why cJSON refused the object at doc (parse_err says what it said), as a phrase. */
+static void describe(const char *buf, struct p4_jsonscan_span doc, const struct p4_error *parse_err,
+                     char *why, size_t size)
+{
+    char path[160];
+
+    if (deep_path(buf, doc, path, sizeof(path))) {
+        p4_text_format(why, size, "%s nests deeper than %d levels", path[0] ? path : "the object",
+                       CJSON_NESTING_LIMIT);
+        return;
+    }
+    if (parse_err != NULL && parse_err->code == P4_ERR_TOOBIG) {
+        p4_text_format(why, size, "the object is larger than %zu MiB",
+                       P4_JSON_PARSE_MAX / ((size_t)1024 * 1024));
+        return;
+    }
+    p4_text_format(why, size, "the object is not valid JSON (%s)",
+                   parse_err != NULL && parse_err->message[0] ? parse_err->message : "no detail");
+}
+
+/*
+ * The object's bytes without metadata.managedFields (caller frees; *out_len bytes), or NULL
+ * when it has none or cannot be cut.
+ */
+static char *without_managed_fields(const char *buf, size_t len, size_t *out_len)
+{
+    struct p4_jsonscan_span doc, meta, k, v, nk, nv;
+    struct p4_jsonscan_iter it;
+    size_t prev_end = 0, cut, to;
+    bool first = true;
+    char *lean;
+
+    if (p4_jsonscan_document(buf, len, &doc, NULL, NULL) != 0 ||
+        p4_jsonscan_member(buf, doc, "metadata", &meta) != 0 ||
+        p4_jsonscan_begin(&it, buf, meta) != 0 || !it.object)
+        return NULL;
+    for (;;) {
+        if (p4_jsonscan_next(&it, &k, &v, NULL) != 1)
+            return NULL;
+        if (p4_jsonscan_string_eq(buf, k, "managedFields"))
+            break;
+        prev_end = v.off + v.len;
+        first = false;
+    }
+    if (p4_jsonscan_next(&it, &nk, &nv, NULL) == 1) { /* up to the next member */
+        cut = k.off;
+        to = nk.off;
+    } else if (!first) { /* the last: from the end of the one before */
+        cut = prev_end;
+        to = v.off + v.len;
+    } else { /* the only one */
+        cut = k.off;
+        to = v.off + v.len;
+    }
+    lean = p4_malloc(len - (to - cut) + 1);
+    memcpy(lean, buf, cut);
+    memcpy(lean + cut, buf + to, len - to);
+    *out_len = len - (to - cut);
+    lean[*out_len] = '\0';
+    return lean;
+}
+
+cJSON *p4_informer_parse(const char *buf, size_t len, struct p4_error *err)
+{
+    struct p4_error own;
+    cJSON *obj;
+    size_t n = 0;
+    char *lean;
+
+    if (err == NULL)
+        err = &own;
+    obj = p4_json_parse(buf, len, err);
+    if (obj != NULL || err->code != P4_ERR_PARSE)
+        return obj;
+    lean = without_managed_fields(buf, len, &n);
+    if (lean != NULL) {
+        struct p4_error again;
+
+        obj = p4_json_parse(lean, n, &again);
+        free(lean);
+    }
+    return obj;
+}
+
+int p4_informer_read_unreadable(const char *buf, size_t len, const struct p4_error *parse_err,
+                                struct p4_informer_unreadable *u)
+{
+    struct p4_jsonscan_span doc, meta, v;
+    struct p4_error why;
+    cJSON *status;
+
+    memset(u, 0, sizeof(*u));
+    if (buf == NULL || p4_jsonscan_document(buf, len, &doc, NULL, &why) != 0) {
+        /* Not even cut: nothing can be read of it. */
+        p4_text_format(u->why, sizeof(u->why), "the object is not valid JSON (%s)",
+                       buf == NULL ? "no bytes" : why.message);
+        return P4_ERR_INVAL;
+    }
+    describe(buf, doc, parse_err, u->why, sizeof(u->why));
+    if (!p4_jsonscan_is_object(buf, doc))
+        return P4_ERR_INVAL;
+    shallow_str(buf, doc, "apiVersion", u->api_version, sizeof(u->api_version));
+    shallow_str(buf, doc, "kind", u->kind, sizeof(u->kind));
+    if (p4_jsonscan_member(buf, doc, "metadata", &meta) == 0) {
+        shallow_str(buf, meta, "namespace", u->ns, sizeof(u->ns));
+        shallow_str(buf, meta, "name", u->name, sizeof(u->name));
+        shallow_str(buf, meta, "uid", u->uid, sizeof(u->uid));
+        shallow_str(buf, meta, "resourceVersion", u->resource_version, sizeof(u->resource_version));
+        if (p4_jsonscan_member(buf, meta, "generation", &v) == 0 &&
+            p4_jsonscan_int64(buf, v, &u->generation) == 0)
+            u->has_generation = true;
+    }
+    if (p4_jsonscan_member(buf, doc, "status", &v) == 0 && p4_jsonscan_is_object(buf, v) &&
+        (status = p4_json_parse(buf + v.off, v.len, NULL)) != NULL) {
+        u->status = p4_json_print(status);
+        cJSON_Delete(status);
+    }
+    return u->name[0] != '\0' ? 0 : P4_ERR_INVAL;
+}
+
+/* The cache key of u ("namespace/name" or "name"); 0 or P4_ERR_INVAL / P4_ERR_TOOBIG. */
+static int unreadable_key(const struct p4_informer_unreadable *u, char *buf, size_t size)
+{
+    int n;
+
+    if (u->name[0] == '\0')
+        return P4_ERR_INVAL;
+    n = u->ns[0] ? snprintf(buf, size, "%s/%s", u->ns, u->name)
+                 : snprintf(buf, size, "%s", u->name);
+    return n < 0 || (size_t)n >= size ? P4_ERR_TOOBIG : 0;
+}
+
+/* An object holding only what u says of the object's identity, for on_delete (caller frees). */
+static cJSON *stub_of(const struct p4_informer_unreadable *u)
+{
+    cJSON *obj = p4_json_need(cJSON_CreateObject());
+    cJSON *meta;
+
+    if (u->api_version[0])
+        p4_json_need(cJSON_AddStringToObject(obj, "apiVersion", u->api_version));
+    if (u->kind[0])
+        p4_json_need(cJSON_AddStringToObject(obj, "kind", u->kind));
+    meta = p4_json_need(cJSON_AddObjectToObject(obj, "metadata"));
+    if (u->ns[0])
+        p4_json_need(cJSON_AddStringToObject(meta, "namespace", u->ns));
+    p4_json_need(cJSON_AddStringToObject(meta, "name", u->name));
+    if (u->uid[0])
+        p4_json_need(cJSON_AddStringToObject(meta, "uid", u->uid));
+    if (u->resource_version[0])
+        p4_json_need(cJSON_AddStringToObject(meta, "resourceVersion", u->resource_version));
+    return obj;
+}
+
+/* One log line and the counter, for a version of an object that cannot be parsed. */
+static void tell_skipped(struct p4_informer *inf, const struct p4_informer_unreadable *u)
+{
+    char ns[80], name[120], rv[80];
+
+    inf->unparsable++;
+    (void)p4_text_clean(ns, sizeof(ns), u->ns, strlen(u->ns), P4_TEXT_ASCII | P4_TEXT_LITERAL);
+    (void)p4_text_clean(name, sizeof(name), u->name, strlen(u->name),
+                        P4_TEXT_ASCII | P4_TEXT_LITERAL);
+    (void)p4_text_clean(rv, sizeof(rv), u->resource_version, strlen(u->resource_version),
+                        P4_TEXT_ASCII | P4_TEXT_LITERAL);
+    p4_log(P4_LOG_WARN, "skipped an object that cannot be parsed", "resource", inf->resource,
+           "namespace", ns, "name", name, "resourceVersion", rv, "error", u->why, P4_LOG_END);
+}
+
+/*
+ * Keep u (taken over) as what is known of key, dropping its cached object; told (a log line,
+ * the counter, on_unreadable) when it is new or another version.
+ */
+static void put_bad(struct p4_informer *inf, const char *key, struct p4_informer_unreadable *u)
+{
+    struct p4_informer_unreadable *old;
+    bool news;
+
+    cJSON_Delete(p4_strmap_del(&inf->lent, key));
+    entry_free(p4_strmap_del(&inf->store, key));
+    old = p4_strmap_put(&inf->bad, key, u);
+    news = old == NULL || u->resource_version[0] == '\0' ||
+           strcmp(old->resource_version, u->resource_version) != 0;
+    bad_free(old);
+    if (!news)
+        return;
+    tell_skipped(inf, u);
+    if (inf->h.on_unreadable)
+        inf->h.on_unreadable(key, u, inf->h.data);
+}
+
+/* key is gone: forget what was known of it, telling on_delete its identity. */
+static void drop_bad(struct p4_informer *inf, const char *key)
+{
+    struct p4_informer_unreadable *gone = p4_strmap_del(&inf->bad, key);
+    cJSON *stub;
+
+    if (gone == NULL)
+        return;
+    if (inf->h.on_delete) {
+        stub = stub_of(gone);
+        inf->h.on_delete(key, stub, inf->h.data);
+        cJSON_Delete(stub);
+    }
+    bad_free(gone);
+}
+
+/*
+ * An object cJSON refused, read shallowly into a new record (the caller takes it over) and its
+ * key; NULL when it has no name (then logged and counted here: nothing can be kept of it).
+ */
+static struct p4_informer_unreadable *read_bad(struct p4_informer *inf, const char *buf, size_t len,
+                                               const struct p4_error *parse_err, char *key,
+                                               size_t size)
+{
+    struct p4_informer_unreadable *u = p4_calloc(1, sizeof(*u));
+
+    if (p4_informer_read_unreadable(buf, len, parse_err, u) != 0 ||
+        unreadable_key(u, key, size) != 0) {
+        tell_skipped(inf, u);
+        bad_free(u);
+        return NULL;
+    }
+    return u;
+}
+
 static void set_rv(struct p4_informer *inf, const char *rv)
 {
     if (rv == NULL || rv[0] == '\0')
@@ -147,6 +469,25 @@ static void free_values(struct p4_strmap *m)
     p4_strmap_close(m);
 }
 
+static void free_bad(struct p4_strmap *m)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    while ((e = p4_strmap_next(m, &pos)) != NULL)
+        bad_free(e->value);
+    p4_strmap_close(m);
+}
+
+/* Drop a list in progress. */
+static void drop_staging(struct p4_informer *inf)
+{
+    free_values(&inf->staging);
+    p4_strmap_init(&inf->staging);
+    free_bad(&inf->staging_bad);
+    p4_strmap_init(&inf->staging_bad);
+}
+
 /* Free the trees p4_informer_get lent out during this loop turn. */
 static void free_lent(struct p4_informer *inf)
 {
@@ -173,6 +514,8 @@ static void maybe_free(struct p4_informer *inf)
         return;
     free_values(&inf->store);
     free_values(&inf->staging);
+    free_bad(&inf->bad);
+    free_bad(&inf->staging_bad);
     free_lent(inf);
     p4_strmap_close(&inf->lent);
     (void)uv_check_stop(&inf->reclaim);
@@ -206,6 +549,25 @@ static void swap_in_list(struct p4_informer *inf)
     const struct p4_strmap_entry *e;
 
     free_lent(inf); /* the store changes under what was lent */
+    /* What cannot be parsed first: a cached object that became unreadable leaves the store
+       without an on_delete, and one fixed meanwhile is then added below. */
+    while ((e = p4_strmap_next(&inf->bad, &pos)) != NULL) {
+        char key[KEY_MAX];
+
+        if (p4_strmap_get(&inf->staging_bad, e->key) != NULL)
+            continue;
+        (void)snprintf(key, sizeof(key), "%s", e->key); /* deleting frees e->key */
+        if (p4_strmap_get(&inf->staging, key) != NULL)
+            bad_free(p4_strmap_del(&inf->bad, key)); /* fixed: added below */
+        else
+            drop_bad(inf, key); /* deleted meanwhile */
+    }
+    pos = 0;
+    while ((e = p4_strmap_next(&inf->staging_bad, &pos)) != NULL)
+        put_bad(inf, e->key, e->value);
+    p4_strmap_close(&inf->staging_bad); /* values now belong to bad */
+    p4_strmap_init(&inf->staging_bad);
+    pos = 0;
     while ((e = p4_strmap_next(&inf->staging, &pos)) != NULL) {
         struct entry *old = p4_strmap_put(&inf->store, e->key, e->value);
         const struct entry *cur = e->value;
@@ -229,10 +591,14 @@ static void swap_in_list(struct p4_informer *inf)
     pos = 0;
     while ((e = p4_strmap_next(&inf->store, &pos)) != NULL) {
         if (p4_strmap_get(&inf->staging, e->key) == NULL) {
-            struct entry *gone = p4_strmap_del(&inf->store, e->key);
+            char key[KEY_MAX];
+            struct entry *gone;
+
+            (void)snprintf(key, sizeof(key), "%s", e->key); /* deleting frees e->key */
+            gone = p4_strmap_del(&inf->store, key);
             if (inf->h.on_delete) {
                 cJSON *obj = entry_object(gone);
-                inf->h.on_delete(e->key, obj, inf->h.data);
+                inf->h.on_delete(key, obj, inf->h.data);
                 cJSON_Delete(obj);
             }
             entry_free(gone);
@@ -242,55 +608,132 @@ static void swap_in_list(struct p4_informer *inf)
     p4_strmap_init(&inf->staging);
 }
 
+/* A listed item: parsed into the list in progress, or kept as one that cannot be parsed. */
+static void stage_item(struct p4_informer *inf, const char *buf, struct p4_jsonscan_span span,
+                       const char *list_kind, const char *list_api)
+{
+    struct p4_error perr;
+    cJSON *item = p4_informer_parse(buf + span.off, span.len, &perr);
+    char key[KEY_MAX], kind[128];
+    size_t klen = strlen(list_kind);
+    struct p4_informer_unreadable *u;
+
+    /* A built-in list's items carry no kind or apiVersion (a watch event's object does):
+       give them the list's, so every object says what it is. */
+    kind[0] = '\0';
+    if (klen > 4 && klen < sizeof(kind) && strcmp(list_kind + klen - 4, "List") == 0)
+        (void)snprintf(kind, sizeof(kind), "%.*s", (int)(klen - 4), list_kind);
+    if (item == NULL) {
+        u = read_bad(inf, buf + span.off, span.len, &perr, key, sizeof(key));
+        if (u == NULL)
+            return;
+        if (!u->kind[0])
+            p4_text_format(u->kind, sizeof(u->kind), "%s", kind);
+        if (!u->api_version[0])
+            p4_text_format(u->api_version, sizeof(u->api_version), "%s", list_api);
+        bad_free(p4_strmap_put(&inf->staging_bad, key, u));
+        entry_free(p4_strmap_del(&inf->staging, key));
+        return;
+    }
+    if (p4_informer_key(item, key, sizeof(key)) != 0)
+        goto out;
+    if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(item, "kind")) && kind[0]) {
+        cJSON_DeleteItemFromObjectCaseSensitive(item, "kind");
+        p4_json_need(cJSON_AddStringToObject(item, "kind", kind));
+        if (list_api[0] && !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(item, "apiVersion"))) {
+            cJSON_DeleteItemFromObjectCaseSensitive(item, "apiVersion");
+            p4_json_need(cJSON_AddStringToObject(item, "apiVersion", list_api));
+        }
+    }
+    entry_free(p4_strmap_put(&inf->staging, key, entry_of(inf, item)));
+    bad_free(p4_strmap_del(&inf->staging_bad, key));
+out:
+    cJSON_Delete(item);
+}
+
+/*
+ * One page of a list, cut with the scanner and each item parsed alone, so that an item cJSON
+ * cannot parse costs only itself. *cont and *rv (caller frees) get the list's metadata.
+ */
+static int read_page(struct p4_informer *inf, const char *buf, size_t len, char **cont, char **rv,
+                     struct p4_error *err)
+{
+    struct p4_jsonscan_span doc, k, v, items = {0, 0}, meta = {0, 0};
+    struct p4_jsonscan_iter it;
+    char list_kind[128] = "", list_api[128] = "";
+    cJSON *md;
+    int rc;
+
+    *cont = *rv = NULL;
+    if (p4_jsonscan_document(buf, len, &doc, NULL, err) != 0)
+        return P4_ERR_PARSE;
+    if (p4_jsonscan_begin(&it, buf, doc) != 0 || !it.object)
+        return p4_error_set(err, P4_ERR_PARSE, "the list is not a JSON object");
+    while ((rc = p4_jsonscan_next(&it, &k, &v, err)) == 1) {
+        if (p4_jsonscan_string_eq(buf, k, "kind"))
+            (void)p4_jsonscan_string(buf, v, list_kind, sizeof(list_kind));
+        else if (p4_jsonscan_string_eq(buf, k, "apiVersion"))
+            (void)p4_jsonscan_string(buf, v, list_api, sizeof(list_api));
+        else if (p4_jsonscan_string_eq(buf, k, "metadata"))
+            meta = v;
+        else if (p4_jsonscan_string_eq(buf, k, "items"))
+            items = v;
+    }
+    if (rc != 0)
+        return rc;
+    if (meta.len > 0) {
+        md = p4_json_parse(buf + meta.off, meta.len, err);
+        if (md == NULL)
+            return p4_error_set(err, P4_ERR_PARSE, "the list's metadata cannot be parsed");
+        *cont = p4_strdup_or_null(p4_json_str(md, "continue"));
+        *rv = p4_strdup_or_null(p4_json_str(md, "resourceVersion"));
+        cJSON_Delete(md);
+    }
+    if (items.len == 0 || buf[items.off] == 'n') /* absent or null: no items */
+        return 0;
+    if (p4_jsonscan_begin(&it, buf, items) != 0 || it.object)
+        return p4_error_set(err, P4_ERR_PARSE, "the list's items are not an array");
+    while ((rc = p4_jsonscan_next(&it, NULL, &v, err)) == 1)
+        stage_item(inf, buf, v, list_kind, list_api);
+    return rc;
+}
+
 static void on_list(struct p4_kube_result *res, void *data)
 {
     struct p4_informer *inf = data;
-    cJSON *items, *item;
-    const char *cont, *list_kind, *list_api;
-    char key[KEY_MAX], kind[128];
+    struct p4_error err;
+    char *cont = NULL, *rv = NULL;
+    int rc;
 
     inf->list_in_flight = 0;
     if (inf->closing) {
         maybe_free(inf);
         return;
     }
-    if (res->rc != 0) {
-        p4_log(P4_LOG_WARN, "list failed, retrying", "path", inf->path, "error", res->err.message,
+    p4_error_clear(&err);
+    rc = res->rc;
+    if (rc == 0)
+        rc = read_page(inf, res->raw, res->raw_len, &cont, &rv, &err);
+    else
+        err = res->err;
+    if (rc != 0) {
+        p4_log(P4_LOG_WARN, "list failed, retrying", "path", inf->path, "error", err.message,
                P4_LOG_END);
-        free_values(&inf->staging);
-        p4_strmap_init(&inf->staging);
+        free(cont);
+        free(rv);
+        drop_staging(inf);
         retry_later(inf);
         return;
     }
-    items = cJSON_GetObjectItemCaseSensitive(res->body, "items");
-    list_kind = p4_json_str(res->body, "kind");
-    list_api = p4_json_str(res->body, "apiVersion");
-    cJSON_ArrayForEach(item, items) {
-        if (p4_informer_key(item, key, sizeof(key)) != 0)
-            continue;
-        /* A built-in list's items carry no kind or apiVersion (a watch event's object does):
-           give them the list's, so every cached object says what it is. */
-        if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(item, "kind")) && list_kind &&
-            strlen(list_kind) > 4 && strlen(list_kind) < sizeof(kind) &&
-            strcmp(list_kind + strlen(list_kind) - 4, "List") == 0) {
-            (void)snprintf(kind, sizeof(kind), "%.*s", (int)(strlen(list_kind) - 4), list_kind);
-            cJSON_DeleteItemFromObjectCaseSensitive(item, "kind");
-            p4_json_need(cJSON_AddStringToObject(item, "kind", kind));
-            if (list_api && !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(item, "apiVersion"))) {
-                cJSON_DeleteItemFromObjectCaseSensitive(item, "apiVersion");
-                p4_json_need(cJSON_AddStringToObject(item, "apiVersion", list_api));
-            }
-        }
-        entry_free(p4_strmap_put(&inf->staging, key, entry_of(inf, item)));
-    }
-    cont = p4_json_str(res->body, "metadata.continue");
     if (cont && cont[0]) {
-        char *c = p4_strdup(cont);
-        list_page(inf, c);
-        free(c);
+        list_page(inf, cont);
+        free(cont);
+        free(rv);
         return;
     }
-    set_rv(inf, p4_json_str(res->body, "metadata.resourceVersion"));
+    set_rv(inf, rv);
+    free(cont);
+    free(rv);
     swap_in_list(inf);
     inf->synced = 1;
     inf->stats.lists++;
@@ -306,12 +749,11 @@ static void list_page(struct p4_informer *inf, const char *cont)
     if (cont && p4_kube_escape(cont, esc, sizeof(esc)) != 0) {
         /* A continue token we cannot pass on: start the list again. */
         esc[0] = '\0';
-        free_values(&inf->staging);
-        p4_strmap_init(&inf->staging);
+        drop_staging(inf);
     }
     (void)snprintf(path, sizeof(path), "%s%climit=%d%s%s", inf->path,
                    strchr(inf->path, '?') ? '&' : '?', PAGE_SIZE, esc[0] ? "&continue=" : "", esc);
-    rc = p4_kube_request(inf->kube, "GET", path, NULL, NULL, 0, on_list, inf);
+    rc = p4_kube_request_raw(inf->kube, "GET", path, NULL, NULL, 0, on_list, inf);
     if (rc == 0)
         inf->list_in_flight = 1;
     else
@@ -333,6 +775,7 @@ static void on_event(enum p4_watch_type type, cJSON *obj, void *data)
     }
     /* What was lent for this key is stale now: a handler must see the new object. */
     cJSON_Delete(p4_strmap_del(&inf->lent, key));
+    bad_free(p4_strmap_del(&inf->bad, key)); /* readable again (or deleted) */
     if (type == P4_WATCH_DELETED) {
         old = p4_strmap_del(&inf->store, key);
         if (inf->h.on_delete)
@@ -354,6 +797,40 @@ static void on_event(enum p4_watch_type type, cJSON *obj, void *data)
         entry_free(old);
     }
     cJSON_Delete(obj);
+}
+
+/* A watch event whose object cJSON cannot parse. */
+static void on_unreadable_event(enum p4_watch_type type, const char *object, size_t len,
+                                const struct p4_error *why, void *data)
+{
+    struct p4_informer *inf = data;
+    struct p4_informer_unreadable *u;
+    struct p4_error err;
+    char key[KEY_MAX];
+    cJSON *obj;
+
+    if (type == P4_WATCH_BOOKMARK) {
+        inf->stats.events++;
+        return;
+    }
+    obj = p4_informer_parse(object, len, &err);
+    if (obj != NULL) { /* only its managedFields were too deep */
+        on_event(type, obj, inf);
+        return;
+    }
+    inf->stats.events++;
+    u = read_bad(inf, object, len, why, key, sizeof(key));
+    if (u == NULL)
+        return;
+    set_rv(inf, u->resource_version);
+    if (type == P4_WATCH_DELETED) {
+        cJSON_Delete(p4_strmap_del(&inf->lent, key));
+        entry_free(p4_strmap_del(&inf->store, key));
+        bad_free(p4_strmap_put(&inf->bad, key, u)); /* so that drop_bad tells on_delete */
+        drop_bad(inf, key);
+        return;
+    }
+    put_bad(inf, key, u);
 }
 
 static void on_watch_end(int rc, const struct p4_error *err, void *data)
@@ -387,11 +864,21 @@ static void start_watch(struct p4_informer *inf)
     /* A spread of server-side timeouts, so watches do not all restart at once. */
     long timeout = 300 + (long)(uv_hrtime() % 300);
 
-    if (p4_kube_watch(inf->kube, inf->path, inf->rv, timeout, on_event, on_watch_end, inf,
-                      &inf->watch) != 0) {
+    if (p4_kube_watch(inf->kube, inf->path, inf->rv, timeout, on_event, on_unreadable_event,
+                      on_watch_end, inf, &inf->watch) != 0) {
         inf->watch = NULL;
         retry_later(inf);
     }
+}
+
+/* A collection path's resource: "/apis/g/v1/namespaces/x/jobs?labelSelector=..." → "jobs". */
+static void resource_of(const char *path, char *out, size_t size)
+{
+    size_t end = strcspn(path, "?"), start = end;
+
+    while (start > 0 && path[start - 1] != '/')
+        start--;
+    (void)p4_text_clean(out, size, path + start, end - start, P4_TEXT_ASCII | P4_TEXT_QUOTED);
 }
 
 struct p4_informer *p4_informer_new(uv_loop_t *loop, struct p4_kube *k, const char *path,
@@ -406,7 +893,10 @@ struct p4_informer *p4_informer_new(uv_loop_t *loop, struct p4_kube *k, const ch
         inf->h = *handlers;
     p4_strmap_init(&inf->store);
     p4_strmap_init(&inf->staging);
+    p4_strmap_init(&inf->bad);
+    p4_strmap_init(&inf->staging_bad);
     p4_strmap_init(&inf->lent);
+    resource_of(path, inf->resource, sizeof(inf->resource));
     (void)uv_timer_init(loop, &inf->retry);
     inf->retry.data = inf;
     (void)uv_check_init(loop, &inf->reclaim);
@@ -468,6 +958,12 @@ size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *d
     return n;
 }
 
+const struct p4_informer_unreadable *p4_informer_unreadable(const struct p4_informer *inf,
+                                                            const char *key)
+{
+    return key != NULL ? p4_strmap_get(&inf->bad, key) : NULL;
+}
+
 int p4_informer_synced(const struct p4_informer *inf)
 {
     return inf->synced;
@@ -489,6 +985,15 @@ void p4_informer_metrics(const struct p4_informer *inf, const char *what, struct
                   "phase4_relists_total %" PRIu64 "\n"
                   "# HELP phase4_cached_objects %s in the cache.\n"
                   "# TYPE phase4_cached_objects gauge\n"
-                  "phase4_cached_objects %zu\n",
-                  inf->stats.watch_restarts, inf->stats.relists_gone, what, p4_informer_len(inf));
+                  "phase4_cached_objects %zu\n"
+                  "# HELP phase4_informer_unparsable_total Objects the informer could not parse "
+                  "and skipped (each version once).\n"
+                  "# TYPE phase4_informer_unparsable_total counter\n"
+                  "phase4_informer_unparsable_total{resource=\"%s\"} %" PRIu64 "\n"
+                  "# HELP phase4_informer_unparsable_objects Objects skipped now because they "
+                  "cannot be parsed.\n"
+                  "# TYPE phase4_informer_unparsable_objects gauge\n"
+                  "phase4_informer_unparsable_objects{resource=\"%s\"} %zu\n",
+                  inf->stats.watch_restarts, inf->stats.relists_gone, what, p4_informer_len(inf),
+                  inf->resource, inf->unparsable, inf->resource, p4_strmap_len(&inf->bad));
 }

@@ -3,7 +3,8 @@
  *
  * The input is a watch stream. It is fed once whole and once in chunks whose
  * sizes come from the input itself; both runs must deliver the same events
- * and end on the same resource version, whatever the bytes.
+ * (objects too deep for cJSON through on_unreadable) and end on the same
+ * resource version, whatever the bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +16,19 @@
 struct tally {
     size_t events;
     size_t types[P4_WATCH_ERROR + 1];
+    size_t unreadable;
 };
+
+static void count_unreadable(enum p4_watch_type type, const char *object, size_t len,
+                             const struct p4_error *why, void *cb_data)
+{
+    struct tally *t = cb_data;
+
+    if ((size_t)type >= P4_WATCH_ERROR || len < 2 || object[0] != '{' || object[len - 1] != '}' ||
+        why->code == 0)
+        abort();
+    t->unreadable++;
+}
 
 static void count(enum p4_watch_type type, cJSON *object, void *cb_data)
 {
@@ -38,6 +51,7 @@ static void run(const uint8_t *data, size_t size, size_t line_max, const uint8_t
 
     p4_watchframe_init(&wf);
     wf.line_max = line_max;
+    wf.on_unreadable = count_unreadable;
     while (off < size) {
         size_t n = nsizes ? (size_t)sizes[i++ % nsizes] + 1 : size;
         int rc;
@@ -66,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     run(data, size, line_max, NULL, 0, &whole, &rv_whole);
     run(data, size, line_max, data, nsizes, &chunked, &rv_chunked);
-    if (whole.events != chunked.events ||
+    if (whole.events != chunked.events || whole.unreadable != chunked.unreadable ||
         memcmp(whole.types, chunked.types, sizeof(whole.types)) != 0)
         abort();
     if ((rv_whole == NULL) != (rv_chunked == NULL) ||

@@ -93,11 +93,13 @@ static void object_handlers_enqueue_the_key(void **state)
     h.on_update("ns/b", obj, obj, h.data);
     h.on_delete("ns/c", obj, h.data);
     h.on_add("ns/a", obj, h.data); /* merged with the first: it has not run yet */
+    h.on_unreadable("ns/d", &(struct p4_informer_unreadable){.name = "d"}, h.data);
     drain(fx);
-    assert_int_equal(fx->n, 3);
+    assert_int_equal(fx->n, 4);
     assert_string_equal(fx->keys[0], "ns/a");
     assert_string_equal(fx->keys[1], "ns/b");
     assert_string_equal(fx->keys[2], "ns/c");
+    assert_string_equal(fx->keys[3], "ns/d");
     cJSON_Delete(obj);
 }
 

@@ -728,6 +728,71 @@ static void restart_of_a_stalled_resource_tells_nothing_new(void **state)
     cJSON_Delete(obj);
 }
 
+/* A resource the informer cannot parse: its status says so once; the same again writes nothing. */
+static void unreadable_resource_gets_a_stalled_status_once(void **state)
+{
+    struct p4_informer_unreadable u = {.ns = "team-a",
+                                       .name = "deep",
+                                       .resource_version = "9",
+                                       .has_generation = true,
+                                       .generation = 4,
+                                       .why = "spec.chart.values nests deeper than 1000 levels"};
+    char msg[512], again[512];
+    cJSON *st, *st2;
+    char *text;
+
+    (void)state;
+    u.status = strdup("{\"observedGeneration\":3,\"stage\":\"Helm\",\"conditions\":["
+                      "{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"Ready\","
+                      "\"message\":\"m\",\"observedGeneration\":3,"
+                      "\"lastTransitionTime\":\"2026-01-01T00:00:00Z\"},"
+                      "{\"type\":\"HelmReady\",\"status\":\"True\",\"reason\":\"X\","
+                      "\"message\":\"m\",\"observedGeneration\":3,"
+                      "\"lastTransitionTime\":\"2026-01-01T00:00:00Z\"}]}");
+    st = p4_reconciler_unreadable_status(&u, "2026-02-02T00:00:00Z", msg, sizeof(msg));
+    assert_non_null(st);
+    assert_string_equal(msg, "Generation 4: phase4-operator cannot read this resource: "
+                             "spec.chart.values nests deeper than 1000 levels; fix it and apply "
+                             "it again (no stage runs until then)");
+    assert_int_equal(observed_generation(st), 4);
+    assert_condition(st, "Ready", "False", P4_REASON_UNREADABLE, "2026-02-02T00:00:00Z", 4);
+    assert_condition(st, "Reconciling", "False", P4_REASON_UNREADABLE, "2026-02-02T00:00:00Z", 4);
+    assert_condition(st, "Stalled", "True", P4_REASON_UNREADABLE, "2026-02-02T00:00:00Z", 4);
+    assert_string_equal(p4_json_str(condition(st, "Stalled"), "message"), msg);
+    assert_string_equal(p4_json_str(st, "stage"), "Helm"); /* the rest stays */
+    assert_non_null(condition(st, "HelmReady"));
+
+    /* Written: a relist or a restart finds the same, and writes nothing (no second Event). */
+    free(u.status);
+    u.status = text = p4_json_print(st);
+    assert_null(p4_reconciler_unreadable_status(&u, "2026-03-03T00:00:00Z", again, sizeof(again)));
+    assert_string_equal(again, msg);
+
+    /* Another reason (another generation) is news again, and keeps Stalled's transition time. */
+    u.generation = 5;
+    strcpy(u.why, "the object is larger than 64 MiB");
+    st2 = p4_reconciler_unreadable_status(&u, "2026-03-03T00:00:00Z", again, sizeof(again));
+    assert_non_null(st2);
+    assert_condition(st2, "Stalled", "True", P4_REASON_UNREADABLE, "2026-02-02T00:00:00Z", 5);
+    cJSON_Delete(st2);
+    free(text);
+
+    /* No status, no generation, a status that is no object: still a status. */
+    u.status = strdup("[1]");
+    u.has_generation = false;
+    st2 = p4_reconciler_unreadable_status(&u, "2026-03-03T00:00:00Z", again, sizeof(again));
+    assert_non_null(st2);
+    assert_null(p4_json_get(st2, "observedGeneration"));
+    assert_memory_equal(again, "phase4-operator cannot", 22);
+    cJSON_Delete(st2);
+    free(u.status);
+    u.status = NULL;
+    st2 = p4_reconciler_unreadable_status(&u, "2026-03-03T00:00:00Z", again, sizeof(again));
+    assert_non_null(st2);
+    cJSON_Delete(st2);
+    cJSON_Delete(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -744,6 +809,7 @@ int main(void)
         cmocka_unit_test(helm_stage_follows_docker),
         cmocka_unit_test(restart_rechecks_without_flapping),
         cmocka_unit_test(restart_of_a_stalled_resource_tells_nothing_new),
+        cmocka_unit_test(unreadable_resource_gets_a_stalled_status_once),
     };
     return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);
 }

@@ -517,6 +517,73 @@ static void deep_trees_merge_iteratively(void **state)
     cJSON_Delete(src);
 }
 
+/* A chain of depth objects under root ({"a":{"a":...}}). */
+static cJSON *chain(size_t depth, const char *key)
+{
+    cJSON *root = cJSON_CreateObject(), *at = root;
+
+    for (size_t i = 0; i < depth; i++)
+        at = cJSON_AddObjectToObject(at, key);
+    return root;
+}
+
+static void values_deeper_than_the_bound_are_refused(void **state)
+{
+    struct p4_error err;
+    cJSON *ok = chain(P4_VALUES_DEPTH_MAX, "a"), *deep = chain(100, "a"), *out, *at, *list;
+    cJSON *long_keys = chain(70, "abcdefghij");
+    char yaml_text[16384], want[512];
+    size_t n = 0;
+    struct p4_values_source src = {.kind = "ConfigMap", .name = "shop/deep", .text = yaml_text};
+
+    (void)state;
+    /* 64 levels: the deepest accepted. */
+    out = p4_values_compose(NULL, 0, ok, &err);
+    assert_non_null(out);
+    cJSON_Delete(out);
+    /* 100 levels: refused, saying where (the first level too deep). */
+    assert_null(p4_values_compose(NULL, 0, deep, &err));
+    assert_int_equal(err.code, P4_ERR_INVALID);
+    n = (size_t)snprintf(want, sizeof(want), "spec.chart.values nest deeper than 64 levels, at ");
+    for (int i = 0; i < 65; i++)
+        n += (size_t)snprintf(want + n, sizeof(want) - n, ".a");
+    (void)snprintf(want + n, sizeof(want) - n, ": flatten them (no chart reads values that deep).");
+    assert_string_equal(err.message, want);
+    n = 0;
+    /* A long path is cut. */
+    assert_null(p4_values_compose(NULL, 0, long_keys, &err));
+    assert_non_null(strstr(err.message, "at .abcdefghij.abcdefghij"));
+    assert_non_null(strstr(err.message, "...: flatten them"));
+    cJSON_Delete(long_keys);
+    /* A list on the way is named by its index. */
+    for (at = ok; cJSON_GetObjectItem(at, "a") != NULL; at = cJSON_GetObjectItem(at, "a"))
+        ;
+    list = cJSON_AddArrayToObject(cJSON_AddObjectToObject(cJSON_GetObjectItem(ok, "a"), "b"), "l");
+    cJSON_AddItemToArray(list, cJSON_CreateNumber(1));
+    cJSON_AddItemToArray(list, cJSON_CreateObject());
+    out = p4_values_compose(NULL, 0, ok, &err);
+    assert_non_null(out); /* .a.b.l[1] is level 4 */
+    cJSON_Delete(out);
+    cJSON_AddItemToObject(at, "x", cJSON_CreateNumber(1)); /* level 65 */
+    assert_null(p4_values_compose(NULL, 0, ok, &err));
+    assert_non_null(strstr(err.message, "at .a.a.a"));
+    assert_non_null(strstr(err.message, ".a.x: flatten"));
+
+    /* From a ConfigMap: refused too, without its keys. */
+    for (int i = 0; i < 70; i++)
+        n += (size_t)snprintf(yaml_text + n, sizeof(yaml_text) - n, "%*ssecretkey%d:\n", i * 2, "",
+                              i);
+    n += (size_t)snprintf(yaml_text + n, sizeof(yaml_text) - n, "%*sv: 1\n", 140, "");
+    src.len = n;
+    assert_null(p4_values_compose(&src, 1, NULL, &err));
+    assert_int_equal(err.code, P4_ERR_INVALID);
+    assert_string_equal(err.message, "ConfigMap shop/deep key values.yaml nests deeper than 64 "
+                                     "levels: flatten it (no chart reads values that deep).");
+    assert_null(strstr(err.message, "secretkey"));
+    cJSON_Delete(ok);
+    cJSON_Delete(deep);
+}
+
 static void many_keys_merge_fast(void **state)
 {
     cJSON *dst = cJSON_CreateObject(), *src = cJSON_CreateObject();
@@ -554,6 +621,7 @@ int main(void)
         cmocka_unit_test(hostile_sources),
         cmocka_unit_test(deep_trees_merge_iteratively),
         cmocka_unit_test(many_keys_merge_fast),
+        cmocka_unit_test(values_deeper_than_the_bound_are_refused),
     };
     return cmocka_run_group_tests_name("values", tests, NULL, NULL);
 }

@@ -378,6 +378,95 @@ static void bad_arguments(void **state)
     p4_watchframe_reset(NULL);
 }
 
+/* What on_unreadable saw. */
+struct unreadable {
+    size_t count;
+    enum p4_watch_type type;
+    int code;
+    char head[32]; /* the first bytes of the object */
+    size_t len;
+};
+
+static void record_unreadable(enum p4_watch_type type, const char *object, size_t len,
+                              const struct p4_error *why, void *cb_data)
+{
+    struct unreadable *u = cb_data;
+
+    u->count++;
+    u->type = type;
+    u->code = why->code;
+    u->len = len;
+    (void)snprintf(u->head, sizeof(u->head), "%.*s", (int)(len < 31 ? len : 31), object);
+}
+
+static void count_events(enum p4_watch_type type, cJSON *object, void *cb_data)
+{
+    (void)type;
+    ((struct unreadable *)cb_data)->count += 100;
+    cJSON_Delete(object);
+}
+
+/* An event line whose object nests depth levels: {"a":...{"a":1}...}. Caller frees. */
+static char *deep_event(const char *type, size_t depth, const char *rv)
+{
+    size_t n = 256 + depth * 6;
+    char *line = malloc(n);
+    int at;
+
+    assert_non_null(line);
+    at = snprintf(line, n,
+                  "{\"type\":\"%s\",\"object\":{\"metadata\":{\"name\":\"deep\","
+                  "\"resourceVersion\":\"%s\"},\"spec\":",
+                  type, rv);
+    for (size_t i = 0; i < depth - 1; i++) /* the object is the first level */
+        at += snprintf(line + at, n - (size_t)at, "{\"a\":");
+    line[at++] = '1';
+    memset(line + at, '}', depth + 1); /* and the line around it one more */
+    at += (int)depth + 1;
+    (void)snprintf(line + at, n - (size_t)at, "\n");
+    return line;
+}
+
+static void object_too_deep_for_cjson_goes_to_on_unreadable(void **state)
+{
+    struct p4_watchframe wf;
+    struct unreadable u = {0};
+    char *deep = deep_event("MODIFIED", 1100, "77");
+    char *fits = deep_event("ADDED", 1000, "78"); /* the line is 1001 deep, its object 1000 */
+
+    (void)state;
+    p4_watchframe_init(&wf);
+    /* Without the callback the line is bad, as before. */
+    assert_int_equal(p4_watchframe_feed(&wf, deep, strlen(deep), count_events, &u), P4_ERR_PARSE);
+    assert_int_equal(u.count, 0);
+    wf.on_unreadable = record_unreadable;
+    assert_int_equal(p4_watchframe_feed(&wf, deep, strlen(deep), count_events, &u), 0);
+    assert_int_equal(u.count, 1);
+    assert_int_equal(u.type, P4_WATCH_MODIFIED);
+    assert_int_equal(u.code, P4_ERR_PARSE);
+    assert_string_equal(u.head, "{\"metadata\":{\"name\":\"deep\",\"res");
+    assert_int_equal(u.len, strlen(deep) - strlen("{\"type\":\"MODIFIED\",\"object\":") - 2);
+    assert_int_equal(deep[strlen("{\"type\":\"MODIFIED\",\"object\":") + u.len - 1], '}');
+    assert_string_equal(p4_watchframe_resource_version(&wf), "77");
+    /* The object alone parses: it goes to the ordinary callback. */
+    assert_int_equal(p4_watchframe_feed(&wf, fits, strlen(fits), count_events, &u), 0);
+    assert_int_equal(u.count, 101);
+    assert_string_equal(p4_watchframe_resource_version(&wf), "78");
+    /* Lines that are no event at all stay errors. */
+    assert_int_equal(p4_watchframe_feed(&wf, "{\"type\":\"ADDED\"\n", 16, count_events, &u),
+                     P4_ERR_PARSE);
+    deep[7] = 'X'; /* an unknown type */
+    assert_int_equal(p4_watchframe_feed(&wf, deep, strlen(deep), count_events, &u), P4_ERR_PARSE);
+    assert_int_equal(u.count, 101);
+    free(deep);
+    free(fits);
+    deep = deep_event("ERROR", 1100, "79"); /* a Status nobody can read */
+    assert_int_equal(p4_watchframe_feed(&wf, deep, strlen(deep), count_events, &u), P4_ERR_PARSE);
+    assert_string_equal(p4_watchframe_resource_version(&wf), "78");
+    free(deep);
+    p4_watchframe_close(&wf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +482,7 @@ int main(void)
         cmocka_unit_test(default_limit_is_sixteen_mebibytes),
         cmocka_unit_test(crlf_and_blank_lines),
         cmocka_unit_test(bad_arguments),
+        cmocka_unit_test(object_too_deep_for_cjson_goes_to_on_unreadable),
     };
     return cmocka_run_group_tests_name("watchframe", tests, NULL, NULL);
 }

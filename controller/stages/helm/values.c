@@ -409,6 +409,67 @@ out:
     return rc;
 }
 
+/* ---- depth ---- */
+
+/* Append the step to path[i] (under parent) to text: ".key" or "[index]". */
+static void append_step(char *text, size_t size, const cJSON *parent, const cJSON *node)
+{
+    size_t at = strlen(text), index = 0;
+
+    if (node->string != NULL) {
+        (void)snprintf(text + at, size - at, ".%s", node->string);
+        return;
+    }
+    for (const cJSON *c = parent->child; c != NULL && c != node; c = c->next)
+        index++;
+    (void)snprintf(text + at, size - at, "[%zu]", index);
+}
+
+/*
+ * Refuse values nested deeper than P4_VALUES_DEPTH_MAX levels below root. The walk keeps the
+ * path to the node at hand (no recursion), so a message can say where; with show_path false
+ * (values from a ConfigMap or Secret, whose keys are not shown) it names only what.
+ */
+static int check_depth(const cJSON *root, const char *what, bool show_path, struct p4_error *err)
+{
+    const cJSON *path[P4_VALUES_DEPTH_MAX + 1];
+    const cJSON *c = root->child;
+    size_t n = 0;
+    char text[200] = "";
+
+    while (c != NULL || n > 0) {
+        if (c == NULL) {
+            c = path[--n]->next;
+            continue;
+        }
+        if (n == P4_VALUES_DEPTH_MAX) { /* c sits one level deeper than allowed */
+            path[n++] = c;
+            break;
+        }
+        if (c->child != NULL) {
+            path[n++] = c;
+            c = c->child;
+            continue;
+        }
+        c = c->next;
+    }
+    if (n <= P4_VALUES_DEPTH_MAX)
+        return 0;
+    if (!show_path)
+        return p4_error_set_printable(err, P4_ERR_INVALID,
+                                      "%s nests deeper than %d levels: flatten it (no chart reads "
+                                      "values that deep).",
+                                      what, P4_VALUES_DEPTH_MAX);
+    for (size_t i = 0; i < n && strlen(text) < sizeof(text) - 1; i++)
+        append_step(text, sizeof(text), i == 0 ? root : path[i - 1], path[i]);
+    if (strlen(text) >= sizeof(text) - 1)
+        memcpy(text + sizeof(text) - 4, "...", 4);
+    return p4_error_set_printable(err, P4_ERR_INVALID,
+                                  "%s nest deeper than %d levels, at %s: flatten them (no chart "
+                                  "reads values that deep).",
+                                  what, P4_VALUES_DEPTH_MAX, text);
+}
+
 /* ---- valuesFrom ---- */
 
 /* s[0..n) equals word (lower case ASCII) ignoring ASCII case, as Go's strings.EqualFold. */
@@ -539,6 +600,9 @@ int p4_values_apply_source(cJSON *root, const char *source, const char *text, si
                                    name, p4_json_type_name(tree, true));
         goto out;
     }
+    rc = check_depth(tree, name, false, err);
+    if (rc != 0)
+        goto out;
     merge(root, tree, NULLS_KEEP, true);
 out:
     p4_json_discard(tree);
@@ -592,6 +656,9 @@ cJSON *p4_values_compose(const struct p4_values_source *sources, size_t n,
                                        p4_json_type_name(inline_values, true));
             goto out;
         }
+        rc = check_depth(inline_values, "spec.chart.values", true, err);
+        if (rc != 0)
+            goto out;
         merge(result, inline_values, NULLS_KEEP, false);
     }
 out:

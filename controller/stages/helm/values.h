@@ -37,6 +37,12 @@
 #define P4_VALUES_INDEX_MAX 65536
 /* Most segments (keys and indexes) in one path. */
 #define P4_VALUES_PATH_MAX_SEGMENTS 64
+/*
+ * Deepest values accepted, in levels below the values' root (a value at .a.b sits at level 2).
+ * The deepest values of widely used charts sit about a dozen levels down; 64 leaves room, and
+ * keeps what helm, the status and our own walks get far from any parser's nesting limit.
+ */
+#define P4_VALUES_DEPTH_MAX 64
 
 /*
  * Deep-merge src into dst (both objects; dst modified, src borrowed), as Helm merges user
@@ -88,8 +94,9 @@ int p4_values_set_path(cJSON *root, const char *path, cJSON *value, struct p4_er
  *
  * source names the source in messages ("ConfigMap shop/values key values.yaml"). Returns 0,
  * or P4_ERR_PARSE / P4_ERR_TOOBIG (YAML errors, with line and column; text longer than
- * P4_YAML_MAX_INPUT in either mode), P4_ERR_INVALID (not a mapping, a value JSON or a values
- * file cannot hold), P4_ERR_INVAL (bad path or arguments). On failure root is unchanged.
+ * P4_YAML_MAX_INPUT in either mode), P4_ERR_INVALID (not a mapping, nested deeper than
+ * P4_VALUES_DEPTH_MAX, a value JSON or a values file cannot hold), P4_ERR_INVAL (bad path or
+ * arguments). On failure root is unchanged.
  */
 int p4_values_apply_source(cJSON *root, const char *source, const char *text, size_t len,
                            const char *target_path, struct p4_error *err);
@@ -108,7 +115,8 @@ struct p4_values_source {
 /*
  * Merge in order: each valuesFrom source (sources[i].text NULL means the object or key is
  * missing: P4_ERR_NOTFOUND naming it unless sources[i].optional), then inline values
- * (spec.chart.values, may be NULL or a JSON null; otherwise it must be an object) last.
+ * (spec.chart.values, may be NULL or a JSON null; otherwise it must be an object, nested no
+ * deeper than P4_VALUES_DEPTH_MAX: P4_ERR_INVALID naming where, ".a.b[0].c...") last.
  * Returns a new object (caller frees) or NULL with err. Nulls are kept (see above); merge the
  * result over the chart's defaults with p4_values_merge(), or hand it to helm.
  */

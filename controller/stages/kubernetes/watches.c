@@ -146,9 +146,13 @@ void p4_kstage_start_watching(struct p4_kube_stage *k)
         return;
     k->watching = true;
     for (int i = 0; i < W_COUNT; i++) {
-        const struct p4_informer_handlers h = {on_owned_add, on_owned_update, on_owned_delete, k,
+        const struct p4_informer_handlers h = {on_owned_add,
+                                               on_owned_update,
+                                               on_owned_delete,
+                                               k,
                                                i == W_SVC || i == W_PVC ? NULL
-                                                                        : p4_kstage_slim_workload};
+                                                                        : p4_kstage_slim_workload,
+                                               NULL};
         k->inf[i] = p4_informer_new(k->sr.loop, k->cfg.kube, watched_kinds[i].path, &h);
         p4_informer_start(k->inf[i]);
     }
@@ -351,12 +355,12 @@ struct nswatch *p4_kstage_watch_ns(struct run *r)
         w->k = k;
         w->ns = p4_strdup(r->base.target_ns);
         p4_strmap_init(&w->keys);
-        const struct p4_informer_handlers pods = {on_pod_add, on_pod_update, on_pod_delete, w,
-                                                  p4_kstage_slim_pod};
-        const struct p4_informer_handlers slices = {on_slice_add, on_slice_update, on_slice_delete,
-                                                    w, NULL};
-        const struct p4_informer_handlers events = {on_event_add, on_event_update, on_event_delete,
-                                                    w, NULL};
+        const struct p4_informer_handlers pods = {on_pod_add, on_pod_update,      on_pod_delete,
+                                                  w,          p4_kstage_slim_pod, NULL};
+        const struct p4_informer_handlers slices = {
+            on_slice_add, on_slice_update, on_slice_delete, w, NULL, NULL};
+        const struct p4_informer_handlers events = {
+            on_event_add, on_event_update, on_event_delete, w, NULL, NULL};
         w->pods = ns_informer(w, "/api/v1/namespaces/%s/pods", &pods);
         w->slices =
             ns_informer(w, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", &slices);

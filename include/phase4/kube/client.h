@@ -52,9 +52,11 @@ enum p4_kube_verb {
 };
 
 struct p4_kube_result {
-    int rc;                  /* 0 for a 2xx answer, else a P4_ERR_* code */
-    long status;             /* HTTP status; 0 when none arrived */
-    cJSON *body;             /* 2xx JSON body, owned by the result: set to NULL to keep it */
+    int rc;          /* 0 for a 2xx answer, else a P4_ERR_* code */
+    long status;     /* HTTP status; 0 when none arrived */
+    cJSON *body;     /* 2xx JSON body, owned by the result: set to NULL to keep it */
+    const char *raw; /* p4_kube_request_raw: the 2xx body's bytes, borrowed for the cb */
+    size_t raw_len;
     struct p4_apistatus *st; /* the failure's Status when rc != 0 and one was sent */
     struct p4_error err;     /* one sentence for a condition or log when rc != 0 */
 };
@@ -89,6 +91,16 @@ int p4_kube_request(struct p4_kube *k, const char *method, const char *path,
                     void *data);
 
 /*
+ * As p4_kube_request, but a 2xx body is not parsed: res->raw and res->raw_len
+ * hold its bytes (borrowed for the callback) and res->body stays NULL. For an
+ * answer that may be too deep for cJSON whole: a list read item by item
+ * (jsonscan.h), a write to an object that cannot be parsed.
+ */
+int p4_kube_request_raw(struct p4_kube *k, const char *method, const char *path,
+                        const char *content_type, const char *body, size_t len, p4_kube_cb cb,
+                        void *data);
+
+/*
  * A GET with its own Accept header (e.g. aggregated discovery); otherwise as
  * p4_kube_request. With "text/plain" (a pod's log) the body is a JSON string
  * holding the text.
@@ -119,6 +131,12 @@ int p4_kube_escape(const char *in, char *out, size_t size);
 
 typedef void (*p4_kube_event_cb)(enum p4_watch_type type, cJSON *object, void *data);
 /*
+ * An event whose object cannot be parsed (see p4_watchframe_unreadable_cb):
+ * its bytes, borrowed for the call, and why.
+ */
+typedef void (*p4_kube_unreadable_cb)(enum p4_watch_type type, const char *object, size_t len,
+                                      const struct p4_error *why, void *data);
+/*
  * The watch ended: rc 0 when the server closed it (its timeout), P4_ERR_GONE
  * when the resource version is too old (relist), P4_ERR_CANCELED after
  * p4_kube_watch_cancel, or another error. err has the words.
@@ -128,11 +146,14 @@ typedef void (*p4_kube_watch_end_cb)(int rc, const struct p4_error *err, void *d
 /*
  * Watch a collection path (it may carry a labelSelector or fieldSelector
  * query) from resource_version with bookmarks.
- * on_event takes over each object. *out is valid until on_end returns.
+ * on_event takes over each object; on_unreadable (may be NULL: such an event
+ * is then skipped with a log line) gets what cannot be parsed. *out is valid
+ * until on_end returns.
  */
 int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_version,
-                  long timeout_seconds, p4_kube_event_cb on_event, p4_kube_watch_end_cb on_end,
-                  void *data, struct p4_kube_watch **out);
+                  long timeout_seconds, p4_kube_event_cb on_event,
+                  p4_kube_unreadable_cb on_unreadable, p4_kube_watch_end_cb on_end, void *data,
+                  struct p4_kube_watch **out);
 void p4_kube_watch_cancel(struct p4_kube_watch *w);
 
 #endif

@@ -41,9 +41,19 @@ enum p4_watch_type {
  */
 typedef void (*p4_watchframe_cb)(enum p4_watch_type type, cJSON *object, void *cb_data);
 
+/*
+ * Optional: an event whose object cJSON cannot parse (nested deeper than
+ * CJSON_NESTING_LIMIT, or bad inside while the line around it is sound JSON).
+ * object is its bytes, len of them, borrowed for the call; why says what the
+ * parser refused. Without this callback such a line is a P4_ERR_PARSE error.
+ */
+typedef void (*p4_watchframe_unreadable_cb)(enum p4_watch_type type, const char *object, size_t len,
+                                            const struct p4_error *why, void *cb_data);
+
 struct p4_watchframe {
     size_t line_max;       /* longest line accepted; may be lowered after init */
     struct p4_error error; /* the first error of the last feed that failed */
+    p4_watchframe_unreadable_cb on_unreadable; /* optional; set after init; gets cb_data */
     /* private */
     char *buf;              /* the unfinished line, not NUL-terminated; owned */
     size_t len;             /* bytes in buf */
@@ -66,7 +76,9 @@ void p4_watchframe_reset(struct p4_watchframe *wf);
 
 /*
  * Consume len bytes of data (borrowed for the call), calling cb for each
- * complete event. Blank lines are skipped and "\r\n" is accepted. A bad line
+ * complete event (or wf->on_unreadable, for an event whose object alone
+ * cannot be parsed: the line is then cut with jsonscan.h, and an object that
+ * parses on its own goes to cb). Blank lines are skipped and "\r\n" is accepted. A bad line
  * is skipped and the lines after it are still delivered; the return value
  * then reports the first problem of this call and wf->error describes it:
  *   P4_ERR_PARSE   a line that is not JSON, not an object, lacks a string

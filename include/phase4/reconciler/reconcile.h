@@ -7,6 +7,9 @@
  * order; the stage modules fill in the gates and the status members they own
  * (image, chart, inventory, health). A stage this version does not build
  * (Validation, today) shows as not available once the one before it passed.
+ * A resource the informer cannot parse gets a status saying so, written by
+ * name from what the informer read of it (P4_REASON_UNREADABLE), and its
+ * stages forget it, as they forget a deleted one.
  */
 #ifndef PHASE4_RECONCILER_H
 #define PHASE4_RECONCILER_H
@@ -60,5 +63,20 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
  */
 cJSON *p4_reconciler_refused_status(const cJSON *obj, const struct p4_error *why, const char *now,
                                     cJSON *events);
+
+/* The reason of a resource the operator cannot parse (Ready, Reconciling and Stalled). */
+#define P4_REASON_UNREADABLE "ResourceUnreadable"
+
+/*
+ * The status a resource the informer cannot parse should have (pure; for tests): the status it
+ * has (u->status) with Ready=False, Reconciling=False and Stalled=True, all with reason
+ * ResourceUnreadable and one sentence saying why and what to do (also written to message, for
+ * the Warning Event), and observedGeneration when u says the generation. Other members and
+ * conditions stay; now is an RFC 3339 time for new transitions. Returns a new status object
+ * the caller frees, or NULL when the status already says exactly this: then nothing is
+ * written and no Event sent, so a relist or a restart repeats nothing.
+ */
+cJSON *p4_reconciler_unreadable_status(const struct p4_informer_unreadable *u, const char *now,
+                                       char *message, size_t size);
 
 #endif

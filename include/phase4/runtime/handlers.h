@@ -3,8 +3,9 @@
  * for a controller (controller runtime), as controller-runtime's
  * EnqueueRequestForObject and EnqueueRequestForOwner do.
  *
- * p4_handlers_enqueue_object enqueues the changed object's own key: for the
- * informer of the kind the controller reconciles. p4_handlers_enqueue_owner
+ * p4_handlers_enqueue_object enqueues the changed object's own key, also of
+ * one the informer cannot parse (on_unreadable): for the informer of the kind
+ * the controller reconciles. p4_handlers_enqueue_owner
  * enqueues the key of the object that owns the changed one (a Job's
  * Phase4Deployment, say). How an owner is marked (an annotation, a label, an
  * ownerReference) belongs to the layer that marks it, so the caller passes a

@@ -13,11 +13,22 @@
  * Handlers get borrowed objects, valid during the call; an object from
  * p4_informer_get is borrowed until the loop turn's callbacks are over (or
  * the informer sees that object change): use it within the callback.
+ *
+ * One bad object is one bad object: a list is cut into items with jsonscan.h
+ * and each item parsed on its own, as is each watch event's object. An object
+ * cJSON cannot parse (nested deeper than its 1000 levels, invalid, over the
+ * size limit) is not cached: what can be read of it shallowly (namespace,
+ * name, uid, resourceVersion, generation, its status) is kept instead, the
+ * on_unreadable handler is told once per version, with a warn log line and
+ * phase4_informer_unparsable_total, and the cache still syncs. When it is
+ * fixed it is added as any object; when it is deleted, on_delete gets an
+ * object holding only that metadata, and nothing of it is kept.
  */
 #ifndef PHASE4_INFORMER_H
 #define PHASE4_INFORMER_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -26,6 +37,22 @@
 #include "phase4/kube/client.h"
 
 struct p4_informer;
+
+/*
+ * What the informer read of an object it cannot parse. A member that could not be read is "".
+ */
+struct p4_informer_unreadable {
+    char ns[64];
+    char name[254];
+    char uid[64];
+    char resource_version[64];
+    char api_version[128];
+    char kind[64];
+    bool has_generation;
+    int64_t generation;
+    char why[256]; /* a phrase, e.g. "spec.chart.values nests deeper than 1000 levels" */
+    char *status;  /* owned: the object's status as compact JSON when it parses alone, or NULL */
+};
 
 struct p4_informer_handlers {
     void (*on_add)(const char *key, const cJSON *obj, void *data);
@@ -39,6 +66,11 @@ struct p4_informer_handlers {
      * metadata.name, namespace and resourceVersion.
      */
     void (*transform)(cJSON *obj, void *data);
+    /*
+     * Optional: an object that cannot be parsed was listed or watched (once per version;
+     * u is borrowed for the call). The key's cached object, if any, is gone from the cache.
+     */
+    void (*on_unreadable)(const char *key, const struct p4_informer_unreadable *u, void *data);
 };
 
 struct p4_informer_stats {
@@ -67,13 +99,37 @@ const cJSON *p4_informer_get(struct p4_informer *inf, const char *key);
  */
 typedef int (*p4_informer_each_fn)(const char *key, const cJSON *obj, void *data);
 size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *data);
+/*
+ * What is known of the object at key when it cannot be parsed, or NULL (it is cached, or
+ * absent). Borrowed until the informer next changes: use it within the callback.
+ */
+const struct p4_informer_unreadable *p4_informer_unreadable(const struct p4_informer *inf,
+                                                            const char *key);
+/*
+ * Parse one object as the informer does (pure; for its tests): whole, or, when cJSON refuses
+ * it, once more without metadata.managedFields, which the cache drops anyway and which nests a
+ * few levels deeper than the fields it lists. Returns the tree (caller frees) or NULL with err
+ * saying why the whole object was refused.
+ */
+cJSON *p4_informer_parse(const char *buf, size_t len, struct p4_error *err);
+/*
+ * Read what can be read of an object cJSON refused: buf holds its len bytes, parse_err says
+ * why cJSON refused it. Pure: for the informer and its tests. Fills *u (u->status is the
+ * caller's to free) and returns 0, or P4_ERR_INVAL when not even its name can be read.
+ */
+int p4_informer_read_unreadable(const char *buf, size_t len, const struct p4_error *parse_err,
+                                struct p4_informer_unreadable *u);
+/* Free what u owns (its status); u itself is the caller's. */
+void p4_informer_unreadable_close(struct p4_informer_unreadable *u);
 int p4_informer_synced(const struct p4_informer *inf);
 size_t p4_informer_len(const struct p4_informer *inf);
 /*
- * Append phase4_watch_restarts_total, phase4_relists_total and
- * phase4_cached_objects of inf to out; what names the cached objects in the
- * help text ("Phase4Deployments"). The series carry no label telling
- * informers apart: write them for one informer, the reconciled kind's.
+ * Append phase4_watch_restarts_total, phase4_relists_total,
+ * phase4_cached_objects, phase4_informer_unparsable_total and
+ * phase4_informer_unparsable_objects of inf to out; what names the cached
+ * objects in the help text ("Phase4Deployments"). Only the last two carry a
+ * label telling informers apart (resource="phase4deployments"): write them
+ * for one informer, the reconciled kind's.
  */
 void p4_informer_metrics(const struct p4_informer *inf, const char *what, struct p4_buf *out);
 /* Write the cache key of obj into buf; returns 0 or P4_ERR_INVAL (no name) / P4_ERR_TOOBIG. */

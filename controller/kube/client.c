@@ -460,10 +460,10 @@ static struct p4_http_tls tls_with(const struct p4_kube *k, const struct p4_cred
 /*
  * Append who the request is from to headers (room for two more and the NULL):
  * the Authorization header, if any, and Impersonate-User when a view acts as a
- * user (written into buf). Returns the new count; headers is NULL-terminated.
+ * user (written into buf); then the terminating NULL.
  */
-static size_t add_identity(const char **headers, size_t n, const char *auth, const char *user,
-                           char *buf, size_t size)
+static void add_identity(const char **headers, size_t n, const char *auth, const char *user,
+                         char *buf, size_t size)
 {
     if (auth)
         headers[n++] = auth;
@@ -472,7 +472,6 @@ static size_t add_identity(const char **headers, size_t n, const char *auth, con
         headers[n++] = buf;
     }
     headers[n] = NULL;
-    return n;
 }
 
 /* Send with these credentials (exec plugin's, or NULL for the kubeconfig's own). */
@@ -500,7 +499,7 @@ static void send_with(struct kreq *r, const struct p4_credential *cred)
                        r->ctype ? r->ctype : "application/json");
         headers[n++] = ctype;
     }
-    n = add_identity(headers, n, auth, r->as, as, sizeof(as));
+    add_identity(headers, n, auth, r->as, as, sizeof(as));
     o.method = r->method;
     o.url = url;
     o.headers = headers;
@@ -843,7 +842,7 @@ static int start_watch_http(struct p4_kube_watch *w, const struct p4_credential 
     int rc;
 
     headers[n++] = "Accept: application/json";
-    n = add_identity(headers, n, auth, w->as, as, sizeof(as));
+    add_identity(headers, n, auth, w->as, as, sizeof(as));
     o.method = "GET";
     o.url = w->url;
     o.headers = headers;

@@ -15,7 +15,7 @@ P4_HELM_VERSION := $(shell sed -n 's/^HELM_VERSION=//p' hack/versions.env)
 P4_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Icontroller \
 	-DP4_VERSION='"$(P4_VERSION)"' -DP4_HELM_VERSION='"$(P4_HELM_VERSION)"' \
 	$(shell pkg-config --cflags $(PKGS))
-P4_LIBS = $(shell pkg-config --libs $(PKGS))
+P4_LIBS = $(shell pkg-config --libs $(PKGS)) -lm
 TEST_LIBS = $(shell pkg-config --libs cmocka)
 
 LIB_SRCS := $(shell find controller -name '*.c' ! -path 'controller/cmd/*' | sort)

@@ -411,7 +411,7 @@ static void on_pruned(const struct p4_applyset_result *res, void *data)
         "workloads were ready%s%s%s",
         res->applied.n, res->pruned, res->prune_skipped ? ", some left alone (not ours)" : "",
         res->swept ? ", found by their ownership labels as well as status.inventory" : "",
-        res->sweep_skipped ? "; kinds the operator may not list were not searched "
+        res->sweep_skipped ? "; kinds that may not be listed (RBAC) were not searched "
                              "by label"
                            : "");
     p4_stagerun_end_attempt(&r->base);

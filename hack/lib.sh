@@ -27,12 +27,16 @@ phase() {
 }
 
 # free_port VAR: set VAR to a TCP port on 127.0.0.1 that nobody listens on now
-# and that this run has not handed out yet (callers record the ports they use).
+# and that this run has not handed out yet (callers record the ports they use),
+# below the kernel's ephemeral range: a port in it can be taken by any
+# process's outgoing connection before the server meant for it binds it.
 P4_PORTS_TAKEN=" "
 free_port() {
-    local p
+    local p low
+    read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+    [ "$low" -gt 11000 ] 2>/dev/null || low=32768
     while :; do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % (low - 10000)))
         case "$P4_PORTS_TAKEN" in *" $p "*) continue ;; esac
         if [ -z "$(ss -Htln "sport = :$p")" ]; then
             P4_PORTS_TAKEN="$P4_PORTS_TAKEN$p "

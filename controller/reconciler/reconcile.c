@@ -476,6 +476,7 @@ struct write_ctx {
     struct p4_reconciler *r;
     char *key;
     cJSON *events; /* {type, reason, message} to emit once the status is written */
+    cJSON *about;  /* what the Events are about, or NULL: the object the write answers */
 };
 
 static void on_status_written(struct p4_kube_result *res, void *data)
@@ -485,10 +486,11 @@ static void on_status_written(struct p4_kube_result *res, void *data)
     int rc = 0;
 
     if (res->rc == 0) {
+        const cJSON *about = w->about ? w->about : res->body;
         w->r->status_writes++;
         cJSON_ArrayForEach(e, w->events) {
-            if (res->body)
-                p4_events_emit(w->r->events, res->body, p4_json_str(e, "type"),
+            if (about)
+                p4_events_emit(w->r->events, about, p4_json_str(e, "type"),
                                p4_json_str(e, "reason"), p4_json_str(e, "message"));
         }
     } else if (res->rc == P4_ERR_NOTFOUND || res->rc == P4_ERR_CANCELED) {
@@ -503,7 +505,51 @@ static void on_status_written(struct p4_kube_result *res, void *data)
     p4_controller_done(w->ctl, w->key, rc, 0);
     free(w->key);
     cJSON_Delete(w->events);
+    cJSON_Delete(w->about);
     free(w);
+}
+
+/*
+ * The one status writer: a JSON merge patch of status (taken over) to the /status of
+ * ens/ename (escaped), conditional on rv when it is given, then events (taken over) about
+ * about (taken over; NULL: the object the answer holds). With about the answer is taken as
+ * bytes: it is the object, which may be one that cannot be parsed. Ends key's reconcile.
+ */
+static void write_status(struct p4_reconciler *r, struct p4_controller *c, const char *key,
+                         const char *ens, const char *ename, const char *rv, cJSON *status,
+                         cJSON *events, cJSON *about)
+{
+    struct write_ctx *w = p4_calloc(1, sizeof(*w));
+    cJSON *patch = cJSON_CreateObject(), *meta;
+    char path[1024], *body;
+    int rc;
+
+    w->ctl = c;
+    w->r = r;
+    w->key = p4_strdup(key);
+    w->events = events;
+    w->about = about;
+    /* The resourceVersion makes the write conditional on what the status was computed from. */
+    meta = cJSON_AddObjectToObject(patch, "metadata");
+    if (rv && rv[0])
+        cJSON_AddStringToObject(meta, "resourceVersion", rv);
+    cJSON_AddItemToObject(patch, "status", status);
+    body = p4_json_print(patch);
+    cJSON_Delete(patch);
+    (void)snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s/status", P4_API_GROUP,
+                   P4_API_VERSION, ens, P4_RESOURCE, ename);
+    rc = about ? p4_kube_request_raw(r->kube, "PATCH", path, "application/merge-patch+json", body,
+                                     strlen(body), on_status_written, w)
+               : p4_kube_request(r->kube, "PATCH", path, "application/merge-patch+json", body,
+                                 strlen(body), on_status_written, w);
+    if (rc != 0) {
+        free(w->key);
+        cJSON_Delete(w->events);
+        cJSON_Delete(w->about);
+        free(w);
+        p4_controller_done(c, key, P4_ERR_INTERNAL, 0);
+    }
+    free(body);
 }
 
 static void forget_all(struct p4_reconciler *r, const char *key)
@@ -548,35 +594,6 @@ cJSON *p4_reconciler_unreadable_status(const struct p4_informer_unreadable *u, c
     return st;
 }
 
-struct unreadable_ctx {
-    struct p4_controller *ctl;
-    struct p4_reconciler *r;
-    char *key;
-    cJSON *about; /* the object's identity, for the Event */
-    char message[P4_ERROR_MESSAGE_MAX];
-};
-
-static void on_unreadable_written(struct p4_kube_result *res, void *data)
-{
-    struct unreadable_ctx *w = data;
-    int rc = 0;
-
-    if (res->rc == 0) {
-        w->r->status_writes++;
-        p4_events_emit(w->r->events, w->about, "Warning", P4_REASON_UNREADABLE, w->message);
-    } else if (res->rc != P4_ERR_NOTFOUND && res->rc != P4_ERR_CANCELED) {
-        /* A conflict: the object changed meanwhile, and the watch brings the new version. */
-        p4_log(res->rc == P4_ERR_CONFLICT ? P4_LOG_DEBUG : P4_LOG_WARN,
-               "status update failed, will retry", "key", w->key, "error", res->err.message,
-               P4_LOG_END);
-        rc = res->rc;
-    }
-    p4_controller_done(w->ctl, w->key, rc, 0);
-    free(w->key);
-    cJSON_Delete(w->about);
-    free(w);
-}
-
 /*
  * A resource the informer cannot parse: say so in its status, by name, and with one Warning
  * Event once written. Its status is the informer's shallow read of it, so a status that
@@ -585,52 +602,33 @@ static void on_unreadable_written(struct p4_kube_result *res, void *data)
 static void write_unreadable(struct p4_reconciler *r, struct p4_controller *c, const char *key,
                              const struct p4_informer_unreadable *u)
 {
-    char now[32], path[1024], ens[256], ename[512];
-    struct unreadable_ctx *w;
-    cJSON *status, *patch, *meta;
-    char *body;
+    char now[32], ens[256], ename[512], message[P4_ERROR_MESSAGE_MAX];
+    cJSON *status, *events, *event, *about, *meta;
 
-    w = p4_calloc(1, sizeof(*w));
     p4_timefmt_format(time(NULL), now, sizeof(now));
-    status = p4_reconciler_unreadable_status(u, now, w->message, sizeof(w->message));
+    status = p4_reconciler_unreadable_status(u, now, message, sizeof(message));
     if (status == NULL || !u->ns[0] || p4_kube_escape(u->ns, ens, sizeof(ens)) != 0 ||
         p4_kube_escape(u->name, ename, sizeof(ename)) != 0) {
         cJSON_Delete(status);
-        free(w);
         p4_controller_done(c, key, 0, 0);
         return;
     }
-    w->ctl = c;
-    w->r = r;
-    w->key = p4_strdup(key);
-    w->about = cJSON_CreateObject();
-    cJSON_AddStringToObject(w->about, "apiVersion", P4_API_GROUP "/" P4_API_VERSION);
-    cJSON_AddStringToObject(w->about, "kind", u->kind[0] ? u->kind : "Phase4Deployment");
-    meta = cJSON_AddObjectToObject(w->about, "metadata");
+    events = cJSON_CreateArray();
+    event = cJSON_CreateObject();
+    cJSON_AddStringToObject(event, "type", "Warning");
+    cJSON_AddStringToObject(event, "reason", P4_REASON_UNREADABLE);
+    cJSON_AddStringToObject(event, "message", message);
+    cJSON_AddItemToArray(events, event);
+    about = cJSON_CreateObject();
+    cJSON_AddStringToObject(about, "apiVersion", P4_API_GROUP "/" P4_API_VERSION);
+    cJSON_AddStringToObject(about, "kind", u->kind[0] ? u->kind : "Phase4Deployment");
+    meta = cJSON_AddObjectToObject(about, "metadata");
     cJSON_AddStringToObject(meta, "namespace", u->ns);
     cJSON_AddStringToObject(meta, "name", u->name);
     cJSON_AddStringToObject(meta, "uid", u->uid);
     if (u->resource_version[0])
         cJSON_AddStringToObject(meta, "resourceVersion", u->resource_version);
-    /* The resourceVersion makes the write conditional on the version that was read. */
-    patch = cJSON_CreateObject();
-    meta = cJSON_AddObjectToObject(patch, "metadata");
-    if (u->resource_version[0])
-        cJSON_AddStringToObject(meta, "resourceVersion", u->resource_version);
-    cJSON_AddItemToObject(patch, "status", status);
-    body = p4_json_print(patch);
-    cJSON_Delete(patch);
-    (void)snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s/status", P4_API_GROUP,
-                   P4_API_VERSION, ens, P4_RESOURCE, ename);
-    /* The answer is the object, which cannot be parsed either: take it as bytes. */
-    if (p4_kube_request_raw(r->kube, "PATCH", path, "application/merge-patch+json", body,
-                            strlen(body), on_unreadable_written, w) != 0) {
-        free(w->key);
-        cJSON_Delete(w->about);
-        free(w);
-        p4_controller_done(c, key, P4_ERR_INTERNAL, 0);
-    }
-    free(body);
+    write_status(r, c, key, ens, ename, u->resource_version, status, events, about);
 }
 
 /* Did stage i pass for this generation, as the status written so far says? */
@@ -703,14 +701,12 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     struct p4_reconciler *r = data;
     const cJSON *obj = p4_informer_get(r->resources, key);
     const char *ns, *name, *rv;
-    cJSON *desired, *patch, *meta, *events;
-    char now[32], path[1024], ens[256], ename[512];
+    cJSON *desired, *events;
+    char now[32], ens[256], ename[512];
     struct p4_stage_result res[P4_STAGE_COUNT];
     const struct p4_stage_result *results[P4_STAGE_COUNT] = {0};
-    struct write_ctx *w;
     struct p4_error why;
     bool suspend = false, refused;
-    char *body;
 
     if (obj == NULL || p4_json_get(obj, "metadata.deletionTimestamp") != NULL) {
         const struct p4_informer_unreadable *u =
@@ -750,29 +746,7 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
         p4_controller_done(c, key, 0, 0);
         return;
     }
-    w = p4_calloc(1, sizeof(*w));
-    w->ctl = c;
-    w->r = r;
-    w->key = p4_strdup(key);
-    w->events = events;
-    /* The resourceVersion makes the write conditional on what we computed from. */
-    patch = cJSON_CreateObject();
-    meta = cJSON_AddObjectToObject(patch, "metadata");
-    if (rv)
-        cJSON_AddStringToObject(meta, "resourceVersion", rv);
-    cJSON_AddItemToObject(patch, "status", desired);
-    body = p4_json_print(patch);
-    cJSON_Delete(patch);
-    (void)snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s/status", P4_API_GROUP,
-                   P4_API_VERSION, ens, P4_RESOURCE, ename);
-    if (p4_kube_request(r->kube, "PATCH", path, "application/merge-patch+json", body, strlen(body),
-                        on_status_written, w) != 0) {
-        free(w->key);
-        cJSON_Delete(w->events);
-        free(w);
-        p4_controller_done(c, key, P4_ERR_INTERNAL, 0);
-    }
-    free(body);
+    write_status(r, c, key, ens, ename, rv, desired, events, NULL);
 }
 
 void p4_reconciler_metrics(const struct p4_reconciler *r, struct p4_buf *out)

@@ -142,24 +142,7 @@ func TestShutdownWhileAPIServerHangs(t *testing.T) {
 	eventually(t, time.Minute, "the operator to lead", func() (bool, string, error) {
 		return metric(scrape(op), "phase4_leader") == "1", "", nil
 	})
-	b, err := os.ReadFile(filepath.Join(dir, "pids", "kube-apiserver.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	apiserver, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(apiserver, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	resumed := false
-	resume := func() {
-		if !resumed {
-			resumed = true
-			_ = syscall.Kill(apiserver, syscall.SIGCONT)
-		}
-	}
+	resume := pause(t, dir, "kube-apiserver")
 	defer resume()
 
 	// Stop it: releasing the Lease now needs an API server that does not answer.
@@ -182,4 +165,29 @@ func TestShutdownWhileAPIServerHangs(t *testing.T) {
 		_, err := kube.Discovery().ServerVersion()
 		return err == nil, fmt.Sprint(err), nil
 	})
+}
+
+// pause stops (SIGSTOP) the local cluster's component (its pid file in
+// dir/pids) and returns what resumes it, which does so once however often it
+// is called.
+func pause(t testing.TB, dir, component string) func() {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "pids", component+".pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	return func() {
+		if !resumed {
+			resumed = true
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}
 }

@@ -3,11 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -239,24 +235,7 @@ func TestLeaderStopsLeadingWhenEtcdStops(t *testing.T) {
 	eventually(t, time.Minute, "the operator to lead", func() (bool, string, error) {
 		return metric(scrape(op), "phase4_leader") == "1", "", nil
 	})
-	b, err := os.ReadFile(filepath.Join(dir, "pids", "etcd.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	etcd, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(etcd, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	resumed := false
-	resume := func() {
-		if !resumed {
-			resumed = true
-			_ = syscall.Kill(etcd, syscall.SIGCONT)
-		}
-	}
+	resume := pause(t, dir, "etcd")
 	defer resume()
 	stopped := time.Now()
 	// The renew deadline is 10 s; the API server answers a request to a stopped etcd only

@@ -42,6 +42,7 @@
 #include "phase4/stages/helm/stage.h"
 #include "phase4/stages/kubernetes/applyset.h"
 #include "phase4/stages/kubernetes/stage.h"
+#include "phase4/stages/validation/stage.h"
 
 struct app {
     uv_loop_t *loop;
@@ -60,6 +61,7 @@ struct app {
     struct p4_chartfetch *charts;
     struct p4_helm_stage *helm;
     struct p4_kube_stage *kstage;
+    struct p4_validation_stage *vstage;
     char helm_version[64]; /* what `helm version` said at start, or "" */
     struct p4_leader *leader;
     struct p4_serve *metrics, *probes;
@@ -183,6 +185,8 @@ static void on_released(void *arg)
     app->helm = NULL;
     p4_kube_stage_free(app->kstage); /* an apply in flight stops between objects */
     app->kstage = NULL;
+    p4_validation_stage_free(app->vstage); /* probes in flight end with it */
+    app->vstage = NULL;
     p4_chartfetch_free(app->charts);
     app->charts = NULL;
     p4_discovery_close(app->discovery);
@@ -341,6 +345,7 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     struct p4_chartfetch_config fc = {0};
     struct p4_helm_stage_config hc = {0};
     struct p4_kube_stage_config kc = {0};
+    struct p4_validation_stage_config vc = {0};
     struct p4_informer_handlers handlers, job_handlers;
     char charts_dir[PATH_MAX], helm_dir[PATH_MAX], helm_buf[PATH_MAX];
 
@@ -423,6 +428,21 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     app->kstage = p4_kube_stage_new(app->loop, &kc);
     app->rec.stages[P4_STAGE_KUBERNETES] = &p4_kube_stage_ops;
     app->rec.stage_ctx[P4_STAGE_KUBERNETES] = app->kstage;
+    vc.kube = app->kube;
+    vc.tenancy = &app->tenancy;
+    vc.discovery = app->discovery;
+    vc.jobs = app->jobs;
+    vc.retry_ms = o->retry_ms;
+    vc.recheck_ms = o->recheck_ms;
+    vc.changed = on_stage_changed;
+    vc.data = app;
+    app->vstage = p4_validation_stage_new(app->loop, &vc);
+    if (app->vstage) {
+        app->rec.stages[P4_STAGE_VALIDATION] = &p4_validation_stage_ops;
+        app->rec.stage_ctx[P4_STAGE_VALIDATION] = app->vstage;
+    } else {
+        p4_log(P4_LOG_ERROR, "cannot set up the Validation stage; it will not run", P4_LOG_END);
+    }
 }
 
 /* The shutdown timers and the signals that start a graceful shutdown. */

@@ -49,9 +49,12 @@ struct kreq {
     int timer_inited;
     enum p4_kube_verb verb;
     char *method, *path, *ctype, *body;
-    char *accept; /* NULL: application/json */
-    char *as;     /* the user impersonated, or NULL */
-    int raw;      /* hand a 2xx body over as bytes, unparsed */
+    char *accept;    /* NULL: application/json */
+    char *as;        /* the user impersonated, or NULL */
+    int raw;         /* hand a 2xx body over as bytes, unparsed */
+    int proxy;       /* p4_kube_proxy: any answer's body as bytes, a 429 not retried */
+    long timeout_ms; /* 0: the client's request timeout */
+    size_t max_body; /* 0: the HTTP client's */
     size_t len;
     int attempts;
     int auth_retried;         /* a 401 made us fetch a fresh exec credential once */
@@ -505,7 +508,8 @@ static void send_with(struct kreq *r, const struct p4_credential *cred)
     o.headers = headers;
     o.body = r->body;
     o.body_len = r->len;
-    o.timeout_ms = k->opts.request_timeout_ms;
+    o.timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : k->opts.request_timeout_ms;
+    o.max_body = r->max_body;
     o.tls = &tls;
     o.connect_to = k->connect_to;
     o.on_done = on_http_done;
@@ -576,6 +580,19 @@ static void on_http_done(int rc, const struct p4_http_response *resp, void *data
         deliver(r, &res);
         return;
     }
+    if (r->proxy) { /* the answer is the backend's (or the proxy's Status): bytes for the caller */
+        res.raw = resp->body ? resp->body : "";
+        res.raw_len = resp->body ? resp->len : 0;
+        if (resp->status < 200 || resp->status >= 300) {
+            res.st = p4_calloc(1, sizeof(*res.st));
+            (void)p4_apistatus_decode(resp->status, resp->body, resp->len, resp->retry_after,
+                                      res.st);
+            res.rc = res.st->code ? res.st->code : P4_ERR_INTERNAL;
+            (void)p4_apistatus_to_error(res.st, &res.err);
+        }
+        deliver(r, &res);
+        return;
+    }
     if (resp->status >= 200 && resp->status < 300) {
         if (r->accept && strcmp(r->accept, "text/plain") == 0) {
             char *text = p4_strndup(resp->body ? resp->body : "", resp->len);
@@ -629,14 +646,15 @@ static enum p4_kube_verb verb_of(const char *method)
     return P4_VERB_GET;
 }
 
-static int request(struct p4_kube *k, const char *method, const char *path,
-                   const char *content_type, const char *body, size_t len, int raw, p4_kube_cb cb,
-                   void *data)
+/* A request of k, made but not yet scheduled; NULL for bad arguments. */
+static struct kreq *new_kreq(struct p4_kube *k, const char *method, const char *path,
+                             const char *content_type, const char *body, size_t len, int raw,
+                             p4_kube_cb cb, void *data)
 {
     struct kreq *r;
 
     if (k == NULL || method == NULL || path == NULL || path[0] != '/' || cb == NULL)
-        return P4_ERR_INVAL;
+        return NULL;
     r = p4_calloc(1, sizeof(*r));
     r->as = p4_strdup_or_null(k->as);
     if (k->base)
@@ -653,7 +671,24 @@ static int request(struct p4_kube *k, const char *method, const char *path,
     }
     r->cb = cb;
     r->data = data;
-    schedule(r, p4_ratelimit_reserve(&k->rl, uv_now(k->loop)));
+    return r;
+}
+
+/* Send r when the client's rate limit allows. */
+static void enqueue(struct kreq *r)
+{
+    schedule(r, p4_ratelimit_reserve(&r->k->rl, uv_now(r->k->loop)));
+}
+
+static int request(struct p4_kube *k, const char *method, const char *path,
+                   const char *content_type, const char *body, size_t len, int raw, p4_kube_cb cb,
+                   void *data)
+{
+    struct kreq *r = new_kreq(k, method, path, content_type, body, len, raw, cb, data);
+
+    if (r == NULL)
+        return P4_ERR_INVAL;
+    enqueue(r);
     return 0;
 }
 
@@ -669,6 +704,21 @@ int p4_kube_request_raw(struct p4_kube *k, const char *method, const char *path,
                         void *data)
 {
     return request(k, method, path, content_type, body, len, 1, cb, data);
+}
+
+int p4_kube_proxy(struct p4_kube *k, const char *method, const char *path, long timeout_ms,
+                  size_t max_body, p4_kube_cb cb, void *data)
+{
+    struct kreq *r = new_kreq(k, method, path, NULL, NULL, 0, 1, cb, data);
+
+    if (r == NULL)
+        return P4_ERR_INVAL;
+    r->proxy = 1;
+    r->timeout_ms = timeout_ms;
+    r->max_body = max_body;
+    r->accept = p4_strdup("*/*");
+    enqueue(r);
+    return 0;
 }
 
 void p4_kube_cancel_all(struct p4_kube *k)

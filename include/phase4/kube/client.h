@@ -101,6 +101,18 @@ int p4_kube_request_raw(struct p4_kube *k, const char *method, const char *path,
                         void *data);
 
 /*
+ * A request through one of the API server's proxies (a Service's
+ * .../services/NAME:PORT/proxy/PATH): the answer, whatever its status, is the
+ * backend's or the proxy's own, so every body is handed over as bytes
+ * (res->raw, res->raw_len; also with rc != 0, when res->st says what a Status
+ * body said), Accept is any type, and a 429 is an answer, not retried.
+ * timeout_ms (0: the client's) bounds the whole request, max_body (0: the
+ * HTTP client's) the body: a longer one fails with P4_ERR_TOOBIG.
+ */
+int p4_kube_proxy(struct p4_kube *k, const char *method, const char *path, long timeout_ms,
+                  size_t max_body, p4_kube_cb cb, void *data);
+
+/*
  * A GET with its own Accept header (e.g. aggregated discovery); otherwise as
  * p4_kube_request. With "text/plain" (a pod's log) the body is a JSON string
  * holding the text.

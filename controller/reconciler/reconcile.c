@@ -13,6 +13,7 @@
 #include "phase4/core/text.h"
 #include "phase4/core/timefmt.h"
 #include "phase4/reconciler/stage.h"
+#include "verdict.h"
 
 static const char *const stage_names[P4_STAGE_COUNT] = {"Docker", "Helm", "Kubernetes",
                                                         "Validation"};
@@ -366,6 +367,94 @@ static cJSON *status_base(const cJSON *obj, cJSON **conds, const cJSON **old_con
     return st;
 }
 
+/*
+ * The end of the walk: the verdict. i is the stage the walk stopped at (P4_STAGE_COUNT: every
+ * stage passed). Every stage passed: SUCCESSFUL, Ready=True, or Ready=False with reason Degraded
+ * while status.health names a problem found since. The stage it stopped at failed for this
+ * generation (its condition False) with no retry left (Stalled): FAILED, with what failed and
+ * the remedy. Otherwise the run goes on (a retry included) and there is no verdict yet.
+ * status.report and status.readiness follow; one Event per verdict, and one when the workloads
+ * degrade or recover.
+ */
+static void finish(cJSON *st, cJSON *conds, const cJSON *old_conds, const cJSON *obj,
+                   const struct p4_stage_result *const *results, int i, int64_t generation,
+                   const char *now, cJSON *events)
+{
+    const char *verdict = NULL, *old_verdict = p4_json_str(obj, "status.verdict");
+    const char *old_ready = p4_json_str(find_condition(old_conds, "Ready"), "reason");
+    struct p4_verdict_failure f = {0};
+    char msg[P4_ERROR_MESSAGE_MAX + 512];
+    int64_t old_gen = -1;
+
+    (void)p4_json_int64(obj, "status.report.generation", &old_gen);
+    if (i >= P4_STAGE_COUNT) {
+        const char *problem = p4_json_str(st, "health.problem");
+        const char *summary =
+            p4_json_str(find_condition(conds, stage_conditions[P4_STAGE_VALIDATION]), "message");
+        verdict = "SUCCESSFUL";
+        set_string(st, "stage", "Done");
+        cJSON_DeleteItemFromObjectCaseSensitive(st, "lastKnownGoodRevision");
+        cJSON_AddNumberToObject(st, "lastKnownGoodRevision", (double)generation);
+        remove_condition(conds, "Stalled");
+        if (problem && problem[0]) {
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": SUCCESSFUL when validated, degraded since: %s",
+                           generation, problem);
+            set_condition(conds, "Ready", "False", "Degraded", msg, generation, now);
+            set_condition(conds, "Reconciling", "False", "Degraded", msg, generation, now);
+            if (!p4_text_eq(old_ready, "Degraded"))
+                add_event(events, "Warning", "Degraded", msg);
+        } else {
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": SUCCESSFUL: every gate of the Docker, Helm, "
+                           "Kubernetes and Validation stages passed%s%s",
+                           generation, summary ? "; " : "", summary ? summary : "");
+            set_condition(conds, "Ready", "True", "Succeeded", msg, generation, now);
+            set_condition(conds, "Reconciling", "False", "Succeeded", msg, generation, now);
+            if (p4_text_eq(old_ready, "Degraded") && old_gen == generation)
+                add_event(events, "Normal", "Recovered", msg);
+        }
+    } else {
+        const cJSON *c = find_condition(conds, stage_conditions[i]);
+        const cJSON *stalled = find_condition(conds, "Stalled");
+        int64_t cgen = -1;
+        (void)p4_json_int64(c, "observedGeneration", &cgen);
+        /* Final only: a failure with a retry left is not a verdict yet. */
+        if (c && cgen == generation && p4_text_eq(p4_json_str(c, "status"), "False") &&
+            p4_text_eq(p4_json_str(stalled, "status"), "True")) {
+            const struct p4_stage_result *res = results ? results[i] : NULL;
+            verdict = "FAILED";
+            f.stage = stage_names[i];
+            f.reason = p4_json_str(c, "reason");
+            f.message = p4_json_str(c, "message");
+            f.stalled = p4_text_eq(p4_json_str(stalled, "status"), "True");
+            f.cls =
+                res && res->state == P4_STAGE_FAILED ? res->cls
+                : f.stalled && !p4_text_eq(p4_json_str(stalled, "reason"), "RegenerationRequired")
+                    ? P4_FAIL_CLUSTER
+                    : P4_FAIL_ARTIFACT;
+            f.attempts = res ? res->attempts : 0;
+        }
+    }
+    if (verdict && !(p4_text_eq(old_verdict, verdict) && old_gen == generation)) {
+        if (strcmp(verdict, "SUCCESSFUL") == 0) {
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": SUCCESSFUL: every gate of the four stages "
+                           "passed",
+                           generation);
+            add_event(events, "Normal", "DeploymentSucceeded", msg);
+        } else {
+            (void)snprintf(msg, sizeof(msg),
+                           "Generation %" PRId64 ": FAILED at the %s stage (%s): %s; next: %s",
+                           generation, f.stage, f.reason ? f.reason : "Failed",
+                           f.message ? f.message : "", p4_verdict_remedy(f.reason, f.cls));
+            add_event(events, "Warning", "DeploymentFailed", msg);
+        }
+    }
+    p4_verdict_report(st, obj, generation, now, verdict, verdict ? &f : NULL);
+    p4_verdict_readiness(st, obj, generation);
+}
+
 cJSON *p4_reconciler_refused_status(const cJSON *obj, const struct p4_error *why, const char *now,
                                     cJSON *events)
 {
@@ -384,6 +473,15 @@ cJSON *p4_reconciler_refused_status(const cJSON *obj, const struct p4_error *why
     set_condition(conds, "Reconciling", "False", why->reason, msg, generation, now);
     set_condition(conds, "Stalled", "True", why->reason, msg, generation, now);
     condition_event(old_conds, conds, "Stalled", events);
+    {
+        struct p4_verdict_failure f = {.stage = "Pending",
+                                       .reason = why->reason,
+                                       .message = msg,
+                                       .cls = P4_FAIL_CLUSTER,
+                                       .stalled = true};
+        p4_verdict_report(st, obj, generation, now, "FAILED", &f);
+        p4_verdict_readiness(st, obj, generation);
+    }
     return st;
 }
 
@@ -425,16 +523,16 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
     for (i = 0; i < P4_STAGE_COUNT; i++) {
         const struct p4_stage_result *res = results ? results[i] : NULL;
         if (res == NULL && i > 0) {
-            /* The stages before passed; this one is not in this version of the operator. */
+            /* The stages before passed; this one is not running (it could not be set up). */
             (void)snprintf(msg, sizeof(msg),
-                           "this version of phase4-operator does not run the %s stage yet",
+                           "the %s stage is not running in this operator (its log says why)",
                            stage_names[i]);
             set_condition(conds, stage_conditions[i], "Unknown", "StageNotAvailable", msg,
                           generation, now);
             set_string(st, "stage", stage_names[i]);
             (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": the %s stage passed; this version of "
-                           "phase4-operator does not run the %s stage yet",
+                           "Generation %" PRId64 ": the %s stage passed; the %s stage is not "
+                           "running in this operator (its log says why)",
                            generation, stage_names[i - 1], stage_names[i]);
             set_condition(conds, "Ready", "Unknown", "StageNotAvailable", msg, generation, now);
             set_condition(conds, "Reconciling", "False", "StageNotAvailable", msg, generation, now);
@@ -460,6 +558,7 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
     }
     for (int later = i + 1; later < P4_STAGE_COUNT; later++)
         drop_stage(st, conds, later);
+    finish(st, conds, old_conds, obj, results, i, generation, now, events);
     retrying = retry_event(old_conds, conds, events);
     for (i = 0; i < P4_STAGE_COUNT; i++) {
         if (!(retrying &&

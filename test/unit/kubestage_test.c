@@ -1425,7 +1425,7 @@ static void health_json_summarizes(void **state)
     r.base.target_ns = "shop";
     r.pods_running = 5;
     r.pods_total = 6;
-    text = p4_kstage_health_json(&r, &c);
+    text = p4_kstage_health_json(&r, &c, NULL);
     h = cJSON_Parse(text);
     want = test_json("{'namespace':'shop','deployments':'1/2','pods':'5/6','services':'3/4',"
                      "'recentEvents':[]}");
@@ -1437,7 +1437,7 @@ static void health_json_summarizes(void **state)
     /* A DaemonSet-only release: no "deployments: 0/0", its DaemonSets and Jobs instead. */
     c = (struct p4_kstage_counts){.ready = {[WL_DAEMONSETS] = 1, [WL_JOBS] = 0},
                                   .total = {[WL_DAEMONSETS] = 1, [WL_JOBS] = 1}};
-    text = p4_kstage_health_json(&r, &c);
+    text = p4_kstage_health_json(&r, &c, NULL);
     h = cJSON_Parse(text);
     want = test_json("{'namespace':'shop','daemonsets':'1/1','jobs':'0/1','pods':'5/6',"
                      "'services':'0/0','recentEvents':[]}");
@@ -1450,7 +1450,7 @@ static void health_json_summarizes(void **state)
     assert_int_equal(p4_kstage_workload_of(NULL), WL_COUNT);
 
     r.pods_running = r.pods_total = -1; /* not counted yet */
-    text = p4_kstage_health_json(&r, &c);
+    text = p4_kstage_health_json(&r, &c, NULL);
     h = cJSON_Parse(text);
     assert_string_equal(p4_json_str(h, "pods"), "-1/-1");
     cJSON_Delete(h);

@@ -431,7 +431,13 @@ static void docker_stage_results_drive_conditions(void **state)
     assert_condition(st, "Stalled", "True", "RegenerationRequired", T3, 2);
     assert_condition(st, "Reconciling", "False", "ImageNotFound", T3, 2);
     assert_event(events, "Warning", "RegenerationRequired");
-    assert_int_equal(cJSON_GetArraySize(events), 1); /* DockerReady did not change */
+    assert_event(events, "Warning", "DeploymentFailed"); /* the verdict, once */
+    assert_int_equal(cJSON_GetArraySize(events), 2);     /* DockerReady did not change */
+    assert_string_equal(p4_json_str(st, "verdict"), "FAILED");
+    assert_string_equal(p4_json_str(st, "report.failure.stage"), "Docker");
+    assert_string_equal(p4_json_str(st, "report.failure.gate"), "Pushed");
+    assert_string_equal(p4_json_str(st, "report.failure.reason"), "ImageNotFound");
+    assert_non_null(strstr(p4_json_str(st, "report.failure.remediation"), "push the image"));
     set_status(obj, st);
     cJSON_Delete(events);
     p4_stage_result_close(&res);
@@ -453,9 +459,131 @@ static void docker_stage_results_drive_conditions(void **state)
     assert_false(has_condition(st, "Stalled"));
     assert_event(events, "Normal", "ImageReady");
     assert_condition(st, "Reconciling", "False", "StageNotAvailable", T3, 2);
+    assert_null(p4_json_get(st, "verdict")); /* no Helm stage here: no verdict */
     cJSON_Delete(st);
     cJSON_Delete(events);
     p4_stage_result_close(&res);
+    cJSON_Delete(obj);
+}
+
+/* One stage's passed result with its gate, for the verdict test. */
+static struct p4_stage_result passed_result(const char *stage, const char *reason, int64_t gen,
+                                            const char *status_json)
+{
+    struct p4_stage_result r = {.state = P4_STAGE_PASSED, .attempts = 3, .generation = gen};
+    char gates[256];
+
+    r.err.reason = reason;
+    (void)snprintf(r.err.message, sizeof(r.err.message), "%s passed", stage);
+    (void)snprintf(gates, sizeof(gates),
+                   "[{\"stage\":\"%s\",\"name\":\"G\",\"status\":\"True\","
+                   "\"reason\":\"R\",\"message\":\"m\"}]",
+                   stage);
+    r.gates = cJSON_Parse(gates);
+    r.status = status_json ? cJSON_Parse(status_json) : NULL;
+    return r;
+}
+
+/*
+ * Every stage passed: SUCCESSFUL, Ready=True, stage Done, one Event for the verdict, the report
+ * with each stage's times and the artifacts; a problem found later is Degraded (one Warning),
+ * its healing is Ready again (one Normal), and the same status twice writes nothing.
+ */
+static void verdict_successful_then_degraded(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":4},\"spec\":{\"image\":{\"repository\":"
+                       "\"r.example/app\"},\"chart\":{\"name\":\"webapp\"},\"validation\":"
+                       "{\"http\":[{\"service\":\"web\",\"port\":80}]}}}");
+    struct p4_stage_result d = docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 4, "True");
+    struct p4_stage_result h = passed_result(
+        "Helm", "ChartReady", 4,
+        "{\"chart\":{\"version\":\"0.1.1\",\"digest\":\"sha256:c\",\"manifest\":\"m.v4\"}}");
+    struct p4_stage_result k = passed_result(
+        "Kubernetes", "WorkloadsReady", 4,
+        "{\"inventory\":[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"name\":\"web\"}],"
+        "\"health\":{\"namespace\":\"ns\",\"pods\":\"1/1\"}}");
+    struct p4_stage_result v = passed_result("Validation", "Validated", 4, NULL);
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {&d, &h, &k, &v};
+    cJSON *st, *events;
+    const cJSON *item;
+    int done = 0;
+
+    (void)state;
+    /* The stages pass one write after another, as drive_stages starts each. */
+    results[1] = results[2] = results[3] = NULL;
+    set_status(obj, p4_reconciler_desired_status(obj, results, T1, NULL));
+    assert_string_equal(
+        p4_json_str(cJSON_GetArrayItem(p4_json_get(obj, "status.report.stages"), 0), "result"),
+        "Passed");
+    results[1] = &h;
+    results[2] = &k;
+    set_status(obj, p4_reconciler_desired_status(obj, results, T2, NULL));
+    assert_null(p4_json_get(obj, "status.verdict"));
+    results[3] = &v;
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T3, events);
+    assert_string_equal(p4_json_str(st, "verdict"), "SUCCESSFUL");
+    assert_string_equal(p4_json_str(st, "stage"), "Done");
+    assert_condition(st, "Ready", "True", "Succeeded", T3, 4);
+    assert_condition(st, "Reconciling", "False", "Succeeded", T1, 4); /* False since T1 */
+    assert_false(has_condition(st, "Stalled"));
+    assert_event(events, "Normal", "DeploymentSucceeded");
+    assert_string_equal(p4_json_str(st, "report.verdict"), "SUCCESSFUL");
+    assert_string_equal(p4_json_str(st, "report.finishedAt"), T3);
+    assert_string_equal(p4_json_str(st, "report.artifacts.image"), "r.example/app@sha256:abc");
+    assert_string_equal(p4_json_str(st, "report.artifacts.chart"), "webapp 0.1.1");
+    assert_string_equal(p4_json_str(st, "report.artifacts.manifest"), "m.v4");
+    assert_int_equal(cJSON_GetArraySize(p4_json_get(st, "report.stages")), 4);
+    item = cJSON_GetArrayItem(p4_json_get(st, "report.stages"), 3);
+    assert_string_equal(p4_json_str(item, "result"), "Passed");
+    assert_string_equal(p4_json_str(item, "startedAt"), T2); /* once Kubernetes passed */
+    assert_string_equal(p4_json_str(item, "finishedAt"), T3);
+    assert_string_equal(p4_json_str(item, "duration"), "24h0m0s");
+    item = cJSON_GetArrayItem(p4_json_get(st, "report.stages"), 0);
+    assert_string_equal(p4_json_str(item, "startedAt"), T1); /* kept since it began */
+    assert_non_null(p4_json_str(item, "duration"));
+    cJSON_ArrayForEach(item, p4_json_get(st, "readiness"))
+        done += cJSON_IsTrue(p4_json_get(item, "done"));
+    assert_int_equal(done, 8); /* health checks defined, a rollback target known */
+    set_status(obj, st);
+    cJSON_Delete(events);
+
+    /* The same again: nothing changes, nothing is told. */
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, "2024-01-04T00:00:00Z", events);
+    assert_true(cJSON_Compare(st, p4_json_get(obj, "status"), 1));
+    assert_int_equal(cJSON_GetArraySize(events), 0);
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+
+    /* A workload broke since: Ready False, Degraded, one Warning; the verdict stays. */
+    cJSON_Delete(k.status);
+    k.status = cJSON_Parse("{\"health\":{\"namespace\":\"ns\",\"problem\":\"Deployment web: "
+                           "0 of 1 available\"}}");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T3, events);
+    assert_condition(st, "Ready", "False", "Degraded", T3, 4);
+    assert_string_equal(p4_json_str(st, "verdict"), "SUCCESSFUL");
+    assert_int_equal(cJSON_GetArraySize(events), 1);
+    assert_event(events, "Warning", "Degraded");
+    set_status(obj, st);
+    cJSON_Delete(events);
+
+    /* Healed: Ready True again, one Normal. */
+    cJSON_Delete(k.status);
+    k.status = cJSON_Parse("{\"health\":{\"namespace\":\"ns\"}}");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T3, events);
+    assert_condition(st, "Ready", "True", "Succeeded", T3, 4);
+    assert_int_equal(cJSON_GetArraySize(events), 1);
+    assert_event(events, "Normal", "Recovered");
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+
+    p4_stage_result_close(&d);
+    p4_stage_result_close(&h);
+    p4_stage_result_close(&k);
+    p4_stage_result_close(&v);
     cJSON_Delete(obj);
 }
 
@@ -806,6 +934,7 @@ int main(void)
         cmocka_unit_test(missing_generation_reads_as_zero),
         cmocka_unit_test(docker_stage_results_drive_conditions),
         cmocka_unit_test(stale_stage_result_is_ignored),
+        cmocka_unit_test(verdict_successful_then_degraded),
         cmocka_unit_test(helm_stage_follows_docker),
         cmocka_unit_test(restart_rechecks_without_flapping),
         cmocka_unit_test(restart_of_a_stalled_resource_tells_nothing_new),

@@ -79,7 +79,8 @@ static cJSON *recent_events(struct nswatch *w)
     return recent ? recent : p4_json_need(cJSON_CreateArray());
 }
 
-char *p4_kstage_health_json(const struct run *r, const struct p4_kstage_counts *c)
+char *p4_kstage_health_json(const struct run *r, const struct p4_kstage_counts *c,
+                            const char *problem)
 {
     cJSON *h = p4_json_need(cJSON_CreateObject());
     struct nswatch *w = r->nsw;
@@ -99,6 +100,8 @@ char *p4_kstage_health_json(const struct run *r, const struct p4_kstage_counts *
     p4_json_need(cJSON_AddStringToObject(h, "services", buf));
     cJSON_AddItemToObject(h, "recentEvents",
                           w ? recent_events(w) : p4_json_need(cJSON_CreateArray()));
+    if (problem && problem[0])
+        p4_json_need(cJSON_AddStringToObject(h, "problem", problem));
     text = p4_json_print(h);
     cJSON_Delete(h);
     return text;

@@ -340,7 +340,10 @@ struct p4_kstage_counts {
     int svc_active, svc_total; /* Services applied: with a ready endpoint or none needed, all */
 };
 /* r's status.health, as JSON text (caller frees); the recent Events from r's namespace watch. */
-char *p4_kstage_health_json(const struct run *r, const struct p4_kstage_counts *c);
+/* problem: what is not healthy now although the stage passed (status.health.problem, which the
+   reconciler reports as Ready=False, Degraded), or NULL. */
+char *p4_kstage_health_json(const struct run *r, const struct p4_kstage_counts *c,
+                            const char *problem);
 
 /* ---- crashlog.c ---- */
 

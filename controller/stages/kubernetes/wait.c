@@ -475,6 +475,7 @@ void p4_kstage_evaluate(struct run *r, bool timer)
     struct p4_kstage_counts counts;
     struct p4_error err;
     char *health;
+    const char *problem = NULL;
     bool health_changed;
 
     /* An attempt for the post hooks or the prune is due (the run's timer begins it): it
@@ -500,7 +501,13 @@ void p4_kstage_evaluate(struct run *r, bool timer)
     counts = ev.counts;
     counts.svc_active = ev.svc_active;
     counts.svc_total = ev.svc_total;
-    health = p4_kstage_health_json(r, &counts);
+    /* Passed, and now something is not healthy: status.health says what (Degraded). */
+    if (r->base.state == P4_STAGE_PASSED && !r->waiting && ev.synced)
+        problem = ev.failed                       ? ev.fail.message
+                  : ev.ready < ev.objects         ? ev.waiting
+                  : ev.svc_ready < ev.svc_checked ? ev.svc_waiting
+                                                  : NULL;
+    health = p4_kstage_health_json(r, &counts, problem);
     health_changed = r->health == NULL || strcmp(r->health, health) != 0;
     free(r->health);
     r->health = health;

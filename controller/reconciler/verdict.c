@@ -1,0 +1,305 @@
+/* verdict.c: status.report, status.readiness and the remedies (see verdict.h). */
+#include "verdict.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "phase4/core/json.h"
+#include "phase4/core/text.h"
+#include "phase4/core/timefmt.h"
+
+struct remedy {
+    const char *reason, *remedy;
+};
+
+/* The reasons a person acts on most, each with what to do. Sorted by nothing: it is short. */
+static const struct remedy remedies[] = {
+    {"ImageNotFound", "push the image (or fix spec.image.repository, tag or digest) and apply "
+                      "the resource again"},
+    {"ImagePullAuthFailed", "give the pull secret credentials that may pull the image, or name "
+                            "the right one in spec.image.pullSecrets"},
+    {"PullSecretNotFound", "create the pull secret in the resource's namespace"},
+    {"RegistryUnavailable", "make the registry reachable from the operator; it is retried"},
+    {"ScanReportMissing", "publish a vulnerability report for the image, or set "
+                          "spec.image.scan.required to false"},
+    {"ChartNotFound", "publish the chart version spec.chart.version asks for, or fix "
+                      "spec.chart.name or version"},
+    {"ChartLintFailed", "fix the chart's templates or values (helm lint shows the same "
+                        "errors) and release a new chart version"},
+    {"TemplateRenderFailed", "fix the chart's templates or values and release a new chart "
+                             "version"},
+    {"ValuesSchemaInvalid", "make spec.chart.values match the chart's values.schema.json"},
+    {"DryRunRejected", "fix the objects the API server refused, or give "
+                       "spec.serviceAccountName the RBAC to create them"},
+    {"Forbidden", "grant the identity named in the message the RBAC it lacks, or change the "
+                  "spec so it needs less"},
+    {"QuotaExceeded", "raise the namespace's ResourceQuota or lower the chart's requests"},
+    {"CrashLoopBackOff", "fix the container that crashes (its last log lines are in the "
+                         "message) and release a new image or chart"},
+    {"ImagePullBackOff", "make the image pullable from the nodes (name, tag, pull secret)"},
+    {"Unschedulable", "add capacity or nodes that fit the pods' requests, affinity and "
+                      "tolerations"},
+    {"RolloutTimedOut", "find out why the workloads are not ready (see status.health) or raise "
+                        "spec.rollout.timeout"},
+    {"HealthCheckFailed", "fix the application so the health endpoint answers as "
+                          "spec.validation.http expects, or fix the check"},
+    {"HealthCheckTimedOut", "make the health endpoint answer within its timeout, or raise "
+                            "spec.validation.http[].timeout"},
+    {"ServiceNotFound", "make the chart create the Service spec.validation.http names, or fix "
+                        "the name"},
+    {"SmokeTestFailed", "fix what the smoke test found (its pod's last log lines are in the "
+                        "message) and release a new image or chart"},
+    {"CriticalLogLines", "fix the error the logs show, or add an allowPatterns entry if the "
+                         "line is expected"},
+    {"MetricsNotExposed", "expose the named series on the workload's metrics endpoint"},
+    {"TargetDown", "make the workload's metrics endpoint scrapeable by Prometheus"},
+    {"NoMonitor", "create a ServiceMonitor or PodMonitor that selects the workload (the chart "
+                  "may have a values switch for it)"},
+    {"PrometheusUnavailable", "make the Prometheus server in spec.validation.metrics.prometheus "
+                              "reachable from the operator"},
+    {"TargetNotAllowed", "set spec.serviceAccountName to an account allowed in the target "
+                         "namespace, or deploy into the resource's own namespace"},
+    {"ClusterScopedNotAllowed", "set spec.serviceAccountName to an account allowed to create "
+                                "the cluster-scoped objects, or drop them from the chart"},
+    {"BuildNotAllowed", "set spec.serviceAccountName to an account allowed to create Jobs"},
+};
+
+const char *p4_verdict_remedy(const char *reason, enum p4_failure_class cls)
+{
+    for (size_t i = 0; reason && i < sizeof(remedies) / sizeof(remedies[0]); i++) {
+        if (strcmp(remedies[i].reason, reason) == 0)
+            return remedies[i].remedy;
+    }
+    switch (cls) {
+    case P4_FAIL_ARTIFACT:
+        return "fix the image, chart or values (or the validation spec) the message names and "
+               "apply a new generation";
+    case P4_FAIL_CLUSTER:
+        return "a person must fix what the message names in the cluster; it is checked again "
+               "now and then and heals by itself once fixed";
+    case P4_FAIL_TRANSIENT:
+        return "nothing yet: it is retried with backoff";
+    case P4_FAIL_NONE:
+        break;
+    }
+    return "read the message, fix what it names and apply the resource again";
+}
+
+static const char *const stage_names[P4_STAGE_COUNT] = {"Docker", "Helm", "Kubernetes",
+                                                        "Validation"};
+static const char *const stage_conditions[P4_STAGE_COUNT] = {"DockerReady", "HelmReady",
+                                                             "KubernetesReady", "Validated"};
+
+static const cJSON *condition(const cJSON *st, const char *type)
+{
+    const cJSON *c;
+
+    cJSON_ArrayForEach(c, p4_json_get(st, "conditions")) {
+        if (p4_text_eq(p4_json_str(c, "type"), type))
+            return c;
+    }
+    return NULL;
+}
+
+/* obj's status.report entry of stage name, when the report is this generation's. */
+static const cJSON *old_stage(const cJSON *obj, int64_t generation, const char *name)
+{
+    const cJSON *s;
+    int64_t gen = -1;
+
+    if (p4_json_int64(obj, "status.report.generation", &gen) != 0 || gen != generation)
+        return NULL;
+    cJSON_ArrayForEach(s, p4_json_get(obj, "status.report.stages")) {
+        if (p4_text_eq(p4_json_str(s, "name"), name))
+            return s;
+    }
+    return NULL;
+}
+
+/* "1h2m3s", "4m0s", "12s": as Go's time.Duration prints whole seconds. */
+static void duration_text(int64_t secs, char *out, size_t size)
+{
+    if (secs < 0)
+        secs = 0;
+    if (secs >= 3600)
+        (void)snprintf(out, size, "%" PRId64 "h%" PRId64 "m%" PRId64 "s", secs / 3600,
+                       secs / 60 % 60, secs % 60);
+    else if (secs >= 60)
+        (void)snprintf(out, size, "%" PRId64 "m%" PRId64 "s", secs / 60, secs % 60);
+    else
+        (void)snprintf(out, size, "%" PRId64 "s", secs);
+}
+
+/* One stage's entry: its result from its condition, its times kept while the result holds. */
+static cJSON *stage_entry(const cJSON *st, const cJSON *obj, int64_t generation, int i,
+                          const char *now)
+{
+    const cJSON *c = condition(st, stage_conditions[i]);
+    const cJSON *was = old_stage(obj, generation, stage_names[i]);
+    const char *status = p4_json_str(c, "status"), *result = "Pending";
+    const char *started = NULL, *finished = NULL, *old_result = p4_json_str(was, "result");
+    int64_t cgen = -1, a = 0, b = 0;
+    cJSON *e = p4_json_need(cJSON_CreateObject());
+
+    (void)p4_json_int64(c, "observedGeneration", &cgen);
+    if (c != NULL && cgen == generation)
+        result = p4_text_eq(status, "True")    ? "Passed"
+                 : p4_text_eq(status, "False") ? "Failed"
+                                               : "Running";
+    p4_json_need(cJSON_AddStringToObject(e, "name", stage_names[i]));
+    p4_json_need(cJSON_AddStringToObject(e, "result", result));
+    if (strcmp(result, "Pending") == 0)
+        return e;
+    if (p4_json_str(c, "reason"))
+        p4_json_need(cJSON_AddStringToObject(e, "reason", p4_json_str(c, "reason")));
+    started = p4_json_str(was, "startedAt");
+    if (started == NULL)
+        started = now;
+    p4_json_need(cJSON_AddStringToObject(e, "startedAt", started));
+    if (strcmp(result, "Running") == 0)
+        return e;
+    finished = p4_text_eq(old_result, result) ? p4_json_str(was, "finishedAt") : NULL;
+    if (finished == NULL)
+        finished = now;
+    p4_json_need(cJSON_AddStringToObject(e, "finishedAt", finished));
+    if (p4_timefmt_parse(started, &a) == 0 && p4_timefmt_parse(finished, &b) == 0) {
+        char d[48];
+        duration_text((b - a) / 1000000, d, sizeof(d));
+        p4_json_need(cJSON_AddStringToObject(e, "duration", d));
+    }
+    return e;
+}
+
+/* The gate of stage that is False, or NULL. */
+static const char *failing_gate(const cJSON *st, const char *stage)
+{
+    const cJSON *g;
+
+    cJSON_ArrayForEach(g, p4_json_get(st, "gates")) {
+        if (p4_text_eq(p4_json_str(g, "stage"), stage) &&
+            p4_text_eq(p4_json_str(g, "status"), "False"))
+            return p4_json_str(g, "name");
+    }
+    return NULL;
+}
+
+static void artifacts(cJSON *report, const cJSON *st, const cJSON *obj)
+{
+    cJSON *a = p4_json_need(cJSON_AddObjectToObject(report, "artifacts"));
+    const char *repo = p4_json_str(obj, "spec.image.repository");
+    const char *digest = p4_json_str(st, "image.digest");
+    const char *chart = p4_json_str(obj, "spec.chart.name");
+    const char *version = p4_json_str(st, "chart.version");
+    const cJSON *images = p4_json_get(st, "chart.images"), *inv = p4_json_get(st, "inventory");
+    char buf[1024];
+
+    if (repo && digest) {
+        (void)snprintf(buf, sizeof(buf), "%s@%s", repo, digest);
+        p4_json_need(cJSON_AddStringToObject(a, "image", buf));
+    }
+    if (cJSON_IsArray(images))
+        cJSON_AddItemToObject(a, "images", p4_json_need(cJSON_Duplicate(images, 1)));
+    if (chart && version) {
+        (void)snprintf(buf, sizeof(buf), "%s %s", chart, version);
+        p4_json_need(cJSON_AddStringToObject(a, "chart", buf));
+    }
+    if (p4_json_str(st, "chart.digest"))
+        p4_json_need(cJSON_AddStringToObject(a, "chartDigest", p4_json_str(st, "chart.digest")));
+    if (p4_json_str(st, "chart.manifest"))
+        p4_json_need(cJSON_AddStringToObject(a, "manifest", p4_json_str(st, "chart.manifest")));
+    if (cJSON_IsArray(inv))
+        p4_json_need(cJSON_AddNumberToObject(a, "inventory", cJSON_GetArraySize(inv)));
+}
+
+void p4_verdict_report(cJSON *st, const cJSON *obj, int64_t generation, const char *now,
+                       const char *verdict, const struct p4_verdict_failure *f)
+{
+    cJSON *report = p4_json_need(cJSON_CreateObject()), *stages;
+    const char *old_verdict = p4_json_str(obj, "status.report.verdict");
+    const char *started = p4_json_str(obj, "status.report.startedAt");
+    const char *finished = p4_json_str(obj, "status.report.finishedAt");
+    int64_t gen = -1;
+
+    if (p4_json_int64(obj, "status.report.generation", &gen) != 0 || gen != generation)
+        started = finished = old_verdict = NULL;
+    p4_json_need(cJSON_AddNumberToObject(report, "generation", (double)generation));
+    if (verdict)
+        p4_json_need(cJSON_AddStringToObject(report, "verdict", verdict));
+    p4_json_need(cJSON_AddStringToObject(report, "startedAt", started ? started : now));
+    if (verdict)
+        p4_json_need(cJSON_AddStringToObject(
+            report, "finishedAt", p4_text_eq(old_verdict, verdict) && finished ? finished : now));
+    stages = p4_json_need(cJSON_AddArrayToObject(report, "stages"));
+    for (int i = 0; i < P4_STAGE_COUNT; i++)
+        cJSON_AddItemToArray(stages, stage_entry(st, obj, generation, i, now));
+    artifacts(report, st, obj);
+    if (verdict && f && strcmp(verdict, "FAILED") == 0) {
+        cJSON *fail = p4_json_need(cJSON_AddObjectToObject(report, "failure"));
+        const char *gate = failing_gate(st, f->stage);
+        char remedy[600];
+
+        p4_json_need(cJSON_AddStringToObject(fail, "stage", f->stage));
+        if (gate)
+            p4_json_need(cJSON_AddStringToObject(fail, "gate", gate));
+        p4_json_need(cJSON_AddStringToObject(fail, "reason", f->reason ? f->reason : "Failed"));
+        p4_json_need(cJSON_AddStringToObject(fail, "message", f->message ? f->message : ""));
+        if (f->cls == P4_FAIL_ARTIFACT && !f->stalled)
+            (void)snprintf(remedy, sizeof(remedy),
+                           "it is retried (%d attempts in all); if it "
+                           "keeps failing: %s",
+                           f->attempts, p4_verdict_remedy(f->reason, f->cls));
+        else
+            (void)snprintf(remedy, sizeof(remedy), "%s", p4_verdict_remedy(f->reason, f->cls));
+        p4_json_need(cJSON_AddStringToObject(fail, "remediation", remedy));
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(st, "report");
+    cJSON_AddItemToObject(st, "report", report);
+    cJSON_DeleteItemFromObjectCaseSensitive(st, "verdict");
+    if (verdict)
+        p4_json_need(cJSON_AddStringToObject(st, "verdict", verdict));
+}
+
+static void item(cJSON *list, const char *stage, const char *text, bool done)
+{
+    cJSON *e = p4_json_need(cJSON_CreateObject());
+
+    p4_json_need(cJSON_AddStringToObject(e, "stage", stage));
+    p4_json_need(cJSON_AddStringToObject(e, "item", text));
+    p4_json_need(cJSON_AddBoolToObject(e, "done", done));
+    cJSON_AddItemToArray(list, e);
+}
+
+/* Did stage i pass for generation, as st says? */
+static bool passed(const cJSON *st, int i, int64_t generation)
+{
+    const cJSON *c = condition(st, stage_conditions[i]);
+    int64_t gen = -1;
+
+    (void)p4_json_int64(c, "observedGeneration", &gen);
+    return gen == generation && p4_text_eq(p4_json_str(c, "status"), "True");
+}
+
+void p4_verdict_readiness(cJSON *st, const cJSON *obj, int64_t generation)
+{
+    cJSON *list = p4_json_need(cJSON_CreateArray());
+    const char *digest = p4_json_str(st, "image.digest");
+    const char *manifest = p4_json_str(st, "chart.manifest");
+    const cJSON *http = p4_json_get(obj, "spec.validation.http");
+
+    item(list, "Docker", "an image to deploy (spec.image)",
+         p4_json_str(obj, "spec.image.repository") != NULL);
+    item(list, "Helm", "the Docker stage passed", passed(st, P4_STAGE_DOCKER, generation));
+    item(list, "Helm", "the image digest pinned (status.image.digest)", digest && digest[0]);
+    item(list, "Kubernetes", "the Helm stage passed", passed(st, P4_STAGE_HELM, generation));
+    item(list, "Kubernetes", "the chart rendered and its manifest stored (status.chart.manifest)",
+         manifest && manifest[0]);
+    item(list, "Validation", "the Kubernetes stage passed",
+         passed(st, P4_STAGE_KUBERNETES, generation));
+    item(list, "Validation", "health checks defined (spec.validation.http)",
+         cJSON_GetArraySize(http) > 0);
+    item(list, "Rollback", "a rollback target known (status.lastKnownGoodRevision)",
+         p4_json_get(st, "lastKnownGoodRevision") != NULL);
+    cJSON_DeleteItemFromObjectCaseSensitive(st, "readiness");
+    cJSON_AddItemToObject(st, "readiness", list);
+}

@@ -634,6 +634,22 @@ static int read_inputs(struct run *r)
     return rc;
 }
 
+/* r->images: the pinned image, then the others as the manifest now runs them. */
+static void keep_images(struct run *r, const struct other_images *imgs)
+{
+    char name[1024];
+
+    cJSON_Delete(r->images);
+    r->images = p4_json_need(cJSON_CreateArray());
+    (void)snprintf(name, sizeof(name), "%s@%s", r->pin.repository, r->pin.digest);
+    cJSON_AddItemToArray(r->images, p4_json_need(cJSON_CreateString(name)));
+    for (size_t i = 0; i < imgs->n; i++) {
+        const struct other_image *e = &imgs->img[i];
+        bool pinned = r->pin_all && p4_helm_pinned_name(e->image, e->digest, name, sizeof(name));
+        cJSON_AddItemToArray(r->images, p4_json_need(cJSON_CreateString(pinned ? name : e->image)));
+    }
+}
+
 void p4_helm_images(struct run *r)
 {
     struct work *w = r->w;
@@ -653,6 +669,7 @@ void p4_helm_images(struct run *r)
     }
     if (iw->imgs.n == 0) {
         r->nimages = 0;
+        keep_images(r, &iw->imgs);
         p4_helm_images_message(&iw->imgs, r->pin_all, r->pin.repository, msg, sizeof(msg));
         p4_stagerun_gate(&r->base, G_IMAGES, "True", "NoOtherImages", "%s", msg);
         p4_stagerun_next(&r->base, S_DRYRUN);
@@ -1042,6 +1059,7 @@ static void images_done(struct run *r)
         w->manifest_len = len;
     }
     r->nimages = (int)iw->imgs.n;
+    keep_images(r, &iw->imgs);
     p4_helm_images_message(&iw->imgs, r->pin_all, r->pin.repository, msg, sizeof(msg));
     if (r->scan_all) { /* spec.image.scan.scope all */
         size_t used = strlen(msg);

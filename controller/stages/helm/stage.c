@@ -160,6 +160,7 @@ static void destroy(struct p4_stagerun *base)
 
     cJSON_Delete(r->chart);
     cJSON_Delete(r->image);
+    cJSON_Delete(r->images);
     free(r->pin.repository);
     free(r->pin.tag);
     cJSON_Delete(r->pin.paths);
@@ -233,8 +234,11 @@ static cJSON *status_of(const struct p4_stagerun *base)
     chart = cJSON_AddObjectToObject(st, "chart");
     cJSON_AddStringToObject(chart, "version", r->version);
     cJSON_AddStringToObject(chart, "digest", r->digest);
-    if (r->base.state == P4_STAGE_PASSED)
+    if (r->base.state == P4_STAGE_PASSED) {
         cJSON_AddStringToObject(chart, "manifest", r->secret);
+        if (r->images)
+            cJSON_AddItemToObject(chart, "images", p4_json_need(cJSON_Duplicate(r->images, 1)));
+    }
     return st;
 }
 

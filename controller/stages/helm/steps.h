@@ -164,7 +164,9 @@ struct run {
     /* What the checks found; kept across attempts. */
     char version[128], digest[80], secret[SECRET_NAME_MAX + 1];
     int nobjects;
-    int nimages; /* other images checked */
+    int nimages;   /* other images checked */
+    cJSON *images; /* every image the manifest runs, as applied ("repo@digest" when pinned),
+                      the pinned one first; status.chart.images once the stage passed */
 };
 
 /* How a gate fails: the gate, its failure class and its reason (static). */

@@ -389,8 +389,6 @@ static void finish(cJSON *st, cJSON *conds, const cJSON *old_conds, const cJSON 
     (void)p4_json_int64(obj, "status.report.generation", &old_gen);
     if (i >= P4_STAGE_COUNT) {
         const char *problem = p4_json_str(st, "health.problem");
-        const char *summary =
-            p4_json_str(find_condition(conds, stage_conditions[P4_STAGE_VALIDATION]), "message");
         verdict = "SUCCESSFUL";
         set_string(st, "stage", "Done");
         cJSON_DeleteItemFromObjectCaseSensitive(st, "lastKnownGoodRevision");
@@ -407,8 +405,8 @@ static void finish(cJSON *st, cJSON *conds, const cJSON *old_conds, const cJSON 
         } else {
             (void)snprintf(msg, sizeof(msg),
                            "Generation %" PRId64 ": SUCCESSFUL: every gate of the Docker, Helm, "
-                           "Kubernetes and Validation stages passed%s%s",
-                           generation, summary ? "; " : "", summary ? summary : "");
+                           "Kubernetes and Validation stages passed",
+                           generation);
             set_condition(conds, "Ready", "True", "Succeeded", msg, generation, now);
             set_condition(conds, "Reconciling", "False", "Succeeded", msg, generation, now);
             if (p4_text_eq(old_ready, "Degraded") && old_gen == generation)

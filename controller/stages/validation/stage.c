@@ -102,19 +102,30 @@ time_t p4_vstage_since(const cJSON *obj, time_t now)
 
 void p4_vstage_done(struct run *r)
 {
-    char summary[P4_ERROR_MESSAGE_MAX];
+    char summary[P4_ERROR_MESSAGE_MAX], skipped[128] = "";
     size_t n = 0;
 
     summary[0] = '\0';
-    for (int g = 0; g < G_COUNT && n < sizeof(summary); g++) {
+    for (int g = 0; g < G_COUNT; g++) {
         const struct p4_gate *gate = &r->base.gates[g];
-        int w = snprintf(summary + n, sizeof(summary) - n, "%s%s: %s", g ? "; " : "", gate_names[g],
-                         gate->message ? gate->message : "checked");
-        if (w < 0)
+        int w;
+        if (p4_text_eq(gate->reason, P4_VSTAGE_NOT_REQUIRED)) {
+            size_t k = strlen(skipped);
+            (void)snprintf(skipped + k, sizeof(skipped) - k, "%s%s", k ? ", " : "", gate_names[g]);
+            continue;
+        }
+        if (n >= sizeof(summary))
             break;
-        n += (size_t)w;
+        w = snprintf(summary + n, sizeof(summary) - n, "%s%s: %s", n ? "; " : "", gate_names[g],
+                     gate->message ? gate->message : "passed");
+        if (w > 0)
+            n += (size_t)w;
     }
-    p4_stagerun_passed(&r->base, "Validated", "%s", summary);
+    if (skipped[0])
+        p4_stagerun_passed(&r->base, "Validated", "%s%snot required (nothing declared): %s",
+                           summary, summary[0] ? "; " : "", skipped);
+    else
+        p4_stagerun_passed(&r->base, "Validated", "%s", summary);
 }
 
 static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *err)

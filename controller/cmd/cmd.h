@@ -4,7 +4,7 @@
  *
  * main.c reads the command line and hands it on: to the operator itself
  * (operator.c), or to a subcommand, one file each (resolve.c, imagecheck.c,
- * apply.c, chartfetch.c). flags.c holds the operator's flags and the cluster
+ * apply.c, chartfetch.c, report.c). flags.c holds the operator's flags and the cluster
  * configuration they name; files.c reads the files a subcommand is given.
  * A subcommand returns the process's exit code and prints what it has to say
  * on stdout and stderr itself.
@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "phase4/core/error.h"
 #include "phase4/kube/kubeconfig.h"
@@ -71,5 +72,9 @@ int p4_cmd_resolve(const struct p4_cmd_options *o, const char *api_version, cons
 int p4_cmd_image_check(int argc, char **argv);
 int p4_cmd_apply(int argc, char **argv);
 int p4_cmd_chart_fetch(int argc, char **argv);
+/* program: how the user called it, "phase4-operator" or "kubectl phase4", for usage lines. */
+int p4_cmd_report(int argc, char **argv, const char *program);
+/* report.c: the report subcommand's lines of the usage text. */
+void p4_cmd_report_usage(FILE *out, const char *program);
 
 #endif

@@ -120,9 +120,13 @@ static void usage(FILE *out)
         "                          [--docker-config FILE] [--insecure] [--cache-dir DIR]\n"
         "                          fetch a chart (index.yaml or oci://), verify its digest and\n"
         "                          cache it, as the Helm stage will (credentials for an HTTP\n"
-        "                          repository from $P4_CHART_USERNAME, $P4_CHART_PASSWORD)\n"
-        "  --help                  print this help\n",
+        "                          repository from $P4_CHART_USERNAME, $P4_CHART_PASSWORD)\n",
         out);
+    p4_cmd_report_usage(out, "phase4-operator");
+    (void)fputs("                          (as a kubectl plugin: the binary on PATH as\n"
+                "                          kubectl-phase4, then kubectl phase4 report NAME)\n"
+                "  --help                  print this help\n",
+                out);
 }
 
 /* A Kubernetes object name (RFC 1123 subdomain): a ServiceAccount's. */

@@ -303,10 +303,13 @@ static bool put_stage(cJSON *st, cJSON *conds, const cJSON *obj, int i,
         }
         if (res->cls == P4_FAIL_ARTIFACT)
             (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": the %s stage failed %d times; a new or "
+                           "Generation %" PRId64 ": the %s stage failed %d %s; a new or "
                            "fixed %s is needed: %s",
-                           generation, name, res->attempts,
-                           i == P4_STAGE_DOCKER ? "image" : "chart or values", res->err.message);
+                           generation, name, res->attempts, res->attempts == 1 ? "time" : "times",
+                           i == P4_STAGE_DOCKER       ? "image"
+                           : i == P4_STAGE_VALIDATION ? "image, chart or validation spec"
+                                                      : "chart or values",
+                           res->err.message);
         else
             (void)snprintf(msg, sizeof(msg),
                            "Generation %" PRId64 ": the %s stage cannot go on until this is "

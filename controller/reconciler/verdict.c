@@ -184,9 +184,23 @@ static const char *failing_gate(const cJSON *st, const char *stage)
     return NULL;
 }
 
-static void artifacts(cJSON *report, const cJSON *st, const cJSON *obj)
+/* Did stage i pass for generation, as st says? */
+static bool passed(const cJSON *st, int i, int64_t generation)
+{
+    const cJSON *c = condition(st, stage_conditions[i]);
+    int64_t gen = -1;
+
+    (void)p4_json_int64(c, "observedGeneration", &gen);
+    return gen == generation && p4_text_eq(p4_json_str(c, "status"), "True");
+}
+
+/* What this generation's stages made: an artifact shows once its stage passed for it. */
+static void artifacts(cJSON *report, const cJSON *st, const cJSON *obj, int64_t generation)
 {
     cJSON *a = p4_json_need(cJSON_AddObjectToObject(report, "artifacts"));
+    bool docker = passed(st, P4_STAGE_DOCKER, generation);
+    bool helm = docker && passed(st, P4_STAGE_HELM, generation);
+    bool kube = helm && passed(st, P4_STAGE_KUBERNETES, generation);
     const char *repo = p4_json_str(obj, "spec.image.repository");
     const char *digest = p4_json_str(st, "image.digest");
     const char *chart = p4_json_str(obj, "spec.chart.name");
@@ -194,10 +208,12 @@ static void artifacts(cJSON *report, const cJSON *st, const cJSON *obj)
     const cJSON *images = p4_json_get(st, "chart.images"), *inv = p4_json_get(st, "inventory");
     char buf[1024];
 
-    if (repo && digest) {
+    if (docker && repo && digest) {
         (void)snprintf(buf, sizeof(buf), "%s@%s", repo, digest);
         p4_json_need(cJSON_AddStringToObject(a, "image", buf));
     }
+    if (!helm)
+        return;
     if (cJSON_IsArray(images))
         cJSON_AddItemToObject(a, "images", p4_json_need(cJSON_Duplicate(images, 1)));
     if (chart && version) {
@@ -208,7 +224,7 @@ static void artifacts(cJSON *report, const cJSON *st, const cJSON *obj)
         p4_json_need(cJSON_AddStringToObject(a, "chartDigest", p4_json_str(st, "chart.digest")));
     if (p4_json_str(st, "chart.manifest"))
         p4_json_need(cJSON_AddStringToObject(a, "manifest", p4_json_str(st, "chart.manifest")));
-    if (cJSON_IsArray(inv))
+    if (kube && cJSON_IsArray(inv))
         p4_json_need(cJSON_AddNumberToObject(a, "inventory", cJSON_GetArraySize(inv)));
 }
 
@@ -233,7 +249,7 @@ void p4_verdict_report(cJSON *st, const cJSON *obj, int64_t generation, const ch
     stages = p4_json_need(cJSON_AddArrayToObject(report, "stages"));
     for (int i = 0; i < P4_STAGE_COUNT; i++)
         cJSON_AddItemToArray(stages, stage_entry(st, obj, generation, i, now));
-    artifacts(report, st, obj);
+    artifacts(report, st, obj, generation);
     if (verdict && f && strcmp(verdict, "FAILED") == 0) {
         cJSON *fail = p4_json_need(cJSON_AddObjectToObject(report, "failure"));
         const char *gate = failing_gate(st, f->stage);
@@ -270,16 +286,6 @@ static void item(cJSON *list, const char *stage, const char *text, bool done)
     cJSON_AddItemToArray(list, e);
 }
 
-/* Did stage i pass for generation, as st says? */
-static bool passed(const cJSON *st, int i, int64_t generation)
-{
-    const cJSON *c = condition(st, stage_conditions[i]);
-    int64_t gen = -1;
-
-    (void)p4_json_int64(c, "observedGeneration", &gen);
-    return gen == generation && p4_text_eq(p4_json_str(c, "status"), "True");
-}
-
 void p4_verdict_readiness(cJSON *st, const cJSON *obj, int64_t generation)
 {
     cJSON *list = p4_json_need(cJSON_CreateArray());
@@ -290,10 +296,11 @@ void p4_verdict_readiness(cJSON *st, const cJSON *obj, int64_t generation)
     item(list, "Docker", "an image to deploy (spec.image)",
          p4_json_str(obj, "spec.image.repository") != NULL);
     item(list, "Helm", "the Docker stage passed", passed(st, P4_STAGE_DOCKER, generation));
-    item(list, "Helm", "the image digest pinned (status.image.digest)", digest && digest[0]);
+    item(list, "Helm", "the image digest pinned (status.image.digest)",
+         passed(st, P4_STAGE_DOCKER, generation) && digest && digest[0]);
     item(list, "Kubernetes", "the Helm stage passed", passed(st, P4_STAGE_HELM, generation));
     item(list, "Kubernetes", "the chart rendered and its manifest stored (status.chart.manifest)",
-         manifest && manifest[0]);
+         passed(st, P4_STAGE_HELM, generation) && manifest && manifest[0]);
     item(list, "Validation", "the Kubernetes stage passed",
          passed(st, P4_STAGE_KUBERNETES, generation));
     item(list, "Validation", "health checks defined (spec.validation.http)",

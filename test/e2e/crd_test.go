@@ -60,7 +60,10 @@ func TestExamplesApplyWithDefaults(t *testing.T) {
 		"target.allowClusterScoped":    false,
 		"image.insecure":               false,
 		"validation.http.0.timeout":    "5s",
-		"validation.logs.sinceSeconds": int64(300),
+		"validation.http.0.interval":   "2s",
+		"validation.smokeTestOrder":    "Serial",
+		"validation.logs.enabled":      true,
+		"validation.logs.limitBytes":   int64(1048576),
 	} {
 		if got := lookup(spec, path); got != want {
 			t.Errorf("spec.%s = %#v, want default %#v", path, got, want)

@@ -310,3 +310,64 @@ func TestValidationHealthEndpointFails(t *testing.T) {
 		t.Errorf("slow: Validated = %v, want HealthCheckTimedOut naming the timeout", c)
 	}
 }
+
+// setPodReady sets a pod's Ready and ContainersReady conditions as a kubelet
+// would (KWOK leaves a Running pod's status alone).
+func setPodReady(t testing.TB, ctx context.Context, ns, name string, ready bool) {
+	t.Helper()
+	status := "False"
+	if ready {
+		status = "True"
+	}
+	patch := fmt.Sprintf(`{"status":{"conditions":[{"type":"Ready","status":%q},{"type":"ContainersReady","status":%q}]}}`,
+		status, status)
+	if out, err := kubectl(ctx, "patch", "pod", name, "-n", ns, "--subresource=status", "--type=strategic", "-p", patch); err != nil {
+		t.Fatalf("patch pod %s Ready=%s: %v\n%s", name, status, err, out)
+	}
+}
+
+// After a SUCCESSFUL verdict the workloads stay watched: a pod that stops
+// being ready turns Ready False with reason Degraded (one Warning, naming
+// the workload), and when it is ready again Ready is True again (one
+// Normal Recovered); the verdict stays SUCCESSFUL throughout.
+func TestValidationDegradedAfterTheVerdict(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-degraded")
+	kubeOperator(t, ctx)
+
+	createP4D(t, ctx, kubeP4D(t, ns, "web", "0.1.0", map[string]any{"replicaCount": 1}))
+	waitVerdict(t, ctx, ns, "web", "SUCCESSFUL", 2*time.Minute)
+	pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=web"})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("the release's pods: %v, %v", pods, err)
+	}
+	pod := pods.Items[0].Name
+
+	setPodReady(t, ctx, ns, pod, false)
+	obj := waitCondition(t, ctx, ns, "web", "Ready", "False", "Degraded", time.Minute)
+	if msg := fmt.Sprint(condition(obj, "Ready")["message"]); !strings.Contains(msg, "web-webapp") {
+		t.Errorf("Ready message does not name the workload: %q", msg)
+	}
+	if p, _, _ := unstructured.NestedString(obj.Object, "status", "health", "problem"); p == "" {
+		t.Error("status.health.problem is empty while Degraded")
+	}
+	if v, _, _ := unstructured.NestedString(obj.Object, "status", "verdict"); v != "SUCCESSFUL" {
+		t.Errorf("status.verdict = %q while Degraded, want SUCCESSFUL (the generation's verdict stays)", v)
+	}
+	waitEvent(t, ctx, ns, "web", "Warning", "Degraded", "web-webapp")
+
+	setPodReady(t, ctx, ns, pod, true)
+	waitCondition(t, ctx, ns, "web", "Ready", "True", "Succeeded", time.Minute)
+	waitEvent(t, ctx, ns, "web", "Normal", "Recovered", "SUCCESSFUL")
+	events, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events.Items {
+		if (e.Reason == "Degraded" || e.Reason == "Recovered") && e.Count > 1 {
+			t.Errorf("Event %s told %d times, want once", e.Reason, e.Count)
+		}
+	}
+}

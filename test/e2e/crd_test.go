@@ -53,17 +53,17 @@ func TestExamplesApplyWithDefaults(t *testing.T) {
 	}
 	spec := shop.Object["spec"].(map[string]any)
 	for path, want := range map[string]any{
-		"rollout.retries":              int64(2),
-		"rollout.force":                false,
-		"deletionPolicy":               "Delete",
-		"suspend":                      false,
-		"target.allowClusterScoped":    false,
-		"image.insecure":               false,
-		"validation.http.0.timeout":    "5s",
-		"validation.http.0.interval":   "2s",
-		"validation.smokeTestOrder":    "Serial",
-		"validation.logs.enabled":      true,
-		"validation.logs.limitBytes":   int64(1048576),
+		"rollout.retries":            int64(2),
+		"rollout.force":              false,
+		"deletionPolicy":             "Delete",
+		"suspend":                    false,
+		"target.allowClusterScoped":  false,
+		"image.insecure":             false,
+		"validation.http.0.timeout":  "5s",
+		"validation.http.0.interval": "2s",
+		"validation.smokeTestOrder":  "Serial",
+		"validation.logs.enabled":    true,
+		"validation.logs.limitBytes": int64(1048576),
 	} {
 		if got := lookup(spec, path); got != want {
 			t.Errorf("spec.%s = %#v, want default %#v", path, got, want)

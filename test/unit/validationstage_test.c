@@ -2,11 +2,6 @@
  * validationstage_test.c: the Validation stage's pure parts: an HTTP check read from the spec,
  * an answer judged against it, and when the rollout began.
  */
-#include "phase4/core/error.h"
-#include "phase4/core/json.h"
-#include "stages/validation/steps.h"
-#include "testjson.h"
-#include <cmocka.h> /* after the four it needs */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h> /* after the four it needs */
+
+#include "phase4/core/error.h"
+#include "phase4/core/json.h"
+#include "stages/validation/steps.h"
+#include "testjson.h"
 
 static void read_check(const char *json, struct p4_vstage_check *c, cJSON **keep)
 {

@@ -21,7 +21,8 @@ static bool group_is(struct p4_span g, const char *want)
     return p4_span_cmp(g, p4_span_of(want)) == 0;
 }
 
-cJSON *p4_podspec_of(cJSON *obj)
+/* The pod template of obj (a Pod is its own), or NULL for a kind with none. */
+static cJSON *template_of(const cJSON *obj)
 {
     const char *kind = p4_json_str(obj, "kind");
     struct p4_span g = api_group(p4_json_str(obj, "apiVersion"));
@@ -30,22 +31,32 @@ cJSON *p4_podspec_of(cJSON *obj)
     if (kind == NULL || !cJSON_IsObject(spec))
         return NULL;
     if (group_is(g, "") && strcmp(kind, "Pod") == 0)
-        return spec;
+        return (cJSON *)obj;
     if ((group_is(g, "") && strcmp(kind, "ReplicationController") == 0) ||
         (group_is(g, "apps") &&
          (strcmp(kind, "Deployment") == 0 || strcmp(kind, "ReplicaSet") == 0 ||
           strcmp(kind, "StatefulSet") == 0 || strcmp(kind, "DaemonSet") == 0)) ||
-        (group_is(g, "batch") && strcmp(kind, "Job") == 0)) {
-        t = cJSON_GetObjectItemCaseSensitive(spec, "template");
-        return cJSON_GetObjectItemCaseSensitive(t, "spec");
-    }
+        (group_is(g, "batch") && strcmp(kind, "Job") == 0))
+        return cJSON_GetObjectItemCaseSensitive(spec, "template");
     if (group_is(g, "batch") && strcmp(kind, "CronJob") == 0) {
         t = cJSON_GetObjectItemCaseSensitive(spec, "jobTemplate");
         t = cJSON_GetObjectItemCaseSensitive(t, "spec");
-        t = cJSON_GetObjectItemCaseSensitive(t, "template");
-        return cJSON_GetObjectItemCaseSensitive(t, "spec");
+        return cJSON_GetObjectItemCaseSensitive(t, "template");
     }
     return NULL;
+}
+
+cJSON *p4_podspec_of(cJSON *obj)
+{
+    return cJSON_GetObjectItemCaseSensitive(template_of(obj), "spec");
+}
+
+const cJSON *p4_podspec_labels(const cJSON *obj)
+{
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(template_of(obj), "metadata");
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(meta, "labels");
+
+    return cJSON_IsObject(labels) ? labels : NULL;
 }
 
 void p4_podspec_each_container(cJSON *obj, p4_podspec_container_fn fn, void *data)

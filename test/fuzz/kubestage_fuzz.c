@@ -1,16 +1,14 @@
 /*
- * kubestage_fuzz.c: libFuzzer target for what the Kubernetes stage reads from the cluster: label
- * selectors of the workloads it applied (p4_selector_matches) and the manifest Secret the Helm
- * stage stored (p4_manifest_secret_text), both editable by anyone who can edit those objects.
+ * kubestage_fuzz.c: libFuzzer target for what the Kubernetes stage reads from the cluster: the
+ * manifest Secret the Helm stage stored (p4_manifest_secret_text), editable by anyone who can
+ * edit Secrets in its namespace. (The label selectors of the workloads it applied have their own
+ * target, selector_fuzz.c.)
  *
- * Input: bytes parsed by cJSON_ParseWithLength. When they read as an object, its "selector" is
- * matched against its "labels", and the object itself is read as a manifest Secret with a limit
- * of 1 MiB.
- * Invariants: a selector that is not an object matches nothing; a pod without labels matches
- * as one with empty labels; the answer does not change when asked again. A manifest read back
- * is NUL-terminated after len bytes, len is within the limit, and reading it again with the
- * limit set to len gives the same bytes; a refusal is P4_ERR_INVALID or P4_ERR_TOOBIG (or
- * P4_ERR_INTERNAL) with a reason and a message.
+ * Input: bytes parsed by cJSON_ParseWithLength. When they read as an object, it is read as a
+ * manifest Secret with a limit of 1 MiB.
+ * Invariants: a manifest read back is NUL-terminated after len bytes, len is within the limit,
+ * and reading it again with the limit set to len gives the same bytes; a refusal is
+ * P4_ERR_INVALID or P4_ERR_TOOBIG (or P4_ERR_INTERNAL) with a reason and a message.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,25 +17,8 @@
 #include "phase4/core/error.h"
 #include "phase4/core/json.h"
 #include "phase4/reconciler/manifest.h"
-#include "phase4/stages/kubernetes/stage.h"
 
 #define MANIFEST_MAX ((size_t)1 << 20)
-
-static void selector(const cJSON *obj)
-{
-    const cJSON *sel = cJSON_GetObjectItemCaseSensitive(obj, "selector");
-    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(obj, "labels");
-    cJSON *empty = p4_json_need(cJSON_CreateObject());
-    bool m = p4_selector_matches(sel, labels);
-
-    if (m && !cJSON_IsObject(sel))
-        abort();
-    if (p4_selector_matches(sel, labels) != m)
-        abort();
-    if (p4_selector_matches(sel, NULL) != p4_selector_matches(sel, empty))
-        abort();
-    cJSON_Delete(empty);
-}
 
 static char *secret_text(const cJSON *obj, size_t max, size_t *len)
 {
@@ -76,7 +57,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cJSON *obj = cJSON_ParseWithLength((const char *)data, size);
 
     if (cJSON_IsObject(obj)) {
-        selector(obj);
         manifest(obj);
     }
     cJSON_Delete(obj);

@@ -1,6 +1,6 @@
 /*
- * podspec_test.c: the pod template of each workload kind (kube/podspec.h), and the
- * ServiceAccount a pod template names by default.
+ * podspec_test.c: the pod template of each workload kind (kube/podspec.h), the labels its pods
+ * get, and the ServiceAccount a pod template names by default.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -77,11 +77,58 @@ static void default_service_account(void **state)
     cJSON_Delete(cm);
 }
 
+/* The labels a workload's pods get: what a PodMonitor's selector is matched against. */
+static void pod_labels_of_each_kind(void **state)
+{
+    static const struct {
+        const char *json;
+        const char *path; /* where its pods' labels are; NULL: none */
+    } cases[] = {
+        {"{'apiVersion':'v1','kind':'Pod','metadata':{'labels':{'app':'web'}},'spec':{}}",
+         "metadata.labels"},
+        {"{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'labels':{'chart':'x'}},"
+         "'spec':{'template':{'metadata':{'labels':{'app':'web'}},'spec':{}}}}",
+         "spec.template.metadata.labels"},
+        {"{'apiVersion':'apps/v1','kind':'DaemonSet','spec':{'template':{'metadata':"
+         "{'labels':{'app':'web'}}}}}",
+         "spec.template.metadata.labels"},
+        {"{'apiVersion':'batch/v1','kind':'Job','spec':{'template':{'metadata':"
+         "{'labels':{'app':'web'}}}}}",
+         "spec.template.metadata.labels"},
+        {"{'apiVersion':'batch/v1','kind':'CronJob','spec':{'jobTemplate':{'spec':{'template':"
+         "{'metadata':{'labels':{'app':'web'}}}}}}}",
+         "spec.jobTemplate.spec.template.metadata.labels"},
+        /* a template without labels, labels of the wrong shape, a kind with no pods */
+        {"{'apiVersion':'apps/v1','kind':'Deployment','spec':{'template':{'spec':{}}}}", NULL},
+        {"{'apiVersion':'apps/v1','kind':'Deployment','spec':{'template':{'metadata':"
+         "{'labels':['app']}}}}",
+         NULL},
+        {"{'apiVersion':'v1','kind':'Service','metadata':{'labels':{'app':'web'}},'spec':{}}",
+         NULL},
+        {"{'apiVersion':'example.com/v1','kind':'Deployment','spec':{'template':{'metadata':"
+         "{'labels':{'app':'web'}}}}}",
+         NULL},
+    };
+
+    (void)state;
+    assert_null(p4_podspec_labels(NULL));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cJSON *obj = test_json(cases[i].json);
+        const cJSON *labels = p4_podspec_labels(obj);
+        if (cases[i].path == NULL)
+            assert_null(labels);
+        else
+            assert_ptr_equal(labels, p4_json_get(obj, cases[i].path));
+        cJSON_Delete(obj);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_kind_has_its_pod_template),
         cmocka_unit_test(default_service_account),
+        cmocka_unit_test(pod_labels_of_each_kind),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,6 @@
  *                namespace's pods, EndpointSlices and Warning Events, and the routing of an
  *                event to the resources it concerns.
  *   drift.c      objects changed or deleted by hand: noticed, applied again, reported.
- *   selector.c   label selectors (p4_selector_matches, public).
  *
  * Functions here are p4_kstage_*. Those that take neither a run nor the stage are pure: they
  * decide from their arguments alone (borrowed for the call), allocate nothing unless they say
@@ -37,6 +36,7 @@
 #include "health.h"
 #include "phase4/core/error.h"
 #include "phase4/core/strmap.h"
+#include "phase4/kube/selector.h"
 #include "phase4/reconciler/stagerun.h"
 #include "phase4/runtime/informer.h"
 #include "phase4/stages/kubernetes/applyset.h"

@@ -98,8 +98,7 @@ static void record(struct run *r, int i, bool ok, const char *reason, const char
     h->due = uv_now(r->v->sr.loop) + h->c.interval_ms;
 }
 
-/* Is this answer the API server's own (a v1 Status), not the backend's? */
-static bool from_api_server(const struct p4_kube_result *res)
+bool p4_vstage_from_api_server(const struct p4_kube_result *res)
 {
     struct p4_error err;
     cJSON *doc;
@@ -126,7 +125,7 @@ static void on_proxied(struct p4_kube_result *res, void *data)
     free(p);
     if (p4_stagerun_back(&r->base) == NULL)
         return;
-    api = from_api_server(res);
+    api = p4_vstage_from_api_server(res);
     if (res->status == 0) { /* the API server did not answer: waited out, not the check's */
         struct p4_error err = res->err;
         if (res->rc == P4_ERR_TIMEOUT) {
@@ -226,6 +225,21 @@ static int escape_path(const char *in, char *out, size_t size)
     return 0;
 }
 
+int p4_vstage_proxy_path(const char *ns, const char *service, bool https, const char *port,
+                         const char *path, char *out, size_t size)
+{
+    char ens[256], esvc[256], epath[6144];
+    int n;
+
+    if (p4_kube_escape(ns, ens, sizeof(ens)) != 0 ||
+        p4_kube_escape(service, esvc, sizeof(esvc)) != 0 ||
+        escape_path(path, epath, sizeof(epath)) != 0)
+        return P4_ERR_TOOBIG;
+    n = snprintf(out, size, "/api/v1/namespaces/%s/services/%s%s:%s/proxy%s", ens,
+                 https ? "https:" : "", esvc, port, epath);
+    return n < 0 || (size_t)n >= size ? P4_ERR_TOOBIG : 0;
+}
+
 static int send_probe(struct run *r, int i)
 {
     struct hcheck *h = &r->w->http->checks[i];
@@ -237,17 +251,12 @@ static int send_probe(struct run *r, int i)
     p->sent = uv_now(r->v->sr.loop);
     p4_stagerun_out(&r->base);
     if (h->c.service) {
-        char ens[256], esvc[256], epath[6144], path[8192];
-        if (p4_kube_escape(r->base.target_ns, ens, sizeof(ens)) != 0 ||
-            p4_kube_escape(h->c.service, esvc, sizeof(esvc)) != 0 ||
-            escape_path(h->c.path, epath, sizeof(epath)) != 0)
-            rc = P4_ERR_TOOBIG;
-        else {
-            (void)snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/%s%s:%s/proxy%s",
-                           ens, h->c.https ? "https:" : "", esvc, h->c.port, epath);
+        char path[8192];
+        rc = p4_vstage_proxy_path(r->base.target_ns, h->c.service, h->c.https, h->c.port, h->c.path,
+                                  path, sizeof(path));
+        if (rc == 0)
             rc = p4_kube_proxy(r->base.kube, h->c.method, path, (long)h->c.timeout_ms,
                                P4_VSTAGE_BODY_MAX, on_proxied, p);
-        }
     } else {
         struct p4_http_opts o = {.method = h->c.method,
                                  .url = h->c.url,

@@ -14,6 +14,18 @@
 
 #define EXCERPT_MAX 160
 
+bool p4_vstage_port_read(const cJSON *port, char out[16])
+{
+    out[0] = '\0';
+    if (cJSON_IsNumber(port) && port->valuedouble >= 1 && port->valuedouble <= 65535)
+        (void)snprintf(out, 16, "%d", port->valueint);
+    else if (cJSON_IsString(port) && port->valuestring[0] && strlen(port->valuestring) < 16 &&
+             strspn(port->valuestring, "abcdefghijklmnopqrstuvwxyz0123456789-") ==
+                 strlen(port->valuestring))
+        (void)snprintf(out, 16, "%s", port->valuestring);
+    return out[0] != '\0';
+}
+
 int p4_vstage_check_read(const cJSON *entry, int i, struct p4_vstage_check *c, struct p4_error *err)
 {
     const cJSON *port = p4_json_get(entry, "port"), *code;
@@ -26,13 +38,7 @@ int p4_vstage_check_read(const cJSON *entry, int i, struct p4_vstage_check *c, s
     if ((c->service == NULL) == (c->url == NULL))
         return p4_error_set(err, P4_ERR_INVAL,
                             "spec.validation.http[%d] needs exactly one of service or url", i);
-    if (cJSON_IsNumber(port) && port->valuedouble >= 1 && port->valuedouble <= 65535)
-        (void)snprintf(c->port, sizeof(c->port), "%d", port->valueint);
-    else if (cJSON_IsString(port) && port->valuestring[0] && strlen(port->valuestring) < 16 &&
-             strspn(port->valuestring, "abcdefghijklmnopqrstuvwxyz0123456789-") ==
-                 strlen(port->valuestring))
-        (void)snprintf(c->port, sizeof(c->port), "%s", port->valuestring);
-    else if (c->service)
+    if (!p4_vstage_port_read(port, c->port) && c->service)
         return p4_error_set(err, P4_ERR_INVAL,
                             "spec.validation.http[%d].port must be a port number or name", i);
     c->https = p4_text_eq(scheme, "https");

@@ -8,7 +8,10 @@
  *   httpjudge.c  one answer judged against a check (status codes, body, JSON value): pure.
  *   smoke.c      S_SMOKE: the smoke-test Jobs (SmokeTests).
  *   logs.c       S_LOGS: the release's pod logs (Logs).
- *   metrics.c    S_METRICS: metrics collection (Metrics).
+ *   metrics.c    S_METRICS: metrics collection (Metrics): the endpoint through the service
+ *                proxy, a Prometheus query, a ServiceMonitor or PodMonitor, one after the other.
+ *   metricsjudge.c  spec.validation.metrics read, and each part's answer judged: pure.
+ *   promtext.c   the Prometheus text format read as a stream (promtext.h).
  *
  * Functions here are p4_vstage_*. Those that take neither a run nor the stage are pure and are
  * what test/unit/validationstage_test.c checks.
@@ -89,6 +92,15 @@ void p4_vstage_done(struct run *r);
 
 void p4_vstage_http(struct run *r); /* S_HTTP */
 void p4_vstage_http_end(struct run *r);
+/*
+ * The service proxy's path to path on Service service (port a number or name, https for the
+ * https: scheme prefix) in namespace ns: /api/v1/namespaces/NS/services/[https:]NAME:PORT/proxy
+ * PATH, each part escaped. 0 or P4_ERR_TOOBIG.
+ */
+int p4_vstage_proxy_path(const char *ns, const char *service, bool https, const char *port,
+                         const char *path, char *out, size_t size);
+/* Is a p4_kube_proxy answer the API server's own (a v1 Status), not the backend's? */
+bool p4_vstage_from_api_server(const struct p4_kube_result *res);
 
 /* ---- httpjudge.c ---- */
 
@@ -109,6 +121,9 @@ struct p4_vstage_check {
     uint64_t timeout_ms, interval_ms;
     int success_threshold, failure_threshold;
 };
+
+/* A Service port (a number 1-65535, or a name) as text into out; false when it is neither. */
+bool p4_vstage_port_read(const cJSON *port, char out[16]);
 
 /* Entry i of spec.validation.http (borrowed by *c while the spec lives). 0 or P4_ERR_INVAL. */
 int p4_vstage_check_read(const cJSON *entry, int i, struct p4_vstage_check *c,
@@ -139,5 +154,67 @@ void p4_vstage_logs_end(struct run *r);
 
 void p4_vstage_metrics(struct run *r); /* S_METRICS */
 void p4_vstage_metrics_end(struct run *r);
+
+/* ---- metricsjudge.c ---- */
+
+/* The most bytes of a metrics endpoint's answer read. */
+#define P4_VSTAGE_METRICS_BODY_MAX ((size_t)4 << 20)
+/* The most series spec.validation.metrics.endpoint.series names (the CRD's maxItems). */
+#define P4_VSTAGE_SERIES_MAX 32
+
+/* spec.validation.metrics, read. Strings are borrowed from the spec unless said otherwise. */
+struct p4_vstage_metrics_spec {
+    bool endpoint, prometheus, monitor; /* the parts declared: each is required */
+    /* endpoint */
+    const char *service;
+    char port[16];
+    bool https;
+    const char *path; /* "/metrics" when absent */
+    const char *series[P4_VSTAGE_SERIES_MAX];
+    int nseries;
+    char where[400]; /* "web:8080/metrics" (with "https:" first for https), for messages */
+    /* prometheus */
+    const char *url;
+    char query[1100]; /* the spec's, or up{namespace="<target namespace>"} */
+    char url_shown[300];
+};
+
+/* spec.validation.metrics (an object, or NULL) for target namespace ns. 0 or P4_ERR_INVAL. */
+int p4_vstage_metrics_read(const cJSON *metrics, const char *ns, struct p4_vstage_metrics_spec *m,
+                           struct p4_error *err);
+
+/*
+ * The metrics endpoint's answer (status, the body's len bytes): status 200, the Prometheus text
+ * format (promtext.h), at least one sample, every named series there. True with what it has in
+ * msg (a clause), or false with what is wrong (MetricsNotExposed, artifact).
+ */
+bool p4_vstage_metrics_judge(const struct p4_vstage_metrics_spec *m, long status, const char *body,
+                             size_t len, char *msg, size_t size);
+
+/* <url>/api/v1/query?query=<the query, escaped> into out. 0 or P4_ERR_TOOBIG. */
+int p4_vstage_prom_query_url(const struct p4_vstage_metrics_spec *m, char *out, size_t size);
+
+/*
+ * Prometheus's answer to the query: rc and error as p4_http gives them (rc 0: an HTTP answer,
+ * status and body). True when the result is an instant vector (or a scalar) of at least one
+ * sample and every sample's value is "1", with how many in ok. Otherwise *f: TargetDown
+ * (artifact) naming the series that are not 1, or that no target matches; InvalidMetricsCheck
+ * (artifact) for a query that gives no instant vector; PrometheusUnavailable (cluster) when it
+ * cannot be reached or answers other than with a successful query.
+ */
+bool p4_vstage_prom_judge(const struct p4_vstage_metrics_spec *m, int rc, const char *error,
+                          long status, const char *body, size_t len, struct p4_vstage_failure *f,
+                          char *ok, size_t size);
+
+/*
+ * Whether one of the ServiceMonitors (smons, items of a list; NULL when the kind is not served)
+ * selects one of the release's Services, or one of the PodMonitors (pmons, likewise) one of its
+ * workloads' pods, in target namespace ns: spec.namespaceSelector (any, matchNames, or the
+ * monitor's own namespace) and spec.selector (empty selects every one, as the Prometheus
+ * Operator reads it). services and workloads are arrays of the objects (or NULL). True with which
+ * one in msg, else false with what was looked for (NoMonitor, cluster).
+ */
+bool p4_vstage_monitor_judge(const cJSON *smons, const cJSON *pmons, const cJSON *services,
+                             const cJSON *workloads, const char *ns, char *msg, size_t size);
 
 #endif

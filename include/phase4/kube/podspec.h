@@ -3,7 +3,8 @@
  * spec; spec.template.spec of a ReplicationController, Deployment, ReplicaSet, StatefulSet,
  * DaemonSet or Job; spec.jobTemplate.spec.template.spec of a CronJob (groups apps, batch and the
  * core group only: a custom resource of the same kind name is not one). The Helm stage pins
- * images in it; the Kubernetes stage settles the deprecated serviceAccount alias in it.
+ * images in it; the Kubernetes stage settles the deprecated serviceAccount alias in it; the
+ * Validation stage reads the labels its pods get.
  *
  * Everything works in place on a borrowed object and allocates nothing but what it sets.
  */
@@ -15,6 +16,11 @@
 
 /* The pod spec of obj's pod template (borrowed, changeable), or NULL for a kind with none. */
 cJSON *p4_podspec_of(cJSON *obj);
+
+/* The labels obj's pods are made with (a Pod's own metadata.labels, the pod template's of the
+ * other kinds; borrowed), or NULL for a kind with no pod template or a template without labels.
+ * What a PodMonitor's selector is matched against. */
+const cJSON *p4_podspec_labels(const cJSON *obj);
 
 /* A container of a pod template: obj is the object, field "initContainers", "containers" or
  * "ephemeralContainers", container the entry (all borrowed, changeable). */

@@ -91,14 +91,4 @@ size_t p4_kube_stage_namespaces(const struct p4_kube_stage *k);
 /* The stage.h operations; ctx is the struct p4_kube_stage. start() needs status.chart.manifest. */
 extern const struct p4_stage_ops p4_kube_stage_ops;
 
-/*
- * Whether the labels object (borrowed) matches a LabelSelector (matchLabels
- * and matchExpressions: In, NotIn, Exists, DoesNotExist). A NULL or empty
- * selector matches nothing (as a workload's selector must not be empty); a
- * selector of the wrong shape matches nothing (the API server refuses it:
- * In and NotIn need a non-empty array of strings as values, Exists and
- * DoesNotExist none). A null matchLabels or matchExpressions is absent.
- */
-bool p4_selector_matches(const cJSON *selector, const cJSON *labels);
-
 #endif

@@ -1,11 +1,9 @@
-/*
- * selector.c: label selectors, as a workload selects its pods (p4_selector_matches in
- * phase4/stages/kubernetes/stage.h).
- */
+/* kube/selector.c: label selectors (see selector.h). */
+#include "phase4/kube/selector.h"
+
 #include <string.h>
 
 #include "phase4/core/json.h"
-#include "phase4/stages/kubernetes/stage.h"
 
 static bool has_value(const cJSON *values, const char *v)
 {
@@ -83,4 +81,17 @@ bool p4_selector_matches(const cJSON *selector, const cJSON *labels)
         terms++;
     }
     return terms > 0;
+}
+
+bool p4_selector_empty(const cJSON *selector)
+{
+    const cJSON *ml = p4_json_child(selector, "matchLabels");
+    const cJSON *me = p4_json_child(selector, "matchExpressions");
+
+    if (selector == NULL || cJSON_IsNull(selector))
+        return true;
+    if (!cJSON_IsObject(selector))
+        return false;
+    return (ml == NULL || cJSON_IsNull(ml) || (cJSON_IsObject(ml) && ml->child == NULL)) &&
+           (me == NULL || cJSON_IsNull(me) || (cJSON_IsArray(me) && me->child == NULL));
 }

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "phase4/core/json.h"
-#include "stages/kubernetes/health.h"
+#include "phase4/stages/kubernetes/health.h"
 
 static const char *const kinds[] = {
     "Deployment", "StatefulSet",

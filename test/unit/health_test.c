@@ -17,7 +17,7 @@
 
 #include <cmocka.h> /* after the four it needs */
 
-#include "stages/kubernetes/health.h"
+#include "phase4/stages/kubernetes/health.h"
 
 #include "testjson.h"
 

@@ -1,5 +1,5 @@
 /* health.c: an object's health: every kind's rules, the smaller kinds (see health.h). */
-#include "health.h"
+#include "phase4/stages/kubernetes/health.h"
 
 #include <inttypes.h>
 #include <string.h>

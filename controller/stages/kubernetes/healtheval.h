@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "health.h"
+#include "phase4/stages/kubernetes/health.h"
 
 /* Room for what a message quotes, in bytes with the NUL (a cut is marked "..."). */
 #define P4_HEALTHEVAL_KIND_SHOWN 64   /* a kind */

@@ -1,12 +1,14 @@
 /*
  * health.h: is one Kubernetes object healthy yet? kstatus-style evaluation for the wait of the
- * Kubernetes stage.
+ * Kubernetes stage, and for `phase4-operator health` (controller/cmd/health.c), which evaluates
+ * objects read from a file with this same code.
  *
  * p4_health_eval() reads one object as the API server returns it and says whether it is CURRENT
  * (rolled out, ready, done), IN_PROGRESS (waiting should get there), FAILED (it went wrong; when
  * `permanent`, waiting cannot fix it and the stage fails fast) or UNKNOWN (nothing to go on: no
  * status yet, or a status of the wrong shape). It follows kstatus
- * (sigs.k8s.io/cli-utils/pkg/kstatus/status); "(not kstatus)" marks where it differs.
+ * (sigs.k8s.io/cli-utils/pkg/kstatus/status); "(not kstatus)" marks where it differs, and
+ * docs/health.md says why, rule by rule.
  *
  * Rules, in order, the first that applies decides:
  * - Every kind: metadata.deletionTimestamp set: IN_PROGRESS "Terminating" (kstatus has a status
@@ -62,8 +64,9 @@
  * getters (healtheval.h) and allocates nothing.
  *
  * The rules of every kind, Job, PersistentVolumeClaim, Service, CustomResourceDefinition,
- * Namespace, the kinds with nothing to wait for and custom resources are here (health.c); those
- * of the workloads and of Pods have modules of their own, each calling healtheval.h's getters.
+ * Namespace, the kinds with nothing to wait for and custom resources are in
+ * controller/stages/kubernetes/health.c; those of the workloads (healthworkload.h) and of Pods
+ * (healthpod.h) have modules of their own there, each calling healtheval.h's getters.
  *
  * Ownership: obj is borrowed for the call only; the result is a plain value owning nothing.
  */

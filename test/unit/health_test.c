@@ -151,6 +151,8 @@ static const struct fixture_case fixture_cases[] = {
     /* Custom resources and their standard conditions */
     {"cr-ready-false.json", FAIL, false, "InstallFailed",
      "HelmRelease podinfo is not ready: Helm install failed for release apps/podinfo"},
+    {"cr-ready-false-issuing.json", PROG, false, "DoesNotExist",
+     "Certificate shop-tls is not ready yet: Issuing certificate as Secret does not exist"},
     {"cr-reconciling.json", PROG, false, "Progressing",
      "Kustomization shop is reconciling: Reconciliation in progress"},
     {"cr-stalled.json", FAIL, false, "ArtifactFailed",
@@ -576,7 +578,7 @@ static void generation_and_standard_conditions(void **state)
                   PROG, "ReadyUnknown", false, "Widget w is not ready yet");
     assert_health("{'apiVersion':'example.com/v1','kind':'Widget','metadata':{'name':'w'},"
                   "'status':{'conditions':[{'type':'Ready','status':'False'}]}}",
-                  FAIL, "NotReady", false, "Widget w is not ready");
+                  PROG, "NotReady", false, "Widget w is not ready yet");
     /* Entries of the wrong shape are skipped; the first of a type counts. */
     assert_health("{'apiVersion':'example.com/v1','kind':'Widget','metadata':{'name':'w'},"
                   "'status':{'conditions':[7,null,'Ready',[],{'type':5},{'status':'False'},"
@@ -590,6 +592,85 @@ static void generation_and_standard_conditions(void **state)
     assert_health("{'apiVersion':'v1','kind':'Namespace','metadata':{'name':'n'},'status':{"
                   "'phase':'Terminating'}}",
                   PROG, "Terminating", false, "Namespace n is being deleted");
+}
+
+/* A custom resource's Ready=False waits, unless a word of its reason says it failed. */
+static void custom_ready_false_reasons(void **state)
+{
+    static const struct {
+        const char *reason;
+        int status;
+    } cases[] = {
+        /* Failure words, wherever they stand, in any case. */
+        {"ReconciliationFailed", FAIL},
+        {"InstallFailed", FAIL},
+        {"FailedCreate", FAIL},
+        {"Failed", FAIL},
+        {"failed", FAIL},
+        {"FAILED", FAIL},
+        {"CreateFailure", FAIL},
+        {"FailFast", FAIL},
+        {"SecretSyncedError", FAIL},
+        {"ErrInitIssuer", FAIL},
+        {"ErrRegisterACMEAccount", FAIL},
+        {"ACMEError", FAIL},
+        {"X509Error", FAIL},
+        {"InvalidSpec", FAIL},
+        {"Denied", FAIL},
+        {"AccessDenied", FAIL},
+        {"failed_create", FAIL},
+        {"Sync:Error", FAIL},
+        /* Not yet: operators at work, and words that only hold a failure word. */
+        {"Issuing", PROG},
+        {"DoesNotExist", PROG},
+        {"DependencyNotReady", PROG},
+        {"Progressing", PROG},
+        {"Unavailable", PROG},
+        {"Pending", PROG},
+        {"Failover", PROG},
+        {"Erratic", PROG},
+        {"Invalidated", PROG},
+        {"Errand", PROG},
+        {"HTTPServer", PROG},
+        {"F", PROG},
+        {"E", PROG},
+    };
+    char text[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        (void)snprintf(text, sizeof(text),
+                       "{'apiVersion':'example.com/v1','kind':'Widget','metadata':{'name':'w'},"
+                       "'status':{'conditions':[{'type':'Ready','status':'False','reason':'%s',"
+                       "'message':'m'}]}}",
+                       cases[i].reason);
+        assert_health(text, cases[i].status, cases[i].reason, false,
+                      cases[i].status == FAIL ? "Widget w is not ready: m"
+                                              : "Widget w is not ready yet: m");
+    }
+    /* An invalid reason is never passed on, nor read for words. */
+    assert_health("{'apiVersion':'example.com/v1','kind':'Widget','metadata':{'name':'w'},"
+                  "'status':{'conditions':[{'type':'Ready','status':'False','reason':'Failed:'}]}}",
+                  PROG, "NotReady", false, "Widget w is not ready yet");
+    assert_health("{'apiVersion':'example.com/v1','kind':'Widget','metadata':{'name':'w'},"
+                  "'status':{'conditions':[{'type':'Ready','status':'False','reason':'Failed "
+                  "badly'}]}}",
+                  PROG, "NotReady", false, "Widget w is not ready yet");
+    /* Stalled=True fails whatever Ready says; Reconciling=True waits. */
+    assert_health("{'apiVersion':'example.com/v1','kind':'Widget','metadata':{'name':'w'},"
+                  "'status':{'conditions':[{'type':'Ready','status':'False','reason':'Issuing'},"
+                  "{'type':'Stalled','status':'True','reason':'Misconfigured','message':'no "
+                  "issuer'}]}}",
+                  FAIL, "Misconfigured", false, "Widget w is stalled: no issuer");
+    assert_health("{'apiVersion':'example.com/v1','kind':'Widget','metadata':{'name':'w'},"
+                  "'status':{'conditions':[{'type':'Ready','status':'False','reason':'Failed'},"
+                  "{'type':'Reconciling','status':'True','reason':'Retrying'}]}}",
+                  PROG, "Retrying", false, "Widget w is reconciling");
+    /* Built-in kinds keep their own rules: a Pod's Ready=False is not read for words. */
+    assert_health("{'apiVersion':'v1','kind':'Pod','metadata':{'name':'p'},'status':{'phase':"
+                  "'Running','conditions':[{'type':'Ready','status':'False','reason':"
+                  "'ContainersNotReady'}]}}",
+                  PROG, "PodNotReady", false, "Pod p is running but not ready");
 }
 
 static void workload_edges(void **state)
@@ -737,12 +818,12 @@ static void hostile_strings_are_cut_and_cleaned(void **state)
     (void)sprintf(text + n, "'}]}}");
     obj = object(text);
     assert_int_equal(eval(obj, &h), 0);
-    assert_int_equal(h.status, P4_HEALTH_FAILED);
+    assert_int_equal(h.status, P4_HEALTH_IN_PROGRESS);
     assert_string_equal(h.reason, "NotReady"); /* 200 bytes do not fit: our own reason */
     /* Each piece is cut on its own, so the sentence keeps its shape. */
     assert_true(strlen(h.message) < sizeof(h.message) - 1);
     assert_true(strncmp(h.message, "Widget nnnn", 11) == 0);
-    assert_non_null(strstr(h.message, "nnn... is not ready: mmmm"));
+    assert_non_null(strstr(h.message, "nnn... is not ready yet: mmmm"));
     assert_string_equal(h.message + strlen(h.message) - 6, "mmm...");
     cJSON_Delete(obj);
 
@@ -752,7 +833,7 @@ static void hostile_strings_are_cut_and_cleaned(void **state)
                  "'message':'line one\\nline\\ttwo\\u0007 \\u2603 \\r\\n'}]}}");
     assert_int_equal(eval(obj, &h), 0);
     assert_string_equal(h.reason, "NotReady"); /* a reason may not end in ':' */
-    assert_string_equal(h.message, "Wid?get caf?? is not ready: line one line two? ???");
+    assert_string_equal(h.message, "Wid?get caf?? is not ready yet: line one line two? ???");
     cJSON_Delete(obj);
 
     /* A valid reason of 63 bytes passes; 64 do not fit. */
@@ -815,6 +896,7 @@ int main(void)
         cmocka_unit_test(wrong_types_name_the_member),
         cmocka_unit_test(built_in_kinds_are_told_by_group),
         cmocka_unit_test(generation_and_standard_conditions),
+        cmocka_unit_test(custom_ready_false_reasons),
         cmocka_unit_test(workload_edges),
         cmocka_unit_test(pod_edges),
         cmocka_unit_test(hostile_strings_are_cut_and_cleaned),

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <strings.h>
 
 #include "healtheval.h"
 #include "healthpod.h"
@@ -216,6 +217,55 @@ static void nothing(struct p4_healtheval *e)
                          e->who);
 }
 
+/* ---- custom resources ---- */
+
+/* The words of a Ready=False reason that say it went wrong (health.h), compared ignoring case. */
+static const char *const failure_words[] = {"Fail",  "Failed",  "Failure", "Err",
+                                            "Error", "Invalid", "Denied"};
+
+static bool is_upper(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static bool is_lower(char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+static bool failure_word(const char *word, size_t n)
+{
+    for (size_t i = 0; i < sizeof(failure_words) / sizeof(failure_words[0]); i++) {
+        if (strlen(failure_words[i]) == n && strncasecmp(failure_words[i], word, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Does the reason hold a failure word? Words are cut as CamelCase reads: a capital after a small
+ * letter begins one ("ReconciliationFailed"), and so does the last capital of a run of them
+ * followed by a small letter ("ACMEError"); anything but a letter ('_', digits) ends one.
+ */
+static bool reason_says_failed(const char *reason)
+{
+    size_t start = 0, n = strlen(reason);
+
+    for (size_t i = 0; i <= n; i++) {
+        char c = reason[i];
+        bool letter = is_upper(c) || is_lower(c);
+        bool begins = i > start && is_upper(c) &&
+                      (is_lower(reason[i - 1]) || (i + 1 < n && is_lower(reason[i + 1])));
+
+        if (!letter || begins) {
+            if (i > start && failure_word(reason + start, i - start))
+                return true;
+            start = letter ? i : i + 1;
+        }
+    }
+    return false;
+}
+
 /* Any other kind: its Ready condition, when it has one. */
 static void custom(struct p4_healtheval *e)
 {
@@ -240,10 +290,15 @@ static void custom(struct p4_healtheval *e)
     } else if (p4_text_eq(c.status, "True")) {
         p4_healtheval_result(e, P4_HEALTH_CURRENT, false, "Ready", "%s is ready%s%s", e->who,
                              p4_objtext_colon(msg), msg);
+    } else if (p4_text_eq(c.status, "False") &&
+               reason_says_failed(p4_healtheval_reason_or(c.reason, ""))) {
+        p4_healtheval_result(e, P4_HEALTH_FAILED, false, c.reason, "%s is not ready%s%s", e->who,
+                             p4_objtext_colon(msg), msg);
     } else if (p4_text_eq(c.status, "False")) {
-        p4_healtheval_result(e, P4_HEALTH_FAILED, false,
-                             p4_healtheval_reason_or(c.reason, "NotReady"), "%s is not ready%s%s",
-                             e->who, p4_objtext_colon(msg), msg);
+        /* Operators write Ready=False while they work (a certificate being issued): not yet. */
+        p4_healtheval_result(e, P4_HEALTH_IN_PROGRESS, false,
+                             p4_healtheval_reason_or(c.reason, "NotReady"),
+                             "%s is not ready yet%s%s", e->who, p4_objtext_colon(msg), msg);
     } else {
         p4_healtheval_result(e, P4_HEALTH_IN_PROGRESS, false,
                              p4_healtheval_reason_or(c.reason, "ReadyUnknown"),

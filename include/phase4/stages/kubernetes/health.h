@@ -32,8 +32,18 @@
  *   ResourceQuota): CURRENT.
  * - Any other kind (custom resources): a Ready condition whose observedGeneration is behind
  *   metadata.generation: IN_PROGRESS "ObservedGenerationBehind". Ready=True: CURRENT.
- *   Ready=False: FAILED. Ready of another status: IN_PROGRESS. No Ready: CURRENT. (kstatus reads
- *   only Reconciling and Stalled.)
+ *   Ready=False: IN_PROGRESS with its reason (operators write it while they work: cert-manager's
+ *   Certificate being issued, a Flux object waiting on a dependency), but FAILED (not permanent:
+ *   the operator may retry) when its reason says it failed: one of its words is Fail, Failed,
+ *   Failure, Err, Error, Invalid or Denied, ignoring case ("ReconciliationFailed",
+ *   "InstallFailed", "SecretSyncedError", "ErrInitIssuer", "InvalidSpec", "Denied"; not
+ *   "Issuing", "DependencyNotReady", "Unavailable"). Words are cut as CamelCase reads (a
+ *   capital after a small letter begins one, so does the last capital of a run followed by a
+ *   small letter: "ACMEError" is ACME and Error) and at anything but a letter ('_', digits). A
+ *   reason that says it failed in other words is IN_PROGRESS; Stalled=True, above, is the way
+ *   for a custom resource to say it for sure. Ready of another status: IN_PROGRESS. No Ready:
+ *   CURRENT. (kstatus reads only Reconciling and Stalled, so a custom resource with Ready=False
+ *   is Current to it: not kstatus.)
  *
  * A built-in kind matches only when apiVersion names its group ("apps/v1", "batch/v1", "v1") or
  * there is no apiVersion; a custom resource called "Deployment" in another group is a custom

@@ -51,6 +51,10 @@ struct builder {
     size_t len;
     bool all;
     cJSON *docs;      /* all: the documents read so far */
+    size_t *lines;    /* all, when asked: the line each document of docs begins at */
+    size_t lines_cap; /* entries lines has room for */
+    size_t ndocs;     /* all: documents in docs (cJSON counts by walking the list) */
+    size_t doc_line;  /* the line the document being read begins at, from 1 */
     cJSON *root;      /* the document being read */
     cJSON *result;    /* first document only: its value */
     cJSON *graveyard; /* detached nodes anchors may still point into */
@@ -412,12 +416,21 @@ static int on_event(struct builder *b, const yaml_event_t *ev)
         return 0;
     case YAML_DOCUMENT_START_EVENT:
         p4_yaml_anchors_reset(b->anchors); /* anchors belong to their document */
+        b->doc_line = (size_t)ev->start_mark.line + 1;
         return 0;
     case YAML_DOCUMENT_END_EVENT:
         doc = b->root != NULL ? b->root : p4_json_need(cJSON_CreateNull());
         b->root = NULL;
         if (b->all) {
+            if (b->lines != NULL) {
+                if (b->ndocs == b->lines_cap) {
+                    b->lines_cap *= 2;
+                    b->lines = p4_realloc(b->lines, b->lines_cap * sizeof(*b->lines));
+                }
+                b->lines[b->ndocs] = b->doc_line;
+            }
             p4_json_need_ok(cJSON_AddItemToArray(b->docs, doc));
+            b->ndocs++;
         } else {
             b->result = doc; /* helm reads the first document only, and so do we */
             b->done = true;
@@ -467,7 +480,7 @@ static int yaml_error(struct builder *b, const yaml_parser_t *p)
     }
 }
 
-static cJSON *parse(const char *buf, size_t len, bool all, struct p4_error *err)
+static cJSON *parse(const char *buf, size_t len, bool all, size_t **lines, struct p4_error *err)
 {
     struct p4_yaml_anchors anchors = {0};
     struct builder b = {.buf = buf, .len = len, .all = all, .err = err, .anchors = &anchors};
@@ -497,6 +510,10 @@ static cJSON *parse(const char *buf, size_t len, bool all, struct p4_error *err)
     b.graveyard = p4_json_need(cJSON_CreateArray());
     if (all)
         b.docs = p4_json_need(cJSON_CreateArray());
+    if (lines != NULL) {
+        b.lines_cap = 16;
+        b.lines = p4_malloc(b.lines_cap * sizeof(*b.lines));
+    }
     while (!b.done) {
         if (!yaml_parser_parse(&parser, &ev)) {
             (void)yaml_error(&b, &parser);
@@ -512,6 +529,10 @@ static cJSON *parse(const char *buf, size_t len, bool all, struct p4_error *err)
     if (all) {
         out = b.docs;
         b.docs = NULL;
+        if (lines != NULL) {
+            *lines = b.lines;
+            b.lines = NULL;
+        }
     } else {
         out = b.result != NULL ? b.result : p4_json_need(cJSON_CreateNull());
         b.result = NULL;
@@ -520,6 +541,7 @@ out:
     for (size_t i = 0; i < b.depth; i++)
         p4_wipe_free_str(b.frames[i].key);
     free(b.frames);
+    free(b.lines);
     p4_yaml_anchors_close(&anchors);
     p4_json_discard(b.graveyard);
     p4_json_discard(b.root);
@@ -532,10 +554,16 @@ out:
 
 cJSON *p4_yaml_to_json(const char *buf, size_t len, struct p4_error *err)
 {
-    return parse(buf, len, false, err);
+    return parse(buf, len, false, NULL, err);
 }
 
 cJSON *p4_yaml_to_json_all(const char *buf, size_t len, struct p4_error *err)
 {
-    return parse(buf, len, true, err);
+    return parse(buf, len, true, NULL, err);
+}
+
+cJSON *p4_yaml_to_json_all_lines(const char *buf, size_t len, size_t **lines, struct p4_error *err)
+{
+    *lines = NULL;
+    return parse(buf, len, true, lines, err);
 }

@@ -298,6 +298,62 @@ static void documents(void **state)
     assert_int_equal(err.code, P4_ERR_INVALID);
 }
 
+/* Where each document begins: its "---", else its first node, comments before it skipped. */
+static void document_lines(void **state)
+{
+    static const char text[] = "# a comment\n"
+                               "\n"
+                               "a: 1\n"
+                               "---\n"
+                               "# Source: x\n"
+                               "---\n"
+                               "b: 2\n"
+                               "...\n"
+                               "# after\n"
+                               "---\n"
+                               "c: 3\n"
+                               "--- d\n";
+    static const size_t want[] = {3, 4, 6, 10, 12};
+    struct p4_error err;
+    size_t *lines = NULL;
+    cJSON *all = p4_yaml_to_json_all_lines(text, sizeof(text) - 1, &lines, &err);
+    char *printed;
+
+    (void)state;
+    assert_non_null(all);
+    assert_non_null(lines);
+    printed = cJSON_PrintUnformatted(all);
+    assert_string_equal(printed, "[{\"a\":1},null,{\"b\":2},{\"c\":3},\"d\"]");
+    free(printed);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        assert_int_equal(lines[i], want[i]);
+    free(lines);
+    cJSON_Delete(all);
+
+    /* More documents than the first guess of room. */
+    {
+        char many[4 * 40 + 1] = "";
+        for (size_t i = 0; i < 40; i++)
+            memcpy(many + 4 * i, "---\n", 5);
+        all = p4_yaml_to_json_all_lines(many, strlen(many), &lines, &err);
+        assert_non_null(all);
+        assert_int_equal(cJSON_GetArraySize(all), 40);
+        assert_int_equal(lines[39], 40);
+        free(lines);
+        cJSON_Delete(all);
+    }
+    all = p4_yaml_to_json_all_lines("", 0, &lines, &err);
+    assert_non_null(all);
+    assert_int_equal(cJSON_GetArraySize(all), 0);
+    free(lines);
+    cJSON_Delete(all);
+
+    lines = (size_t *)&err; /* set to NULL on error */
+    assert_null(p4_yaml_to_json_all_lines("a: 1\n---\nb: [x\n", 15, &lines, &err));
+    assert_null(lines);
+    assert_int_equal(err.code, P4_ERR_PARSE);
+}
+
 static void syntax_errors_say_line_and_column(void **state)
 {
     struct p4_error err;
@@ -536,6 +592,7 @@ int main(void)
         cmocka_unit_test(merge_keys_as_go_yaml_v2),
         cmocka_unit_test(anchors_and_aliases),
         cmocka_unit_test(documents),
+        cmocka_unit_test(document_lines),
         cmocka_unit_test(syntax_errors_say_line_and_column),
         cmocka_unit_test(json_cannot_hold),
         cmocka_unit_test(unterminated_buffer_is_read_to_len),

@@ -77,4 +77,11 @@ cJSON *p4_yaml_to_json(const char *buf, size_t len, struct p4_error *err);
  */
 cJSON *p4_yaml_to_json_all(const char *buf, size_t len, struct p4_error *err);
 
+/*
+ * As p4_yaml_to_json_all(), and *lines (caller frees with free(); NULL on error) the line, from
+ * 1, where each document of the array begins: its "---", or its first node when it has none
+ * (comments before it are not the document). lines must not be NULL.
+ */
+cJSON *p4_yaml_to_json_all_lines(const char *buf, size_t len, size_t **lines, struct p4_error *err);
+
 #endif

@@ -177,7 +177,7 @@ int p4_jsonscan_value(const char *buf, size_t len, size_t *pos, struct p4_jsonsc
                       size_t *depth, struct p4_error *err)
 {
     struct brackets b;
-    size_t p, start, deepest = 0, q;
+    size_t p, start, deepest = 0, q, line, col;
     bool want_key = false;
     int rc = 0;
 
@@ -245,10 +245,14 @@ done:
     *pos = p;
     goto out;
 truncated:
-    rc = p4_error_set(err, P4_ERR_PARSE, "JSON ends early at byte %zu", p);
+    p4_text_position(buf, p, &line, &col);
+    rc = p4_error_set(err, P4_ERR_PARSE, "JSON ends early at byte %zu (line %zu, column %zu)", p,
+                      line, col);
     goto out;
 bad:
-    rc = p4_error_set(err, P4_ERR_PARSE, "invalid JSON at byte %zu", p);
+    p4_text_position(buf, p, &line, &col);
+    rc = p4_error_set(err, P4_ERR_PARSE, "invalid JSON at byte %zu (line %zu, column %zu)", p, line,
+                      col);
 out:
     brackets_close(&b);
     return rc;
@@ -263,9 +267,15 @@ int p4_jsonscan_document(const char *buf, size_t len, struct p4_jsonscan_span *s
     if (rc != 0)
         return rc;
     pos = skip_space(buf, len, pos);
-    if (pos < len)
-        return p4_error_set(err, P4_ERR_PARSE, "unexpected data after the JSON value at byte %zu",
-                            pos);
+    if (pos < len) {
+        size_t line, col;
+
+        p4_text_position(buf, pos, &line, &col);
+        return p4_error_set(
+            err, P4_ERR_PARSE,
+            "unexpected data after the JSON value at byte %zu (line %zu, column %zu)", pos, line,
+            col);
+    }
     return 0;
 }
 
@@ -307,7 +317,7 @@ int p4_jsonscan_next(struct p4_jsonscan_iter *it, struct p4_jsonscan_span *key,
                      struct p4_jsonscan_span *value, struct p4_error *err)
 {
     const char *buf = it->buf;
-    size_t p, q;
+    size_t p, q, line, col;
     struct p4_jsonscan_span k = {0, 0}, v;
 
     if (it->done)
@@ -343,7 +353,9 @@ int p4_jsonscan_next(struct p4_jsonscan_iter *it, struct p4_jsonscan_span *key,
     return 1;
 bad:
     it->done = true;
-    return p4_error_set(err, P4_ERR_PARSE, "invalid JSON at byte %zu", p);
+    p4_text_position(buf, p, &line, &col);
+    return p4_error_set(err, P4_ERR_PARSE, "invalid JSON at byte %zu (line %zu, column %zu)", p,
+                        line, col);
 }
 
 int p4_jsonscan_member(const char *buf, struct p4_jsonscan_span obj, const char *name,

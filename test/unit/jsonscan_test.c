@@ -84,6 +84,15 @@ static void refuses_malformed_json(void **state)
     assert_int_equal(p4_jsonscan_document("[1,2]", 4, &span, NULL, NULL), P4_ERR_PARSE);
     assert_int_equal(p4_jsonscan_document("[1,2]", 5, &span, NULL, NULL), 0);
     assert_int_equal(p4_jsonscan_document(NULL, 3, &span, NULL, NULL), P4_ERR_PARSE);
+    /* Errors say where: byte, line and column. */
+    assert_int_equal(p4_jsonscan_document("{\n  \"a\": [1,\n   2 3]}", 22, &span, NULL, &err),
+                     P4_ERR_PARSE);
+    assert_string_equal(err.message, "invalid JSON at byte 18 (line 3, column 6)");
+    assert_int_equal(p4_jsonscan_document("[1,\n2", 5, &span, NULL, &err), P4_ERR_PARSE);
+    assert_string_equal(err.message, "JSON ends early at byte 5 (line 2, column 2)");
+    assert_int_equal(p4_jsonscan_document("1\n\n x", 5, &span, NULL, &err), P4_ERR_PARSE);
+    assert_string_equal(err.message,
+                        "unexpected data after the JSON value at byte 4 (line 3, column 2)");
 }
 
 static void value_moves_past_one_value(void **state)

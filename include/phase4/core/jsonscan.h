@@ -36,7 +36,8 @@ struct p4_jsonscan_span {
  * skipped), reading no further than buf[len - 1]. Returns 0 with *span its
  * bytes, *depth (may be NULL) how deeply it nests (0 for a scalar, 1 for []
  * or {"a":1}, 2 for [[1]]) and *pos just past it; or P4_ERR_PARSE with err
- * (may be NULL) naming the byte offset, and *pos unchanged.
+ * (may be NULL) naming the byte offset, its line and its column in buf, and
+ * *pos unchanged.
  */
 int p4_jsonscan_value(const char *buf, size_t len, size_t *pos, struct p4_jsonscan_span *span,
                       size_t *depth, struct p4_error *err);

@@ -4,14 +4,16 @@
  *
  * main.c reads the command line and hands it on: to the operator itself
  * (operator.c), or to a subcommand, one file each (resolve.c, imagecheck.c,
- * apply.c, chartfetch.c, report.c). flags.c holds the operator's flags and the cluster
- * configuration they name; files.c reads the files a subcommand is given.
+ * apply.c, chartfetch.c, report.c, health.c). flags.c holds the operator's
+ * flags and the cluster configuration they name; files.c reads the files a
+ * subcommand is given.
  * A subcommand returns the process's exit code and prints what it has to say
  * on stdout and stderr itself.
  */
 #ifndef PHASE4_CMD_H
 #define PHASE4_CMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +57,10 @@ int p4_cmd_load_config(const struct p4_cmd_options *o, struct p4_kube_config **c
 /* files.c: the first P4_REGAUTH_INPUT_MAX bytes of path, NUL-terminated (caller frees), and
    their count in *len; NULL when it cannot be opened. */
 char *p4_cmd_read_file(const char *path, size_t *len);
+/* files.c: all of path ("-": standard input), NUL-terminated after *len bytes (caller frees, and
+   wipes: it may hold Secrets); NULL with err when it cannot be opened or read, or holds more
+   than max bytes (P4_ERR_TOOBIG). */
+char *p4_cmd_read_input(const char *path, size_t max, size_t *len, struct p4_error *err);
 /*
  * files.c: credentials for ref_or_host from a docker config file (as `docker
  * login` writes it) into auth; *cred is the matching entry (borrowed from
@@ -76,5 +82,6 @@ int p4_cmd_chart_fetch(int argc, char **argv);
 int p4_cmd_report(int argc, char **argv, const char *program);
 /* report.c: the report subcommand's lines of the usage text. */
 void p4_cmd_report_usage(FILE *out, const char *program);
+int p4_cmd_health(int argc, char **argv);
 
 #endif

@@ -123,10 +123,18 @@ static void usage(FILE *out)
         "                          repository from $P4_CHART_USERNAME, $P4_CHART_PASSWORD)\n",
         out);
     p4_cmd_report_usage(out, "phase4-operator");
-    (void)fputs("                          (as a kubectl plugin: the binary on PATH as\n"
-                "                          kubectl-phase4, then kubectl phase4 report NAME)\n"
-                "  --help                  print this help\n",
-                out);
+    (void)fputs(
+        "                          (as a kubectl plugin: the binary on PATH as\n"
+        "                          kubectl-phase4, then kubectl phase4 report NAME)\n"
+        "  phase4-operator health -f FILE|-\n"
+        "                          the health of every object in FILE (- for standard input;\n"
+        "                          YAML or JSON, as kubectl get -o yaml|json prints it), as the\n"
+        "                          Kubernetes stage judges it: one line each, the status first\n"
+        "                          (Current, InProgress, Failed, Unknown); exit 0 all Current,\n"
+        "                          1 some InProgress or Unknown, 2 some Failed, 3 unreadable\n"
+        "                          input or no object, 64 a wrong command line\n"
+        "  --help                  print this help\n",
+        out);
 }
 
 /* A Kubernetes object name (RFC 1123 subdomain): a ServiceAccount's. */

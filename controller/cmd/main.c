@@ -1,7 +1,8 @@
 /*
  * main.c: the phase4-operator command. It hands the command line to a
- * subcommand (resolve, image-check, apply, chart-fetch, report) or, without one,
- * reads the operator's flags and runs the operator (see cmd.h for the files).
+ * subcommand (resolve, image-check, apply, chart-fetch, report, health) or,
+ * without one, reads the operator's flags and runs the operator (see cmd.h for
+ * the files).
  *
  * Installed on PATH as kubectl-phase4, the binary is a kubectl plugin: kubectl
  * runs it for `kubectl phase4 ...` with what follows, so its first argument is
@@ -34,7 +35,7 @@ static void plugin_usage(FILE *out)
                 "\n",
                 out);
     p4_cmd_report_usage(out, "kubectl phase4");
-    (void)fputs("\n  resolve, image-check, apply and chart-fetch work here too: see\n"
+    (void)fputs("\n  resolve, image-check, apply, chart-fetch and health work here too: see\n"
                 "  phase4-operator --help\n",
                 out);
 }
@@ -69,6 +70,10 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "apply") == 0) {
         p4_log_setup(P4_LOG_ERROR, 0, stderr);
         return p4_cmd_apply(argc - 2, argv + 2);
+    }
+    if (argc >= 2 && strcmp(argv[1], "health") == 0) {
+        p4_log_setup(P4_LOG_ERROR, 0, stderr);
+        return p4_cmd_health(argc - 2, argv + 2);
     }
     if (argc >= 4 && strcmp(argv[1], "chart-fetch") == 0) {
         p4_log_setup(P4_LOG_ERROR, 0, stderr);

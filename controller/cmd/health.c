@@ -38,7 +38,8 @@ static const char usage[] =
     "usage: phase4-operator health -f FILE|-\n"
     "  the health of every object in FILE (YAML or JSON, as kubectl get -o yaml|json prints\n"
     "  it; - for standard input), as the Kubernetes stage judges it; exit 0 all Current,\n"
-    "  1 some InProgress or Unknown, 2 some Failed, 3 unreadable input or no object\n";
+    "  1 some InProgress or Unknown, 2 some Failed, 3 unreadable input or no object,\n"
+    "  64 a wrong command line\n";
 
 struct line {
     enum p4_health_status status;

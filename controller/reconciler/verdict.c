@@ -56,6 +56,8 @@ static const struct remedy remedies[] = {
     {"TargetDown", "make the workload's metrics endpoint scrapeable by Prometheus"},
     {"NoMonitor", "create a ServiceMonitor or PodMonitor that selects the workload (the chart "
                   "may have a values switch for it)"},
+    {"InvalidMetricsCheck", "fix spec.validation.metrics (the message says which part)"},
+    {"InvalidHealthCheck", "fix spec.validation.http (the message says which entry)"},
     {"PrometheusUnavailable", "make the Prometheus server in spec.validation.metrics.prometheus "
                               "reachable from the operator"},
     {"TargetNotAllowed", "set spec.serviceAccountName to an account allowed in the target "

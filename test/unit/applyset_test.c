@@ -175,6 +175,25 @@ static void hooks_are_never_swept(void **state)
     cJSON_Delete(odd);
 }
 
+/* A stage's own Job (the Validation stage's smoke tests) carries the owner's marks but is no
+   object of the chart: never swept. */
+static void stage_work_is_never_swept(void **state)
+{
+    cJSON *smoke = test_json("{'metadata':{'labels':{'phase4.io/purpose':'smoke'},"
+                             "'annotations':{'phase4.io/owner':'shop/web'}}}");
+    cJSON *plain = test_json("{'metadata':{'labels':{'phase4.io/name':'web'}}}");
+    cJSON *odd = test_json("{'metadata':{'labels':['phase4.io/purpose']}}");
+
+    (void)state;
+    assert_true(p4_applyset_is_stage_work(smoke));
+    assert_false(p4_applyset_is_stage_work(plain));
+    assert_false(p4_applyset_is_stage_work(odd));
+    assert_false(p4_applyset_is_stage_work(NULL));
+    cJSON_Delete(smoke);
+    cJSON_Delete(plain);
+    cJSON_Delete(odd);
+}
+
 /* ---- a run's lifetime, against no API server ---- */
 
 struct outcome {
@@ -375,6 +394,7 @@ int main(void)
         cmocka_unit_test(sweep_targets_are_kinds_and_namespaces_once),
         cmocka_unit_test(sweep_merge_adds_what_the_new_revision_lacks),
         cmocka_unit_test(hooks_are_never_swept),
+        cmocka_unit_test(stage_work_is_never_swept),
         cmocka_unit_test(run_refuses_bad_arguments),
         cmocka_unit_test(run_reports_an_unreachable_server),
         cmocka_unit_test(cancel_before_the_first_step),

@@ -181,6 +181,9 @@ void p4_applyset_sweep_targets(const struct p4_inventory *previous,
 
 /* Whether live carries the helm.sh/hook annotation: a hook, never pruned. (applysweep.c) */
 bool p4_applyset_is_hook(const cJSON *live);
+/* Whether live carries the phase4.io/purpose label: a stage's own work (a build or smoke-test
+   Job, marked as the resource's), never the chart's, never swept. (applysweep.c) */
+bool p4_applyset_is_stage_work(const cJSON *live);
 
 /*
  * The prune set with what a sweep found: *prune (replaced) becomes every entry of *prune and of

@@ -3,7 +3,8 @@
  * resource's marks (applymark.h) are found by label, kind by kind, so that what a crash left off
  * every inventory is pruned too. The labels only select: an object joins the prune set when it
  * carries exactly our owner annotation, is not a Helm hook (hooks.c applies those with our
- * marks and never prunes them) and the new inventory does not hold it, and the prune
+ * marks and never prunes them) nor another stage's work (a smoke-test Job of the Validation
+ * stage, labelled phase4.io/purpose) and the new inventory does not hold it, and the prune
  * (applyprune.c) reads it again and checks the annotation before it deletes it.
  */
 #include <stdio.h>
@@ -118,6 +119,13 @@ bool p4_applyset_is_hook(const cJSON *live)
     return cJSON_IsObject(annotations) && p4_json_child(annotations, "helm.sh/hook") != NULL;
 }
 
+bool p4_applyset_is_stage_work(const cJSON *live)
+{
+    const cJSON *labels = p4_json_get(live, "metadata.labels");
+
+    return cJSON_IsObject(labels) && p4_json_child(labels, "phase4.io/purpose") != NULL;
+}
+
 /* ---- the step ---- */
 
 static const struct p4_inv_entry *target(const struct p4_applyset *a)
@@ -143,7 +151,8 @@ static void add_found(struct p4_applyset *a, const cJSON *item)
 
     if (name == NULL || name[0] == '\0' || strlen(name) > P4_INVENTORY_FIELD_MAX ||
         (ns && strlen(ns) > P4_INVENTORY_FIELD_MAX) ||
-        !p4_applyset_owned(item, a->owner_ns, a->owner_name) || p4_applyset_is_hook(item))
+        !p4_applyset_owned(item, a->owner_ns, a->owner_name) || p4_applyset_is_hook(item) ||
+        p4_applyset_is_stage_work(item))
         return;
     if (a->found.n == a->found_cap) {
         a->found_cap = a->found_cap ? a->found_cap * 2 : 64;

@@ -865,6 +865,11 @@ static void helm_arguments(void **state)
     p4_helm_template_argv(&r, argv);
     assert_string_equal(joined(argv), "template web /cache/sha256-ab.tgz --values - --namespace "
                                       "shop --include-crds --skip-tests");
+    /* spec.validation.helmTests: the chart's test hooks are rendered, for the Validation stage */
+    r.helm_tests = true;
+    p4_helm_template_argv(&r, argv);
+    assert_string_equal(joined(argv), "template web /cache/sha256-ab.tgz --values - --namespace "
+                                      "shop --include-crds");
 }
 
 /* ---- S_LINT, S_TEMPLATE: helm's failures ---- */

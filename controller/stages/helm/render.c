@@ -469,7 +469,8 @@ void p4_helm_template_argv(const struct run *r, const char **argv)
     argv[n++] = "--namespace";
     argv[n++] = r->base.target_ns;
     argv[n++] = "--include-crds";
-    argv[n++] = "--skip-tests";
+    if (!r->helm_tests)
+        argv[n++] = "--skip-tests";
     if (r->w->kube_version[0]) {
         argv[n++] = "--kube-version";
         argv[n++] = r->w->kube_version;

@@ -198,6 +198,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     r->image = p4_json_need(cJSON_Duplicate(p4_json_get(obj, "spec.image"), 1));
     r->pin_all = true; /* the CRD's default, for an object written before the field existed */
     (void)p4_json_bool(obj, "spec.image.pinAll", &r->pin_all);
+    (void)p4_json_bool(obj, "spec.validation.helmTests", &r->helm_tests);
     r->scan_all = p4_text_eq(p4_json_str(obj, "spec.image.scan.scope"), "all");
     (void)p4_json_bool(obj, "spec.image.scan.required", &r->scan_required);
     {

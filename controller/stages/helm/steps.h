@@ -156,6 +156,9 @@ struct run {
     cJSON *image;            /* copy of spec.image (pull secrets, CA, platforms, insecure) */
     bool force, create_namespace;
     bool pin_all; /* spec.image.pinAll (default true): the other images are pinned too */
+    /* spec.validation.helmTests: the chart's test hooks are rendered too (the Validation stage
+       runs them; the Kubernetes stage leaves them out of what it applies). */
+    bool helm_tests;
     /* spec.image.scan with scope all: the other images' reports judged too (images.c). */
     bool scan_all, scan_required;
     int scan_max; /* enum p4_severity: spec.image.scan.maxSeverity (default CRITICAL) */

@@ -50,6 +50,12 @@ static const struct remedy remedies[] = {
                         "the name"},
     {"SmokeTestFailed", "fix what the smoke test found (its pod's last log lines are in the "
                         "message) and release a new image or chart"},
+    {"SmokeTestTimedOut", "find out why the smoke test's Job did not finish (its pod is named "
+                          "in the message) or raise spec.validation.smokeTests[].timeout"},
+    {"SmokeTestInvalid", "fix the smoke test's template (a batch/v1 JobSpec) the API server "
+                         "refused, or the names in spec.validation.smokeTests"},
+    {"SmokeTestConflict", "delete or rename the Job the message names: phase4-operator never "
+                          "takes over a Job it did not make"},
     {"CriticalLogLines", "fix the error the logs show, or add an allowPatterns entry if the "
                          "line is expected"},
     {"MetricsNotExposed", "expose the named series on the workload's metrics endpoint"},

@@ -7,6 +7,7 @@
  *   http.c       S_HTTP: the health endpoints, all probed at once (HealthEndpoints).
  *   httpjudge.c  one answer judged against a check (status codes, body, JSON value): pure.
  *   smoke.c      S_SMOKE: the smoke-test Jobs (SmokeTests).
+ *   smokejob.c   a smoke test's Job: name, body, ownership, status, pod, messages: pure.
  *   logs.c       S_LOGS: the release's pod logs (Logs).
  *   metrics.c    S_METRICS: metrics collection (Metrics): the endpoint through the service
  *                proxy, a Prometheus query, a ServiceMonitor or PodMonitor, one after the other.
@@ -67,6 +68,9 @@ struct run {
     char *manifest;   /* status.chart.manifest: the rendered manifest's Secret, or NULL */
     time_t since;     /* when the rollout of this generation began (logs are read from then) */
     struct work *w;
+    /* smoke.c, across attempts: the gate passed (a retry runs no test again); the older
+       generations' smoke-test Jobs were looked for. */
+    bool smoke_passed, smoke_swept;
 };
 
 /* A gate's failure, as a pure function decides it. */
@@ -138,12 +142,113 @@ int p4_vstage_check_read(const cJSON *entry, int i, struct p4_vstage_check *c,
 bool p4_vstage_http_judge(const struct p4_vstage_check *c, long status, const char *body,
                           size_t len, char *why, size_t size);
 
-/* ---- smoke.c ---- */
+/* ---- smoke.c, smokejob.c ---- */
 
 void p4_vstage_smoke(struct run *r); /* S_SMOKE */
 void p4_vstage_smoke_end(struct run *r);
 /* poll(): a Job the step waits for may have changed. */
 void p4_vstage_smoke_poll(struct run *r, const cJSON *obj);
+
+#define P4_VSTAGE_SMOKE_MAX 48 /* tests in one run: the spec's 16 and the chart's */
+#define P4_VSTAGE_SMOKE_TIMEOUT_MS ((uint64_t)300000) /* the CRD's default, and helm test's */
+#define P4_VSTAGE_NAME_MAX 63                         /* a Job's name, a label's value */
+
+/* Whose smoke-test Jobs (strings borrowed): the resource and its generation. */
+struct p4_vstage_owner {
+    const char *ns, *name, *uid, *target_ns;
+    int64_t generation;
+};
+
+/* One smoke test: a spec.validation.smokeTests[] entry or one of the chart's test hooks. */
+struct p4_vstage_smoke_test {
+    char name[254];                   /* the entry's name, or the test hook's metadata.name */
+    bool helm;                        /* a helm.sh/hook test object of the chart */
+    char job[P4_VSTAGE_NAME_MAX + 1]; /* its Job (p4_vstage_smoke_job_name) */
+    cJSON *template;                  /* the JobSpec (owned; NULL when the entry has none) */
+    uint64_t timeout_ms;
+    char timeout[32]; /* as written ("5m") */
+    int state;        /* smoke.c's */
+    int64_t created;  /* the Job's creationTimestamp in Unix seconds, 0 until known */
+    int64_t secs;     /* how long the Job ran, -1 when unknown */
+};
+
+/* What a Job's status says. */
+enum p4_vstage_job { P4_VJOB_RUNNING, P4_VJOB_PASSED, P4_VJOB_FAILED, P4_VJOB_TIMEDOUT };
+
+/* What a failed (or late) test's pod says. */
+struct p4_vstage_pod_exit {
+    char pod[254], container[254]; /* "" when there is no pod or container */
+    bool has_code;
+    int code;          /* the first non-zero exit code, else 0 */
+    char waiting[160]; /* a container that never started: its waiting reason (and message) */
+    bool has_log;      /* the container ran: its log can be read */
+};
+
+/*
+ * The Job of a test: "<resource>-smoke-<test>-g<generation>" ("-test-" for a chart's test
+ * hook), or, when longer than 63 bytes, its first 52 bytes (without a trailing '-' or '.'), '-'
+ * and 10 hex digits of its SHA-256: the same name on every run, after a restart too.
+ */
+void p4_vstage_smoke_job_name(const char *resource, bool helm, const char *test, int64_t generation,
+                              char out[P4_VSTAGE_NAME_MAX + 1]);
+/* value as a label value: itself up to 63 bytes, else cut as applymark.h cuts the
+   phase4.io/name label (52 bytes, '-', 10 hex digits of its SHA-256). Returns out. */
+const char *p4_vstage_label_value(const char *value, char out[P4_VSTAGE_NAME_MAX + 1]);
+
+/*
+ * spec.validation.smokeTests into tests (at most max; each template copied, the caller frees
+ * them with p4_vstage_smoke_tests_free). Returns how many, or -1 with err (a name missing or
+ * used twice, a template that is not an object).
+ */
+int p4_vstage_smoke_read(const cJSON *spec, struct p4_vstage_smoke_test *tests, int max,
+                         struct p4_error *err);
+/*
+ * The chart's test hooks among objects (a manifest split): each Pod or Job whose helm.sh/hook
+ * names test or test-success, in Helm's order (helm.sh/hook-weight, then name), appended to
+ * tests from index at (at most max in all) as Jobs: a Job's spec, a Pod's metadata and spec as
+ * the template. Other kinds are counted in *skipped. Returns the new count.
+ */
+int p4_vstage_smoke_helm_tests(const cJSON *objects, struct p4_vstage_smoke_test *tests, int at,
+                               int max, int *skipped);
+void p4_vstage_smoke_tests_free(struct p4_vstage_smoke_test *tests, int n);
+
+/*
+ * The Job of test t for o (caller frees): in o->target_ns, labelled and annotated as the
+ * resource's (and owned by it through an ownerReference in its own namespace), its spec the
+ * template with activeDeadlineSeconds from the timeout, backoffLimit 0 and the pod's
+ * restartPolicy Never when the template says none.
+ */
+cJSON *p4_vstage_smoke_job(const struct p4_vstage_owner *o, const struct p4_vstage_smoke_test *t);
+/* Whether job is a smoke-test Job of o's resource (any generation; of o's only when
+   same_generation). */
+bool p4_vstage_smoke_ours(const cJSON *job, const struct p4_vstage_owner *o, bool same_generation);
+/* Whether job is one of o's resource's smoke-test Jobs of an older generation. */
+bool p4_vstage_smoke_stale(const cJSON *job, const struct p4_vstage_owner *o);
+/* What job's conditions say; why gets a failure's "Reason: message". */
+enum p4_vstage_job p4_vstage_smoke_job_state(const cJSON *job, char *why, size_t size);
+/* How long job ran (status.startTime to completionTime), in seconds; -1 when unknown. */
+int64_t p4_vstage_smoke_job_seconds(const cJSON *job);
+/* The pod of a Job to blame (a pod list as the API server returns it) and its container. */
+void p4_vstage_smoke_pod_exit(const cJSON *pods, struct p4_vstage_pod_exit *out);
+/* GET path of the last lines of pe's container's log in namespace ns; false when none. */
+bool p4_vstage_smoke_log_path(const char *ns, const struct p4_vstage_pod_exit *pe, char *path,
+                              size_t size);
+/* A test failed (or did not finish in time): SmokeTestFailed or SmokeTestTimedOut, artifact. */
+void p4_vstage_smoke_failure(const struct p4_vstage_smoke_test *t, const char *ns, bool timed_out,
+                             const char *why, const struct p4_vstage_pod_exit *pe, const char *log,
+                             struct p4_vstage_failure *f);
+/* The API server refused to create t's Job (rc, e): the gate's failure. as: who asked. */
+void p4_vstage_smoke_create_failure(int rc, const struct p4_error *e,
+                                    const struct p4_vstage_smoke_test *t, const char *ns,
+                                    const char *as, struct p4_vstage_failure *f);
+/* A Job of t's name that is not this generation's of the resource: SmokeTestConflict. */
+void p4_vstage_smoke_conflict(const struct p4_vstage_smoke_test *t, const char *ns,
+                              int64_t generation, struct p4_vstage_failure *f);
+/* The label selector of the resource's smoke-test Jobs (unescaped) into buf. */
+void p4_vstage_smoke_selector(const char *resource, char *buf, size_t size);
+/* "2 smoke test(s) passed: a (12s), helm test b (3s)" into msg. */
+void p4_vstage_smoke_passed_message(const struct p4_vstage_smoke_test *tests, int n, int skipped,
+                                    char *msg, size_t size);
 
 /* ---- logs.c ---- */
 

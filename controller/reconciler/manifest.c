@@ -97,3 +97,32 @@ char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, stru
     *len = n;
     return out;
 }
+
+/* Is word one of the comma-separated values of list (spaces around them ignored)? */
+static bool has_word(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len == n && strncmp(p, word, n) == 0)
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+bool p4_manifest_test_hook(const cJSON *obj)
+{
+    const char *hook =
+        p4_json_str(p4_json_child(p4_json_get(obj, "metadata.annotations"), "helm.sh/hook"), NULL);
+
+    return hook != NULL && (has_word(hook, "test") || has_word(hook, "test-success"));
+}

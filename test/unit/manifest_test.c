@@ -448,10 +448,40 @@ static void secret_with_small_max(void **state)
     free(text);
 }
 
+/* The chart's tests: helm.sh/hook naming test or test-success, among other words or alone. */
+static void test_hooks_are_told_apart(void **state)
+{
+    static const struct {
+        const char *obj;
+        bool test;
+    } cases[] = {
+        {"{'metadata':{'annotations':{'helm.sh/hook':'test'}}}", true},
+        {"{'metadata':{'annotations':{'helm.sh/hook':'test-success'}}}", true},
+        {"{'metadata':{'annotations':{'helm.sh/hook':'pre-install, test '}}}", true},
+        {"{'metadata':{'annotations':{'helm.sh/hook':'post-install'}}}", false},
+        {"{'metadata':{'annotations':{'helm.sh/hook':'tests,test-failure'}}}", false},
+        {"{'metadata':{'annotations':{'helm.sh/hook':''}}}", false},
+        {"{'metadata':{'annotations':{'helm.sh/hook':7}}}", false},
+        {"{'metadata':{'annotations':{'note':'test'}}}", false},
+        {"{'metadata':{}}", false},
+        {"[]", false},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cJSON *obj = test_json(cases[i].obj);
+        if (p4_manifest_test_hook(obj) != cases[i].test)
+            fail_msg("%s: want %d", cases[i].obj, cases[i].test);
+        cJSON_Delete(obj);
+    }
+    assert_false(p4_manifest_test_hook(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gzip_round_trips),
+        cmocka_unit_test(test_hooks_are_told_apart),
         cmocka_unit_test(gzip_of_nothing_and_of_much),
         cmocka_unit_test(secret_round_trips),
         cmocka_unit_test(secret_of_empty_manifest),

@@ -10,6 +10,7 @@
 
 #include "phase4/core/json.h"
 #include "phase4/core/redact.h"
+#include "phase4/reconciler/manifest.h"
 #include "steps.h"
 
 static void dry_run_next(struct run *r);
@@ -144,13 +145,22 @@ static void dry_run_next(struct run *r)
         .namespace_ = r->base.target_ns, .dry_run = true, .force = r->force};
     const cJSON *obj;
 
+    /* The chart's tests become the Validation stage's Jobs: nothing applies them as they are. */
+    while (w->obj_i < w->nobj && p4_manifest_test_hook(cJSON_GetArrayItem(w->objects, w->obj_i))) {
+        w->tests++;
+        w->obj_i++;
+    }
     if (w->obj_i >= w->nobj) {
+        char tests[128] = "";
+        if (w->tests > 0)
+            (void)snprintf(tests, sizeof(tests),
+                           "; %d test hook(s) are run by the Validation stage as Jobs", w->tests);
         r->nobjects = w->nobj;
         p4_stagerun_gate(
             &r->base, G_DRYRUN, "True", "DryRunPassed",
             "helm template rendered %d object(s); the API server accepted %d of them in a "
-            "server-side dry run (dryRun=All)%s",
-            w->nobj, w->nobj - w->skipped, w->skipped_why);
+            "server-side dry run (dryRun=All)%s%s",
+            w->nobj, w->nobj - w->skipped - w->tests, w->skipped_why, tests);
         p4_stagerun_next(&r->base, S_STORE);
         return;
     }
@@ -180,6 +190,7 @@ void p4_helm_dry_run(struct run *r)
     w->nobj = cJSON_GetArraySize(w->objects);
     w->obj_i = 0;
     w->skipped = 0;
+    w->tests = 0;
     w->skipped_why[0] = '\0';
     p4_stagerun_gate(&r->base, G_DRYRUN, "Unknown", "Checking",
                      "server-side dry run of %d rendered object(s)", w->nobj);

@@ -144,6 +144,7 @@ struct work {
     size_t manifest_len;
     cJSON *objects; /* the rendered objects */
     int obj_i, nobj, skipped;
+    int tests; /* the chart's test hooks: not dry-run (the Validation stage runs them) */
     char skipped_why[256];
     struct p4_helmrun *helm; /* while helm runs */
     struct image_work *iw;   /* from S_IMAGES on */

@@ -9,6 +9,7 @@
 #define PHASE4_MANIFEST_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "phase4/core/error.h"
@@ -31,5 +32,13 @@ unsigned char *p4_gzip(const char *text, size_t len, size_t *out_len);
  * or gzip, trailing bytes), P4_ERR_TOOBIG (past max).
  */
 char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, struct p4_error *err);
+
+/*
+ * Whether obj (a rendered object) is one of the chart's tests: its helm.sh/hook annotation
+ * names test or test-success (comma-separated, spaces ignored). The manifest holds them only
+ * when spec.validation.helmTests asks; the Validation stage runs them as smoke-test Jobs, and
+ * neither the Helm stage's dry run nor the Kubernetes stage applies them.
+ */
+bool p4_manifest_test_hook(const cJSON *obj);
 
 #endif

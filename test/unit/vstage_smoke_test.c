@@ -169,6 +169,7 @@ static void helm_test_hooks_become_tests(void **state)
 {
     struct p4_vstage_smoke_test t[6] = {0};
     int skipped = -1, n;
+    cJSON *job;
     cJSON *objects = test_json(
         "[{'apiVersion':'v1','kind':'Pod','metadata':{'name':'web-test-b','labels':{'app':'t'},"
         "  'annotations':{'helm.sh/hook':'test','helm.sh/hook-delete-policy':'hook-succeeded',"
@@ -203,19 +204,29 @@ static void helm_test_hooks_become_tests(void **state)
     }
     /* A Job's spec as it is. */
     assert_int_equal(p4_json_get(t[1].template, "backoffLimit")->valueint, 2);
-    /* A Pod as the template: labels and its own annotations kept, Helm's dropped, never
+    /* A Pod as the Job's pod template: labels and its own annotations kept, Helm's dropped, never
        restarting. */
-    assert_string_equal(p4_json_str(t[2].template, "metadata.labels.app"), "t");
+    assert_string_equal(p4_json_str(t[2].template, "template.metadata.labels.app"), "t");
     assert_string_equal(
-        p4_json_str(p4_json_child(p4_json_get(t[2].template, "metadata.annotations"), "note"),
-                    NULL),
+        p4_json_str(
+            p4_json_child(p4_json_get(t[2].template, "template.metadata.annotations"), "note"),
+            NULL),
         "kept");
-    assert_null(p4_json_child(p4_json_get(t[2].template, "metadata.annotations"), "helm.sh/hook"));
-    assert_string_equal(p4_json_str(t[2].template, "spec.restartPolicy"), "Never");
+    assert_null(
+        p4_json_child(p4_json_get(t[2].template, "template.metadata.annotations"), "helm.sh/hook"));
+    assert_string_equal(p4_json_str(t[2].template, "template.spec.restartPolicy"), "Never");
     assert_string_equal(
-        p4_json_str(cJSON_GetArrayItem(p4_json_get(t[2].template, "spec.containers"), 0), "name"),
+        p4_json_str(cJSON_GetArrayItem(p4_json_get(t[2].template, "template.spec.containers"), 0),
+                    "name"),
         "c");
-    assert_string_equal(p4_json_str(t[3].template, "spec.restartPolicy"), "Never");
+    assert_string_equal(p4_json_str(t[3].template, "template.spec.restartPolicy"), "Never");
+    /* Its Job runs the Pod's containers. */
+    p4_vstage_smoke_job_name("web", true, t[2].name, 3, t[2].job);
+    job = p4_vstage_smoke_job(&OWNER, &t[2]);
+    assert_string_equal(p4_json_str(job, "metadata.name"), "web-test-web-test-b-g3");
+    assert_int_equal(cJSON_GetArraySize(p4_json_get(job, "spec.template.spec.containers")), 1);
+    assert_string_equal(p4_json_str(job, "spec.template.metadata.labels.app"), "t");
+    cJSON_Delete(job);
     p4_vstage_smoke_tests_free(t, n);
 
     /* Room for fewer: the rest are counted as not run. */
@@ -404,11 +415,16 @@ static void job_seconds(void **state)
     cJSON *running = test_json("{'status':{'startTime':'2026-01-02T03:04:05Z'}}");
     cJSON *backwards = test_json("{'status':{'startTime':'2026-01-02T03:04:05Z',"
                                  "'completionTime':'2026-01-02T03:04:00Z'}}");
+    cJSON *criteria = test_json("{'status':{'startTime':'2026-01-02T03:04:05Z','conditions':["
+                                "{'type':'SuccessCriteriaMet','status':'True',"
+                                "'lastTransitionTime':'2026-01-02T03:04:08Z'}]}}");
 
     (void)state;
     assert_int_equal(p4_vstage_smoke_job_seconds(done), 12);
     assert_int_equal(p4_vstage_smoke_job_seconds(running), -1);
     assert_int_equal(p4_vstage_smoke_job_seconds(backwards), -1);
+    assert_int_equal(p4_vstage_smoke_job_seconds(criteria), 3); /* before completionTime is set */
+    cJSON_Delete(criteria);
     assert_int_equal(p4_vstage_smoke_job_seconds(NULL), -1);
     cJSON_Delete(done);
     cJSON_Delete(running);

@@ -341,8 +341,10 @@ static bool start_test(struct run *r, int i)
     (void)snprintf(key, sizeof(key), "%s/%s", r->base.target_ns, t->job);
     job = r->v->cfg.jobs ? p4_informer_get(r->v->cfg.jobs, key) : NULL;
     if (job != NULL) {
-        if (p4_vstage_smoke_ours(job, &o, true))
+        if (p4_vstage_smoke_ours(job, &o, true)) {
+            t->seen = true;
             return follow(r, i, job);
+        }
         p4_vstage_smoke_conflict(t, r->base.target_ns, r->base.generation, &f);
         fail_with(r, &f);
         return true;
@@ -427,7 +429,14 @@ static void advance(struct run *r)
                 continue;
             (void)snprintf(key, sizeof(key), "%s/%s", r->base.target_ns, t->job);
             job = r->v->cfg.jobs ? p4_informer_get(r->v->cfg.jobs, key) : NULL;
-            if (job != NULL && p4_vstage_smoke_ours(job, &o, true) && judge(r, i, job))
+            if (job == NULL && t->seen) { /* deleted: its result is lost, never made again */
+                blame(r, i, false, "deleted before it finished");
+                return;
+            }
+            if (job == NULL || !p4_vstage_smoke_ours(job, &o, true))
+                continue;
+            t->seen = true;
+            if (judge(r, i, job))
                 return;
         }
         for (int i = 0; i < st->n; i++) {

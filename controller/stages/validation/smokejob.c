@@ -20,6 +20,7 @@
 #include "phase4/core/text.h"
 #include "phase4/core/timefmt.h"
 #include "phase4/kube/apply.h"
+#include "phase4/reconciler/manifest.h"
 #include "steps.h"
 
 #define MANAGED_BY "app.kubernetes.io/managed-by"
@@ -147,27 +148,6 @@ void p4_vstage_smoke_tests_free(struct p4_vstage_smoke_test *tests, int n)
     }
 }
 
-/* Is word one of the comma-separated values of list (spaces around them ignored)? */
-static bool has_word(const char *list, const char *word)
-{
-    size_t n = strlen(word);
-
-    for (const char *p = list; p != NULL && *p != '\0';) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        while (len > 0 && (*p == ' ' || *p == '\t')) {
-            p++;
-            len--;
-        }
-        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
-        if (len == n && strncmp(p, word, n) == 0)
-            return true;
-        p = end ? end + 1 : NULL;
-    }
-    return false;
-}
-
 static const char *annotation(const cJSON *obj, const char *key)
 {
     return p4_json_str(p4_json_child(p4_json_get(obj, "metadata.annotations"), key), NULL);
@@ -202,10 +182,12 @@ static int hook_cmp(const void *a, const void *b)
     return strcmp(nx ? nx : "", ny ? ny : "");
 }
 
-/* A Pod's metadata and spec as a Job's pod template: the hook's own annotations left out. */
-static cJSON *pod_template(const cJSON *pod)
+/* A JobSpec running a Pod: its metadata (the hook's own annotations left out) and spec as the
+   pod template. */
+static cJSON *pod_job_spec(const cJSON *pod)
 {
-    cJSON *tmpl = p4_json_need(cJSON_CreateObject()), *meta, *spec;
+    cJSON *job = p4_json_need(cJSON_CreateObject()), *meta, *spec;
+    cJSON *tmpl = p4_json_need(cJSON_AddObjectToObject(job, "template"));
     const cJSON *labels = p4_json_get(pod, "metadata.labels");
     const cJSON *ann = p4_json_get(pod, "metadata.annotations"), *a;
 
@@ -230,7 +212,7 @@ static cJSON *pod_template(const cJSON *pod)
         p4_json_need(cJSON_AddStringToObject(spec, "restartPolicy", "Never"));
     }
     p4_json_need_ok(cJSON_AddItemToObject(tmpl, "spec", spec));
-    return tmpl;
+    return job;
 }
 
 int p4_vstage_smoke_helm_tests(const cJSON *objects, struct p4_vstage_smoke_test *tests, int at,
@@ -244,10 +226,9 @@ int p4_vstage_smoke_helm_tests(const cJSON *objects, struct p4_vstage_smoke_test
     if (!cJSON_IsArray(objects))
         objects = NULL;
     cJSON_ArrayForEach(o, objects) {
-        const char *hook = annotation(o, "helm.sh/hook"), *kind = p4_json_str(o, "kind");
+        const char *kind = p4_json_str(o, "kind");
         const char *api = p4_json_str(o, "apiVersion"), *name = p4_json_str(o, "metadata.name");
-        if (n >= cap || hook == NULL ||
-            (!has_word(hook, "test") && !has_word(hook, "test-success")))
+        if (n >= cap || !p4_manifest_test_hook(o))
             continue;
         if (name == NULL || name[0] == '\0' || strlen(name) >= sizeof(tests->name) ||
             !((p4_text_eq(kind, "Pod") && p4_text_eq(api, "v1")) ||
@@ -272,7 +253,7 @@ int p4_vstage_smoke_helm_tests(const cJSON *objects, struct p4_vstage_smoke_test
                               ? p4_json_need(cJSON_Duplicate(p4_json_get(found[i], "spec"), 1))
                               : p4_json_need(cJSON_CreateObject());
         else
-            t->template = pod_template(found[i]);
+            t->template = pod_job_spec(found[i]);
         set_timeout(t, NULL);
     }
     free((void *)found);
@@ -418,10 +399,16 @@ enum p4_vstage_job p4_vstage_smoke_job_state(const cJSON *job, char *why, size_t
 
 int64_t p4_vstage_smoke_job_seconds(const cJSON *job)
 {
+    const cJSON *done = true_condition(job, "Complete");
     int64_t start, end;
 
+    /* SuccessCriteriaMet comes first, before the Job controller sets completionTime. */
+    if (done == NULL)
+        done = true_condition(job, "SuccessCriteriaMet");
     if (p4_timefmt_parse(p4_json_str(job, "status.startTime"), &start) != 0 ||
-        p4_timefmt_parse(p4_json_str(job, "status.completionTime"), &end) != 0 || end < start)
+        (p4_timefmt_parse(p4_json_str(job, "status.completionTime"), &end) != 0 &&
+         p4_timefmt_parse(p4_json_str(done, "lastTransitionTime"), &end) != 0) ||
+        end < start)
         return -1;
     return (end - start + 500000) / 1000000;
 }

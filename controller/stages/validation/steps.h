@@ -168,6 +168,7 @@ struct p4_vstage_smoke_test {
     uint64_t timeout_ms;
     char timeout[32]; /* as written ("5m") */
     int state;        /* smoke.c's */
+    bool seen;        /* smoke.c's: the Job informer has had the Job */
     int64_t created;  /* the Job's creationTimestamp in Unix seconds, 0 until known */
     int64_t secs;     /* how long the Job ran, -1 when unknown */
 };

@@ -46,16 +46,6 @@ func smokeP4D(t testing.TB, ns, name string, values, validation map[string]any) 
 	return obj
 }
 
-func validationGate(obj *unstructured.Unstructured, name string) map[string]any {
-	gates, _, _ := unstructured.NestedSlice(obj.Object, "status", "gates")
-	for _, g := range gates {
-		if m, ok := g.(map[string]any); ok && m["stage"] == "Validation" && m["name"] == name {
-			return m
-		}
-	}
-	return nil
-}
-
 // smokeJobs are the smoke-test Jobs of resource name in ns, by name.
 func smokeJobs(t testing.TB, ctx context.Context, ns, name string) map[string]batchv1.Job {
 	t.Helper()

@@ -169,7 +169,8 @@ func TestValidationSmokeTestsPass(t *testing.T) {
 
 // A failing smoke test: SmokeTestFailed names the Job, the exit code and the
 // last log lines; Serial stops there (the next test's Job is never made).
-// A ServiceAccount that may not create Jobs: Forbidden, naming it.
+// One that does not finish in time: SmokeTestTimedOut. A ServiceAccount that
+// may not create Jobs: Forbidden, naming it.
 func TestValidationSmokeTestFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -224,6 +225,22 @@ func TestValidationSmokeTestFails(t *testing.T) {
 		t.Errorf("smoke-test Jobs %v, want only the failed one (Serial stops at the first failure)", got)
 	}
 	waitEvent(t, ctx, ns, "shop", "Warning", "SmokeTestFailed", "exited with code 3")
+
+	// A test whose pod never starts, with a timeout of 3s: the Job's own deadline ends it.
+	late := smokeTest("late", map[string]any{"phase4.io/kwok-behaviour": "pending"}, nil)
+	late["timeout"] = "3s"
+	createP4D(t, ctx, smokeP4D(t, ns, "late", nil, map[string]any{"smokeTests": []any{late}}))
+	obj = waitCondition(t, ctx, ns, "late", "Validated", "False", "SmokeTestTimedOut", 3*time.Minute)
+	msg = fmt.Sprint(condition(obj, "Validated")["message"])
+	for _, want := range []string{"smoke test late did not finish within its timeout of 3s",
+		"Job " + ns + "/late-smoke-late-g1", "DeadlineExceeded"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Validated message lacks %q: %q", want, msg)
+		}
+	}
+	if j := smokeJobs(t, ctx, ns, "late")["late-smoke-late-g1"]; j.Spec.ActiveDeadlineSeconds == nil || *j.Spec.ActiveDeadlineSeconds != 3 {
+		t.Errorf("Job activeDeadlineSeconds = %v, want 3 (the test's timeout)", j.Spec.ActiveDeadlineSeconds)
+	}
 
 	// As a ServiceAccount that may deploy the chart but not create Jobs.
 	user := account(t, ctx, ns, "deployer", deployerRules)

@@ -537,11 +537,20 @@ static void failures_say_what_failed(void **state)
                         "container c exited with code 3; last log lines: connecting | 503 from "
                         "/api");
 
-    p4_vstage_smoke_failure(&h, "shop", true, "DeadlineExceeded", &wait, NULL, &f);
+    p4_vstage_smoke_failure(&h, "shop", true, NULL, &wait, NULL, &f);
     assert_string_equal(f.reason, "SmokeTestTimedOut");
     assert_string_equal(f.err.message,
                         "smoke test helm test web-t did not finish within its timeout of 5m (Job "
                         "shop/web-test-web-t-g3); pod p container c is waiting: ImagePullBackOff");
+    /* The Job's own deadline (its template's, perhaps shorter) says so. */
+    p4_vstage_smoke_failure(&t, "shop", true,
+                            "DeadlineExceeded: Job was active longer than specified deadline", &pe,
+                            "still waiting", &f);
+    assert_string_equal(f.err.message,
+                        "smoke test api did not finish within its timeout of 5m (Job "
+                        "shop/web-smoke-api-g3: DeadlineExceeded: Job was active longer than "
+                        "specified deadline); pod web-smoke-api-g3-x container c exited with code "
+                        "3; last log lines: still waiting");
 
     p4_vstage_smoke_failure(&t, "shop", false, "", NULL, "", &f);
     assert_string_equal(f.err.message, "smoke test api failed: Job shop/web-smoke-api-g3 (no "

@@ -519,8 +519,8 @@ void p4_vstage_smoke_failure(const struct p4_vstage_smoke_test *t, const char *n
     if (timed_out)
         p4_text_format(head, sizeof(head),
                        "smoke test %s did not finish within its timeout of %s "
-                       "(Job %s/%s)",
-                       name, t->timeout, ns, t->job);
+                       "(Job %s/%s%s%s)",
+                       name, t->timeout, ns, t->job, why && why[0] ? ": " : "", why ? why : "");
     else
         p4_text_format(head, sizeof(head), "smoke test %s failed: Job %s/%s (%s)", name, ns, t->job,
                        why && why[0] ? why : "no reason given");

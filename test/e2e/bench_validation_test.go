@@ -28,8 +28,8 @@ func readerView(obj *unstructured.Unstructured) string {
 }
 
 // BenchmarkValidationToReady measures, for Phase4Deployments of the webapp
-// chart with one health check through the service proxy (and the smoke
-// test, logs and metrics gates as the spec leaves them), the time from
+// chart with one health check through the service proxy and one smoke-test
+// Job (KWOK completes its pod), the logs read, and no metrics, the time from
 // create to Ready=True (the verdict SUCCESSFUL), one object at a time, and
 // the status writes each generation costs: all of them, and those that
 // change nothing `kubectl get p4d` prints. P4_BENCH_VALIDATIONS objects
@@ -92,8 +92,9 @@ func BenchmarkValidationToReady(b *testing.B) {
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("v-%03d", i)
 		obj := benchObject(ns, name, true)
-		obj.Object["spec"].(map[string]any)["validation"] = map[string]any{"http": []any{
-			map[string]any{"service": "health", "port": 80, "path": "/healthz", "interval": "500ms"}}}
+		obj.Object["spec"].(map[string]any)["validation"] = map[string]any{
+			"http":       []any{map[string]any{"service": "health", "port": 80, "path": "/healthz", "interval": "500ms"}},
+			"smokeTests": []any{smokeTest("ping", nil, nil)}}
 		start := time.Now()
 		if _, err := client.Resource(p4dGVR).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
@@ -126,7 +127,7 @@ func BenchmarkValidationToReady(b *testing.B) {
 	b.ReportMetric(float64(total)/float64(n), "status-writes-per-generation")
 	b.ReportMetric(float64(quiet)/float64(n), "unseen-writes-per-generation")
 	b.Logf("\n| what | result |\n|---|---|\n"+
-		"| create → Ready=True (verdict SUCCESSFUL: 4 stages, 1 health check through the service proxy), p50 (%d creates, one at a time) | %.2f s |\n"+
+		"| create → Ready=True (verdict SUCCESSFUL: 4 stages, 1 health check through the service proxy, 1 smoke-test Job, the logs), p50 (%d creates, one at a time) | %.2f s |\n"+
 		"| create → Ready=True, p99 | %.2f s |\n"+
 		"| status writes per generation (create to verdict) | %.1f |\n"+
 		"| of which change nothing `kubectl get p4d` prints (STAGE, VERDICT, READY, MESSAGE) | %.1f |\n",

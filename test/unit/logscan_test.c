@@ -19,6 +19,13 @@
 
 #define COUNT(a) (int)(sizeof(a) / sizeof((a)[0]))
 
+/* text's bytes at dst, without its NUL (dst is a longer buffer). */
+static void place(char *dst, const char *text)
+{
+    while (*text)
+        *dst++ = *text++;
+}
+
 static struct p4_logscan *scanner(const char *const *critical, int ncritical,
                                   const char *const *allow, int nallow)
 {
@@ -219,13 +226,13 @@ static void a_very_long_line_is_matched_on_its_start(void **state)
     /* Line 1: "panic:" at its start, then filler. Line 2: "FATAL" past the first 4 KiB.
        Line 3: exactly P4_LOGSCAN_LINE_MAX bytes ending in "FATAL", not cut. */
     memset(log, 'x', n);
-    memcpy(log, "panic: big", 10);
+    place(log, "panic: big");
     log[P4_LOGSCAN_LINE_MAX + 10] = '\n';
-    memcpy(log + P4_LOGSCAN_LINE_MAX + 11 + P4_LOGSCAN_LINE_MAX, "FATAL", 5);
+    place(log + P4_LOGSCAN_LINE_MAX + 11 + P4_LOGSCAN_LINE_MAX, "FATAL");
     log[2 * P4_LOGSCAN_LINE_MAX + 11 + 10] = '\n';
     {
         size_t start = 2 * P4_LOGSCAN_LINE_MAX + 22;
-        memcpy(log + start + P4_LOGSCAN_LINE_MAX - 5, "FATAL", 5);
+        place(log + start + P4_LOGSCAN_LINE_MAX - 5, "FATAL");
         log[start + P4_LOGSCAN_LINE_MAX] = '\n';
         n = start + P4_LOGSCAN_LINE_MAX + 1;
     }

@@ -333,8 +333,12 @@ static void append(struct p4_logscan *s, const char *p, size_t n)
         s->over = true;
         n = room;
     }
-    for (size_t i = 0; i < n; i++)
-        s->line[s->len++] = p[i] != '\0' ? p[i] : ' ';
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '\0')
+            c = ' ';
+        s->line[s->len++] = c;
+    }
 }
 
 void p4_logscan_begin(struct p4_logscan *s, const char *source)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -253,6 +254,27 @@ func logsGateCases(t *testing.T, ctx context.Context) {
 			`criticalPatterns[1] "panic:(" is not a valid POSIX extended regular expression`) {
 			t.Errorf("Logs gate message %q, want it to name the pattern", msg)
 		}
+	})
+
+	// The logs are read as the resource's identity: a ServiceAccount that may
+	// deploy the chart and list its pods but not read their logs stalls the
+	// gate with Forbidden, naming the account and what it lacks.
+	t.Run("ForbiddenNamesTheIdentity", func(t *testing.T) {
+		t.Parallel()
+		ns := newNamespace(t, ctx, "e2e-logs-rbac")
+		user := account(t, ctx, ns, "deployer", append([]rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list"}}}, deployerRules...))
+		obj := logsP4D(t, ns, "web", false, nil)
+		obj.Object["spec"].(map[string]any)["serviceAccountName"] = "deployer"
+		createP4D(t, ctx, obj)
+		obj = waitLogsGate(t, ctx, ns, "web", "False", "Forbidden")
+		msg := fmt.Sprint(validationGate(obj, "Logs")["message"])
+		for _, want := range []string{user + " may not read the release's pod logs (get pods/log in namespace " + ns + ")"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("Logs gate message lacks %q: %q", want, msg)
+			}
+		}
+		waitCondition(t, ctx, ns, "web", "Stalled", "True", "Forbidden", time.Minute)
 	})
 
 	// Turned off, the gate is shown as not required.

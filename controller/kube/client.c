@@ -753,6 +753,19 @@ int p4_kube_get_accept(struct p4_kube *k, const char *path, const char *accept, 
     return 0;
 }
 
+int p4_kube_get_bytes(struct p4_kube *k, const char *path, size_t max_body, p4_kube_cb cb,
+                      void *data)
+{
+    struct kreq *r = new_kreq(k, "GET", path, NULL, NULL, 0, 1, cb, data);
+
+    if (r == NULL)
+        return P4_ERR_INVAL;
+    r->accept = p4_strdup("*/*"); /* a log is text/plain, negotiated only for any type */
+    r->max_body = max_body;
+    enqueue(r);
+    return 0;
+}
+
 int p4_kube_as(struct p4_kube *k, const char *user, struct p4_kube **out)
 {
     struct p4_kube *v;

@@ -58,6 +58,8 @@ static const struct remedy remedies[] = {
                           "takes over a Job it did not make"},
     {"CriticalLogLines", "fix the error the logs show, or add an allowPatterns entry if the "
                          "line is expected"},
+    {"InvalidLogPattern", "fix the pattern spec.validation.logs names (POSIX extended regular "
+                          "expressions; no back-references)"},
     {"MetricsNotExposed", "expose the named series on the workload's metrics endpoint"},
     {"TargetDown", "make the workload's metrics endpoint scrapeable by Prometheus"},
     {"NoMonitor", "create a ServiceMonitor or PodMonitor that selects the workload (the chart "

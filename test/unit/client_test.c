@@ -1,10 +1,12 @@
 /*
  * client_test.c: the API client's requests as a server sees them, from a
- * loopback listener that records each request's head and answers "{}":
- * impersonation through a view (p4_kube_as) and its lifetime.
+ * loopback listener that records each request's head and answers "{}" (or
+ * what a test sets): impersonation through a view (p4_kube_as) and its
+ * lifetime; a body read as bytes (p4_kube_get_bytes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +27,8 @@ struct recorder {
     char head[HEADS][2048];
     size_t len[HEADS];
     int nconn, closed;
+    const char *answer; /* NULL: ANSWER */
+    size_t answer_len;
 };
 
 static const char ANSWER[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -57,7 +61,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct recorder *rec = s->loop->data;
     int i = (int)((uv_tcp_t *)s - rec->conn);
-    uv_buf_t answer = uv_buf_init((char *)ANSWER, sizeof(ANSWER) - 1);
+    uv_buf_t answer = rec->answer ? uv_buf_init((char *)rec->answer, (unsigned)rec->answer_len)
+                                  : uv_buf_init((char *)ANSWER, sizeof(ANSWER) - 1);
 
     (void)buf;
     if (n < 0) {
@@ -103,12 +108,24 @@ static void recorder_start(uv_loop_t *loop, struct recorder *rec, char *url, siz
 
 struct answers {
     int n, rc[HEADS];
+    long status[HEADS];
+    char raw[HEADS][64];
+    size_t raw_len[HEADS];
+    bool parsed[HEADS]; /* a JSON body was handed over */
+    char message[HEADS][P4_ERROR_MESSAGE_MAX];
 };
 
 static void on_answer(struct p4_kube_result *res, void *data)
 {
     struct answers *a = data;
 
+    a->status[a->n] = res->status;
+    a->parsed[a->n] = res->body != NULL;
+    (void)snprintf(a->message[a->n], sizeof(a->message[0]), "%s", res->err.message);
+    if (res->raw && res->raw_len <= sizeof(a->raw[0])) {
+        memcpy(a->raw[a->n], res->raw, res->raw_len);
+        a->raw_len[a->n] = res->raw_len;
+    }
     a->rc[a->n++] = res->rc;
 }
 
@@ -198,11 +215,86 @@ static void a_bad_user_name_makes_no_view(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Run one GET of path through p4_kube_get_bytes against a listener answering answer. */
+static void get_bytes(const char *answer, size_t len, size_t max_body, struct answers *got,
+                      char *head, size_t head_size)
+{
+    uv_loop_t loop;
+    struct recorder rec;
+    struct p4_kube *kube, *as;
+    struct p4_error err;
+    char url[64];
+
+    assert_int_equal(uv_loop_init(&loop), 0);
+    recorder_start(&loop, &rec, url, sizeof(url));
+    rec.answer = answer;
+    rec.answer_len = len;
+    {
+        struct p4_kube_config cfg = {.server = url, .namespace = (char *)"default"};
+        assert_int_equal(p4_kube_new(&loop, &cfg, NULL, &kube, &err), 0);
+    }
+    assert_int_equal(p4_kube_as(kube, "system:serviceaccount:team-a:deployer", &as), 0);
+    assert_int_equal(p4_kube_get_bytes(as, "/api/v1/namespaces/a/pods/p/log?container=c", max_body,
+                                       on_answer, got),
+                     0);
+    assert_int_equal(p4_kube_get_bytes(as, "no-slash", 0, on_answer, got), P4_ERR_INVAL);
+    while (got->n < 1)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    (void)snprintf(head, head_size, "%s",
+                   head_of(&rec, "/api/v1/namespaces/a/pods/p/log?container=c"));
+    p4_kube_close(as);
+    p4_kube_close(kube);
+    uv_close((uv_handle_t *)&rec.server, on_closed);
+    while (rec.closed < rec.nconn + 1)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A log's bytes come back as sent, NUL bytes and all, asked for with Accept any type. */
+static void a_body_is_read_as_bytes(void **state)
+{
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                             "Content-Length: 13\r\nConnection: close\r\n\r\n"
+                             "panic:\0x\nok\n{}";
+    static const char missing[] =
+        "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+        "Content-Length: 107\r\nConnection: close\r\n\r\n"
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"NotFound\","
+        "\"message\":\"pods \\\"p\\\" not found\"}";
+    struct answers got = {0};
+    char head[2048];
+
+    (void)state;
+    get_bytes(ok, sizeof(ok) - 1, 0, &got, head, sizeof(head));
+    assert_int_equal(got.rc[0], 0);
+    assert_int_equal(got.status[0], 200);
+    assert_false(got.parsed[0]);
+    assert_int_equal(got.raw_len[0], 13);
+    assert_memory_equal(got.raw[0], "panic:\0x\nok\n{}", 13);
+    assert_non_null(strstr(head, "\r\nAccept: */*\r\n"));
+    assert_non_null(
+        strstr(head, "\r\nImpersonate-User: system:serviceaccount:team-a:deployer\r\n"));
+
+    /* Longer than max_body: refused, not cut. */
+    memset(&got, 0, sizeof(got));
+    get_bytes(ok, sizeof(ok) - 1, 8, &got, head, sizeof(head));
+    assert_int_equal(got.rc[0], P4_ERR_TOOBIG);
+
+    /* An error is the API server's Status, as for any request. */
+    memset(&got, 0, sizeof(got));
+    get_bytes(missing, sizeof(missing) - 1, 0, &got, head, sizeof(head));
+    assert_int_equal(got.rc[0], P4_ERR_NOTFOUND);
+    assert_int_equal(got.status[0], 404);
+    assert_non_null(strstr(got.message[0], "pods \"p\" not found"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_view_impersonates_and_the_client_does_not),
         cmocka_unit_test(a_bad_user_name_makes_no_view),
+        cmocka_unit_test(a_body_is_read_as_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
  *   smoke.c      S_SMOKE: the smoke-test Jobs (SmokeTests).
  *   smokejob.c   a smoke test's Job: name, body, ownership, status, pod, messages: pure.
  *   logs.c       S_LOGS: the release's pod logs (Logs).
+ *   logscan.c    pod logs matched line by line against the patterns: pure (logscan.h).
  *   metrics.c    S_METRICS: metrics collection (Metrics): the endpoint through the service
  *                proxy, a Prometheus query, a ServiceMonitor or PodMonitor, one after the other.
  *   metricsjudge.c  spec.validation.metrics read, and each part's answer judged: pure.
@@ -251,10 +252,49 @@ void p4_vstage_smoke_selector(const char *resource, char *buf, size_t size);
 void p4_vstage_smoke_passed_message(const struct p4_vstage_smoke_test *tests, int n, int skipped,
                                     char *msg, size_t size);
 
-/* ---- logs.c ---- */
+/* ---- logs.c (its matcher: logscan.h) ---- */
 
 void p4_vstage_logs(struct run *r); /* S_LOGS */
 void p4_vstage_logs_end(struct run *r);
+
+#define P4_VSTAGE_LOGS_PODS 50      /* pods whose logs are read */
+#define P4_VSTAGE_LOGS_CONTAINERS 8 /* containers of a pod whose logs are read */
+
+struct p4_logscan_result;
+
+/* What the Logs gate read, besides the lines themselves (logscan.h). */
+struct p4_vstage_logs_tally {
+    int pods;    /* pods found */
+    int read;    /* containers whose log was read */
+    int skipped; /* containers whose log could not be read: never started, or gone */
+    bool pods_capped, containers_capped; /* more than P4_VSTAGE_LOGS_PODS, _CONTAINERS */
+};
+
+/*
+ * Inventory entry e (apiVersion, kind, namespace, name) as a workload whose pods' logs are read:
+ * a Deployment, StatefulSet, DaemonSet or ReplicaSet of apps/v1, a Job of batch/v1, a Pod of v1.
+ * Its API path into path (in its namespace, else ns) and whether it is a Pod; false for any
+ * other entry or one whose path does not fit.
+ */
+bool p4_vstage_logs_workload(const cJSON *e, const char *ns, char *path, size_t size, bool *pod);
+
+/*
+ * The containers of pod whose logs are read, into names (borrowed from pod), at most max:
+ * spec.containers in order (not init containers), but for one whose status says it never ran
+ * (waiting, without a last state), counted in *not_started. *capped when more were left.
+ */
+int p4_vstage_logs_containers(const cJSON *pod, const char **names, int max, int *not_started,
+                              bool *capped);
+
+/*
+ * The Logs gate's verdict on res and t, the logs read since `since`: false with f when a line
+ * failed (artifact, CriticalLogLines: "2 critical line(s) in the logs since 12:01:02Z: pod P
+ * container C: \"panic: ...\"; ...", as many lines as fit); true with msg (LogsClean's message:
+ * "3 container(s) of 2 pod(s) logged no critical line since 12:01:02Z", and what was skipped,
+ * excused or left) otherwise.
+ */
+bool p4_vstage_logs_judge(const struct p4_logscan_result *res, const struct p4_vstage_logs_tally *t,
+                          time_t since, struct p4_vstage_failure *f, char *msg, size_t size);
 
 /* ---- metrics.c ---- */
 

@@ -119,6 +119,14 @@ int p4_kube_proxy(struct p4_kube *k, const char *method, const char *path, long 
  */
 int p4_kube_get_accept(struct p4_kube *k, const char *path, const char *accept, p4_kube_cb cb,
                        void *data);
+/*
+ * A GET whose 2xx body is not parsed: res->raw and res->raw_len hold its bytes as sent (NUL
+ * bytes included; borrowed for the callback), Accept is any type. For a pod's log read whole,
+ * whatever it holds. max_body (0: the HTTP client's) bounds the body: a longer one fails with
+ * P4_ERR_TOOBIG. Otherwise as p4_kube_request (errors with the Status, 429 retried).
+ */
+int p4_kube_get_bytes(struct p4_kube *k, const char *path, size_t max_body, p4_kube_cb cb,
+                      void *data);
 uv_loop_t *p4_kube_loop(const struct p4_kube *k);
 
 /* The longest user name p4_kube_as takes. */

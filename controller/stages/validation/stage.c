@@ -100,9 +100,12 @@ time_t p4_vstage_since(const cJSON *obj, time_t now)
     return now - 600;
 }
 
+/* How much of one gate's message the stage's summary quotes. */
+#define SUMMARY_GATE_MAX 240
+
 void p4_vstage_done(struct run *r)
 {
-    char summary[P4_ERROR_MESSAGE_MAX], skipped[128] = "";
+    char summary[P4_ERROR_MESSAGE_MAX], skipped[128] = "", part[SUMMARY_GATE_MAX];
     size_t n = 0;
 
     summary[0] = '\0';
@@ -116,8 +119,12 @@ void p4_vstage_done(struct run *r)
         }
         if (n >= sizeof(summary))
             break;
+        /* Each gate's own message is in status.gates: the summary quotes only its start, so
+           every gate is named. */
+        p4_text_clean(part, sizeof(part), gate->message ? gate->message : "passed",
+                      gate->message ? strlen(gate->message) : 6, 0);
         w = snprintf(summary + n, sizeof(summary) - n, "%s%s: %s", n ? "; " : "", gate_names[g],
-                     gate->message ? gate->message : "passed");
+                     part);
         if (w > 0)
             n += (size_t)w;
     }

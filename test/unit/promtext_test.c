@@ -324,7 +324,7 @@ static char *repeat(const char *head, char fill, size_t n, const char *tail, siz
     char *s = malloc(h + n + t + 1);
 
     assert_non_null(s);
-    memcpy(s, head, h);
+    memcpy(s, head, h + 1); /* its NUL is overwritten by the fill, or ends an empty fill */
     memset(s + h, fill, n);
     memcpy(s + h + n, tail, t + 1);
     *len = h + n + t;
@@ -454,27 +454,27 @@ static void empty_bodies(void **state)
 static void family_rule(void **state)
 {
     static const struct {
-        enum p4_promtext_kind kind;
         const char *name, *want;
+        enum p4_promtext_kind kind;
         bool is;
     } cases[] = {
-        {P4_PROMTEXT_SAMPLE, "up", "up", true},
-        {P4_PROMTEXT_FAMILY, "up", "up", true},
-        {P4_PROMTEXT_SAMPLE, "latency_bucket", "latency", true},
-        {P4_PROMTEXT_SAMPLE, "latency_sum", "latency", true},
-        {P4_PROMTEXT_SAMPLE, "latency_count", "latency", true},
-        {P4_PROMTEXT_SAMPLE, "latency_gcount", "latency", true},
-        {P4_PROMTEXT_SAMPLE, "latency_gsum", "latency", true},
-        {P4_PROMTEXT_SAMPLE, "latency_count", "latency_count", true},
-        {P4_PROMTEXT_FAMILY, "latency_bucket", "latency", false}, /* only samples */
-        {P4_PROMTEXT_SAMPLE, "latency_total", "latency", false},
-        {P4_PROMTEXT_SAMPLE, "latency_created", "latency", false},
-        {P4_PROMTEXT_SAMPLE, "latency_bucketx", "latency", false},
-        {P4_PROMTEXT_SAMPLE, "latency", "latency_count", false},
-        {P4_PROMTEXT_SAMPLE, "latencies", "latency", false},
-        {P4_PROMTEXT_SAMPLE, "Up", "up", false},
-        {P4_PROMTEXT_SAMPLE, "up", "", false},
-        {P4_PROMTEXT_SAMPLE, "up", NULL, false},
+        {"up", "up", P4_PROMTEXT_SAMPLE, true},
+        {"up", "up", P4_PROMTEXT_FAMILY, true},
+        {"latency_bucket", "latency", P4_PROMTEXT_SAMPLE, true},
+        {"latency_sum", "latency", P4_PROMTEXT_SAMPLE, true},
+        {"latency_count", "latency", P4_PROMTEXT_SAMPLE, true},
+        {"latency_gcount", "latency", P4_PROMTEXT_SAMPLE, true},
+        {"latency_gsum", "latency", P4_PROMTEXT_SAMPLE, true},
+        {"latency_count", "latency_count", P4_PROMTEXT_SAMPLE, true},
+        {"latency_bucket", "latency", P4_PROMTEXT_FAMILY, false}, /* only samples */
+        {"latency_total", "latency", P4_PROMTEXT_SAMPLE, false},
+        {"latency_created", "latency", P4_PROMTEXT_SAMPLE, false},
+        {"latency_bucketx", "latency", P4_PROMTEXT_SAMPLE, false},
+        {"latency", "latency_count", P4_PROMTEXT_SAMPLE, false},
+        {"latencies", "latency", P4_PROMTEXT_SAMPLE, false},
+        {"Up", "up", P4_PROMTEXT_SAMPLE, false},
+        {"up", "", P4_PROMTEXT_SAMPLE, false},
+        {"up", NULL, P4_PROMTEXT_SAMPLE, false},
     };
 
     (void)state;

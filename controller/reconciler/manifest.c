@@ -98,8 +98,7 @@ char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, stru
     return out;
 }
 
-/* Is word one of the comma-separated values of list (spaces around them ignored)? */
-static bool has_word(const char *list, const char *word)
+bool p4_manifest_has_word(const char *list, const char *word)
 {
     size_t n = strlen(word);
 
@@ -124,5 +123,19 @@ bool p4_manifest_test_hook(const cJSON *obj)
     const char *hook =
         p4_json_str(p4_json_child(p4_json_get(obj, "metadata.annotations"), "helm.sh/hook"), NULL);
 
-    return hook != NULL && (has_word(hook, "test") || has_word(hook, "test-success"));
+    return hook != NULL &&
+           (p4_manifest_has_word(hook, "test") || p4_manifest_has_word(hook, "test-success"));
+}
+
+long p4_manifest_hook_weight(const cJSON *obj)
+{
+    const char *w = p4_json_str(
+        p4_json_child(p4_json_get(obj, "metadata.annotations"), "helm.sh/hook-weight"), NULL);
+    char *end;
+    long v;
+
+    if (w == NULL)
+        return 0;
+    v = strtol(w, &end, 10);
+    return end != w && *end == '\0' ? v : 0;
 }

@@ -28,6 +28,7 @@
 #include "phase4/core/text.h"
 #include "phase4/kube/apply.h"
 #include "phase4/kube/discovery.h"
+#include "phase4/reconciler/manifest.h"
 #include "phase4/stages/kubernetes/applymark.h"
 #include "steps.h"
 
@@ -35,27 +36,6 @@
 #define GONE_POLL_MS 250  /* GET a deleted hook this often until it is gone */
 
 /* ---- the decisions ---- */
-
-/* Is word one of the comma-separated values of list (spaces around them ignored)? */
-static bool has_word(const char *list, const char *word)
-{
-    size_t n = strlen(word);
-
-    for (const char *p = list; p != NULL && *p != '\0';) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        while (len > 0 && (*p == ' ' || *p == '\t')) {
-            p++;
-            len--;
-        }
-        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
-        if (len == n && strncmp(p, word, n) == 0)
-            return true;
-        p = end ? end + 1 : NULL;
-    }
-    return false;
-}
 
 static const char *annotation(const cJSON *obj, const char *key)
 {
@@ -68,9 +48,9 @@ enum p4_kstage_hook p4_kstage_hook_of(const cJSON *obj, bool install)
 
     if (hook == NULL)
         return P4_HOOK_NONE;
-    if (has_word(hook, install ? "pre-install" : "pre-upgrade"))
+    if (p4_manifest_has_word(hook, install ? "pre-install" : "pre-upgrade"))
         return P4_HOOK_PRE;
-    if (has_word(hook, install ? "post-install" : "post-upgrade"))
+    if (p4_manifest_has_word(hook, install ? "post-install" : "post-upgrade"))
         return P4_HOOK_POST;
     return P4_HOOK_SKIP; /* test, delete, rollback, or the other event's */
 }
@@ -82,33 +62,20 @@ unsigned p4_kstage_hook_policy(const cJSON *obj)
 
     if (policy == NULL || policy[0] == '\0')
         return P4_HOOK_DELETE_BEFORE; /* Helm's default */
-    if (has_word(policy, "before-hook-creation"))
+    if (p4_manifest_has_word(policy, "before-hook-creation"))
         bits |= P4_HOOK_DELETE_BEFORE;
-    if (has_word(policy, "hook-succeeded"))
+    if (p4_manifest_has_word(policy, "hook-succeeded"))
         bits |= P4_HOOK_DELETE_SUCCEEDED;
-    if (has_word(policy, "hook-failed"))
+    if (p4_manifest_has_word(policy, "hook-failed"))
         bits |= P4_HOOK_DELETE_FAILED;
     return bits;
-}
-
-/* helm.sh/hook-weight as Helm reads it (a number; anything else is 0). */
-static long hook_weight(const cJSON *obj)
-{
-    const char *w = annotation(obj, "helm.sh/hook-weight");
-    char *end;
-    long v;
-
-    if (w == NULL)
-        return 0;
-    v = strtol(w, &end, 10);
-    return end != w && *end == '\0' ? v : 0;
 }
 
 /* Helm's order: weight, then kind and name (so the order is the same on every run). */
 static int hook_cmp(const void *a, const void *b)
 {
     const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-    long wx = hook_weight(x), wy = hook_weight(y);
+    long wx = p4_manifest_hook_weight(x), wy = p4_manifest_hook_weight(y);
     const char *nx = p4_json_str(x, "metadata.name"), *ny = p4_json_str(y, "metadata.name");
     const char *kx = p4_json_str(x, "kind"), *ky = p4_json_str(y, "kind");
     int c;

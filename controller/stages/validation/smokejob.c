@@ -158,23 +158,10 @@ static const char *label(const cJSON *obj, const char *key)
     return p4_json_str(p4_json_child(p4_json_get(obj, "metadata.labels"), key), NULL);
 }
 
-/* helm.sh/hook-weight as Helm reads it (a number; anything else is 0). */
-static long hook_weight(const cJSON *obj)
-{
-    const char *w = annotation(obj, "helm.sh/hook-weight");
-    char *end;
-    long v;
-
-    if (w == NULL)
-        return 0;
-    v = strtol(w, &end, 10);
-    return end != w && *end == '\0' ? v : 0;
-}
-
 static int hook_cmp(const void *a, const void *b)
 {
     const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-    long wx = hook_weight(x), wy = hook_weight(y);
+    long wx = p4_manifest_hook_weight(x), wy = p4_manifest_hook_weight(y);
     const char *nx = p4_json_str(x, "metadata.name"), *ny = p4_json_str(y, "metadata.name");
 
     if (wx != wy)

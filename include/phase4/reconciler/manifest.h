@@ -41,4 +41,12 @@ char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, stru
  */
 bool p4_manifest_test_hook(const cJSON *obj);
 
+/*
+ * The Helm hook annotations both stages read, as Helm reads them: whether word is one of the
+ * comma-separated values of list (spaces around them ignored), and an object's
+ * helm.sh/hook-weight (a number; anything else, or none, is 0).
+ */
+bool p4_manifest_has_word(const char *list, const char *word);
+long p4_manifest_hook_weight(const cJSON *obj);
+
 #endif

@@ -43,19 +43,6 @@ struct p4_objstream {
 
 /* ---- what a message says ---- */
 
-static const char *type_name(const cJSON *v)
-{
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    if (cJSON_IsArray(v))
-        return "a list";
-    return "a value of another type";
-}
-
 /*
  * Fail at the current document (and item), saying what obj is when it has a kind: "document 1,
  * item 3 (Deployment web) at line 40, column 9: metadata.name ..." (JSON: the item's own line;
@@ -136,7 +123,8 @@ static int give(struct p4_objstream *s, cJSON *obj, cJSON **out, struct p4_error
     int rc;
 
     if (!cJSON_IsObject(obj)) {
-        rc = fail(s, NULL, P4_ERR_INVALID, err, "it is %s, not an object", type_name(obj));
+        rc = fail(s, NULL, P4_ERR_INVALID, err, "it is %s, not an object",
+                  p4_json_type_name(obj, true));
         goto bad;
     }
     if (s->list_kind[0] != '\0' && cJSON_GetObjectItemCaseSensitive(obj, "kind") == NULL)

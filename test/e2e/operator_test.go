@@ -381,10 +381,13 @@ func TestLeaderElectionAndEndpoints(t *testing.T) {
 	if metric(scrape(b), "phase4_leader") == "1" {
 		leader, standby = b, a
 	}
-	holder := leaseHolder(ctx)
-	if holder == "" || !strings.Contains(leader.log(), holder) {
-		t.Fatalf("Lease holder %q is not the instance reporting leadership", holder)
-	}
+	// The log is copied from the process's pipe by a goroutine, so the line
+	// naming the identity may arrive a moment after the metric says 1.
+	holder := ""
+	eventually(t, 10*time.Second, "the Lease holder to be the instance reporting leadership", func() (bool, string, error) {
+		holder = leaseHolder(ctx)
+		return holder != "" && strings.Contains(leader.log(), holder), "holder " + holder, nil
+	})
 
 	// Probes: healthy, and ready once the cache has synced, on both.
 	for _, o := range []*operator{a, b} {

@@ -13,6 +13,7 @@
 #include "phase4/core/text.h"
 #include "phase4/core/timefmt.h"
 #include "phase4/reconciler/stage.h"
+#include "policy.h"
 #include "verdict.h"
 
 static const char *const stage_names[P4_STAGE_COUNT] = {"Docker", "Helm", "Kubernetes",
@@ -122,12 +123,20 @@ static void progressing(cJSON *conds, const char *msg, int64_t generation, const
     remove_condition(conds, "Stalled");
 }
 
+/* An Event's message is kept to 1 KiB (events.k8s.io's limit for a note), cut with "...". */
+#define EVENT_MESSAGE_MAX 1024
+
 static void add_event(cJSON *events, const char *type, const char *reason, const char *message)
 {
+    char cut[EVENT_MESSAGE_MAX];
     cJSON *e;
 
     if (events == NULL)
         return;
+    if (strlen(message) >= sizeof(cut)) {
+        (void)p4_text_clean(cut, sizeof(cut), message, strlen(message), P4_TEXT_KEEP_RUNS);
+        message = cut;
+    }
     e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "type", type);
     cJSON_AddStringToObject(e, "reason", reason);
@@ -241,6 +250,65 @@ static void drop_stage(cJSON *st, cJSON *conds, int i)
         cJSON_DeleteItemFromObjectCaseSensitive(st, stage_members[i]);
 }
 
+/* The name of the first gate of a stage result that is False, or NULL. */
+static const char *false_gate(const struct p4_stage_result *res)
+{
+    const cJSON *g;
+
+    cJSON_ArrayForEach(g, res->gates) {
+        if (p4_text_eq(p4_json_str(g, "status"), "False"))
+            return p4_json_str(g, "name");
+    }
+    return NULL;
+}
+
+/*
+ * Stage i failed for this generation with no automatic retry left: Ready and Reconciling False
+ * with its reason, Stalled True with whom it needs (policy.h: RegenerationRequired for a new
+ * artifact, EscalatedToUser for a person), all with one message (p4_policy_final_message).
+ */
+static void stall_final(cJSON *conds, const cJSON *obj, int i, const struct p4_stage_result *res,
+                        int64_t generation, const char *now)
+{
+    const char *why = res->err.reason ? res->err.reason : "Failed";
+    struct p4_policy_final f = {.generation = generation,
+                                .stage = i,
+                                .gate = false_gate(res),
+                                .reason = why,
+                                .message = res->err.message,
+                                .cls = res->cls,
+                                .attempts = res->attempts,
+                                .no_recheck = res->no_recheck};
+    char msg[P4_ERROR_MESSAGE_MAX + 1024];
+
+    p4_policy_final_message(obj, &f, msg, sizeof(msg));
+    set_condition(conds, "Ready", "False", why, msg, generation, now);
+    set_condition(conds, "Reconciling", "False", why, msg, generation, now);
+    set_condition(conds, "Stalled", "True", p4_policy_stalled_reason(res->cls), msg, generation,
+                  now);
+}
+
+/* Stage i failed with a retry left: Ready False with its reason, Reconciling True Retrying. */
+static void retry_left(cJSON *conds, const cJSON *obj, int i, const struct p4_stage_result *res,
+                       int64_t generation, const char *now)
+{
+    const char *why = res->err.reason ? res->err.reason : "Failed";
+    const char *gate = false_gate(res);
+    char msg[P4_ERROR_MESSAGE_MAX + 768], impact[300], at[160] = "";
+
+    p4_policy_impact(obj, i, generation, impact, sizeof(impact));
+    if (gate)
+        (void)snprintf(at, sizeof(at), "gate %s ", gate);
+    p4_text_format(msg, sizeof(msg),
+                   "Generation %" PRId64 ": the %s stage failed on attempt %d of %d, retrying: "
+                   "%s(%s): %s; %s",
+                   generation, stage_names[i], res->attempt, res->attempts, at, why,
+                   res->err.message, impact);
+    set_condition(conds, "Ready", "False", why, msg, generation, now);
+    set_condition(conds, "Reconciling", "True", "Retrying", msg, generation, now);
+    remove_condition(conds, "Stalled");
+}
+
 /*
  * Stage i's result, for this generation, into status. Returns true when it
  * passed (the next stage's turn), false when the resource waits on it.
@@ -260,7 +328,7 @@ static bool put_stage(cJSON *st, cJSON *conds, const cJSON *obj, int i,
         !(res->cls == P4_FAIL_TRANSIENT && res->err.code != 0))
         return true; /* passed this generation (before a restart): re-checked without a flap */
     if (res->state == P4_STAGE_RUNNING && was && was_generation == generation &&
-        p4_text_eq(p4_json_str(was, "status"), "False") &&
+        p4_text_eq(p4_json_str(was, "status"), "False") && !res->retried &&
         !(res->cls == P4_FAIL_TRANSIENT && res->err.code != 0))
         return false; /* failed this generation (before a restart): the failure stays on record
                          while it is checked again, so the same failure again is no news (no
@@ -291,35 +359,10 @@ static bool put_stage(cJSON *st, cJSON *conds, const cJSON *obj, int i,
     case P4_STAGE_FAILED:
         set_string(st, "stage", name);
         set_condition(conds, cond, "False", why, res->err.message, generation, now);
-        if (!res->stalled) {
-            (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": the %s stage failed on attempt %d of %d, "
-                           "retrying: %s",
-                           generation, name, res->attempt, res->attempts, res->err.message);
-            set_condition(conds, "Ready", "False", why, msg, generation, now);
-            set_condition(conds, "Reconciling", "True", "Retrying", msg, generation, now);
-            remove_condition(conds, "Stalled");
-            return false;
-        }
-        if (res->cls == P4_FAIL_ARTIFACT)
-            (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": the %s stage failed %d %s; a new or "
-                           "fixed %s is needed: %s",
-                           generation, name, res->attempts, res->attempts == 1 ? "time" : "times",
-                           i == P4_STAGE_DOCKER       ? "image"
-                           : i == P4_STAGE_VALIDATION ? "image, chart or validation spec"
-                                                      : "chart or values",
-                           res->err.message);
+        if (res->stalled)
+            stall_final(conds, obj, i, res, generation, now);
         else
-            (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": the %s stage cannot go on until this is "
-                           "fixed: %s",
-                           generation, name, res->err.message);
-        set_condition(conds, "Ready", "False", why, msg, generation, now);
-        set_condition(conds, "Reconciling", "False", why, msg, generation, now);
-        set_condition(conds, "Stalled", "True",
-                      res->cls == P4_FAIL_ARTIFACT ? "RegenerationRequired" : why, msg, generation,
-                      now);
+            retry_left(conds, obj, i, res, generation, now);
         return false;
     case P4_STAGE_PASSED:
         if (res->err.reason && res->err.message[0]) {
@@ -386,7 +429,7 @@ static void finish(cJSON *st, cJSON *conds, const cJSON *old_conds, const cJSON 
     const char *verdict = NULL, *old_verdict = p4_json_str(obj, "status.verdict");
     const char *old_ready = p4_json_str(find_condition(old_conds, "Ready"), "reason");
     struct p4_verdict_failure f = {0};
-    char msg[P4_ERROR_MESSAGE_MAX + 512];
+    char msg[P4_ERROR_MESSAGE_MAX + 1024], impact[300];
     int64_t old_gen = -1;
 
     (void)p4_json_int64(obj, "status.report.generation", &old_gen);
@@ -435,6 +478,8 @@ static void finish(cJSON *st, cJSON *conds, const cJSON *old_conds, const cJSON 
                     ? P4_FAIL_CLUSTER
                     : P4_FAIL_ARTIFACT;
             f.attempts = res ? res->attempts : 0;
+            p4_policy_impact(obj, i, generation, impact, sizeof(impact));
+            f.impact = impact;
         }
     }
     if (verdict && !(p4_text_eq(old_verdict, verdict) && old_gen == generation)) {
@@ -446,14 +491,29 @@ static void finish(cJSON *st, cJSON *conds, const cJSON *old_conds, const cJSON 
             add_event(events, "Normal", "DeploymentSucceeded", msg);
         } else {
             (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": FAILED at the %s stage (%s): %s; next: %s",
+                           "Generation %" PRId64 ": FAILED at the %s stage (%s): %s; %s; next: %s",
                            generation, f.stage, f.reason ? f.reason : "Failed",
-                           f.message ? f.message : "", p4_verdict_remedy(f.reason, f.cls));
+                           f.message ? f.message : "", f.impact ? f.impact : "",
+                           p4_verdict_remedy(f.reason, f.cls));
             add_event(events, "Warning", "DeploymentFailed", msg);
         }
     }
     p4_verdict_report(st, obj, generation, now, verdict, verdict ? &f : NULL);
     p4_verdict_readiness(st, obj, generation);
+}
+
+/* A refusal is a person's to fix (the spec or the operator's flags): escalated, no stage run. */
+static void refused_message(const cJSON *obj, const struct p4_error *why, int64_t generation,
+                            char *msg, size_t size)
+{
+    struct p4_policy_final f = {.generation = generation,
+                                .stage = -1,
+                                .reason = why->reason,
+                                .message = why->message,
+                                .cls = P4_FAIL_CLUSTER,
+                                .no_recheck = true};
+
+    p4_policy_final_message(obj, &f, msg, size);
 }
 
 cJSON *p4_reconciler_refused_status(const cJSON *obj, const struct p4_error *why, const char *now,
@@ -462,27 +522,94 @@ cJSON *p4_reconciler_refused_status(const cJSON *obj, const struct p4_error *why
     const cJSON *old_conds;
     cJSON *conds, *st;
     int64_t generation, observed;
-    char msg[P4_ERROR_MESSAGE_MAX + 64];
+    char msg[P4_ERROR_MESSAGE_MAX + 1024];
 
     st = status_base(obj, &conds, &old_conds, &generation, &observed);
     set_string(st, "stage", "Pending");
     for (int i = 0; i < P4_STAGE_COUNT; i++)
         drop_stage(st, conds, i);
-    (void)snprintf(msg, sizeof(msg), "Generation %" PRId64 ": not started: %s", generation,
-                   why->message);
+    refused_message(obj, why, generation, msg, sizeof(msg));
     set_condition(conds, "Ready", "False", why->reason, msg, generation, now);
     set_condition(conds, "Reconciling", "False", why->reason, msg, generation, now);
-    set_condition(conds, "Stalled", "True", why->reason, msg, generation, now);
+    set_condition(conds, "Stalled", "True", P4_REASON_ESCALATED, msg, generation, now);
     condition_event(old_conds, conds, "Stalled", events);
     {
+        char impact[300];
         struct p4_verdict_failure f = {.stage = "Pending",
                                        .reason = why->reason,
                                        .message = msg,
                                        .cls = P4_FAIL_CLUSTER,
-                                       .stalled = true};
+                                       .stalled = true,
+                                       .impact = impact};
+        p4_policy_impact(obj, -1, generation, impact, sizeof(impact));
         p4_verdict_report(st, obj, generation, now, "FAILED", &f);
         p4_verdict_readiness(st, obj, generation);
     }
+    return st;
+}
+
+/* Was the resource suspended (or on its way) as old_conds say? */
+static bool was_suspended(const cJSON *old_conds)
+{
+    const char *why = p4_json_str(find_condition(old_conds, "Reconciling"), "reason");
+
+    return p4_text_eq(why, "Suspended") || p4_text_eq(why, "Suspending");
+}
+
+/* A new generation is news: Progressing, or Resumed when it ends a suspension. */
+static void new_generation_event(const cJSON *old_conds, int64_t generation, cJSON *events)
+{
+    char msg[256];
+
+    if (was_suspended(old_conds)) {
+        (void)snprintf(msg, sizeof(msg),
+                       "Generation %" PRId64 ": resumed; the stages go on where they stopped "
+                       "(what passed before is checked again, not done again)",
+                       generation);
+        add_event(events, "Normal", "Resumed", msg);
+        return;
+    }
+    (void)snprintf(msg, sizeof(msg), "Generation %" PRId64 ": started; checking the Docker stage",
+                   generation);
+    add_event(events, "Normal", "Progressing", msg);
+}
+
+cJSON *p4_reconciler_suspended_status(const cJSON *obj, bool suspending, const char *now,
+                                      cJSON *events)
+{
+    const cJSON *old_conds, *cur = p4_json_get(obj, "status");
+    cJSON *conds, *st;
+    int64_t generation, observed;
+    char msg[256];
+
+    st = status_base(obj, &conds, &old_conds, &generation, &observed);
+    /* What the stages found stays as it was, to go on from when the suspension ends. */
+    for (int i = 0; i < P4_STAGE_COUNT; i++) {
+        const cJSON *m = stage_members[i] ? p4_json_child(cur, stage_members[i]) : NULL;
+        if (m != NULL && p4_json_child(st, stage_members[i]) == NULL)
+            cJSON_AddItemToObject(st, stage_members[i], cJSON_Duplicate(m, 1));
+    }
+    if (p4_json_str(cur, "stage") != NULL)
+        set_string(st, "stage", p4_json_str(cur, "stage"));
+    remove_condition(conds, "Stalled");
+    if (suspending) {
+        (void)snprintf(msg, sizeof(msg),
+                       "Generation %" PRId64 ": suspending (spec.suspend is true): the step under "
+                       "way finishes (nothing is left half-applied), then nothing runs until "
+                       "spec.suspend is false",
+                       generation);
+        set_condition(conds, "Ready", "Unknown", "Suspending", msg, generation, now);
+        set_condition(conds, "Reconciling", "True", "Suspending", msg, generation, now);
+        return st;
+    }
+    (void)snprintf(msg, sizeof(msg),
+                   "Generation %" PRId64 ": suspended (spec.suspend is true); nothing is checked "
+                   "or applied until it is false, and then the stages go on where they stopped",
+                   generation);
+    set_condition(conds, "Ready", "Unknown", "Suspended", msg, generation, now);
+    set_condition(conds, "Reconciling", "False", "Suspended", msg, generation, now);
+    if (!p4_text_eq(p4_json_str(find_condition(old_conds, "Reconciling"), "reason"), "Suspended"))
+        add_event(events, "Normal", "Suspended", msg);
     return st;
 }
 
@@ -496,31 +623,12 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
     char msg[P4_ERROR_MESSAGE_MAX + 256];
     int i;
 
-    st = status_base(obj, &conds, &old_conds, &generation, &observed);
     (void)p4_json_bool(obj, "spec.suspend", &suspend);
-
-    if (suspend) {
-        (void)snprintf(msg, sizeof(msg),
-                       "Generation %" PRId64 ": suspended (spec.suspend is true); nothing is "
-                       "checked or applied until it is false",
-                       generation);
-        set_condition(conds, "Ready", "Unknown", "Suspended", msg, generation, now);
-        set_condition(conds, "Reconciling", "False", "Suspended", msg, generation, now);
-        remove_condition(conds, "Stalled");
-        if (observed != generation) {
-            (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": suspended; no stage runs until spec.suspend "
-                           "is false",
-                           generation);
-            add_event(events, "Normal", "Suspended", msg);
-        }
-        return st;
-    }
-    if (observed != generation) {
-        (void)snprintf(msg, sizeof(msg),
-                       "Generation %" PRId64 ": started; checking the Docker stage", generation);
-        add_event(events, "Normal", "Progressing", msg);
-    }
+    if (suspend)
+        return p4_reconciler_suspended_status(obj, false, now, events);
+    st = status_base(obj, &conds, &old_conds, &generation, &observed);
+    if (observed != generation)
+        new_generation_event(old_conds, generation, events);
     for (i = 0; i < P4_STAGE_COUNT; i++) {
         const struct p4_stage_result *res = results ? results[i] : NULL;
         if (res == NULL && i > 0) {
@@ -746,6 +854,19 @@ static bool persisted_pass(const cJSON *obj, int i)
 }
 
 /*
+ * Did stage i pass as its resumed run says (res: this generation's result), its pass on record
+ * for the generation the run began for? The spec differs from that one's only in spec.suspend,
+ * so what the pass recorded (status.image, status.chart) holds.
+ */
+static bool resumed_pass(const cJSON *obj, int i, const struct p4_stage_result *res)
+{
+    const cJSON *c = find_condition(p4_json_get(obj, "status.conditions"), stage_conditions[i]);
+
+    return res->resumed && res->state == P4_STAGE_PASSED &&
+           p4_text_eq(p4_json_str(c, "status"), "True");
+}
+
+/*
  * Start and poll the stages in order. A stage starts only once the status
  * written for this generation says the stage before it passed (so what it
  * builds on, such as status.image.digest, is on record); until then it shows
@@ -764,7 +885,7 @@ static void drive_stages(struct p4_reconciler *r, const char *key, const cJSON *
         if (ops == NULL)
             return;
         results[i] = &res[i];
-        if (i > 0 && !persisted_pass(obj, i - 1)) {
+        if (i > 0 && !persisted_pass(obj, i - 1) && !resumed_pass(obj, i - 1, &res[i - 1])) {
             res[i].state = P4_STAGE_RUNNING; /* starts once the last stage's pass is written */
             res[i].generation = generation;
             return;
@@ -796,6 +917,60 @@ static void drive_stages(struct p4_reconciler *r, const char *key, const cJSON *
     }
 }
 
+/*
+ * spec.suspend: every stage's run stops at its next safe point (on), or goes on where it
+ * stopped (off). A stage without the op forgets the run when suspended. Returns true while a
+ * run still works toward its safe point.
+ */
+static bool suspend_stages(struct p4_reconciler *r, const char *key, const cJSON *obj, bool on)
+{
+    bool busy = false;
+
+    for (int i = 0; i < P4_STAGE_COUNT; i++) {
+        const struct p4_stage_ops *ops = r->stages[i];
+        if (ops == NULL)
+            continue;
+        if (ops->suspend)
+            busy = ops->suspend(r->stage_ctx[i], key, obj, on) || busy;
+        else if (on && ops->forget)
+            ops->forget(r->stage_ctx[i], key);
+    }
+    return busy;
+}
+
+/*
+ * A phase4.io/retry value not handled yet: the stage whose failure is on record runs again from
+ * its first attempt (a run the operator no longer holds, after a restart, begins so anyway:
+ * p4_stagerun_add_for). Returns the value (borrowed from obj) or NULL; *stage gets the stage
+ * run again, or NULL when none failed.
+ */
+static const char *retry_failed(struct p4_reconciler *r, const char *key, const cJSON *obj,
+                                const char **stage)
+{
+    const char *value = p4_policy_retry_requested(obj);
+    int i;
+
+    *stage = NULL;
+    if (value == NULL)
+        return NULL;
+    i = p4_policy_failed_stage(obj);
+    if (i < 0 || r->stages[i] == NULL)
+        return value;
+    *stage = stage_names[i];
+    if (r->stages[i]->retry) {
+        int rc = r->stages[i]->retry(r->stage_ctx[i], key);
+        p4_log(P4_LOG_INFO, "retry requested", "key", key, "stage", stage_names[i], "value", value,
+               "run",
+               rc == 0               ? "restarted"
+               : rc == P4_ERR_EXISTS ? "running"
+                                     : "starts anew",
+               P4_LOG_END);
+    } else if (r->stages[i]->forget) {
+        r->stages[i]->forget(r->stage_ctx[i], key); /* begins anew, at its first attempt */
+    }
+    return value;
+}
+
 void p4_reconcile(struct p4_controller *c, const char *key, void *data)
 {
     struct p4_reconciler *r = data;
@@ -806,7 +981,9 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     struct p4_stage_result res[P4_STAGE_COUNT];
     const struct p4_stage_result *results[P4_STAGE_COUNT] = {0};
     struct p4_error why;
-    bool suspend = false, refused;
+    bool suspend = false, refused, suspending = false;
+    const char *retry = NULL, *retried = NULL;
+    int64_t generation = 0;
 
     if (obj == NULL || p4_json_get(obj, "metadata.deletionTimestamp") != NULL) {
         const struct p4_informer_unreadable *u =
@@ -829,15 +1006,25 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     }
     memset(res, 0, sizeof(res));
     (void)p4_json_bool(obj, "spec.suspend", &suspend);
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
     refused = !suspend && p4_tenancy_check(r->tenancy, obj, &why) != 0;
-    if (suspend || refused)
-        forget_all(r, key); /* stop checking; a later resume or a fixed spec starts over */
-    else
+    if (suspend) {
+        suspending = suspend_stages(r, key, obj, true); /* a retry waits for the resume */
+    } else if (refused) {
+        forget_all(r, key); /* stop checking; a fixed spec starts over */
+        retry = p4_policy_retry_requested(obj);
+    } else {
+        (void)suspend_stages(r, key, obj, false);
+        retry = retry_failed(r, key, obj, &retried);
         drive_stages(r, key, obj, res, results);
+    }
     p4_timefmt_format(time(NULL), now, sizeof(now));
     events = cJSON_CreateArray();
-    desired = refused ? p4_reconciler_refused_status(obj, &why, now, events)
-                      : p4_reconciler_desired_status(obj, results, now, events);
+    desired = refused   ? p4_reconciler_refused_status(obj, &why, now, events)
+              : suspend ? p4_reconciler_suspended_status(obj, suspending, now, events)
+                        : p4_reconciler_desired_status(obj, results, now, events);
+    if (retry != NULL) /* once per value: status.lastHandledRetry */
+        p4_policy_retry_handled(desired, retry, retried, generation, events);
     for (int i = 0; i < P4_STAGE_COUNT; i++)
         p4_stage_result_close(&res[i]);
     if (cJSON_Compare(desired, p4_json_get(obj, "status"), 1)) {

@@ -606,6 +606,8 @@ static void next_steps(const struct ctx *c, const cJSON *status, const struct st
             p4_buf_printf(c->out, "  fix: %s\n", m);
         else
             p4_buf_printf(c->out, "  fix: the failing gate above says what failed\n");
+        if (member(c, f, "impact", msg, sizeof(msg)) != NULL)
+            p4_buf_printf(c->out, "  %s\n", msg);
         if (st != NULL && strcmp(st, m ? m : "") != 0)
             p4_buf_printf(c->out, "  stalled: %s\n", st);
         break;

@@ -17,6 +17,7 @@
 #include "phase4/core/text.h"
 #include "phase4/core/url.h"
 #include "phase4/kube/client.h"
+#include "policy.h"
 
 /* ---- the line of slots ---- */
 
@@ -38,6 +39,7 @@ static void wake_next(struct p4_stagerunner *s)
     n->queued = false;
     n->active = true;
     s->active++;
+    n->armed = on_begin;
     (void)uv_timer_start(&n->timer, on_begin, 0, 0);
 }
 
@@ -179,8 +181,49 @@ void p4_stagerun_notify(struct p4_stagerun *r)
 
 /* ---- steps ---- */
 
+/* ---- suspension: a run stopped at a safe point (spec.suspend) ---- */
+
+/* No attempt works any more: the run is stopped (it gives up its place in line or its slot). */
+static void park(struct p4_stagerun *r)
+{
+    if (r->sr)
+        leave(r->sr, r);
+    if (!r->parked) {
+        r->parked = true;
+        p4_stagerun_notify(r); /* the reconciler says Suspended now */
+    }
+}
+
+/* Stop here: what the timer was about to call (or the place in line) is kept for later. */
+static void stop_here(struct p4_stagerun *r)
+{
+    if (uv_is_active((uv_handle_t *)&r->timer)) {
+        r->parked_cb = r->armed;
+        (void)uv_timer_stop(&r->timer);
+    } else if (r->queued) {
+        r->parked_cb = on_begin;
+    }
+    park(r);
+}
+
+/* On a timer of a suspended run: keep fn for when it goes on, and stop. */
+static bool hold(struct p4_stagerun *r, uv_timer_cb fn)
+{
+    if (!r->suspended)
+        return false;
+    r->parked_cb = fn;
+    park(r);
+    return true;
+}
+
 void p4_stagerun_arm(struct p4_stagerun *r, uint64_t ms, uv_timer_cb fn)
 {
+    if (r->suspended && !r->working) { /* stopped: it runs when the run goes on */
+        (void)uv_timer_stop(&r->timer);
+        (void)hold(r, fn);
+        return;
+    }
+    r->armed = fn;
     (void)uv_timer_start(&r->timer, fn, ms, 0);
 }
 
@@ -189,6 +232,20 @@ static void on_step(uv_timer_t *t)
     struct p4_stagerun *r = t->data;
 
     r->ops->step(r);
+}
+
+/* The step before ended while the resource was suspended: the attempt stops here (its steps
+   begin again from the first when the run goes on), unless it went on meanwhile. */
+static void on_step_or_stop(uv_timer_t *t)
+{
+    struct p4_stagerun *r = t->data;
+
+    if (!r->suspended) {
+        r->ops->step(r);
+        return;
+    }
+    p4_stagerun_end_attempt(r);
+    (void)hold(r, on_begin);
 }
 
 /*
@@ -231,7 +288,11 @@ static void begin(struct p4_stagerun *r, bool retry)
 
 static void on_begin(uv_timer_t *t)
 {
-    begin(t->data, false);
+    struct p4_stagerun *r = t->data;
+
+    if (hold(r, on_begin))
+        return;
+    begin(r, false);
 }
 
 static void on_retry(uv_timer_t *t)
@@ -239,9 +300,21 @@ static void on_retry(uv_timer_t *t)
     struct p4_stagerun *r = t->data;
     bool retry = r->cls == P4_FAIL_ARTIFACT;
 
+    if (hold(r, on_retry))
+        return;
     if (retry)
         r->attempt++;
     begin(r, retry);
+}
+
+/* A retry on demand: the attempt count was set back to 1. */
+static void on_rerun(uv_timer_t *t)
+{
+    struct p4_stagerun *r = t->data;
+
+    if (hold(r, on_rerun))
+        return;
+    begin(r, true);
 }
 
 void p4_stagerun_restart_in(struct p4_stagerun *r, uint64_t ms)
@@ -265,7 +338,8 @@ void p4_stagerun_next(struct p4_stagerun *r, int step)
             r->err = (struct p4_error){0};
         }
     }
-    p4_stagerun_arm(r, 0, on_step);
+    /* Suspended: the step just ended is a safe point (an apply or a hook is done). */
+    p4_stagerun_arm(r, 0, r->suspended ? on_step_or_stop : on_step);
 }
 
 static void gate_v(struct p4_stagerun *r, int g, const char *status, const char *reason,
@@ -310,6 +384,8 @@ void p4_stagerun_end_attempt(struct p4_stagerun *r)
         end_work(r);
     if (r->sr)
         leave(r->sr, r);
+    if (r->suspended && !r->working) /* a safe point: what comes next waits for the resume */
+        stop_here(r);
 }
 
 void p4_stagerun_fail(struct p4_stagerun *r, enum p4_failure_class cls, int g, const char *reason,
@@ -328,7 +404,7 @@ void p4_stagerun_fail(struct p4_stagerun *r, enum p4_failure_class cls, int g, c
         if (r->retry_after_ms > delay)
             delay = r->retry_after_ms;
         r->retry_after_ms = 0;
-        if (s->transient_restarts) { /* wait without a slot, then begin again */
+        if (s->transient_restarts || r->suspended) { /* wait without a slot, then begin again */
             p4_stagerun_end_attempt(r);
             p4_stagerun_arm(r, delay, on_begin);
         } else {
@@ -340,6 +416,7 @@ void p4_stagerun_fail(struct p4_stagerun *r, enum p4_failure_class cls, int g, c
     p4_stagerun_gate(r, g, "False", reason, "%s", err->message);
     r->state = P4_STAGE_FAILED;
     r->failed_attempt = r->attempt;
+    r->retried = false;
     r->cls = cls;
     r->err = *err;
     r->err.reason = reason;
@@ -351,7 +428,7 @@ void p4_stagerun_fail(struct p4_stagerun *r, enum p4_failure_class cls, int g, c
     } else {
         r->stalled = true;
         if (cls != P4_FAIL_ARTIFACT && !r->no_recheck) /* a fixed Secret or quota heals it */
-            p4_stagerun_arm(r, s->recheck_ms, on_retry);
+            p4_stagerun_arm(r, p4_policy_recheck_ms(r->rechecks++, s->recheck_ms), on_retry);
     }
     p4_stagerun_end_attempt(r);
     p4_stagerun_notify(r);
@@ -410,6 +487,8 @@ void p4_stagerun_passed(struct p4_stagerun *r, const char *reason, const char *f
     }
     p4_stagerun_end_attempt(r);
     r->transient_n = 0;
+    r->rechecks = 0;
+    r->retried = false;
     r->state = P4_STAGE_PASSED;
     r->cls = P4_FAIL_NONE;
     r->stalled = false;
@@ -566,9 +645,14 @@ void p4_stagerun_add_for(struct p4_stagerunner *s, struct p4_stagerun *r, const 
     (void)p4_json_int64(obj, "metadata.generation", &generation);
     (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
     p4_stagerun_add(s, r, key, generation, retries);
+    r->spec_digest = p4_policy_spec_digest(obj);
+    /* A retry asked for and not handled yet (before a restart): from the first attempt, and
+       the failure on record is not current. */
+    if (p4_policy_retry_requested(obj) != NULL)
+        r->retried = true;
     /* Stalled at this stage for this generation, its retries spent (before a restart): the
        check runs once more, as the last attempt, rather than retrying all over again. */
-    if (p4_stagerun_stalled_on_record(obj, s->stage))
+    else if (p4_stagerun_stalled_on_record(obj, s->stage))
         r->attempt = r->attempts;
 }
 
@@ -587,7 +671,7 @@ bool p4_stagerun_stalled_on_record(const cJSON *obj, const char *stage)
             continue;
         (void)p4_json_int64(c, "observedGeneration", &cond_gen);
         return cond_gen == generation && p4_text_eq(p4_json_str(c, "status"), "True") &&
-               p4_text_eq(p4_json_str(c, "reason"), "RegenerationRequired");
+               p4_text_eq(p4_json_str(c, "reason"), P4_REASON_REGENERATION);
     }
     return false;
 }
@@ -598,7 +682,82 @@ bool p4_stagerunner_current(const struct p4_stagerunner *s, const char *key, con
     int64_t generation = 0;
 
     (void)p4_json_int64(obj, "metadata.generation", &generation);
-    return old && old->generation == generation;
+    return old && (old->generation == generation || old->resumed_as == generation);
+}
+
+bool p4_stagerunner_suspend(struct p4_stagerunner *s, const char *key, const cJSON *obj, bool on)
+{
+    struct p4_stagerun *r = p4_stagerunner_get(s, key);
+    int64_t generation = 0;
+    uv_timer_cb cb;
+
+    if (r == NULL)
+        return false;
+    if (on) {
+        r->suspended = true;
+        if (r->parked)
+            return false;
+        if (r->working)
+            return true; /* its current step ends first (p4_stagerun_next) */
+        stop_here(r);
+        return false;
+    }
+    if (!r->suspended)
+        return false;
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
+    if (generation != r->generation && generation != r->resumed_as) {
+        /* Another spec than the run's: it stays stopped until its stage starts the new
+           generation's run, which replaces it. */
+        if (r->spec_digest == 0 || p4_policy_spec_digest(obj) != r->spec_digest)
+            return false;
+        r->resumed_as = generation;
+    }
+    r->suspended = false;
+    r->parked = false;
+    cb = r->parked_cb;
+    r->parked_cb = NULL;
+    if (r->ops->resume)
+        r->ops->resume(r);
+    if (cb)
+        p4_stagerun_arm(r, 0, cb);
+    return false;
+}
+
+bool p4_stagerunner_suspend_op(void *stage, const char *key, const cJSON *obj, bool on)
+{
+    return p4_stagerunner_suspend(stage, key, obj, on); /* the stage begins with its runner */
+}
+
+int p4_stagerunner_retry(struct p4_stagerunner *s, const char *key)
+{
+    struct p4_stagerun *r = p4_stagerunner_get(s, key);
+
+    if (r == NULL)
+        return P4_ERR_NOTFOUND;
+    if (r->state != P4_STAGE_FAILED)
+        return P4_ERR_EXISTS;
+    (void)uv_timer_stop(&r->timer);
+    r->state = P4_STAGE_RUNNING;
+    r->cls = P4_FAIL_NONE;
+    r->stalled = false;
+    r->no_recheck = false;
+    r->err = (struct p4_error){0};
+    r->attempt = 1;
+    r->failed_attempt = 0;
+    r->transient_n = 0;
+    r->rechecks = 0;
+    r->retried = true;
+    for (int g = 0; g < s->ngates; g++) {
+        if (r->gates[g].status && strcmp(r->gates[g].status, "False") == 0)
+            p4_stagerun_gate(r, g, "Unknown", "Checking", "checked again (retry requested)");
+    }
+    p4_stagerun_arm(r, 0, on_rerun); /* never inside the reconcile */
+    return 0;
+}
+
+int p4_stagerunner_retry_op(void *stage, const char *key)
+{
+    return p4_stagerunner_retry(stage, key); /* the stage begins with its runner */
 }
 
 int p4_stagerunner_result_op(void *stage, const char *key, struct p4_stage_result *out)
@@ -623,11 +782,14 @@ void p4_stagerun_result(const struct p4_stagerun *r, unsigned skip, struct p4_st
     out->state = r->state;
     out->cls = r->cls;
     out->stalled = r->stalled;
+    out->no_recheck = r->stalled && (r->no_recheck || r->cls == P4_FAIL_ARTIFACT);
     /* A retry running keeps the failure it retries: that one ended attempt failed_attempt. */
     out->attempt =
         r->state == P4_STAGE_FAILED && r->failed_attempt > 0 ? r->failed_attempt : r->attempt;
     out->attempts = r->attempts;
-    out->generation = r->generation;
+    out->generation = r->resumed_as ? r->resumed_as : r->generation;
+    out->resumed = r->resumed_as != 0;
+    out->retried = r->retried;
     out->err = r->err;
     out->gates = cJSON_CreateArray();
     for (int g = 0; s && g < s->ngates; g++) {

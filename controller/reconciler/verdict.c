@@ -270,6 +270,8 @@ void p4_verdict_report(cJSON *st, const cJSON *obj, int64_t generation, const ch
             p4_json_need(cJSON_AddStringToObject(fail, "gate", gate));
         p4_json_need(cJSON_AddStringToObject(fail, "reason", f->reason ? f->reason : "Failed"));
         p4_json_need(cJSON_AddStringToObject(fail, "message", f->message ? f->message : ""));
+        if (f->impact)
+            p4_json_need(cJSON_AddStringToObject(fail, "impact", f->impact));
         if (f->cls == P4_FAIL_ARTIFACT && !f->stalled)
             (void)snprintf(remedy, sizeof(remedy),
                            "it is retried (%d attempts in all); if it "

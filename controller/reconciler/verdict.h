@@ -20,8 +20,9 @@ struct p4_verdict_failure {
     const char *reason; /* the stage condition's reason */
     const char *message;
     enum p4_failure_class cls;
-    int attempts; /* artifact failures: how many attempts a generation gets */
-    bool stalled; /* no automatic retry is left */
+    int attempts;       /* artifact failures: how many attempts a generation gets */
+    const char *impact; /* what still serves meanwhile (policy.h), or NULL */
+    bool stalled;       /* no automatic retry is left */
 };
 
 /*

@@ -430,6 +430,9 @@ static void docker_stage_results_drive_conditions(void **state)
     st = p4_reconciler_desired_status(obj, results, T3, events);
     assert_condition(st, "Stalled", "True", "RegenerationRequired", T3, 2);
     assert_condition(st, "Reconciling", "False", "ImageNotFound", T3, 2);
+    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
+                           "the Docker stage failed 3 times at gate Pushed (ImageNotFound)"));
+    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"), "phase4.io/retry"));
     assert_event(events, "Warning", "RegenerationRequired");
     assert_event(events, "Warning", "DeploymentFailed"); /* the verdict, once */
     assert_int_equal(cJSON_GetArraySize(events), 2);     /* DockerReady did not change */
@@ -442,10 +445,22 @@ static void docker_stage_results_drive_conditions(void **state)
     cJSON_Delete(events);
     p4_stage_result_close(&res);
 
-    /* A cluster-level failure stalls with its own reason. */
+    /* A cluster-level failure is escalated to a person: Stalled says so, Ready and the stage
+       keep the specific reason, and the message names it, the impact and the fix. */
     res = docker_result(P4_STAGE_FAILED, P4_FAIL_CLUSTER, true, "ImagePullAuthFailed", 2, "False");
     st = p4_reconciler_desired_status(obj, results, T3, NULL);
-    assert_condition(st, "Stalled", "True", "ImagePullAuthFailed", T3, 2);
+    assert_condition(st, "Stalled", "True", "EscalatedToUser", T3, 2);
+    assert_condition(st, "Ready", "False", "ImagePullAuthFailed", T2, 2); /* False since T2 */
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "reason"), "ImagePullAuthFailed");
+    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
+                           "escalated to a person: the Docker stage cannot go on at gate Pushed "
+                           "(ImagePullAuthFailed)"));
+    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
+                           "impact: nothing serves yet"));
+    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
+                           "fix: give the pull secret credentials"));
+    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
+                           "clears by itself once fixed"));
     cJSON_Delete(st);
     p4_stage_result_close(&res);
 
@@ -779,14 +794,22 @@ static void refused_resource_is_stalled_with_the_reason(void **state)
     assert_int_equal(observed_generation(st), 2);
     assert_condition(st, "Ready", "False", "TargetNotAllowed", T1, 2);
     assert_condition(st, "Reconciling", "False", "TargetNotAllowed", T1, 2);
-    assert_condition(st, "Stalled", "True", "TargetNotAllowed", T1, 2);
+    /* A person's to fix: escalated, the specific reason in the message, with impact and fix. */
+    assert_condition(st, "Stalled", "True", "EscalatedToUser", T1, 2);
     assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"), "kube-system"));
+    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
+                           "escalated to a person: not started (TargetNotAllowed)"));
+    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
+                           "impact: what an earlier generation applied stays as it is"));
+    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
+                           "fix: set spec.serviceAccountName"));
+    assert_non_null(strstr(p4_json_str(st, "report.failure.impact"), "impact: "));
     assert_int_equal(cJSON_GetArraySize(p4_json_get(st, "conditions")), 3); /* DockerReady gone */
     assert_null(p4_json_get(st, "gates"));
     assert_null(p4_json_get(st, "image"));
     assert_non_null(p4_json_get(st, "inventory")); /* what was applied stays on record */
     assert_int_equal(cJSON_GetArraySize(events), 1);
-    assert_event(events, "Warning", "TargetNotAllowed");
+    assert_event(events, "Warning", "EscalatedToUser");
     /* Once written, the same answer is no news. */
     set_status(obj, st);
     st2 = p4_reconciler_refused_status(obj, &why, T2, again);

@@ -345,6 +345,8 @@ const struct p4_stage_ops p4_docker_stage_ops = {
     .poll = poll_run,
     .result = p4_stagerunner_result_op,
     .forget = p4_stagerunner_forget_op,
+    .suspend = p4_stagerunner_suspend_op,
+    .retry = p4_stagerunner_retry_op,
     .metrics = p4_stagerunner_metrics_op,
 };
 

@@ -83,6 +83,15 @@ static void cancel(struct p4_stagerun *base)
     }
     p4_kstage_unwatch_ns(r, r->base.key);
 }
+/* After a suspension the wait for the workloads has its whole spec.rollout.timeout again. */
+static void resume(struct p4_stagerun *base)
+{
+    struct run *r = (struct run *)base;
+
+    if (r->waiting)
+        r->deadline = uv_now(r->k->sr.loop) + r->timeout_ms;
+}
+
 static void destroy(struct p4_stagerun *base)
 {
     struct run *r = (struct run *)base;
@@ -217,7 +226,8 @@ static const struct p4_stagerun_ops run_ops = {.begin = begin,
                                                .end_work = end_work,
                                                .destroy = destroy,
                                                .status = status_of,
-                                               .cancel = cancel};
+                                               .cancel = cancel,
+                                               .resume = resume};
 
 const struct p4_stage_ops p4_kube_stage_ops = {
     .name = "Kubernetes",
@@ -226,6 +236,8 @@ const struct p4_stage_ops p4_kube_stage_ops = {
     .poll = poll_run,
     .result = p4_stagerunner_result_op,
     .forget = p4_stagerunner_forget_op,
+    .suspend = p4_stagerunner_suspend_op,
+    .retry = p4_stagerunner_retry_op,
     .metrics = metrics,
 };
 

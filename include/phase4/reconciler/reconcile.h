@@ -64,6 +64,15 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
 cJSON *p4_reconciler_refused_status(const cJSON *obj, const struct p4_error *why, const char *now,
                                     cJSON *events);
 
+/*
+ * The status of a suspended resource (spec.suspend true; pure, as above): while a stage's run
+ * still works toward its safe point (suspending), Ready Unknown and Reconciling True with
+ * reason Suspending; then Ready Unknown and Reconciling False with reason Suspended, and one
+ * Normal Suspended Event. What the stages recorded stays, to go on from.
+ */
+cJSON *p4_reconciler_suspended_status(const cJSON *obj, bool suspending, const char *now,
+                                      cJSON *events);
+
 /* The reason of a resource the operator cannot parse (Ready, Reconciling and Stalled). */
 #define P4_REASON_UNREADABLE "ResourceUnreadable"
 

@@ -9,7 +9,8 @@
  * stands; forget() drops the resource's state (deleted, suspended). A stage
  * keeps its own per-resource state, keyed by the resource's key and
  * generation, reports each gate in gates[], and tells the reconciler when a
- * result changed through the callback it was built with.
+ * result changed through the callback it was built with. suspend() stops a run at a safe point
+ * and lets it go on; retry() runs a failed one again (docs/architecture.md#failures).
  *
  * Failures carry a class (docs/architecture.md#failures): transient ones are retried
  * by the stage with backoff while it stays RUNNING; artifact ones are retried
@@ -53,12 +54,16 @@ struct p4_stage_result {
     enum p4_stage_state state;
     enum p4_failure_class cls; /* FAILED: why; RUNNING: P4_FAIL_TRANSIENT while waiting out one */
     bool stalled;              /* FAILED and no automatic retry is left */
+    bool no_recheck;           /* stalled and not checked again: only a new generation helps */
     int attempt, attempts;     /* artifact failures: this was attempt `attempt` of `attempts` */
     int64_t generation;        /* the generation these results are for */
-    struct p4_error err;       /* FAILED: the failing gate's reason and message; RUNNING: the
-                                  transient problem being waited out, or code 0 */
-    cJSON *gates;  /* array of {stage, name, status, reason, message}; owned by the result */
-    cJSON *status; /* members of status the stage owns (e.g. "image"), or NULL; owned */
+    bool resumed; /* the run began for an older generation whose spec differs from this one's
+                     only in spec.suspend: its pass on record for that one holds for this one */
+    bool retried; /* run again on demand (phase4.io/retry): a failure on record is not current */
+    struct p4_error err; /* FAILED: the failing gate's reason and message; RUNNING: the
+                            transient problem being waited out, or code 0 */
+    cJSON *gates;        /* array of {stage, name, status, reason, message}; owned by the result */
+    cJSON *status;       /* members of status the stage owns (e.g. "image"), or NULL; owned */
 };
 
 /* Free what a result owns (gates, status); the struct itself is the caller's. */
@@ -73,6 +78,16 @@ struct p4_stage_ops {
     /* 0 and *out filled (caller closes it), or P4_ERR_NOTFOUND when nothing was started. */
     int (*result)(void *ctx, const char *key, struct p4_stage_result *out);
     void (*forget)(void *ctx, const char *key);
+    /*
+     * Optional (without it a suspended resource's run is forgotten). on: stop key's run at its
+     * next safe point (an apply or a step under way ends first; a wait stops at once); returns
+     * true while it still works toward that point. off: go on where it stopped, for obj (whose
+     * spec may differ from the run's only in spec.suspend); returns false.
+     */
+    bool (*suspend)(void *ctx, const char *key, const cJSON *obj, bool on);
+    /* Optional: run key's failed stage again from its first attempt (phase4.io/retry). 0, or
+       P4_ERR_NOTFOUND when key has no failed run. */
+    int (*retry)(void *ctx, const char *key);
     /* Append the stage's own /metrics series (Prometheus text) to out. */
     void (*metrics)(void *ctx, struct p4_buf *out);
 };

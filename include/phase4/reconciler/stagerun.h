@@ -15,8 +15,10 @@
  * (honouring retry_after_ms when set), on the same step or, with
  * transient_restarts, by a new attempt that waits without a slot; artifact ones are
  * retried rollout.retries times, then stalled; cluster-level ones stall at
- * once and are re-checked every recheck_ms (unless no_recheck: only a new
- * generation can help).
+ * once and are re-checked after 30 s, doubling up to recheck_ms (unless no_recheck:
+ * only a new generation can help). A run stops at a safe point when its resource is
+ * suspended and goes on where it stopped (p4_stagerunner_suspend); a failed one runs again
+ * from its first attempt on demand (p4_stagerunner_retry).
  *
  * Secrets: every value a step reads from a Secret for the resource goes into the attempt's set
  * (p4_stagerun_secrets, redact.h). Every gate message, failure and summary passes through it,
@@ -65,6 +67,8 @@ struct p4_stagerun_ops {
     unsigned (*skipped_gates)(const struct p4_stagerun *r);
     /* Optional, for p4_stagerunner_result_op: the members of status the stage owns, or NULL. */
     cJSON *(*status)(const struct p4_stagerun *r);
+    /* Optional: the run goes on after a suspension (e.g. a wait's deadline begins anew). */
+    void (*resume)(struct p4_stagerun *r);
 };
 
 /* One stage's runs. Embed it in the stage's struct; set the fields, then _init. */
@@ -76,7 +80,8 @@ struct p4_stagerunner {
     const char *const *gate_names; /* ngates names, in status order */
     int ngates;
     uint64_t retry_ms;         /* first retry after an artifact failure, doubling; 0: 30 s */
-    uint64_t recheck_ms;       /* re-check after a cluster-level failure; 0: 5 min */
+    uint64_t recheck_ms;       /* longest wait between re-checks of a cluster-level failure
+                                  (the first after 30 s, doubling); 0: 5 min */
     uint64_t transient_max_ms; /* cap of the backoff for transient errors; 0: 60 s */
     int max_active;            /* runs working at once; 0: 64 */
     bool transient_restarts;   /* a transient failure ends the attempt (giving its slot to the
@@ -149,6 +154,17 @@ struct p4_stagerun {
     int failed_attempt;      /* the attempt the last failure ended (attempt may be the next one) */
     uint64_t retry_after_ms; /* a server's Retry-After for the next transient retry */
     struct p4_error err;     /* FAILED: why; RUNNING: what is waited out; PASSED: the summary */
+
+    /* spec.suspend and phase4.io/retry (p4_stagerunner_suspend, p4_stagerunner_retry). */
+    bool suspended;        /* stop at the next safe point */
+    bool parked;           /* stopped there: no attempt works and the timer is not armed */
+    uv_timer_cb armed;     /* what the run's timer calls while it is armed */
+    uv_timer_cb parked_cb; /* what was due when it stopped, called when it goes on (or NULL) */
+    uint64_t spec_digest;  /* the spec the run began for, without spec.suspend (policy.h) */
+    int64_t resumed_as;    /* 0, or the later generation (the same spec but for spec.suspend)
+                              this run's result is for: r->generation still names its work */
+    int rechecks;          /* re-checks so far of the failure escalated to a person */
+    bool retried;          /* run again on demand: the failure on record is not current */
 };
 
 void p4_stagerunner_init(struct p4_stagerunner *s);
@@ -164,7 +180,29 @@ void p4_stagerunner_forget_op(void *stage, const char *key);
  * else the run's result (p4_stagerun_result) with the ops' skipped_gates and status.
  */
 int p4_stagerunner_result_op(void *stage, const char *key, struct p4_stage_result *out);
-/* True when key's run is for obj's metadata.generation already: start() has nothing to do. */
+/*
+ * Stop key's run at its next safe point (on), or let it go on where it stopped (off) for obj,
+ * whose generation becomes the run's result's when its spec differs from the run's only in
+ * spec.suspend. A run stops at once when no attempt works (between attempts, waiting for a
+ * slot, a retry or a re-check, stalled, passed); an attempt that works stops at the end of its
+ * current step (p4_stagerun_next), or when it fails, passes or ends. Returns true while the run
+ * still works toward that point; off returns false. No run: false.
+ */
+bool p4_stagerunner_suspend(struct p4_stagerunner *s, const char *key, const cJSON *obj, bool on);
+/* stage.h's suspend() for a stage whose struct begins with its runner. */
+bool p4_stagerunner_suspend_op(void *stage, const char *key, const cJSON *obj, bool on);
+/*
+ * Run key's failed run again (retry on demand): its attempt count begins again at 1 and a new
+ * attempt begins on the next loop turn (as a retry: ops->begin gets retry true); its result
+ * says RUNNING. 0, P4_ERR_NOTFOUND without a run, P4_ERR_EXISTS when it has not failed (a run
+ * retried already, or passed: nothing to do).
+ */
+int p4_stagerunner_retry(struct p4_stagerunner *s, const char *key);
+/* stage.h's retry() for such a stage. */
+int p4_stagerunner_retry_op(void *stage, const char *key);
+
+/* True when key's run is for obj's metadata.generation already (or, resumed, its result is):
+   start() has nothing to do. */
 bool p4_stagerunner_current(const struct p4_stagerunner *s, const char *key, const cJSON *obj);
 /* For /metrics: resources held and by result; running and waiting attempts. */
 void p4_stagerunner_stats(const struct p4_stagerunner *s, struct p4_stage_stats *out);
@@ -198,7 +236,9 @@ void p4_stagerun_add_for(struct p4_stagerunner *s, struct p4_stagerun *r, const 
 /*
  * Whether obj's status says it is stalled at stage (status.stage) for its generation with its
  * retries spent (Stalled=True, RegenerationRequired): p4_stagerun_add_for then begins the run
- * at its last attempt, so a restart checks once more instead of retrying all over again.
+ * at its last attempt, so a restart checks once more instead of retrying all over again,
+ * unless a phase4.io/retry annotation asks for a retry not handled yet (then it begins at its
+ * first attempt, as the retry asks).
  */
 bool p4_stagerun_stalled_on_record(const cJSON *obj, const char *stage);
 void p4_stagerun_out(struct p4_stagerun *r);

@@ -124,6 +124,15 @@ void p4_policy_impact(const cJSON *obj, int stage, int64_t generation, char *out
                        "passed every stage yet");
 }
 
+int p4_policy_clause_len(const char *msg)
+{
+    size_t n = msg ? strlen(msg) : 0;
+
+    while (n > 0 && (msg[n - 1] == '.' || msg[n - 1] == ' '))
+        n--;
+    return n > 0x7fffffff ? 0x7fffffff : (int)n;
+}
+
 void p4_policy_final_message(const cJSON *obj, const struct p4_policy_final *f, char *out,
                              size_t size)
 {
@@ -142,23 +151,25 @@ void p4_policy_final_message(const cJSON *obj, const struct p4_policy_final *f, 
         (void)snprintf(at, sizeof(at), " at gate %s", f->gate);
     if (f->cls == P4_FAIL_ARTIFACT)
         p4_text_format(out, size,
-                       "Generation %" PRId64 ": the %s stage failed %d %s%s (%s): %s; %s; next: "
+                       "Generation %" PRId64 ": the %s stage failed %d %s%s (%s): %.*s; %s; next: "
                        "%s, or set the annotation %s to a new value to run it again once fixed "
                        "elsewhere",
                        f->generation, stage ? stage : "", f->attempts,
                        f->attempts == 1 ? "time" : "times", at, reason,
-                       f->message ? f->message : "", impact, remedy, P4_RETRY_ANNOTATION);
+                       p4_policy_clause_len(f->message), f->message ? f->message : "", impact,
+                       remedy, P4_RETRY_ANNOTATION);
     else if (stage)
         p4_text_format(out, size,
                        "Generation %" PRId64 ": escalated to a person: the %s stage cannot go "
-                       "on%s (%s): %s; %s; fix: %s; %s",
-                       f->generation, stage, at, reason, f->message ? f->message : "", impact,
-                       remedy, again);
+                       "on%s (%s): %.*s; %s; fix: %s; %s",
+                       f->generation, stage, at, reason, p4_policy_clause_len(f->message),
+                       f->message ? f->message : "", impact, remedy, again);
     else
         p4_text_format(out, size,
-                       "Generation %" PRId64 ": escalated to a person: not started (%s): %s; %s; "
-                       "fix: %s; %s",
-                       f->generation, reason, f->message ? f->message : "", impact, remedy, again);
+                       "Generation %" PRId64 ": escalated to a person: not started (%s): %.*s; "
+                       "%s; fix: %s; %s",
+                       f->generation, reason, p4_policy_clause_len(f->message),
+                       f->message ? f->message : "", impact, remedy, again);
 }
 
 uint64_t p4_policy_spec_digest(const cJSON *obj)

@@ -82,6 +82,9 @@ struct p4_policy_final {
 void p4_policy_final_message(const cJSON *obj, const struct p4_policy_final *f, char *out,
                              size_t size);
 
+/* The length of msg (NULL: 0) without the full stop it may end in, for "%.*s; ...". */
+int p4_policy_clause_len(const char *msg);
+
 /*
  * A digest of obj's spec without spec.suspend: two generations with the same digest differ
  * only in whether they are suspended, so a resumed run goes on where it stopped. 0 when obj

@@ -301,9 +301,9 @@ static void retry_left(cJSON *conds, const cJSON *obj, int i, const struct p4_st
         (void)snprintf(at, sizeof(at), "gate %s ", gate);
     p4_text_format(msg, sizeof(msg),
                    "Generation %" PRId64 ": the %s stage failed on attempt %d of %d, retrying: "
-                   "%s(%s): %s; %s",
+                   "%s(%s): %.*s; %s",
                    generation, stage_names[i], res->attempt, res->attempts, at, why,
-                   res->err.message, impact);
+                   p4_policy_clause_len(res->err.message), res->err.message, impact);
     set_condition(conds, "Ready", "False", why, msg, generation, now);
     set_condition(conds, "Reconciling", "True", "Retrying", msg, generation, now);
     remove_condition(conds, "Stalled");

@@ -652,7 +652,7 @@ void p4_stagerun_add_for(struct p4_stagerunner *s, struct p4_stagerun *r, const 
         r->retried = true;
     /* Stalled at this stage for this generation, its retries spent (before a restart): the
        check runs once more, as the last attempt, rather than retrying all over again. */
-    else if (p4_stagerun_stalled_on_record(obj, s->stage))
+    if (p4_stagerun_stalled_on_record(obj, s->stage))
         r->attempt = r->attempts;
 }
 
@@ -664,7 +664,8 @@ bool p4_stagerun_stalled_on_record(const cJSON *obj, const char *stage)
     (void)p4_json_int64(obj, "metadata.generation", &generation);
     (void)p4_json_int64(obj, "status.observedGeneration", &observed);
     if (stage == NULL || observed != generation ||
-        !p4_text_eq(p4_json_str(obj, "status.stage"), stage))
+        !p4_text_eq(p4_json_str(obj, "status.stage"), stage) ||
+        p4_policy_retry_requested(obj) != NULL) /* a retry begins at the first attempt */
         return false;
     cJSON_ArrayForEach(c, p4_json_get(obj, "status.conditions")) {
         if (!p4_text_eq(p4_json_str(c, "type"), "Stalled"))

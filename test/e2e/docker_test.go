@@ -225,9 +225,7 @@ func TestDockerStagePrivateRegistry(t *testing.T) {
 	if !strings.Contains(msg, `pull secret "wrong-creds"`) || strings.Contains(msg, "not-the-password") {
 		t.Errorf("DockerReady message = %q", msg)
 	}
-	if c := condition(obj, "Stalled"); c == nil || c["status"] != "True" || c["reason"] != "ImagePullAuthFailed" {
-		t.Errorf("Stalled = %v, want True/ImagePullAuthFailed (a person must fix the secret)", c)
-	}
+	expectEscalated(t, ctx, ns, "wrong", "ImagePullAuthFailed") // a person must fix the secret
 	waitEvent(t, ctx, ns, "wrong", "Warning", "ImagePullAuthFailed", "wrong-creds")
 
 	// Without the CA the registry's certificate cannot be verified.

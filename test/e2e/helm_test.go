@@ -319,7 +319,7 @@ func TestHelmStageDryRunRejected(t *testing.T) {
 	})
 	createP4D(t, ctx, helmP4D(t, ns, "quota", map[string]any{"repository": charts["CHART_REPO_URL"],
 		"name": "webapp", "version": "0.1.0"}))
-	expectHelmFailure(t, ctx, ns, "quota", "DryRun", "DryRunRejected", "DryRunRejected", "exceeded quota")
+	expectHelmFailure(t, ctx, ns, "quota", "DryRun", "DryRunRejected", "EscalatedToUser", "exceeded quota")
 	waitEvent(t, ctx, ns, "quota", "Warning", "DryRunRejected", "exceeded quota")
 	noWebappObjects(t, ctx, ns, "quota")
 
@@ -328,7 +328,7 @@ func TestHelmStageDryRunRejected(t *testing.T) {
 	denyForbiddenMessage(t, ctx, ns2)
 	createP4D(t, ctx, helmP4D(t, ns2, "denied", map[string]any{"repository": charts["CHART_REPO_URL"],
 		"name": "webapp", "version": "0.1.0", "values": map[string]any{"message": "forbidden"}}))
-	expectHelmFailure(t, ctx, ns2, "denied", "DryRun", "DryRunRejected", "DryRunRejected", "MESSAGE must not be forbidden")
+	expectHelmFailure(t, ctx, ns2, "denied", "DryRun", "DryRunRejected", "EscalatedToUser", "MESSAGE must not be forbidden")
 	waitEvent(t, ctx, ns2, "denied", "Warning", "DryRunRejected", "MESSAGE must not be forbidden")
 	noWebappObjects(t, ctx, ns2, "denied")
 }
@@ -431,7 +431,7 @@ func TestHelmStageValuesFrom(t *testing.T) {
 	}
 
 	// The required ConfigMap is not there: a person must create it.
-	obj = expectHelmFailure(t, ctx, ns, "late", "ValuesValid", "ValuesSourceNotFound", "ValuesSourceNotFound", "late-values")
+	obj = expectHelmFailure(t, ctx, ns, "late", "ValuesValid", "ValuesSourceNotFound", "EscalatedToUser", "late-values")
 	waitEvent(t, ctx, ns, "late", "Warning", "ValuesSourceNotFound", "late-values")
 	generation := obj.GetGeneration()
 	if _, err := kube.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
@@ -632,6 +632,9 @@ func expectHelmFailure(t testing.TB, ctx context.Context, ns, name, gateName, re
 	t.Helper()
 	waitCondition(t, ctx, ns, name, "HelmReady", "False", reason, 90*time.Second)
 	obj := waitCondition(t, ctx, ns, name, "Stalled", "True", stalledReason, 30*time.Second)
+	if stalledReason == "EscalatedToUser" {
+		expectEscalated(t, ctx, ns, name, reason)
+	}
 	c := condition(obj, "HelmReady")
 	if c == nil || c["status"] != "False" || c["reason"] != reason {
 		t.Errorf("%s: HelmReady = %v, want False/%s", name, c, reason)

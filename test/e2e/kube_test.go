@@ -97,6 +97,9 @@ func expectKubeFailure(t testing.TB, ctx context.Context, ns, name, reason, stal
 	t.Helper()
 	waitCondition(t, ctx, ns, name, "KubernetesReady", "False", reason, timeout)
 	obj := waitCondition(t, ctx, ns, name, "Stalled", "True", stalledReason, 30*time.Second)
+	if stalledReason == "EscalatedToUser" {
+		expectEscalated(t, ctx, ns, name, reason)
+	}
 	c := condition(obj, "KubernetesReady")
 	for _, want := range contains {
 		if msg := fmt.Sprint(c["message"]); !strings.Contains(msg, want) {
@@ -322,7 +325,7 @@ func TestKubernetesStageQuotaExceeded(t *testing.T) {
 	kubeOperator(t, ctx)
 
 	createP4D(t, ctx, kubeP4D(t, ns, "big", "0.1.0", nil))
-	expectKubeFailure(t, ctx, ns, "big", "QuotaExceeded", "QuotaExceeded", 90*time.Second, "one-pod", "pods")
+	expectKubeFailure(t, ctx, ns, "big", "QuotaExceeded", "EscalatedToUser", 90*time.Second, "one-pod", "pods")
 }
 
 // The operator's RBAC does not fully cover a kind in the chart: it may
@@ -359,7 +362,7 @@ func TestKubernetesStageForbidden(t *testing.T) {
 
 	createP4D(t, ctx, kubeP4D(t, ns, "roles", "0.1.0", map[string]any{"rbac": map[string]any{"create": true}}))
 	waitCondition(t, ctx, ns, "roles", "HelmReady", "True", "ChartReady", 90*time.Second)
-	expectKubeFailure(t, ctx, ns, "roles", "Forbidden", "Forbidden", 90*time.Second,
+	expectKubeFailure(t, ctx, ns, "roles", "Forbidden", "EscalatedToUser", 90*time.Second,
 		"may not get roles.rbac.authorization.k8s.io", "ServiceAccount "+operatorNamespace+"/phase4-operator")
 	if _, err := kube.RbacV1().Roles(ns).Get(ctx, "roles-webapp", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("Role roles-webapp exists (err %v): nothing after the refused object is applied", err)

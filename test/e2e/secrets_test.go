@@ -207,7 +207,7 @@ func TestChartCredentialsOnlyOverTLS(t *testing.T) {
 		!strings.Contains(fmt.Sprint(g["message"]), "spec.chart.insecure") {
 		t.Errorf("Packaged gate = %v, want False/InsecureCredentials naming %s and spec.chart.insecure", g, repo.srv.URL)
 	}
-	waitCondition(t, ctx, ns, "plain", "Stalled", "True", "InsecureCredentials", 30*time.Second)
+	expectEscalated(t, ctx, ns, "plain", "InsecureCredentials")
 	waitEvent(t, ctx, ns, "plain", "Warning", "InsecureCredentials", repo.srv.URL)
 	if s := repo.seen(); len(s) != 0 {
 		t.Errorf("the plain-HTTP repository was sent %d request(s), want none: %q", len(s), s)

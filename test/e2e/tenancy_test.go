@@ -65,14 +65,12 @@ func as(t testing.TB, user string) dynamic.Interface {
 	return dynamic.NewForConfigOrDie(cfg)
 }
 
-// expectRefused waits for a refusal of the tenancy rules: Ready False and
-// Stalled True with reason, nothing started (stage Pending), one Warning.
+// expectRefused waits for a refusal of the tenancy rules: Ready False with
+// reason and Stalled True, escalated to a person (the spec or the operator's
+// flags must change), nothing started (stage Pending), one Warning.
 func expectRefused(t testing.TB, ctx context.Context, ns, name, reason string, contains ...string) {
 	t.Helper()
-	obj := waitCondition(t, ctx, ns, name, "Stalled", "True", reason, 60*time.Second)
-	if c := condition(obj, "Ready"); c == nil || c["status"] != "False" || c["reason"] != reason {
-		t.Errorf("%s: Ready = %v, want False/%s", name, c, reason)
-	}
+	obj := expectEscalated(t, ctx, ns, name, reason)
 	msg := fmt.Sprint(condition(obj, "Stalled")["message"])
 	for _, want := range contains {
 		if !strings.Contains(msg, want) {
@@ -85,7 +83,7 @@ func expectRefused(t testing.TB, ctx context.Context, ns, name, reason string, c
 	if c := condition(obj, "DockerReady"); c != nil {
 		t.Errorf("%s: DockerReady = %v: the Docker stage ran", name, c)
 	}
-	waitEvent(t, ctx, ns, name, "Warning", reason, "")
+	waitEvent(t, ctx, ns, name, "Warning", "EscalatedToUser", reason)
 }
 
 // A tenant that may only manage Phase4Deployments in its namespace cannot,
@@ -193,12 +191,12 @@ func TestServiceAccountActsForTheResource(t *testing.T) {
 	if _, err := kube.AppsV1().Deployments(ns).Get(ctx, "good-webapp", metav1.GetOptions{}); err != nil {
 		t.Errorf("Deployment good-webapp: %v", err)
 	}
-	expectHelmFailure(t, ctx, ns, "binding", "DryRun", "DryRunRejected", "DryRunRejected",
+	expectHelmFailure(t, ctx, ns, "binding", "DryRun", "DryRunRejected", "EscalatedToUser",
 		"clusterrolebindings", "system:serviceaccount:"+ns+":deployer")
 	if _, err := kube.RbacV1().ClusterRoleBindings().Get(ctx, ns+"-binding-webapp", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("ClusterRoleBinding %s-binding-webapp: err %v, want NotFound", ns, err)
 	}
-	expectHelmFailure(t, ctx, ns, "secret", "ValuesValid", "Forbidden", "Forbidden", "system:serviceaccount:"+ns+":deployer")
+	expectHelmFailure(t, ctx, ns, "secret", "ValuesValid", "Forbidden", "EscalatedToUser", "system:serviceaccount:"+ns+":deployer")
 }
 
 // --default-service-account acts for resources that name no account, in
@@ -223,7 +221,7 @@ func TestDefaultServiceAccountAndNoCrossNamespaceRefs(t *testing.T) {
 	createP4D(t, ctx, away)
 
 	waitKubeReady(t, ctx, ns, "good", 1)
-	expectHelmFailure(t, ctx, bare, "nobody", "DryRun", "DryRunRejected", "DryRunRejected",
+	expectHelmFailure(t, ctx, bare, "nobody", "DryRun", "DryRunRejected", "EscalatedToUser",
 		"system:serviceaccount:"+bare+":deployer")
 	expectRefused(t, ctx, ns, "away", "TargetNotAllowed", "--no-cross-namespace-refs")
 	if deps, err := kube.AppsV1().Deployments(bare).List(ctx, metav1.ListOptions{}); err != nil || len(deps.Items) != 0 {

@@ -140,7 +140,7 @@ func TestOneBadObjectIsOneBadObject(t *testing.T) {
 
 	// Values 100 levels deep are read, and refused by the Helm stage.
 	createP4D(t, ctx, kubeP4D(t, ns, "moderate", "0.1.0", nestedValues(100)))
-	expectHelmFailure(t, ctx, ns, "moderate", "ValuesValid", "ValuesSourceInvalid", "ValuesSourceInvalid",
+	expectHelmFailure(t, ctx, ns, "moderate", "ValuesValid", "ValuesSourceInvalid", "EscalatedToUser",
 		"spec.chart.values nest deeper than 64 levels, at .a.a.a", "flatten them")
 	waitEvent(t, ctx, ns, "moderate", "Warning", "ValuesSourceInvalid", "nest deeper than 64 levels")
 

@@ -267,7 +267,7 @@ func logsGateCases(t *testing.T, ctx context.Context) {
 		if msg := fmt.Sprint(validationGate(obj, "Logs")["message"]); !strings.Contains(msg, want) {
 			t.Errorf("Logs gate message lacks %q: %q", want, msg)
 		}
-		waitCondition(t, ctx, ns, "web", "Stalled", "True", "Forbidden", time.Minute)
+		expectEscalated(t, ctx, ns, "web", "Forbidden")
 
 		obj = waitLogsGate(t, ctx, ns, "quiet", "True", "LogsNotReadable")
 		if msg := fmt.Sprint(validationGate(obj, "Logs")["message"]); !strings.Contains(msg, want) ||

@@ -126,6 +126,9 @@ func expectMetricsReady(t testing.TB, ctx context.Context, ns, name string, cont
 func expectMetricsFailed(t testing.TB, ctx context.Context, ns, name, reason, stalledReason string) {
 	t.Helper()
 	obj := waitCondition(t, ctx, ns, name, "Stalled", "True", stalledReason, 60*time.Second)
+	if stalledReason == "EscalatedToUser" {
+		expectEscalated(t, ctx, ns, name, reason)
+	}
 	if c := condition(obj, "Validated"); c == nil || c["status"] != "False" || c["reason"] != reason {
 		t.Errorf("%s: Validated = %v, want False/%s", name, c, reason)
 	}
@@ -257,7 +260,7 @@ func TestValidationMetricsPrometheus(t *testing.T) {
 
 	waitMetricsGate(t, ctx, ns, "no-prom", "False", "PrometheusUnavailable", 3*time.Minute,
 		"Prometheus at "+closed+" cannot be reached")
-	expectMetricsFailed(t, ctx, ns, "no-prom", "PrometheusUnavailable", "PrometheusUnavailable")
+	expectMetricsFailed(t, ctx, ns, "no-prom", "PrometheusUnavailable", "EscalatedToUser")
 	if msg := fmt.Sprint(condition(getP4DOrFail(t, ctx, ns, "no-prom"), "Stalled")["message"]); !strings.Contains(msg, "cannot be reached") {
 		t.Errorf("no-prom: Stalled message lacks why: %q", msg)
 	}
@@ -289,7 +292,7 @@ func TestValidationMetricsMonitor(t *testing.T) {
 	createP4D(t, ctx, metricsP4D(t, ns, "watched", map[string]any{"monitor": true}))
 	waitMetricsGate(t, ctx, ns, "watched", "False", "NoMonitor", 3*time.Minute,
 		"the Prometheus Operator's CRDs are not installed")
-	expectMetricsFailed(t, ctx, ns, "watched", "NoMonitor", "NoMonitor")
+	expectMetricsFailed(t, ctx, ns, "watched", "NoMonitor", "EscalatedToUser")
 
 	if out, err := kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(repoRoot(), "test", "e2e", "testdata", "servicemonitors-crd.yaml")); err != nil {
 		t.Fatalf("install the ServiceMonitor CRD: %v\n%s", err, out)

@@ -1740,6 +1740,208 @@ static void messages_are_redacted_while_the_attempt_runs(void **state)
     free(r.gates[1].message);
 }
 
+/* ---- retry on demand and suspension ---- */
+
+/* A run stalled with its retries spent runs again on demand, from its first attempt, as a
+   retry; one not failed has nothing to run again. */
+static void retry_on_demand_begins_at_the_first_attempt(void **state)
+{
+    struct fx *fx = *state;
+    struct p4_stage_result res;
+    const struct rec *rc;
+    int id;
+
+    start_runner(fx, 0, 5, 10000, 5);
+    id = add_run(fx, "ns/a", K_ARTIFACT, 3, 1);
+    rc = &fx->rec[id];
+    RUN_UNTIL(fx, rc->fails == 2);
+    assert_true(rc->after_fail[1].stalled);
+    assert_int_equal(p4_stagerunner_retry(&fx->sr, "ns/nope"), P4_ERR_NOTFOUND);
+    assert_int_equal(p4_stagerunner_retry_op(&fx->sr, "ns/a"), 0);
+    /* At once: running again, the failure no longer current, its gate checked again. */
+    p4_stagerun_result(p4_stagerunner_get(&fx->sr, "ns/a"), 0, &res);
+    assert_int_equal(res.state, P4_STAGE_RUNNING);
+    assert_false(res.stalled);
+    assert_true(res.retried);
+    assert_int_equal(res.attempt, 1);
+    assert_int_equal(res.err.code, 0);
+    check_gate(res.gates, 1, "Pushed", "Unknown", "Checking", "checked again (retry requested)");
+    p4_stage_result_close(&res);
+    /* Running already: nothing more to do. */
+    assert_int_equal(p4_stagerunner_retry(&fx->sr, "ns/a"), P4_ERR_EXISTS);
+    RUN_UNTIL(fx, rc->fails == 4);
+    assert_int_equal(rc->begins, 4);
+    assert_true(rc->retry[2]);
+    assert_int_equal(rc->attempt_at_begin[2], 1);
+    assert_int_equal(rc->attempt_at_begin[3], 2);
+    assert_false(rc->after_fail[2].stalled); /* a retry left again */
+    assert_true(rc->after_fail[3].stalled);
+    p4_stagerun_result(p4_stagerunner_get(&fx->sr, "ns/a"), 0, &res);
+    assert_false(res.retried); /* the new failure is current */
+    assert_true(res.no_recheck);
+    p4_stage_result_close(&res);
+}
+
+/* A cluster-level failure retried on demand is checked at once, not after its re-check. */
+static void retry_on_demand_of_a_cluster_failure(void **state)
+{
+    struct fx *fx = *state;
+    const struct rec *rc;
+    int id;
+
+    start_runner(fx, 0, 5, 10000, 5); /* the re-check would take 10 s */
+    id = add_run(fx, "ns/a", K_CLUSTER, 1, 2);
+    rc = &fx->rec[id];
+    RUN_UNTIL(fx, rc->fails == 1);
+    assert_int_equal(rc->due_in[0], 10000);
+    assert_int_equal(p4_stagerunner_retry(&fx->sr, "ns/a"), 0);
+    RUN_UNTIL(fx, is_state(fx, "ns/a", P4_STAGE_PASSED));
+    assert_int_equal(rc->begins, 2);
+    assert_int_equal(p4_stagerunner_retry(&fx->sr, "ns/a"), P4_ERR_EXISTS);
+}
+
+/* A run between attempts stops at once when suspended (its retry waits), and goes on with it. */
+static void suspend_between_attempts_stops_at_once(void **state)
+{
+    struct fx *fx = *state;
+    cJSON *obj = parse("{\"metadata\":{\"generation\":3}}");
+    const struct rec *rc;
+    struct snap s;
+    int id, changed;
+
+    start_runner(fx, 0, 30, 5, 5);
+    id = add_run(fx, "ns/a", K_ARTIFACT_ONCE, 3, 2);
+    rc = &fx->rec[id];
+    RUN_UNTIL(fx, rc->fails == 1);
+    changed = fx->changed;
+    assert_false(p4_stagerunner_suspend(&fx->sr, "ns/a", obj, true)); /* stopped already */
+    assert_int_equal(fx->changed, changed + 1);                       /* told */
+    assert_false(p4_stagerunner_suspend_op(&fx->sr, "ns/a", obj, true));
+    assert_false(p4_stagerunner_suspend(&fx->sr, "ns/none", obj, true));
+    run_for(fx, 80); /* the retry was due after 30 ms */
+    assert_int_equal(rc->begins, 1);
+    snap_of(fx, "ns/a", &s);
+    assert_int_equal(s.state, P4_STAGE_FAILED);
+    assert_int_equal(s.stats.running + s.stats.waiting, 0);
+    assert_false(p4_stagerunner_suspend(&fx->sr, "ns/a", obj, false));
+    RUN_UNTIL(fx, is_state(fx, "ns/a", P4_STAGE_PASSED));
+    assert_int_equal(rc->begins, 2);
+    assert_true(rc->retry[1]); /* still the retry it was */
+    assert_int_equal(rc->attempt_at_begin[1], 2);
+    cJSON_Delete(obj);
+}
+
+/* An attempt under way when suspended ends its current step first (nothing half done), then
+   stops before the next; resumed, it begins again from its first step and passes. */
+static void suspend_stops_a_working_attempt_after_its_step(void **state)
+{
+    struct fx *fx = *state;
+    cJSON *obj = parse("{\"metadata\":{\"generation\":1}}");
+    const struct rec *rc;
+    struct snap s;
+    int id;
+
+    start_runner(fx, 0, 5, 5, 5);
+    id = add_run(fx, "ns/a", K_REQUEST, 1, 2);
+    rc = &fx->rec[id];
+    RUN_UNTIL(fx, fx->held_out == 1);
+    assert_true(p4_stagerunner_suspend(&fx->sr, "ns/a", obj, true)); /* suspending */
+    run_for(fx, 20);
+    assert_true(p4_stagerunner_suspend(&fx->sr, "ns/a", obj, true)); /* still: the step runs */
+    release(fx, id);
+    RUN_UNTIL(fx, !p4_stagerunner_suspend(&fx->sr, "ns/a", obj, true));
+    run_for(fx, 20);
+    assert_int_equal(rc->steps, 1); /* step 1 never ran */
+    assert_int_equal(rc->end_works, 1);
+    snap_of(fx, "ns/a", &s);
+    assert_int_equal(s.state, P4_STAGE_RUNNING);
+    assert_int_equal(s.stats.running, 0); /* the slot was given up */
+    assert_false(p4_stagerunner_suspend(&fx->sr, "ns/a", obj, false));
+    RUN_UNTIL(fx, fx->held_out == 1);
+    release(fx, id);
+    RUN_UNTIL(fx, is_state(fx, "ns/a", P4_STAGE_PASSED));
+    assert_int_equal(rc->begins, 2);
+    assert_false(rc->retry[1]);
+    cJSON_Delete(obj);
+}
+
+/* Resumed as a later generation whose spec differs only in spec.suspend, a run's result is for
+   that generation (its work keeps its own); with another spec it stays stopped. */
+static void resume_as_a_later_generation(void **state)
+{
+    struct fx *fx = *state;
+    struct p4_stage_result res;
+    struct fake_run *fr;
+    cJSON *obj = parse("{\"metadata\":{\"namespace\":\"ns\",\"name\":\"a\",\"generation\":4},"
+                       "\"spec\":{\"target\":{\"namespace\":\"shop\"},\"x\":1}}");
+    cJSON *later = parse("{\"metadata\":{\"namespace\":\"ns\",\"name\":\"a\",\"generation\":6},"
+                         "\"spec\":{\"target\":{\"namespace\":\"shop\"},\"x\":1,"
+                         "\"suspend\":false}}");
+    cJSON *other = parse("{\"metadata\":{\"namespace\":\"ns\",\"name\":\"a\",\"generation\":7},"
+                         "\"spec\":{\"target\":{\"namespace\":\"shop\"},\"x\":2}}");
+
+    start_runner(fx, 0, 5, 5, 5);
+    fr = calloc(1, sizeof(*fr));
+    assert_non_null(fr);
+    fr->fx = fx;
+    fr->id = fx->created++;
+    fr->kind = K_PASS;
+    p4_stagerun_add_for(&fx->sr, &fr->base, "ns/a", obj);
+    RUN_UNTIL(fx, is_state(fx, "ns/a", P4_STAGE_PASSED));
+    assert_false(p4_stagerunner_suspend(&fx->sr, "ns/a", obj, true));
+    /* Another spec: stays stopped, not current (its stage starts the new generation's run). */
+    assert_false(p4_stagerunner_suspend(&fx->sr, "ns/a", other, false));
+    assert_true(fr->base.suspended);
+    assert_false(p4_stagerunner_current(&fx->sr, "ns/a", other));
+    /* The same spec but for spec.suspend: goes on, as generation 6. */
+    assert_false(p4_stagerunner_suspend(&fx->sr, "ns/a", later, false));
+    assert_false(fr->base.suspended);
+    assert_true(p4_stagerunner_current(&fx->sr, "ns/a", later));
+    assert_int_equal(fr->base.generation, 4);
+    assert_int_equal(p4_stagerunner_result_op(&fx->sr, "ns/a", &res), 0);
+    assert_int_equal(res.generation, 6);
+    assert_true(res.resumed);
+    assert_int_equal(res.state, P4_STAGE_PASSED);
+    p4_stage_result_close(&res);
+    assert_int_equal(fx->rec[fr->id].begins, 1); /* nothing done again */
+    cJSON_Delete(obj);
+    cJSON_Delete(later);
+    cJSON_Delete(other);
+}
+
+/* A retry asked for and not handled yet: a run added after a restart begins at its first
+   attempt, though its stall is on record. */
+static void pending_retry_is_not_undone_by_the_record(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_run *fr;
+    const char *stalled = "{'metadata':{'namespace':'ns','name':'a','generation':3%s},"
+                          "'spec':{'target':{'namespace':'ns'}},'status':{'observedGeneration':3,"
+                          "'stage':'Docker','lastHandledRetry':'1','conditions':[{'type':"
+                          "'Stalled','status':'True','reason':'RegenerationRequired',"
+                          "'observedGeneration':3}]}}";
+    char json[600];
+    cJSON *obj;
+
+    start_runner(fx, 0, 5, 5, 5);
+    for (int pending = 0; pending < 2; pending++) {
+        (void)snprintf(json, sizeof(json), stalled,
+                       pending ? ",'annotations':{'phase4.io/retry':'2'}"
+                               : ",'annotations':{'phase4.io/retry':'1'}");
+        obj = test_json(json);
+        assert_int_equal(p4_stagerun_stalled_on_record(obj, "Docker"), !pending);
+        fr = calloc(1, sizeof(*fr));
+        assert_non_null(fr);
+        fr->fx = fx;
+        fr->id = fx->created++;
+        fr->kind = K_PASS;
+        p4_stagerun_add_for(&fx->sr, &fr->base, "ns/a", obj);
+        assert_int_equal(fr->base.attempt, pending ? 1 : 3);
+        assert_int_equal(fr->base.retried, pending);
+        cJSON_Delete(obj);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1760,6 +1962,12 @@ int main(void)
         TEST(retry_waiting_for_a_slot_is_still_a_retry),
         TEST(retry_waiting_for_an_answer_is_still_a_retry),
         TEST(add_for_result_op_and_metrics),
+        TEST(retry_on_demand_begins_at_the_first_attempt),
+        TEST(retry_on_demand_of_a_cluster_failure),
+        TEST(suspend_between_attempts_stops_at_once),
+        TEST(suspend_stops_a_working_attempt_after_its_step),
+        TEST(resume_as_a_later_generation),
+        TEST(pending_retry_is_not_undone_by_the_record),
         cmocka_unit_test(backoff_doubles_up_to_the_cap),
         cmocka_unit_test(kube_read_class_by_error),
         cmocka_unit_test(owned_by_matches_uid),

@@ -299,7 +299,7 @@ func TestDockerStageArtifactFailures(t *testing.T) {
 		t.Errorf("Built gate = %v", g)
 	}
 	waitEvent(t, ctx, ns, "missing", "Warning", "ImageNotFound", "phase4/app")
-	waitEvent(t, ctx, ns, "missing", "Warning", "RegenerationRequired", "new or fixed image")
+	waitEvent(t, ctx, ns, "missing", "Warning", "RegenerationRequired", "failed 1 time at gate Built (ImageNotFound)")
 
 	obj = waitCondition(t, ctx, ns, "arm", "DockerReady", "False", "PlatformNotSupported", time.Minute)
 	if g := gate(obj, "Pullable"); g == nil || g["status"] != "False" || !strings.Contains(fmt.Sprint(g["message"]), "linux/amd64") {

@@ -455,12 +455,12 @@ static void docker_stage_results_drive_conditions(void **state)
     assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
                            "escalated to a person: the Docker stage cannot go on at gate Pushed "
                            "(ImagePullAuthFailed)"));
-    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
-                           "impact: nothing serves yet"));
+    assert_non_null(
+        strstr(p4_json_str(condition(st, "Stalled"), "message"), "impact: nothing serves yet"));
     assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
                            "fix: give the pull secret credentials"));
-    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
-                           "clears by itself once fixed"));
+    assert_non_null(
+        strstr(p4_json_str(condition(st, "Stalled"), "message"), "clears by itself once fixed"));
     cJSON_Delete(st);
     p4_stage_result_close(&res);
 
@@ -944,6 +944,164 @@ static void unreadable_resource_gets_a_stalled_status_once(void **state)
     cJSON_Delete(st);
 }
 
+/* The number of events of type/reason. */
+static int count_events(const cJSON *events, const char *type, const char *reason)
+{
+    const cJSON *e;
+    int n = 0;
+
+    cJSON_ArrayForEach(e, events) {
+        if (strcmp(p4_json_str(e, "type"), type) == 0 &&
+            strcmp(p4_json_str(e, "reason"), reason) == 0)
+            n++;
+    }
+    return n;
+}
+
+/*
+ * Suspended while a stage works: Suspending (Reconciling True), then Suspended once the runs
+ * stopped, with one Normal Suspended Event; what the stages found stays for the resume. The
+ * resume is one Normal Resumed Event, and a resumed pass neither flaps nor is told again.
+ */
+static void suspending_suspended_then_resumed(void **state)
+{
+    cJSON *obj = parse(
+        "{\"metadata\":{\"generation\":3},\"spec\":{\"suspend\":true},\"status\":{"
+        "\"observedGeneration\":2,\"stage\":\"Kubernetes\",\"image\":{\"digest\":\"sha256:abc\"},"
+        "\"chart\":{\"manifest\":\"m.2\"},\"inventory\":[{\"kind\":\"Deployment\"}],"
+        "\"conditions\":[{\"type\":\"DockerReady\",\"status\":\"True\",\"reason\":"
+        "\"ImageReady\",\"message\":\"ok\",\"observedGeneration\":2,\"lastTransitionTime\":\"" T1
+        "\"},{\"type\":\"Reconciling\",\"status\":\"True\",\"reason\":\"Progressing\","
+        "\"message\":\"Generation 2: x\",\"observedGeneration\":2,\"lastTransitionTime\":\"" T1
+        "\"},{\"type\":\"Stalled\",\"status\":\"True\",\"reason\":\"EscalatedToUser\","
+        "\"message\":\"Generation 2: x\",\"observedGeneration\":2,\"lastTransitionTime\":\"" T1
+        "\"}]}}");
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {0};
+    struct p4_stage_result docker, helm = {.state = P4_STAGE_RUNNING, .generation = 4};
+    cJSON *events = cJSON_CreateArray(), *st;
+
+    (void)state;
+    st = p4_reconciler_suspended_status(obj, true, T2, events);
+    assert_condition(st, "Reconciling", "True", "Suspending", T1, 3);
+    assert_condition(st, "Ready", "Unknown", "Suspending", T2, 3);
+    assert_non_null(strstr(p4_json_str(condition(st, "Ready"), "message"), "nothing is left "
+                                                                           "half-applied"));
+    assert_false(has_condition(st, "Stalled")); /* nothing is checked again while it holds */
+    assert_string_equal(p4_json_str(st, "stage"), "Kubernetes");
+    assert_string_equal(p4_json_str(st, "image.digest"), "sha256:abc");
+    assert_string_equal(p4_json_str(st, "chart.manifest"), "m.2");
+    assert_non_null(p4_json_get(st, "inventory"));
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "lastTransitionTime"), T1);
+    assert_int_equal(cJSON_GetArraySize(events), 0);
+    set_status(obj, st);
+
+    st = p4_reconciler_suspended_status(obj, false, T3, events);
+    assert_condition(st, "Reconciling", "False", "Suspended", T3, 3);
+    assert_condition(st, "Ready", "Unknown", "Suspended", T2, 3);
+    assert_int_equal(count_events(events, "Normal", "Suspended"), 1);
+    set_status(obj, st);
+    /* Still suspended: nothing new. */
+    st = p4_reconciler_suspended_status(obj, false, T3, events);
+    assert_true(cJSON_Compare(st, p4_json_get(obj, "status"), 1));
+    assert_int_equal(cJSON_GetArraySize(events), 1);
+    cJSON_Delete(st);
+    /* desired_status of a suspended resource is the same. */
+    st = p4_reconciler_desired_status(obj, NULL, T3, events);
+    assert_true(cJSON_Compare(st, p4_json_get(obj, "status"), 1));
+    cJSON_Delete(st);
+
+    /* Resumed as generation 4: the Docker run goes on as generation 4's. */
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, "spec", parse("{\"suspend\":false}"));
+    set_generation(obj, 4);
+    docker = docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 4, "True");
+    docker.resumed = true;
+    results[P4_STAGE_DOCKER] = &docker;
+    results[P4_STAGE_HELM] = &helm;
+    cJSON_Delete(events);
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T3, events);
+    assert_int_equal(count_events(events, "Normal", "Resumed"), 1);
+    assert_int_equal(count_events(events, "Normal", "Progressing"), 0);
+    assert_int_equal(count_events(events, "Normal", "ImageReady"), 0); /* told before */
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "lastTransitionTime"), T1);
+    assert_condition(st, "Reconciling", "True", "Progressing", T3, 4);
+    assert_string_equal(p4_json_str(st, "image.digest"), "sha256:abc");
+    p4_stage_result_close(&docker);
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    cJSON_Delete(obj);
+}
+
+/*
+ * A failure on record that a retry on demand runs again is not kept as current (as it is while
+ * a restart checks again): the stage shows as checked, Stalled goes, and no Event tells it.
+ */
+static void retried_failure_is_not_kept_on_record(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":2},\"spec\":{\"image\":{\"repository\":"
+                       "\"r.example/app\"}},\"status\":{\"observedGeneration\":2}}");
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {0};
+    struct p4_stage_result res;
+    cJSON *st, *events = cJSON_CreateArray();
+
+    (void)state;
+    results[P4_STAGE_DOCKER] = &res;
+    res = docker_result(P4_STAGE_FAILED, P4_FAIL_ARTIFACT, true, "ImageNotFound", 2, "False");
+    set_status(obj, p4_reconciler_desired_status(obj, results, T1, NULL));
+    p4_stage_result_close(&res);
+    assert_condition(p4_json_get(obj, "status"), "Stalled", "True", "RegenerationRequired", T1, 2);
+
+    /* Checked again after a restart: the failure stays. */
+    res = docker_result(P4_STAGE_RUNNING, P4_FAIL_NONE, false, NULL, 2, "Unknown");
+    st = p4_reconciler_desired_status(obj, results, T2, NULL);
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "status"), "False");
+    assert_true(has_condition(st, "Stalled"));
+    cJSON_Delete(st);
+    /* Run again on demand: checked, not stalled, nothing to tell but the change. */
+    res.retried = true;
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "status"), "Unknown");
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "reason"), "Checking");
+    assert_condition(st, "Reconciling", "True", "Progressing", T2, 2);
+    assert_false(has_condition(st, "Stalled"));
+    assert_null(p4_json_get(st, "verdict"));
+    assert_int_equal(count_events(events, "Warning", "RegenerationRequired"), 0);
+    p4_stage_result_close(&res);
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    cJSON_Delete(obj);
+}
+
+/* A final failure with the longest message a stage gives: the condition says all of it (the
+   remedy last), and no Event message reaches 1 KiB (add_event cuts one that would). */
+static void event_messages_are_cut_to_1kib(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":2},\"spec\":{},\"status\":"
+                       "{\"observedGeneration\":2}}");
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {0};
+    struct p4_stage_result res;
+    cJSON *st, *events = cJSON_CreateArray();
+    const cJSON *e;
+
+    (void)state;
+    results[P4_STAGE_DOCKER] = &res;
+    res = docker_result(P4_STAGE_FAILED, P4_FAIL_CLUSTER, true, "Forbidden", 2, "False");
+    memset(res.err.message, 'm', sizeof(res.err.message) - 1);
+    res.err.message[sizeof(res.err.message) - 1] = '\0';
+    st = p4_reconciler_desired_status(obj, results, T1, events);
+    assert_non_null(
+        strstr(p4_json_str(condition(st, "Stalled"), "message"), "clears by itself once fixed"));
+    assert_true(cJSON_GetArraySize(events) >= 2);
+    cJSON_ArrayForEach(e, events) {
+        assert_true(strlen(p4_json_str(e, "message")) < 1024);
+    }
+    assert_int_equal(count_events(events, "Warning", "EscalatedToUser"), 1);
+    p4_stage_result_close(&res);
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    cJSON_Delete(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -951,6 +1109,9 @@ int main(void)
         cmocka_unit_test(desired_status_already_there_means_no_change),
         cmocka_unit_test(generation_bump_keeps_unchanged_transition_times),
         cmocka_unit_test(suspend_and_resume),
+        cmocka_unit_test(suspending_suspended_then_resumed),
+        cmocka_unit_test(retried_failure_is_not_kept_on_record),
+        cmocka_unit_test(event_messages_are_cut_to_1kib),
         cmocka_unit_test(refused_resource_is_stalled_with_the_reason),
         cmocka_unit_test(unrelated_status_fields_are_kept),
         cmocka_unit_test(malformed_objects_do_not_crash),

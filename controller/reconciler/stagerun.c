@@ -698,8 +698,14 @@ bool p4_stagerunner_suspend(struct p4_stagerunner *s, const char *key, const cJS
         r->suspended = true;
         if (r->parked)
             return false;
-        if (r->working)
-            return true; /* its current step ends first (p4_stagerun_next) */
+        if (r->working) {
+            if (r->ops->stop_now == NULL || !r->ops->stop_now(r))
+                return true; /* its current step ends first (p4_stagerun_next) */
+            (void)uv_timer_stop(&r->timer);
+            p4_stagerun_end_attempt(r);
+            (void)hold(r, on_begin); /* the attempt begins again when the run goes on */
+            return false;
+        }
         stop_here(r);
         return false;
     }

@@ -83,6 +83,25 @@ static void cancel(struct p4_stagerun *base)
     }
     p4_kstage_unwatch_ns(r, r->base.key);
 }
+/*
+ * Suspended while the apply waits for its write-ahead record: nothing is applied yet, so it
+ * stops here (the record is written by the reconciler, which writes no stage's status while the
+ * resource is suspended). An apply under way otherwise finishes first.
+ */
+static bool stop_now(struct p4_stagerun *base)
+{
+    struct run *r = (struct run *)base;
+    struct p4_applyset *a;
+
+    if (r->w == NULL || !r->w->recording || r->w->apply == NULL)
+        return false;
+    a = r->w->apply;
+    r->w->apply = NULL;
+    r->w->recording = false;
+    p4_applyset_cancel(a); /* its callback finds nothing to record */
+    return true;
+}
+
 /* After a suspension the wait for the workloads has its whole spec.rollout.timeout again. */
 static void resume(struct p4_stagerun *base)
 {
@@ -227,7 +246,8 @@ static const struct p4_stagerun_ops run_ops = {.begin = begin,
                                                .destroy = destroy,
                                                .status = status_of,
                                                .cancel = cancel,
-                                               .resume = resume};
+                                               .resume = resume,
+                                               .stop_now = stop_now};
 
 const struct p4_stage_ops p4_kube_stage_ops = {
     .name = "Kubernetes",

@@ -69,6 +69,10 @@ struct p4_stagerun_ops {
     cJSON *(*status)(const struct p4_stagerun *r);
     /* Optional: the run goes on after a suspension (e.g. a wait's deadline begins anew). */
     void (*resume)(struct p4_stagerun *r);
+    /* Optional: the resource is suspended while an attempt works. Where the attempt stands is a
+       safe point (nothing of it applied yet): stop what it runs and return true (it stops now);
+       false: it stops at the end of its current step. */
+    bool (*stop_now)(struct p4_stagerun *r);
 };
 
 /* One stage's runs. Embed it in the stage's struct; set the fields, then _init. */

@@ -919,8 +919,10 @@ static void drive_stages(struct p4_reconciler *r, const char *key, const cJSON *
 
 /*
  * spec.suspend: every stage's run stops at its next safe point (on), or goes on where it
- * stopped (off). A stage without the op forgets the run when suspended. Returns true while a
- * run still works toward its safe point.
+ * stopped (off). A stage without the op forgets the run when suspended. A run still working
+ * toward its safe point is polled as usual, since its step may wait on what poll sees (a smoke
+ * test's or a build's Job); nothing else is started or polled. Returns true while a run still
+ * works toward its safe point.
  */
 static bool suspend_stages(struct p4_reconciler *r, const char *key, const cJSON *obj, bool on)
 {
@@ -928,12 +930,17 @@ static bool suspend_stages(struct p4_reconciler *r, const char *key, const cJSON
 
     for (int i = 0; i < P4_STAGE_COUNT; i++) {
         const struct p4_stage_ops *ops = r->stages[i];
+        void *ctx = r->stage_ctx[i];
         if (ops == NULL)
             continue;
-        if (ops->suspend)
-            busy = ops->suspend(r->stage_ctx[i], key, obj, on) || busy;
-        else if (on && ops->forget)
-            ops->forget(r->stage_ctx[i], key);
+        if (ops->suspend == NULL) {
+            if (on && ops->forget)
+                ops->forget(ctx, key);
+        } else if (ops->suspend(ctx, key, obj, on)) {
+            busy = true;
+            if (ops->poll)
+                (void)ops->poll(ctx, key, obj);
+        }
     }
     return busy;
 }

@@ -68,6 +68,32 @@ static const struct remedy remedies[] = {
     {"InvalidHealthCheck", "fix spec.validation.http (the message says which entry)"},
     {"PrometheusUnavailable", "make the Prometheus server in spec.validation.metrics.prometheus "
                               "reachable from the operator"},
+    {"AdmissionDenied", "change the object the admission policy or webhook refused (the "
+                        "message quotes it), or ask whoever owns the policy for an exception"},
+    {"AdmissionWebhookUnavailable", "make the admission webhook's Service answer, or fix its "
+                                    "failurePolicy"},
+    {"NamespaceTerminating", "wait for the target namespace to be deleted, then recreate it (or "
+                             "set spec.target.createNamespace), or deploy elsewhere"},
+    {"QuotaRequiresResources", "set resources.requests and limits in the chart's values, as the "
+                               "namespace's ResourceQuota requires"},
+    {"ServiceAccountNotFound", "create the ServiceAccount the pods name, or fix the chart's "
+                               "values"},
+    {"NodePressure", "free or add node capacity (memory, disk, PIDs) where the pods run"},
+    {"PullSecretInvalid", "fix the pull secret: a kubernetes.io/dockerconfigjson Secret whose "
+                          ".dockerconfigjson is valid JSON"},
+    {"CABundleNotFound", "create the Secret or ConfigMap spec.image.caBundle names, in the "
+                         "resource's namespace"},
+    {"CABundleInvalid", "put PEM certificates in the CA bundle spec.image.caBundle names"},
+    {"RegistryTLSError", "give the registry's CA in spec.image.caBundle, or fix the registry's "
+                         "certificate"},
+    {"InsecureCredentials", "serve the registry or chart repository over TLS, or drop the "
+                            "credentials, or set insecure in the spec if plain HTTP is meant"},
+    {"ValuesSourceNotFound", "create the ConfigMap or Secret spec.chart.valuesFrom names"},
+    {"ManifestNotFound", "apply the resource again: the Helm stage stores the manifest anew"},
+    {"ObjectNotOwned", "delete or rename the object the message names, or remove it from the "
+                       "chart: phase4-operator never takes over an object it did not apply"},
+    {"StageCannotStart", "check the operator's log for why the stage could not start, and "
+                         "what the stage before it recorded in status"},
     {"TargetNotAllowed", "set spec.serviceAccountName to an account allowed in the target "
                          "namespace, or deploy into the resource's own namespace"},
     {"ClusterScopedNotAllowed", "set spec.serviceAccountName to an account allowed to create "

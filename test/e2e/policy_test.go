@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -326,6 +327,68 @@ func TestSuspendStopsAndResumeContinues(t *testing.T) {
 			if p.Spec.NodeName != node && strings.HasPrefix(p.Name, "web-webapp") {
 				t.Errorf("pod %s on %q, want %s", p.Name, p.Spec.NodeName, node)
 			}
+		}
+	}
+}
+
+// Suspended while a smoke test's Job runs, the resource says Suspending: the
+// step under way (following the Job) ends first. Once the Job completes it is
+// Suspended, and nothing further happens. Resumed, the Validation stage goes
+// on where it stopped and the resource is Ready with the same Job (the same
+// uid): no smoke test runs twice.
+func TestSuspendWaitsForTheStepUnderWay(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-suspend-smoke")
+	kubeOperator(t, ctx)
+
+	pending := map[string]any{"phase4.io/kwok-behaviour": "pending"}
+	createP4D(t, ctx, smokeP4D(t, ns, "slow", map[string]any{"replicaCount": 1},
+		map[string]any{"smokeTests": []any{smokeTest("wait", pending, nil)}}))
+	var job batchv1.Job
+	eventually(t, 3*time.Minute, "the smoke test running", func() (bool, string, error) {
+		o, err := getP4D(ctx, ns, "slow")
+		if err != nil {
+			return false, "", err
+		}
+		g := validationGate(o, "SmokeTests")
+		job = smokeJobs(t, ctx, ns, "slow")["slow-smoke-wait-g1"]
+		return g != nil && g["reason"] == "Running" && job.Name != "", fmt.Sprint(g), nil
+	})
+
+	patch := func(on bool) {
+		t.Helper()
+		body := fmt.Sprintf(`{"spec":{"suspend":%v}}`, on)
+		if _, err := dyn.Resource(p4dGVR).Namespace(ns).Patch(ctx, "slow", types.MergePatchType, []byte(body), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	patch(true)
+	obj := waitCondition(t, ctx, ns, "slow", "Reconciling", "True", "Suspending", time.Minute)
+	if c := condition(obj, "Ready"); c == nil || c["status"] != "Unknown" || c["reason"] != "Suspending" {
+		t.Errorf("Ready = %v, want Unknown/Suspending", c)
+	}
+	// The smoke test's pod runs to its end; then the step is over and the run stops.
+	if out, err := kubectl(ctx, "label", "pods", "-n", ns, "-l", "job-name=slow-smoke-wait-g1", "phase4.io/kwok-behaviour-"); err != nil {
+		t.Fatalf("kubectl label: %v: %s", err, out)
+	}
+	waitCondition(t, ctx, ns, "slow", "Reconciling", "False", "Suspended", time.Minute)
+	stays(t, ctx, ns, "slow", 5*time.Second, "suspended")
+
+	patch(false)
+	obj = waitCondition(t, ctx, ns, "slow", "Ready", "True", "Succeeded", 2*time.Minute)
+	if g := validationGate(obj, "SmokeTests"); g == nil || g["reason"] != "SmokeTestsPassed" {
+		t.Errorf("SmokeTests gate = %v, want SmokeTestsPassed", g)
+	}
+	jobs := smokeJobs(t, ctx, ns, "slow")
+	if after, ok := jobs["slow-smoke-wait-g1"]; len(jobs) != 1 || !ok || after.UID != job.UID {
+		t.Errorf("smoke-test Jobs after the resume: %v (uid %s), want the one made before (uid %s)",
+			jobNames(jobs), after.UID, job.UID)
+	}
+	for _, reason := range []string{"Suspended", "Resumed", "DeploymentSucceeded"} {
+		if n, msgs := eventCount(t, ctx, ns, "slow", reason); n != 1 {
+			t.Errorf("%s Events: %d %q, want 1", reason, n, msgs)
 		}
 	}
 }

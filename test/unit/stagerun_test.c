@@ -112,7 +112,8 @@ struct fake_run {
     struct fx *fx;
     int id;
     enum kind kind;
-    int *work; /* the attempt's scratch: allocated by begin, freed by end_work */
+    int *work;    /* the attempt's scratch: allocated by begin, freed by end_work */
+    bool stopped; /* stop_ops: stopped at a safe point; the answer still due is dropped */
 };
 
 /* ---- the loop ---- */
@@ -256,7 +257,7 @@ static void on_answer(uv_timer_t *t)
             p4_stagerun_part_failed(r, q->fail_cls, q->fail_gate, q->fail_reason, &err);
             take_snap(fx, r, &fx->rec[q->id].after_fail[fx->rec[q->id].answers - 1]);
             p4_stagerun_part_done(r, 1);
-        } else if (fr->kind != K_STRAY) {
+        } else if (fr->kind != K_STRAY && !fr->stopped) {
             p4_stagerun_part_done(r, 1);
         }
         /* K_STRAY: the attempt it belonged to is over; nothing more to do. */
@@ -351,6 +352,7 @@ static void op_begin(struct p4_stagerun *r, bool retry)
     p4_stagerunner_stats(&fx->sr, &st);
     if (st.running > fx->sr.max_active)
         note_bad(fx, "more runs working than max_active", fr->id);
+    fr->stopped = false;
     rc->retry[i] = retry;
     rc->attempt_at_begin[i] = r->attempt;
     {
@@ -517,6 +519,26 @@ static const struct p4_stagerun_ops fake_ops = {
     .end_work = op_end_work,
     .destroy = op_destroy,
     .cancel = op_cancel,
+};
+
+/* A stage whose request of step 0 may be stopped at once (as an apply waiting for its record). */
+static bool op_stop_now(struct p4_stagerun *r)
+{
+    struct fake_run *fr = (struct fake_run *)r;
+
+    if (fr->kind != K_REQUEST || r->step != 0 || r->inflight == 0)
+        return false;
+    fr->stopped = true;
+    return true;
+}
+
+static const struct p4_stagerun_ops stop_ops = {
+    .begin = op_begin,
+    .step = op_step,
+    .end_work = op_end_work,
+    .destroy = op_destroy,
+    .cancel = op_cancel,
+    .stop_now = op_stop_now,
 };
 
 static void on_changed(const char *key, void *data)
@@ -1865,6 +1887,36 @@ static void suspend_stops_a_working_attempt_after_its_step(void **state)
     cJSON_Delete(obj);
 }
 
+/* A stage that says where its attempt stands is a safe point stops there at once; the answer
+   still due is dropped, and the attempt begins again when the run goes on. */
+static void suspend_stops_at_a_safe_point_inside_a_step(void **state)
+{
+    struct fx *fx = *state;
+    cJSON *obj = parse("{\"metadata\":{\"generation\":1}}");
+    const struct rec *rc;
+    int id;
+
+    start_runner(fx, 0, 5, 5, 5);
+    fx->sr.ops = &stop_ops;
+    id = add_run(fx, "ns/a", K_REQUEST, 1, 2);
+    rc = &fx->rec[id];
+    RUN_UNTIL(fx, fx->held_out == 1);
+    assert_false(p4_stagerunner_suspend(&fx->sr, "ns/a", obj, true)); /* stopped at once */
+    assert_true(p4_stagerunner_get(&fx->sr, "ns/a")->parked);
+    assert_int_equal(stats_of(fx).running, 0);
+    release(fx, id);
+    run_for(fx, 20);
+    assert_int_equal(rc->answers, 1);
+    assert_int_equal(rc->steps, 1);
+    assert_int_equal(rc->begins, 1);
+    assert_false(p4_stagerunner_suspend(&fx->sr, "ns/a", obj, false));
+    RUN_UNTIL(fx, fx->held_out == 1);
+    assert_int_equal(rc->begins, 2);
+    release(fx, id);
+    RUN_UNTIL(fx, is_state(fx, "ns/a", P4_STAGE_PASSED));
+    cJSON_Delete(obj);
+}
+
 /* Resumed as a later generation whose spec differs only in spec.suspend, a run's result is for
    that generation (its work keeps its own); with another spec it stays stopped. */
 static void resume_as_a_later_generation(void **state)
@@ -1966,6 +2018,7 @@ int main(void)
         TEST(retry_on_demand_of_a_cluster_failure),
         TEST(suspend_between_attempts_stops_at_once),
         TEST(suspend_stops_a_working_attempt_after_its_step),
+        TEST(suspend_stops_at_a_safe_point_inside_a_step),
         TEST(resume_as_a_later_generation),
         TEST(pending_retry_is_not_undone_by_the_record),
         cmocka_unit_test(backoff_doubles_up_to_the_cap),

@@ -144,21 +144,20 @@ static void set_member_str(cJSON *o, const char *key, const char *v)
 }
 
 /* Why the annotation's value (v) does not approve generation gen, into buf. */
-static void ignored_why(const char *v, int64_t gen, int64_t recorded, char *buf, size_t size)
+static void ignored_why(const char *v, int64_t gen, char *buf, size_t size)
 {
     char shown[VALUE_SHOWN + 8];
     int64_t named = -1;
 
-    (void)p4_text_clean(shown, sizeof(shown), v, strlen(v), P4_TEXT_MORE);
+    (void)p4_text_clean(shown, sizeof(shown), v, strlen(v), P4_TEXT_QUOTED);
     if (!parse_generation(v, &named))
         (void)snprintf(buf, size, "%s=\"%s\" was ignored: it is not a generation number",
                        P4_APPROVE_ANNOTATION, shown);
     else if (named < gen)
         (void)snprintf(buf, size,
                        "%s=%s was ignored: it approves generation %" PRId64
-                       ", an older one%s; each generation needs its own approval",
-                       P4_APPROVE_ANNOTATION, shown, named,
-                       recorded == named ? " (already applied)" : "");
+                       ", an older one; each generation needs its own approval",
+                       P4_APPROVE_ANNOTATION, shown, named);
     else
         (void)snprintf(buf, size,
                        "%s=%s was ignored: generation %" PRId64 " does not exist (the spec is at "
@@ -191,7 +190,7 @@ void p4_approval_decide(const cJSON *obj, const cJSON *st, const cJSON *old_cond
         d->status = "False";
         d->reason = "Approved";
         (void)snprintf(d->message, sizeof(d->message),
-                       "Generation %" PRId64 " was approved by field manager %s%s%s", gen,
+                       "Generation %" PRId64 ": approved by field manager %s%s%s", gen,
                        by[0] ? by : "(unknown)", at[0] ? " at " : "", at);
         return;
     }
@@ -214,7 +213,7 @@ void p4_approval_decide(const cJSON *obj, const cJSON *st, const cJSON *old_cond
             d->status = "False";
             d->reason = "Approved";
             (void)snprintf(d->message, sizeof(d->message),
-                           "Generation %" PRId64 " was approved by field manager %s%s%s (the "
+                           "Generation %" PRId64 ": approved by field manager %s%s%s (the "
                            "client that set %s; the API server's audit log names the user); "
                            "the Kubernetes stage starts",
                            gen, known ? by : "(unknown)", known && at[0] ? " at " : "",
@@ -224,9 +223,11 @@ void p4_approval_decide(const cJSON *obj, const cJSON *st, const cJSON *old_cond
         }
     }
     /* waiting: for an approval, or for who gave it to be read */
-    if (v != NULL && state == P4_APPROVAL_WAITING) {
+    /* The last approval's annotation, still there when a new generation comes, is no news. */
+    if (v != NULL && state == P4_APPROVAL_WAITING &&
+        !(parse_generation(v, &old_gen) && old_gen == recorded)) {
         const char *told = p4_json_str(obj, "status.approval.ignored");
-        ignored_why(v, gen, recorded, why, sizeof(why));
+        ignored_why(v, gen, why, sizeof(why));
         if (!p4_text_eq(told, v)) {
             char ev[700];
             (void)snprintf(ev, sizeof(ev), "Generation %" PRId64 ": %s", gen, why);
@@ -243,16 +244,17 @@ void p4_approval_decide(const cJSON *obj, const cJSON *st, const cJSON *old_cond
     d->reason = P4_APPROVAL_CONDITION;
     if (d->wait_who)
         (void)snprintf(d->message, sizeof(d->message),
-                       "Generation %" PRId64 " is approved (%s=%" PRId64 "); reading who "
+                       "Generation %" PRId64 ": approved (%s=%" PRId64 "); reading who "
                        "approved it before the Kubernetes stage starts",
                        gen, P4_APPROVE_ANNOTATION, gen);
     else
         (void)snprintf(d->message, sizeof(d->message),
-                       "Generation %" PRId64 " waits for approval before the Kubernetes stage "
+                       "Generation %" PRId64 ": waits for approval before the Kubernetes stage "
                        "applies anything; %s%s%s; to approve this generation: kubectl annotate "
                        "p4d %s -n %s %s=%" PRId64 " --overwrite",
                        gen, plan, why[0] ? "; " : "", why, name ? name : "NAME", ns ? ns : "NS",
                        P4_APPROVE_ANNOTATION, gen);
+    old_gen = -1;
     (void)p4_json_int64(old_cond, "observedGeneration", &old_gen);
     if (!d->wait_who &&
         !(p4_text_eq(p4_json_str(old_cond, "status"), "True") &&

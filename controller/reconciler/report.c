@@ -506,7 +506,7 @@ static void approval(const struct ctx *c, const cJSON *status)
     const cJSON *cond = condition(status, "AwaitingApproval");
     const cJSON *plan = p4_json_child(status, "plan"), *rec = p4_json_child(status, "approval");
     const cJSON *images, *im;
-    char v[TEXT_MAX], by[WORD_MAX], at[WORD_MAX];
+    char v[TEXT_MAX], by[WORD_MAX], at[WORD_MAX], st[WORD_MAX], reason[WORD_MAX];
     size_t total = 0, shown = 0;
     int64_t gen;
 
@@ -514,12 +514,15 @@ static void approval(const struct ctx *c, const cJSON *status)
         return;
     p4_buf_printf(c->out, "\nApproval\n");
     if (cond != NULL) {
-        const char *s = raw(cond, "status");
-        p4_buf_printf(c->out, "  %s",
-                      sym(c, p4_text_eq(s, "True")    ? SYM_WAIT
-                             : p4_text_eq(s, "False") ? SYM_OK
-                                                      : SYM_NA));
-        condition_line(c, status, "AwaitingApproval"); /* "  condition AwaitingApproval: ..." */
+        const char *s = member(c, cond, "status", st, sizeof(st));
+        const char *r = member(c, cond, "reason", reason, sizeof(reason));
+        const char *m = member(c, cond, "message", v, sizeof(v));
+        p4_buf_printf(c->out, "  %s AwaitingApproval: %s%s%s%s%s%s\n",
+                      sym(c, raw_is(cond, "status", "True")    ? SYM_WAIT
+                             : raw_is(cond, "status", "False") ? SYM_OK
+                                                               : SYM_NA),
+                      s ? s : "(no status)", r ? " (" : "", r ? r : "", r ? ")" : "", m ? ": " : "",
+                      m ? m : "");
     }
     if (cJSON_IsObject(plan)) {
         if (p4_json_int64(plan, "generation", &gen) == 0)
@@ -546,8 +549,8 @@ static void approval(const struct ctx *c, const cJSON *status)
     if (cJSON_IsObject(rec) && p4_json_int64(rec, "generation", &gen) == 0) {
         const char *b = member(c, rec, "by", by, sizeof(by));
         const char *a = member(c, rec, "at", at, sizeof(at));
-        p4_buf_printf(c->out, "  approved: generation %" PRId64 " by field manager %s%s%s\n", gen,
-                      b ? b : "(unknown)", a ? " at " : "", a ? a : "");
+        p4_buf_printf(c->out, "  last approved: generation %" PRId64 " by field manager %s%s%s\n",
+                      gen, b ? b : "(unknown)", a ? " at " : "", a ? a : "");
     }
     if (cJSON_IsObject(rec) && member(c, rec, "ignored", v, sizeof(v)) != NULL)
         p4_buf_printf(c->out, "  ignored: phase4.io/approve=%s\n", v);

@@ -9,8 +9,11 @@
 #include "phase4/core/json.h"
 #include "phase4/core/jsondiff.h"
 
-/* The marks the Kubernetes stage puts on what it applies (applymark.h): "phase4.io/..." */
+/* The marks the Kubernetes stage puts on what it applies (stages/kubernetes/applymark.h, which
+   this stage may not include): "phase4.io/..." labels and annotations, and the managed-by label,
+   which it sets over what the chart says. */
 #define MARK_PREFIX "phase4.io/"
+#define MARK_MANAGED_BY "app.kubernetes.io/managed-by"
 
 void p4_plan_init(struct plan *p)
 {
@@ -103,7 +106,8 @@ static cJSON *unmarked(const cJSON *obj)
             continue;
         for (it = m->child; it; it = next) {
             next = it->next;
-            if (it->string && strncmp(it->string, MARK_PREFIX, strlen(MARK_PREFIX)) == 0)
+            if (it->string && (strncmp(it->string, MARK_PREFIX, strlen(MARK_PREFIX)) == 0 ||
+                               (i == 0 && strcmp(it->string, MARK_MANAGED_BY) == 0)))
                 cJSON_Delete(cJSON_DetachItemViaPointer(m, it));
         }
         if (m->child == NULL)

@@ -8,10 +8,11 @@
  * for the resource) and compared with the answer field by field (jsondiff.h), leaving out what
  * the API server keeps for itself (metadata.managedFields, resourceVersion, generation, uid,
  * creationTimestamp, status) and the Kubernetes stage's ownership marks (phase4.io/ labels and
- * annotations, which the dry run does not carry). What the last revision applied
- * (status.inventory) and this one does not render is to be pruned, except CustomResourceDefinitions
- * and Namespaces, which the Kubernetes stage never prunes (listed apart as kept). Lists are
- * bounded: PLAN_OBJECTS_MAX objects each, PLAN_PATHS_MAX paths an object, the rest counted.
+ * annotations, and the app.kubernetes.io/managed-by label, which the dry run does not carry). What
+ * the last revision applied (status.inventory) and this one does not render is to be pruned, except
+ * CustomResourceDefinitions and Namespaces, which the Kubernetes stage never prunes (listed apart
+ * as kept). Lists are bounded: PLAN_OBJECTS_MAX objects each, PLAN_PATHS_MAX paths an object, the
+ * rest counted.
  *
  * Pure: no I/O. Ownership: struct plan owns what it holds (p4_plan_close frees it); everything
  * given is borrowed for the call.

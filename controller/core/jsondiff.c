@@ -1,11 +1,32 @@
-/* jsondiff.c: the field paths where two JSON values differ (see jsondiff.h). */
+/*
+ * jsondiff.c: the field paths where two JSON values differ (see jsondiff.h). The walk keeps its
+ * own stack of the containers it is in (no recursion): a path is written only down to
+ * P4_JSONDIFF_DEPTH_MAX; deeper, the walk goes on without paths ("quiet") until it finds a
+ * difference, told once at the depth bound, or the subtree ends equal.
+ */
 #include "phase4/core/jsondiff.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "phase4/core/alloc.h"
 
 /* Arrays matched by item name up to this many items; longer ones by index. */
 #define NAMED_MAX 256
+/* Containers the walk may be inside at once (cJSON's parser allows CJSON_NESTING_LIMIT). */
+#define STACK_MAX (CJSON_NESTING_LIMIT + 8)
+
+enum kind { K_OBJECT, K_NAMED, K_INDEXED };
+
+struct frame {
+    const cJSON *a, *b; /* the two containers, of one type */
+    const cJSON *x, *y; /* where the walk is in each */
+    enum kind kind;
+    int phase; /* 0: a's members (or both arrays' items), 1: what only b has */
+    int index;
+    size_t width; /* members of a and b: what one lookup costs */
+};
 
 struct walk {
     p4_jsondiff_skip_fn skip;
@@ -14,6 +35,9 @@ struct walk {
     cJSON *paths;
     struct p4_jsondiff out;
     size_t work; /* values visited and members looked up, against P4_JSONDIFF_WORK_MAX */
+    struct frame *stack;
+    size_t sp, cap;
+    size_t quiet; /* 0, or the depth (frames) a difference found below is told at */
     const char *seg[P4_JSONDIFF_DEPTH_MAX + 1];
     bool item[P4_JSONDIFF_DEPTH_MAX + 1];
     char idx[P4_JSONDIFF_DEPTH_MAX + 1][24];
@@ -32,16 +56,20 @@ static bool plain(const char *s)
     return true;
 }
 
-/* Append s to buf at *n (size bytes), control bytes, quotes and backslashes as '?'. */
+/* Append s to buf at *n (size bytes), control bytes (and quotes, backslashes) as '?'. */
 static void put(char *buf, size_t size, size_t *n, const char *s, bool quoted)
 {
     for (; *s && *n + 1 < size; s++) {
         unsigned char ch = (unsigned char)*s;
-        buf[(*n)++] = (ch < 0x20 || ch == 0x7f || (quoted && (ch == '"' || ch == '\\'))) ? '?' : *s;
+        char out = *s;
+        if (ch < 0x20 || ch == 0x7f || (quoted && (ch == '"' || ch == '\\')))
+            out = '?';
+        buf[(*n)++] = out;
     }
     buf[*n] = '\0';
 }
 
+/* A difference at the path of the first depth segments. */
 static void report(struct walk *w, size_t depth)
 {
     char buf[P4_JSONDIFF_PATH_MAX + 4];
@@ -84,45 +112,21 @@ static bool charge(struct walk *w, size_t n)
     return true;
 }
 
-/* Values in v, counted up to limit (then limit + 1). cJSON's parser bounds the nesting. */
-static size_t weight(const cJSON *v, size_t limit)
-{
-    size_t n = 1;
-    const cJSON *c;
-
-    for (c = v->child; c && n <= limit; c = c->next)
-        n += weight(c, limit - n);
-    return n;
-}
-
-static void diff(struct walk *w, const cJSON *a, const cJSON *b, size_t depth);
-
-/* Step into member or item seg at depth and compare (a or b may be NULL: one side only). */
-static void step(struct walk *w, const char *seg, bool item, const cJSON *a, const cJSON *b,
-                 size_t depth)
-{
-    w->seg[depth] = seg;
-    w->item[depth] = item;
-    if (w->skip && w->skip(w->seg, depth + 1, w->data))
-        return;
-    if (a == NULL || b == NULL) {
-        report(w, depth + 1);
-        return;
-    }
-    diff(w, a, b, depth + 1);
-}
-
 static const char *item_name(const cJSON *it)
 {
     const cJSON *n = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "name") : NULL;
 
-    return cJSON_IsString(n) && n->valuestring && n->valuestring[0] ? n->valuestring : NULL;
+    if (n == NULL || !cJSON_IsString(n) || n->valuestring == NULL || n->valuestring[0] == '\0')
+        return NULL;
+    return n->valuestring;
 }
 
 static const cJSON *find_named(const cJSON *arr, const char *name)
 {
     const cJSON *it;
 
+    if (name == NULL)
+        return NULL;
     cJSON_ArrayForEach(it, arr) {
         const char *n = item_name(it);
         if (n && strcmp(n, name) == 0)
@@ -141,86 +145,186 @@ static bool named(const cJSON *arr)
         const char *name = item_name(it);
         if (name == NULL || ++n > NAMED_MAX)
             return false;
-        for (o = arr->child; o != it; o = o->next)
-            if (strcmp(item_name(o), name) == 0)
+        for (o = arr->child; o != it; o = o->next) {
+            const char *other = item_name(o);
+            if (other && strcmp(other, name) == 0)
                 return false;
+        }
     }
     return true;
 }
 
-static void diff_arrays(struct walk *w, const cJSON *a, const cJSON *b, size_t depth)
+/* Enter containers a and b (of one type) below the current frames; false when too deep. */
+static bool enter(struct walk *w, const cJSON *a, const cJSON *b)
 {
-    const cJSON *x, *y;
+    struct frame *f;
+    size_t na = (size_t)cJSON_GetArraySize(a), nb = (size_t)cJSON_GetArraySize(b);
 
-    size_t width = (size_t)cJSON_GetArraySize(a) + (size_t)cJSON_GetArraySize(b);
-
-    if (width <= 2 * NAMED_MAX && charge(w, width * width) && cJSON_GetArraySize(a) > 0 &&
-        cJSON_GetArraySize(b) > 0 && named(a) && named(b)) {
-        cJSON_ArrayForEach(x, a) {
-            step(w, item_name(x), true, x, find_named(b, item_name(x)), depth);
-            if (w->out.truncated)
-                return;
+    if (w->sp == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : P4_JSONDIFF_DEPTH_MAX + 2;
+        struct frame *s;
+        if (w->cap >= STACK_MAX) {
+            w->out.truncated = true;
+            return false;
         }
-        cJSON_ArrayForEach(y, b) {
-            if (!w->out.truncated && find_named(a, item_name(y)) == NULL)
-                step(w, item_name(y), true, NULL, y, depth);
-        }
-        return;
+        s = p4_calloc(cap, sizeof(*s));
+        if (w->sp > 0)
+            memcpy(s, w->stack, w->sp * sizeof(*s));
+        free(w->stack);
+        w->stack = s;
+        w->cap = cap;
     }
-    x = a->child;
-    y = b->child;
-    for (int i = 0; (x || y) && !w->out.truncated; i++) {
-        (void)snprintf(w->idx[depth], sizeof(w->idx[depth]), "%d", i);
-        step(w, w->idx[depth], true, x, y, depth);
-        x = x ? x->next : NULL;
-        y = y ? y->next : NULL;
+    f = &w->stack[w->sp++];
+    memset(f, 0, sizeof(*f));
+    f->a = a;
+    f->b = b;
+    f->x = a->child;
+    f->y = b->child;
+    f->width = na + nb;
+    f->kind = K_OBJECT;
+    if (cJSON_IsArray(a)) {
+        f->kind = K_INDEXED;
+        if (na + nb <= (size_t)2 * NAMED_MAX && charge(w, (na + nb) * (na + nb)) && na > 0 &&
+            nb > 0 && named(a) && named(b))
+            f->kind = K_NAMED;
     }
+    return true;
 }
 
-static void diff(struct walk *w, const cJSON *a, const cJSON *b, size_t depth)
+/*
+ * The next pair of f to compare: *seg (its member name, item name or index), *item, and the two
+ * values (one may be NULL: on one side only). false when f has none left.
+ */
+static bool next_pair(struct walk *w, struct frame *f, const char **seg, bool *item,
+                      const cJSON **ca, const cJSON **cb)
 {
-    const cJSON *x, *y;
-    size_t width;
+    const cJSON *x;
 
+    switch (f->kind) {
+    case K_INDEXED:
+        if (f->x == NULL && f->y == NULL)
+            return false;
+        *ca = f->x;
+        *cb = f->y;
+        *item = true;
+        *seg = NULL; /* the index: the caller writes it */
+        f->x = f->x ? f->x->next : NULL;
+        f->y = f->y ? f->y->next : NULL;
+        f->index++;
+        return true;
+    case K_NAMED:
+        while (f->phase == 0 && (x = f->x) != NULL) {
+            f->x = x->next;
+            *seg = item_name(x);
+            *item = true;
+            *ca = x;
+            *cb = find_named(f->b, *seg);
+            return true;
+        }
+        f->phase = 1;
+        while ((x = f->y) != NULL) {
+            f->y = x->next;
+            if (find_named(f->a, item_name(x)) != NULL)
+                continue;
+            *seg = item_name(x);
+            *item = true;
+            *ca = NULL;
+            *cb = x;
+            return true;
+        }
+        return false;
+    case K_OBJECT:
+        /* A name given twice counts once, its first member (as a lookup finds it). */
+        while (f->phase == 0 && (x = f->x) != NULL) {
+            f->x = x->next;
+            if (x->string == NULL || !charge(w, 2 * f->width) ||
+                cJSON_GetObjectItemCaseSensitive(f->a, x->string) != x)
+                continue;
+            *seg = x->string;
+            *item = false;
+            *ca = x;
+            *cb = cJSON_GetObjectItemCaseSensitive(f->b, x->string);
+            return true;
+        }
+        f->phase = 1;
+        while ((x = f->y) != NULL) {
+            f->y = x->next;
+            if (x->string == NULL || !charge(w, 2 * f->width) ||
+                cJSON_GetObjectItemCaseSensitive(f->b, x->string) != x ||
+                cJSON_GetObjectItemCaseSensitive(f->a, x->string) != NULL)
+                continue;
+            *seg = x->string;
+            *item = false;
+            *ca = NULL;
+            *cb = x;
+            return true;
+        }
+        return false;
+    }
+    return false;
+}
+
+/* A difference found at depth (the segments written so far): told, and in quiet mode the
+   subtree below the depth bound is left. */
+static void differs(struct walk *w, size_t depth)
+{
+    if (w->quiet) {
+        report(w, w->quiet);
+        w->sp = w->quiet;
+        w->quiet = 0;
+        return;
+    }
+    report(w, depth);
+}
+
+static void walk(struct walk *w, const cJSON *a, const cJSON *b)
+{
     if (!charge(w, 1))
         return;
-    if ((a->type & 0xFF) != (b->type & 0xFF)) {
-        report(w, depth);
+    if ((a->type & 0xFF) != (b->type & 0xFF) ||
+        (!(cJSON_IsObject(a) || cJSON_IsArray(a)) && !cJSON_Compare(a, b, 1))) {
+        report(w, 0);
         return;
     }
-    if (!(cJSON_IsObject(a) || cJSON_IsArray(a))) {
-        if (!cJSON_Compare(a, b, 1))
-            report(w, depth);
+    if (!(cJSON_IsObject(a) || cJSON_IsArray(a)) || !enter(w, a, b))
         return;
-    }
-    if (depth >= P4_JSONDIFF_DEPTH_MAX) {
-        /* cJSON_Compare looks each member up by a walk: up to the product of the sizes. */
-        size_t wa = weight(a, P4_JSONDIFF_WORK_MAX), wb = weight(b, P4_JSONDIFF_WORK_MAX);
-        if (wa > P4_JSONDIFF_WORK_MAX / wb || !charge(w, wa * wb))
-            w->out.truncated = true;
-        else if (!cJSON_Compare(a, b, 1))
-            report(w, depth);
-        return;
-    }
-    if (cJSON_IsArray(a)) {
-        diff_arrays(w, a, b, depth);
-        return;
-    }
-    width = (size_t)cJSON_GetArraySize(a) + (size_t)cJSON_GetArraySize(b);
-    /* A name given twice counts once, its first member (as a lookup finds it). */
-    cJSON_ArrayForEach(x, a) {
-        if (x->string == NULL || !charge(w, 2 * width) ||
-            cJSON_GetObjectItemCaseSensitive(a, x->string) != x)
+    while (w->sp > 0 && !w->out.truncated) {
+        struct frame *f = &w->stack[w->sp - 1];
+        size_t depth = w->sp; /* of the pair: the segments 0 .. depth - 1 */
+        const char *seg;
+        const cJSON *ca, *cb;
+        bool item;
+
+        if (!next_pair(w, f, &seg, &item, &ca, &cb)) {
+            w->sp--;
+            if (w->quiet && w->sp <= w->quiet)
+                w->quiet = 0; /* the subtree ended equal */
             continue;
-        step(w, x->string, false, x, cJSON_GetObjectItemCaseSensitive(b, x->string), depth);
-        if (w->out.truncated)
-            return;
-    }
-    cJSON_ArrayForEach(y, b) {
-        if (y->string && charge(w, 2 * width) &&
-            cJSON_GetObjectItemCaseSensitive(b, y->string) == y &&
-            cJSON_GetObjectItemCaseSensitive(a, y->string) == NULL)
-            step(w, y->string, false, NULL, y, depth);
+        }
+        if (depth <= P4_JSONDIFF_DEPTH_MAX) {
+            if (seg == NULL) {
+                (void)snprintf(w->idx[depth - 1], sizeof(w->idx[depth - 1]), "%d", f->index - 1);
+                seg = w->idx[depth - 1];
+            }
+            w->seg[depth - 1] = seg;
+            w->item[depth - 1] = item;
+            if (!w->quiet && w->skip && w->skip(w->seg, depth, w->data))
+                continue;
+        }
+        if (ca == NULL || cb == NULL || (ca->type & 0xFF) != (cb->type & 0xFF)) {
+            differs(w, depth);
+            continue;
+        }
+        if (!charge(w, 1))
+            break;
+        if (!(cJSON_IsObject(ca) || cJSON_IsArray(ca))) {
+            if (!cJSON_Compare(ca, cb, 1))
+                differs(w, depth);
+            continue;
+        }
+        if (!w->quiet && depth >= P4_JSONDIFF_DEPTH_MAX)
+            w->quiet = depth; /* deeper: no paths, told at this one */
+        (void)enter(w, ca, cb);
     }
 }
 
@@ -234,6 +338,7 @@ struct p4_jsondiff p4_jsondiff_paths(const cJSON *a, const cJSON *b, p4_jsondiff
             report(&w, 0);
         return w.out;
     }
-    diff(&w, a, b, 0);
+    walk(&w, a, b);
+    free(w.stack);
     return w.out;
 }

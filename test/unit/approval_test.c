@@ -82,28 +82,28 @@ static void required_by_the_spec_or_production(void **state)
 static void state_from_annotation_and_record(void **state)
 {
     static const struct {
-        int gen;
         const char *approve, *status;
+        int gen;
         enum p4_approval_state want;
     } cases[] = {
-        {1, NULL, NULL, P4_APPROVAL_WAITING},
-        {1, "1", NULL, P4_APPROVAL_REQUESTED},
-        {2, "1", NULL, P4_APPROVAL_WAITING},    /* older */
-        {2, "3", NULL, P4_APPROVAL_WAITING},    /* not yet there */
-        {2, "02", NULL, P4_APPROVAL_REQUESTED}, /* a number all the same */
-        {2, "abc", NULL, P4_APPROVAL_WAITING},
-        {2, "2x", NULL, P4_APPROVAL_WAITING},
-        {2, " 2", NULL, P4_APPROVAL_WAITING},
-        {2, "+2", NULL, P4_APPROVAL_WAITING},
-        {2, "-2", NULL, P4_APPROVAL_WAITING},
-        {2, "", NULL, P4_APPROVAL_WAITING},
-        {2, "99999999999999999999999", NULL, P4_APPROVAL_WAITING},
+        {NULL, NULL, 1, P4_APPROVAL_WAITING},
+        {"1", NULL, 1, P4_APPROVAL_REQUESTED},
+        {"1", NULL, 2, P4_APPROVAL_WAITING},    /* older */
+        {"3", NULL, 2, P4_APPROVAL_WAITING},    /* not yet there */
+        {"02", NULL, 2, P4_APPROVAL_REQUESTED}, /* a number all the same */
+        {"abc", NULL, 2, P4_APPROVAL_WAITING},
+        {"2x", NULL, 2, P4_APPROVAL_WAITING},
+        {" 2", NULL, 2, P4_APPROVAL_WAITING},
+        {"+2", NULL, 2, P4_APPROVAL_WAITING},
+        {"-2", NULL, 2, P4_APPROVAL_WAITING},
+        {"", NULL, 2, P4_APPROVAL_WAITING},
+        {"99999999999999999999999", NULL, 2, P4_APPROVAL_WAITING},
         /* on record: approved, whatever the annotation says now (a restart asks nothing) */
-        {2, NULL, "{\"approval\":{\"generation\":2}}", P4_APPROVAL_APPROVED},
-        {2, "1", "{\"approval\":{\"generation\":2}}", P4_APPROVAL_APPROVED},
+        {NULL, "{\"approval\":{\"generation\":2}}", 2, P4_APPROVAL_APPROVED},
+        {"1", "{\"approval\":{\"generation\":2}}", 2, P4_APPROVAL_APPROVED},
         /* a new generation after an approval needs its own */
-        {3, "2", "{\"approval\":{\"generation\":2}}", P4_APPROVAL_WAITING},
-        {3, NULL, "{\"approval\":{\"generation\":\"3\"}}", P4_APPROVAL_WAITING},
+        {"2", "{\"approval\":{\"generation\":2}}", 3, P4_APPROVAL_WAITING},
+        {NULL, "{\"approval\":{\"generation\":\"3\"}}", 3, P4_APPROVAL_WAITING},
     };
 
     (void)state;

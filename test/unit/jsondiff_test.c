@@ -193,6 +193,32 @@ static void deep_values_are_compared_whole(void **state)
     free(b);
 }
 
+static void an_equal_deep_subtree_then_a_sibling(void **state)
+{
+    char *deep = nested(40, 1), buf[4200], got[256];
+    cJSON *tall = cJSON_CreateObject(), *at = tall, *copy;
+    struct p4_jsondiff d;
+
+    (void)state;
+    (void)snprintf(buf, sizeof(buf), "{\"d\":%s,\"z\":1}", deep);
+    {
+        char other[4200];
+        (void)snprintf(other, sizeof(other), "{\"d\":%s,\"z\":2}", deep);
+        assert_int_equal(paths_of(buf, other, NULL, 10, got, sizeof(got)), 1);
+        assert_string_equal(got, "z");
+    }
+    /* deeper than the parser allows (built by hand): the walk stops, truncated */
+    for (int i = 0; i < CJSON_NESTING_LIMIT + 100; i++)
+        at = cJSON_AddObjectToObject(at, "k");
+    copy = cJSON_Duplicate(tall, 1);
+    assert_non_null(copy);
+    d = p4_jsondiff_paths(tall, copy, NULL, NULL, 5, NULL);
+    assert_true(d.truncated);
+    cJSON_Delete(tall);
+    cJSON_Delete(copy);
+    free(deep);
+}
+
 static void a_long_path_is_cut(void **state)
 {
     char key[1200], a[1300], b[1300];
@@ -242,6 +268,7 @@ int main(void)
         cmocka_unit_test(skipped_paths_are_left_out),
         cmocka_unit_test(paths_are_bounded_and_counted),
         cmocka_unit_test(deep_values_are_compared_whole),
+        cmocka_unit_test(an_equal_deep_subtree_then_a_sibling),
         cmocka_unit_test(a_long_path_is_cut),
         cmocka_unit_test(a_huge_diff_is_truncated),
     };

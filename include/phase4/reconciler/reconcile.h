@@ -5,7 +5,9 @@
  * Ready / Reconciling / Stalled conditions and one condition per stage)
  * and Events, only when they change, and drives the stages of stage.h in
  * order; the stage modules fill in the gates and the status members they own
- * (image, chart, inventory, health). A stage this version does not build
+ * (image, chart, plan, inventory, health). When the spec asks for approval, the
+ * Kubernetes stage waits for phase4.io/approve=<generation> (AwaitingApproval,
+ * status.approval: reconciler/approval.h). A stage this version does not build
  * (Validation, today) shows as not available once the one before it passed.
  * A resource the informer cannot parse gets a status saying so, written by
  * name from what the informer read of it (P4_REASON_UNREADABLE), and its

@@ -1,5 +1,5 @@
 /* approval.c: approval with a plan, the pure decisions (see approval.h). */
-#include "approval.h"
+#include "phase4/reconciler/approval.h"
 
 #include <errno.h>
 #include <inttypes.h>

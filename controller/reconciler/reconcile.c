@@ -7,12 +7,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "approval.h"
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
 #include "phase4/core/text.h"
 #include "phase4/core/timefmt.h"
+#include "phase4/reconciler/approval.h"
 #include "phase4/reconciler/stage.h"
 #include "verdict.h"
 

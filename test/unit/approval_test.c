@@ -12,7 +12,7 @@
 
 #include "phase4/core/json.h"
 #include "phase4/core/text.h"
-#include "reconciler/approval.h"
+#include "phase4/reconciler/approval.h"
 
 #define OWNER(manager, time)                                                                       \
     "{\"manager\":\"" manager "\",\"operation\":\"Update\",\"time\":\"" time "\",\"fieldsV1\":"    \

@@ -12,7 +12,6 @@
 
 #include "phase4/core/json.h"
 #include "phase4/core/redact.h"
-#include "phase4/core/text.h"
 #include "phase4/reconciler/manifest.h"
 #include "steps.h"
 
@@ -88,14 +87,6 @@ enum dry_answer p4_helm_dry_run_answer(const struct p4_apply_result *res, const 
                                         ? "APIUnavailable"
                                         : p4_helm_reason_name(P4_HELM_DRY_RUN_REJECTED)};
     return DRY_FAILED;
-}
-
-bool p4_helm_plan_wanted(const cJSON *obj)
-{
-    bool required = false;
-
-    (void)p4_json_bool(obj, "spec.approval.required", &required);
-    return required || p4_text_eq(p4_json_str(obj, "spec.target.environment"), "production");
 }
 
 /* The live object of the answer being planned (w->answer) read: compared, then the next. */

@@ -16,6 +16,7 @@
 #include "phase4/core/buf.h"
 #include "phase4/core/json.h"
 #include "phase4/core/text.h"
+#include "phase4/reconciler/approval.h"
 #include "phase4/scan/scanreport.h"
 #include "steps.h"
 #include "values.h"
@@ -214,7 +215,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     }
     (void)p4_json_bool(obj, "spec.rollout.force", &r->force);
     (void)p4_json_bool(obj, "spec.target.createNamespace", &r->create_namespace);
-    r->plan_wanted = p4_helm_plan_wanted(obj);
+    r->plan_wanted = p4_approval_required(obj);
     if (r->plan_wanted && cJSON_IsArray(p4_json_get(obj, "status.inventory")))
         r->inventory = p4_json_need(cJSON_Duplicate(p4_json_get(obj, "status.inventory"), 1));
     p4_stagerun_add_for(&h->sr, &r->base, key, obj); /* begins on the next turn */

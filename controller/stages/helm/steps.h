@@ -166,7 +166,7 @@ struct run {
     /* spec.image.scan with scope all: the other images' reports judged too (images.c). */
     bool scan_all, scan_required;
     int scan_max; /* enum p4_severity: spec.image.scan.maxSeverity (default CRITICAL) */
-    /* The spec asks for approval (spec.approval.required, or target.environment production):
+    /* The spec asks for approval (p4_approval_required: spec.approval.required, production):
        the dry run makes the plan (plan.h), with the last revision's inventory (a copy of
        status.inventory, or NULL) for what would be pruned. */
     bool plan_wanted;
@@ -356,8 +356,6 @@ void p4_helm_images_message(const struct other_images *o, bool pin_all, const ch
 /* ---- dryrun.c: S_DRYRUN ---- */
 
 void p4_helm_dry_run(struct run *r);
-/* Whether obj (a Phase4Deployment) asks for approval before the Kubernetes stage. */
-bool p4_helm_plan_wanted(const cJSON *obj);
 
 /* What the dry run of one rendered object answered means. */
 enum dry_answer {

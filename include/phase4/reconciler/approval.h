@@ -1,5 +1,6 @@
 /*
- * approval.h: approval with a plan, the pure decisions; internal to reconciler/.
+ * approval.h: approval with a plan, the pure decisions (the reconciler decides with them; the
+ * Helm stage asks p4_approval_required whether to make the plan).
  * README.md, "Approval", is the user's side; docs/architecture.md, the flow.
  *
  * A resource whose spec asks for approval (spec.approval.required, which the CRD requires for

@@ -159,10 +159,16 @@ static bool never_pruned(const char *kind)
            (strcmp(kind, "CustomResourceDefinition") == 0 || strcmp(kind, "Namespace") == 0);
 }
 
+/* list (taken over) as member name of plan, with nameMore when it did not list them all; an
+   empty list is left out (kubectl describe shows it as a bare title). */
 static void add_list(cJSON *plan, const char *name, cJSON *list, int total)
 {
     char more[64];
 
+    if (total == 0) {
+        cJSON_Delete(list);
+        return;
+    }
     cJSON_AddItemToObject(plan, name, list);
     if (total > cJSON_GetArraySize(list)) {
         (void)snprintf(more, sizeof(more), "%sMore", name);
@@ -212,10 +218,7 @@ cJSON *p4_plan_status(const struct plan *p, int64_t generation, const cJSON *inv
     add_list(plan, "create", p4_json_need(cJSON_Duplicate(p->create, 1)), p->ncreate);
     add_list(plan, "change", p4_json_need(cJSON_Duplicate(p->change, 1)), p->nchange);
     add_list(plan, "prune", prune, nprune);
-    if (nkept > 0)
-        add_list(plan, "kept", kept, nkept);
-    else
-        cJSON_Delete(kept);
+    add_list(plan, "kept", kept, nkept);
     cJSON_AddItemToObject(plan, "images", imgs);
     return plan;
 }

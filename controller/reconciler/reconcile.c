@@ -710,8 +710,9 @@ static void write_status(struct p4_reconciler *r, struct p4_controller *c, const
 }
 
 /* What is read of a resource to record its approval: who owns the annotation (approval.h). */
+#define APPROVAL_READ_RETRY_MS 5000 /* after a failed read */
 struct approval_read {
-    int64_t generation; /* of the resource read */
+    int64_t generation; /* the resource's, when the read was sent */
     bool inflight;
     cJSON *owners; /* p4_approval_owners of its managedFields, once read */
 };
@@ -846,16 +847,19 @@ static void on_approval_read(struct p4_kube_result *res, void *data)
     if (a == NULL) /* forgotten meanwhile */
         goto out;
     a->inflight = false;
-    cJSON_Delete(a->owners);
-    if (res->rc == 0) {
-        a->owners = p4_approval_owners(p4_json_get(res->body, "metadata.managedFields"));
-        (void)p4_json_int64(res->body, "metadata.generation", &a->generation);
-    } else {
-        /* the approval is recorded all the same, by an unknown manager */
-        p4_log(P4_LOG_WARN, "cannot read who approved a resource", "key", g->key, "error",
-               res->err.message, P4_LOG_END);
-        a->owners = cJSON_CreateArray();
+    if (res->rc != 0) {
+        /* read again a little later; the approval waits until then */
+        p4_log(P4_LOG_WARN, "cannot read who approved a resource, will retry", "key", g->key,
+               "error", res->err.message, P4_LOG_END);
+        approval_read_free(p4_strmap_del(&g->r->approvals, g->key));
+        p4_controller_enqueue_after(g->c, g->key, APPROVAL_READ_RETRY_MS);
+        goto out;
     }
+    /* Kept for the generation asked about: a newer one read here has the same owner of the
+       annotation, and the cache brings that generation soon (then the annotation no longer
+       approves it, and this goes). */
+    cJSON_Delete(a->owners);
+    a->owners = p4_approval_owners(p4_json_get(res->body, "metadata.managedFields"));
     p4_controller_enqueue(g->c, g->key);
 out:
     free(g->key);
@@ -910,8 +914,8 @@ static cJSON *approval_view(struct p4_reconciler *r, struct p4_controller *c, co
     if (p4_kube_request(r->kube, "GET", path, NULL, NULL, 0, on_approval_read, g) != 0) {
         free(g->key);
         free(g);
-        a->inflight = false;
-        a->owners = cJSON_CreateArray();
+        approval_read_free(p4_strmap_del(&r->approvals, key));
+        p4_controller_enqueue_after(c, key, APPROVAL_READ_RETRY_MS);
     }
     return NULL;
 }

@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -241,4 +243,45 @@ func TestApprovalWithAPlan(t *testing.T) {
 		_, cmErr := kube.CoreV1().ConfigMaps(ns).Get(ctx, "web-webapp-extra", metav1.GetOptions{})
 		return *d.Spec.Replicas == 3 && apierrors.IsNotFound(cmErr), fmt.Sprintf("replicas %d, ConfigMap %v", *d.Spec.Replicas, cmErr), nil
 	})
+}
+
+// What the plan relies on, asked of the real API server: a server-side apply with dryRun=All of
+// an object it does not have answers without a resourceVersion (and with a uid made up for the
+// answer); of one it has, with the live object's resourceVersion, whatever would change.
+func TestDryRunApplyTellsANewObject(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := newNamespace(t, ctx, "e2e-dryrun")
+	cms := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns)
+	cm := func(value string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "planned", "namespace": ns}, "data": map[string]any{"k": value}}}
+	}
+	dry := metav1.ApplyOptions{FieldManager: "phase4-operator", DryRun: []string{metav1.DryRunAll}}
+	got, err := cms.Apply(ctx, "planned", cm("a"), dry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetResourceVersion() != "" || got.GetUID() == "" {
+		t.Errorf("dry-run apply of a new object: resourceVersion %q (want none), uid %q (want one)", got.GetResourceVersion(), got.GetUID())
+	}
+	if _, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, "planned", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the dry run stored the object (err %v)", err)
+	}
+	live, err := kube.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "planned"},
+		Data: map[string]string{"k": "a"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = cms.Apply(ctx, "planned", cm("b"), metav1.ApplyOptions{FieldManager: "phase4-operator", Force: true, DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetResourceVersion() != live.ResourceVersion || got.GetUID() != live.UID {
+		t.Errorf("dry-run apply of an existing object: resourceVersion %q uid %q, want the live %q %q",
+			got.GetResourceVersion(), got.GetUID(), live.ResourceVersion, live.UID)
+	}
+	if v, _, _ := unstructured.NestedString(got.Object, "data", "k"); v != "b" {
+		t.Errorf("dry-run answer data.k = %q, want b (the object as it would be)", v)
+	}
 }

@@ -143,13 +143,20 @@ static void set_member_str(cJSON *o, const char *key, const char *v)
     cJSON_AddStringToObject(o, key, v);
 }
 
+/* v as shown and kept (status.approval.ignored): cleaned, at most VALUE_SHOWN bytes. */
+static void shown_value(const char *v, char *buf, size_t size)
+{
+    (void)p4_text_clean(buf, size < VALUE_SHOWN + 1 ? size : VALUE_SHOWN + 1, v, strlen(v),
+                        P4_TEXT_QUOTED);
+}
+
 /* Why the annotation's value (v) does not approve generation gen, into buf. */
 static void ignored_why(const char *v, int64_t gen, char *buf, size_t size)
 {
-    char shown[VALUE_SHOWN + 8];
+    char shown[VALUE_SHOWN + 1];
     int64_t named = -1;
 
-    (void)p4_text_clean(shown, sizeof(shown), v, strlen(v), P4_TEXT_QUOTED);
+    shown_value(v, shown, sizeof(shown));
     if (!parse_generation(v, &named))
         (void)snprintf(buf, size, "%s=\"%s\" was ignored: it is not a generation number",
                        P4_APPROVE_ANNOTATION, shown);
@@ -165,99 +172,129 @@ static void ignored_why(const char *v, int64_t gen, char *buf, size_t size)
                        P4_APPROVE_ANNOTATION, shown, named, gen);
 }
 
-void p4_approval_decide(const cJSON *obj, const cJSON *st, const cJSON *old_cond,
-                        struct p4_approval_decision *d)
+/* On record for this generation: go on, and say by whom (no Event: it was told). */
+static void decide_approved(const cJSON *obj, int64_t gen, struct p4_approval_decision *d)
 {
-    enum p4_approval_state state = p4_approval_state(obj);
-    int64_t gen = generation_of(obj), plan_gen = -1, recorded = -1, old_gen = -1;
+    const char *rby = p4_json_str(obj, "status.approval.by");
+    const char *rat = p4_json_str(obj, "status.approval.at");
+    char by[P4_APPROVAL_BY_MAX] = "", at[64] = "";
+
+    if (rby)
+        (void)p4_text_clean(by, sizeof(by), rby, strlen(rby), 0);
+    if (rat)
+        (void)p4_text_clean(at, sizeof(at), rat, strlen(rat), 0);
+    d->go = true;
+    d->status = "False";
+    d->reason = "Approved";
+    (void)snprintf(d->message, sizeof(d->message),
+                   "Generation %" PRId64 ": approved by field manager %s%s%s", gen,
+                   by[0] ? by : "(unknown)", at[0] ? " at " : "", at);
+}
+
+/* The annotation approves this generation and managed_fields tell who: record it, go on. */
+static void decide_recorded(const cJSON *obj, const cJSON *managed_fields, int64_t gen,
+                            struct p4_approval_decision *d)
+{
+    char by[P4_APPROVAL_BY_MAX], at[64];
+    bool known = p4_approval_who(managed_fields, by, sizeof(by), at, sizeof(at));
+
+    d->record = record_copy(obj);
+    cJSON_DeleteItemFromObjectCaseSensitive(d->record, "generation");
+    cJSON_AddNumberToObject(d->record, "generation", (double)gen);
+    cJSON_DeleteItemFromObjectCaseSensitive(d->record, "by");
+    cJSON_DeleteItemFromObjectCaseSensitive(d->record, "at");
+    if (known)
+        set_member_str(d->record, "by", by);
+    if (known && at[0])
+        set_member_str(d->record, "at", at);
+    d->go = true;
+    d->status = "False";
+    d->reason = "Approved";
+    (void)snprintf(d->message, sizeof(d->message),
+                   "Generation %" PRId64 ": approved by field manager %s%s%s (the client that "
+                   "set %s; the API server's audit log names the user); the Kubernetes stage "
+                   "starts",
+                   gen, known ? by : "(unknown)", known && at[0] ? " at " : "", known ? at : "",
+                   P4_APPROVE_ANNOTATION);
+    add_event(&d->events, "Normal", "Approved", d->message);
+}
+
+/*
+ * Waiting, for an approval (or, wait_who, for who gave it to be read): the condition True with
+ * the plan's counts and the command; an annotation naming another generation said, and told
+ * once per value; the condition's Event when it is news for this generation.
+ */
+static void decide_waiting(const cJSON *obj, const cJSON *st, const cJSON *old_cond, int64_t gen,
+                           bool wait_who, struct p4_approval_decision *d)
+{
     const char *v = annotation(obj), *name = p4_json_str(obj, "metadata.name");
     const char *ns = p4_json_str(obj, "metadata.namespace");
     const char *summary = p4_json_str(st, "plan.summary");
-    char by[P4_APPROVAL_BY_MAX], at[64], why[512] = "", plan[384];
+    int64_t plan_gen = -1, recorded = -1, named = -1, told_gen = -1;
+    char why[512] = "", plan[384], shown[VALUE_SHOWN + 1];
 
-    memset(d, 0, sizeof(*d));
-    if (state == P4_APPROVAL_NOT_REQUIRED) {
-        d->go = true;
-        return;
-    }
     (void)p4_json_int64(obj, "status.approval.generation", &recorded);
-    if (state == P4_APPROVAL_APPROVED) {
-        const char *rby = p4_json_str(obj, "status.approval.by");
-        const char *rat = p4_json_str(obj, "status.approval.at");
-        (void)p4_text_clean(by, sizeof(by), rby ? rby : "", rby ? strlen(rby) : 0, 0);
-        (void)p4_text_clean(at, sizeof(at), rat ? rat : "", rat ? strlen(rat) : 0, 0);
-        d->go = true;
-        d->status = "False";
-        d->reason = "Approved";
-        (void)snprintf(d->message, sizeof(d->message),
-                       "Generation %" PRId64 ": approved by field manager %s%s%s", gen,
-                       by[0] ? by : "(unknown)", at[0] ? " at " : "", at);
-        return;
-    }
-    if (state == P4_APPROVAL_REQUESTED) {
-        const cJSON *mf = p4_json_get(obj, "metadata.managedFields");
-        if (mf == NULL) {
-            d->wait_who = true; /* the reconciler reads the resource for its managedFields */
-        } else {
-            bool known = p4_approval_who(mf, by, sizeof(by), at, sizeof(at));
-            d->record = record_copy(obj);
-            cJSON_DeleteItemFromObjectCaseSensitive(d->record, "generation");
-            cJSON_AddNumberToObject(d->record, "generation", (double)gen);
-            cJSON_DeleteItemFromObjectCaseSensitive(d->record, "by");
-            cJSON_DeleteItemFromObjectCaseSensitive(d->record, "at");
-            if (known)
-                set_member_str(d->record, "by", by);
-            if (known && at[0])
-                set_member_str(d->record, "at", at);
-            d->go = true;
-            d->status = "False";
-            d->reason = "Approved";
-            (void)snprintf(d->message, sizeof(d->message),
-                           "Generation %" PRId64 ": approved by field manager %s%s%s (the "
-                           "client that set %s; the API server's audit log names the user); "
-                           "the Kubernetes stage starts",
-                           gen, known ? by : "(unknown)", known && at[0] ? " at " : "",
-                           known ? at : "", P4_APPROVE_ANNOTATION);
-            add_event(&d->events, "Normal", "Approved", d->message);
-            return;
-        }
-    }
-    /* waiting: for an approval, or for who gave it to be read */
     /* The last approval's annotation, still there when a new generation comes, is no news. */
-    if (v != NULL && state == P4_APPROVAL_WAITING &&
-        !(parse_generation(v, &old_gen) && old_gen == recorded)) {
-        const char *told = p4_json_str(obj, "status.approval.ignored");
+    if (v != NULL && !wait_who && !(parse_generation(v, &named) && named == recorded)) {
         ignored_why(v, gen, why, sizeof(why));
-        if (!p4_text_eq(told, v)) {
+        shown_value(v, shown, sizeof(shown));
+        if (!p4_text_eq(p4_json_str(obj, "status.approval.ignored"), shown)) {
             char ev[700];
             (void)snprintf(ev, sizeof(ev), "Generation %" PRId64 ": %s", gen, why);
             add_event(&d->events, "Warning", "ApprovalIgnored", ev);
             d->record = record_copy(obj);
-            set_member_str(d->record, "ignored", v);
+            set_member_str(d->record, "ignored", shown);
         }
     }
     if (summary && p4_json_int64(st, "plan.generation", &plan_gen) == 0 && plan_gen == gen)
         (void)snprintf(plan, sizeof(plan), "the plan (status.plan): %s", summary);
     else
         (void)snprintf(plan, sizeof(plan), "the plan is in status.plan");
+    d->wait_who = wait_who;
     d->status = "True";
     d->reason = P4_APPROVAL_CONDITION;
-    if (d->wait_who)
+    if (wait_who) {
         (void)snprintf(d->message, sizeof(d->message),
                        "Generation %" PRId64 ": approved (%s=%" PRId64 "); reading who "
                        "approved it before the Kubernetes stage starts",
                        gen, P4_APPROVE_ANNOTATION, gen);
-    else
-        (void)snprintf(d->message, sizeof(d->message),
-                       "Generation %" PRId64 ": waits for approval before the Kubernetes stage "
-                       "applies anything; %s%s%s; to approve this generation: kubectl annotate "
-                       "p4d %s -n %s %s=%" PRId64 " --overwrite",
-                       gen, plan, why[0] ? "; " : "", why, name ? name : "NAME", ns ? ns : "NS",
-                       P4_APPROVE_ANNOTATION, gen);
-    old_gen = -1;
-    (void)p4_json_int64(old_cond, "observedGeneration", &old_gen);
-    if (!d->wait_who &&
-        !(p4_text_eq(p4_json_str(old_cond, "status"), "True") &&
-          p4_text_eq(p4_json_str(old_cond, "reason"), P4_APPROVAL_CONDITION) && old_gen == gen))
+        return;
+    }
+    (void)snprintf(d->message, sizeof(d->message),
+                   "Generation %" PRId64 ": waits for approval before the Kubernetes stage "
+                   "applies anything; %s%s%s; to approve this generation: kubectl annotate p4d "
+                   "%s -n %s %s=%" PRId64 " --overwrite",
+                   gen, plan, why[0] ? "; " : "", why, name ? name : "NAME", ns ? ns : "NS",
+                   P4_APPROVE_ANNOTATION, gen);
+    (void)p4_json_int64(old_cond, "observedGeneration", &told_gen);
+    if (!(p4_text_eq(p4_json_str(old_cond, "status"), "True") &&
+          p4_text_eq(p4_json_str(old_cond, "reason"), P4_APPROVAL_CONDITION) && told_gen == gen))
         add_event(&d->events, "Normal", P4_APPROVAL_CONDITION, d->message);
+}
+
+void p4_approval_decide(const cJSON *obj, const cJSON *st, const cJSON *old_cond,
+                        struct p4_approval_decision *d)
+{
+    enum p4_approval_state state = p4_approval_state(obj);
+    int64_t gen = generation_of(obj);
+    const cJSON *mf = p4_json_get(obj, "metadata.managedFields");
+
+    memset(d, 0, sizeof(*d));
+    switch (state) {
+    case P4_APPROVAL_NOT_REQUIRED:
+        d->go = true;
+        break;
+    case P4_APPROVAL_APPROVED:
+        decide_approved(obj, gen, d);
+        break;
+    case P4_APPROVAL_REQUESTED:
+        if (mf != NULL)
+            decide_recorded(obj, mf, gen, d);
+        else /* the reconciler reads the resource for its managedFields */
+            decide_waiting(obj, st, old_cond, gen, true, d);
+        break;
+    case P4_APPROVAL_WAITING:
+        decide_waiting(obj, st, old_cond, gen, false, d);
+        break;
+    }
 }

@@ -233,6 +233,34 @@ static void another_generation_is_ignored_once_per_value(void **state)
     }
 }
 
+static void a_long_value_is_kept_bounded(void **state)
+{
+    char value[200], status[300];
+    cJSON *obj, *again;
+    struct p4_approval_decision d;
+    const char *kept;
+
+    (void)state;
+    memset(value, '9', sizeof(value) - 1);
+    value[sizeof(value) - 1] = '\0';
+    obj = resource(2, value, NULL);
+    p4_approval_decide(obj, NULL, NULL, &d);
+    kept = p4_json_str(d.record, "ignored");
+    assert_non_null(kept);
+    assert_true(strlen(kept) <= 64);
+    assert_int_equal(count_events(d.events, "Warning", "ApprovalIgnored"), 1);
+    (void)snprintf(status, sizeof(status), "{\"approval\":{\"ignored\":\"%s\"}}", kept);
+    again = resource(2, value, status);
+    cJSON_Delete(d.events);
+    cJSON_Delete(d.record);
+    p4_approval_decide(again, NULL, NULL, &d);
+    assert_int_equal(count_events(d.events, "Warning", "ApprovalIgnored"), 0);
+    assert_null(d.record);
+    cJSON_Delete(d.events);
+    cJSON_Delete(again);
+    cJSON_Delete(obj);
+}
+
 static void the_last_approval_left_in_place_is_no_news(void **state)
 {
     cJSON *obj = resource(3, "2", "{\"approval\":{\"generation\":2,\"by\":\"kubectl-annotate\"}}");
@@ -330,6 +358,7 @@ int main(void)
         cmocka_unit_test(who_approved_from_managed_fields),
         cmocka_unit_test(waiting_says_the_plan_and_the_command_once),
         cmocka_unit_test(another_generation_is_ignored_once_per_value),
+        cmocka_unit_test(a_long_value_is_kept_bounded),
         cmocka_unit_test(the_last_approval_left_in_place_is_no_news),
         cmocka_unit_test(the_right_approval_is_recorded_with_who),
         cmocka_unit_test(approved_on_record_goes_on_quietly),

@@ -197,6 +197,7 @@ static void on_released(void *arg)
     p4_informer_close(app->jobs);
     p4_kube_close(app->kube); /* cancels the watch, which lets the informer free itself */
     app->kube = NULL;
+    p4_reconciler_close(&app->rec); /* after the requests it may have in flight end */
     p4_events_free(app->events);
     p4_controller_free(app->ctl);
     p4_serve_close(app->metrics);

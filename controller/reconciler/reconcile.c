@@ -12,6 +12,7 @@
 #include "phase4/core/log.h"
 #include "phase4/core/text.h"
 #include "phase4/core/timefmt.h"
+#include "phase4/reconciler/approval.h"
 #include "phase4/reconciler/stage.h"
 #include "policy.h"
 #include "verdict.h"
@@ -227,7 +228,9 @@ static void merge_gates(cJSON *st, const char *stage, const cJSON *gates, const 
 }
 
 /* Members of status a stage owns, dropped when its result is not this generation's. */
-static const char *const stage_members[P4_STAGE_COUNT] = {"image", "chart", NULL, NULL};
+#define MEMBERS_MAX 2
+static const char *const stage_members[P4_STAGE_COUNT][MEMBERS_MAX] = {
+    {"image", NULL}, {"chart", "plan"}, {NULL, NULL}, {NULL, NULL}};
 
 /* Forget what stage i said for an older generation: its gates, condition and status members. */
 static void drop_stage(cJSON *st, cJSON *conds, int i)
@@ -246,8 +249,9 @@ static void drop_stage(cJSON *st, cJSON *conds, int i)
     else
         cJSON_Delete(keep);
     remove_condition(conds, stage_conditions[i]);
-    if (stage_members[i])
-        cJSON_DeleteItemFromObjectCaseSensitive(st, stage_members[i]);
+    for (int m = 0; m < MEMBERS_MAX; m++)
+        if (stage_members[i][m])
+            cJSON_DeleteItemFromObjectCaseSensitive(st, stage_members[i][m]);
 }
 
 /* The name of the first gate of a stage result that is False, or NULL. */
@@ -406,8 +410,9 @@ static cJSON *status_base(const cJSON *obj, cJSON **conds, const cJSON **old_con
         set_string(st, "stage", p4_stage_name(P4_STAGE_DOCKER));
     if (*observed != *generation)
         for (int i = 0; i < P4_STAGE_COUNT; i++)
-            if (stage_members[i])
-                cJSON_DeleteItemFromObjectCaseSensitive(st, stage_members[i]);
+            for (int m = 0; m < MEMBERS_MAX; m++)
+                if (stage_members[i][m])
+                    cJSON_DeleteItemFromObjectCaseSensitive(st, stage_members[i][m]);
     cJSON_DeleteItemFromObjectCaseSensitive(st, "observedGeneration");
     cJSON_AddNumberToObject(st, "observedGeneration", (double)*generation);
     return st;
@@ -516,6 +521,53 @@ static void refused_message(const cJSON *obj, const struct p4_error *why, int64_
     p4_policy_final_message(obj, &f, msg, size);
 }
 
+/*
+ * The approval gate, once the Helm stage passed (approval.h decides): true when the walk goes
+ * on to the Kubernetes stage. While it waits, AwaitingApproval=True, Ready Unknown and
+ * Reconciling True (kstatus: in progress, not failed: a person is asked, nothing is broken;
+ * docs/architecture.md, "Approval"), status.stage AwaitingApproval, and the Kubernetes stage's
+ * old word dropped.
+ */
+static bool put_approval(cJSON *st, cJSON *conds, const cJSON *old_conds, const cJSON *obj,
+                         int64_t generation, const char *now, cJSON *events)
+{
+    struct p4_approval_decision d;
+    const cJSON *e;
+
+    p4_approval_decide(obj, st, find_condition(old_conds, P4_APPROVAL_CONDITION), &d);
+    if (d.status)
+        set_condition(conds, P4_APPROVAL_CONDITION, d.status, d.reason, d.message, generation, now);
+    else
+        remove_condition(conds, P4_APPROVAL_CONDITION);
+    if (d.record) {
+        cJSON_DeleteItemFromObjectCaseSensitive(st, "approval");
+        cJSON_AddItemToObject(st, "approval", d.record);
+    }
+    cJSON_ArrayForEach(e, d.events) {
+        add_event(events, p4_json_str(e, "type"), p4_json_str(e, "reason"),
+                  p4_json_str(e, "message"));
+    }
+    cJSON_Delete(d.events);
+    if (d.go)
+        return true;
+    drop_stage(st, conds, P4_STAGE_KUBERNETES);
+    set_string(st, "stage", P4_APPROVAL_CONDITION);
+    set_condition(conds, "Ready", "Unknown", P4_APPROVAL_CONDITION, d.message, generation, now);
+    set_condition(conds, "Reconciling", "True", P4_APPROVAL_CONDITION, d.message, generation, now);
+    remove_condition(conds, "Stalled");
+    return false;
+}
+
+/* The walk stopped before the approval gate: what it said of an older generation goes. */
+static void approval_not_reached(cJSON *conds, int64_t generation)
+{
+    int64_t g = -1;
+
+    (void)p4_json_int64(find_condition(conds, P4_APPROVAL_CONDITION), "observedGeneration", &g);
+    if (g != generation)
+        remove_condition(conds, P4_APPROVAL_CONDITION);
+}
+
 cJSON *p4_reconciler_refused_status(const cJSON *obj, const struct p4_error *why, const char *now,
                                     cJSON *events)
 {
@@ -585,9 +637,11 @@ cJSON *p4_reconciler_suspended_status(const cJSON *obj, bool suspending, const c
     st = status_base(obj, &conds, &old_conds, &generation, &observed);
     /* What the stages found stays as it was, to go on from when the suspension ends. */
     for (int i = 0; i < P4_STAGE_COUNT; i++) {
-        const cJSON *m = stage_members[i] ? p4_json_child(cur, stage_members[i]) : NULL;
-        if (m != NULL && p4_json_child(st, stage_members[i]) == NULL)
-            cJSON_AddItemToObject(st, stage_members[i], cJSON_Duplicate(m, 1));
+        for (int k = 0; k < MEMBERS_MAX && stage_members[i][k]; k++) {
+            const cJSON *m = p4_json_child(cur, stage_members[i][k]);
+            if (m != NULL && p4_json_child(st, stage_members[i][k]) == NULL)
+                cJSON_AddItemToObject(st, stage_members[i][k], cJSON_Duplicate(m, 1));
+        }
     }
     if (p4_json_str(cur, "stage") != NULL)
         set_string(st, "stage", p4_json_str(cur, "stage"));
@@ -631,6 +685,9 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
         new_generation_event(old_conds, generation, events);
     for (i = 0; i < P4_STAGE_COUNT; i++) {
         const struct p4_stage_result *res = results ? results[i] : NULL;
+        if (i == P4_STAGE_KUBERNETES &&
+            !put_approval(st, conds, old_conds, obj, generation, now, events))
+            break;
         if (res == NULL && i > 0) {
             /* The stages before passed; this one is not running (it could not be set up). */
             (void)snprintf(msg, sizeof(msg),
@@ -667,6 +724,8 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
     }
     for (int later = i + 1; later < P4_STAGE_COUNT; later++)
         drop_stage(st, conds, later);
+    if (i < P4_STAGE_KUBERNETES)
+        approval_not_reached(conds, generation);
     finish(st, conds, old_conds, obj, results, i, generation, now, events);
     retrying = retry_event(old_conds, conds, events);
     for (i = 0; i < P4_STAGE_COUNT; i++) {
@@ -760,8 +819,34 @@ static void write_status(struct p4_reconciler *r, struct p4_controller *c, const
     free(body);
 }
 
+/* What is read of a resource to record its approval: who owns the annotation (approval.h). */
+#define APPROVAL_READ_RETRY_MS 5000 /* after a failed read */
+struct approval_read {
+    int64_t generation; /* the resource's, when the read was sent */
+    bool inflight;
+    cJSON *owners; /* p4_approval_owners of its managedFields, once read */
+};
+
+struct approval_get {
+    struct p4_reconciler *r;
+    struct p4_controller *c;
+    char *key;
+};
+
+static void approval_read_free(struct approval_read *a)
+{
+    if (a == NULL)
+        return;
+    cJSON_Delete(a->owners);
+    free(a);
+}
+
 static void forget_all(struct p4_reconciler *r, const char *key)
 {
+    struct approval_read *a = p4_strmap_get(&r->approvals, key);
+
+    if (a && !a->inflight) /* one in flight is freed when it ends */
+        approval_read_free(p4_strmap_del(&r->approvals, key));
     for (int i = 0; i < P4_STAGE_COUNT; i++) {
         if (r->stages[i] && r->stages[i]->forget)
             r->stages[i]->forget(r->stage_ctx[i], key);
@@ -853,6 +938,108 @@ static bool persisted_pass(const cJSON *obj, int i)
            strcmp(p4_json_str(c, "status"), "True") == 0;
 }
 
+/* May the Kubernetes stage start? Not asked for, or this generation's approval is written. */
+static bool approval_on_record(const cJSON *obj)
+{
+    enum p4_approval_state s = p4_approval_state(obj);
+
+    return s == P4_APPROVAL_NOT_REQUIRED || s == P4_APPROVAL_APPROVED;
+}
+
+static void on_approval_read(struct p4_kube_result *res, void *data)
+{
+    struct approval_get *g = data;
+    struct approval_read *a;
+
+    if (res->rc == P4_ERR_CANCELED) /* shutting down: the reconciler may be gone */
+        goto out;
+    a = p4_strmap_get(&g->r->approvals, g->key);
+    if (a == NULL) /* forgotten meanwhile */
+        goto out;
+    a->inflight = false;
+    if (res->rc != 0) {
+        /* read again a little later; the approval waits until then */
+        p4_log(P4_LOG_WARN, "cannot read who approved a resource, will retry", "key", g->key,
+               "error", res->err.message, P4_LOG_END);
+        approval_read_free(p4_strmap_del(&g->r->approvals, g->key));
+        p4_controller_enqueue_after(g->c, g->key, APPROVAL_READ_RETRY_MS);
+        goto out;
+    }
+    /* Kept for the generation asked about: a newer one read here has the same owner of the
+       annotation, and the cache brings that generation soon (then the annotation no longer
+       approves it, and this goes). */
+    cJSON_Delete(a->owners);
+    a->owners = p4_approval_owners(p4_json_get(res->body, "metadata.managedFields"));
+    p4_controller_enqueue(g->c, g->key);
+out:
+    free(g->key);
+    free(g);
+}
+
+/*
+ * obj as the approval decision needs it: when its annotation approves this generation and that
+ * is not on record yet, obj with the managedFields of the annotation's owners, once read
+ * (a GET of the resource, then the key is queued again; the informer's cache keeps no
+ * managedFields). Returns that copy (caller frees) or NULL: obj as it is.
+ */
+static cJSON *approval_view(struct p4_reconciler *r, struct p4_controller *c, const char *key,
+                            const cJSON *obj)
+{
+    struct approval_read *a = p4_strmap_get(&r->approvals, key);
+    const char *ns = p4_json_str(obj, "metadata.namespace");
+    const char *name = p4_json_str(obj, "metadata.name");
+    int64_t generation = 0;
+    char path[1024], ens[256], ename[512];
+    struct approval_get *g;
+    cJSON *view, *meta;
+
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
+    if (p4_approval_state(obj) != P4_APPROVAL_REQUESTED) {
+        if (a && !a->inflight)
+            approval_read_free(p4_strmap_del(&r->approvals, key));
+        return NULL;
+    }
+    if (a && !a->inflight && a->generation == generation) {
+        view = p4_json_need(cJSON_Duplicate(obj, 1));
+        meta = cJSON_GetObjectItemCaseSensitive(view, "metadata");
+        cJSON_DeleteItemFromObjectCaseSensitive(meta, "managedFields");
+        cJSON_AddItemToObject(meta, "managedFields", p4_json_need(cJSON_Duplicate(a->owners, 1)));
+        return view;
+    }
+    if ((a && a->inflight) || ns == NULL || name == NULL ||
+        p4_kube_escape(ns, ens, sizeof(ens)) != 0 ||
+        p4_kube_escape(name, ename, sizeof(ename)) != 0)
+        return NULL;
+    approval_read_free(p4_strmap_del(&r->approvals, key)); /* one of an older generation */
+    a = p4_calloc(1, sizeof(*a));
+    a->inflight = true;
+    a->generation = generation;
+    (void)p4_strmap_put(&r->approvals, key, a);
+    g = p4_calloc(1, sizeof(*g));
+    g->r = r;
+    g->c = c;
+    g->key = p4_strdup(key);
+    (void)snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s", P4_API_GROUP,
+                   P4_API_VERSION, ens, P4_RESOURCE, ename);
+    if (p4_kube_request(r->kube, "GET", path, NULL, NULL, 0, on_approval_read, g) != 0) {
+        free(g->key);
+        free(g);
+        approval_read_free(p4_strmap_del(&r->approvals, key));
+        p4_controller_enqueue_after(c, key, APPROVAL_READ_RETRY_MS);
+    }
+    return NULL;
+}
+
+void p4_reconciler_close(struct p4_reconciler *r)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    while ((e = p4_strmap_next(&r->approvals, &pos)) != NULL)
+        approval_read_free(e->value);
+    p4_strmap_close(&r->approvals);
+}
+
 /*
  * Did stage i pass as its resumed run says (res: this generation's result), its pass on record
  * for the generation the run began for? The spec differs from that one's only in spec.suspend,
@@ -885,7 +1072,8 @@ static void drive_stages(struct p4_reconciler *r, const char *key, const cJSON *
         if (ops == NULL)
             return;
         results[i] = &res[i];
-        if (i > 0 && !persisted_pass(obj, i - 1) && !resumed_pass(obj, i - 1, &res[i - 1])) {
+        if ((i > 0 && !persisted_pass(obj, i - 1) && !resumed_pass(obj, i - 1, &res[i - 1])) ||
+            (i == P4_STAGE_KUBERNETES && !approval_on_record(obj))) {
             res[i].state = P4_STAGE_RUNNING; /* starts once the last stage's pass is written */
             res[i].generation = generation;
             return;
@@ -991,6 +1179,7 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     bool suspend = false, refused, suspending = false;
     const char *retry = NULL, *retried = NULL;
     int64_t generation = 0;
+    cJSON *view;
 
     if (obj == NULL || p4_json_get(obj, "metadata.deletionTimestamp") != NULL) {
         const struct p4_informer_unreadable *u =
@@ -1012,6 +1201,9 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
         return;
     }
     memset(res, 0, sizeof(res));
+    view = approval_view(r, c, key, obj); /* with who approved, when that is to be recorded */
+    if (view)
+        obj = view;
     (void)p4_json_bool(obj, "spec.suspend", &suspend);
     (void)p4_json_int64(obj, "metadata.generation", &generation);
     refused = !suspend && p4_tenancy_check(r->tenancy, obj, &why) != 0;
@@ -1037,9 +1229,11 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     if (cJSON_Compare(desired, p4_json_get(obj, "status"), 1)) {
         cJSON_Delete(desired); /* nothing changed: no write, no Event */
         cJSON_Delete(events);
+        cJSON_Delete(view);
         p4_controller_done(c, key, 0, 0);
         return;
     }
+    cJSON_Delete(view);
     write_status(r, c, key, ens, ename, rv, desired, events, NULL);
 }
 

@@ -448,6 +448,114 @@ static void condition_line(const struct ctx *c, const cJSON *status, const char 
                   r ? " (" : "", r ? r : "", r ? ")" : "", m ? ": " : "", m ? m : "");
 }
 
+/* "    create Deployment ns/web" and the like: a plan's object, with what changes in it. */
+static void plan_object(const struct ctx *c, const char *what, const cJSON *o)
+{
+    char kind[WORD_MAX], ns[WORD_MAX], name[WORD_MAX], v[TEXT_MAX];
+    const char *k = member(c, o, "kind", kind, sizeof(kind));
+    const char *n = member(c, o, "namespace", ns, sizeof(ns));
+    const char *nm = member(c, o, "name", name, sizeof(name));
+    const cJSON *paths = p4_json_child(o, "paths"), *p;
+    size_t shown = 0;
+    int64_t extra;
+
+    p4_buf_printf(c->out, "    %s %s %s%s%s", what, k ? k : "(no kind)", n ? n : "", n ? "/" : "",
+                  nm ? nm : "(no name)");
+    if (member(c, o, "unknown", v, sizeof(v)) != NULL)
+        p4_buf_printf(c->out, ": %s", v);
+    if (cJSON_IsArray(paths)) {
+        cJSON_ArrayForEach(p, paths) {
+            if (str(c, p, v, sizeof(v)) == NULL || shown >= LIST_MAX)
+                continue;
+            p4_buf_printf(c->out, "%s%s", shown++ ? ", " : ": ", v);
+        }
+    }
+    if (p4_json_int64(o, "pathsMore", &extra) == 0 && extra > 0)
+        p4_buf_printf(c->out, " and %" PRId64 " more path(s)", extra);
+    p4_buf_printf(c->out, "\n");
+}
+
+/* One list of the plan (create, change, prune, kept), bounded, with what it did not list. */
+static void plan_list(const struct ctx *c, const cJSON *plan, const char *key, const char *what)
+{
+    const cJSON *list = p4_json_child(plan, key), *o;
+    char more_key[32];
+    size_t total = 0, shown = 0;
+    int64_t extra = 0;
+
+    if (!cJSON_IsArray(list))
+        return;
+    cJSON_ArrayForEach(o, list) {
+        if (!cJSON_IsObject(o) || ++total > LIST_MAX)
+            continue;
+        shown++;
+        plan_object(c, what, o);
+    }
+    (void)snprintf(more_key, sizeof(more_key), "%sMore", key);
+    if (p4_json_int64(plan, more_key, &extra) == 0 && extra > 0)
+        total += (size_t)extra;
+    more(c, "    ", shown, total);
+}
+
+/*
+ * Approval: the AwaitingApproval condition, the plan of status.plan (objects to create, change
+ * and prune, the images) and the last approval on record. Only when the status has one of them.
+ */
+static void approval(const struct ctx *c, const cJSON *status)
+{
+    const cJSON *cond = condition(status, "AwaitingApproval");
+    const cJSON *plan = p4_json_child(status, "plan"), *rec = p4_json_child(status, "approval");
+    const cJSON *images, *im;
+    char v[TEXT_MAX], by[WORD_MAX], at[WORD_MAX], st[WORD_MAX], reason[WORD_MAX];
+    size_t total = 0, shown = 0;
+    int64_t gen;
+
+    if (cond == NULL && !cJSON_IsObject(plan) && !cJSON_IsObject(rec))
+        return;
+    p4_buf_printf(c->out, "\nApproval\n");
+    if (cond != NULL) {
+        const char *s = member(c, cond, "status", st, sizeof(st));
+        const char *r = member(c, cond, "reason", reason, sizeof(reason));
+        const char *m = member(c, cond, "message", v, sizeof(v));
+        p4_buf_printf(c->out, "  %s AwaitingApproval: %s%s%s%s%s%s\n",
+                      sym(c, raw_is(cond, "status", "True")    ? SYM_WAIT
+                             : raw_is(cond, "status", "False") ? SYM_OK
+                                                               : SYM_NA),
+                      s ? s : "(no status)", r ? " (" : "", r ? r : "", r ? ")" : "", m ? ": " : "",
+                      m ? m : "");
+    }
+    if (cJSON_IsObject(plan)) {
+        if (p4_json_int64(plan, "generation", &gen) == 0)
+            p4_buf_printf(c->out, "  plan for generation %" PRId64, gen);
+        else
+            p4_buf_printf(c->out, "  plan");
+        p4_buf_printf(c->out, ": %s\n",
+                      member(c, plan, "summary", v, sizeof(v)) ? v : "(no summary)");
+        plan_list(c, plan, "create", "create");
+        plan_list(c, plan, "change", "change");
+        plan_list(c, plan, "prune", "prune");
+        plan_list(c, plan, "kept", "keep (never pruned)");
+        images = p4_json_child(plan, "images");
+        if (cJSON_IsArray(images)) {
+            cJSON_ArrayForEach(im, images) {
+                if (str(c, im, v, sizeof(v)) == NULL || ++total > LIST_MAX)
+                    continue;
+                shown++;
+                p4_buf_printf(c->out, "    image %s\n", v);
+            }
+            more(c, "    ", shown, total);
+        }
+    }
+    if (cJSON_IsObject(rec) && p4_json_int64(rec, "generation", &gen) == 0) {
+        const char *b = member(c, rec, "by", by, sizeof(by));
+        const char *a = member(c, rec, "at", at, sizeof(at));
+        p4_buf_printf(c->out, "  last approved: generation %" PRId64 " by field manager %s%s%s\n",
+                      gen, b ? b : "(unknown)", a ? " at " : "", a ? a : "");
+    }
+    if (cJSON_IsObject(rec) && member(c, rec, "ignored", v, sizeof(v)) != NULL)
+        p4_buf_printf(c->out, "  ignored: phase4.io/approve=%s\n", v);
+}
+
 static void artifacts(const struct ctx *c, const cJSON *a)
 {
     static const char *const words[][2] = {{"image", "image"},
@@ -642,6 +750,7 @@ enum p4_report_outcome p4_report_render(const cJSON *obj, unsigned flags, struct
     readiness(&c, st);
     gates(&c, st);
     health(&c, st);
+    approval(&c, st);
     verdict(&c, st, &s);
     next_steps(&c, st, &s);
     return s.outcome;

@@ -728,6 +728,95 @@ static void helm_stage_follows_docker(void **state)
 }
 
 /*
+ * Approval: once the Helm stage passed, a resource whose spec asks for approval waits with
+ * AwaitingApproval (Ready Unknown, Reconciling True, stage AwaitingApproval, the plan kept) and
+ * tells it once; its approval, with who gave it, is recorded and the walk goes on to the
+ * Kubernetes stage; a new generation drops the plan and the condition until it is back.
+ */
+static void approval_waits_before_kubernetes(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\",\"generation\":3},"
+                       "\"spec\":{\"image\":{\"repository\":\"r.example/app\"},\"target\":"
+                       "{\"environment\":\"production\"},\"approval\":{\"required\":true}},"
+                       "\"status\":{\"observedGeneration\":3}}");
+    struct p4_stage_result docker =
+        docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 3, "True");
+    struct p4_stage_result helm =
+        helm_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, "ChartReady", 3);
+    struct p4_stage_result kube = {.state = P4_STAGE_RUNNING, .generation = 3};
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {&docker, &helm, &kube, NULL};
+    cJSON *st, *events, *meta;
+    const char *msg;
+
+    (void)state;
+    cJSON_AddItemToObject(helm.status, "plan",
+                          parse("{\"generation\":3,\"summary\":\"2 to create, 0 to change, 0 "
+                                "unchanged, 0 to prune\"}"));
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T1, events);
+    assert_string_equal(p4_json_str(st, "stage"), "AwaitingApproval");
+    assert_condition(st, "AwaitingApproval", "True", "AwaitingApproval", T1, 3);
+    assert_condition(st, "Ready", "Unknown", "AwaitingApproval", T1, 3);
+    assert_condition(st, "Reconciling", "True", "AwaitingApproval", T1, 3);
+    assert_false(has_condition(st, "KubernetesReady"));
+    assert_false(has_condition(st, "Stalled"));
+    msg = p4_json_str(condition(st, "AwaitingApproval"), "message");
+    assert_non_null(strstr(msg, "2 to create, 0 to change"));
+    assert_non_null(
+        strstr(msg, "kubectl annotate p4d web -n shop phase4.io/approve=3 --overwrite"));
+    assert_non_null(p4_json_get(st, "plan"));
+    assert_event(events, "Normal", "AwaitingApproval");
+    assert_null(p4_json_get(st, "verdict"));
+    set_status(obj, st);
+    cJSON_Delete(events);
+
+    /* Again (a restart, a relist): nothing new. */
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_int_equal(cJSON_GetArraySize(events), 0);
+    assert_true(cJSON_Compare(st, p4_json_get(obj, "status"), 1));
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+
+    /* Approved, with who approved read: recorded, and on to the Kubernetes stage. */
+    meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    cJSON_AddItemToObject(meta, "annotations", parse("{\"phase4.io/approve\":\"3\"}"));
+    cJSON_AddItemToObject(
+        meta, "managedFields",
+        parse("[{\"manager\":\"kubectl-annotate\",\"operation\":\"Update\",\"time\":"
+              "\"2024-01-02T00:00:00Z\",\"fieldsV1\":{\"f:metadata\":{\"f:annotations\":"
+              "{\"f:phase4.io/approve\":{}}}}}]"));
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_int_equal(p4_json_int64(st, "approval.generation", &(int64_t){0}), 0);
+    assert_string_equal(p4_json_str(st, "approval.by"), "kubectl-annotate");
+    assert_string_equal(p4_json_str(st, "approval.at"), T2);
+    assert_string_equal(p4_json_str(condition(st, "AwaitingApproval"), "status"), "False");
+    assert_string_equal(p4_json_str(condition(st, "AwaitingApproval"), "reason"), "Approved");
+    assert_string_equal(p4_json_str(st, "stage"), "Kubernetes");
+    assert_event(events, "Normal", "Approved");
+    assert_non_null(strstr(p4_json_str(cJSON_GetArrayItem(events, 0), "message"),
+                           "by field manager kubectl-annotate"));
+    set_status(obj, st);
+    cJSON_Delete(events);
+
+    /* Generation 4: the Docker stage runs again; the plan and the condition go. */
+    set_generation(obj, 4);
+    p4_stage_result_close(&docker);
+    docker = docker_result(P4_STAGE_RUNNING, P4_FAIL_NONE, false, NULL, 4, "Unknown");
+    results[P4_STAGE_HELM] = NULL;
+    results[P4_STAGE_KUBERNETES] = NULL;
+    st = p4_reconciler_desired_status(obj, results, T3, NULL);
+    assert_false(has_condition(st, "AwaitingApproval"));
+    assert_null(p4_json_get(st, "plan"));
+    assert_int_equal(p4_json_int64(st, "approval.generation", &(int64_t){0}), 0);
+    cJSON_Delete(st);
+    p4_stage_result_close(&docker);
+    p4_stage_result_close(&helm);
+    cJSON_Delete(obj);
+}
+
+/*
  * After an operator restart the stages check this generation again from the
  * start: what passed stays passed while they do (no flap of DockerReady or
  * HelmReady, no Event), and a failure of the re-check still shows.
@@ -1120,6 +1209,7 @@ int main(void)
         cmocka_unit_test(stale_stage_result_is_ignored),
         cmocka_unit_test(verdict_successful_then_degraded),
         cmocka_unit_test(helm_stage_follows_docker),
+        cmocka_unit_test(approval_waits_before_kubernetes),
         cmocka_unit_test(restart_rechecks_without_flapping),
         cmocka_unit_test(restart_of_a_stalled_resource_tells_nothing_new),
         cmocka_unit_test(unreadable_resource_gets_a_stalled_status_once),

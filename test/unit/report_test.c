@@ -153,6 +153,8 @@ static void each_shape_renders_as_its_golden_text(void **state)
     golden("failed", 0, P4_REPORT_FAILED);
     golden("failed", P4_REPORT_ASCII, P4_REPORT_FAILED);
     golden("in-progress", 0, P4_REPORT_IN_PROGRESS);
+    golden("awaiting-approval", 0, P4_REPORT_IN_PROGRESS);
+    golden("awaiting-approval", P4_REPORT_ASCII, P4_REPORT_IN_PROGRESS);
     golden("stalled", 0, P4_REPORT_STALLED);
     golden("refused", 0, P4_REPORT_STALLED);
     golden("no-status", 0, P4_REPORT_IN_PROGRESS);
@@ -212,6 +214,36 @@ static void outside_text_is_cleaned(void **state)
                 "line???sep ??t??");
     free(text);
     cJSON_Delete(obj);
+}
+
+/* The plan's lists are bounded, what they did not list counted; odd members count as absent. */
+static void the_plan_is_bounded(void **state)
+{
+    struct p4_buf json = {0};
+    enum p4_report_outcome o;
+    char *text;
+
+    (void)state;
+    p4_buf_printf(&json, "{\"metadata\":{\"name\":\"shop\",\"generation\":2},\"status\":{"
+                         "\"plan\":{\"generation\":2,\"summary\":7,\"createMore\":5,\"create\":[");
+    for (int i = 0; i < 70; i++)
+        p4_buf_printf(&json, "%s{\"kind\":\"ConfigMap\",\"name\":\"c%d\"}", i ? "," : "", i);
+    p4_buf_printf(&json, ",7,\"x\"],\"change\":[{\"kind\":\"Secret\",\"namespace\":\"ns\","
+                         "\"name\":\"s\",\"unknown\":\"the live object could not be read: "
+                         "forbidden\"}],\"prune\":{},\"images\":[1,\"r/a@sha256:1\"]},"
+                         "\"approval\":{\"generation\":\"1\",\"ignored\":\"\\u001b[2J\"}}}");
+    text = render_json(json.data, 0, &o);
+    assert_int_equal(o, P4_REPORT_IN_PROGRESS);
+    assert_line(text, "  plan for generation 2: (no summary)");
+    assert_line(text, "    create ConfigMap c0");
+    assert_line(text, "    create ConfigMap c63");
+    assert_line(text, "    ... 11 more not shown"); /* 70 listed past 64, and 5 not listed */
+    assert_line(text, "    change Secret ns/s: the live object could not be read: forbidden");
+    assert_line(text, "    image r/a@sha256:1");
+    assert_line(text, "  ignored: phase4.io/approve=?[2J");
+    assert_null(strstr(text, "last approved"));
+    free(text);
+    free(json.data);
 }
 
 /* A huge message is cut on one line; a huge list shows its first items and counts the rest. */
@@ -470,6 +502,7 @@ int main(void)
         cmocka_unit_test(each_shape_renders_as_its_golden_text),
         cmocka_unit_test(outside_text_is_cleaned),
         cmocka_unit_test(huge_strings_and_lists_are_bounded),
+        cmocka_unit_test(the_plan_is_bounded),
         cmocka_unit_test(any_json_renders),
         cmocka_unit_test(the_outcome_is_of_the_current_generation),
         cmocka_unit_test(next_steps_say_what_to_do),

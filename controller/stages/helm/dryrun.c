@@ -3,7 +3,9 @@
  * (split and pinned by S_PIN) are each sent to the API server as a server-side apply with
  * dryRun=All, one at a time (gate DryRun). Objects of kinds the chart's own CRDs define, and
  * objects waiting for a namespace the Kubernetes stage creates, are counted as skipped rather than
- * failed.
+ * failed. When the spec asks for approval, each answer also goes to the plan (plan.h): an answer
+ * without a resourceVersion is an object to create; for any other the live object is read, as
+ * the identity acting for the resource, and compared with the answer.
  */
 #include <stdio.h>
 #include <string.h>
@@ -87,6 +89,71 @@ enum dry_answer p4_helm_dry_run_answer(const struct p4_apply_result *res, const 
     return DRY_FAILED;
 }
 
+/* The live object of the answer being planned (w->answer) read: compared, then the next. */
+static void on_live(struct p4_kube_result *res, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    struct work *w;
+    const cJSON *a;
+    const char *av, *kind, *ns, *name;
+    char why[P4_ERROR_MESSAGE_MAX + 64];
+
+    if (r == NULL)
+        return;
+    w = r->w;
+    a = w->answer;
+    av = p4_json_str(a, "apiVersion");
+    kind = p4_json_str(a, "kind");
+    ns = p4_json_str(a, "metadata.namespace");
+    name = p4_json_str(a, "metadata.name");
+    if (res->rc == 0 && cJSON_IsObject(res->body)) {
+        p4_plan_compared(&w->plan, av, kind, ns, name, res->body, a);
+    } else if (res->rc == P4_ERR_NOTFOUND) {
+        p4_plan_created(&w->plan, av, kind, ns, name); /* deleted since the dry run */
+    } else {
+        (void)snprintf(why, sizeof(why), "the live object could not be read: %s", res->err.message);
+        p4_redact_str(r->base.redact, why);
+        p4_plan_unread(&w->plan, av, kind, ns, name, why);
+    }
+    cJSON_Delete(w->answer);
+    w->answer = NULL;
+    w->obj_i++;
+    dry_run_next(r);
+}
+
+/*
+ * The plan of one accepted object (obj, its answer res): created, or its live object read.
+ * Returns true when a read was sent (on_live goes on), false when the walk goes on now.
+ */
+static bool plan_answer(struct run *r, const cJSON *obj, const struct p4_apply_result *res)
+{
+    struct work *w = r->w;
+    const struct p4_resource_info *info;
+    const char *av = p4_json_str(obj, "apiVersion");
+    char path[2048];
+
+    if (res->object == NULL || p4_plan_answer_is_new(res->object)) {
+        p4_plan_created(&w->plan, av, res->kind, res->namespace_, res->name);
+        return false;
+    }
+    info = p4_discovery_find(stage_of(r)->cfg.discovery, av, res->kind);
+    if (info == NULL ||
+        p4_resource_path(info, res->namespace_, res->name, path, sizeof(path)) != 0) {
+        p4_plan_unread(&w->plan, av, res->kind, res->namespace_, res->name,
+                       "the live object's path is not known");
+        return false;
+    }
+    w->answer = p4_json_need(cJSON_Duplicate(res->object, 1));
+    if (kube_send_as(r, "GET", path, on_live) != 0) {
+        cJSON_Delete(w->answer);
+        w->answer = NULL;
+        p4_plan_unread(&w->plan, av, res->kind, res->namespace_, res->name,
+                       "the live object could not be read");
+        return false;
+    }
+    return true;
+}
+
 static void on_dry_run(const struct p4_apply_result *res, void *data)
 {
     struct run *r = (struct run *)p4_stagerun_back(data);
@@ -100,10 +167,15 @@ static void on_dry_run(const struct p4_apply_result *res, void *data)
     obj = cJSON_GetArrayItem(r->w->objects, r->w->obj_i);
     switch (p4_helm_dry_run_answer(res, r->w->objects, obj, r->create_namespace, &f)) {
     case DRY_ACCEPTED:
+        if (r->plan_wanted && plan_answer(r, obj, res))
+            return;
         r->w->obj_i++;
         dry_run_next(r);
         return;
     case DRY_SKIP_CRD:
+        if (r->plan_wanted)
+            p4_plan_created(&r->w->plan, p4_json_str(obj, "apiVersion"), res->kind, res->namespace_,
+                            res->name);
         r->w->skipped++;
         (void)snprintf(r->w->skipped_why, sizeof(r->w->skipped_why),
                        "; %d of kinds the chart's own CRDs define are checked once the "
@@ -113,6 +185,9 @@ static void on_dry_run(const struct p4_apply_result *res, void *data)
         dry_run_next(r);
         return;
     case DRY_SKIP_NAMESPACE:
+        if (r->plan_wanted)
+            p4_plan_created(&r->w->plan, p4_json_str(obj, "apiVersion"), res->kind, res->namespace_,
+                            res->name);
         r->w->skipped++;
         (void)snprintf(r->w->skipped_why, sizeof(r->w->skipped_why),
                        "; %d wait for namespace %s, which the Kubernetes stage creates "
@@ -156,6 +231,10 @@ static void dry_run_next(struct run *r)
             (void)snprintf(tests, sizeof(tests),
                            "; %d test hook(s) are run by the Validation stage as Jobs", w->tests);
         r->nobjects = w->nobj;
+        if (r->plan_wanted) {
+            cJSON_Delete(r->plan);
+            r->plan = p4_plan_status(&w->plan, r->base.generation, r->inventory, r->images);
+        }
         p4_stagerun_gate(
             &r->base, G_DRYRUN, "True", "DryRunPassed",
             "helm template rendered %d object(s); the API server accepted %d of them in a "
@@ -192,6 +271,9 @@ void p4_helm_dry_run(struct run *r)
     w->skipped = 0;
     w->tests = 0;
     w->skipped_why[0] = '\0';
+    p4_plan_close(&w->plan);
+    if (r->plan_wanted)
+        p4_plan_init(&w->plan);
     p4_stagerun_gate(&r->base, G_DRYRUN, "Unknown", "Checking",
                      "server-side dry run of %d rendered object(s)", w->nobj);
     dry_run_next(r);

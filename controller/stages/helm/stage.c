@@ -16,6 +16,7 @@
 #include "phase4/core/buf.h"
 #include "phase4/core/json.h"
 #include "phase4/core/text.h"
+#include "phase4/reconciler/approval.h"
 #include "phase4/scan/scanreport.h"
 #include "steps.h"
 #include "values.h"
@@ -67,6 +68,8 @@ void p4_helm_work_free(struct work *w)
     free(w->manifest);
     cJSON_Delete(w->objects);
     p4_helm_image_work_free(w->iw);
+    p4_plan_close(&w->plan);
+    cJSON_Delete(w->answer);
     free(w);
 }
 
@@ -161,6 +164,8 @@ static void destroy(struct p4_stagerun *base)
     cJSON_Delete(r->chart);
     cJSON_Delete(r->image);
     cJSON_Delete(r->images);
+    cJSON_Delete(r->plan);
+    cJSON_Delete(r->inventory);
     free(r->pin.repository);
     free(r->pin.tag);
     cJSON_Delete(r->pin.paths);
@@ -210,6 +215,9 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     }
     (void)p4_json_bool(obj, "spec.rollout.force", &r->force);
     (void)p4_json_bool(obj, "spec.target.createNamespace", &r->create_namespace);
+    r->plan_wanted = p4_approval_required(obj);
+    if (r->plan_wanted && cJSON_IsArray(p4_json_get(obj, "status.inventory")))
+        r->inventory = p4_json_need(cJSON_Duplicate(p4_json_get(obj, "status.inventory"), 1));
     p4_stagerun_add_for(&h->sr, &r->base, key, obj); /* begins on the next turn */
     p4_helm_secret_name(r->secret, sizeof(r->secret), name, r->base.generation);
     return 0;
@@ -223,7 +231,8 @@ static int poll_run(void *ctx, const char *key, const cJSON *obj)
     return 0;
 }
 
-/* status.chart: the version and digest fetched; the manifest Secret once it is stored. */
+/* status.chart: the version and digest fetched; the manifest Secret once it is stored; and
+   status.plan once the stage passed, when the spec asks for approval. */
 static cJSON *status_of(const struct p4_stagerun *base)
 {
     const struct run *r = (const struct run *)base;
@@ -239,6 +248,8 @@ static cJSON *status_of(const struct p4_stagerun *base)
         cJSON_AddStringToObject(chart, "manifest", r->secret);
         if (r->images)
             cJSON_AddItemToObject(chart, "images", p4_json_need(cJSON_Duplicate(r->images, 1)));
+        if (r->plan)
+            cJSON_AddItemToObject(st, "plan", p4_json_need(cJSON_Duplicate(r->plan, 1)));
     }
     return st;
 }

@@ -33,6 +33,7 @@
 #include "phase4/stages/helm/chartfetch.h"
 #include "phase4/stages/helm/helmrun.h"
 #include "phase4/stages/helm/stage.h"
+#include "plan.h"
 
 #define SOURCES_MAX 32      /* valuesFrom entries read; more are ignored */
 #define SECRET_NAME_MAX 253 /* a Secret's name */
@@ -148,6 +149,8 @@ struct work {
     char skipped_why[256];
     struct p4_helmrun *helm; /* while helm runs */
     struct image_work *iw;   /* from S_IMAGES on */
+    struct plan plan;        /* S_DRYRUN's approval plan, when the run makes one */
+    cJSON *answer;           /* the dry-run answer of obj_i while its live object is read */
 };
 
 struct run {
@@ -163,6 +166,11 @@ struct run {
     /* spec.image.scan with scope all: the other images' reports judged too (images.c). */
     bool scan_all, scan_required;
     int scan_max; /* enum p4_severity: spec.image.scan.maxSeverity (default CRITICAL) */
+    /* The spec asks for approval (p4_approval_required: spec.approval.required, production):
+       the dry run makes the plan (plan.h), with the last revision's inventory (a copy of
+       status.inventory, or NULL) for what would be pruned. */
+    bool plan_wanted;
+    cJSON *inventory;
     struct work *w;
 
     /* What the checks found; kept across attempts. */
@@ -171,6 +179,7 @@ struct run {
     int nimages;   /* other images checked */
     cJSON *images; /* every image the manifest runs, as applied ("repo@digest" when pinned),
                       the pinned one first; status.chart.images once the stage passed */
+    cJSON *plan;   /* status.plan once the dry run made it, or NULL */
 };
 
 /* How a gate fails: the gate, its failure class and its reason (static). */

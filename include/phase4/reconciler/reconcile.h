@@ -5,7 +5,9 @@
  * Ready / Reconciling / Stalled conditions and one condition per stage)
  * and Events, only when they change, and drives the stages of stage.h in
  * order; the stage modules fill in the gates and the status members they own
- * (image, chart, inventory, health). A stage this version does not build
+ * (image, chart, plan, inventory, health). When the spec asks for approval, the
+ * Kubernetes stage waits for phase4.io/approve=<generation> (AwaitingApproval,
+ * status.approval: reconciler/approval.h). A stage this version does not build
  * (Validation, today) shows as not available once the one before it passed.
  * A resource the informer cannot parse gets a status saying so, written by
  * name from what the informer read of it (P4_REASON_UNREADABLE), and its
@@ -15,6 +17,7 @@
 #define PHASE4_RECONCILER_H
 
 #include "phase4/core/buf.h"
+#include "phase4/core/strmap.h"
 #include "phase4/kube/client.h"
 #include "phase4/reconciler/stage.h"
 #include "phase4/reconciler/tenancy.h"
@@ -35,10 +38,16 @@ struct p4_reconciler {
     void *stage_ctx[P4_STAGE_COUNT];                   /* borrowed */
     const struct p4_tenancy *tenancy; /* borrowed; NULL: no default ServiceAccount, no flag */
     uint64_t status_writes;
+    /* key -> what was read to record an approval (who owns phase4.io/approve); owned, starts
+       empty (zeroed), freed by p4_reconciler_close. */
+    struct p4_strmap approvals;
 };
 
 /* A p4_reconcile_fn; data is the struct p4_reconciler. */
 void p4_reconcile(struct p4_controller *c, const char *key, void *data);
+
+/* Free what r owns (not r, nor what it borrows); after its last reconcile. */
+void p4_reconciler_close(struct p4_reconciler *r);
 
 /* Append the phase4_status_writes_total counter of r to out. */
 void p4_reconciler_metrics(const struct p4_reconciler *r, struct p4_buf *out);

@@ -4,8 +4,10 @@
  * p4_report_render() writes four sections from the object's status: the Deployment Readiness
  * checklist (status.readiness), the gates of each stage with its condition and duration
  * (status.gates, the DockerReady / HelmReady / KubernetesReady / Validated conditions,
- * status.report.stages), the Cluster Health Summary (status.health), and the verdict with the
- * run's report, the Ready / Reconciling / Stalled conditions and the next steps. It is pure: no
+ * status.report.stages), the Cluster Health Summary (status.health), the approval (the
+ * AwaitingApproval condition, status.plan and status.approval; only when the status has one),
+ * and the verdict with the run's report, the Ready / Reconciling / Stalled conditions and the
+ * next steps. It is pure: no
  * clock, no I/O, the same bytes for the same object.
  *
  * The status comes from the cluster, so nothing in it is trusted: a member of the wrong type

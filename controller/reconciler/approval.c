@@ -9,6 +9,7 @@
 
 #include "phase4/core/json.h"
 #include "phase4/core/text.h"
+#include "policy.h"
 
 #define VALUE_SHOWN 64 /* bytes of an ignored annotation value shown */
 
@@ -52,13 +53,27 @@ static int64_t generation_of(const cJSON *obj)
     return g;
 }
 
+/*
+ * Was the approval on record given to this very spec? status.approval.specDigest is the digest
+ * of the approved generation's spec without spec.suspend (policy.h), so suspending and resuming
+ * an approved generation (two new generations) does not ask again; any other change does.
+ */
+static bool same_spec(const cJSON *obj)
+{
+    const char *approved = p4_json_str(obj, "status.approval.specDigest");
+    char digest[P4_SPEC_DIGEST_SIZE];
+
+    return approved != NULL && p4_policy_spec_digest(obj, digest) && strcmp(approved, digest) == 0;
+}
+
 enum p4_approval_state p4_approval_state(const cJSON *obj)
 {
     int64_t gen = generation_of(obj), rec = -1, named = -1;
 
     if (!p4_approval_required(obj))
         return P4_APPROVAL_NOT_REQUIRED;
-    if (p4_json_int64(obj, "status.approval.generation", &rec) == 0 && rec == gen)
+    if (p4_json_int64(obj, "status.approval.generation", &rec) == 0 &&
+        (rec == gen || (rec < gen && same_spec(obj))))
         return P4_APPROVAL_APPROVED;
     if (parse_generation(annotation(obj), &named) && named == gen)
         return P4_APPROVAL_REQUESTED;
@@ -183,19 +198,28 @@ static void decide_approved(const cJSON *obj, int64_t gen, struct p4_approval_de
         (void)p4_text_clean(by, sizeof(by), rby, strlen(rby), 0);
     if (rat)
         (void)p4_text_clean(at, sizeof(at), rat, strlen(rat), 0);
+    int64_t rec = gen;
+
+    (void)p4_json_int64(obj, "status.approval.generation", &rec);
     d->go = true;
     d->status = "False";
     d->reason = "Approved";
-    (void)snprintf(d->message, sizeof(d->message),
-                   "Generation %" PRId64 ": approved by field manager %s%s%s", gen,
-                   by[0] ? by : "(unknown)", at[0] ? " at " : "", at);
+    if (rec != gen)
+        (void)snprintf(d->message, sizeof(d->message),
+                       "Generation %" PRId64 ": approved as generation %" PRId64
+                       " (the same spec but for spec.suspend) by field manager %s%s%s",
+                       gen, rec, by[0] ? by : "(unknown)", at[0] ? " at " : "", at);
+    else
+        (void)snprintf(d->message, sizeof(d->message),
+                       "Generation %" PRId64 ": approved by field manager %s%s%s", gen,
+                       by[0] ? by : "(unknown)", at[0] ? " at " : "", at);
 }
 
 /* The annotation approves this generation and managed_fields tell who: record it, go on. */
 static void decide_recorded(const cJSON *obj, const cJSON *managed_fields, int64_t gen,
                             struct p4_approval_decision *d)
 {
-    char by[P4_APPROVAL_BY_MAX], at[64];
+    char by[P4_APPROVAL_BY_MAX], at[64], digest[P4_SPEC_DIGEST_SIZE];
     bool known = p4_approval_who(managed_fields, by, sizeof(by), at, sizeof(at));
 
     d->record = record_copy(obj);
@@ -203,6 +227,9 @@ static void decide_recorded(const cJSON *obj, const cJSON *managed_fields, int64
     cJSON_AddNumberToObject(d->record, "generation", (double)gen);
     cJSON_DeleteItemFromObjectCaseSensitive(d->record, "by");
     cJSON_DeleteItemFromObjectCaseSensitive(d->record, "at");
+    cJSON_DeleteItemFromObjectCaseSensitive(d->record, "specDigest");
+    if (p4_policy_spec_digest(obj, digest))
+        set_member_str(d->record, "specDigest", digest);
     if (known)
         set_member_str(d->record, "by", by);
     if (known && at[0])

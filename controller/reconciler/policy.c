@@ -2,6 +2,7 @@
 #include "policy.h"
 
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,23 +173,31 @@ void p4_policy_final_message(const cJSON *obj, const struct p4_policy_final *f, 
                        f->message ? f->message : "", impact, remedy, again);
 }
 
-uint64_t p4_policy_spec_digest(const cJSON *obj)
+bool p4_policy_spec_digest(const cJSON *obj, char out[P4_SPEC_DIGEST_SIZE])
 {
+    static const char hex[] = "0123456789abcdef";
     const cJSON *spec = p4_json_get(obj, "spec");
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a, 64 bits */
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
     cJSON *copy;
     char *text;
+    int ok;
 
+    out[0] = '\0';
     if (!cJSON_IsObject(spec))
-        return 0;
+        return false;
     copy = p4_json_need(cJSON_Duplicate(spec, 1));
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "suspend");
     text = p4_json_print(copy);
     cJSON_Delete(copy);
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ULL;
-    }
+    ok = EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL);
     free(text);
-    return h ? h : 1;
+    if (ok != 1 || mdlen != 32)
+        return false;
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+    return true;
 }

@@ -86,10 +86,13 @@ void p4_policy_final_message(const cJSON *obj, const struct p4_policy_final *f, 
 int p4_policy_clause_len(const char *msg);
 
 /*
- * A digest of obj's spec without spec.suspend: two generations with the same digest differ
- * only in whether they are suspended, so a resumed run goes on where it stopped. 0 when obj
- * has no spec.
+ * The SHA-256 (hex) of obj's spec without spec.suspend, into out: two generations with the
+ * same digest differ only in whether they are suspended, so a resumed run goes on where it
+ * stopped, and an approval given to one holds for the other (approval.h). Cryptographic on
+ * purpose: the spec's author must not be able to make two different specs look the same.
+ * false (and out "") when obj has no spec.
  */
-uint64_t p4_policy_spec_digest(const cJSON *obj);
+#define P4_SPEC_DIGEST_SIZE 65 /* 64 hex digits and the NUL */
+bool p4_policy_spec_digest(const cJSON *obj, char out[P4_SPEC_DIGEST_SIZE]);
 
 #endif

@@ -645,7 +645,7 @@ void p4_stagerun_add_for(struct p4_stagerunner *s, struct p4_stagerun *r, const 
     (void)p4_json_int64(obj, "metadata.generation", &generation);
     (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
     p4_stagerun_add(s, r, key, generation, retries);
-    r->spec_digest = p4_policy_spec_digest(obj);
+    (void)p4_policy_spec_digest(obj, r->spec_digest);
     /* A retry asked for and not handled yet (before a restart): from the first attempt, and
        the failure on record is not current. */
     if (p4_policy_retry_requested(obj) != NULL)
@@ -715,7 +715,9 @@ bool p4_stagerunner_suspend(struct p4_stagerunner *s, const char *key, const cJS
     if (generation != r->generation && generation != r->resumed_as) {
         /* Another spec than the run's: it stays stopped until its stage starts the new
            generation's run, which replaces it. */
-        if (r->spec_digest == 0 || p4_policy_spec_digest(obj) != r->spec_digest)
+        char digest[P4_SPEC_DIGEST_SIZE];
+        if (!r->spec_digest[0] || !p4_policy_spec_digest(obj, digest) ||
+            strcmp(digest, r->spec_digest) != 0)
             return false;
         r->resumed_as = generation;
     }

@@ -343,6 +343,51 @@ static void approved_on_record_goes_on_quietly(void **state)
     cJSON_Delete(plain);
 }
 
+/*
+ * Suspending and resuming an approved generation makes two new generations whose spec differs
+ * only in spec.suspend: the approval holds (status.approval.specDigest); any other change asks
+ * again.
+ */
+static void an_approval_holds_across_suspend_only(void **state)
+{
+    cJSON *g1 = resource(1, "1", "{}"), *g3, *g4;
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(g1, "metadata");
+    struct p4_approval_decision d;
+    char status[512];
+    const char *digest;
+
+    (void)state;
+    cJSON_AddItemToObject(meta, "managedFields",
+                          parse("[" OWNER("kubectl-annotate", "2024-05-01T10:00:00Z") "]"));
+    p4_approval_decide(g1, plan_status(), NULL, &d);
+    assert_true(d.go);
+    digest = p4_json_str(d.record, "specDigest");
+    assert_non_null(digest);
+    assert_int_equal(strlen(digest), 64);
+    (void)snprintf(status, sizeof(status),
+                   "{\"approval\":{\"generation\":1,\"by\":\"kubectl-annotate\","
+                   "\"specDigest\":\"%s\"}}",
+                   digest);
+    cJSON_Delete(d.events);
+    cJSON_Delete(d.record);
+    /* generation 3: suspended then resumed, the same spec otherwise */
+    g3 = resource(3, "1", status);
+    cJSON_AddBoolToObject(cJSON_GetObjectItemCaseSensitive(g3, "spec"), "suspend", false);
+    assert_int_equal(p4_approval_state(g3), P4_APPROVAL_APPROVED);
+    p4_approval_decide(g3, plan_status(), NULL, &d);
+    assert_true(d.go);
+    assert_null(d.events);
+    assert_non_null(strstr(d.message, "approved as generation 1"));
+    /* generation 4: another change */
+    g4 = resource(4, "1", status);
+    cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(g4, "spec"), "serviceAccountName",
+                            "other");
+    assert_int_equal(p4_approval_state(g4), P4_APPROVAL_WAITING);
+    cJSON_Delete(g1);
+    cJSON_Delete(g3);
+    cJSON_Delete(g4);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -362,6 +407,7 @@ int main(void)
         cmocka_unit_test(the_last_approval_left_in_place_is_no_news),
         cmocka_unit_test(the_right_approval_is_recorded_with_who),
         cmocka_unit_test(approved_on_record_goes_on_quietly),
+        cmocka_unit_test(an_approval_holds_across_suspend_only),
     };
     return cmocka_run_group_tests_name("approval", tests, NULL, teardown);
 }

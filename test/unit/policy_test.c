@@ -269,12 +269,19 @@ static void spec_digest_ignores_only_suspend(void **state)
                          "'suspend':false}}");
     cJSON *none = test_json("{'metadata':{'generation':3},'spec':7}");
 
+    char da[P4_SPEC_DIGEST_SIZE], db[P4_SPEC_DIGEST_SIZE], dc[P4_SPEC_DIGEST_SIZE];
+    char dn[P4_SPEC_DIGEST_SIZE] = "x";
+
     (void)state;
-    assert_true(p4_policy_spec_digest(a) != 0);
-    assert_true(p4_policy_spec_digest(a) == p4_policy_spec_digest(b));
-    assert_true(p4_policy_spec_digest(a) != p4_policy_spec_digest(c));
-    assert_true(p4_policy_spec_digest(none) == 0);
-    assert_true(p4_policy_spec_digest(NULL) == 0);
+    assert_true(p4_policy_spec_digest(a, da));
+    assert_int_equal(strlen(da), 64);
+    assert_true(p4_policy_spec_digest(b, db));
+    assert_true(p4_policy_spec_digest(c, dc));
+    assert_string_equal(da, db);
+    assert_string_not_equal(da, dc);
+    assert_false(p4_policy_spec_digest(none, dn));
+    assert_string_equal(dn, "");
+    assert_false(p4_policy_spec_digest(NULL, dn));
     /* The object itself is left as it was. */
     assert_non_null(p4_json_get(b, "spec.suspend"));
     cJSON_Delete(a);

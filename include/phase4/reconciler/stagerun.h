@@ -164,7 +164,8 @@ struct p4_stagerun {
     bool parked;           /* stopped there: no attempt works and the timer is not armed */
     uv_timer_cb armed;     /* what the run's timer calls while it is armed */
     uv_timer_cb parked_cb; /* what was due when it stopped, called when it goes on (or NULL) */
-    uint64_t spec_digest;  /* the spec the run began for, without spec.suspend (policy.h) */
+    char spec_digest[65];  /* the spec the run began for, without spec.suspend (policy.h's
+                              SHA-256 in hex; "" when unknown) */
     int64_t resumed_as;    /* 0, or the later generation (the same spec but for spec.suspend)
                               this run's result is for: r->generation still names its work */
     int rechecks;          /* re-checks so far of the failure escalated to a person */

@@ -211,6 +211,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     (void)p4_json_bool(obj, "spec.rollout.force", &r->force);
     (void)p4_json_bool(obj, "spec.target.createNamespace", &r->create_namespace);
     p4_stagerun_add_for(&h->sr, &r->base, key, obj); /* begins on the next turn */
+    r->nprune = p4_manifest_prunable(obj, r->base.generation, r->prune);
     p4_helm_secret_name(r->secret, sizeof(r->secret), name, r->base.generation);
     return 0;
 }

@@ -62,7 +62,8 @@ struct app {
     struct p4_helm_stage *helm;
     struct p4_kube_stage *kstage;
     struct p4_validation_stage *vstage;
-    char helm_version[64]; /* what `helm version` said at start, or "" */
+    struct p4_notifier *notifier; /* spec.notify's webhooks */
+    char helm_version[64];        /* what `helm version` said at start, or "" */
     struct p4_leader *leader;
     struct p4_serve *metrics, *probes;
     uv_timer_t grace; /* ends a graceful shutdown that takes too long */
@@ -187,6 +188,8 @@ static void on_released(void *arg)
     app->kstage = NULL;
     p4_validation_stage_free(app->vstage); /* probes in flight end with it */
     app->vstage = NULL;
+    p4_notifier_free(app->notifier); /* a delivery cut short is sent again after a restart */
+    app->notifier = NULL;
     p4_chartfetch_free(app->charts);
     app->charts = NULL;
     p4_discovery_close(app->discovery);
@@ -279,6 +282,7 @@ static void write_metrics(struct app *app, struct p4_buf *b)
     p4_reconciler_metrics(&app->rec, b);
     p4_events_metrics(app->events, b);
     p4_reconciler_stage_metrics(&app->rec, b);
+    p4_notifier_metrics(app->notifier, b);
 }
 
 /* The metrics and probe endpoints (a p4_serve_handler); readiness waits for the cache. */
@@ -443,6 +447,16 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     } else {
         p4_log(P4_LOG_ERROR, "cannot set up the Validation stage; it will not run", P4_LOG_END);
     }
+    app->notifier =
+        p4_notifier_new(app->loop, &(struct p4_notifier_config){.kube = app->kube,
+                                                                .resources = app->resources,
+                                                                .tenancy = &app->tenancy,
+                                                                .changed = on_stage_changed,
+                                                                .data = app});
+    app->rec.notifier = app->notifier;
+    if (app->notifier == NULL)
+        p4_log(P4_LOG_ERROR, "cannot set up webhook deliveries; spec.notify is not acted on",
+               P4_LOG_END);
 }
 
 /* The shutdown timers and the signals that start a graceful shutdown. */

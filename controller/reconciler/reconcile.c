@@ -796,6 +796,24 @@ static void drive_stages(struct p4_reconciler *r, const char *key, const cJSON *
     }
 }
 
+/*
+ * spec.notify (notify.h): the outcomes of deliveries that ended go into the status about to be
+ * written, with the document this transition calls for; what the written status says is due
+ * goes to the sender.
+ */
+static void notify(struct p4_reconciler *r, const char *key, const cJSON *obj, cJSON *desired,
+                   const char *now, cJSON *events)
+{
+    const struct p4_notify_outcome *outcomes;
+    size_t n = 0;
+
+    if (r->notifier == NULL)
+        return;
+    outcomes = p4_notifier_outcomes(r->notifier, key, &n);
+    p4_notify_status(obj, desired, outcomes, n, now, events);
+    p4_notifier_sync(r->notifier, key, obj);
+}
+
 void p4_reconcile(struct p4_controller *c, const char *key, void *data)
 {
     struct p4_reconciler *r = data;
@@ -840,6 +858,7 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
                       : p4_reconciler_desired_status(obj, results, now, events);
     for (int i = 0; i < P4_STAGE_COUNT; i++)
         p4_stage_result_close(&res[i]);
+    notify(r, key, obj, desired, now, events);
     if (cJSON_Compare(desired, p4_json_get(obj, "status"), 1)) {
         cJSON_Delete(desired); /* nothing changed: no write, no Event */
         cJSON_Delete(events);

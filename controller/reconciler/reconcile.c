@@ -797,6 +797,28 @@ static void drive_stages(struct p4_reconciler *r, const char *key, const cJSON *
 }
 
 /*
+ * What desired no longer holds of old (the status as read) becomes null in it, at any depth of
+ * objects: the status is written as a JSON merge patch (RFC 7386), which keeps a member the
+ * patch leaves out, so a verdict, a report's verdict or a stage's member of an older
+ * generation would otherwise outlive the status that dropped it. Arrays are replaced whole.
+ */
+static void null_removed(cJSON *desired, const cJSON *old)
+{
+    const cJSON *o;
+
+    cJSON_ArrayForEach(o, old) {
+        cJSON *d;
+        if (o->string == NULL)
+            continue;
+        d = cJSON_GetObjectItemCaseSensitive(desired, o->string);
+        if (d == NULL)
+            p4_json_need(cJSON_AddNullToObject(desired, o->string));
+        else if (cJSON_IsObject(d) && cJSON_IsObject(o))
+            null_removed(d, o);
+    }
+}
+
+/*
  * spec.notify (notify.h): the outcomes of deliveries that ended go into the status about to be
  * written, with the document this transition calls for; what the written status says is due
  * goes to the sender.
@@ -865,6 +887,8 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
         p4_controller_done(c, key, 0, 0);
         return;
     }
+    if (cJSON_IsObject(p4_json_get(obj, "status")))
+        null_removed(desired, p4_json_get(obj, "status"));
     write_status(r, c, key, ens, ename, rv, desired, events, NULL);
 }
 

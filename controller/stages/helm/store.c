@@ -91,6 +91,8 @@ static void on_old_manifest(struct p4_kube_result *res, void *data)
     if (r == NULL)
         return;
     if (p4_helm_prunable(res->rc, res->body, r->base.uid)) {
+        p4_log(P4_LOG_DEBUG, "deleting an old rendered manifest", "key", r->base.key, "secret",
+               p4_json_str(res->body, "metadata.name"), P4_LOG_END);
         p4_core_path(path, sizeof(path), r->base.ns, "secrets",
                      p4_json_str(res->body, "metadata.name"));
         (void)snprintf(body, sizeof(body),

@@ -804,18 +804,32 @@ static void drive_stages(struct p4_reconciler *r, const char *key, const cJSON *
  */
 static void null_removed(cJSON *desired, const cJSON *old)
 {
-    const cJSON *o;
-
-    cJSON_ArrayForEach(o, old) {
+    struct pair {
         cJSON *d;
-        if (o->string == NULL)
-            continue;
-        d = cJSON_GetObjectItemCaseSensitive(desired, o->string);
-        if (d == NULL)
-            p4_json_need(cJSON_AddNullToObject(desired, o->string));
-        else if (cJSON_IsObject(d) && cJSON_IsObject(o))
-            null_removed(d, o);
+        const cJSON *o;
+    } *todo = p4_malloc(sizeof(*todo));
+    size_t n = 1, cap = 1;
+
+    todo[0] = (struct pair){desired, old}; /* objects of both, walked without recursion */
+    while (n > 0) {
+        struct pair p = todo[--n];
+        const cJSON *o;
+        cJSON_ArrayForEach(o, p.o) {
+            cJSON *d = o->string ? cJSON_GetObjectItemCaseSensitive(p.d, o->string) : NULL;
+            if (o->string == NULL)
+                continue;
+            if (d == NULL) {
+                p4_json_need(cJSON_AddNullToObject(p.d, o->string));
+            } else if (cJSON_IsObject(d) && cJSON_IsObject(o)) {
+                if (n == cap) {
+                    cap *= 2;
+                    todo = p4_realloc(todo, cap * sizeof(*todo));
+                }
+                todo[n++] = (struct pair){d, o};
+            }
+        }
     }
+    free(todo);
 }
 
 /*

@@ -33,9 +33,9 @@
 #define P4_NOTIFY_PENDING_MAX 5
 #define P4_NOTIFY_DELIVERED_MAX 5
 #define P4_NOTIFY_ATTEMPTS_MAX 15
-#define P4_NOTIFY_BACKOFF_MS 1000
-#define P4_NOTIFY_BACKOFF_MAX_MS (5 * 60 * 1000)
-#define P4_NOTIFY_MAX_AGE_MS (60 * 60 * 1000)
+#define P4_NOTIFY_BACKOFF_MS ((uint64_t)1000)
+#define P4_NOTIFY_BACKOFF_MAX_MS ((uint64_t)300000) /* 5 min */
+#define P4_NOTIFY_MAX_AGE_MS ((int64_t)3600000)     /* an hour */
 #define P4_NOTIFY_REASON_DELIVERED "Delivered"
 
 /* How one delivery attempt ended (the sender's report to the reconciler). */

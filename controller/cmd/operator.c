@@ -350,6 +350,7 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     struct p4_helm_stage_config hc = {0};
     struct p4_kube_stage_config kc = {0};
     struct p4_validation_stage_config vc = {0};
+    struct p4_notifier_config nc = {0};
     struct p4_informer_handlers handlers, job_handlers;
     char charts_dir[PATH_MAX], helm_dir[PATH_MAX], helm_buf[PATH_MAX];
 
@@ -447,12 +448,13 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     } else {
         p4_log(P4_LOG_ERROR, "cannot set up the Validation stage; it will not run", P4_LOG_END);
     }
-    app->notifier =
-        p4_notifier_new(app->loop, &(struct p4_notifier_config){.kube = app->kube,
-                                                                .resources = app->resources,
-                                                                .tenancy = &app->tenancy,
-                                                                .changed = on_stage_changed,
-                                                                .data = app});
+    nc.kube = app->kube;
+    nc.resources = app->resources;
+    nc.tenancy = &app->tenancy;
+    nc.changed = on_stage_changed;
+    nc.data = app;
+    nc.allow = o->notify_allow;
+    app->notifier = p4_notifier_new(app->loop, &nc);
     app->rec.notifier = app->notifier;
     if (app->notifier == NULL)
         p4_log(P4_LOG_ERROR, "cannot set up webhook deliveries; spec.notify is not acted on",

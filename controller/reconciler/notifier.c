@@ -270,6 +270,13 @@ static void post(struct delivery *d)
               shown);
         return;
     }
+    if (!p4_notify_url_allowed(d->e->n->cfg.allow, d->url)) {
+        failf(d, R_ERROR, "WebhookNotAllowed",
+              "the webhook %s is not under any URL prefix this operator's --notify-allow "
+              "admits; ask its administrator, or use an allowed webhook",
+              shown);
+        return;
+    }
     if ((d->token || d->hmac) && !p4_url_credentials_allowed(d->url, d->insecure)) {
         failf(d, R_ERROR, "WebhookNotAllowed",
               "the webhook %s is plain http://: its token and signature are sent only over "

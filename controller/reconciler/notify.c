@@ -363,6 +363,26 @@ void p4_notify_rolled_back(const cJSON *obj, cJSON *st, const char *message, con
           now);
 }
 
+bool p4_notify_url_allowed(const char *allow, const char *url)
+{
+    const char *p = allow;
+
+    if (allow == NULL || allow[0] == '\0')
+        return true;
+    if (url == NULL)
+        return false;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n > 0 && strncmp(url, p, n) == 0 &&
+            (p[n - 1] == '/' || url[n] == '\0' || url[n] == '/' || url[n] == '?' || url[n] == '#'))
+            return true;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
 void p4_notify_hmac_hex(const unsigned char *key, size_t klen, const unsigned char *msg, size_t len,
                         char *out, size_t size)
 {

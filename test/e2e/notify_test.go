@@ -152,12 +152,13 @@ func waitNotified(t testing.TB, ctx context.Context, ns, name, status, reason st
 	return waitCondition(t, ctx, ns, name, "Notified", status, reason, timeout)
 }
 
+// warningsWith counts the Warning Events of reason about name, a repeated one (count) included.
 func warningsWith(ctx context.Context, ns, name, reason string) (int, error) {
 	evs, err := events(ctx, ns, name)
 	n := 0
 	for _, e := range evs {
 		if e.Type == "Warning" && e.Reason == reason {
-			n++
+			n += max(int(e.Count), 1)
 		}
 	}
 	return n, err
@@ -452,4 +453,25 @@ func waitVerdictOf(t testing.TB, ctx context.Context, ns, name string, gen int64
 		return g == gen && v == verdict, fmt.Sprintf("generation %d verdict %q", g, v), nil
 	})
 	return obj
+}
+
+// An operator run with --notify-allow sends nothing to a webhook outside its prefixes, and says so.
+func TestNotifyAllowList(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-notify-allow")
+	hookSecret(t, ctx, ns)
+	h := newHook(t, "", nil)
+	kubeOperator(t, ctx, "--notify-allow", "https://hooks.example/,"+h.url+"-not")
+	charts := chartsEnv(t)
+	createP4D(t, ctx, withNotify(helmP4D(t, ns, "fenced", map[string]any{"repository": charts["CHART_REPO_URL"],
+		"name": "template-error", "version": "0.1.0"}), h.url))
+	obj := waitNotified(t, ctx, ns, "fenced", "False", "WebhookNotAllowed", 2*time.Minute)
+	if msg := fmt.Sprint(condition(obj, "Notified")["message"]); !strings.Contains(msg, "--notify-allow") {
+		t.Errorf("Notified message = %q, want the flag named", msg)
+	}
+	if all, _ := h.of("fenced"); len(all) != 0 {
+		t.Errorf("fenced: %d calls reached the webhook, want none", len(all))
+	}
 }

@@ -370,6 +370,28 @@ static void rolled_back_hook(void **state)
     cJSON_Delete(obj);
 }
 
+/* --notify-allow: a prefix admits what is under it, not a host or port that begins the same. */
+static void allowed_urls(void **state)
+{
+    const char *allow = "https://hooks.example,http://10.0.0.1:8080/ci/";
+
+    (void)state;
+    assert_true(p4_notify_url_allowed(NULL, "http://anything"));
+    assert_true(p4_notify_url_allowed("", "http://anything"));
+    assert_true(p4_notify_url_allowed(allow, "https://hooks.example"));
+    assert_true(p4_notify_url_allowed(allow, "https://hooks.example/p4"));
+    assert_true(p4_notify_url_allowed(allow, "https://hooks.example?x=1"));
+    assert_true(p4_notify_url_allowed(allow, "http://10.0.0.1:8080/ci/run"));
+    assert_false(p4_notify_url_allowed(allow, "https://hooks.example.evil/p4"));
+    assert_false(p4_notify_url_allowed(allow, "https://hooks.example:8443/p4"));
+    assert_false(p4_notify_url_allowed(allow, "https://hooks.example@evil/p4"));
+    assert_false(p4_notify_url_allowed(allow, "http://hooks.example/p4"));
+    assert_false(p4_notify_url_allowed(allow, "http://10.0.0.1:8080/cid"));
+    assert_false(p4_notify_url_allowed(allow, "http://169.254.169.254/"));
+    assert_false(p4_notify_url_allowed(allow, NULL));
+    assert_false(p4_notify_url_allowed(",,", "https://hooks.example"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +402,7 @@ int main(void)
         cmocka_unit_test(delivery_is_recorded),
         cmocka_unit_test(delivery_is_bounded),
         cmocka_unit_test(rolled_back_hook),
+        cmocka_unit_test(allowed_urls),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

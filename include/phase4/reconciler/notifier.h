@@ -37,7 +37,9 @@ struct p4_notifier_config {
     const struct p4_tenancy *tenancy; /* borrowed; NULL: no default ServiceAccount */
     void (*changed)(const char *key, void *data); /* a delivery ended, or one is due */
     void *data;
-    long timeout_ms; /* one POST, connection included; 0: 10 s */
+    long timeout_ms;   /* one POST, connection included; 0: 10 s */
+    const char *allow; /* borrowed: --notify-allow's URL prefixes (p4_notify_url_allowed); NULL:
+                          any URL */
 };
 
 /* cfg is copied. Free with p4_notifier_free. */

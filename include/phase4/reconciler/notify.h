@@ -91,6 +91,14 @@ void p4_notify_status(const cJSON *obj, cJSON *st, const struct p4_notify_outcom
 void p4_notify_rolled_back(const cJSON *obj, cJSON *st, const char *message, const char *now);
 
 /*
+ * Whether url is under one of allow's comma-separated URL prefixes (the operator's
+ * --notify-allow): url begins with the prefix, and the prefix ends with '/' or url goes on
+ * with '/', '?', '#' or nothing, so "https://hooks.example" admits neither
+ * "https://hooks.example.evil" nor "https://hooks.example:8443". allow NULL or "": any url.
+ */
+bool p4_notify_url_allowed(const char *allow, const char *url);
+
+/*
  * The X-Phase4-Signature value for body (len bytes) sent at timestamp (Unix seconds, also sent
  * as X-Phase4-Timestamp): "sha256=" and the hex HMAC-SHA256 of "<timestamp>.<body>" with key
  * (klen bytes). out needs 72 bytes.

@@ -61,6 +61,12 @@ struct delivery {
     size_t token_len, hmac_len, ca_len;
 };
 
+/* Is key's resource gone (deleted)? Without an informer (tests), never. */
+static bool gone(const struct p4_notifier *n, const char *key)
+{
+    return n->cfg.resources != NULL && p4_informer_get(n->cfg.resources, key) == NULL;
+}
+
 static void maybe_free(struct p4_notifier *n)
 {
     if (n->closing && n->live == 0) {
@@ -198,7 +204,7 @@ static void finish(struct delivery *d, enum result res, bool ok, const char *rea
     }
     delivery_free(d);
     n->live--;
-    if (canceled || p4_informer_get(n->cfg.resources, e->key) == NULL) {
+    if (canceled || gone(n, e->key)) {
         drop_entry(e);
         maybe_free(n);
         return;
@@ -459,7 +465,7 @@ static void on_due(uv_timer_t *t)
 
     if (n->closing || e->closing)
         return;
-    if (p4_informer_get(n->cfg.resources, e->key) == NULL) {
+    if (gone(n, e->key)) {
         if (e->d == NULL)
             drop_entry(e);
         return;

@@ -44,6 +44,7 @@ struct p4_cmd_options {
     const char *cache_dir; /* charts and helm's own homes */
     const char *default_service_account; /* --default-service-account, or NULL */
     int no_cross_namespace_refs;         /* --no-cross-namespace-refs */
+    const char *notify_allow;            /* --notify-allow: URL prefixes, or NULL (any) */
 };
 
 /* flags.c: parse the flags into o; returns 0, 1 for "exit 0 now" (help, version), or -1 on a

@@ -97,6 +97,8 @@ static void usage(FILE *out)
         "  --no-cross-namespace-refs BOOL    hold every Phase4Deployment to its own\n"
         "                                    namespace, even with a ServiceAccount\n"
         "                                    (default false)\n"
+        "  --notify-allow PREFIXES           comma-separated URL prefixes a spec.notify\n"
+        "                                    webhook must be under (default: any URL)\n"
         "  --version               print the versions and exit\n"
         "\n"
         "  phase4-operator resolve APIVERSION KIND [--kubeconfig PATH] [--context NAME]\n"
@@ -281,6 +283,8 @@ int p4_cmd_parse_flags(int argc, char **argv, struct p4_cmd_options *o)
             if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
                 goto bad;
             o->no_cross_namespace_refs = strcmp(v, "true") == 0;
+        } else if (strcmp(a, "--notify-allow") == 0) {
+            o->notify_allow = v;
         } else if (strcmp(a, "--leader-election-id") == 0) {
             o->leader_id = v;
         } else if (strcmp(a, "--log-format") == 0) {

@@ -62,7 +62,8 @@ struct app {
     struct p4_helm_stage *helm;
     struct p4_kube_stage *kstage;
     struct p4_validation_stage *vstage;
-    char helm_version[64]; /* what `helm version` said at start, or "" */
+    struct p4_notifier *notifier; /* spec.notify's webhooks */
+    char helm_version[64];        /* what `helm version` said at start, or "" */
     struct p4_leader *leader;
     struct p4_serve *metrics, *probes;
     uv_timer_t grace; /* ends a graceful shutdown that takes too long */
@@ -187,6 +188,8 @@ static void on_released(void *arg)
     app->kstage = NULL;
     p4_validation_stage_free(app->vstage); /* probes in flight end with it */
     app->vstage = NULL;
+    p4_notifier_free(app->notifier); /* a delivery cut short is sent again after a restart */
+    app->notifier = NULL;
     p4_chartfetch_free(app->charts);
     app->charts = NULL;
     p4_discovery_close(app->discovery);
@@ -280,6 +283,7 @@ static void write_metrics(struct app *app, struct p4_buf *b)
     p4_reconciler_metrics(&app->rec, b);
     p4_events_metrics(app->events, b);
     p4_reconciler_stage_metrics(&app->rec, b);
+    p4_notifier_metrics(app->notifier, b);
 }
 
 /* The metrics and probe endpoints (a p4_serve_handler); readiness waits for the cache. */
@@ -347,6 +351,7 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     struct p4_helm_stage_config hc = {0};
     struct p4_kube_stage_config kc = {0};
     struct p4_validation_stage_config vc = {0};
+    struct p4_notifier_config nc = {0};
     struct p4_informer_handlers handlers, job_handlers;
     char charts_dir[PATH_MAX], helm_dir[PATH_MAX], helm_buf[PATH_MAX];
 
@@ -444,6 +449,17 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     } else {
         p4_log(P4_LOG_ERROR, "cannot set up the Validation stage; it will not run", P4_LOG_END);
     }
+    nc.kube = app->kube;
+    nc.resources = app->resources;
+    nc.tenancy = &app->tenancy;
+    nc.changed = on_stage_changed;
+    nc.data = app;
+    nc.allow = o->notify_allow;
+    app->notifier = p4_notifier_new(app->loop, &nc);
+    app->rec.notifier = app->notifier;
+    if (app->notifier == NULL)
+        p4_log(P4_LOG_ERROR, "cannot set up webhook deliveries; spec.notify is not acted on",
+               P4_LOG_END);
 }
 
 /* The shutdown timers and the signals that start a graceful shutdown. */

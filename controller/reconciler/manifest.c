@@ -139,3 +139,45 @@ long p4_manifest_hook_weight(const cJSON *obj)
     v = strtol(w, &end, 10);
     return end != w && *end == '\0' ? v : 0;
 }
+
+/* Is g kept: generation, in history or the last good revision? */
+static bool kept(const cJSON *obj, int64_t generation, int64_t floor, bool has_history, int64_t g)
+{
+    const cJSON *h;
+    int64_t v;
+
+    if (g == generation || (p4_json_int64(obj, "status.lastKnownGoodRevision", &v) == 0 && v == g))
+        return true;
+    if (!has_history)
+        return g >= floor;
+    cJSON_ArrayForEach(h, p4_json_get(obj, "status.history")) {
+        if (p4_json_int64(h, "generation", &v) == 0 && v == g)
+            return true;
+    }
+    return false;
+}
+
+int p4_manifest_prunable(const cJSON *obj, int64_t generation, int64_t out[P4_MANIFEST_PRUNE_MAX])
+{
+    const cJSON *h;
+    int64_t floor = generation - P4_MANIFEST_HISTORY + 1, v;
+    bool has_history = false;
+    int n = 0;
+
+    cJSON_ArrayForEach(h, p4_json_get(obj, "status.history")) {
+        if (p4_json_int64(h, "generation", &v) != 0 || v < 1 || v > generation)
+            continue;
+        if (!has_history || v < floor)
+            floor = v;
+        has_history = true;
+    }
+    for (int64_t g = floor - 1; g >= 1 && g >= floor - P4_MANIFEST_HISTORY; g--) {
+        if (!kept(obj, generation, floor, has_history, g))
+            out[n++] = g;
+    }
+    for (int64_t g = generation - 1; g > floor && n < P4_MANIFEST_PRUNE_MAX; g--) {
+        if (!kept(obj, generation, floor, has_history, g))
+            out[n++] = g;
+    }
+    return n;
+}

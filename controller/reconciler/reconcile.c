@@ -1166,6 +1166,60 @@ static const char *retry_failed(struct p4_reconciler *r, const char *key, const 
     return value;
 }
 
+/*
+ * What desired no longer holds of old (the status as read) becomes null in it, at any depth of
+ * objects: the status is written as a JSON merge patch (RFC 7386), which keeps a member the
+ * patch leaves out, so a verdict, a report's verdict or a stage's member of an older
+ * generation would otherwise outlive the status that dropped it. Arrays are replaced whole.
+ */
+static void null_removed(cJSON *desired, const cJSON *old)
+{
+    struct pair {
+        cJSON *d;
+        const cJSON *o;
+    } *todo = p4_malloc(sizeof(*todo));
+    size_t n = 1, cap = 1;
+
+    todo[0] = (struct pair){desired, old}; /* objects of both, walked without recursion */
+    while (n > 0) {
+        struct pair p = todo[--n];
+        const cJSON *o;
+        cJSON_ArrayForEach(o, p.o) {
+            cJSON *d = o->string ? cJSON_GetObjectItemCaseSensitive(p.d, o->string) : NULL;
+            if (o->string == NULL)
+                continue;
+            if (d == NULL) {
+                p4_json_need(cJSON_AddNullToObject(p.d, o->string));
+            } else if (cJSON_IsObject(d) && cJSON_IsObject(o)) {
+                if (n == cap) {
+                    cap *= 2;
+                    todo = p4_realloc(todo, cap * sizeof(*todo));
+                }
+                todo[n++] = (struct pair){d, o};
+            }
+        }
+    }
+    free(todo);
+}
+
+/*
+ * spec.notify (notify.h): the outcomes of deliveries that ended go into the status about to be
+ * written, with the document this transition calls for; what the written status says is due
+ * goes to the sender.
+ */
+static void notify(struct p4_reconciler *r, const char *key, const cJSON *obj, cJSON *desired,
+                   const char *now, cJSON *events)
+{
+    const struct p4_notify_outcome *outcomes;
+    size_t n = 0;
+
+    if (r->notifier == NULL)
+        return;
+    outcomes = p4_notifier_outcomes(r->notifier, key, &n);
+    p4_notify_status(obj, desired, outcomes, n, now, events);
+    p4_notifier_sync(r->notifier, key, obj);
+}
+
 void p4_reconcile(struct p4_controller *c, const char *key, void *data)
 {
     struct p4_reconciler *r = data;
@@ -1226,6 +1280,7 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
         p4_policy_retry_handled(desired, retry, retried, generation, events);
     for (int i = 0; i < P4_STAGE_COUNT; i++)
         p4_stage_result_close(&res[i]);
+    notify(r, key, obj, desired, now, events);
     if (cJSON_Compare(desired, p4_json_get(obj, "status"), 1)) {
         cJSON_Delete(desired); /* nothing changed: no write, no Event */
         cJSON_Delete(events);
@@ -1233,6 +1288,8 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
         p4_controller_done(c, key, 0, 0);
         return;
     }
+    if (cJSON_IsObject(p4_json_get(obj, "status")))
+        null_removed(desired, p4_json_get(obj, "status"));
     cJSON_Delete(view);
     write_status(r, c, key, ens, ename, rv, desired, events, NULL);
 }

@@ -8,6 +8,7 @@
 #include "phase4/core/json.h"
 #include "phase4/core/text.h"
 #include "phase4/core/timefmt.h"
+#include "phase4/reconciler/manifest.h"
 
 struct remedy {
     const char *reason, *remedy;
@@ -309,9 +310,74 @@ void p4_verdict_report(cJSON *st, const cJSON *obj, int64_t generation, const ch
     }
     cJSON_DeleteItemFromObjectCaseSensitive(st, "report");
     cJSON_AddItemToObject(st, "report", report);
+    p4_verdict_history(st, obj, report);
     cJSON_DeleteItemFromObjectCaseSensitive(st, "verdict");
     if (verdict)
         p4_json_need(cJSON_AddStringToObject(st, "verdict", verdict));
+}
+
+/* generation's status.history entry, from its report (what the run made, when, its verdict). */
+static cJSON *history_entry(const cJSON *st, const cJSON *obj, const cJSON *report,
+                            const cJSON *was)
+{
+    cJSON *e = p4_json_need(cJSON_CreateObject()), *chart;
+    const cJSON *images = p4_json_get(report, "artifacts.images");
+    const char *approved = p4_json_str(was, "approvedBy");
+    int64_t generation = 0;
+
+    (void)p4_json_int64(report, "generation", &generation);
+    p4_json_need(cJSON_AddNumberToObject(e, "generation", (double)generation));
+    if (p4_json_str(report, "verdict"))
+        p4_json_need(cJSON_AddStringToObject(e, "verdict", p4_json_str(report, "verdict")));
+    if (p4_json_str(report, "startedAt"))
+        p4_json_need(cJSON_AddStringToObject(e, "startedAt", p4_json_str(report, "startedAt")));
+    if (p4_json_str(report, "finishedAt"))
+        p4_json_need(cJSON_AddStringToObject(e, "finishedAt", p4_json_str(report, "finishedAt")));
+    if (p4_json_str(report, "failure.reason")) {
+        p4_json_need(cJSON_AddStringToObject(
+            e, "stage",
+            p4_json_str(report, "failure.stage") ? p4_json_str(report, "failure.stage") : ""));
+        p4_json_need(cJSON_AddStringToObject(e, "reason", p4_json_str(report, "failure.reason")));
+    }
+    if (p4_json_str(report, "artifacts.image") && p4_json_str(st, "image.digest"))
+        p4_json_need(cJSON_AddStringToObject(e, "imageDigest", p4_json_str(st, "image.digest")));
+    if (cJSON_IsArray(images))
+        p4_json_need(cJSON_AddNumberToObject(e, "images", cJSON_GetArraySize(images)));
+    if (p4_json_str(report, "artifacts.chart") && p4_json_str(obj, "spec.chart.name") &&
+        p4_json_str(st, "chart.version")) {
+        chart = p4_json_need(cJSON_AddObjectToObject(e, "chart"));
+        p4_json_need(cJSON_AddStringToObject(chart, "name", p4_json_str(obj, "spec.chart.name")));
+        p4_json_need(cJSON_AddStringToObject(chart, "version", p4_json_str(st, "chart.version")));
+        if (p4_json_str(report, "artifacts.chartDigest"))
+            p4_json_need(cJSON_AddStringToObject(chart, "digest",
+                                                 p4_json_str(report, "artifacts.chartDigest")));
+    }
+    /* Who approved the run: approval is not built yet, so nobody, unless already recorded. */
+    p4_json_need(cJSON_AddStringToObject(e, "approvedBy", approved ? approved : ""));
+    return e;
+}
+
+void p4_verdict_history(cJSON *st, const cJSON *obj, const cJSON *report)
+{
+    const cJSON *old = p4_json_get(obj, "status.history"), *h, *was = NULL;
+    cJSON *list = p4_json_need(cJSON_CreateArray());
+    int64_t generation = 0, g;
+
+    (void)p4_json_int64(report, "generation", &generation);
+    cJSON_ArrayForEach(h, old) {
+        if (p4_json_int64(h, "generation", &g) == 0 && g == generation)
+            was = h;
+    }
+    cJSON_AddItemToArray(list, history_entry(st, obj, report, was));
+    cJSON_ArrayForEach(h, old) { /* the older revisions, newest first, as they were */
+        if (cJSON_GetArraySize(list) >= P4_MANIFEST_HISTORY)
+            break;
+        if (!cJSON_IsObject(h) || p4_json_int64(h, "generation", &g) != 0 || g == generation)
+            continue;
+        cJSON_AddItemToArray(list, p4_json_need(cJSON_Duplicate(h, 1)));
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(st, "history");
+    cJSON_AddItemToObject(st, "history", list);
 }
 
 static void item(cJSON *list, const char *stage, const char *text, bool done)

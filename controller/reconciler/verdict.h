@@ -40,6 +40,15 @@ const char *p4_verdict_remedy(const char *reason, enum p4_failure_class cls);
 void p4_verdict_report(cJSON *st, const cJSON *obj, int64_t generation, const char *now,
                        const char *verdict, const struct p4_verdict_failure *f);
 
+/*
+ * status.history: the last P4_MANIFEST_HISTORY revisions, newest first. report (st's status.report,
+ * just built) makes its generation's entry (generation, verdict, startedAt, finishedAt, the
+ * failure's stage and reason, imageDigest, images: how many images the manifest runs, chart
+ * name/version/digest, approvedBy), in front of obj's older entries as they were; an older
+ * generation's entry is never changed. Called by p4_verdict_report.
+ */
+void p4_verdict_history(cJSON *st, const cJSON *obj, const cJSON *report);
+
 /* status.readiness: the checklist before each stage, from st and obj's spec. */
 void p4_verdict_readiness(cJSON *st, const cJSON *obj, int64_t generation);
 

@@ -1567,30 +1567,6 @@ static void secret_names(void **state)
     assert_string_not_equal(buf, other);
 }
 
-static void pruned_generations(void **state)
-{
-    int64_t g[P4_MANIFEST_HISTORY];
-    int n;
-
-    (void)state;
-    assert_int_equal(p4_helm_prune_generations(1, g), 0);
-    assert_int_equal(p4_helm_prune_generations(P4_MANIFEST_HISTORY, g), 0);
-    assert_int_equal(p4_helm_prune_generations(0, g), 0);
-    assert_int_equal(p4_helm_prune_generations(-5, g), 0);
-    n = p4_helm_prune_generations(P4_MANIFEST_HISTORY + 1, g);
-    assert_int_equal(n, 1);
-    assert_int_equal(g[0], 1);
-    n = p4_helm_prune_generations(P4_MANIFEST_HISTORY + 4, g);
-    assert_int_equal(n, 4);
-    for (int i = 0; i < n; i++)
-        assert_int_equal(g[i], 4 - i);
-    /* the ten generations before the ten kept: never more */
-    n = p4_helm_prune_generations(100, g);
-    assert_int_equal(n, P4_MANIFEST_HISTORY);
-    for (int i = 0; i < n; i++)
-        assert_int_equal(g[i], 100 - P4_MANIFEST_HISTORY - i);
-}
-
 static void old_manifests_deleted_only_when_owned(void **state)
 {
     cJSON *owned = test_json("{'metadata':{'name':'phase4.web.v1','uid':'s-1',"
@@ -1815,7 +1791,6 @@ int main(void)
         cmocka_unit_test(dry_run_not_skipped),
         cmocka_unit_test(dry_run_refusals_by_class),
         cmocka_unit_test(secret_names),
-        cmocka_unit_test(pruned_generations),
         cmocka_unit_test(old_manifests_deleted_only_when_owned),
         cmocka_unit_test(storing_over_an_existing_secret),
         cmocka_unit_test(manifest_secret_holds_the_manifest),

@@ -477,6 +477,80 @@ static void test_hooks_are_told_apart(void **state)
     assert_false(p4_manifest_test_hook(NULL));
 }
 
+/* The generations p4_manifest_prunable returns, as "a,b,c", for obj at generation. */
+static void prunable_text(const char *obj_text, int64_t generation, char *out, size_t size)
+{
+    cJSON *obj = test_json(obj_text);
+    int64_t g[P4_MANIFEST_PRUNE_MAX];
+    int n = p4_manifest_prunable(obj, generation, g);
+    size_t len = 0;
+
+    out[0] = '\0';
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(out + len, size - len, "%s%lld", i ? "," : "", (long long)g[i]);
+    cJSON_Delete(obj);
+}
+
+/* No history (a status from before it): the ten newest kept, the ten before them looked for. */
+static void prunable_without_history(void **state)
+{
+    char got[256];
+
+    (void)state;
+    prunable_text("{}", 1, got, sizeof(got));
+    assert_string_equal(got, "");
+    prunable_text("{}", 10, got, sizeof(got));
+    assert_string_equal(got, "");
+    prunable_text("{}", 0, got, sizeof(got));
+    assert_string_equal(got, "");
+    prunable_text("{}", 13, got, sizeof(got));
+    assert_string_equal(got, "3,2,1");
+    prunable_text("{}", 100, got, sizeof(got));
+    assert_string_equal(got, "90,89,88,87,86,85,84,83,82,81");
+    /* the last good revision is kept even when older */
+    prunable_text("{'status':{'lastKnownGoodRevision':88}}", 100, got, sizeof(got));
+    assert_string_equal(got, "90,89,87,86,85,84,83,82,81");
+}
+
+/* History says which revisions stay; the last good one stays too, wherever it is. */
+static void prunable_follows_history(void **state)
+{
+    char got[256];
+
+    (void)state;
+    /* ten revisions 11..20 in history: 1..10 go */
+    prunable_text("{'status':{'history':[{'generation':20},{'generation':19},{'generation':18},"
+                  "{'generation':17},{'generation':16},{'generation':15},{'generation':14},"
+                  "{'generation':13},{'generation':12},{'generation':11}]}}",
+                  20, got, sizeof(got));
+    assert_string_equal(got, "10,9,8,7,6,5,4,3,2,1");
+    /* ... but not generation 4, the last good revision */
+    prunable_text("{'status':{'lastKnownGoodRevision':4,'history':[{'generation':20},"
+                  "{'generation':19},{'generation':18},{'generation':17},{'generation':16},"
+                  "{'generation':15},{'generation':14},{'generation':13},{'generation':12},"
+                  "{'generation':11}]}}",
+                  20, got, sizeof(got));
+    assert_string_equal(got, "10,9,8,7,6,5,3,2,1");
+    /* gaps in history (generations never run) are looked for, after those below it */
+    prunable_text("{'status':{'history':[{'generation':9},{'generation':5},{'generation':4}]}}", 9,
+                  got, sizeof(got));
+    assert_string_equal(got, "3,2,1,8,7,6");
+    /* the generation being stored is kept even before history names it */
+    prunable_text("{'status':{'history':[{'generation':4},{'generation':3}]}}", 5, got,
+                  sizeof(got));
+    assert_string_equal(got, "2,1");
+    /* bad entries (no number, newer than the generation, < 1) are ignored */
+    prunable_text("{'status':{'history':[{'generation':'x'},{'generation':99},{'generation':0},"
+                  "{},7,{'generation':3}]}}",
+                  4, got, sizeof(got));
+    assert_string_equal(got, "2,1");
+    /* never more than P4_MANIFEST_PRUNE_MAX */
+    prunable_text("{'status':{'history':[{'generation':1000},{'generation':500}]}}", 1000, got,
+                  sizeof(got));
+    assert_string_equal(got, "499,498,497,496,495,494,493,492,491,490,999,998,997,996,995,994,"
+                             "993,992,991,990");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +566,8 @@ int main(void)
         cmocka_unit_test(secret_trailing_bytes),
         cmocka_unit_test(secret_larger_than_max),
         cmocka_unit_test(secret_with_small_max),
+        cmocka_unit_test(prunable_without_history),
+        cmocka_unit_test(prunable_follows_history),
     };
     return cmocka_run_group_tests_name("helmstage", tests, NULL, NULL);
 }

@@ -1191,6 +1191,102 @@ static void event_messages_are_cut_to_1kib(void **state)
     cJSON_Delete(obj);
 }
 
+/*
+ * status.history: the current generation's entry goes in front when its run starts and is
+ * updated at its verdict; older entries stay as they were, at most ten; the same status twice
+ * is the same history.
+ */
+static void history_add_update_cap(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":12},\"spec\":{\"image\":{\"repository\":"
+                       "\"r.example/app\"},\"chart\":{\"name\":\"webapp\"}},\"status\":"
+                       "{\"observedGeneration\":11,\"history\":[]}}");
+    struct p4_stage_result d =
+        docker_result(P4_STAGE_PASSED, P4_FAIL_NONE, false, NULL, 12, "True");
+    struct p4_stage_result h = passed_result(
+        "Helm", "ChartReady", 12,
+        "{\"chart\":{\"version\":\"0.1.1\",\"digest\":\"sha256:c\",\"manifest\":\"m.v12\","
+        "\"images\":[\"a@sha256:1\",\"b@sha256:2\"]}}");
+    struct p4_stage_result k = passed_result("Kubernetes", "WorkloadsReady", 12, "{}");
+    struct p4_stage_result v = passed_result("Validation", "Validated", 12, NULL);
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {&d, NULL, NULL, NULL};
+    cJSON *hist = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "status"), "history"), *st;
+    const cJSON *list, *first;
+    char entry[160];
+
+    (void)state;
+    for (int g = 11; g >= 1; g--) { /* eleven older revisions, newest first */
+        (void)snprintf(entry, sizeof(entry),
+                       "{\"generation\":%d,\"verdict\":\"SUCCESSFUL\",\"approvedBy\":\"\"}", g);
+        cJSON_AddItemToArray(hist, parse(entry));
+    }
+    /* The run starts: generation 12 in front, no verdict yet, ten in all. */
+    st = p4_reconciler_desired_status(obj, results, T1, NULL);
+    list = p4_json_get(st, "history");
+    assert_int_equal(cJSON_GetArraySize(list), 10);
+    first = cJSON_GetArrayItem(list, 0);
+    assert_int_equal((int)cJSON_GetNumberValue(p4_json_get(first, "generation")), 12);
+    assert_null(p4_json_get(first, "verdict"));
+    assert_string_equal(p4_json_str(first, "startedAt"), T1);
+    assert_string_equal(p4_json_str(first, "imageDigest"), "sha256:abc");
+    assert_null(p4_json_get(first, "chart"));
+    assert_string_equal(p4_json_str(first, "approvedBy"), "");
+    assert_int_equal(
+        (int)cJSON_GetNumberValue(p4_json_get(cJSON_GetArrayItem(list, 1), "generation")), 11);
+    assert_true(cJSON_Compare(cJSON_GetArrayItem(list, 1),
+                              cJSON_GetArrayItem(p4_json_get(obj, "status.history"), 0), 1));
+    assert_int_equal(
+        (int)cJSON_GetNumberValue(p4_json_get(cJSON_GetArrayItem(list, 9), "generation")), 3);
+    set_status(obj, st);
+
+    /* Every stage passed: the same entry gets the verdict, the chart and the images. */
+    results[1] = &h;
+    results[2] = &k;
+    results[3] = &v;
+    st = p4_reconciler_desired_status(obj, results, T2, NULL);
+    list = p4_json_get(st, "history");
+    assert_int_equal(cJSON_GetArraySize(list), 10);
+    first = cJSON_GetArrayItem(list, 0);
+    assert_int_equal((int)cJSON_GetNumberValue(p4_json_get(first, "generation")), 12);
+    assert_string_equal(p4_json_str(first, "verdict"), "SUCCESSFUL");
+    assert_string_equal(p4_json_str(first, "startedAt"), T1);
+    assert_string_equal(p4_json_str(first, "finishedAt"), T2);
+    assert_string_equal(p4_json_str(first, "chart.name"), "webapp");
+    assert_string_equal(p4_json_str(first, "chart.version"), "0.1.1");
+    assert_string_equal(p4_json_str(first, "chart.digest"), "sha256:c");
+    assert_int_equal((int)cJSON_GetNumberValue(p4_json_get(first, "images")), 2);
+    assert_null(p4_json_get(first, "reason"));
+    set_status(obj, st);
+
+    /* Unchanged: the same history, nothing to write. */
+    st = p4_reconciler_desired_status(obj, results, T3, NULL);
+    assert_true(cJSON_Compare(st, p4_json_get(obj, "status"), 1));
+    cJSON_Delete(st);
+
+    /* Generation 13 fails for good: its entry in front, 12's kept as it was. */
+    set_generation(obj, 13);
+    p4_stage_result_close(&d);
+    d = docker_result(P4_STAGE_FAILED, P4_FAIL_ARTIFACT, true, "ImageNotFound", 13, "False");
+    results[1] = results[2] = results[3] = NULL;
+    st = p4_reconciler_desired_status(obj, results, T3, NULL);
+    list = p4_json_get(st, "history");
+    assert_int_equal(cJSON_GetArraySize(list), 10);
+    first = cJSON_GetArrayItem(list, 0);
+    assert_int_equal((int)cJSON_GetNumberValue(p4_json_get(first, "generation")), 13);
+    assert_string_equal(p4_json_str(first, "verdict"), "FAILED");
+    assert_string_equal(p4_json_str(first, "stage"), "Docker");
+    assert_string_equal(p4_json_str(first, "reason"), "ImageNotFound");
+    assert_null(p4_json_get(first, "imageDigest"));
+    assert_true(cJSON_Compare(cJSON_GetArrayItem(list, 1),
+                              cJSON_GetArrayItem(p4_json_get(obj, "status.history"), 0), 1));
+    cJSON_Delete(st);
+    p4_stage_result_close(&d);
+    p4_stage_result_close(&h);
+    p4_stage_result_close(&k);
+    p4_stage_result_close(&v);
+    cJSON_Delete(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1213,6 +1309,7 @@ int main(void)
         cmocka_unit_test(restart_rechecks_without_flapping),
         cmocka_unit_test(restart_of_a_stalled_resource_tells_nothing_new),
         cmocka_unit_test(unreadable_resource_gets_a_stalled_status_once),
+        cmocka_unit_test(history_add_update_cap),
     };
     return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);
 }

@@ -219,6 +219,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     if (r->plan_wanted && cJSON_IsArray(p4_json_get(obj, "status.inventory")))
         r->inventory = p4_json_need(cJSON_Duplicate(p4_json_get(obj, "status.inventory"), 1));
     p4_stagerun_add_for(&h->sr, &r->base, key, obj); /* begins on the next turn */
+    r->nprune = p4_manifest_prunable(obj, r->base.generation, r->prune);
     p4_helm_secret_name(r->secret, sizeof(r->secret), name, r->base.generation);
     return 0;
 }

@@ -176,7 +176,11 @@ struct run {
     /* What the checks found; kept across attempts. */
     char version[128], digest[80], secret[SECRET_NAME_MAX + 1];
     int nobjects;
-    int nimages;   /* other images checked */
+    int nimages; /* other images checked */
+    /* The old generations whose manifest Secrets go once this one's is stored: read from the
+       resource's status (history, last good revision) at start, p4_manifest_prunable. */
+    int64_t prune[P4_MANIFEST_PRUNE_MAX];
+    int nprune;
     cJSON *images; /* every image the manifest runs, as applied ("repo@digest" when pinned),
                       the pinned one first; status.chart.images once the stage passed */
     cJSON *plan;   /* status.plan once the dry run made it, or NULL */
@@ -382,8 +386,6 @@ cJSON *p4_helm_manifest_secret(const struct run *r);
 bool p4_helm_existing_failure(int rc, const cJSON *body, const char *uid, struct failure *f);
 /* Storing the manifest Secret failed with rc. */
 struct failure p4_helm_stored_failure(int rc);
-/* The generations whose manifest Secrets are pruned after generation's is stored; how many. */
-int p4_helm_prune_generations(int64_t generation, int64_t out[P4_MANIFEST_HISTORY]);
 /* An old manifest Secret read (rc, body): is it deleted (owned by uid, and only then)? */
 bool p4_helm_prunable(int rc, const cJSON *body, const char *uid);
 

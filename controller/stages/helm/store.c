@@ -1,8 +1,9 @@
 /*
  * stages/helm/store.c: step S_STORE of the Helm stage. The rendered manifest is kept, gzipped,
  * in a Secret the resource owns ("phase4.<name>.v<generation>", reconciler/manifest.h), never
- * over a Secret someone else owns; then the manifests of older generations past
- * P4_MANIFEST_HISTORY are read by name and deleted when this resource owns them.
+ * over a Secret someone else owns; then the manifests of older generations no longer in
+ * status.history (and not the last good revision's: p4_manifest_prunable) are read by name and
+ * deleted when this resource owns them.
  */
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -35,19 +36,6 @@ void p4_helm_secret_name(char *buf, size_t size, const char *name, int64_t gener
         (void)snprintf(buf, size, "phase4.%.*s-%02x%02x%02x%02x%02x%s", (int)(room - 11), name,
                        md[0], md[1], md[2], md[3], md[4], suffix);
     }
-}
-
-int p4_helm_prune_generations(int64_t generation, int64_t out[P4_MANIFEST_HISTORY])
-{
-    int n = 0;
-
-    for (int64_t k = 0; k < P4_MANIFEST_HISTORY; k++) {
-        int64_t g = generation - P4_MANIFEST_HISTORY - k;
-        if (g < 1)
-            break;
-        out[n++] = g;
-    }
-    return n;
 }
 
 bool p4_helm_prunable(int rc, const cJSON *body, const char *uid)
@@ -103,6 +91,8 @@ static void on_old_manifest(struct p4_kube_result *res, void *data)
     if (r == NULL)
         return;
     if (p4_helm_prunable(res->rc, res->body, r->base.uid)) {
+        p4_log(P4_LOG_DEBUG, "deleting an old rendered manifest", "key", r->base.key, "secret",
+               p4_json_str(res->body, "metadata.name"), P4_LOG_END);
         p4_core_path(path, sizeof(path), r->base.ns, "secrets",
                      p4_json_str(res->body, "metadata.name"));
         (void)snprintf(body, sizeof(body),
@@ -124,19 +114,17 @@ static void on_old_manifest(struct p4_kube_result *res, void *data)
 }
 
 /*
- * Keep the P4_MANIFEST_HISTORY newest manifests: the ones of the generations
- * HISTORY to 2*HISTORY-1 back are read by name (secrets are never listed)
- * and deleted when this resource owns them.
+ * Keep the manifests of the revisions in status.history and of the last good one: the others
+ * the start found (r->prune) are read by name (secrets are never listed) and deleted when this
+ * resource owns them.
  */
 static void prune(struct run *r)
 {
     char name[SECRET_NAME_MAX + 1], path[1024];
-    int64_t gens[P4_MANIFEST_HISTORY];
-    int n = p4_helm_prune_generations(r->base.generation, gens);
 
     r->base.pending = 1;
-    for (int i = 0; i < n; i++) {
-        p4_helm_secret_name(name, sizeof(name), r->base.name, gens[i]);
+    for (int i = 0; i < r->nprune; i++) {
+        p4_helm_secret_name(name, sizeof(name), r->base.name, r->prune[i]);
         p4_core_path(path, sizeof(path), r->base.ns, "secrets", name);
         (void)kube_send(r, "GET", path, on_old_manifest);
     }

@@ -11,12 +11,17 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "phase4/core/error.h"
 
 #define P4_MANIFEST_SECRET_TYPE "phase4.io/manifest"
 #define P4_MANIFEST_SECRET_KEY "manifest.gz"
-#define P4_MANIFEST_HISTORY 10 /* rendered manifests kept per resource */
+
+/* Revisions in status.history, and so rendered manifests kept per resource (plus the last good). */
+#define P4_MANIFEST_HISTORY 10
+/* The most old manifests one store looks for (by name: Secrets are never listed). */
+#define P4_MANIFEST_PRUNE_MAX (2 * P4_MANIFEST_HISTORY)
 
 /*
  * gzip len bytes of text (for the manifest Secret; also used by tests).
@@ -48,5 +53,15 @@ bool p4_manifest_test_hook(const cJSON *obj);
  */
 bool p4_manifest_has_word(const char *list, const char *word);
 long p4_manifest_hook_weight(const cJSON *obj);
+
+/*
+ * The generations whose manifest Secrets go once generation's is stored, from obj's status (the
+ * resource as the stage read it). Kept: generation, every revision in status.history and
+ * status.lastKnownGoodRevision (the rollback re-applies it). Looked for, newest first: the
+ * P4_MANIFEST_HISTORY generations below the oldest in history, then those between it and
+ * generation that history does not hold. With no history (a status written before it existed),
+ * the P4_MANIFEST_HISTORY newest generations are the history. Returns how many, into out.
+ */
+int p4_manifest_prunable(const cJSON *obj, int64_t generation, int64_t out[P4_MANIFEST_PRUNE_MAX]);
 
 #endif

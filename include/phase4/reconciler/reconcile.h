@@ -19,6 +19,7 @@
 #include "phase4/core/buf.h"
 #include "phase4/core/strmap.h"
 #include "phase4/kube/client.h"
+#include "phase4/reconciler/notifier.h"
 #include "phase4/reconciler/stage.h"
 #include "phase4/reconciler/tenancy.h"
 #include "phase4/runtime/controller.h"
@@ -37,6 +38,7 @@ struct p4_reconciler {
     const struct p4_stage_ops *stages[P4_STAGE_COUNT]; /* NULL for stages not built yet */
     void *stage_ctx[P4_STAGE_COUNT];                   /* borrowed */
     const struct p4_tenancy *tenancy; /* borrowed; NULL: no default ServiceAccount, no flag */
+    struct p4_notifier *notifier;     /* borrowed; NULL: spec.notify is not acted on */
     uint64_t status_writes;
     /* key -> what was read to record an approval (who owns phase4.io/approve); owned, starts
        empty (zeroed), freed by p4_reconciler_close. */

@@ -8,7 +8,9 @@
 #include "phase4/core/json.h"
 #include "phase4/core/text.h"
 #include "phase4/core/timefmt.h"
+#include "phase4/reconciler/approval.h"
 #include "phase4/reconciler/manifest.h"
+#include "policy.h"
 
 struct remedy {
     const char *reason, *remedy;
@@ -316,6 +318,26 @@ void p4_verdict_report(cJSON *st, const cJSON *obj, int64_t generation, const ch
         p4_json_need(cJSON_AddStringToObject(st, "verdict", verdict));
 }
 
+/*
+ * Who approved generation's run (the field manager status.approval records), or NULL: no
+ * approval was asked, or none is on record for it. An approval carried over from an older
+ * generation with the same spec but for spec.suspend (approval.h) counts.
+ */
+static const char *approved_by(const cJSON *st, const cJSON *obj, int64_t generation)
+{
+    const char *by = p4_json_str(st, "approval.by"),
+               *digest = p4_json_str(st, "approval.specDigest");
+    char now[P4_SPEC_DIGEST_SIZE];
+    int64_t g = -1;
+
+    if (!p4_approval_required(obj) || p4_json_int64(st, "approval.generation", &g) != 0 ||
+        g > generation)
+        return NULL;
+    if (g != generation && !(digest && p4_policy_spec_digest(obj, now) && strcmp(digest, now) == 0))
+        return NULL;
+    return by && by[0] ? by : "(unknown)";
+}
+
 /* generation's status.history entry, from its report (what the run made, when, its verdict). */
 static cJSON *history_entry(const cJSON *st, const cJSON *obj, const cJSON *report,
                             const cJSON *was)
@@ -352,7 +374,9 @@ static cJSON *history_entry(const cJSON *st, const cJSON *obj, const cJSON *repo
             p4_json_need(cJSON_AddStringToObject(chart, "digest",
                                                  p4_json_str(report, "artifacts.chartDigest")));
     }
-    /* Who approved the run: approval is not built yet, so nobody, unless already recorded. */
+    /* Who approved the run: "" when no approval was asked (or none is on record yet). */
+    if (approved == NULL || approved[0] == '\0')
+        approved = approved_by(st, obj, generation);
     p4_json_need(cJSON_AddStringToObject(e, "approvedBy", approved ? approved : ""));
     return e;
 }

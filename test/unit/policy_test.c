@@ -11,6 +11,7 @@
 
 #include "phase4/core/json.h"
 #include "reconciler/policy.h"
+#include "reconciler/verdict.h"
 #include "testjson.h"
 
 static void retry_requested_once_per_value(void **state)
@@ -290,6 +291,51 @@ static void spec_digest_ignores_only_suspend(void **state)
     cJSON_Delete(none);
 }
 
+/* status.history names who approved a run: the approval on record for its generation, or one
+   carried over to it (the same spec but for spec.suspend); "" when none was asked. */
+static void history_names_the_approver(void **state)
+{
+    cJSON *obj = test_json("{'metadata':{'generation':3},'spec':{'approval':{'required':true},"
+                           "'image':{'tag':'1'}}}");
+    cJSON *plain = test_json("{'metadata':{'generation':3},'spec':{'image':{'tag':'1'}}}");
+    cJSON *report = test_json("{'generation':3,'startedAt':'2026-01-01T00:00:00Z'}");
+    cJSON *st = test_json("{'approval':{'generation':3,'by':'kubectl-annotate'}}");
+    char digest[P4_SPEC_DIGEST_SIZE], text[256];
+
+    (void)state;
+    p4_verdict_history(st, obj, report);
+    assert_string_equal(
+        p4_json_str(cJSON_GetArrayItem(p4_json_get(st, "history"), 0), "approvedBy"),
+        "kubectl-annotate");
+    cJSON_Delete(st);
+    /* approved as generation 1, whose spec this one repeats */
+    assert_true(p4_policy_spec_digest(obj, digest));
+    (void)snprintf(text, sizeof(text),
+                   "{'approval':{'generation':1,'by':'kubectl-annotate','specDigest':'%s'}}",
+                   digest);
+    st = test_json(text);
+    p4_verdict_history(st, obj, report);
+    assert_string_equal(
+        p4_json_str(cJSON_GetArrayItem(p4_json_get(st, "history"), 0), "approvedBy"),
+        "kubectl-annotate");
+    cJSON_Delete(st);
+    /* approved as generation 1, another spec: not this run's approval */
+    st = test_json("{'approval':{'generation':1,'by':'kubectl-annotate','specDigest':'00'}}");
+    p4_verdict_history(st, obj, report);
+    assert_string_equal(
+        p4_json_str(cJSON_GetArrayItem(p4_json_get(st, "history"), 0), "approvedBy"), "");
+    cJSON_Delete(st);
+    /* no approval asked */
+    st = test_json("{'approval':{'generation':3,'by':'kubectl-annotate'}}");
+    p4_verdict_history(st, plain, report);
+    assert_string_equal(
+        p4_json_str(cJSON_GetArrayItem(p4_json_get(st, "history"), 0), "approvedBy"), "");
+    cJSON_Delete(st);
+    cJSON_Delete(obj);
+    cJSON_Delete(plain);
+    cJSON_Delete(report);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +348,7 @@ int main(void)
         cmocka_unit_test(final_message_names_what_why_impact_and_fix),
         cmocka_unit_test(clause_len_drops_the_full_stop),
         cmocka_unit_test(spec_digest_ignores_only_suspend),
+        cmocka_unit_test(history_names_the_approver),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

@@ -207,6 +207,16 @@ func TestApprovalWithAPlan(t *testing.T) {
 
 	// A restart while it waits: the stages check generation 2 again, and it waits on with no
 	// new Event (AwaitingApproval, Approved or ApprovalIgnored).
+	// The Event follows the status write that made the condition True: count once it is there.
+	eventually(t, 30*time.Second, "generation 2's AwaitingApproval Event", func() (bool, string, error) {
+		evs, err := events(ctx, ns, "web")
+		for _, e := range evs {
+			if e.Reason == "AwaitingApproval" && strings.HasPrefix(e.Message, "Generation 2:") {
+				return true, "", err
+			}
+		}
+		return false, fmt.Sprint(len(evs), " Events"), err
+	})
 	waiting := countEvents(t, ctx, ns, "web", "AwaitingApproval")
 	ignored := countEvents(t, ctx, ns, "web", "ApprovalIgnored")
 	op.kill9(t)

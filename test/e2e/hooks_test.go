@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Helm hooks run as Helm runs them. nestedctl, written like ingress-nginx,
@@ -105,15 +107,14 @@ func TestKubernetesStageRunsHelmHooks(t *testing.T) {
 	}
 
 	// Upgrade: no ServiceAccount any more. The upgrade hooks run; the pods run as default.
-	got, err = getP4D(ctx, ns, "ingress")
+	// A merge patch of the spec: an Update of the whole object read a moment before would
+	// conflict with a status write the operator makes meanwhile.
+	values["serviceAccount"] = map[string]any{"create": false}
+	body, err := json.Marshal(map[string]any{"spec": map[string]any{"chart": map[string]any{"values": values}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	values["serviceAccount"] = map[string]any{"create": false}
-	if err := unstructured.SetNestedField(got.Object, values, "spec", "chart", "values"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dyn.Resource(p4dGVR).Namespace(ns).Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+	if _, err := dyn.Resource(p4dGVR).Namespace(ns).Patch(ctx, "ingress", types.MergePatchType, body, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	got = waitKubeReady(t, ctx, ns, "ingress", 2)

@@ -4,10 +4,12 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "phase4/core/error.h"
 #include "phase4/core/json.h"
+#include "phase4/core/text.h"
 #include "phase4/stages/kubernetes/inventory.h"
 
 const char *p4_applyset_label_value(const char *value, char out[P4_LABEL_VALUE_MAX + 1])
@@ -99,4 +101,80 @@ bool p4_applyset_owned(const cJSON *live, const char *owner_namespace, const cha
         p4_applyset_owner_mark(owner_namespace, owner_name, mark, sizeof(mark)) != 0)
         return false;
     return strcmp(have, mark) == 0;
+}
+
+int p4_applyset_mark_uid(cJSON *obj, const char *uid)
+{
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+
+    if (!cJSON_IsObject(obj) || !cJSON_IsObject(meta))
+        return P4_ERR_INVAL;
+    if (uid == NULL || uid[0] == '\0')
+        return 0;
+    set_string(object_member(meta, "annotations"), P4_APPLYSET_ANNOTATION_OWNER_UID, uid);
+    return 0;
+}
+
+enum p4_applyset_claim p4_applyset_claim(const cJSON *live, const char *owner_namespace,
+                                         const char *owner_name, const char *owner_uid)
+{
+    const cJSON *ann = p4_json_get(live, "metadata.annotations");
+    const char *have;
+
+    if (!p4_applyset_owned(live, owner_namespace, owner_name))
+        return P4_CLAIM_NONE;
+    if (owner_uid == NULL || owner_uid[0] == '\0')
+        return P4_CLAIM_OURS;
+    have = p4_json_str(p4_json_child(ann, P4_APPLYSET_ANNOTATION_OWNER_UID), NULL);
+    if (have == NULL || have[0] == '\0')
+        return P4_CLAIM_NO_UID;
+    return strcmp(have, owner_uid) == 0 ? P4_CLAIM_OURS : P4_CLAIM_OTHER_UID;
+}
+
+/* Whether live carries key in metadata.<member> (live NULL: take it as carried). */
+static bool carries(const cJSON *live, const char *member, const char *key)
+{
+    const cJSON *meta = p4_json_get(live, "metadata");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(meta, member);
+
+    return live == NULL || (cJSON_IsObject(m) && p4_json_child(m, key) != NULL);
+}
+
+char *p4_applyset_unmark_patch(const cJSON *live, const char *uid)
+{
+    static const char *const labels[] = {P4_APPLYSET_LABEL_NAME, P4_APPLYSET_LABEL_GENERATION};
+    static const char *const annotations[] = {P4_APPLYSET_ANNOTATION_OWNER,
+                                              P4_APPLYSET_ANNOTATION_OWNER_UID};
+    cJSON *patch = p4_json_need(cJSON_CreateObject());
+    cJSON *meta = p4_json_need(cJSON_AddObjectToObject(patch, "metadata"));
+    cJSON *l = p4_json_need(cJSON_CreateObject()), *a = p4_json_need(cJSON_CreateObject());
+    const cJSON *live_labels = p4_json_get(live, "metadata.labels");
+    char *text;
+
+    if (uid && uid[0])
+        p4_json_need(cJSON_AddStringToObject(meta, "uid", uid));
+    /* The managed-by label only when it says phase4-operator: a chart's own value stays. */
+    if (live == NULL ||
+        p4_text_eq(p4_json_str(p4_json_child(live_labels, P4_APPLYSET_LABEL_MANAGED_BY), NULL),
+                   P4_APPLYSET_MANAGER))
+        p4_json_need(cJSON_AddNullToObject(l, P4_APPLYSET_LABEL_MANAGED_BY));
+    for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+        if (carries(live, "labels", labels[i]))
+            p4_json_need(cJSON_AddNullToObject(l, labels[i]));
+    for (size_t i = 0; i < sizeof(annotations) / sizeof(annotations[0]); i++)
+        if (carries(live, "annotations", annotations[i]))
+            p4_json_need(cJSON_AddNullToObject(a, annotations[i]));
+    if (l->child)
+        p4_json_need_ok(cJSON_AddItemToObject(meta, "labels", l));
+    else
+        cJSON_Delete(l);
+    if (a->child)
+        p4_json_need_ok(cJSON_AddItemToObject(meta, "annotations", a));
+    else
+        cJSON_Delete(a);
+    text = p4_json_print(patch);
+    cJSON_Delete(patch);
+    if (text == NULL)
+        abort(); /* only cJSON's own allocation can fail here */
+    return text;
 }

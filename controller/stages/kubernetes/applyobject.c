@@ -59,11 +59,15 @@ static void on_ns_got(struct p4_kube_result *res, void *data)
 
     if (a == NULL)
         return;
-    if (res->rc == 0) { /* there already: used as it is */
+    /* There already: used as it is; one we made before uids were marked gets ours now, so
+       that an uninstall knows it made it (a->previous lists what we applied: an upgrade). */
+    if (res->rc == 0 && !(a->owner_uid && a->previous.n > 0 &&
+                          p4_applyset_claim(res->body, a->owner_ns, a->owner_name,
+                                            a->owner_uid) == P4_CLAIM_NO_UID)) {
         p4_applyset_go(a, APPLY_OBJECT, 0);
         return;
     }
-    if (res->rc != P4_ERR_NOTFOUND) {
+    if (res->rc != 0 && res->rc != P4_ERR_NOTFOUND) {
         p4_applyset_fail_api(a, &a->nsentry, res, "read");
         return;
     }
@@ -73,6 +77,7 @@ static void on_ns_got(struct p4_kube_result *res, void *data)
     p4_json_need(cJSON_AddStringToObject(p4_json_need(cJSON_AddObjectToObject(ns, "metadata")),
                                          "name", a->ns));
     (void)p4_applyset_mark(ns, a->owner_ns, a->owner_name, a->generation);
+    (void)p4_applyset_mark_uid(ns, a->owner_uid);
     rc = p4_applyset_send_apply(a, ns, on_ns_applied);
     cJSON_Delete(ns);
     if (rc != 0)
@@ -225,6 +230,62 @@ static void on_applied(struct p4_kube_result *res, void *data)
     p4_applyset_go(a, APPLY_OBJECT, 0);
 }
 
+bool p4_applyset_in(const struct p4_inventory *inv, const struct p4_inv_entry *e)
+{
+    for (size_t i = 0; inv && i < inv->n; i++)
+        if (p4_inv_entry_same(&inv->items[i], e))
+            return true;
+    return false;
+}
+
+enum p4_applyset_adopt p4_applyset_adopt_decide(enum p4_applyset_claim claim, bool listed,
+                                                bool adopt)
+{
+    switch (claim) {
+    case P4_CLAIM_NONE:
+        return ADOPT_NOT_OURS;
+    case P4_CLAIM_OURS:
+        return ADOPT_OURS;
+    case P4_CLAIM_NO_UID:
+        if (listed) /* ours from before uids were marked: the apply marks it now */
+            return ADOPT_OURS;
+        return adopt ? ADOPT_TAKE : ADOPT_REFUSE;
+    case P4_CLAIM_OTHER_UID:
+        return adopt ? ADOPT_TAKE : ADOPT_REFUSE;
+    }
+    return ADOPT_NOT_OURS;
+}
+
+int p4_applyset_adoption(const cJSON *live, const struct p4_inv_entry *e, struct p4_applyset *a)
+{
+    enum p4_applyset_claim claim = p4_applyset_claim(live, a->owner_ns, a->owner_name,
+                                                     a->owner_uid);
+    const char *had;
+    char what[900], quoted[130];
+
+    switch (p4_applyset_adopt_decide(claim, p4_applyset_in(&a->previous, e), a->adopt)) {
+    case ADOPT_NOT_OURS:
+    case ADOPT_OURS:
+        return 0;
+    case ADOPT_TAKE:
+        a->adopted++;
+        return 0;
+    case ADOPT_REFUSE:
+        break;
+    }
+    p4_applyset_describe(e, what, sizeof(what));
+    had = p4_json_str(p4_json_child(p4_json_get(live, "metadata.annotations"),
+                                    P4_APPLYSET_ANNOTATION_OWNER_UID),
+                      NULL);
+    p4_applyset_fail(a, e, P4_ERR_EXISTS, "AdoptionRequired", P4_FAIL_CLUSTER,
+                     "%s is marked as Phase4Deployment %s/%s's but was made by an earlier "
+                     "resource of that name (%s%s), one deleted with deletionPolicy Orphan or "
+                     "whose delete left it: set spec.adopt to true to take it over, or delete it",
+                     what, a->owner_ns, a->owner_name, had ? "uid " : "no uid mark",
+                     had ? p4_error_quote(had, 120, quoted) : "");
+    return -1;
+}
+
 static void on_object_got(struct p4_kube_result *res, void *data)
 {
     struct p4_applyset *a = p4_applyset_back(data);
@@ -240,6 +301,8 @@ static void on_object_got(struct p4_kube_result *res, void *data)
         p4_applyset_fail_api(a, e, res, "read");
         return;
     }
+    if (res->rc == 0 && p4_applyset_adoption(res->body, e, a) != 0)
+        return;
     if (res->rc == 0 && !p4_applyset_owned(res->body, a->owner_ns, a->owner_name)) {
         const char *mark = p4_json_str(p4_json_child(p4_json_get(res->body, "metadata.annotations"),
                                                      P4_APPLYSET_ANNOTATION_OWNER),

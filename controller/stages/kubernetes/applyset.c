@@ -1,6 +1,7 @@
 /* applyset.c: a manifest applied as one owned set, then pruned: the run (see applyset.h). */
 #include "phase4/stages/kubernetes/applyset.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@ static void on_closed(uv_handle_t *h)
     p4_inventory_close(&a->sweep_targets);
     p4_inventory_close(&a->found);
     free(a->sweep_continue);
+    free(a->owner_uid);
+    p4_inventory_close(&a->sweep_also);
     free(a->fate);
     free(a->change);
     free(a->gens);
@@ -132,9 +135,9 @@ enum p4_failure_class p4_applyset_api_class(int rc)
     return P4_FAIL_CLUSTER;
 }
 
-/* The API server refused doing ("apply", "read", "delete") e: diagnose it, or say it plainly. */
-void p4_applyset_fail_api(struct p4_applyset *a, const struct p4_inv_entry *e,
-                          const struct p4_kube_result *res, const char *doing)
+void p4_applyset_explain_api(const struct p4_inv_entry *e, const struct p4_kube_result *res,
+                             const char *doing, struct p4_error *err, enum p4_failure_class *cls,
+                             char *reason_buf, size_t reason_size)
 {
     struct p4_diagnosis dg;
     char what[900];
@@ -147,15 +150,32 @@ void p4_applyset_fail_api(struct p4_applyset *a, const struct p4_inv_entry *e,
         if (found == 1) {
             const char *reason = p4_diagnose_static_reason(dg.reason);
             if (reason == NULL) {
-                (void)snprintf(a->reason, sizeof(a->reason), "%s", dg.reason);
-                reason = a->reason;
+                (void)snprintf(reason_buf, reason_size, "%s", dg.reason);
+                reason = reason_buf;
             }
-            p4_applyset_fail(a, e, res->rc, reason, dg.cls, "%s", dg.message);
+            err->code = res->rc;
+            err->reason = reason;
+            p4_text_format(err->message, sizeof(err->message), "%s", dg.message);
+            *cls = dg.cls;
             return;
         }
     }
-    p4_applyset_fail(a, e, res->rc, res->err.reason, p4_applyset_api_class(res->rc),
-                     "cannot %s %s: %s", doing, what, res->err.message);
+    err->code = res->rc;
+    err->reason = res->err.reason ? res->err.reason : p4_err_reason(res->rc);
+    p4_text_format(err->message, sizeof(err->message), "cannot %s %s: %s", doing, what,
+                   res->err.message);
+    *cls = p4_applyset_api_class(res->rc);
+}
+
+/* The API server refused doing ("apply", "read", "delete") e: diagnose it, or say it plainly. */
+void p4_applyset_fail_api(struct p4_applyset *a, const struct p4_inv_entry *e,
+                          const struct p4_kube_result *res, const char *doing)
+{
+    struct p4_error err = {0};
+    enum p4_failure_class cls = P4_FAIL_NONE;
+
+    p4_applyset_explain_api(e, res, doing, &err, &cls, a->reason, sizeof(a->reason));
+    p4_applyset_fail(a, e, res->rc, err.reason, cls, "%s", err.message);
 }
 
 /* ---- requests ---- */
@@ -252,6 +272,24 @@ static void report(struct p4_applyset *a)
     res.prune_skipped = a->prune_skipped;
     res.swept = a->swept;
     res.sweep_skipped = a->sweep_skipped;
+    res.adopted = a->adopted;
+    res.unmarked = a->unmarked;
+    res.kept = a->kept;
+    res.blocked = a->blocked;
+    if (a->fate) {
+        struct p4_inventory t = fated(a, FATE_TERMINATING), f = fated(a, FATE_FAILED),
+                            w = fated(a, FATE_WAITING);
+        res.remaining.n = t.n + f.n + w.n;
+        res.remaining.items = res.remaining.n ? p4_calloc(res.remaining.n, sizeof(*t.items)) : NULL;
+        /* In prune order, whatever their fate. */
+        for (size_t i = 0, n = 0; i < a->prune.n; i++)
+            if (a->fate[i] == FATE_TERMINATING || a->fate[i] == FATE_FAILED ||
+                a->fate[i] == FATE_WAITING)
+                res.remaining.items[n++] = a->prune.items[i];
+        free(t.items);
+        free(f.items);
+        free(w.items);
+    }
     if (a->failed) {
         res.kind = a->failed->kind;
         res.namespace_ = a->failed->namespace_;
@@ -263,6 +301,7 @@ static void report(struct p4_applyset *a)
     free(res.skipped.items);
     free(res.created.items);
     free(res.changed.items);
+    free(res.remaining.items);
     maybe_free(a);
 }
 
@@ -333,6 +372,14 @@ int p4_applyset_run(struct p4_kube *k, struct p4_discovery *d, const cJSON *obje
     a->prune_only = o->prune_only;
     a->planned = o->planned;
     a->sweep = o->sweep;
+    a->owner_uid = o->owner_uid && o->owner_uid[0] ? p4_strdup(o->owner_uid) : NULL;
+    a->adopt = o->adopt;
+    a->uninstall = o->uninstall;
+    a->unmark = o->unmark;
+    a->delete_crds = o->delete_crds;
+    a->sweep_stage_work = o->sweep_stage_work;
+    a->min_left_tier = INT_MAX;
+    p4_inventory_copy(o->sweep_also, &a->sweep_also);
     a->scope_ns = p4_strdup_or_null(o->scope_namespace);
     a->create_ns = o->create_namespace;
     a->nsentry.api_version = p4_strdup("v1");
@@ -349,6 +396,7 @@ int p4_applyset_run(struct p4_kube *k, struct p4_discovery *d, const cJSON *obje
         cJSON *obj;
         cJSON_ArrayForEach(obj, a->objects) {
             (void)p4_applyset_mark(obj, a->owner_ns, a->owner_name, a->generation);
+            (void)p4_applyset_mark_uid(obj, a->owner_uid);
         }
         p4_applyset_go(a, APPLY_LOOKUP, 0);
     }

@@ -329,6 +329,11 @@ static void on_applied(const struct p4_applyset_result *res, void *data)
                          res->prune_skipped ? ", some left alone (not ours)" : "",
                          res->taken && res->taken[0] ? "; fields changed by hand were put back"
                                                      : "");
+    if (res->adopted > 0) /* an Adopted Event on the next poll */
+        (void)snprintf(r->adopt_event, sizeof(r->adopt_event),
+                       "took over %d object(s) an earlier Phase4Deployment named %s left "
+                       "(spec.adopt is true); they are this resource's now",
+                       res->adopted, r->base.name);
     /* Something had to be put back: a DriftCorrected Event on the next poll. */
     (void)p4_kstage_drift_message(res, again, r->base.generation, r->drift_event,
                                   sizeof(r->drift_event));
@@ -363,6 +368,8 @@ void p4_kstage_apply(struct run *r)
         .scope_namespace = r->base.target_ns,
         .allow_cluster_scoped = r->allow_cluster,
         .planned = on_planned,
+        .owner_uid = r->base.uid,
+        .adopt = r->adopt,
     };
 
     r->base.pending = 0;
@@ -431,6 +438,7 @@ void p4_kstage_prune(struct run *r)
         .scope_namespace = r->base.target_ns,
         .allow_cluster_scoped = r->allow_cluster,
         .sweep = !r->swept,
+        .owner_uid = r->base.uid,
     };
 
     r->base.pending = 0;

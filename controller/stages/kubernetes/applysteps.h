@@ -37,6 +37,7 @@
 #include "phase4/core/error.h"
 #include "phase4/kube/client.h"
 #include "phase4/kube/discovery.h"
+#include "phase4/stages/kubernetes/applymark.h"
 #include "phase4/stages/kubernetes/applyset.h"
 #include "phase4/stages/kubernetes/inventory.h"
 
@@ -54,7 +55,17 @@ enum p4_applyset_step {
     APPLY_FINISH
 };
 /* What became of a prune entry. */
-enum p4_applyset_fate { FATE_NONE, FATE_GONE, FATE_DELETED, FATE_SKIPPED };
+enum p4_applyset_fate {
+    FATE_NONE,
+    FATE_GONE,
+    FATE_DELETED,
+    FATE_SKIPPED,
+    FATE_TERMINATING, /* uninstall: still there, deleted but held by a finalizer */
+    FATE_FAILED,      /* uninstall: the API server refused reading, deleting or unmarking it */
+    FATE_WAITING,     /* uninstall: not tried, an object of an earlier tier is still there */
+    FATE_UNMARKED,    /* uninstall with unmark: our marks taken off */
+    FATE_KEPT         /* uninstall: a CRD without delete_crds */
+};
 /* What the apply did to an object. */
 enum p4_applyset_change { CHANGE_NONE, CHANGE_CREATED, CHANGE_CHANGED };
 
@@ -72,6 +83,13 @@ struct p4_applyset {
     bool no_prune, prune_only;                                   /* opts: apply only; prune only */
     void (*planned)(const struct p4_inventory *inv, void *data); /* opts.planned */
     bool sweep;                                                  /* opts.sweep */
+    char *owner_uid;                                             /* opts.owner_uid, or NULL */
+    bool adopt, uninstall, unmark, delete_crds, sweep_stage_work;
+    struct p4_inventory sweep_also;
+    int adopted, unmarked, kept;
+    int min_left_tier;        /* uninstall: lowest tier of an entry still there (INT_MAX: none) */
+    struct p4_error blocked;  /* uninstall: the first entry left, and why */
+    char blocked_reason[P4_DIAGNOSE_REASON_MAX];
     enum p4_applyset_step after_planned; /* the step p4_applyset_resume() goes to */
     /* APPLY_SWEEP: the kinds and namespaces to list (names unused), the one being listed, its
        continue token, and what the lists found (ours, any inventory or none). */
@@ -166,6 +184,29 @@ void p4_applyset_crd(struct p4_applyset *a);       /* APPLY_CRD (applyobject.c) 
  */
 int p4_applyset_crd_state(const cJSON *crd, char *msg, size_t size);
 
+/* Whether inv lists e (identity of inventory.h). (applyobject.c) */
+bool p4_applyset_in(const struct p4_inventory *inv, const struct p4_inv_entry *e);
+
+/* What to do with an existing object marked as claim says (applymark.h). */
+enum p4_applyset_adopt {
+    ADOPT_NOT_OURS, /* not marked with our name: ObjectNotOwned */
+    ADOPT_OURS,     /* ours: applied */
+    ADOPT_TAKE,     /* an earlier resource's of our name, and spec.adopt: taken over */
+    ADOPT_REFUSE,   /* an earlier resource's, no spec.adopt: AdoptionRequired */
+};
+/*
+ * The adoption decision, pure: listed says whether our own last inventory (status.inventory)
+ * lists the object, so one marked without uid is ours from before uids were marked.
+ * (applyobject.c)
+ */
+enum p4_applyset_adopt p4_applyset_adopt_decide(enum p4_applyset_claim claim, bool listed,
+                                                bool adopt);
+/*
+ * Step 2's adoption check of e, existing as live: 0 to go on (a->adopted counted when taken
+ * over), -1 when the run failed with AdoptionRequired. (applyobject.c)
+ */
+int p4_applyset_adoption(const cJSON *live, const struct p4_inv_entry *e, struct p4_applyset *a);
+
 void p4_applyset_prune(struct p4_applyset *a); /* APPLY_PRUNE (applyprune.c) */
 
 /* APPLY_SWEEP (applysweep.c): lists what carries our marks, then goes to APPLY_PRUNE. */
@@ -192,6 +233,24 @@ bool p4_applyset_is_stage_work(const cJSON *live);
  */
 int p4_applyset_sweep_merge(struct p4_inventory *prune, const struct p4_inventory *found,
                             const struct p4_inventory *current);
+
+/*
+ * The order an uninstall deletes in, tier by tier (a tier begins when the ones before it are
+ * gone): 0 what runs and what it uses (workloads, Services, ConfigMaps, custom resources, ...);
+ * 1 ServiceAccounts, RBAC and the namespace's policies (NetworkPolicy, ResourceQuota,
+ * LimitRange, PodSecurityPolicy, PodDisruptionBudget), which the workloads use until gone;
+ * 2 CustomResourceDefinitions (after their custom resources), Namespaces and PriorityClasses.
+ * Monotonic in prune order. Pure. (applyprune.c)
+ */
+int p4_applyset_uninstall_tier(const char *api_version, const char *kind);
+
+/*
+ * What the API server's refusal of doing ("read", "delete", ...) e means: *err (reason static
+ * or in reason_buf, reason_size bytes) and *cls, as p4_applyset_fail_api says it. (applyset.c)
+ */
+void p4_applyset_explain_api(const struct p4_inv_entry *e, const struct p4_kube_result *res,
+                             const char *doing, struct p4_error *err, enum p4_failure_class *cls,
+                             char *reason_buf, size_t reason_size);
 
 /* The DELETE body: Background propagation with a uid precondition (caller frees). (applyprune.c) */
 char *p4_applyset_delete_body(const char *uid);

@@ -2,7 +2,7 @@
  * applysweep.c: APPLY_SWEEP (see applysteps.h): before a prune, the objects that carry this
  * resource's marks (applymark.h) are found by label, kind by kind, so that what a crash left off
  * every inventory is pruned too. The labels only select: an object joins the prune set when it
- * carries exactly our owner annotation, is not a Helm hook (hooks.c applies those with our
+ * carries exactly our owner annotation (and our uid), is not a Helm hook (hooks.c applies those with our
  * marks and never prunes them) nor another stage's work (a smoke-test Job of the Validation
  * stage, labelled phase4.io/purpose) and the new inventory does not hold it, and the prune
  * (applyprune.c) reads it again and checks the annotation before it deletes it.
@@ -17,6 +17,7 @@
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
 #include "phase4/core/strmap.h"
+#include "phase4/core/text.h"
 #include "phase4/kube/apply.h"
 #include "phase4/stages/kubernetes/applymark.h"
 
@@ -149,10 +150,20 @@ static void add_found(struct p4_applyset *a, const cJSON *item)
     const char *name = p4_json_str(item, "metadata.name");
     const char *ns = p4_json_str(item, "metadata.namespace");
 
+    /* Found by its marks alone: ours only with our uid (one of another uid, or of none, is an
+       older resource's of the same name unless an inventory of ours lists it). */
     if (name == NULL || name[0] == '\0' || strlen(name) > P4_INVENTORY_FIELD_MAX ||
         (ns && strlen(ns) > P4_INVENTORY_FIELD_MAX) ||
-        !p4_applyset_owned(item, a->owner_ns, a->owner_name) || p4_applyset_is_hook(item) ||
-        p4_applyset_is_stage_work(item))
+        p4_applyset_claim(item, a->owner_ns, a->owner_name, a->owner_uid) != P4_CLAIM_OURS ||
+        p4_applyset_is_hook(item) || (p4_applyset_is_stage_work(item) && !a->sweep_stage_work))
+        return;
+    /* A stage's own Job is the resource's only with its uid, whatever the rule above. */
+    if (p4_applyset_is_stage_work(item) &&
+        (a->owner_uid == NULL ||
+         !p4_text_eq(p4_json_str(p4_json_child(p4_json_get(item, "metadata.annotations"),
+                                               P4_APPLYSET_ANNOTATION_OWNER_UID),
+                                 NULL),
+                     a->owner_uid)))
         return;
     if (a->found.n == a->found_cap) {
         a->found_cap = a->found_cap ? a->found_cap * 2 : 64;

@@ -4,6 +4,7 @@
  * its scope checked (OutOfScope), the prune set computed.
  */
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "applysteps.h"
 #include "phase4/core/alloc.h"
@@ -76,8 +77,18 @@ void p4_applyset_validate(struct p4_applyset *a)
     }
     a->fate = p4_calloc(a->prune.n ? a->prune.n : 1, 1);
     a->i = 0;
-    if (a->sweep && !a->no_prune)
-        p4_applyset_sweep_targets(&a->previous, &a->inv, &a->sweep_targets);
+    if (a->sweep && !a->no_prune) {
+        /* What the new inventory and opts.sweep_also hold, as one view (entries borrowed). */
+        struct p4_inventory also = {NULL, 0};
+        if (a->inv.n + a->sweep_also.n > 0)
+            also.items = p4_calloc(a->inv.n + a->sweep_also.n, sizeof(*also.items));
+        for (size_t i = 0; i < a->inv.n; i++)
+            also.items[also.n++] = a->inv.items[i];
+        for (size_t i = 0; i < a->sweep_also.n; i++)
+            also.items[also.n++] = a->sweep_also.items[i];
+        p4_applyset_sweep_targets(&a->previous, &also, &a->sweep_targets);
+        free(also.items);
+    }
     if (a->prune_only) { /* applied before: the whole inventory stands as applied */
         a->napplied = a->inv.n;
         p4_applyset_go(a, a->sweep ? APPLY_SWEEP : APPLY_PRUNE, 0);

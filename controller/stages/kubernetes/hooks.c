@@ -365,7 +365,8 @@ static void hook_apply(struct run *r)
     struct p4_apply_opts o = {.namespace_ = r->base.target_ns, .dry_run = false, .force = r->force};
     cJSON *obj = current(r);
 
-    if (p4_applyset_mark(obj, r->base.ns, r->base.name, r->base.generation) != 0) {
+    if (p4_applyset_mark(obj, r->base.ns, r->base.name, r->base.generation) != 0 ||
+        p4_applyset_mark_uid(obj, r->base.uid) != 0) {
         hook_failed(r, P4_FAIL_ARTIFACT, "HookFailed", "has no metadata to mark");
         return;
     }

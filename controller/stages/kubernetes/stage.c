@@ -143,6 +143,7 @@ int p4_kstage_read_spec(const cJSON *obj, struct p4_kstage_spec *out, struct p4_
     (void)p4_json_bool(obj, "spec.target.createNamespace", &out->create_namespace);
     (void)p4_json_bool(obj, "spec.target.allowClusterScoped", &out->allow_cluster);
     (void)p4_json_bool(obj, "spec.rollout.force", &out->force);
+    (void)p4_json_bool(obj, "spec.adopt", &out->adopt);
     out->timeout_ms = p4_duration_ms(p4_json_str(obj, "spec.rollout.timeout"), 600000);
     return 0;
 }
@@ -180,6 +181,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     r->create_namespace = spec.create_namespace;
     r->allow_cluster = spec.allow_cluster;
     r->force = spec.force;
+    r->adopt = spec.adopt;
     r->timeout_ms = spec.timeout_ms;
     if (p4_inventory_from_json(p4_json_get(obj, "status.inventory"), &r->previous, NULL, NULL) != 0)
         p4_inventory_close(&r->previous);            /* unreadable: nothing to prune */
@@ -196,6 +198,11 @@ static int poll_run(void *ctx, const char *key, const cJSON *obj)
     if (r == NULL)
         return 0;
     p4_kstage_record_poll(r, obj);
+    if (r->adopt_event[0]) {
+        if (k->cfg.events)
+            p4_events_emit(k->cfg.events, obj, "Normal", "Adopted", r->adopt_event);
+        r->adopt_event[0] = '\0';
+    }
     if (p4_kstage_drift_poll(r, obj))
         return 0;
     p4_kstage_evaluate(r, false);

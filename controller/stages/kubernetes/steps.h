@@ -100,6 +100,7 @@ struct run {
     struct p4_kube_stage *k; /* also after the run is dropped (cancel) */
     char *secret;
     bool create_namespace, allow_cluster, force;
+    bool adopt; /* spec.adopt: take over what an earlier resource of this name left */
     uint64_t timeout_ms;
     struct p4_inventory previous; /* status.inventory when the generation began (the prune
                                      base until this run has applied: then inv is) */
@@ -118,6 +119,7 @@ struct run {
     cJSON *selectors;        /* its workloads' pod selectors, as last seen (or NULL) */
     long pods_total, pods_running; /* its pods, kept by the pod handlers; -1: count again */
     char drift_event[P4_APPLYSET_TAKEN_MAX + 256]; /* a DriftCorrected message to emit */
+    char adopt_event[256];                         /* an Adopted message to emit */
     struct nswatch *nsw;
 
     /* Helm hooks (hooks.c): this generation's event, and the phases done (status.hooks). */
@@ -150,7 +152,7 @@ struct p4_kstage_failure {
 /* What start() reads from a resource: the parts of its spec and status this stage needs. */
 struct p4_kstage_spec {
     const char *secret; /* status.chart.manifest (borrowed from the object) */
-    bool create_namespace, allow_cluster, force;
+    bool create_namespace, allow_cluster, force, adopt;
     uint64_t timeout_ms; /* spec.rollout.timeout; 10 minutes when absent or unreadable */
 };
 

@@ -7,9 +7,13 @@
  *   labels      app.kubernetes.io/managed-by=phase4-operator
  *               phase4.io/name=<owner_name, made a valid label value>
  *               phase4.io/generation=<generation>
- *   annotation  phase4.io/owner=<owner_namespace>/<owner_name>
- * The annotation is the ownership mark (exact, since names repeat across
- * namespaces and a label value is at most 63 bytes); the labels are for
+ *   annotations phase4.io/owner=<owner_namespace>/<owner_name>
+ *               phase4.io/owner-uid=<the resource's metadata.uid>
+ * The owner annotation is the ownership mark (exact, since names repeat across
+ * namespaces and a label value is at most 63 bytes); the uid tells this
+ * resource from an older one of the same name (deleted with deletionPolicy
+ * Orphan, or before phase4-operator recorded uids), whose objects are adopted
+ * only when spec.adopt says so (p4_applyset_claim). The labels are for
  * selection and traceability. An owner name longer than 63 bytes becomes its
  * first 52 bytes, '-' and the first 10 hex digits of the SHA-256 of the whole
  * name (63 bytes, still unique in practice and stable across runs).
@@ -29,6 +33,7 @@
 #define P4_APPLYSET_LABEL_NAME "phase4.io/name"
 #define P4_APPLYSET_LABEL_GENERATION "phase4.io/generation"
 #define P4_APPLYSET_ANNOTATION_OWNER "phase4.io/owner"
+#define P4_APPLYSET_ANNOTATION_OWNER_UID "phase4.io/owner-uid"
 #define P4_APPLYSET_MANAGER "phase4-operator" /* the managed-by label's value */
 #define P4_LABEL_VALUE_MAX 63                 /* Kubernetes' limit on a label value, in bytes */
 
@@ -51,10 +56,38 @@ int p4_applyset_owner_mark(const char *owner_namespace, const char *owner_name, 
 int p4_applyset_mark(cJSON *obj, const char *owner_namespace, const char *owner_name,
                      int64_t generation);
 
+/*
+ * Put the owner-uid annotation on obj (marked by p4_applyset_mark); nothing when uid is NULL or
+ * "" (no uid known: the marks stay as they were before uids). Returns 0 or P4_ERR_INVAL.
+ */
+int p4_applyset_mark_uid(cJSON *obj, const char *uid);
+
 /* The "<namespace>/<name>" of obj's phase4.io/owner annotation (borrowed), or NULL. */
 const char *p4_applyset_owner_of(const cJSON *obj);
 
 /* Whether live (an object as the API server returns it) carries exactly our owner annotation. */
 bool p4_applyset_owned(const cJSON *live, const char *owner_namespace, const char *owner_name);
+
+/* Whose an object in the cluster is, as its marks say, for the resource (namespace, name, uid). */
+enum p4_applyset_claim {
+    P4_CLAIM_NONE,      /* no owner annotation, or another resource's name */
+    P4_CLAIM_OURS,      /* our name and our uid (or no uid known on our side: as before uids) */
+    P4_CLAIM_NO_UID,    /* our name, no owner-uid: an older resource's, or ours from before uids */
+    P4_CLAIM_OTHER_UID, /* our name, another uid: a resource of the same name deleted since */
+};
+/*
+ * What live's marks say for the resource owner_namespace/owner_name with metadata.uid owner_uid
+ * (NULL or "": unknown, then any mark with our name is P4_CLAIM_OURS). Pure.
+ */
+enum p4_applyset_claim p4_applyset_claim(const cJSON *live, const char *owner_namespace,
+                                         const char *owner_name, const char *owner_uid);
+
+/*
+ * The JSON merge patch that takes our marks off an object (deletionPolicy Orphan): the
+ * managed-by label when it is ours, the phase4.io/name and phase4.io/generation labels, the
+ * owner and owner-uid annotations, with metadata.uid as a precondition (uid NULL or "": none).
+ * Only what live carries of them is named (live NULL: all). Caller frees.
+ */
+char *p4_applyset_unmark_patch(const cJSON *live, const char *uid);
 
 #endif

@@ -122,6 +122,30 @@ struct p4_applyset_opts {
      * operator may not list is left out and counted (result.sweep_skipped).
      */
     bool sweep;
+    /*
+     * The resource's metadata.uid, put on every object as the owner-uid mark (applymark.h).
+     * An existing object marked with our name and another uid, or with our name and no uid
+     * while previous does not list it, is an older resource's: step 2 stops with
+     * AdoptionRequired unless adopt is set, and then takes it over (result.adopted). The prune
+     * and the sweep leave objects of another uid alone. NULL or "": marks without uid.
+     */
+    const char *owner_uid;
+    bool adopt;
+    /*
+     * Uninstall (with prune_only and no objects: everything previous lists goes). Unlike a
+     * prune, a failure on one object does not stop the run: the object is left, counted and
+     * said (result.blocked), and the run goes on. Objects are taken in prune order, tier by
+     * tier (p4_applyset_uninstall_tier: what runs, then its ServiceAccounts, RBAC and
+     * policies, then CRDs and namespaces); a tier begins only once every object of the tiers
+     * before it is gone, otherwise the rest waits (result.remaining) for the next run. An
+     * object already terminating (a finalizer holds it) is not deleted again. CRDs are
+     * deleted only with delete_crds, otherwise kept (result.kept). With unmark (deletionPolicy
+     * Orphan) nothing is deleted: our marks are taken off each object (p4_applyset_unmark_patch).
+     * With sweep_stage_work, the sweep also finds the stage's own Jobs (phase4.io/purpose)
+     * carrying our uid, and sweep_also adds (apiVersion, kind, namespace) entries to list.
+     */
+    bool uninstall, unmark, delete_crds, sweep_stage_work;
+    const struct p4_inventory *sweep_also;
 };
 
 struct p4_applyset_result {
@@ -153,6 +177,13 @@ struct p4_applyset_result {
     int pruned, prune_skipped;   /* deleted.n and skipped.n */
     int swept;                   /* opts.sweep: prune entries found by their marks alone */
     int sweep_skipped;           /* opts.sweep: kinds the operator may not list (403) */
+    int adopted;                 /* opts.adopt: objects of an older resource taken over */
+    /* opts.uninstall: */
+    int unmarked, kept;          /* marks taken off (unmark); CRDs kept (no delete_crds) */
+    struct p4_inventory remaining; /* still there: terminating, refused, or waiting for the
+                                      tier before them, in prune order */
+    struct p4_error blocked;      /* code 0, or why the first of remaining is stuck (reason
+                                     static or valid during cb) */
 };
 /* res and everything it points to are valid during the call only (copy what you keep). */
 typedef void (*p4_applyset_cb)(const struct p4_applyset_result *res, void *data);

@@ -13,6 +13,7 @@
 #include "phase4/core/text.h"
 #include "phase4/core/timefmt.h"
 #include "phase4/reconciler/approval.h"
+#include "phase4/reconciler/finalizer.h"
 #include "phase4/reconciler/stage.h"
 #include "policy.h"
 #include "verdict.h"
@@ -738,6 +739,50 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
     return st;
 }
 
+cJSON *p4_reconciler_deleting_status(const cJSON *obj, const struct p4_finalize_result *fr,
+                                     const char *deadline, const char *now, cJSON *events)
+{
+    const cJSON *cur = p4_json_get(obj, "status");
+    cJSON *st = cJSON_IsObject(cur) ? cJSON_Duplicate(cur, 1) : cJSON_CreateObject();
+    cJSON *conds = cJSON_GetObjectItemCaseSensitive(st, "conditions");
+    const cJSON *old_conds = p4_json_get(cur, "conditions");
+    const cJSON *was_blocked = find_condition(old_conds, "DeletionBlocked");
+    const char *policy = p4_json_str(obj, "spec.deletionPolicy");
+    int64_t generation = 0;
+    char msg[P4_FINALIZE_TEXT_MAX + 512], left[P4_FINALIZE_TEXT_MAX + 64] = "";
+
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
+    if (!cJSON_IsArray(conds)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(st, "conditions");
+        conds = cJSON_AddArrayToObject(st, "conditions");
+    }
+    if (policy == NULL || policy[0] == '\0')
+        policy = "Delete";
+    if (fr->remaining > 0)
+        p4_text_format(left, sizeof(left), "; %d object(s) remain: %s", fr->remaining, fr->left);
+    p4_text_format(msg, sizeof(msg),
+                   "being deleted (deletionPolicy %s): %s so far %d%s; the finalizer is released "
+                   "when that is done, or at %s (spec.deletionTimeout) at the latest",
+                   policy,
+                   strcmp(policy, "Orphan") == 0 ? "ownership marks taken off" : "deleted",
+                   strcmp(policy, "Orphan") == 0 ? fr->orphaned : fr->deleted, left, deadline);
+    set_condition(conds, "Ready", "False", "Deleting", msg, generation, now);
+    set_condition(conds, "Reconciling", "True", "Deleting", msg, generation, now);
+    remove_condition(conds, "Stalled");
+    if (!p4_text_eq(p4_json_str(find_condition(old_conds, "Reconciling"), "reason"), "Deleting"))
+        add_event(events, "Normal", "Uninstalling", msg);
+    if (fr->blocked_reason[0]) {
+        set_condition(conds, "DeletionBlocked", "True", fr->blocked_reason, fr->blocked_message,
+                      generation, now);
+        if (!p4_text_eq(p4_json_str(was_blocked, "reason"), fr->blocked_reason) ||
+            !p4_text_eq(p4_json_str(was_blocked, "status"), "True"))
+            add_event(events, "Warning", "DeletionBlocked", fr->blocked_message);
+    } else {
+        remove_condition(conds, "DeletionBlocked");
+    }
+    return st;
+}
+
 struct write_ctx {
     struct p4_controller *ctl;
     struct p4_reconciler *r;
@@ -1220,6 +1265,128 @@ static void notify(struct p4_reconciler *r, const char *key, const cJSON *obj, c
     p4_notifier_sync(r->notifier, key, obj);
 }
 
+/* ---- the deletion finalizer (finalizer.h) ---- */
+
+static void finalized_all(struct p4_reconciler *r, const char *key)
+{
+    for (int i = 0; i < P4_STAGE_COUNT; i++) {
+        if (r->stages[i] && r->stages[i]->finalized)
+            r->stages[i]->finalized(r->stage_ctx[i], key);
+    }
+}
+
+struct finalizer_ctx {
+    struct p4_controller *ctl;
+    struct p4_reconciler *r;
+    char *key;
+    cJSON *about;  /* the resource, for the Event (NULL when adding) */
+    char *type, *reason, *message;
+};
+
+static void on_finalizer_patched(struct p4_kube_result *res, void *data)
+{
+    struct finalizer_ctx *f = data;
+    int rc = 0;
+
+    if (res->rc == 0 || (f->about && res->rc == P4_ERR_NOTFOUND)) {
+        if (f->about) { /* released: what was done is told once, and the stage forgets it */
+            p4_events_emit(f->r->events, f->about, f->type, f->reason, f->message);
+            finalized_all(f->r, f->key);
+        }
+    } else if (res->rc != P4_ERR_CANCELED && res->rc != P4_ERR_NOTFOUND) {
+        p4_log(P4_LOG_WARN, f->about ? "cannot remove the finalizer, will retry"
+                                     : "cannot add the finalizer, will retry",
+               "key", f->key, "error", res->err.message, P4_LOG_END);
+        rc = res->rc;
+    }
+    p4_controller_done(f->ctl, f->key, rc, 0);
+    free(f->key);
+    cJSON_Delete(f->about);
+    free(f->type);
+    free(f->reason);
+    free(f->message);
+    free(f);
+}
+
+/* PATCH obj (ens/ename) with a JSON patch (taken over); ends key's reconcile. */
+static void patch_finalizer(struct p4_reconciler *r, struct p4_controller *c, const char *key,
+                            const char *ens, const char *ename, char *patch,
+                            struct finalizer_ctx *f)
+{
+    char path[1024];
+
+    f->ctl = c;
+    f->r = r;
+    f->key = p4_strdup(key);
+    (void)snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s", P4_API_GROUP,
+                   P4_API_VERSION, ens, P4_RESOURCE, ename);
+    if (patch == NULL || p4_kube_request(r->kube, "PATCH", path, "application/json-patch+json",
+                                         patch, strlen(patch), on_finalizer_patched, f) != 0) {
+        struct p4_kube_result res = {.rc = P4_ERR_INTERNAL};
+        p4_error_set(&res.err, P4_ERR_INTERNAL, "cannot send the patch");
+        on_finalizer_patched(&res, f);
+    }
+    free(patch);
+}
+
+/*
+ * A resource being deleted: every stage forgets it; the stage that can undo its work
+ * (finalize) does, and its progress is the status; the finalizer goes once that is done or
+ * spec.deletionTimeout has passed, with one Event saying what was done or left.
+ */
+static void reconcile_deletion(struct p4_reconciler *r, struct p4_controller *c, const char *key,
+                               const cJSON *obj, const char *ens, const char *ename)
+{
+    struct p4_finalize_result fr = {.done = true};
+    const struct p4_stage_ops *ops = NULL;
+    uint64_t left_ms = p4_finalizer_left_ms(obj, time(NULL));
+    char now[32], deadline[32];
+    cJSON *desired, *events;
+    int64_t since_us = 0;
+    int i;
+
+    forget_all(r, key);
+    if (!p4_finalizer_has(obj)) {
+        finalized_all(r, key);
+        p4_controller_done(c, key, 0, 0);
+        return;
+    }
+    for (i = 0; i < P4_STAGE_COUNT && ops == NULL; i++)
+        if (r->stages[i] && r->stages[i]->finalize)
+            ops = r->stages[i];
+    if (ops && ops->finalize(r->stage_ctx[i - 1], key, obj, &fr) != 0) {
+        p4_controller_done(c, key, P4_ERR_INVALID, 0);
+        return;
+    }
+    if (fr.done || left_ms == 0) {
+        struct finalizer_ctx *f = p4_calloc(1, sizeof(*f));
+        const char *type, *reason;
+        char message[P4_ERROR_MESSAGE_MAX + 2 * P4_FINALIZE_TEXT_MAX];
+        p4_finalizer_final_event(obj, &fr, !fr.done, &type, &reason, message, sizeof(message));
+        f->about = p4_json_need(cJSON_Duplicate(obj, 1));
+        f->type = p4_strdup(type);
+        f->reason = p4_strdup(reason);
+        f->message = p4_strdup(message);
+        patch_finalizer(r, c, key, ens, ename, p4_finalizer_remove_patch(obj), f);
+        return;
+    }
+    p4_timefmt_format(time(NULL), now, sizeof(now));
+    (void)p4_timefmt_parse(p4_json_str(obj, "metadata.deletionTimestamp"), &since_us);
+    p4_timefmt_format((time_t)(since_us / 1000000 + (int64_t)(p4_finalizer_timeout_ms(obj) / 1000)),
+                      deadline, sizeof(deadline));
+    events = cJSON_CreateArray();
+    desired = p4_reconciler_deleting_status(obj, &fr, deadline, now, events);
+    p4_controller_enqueue_after(c, key, left_ms); /* the timeout comes whatever happens */
+    if (cJSON_Compare(desired, p4_json_get(obj, "status"), 1)) {
+        cJSON_Delete(desired);
+        cJSON_Delete(events);
+        p4_controller_done(c, key, 0, 0);
+        return;
+    }
+    write_status(r, c, key, ens, ename, p4_json_str(obj, "metadata.resourceVersion"), desired,
+                 events, NULL);
+}
+
 void p4_reconcile(struct p4_controller *c, const char *key, void *data)
 {
     struct p4_reconciler *r = data;
@@ -1235,11 +1402,12 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     int64_t generation = 0;
     cJSON *view;
 
-    if (obj == NULL || p4_json_get(obj, "metadata.deletionTimestamp") != NULL) {
-        const struct p4_informer_unreadable *u =
-            obj == NULL ? p4_informer_unreadable(r->resources, key) : NULL;
+    if (obj == NULL) {
+        const struct p4_informer_unreadable *u = p4_informer_unreadable(r->resources, key);
 
         forget_all(r, key);
+        if (u == NULL)
+            finalized_all(r, key); /* gone */
         if (u != NULL)
             write_unreadable(r, c, key, u);
         else
@@ -1252,6 +1420,15 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     if (ns == NULL || name == NULL || p4_kube_escape(ns, ens, sizeof(ens)) != 0 ||
         p4_kube_escape(name, ename, sizeof(ename)) != 0) {
         p4_controller_done(c, key, 0, 0);
+        return;
+    }
+    if (p4_json_get(obj, "metadata.deletionTimestamp") != NULL) {
+        reconcile_deletion(r, c, key, obj, ens, ename);
+        return;
+    }
+    if (!p4_finalizer_has(obj)) { /* before anything can be applied for it */
+        patch_finalizer(r, c, key, ens, ename, p4_finalizer_add_patch(obj),
+                        p4_calloc(1, sizeof(struct finalizer_ctx)));
         return;
     }
     memset(res, 0, sizeof(res));

@@ -266,6 +266,8 @@ const struct p4_stage_ops p4_kube_stage_ops = {
     .suspend = p4_stagerunner_suspend_op,
     .retry = p4_stagerunner_retry_op,
     .metrics = metrics,
+    .finalize = p4_kstage_finalize,
+    .finalized = p4_kstage_finalized,
 };
 
 struct p4_kube_stage *p4_kube_stage_new(uv_loop_t *loop, const struct p4_kube_stage_config *cfg)
@@ -292,6 +294,7 @@ struct p4_kube_stage *p4_kube_stage_new(uv_loop_t *loop, const struct p4_kube_st
                                     .tenancy = cfg->tenancy};
     p4_stagerunner_init(&k->sr);
     p4_strmap_init(&k->ns);
+    p4_strmap_init(&k->uninstalls);
     return k;
 }
 
@@ -303,6 +306,7 @@ void p4_kube_stage_free(struct p4_kube_stage *k)
     if (k == NULL)
         return;
     p4_stagerunner_close(&k->sr); /* each run leaves its namespace */
+    p4_kstage_uninstalls_free(k);
     while ((e = p4_strmap_next(&k->ns, &pos)) != NULL)
         p4_kstage_nswatch_free(e->value);
     p4_strmap_close(&k->ns);

@@ -16,6 +16,7 @@
  *                namespace's pods, EndpointSlices and Warning Events, and the routing of an
  *                event to the resources it concerns.
  *   drift.c      objects changed or deleted by hand: noticed, applied again, reported.
+ *   uninstall.c  what was applied, removed (or unmarked) when the resource is deleted.
  *
  * Functions here are p4_kstage_*. Those that take neither a run nor the stage are pure: they
  * decide from their arguments alone (borrowed for the call), allocate nothing unless they say
@@ -71,7 +72,8 @@ struct p4_kube_stage {
     struct p4_kube_stage_config cfg;
     struct p4_informer *inf[W_COUNT];
     bool watching;
-    struct p4_strmap ns; /* namespace → struct nswatch */
+    struct p4_strmap ns;         /* namespace → struct nswatch */
+    struct p4_strmap uninstalls; /* key → its uninstall (uninstall.c), while being deleted */
 };
 
 /* An attempt's scratch state. */
@@ -427,5 +429,31 @@ bool p4_kstage_drift_message(const struct p4_applyset_result *res, bool again, i
  * a new attempt (true: nothing more to do on this poll).
  */
 bool p4_kstage_drift_poll(struct run *r, const cJSON *obj);
+
+/* ---- uninstall.c ---- */
+
+/* spec.deletionPolicy. */
+enum p4_kstage_policy { P4_POLICY_DELETE, P4_POLICY_ORPHAN, P4_POLICY_DELETE_CRDS };
+/* obj's spec.deletionPolicy (Delete when absent or unknown). */
+enum p4_kstage_policy p4_kstage_deletion_policy(const cJSON *obj);
+const char *p4_kstage_policy_name(enum p4_kstage_policy p);
+/* How long an uninstall waits before its pass-th pass again: 0.5 s doubling, at most 5 s. */
+uint64_t p4_kstage_uninstall_backoff(int pass);
+/* inv as "Kind ns/name, Kind name, ..." in buf (size bytes), cut with "and N more". */
+void p4_kstage_list_entries(const struct p4_inventory *inv, char *buf, size_t size);
+/*
+ * Whether item (of kind, listed in a namespace the resource made) keeps that namespace from
+ * being deleted: not ours by our marks (owner, and uid or none), not going already, and not what
+ * every namespace has (the kube-root-ca.crt ConfigMap, the default ServiceAccount and its token
+ * Secret); a Pod or Job with an owner is judged by its owner.
+ */
+bool p4_kstage_ns_foreign(const char *kind, const cJSON *item, const char *owner_ns,
+                          const char *owner_name, const char *owner_uid);
+/* stage.h's finalize and finalized (ctx the stage). */
+int p4_kstage_finalize(void *ctx, const char *key, const cJSON *obj,
+                       struct p4_finalize_result *out);
+void p4_kstage_finalized(void *ctx, const char *key);
+/* Drop every uninstall (the stage closing). */
+void p4_kstage_uninstalls_free(struct p4_kube_stage *k);
 
 #endif

@@ -11,7 +11,9 @@
  * (Validation, today) shows as not available once the one before it passed.
  * A resource the informer cannot parse gets a status saying so, written by
  * name from what the informer read of it (P4_REASON_UNREADABLE), and its
- * stages forget it, as they forget a deleted one.
+ * stages forget it, as they forget a deleted one. Every resource gets the
+ * deletion finalizer (finalizer.h) before any stage runs for it; one being
+ * deleted is uninstalled by the stage that has finalize (stage.h).
  */
 #ifndef PHASE4_RECONCILER_H
 #define PHASE4_RECONCILER_H
@@ -83,6 +85,17 @@ cJSON *p4_reconciler_refused_status(const cJSON *obj, const struct p4_error *why
  */
 cJSON *p4_reconciler_suspended_status(const cJSON *obj, bool suspending, const char *now,
                                       cJSON *events);
+
+/*
+ * The status of a resource being deleted while its finalizer waits (pure; for tests): Ready
+ * False and Reconciling True, both with reason Deleting and a message saying the policy, what
+ * was done so far, what remains (fr) and the deadline (an RFC 3339 time); a DeletionBlocked
+ * condition (True, fr's blocked reason and message) while something does not go. Events: a
+ * Normal Uninstalling when the deletion begins, a Warning DeletionBlocked when what is stuck
+ * changes. Returns a new status object the caller frees.
+ */
+cJSON *p4_reconciler_deleting_status(const cJSON *obj, const struct p4_finalize_result *fr,
+                                     const char *deadline, const char *now, cJSON *events);
 
 /* The reason of a resource the operator cannot parse (Ready, Reconciling and Stalled). */
 #define P4_REASON_UNREADABLE "ResourceUnreadable"

@@ -7,6 +7,9 @@
  * it is already checking, it does nothing. poll() is called on every
  * reconcile of the resource to advance it; result() says where the stage
  * stands; forget() drops the resource's state (deleted, suspended). A stage
+ * that can undo what it did (Kubernetes: what it applied) has finalize(),
+ * which the reconciler calls while a resource it holds a finalizer on is
+ * being deleted (docs/architecture.md, "Deleting a resource"). A stage
  * keeps its own per-resource state, keyed by the resource's key and
  * generation, reports each gate in gates[], and tells the reconciler when a
  * result changed through the callback it was built with. suspend() stops a run at a safe point
@@ -69,6 +72,23 @@ struct p4_stage_result {
 /* Free what a result owns (gates, status); the struct itself is the caller's. */
 void p4_stage_result_close(struct p4_stage_result *r);
 
+/* What a stage's uninstall of one resource being deleted has done (finalize()). */
+#define P4_FINALIZE_TEXT_MAX 1024
+struct p4_finalize_result {
+    bool done;     /* nothing more will be done: the finalizer may go */
+    int deleted;   /* objects deleted (the created namespace included) */
+    int not_ours;  /* left alone: another owner, or another resource of the same name */
+    int orphaned;  /* objects whose ownership marks were taken off (deletionPolicy Orphan) */
+    int kept;      /* kept on purpose: CRDs without DeleteCRDs, a namespace not known empty */
+    int remaining; /* objects still there (being deleted, refused, or waiting for others) */
+    char left[P4_FINALIZE_TEXT_MAX];     /* what is still there, "Deployment a/b, ..." (cut) */
+    char kept_why[P4_FINALIZE_TEXT_MAX]; /* why the namespace was kept, or "" */
+    /* Why the first of what remains does not go (an object held by another finalizer, a delete
+       the API server refuses): reason "" when nothing is stuck. */
+    char blocked_reason[64];
+    char blocked_message[P4_ERROR_MESSAGE_MAX];
+};
+
 struct p4_stage_ops {
     const char *name;      /* "Docker" */
     const char *condition; /* "DockerReady" */
@@ -90,6 +110,15 @@ struct p4_stage_ops {
     int (*retry)(void *ctx, const char *key);
     /* Append the stage's own /metrics series (Prometheus text) to out. */
     void (*metrics)(void *ctx, struct p4_buf *out);
+    /*
+     * Optional. obj (borrowed) is being deleted: begin (on the first call) or go on undoing
+     * what the stage did for it, and say where that stands in *out (zeroed by the stage). The
+     * work runs on the loop; the changed callback tells when *out would say something new.
+     * 0, or an error when it cannot even begin (the reconciler retries).
+     */
+    int (*finalize)(void *ctx, const char *key, const cJSON *obj, struct p4_finalize_result *out);
+    /* Optional, with finalize: the finalizer is gone; drop what finalize kept for key. */
+    void (*finalized)(void *ctx, const char *key);
 };
 
 /* How a stage is doing, for /metrics. */

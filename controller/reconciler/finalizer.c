@@ -60,7 +60,8 @@ char *p4_finalizer_add_patch(const cJSON *obj)
     list = p4_json_need(cJSON_AddArrayToObject(op, "value"));
     cJSON_ArrayForEach(f, p4_json_get(obj, "metadata.finalizers")) {
         if (cJSON_IsString(f))
-            p4_json_need_ok(cJSON_AddItemToArray(list, p4_json_need(cJSON_CreateString(f->valuestring))));
+            p4_json_need_ok(
+                cJSON_AddItemToArray(list, p4_json_need(cJSON_CreateString(f->valuestring))));
     }
     p4_json_need_ok(cJSON_AddItemToArray(list, p4_json_need(cJSON_CreateString(P4_FINALIZER))));
     p4_json_need_ok(cJSON_AddItemToArray(patch, op));
@@ -104,9 +105,8 @@ uint64_t p4_finalizer_left_ms(const cJSON *obj, time_t now)
     return until_us > now_us ? (uint64_t)((until_us - now_us + 999) / 1000) : 0;
 }
 
-void p4_finalizer_final_event(const cJSON *obj, const struct p4_finalize_result *fr,
-                              bool timed_out, const char **type, const char **reason,
-                              char *message, size_t size)
+void p4_finalizer_final_event(const cJSON *obj, const struct p4_finalize_result *fr, bool timed_out,
+                              const char **type, const char **reason, char *message, size_t size)
 {
     const char *policy = p4_json_str(obj, "spec.deletionPolicy");
     char kept[P4_FINALIZE_TEXT_MAX + 64] = "", blocked[P4_ERROR_MESSAGE_MAX + 16] = "";
@@ -121,11 +121,11 @@ void p4_finalizer_final_event(const cJSON *obj, const struct p4_finalize_result 
         const char *t = p4_json_str(obj, "spec.deletionTimeout");
         char why[160];
         if (timed_out)
-            (void)snprintf(why, sizeof(why), "spec.deletionTimeout (%.32s) passed",
-                           t ? t : "5m");
+            (void)snprintf(why, sizeof(why), "spec.deletionTimeout (%.32s) passed", t ? t : "5m");
         else
-            (void)snprintf(why, sizeof(why), "the resource's namespace is being deleted, so "
-                                             "what could not be removed at once was left");
+            (void)snprintf(why, sizeof(why),
+                           "the resource's namespace is being deleted, so "
+                           "what could not be removed at once was left");
         *type = "Warning";
         *reason = timed_out ? "UninstallTimedOut" : "UninstallIncomplete";
         p4_text_format(message, size,

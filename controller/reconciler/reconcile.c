@@ -761,9 +761,10 @@ cJSON *p4_reconciler_deleting_status(const cJSON *obj, const struct p4_finalize_
     if (fr->remaining > 0)
         p4_text_format(left, sizeof(left), "; %d object(s) remain: %s", fr->remaining, fr->left);
     p4_text_format(msg, sizeof(msg),
-                   "being deleted (deletionPolicy %s): %s so far %d%s; the finalizer is released "
-                   "when that is done, or at %s (spec.deletionTimeout) at the latest",
-                   policy,
+                   "Generation %" PRId64 ": being deleted (deletionPolicy %s): %s so far %d%s; "
+                   "the finalizer is released when that is done, or at %s "
+                   "(spec.deletionTimeout) at the latest",
+                   generation, policy,
                    strcmp(policy, "Orphan") == 0 ? "ownership marks taken off" : "deleted",
                    strcmp(policy, "Orphan") == 0 ? fr->orphaned : fr->deleted, left, deadline);
     set_condition(conds, "Ready", "False", "Deleting", msg, generation, now);
@@ -1279,7 +1280,7 @@ struct finalizer_ctx {
     struct p4_controller *ctl;
     struct p4_reconciler *r;
     char *key;
-    cJSON *about;  /* the resource, for the Event (NULL when adding) */
+    cJSON *about; /* the resource, for the Event (NULL when adding) */
     char *type, *reason, *message;
 };
 
@@ -1294,8 +1295,9 @@ static void on_finalizer_patched(struct p4_kube_result *res, void *data)
             finalized_all(f->r, f->key);
         }
     } else if (res->rc != P4_ERR_CANCELED && res->rc != P4_ERR_NOTFOUND) {
-        p4_log(P4_LOG_WARN, f->about ? "cannot remove the finalizer, will retry"
-                                     : "cannot add the finalizer, will retry",
+        p4_log(P4_LOG_WARN,
+               f->about ? "cannot remove the finalizer, will retry"
+                        : "cannot add the finalizer, will retry",
                "key", f->key, "error", res->err.message, P4_LOG_END);
         rc = res->rc;
     }

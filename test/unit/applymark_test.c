@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h> /* after the four it needs */
@@ -150,6 +151,122 @@ static void ownership_is_the_exact_annotation(void **state)
     cJSON_Delete(ours);
 }
 
+/* ---- the owner's uid ---- */
+
+static void uid_mark_is_added_only_when_known(void **state)
+{
+    cJSON *o = test_json("{'metadata':{'name':'c'}}");
+
+    (void)state;
+    assert_int_equal(p4_applyset_mark(o, "shop", "web", 3), 0);
+    assert_int_equal(p4_applyset_mark_uid(o, ""), 0);
+    assert_null(p4_json_str(
+        p4_json_child(p4_json_get(o, "metadata.annotations"), "phase4.io/owner-uid"), NULL));
+    assert_int_equal(p4_applyset_mark_uid(o, "u-1"), 0);
+    assert_string_equal(
+        p4_json_str(p4_json_child(p4_json_get(o, "metadata.annotations"), "phase4.io/owner-uid"),
+                    NULL),
+        "u-1");
+    assert_int_equal(p4_applyset_mark_uid(NULL, "u-1"), P4_ERR_INVAL);
+    cJSON_Delete(o);
+    o = test_json("[]");
+    assert_int_equal(p4_applyset_mark_uid(o, "u-1"), P4_ERR_INVAL);
+    cJSON_Delete(o);
+}
+
+static void claim_tells_this_resource_from_an_older_one(void **state)
+{
+    static const struct {
+        const char *json, *uid;
+        enum p4_applyset_claim want;
+    } cases[] = {
+        {"{'metadata':{'annotations':{'phase4.io/owner':'shop/web','phase4.io/owner-uid':'u1'}}}",
+         "u1", P4_CLAIM_OURS},
+        {"{'metadata':{'annotations':{'phase4.io/owner':'shop/web','phase4.io/owner-uid':'u0'}}}",
+         "u1", P4_CLAIM_OTHER_UID},
+        {"{'metadata':{'annotations':{'phase4.io/owner':'shop/web'}}}", "u1", P4_CLAIM_NO_UID},
+        {"{'metadata':{'annotations':{'phase4.io/owner':'shop/web','phase4.io/owner-uid':''}}}",
+         "u1", P4_CLAIM_NO_UID},
+        {"{'metadata':{'annotations':{'phase4.io/owner':'shop/web','phase4.io/owner-uid':7}}}",
+         "u1", P4_CLAIM_NO_UID},
+        /* Our uid is not known: any mark of our name is ours, as before uids. */
+        {"{'metadata':{'annotations':{'phase4.io/owner':'shop/web','phase4.io/owner-uid':'u0'}}}",
+         "", P4_CLAIM_OURS},
+        {"{'metadata':{'annotations':{'phase4.io/owner':'shop/web'}}}", NULL, P4_CLAIM_OURS},
+        /* Another name is never ours, whatever the uid says. */
+        {"{'metadata':{'annotations':{'phase4.io/owner':'shop/api','phase4.io/owner-uid':'u1'}}}",
+         "u1", P4_CLAIM_NONE},
+        {"{'metadata':{'annotations':{'phase4.io/owner-uid':'u1'}}}", "u1", P4_CLAIM_NONE},
+        {"{'metadata':{}}", "u1", P4_CLAIM_NONE},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cJSON *o = test_json(cases[i].json);
+        if (p4_applyset_claim(o, "shop", "web", cases[i].uid) != cases[i].want)
+            fail_msg("case %zu: claim %d, want %d", i,
+                     (int)p4_applyset_claim(o, "shop", "web", cases[i].uid), (int)cases[i].want);
+        cJSON_Delete(o);
+    }
+    assert_int_equal(p4_applyset_claim(NULL, "shop", "web", "u1"), P4_CLAIM_NONE);
+}
+
+static void unmark_patch_names_only_our_marks(void **state)
+{
+    cJSON *live =
+        test_json("{'metadata':{'labels':{'app.kubernetes.io/managed-by':'phase4-operator',"
+                  "'phase4.io/name':'web','phase4.io/generation':'2','app':'web'},"
+                  "'annotations':{'phase4.io/owner':'shop/web','phase4.io/owner-uid':"
+                  "'u1','note':'x'}}}");
+    cJSON *helm =
+        test_json("{'metadata':{'labels':{'app.kubernetes.io/managed-by':'Helm',"
+                  "'phase4.io/name':'web'},'annotations':{'phase4.io/owner':'shop/web'}}}");
+    char *text;
+    cJSON *patch;
+
+    (void)state;
+    text = p4_applyset_unmark_patch(live, "u1");
+    patch = cJSON_Parse(text);
+    assert_non_null(patch);
+    assert_string_equal(p4_json_str(patch, "metadata.uid"), "u1");
+    assert_true(cJSON_IsNull(
+        p4_json_child(p4_json_get(patch, "metadata.labels"), "app.kubernetes.io/managed-by")));
+    assert_true(
+        cJSON_IsNull(p4_json_child(p4_json_get(patch, "metadata.labels"), "phase4.io/generation")));
+    assert_true(cJSON_IsNull(
+        p4_json_child(p4_json_get(patch, "metadata.annotations"), "phase4.io/owner-uid")));
+    /* What is not ours is not named, so the merge patch keeps it. */
+    assert_null(p4_json_child(p4_json_get(patch, "metadata.labels"), "app"));
+    assert_null(p4_json_child(p4_json_get(patch, "metadata.annotations"), "note"));
+    cJSON_Delete(patch);
+    free(text);
+
+    /* A chart's own managed-by stays; marks it does not carry are not named. */
+    text = p4_applyset_unmark_patch(helm, NULL);
+    patch = cJSON_Parse(text);
+    assert_non_null(patch);
+    assert_null(p4_json_get(patch, "metadata.uid"));
+    assert_null(
+        p4_json_child(p4_json_get(patch, "metadata.labels"), "app.kubernetes.io/managed-by"));
+    assert_null(p4_json_child(p4_json_get(patch, "metadata.labels"), "phase4.io/generation"));
+    assert_true(
+        cJSON_IsNull(p4_json_child(p4_json_get(patch, "metadata.labels"), "phase4.io/name")));
+    assert_null(p4_json_child(p4_json_get(patch, "metadata.annotations"), "phase4.io/owner-uid"));
+    cJSON_Delete(patch);
+    free(text);
+
+    /* Without the live object every mark is named. */
+    text = p4_applyset_unmark_patch(NULL, "u1");
+    patch = cJSON_Parse(text);
+    assert_non_null(patch);
+    assert_int_equal(cJSON_GetArraySize(p4_json_get(patch, "metadata.labels")), 3);
+    assert_int_equal(cJSON_GetArraySize(p4_json_get(patch, "metadata.annotations")), 2);
+    cJSON_Delete(patch);
+    free(text);
+    cJSON_Delete(live);
+    cJSON_Delete(helm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +276,9 @@ int main(void)
         cmocka_unit_test(marks_replace_malformed_maps),
         cmocka_unit_test(marks_refuse_what_is_not_an_object),
         cmocka_unit_test(ownership_is_the_exact_annotation),
+        cmocka_unit_test(uid_mark_is_added_only_when_known),
+        cmocka_unit_test(claim_tells_this_resource_from_an_older_one),
+        cmocka_unit_test(unmark_patch_names_only_our_marks),
     };
 
     return cmocka_run_group_tests_name("applymark", tests, NULL, NULL);

@@ -386,10 +386,90 @@ static void cancel_while_a_request_is_in_flight(void **state)
     assert_int_equal(out.calls, 1);
 }
 
+/* ---- uninstall order and adoption ---- */
+
+static void uninstall_tiers_follow_prune_order(void **state)
+{
+    /* Apply order (inventory.h), one object per kind: their tiers in prune order (the reverse)
+       never go down, so a tier begins only after every object of the tiers before it. */
+    static const char *const kinds[][2] = {
+        {"scheduling.k8s.io/v1", "PriorityClass"},
+        {"v1", "Namespace"},
+        {"apiextensions.k8s.io/v1", "CustomResourceDefinition"},
+        {"networking.k8s.io/v1", "NetworkPolicy"},
+        {"v1", "ResourceQuota"},
+        {"v1", "LimitRange"},
+        {"policy/v1", "PodDisruptionBudget"},
+        {"v1", "ServiceAccount"},
+        {"rbac.authorization.k8s.io/v1", "ClusterRole"},
+        {"rbac.authorization.k8s.io/v1", "ClusterRoleBinding"},
+        {"rbac.authorization.k8s.io/v1", "Role"},
+        {"rbac.authorization.k8s.io/v1", "RoleBinding"},
+        {"v1", "Secret"},
+        {"v1", "ConfigMap"},
+        {"v1", "PersistentVolumeClaim"},
+        {"v1", "Service"},
+        {"apps/v1", "DaemonSet"},
+        {"apps/v1", "Deployment"},
+        {"apps/v1", "StatefulSet"},
+        {"batch/v1", "Job"},
+        {"networking.k8s.io/v1", "Ingress"},
+        {"admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"},
+        {"example.com/v1", "Widget"},
+    };
+    cJSON *objects = cJSON_CreateArray();
+    const cJSON *o;
+    struct p4_error err;
+    int last = -1;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        cJSON *obj = cJSON_CreateObject();
+        cJSON_AddStringToObject(obj, "apiVersion", kinds[i][0]);
+        cJSON_AddStringToObject(obj, "kind", kinds[i][1]);
+        cJSON_AddItemToArray(objects, obj);
+    }
+    assert_int_equal(p4_inventory_prune_order(objects, &err), 0);
+    cJSON_ArrayForEach(o, objects) {
+        int tier = p4_applyset_uninstall_tier(p4_json_str(o, "apiVersion"), p4_json_str(o, "kind"));
+        if (tier < last)
+            fail_msg("%s is tier %d after tier %d", p4_json_str(o, "kind"), tier, last);
+        last = tier;
+    }
+    cJSON_Delete(objects);
+    /* Workloads before their ServiceAccount and RBAC, which go before CRDs and namespaces. */
+    assert_int_equal(p4_applyset_uninstall_tier("apps/v1", "Deployment"), 0);
+    assert_int_equal(p4_applyset_uninstall_tier("v1", "ServiceAccount"), 1);
+    assert_int_equal(p4_applyset_uninstall_tier("rbac.authorization.k8s.io/v1", "ClusterRole"), 1);
+    assert_int_equal(
+        p4_applyset_uninstall_tier("apiextensions.k8s.io/v1", "CustomResourceDefinition"), 2);
+    /* Kinds are matched with their group: a custom ServiceAccount is not core's. */
+    assert_int_equal(p4_applyset_uninstall_tier("example.com/v1", "ServiceAccount"), 0);
+    assert_int_equal(p4_applyset_uninstall_tier(NULL, NULL), 0);
+}
+
+static void adoption_is_a_visible_choice(void **state)
+{
+    (void)state;
+    /* Not marked with our name: never adopted, whatever spec.adopt says (ObjectNotOwned). */
+    assert_int_equal(p4_applyset_adopt_decide(P4_CLAIM_NONE, true, true), ADOPT_NOT_OURS);
+    /* Ours by uid: applied as today. */
+    assert_int_equal(p4_applyset_adopt_decide(P4_CLAIM_OURS, false, false), ADOPT_OURS);
+    /* No uid mark but our own inventory lists it: ours from before uids (an upgrade). */
+    assert_int_equal(p4_applyset_adopt_decide(P4_CLAIM_NO_UID, true, false), ADOPT_OURS);
+    /* No uid mark and not ours on record, or another uid: an earlier resource's. */
+    assert_int_equal(p4_applyset_adopt_decide(P4_CLAIM_NO_UID, false, false), ADOPT_REFUSE);
+    assert_int_equal(p4_applyset_adopt_decide(P4_CLAIM_OTHER_UID, true, false), ADOPT_REFUSE);
+    assert_int_equal(p4_applyset_adopt_decide(P4_CLAIM_NO_UID, false, true), ADOPT_TAKE);
+    assert_int_equal(p4_applyset_adopt_decide(P4_CLAIM_OTHER_UID, false, true), ADOPT_TAKE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crd_readiness),
+        cmocka_unit_test(uninstall_tiers_follow_prune_order),
+        cmocka_unit_test(adoption_is_a_visible_choice),
         cmocka_unit_test(delete_body_has_background_and_uid),
         cmocka_unit_test(sweep_targets_are_kinds_and_namespaces_once),
         cmocka_unit_test(sweep_merge_adds_what_the_new_revision_lacks),

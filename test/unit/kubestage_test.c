@@ -1394,9 +1394,115 @@ static void record_is_on_record_when_status_lists_every_entry(void **state)
     cJSON_Delete(garbage);
 }
 
+/* ---- uninstall (uninstall.c) ---- */
+
+static void deletion_policy_defaults_to_delete(void **state)
+{
+    static const struct {
+        const char *json;
+        enum p4_kstage_policy want;
+    } cases[] = {
+        {"{'spec':{}}", P4_POLICY_DELETE},
+        {"{'spec':{'deletionPolicy':'Delete'}}", P4_POLICY_DELETE},
+        {"{'spec':{'deletionPolicy':'Orphan'}}", P4_POLICY_ORPHAN},
+        {"{'spec':{'deletionPolicy':'DeleteCRDs'}}", P4_POLICY_DELETE_CRDS},
+        {"{'spec':{'deletionPolicy':'orphan'}}", P4_POLICY_DELETE},
+        {"{'spec':{'deletionPolicy':7}}", P4_POLICY_DELETE},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cJSON *o = test_json(cases[i].json);
+        assert_int_equal(p4_kstage_deletion_policy(o), cases[i].want);
+        cJSON_Delete(o);
+    }
+    assert_string_equal(p4_kstage_policy_name(P4_POLICY_DELETE_CRDS), "DeleteCRDs");
+    assert_string_equal(p4_kstage_policy_name(P4_POLICY_ORPHAN), "Orphan");
+}
+
+static void uninstall_backoff_is_bounded(void **state)
+{
+    (void)state;
+    assert_true(p4_kstage_uninstall_backoff(0) >= 500);
+    assert_true(p4_kstage_uninstall_backoff(1) <= p4_kstage_uninstall_backoff(3));
+    assert_true(p4_kstage_uninstall_backoff(100) <= 5000);
+}
+
+static void what_remains_is_named_and_cut(void **state)
+{
+    char a1[] = "apps/v1", k1[] = "Deployment", n1[] = "shop", m1[] = "web";
+    char a2[] = "rbac.authorization.k8s.io/v1", k2[] = "ClusterRole", n2[] = "", m2[] = "web-read";
+    struct p4_inv_entry e[2] = {{a1, k1, n1, m1}, {a2, k2, n2, m2}};
+    struct p4_inventory inv = {e, 2};
+    char buf[256], small[40];
+
+    (void)state;
+    p4_kstage_list_entries(&inv, buf, sizeof(buf));
+    assert_string_equal(buf, "Deployment shop/web, ClusterRole web-read");
+    p4_kstage_list_entries(&inv, small, sizeof(small));
+    assert_string_equal(small, "Deployment shop/web and 1 more");
+    p4_kstage_list_entries(NULL, buf, sizeof(buf));
+    assert_string_equal(buf, "");
+}
+
+static void a_created_namespace_is_deleted_only_when_it_holds_nothing_else(void **state)
+{
+    static const struct {
+        const char *kind, *json;
+        bool foreign;
+    } cases[] = {
+        /* Ours (our uid, or our name without a uid: from before uids). */
+        {"ConfigMap",
+         "{'metadata':{'name':'c','annotations':{'phase4.io/owner':'shop/web',"
+         "'phase4.io/owner-uid':'u1'}}}",
+         false},
+        {"ConfigMap", "{'metadata':{'name':'c','annotations':{'phase4.io/owner':'shop/web'}}}",
+         false},
+        /* What every namespace has. */
+        {"ConfigMap", "{'metadata':{'name':'kube-root-ca.crt'}}", false},
+        {"ServiceAccount", "{'metadata':{'name':'default'}}", false},
+        {"Secret",
+         "{'type':'kubernetes.io/service-account-token','metadata':{'name':'default-token',"
+         "'annotations':{'kubernetes.io/service-account.name':'default'}}}",
+         false},
+        /* Going already, or owned by something judged in its own kind. */
+        {"Deployment", "{'metadata':{'name':'d','deletionTimestamp':'2024-01-01T00:00:00Z'}}",
+         false},
+        {"Pod", "{'metadata':{'name':'p','ownerReferences':[{'kind':'ReplicaSet'}]}}", false},
+        /* Someone else's: the namespace stays. */
+        {"ConfigMap", "{'metadata':{'name':'keep-me'}}", true},
+        {"ConfigMap", "{'metadata':{'name':'kube-root-ca.crt2'}}", true},
+        {"ServiceAccount", "{'metadata':{'name':'robot'}}", true},
+        {"Secret", "{'type':'Opaque','metadata':{'name':'db'}}", true},
+        {"Pod", "{'metadata':{'name':'bare'}}", true},
+        {"Phase4Deployment", "{'metadata':{'name':'other'}}", true},
+        /* An older resource of the same name made it: not ours. */
+        {"ConfigMap",
+         "{'metadata':{'name':'c','annotations':{'phase4.io/owner':'shop/web',"
+         "'phase4.io/owner-uid':'u0'}}}",
+         true},
+        /* Not an object, or nameless: nothing to name. */
+        {"ConfigMap", "[]", false},
+        {"ConfigMap", "{'metadata':{}}", false},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cJSON *o = test_json(cases[i].json);
+        if (p4_kstage_ns_foreign(cases[i].kind, o, "shop", "web", "u1") != cases[i].foreign)
+            fail_msg("case %zu (%s %s): foreign should be %d", i, cases[i].kind, cases[i].json,
+                     cases[i].foreign);
+        cJSON_Delete(o);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(deletion_policy_defaults_to_delete),
+        cmocka_unit_test(uninstall_backoff_is_bounded),
+        cmocka_unit_test(what_remains_is_named_and_cut),
+        cmocka_unit_test(a_created_namespace_is_deleted_only_when_it_holds_nothing_else),
         cmocka_unit_test(record_is_on_record_when_status_lists_every_entry),
         cmocka_unit_test(spec_is_read_with_defaults),
         cmocka_unit_test(spec_without_target_or_manifest_is_refused),

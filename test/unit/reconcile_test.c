@@ -1287,10 +1287,72 @@ static void history_add_update_cap(void **state)
     cJSON_Delete(obj);
 }
 
+/* A resource being deleted says so, what remains, what is stuck, and tells it once. */
+static void deleting_status_says_what_remains(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":2,\"deletionTimestamp\":\"" T1 "\"},"
+                       "\"spec\":{},\"status\":{\"observedGeneration\":2,\"conditions\":["
+                       "{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"Succeeded\","
+                       "\"message\":\"Generation 2: ok\",\"lastTransitionTime\":\"" T1 "\"},"
+                       "{\"type\":\"Stalled\",\"status\":\"True\",\"reason\":\"X\","
+                       "\"message\":\"m\",\"lastTransitionTime\":\"" T1 "\"}]}}");
+    struct p4_finalize_result fr = {.deleted = 2, .remaining = 1};
+    cJSON *events = cJSON_CreateArray(), *st;
+    const cJSON *c;
+
+    (void)state;
+    (void)snprintf(fr.left, sizeof(fr.left), "ConfigMap shop/held");
+    st = p4_reconciler_deleting_status(obj, &fr, T3, T2, events);
+    assert_condition(st, "Ready", "False", "Deleting", T2, 2);
+    assert_condition(st, "Reconciling", "True", "Deleting", T2, 2);
+    c = condition(st, "Reconciling");
+    assert_non_null(strstr(p4_json_str(c, "message"), "deleted so far 2; 1 object(s) remain: "
+                                                      "ConfigMap shop/held"));
+    assert_non_null(strstr(p4_json_str(c, "message"), T3));
+    assert_null(p4_json_get(st, "conditions.2")); /* Stalled is gone: the deletion goes on */
+    assert_int_equal(cJSON_GetArraySize(events), 1);
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(events, 0), "reason"), "Uninstalling");
+
+    /* Something is stuck: a condition and one Warning, not another Uninstalling. */
+    set_status(obj, st);
+    cJSON_Delete(events);
+    events = cJSON_CreateArray();
+    (void)snprintf(fr.blocked_reason, sizeof(fr.blocked_reason), "ObjectTerminating");
+    (void)snprintf(fr.blocked_message, sizeof(fr.blocked_message), "ConfigMap shop/held waits");
+    st = p4_reconciler_deleting_status(obj, &fr, T3, T2, events);
+    c = condition(st, "DeletionBlocked");
+    assert_string_equal(p4_json_str(c, "status"), "True");
+    assert_string_equal(p4_json_str(c, "reason"), "ObjectTerminating");
+    assert_int_equal(cJSON_GetArraySize(events), 1);
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(events, 0), "type"), "Warning");
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(events, 0), "reason"), "DeletionBlocked");
+
+    /* The same again tells nothing. */
+    set_status(obj, st);
+    cJSON_Delete(events);
+    events = cJSON_CreateArray();
+    st = p4_reconciler_deleting_status(obj, &fr, T3, T2, events);
+    assert_true(cJSON_Compare(st, p4_json_get(obj, "status"), 1));
+    assert_int_equal(cJSON_GetArraySize(events), 0);
+    cJSON_Delete(st);
+
+    /* Unstuck: the condition goes. */
+    fr.blocked_reason[0] = '\0';
+    st = p4_reconciler_deleting_status(obj, &fr, T3, T2, events);
+    c = NULL;
+    cJSON_ArrayForEach(c, p4_json_get(st, "conditions")) {
+        assert_false(strcmp(p4_json_str(c, "type"), "DeletionBlocked") == 0);
+    }
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    cJSON_Delete(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(first_reconcile_starts_docker_stage),
+        cmocka_unit_test(deleting_status_says_what_remains),
         cmocka_unit_test(desired_status_already_there_means_no_change),
         cmocka_unit_test(generation_bump_keeps_unchanged_transition_times),
         cmocka_unit_test(suspend_and_resume),

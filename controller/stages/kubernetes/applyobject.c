@@ -62,8 +62,8 @@ static void on_ns_got(struct p4_kube_result *res, void *data)
     /* There already: used as it is; one we made before uids were marked gets ours now, so
        that an uninstall knows it made it (a->previous lists what we applied: an upgrade). */
     if (res->rc == 0 && !(a->owner_uid && a->previous.n > 0 &&
-                          p4_applyset_claim(res->body, a->owner_ns, a->owner_name,
-                                            a->owner_uid) == P4_CLAIM_NO_UID)) {
+                          p4_applyset_claim(res->body, a->owner_ns, a->owner_name, a->owner_uid) ==
+                              P4_CLAIM_NO_UID)) {
         p4_applyset_go(a, APPLY_OBJECT, 0);
         return;
     }
@@ -258,8 +258,8 @@ enum p4_applyset_adopt p4_applyset_adopt_decide(enum p4_applyset_claim claim, bo
 
 int p4_applyset_adoption(const cJSON *live, const struct p4_inv_entry *e, struct p4_applyset *a)
 {
-    enum p4_applyset_claim claim = p4_applyset_claim(live, a->owner_ns, a->owner_name,
-                                                     a->owner_uid);
+    enum p4_applyset_claim claim =
+        p4_applyset_claim(live, a->owner_ns, a->owner_name, a->owner_uid);
     const char *had;
     char what[900], quoted[130];
 
@@ -274,9 +274,9 @@ int p4_applyset_adoption(const cJSON *live, const struct p4_inv_entry *e, struct
         break;
     }
     p4_applyset_describe(e, what, sizeof(what));
-    had = p4_json_str(p4_json_child(p4_json_get(live, "metadata.annotations"),
-                                    P4_APPLYSET_ANNOTATION_OWNER_UID),
-                      NULL);
+    had = p4_json_str(
+        p4_json_child(p4_json_get(live, "metadata.annotations"), P4_APPLYSET_ANNOTATION_OWNER_UID),
+        NULL);
     p4_applyset_fail(a, e, P4_ERR_EXISTS, "AdoptionRequired", P4_FAIL_CLUSTER,
                      "%s is marked as Phase4Deployment %s/%s's but was made by an earlier "
                      "resource of that name (%s%s), one deleted with deletionPolicy Orphan or "

@@ -139,8 +139,8 @@ static void terminating(struct p4_applyset *a, const cJSON *live)
     p4_applyset_describe(pruning(a), what, sizeof(what));
     cJSON_ArrayForEach(f, p4_json_get(live, "metadata.finalizers")) {
         if (cJSON_IsString(f) && used < sizeof(finalizers)) {
-            int n = snprintf(finalizers + used, sizeof(finalizers) - used, "%s%s",
-                             used ? ", " : "", f->valuestring);
+            int n = snprintf(finalizers + used, sizeof(finalizers) - used, "%s%s", used ? ", " : "",
+                             f->valuestring);
             used += n > 0 ? (size_t)n : 0;
         }
     }
@@ -221,8 +221,7 @@ static void on_prune_got(struct p4_kube_result *res, void *data)
         free(body);
         if (rc != 0)
             p4_applyset_fail(a, pruning(a), rc, NULL, P4_FAIL_TRANSIENT,
-                             "cannot take the marks off %s %s", pruning(a)->kind,
-                             pruning(a)->name);
+                             "cannot take the marks off %s %s", pruning(a)->kind, pruning(a)->name);
         return;
     }
     if (a->uninstall && p4_json_get(res->body, "metadata.deletionTimestamp")) {

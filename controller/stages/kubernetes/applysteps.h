@@ -87,8 +87,8 @@ struct p4_applyset {
     bool adopt, uninstall, unmark, delete_crds, sweep_stage_work;
     struct p4_inventory sweep_also;
     int adopted, unmarked, kept;
-    int min_left_tier;        /* uninstall: lowest tier of an entry still there (INT_MAX: none) */
-    struct p4_error blocked;  /* uninstall: the first entry left, and why */
+    int min_left_tier;       /* uninstall: lowest tier of an entry still there (INT_MAX: none) */
+    struct p4_error blocked; /* uninstall: the first entry left, and why */
     char blocked_reason[P4_DIAGNOSE_REASON_MAX];
     enum p4_applyset_step after_planned; /* the step p4_applyset_resume() goes to */
     /* APPLY_SWEEP: the kinds and namespaces to list (names unused), the one being listed, its

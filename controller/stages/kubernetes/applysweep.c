@@ -2,10 +2,10 @@
  * applysweep.c: APPLY_SWEEP (see applysteps.h): before a prune, the objects that carry this
  * resource's marks (applymark.h) are found by label, kind by kind, so that what a crash left off
  * every inventory is pruned too. The labels only select: an object joins the prune set when it
- * carries exactly our owner annotation (and our uid), is not a Helm hook (hooks.c applies those with our
- * marks and never prunes them) nor another stage's work (a smoke-test Job of the Validation
- * stage, labelled phase4.io/purpose) and the new inventory does not hold it, and the prune
- * (applyprune.c) reads it again and checks the annotation before it deletes it.
+ * carries exactly our owner annotation (and our uid), is not a Helm hook (hooks.c applies those
+ * with our marks and never prunes them) nor another stage's work (a smoke-test Job of the
+ * Validation stage, labelled phase4.io/purpose) and the new inventory does not hold it, and the
+ * prune (applyprune.c) reads it again and checks the annotation before it deletes it.
  */
 #include <stdio.h>
 #include <stdlib.h>

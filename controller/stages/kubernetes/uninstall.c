@@ -55,9 +55,9 @@ struct uninstall {
     int inflight; /* answers still due (the applyset counts as one) */
     bool gone;
     int passes;
-    size_t list_i;     /* U_NS_LIST: the kind being listed */
-    char *list_token;  /* its continue token */
-    char ns_uid[128];  /* the target namespace's uid, for the delete's precondition */
+    size_t list_i;    /* U_NS_LIST: the kind being listed */
+    char *list_token; /* its continue token */
+    char ns_uid[128]; /* the target namespace's uid, for the delete's precondition */
     struct p4_finalize_result out;
 };
 
@@ -111,14 +111,16 @@ void p4_kstage_list_entries(const struct p4_inventory *inv, char *buf, size_t si
         return;
     buf[0] = '\0';
     for (size_t i = 0; inv && i < inv->n; i++) {
-        char what[700], more[48];
+        char what[700], more[48], after[48] = "";
         int n;
         p4_text_format(what, sizeof(what), "%s %s%s%s", inv->items[i].kind,
                        inv->items[i].namespace_, inv->items[i].namespace_[0] ? "/" : "",
                        inv->items[i].name);
         (void)snprintf(more, sizeof(more), " and %zu more", inv->n - i);
+        if (i + 1 < inv->n)
+            (void)snprintf(after, sizeof(after), " and %zu more", inv->n - i - 1);
         /* Room for this one and, after it, the "and N more" of those after it. */
-        if (used + strlen(what) + 2 + (i + 1 < inv->n ? sizeof(more) : 0) >= size) {
+        if (used + strlen(what) + 2 + strlen(after) >= size) {
             if (used + strlen(more) < size)
                 (void)snprintf(buf + used, size - used, "%s", more);
             return;
@@ -229,8 +231,8 @@ static void finish(struct uninstall *u)
 {
     u->out.done = true;
     u->phase = U_DONE;
-    p4_log(P4_LOG_INFO, "uninstall done", "key", u->key, "policy",
-           p4_kstage_policy_name(u->policy), "remaining", u->out.left, P4_LOG_END);
+    p4_log(P4_LOG_INFO, "uninstall done", "key", u->key, "policy", p4_kstage_policy_name(u->policy),
+           "remaining", u->out.left, P4_LOG_END);
     notify(u);
 }
 
@@ -400,13 +402,12 @@ static void ns_delete(struct uninstall *u)
     int rc;
 
     ns_path(u, path, sizeof(path));
-    rc = path[0] ? p4_kube_request(u->kube, "DELETE", path, "application/json", body,
-                                   strlen(body), on_ns_deleted, u)
+    rc = path[0] ? p4_kube_request(u->kube, "DELETE", path, "application/json", body, strlen(body),
+                                   on_ns_deleted, u)
                  : P4_ERR_TOOBIG;
     free(body);
     if (rc != 0) {
-        keep_namespace(u, "namespace %s could not be deleted (%s)", u->target_ns,
-                       p4_strerror(rc));
+        keep_namespace(u, "namespace %s could not be deleted (%s)", u->target_ns, p4_strerror(rc));
         return;
     }
     u->inflight++;
@@ -629,8 +630,7 @@ static struct uninstall *begin(struct p4_kube_stage *k, const char *key, const c
     return u;
 }
 
-int p4_kstage_finalize(void *ctx, const char *key, const cJSON *obj,
-                       struct p4_finalize_result *out)
+int p4_kstage_finalize(void *ctx, const char *key, const cJSON *obj, struct p4_finalize_result *out)
 {
     struct p4_kube_stage *k = ctx;
     struct uninstall *u = p4_strmap_get(&k->uninstalls, key);

@@ -57,8 +57,7 @@ uint64_t p4_finalizer_left_ms(const cJSON *obj, time_t now);
  * objects left: the resource's namespace is being deleted) naming what was left. *type and
  * *reason are static; message gets one sentence (size bytes).
  */
-void p4_finalizer_final_event(const cJSON *obj, const struct p4_finalize_result *fr,
-                              bool timed_out, const char **type, const char **reason,
-                              char *message, size_t size);
+void p4_finalizer_final_event(const cJSON *obj, const struct p4_finalize_result *fr, bool timed_out,
+                              const char **type, const char **reason, char *message, size_t size);
 
 #endif

@@ -179,11 +179,11 @@ struct p4_applyset_result {
     int sweep_skipped;           /* opts.sweep: kinds the operator may not list (403) */
     int adopted;                 /* opts.adopt: objects of an older resource taken over */
     /* opts.uninstall: */
-    int unmarked, kept;          /* marks taken off (unmark); CRDs kept (no delete_crds) */
+    int unmarked, kept;            /* marks taken off (unmark); CRDs kept (no delete_crds) */
     struct p4_inventory remaining; /* still there: terminating, refused, or waiting for the
                                       tier before them, in prune order */
-    struct p4_error blocked;      /* code 0, or why the first of remaining is stuck (reason
-                                     static or valid during cb) */
+    struct p4_error blocked;       /* code 0, or why the first of remaining is stuck (reason
+                                      static or valid during cb) */
 };
 /* res and everything it points to are valid during the call only (copy what you keep). */
 typedef void (*p4_applyset_cb)(const struct p4_applyset_result *res, void *data);

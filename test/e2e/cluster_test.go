@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
@@ -34,6 +35,7 @@ func newNamespace(t testing.TB, ctx context.Context, prefix string) string {
 	}
 	t.Cleanup(func() {
 		_ = kube.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
+		releaseFinalizers(ns.Name)
 	})
 	// The ServiceAccount admission plugin needs the namespace's default account.
 	eventually(t, 30*time.Second, "default ServiceAccount in "+ns.Name, func() (bool, string, error) {
@@ -41,6 +43,32 @@ func newNamespace(t testing.TB, ctx context.Context, prefix string) string {
 		return err == nil, fmt.Sprint(err), nil
 	})
 	return ns.Name
+}
+
+// releaseFinalizers takes the operator's deletion finalizer off every Phase4Deployment left in
+// ns, as the README tells a user to once the operator is gone: a test's operator has stopped by
+// the time its namespace is deleted, and nothing would release them, so the namespace would
+// stay Terminating. It waits (briefly) until none is left, so that no later operator finds them.
+func releaseFinalizers(ns string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		list, err := dyn.Resource(p4dGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(list.Items) == 0 {
+			return
+		}
+		for _, item := range list.Items {
+			for i, f := range item.GetFinalizers() {
+				if f == "phase4.io/uninstall" {
+					patch := fmt.Sprintf(`[{"op":"test","path":"/metadata/finalizers/%d","value":"phase4.io/uninstall"},`+
+						`{"op":"remove","path":"/metadata/finalizers/%d"}]`, i, i)
+					_, _ = dyn.Resource(p4dGVR).Namespace(ns).Patch(ctx, item.GetName(), types.JSONPatchType,
+						[]byte(patch), metav1.PatchOptions{})
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func container(image string) corev1.Container {

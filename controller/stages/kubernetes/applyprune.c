@@ -18,11 +18,11 @@
 
 static bool kind_is(const char *api_version, const char *kind, const char *group, const char *k)
 {
-    const char *slash = strchr(api_version ? api_version : "", '/');
-    size_t glen = slash ? (size_t)(slash - api_version) : 0;
+    const char *api = api_version ? api_version : "";
+    const char *slash = strchr(api, '/');
+    size_t glen = slash ? (size_t)(slash - api) : 0;
 
-    return kind && strcmp(kind, k) == 0 && strlen(group) == glen &&
-           strncmp(api_version, group, glen) == 0;
+    return kind && strcmp(kind, k) == 0 && strlen(group) == glen && strncmp(api, group, glen) == 0;
 }
 
 int p4_applyset_uninstall_tier(const char *api_version, const char *kind)

@@ -276,19 +276,12 @@ static void report(struct p4_applyset *a)
     res.unmarked = a->unmarked;
     res.kept = a->kept;
     res.blocked = a->blocked;
-    if (a->fate) {
-        struct p4_inventory t = fated(a, FATE_TERMINATING), f = fated(a, FATE_FAILED),
-                            w = fated(a, FATE_WAITING);
-        res.remaining.n = t.n + f.n + w.n;
-        res.remaining.items = res.remaining.n ? p4_calloc(res.remaining.n, sizeof(*t.items)) : NULL;
-        /* In prune order, whatever their fate. */
-        for (size_t i = 0, n = 0; i < a->prune.n; i++)
+    if (a->fate) { /* in prune order, whatever their fate */
+        res.remaining.items = p4_calloc(a->prune.n ? a->prune.n : 1, sizeof(*a->prune.items));
+        for (size_t i = 0; i < a->prune.n; i++)
             if (a->fate[i] == FATE_TERMINATING || a->fate[i] == FATE_FAILED ||
                 a->fate[i] == FATE_WAITING)
-                res.remaining.items[n++] = a->prune.items[i];
-        free(t.items);
-        free(f.items);
-        free(w.items);
+                res.remaining.items[res.remaining.n++] = a->prune.items[i];
     }
     if (a->failed) {
         res.kind = a->failed->kind;

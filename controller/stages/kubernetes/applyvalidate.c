@@ -80,8 +80,7 @@ void p4_applyset_validate(struct p4_applyset *a)
     if (a->sweep && !a->no_prune) {
         /* What the new inventory and opts.sweep_also hold, as one view (entries borrowed). */
         struct p4_inventory also = {NULL, 0};
-        if (a->inv.n + a->sweep_also.n > 0)
-            also.items = p4_calloc(a->inv.n + a->sweep_also.n, sizeof(*also.items));
+        also.items = p4_calloc(a->inv.n + a->sweep_also.n + 1, sizeof(*also.items));
         for (size_t i = 0; i < a->inv.n; i++)
             also.items[also.n++] = a->inv.items[i];
         for (size_t i = 0; i < a->sweep_also.n; i++)

@@ -211,6 +211,26 @@ static void claim_tells_this_resource_from_an_older_one(void **state)
     assert_int_equal(p4_applyset_claim(NULL, "shop", "web", "u1"), P4_CLAIM_NONE);
 }
 
+static void only_an_object_newer_than_the_resource_can_be_ours_without_uid(void **state)
+{
+    cJSON *newer = test_json("{'metadata':{'creationTimestamp':'2024-05-01T12:00:05Z'}}");
+    cJSON *same = test_json("{'metadata':{'creationTimestamp':'2024-05-01T12:00:00Z'}}");
+    cJSON *older = test_json("{'metadata':{'creationTimestamp':'2024-05-01T11:59:59Z'}}");
+    cJSON *none = test_json("{'metadata':{}}");
+
+    (void)state;
+    assert_true(p4_applyset_created_after(newer, "2024-05-01T12:00:00Z"));
+    assert_true(p4_applyset_created_after(same, "2024-05-01T12:00:00Z"));
+    assert_false(p4_applyset_created_after(older, "2024-05-01T12:00:00Z"));
+    assert_false(p4_applyset_created_after(none, "2024-05-01T12:00:00Z"));
+    assert_false(p4_applyset_created_after(newer, NULL));
+    assert_false(p4_applyset_created_after(newer, "noon"));
+    cJSON_Delete(newer);
+    cJSON_Delete(same);
+    cJSON_Delete(older);
+    cJSON_Delete(none);
+}
+
 static void unmark_patch_names_only_our_marks(void **state)
 {
     cJSON *live =
@@ -278,6 +298,7 @@ int main(void)
         cmocka_unit_test(ownership_is_the_exact_annotation),
         cmocka_unit_test(uid_mark_is_added_only_when_known),
         cmocka_unit_test(claim_tells_this_resource_from_an_older_one),
+        cmocka_unit_test(only_an_object_newer_than_the_resource_can_be_ours_without_uid),
         cmocka_unit_test(unmark_patch_names_only_our_marks),
     };
 

@@ -10,6 +10,7 @@
 #include "phase4/core/error.h"
 #include "phase4/core/json.h"
 #include "phase4/core/text.h"
+#include "phase4/core/timefmt.h"
 #include "phase4/stages/kubernetes/inventory.h"
 
 const char *p4_applyset_label_value(const char *value, char out[P4_LABEL_VALUE_MAX + 1])
@@ -177,4 +178,12 @@ char *p4_applyset_unmark_patch(const cJSON *live, const char *uid)
     if (text == NULL)
         abort(); /* only cJSON's own allocation can fail here */
     return text;
+}
+
+bool p4_applyset_created_after(const cJSON *live, const char *owner_created)
+{
+    int64_t made, owner;
+
+    return p4_timefmt_parse(p4_json_str(live, "metadata.creationTimestamp"), &made) == 0 &&
+           p4_timefmt_parse(owner_created, &owner) == 0 && made >= owner;
 }

@@ -263,7 +263,10 @@ int p4_applyset_adoption(const cJSON *live, const struct p4_inv_entry *e, struct
     const char *had;
     char what[900], quoted[130];
 
-    switch (p4_applyset_adopt_decide(claim, p4_applyset_in(&a->previous, e), a->adopt)) {
+    bool ours_before_uids =
+        p4_applyset_in(&a->previous, e) || p4_applyset_created_after(live, a->owner_created);
+
+    switch (p4_applyset_adopt_decide(claim, ours_before_uids, a->adopt)) {
     case ADOPT_NOT_OURS:
     case ADOPT_OURS:
         return 0;

@@ -37,6 +37,7 @@ static void on_closed(uv_handle_t *h)
     p4_inventory_close(&a->found);
     free(a->sweep_continue);
     free(a->owner_uid);
+    free(a->owner_created);
     p4_inventory_close(&a->sweep_also);
     free(a->fate);
     free(a->change);
@@ -366,6 +367,7 @@ int p4_applyset_run(struct p4_kube *k, struct p4_discovery *d, const cJSON *obje
     a->planned = o->planned;
     a->sweep = o->sweep;
     a->owner_uid = o->owner_uid && o->owner_uid[0] ? p4_strdup(o->owner_uid) : NULL;
+    a->owner_created = p4_strdup_or_null(o->owner_created);
     a->adopt = o->adopt;
     a->uninstall = o->uninstall;
     a->unmark = o->unmark;

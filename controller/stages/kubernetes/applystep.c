@@ -369,6 +369,7 @@ void p4_kstage_apply(struct run *r)
         .allow_cluster_scoped = r->allow_cluster,
         .planned = on_planned,
         .owner_uid = r->base.uid,
+        .owner_created = r->created,
         .adopt = r->adopt,
     };
 
@@ -439,6 +440,7 @@ void p4_kstage_prune(struct run *r)
         .allow_cluster_scoped = r->allow_cluster,
         .sweep = !r->swept,
         .owner_uid = r->base.uid,
+        .owner_created = r->created,
     };
 
     r->base.pending = 0;

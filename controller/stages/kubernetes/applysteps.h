@@ -84,6 +84,7 @@ struct p4_applyset {
     void (*planned)(const struct p4_inventory *inv, void *data); /* opts.planned */
     bool sweep;                                                  /* opts.sweep */
     char *owner_uid;                                             /* opts.owner_uid, or NULL */
+    char *owner_created;                                         /* opts.owner_created, or NULL */
     bool adopt, uninstall, unmark, delete_crds, sweep_stage_work;
     struct p4_inventory sweep_also;
     int adopted, unmarked, kept;
@@ -196,8 +197,8 @@ enum p4_applyset_adopt {
 };
 /*
  * The adoption decision, pure: listed says whether our own last inventory (status.inventory)
- * lists the object, so one marked without uid is ours from before uids were marked.
- * (applyobject.c)
+ * lists the object, or it is newer than the resource (p4_applyset_created_after), so one marked
+ * without uid is ours from before uids were marked. (applyobject.c)
  */
 enum p4_applyset_adopt p4_applyset_adopt_decide(enum p4_applyset_claim claim, bool listed,
                                                 bool adopt);

@@ -144,17 +144,32 @@ static void sweep_next(struct p4_applyset *a, const char *token)
     p4_applyset_go(a, APPLY_SWEEP, 0);
 }
 
+/* Found by its marks alone: ours with our uid, or with none when it is newer than the resource
+   (made for it before uids were marked); one of another uid, or an older one without, is an
+   earlier resource's of the same name. */
+static bool swept_ours(const struct p4_applyset *a, const cJSON *item)
+{
+    switch (p4_applyset_claim(item, a->owner_ns, a->owner_name, a->owner_uid)) {
+    case P4_CLAIM_OURS:
+        return true;
+    case P4_CLAIM_NO_UID:
+        return p4_applyset_created_after(item, a->owner_created);
+    case P4_CLAIM_NONE:
+    case P4_CLAIM_OTHER_UID:
+        break;
+    }
+    return false;
+}
+
 static void add_found(struct p4_applyset *a, const cJSON *item)
 {
     const struct p4_inv_entry *t = target(a);
     const char *name = p4_json_str(item, "metadata.name");
     const char *ns = p4_json_str(item, "metadata.namespace");
 
-    /* Found by its marks alone: ours only with our uid (one of another uid, or of none, is an
-       older resource's of the same name unless an inventory of ours lists it). */
+    /* Found by its marks alone: ours with our uid (swept_ours). */
     if (name == NULL || name[0] == '\0' || strlen(name) > P4_INVENTORY_FIELD_MAX ||
-        (ns && strlen(ns) > P4_INVENTORY_FIELD_MAX) ||
-        p4_applyset_claim(item, a->owner_ns, a->owner_name, a->owner_uid) != P4_CLAIM_OURS ||
+        (ns && strlen(ns) > P4_INVENTORY_FIELD_MAX) || !swept_ours(a, item) ||
         p4_applyset_is_hook(item) || (p4_applyset_is_stage_work(item) && !a->sweep_stage_work))
         return;
     /* A stage's own Job is the resource's only with its uid, whatever the rule above. */

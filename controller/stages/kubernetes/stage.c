@@ -116,6 +116,7 @@ static void destroy(struct p4_stagerun *base)
     struct run *r = (struct run *)base;
 
     free(r->secret);
+    free(r->created);
     p4_inventory_close(&r->previous);
     p4_inventory_close(&r->inv);
     free(r->gens);
@@ -182,6 +183,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     r->allow_cluster = spec.allow_cluster;
     r->force = spec.force;
     r->adopt = spec.adopt;
+    r->created = p4_strdup_or_null(p4_json_str(obj, "metadata.creationTimestamp"));
     r->timeout_ms = spec.timeout_ms;
     if (p4_inventory_from_json(p4_json_get(obj, "status.inventory"), &r->previous, NULL, NULL) != 0)
         p4_inventory_close(&r->previous);            /* unreadable: nothing to prune */

@@ -102,7 +102,8 @@ struct run {
     struct p4_kube_stage *k; /* also after the run is dropped (cancel) */
     char *secret;
     bool create_namespace, allow_cluster, force;
-    bool adopt; /* spec.adopt: take over what an earlier resource of this name left */
+    bool adopt;    /* spec.adopt: take over what an earlier resource of this name left */
+    char *created; /* the resource's metadata.creationTimestamp, or NULL */
     uint64_t timeout_ms;
     struct p4_inventory previous; /* status.inventory when the generation began (the prune
                                      base until this run has applied: then inv is) */

@@ -43,7 +43,7 @@ enum phase { U_OWN_NS, U_PASS, U_NAMESPACE, U_NS_LIST, U_NS_DELETE, U_DONE };
 
 struct uninstall {
     struct p4_kube_stage *k;
-    char *key, *uid, *ns, *name, *target_ns;
+    char *key, *uid, *ns, *name, *target_ns, *created;
     struct p4_kube *kube; /* who acts for the resource */
     bool own_kube;
     enum p4_kstage_policy policy;
@@ -177,6 +177,7 @@ static void on_closed(uv_handle_t *h)
     free(u->ns);
     free(u->name);
     free(u->target_ns);
+    free(u->created);
     free(u->list_token);
     free(u);
 }
@@ -344,6 +345,7 @@ static void pass(struct uninstall *u)
         .owner_namespace = u->ns,
         .owner_name = u->name,
         .owner_uid = u->uid,
+        .owner_created = u->created,
         .previous = &u->todo,
         .sweep = !u->swept,
         .uninstall = true,
@@ -613,6 +615,7 @@ static struct uninstall *begin(struct p4_kube_stage *k, const char *key, const c
     u->ns = p4_strdup(p4_json_str(obj, "metadata.namespace"));
     u->name = p4_strdup(p4_json_str(obj, "metadata.name"));
     u->target_ns = p4_strdup(target ? target : "");
+    u->created = p4_strdup_or_null(p4_json_str(obj, "metadata.creationTimestamp"));
     u->policy = p4_kstage_deletion_policy(obj);
     (void)p4_json_bool(obj, "spec.target.createNamespace", &u->create_namespace);
     if (p4_inventory_from_json(p4_json_get(obj, "status.inventory"), &u->todo, NULL, NULL) != 0)

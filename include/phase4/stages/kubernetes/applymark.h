@@ -83,6 +83,14 @@ enum p4_applyset_claim p4_applyset_claim(const cJSON *live, const char *owner_na
                                          const char *owner_name, const char *owner_uid);
 
 /*
+ * Whether live was created (metadata.creationTimestamp) no earlier than owner_created (the
+ * resource's metadata.creationTimestamp, RFC 3339): only then can an object marked with our
+ * name and no uid be this resource's own, from before uids were marked; one older than the
+ * resource was made for an earlier resource of its name. False when either time is unreadable.
+ */
+bool p4_applyset_created_after(const cJSON *live, const char *owner_created);
+
+/*
  * The JSON merge patch that takes our marks off an object (deletionPolicy Orphan): the
  * managed-by label when it is ours, the phase4.io/name and phase4.io/generation labels, the
  * owner and owner-uid annotations, with metadata.uid as a precondition (uid NULL or "": none).

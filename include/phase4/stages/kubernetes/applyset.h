@@ -126,10 +126,15 @@ struct p4_applyset_opts {
      * The resource's metadata.uid, put on every object as the owner-uid mark (applymark.h).
      * An existing object marked with our name and another uid, or with our name and no uid
      * while previous does not list it, is an older resource's: step 2 stops with
-     * AdoptionRequired unless adopt is set, and then takes it over (result.adopted). The prune
-     * and the sweep leave objects of another uid alone. NULL or "": marks without uid.
+     * AdoptionRequired unless adopt is set, and then takes it over (result.adopted); one without
+     * uid newer than the resource (owner_created) is ours from before uids. The prune and the
+     * sweep leave objects of another uid alone. NULL or "": marks without uid.
      */
     const char *owner_uid;
+    /* The resource's metadata.creationTimestamp: an object marked with our name and no uid
+       that is newer than the resource is ours from before uids (p4_applyset_created_after),
+       for the apply and the sweep. NULL: never. */
+    const char *owner_created;
     bool adopt;
     /*
      * Uninstall (with prune_only and no objects: everything previous lists goes). Unlike a

@@ -151,18 +151,29 @@ func TestDeletionRemovesWhatWasApplied(t *testing.T) {
 	crds.Object["spec"].(map[string]any)["deletionPolicy"] = "DeleteCRDs"
 	createP4D(t, ctx, crds)
 	createP4D(t, ctx, kubeP4D(t, ns, "web", "0.1.0", nil))
-	for _, name := range []string{"app", "crds", "web"} {
+	// A namespace the resource made, where someone else put something: it is kept.
+	keptNS := ns + "-kept"
+	t.Cleanup(func() { _ = kube.CoreV1().Namespaces().Delete(context.Background(), keptNS, metav1.DeleteOptions{}) })
+	kept := kubeP4D(t, ns, "kept", "0.1.0", nil)
+	kept.Object["spec"].(map[string]any)["target"] = map[string]any{"namespace": keptNS, "createNamespace": true}
+	kept.Object["spec"].(map[string]any)["serviceAccountName"] = "deployer"
+	createP4D(t, ctx, kept)
+	for _, name := range []string{"app", "crds", "web", "kept"} {
 		hasFinalizer(t, ctx, ns, name)
 		waitKubeReady(t, ctx, ns, name, 1)
+	}
+	if _, err := kube.CoreV1().ConfigMaps(keptNS).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "not-the-release"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 	if marks := phase4Marks(mustNS(t, ctx, appNS)); len(marks) == 0 {
 		t.Errorf("namespace %s made by the resource carries no phase4.io marks", appNS)
 	}
 
-	for _, name := range []string{"app", "crds", "web"} {
+	for _, name := range []string{"app", "crds", "web", "kept"} {
 		deleteP4D(t, ctx, ns, name)
 	}
-	for _, name := range []string{"app", "crds", "web"} {
+	for _, name := range []string{"app", "crds", "web", "kept"} {
 		waitP4DGone(t, ctx, ns, name, 2*time.Minute)
 	}
 
@@ -225,6 +236,18 @@ func TestDeletionRemovesWhatWasApplied(t *testing.T) {
 	if _, err := kube.CoreV1().ServiceAccounts(ns).Get(ctx, "deployer", metav1.GetOptions{}); err != nil {
 		t.Errorf("ServiceAccount deployer, which no release applied: %v", err)
 	}
+	// The namespace that holds something else stays, with what is in it; the release's own
+	// objects in it are gone, and the Event says why the namespace was kept.
+	if _, err := kube.CoreV1().Namespaces().Get(ctx, keptNS, metav1.GetOptions{}); err != nil {
+		t.Errorf("namespace %s, which holds a ConfigMap the release did not apply: %v", keptNS, err)
+	}
+	if _, err := kube.CoreV1().ConfigMaps(keptNS).Get(ctx, "not-the-release", metav1.GetOptions{}); err != nil {
+		t.Errorf("ConfigMap not-the-release: %v", err)
+	}
+	if _, err := kube.AppsV1().Deployments(keptNS).Get(ctx, "kept-webapp", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Deployment %s/kept-webapp: err %v, want NotFound", keptNS, err)
+	}
+	waitEvent(t, ctx, ns, "kept", "Normal", "Uninstalled", "it also holds ConfigMap not-the-release")
 	waitEvent(t, ctx, ns, "app", "Normal", "Uninstalling", "deletionPolicy Delete")
 	waitEvent(t, ctx, ns, "app", "Normal", "Uninstalled", "kept")
 	waitEvent(t, ctx, ns, "web", "Normal", "Uninstalled", "3 object(s) deleted")
@@ -381,4 +404,30 @@ func TestDeletionIsBoundedByItsTimeout(t *testing.T) {
 	if _, err := kube.AppsV1().Deployments(ns).Get(ctx, "tenant-webapp", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("Deployment tenant-webapp, which its account may delete: err %v, want NotFound", err)
 	}
+}
+
+// Deleting a whole namespace does not hang on its Phase4Deployments: their uninstall sees the
+// namespace terminating (the ServiceAccount it acts as, and its RoleBinding, may be gone
+// already, and then every request as it is refused), makes one pass and releases the finalizer
+// at once, long before spec.deletionTimeout (5 minutes here).
+func TestDeletingTheNamespaceDoesNotWaitForTheTimeout(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-nsdelete")
+	account(t, ctx, ns, "deployer", deployerRules)
+	kubeOperator(t, ctx)
+	web := kubeP4D(t, ns, "web", "0.1.0", nil)
+	web.Object["spec"].(map[string]any)["serviceAccountName"] = "deployer"
+	createP4D(t, ctx, web)
+	hasFinalizer(t, ctx, ns, "web")
+	waitKubeReady(t, ctx, ns, "web", 1)
+
+	if err := kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, 90*time.Second, "namespace "+ns, func() error {
+		_, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return err
+	})
 }

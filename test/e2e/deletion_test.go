@@ -431,3 +431,38 @@ func TestDeletingTheNamespaceDoesNotWaitForTheTimeout(t *testing.T) {
 		return err
 	})
 }
+
+// A resource's smoke-test Jobs in another namespace (no ownerReference can reach them there, so
+// garbage collection does not) are deleted with it; the target namespace, which it did not
+// create, stays.
+func TestDeletionRemovesSmokeJobsInAnotherNamespace(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-delsmoke")
+	target := newNamespace(t, ctx, "e2e-delsmoke-target")
+	clusterAdmin(t, ctx, ns, "deployer")
+	kubeOperator(t, ctx)
+
+	web := smokeP4D(t, ns, "web", nil, map[string]any{"smokeTests": []any{smokeTest("api", nil, nil)}})
+	web.Object["spec"].(map[string]any)["target"] = map[string]any{"namespace": target}
+	web.Object["spec"].(map[string]any)["serviceAccountName"] = "deployer"
+	createP4D(t, ctx, web)
+	waitCondition(t, ctx, ns, "web", "Ready", "True", "Succeeded", 3*time.Minute)
+	if jobs := smokeJobs(t, ctx, target, "web"); len(jobs) != 1 {
+		t.Fatalf("smoke-test Jobs in %s: %v, want 1", target, jobNames(jobs))
+	}
+
+	deleteP4D(t, ctx, ns, "web")
+	waitP4DGone(t, ctx, ns, "web", time.Minute)
+	eventually(t, 30*time.Second, "the smoke-test Job in "+target+" to be gone", func() (bool, string, error) {
+		jobs := smokeJobs(t, ctx, target, "web")
+		return len(jobs) == 0, fmt.Sprint(jobNames(jobs)), nil
+	})
+	if _, err := kube.CoreV1().Namespaces().Get(ctx, target, metav1.GetOptions{}); err != nil {
+		t.Errorf("namespace %s, which the resource did not create: %v", target, err)
+	}
+	if _, err := kube.AppsV1().Deployments(target).Get(ctx, "web-webapp", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Deployment %s/web-webapp: err %v, want NotFound", target, err)
+	}
+}

@@ -56,6 +56,8 @@ func TestExamplesApplyWithDefaults(t *testing.T) {
 		"rollout.retries":            int64(2),
 		"rollout.force":              false,
 		"deletionPolicy":             "Delete",
+		"deletionTimeout":            "5m",
+		"adopt":                      false,
 		"suspend":                    false,
 		"target.allowClusterScoped":  false,
 		"image.insecure":             false,

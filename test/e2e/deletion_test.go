@@ -466,3 +466,41 @@ func TestDeletionRemovesSmokeJobsInAnotherNamespace(t *testing.T) {
 		t.Errorf("Deployment %s/web-webapp: err %v, want NotFound", target, err)
 	}
 }
+
+// A resource made before the owner's uid was marked keeps working: what its status.inventory
+// lists is its own though it carries no uid mark, and the next apply marks it with the uid.
+func TestResourcesFromBeforeUidsKeepTheirObjects(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-nouid")
+	kubeOperator(t, ctx)
+	createP4D(t, ctx, kubeP4D(t, ns, "web", "0.1.0", nil))
+	obj := waitKubeReady(t, ctx, ns, "web", 1)
+
+	// As an operator from before uids left them: the owner mark without the uid.
+	for _, kind := range []string{"deployment", "service", "configmap"} {
+		if out, err := kubectl(ctx, "annotate", "-n", ns, kind, "web-webapp", "phase4.io/owner-uid-"); err != nil {
+			t.Fatalf("annotate %s: %v\n%s", kind, err, out)
+		}
+	}
+	if _, err := dyn.Resource(p4dGVR).Namespace(ns).Patch(ctx, "web", types.MergePatchType,
+		[]byte(`{"spec":{"chart":{"values":{"message":"upgraded"}}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitKubeReady(t, ctx, ns, "web", 2)
+	cm, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, "web-webapp", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cm.GetAnnotations()["phase4.io/owner-uid"]; got != string(obj.GetUID()) {
+		t.Errorf("ConfigMap web-webapp phase4.io/owner-uid = %q after the upgrade, want %s", got, obj.GetUID())
+	}
+	if evs, err := events(ctx, ns, "web"); err == nil {
+		for _, e := range evs {
+			if e.Reason == "AdoptionRequired" || e.Reason == "Adopted" {
+				t.Errorf("Event %s %q: the resource's own objects are not adopted", e.Reason, e.Message)
+			}
+		}
+	}
+}

@@ -95,6 +95,8 @@ static const struct remedy remedies[] = {
     {"ManifestNotFound", "apply the resource again: the Helm stage stores the manifest anew"},
     {"ObjectNotOwned", "delete or rename the object the message names, or remove it from the "
                        "chart: phase4-operator never takes over an object it did not apply"},
+    {"AdoptionRequired", "set spec.adopt to true to take over the objects an earlier "
+                         "Phase4Deployment of this name left, or delete them"},
     {"StageCannotStart", "check the operator's log for why the stage could not start, and "
                          "what the stage before it recorded in status"},
     {"TargetNotAllowed", "set spec.serviceAccountName to an account allowed in the target "

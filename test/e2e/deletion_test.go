@@ -321,7 +321,7 @@ func TestDeletionOrphanAndVisibleAdoption(t *testing.T) {
 		}
 	}
 	createP4D(t, ctx, kubeP4D(t, ns, "web", "0.1.0", nil))
-	expectKubeFailure(t, ctx, ns, "web", "AdoptionRequired", "AdoptionRequired", 2*time.Minute,
+	expectKubeFailure(t, ctx, ns, "web", "AdoptionRequired", "EscalatedToUser", 2*time.Minute,
 		"web-webapp", "spec.adopt", oldUID)
 	if out, err := kubectl(ctx, "patch", "p4d", "web", "-n", ns, "--type=merge", "-p", `{"spec":{"adopt":true}}`); err != nil {
 		t.Fatalf("set spec.adopt: %v\n%s", err, out)

@@ -76,6 +76,12 @@ static const struct {
     {"/apis/apps/v1", "daemonsets", "DaemonSet"},
     {"/apis/batch/v1", "jobs", "Job"},
     {"/apis/batch/v1", "cronjobs", "CronJob"},
+    {"/apis/networking.k8s.io/v1", "ingresses", "Ingress"},
+    {"/apis/networking.k8s.io/v1", "networkpolicies", "NetworkPolicy"},
+    {"/apis/rbac.authorization.k8s.io/v1", "roles", "Role"},
+    {"/apis/rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding"},
+    {"/apis/policy/v1", "poddisruptionbudgets", "PodDisruptionBudget"},
+    {"/apis/autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"},
     {"/apis/phase4.io/v1alpha1", "phase4deployments", "Phase4Deployment"},
 };
 #define NS_KINDS (sizeof(ns_kinds) / sizeof(ns_kinds[0]))

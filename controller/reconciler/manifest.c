@@ -1,6 +1,9 @@
 /* manifest.c: the rendered manifest the stages hand each other (see manifest.h). */
 #include "phase4/reconciler/manifest.h"
 
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #define ZLIB_CONST /* next_in reads a const buffer */
@@ -9,6 +12,25 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/base64.h"
 #include "phase4/core/json.h"
+
+void p4_manifest_secret_name(char *buf, size_t size, const char *name, int64_t generation)
+{
+    char suffix[40];
+    size_t room;
+
+    (void)snprintf(suffix, sizeof(suffix), ".v%" PRId64, generation);
+    room = P4_MANIFEST_SECRET_NAME_MAX - strlen("phase4.") - strlen(suffix);
+    if (strlen(name) <= room) {
+        if (snprintf(buf, size, "phase4.%s%s", name, suffix) >= (int)size)
+            buf[0] = '\0'; /* cannot happen: room is counted */
+    } else {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        (void)EVP_Digest(name, strlen(name), md, &mdlen, EVP_sha256(), NULL);
+        (void)snprintf(buf, size, "phase4.%.*s-%02x%02x%02x%02x%02x%s", (int)(room - 11), name,
+                       md[0], md[1], md[2], md[3], md[4], suffix);
+    }
+}
 
 unsigned char *p4_gzip(const char *text, size_t len, size_t *out_len)
 {

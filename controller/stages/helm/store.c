@@ -21,21 +21,7 @@
 /* "phase4.<name>.v<generation>", shortened with a hash of the name past 253 characters. */
 void p4_helm_secret_name(char *buf, size_t size, const char *name, int64_t generation)
 {
-    char suffix[40];
-    size_t room;
-
-    (void)snprintf(suffix, sizeof(suffix), ".v%" PRId64, generation);
-    room = SECRET_NAME_MAX - strlen("phase4.") - strlen(suffix);
-    if (strlen(name) <= room) {
-        if (snprintf(buf, size, "phase4.%s%s", name, suffix) >= (int)size)
-            buf[0] = '\0'; /* cannot happen: room is counted */
-    } else {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int mdlen = 0;
-        (void)EVP_Digest(name, strlen(name), md, &mdlen, EVP_sha256(), NULL);
-        (void)snprintf(buf, size, "phase4.%.*s-%02x%02x%02x%02x%02x%s", (int)(room - 11), name,
-                       md[0], md[1], md[2], md[3], md[4], suffix);
-    }
+    p4_manifest_secret_name(buf, size, name, generation); /* the one rule, in manifest.h */
 }
 
 bool p4_helm_prunable(int rc, const cJSON *body, const char *uid)

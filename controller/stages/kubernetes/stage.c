@@ -171,8 +171,8 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     struct run *r;
     int rc;
 
-    if (p4_stagerunner_current(&k->sr, key, obj))
-        return 0;
+    if (p4_stagerunner_current(&k->sr, key, obj) && !p4_kstage_is_rollback(k, key))
+        return 0; /* a rollback run is replaced by the generation's own */
     if ((rc = p4_kstage_read_spec(obj, &spec, err)) != 0)
         return rc;
     p4_kstage_start_watching(k);
@@ -263,10 +263,11 @@ const struct p4_stage_ops p4_kube_stage_ops = {
     .condition = "KubernetesReady",
     .start = start,
     .poll = poll_run,
-    .result = p4_stagerunner_result_op,
+    .result = p4_kstage_result,
     .forget = p4_stagerunner_forget_op,
     .suspend = p4_stagerunner_suspend_op,
-    .retry = p4_stagerunner_retry_op,
+    .retry = p4_kstage_retry,
+    .rollback = p4_kstage_rollback,
     .metrics = metrics,
     .finalize = p4_kstage_finalize,
     .finalized = p4_kstage_finalized,

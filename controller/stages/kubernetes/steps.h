@@ -17,6 +17,7 @@
  *                event to the resources it concerns.
  *   drift.c      objects changed or deleted by hand: noticed, applied again, reported.
  *   uninstall.c  what was applied, removed (or unmarked) when the resource is deleted.
+ *   rollback.c   a rollback run: an older generation's manifest applied by the same steps.
  *
  * Functions here are p4_kstage_*. Those that take neither a run nor the stage are pure: they
  * decide from their arguments alone (borrowed for the call), allocate nothing unless they say
@@ -101,6 +102,7 @@ struct run {
     struct p4_stagerun base; /* first: answers get the run as their data */
     struct p4_kube_stage *k; /* also after the run is dropped (cancel) */
     char *secret;
+    int64_t rollback_to; /* 0, or a rollback run applying this generation's manifest */
     bool create_namespace, allow_cluster, force;
     bool adopt;    /* spec.adopt: take over what an earlier resource of this name left */
     char *created; /* the resource's metadata.creationTimestamp, or NULL */
@@ -168,6 +170,20 @@ int p4_kstage_read_spec(const cJSON *obj, struct p4_kstage_spec *out, struct p4_
 
 /* Is an attempt (read, apply) under way or about to begin? */
 bool p4_kstage_attempt_busy(const struct run *r);
+
+/* ---- rollback.c ---- */
+
+/* The generation whose manifest r applies (its objects' generation label): a rollback run's
+   older one, else the run's. */
+int64_t p4_kstage_revision(const struct run *r);
+/* Is key's run a rollback run? */
+bool p4_kstage_is_rollback(const struct p4_kube_stage *k, const char *key);
+/* stage.h's rollback, result (rollback_to set) and retry (a rollback run is forgotten: the
+   resource's generation begins anew) operations. */
+int p4_kstage_rollback(void *ctx, const char *key, const cJSON *obj, int64_t to,
+                       struct p4_error *err);
+int p4_kstage_result(void *ctx, const char *key, struct p4_stage_result *out);
+int p4_kstage_retry(void *ctx, const char *key);
 
 /* ---- applystep.c ---- */
 

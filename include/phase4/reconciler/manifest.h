@@ -22,6 +22,15 @@
 #define P4_MANIFEST_HISTORY 10
 /* The most old manifests one store looks for (by name: Secrets are never listed). */
 #define P4_MANIFEST_PRUNE_MAX (2 * P4_MANIFEST_HISTORY)
+#define P4_MANIFEST_SECRET_NAME_MAX 253 /* a Secret's name */
+
+/*
+ * The name of the Secret holding generation's manifest of the resource named name:
+ * "phase4.<name>.v<generation>", the name shortened with a hash of it past 253 characters. The
+ * Helm stage writes it; a rollback (the Kubernetes stage) reads an older generation's. buf gets
+ * "" when size is too small.
+ */
+void p4_manifest_secret_name(char *buf, size_t size, const char *name, int64_t generation);
 
 /*
  * gzip len bytes of text (for the manifest Secret; also used by tests).

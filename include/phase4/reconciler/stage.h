@@ -13,7 +13,8 @@
  * keeps its own per-resource state, keyed by the resource's key and
  * generation, reports each gate in gates[], and tells the reconciler when a
  * result changed through the callback it was built with. suspend() stops a run at a safe point
- * and lets it go on; retry() runs a failed one again (docs/architecture.md#failures).
+ * and lets it go on; retry() runs a failed one again; rollback() re-applies an older
+ * generation's manifest (docs/architecture.md#failures).
  *
  * Failures carry a class (docs/architecture.md#failures): transient ones are retried
  * by the stage with backoff while it stays RUNNING; artifact ones are retried
@@ -63,6 +64,8 @@ struct p4_stage_result {
     bool resumed; /* the run began for an older generation whose spec differs from this one's
                      only in spec.suspend: its pass on record for that one holds for this one */
     bool retried; /* run again on demand (phase4.io/retry): a failure on record is not current */
+    int64_t rollback_to; /* 0, or the result is of a rollback run re-applying this generation's
+                            manifest (the rollback op), not of a run for `generation` */
     struct p4_error err; /* FAILED: the failing gate's reason and message; RUNNING: the
                             transient problem being waited out, or code 0 */
     cJSON *gates;        /* array of {stage, name, status, reason, message}; owned by the result */
@@ -108,6 +111,16 @@ struct p4_stage_ops {
     /* Optional: run key's failed stage again from its first attempt (phase4.io/retry). 0, or
        P4_ERR_NOTFOUND when key has no failed run. */
     int (*retry)(void *ctx, const char *key);
+    /*
+     * Optional (the Kubernetes stage): roll key back to generation to's manifest (its stored
+     * Secret, phase4/reconciler/manifest.h), as obj's resource (who acts for it, its target,
+     * status.inventory to prune against): a rollback run replaces key's run and applies it with
+     * the ownership and prune rules of any apply, hooks not run, and waits for it to be healthy;
+     * result() then gives its result with rollback_to set (one attempt: a failure is final).
+     * Called again while key's run is a rollback to `to`, it does nothing. A start() later
+     * replaces a rollback run with a run for the resource's generation. 0, or an error (err).
+     */
+    int (*rollback)(void *ctx, const char *key, const cJSON *obj, int64_t to, struct p4_error *err);
     /* Append the stage's own /metrics series (Prometheus text) to out. */
     void (*metrics)(void *ctx, struct p4_buf *out);
     /*

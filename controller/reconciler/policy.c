@@ -9,6 +9,7 @@
 
 #include "phase4/core/json.h"
 #include "phase4/core/text.h"
+#include "rollback.h"
 #include "verdict.h"
 
 static const char *const stage_names[P4_STAGE_COUNT] = {"Docker", "Helm", "Kubernetes",
@@ -99,6 +100,10 @@ void p4_policy_impact(const cJSON *obj, int stage, int64_t generation, char *out
 
     if (size == 0)
         return;
+    if (p4_rollback_holds(obj)) { /* what the rollback re-applied serves, or says why not */
+        p4_rollback_impact(p4_json_get(obj, "status.rollback"), out, size);
+        return;
+    }
     if (p4_json_int64(obj, "status.lastKnownGoodRevision", &good) != 0 || good <= 0 ||
         good >= generation)
         good = -1;

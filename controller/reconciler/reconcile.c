@@ -16,6 +16,7 @@
 #include "phase4/reconciler/finalizer.h"
 #include "phase4/reconciler/stage.h"
 #include "policy.h"
+#include "rollback.h"
 #include "verdict.h"
 
 static const char *const stage_names[P4_STAGE_COUNT] = {"Docker", "Helm", "Kubernetes",
@@ -727,6 +728,8 @@ cJSON *p4_reconciler_desired_status(const cJSON *obj, const struct p4_stage_resu
         drop_stage(st, conds, later);
     if (i < P4_STAGE_KUBERNETES)
         approval_not_reached(conds, generation);
+    if (!p4_rollback_holds(obj)) /* a new generation or a retry: the rollback is history */
+        remove_condition(conds, P4_ROLLBACK_CONDITION);
     finish(st, conds, old_conds, obj, results, i, generation, now, events);
     retrying = retry_event(old_conds, conds, events);
     for (i = 0; i < P4_STAGE_COUNT; i++) {
@@ -780,6 +783,154 @@ cJSON *p4_reconciler_deleting_status(const cJSON *obj, const struct p4_finalize_
             add_event(events, "Warning", "DeletionBlocked", fr->blocked_message);
     } else {
         remove_condition(conds, "DeletionBlocked");
+    }
+    return st;
+}
+
+/* The first False gate of stage i in st's gates, or NULL. */
+static const char *false_gate_of(const cJSON *st, int i)
+{
+    const cJSON *g;
+
+    cJSON_ArrayForEach(g, p4_json_get(st, "gates")) {
+        if (p4_text_eq(p4_json_str(g, "stage"), stage_names[i]) &&
+            p4_text_eq(p4_json_str(g, "status"), "False"))
+            return p4_json_str(g, "name");
+    }
+    return NULL;
+}
+
+/*
+ * The generation's final failure on record at stage i, told again with the impact of the
+ * rollback st now records (policy.h reads it from the status being built): Ready, Reconciling
+ * and Stalled keep its reasons; a failed rollback escalates Stalled to a person.
+ */
+static void rolled_back_failure(cJSON *st, cJSON *conds, const cJSON *obj, int i,
+                                enum p4_rollback_state state, int64_t generation, const char *now)
+{
+    const cJSON *c = find_condition(conds, stage_conditions[i]);
+    const char *stalled_reason = p4_json_str(find_condition(conds, "Stalled"), "reason");
+    const char *why = p4_json_str(c, "reason") ? p4_json_str(c, "reason") : "Failed";
+    int64_t retries = 2;
+    char msg[P4_ERROR_MESSAGE_MAX + 1024], impact[300], esc[P4_ERROR_MESSAGE_MAX + 512];
+    struct p4_policy_final f = {.generation = generation,
+                                .stage = i,
+                                .gate = false_gate_of(st, i),
+                                .reason = why,
+                                .message = p4_json_str(c, "message"),
+                                .no_recheck = true}; /* nothing is checked again meanwhile */
+    cJSON *view = p4_json_need(cJSON_CreateObject());
+    cJSON *fail;
+
+    (void)p4_json_int64(obj, "spec.rollout.retries", &retries);
+    f.attempts = (int)(retries >= 0 && retries <= 10 ? retries : 2) + 1;
+    f.cls = p4_text_eq(stalled_reason, P4_REASON_REGENERATION) ? P4_FAIL_ARTIFACT : P4_FAIL_CLUSTER;
+    /* The message reads what serves from the status being built (status.rollback). */
+    p4_json_need_ok(
+        cJSON_AddItemReferenceToObject(view, "metadata", (cJSON *)p4_json_get(obj, "metadata")));
+    p4_json_need_ok(cJSON_AddItemReferenceToObject(view, "status", st));
+    p4_policy_final_message(view, &f, msg, sizeof(msg));
+    p4_policy_impact(view, i, generation, impact, sizeof(impact));
+    cJSON_Delete(view);
+    set_condition(conds, "Ready", "False", why, msg, generation, now);
+    if (state == P4_ROLLBACK_RUNNING)
+        set_condition(conds, "Reconciling", "True", "RollingBack", p4_rollback_message(st),
+                      generation, now);
+    else
+        set_condition(conds, "Reconciling", "False", why, msg, generation, now);
+    if (state == P4_ROLLBACK_FAILED) {
+        p4_text_format(esc, sizeof(esc),
+                       "Generation %" PRId64 ": escalated to a person: %s; fix what failed, then "
+                       "set %s or %s, or apply a new generation",
+                       generation, p4_rollback_message(st), P4_RETRY_ANNOTATION,
+                       P4_ROLLBACK_ANNOTATION);
+        set_condition(conds, "Stalled", "True", P4_REASON_ESCALATED, esc, generation, now);
+    } else {
+        set_condition(conds, "Stalled", "True",
+                      stalled_reason ? stalled_reason : p4_policy_stalled_reason(f.cls), msg,
+                      generation, now);
+    }
+    fail =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "report"), "failure");
+    if (cJSON_IsObject(fail)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(fail, "impact");
+        p4_json_need(cJSON_AddStringToObject(fail, "impact", impact));
+    }
+}
+
+cJSON *p4_reconciler_rollback_status(const cJSON *obj, const struct p4_rollback_plan *plan,
+                                     enum p4_rollback_state state,
+                                     const struct p4_stage_result *res, const char *now,
+                                     cJSON *events)
+{
+    const cJSON *old_conds, *member;
+    cJSON *conds, *st;
+    int64_t generation, observed;
+    char msg[P4_ERROR_MESSAGE_MAX + 768];
+    int i;
+
+    st = status_base(obj, &conds, &old_conds, &generation, &observed);
+    if (state == P4_ROLLBACK_PENDING)
+        return st;
+    if (state == P4_ROLLBACK_NO_MANIFEST) {
+        char why[300];
+        (void)snprintf(why, sizeof(why),
+                       "generation %" PRId64 " has no stored manifest any more (manifests are "
+                       "kept for the last %d generations)",
+                       plan->to, 10);
+        p4_rollback_refused(st, plan->request ? plan->request : "", generation, why, events);
+        return st;
+    }
+    if (res != NULL && res->rollback_to == plan->to) {
+        cJSON_ArrayForEach(member, res->status) {
+            if (strcmp(member->string, "inventory") != 0 && strcmp(member->string, "health") != 0)
+                continue; /* status.hooks stays the generation's */
+            cJSON_DeleteItemFromObjectCaseSensitive(st, member->string);
+            cJSON_AddItemToObject(st, member->string, cJSON_Duplicate(member, 1));
+        }
+    }
+    p4_rollback_record(st, obj, plan, state, res, now, events);
+    (void)snprintf(msg, sizeof(msg), "Generation %" PRId64 ": %s", generation,
+                   p4_rollback_message(st));
+    set_condition(conds, P4_ROLLBACK_CONDITION,
+                  state == P4_ROLLBACK_SUCCEEDED ? "True"
+                  : state == P4_ROLLBACK_FAILED  ? "False"
+                                                 : "Unknown",
+                  state == P4_ROLLBACK_SUCCEEDED ? "RolledBack"
+                  : state == P4_ROLLBACK_FAILED  ? "RollbackFailed"
+                                                 : "RollingBack",
+                  msg, generation, now);
+    i = p4_policy_failed_stage(obj);
+    if (i >= 0 && p4_text_eq(p4_json_str(find_condition(conds, "Stalled"), "status"), "True")) {
+        rolled_back_failure(st, conds, obj, i, state, generation, now);
+        return st;
+    }
+    switch (state) {
+    case P4_ROLLBACK_SUCCEEDED:
+        p4_text_format(msg, sizeof(msg),
+                       "Generation %" PRId64 ": %s; generation %" PRId64 "'s own manifest does "
+                       "not run: apply a new generation, or set %s to a new value to apply it "
+                       "again",
+                       generation, p4_rollback_message(st), generation, P4_RETRY_ANNOTATION);
+        set_condition(conds, "Ready", "False", "RolledBack", msg, generation, now);
+        set_condition(conds, "Reconciling", "False", "RolledBack", msg, generation, now);
+        set_condition(conds, "Stalled", "True", "RolledBack", msg, generation, now);
+        break;
+    case P4_ROLLBACK_FAILED:
+        p4_text_format(msg, sizeof(msg),
+                       "Generation %" PRId64 ": escalated to a person: %s; fix what failed, then "
+                       "set %s or %s, or apply a new generation",
+                       generation, p4_rollback_message(st), P4_RETRY_ANNOTATION,
+                       P4_ROLLBACK_ANNOTATION);
+        set_condition(conds, "Ready", "False", "RollbackFailed", msg, generation, now);
+        set_condition(conds, "Reconciling", "False", "RollbackFailed", msg, generation, now);
+        set_condition(conds, "Stalled", "True", P4_REASON_ESCALATED, msg, generation, now);
+        break;
+    default:
+        set_condition(conds, "Ready", "Unknown", "RollingBack", msg, generation, now);
+        set_condition(conds, "Reconciling", "True", "RollingBack", msg, generation, now);
+        remove_condition(conds, "Stalled");
+        break;
     }
     return st;
 }
@@ -1389,6 +1540,41 @@ static void reconcile_deletion(struct p4_reconciler *r, struct p4_controller *c,
                  events, NULL);
 }
 
+/*
+ * A rollback concerns this generation (plan): the stage with the rollback op (Kubernetes) is
+ * asked to begin or go on with it, and the stages after it forget their runs (the failed
+ * generation is not validated while its rollback runs); then that stage is polled (its
+ * write-ahead record, its wait) and its result read into *res (*have). Returns where the
+ * rollback stands; a rollback-to whose manifest is gone drops the run it began.
+ */
+static enum p4_rollback_state drive_rollback(struct p4_reconciler *r, const char *key,
+                                             const cJSON *obj, const struct p4_rollback_plan *plan,
+                                             struct p4_stage_result *res, bool *have)
+{
+    enum p4_rollback_state state;
+    struct p4_error err;
+    int k = 0;
+
+    *have = false;
+    while (k < P4_STAGE_COUNT && !(r->stages[k] && r->stages[k]->rollback))
+        k++;
+    if (k == P4_STAGE_COUNT)
+        return p4_rollback_state_of(obj, plan, NULL);
+    if (plan->what == P4_ROLLBACK_BEGIN || plan->what == P4_ROLLBACK_GO_ON) {
+        for (int later = k + 1; later < P4_STAGE_COUNT; later++)
+            if (r->stages[later] && r->stages[later]->forget)
+                r->stages[later]->forget(r->stage_ctx[later], key);
+        if (r->stages[k]->rollback(r->stage_ctx[k], key, obj, plan->to, &err) != 0)
+            p4_log(P4_LOG_WARN, "cannot roll back", "key", key, "error", err.message, P4_LOG_END);
+    }
+    (void)r->stages[k]->poll(r->stage_ctx[k], key, obj);
+    *have = r->stages[k]->result(r->stage_ctx[k], key, res) == 0;
+    state = p4_rollback_state_of(obj, plan, *have ? res : NULL);
+    if (state == P4_ROLLBACK_NO_MANIFEST)
+        r->stages[k]->forget(r->stage_ctx[k], key);
+    return state;
+}
+
 void p4_reconcile(struct p4_controller *c, const char *key, void *data)
 {
     struct p4_reconciler *r = data;
@@ -1403,6 +1589,9 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     const char *retry = NULL, *retried = NULL;
     int64_t generation = 0;
     cJSON *view;
+    struct p4_rollback_plan plan = {.what = P4_ROLLBACK_NONE};
+    enum p4_rollback_state rb_state = P4_ROLLBACK_RUNNING;
+    bool rb_have = false;
 
     if (obj == NULL) {
         const struct p4_informer_unreadable *u = p4_informer_unreadable(r->resources, key);
@@ -1447,14 +1636,25 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
         retry = p4_policy_retry_requested(obj);
     } else {
         (void)suspend_stages(r, key, obj, false);
-        retry = retry_failed(r, key, obj, &retried);
-        drive_stages(r, key, obj, res, results);
+        p4_rollback_decide(obj, &plan);
+        if (plan.what == P4_ROLLBACK_NONE) {
+            retry = retry_failed(r, key, obj, &retried);
+            drive_stages(r, key, obj, res, results);
+        } else { /* the stages wait; the Kubernetes stage rolls back */
+            rb_state = drive_rollback(r, key, obj, &plan, &res[P4_STAGE_KUBERNETES], &rb_have);
+        }
     }
     p4_timefmt_format(time(NULL), now, sizeof(now));
     events = cJSON_CreateArray();
-    desired = refused   ? p4_reconciler_refused_status(obj, &why, now, events)
-              : suspend ? p4_reconciler_suspended_status(obj, suspending, now, events)
-                        : p4_reconciler_desired_status(obj, results, now, events);
+    desired =
+        refused   ? p4_reconciler_refused_status(obj, &why, now, events)
+        : suspend ? p4_reconciler_suspended_status(obj, suspending, now, events)
+        : plan.what != P4_ROLLBACK_NONE
+            ? p4_reconciler_rollback_status(obj, &plan, rb_state,
+                                            rb_have ? &res[P4_STAGE_KUBERNETES] : NULL, now, events)
+            : p4_reconciler_desired_status(obj, results, now, events);
+    if (plan.refused) /* once per value: status.lastHandledRollbackTo */
+        p4_rollback_refused(desired, plan.request, generation, plan.why, events);
     if (retry != NULL) /* once per value: status.lastHandledRetry */
         p4_policy_retry_handled(desired, retry, retried, generation, events);
     for (int i = 0; i < P4_STAGE_COUNT; i++)

@@ -869,9 +869,11 @@ cJSON *p4_reconciler_rollback_status(const cJSON *obj, const struct p4_rollback_
     char msg[P4_ERROR_MESSAGE_MAX + 768];
     int i;
 
+    if (state == P4_ROLLBACK_PENDING) { /* nothing to tell before its manifest is read */
+        const cJSON *cur = p4_json_get(obj, "status");
+        return p4_json_need(cJSON_IsObject(cur) ? cJSON_Duplicate(cur, 1) : cJSON_CreateObject());
+    }
     st = status_base(obj, &conds, &old_conds, &generation, &observed);
-    if (state == P4_ROLLBACK_PENDING)
-        return st;
     if (state == P4_ROLLBACK_NO_MANIFEST) {
         char why[300];
         (void)snprintf(why, sizeof(why),

@@ -1,0 +1,276 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Rollback to the last known good revision (README, "Rollback"): a
+// generation that fails at the Validation stage is rolled back to the last
+// one that succeeded, from its stored manifest; phase4.io/rollback-to rolls
+// back on demand. KWOK runs any image, so what runs is read from the pod
+// templates and pods' spec: the image digest each generation pinned.
+
+// pushTag copies src (a repository:tag of the test registry) to phase4/multi:tag, as a CI would.
+func pushTag(t testing.TB, ctx context.Context, src, tag string) {
+	t.Helper()
+	host := plainHost(t)
+	if out, err := run(ctx, nil, "skopeo", "copy", "-q", "--all", "--src-tls-verify=false", "--dest-tls-verify=false",
+		"docker://"+host+"/"+src, "docker://"+host+"/phase4/multi:"+tag); err != nil {
+		t.Fatalf("skopeo copy %s: %v\n%s", src, err, out)
+	}
+}
+
+// setSpec changes the resource's spec with edit (a new generation) and returns that generation.
+func setSpec(t testing.TB, ctx context.Context, ns, name string, edit func(spec map[string]any)) int64 {
+	t.Helper()
+	var gen int64
+	eventually(t, 30*time.Second, "update "+name, func() (bool, string, error) {
+		obj, err := getP4D(ctx, ns, name)
+		if err != nil {
+			return false, "", err
+		}
+		edit(obj.Object["spec"].(map[string]any))
+		got, err := dyn.Resource(p4dGVR).Namespace(ns).Update(ctx, obj, metav1.UpdateOptions{})
+		if err != nil {
+			return false, err.Error(), nil // a conflict with the operator's status write: again
+		}
+		gen = got.GetGeneration()
+		return true, "", nil
+	})
+	return gen
+}
+
+// runningImages are the images the Deployment's pod template and its live pods name.
+func runningImages(t testing.TB, ctx context.Context, ns string) (template string, pods []string) {
+	t.Helper()
+	d, err := kube.AppsV1().Deployments(ns).Get(ctx, "web-webapp", metav1.GetOptions{})
+	if err != nil {
+		return err.Error(), nil
+	}
+	if c := d.Spec.Template.Spec.Containers; len(c) > 0 {
+		template = c[0].Image
+	}
+	list, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=web"})
+	if err != nil {
+		return template, nil
+	}
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning && len(p.Spec.Containers) > 0 {
+			pods = append(pods, p.Spec.Containers[0].Image)
+		}
+	}
+	return template, pods
+}
+
+// waitRunning waits until the Deployment's template and every running pod name digest.
+func waitRunning(t testing.TB, ctx context.Context, ns, digest, what string) {
+	t.Helper()
+	eventually(t, 2*time.Minute, what, func() (bool, string, error) {
+		template, pods := runningImages(t, ctx, ns)
+		if !strings.HasSuffix(template, "@"+digest) || len(pods) == 0 {
+			return false, fmt.Sprintf("template %s, pods %v", template, pods), nil
+		}
+		for _, p := range pods {
+			if !strings.HasSuffix(p, "@"+digest) {
+				return false, fmt.Sprintf("template %s, pods %v", template, pods), nil
+			}
+		}
+		return true, "", nil
+	})
+}
+
+func imageDigest(t testing.TB, obj *unstructured.Unstructured) string {
+	t.Helper()
+	d, _, _ := unstructured.NestedString(obj.Object, "status", "image", "digest")
+	if !strings.HasPrefix(d, "sha256:") {
+		t.Fatalf("status.image.digest = %q", d)
+	}
+	return d
+}
+
+// failingSmoke is a validation whose one smoke test fails; passingSmoke's passes.
+func failingSmoke() map[string]any {
+	return map[string]any{"smokeTests": []any{smokeTest("checkout",
+		map[string]any{"pod-container-running-failed.stage.kwok.x-k8s.io": "true"},
+		map[string]any{"pod-container-running-failed.stage.kwok.x-k8s.io/exit-code": "3"})}}
+}
+
+func passingSmoke() map[string]any {
+	return map[string]any{"smokeTests": []any{smokeTest("api", nil, nil)}}
+}
+
+// rollbackOf is status.rollback.
+func rollbackOf(obj *unstructured.Unstructured) map[string]any {
+	m, _, _ := unstructured.NestedMap(obj.Object, "status", "rollback")
+	return m
+}
+
+// goodThenBad makes generation 1 (tag v1, smoke tests pass) SUCCESSFUL, then
+// generation 2 (tag v2, a smoke test fails); rollout sets spec.rollout. It
+// returns the digests of v1 and v2.
+func goodThenBad(t testing.TB, ctx context.Context, ns string, rollout map[string]any) (string, string) {
+	t.Helper()
+	v1, v2 := "rb1-"+ns, "rb2-"+ns
+	pushTag(t, ctx, "phase4/multi:1.0", v1)
+	pushTag(t, ctx, "phase4/docker-multi:1.0", v2) // another digest for the same repository
+
+	obj := smokeP4D(t, ns, "web", map[string]any{"replicaCount": 1}, passingSmoke())
+	spec := obj.Object["spec"].(map[string]any)
+	spec["image"].(map[string]any)["tag"] = v1
+	spec["rollout"] = rollout
+	createP4D(t, ctx, obj)
+	obj = waitCondition(t, ctx, ns, "web", "Ready", "True", "Succeeded", 3*time.Minute)
+	d1 := imageDigest(t, obj)
+	waitRunning(t, ctx, ns, d1, "generation 1's pods run v1's digest")
+	if g, _, _ := unstructured.NestedInt64(obj.Object, "status", "lastKnownGoodRevision"); g != 1 {
+		t.Fatalf("status.lastKnownGoodRevision = %d, want 1", g)
+	}
+
+	gen := setSpec(t, ctx, ns, "web", func(spec map[string]any) {
+		spec["image"].(map[string]any)["tag"] = v2
+		spec["validation"] = failingSmoke()
+	})
+	if gen != 2 {
+		t.Fatalf("generation %d, want 2", gen)
+	}
+	var d2 string
+	eventually(t, 3*time.Minute, "generation 2's image digest", func() (bool, string, error) {
+		o, err := getP4D(ctx, ns, "web")
+		if err != nil {
+			return false, "", err
+		}
+		c := condition(o, "DockerReady")
+		d, _, _ := unstructured.NestedString(o.Object, "status", "image", "digest")
+		if c == nil || c["status"] != "True" || fmt.Sprint(c["observedGeneration"]) != "2" {
+			return false, fmt.Sprint(c), nil
+		}
+		d2 = d
+		return true, "", nil
+	})
+	if d2 == d1 {
+		t.Fatalf("v1 and v2 have the same digest %s", d1)
+	}
+	return d1, d2
+}
+
+// Generation 2 fails its smoke test with rollbackOnFailure unset (true once a
+// revision succeeded): generation 1's manifest is applied again and its pods
+// run v1's digest; RolledBack names both generations; generation 2 stays
+// FAILED (it needs a new artifact), and its Stalled message says generation 1
+// serves. Generation 3 succeeds; rollback-to=1 rolls back on demand; a
+// rollback-to whose manifest is gone, or to a newer generation, is refused
+// and changes nothing.
+func TestRollbackOnFailureAndOnDemand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-rollback")
+	kubeOperator(t, ctx)
+
+	d1, d2 := goodThenBad(t, ctx, ns, map[string]any{"retries": int64(0)})
+
+	obj := waitCondition(t, ctx, ns, "web", "RolledBack", "True", "RolledBack", 3*time.Minute)
+	waitRunning(t, ctx, ns, d1, "after the rollback the pods run v1's digest again")
+	want := "generation 2 failed at the Validation stage (SmokeTestFailed); generation 1's manifest re-applied and healthy"
+	waitEvent(t, ctx, ns, "web", "Normal", "RolledBack", want)
+	waitEvent(t, ctx, ns, "web", "Normal", "RollingBack", "re-applying generation 1's manifest")
+	rb := rollbackOf(obj)
+	if fmt.Sprint(rb["from"]) != "2" || fmt.Sprint(rb["to"]) != "1" || rb["state"] != "Succeeded" ||
+		rb["trigger"] != "RollbackOnFailure" || rb["startedAt"] == nil || rb["finishedAt"] == nil ||
+		!strings.Contains(fmt.Sprint(rb["message"]), want) {
+		t.Errorf("status.rollback = %v", rb)
+	}
+	if v, _, _ := unstructured.NestedString(obj.Object, "status", "verdict"); v != "FAILED" {
+		t.Errorf("status.verdict = %q, want FAILED (generation 2's)", v)
+	}
+	if c := condition(obj, "Ready"); c == nil || c["status"] != "False" || c["reason"] != "SmokeTestFailed" {
+		t.Errorf("Ready = %v, want False/SmokeTestFailed", c)
+	}
+	stalled := condition(obj, "Stalled")
+	if stalled == nil || stalled["status"] != "True" || stalled["reason"] != "RegenerationRequired" ||
+		!strings.Contains(fmt.Sprint(stalled["message"]), "impact: generation 1 serves") {
+		t.Errorf("Stalled = %v, want True/RegenerationRequired saying generation 1 serves", stalled)
+	}
+	if inv := inventoryOf(obj); len(inv) == 0 {
+		t.Errorf("status.inventory is empty after the rollback")
+	}
+	// Nothing runs again: no second rollback, no new write.
+	stays(t, ctx, ns, "web", 5*time.Second, "a finished rollback")
+	if n, _ := eventCount(t, ctx, ns, "web", "RolledBack"); n != 1 {
+		t.Errorf("RolledBack Events: %d, want 1", n)
+	}
+
+	// Generation 3: v2 with passing smoke tests.
+	setSpec(t, ctx, ns, "web", func(spec map[string]any) { spec["validation"] = passingSmoke() })
+	obj = waitCondition(t, ctx, ns, "web", "Ready", "True", "Succeeded", 3*time.Minute)
+	if obj.GetGeneration() != 3 || imageDigest(t, obj) != d2 {
+		t.Fatalf("generation %d with digest %s, want 3 with %s", obj.GetGeneration(), imageDigest(t, obj), d2)
+	}
+	waitRunning(t, ctx, ns, d2, "generation 3's pods run v2's digest")
+	if c := condition(obj, "RolledBack"); c != nil {
+		t.Errorf("RolledBack = %v on generation 3, want none", c)
+	}
+
+	// On demand, back to generation 1.
+	annotate(t, ctx, ns, "web", "phase4.io/rollback-to=1")
+	obj = waitCondition(t, ctx, ns, "web", "RolledBack", "True", "RolledBack", 3*time.Minute)
+	waitRunning(t, ctx, ns, d1, "rollback-to=1: the pods run v1's digest again")
+	waitEvent(t, ctx, ns, "web", "Normal", "RolledBack",
+		`rollback requested (phase4.io/rollback-to="1") from generation 3; generation 1's manifest re-applied and healthy`)
+	if v, _, _ := unstructured.NestedString(obj.Object, "status", "lastHandledRollbackTo"); v != "1" {
+		t.Errorf("status.lastHandledRollbackTo = %q, want 1", v)
+	}
+	if c := condition(obj, "Stalled"); c == nil || c["reason"] != "RolledBack" {
+		t.Errorf("Stalled = %v, want True/RolledBack (generation 3 does not run)", c)
+	}
+	if rb := rollbackOf(obj); fmt.Sprint(rb["from"]) != "3" || fmt.Sprint(rb["to"]) != "1" || rb["trigger"] != "RollbackTo" {
+		t.Errorf("status.rollback = %v", rb)
+	}
+
+	// Generation 2's manifest is gone: refused, nothing changes. So is a newer one.
+	if err := kube.CoreV1().Secrets(ns).Delete(ctx, "phase4.web.v2", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete generation 2's manifest Secret: %v", err)
+	}
+	before := rollbackOf(getP4DOrFail(t, ctx, ns, "web"))
+	annotate(t, ctx, ns, "web", "phase4.io/rollback-to=2")
+	waitEvent(t, ctx, ns, "web", "Warning", "RollbackRefused", "generation 2 has no stored manifest")
+	annotate(t, ctx, ns, "web", "phase4.io/rollback-to=9")
+	waitEvent(t, ctx, ns, "web", "Warning", "RollbackRefused", "generation 9 is newer than the current generation 3")
+	obj = getP4DOrFail(t, ctx, ns, "web")
+	if v, _, _ := unstructured.NestedString(obj.Object, "status", "lastHandledRollbackTo"); v != "9" {
+		t.Errorf("status.lastHandledRollbackTo = %q, want 9", v)
+	}
+	if after := rollbackOf(obj); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("status.rollback changed on a refused rollback: %v, was %v", after, before)
+	}
+	waitRunning(t, ctx, ns, d1, "a refused rollback changes nothing")
+}
+
+// rollbackOnFailure false: generation 2 fails and stays applied, no rollback.
+func TestRollbackOnFailureOff(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-rollback-off")
+	kubeOperator(t, ctx)
+
+	_, d2 := goodThenBad(t, ctx, ns, map[string]any{"retries": int64(0), "rollbackOnFailure": false})
+	obj := waitCondition(t, ctx, ns, "web", "Stalled", "True", "RegenerationRequired", 3*time.Minute)
+	stays(t, ctx, ns, "web", 5*time.Second, "no rollback with rollbackOnFailure false")
+	obj = getP4DOrFail(t, ctx, ns, "web")
+	if c := condition(obj, "RolledBack"); c != nil || rollbackOf(obj) != nil {
+		t.Errorf("RolledBack = %v, status.rollback = %v, want none", c, rollbackOf(obj))
+	}
+	if n, _ := eventCount(t, ctx, ns, "web", "RollingBack"); n != 0 {
+		t.Errorf("%d RollingBack Events, want none", n)
+	}
+	waitRunning(t, ctx, ns, d2, "generation 2 stays applied")
+}

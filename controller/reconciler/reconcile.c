@@ -1572,7 +1572,10 @@ static enum p4_rollback_state drive_rollback(struct p4_reconciler *r, const char
     (void)r->stages[k]->poll(r->stage_ctx[k], key, obj);
     *have = r->stages[k]->result(r->stage_ctx[k], key, res) == 0;
     state = p4_rollback_state_of(obj, plan, *have ? res : NULL);
-    if (state == P4_ROLLBACK_NO_MANIFEST)
+    /* A refused or failed rollback's run is dropped once read: the next rollback to the same
+       generation begins anew. */
+    if (*have && res->rollback_to == plan->to &&
+        (state == P4_ROLLBACK_NO_MANIFEST || state == P4_ROLLBACK_FAILED))
         r->stages[k]->forget(r->stage_ctx[k], key);
     return state;
 }

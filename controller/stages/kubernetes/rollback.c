@@ -41,8 +41,8 @@ int p4_kstage_rollback(void *ctx, const char *key, const cJSON *obj, int64_t to,
     char secret[P4_MANIFEST_SECRET_NAME_MAX + 1];
     struct run *r;
 
-    if (cur != NULL && cur->rollback_to == to && cur->base.state != P4_STAGE_FAILED)
-        return 0; /* rolling back to it already (or done: it is healthy) */
+    if (cur != NULL && cur->rollback_to == to)
+        return 0; /* rolling back to it already, or done (the reconciler drops a failed one) */
     if (ns == NULL || name == NULL || target == NULL || to <= 0)
         return p4_error_set(err, P4_ERR_INVAL,
                             "a rollback needs metadata.namespace, metadata.name, "

@@ -894,6 +894,13 @@ cJSON *p4_reconciler_rollback_status(const cJSON *obj, const struct p4_rollback_
     p4_rollback_record(st, obj, plan, state, res, now, events);
     (void)snprintf(msg, sizeof(msg), "Generation %" PRId64 ": %s", generation,
                    p4_rollback_message(st));
+    /* What this generation's Kubernetes stage applied no longer runs: a retry applies it again
+       before the Validation stage looks at it (drive_stages needs a pass on record). */
+    if (p4_text_eq(
+            p4_json_str(find_condition(conds, stage_conditions[P4_STAGE_KUBERNETES]), "status"),
+            "True"))
+        set_condition(conds, stage_conditions[P4_STAGE_KUBERNETES], "Unknown", "RolledBack", msg,
+                      generation, now);
     set_condition(conds, P4_ROLLBACK_CONDITION,
                   state == P4_ROLLBACK_SUCCEEDED ? "True"
                   : state == P4_ROLLBACK_FAILED  ? "False"
@@ -1348,6 +1355,8 @@ static const char *retry_failed(struct p4_reconciler *r, const char *key, const 
     if (value == NULL)
         return NULL;
     i = p4_policy_failed_stage(obj);
+    if (i < 0 && p4_rollback_holds(obj)) /* rolled back on request: apply this generation again */
+        i = P4_STAGE_KUBERNETES;
     if (i < 0 || r->stages[i] == NULL)
         return value;
     *stage = stage_names[i];

@@ -208,6 +208,24 @@ func TestRollbackOnFailureAndOnDemand(t *testing.T) {
 		t.Errorf("RolledBack Events: %d, want 1", n)
 	}
 
+	// A retry applies generation 2 again (its pods run v2), its smoke test fails
+	// again, and it is rolled back once more: one rollback per retry, no loop.
+	annotate(t, ctx, ns, "web", "phase4.io/retry=1")
+	waitEvent(t, ctx, ns, "web", "Normal", "RetryRequested", "the Validation stage runs again")
+	eventually(t, 3*time.Minute, "generation 2 rolled back a second time", func() (bool, string, error) {
+		n, msgs := eventCount(t, ctx, ns, "web", "RolledBack")
+		o, err := getP4D(ctx, ns, "web")
+		if err != nil {
+			return false, "", err
+		}
+		c := condition(o, "RolledBack")
+		return n == 2 && c != nil && c["status"] == "True", fmt.Sprintf("%d RolledBack Events %q, condition %v", n, msgs, c), nil
+	})
+	waitRunning(t, ctx, ns, d1, "after the second rollback the pods run v1's digest again")
+	if rb := rollbackOf(getP4DOrFail(t, ctx, ns, "web")); rb["retry"] != "1" || rb["state"] != "Succeeded" {
+		t.Errorf("status.rollback = %v, want the one made under retry 1", rb)
+	}
+
 	// Generation 3: v2 with passing smoke tests.
 	setSpec(t, ctx, ns, "web", func(spec map[string]any) { spec["validation"] = passingSmoke() })
 	obj = waitCondition(t, ctx, ns, "web", "Ready", "True", "Succeeded", 3*time.Minute)
@@ -273,4 +291,72 @@ func TestRollbackOnFailureOff(t *testing.T) {
 		t.Errorf("%d RollingBack Events, want none", n)
 	}
 	waitRunning(t, ctx, ns, d2, "generation 2 stays applied")
+}
+
+// kill -9 in the middle of a rollback: the new operator finds it in
+// status.rollback (Running) and goes on. Generation 1 renders 200 ConfigMaps
+// (set a); generation 2 renders 5 others (set b) and fails its smoke test, so
+// the rollback applies set a again — slowly, at the default 20 requests a
+// second — and the operator is killed half-way. Afterwards set a is whole, set
+// b is pruned, and the rollback was begun and reported once.
+func TestRollbackGoesOnAfterRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-rollback-crash")
+	const total = 200
+	setA, setB := "e2e.phase4.io/set=a", "e2e.phase4.io/set=b"
+	o := kubeOperator(t, ctx)
+
+	obj := bulkP4D(t, ns, "bulk", total, "a")
+	obj.Object["spec"].(map[string]any)["validation"] = passingSmoke()
+	createP4D(t, ctx, obj)
+	waitCondition(t, ctx, ns, "bulk", "Ready", "True", "Succeeded", 4*time.Minute)
+	setSpec(t, ctx, ns, "bulk", func(spec map[string]any) {
+		spec["chart"].(map[string]any)["values"] = map[string]any{"count": int64(5), "set": "b"}
+		spec["validation"] = failingSmoke()
+	})
+
+	// The rollback re-creates set a (generation 2 pruned it): kill -9 half-way.
+	var before int
+	eventually(t, 4*time.Minute, "the rollback under way (some ConfigMaps of set a again)", func() (bool, string, error) {
+		p, err := getP4D(ctx, ns, "bulk")
+		if err != nil {
+			return false, "", err
+		}
+		n, err := countConfigMaps(ctx, ns, setA)
+		before = n
+		rb := rollbackOf(p)
+		return rb["state"] == "Running" && n >= 10 && n < total, fmt.Sprintf("%d of %d, rollback %v", n, total, rb), err
+	})
+	o.kill9(t)
+	after, err := countConfigMaps(ctx, ns, setA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after >= total {
+		t.Fatalf("the rollback's apply finished before the kill (%d of %d): nothing was tested", after, total)
+	}
+	t.Logf("killed the operator with %d to %d of %d ConfigMaps re-applied", before, after, total)
+	if rb := rollbackOf(getP4DOrFail(t, ctx, ns, "bulk")); rb["state"] != "Running" {
+		t.Fatalf("status.rollback = %v at the kill, want Running", rb)
+	}
+
+	kubeOperator(t, ctx, "--kube-api-qps", "200", "--kube-api-burst", "400")
+	p := waitCondition(t, ctx, ns, "bulk", "RolledBack", "True", "RolledBack", 3*time.Minute)
+	if n, err := countConfigMaps(ctx, ns, setA); err != nil || n != total {
+		t.Errorf("%d ConfigMaps of set a after the rollback, want %d (err %v)", n, total, err)
+	}
+	eventually(t, time.Minute, "generation 2's ConfigMaps pruned", func() (bool, string, error) {
+		n, err := countConfigMaps(ctx, ns, setB)
+		return n == 0, fmt.Sprintf("%d of set b left", n), err
+	})
+	if rb := rollbackOf(p); fmt.Sprint(rb["from"]) != "2" || fmt.Sprint(rb["to"]) != "1" {
+		t.Errorf("status.rollback = %v", rb)
+	}
+	for _, reason := range []string{"RollingBack", "RolledBack"} {
+		if n, msgs := eventCount(t, ctx, ns, "bulk", reason); n != 1 {
+			t.Errorf("%d %s Events %q, want 1", n, reason, msgs)
+		}
+	}
 }

@@ -826,8 +826,9 @@ static void rolled_back_failure(cJSON *st, cJSON *conds, const cJSON *obj, int i
     f.attempts = (int)(retries >= 0 && retries <= 10 ? retries : 2) + 1;
     f.cls = p4_text_eq(stalled_reason, P4_REASON_REGENERATION) ? P4_FAIL_ARTIFACT : P4_FAIL_CLUSTER;
     /* The message reads what serves from the status being built (status.rollback). */
-    p4_json_need_ok(
-        cJSON_AddItemReferenceToObject(view, "metadata", (cJSON *)p4_json_get(obj, "metadata")));
+    if (p4_json_get(obj, "metadata") != NULL)
+        p4_json_need_ok(cJSON_AddItemReferenceToObject(view, "metadata",
+                                                       (cJSON *)p4_json_get(obj, "metadata")));
     p4_json_need_ok(cJSON_AddItemReferenceToObject(view, "status", st));
     p4_policy_final_message(view, &f, msg, sizeof(msg));
     p4_policy_impact(view, i, generation, impact, sizeof(impact));

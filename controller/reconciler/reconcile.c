@@ -1375,6 +1375,15 @@ static const char *retry_failed(struct p4_reconciler *r, const char *key, const 
     return value;
 }
 
+/* Is a stage that rolls back (the Kubernetes stage) running in this operator? */
+static bool rollback_stage(const struct p4_reconciler *r)
+{
+    for (int k = 0; k < P4_STAGE_COUNT; k++)
+        if (r->stages[k] && r->stages[k]->rollback)
+            return true;
+    return false;
+}
+
 /*
  * What desired no longer holds of old (the status as read) becomes null in it, at any depth of
  * objects: the status is written as a JSON merge patch (RFC 7386), which keeps a member the
@@ -1571,7 +1580,7 @@ static enum p4_rollback_state drive_rollback(struct p4_reconciler *r, const char
     while (k < P4_STAGE_COUNT && !(r->stages[k] && r->stages[k]->rollback))
         k++;
     if (k == P4_STAGE_COUNT)
-        return p4_rollback_state_of(obj, plan, NULL);
+        return p4_rollback_state_of(obj, plan, NULL); /* not reached: see rollback_stage */
     if (plan->what == P4_ROLLBACK_BEGIN || plan->what == P4_ROLLBACK_GO_ON) {
         for (int later = k + 1; later < P4_STAGE_COUNT; later++)
             if (r->stages[later] && r->stages[later]->forget)
@@ -1652,6 +1661,8 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     } else {
         (void)suspend_stages(r, key, obj, false);
         p4_rollback_decide(obj, &plan);
+        if (!rollback_stage(r)) /* no stage can do it: the stages run as they would */
+            plan.what = P4_ROLLBACK_NONE;
         if (plan.what == P4_ROLLBACK_NONE) {
             retry = retry_failed(r, key, obj, &retried);
             drive_stages(r, key, obj, res, results);

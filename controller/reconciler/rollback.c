@@ -106,17 +106,18 @@ void p4_rollback_decide(const cJSON *obj, struct p4_rollback_plan *out)
     out->stage = -1;
     (void)p4_json_int64(obj, "metadata.generation", &generation);
     (void)p4_json_int64(obj, "status.observedGeneration", &observed);
-    /* A retry runs the generation again; a generation not observed yet begins first. */
-    if (p4_policy_retry_requested(obj) != NULL || observed != generation)
+    if (observed != generation) /* a generation not observed yet begins first */
         return;
     if (p4_rollback_holds(obj)) {
         (void)p4_json_int64(rec, "from", &out->from);
         (void)p4_json_int64(rec, "to", &out->to);
         if (p4_text_eq(p4_json_str(rec, "state"), "Running")) {
-            out->what = P4_ROLLBACK_GO_ON; /* a rollback-to waits until it is done */
+            out->what = P4_ROLLBACK_GO_ON; /* a retry or a rollback-to waits until it is done */
             return;
         }
     }
+    if (p4_policy_retry_requested(obj) != NULL) /* the generation runs again */
+        return;
     out->request = request_of(obj);
     if (out->request != NULL) {
         const char *verdict;

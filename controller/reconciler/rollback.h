@@ -46,8 +46,9 @@ struct p4_rollback_plan {
 
 /*
  * Decide from obj (the resource as read: its spec, annotations and the status on record) what
- * this reconcile does. A phase4.io/retry not handled yet wins (NONE: the stages run again). A
- * rollback on record as Running for this generation goes on (a rollback-to waits for it). A
+ * this reconcile does. A rollback on record as Running for this generation goes on (a retry or
+ * a rollback-to waits for it). Then a phase4.io/retry not handled yet wins (NONE: the stages
+ * run again). A
  * rollback-to value not handled yet begins one to that generation unless it is not a positive
  * number below metadata.generation, or status.history says it did not succeed (refused). A
  * rollback finished for this generation holds. Otherwise a final failure of this generation at

@@ -128,10 +128,10 @@ static void once_per_generation_and_retry(void **state)
     cJSON *obj;
 
     (void)state;
-    /* Running on record: goes on (also after a restart), a rollback-to waits */
+    /* Running on record: goes on (also after a restart), a rollback-to or a retry waits */
     obj =
         failed_at("Validation", "Validated", "", ",'rollback':{'from':2,'to':1,'state':'Running'}",
-                  ",'annotations':{'phase4.io/rollback-to':'1'}");
+                  ",'annotations':{'phase4.io/rollback-to':'1','phase4.io/retry':'x'}");
     p4_rollback_decide(obj, &p);
     assert_int_equal(p.what, P4_ROLLBACK_GO_ON);
     assert_int_equal(p.to, 1);

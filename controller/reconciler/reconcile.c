@@ -868,6 +868,7 @@ cJSON *p4_reconciler_rollback_status(const cJSON *obj, const struct p4_rollback_
     cJSON *conds, *st;
     int64_t generation, observed;
     char msg[P4_ERROR_MESSAGE_MAX + 768];
+    bool healthy;
     int i;
 
     if (state == P4_ROLLBACK_PENDING) { /* nothing to tell before its manifest is read */
@@ -892,9 +893,11 @@ cJSON *p4_reconciler_rollback_status(const cJSON *obj, const struct p4_rollback_
             cJSON_AddItemToObject(st, member->string, cJSON_Duplicate(member, 1));
         }
     }
-    p4_rollback_record(st, obj, plan, state, res, now, events);
+    healthy = p4_rollback_record(st, obj, plan, state, res, now, events);
     (void)snprintf(msg, sizeof(msg), "Generation %" PRId64 ": %s", generation,
                    p4_rollback_message(st));
+    if (healthy) /* spec.notify's RolledBack document */
+        p4_notify_rolled_back(obj, st, msg, now);
     /* What this generation's Kubernetes stage applied no longer runs: a retry applies it again
        before the Validation stage looks at it (drive_stages needs a pass on record). */
     if (p4_text_eq(

@@ -272,7 +272,7 @@ static void put_str(cJSON *o, const char *key, const char *value)
         p4_json_need(cJSON_AddStringToObject(o, key, value));
 }
 
-void p4_rollback_record(cJSON *st, const cJSON *obj, const struct p4_rollback_plan *plan,
+bool p4_rollback_record(cJSON *st, const cJSON *obj, const struct p4_rollback_plan *plan,
                         enum p4_rollback_state state, const struct p4_stage_result *res,
                         const char *now, cJSON *events)
 {
@@ -336,13 +336,14 @@ void p4_rollback_record(cJSON *st, const cJSON *obj, const struct p4_rollback_pl
         put_str(st, "lastHandledRollbackTo", plan->request);
     }
     if (same && p4_text_eq(old_state, name))
-        return; /* no news */
+        return false; /* no news */
     if (state == P4_ROLLBACK_SUCCEEDED)
         event(events, "Normal", "RolledBack", msg);
     else if (state == P4_ROLLBACK_FAILED)
         event(events, "Warning", "RollbackFailed", msg);
     else if (!same)
         event(events, "Normal", "RollingBack", msg);
+    return state == P4_ROLLBACK_SUCCEEDED;
 }
 
 void p4_rollback_refused(cJSON *st, const char *value, int64_t generation, const char *why,

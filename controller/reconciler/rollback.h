@@ -88,8 +88,9 @@ enum p4_rollback_state p4_rollback_state_of(const cJSON *obj, const struct p4_ro
  * was made under)}, and status.lastHandledRollbackTo for a request. Times and what `from`
  * failed on are kept from the record while it is the same rollback. One Event when it is news:
  * Normal RollingBack when it begins, Normal RolledBack when healthy, Warning RollbackFailed.
+ * Returns true when the rollback became healthy now (what spec.notify is told: notify.h).
  */
-void p4_rollback_record(cJSON *st, const cJSON *obj, const struct p4_rollback_plan *plan,
+bool p4_rollback_record(cJSON *st, const cJSON *obj, const struct p4_rollback_plan *plan,
                         enum p4_rollback_state state, const struct p4_stage_result *res,
                         const char *now, cJSON *events);
 

@@ -493,6 +493,42 @@ static void refused_requests(void **state)
     cJSON_Delete(obj);
 }
 
+/* With spec.notify, a rollback that became healthy queues one RolledBack document (notify.h). */
+static void healthy_rollback_is_notified(void **state)
+{
+    struct p4_rollback_plan p = {.what = P4_ROLLBACK_GO_ON, .from = 2, .to = 1, .stage = -1};
+    struct p4_stage_result res = {.state = P4_STAGE_PASSED, .rollback_to = 1};
+    cJSON *obj = failed_at("Validation", "Validated", "",
+                           ",'rollback':{'from':2,'to':1,'state':'Running','trigger':"
+                           "'RollbackOnFailure','startedAt':'" NOW "'}",
+                           ",'uid':'u-1'");
+    cJSON *events = cJSON_CreateArray(), *st, *next;
+    const cJSON *pending;
+
+    (void)state;
+    cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(obj, "spec"), "notify",
+                          test_json("{'url':'https://hooks.example/p4'}"));
+    st = p4_reconciler_rollback_status(obj, &p, P4_ROLLBACK_SUCCEEDED, &res, LATER, events);
+    pending = p4_json_get(st, "notifications.pending");
+    assert_int_equal(cJSON_GetArraySize(pending), 1);
+    assert_string_equal(p4_json_str(cJSON_GetArrayItem(pending, 0), "event"), "RolledBack");
+    {
+        char *text = p4_json_print(cJSON_GetArrayItem(pending, 0));
+        bool named = strstr(text, "generation 1's manifest re-applied and healthy") != NULL;
+        free(text);
+        if (!named)
+            fail_msg("the document does not name both generations");
+    }
+    /* told once: the next reconcile, with it on record, queues nothing more */
+    next = with_status(obj, st);
+    st = p4_reconciler_rollback_status(next, &p, P4_ROLLBACK_SUCCEEDED, &res, LATER, events);
+    assert_int_equal(cJSON_GetArraySize(p4_json_get(st, "notifications.pending")), 1);
+    cJSON_Delete(st);
+    cJSON_Delete(next);
+    cJSON_Delete(events);
+    cJSON_Delete(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +541,7 @@ int main(void)
         cmocka_unit_test(failed_rollback_escalates),
         cmocka_unit_test(requested_rollback_status),
         cmocka_unit_test(refused_requests),
+        cmocka_unit_test(healthy_rollback_is_notified),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

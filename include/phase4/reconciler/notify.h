@@ -4,7 +4,7 @@
  * A status transition calls for at most one document: the resource stalled (event
  * RegenerationRequired, EscalatedToUser, or Stalled for any other Stalled reason), else a
  * generation got its verdict (event Verdict: SUCCESSFUL, or FAILED without a stall), and later
- * a rollback (RolledBack, a hook for when rollback is built: p4_notify_rolled_back). The
+ * a rollback that became healthy (RolledBack: p4_notify_rolled_back, called by reconcile.c). The
  * document (type P4_NOTIFY_TYPE) is built from the status being written, so it carries only
  * what the status does (messages already redacted), never a Secret value; its id is unique per
  * (resource uid, generation, event), so a receiver drops a second delivery of the same one.
@@ -84,7 +84,7 @@ void p4_notify_status(const cJSON *obj, cJSON *st, const struct p4_notify_outcom
                       size_t n, const char *now, cJSON *events);
 
 /*
- * The hook for the rollback (not built yet): queue a RolledBack document into st as
+ * A rollback became healthy (reconcile.c, rollback.h): queue a RolledBack document into st as
  * p4_notify_status queues the others, message saying which revisions. Does nothing without
  * spec.notify.
  */

@@ -899,12 +899,14 @@ cJSON *p4_reconciler_rollback_status(const cJSON *obj, const struct p4_rollback_
     if (healthy) /* spec.notify's RolledBack document */
         p4_notify_rolled_back(obj, st, msg, now);
     /* What this generation's Kubernetes stage applied no longer runs: a retry applies it again
-       before the Validation stage looks at it (drive_stages needs a pass on record). */
-    if (p4_text_eq(
-            p4_json_str(find_condition(conds, stage_conditions[P4_STAGE_KUBERNETES]), "status"),
-            "True"))
-        set_condition(conds, stage_conditions[P4_STAGE_KUBERNETES], "Unknown", "RolledBack", msg,
-                      generation, now);
+       before the Validation stage looks at it (drive_stages needs a pass on record). A stage
+       still being checked (a rollback-to mid-run) is checked no more. A failure stays. */
+    for (i = P4_STAGE_KUBERNETES; i < P4_STAGE_COUNT; i++) {
+        const char *was = p4_json_str(find_condition(conds, stage_conditions[i]), "status");
+        if (p4_text_eq(was, "Unknown") || (i == P4_STAGE_KUBERNETES && p4_text_eq(was, "True")))
+            set_condition(conds, stage_conditions[i], "Unknown", "RolledBack", msg, generation,
+                          now);
+    }
     set_condition(conds, P4_ROLLBACK_CONDITION,
                   state == P4_ROLLBACK_SUCCEEDED ? "True"
                   : state == P4_ROLLBACK_FAILED  ? "False"

@@ -87,6 +87,22 @@ func waitRunning(t testing.TB, ctx context.Context, ns, digest, what string) {
 	})
 }
 
+// waitReadyAt waits until name is Ready=True (Succeeded) for generation gen.
+func waitReadyAt(t testing.TB, ctx context.Context, ns, name string, gen int64) *unstructured.Unstructured {
+	t.Helper()
+	var obj *unstructured.Unstructured
+	eventually(t, 3*time.Minute, fmt.Sprintf("%s/%s Ready=True for generation %d", ns, name, gen), func() (bool, string, error) {
+		var err error
+		if obj, err = getP4D(ctx, ns, name); err != nil {
+			return false, "", err
+		}
+		c := condition(obj, "Ready")
+		return c != nil && c["status"] == "True" && c["reason"] == "Succeeded" &&
+			fmt.Sprint(c["observedGeneration"]) == fmt.Sprint(gen), fmt.Sprint(c), nil
+	})
+	return obj
+}
+
 func imageDigest(t testing.TB, obj *unstructured.Unstructured) string {
 	t.Helper()
 	d, _, _ := unstructured.NestedString(obj.Object, "status", "image", "digest")
@@ -165,9 +181,10 @@ func goodThenBad(t testing.TB, ctx context.Context, ns string, rollout map[strin
 // revision succeeded): generation 1's manifest is applied again and its pods
 // run v1's digest; RolledBack names both generations; generation 2 stays
 // FAILED (it needs a new artifact), and its Stalled message says generation 1
-// serves. Generation 3 succeeds; rollback-to=1 rolls back on demand; a
-// rollback-to whose manifest is gone, or to a newer generation, is refused
-// and changes nothing.
+// serves; a retry applies it again and it is rolled back once more.
+// Generation 3 succeeds; a rollback-to whose manifest is gone, that did not
+// succeed, or to a newer generation is refused and changes nothing; after
+// generation 4, rollback-to=3 rolls back on demand.
 func TestRollbackOnFailureAndOnDemand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -228,7 +245,7 @@ func TestRollbackOnFailureAndOnDemand(t *testing.T) {
 
 	// Generation 3: v2 with passing smoke tests.
 	setSpec(t, ctx, ns, "web", func(spec map[string]any) { spec["validation"] = passingSmoke() })
-	obj = waitCondition(t, ctx, ns, "web", "Ready", "True", "Succeeded", 3*time.Minute)
+	obj = waitReadyAt(t, ctx, ns, "web", 3)
 	if obj.GetGeneration() != 3 || imageDigest(t, obj) != d2 {
 		t.Fatalf("generation %d with digest %s, want 3 with %s", obj.GetGeneration(), imageDigest(t, obj), d2)
 	}
@@ -237,29 +254,16 @@ func TestRollbackOnFailureAndOnDemand(t *testing.T) {
 		t.Errorf("RolledBack = %v on generation 3, want none", c)
 	}
 
-	// On demand, back to generation 1.
-	annotate(t, ctx, ns, "web", "phase4.io/rollback-to=1")
-	obj = waitCondition(t, ctx, ns, "web", "RolledBack", "True", "RolledBack", 3*time.Minute)
-	waitRunning(t, ctx, ns, d1, "rollback-to=1: the pods run v1's digest again")
-	waitEvent(t, ctx, ns, "web", "Normal", "RolledBack",
-		`rollback requested (phase4.io/rollback-to="1") from generation 3; generation 1's manifest re-applied and healthy`)
-	if v, _, _ := unstructured.NestedString(obj.Object, "status", "lastHandledRollbackTo"); v != "1" {
-		t.Errorf("status.lastHandledRollbackTo = %q, want 1", v)
-	}
-	if c := condition(obj, "Stalled"); c == nil || c["reason"] != "RolledBack" {
-		t.Errorf("Stalled = %v, want True/RolledBack (generation 3 does not run)", c)
-	}
-	if rb := rollbackOf(obj); fmt.Sprint(rb["from"]) != "3" || fmt.Sprint(rb["to"]) != "1" || rb["trigger"] != "RollbackTo" {
-		t.Errorf("status.rollback = %v", rb)
-	}
-
-	// Generation 2's manifest is gone: refused, nothing changes. So is a newer one.
-	if err := kube.CoreV1().Secrets(ns).Delete(ctx, "phase4.web.v2", metav1.DeleteOptions{}); err != nil {
-		t.Fatalf("delete generation 2's manifest Secret: %v", err)
+	// Refused, and nothing changes: generation 1's manifest is gone (deleted by
+	// hand here), generation 2 did not succeed (status.history), 9 is newer.
+	if err := kube.CoreV1().Secrets(ns).Delete(ctx, "phase4.web.v1", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete generation 1's manifest Secret: %v", err)
 	}
 	before := rollbackOf(getP4DOrFail(t, ctx, ns, "web"))
+	annotate(t, ctx, ns, "web", "phase4.io/rollback-to=1")
+	waitEvent(t, ctx, ns, "web", "Warning", "RollbackRefused", "generation 1 has no stored manifest")
 	annotate(t, ctx, ns, "web", "phase4.io/rollback-to=2")
-	waitEvent(t, ctx, ns, "web", "Warning", "RollbackRefused", "generation 2 has no stored manifest")
+	waitEvent(t, ctx, ns, "web", "Warning", "RollbackRefused", "generation 2 did not succeed")
 	annotate(t, ctx, ns, "web", "phase4.io/rollback-to=9")
 	waitEvent(t, ctx, ns, "web", "Warning", "RollbackRefused", "generation 9 is newer than the current generation 3")
 	obj = getP4DOrFail(t, ctx, ns, "web")
@@ -269,7 +273,32 @@ func TestRollbackOnFailureAndOnDemand(t *testing.T) {
 	if after := rollbackOf(obj); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("status.rollback changed on a refused rollback: %v, was %v", after, before)
 	}
-	waitRunning(t, ctx, ns, d1, "a refused rollback changes nothing")
+	waitReadyAt(t, ctx, ns, "web", 3)
+	waitRunning(t, ctx, ns, d2, "a refused rollback changes nothing")
+
+	// Generation 4 runs v1 again; on demand, back to generation 3 (v2).
+	setSpec(t, ctx, ns, "web", func(spec map[string]any) {
+		spec["image"].(map[string]any)["tag"] = "rb1-" + ns
+	})
+	waitReadyAt(t, ctx, ns, "web", 4)
+	waitRunning(t, ctx, ns, d1, "generation 4's pods run v1's digest")
+	annotate(t, ctx, ns, "web", "phase4.io/rollback-to=3")
+	obj = waitCondition(t, ctx, ns, "web", "RolledBack", "True", "RolledBack", 3*time.Minute)
+	waitRunning(t, ctx, ns, d2, "rollback-to=3: the pods run v2's digest again")
+	waitEvent(t, ctx, ns, "web", "Normal", "RolledBack",
+		`rollback requested (phase4.io/rollback-to="3") from generation 4; generation 3's manifest re-applied and healthy`)
+	if v, _, _ := unstructured.NestedString(obj.Object, "status", "lastHandledRollbackTo"); v != "3" {
+		t.Errorf("status.lastHandledRollbackTo = %q, want 3", v)
+	}
+	if c := condition(obj, "Stalled"); c == nil || c["reason"] != "RolledBack" {
+		t.Errorf("Stalled = %v, want True/RolledBack (generation 4 does not run)", c)
+	}
+	if c := condition(obj, "KubernetesReady"); c == nil || c["status"] != "Unknown" || c["reason"] != "RolledBack" {
+		t.Errorf("KubernetesReady = %v, want Unknown/RolledBack", c)
+	}
+	if rb := rollbackOf(obj); fmt.Sprint(rb["from"]) != "4" || fmt.Sprint(rb["to"]) != "3" || rb["trigger"] != "RollbackTo" {
+		t.Errorf("status.rollback = %v", rb)
+	}
 }
 
 // rollbackOnFailure false: generation 2 fails and stays applied, no rollback.

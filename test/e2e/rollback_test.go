@@ -132,7 +132,7 @@ func rollbackOf(obj *unstructured.Unstructured) map[string]any {
 // goodThenBad makes generation 1 (tag v1, smoke tests pass) SUCCESSFUL, then
 // generation 2 (tag v2, a smoke test fails); rollout sets spec.rollout. It
 // returns the digests of v1 and v2.
-func goodThenBad(t testing.TB, ctx context.Context, ns string, rollout map[string]any) (string, string) {
+func goodThenBad(t testing.TB, ctx context.Context, ns string, rollout map[string]any, notify *hook) (string, string) {
 	t.Helper()
 	v1, v2 := "rb1-"+ns, "rb2-"+ns
 	pushTag(t, ctx, "phase4/multi:1.0", v1)
@@ -142,6 +142,10 @@ func goodThenBad(t testing.TB, ctx context.Context, ns string, rollout map[strin
 	spec := obj.Object["spec"].(map[string]any)
 	spec["image"].(map[string]any)["tag"] = v1
 	spec["rollout"] = rollout
+	if notify != nil {
+		hookSecret(t, ctx, ns)
+		withNotify(obj, notify.url)
+	}
 	createP4D(t, ctx, obj)
 	obj = waitCondition(t, ctx, ns, "web", "Ready", "True", "Succeeded", 3*time.Minute)
 	d1 := imageDigest(t, obj)
@@ -190,9 +194,10 @@ func TestRollbackOnFailureAndOnDemand(t *testing.T) {
 	defer cancel()
 	installCRD(t, ctx)
 	ns := newNamespace(t, ctx, "e2e-rollback")
+	h := newHook(t, "", nil)
 	kubeOperator(t, ctx)
 
-	d1, d2 := goodThenBad(t, ctx, ns, map[string]any{"retries": int64(0)})
+	d1, d2 := goodThenBad(t, ctx, ns, map[string]any{"retries": int64(0)}, h)
 
 	obj := waitCondition(t, ctx, ns, "web", "RolledBack", "True", "RolledBack", 3*time.Minute)
 	waitRunning(t, ctx, ns, d1, "after the rollback the pods run v1's digest again")
@@ -219,6 +224,24 @@ func TestRollbackOnFailureAndOnDemand(t *testing.T) {
 	if inv := inventoryOf(obj); len(inv) == 0 {
 		t.Errorf("status.inventory is empty after the rollback")
 	}
+	// spec.notify's webhook is told once, naming both generations.
+	rolledBackCalls := func() []hookCall {
+		all, _ := h.of("web")
+		var out []hookCall
+		for _, c := range all {
+			if c.doc["event"] == "RolledBack" {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	eventually(t, time.Minute, "the webhook told of the rollback", func() (bool, string, error) {
+		return len(rolledBackCalls()) == 1, fmt.Sprintf("%d RolledBack calls", len(rolledBackCalls())), nil
+	})
+	if c := rolledBackCalls()[0]; c.doc["id"] != string(obj.GetUID())+"/2/RolledBack" || !strings.Contains(fmt.Sprint(c.doc["message"]), want) {
+		t.Errorf("RolledBack document %v", c.doc)
+	}
+
 	// Nothing runs again: no second rollback, no new write.
 	stays(t, ctx, ns, "web", 5*time.Second, "a finished rollback")
 	if n, _ := eventCount(t, ctx, ns, "web", "RolledBack"); n != 1 {
@@ -299,6 +322,11 @@ func TestRollbackOnFailureAndOnDemand(t *testing.T) {
 	if rb := rollbackOf(obj); fmt.Sprint(rb["from"]) != "4" || fmt.Sprint(rb["to"]) != "3" || rb["trigger"] != "RollbackTo" {
 		t.Errorf("status.rollback = %v", rb)
 	}
+	// One document per generation rolled back: generation 2's (told once, its second
+	// rollback is the same event of the same generation) and generation 4's.
+	eventually(t, time.Minute, "the webhook told of the rollback-to", func() (bool, string, error) {
+		return len(rolledBackCalls()) == 2, fmt.Sprintf("%d RolledBack calls", len(rolledBackCalls())), nil
+	})
 }
 
 // rollbackOnFailure false: generation 2 fails and stays applied, no rollback.
@@ -309,7 +337,7 @@ func TestRollbackOnFailureOff(t *testing.T) {
 	ns := newNamespace(t, ctx, "e2e-rollback-off")
 	kubeOperator(t, ctx)
 
-	_, d2 := goodThenBad(t, ctx, ns, map[string]any{"retries": int64(0), "rollbackOnFailure": false})
+	_, d2 := goodThenBad(t, ctx, ns, map[string]any{"retries": int64(0), "rollbackOnFailure": false}, nil)
 	obj := waitCondition(t, ctx, ns, "web", "Stalled", "True", "RegenerationRequired", 3*time.Minute)
 	stays(t, ctx, ns, "web", 5*time.Second, "no rollback with rollbackOnFailure false")
 	obj = getP4DOrFail(t, ctx, ns, "web")

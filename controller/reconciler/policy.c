@@ -199,7 +199,7 @@ bool p4_policy_spec_digest(const cJSON *obj, char out[P4_SPEC_DIGEST_SIZE])
     free(text);
     if (ok != 1 || mdlen != 32)
         return false;
-    for (unsigned i = 0; i < 32; i++) {
+    for (size_t i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
     }

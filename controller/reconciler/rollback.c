@@ -80,7 +80,12 @@ static const char *history_verdict(const cJSON *obj, int64_t generation)
     return NULL;
 }
 
-/* Is Stalled True for generation on record? */
+/*
+ * Is Stalled True for generation on record, for a cause a rollback helps? Not one escalated to
+ * a person (EscalatedToUser: RBAC, quota, capacity, policy): rolling back would apply the last
+ * good revision into the same cluster problem and stop the re-checks that clear the stall by
+ * themselves once it is fixed, while a Deployment's rollout keeps the old pods serving anyway.
+ */
 static bool stalled_on_record(const cJSON *obj, int64_t generation)
 {
     const cJSON *c;
@@ -90,7 +95,8 @@ static bool stalled_on_record(const cJSON *obj, int64_t generation)
         if (!p4_text_eq(p4_json_str(c, "type"), "Stalled"))
             continue;
         (void)p4_json_int64(c, "observedGeneration", &g);
-        return g == generation && p4_text_eq(p4_json_str(c, "status"), "True");
+        return g == generation && p4_text_eq(p4_json_str(c, "status"), "True") &&
+               !p4_text_eq(p4_json_str(c, "reason"), P4_REASON_ESCALATED);
     }
     return false;
 }

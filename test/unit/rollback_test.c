@@ -529,10 +529,29 @@ static void healthy_rollback_is_notified(void **state)
     cJSON_Delete(obj);
 }
 
+/* A failure escalated to a person is not rolled back: it stays escalated and re-checked. */
+static void no_rollback_of_an_escalated_failure(void **state)
+{
+    struct p4_rollback_plan p;
+    cJSON *obj = failed_at("Kubernetes", "KubernetesReady", "", "", "");
+    cJSON *c;
+
+    (void)state;
+    cJSON_ArrayForEach(c, p4_json_get(obj, "status.conditions")) {
+        if (p4_text_eq(p4_json_str(c, "type"), "Stalled"))
+            cJSON_ReplaceItemInObjectCaseSensitive(c, "reason",
+                                                   cJSON_CreateString("EscalatedToUser"));
+    }
+    p4_rollback_decide(obj, &p);
+    assert_int_not_equal(p.what, P4_ROLLBACK_BEGIN);
+    cJSON_Delete(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(failure_rolls_back_to_the_last_good),
+        cmocka_unit_test(no_rollback_of_an_escalated_failure),
         cmocka_unit_test(no_rollback_when_not_asked_or_not_possible),
         cmocka_unit_test(once_per_generation_and_retry),
         cmocka_unit_test(rollback_to_on_request),

@@ -34,8 +34,8 @@ func newNamespace(t testing.TB, ctx context.Context, prefix string) string {
 		t.Fatalf("create namespace: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = kube.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
 		releaseFinalizers(ns.Name)
+		_ = kube.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
 	})
 	// The ServiceAccount admission plugin needs the namespace's default account.
 	eventually(t, 30*time.Second, "default ServiceAccount in "+ns.Name, func() (bool, string, error) {
@@ -45,10 +45,12 @@ func newNamespace(t testing.TB, ctx context.Context, prefix string) string {
 	return ns.Name
 }
 
-// releaseFinalizers takes the operator's deletion finalizer off every Phase4Deployment left in
-// ns, as the README tells a user to once the operator is gone: a test's operator has stopped by
-// the time its namespace is deleted, and nothing would release them, so the namespace would
-// stay Terminating. It waits (briefly) until none is left, so that no later operator finds them.
+// releaseFinalizers deletes every Phase4Deployment left in ns after taking the operator's
+// deletion finalizer off it, as the README tells a user to once the operator is gone: a test's
+// operator has stopped by the time its namespace is deleted, and nothing would release them, so
+// the namespace would stay Terminating. It waits (briefly) until none is left, so that no later
+// operator finds them; deleting them here, rather than waiting for the namespace controller to
+// get to them, keeps that wait short.
 func releaseFinalizers(ns string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -66,8 +68,9 @@ func releaseFinalizers(ns string) {
 						[]byte(patch), metav1.PatchOptions{})
 				}
 			}
+			_ = dyn.Resource(p4dGVR).Namespace(ns).Delete(ctx, item.GetName(), metav1.DeleteOptions{})
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

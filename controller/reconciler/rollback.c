@@ -278,6 +278,16 @@ static void put_str(cJSON *o, const char *key, const char *value)
         p4_json_need(cJSON_AddStringToObject(o, key, value));
 }
 
+/*
+ * Take every member named key out of obj: JSON allows a name twice and cJSON keeps both, so a
+ * status read with a duplicate would otherwise keep the second copy next to the one written.
+ */
+static void drop_member(cJSON *obj, const char *key)
+{
+    while (cJSON_GetObjectItemCaseSensitive(obj, key) != NULL)
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+}
+
 bool p4_rollback_record(cJSON *st, const cJSON *obj, const struct p4_rollback_plan *plan,
                         enum p4_rollback_state state, const struct p4_stage_result *res,
                         const char *now, cJSON *events)
@@ -335,10 +345,10 @@ bool p4_rollback_record(cJSON *st, const cJSON *obj, const struct p4_rollback_pl
         put_str(rec, "retry", p4_json_str(obj, "status.lastHandledRetry"));
     describe(rec, msg, sizeof(msg));
     put_str(rec, "message", msg);
-    cJSON_DeleteItemFromObjectCaseSensitive(st, "rollback");
+    drop_member(st, "rollback");
     cJSON_AddItemToObject(st, "rollback", rec);
     if (plan->request != NULL && plan->what == P4_ROLLBACK_BEGIN) {
-        cJSON_DeleteItemFromObjectCaseSensitive(st, "lastHandledRollbackTo");
+        drop_member(st, "lastHandledRollbackTo");
         put_str(st, "lastHandledRollbackTo", plan->request);
     }
     if (same && p4_text_eq(old_state, name))
@@ -357,7 +367,7 @@ void p4_rollback_refused(cJSON *st, const char *value, int64_t generation, const
 {
     char shown[80], msg[600];
 
-    cJSON_DeleteItemFromObjectCaseSensitive(st, "lastHandledRollbackTo");
+    drop_member(st, "lastHandledRollbackTo");
     put_str(st, "lastHandledRollbackTo", value);
     (void)p4_text_clean(shown, sizeof(shown), value, strlen(value), P4_TEXT_QUOTED);
     p4_text_format(msg, sizeof(msg),

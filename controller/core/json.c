@@ -69,6 +69,20 @@ const cJSON *p4_json_child(const cJSON *obj, const char *key)
     return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
+const cJSON *p4_json_find(const cJSON *array, const char *key, const char *value)
+{
+    const cJSON *item;
+
+    if (!cJSON_IsArray(array) || value == NULL)
+        return NULL;
+    cJSON_ArrayForEach(item, array) {
+        const cJSON *m = p4_json_child(item, key);
+        if (cJSON_IsString(m) && strcmp(m->valuestring, value) == 0)
+            return item;
+    }
+    return NULL;
+}
+
 /*
  * Does key equal the escaped path segment seg[0..len)? "\x" in a segment
  * stands for x; a trailing lone backslash stands for itself.

@@ -30,13 +30,7 @@ bool p4_notify_give_up(int attempts, int64_t age_ms)
 
 static const cJSON *condition(const cJSON *st, const char *type)
 {
-    const cJSON *c;
-
-    cJSON_ArrayForEach(c, p4_json_get(st, "conditions")) {
-        if (p4_text_eq(p4_json_str(c, "type"), type))
-            return c;
-    }
-    return NULL;
+    return p4_json_find(p4_json_get(st, "conditions"), "type", type);
 }
 
 const char *p4_notify_event(const cJSON *obj, const cJSON *st)

@@ -37,12 +37,11 @@ int p4_policy_failed_stage(const cJSON *obj)
     for (int i = 0; i < P4_STAGE_COUNT; i++) {
         if (!p4_text_eq(stage, stage_names[i]))
             continue;
-        cJSON_ArrayForEach(c, p4_json_get(obj, "status.conditions")) {
-            if (!p4_text_eq(p4_json_str(c, "type"), stage_conditions[i]))
-                continue;
-            (void)p4_json_int64(c, "observedGeneration", &cgen);
-            return cgen == generation && p4_text_eq(p4_json_str(c, "status"), "False") ? i : -1;
-        }
+        c = p4_json_find(p4_json_get(obj, "status.conditions"), "type", stage_conditions[i]);
+        if (c == NULL)
+            continue;
+        (void)p4_json_int64(c, "observedGeneration", &cgen);
+        return cgen == generation && p4_text_eq(p4_json_str(c, "status"), "False") ? i : -1;
     }
     return -1;
 }

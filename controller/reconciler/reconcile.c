@@ -93,14 +93,7 @@ static void set_string(cJSON *obj, const char *key, const char *value)
 
 static const cJSON *find_condition(const cJSON *conds, const char *type)
 {
-    const cJSON *c;
-
-    cJSON_ArrayForEach(c, conds) {
-        const char *t = p4_json_str(c, "type");
-        if (t && strcmp(t, type) == 0)
-            return c;
-    }
-    return NULL;
+    return p4_json_find(conds, "type", type);
 }
 
 static void remove_condition(cJSON *conds, const char *type)

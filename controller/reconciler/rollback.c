@@ -88,17 +88,12 @@ static const char *history_verdict(const cJSON *obj, int64_t generation)
  */
 static bool stalled_on_record(const cJSON *obj, int64_t generation)
 {
-    const cJSON *c;
+    const cJSON *c = p4_json_find(p4_json_get(obj, "status.conditions"), "type", "Stalled");
+    int64_t g = -1;
 
-    cJSON_ArrayForEach(c, p4_json_get(obj, "status.conditions")) {
-        int64_t g = -1;
-        if (!p4_text_eq(p4_json_str(c, "type"), "Stalled"))
-            continue;
-        (void)p4_json_int64(c, "observedGeneration", &g);
-        return g == generation && p4_text_eq(p4_json_str(c, "status"), "True") &&
-               !p4_text_eq(p4_json_str(c, "reason"), P4_REASON_ESCALATED);
-    }
-    return false;
+    (void)p4_json_int64(c, "observedGeneration", &g);
+    return c != NULL && g == generation && p4_text_eq(p4_json_str(c, "status"), "True") &&
+           !p4_text_eq(p4_json_str(c, "reason"), P4_REASON_ESCALATED);
 }
 
 void p4_rollback_decide(const cJSON *obj, struct p4_rollback_plan *out)

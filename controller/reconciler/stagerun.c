@@ -667,14 +667,10 @@ bool p4_stagerun_stalled_on_record(const cJSON *obj, const char *stage)
         !p4_text_eq(p4_json_str(obj, "status.stage"), stage) ||
         p4_policy_retry_requested(obj) != NULL) /* a retry begins at the first attempt */
         return false;
-    cJSON_ArrayForEach(c, p4_json_get(obj, "status.conditions")) {
-        if (!p4_text_eq(p4_json_str(c, "type"), "Stalled"))
-            continue;
-        (void)p4_json_int64(c, "observedGeneration", &cond_gen);
-        return cond_gen == generation && p4_text_eq(p4_json_str(c, "status"), "True") &&
-               p4_text_eq(p4_json_str(c, "reason"), P4_REASON_REGENERATION);
-    }
-    return false;
+    c = p4_json_find(p4_json_get(obj, "status.conditions"), "type", "Stalled");
+    (void)p4_json_int64(c, "observedGeneration", &cond_gen);
+    return c != NULL && cond_gen == generation && p4_text_eq(p4_json_str(c, "status"), "True") &&
+           p4_text_eq(p4_json_str(c, "reason"), P4_REASON_REGENERATION);
 }
 
 bool p4_stagerunner_current(const struct p4_stagerunner *s, const char *key, const cJSON *obj)

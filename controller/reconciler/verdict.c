@@ -134,13 +134,7 @@ static const char *const stage_conditions[P4_STAGE_COUNT] = {"DockerReady", "Hel
 
 static const cJSON *condition(const cJSON *st, const char *type)
 {
-    const cJSON *c;
-
-    cJSON_ArrayForEach(c, p4_json_get(st, "conditions")) {
-        if (p4_text_eq(p4_json_str(c, "type"), type))
-            return c;
-    }
-    return NULL;
+    return p4_json_find(p4_json_get(st, "conditions"), "type", type);
 }
 
 /* obj's status.report entry of stage name, when the report is this generation's. */

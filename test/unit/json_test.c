@@ -259,6 +259,24 @@ static void copy_is_deep_and_may_drop_nulls(void **state)
     cJSON_Delete(src);
 }
 
+static void find_by_member(void **state)
+{
+    cJSON *doc = cJSON_Parse("[7,{\"type\":1},{\"type\":\"Ready\",\"n\":1},"
+                             "{\"type\":\"Ready\",\"n\":2},{\"type\":\"Stalled\"}]");
+    int64_t n = 0;
+
+    (void)state;
+    assert_non_null(doc);
+    assert_int_equal(p4_json_int64(p4_json_find(doc, "type", "Ready"), "n", &n), 0);
+    assert_int_equal(n, 1); /* the first */
+    assert_non_null(p4_json_find(doc, "type", "Stalled"));
+    assert_null(p4_json_find(doc, "type", "Reconciling"));
+    assert_null(p4_json_find(doc, "type", NULL));
+    assert_null(p4_json_find(NULL, "type", "Ready"));
+    assert_null(p4_json_find(cJSON_GetArrayItem(doc, 1), "type", "Ready")); /* not an array */
+    cJSON_Delete(doc);
+}
+
 static void type_names(void **state)
 {
     cJSON *doc = cJSON_Parse("[{},[],\"s\",1,true,false,null]");
@@ -334,6 +352,7 @@ int main(void)
         cmocka_unit_test(print_is_compact_and_freeable),
         cmocka_unit_test(discard_frees_any_tree),
         cmocka_unit_test(copy_is_deep_and_may_drop_nulls),
+        cmocka_unit_test(find_by_member),
         cmocka_unit_test(type_names),
         cmocka_unit_test(count_upto_stops_past_limit),
         cmocka_unit_test(json_space_is_the_four_bytes),

@@ -50,6 +50,13 @@ const cJSON *p4_json_get(const cJSON *obj, const char *path);
 /* The member of object obj named key, taken literally (no path, no escapes). Borrowed. */
 const cJSON *p4_json_child(const cJSON *obj, const char *key);
 
+/*
+ * The first object of array whose member key is the string value (a status condition by its
+ * type: p4_json_find(conditions, "type", "Ready")); NULL when none is, or array is not an
+ * array. Borrowed.
+ */
+const cJSON *p4_json_find(const cJSON *array, const char *key, const char *value);
+
 /* The string at path; NULL when absent or not a string. Borrowed from obj. */
 const char *p4_json_str(const cJSON *obj, const char *path);
 

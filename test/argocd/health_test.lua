@@ -83,6 +83,31 @@ table.insert(cases, {name = "FAILED verdict without Stalled",
     conditions = {{type = "Ready", status = "False", reason = "X", message = "Generation 1: failed"}}}},
   status = "Degraded", message = "Generation 1: failed"})
 
+-- States the e2e test does not record: suspending, a rollback of a failed generation, a stage
+-- not set up.
+local function with(conds, extra)
+  local o = {metadata = {generation = 2}, spec = {}, status = {observedGeneration = 2, conditions = {}}}
+  for _, c in ipairs(conds) do
+    table.insert(o.status.conditions, {type = c[1], status = c[2], reason = c[3], message = c[4]})
+  end
+  for k, v in pairs(extra or {}) do
+    o.spec[k] = v
+  end
+  return o
+end
+table.insert(cases, {name = "suspending", status = "Progressing", message = "Generation 2: suspending",
+  obj = with({{"Ready", "Unknown", "Suspending", "Generation 2: suspending"},
+    {"Reconciling", "True", "Suspending", "Generation 2: suspending"}}, {suspend = true})})
+table.insert(cases, {name = "rolling back a failed generation", status = "Degraded",
+  message = "Generation 2: failed; rolling back",
+  obj = with({{"Ready", "False", "SmokeTestFailed", "Generation 2: failed; rolling back"},
+    {"Reconciling", "False", "SmokeTestFailed", "Generation 2: failed; rolling back"},
+    {"Stalled", "True", "RegenerationRequired", "Generation 2: failed; rolling back"},
+    {"RolledBack", "Unknown", "RollingBack", "Generation 2: re-applying generation 1"}})})
+table.insert(cases, {name = "stage not available", status = "Progressing", message = "Generation 2: not set up",
+  obj = with({{"Ready", "Unknown", "StageNotAvailable", "Generation 2: not set up"},
+    {"Reconciling", "False", "StageNotAvailable", "Generation 2: not set up"}})})
+
 for _, c in ipairs(cases) do
   local ok, why = check(source, c.name, c.obj, c.status, c.message)
   if ok then

@@ -25,7 +25,7 @@ UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/unit/%)
 OPERATOR := $(BUILD)/phase4-operator
 HEADERS := $(shell find include controller -name '*.h')
 
-.PHONY: deps build unit e2e test run check bench clean cluster-up cluster-down
+.PHONY: deps build unit argocd-health e2e test run check bench clean cluster-up cluster-down
 
 deps:
 	@hack/deps
@@ -49,6 +49,10 @@ $(BUILD)/unit/%: test/unit/%.c $(LIB_OBJS) $(HEADERS)
 unit: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do $(UNIT_RUNNER) ./$$t || rc=1; done; exit $$rc
 
+# The Argo CD health check (Lua) against the statuses recorded from e2e runs.
+argocd-health:
+	@hack/argocd-health
+
 # End-to-end tests against the real local control plane, registry and chart
 # repository (brought up and down here unless KUBECONFIG names a cluster).
 e2e: build
@@ -57,6 +61,7 @@ e2e: build
 test: deps
 	@hack/lib-phase "build" $(MAKE) --no-print-directory build
 	@hack/lib-phase "unit tests" $(MAKE) --no-print-directory unit
+	@hack/lib-phase "Argo CD health check" $(MAKE) --no-print-directory argocd-health
 	@hack/lib-phase "e2e tests" $(MAKE) --no-print-directory e2e
 
 run: deps build

@@ -439,15 +439,17 @@ static void finish(cJSON *st, cJSON *conds, const cJSON *old_conds, const cJSON 
         set_string(st, "stage", "Done");
         cJSON_DeleteItemFromObjectCaseSensitive(st, "lastKnownGoodRevision");
         cJSON_AddNumberToObject(st, "lastKnownGoodRevision", (double)generation);
-        remove_condition(conds, "Stalled");
         if (problem && problem[0]) {
             (void)snprintf(msg, sizeof(msg),
                            "Generation %" PRId64 ": SUCCESSFUL when validated, degraded since: %s",
                            generation, problem);
+            /* Stalled too: kstatus reads Failed (Flux's wait fails at once, with this message,
+               rather than wait out its timeout on a Ready=False it cannot class), Argo CD
+               Degraded; it clears by itself when the workloads recover (docs/gitops.md). The
+               Warning is Stalled's own Event (condition_event). */
             set_condition(conds, "Ready", "False", "Degraded", msg, generation, now);
             set_condition(conds, "Reconciling", "False", "Degraded", msg, generation, now);
-            if (!p4_text_eq(old_ready, "Degraded"))
-                add_event(events, "Warning", "Degraded", msg);
+            set_condition(conds, "Stalled", "True", "Degraded", msg, generation, now);
         } else {
             (void)snprintf(msg, sizeof(msg),
                            "Generation %" PRId64 ": SUCCESSFUL: every gate of the Docker, Helm, "
@@ -455,6 +457,7 @@ static void finish(cJSON *st, cJSON *conds, const cJSON *old_conds, const cJSON 
                            generation);
             set_condition(conds, "Ready", "True", "Succeeded", msg, generation, now);
             set_condition(conds, "Reconciling", "False", "Succeeded", msg, generation, now);
+            remove_condition(conds, "Stalled");
             if (p4_text_eq(old_ready, "Degraded") && old_gen == generation)
                 add_event(events, "Normal", "Recovered", msg);
         }
@@ -826,12 +829,11 @@ static void rolled_back_failure(cJSON *st, cJSON *conds, const cJSON *obj, int i
     p4_policy_final_message(view, &f, msg, sizeof(msg));
     p4_policy_impact(view, i, generation, impact, sizeof(impact));
     cJSON_Delete(view);
+    /* Reconciling stays False while the rollback runs (RolledBack Unknown says so): the
+       generation failed for good, and kstatus reads Reconciling=True before Stalled=True, so the
+       two True together would turn a final failure into "in progress" (docs/gitops.md). */
     set_condition(conds, "Ready", "False", why, msg, generation, now);
-    if (state == P4_ROLLBACK_RUNNING)
-        set_condition(conds, "Reconciling", "True", "RollingBack", p4_rollback_message(st),
-                      generation, now);
-    else
-        set_condition(conds, "Reconciling", "False", why, msg, generation, now);
+    set_condition(conds, "Reconciling", "False", why, msg, generation, now);
     if (state == P4_ROLLBACK_FAILED) {
         p4_text_format(esc, sizeof(esc),
                        "Generation %" PRId64 ": escalated to a person: %s; fix what failed, then "

@@ -91,6 +91,23 @@ static void transitions_call_for_events(void **state)
     assert_string_equal(p4_notify_event(stalled, st), "Verdict"); /* healed */
     assert_null(p4_notify_event(ok, st));
     cJSON_Delete(st);
+    /* a workload broke after the verdict (Stalled Degraded, the verdict kept): a stall's
+       document; recovered, nothing (the same verdict for the same generation) */
+    {
+        static const char degraded_status[] =
+            "{'verdict':'SUCCESSFUL','report':{'generation':3},'conditions':[{'type':'Stalled',"
+            "'status':'True','observedGeneration':3,'reason':'Degraded','message':'Generation 3: "
+            "SUCCESSFUL when validated, degraded since: x'}]}";
+        cJSON *degraded = resource(degraded_status);
+        st = test_json(degraded_status);
+        assert_string_equal(p4_notify_event(ok, st), "Stalled");
+        assert_null(p4_notify_event(degraded, st)); /* written already */
+        cJSON_Delete(st);
+        st = test_json(SUCCEEDED);
+        assert_null(p4_notify_event(degraded, st));
+        cJSON_Delete(st);
+        cJSON_Delete(degraded);
+    }
     /* the same verdict for a new generation is news */
     st = test_json("{'verdict':'SUCCESSFUL','report':{'generation':4}}");
     assert_string_equal(p4_notify_event(ok, st), "Verdict");

@@ -60,6 +60,54 @@ static void assert_condition(const cJSON *status, const char *type, const char *
     assert_memory_equal(message, prefix, strlen(prefix));
 }
 
+/* status.observedGeneration, or -1. */
+static int64_t observed_generation_of(const cJSON *status)
+{
+    int64_t g = -1;
+
+    (void)p4_json_int64(status, "observedGeneration", &g);
+    return g;
+}
+
+/*
+ * What kstatus (sigs.k8s.io/cli-utils/pkg/kstatus/status, Compute, v0.37.2) reads from a
+ * status of generation: observedGeneration behind is InProgress; then the conditions in their
+ * order, Reconciling=True InProgress and Stalled=True Failed (never both True: either would
+ * hide the other); then Ready, True Current and else InProgress; none of them, Current. Flux's
+ * wait and health checks read this (docs/gitops.md, the e2e test TestGitOpsStatus checks the
+ * real library on live objects).
+ */
+static const char *kstatus(const cJSON *status, int64_t generation)
+{
+    const cJSON *c;
+    int reconciling = 0, stalled = 0;
+    const char *ready = NULL, *first = NULL;
+
+    if (observed_generation_of(status) != generation)
+        return "InProgress";
+    cJSON_ArrayForEach(c, p4_json_get(status, "conditions")) {
+        const char *t = p4_json_str(c, "type"), *v = p4_json_str(c, "status");
+        if (t == NULL || v == NULL)
+            continue;
+        if (strcmp(t, "Reconciling") == 0 && strcmp(v, "True") == 0) {
+            reconciling = 1;
+            first = first ? first : "InProgress";
+        } else if (strcmp(t, "Stalled") == 0 && strcmp(v, "True") == 0) {
+            stalled = 1;
+            first = first ? first : "Failed";
+        } else if (strcmp(t, "Ready") == 0) {
+            ready = v;
+        }
+    }
+    if (reconciling && stalled)
+        fail_msg("Reconciling and Stalled are both True: kstatus reads whichever comes first");
+    if (first)
+        return first;
+    if (ready)
+        return strcmp(ready, "True") == 0 ? "Current" : "InProgress";
+    return "Current";
+}
+
 static int64_t observed_generation(const cJSON *status)
 {
     int64_t g = -1;
@@ -542,6 +590,7 @@ static void verdict_successful_then_degraded(void **state)
     assert_condition(st, "Ready", "True", "Succeeded", T3, 4);
     assert_condition(st, "Reconciling", "False", "Succeeded", T1, 4); /* False since T1 */
     assert_false(has_condition(st, "Stalled"));
+    assert_string_equal(kstatus(st, 4), "Current");
     assert_event(events, "Normal", "DeploymentSucceeded");
     assert_string_equal(p4_json_str(st, "report.verdict"), "SUCCESSFUL");
     assert_string_equal(p4_json_str(st, "report.finishedAt"), T3);
@@ -578,9 +627,25 @@ static void verdict_successful_then_degraded(void **state)
     events = cJSON_CreateArray();
     st = p4_reconciler_desired_status(obj, results, T3, events);
     assert_condition(st, "Ready", "False", "Degraded", T3, 4);
+    assert_condition(st, "Reconciling", "False", "Degraded", T1, 4);
+    /* Stalled, so that kstatus (Flux) reads Failed, not InProgress until a timeout. */
+    assert_condition(st, "Stalled", "True", "Degraded", T3, 4);
+    assert_string_equal(kstatus(st, 4), "Failed");
     assert_string_equal(p4_json_str(st, "verdict"), "SUCCESSFUL");
-    assert_int_equal(cJSON_GetArraySize(events), 1);
+    assert_int_equal(cJSON_GetArraySize(events), 1); /* Stalled's Warning, not a second one */
     assert_event(events, "Warning", "Degraded");
+    set_status(obj, st);
+    cJSON_Delete(events);
+
+    /* Still degraded, another problem: the conditions say it, no second Warning. */
+    cJSON_Delete(k.status);
+    k.status = cJSON_Parse("{\"health\":{\"namespace\":\"ns\",\"problem\":\"Service web: "
+                           "no ready endpoint\"}}");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, "2024-01-04T00:00:00Z", events);
+    assert_condition(st, "Stalled", "True", "Degraded", T3, 4);
+    assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"), "no ready"));
+    assert_int_equal(cJSON_GetArraySize(events), 0);
     set_status(obj, st);
     cJSON_Delete(events);
 
@@ -590,6 +655,8 @@ static void verdict_successful_then_degraded(void **state)
     events = cJSON_CreateArray();
     st = p4_reconciler_desired_status(obj, results, T3, events);
     assert_condition(st, "Ready", "True", "Succeeded", T3, 4);
+    assert_false(has_condition(st, "Stalled"));
+    assert_string_equal(kstatus(st, 4), "Current");
     assert_int_equal(cJSON_GetArraySize(events), 1);
     assert_event(events, "Normal", "Recovered");
     cJSON_Delete(st);
@@ -758,6 +825,7 @@ static void approval_waits_before_kubernetes(void **state)
     assert_condition(st, "AwaitingApproval", "True", "AwaitingApproval", T1, 3);
     assert_condition(st, "Ready", "Unknown", "AwaitingApproval", T1, 3);
     assert_condition(st, "Reconciling", "True", "AwaitingApproval", T1, 3);
+    assert_string_equal(kstatus(st, 3), "InProgress"); /* not deployed, not broken */
     assert_false(has_condition(st, "KubernetesReady"));
     assert_false(has_condition(st, "Stalled"));
     msg = p4_json_str(condition(st, "AwaitingApproval"), "message");
@@ -885,6 +953,7 @@ static void refused_resource_is_stalled_with_the_reason(void **state)
     assert_condition(st, "Reconciling", "False", "TargetNotAllowed", T1, 2);
     /* A person's to fix: escalated, the specific reason in the message, with impact and fix. */
     assert_condition(st, "Stalled", "True", "EscalatedToUser", T1, 2);
+    assert_string_equal(kstatus(st, 2), "Failed");
     assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"), "kube-system"));
     assert_non_null(strstr(p4_json_str(condition(st, "Stalled"), "message"),
                            "escalated to a person: not started (TargetNotAllowed)"));
@@ -1076,6 +1145,7 @@ static void suspending_suspended_then_resumed(void **state)
     assert_non_null(strstr(p4_json_str(condition(st, "Ready"), "message"), "nothing is left "
                                                                            "half-applied"));
     assert_false(has_condition(st, "Stalled")); /* nothing is checked again while it holds */
+    assert_string_equal(kstatus(st, 3), "InProgress");
     assert_string_equal(p4_json_str(st, "stage"), "Kubernetes");
     assert_string_equal(p4_json_str(st, "image.digest"), "sha256:abc");
     assert_string_equal(p4_json_str(st, "chart.manifest"), "m.2");
@@ -1087,6 +1157,9 @@ static void suspending_suspended_then_resumed(void **state)
     st = p4_reconciler_suspended_status(obj, false, T3, events);
     assert_condition(st, "Reconciling", "False", "Suspended", T3, 3);
     assert_condition(st, "Ready", "Unknown", "Suspended", T2, 3);
+    assert_false(has_condition(st, "Stalled"));
+    /* Ready Unknown: InProgress, as kstatus reads Flux's own suspended objects (docs/gitops.md) */
+    assert_string_equal(kstatus(st, 3), "InProgress");
     assert_int_equal(count_events(events, "Normal", "Suspended"), 1);
     set_status(obj, st);
     /* Still suspended: nothing new. */

@@ -202,13 +202,29 @@ func TestChartInstall(t *testing.T) {
 	}
 
 	// The multi-tenant setting: the operator never acts as itself, and may no
-	// longer write what charts render.
+	// longer write what charts render. (And the optional PodDisruptionBudget.)
 	out, err = helm(ctx, "upgrade", release, chart, "-n", ns, "--reuse-values",
-		"--set", "tenancy.defaultServiceAccount=deployer", "--wait", "--timeout", "2m")
+		"--set", "tenancy.defaultServiceAccount=deployer", "--set", "podDisruptionBudget.enabled=true",
+		"--wait", "--timeout", "2m")
 	if err != nil {
 		t.Fatalf("helm upgrade with tenancy.defaultServiceAccount: %v\n%s", err, out)
 	}
 	checkRights(t, ctx, sa, tenant, "cluster")
+	checkRights(t, ctx, sa, ns, "cluster", "leader-election")
+	if pdb, err := kube.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
+		t.Errorf("PodDisruptionBudget: %v", err)
+	} else if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != 1 || pdb.Spec.Selector == nil ||
+		pdb.Spec.Selector.MatchLabels["app.kubernetes.io/instance"] != release {
+		t.Errorf("PodDisruptionBudget spec = %+v, want minAvailable 1 over the release's pods", pdb.Spec)
+	} else {
+		eventually(t, time.Minute, "the PodDisruptionBudget to allow one disruption", func() (bool, string, error) {
+			pdb, err := kube.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, "", err
+			}
+			return pdb.Status.CurrentHealthy == 2 && pdb.Status.DisruptionsAllowed == 1, fmt.Sprintf("%+v", pdb.Status), nil
+		})
+	}
 	d, err = kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +240,7 @@ func TestChartInstall(t *testing.T) {
 	}
 	uninstalled = true
 	selector := "app.kubernetes.io/instance=" + release
-	for _, kind := range []string{"deployments,services,serviceaccounts,roles,rolebindings,pods", "clusterroles,clusterrolebindings"} {
+	for _, kind := range []string{"deployments,services,serviceaccounts,roles,rolebindings,poddisruptionbudgets,pods", "clusterroles,clusterrolebindings"} {
 		args := []string{"get", kind, "-l", selector, "-o", "name"}
 		if !strings.Contains(kind, "cluster") {
 			args = append(args, "-n", ns)

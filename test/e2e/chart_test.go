@@ -154,7 +154,8 @@ func TestChartInstall(t *testing.T) {
 	name := release + "-phase4-operator"
 	sa := "system:serviceaccount:" + ns + ":" + name
 
-	// Two replicas, both Ready (a follower is ready once its cache is synced).
+	// Two replicas, both Ready (KWOK marks them so without running the probes;
+	// the chart's README says what /readyz means for a follower).
 	var d *appsv1.Deployment
 	eventually(t, time.Minute, "the operator's Deployment available with 2 replicas", func() (bool, string, error) {
 		d, err = kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
@@ -172,6 +173,21 @@ func TestChartInstall(t *testing.T) {
 	} else if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 8080 || svc.Spec.Ports[0].TargetPort.String() != "metrics" {
 		t.Errorf("metrics Service ports = %+v, want 8080 to the pods' metrics port", svc.Spec.Ports)
 	}
+	eventually(t, time.Minute, "the metrics Service's endpoints to be both pods", func() (bool, string, error) {
+		slices, err := kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + name + "-metrics"})
+		if err != nil {
+			return false, "", err
+		}
+		ready := 0
+		for _, s := range slices.Items {
+			for _, e := range s.Endpoints {
+				if e.Conditions.Ready != nil && *e.Conditions.Ready {
+					ready++
+				}
+			}
+		}
+		return ready == 2, fmt.Sprintf("%d ready endpoints", ready), nil
+	})
 	if _, err := kube.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("a PodDisruptionBudget was installed by default (err %v)", err)
 	}

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
 )
 
 // canI lists what user may do in namespace ns, as `kubectl auth can-i --list`
@@ -353,6 +354,60 @@ func checkPodSpec(t *testing.T, ctx context.Context, ns, name string) {
 	for _, path := range []string{"/tmp", "/var/cache/phase4-operator"} {
 		if mounts[path] == "" {
 			t.Errorf("%s is not a writable emptyDir (mounts %+v)", path, c.VolumeMounts)
+		}
+	}
+}
+
+// Every flag of the operator's is set by a chart value (or left out on
+// purpose), and the arguments the chart renders with every option set are
+// ones the operator's own flag parser takes: a flag renamed or added in
+// flags.c without the chart following fails here.
+func TestChartRendersTheOperatorsFlags(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	bin := filepath.Join(repoRoot(), "build", "phase4-operator")
+	out, err := helm(ctx, "template", "p4", filepath.Join(repoRoot(), "charts", "phase4-operator"), "-n", "ops",
+		"--show-only", "templates/deployment.yaml",
+		"--set", "leaderElection.namespace=kube-system,leaderElection.id=p4-lease",
+		"--set", "tenancy.defaultServiceAccount=deployer,tenancy.noCrossNamespaceRefs=true",
+		"--set", "operator.concurrent=8,operator.kubeApiQps=2.5,operator.kubeApiBurst=80,operator.logLevel=debug,operator.logFormat=logfmt",
+		"--set", "operator.gracefulShutdownTimeout=20,terminationGracePeriodSeconds=40",
+		"--set", "operator.stageRetryDelay=10s,operator.stalledRecheckInterval=10m,operator.scanPollInterval=1m",
+		"--set", "operator.helmTimeout=3m,operator.unschedulableGrace=45s,operator.helmBinary="+helmBinary(t),
+		"--set-json", `operator.notifyAllow=["https://hooks.example.com/","https://ci.example.com/p4"]`,
+		"--set-json", `operator.extraArgs=["--log-level=info"]`)
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, out)
+	}
+	obj, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(out), nil, nil)
+	if err != nil {
+		t.Fatalf("decode the Deployment: %v\n%s", err, out)
+	}
+	args := obj.(*appsv1.Deployment).Spec.Template.Spec.Containers[0].Args
+
+	// The operator parses them all (--help, last, stops it after the others).
+	if out, err := run(ctx, nil, bin, append(append([]string{}, args...), "--help")...); err != nil {
+		t.Fatalf("phase4-operator refuses the chart's arguments %q: %v\n%s", args, err, out)
+	}
+
+	set := map[string]bool{}
+	for _, a := range args {
+		flag, _, _ := strings.Cut(a, "=")
+		set[flag] = true
+	}
+	help, err := run(ctx, nil, bin, "--help")
+	if err != nil {
+		t.Fatalf("phase4-operator --help: %v\n%s", err, help)
+	}
+	// Not for a Deployment: it runs in-cluster, and these only print.
+	skip := map[string]bool{"--kubeconfig": true, "--context": true, "--version": true, "--help": true}
+	flags := regexp.MustCompile(`(?m)^  (--[a-z][a-z-]*)`).FindAllStringSubmatch(help, -1)
+	if len(flags) < 20 {
+		t.Fatalf("found only %d flags in phase4-operator --help:\n%s", len(flags), help)
+	}
+	for _, f := range flags {
+		if !skip[f[1]] && !set[f[1]] {
+			t.Errorf("no chart value sets the operator's %s (values.yaml's operator section)", f[1])
 		}
 	}
 }

@@ -59,6 +59,7 @@ e2e: build
 	@hack/e2e
 
 test: deps
+	@hack/lib-phase "chart" hack/chart check
 	@hack/lib-phase "build" $(MAKE) --no-print-directory build
 	@hack/lib-phase "unit tests" $(MAKE) --no-print-directory unit
 	@hack/lib-phase "Argo CD health check" $(MAKE) --no-print-directory argocd-health

@@ -33,9 +33,12 @@ var (
 )
 
 // operatorKubeconfig installs the operator's ServiceAccount and RBAC from
-// charts/phase4-operator (as the chart will ship them) and returns a
-// kubeconfig that authenticates as that account with a bound token, so the
-// operator runs with least privilege, not as admin.
+// charts/phase4-operator (as the chart ships them) and returns a kubeconfig
+// that authenticates as that account with a bound token, so the operator runs
+// with least privilege, not as admin. The chart is rendered with
+// deployment.enabled=false: only the ServiceAccount and its RBAC, no operator
+// pods to take the Lease. Release phase4-operator names the ServiceAccount
+// phase4-operator.
 func operatorKubeconfig(t testing.TB, ctx context.Context) string {
 	t.Helper()
 	accountOnce.Do(func() {
@@ -43,8 +46,9 @@ func operatorKubeconfig(t testing.TB, ctx context.Context) string {
 			if out, err := kubectl(ctx, "create", "namespace", operatorNamespace); err != nil && !strings.Contains(out, "AlreadyExists") {
 				return fmt.Errorf("create namespace: %v: %s", err, out)
 			}
-			rendered, err := run(ctx, helmEnv(), tool("helm"), "template", "phase4",
-				filepath.Join(repoRoot(), "charts", "phase4-operator"), "-n", operatorNamespace)
+			rendered, err := run(ctx, helmEnv(), tool("helm"), "template", "phase4-operator",
+				filepath.Join(repoRoot(), "charts", "phase4-operator"), "-n", operatorNamespace,
+				"--set", "deployment.enabled=false")
 			if err != nil {
 				return fmt.Errorf("helm template: %v: %s", err, rendered)
 			}

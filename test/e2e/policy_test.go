@@ -194,13 +194,12 @@ func TestRBACDenialEscalatesAndHeals(t *testing.T) {
 			t.Errorf("Stalled message lacks %q: %q", want, msg)
 		}
 	}
-	if n, msgs := eventCount(t, ctx, ns, "web", "Forbidden"); n == 0 {
-		t.Errorf("no Warning Forbidden Event")
-	} else {
-		for _, m := range msgs {
-			if strings.Contains(m, "retrying") {
-				t.Errorf("a Forbidden Event says it retries: %q (an escalation spends no attempt)", m)
-			}
+	// The Event is written after the status that shows the escalation: wait for it.
+	waitEvent(t, ctx, ns, "web", "Warning", "Forbidden", "")
+	_, msgs := eventCount(t, ctx, ns, "web", "Forbidden")
+	for _, m := range msgs {
+		if strings.Contains(m, "retrying") {
+			t.Errorf("a Forbidden Event says it retries: %q (an escalation spends no attempt)", m)
 		}
 	}
 	waitEvent(t, ctx, ns, "web", "Warning", "EscalatedToUser", "Forbidden")

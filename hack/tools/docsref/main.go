@@ -132,7 +132,9 @@ func build(root, helpFile string) ([]page, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	_ = missing
+	for _, f := range missing {
+		problems = append(problems, fmt.Sprintf("%s: %s has no description; write one in the CRD", crdPath, f))
+	}
 	help, err := os.ReadFile(helpFile)
 	if err != nil {
 		return nil, nil, err

@@ -220,16 +220,12 @@ func classRemedies(src string) map[string]string {
 	return out
 }
 
-// readmeGates maps each reason the README's gate tables list under "fails with" (and each
-// gate's pass reason in "passes when") to its stage section and gate.
+// readmeGates maps each reason the README's gate tables list under "fails with" to the
+// gates it is listed for.
 func readmeGates(readme string) map[string][]string {
 	out := map[string][]string{}
-	section := ""
 	inGates := false
 	for _, line := range strings.Split(readme, "\n") {
-		if strings.HasPrefix(line, "## ") || strings.HasPrefix(line, "### ") {
-			section = strings.TrimSpace(strings.TrimLeft(line, "#"))
-		}
 		if strings.HasPrefix(line, "| gate | passes when | fails with |") {
 			inGates = true
 			continue
@@ -246,7 +242,6 @@ func readmeGates(readme string) map[string][]string {
 		for _, r := range backticked.FindAllStringSubmatch(cols[len(cols)-1], -1) {
 			out[r[1]] = appendOnce(out[r[1]], m[1])
 		}
-		_ = section
 	}
 	return out
 }

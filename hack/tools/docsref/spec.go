@@ -87,10 +87,15 @@ type crd struct {
 	} `yaml:"spec"`
 }
 
-// cell makes text fit in one Markdown table cell.
+// cell makes text fit in one Markdown table cell: one line, | escaped, and < outside code
+// spans written as &lt; so that "<generation>" is not read as an HTML tag.
 func cell(s string) string {
 	s = strings.TrimSpace(strings.Join(strings.Fields(s), " "))
-	return strings.ReplaceAll(s, "|", `\|`)
+	parts := strings.Split(s, "`")
+	for i := 0; i < len(parts); i += 2 {
+		parts[i] = strings.ReplaceAll(parts[i], "<", "&lt;")
+	}
+	return strings.ReplaceAll(strings.Join(parts, "`"), "|", `\|`)
 }
 
 // code is s as inline code in a table cell (a backtick inside is not expected in a schema).

@@ -87,13 +87,15 @@ func cSources(root string, dirs ...string) (map[string]string, error) {
 }
 
 var (
-	wordLiteral = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*$`)
-	failClass   = regexp.MustCompile(`P4_FAIL_(TRANSIENT|ARTIFACT|CLUSTER)`)
-	remedyEntry = regexp.MustCompile(`(?s)\{"([A-Za-z]+)",\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\}`)
-	strPart     = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
-	gateArray   = regexp.MustCompile(`(?s)gate_names\[G_COUNT\] = \{(.*?)\};`)
-	readmeGate  = regexp.MustCompile("^\\| `([A-Za-z]+)` \\|")
-	backticked  = regexp.MustCompile("`([A-Z][A-Za-z0-9]+)`")
+	wordLiteral  = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*$`)
+	failClass    = regexp.MustCompile(`P4_FAIL_(TRANSIENT|ARTIFACT|CLUSTER)`)
+	remedyEntry  = regexp.MustCompile(`(?s)\{"([A-Za-z]+)",\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\}`)
+	strPart      = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
+	gateArray    = regexp.MustCompile(`(?s)gate_names\[G_COUNT\] = \{(.*?)\};`)
+	readmeGate   = regexp.MustCompile("^\\| `([A-Za-z]+)` \\|")
+	gateConst    = regexp.MustCompile(`\bG_[A-Z]+\b`)
+	gateEnumDecl = regexp.MustCompile(`enum gate \{([^}]*?),\s*G_COUNT\s*\}`)
+	backticked   = regexp.MustCompile("`([A-Z][A-Za-z0-9]+)`")
 )
 
 // A capitalised literal in the code is a reason the operator writes unless it is one of
@@ -142,9 +144,83 @@ func words(s string) map[string]bool {
 	return m
 }
 
-// The condition types the operator writes on a Phase4Deployment.
-var conditionTypes = words(`Ready Reconciling Stalled DockerReady HelmReady KubernetesReady Validated
-	AwaitingApproval RolledBack Notified DeletionBlocked`)
+var (
+	setCondition    = regexp.MustCompile(`set_condition\(conds, (?:"(\w+)"|(P4_\w+_CONDITION))`)
+	conditionDefine = regexp.MustCompile(`#define (P4_\w+_CONDITION) "(\w+)"`)
+	stageConditions = regexp.MustCompile(`stage_conditions\[P4_STAGE_COUNT\] = \{([^}]*)\}`)
+	addType         = regexp.MustCompile(`add_str\(c, "type", "(\w+)"\)`)
+	tableFirstCell  = regexp.MustCompile("^\\| ([^|]*) \\|")
+	backtickedWord  = regexp.MustCompile("`([A-Za-z]+)`")
+)
+
+// conditionTypes lists the condition types the code writes on a Phase4Deployment: the
+// reconciler's set_condition calls (by name or through a P4_*_CONDITION macro), the stages'
+// conditions and the Notified condition notify.c builds.
+func conditionTypes(files map[string]string) map[string]bool {
+	defs := map[string]string{}
+	for _, src := range files {
+		for _, m := range conditionDefine.FindAllStringSubmatch(src, -1) {
+			defs[m[1]] = m[2]
+		}
+	}
+	out := map[string]bool{}
+	for p, src := range files {
+		if !strings.HasPrefix(p, "controller/reconciler/") {
+			continue
+		}
+		for _, m := range setCondition.FindAllStringSubmatch(src, -1) {
+			if m[1] != "" {
+				out[m[1]] = true
+			} else if d := defs[m[2]]; d != "" {
+				out[d] = true
+			}
+		}
+		if m := stageConditions.FindStringSubmatch(src); m != nil {
+			for _, q := range strPart.FindAllStringSubmatch(m[1], -1) {
+				out[q[1]] = true
+			}
+		}
+		for _, m := range addType.FindAllStringSubmatch(src, -1) {
+			out[m[1]] = true
+		}
+	}
+	return out
+}
+
+// conditionsCheck: the hand-written Conditions table of conditions.md has a row for each
+// condition type the code writes, and none for a type it does not.
+func conditionsCheck(root string, types map[string]bool) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(root, "docs/reference/conditions.md"))
+	if err != nil {
+		return nil, err
+	}
+	page := string(b)
+	i, j := strings.Index(page, "\n## Conditions\n"), strings.Index(page, "\n## Gates\n")
+	if i < 0 || j < i {
+		return nil, fmt.Errorf("docs/reference/conditions.md: no Conditions section before Gates")
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(page[i:j], "\n") {
+		if m := tableFirstCell.FindStringSubmatch(line); m != nil {
+			for _, w := range backtickedWord.FindAllStringSubmatch(m[1], -1) {
+				listed[w[1]] = true
+			}
+		}
+	}
+	var problems []string
+	for t := range types {
+		if !listed[t] {
+			problems = append(problems, fmt.Sprintf("docs/reference/conditions.md: the code writes condition %s; the Conditions table has no row for it", t))
+		}
+	}
+	for t := range listed {
+		if !types[t] {
+			problems = append(problems, fmt.Sprintf("docs/reference/conditions.md: the Conditions table lists %s, a condition no code writes", t))
+		}
+	}
+	sort.Strings(problems)
+	return problems, nil
+}
 
 // area names where a source file's reasons show, from its folder.
 func area(file string) string {
@@ -276,6 +352,7 @@ func reasonsDoc(root string) (map[string]string, []string, error) {
 
 	// The gates, from each stage's gate-name table, in status.gates order.
 	gates := map[string]string{}
+	gateEnum := map[string]map[string]string{} // stage → G_ constant → gate name
 	var gb strings.Builder
 	gb.WriteString("| stage | condition | gates, in order |\n|---|---|---|\n")
 	stageCond := map[string]string{"docker": "DockerReady", "helm": "HelmReady", "kubernetes": "KubernetesReady", "validation": "Validated"}
@@ -286,9 +363,18 @@ func reasonsDoc(root string) (map[string]string, []string, error) {
 			return nil, nil, fmt.Errorf("controller/stages/%s/stage.c: no gate_names[G_COUNT] table", st)
 		}
 		var names []string
-		for _, p := range strPart.FindAllStringSubmatch(m[1], -1) {
+		e := gateEnumDecl.FindStringSubmatch(files["controller/stages/"+st+"/steps.h"])
+		if e == nil {
+			return nil, nil, fmt.Errorf("controller/stages/%s/steps.h: no enum gate", st)
+		}
+		consts := strings.Split(e[1], ",")
+		gateEnum[st] = map[string]string{}
+		for i, p := range strPart.FindAllStringSubmatch(m[1], -1) {
 			names = append(names, "`"+p[1]+"`")
 			gates[p[1]] = strings.ToUpper(st[:1]) + st[1:]
+			if i < len(consts) {
+				gateEnum[st][strings.TrimSpace(consts[i])] = p[1]
+			}
 		}
 		fmt.Fprintf(&gb, "| %s | `%s` | %s |\n", strings.ToUpper(st[:1])+st[1:], stageCond[st], strings.Join(names, ", "))
 	}
@@ -296,6 +382,7 @@ func reasonsDoc(root string) (map[string]string, []string, error) {
 	type info struct {
 		areas   []string
 		classes []string
+		gates   []string
 		files   []string
 	}
 	reasons := map[string]*info{}
@@ -317,13 +404,25 @@ func reasonsDoc(root string) (map[string]string, []string, error) {
 				reasons[l.text] = in
 			}
 			in.files = appendOnce(in.files, p)
-			// The class the code names beside the reason: the same line or the one before.
+			// The class and the gate the code names beside the reason: on its line, or on the
+			// line before in the same block (a statement begun there, or the class set just
+			// before the reason: v->cls = ...; v->reason = ...;).
 			near := lines[l.line-1]
 			if l.line >= 2 {
-				near = lines[l.line-2] + near
+				if prev := strings.TrimSpace(lines[l.line-2]); prev != "" &&
+					!strings.HasSuffix(prev, "{") && !strings.HasSuffix(prev, "}") {
+					near = prev + " " + near
+				}
 			}
 			for _, c := range failClass.FindAllStringSubmatch(near, -1) {
 				in.classes = appendOnce(in.classes, strings.ToLower(c[1]))
+			}
+			if st := stageOf(p); st != "" {
+				for _, g := range gateConst.FindAllString(near, -1) {
+					if name := gateEnum[st][g]; name != "" {
+						in.gates = appendOnce(in.gates, title(st)+" `"+name+"`")
+					}
+				}
 			}
 		}
 	}
@@ -335,8 +434,12 @@ func reasonsDoc(root string) (map[string]string, []string, error) {
 			}
 		}
 	}
+	types := conditionTypes(files)
+	problems, err := conditionsCheck(root, types)
+	if err != nil {
+		return nil, nil, err
+	}
 	// A reason the remedies table names must be one the code writes elsewhere.
-	var problems []string
 	for r := range rem {
 		if in := reasons[r]; in == nil || len(in.files) == 1 && in.files[0] == "controller/reconciler/verdict.c" {
 			problems = append(problems, fmt.Sprintf("controller/reconciler/verdict.c: a remedy for %s, which no other code writes", r))
@@ -354,20 +457,18 @@ func reasonsDoc(root string) (map[string]string, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rb.WriteString("| reason | shows in | gate (README) | class | meaning | remedy |\n|---|---|---|---|---|---|\n")
+	rb.WriteString("| reason | shows in | gate | class | meaning | remedy |\n|---|---|---|---|---|---|\n")
 	for _, r := range names {
 		in := reasons[r]
 		kind := ""
-		if conditionTypes[r] {
+		if types[r] {
 			kind = " (also a condition type)"
 		}
-		g := ""
-		for i, x := range gatesOf[r] {
-			if i > 0 {
-				g += ", "
-			}
-			g += gates[x] + " `" + x + "`"
+		for _, x := range gatesOf[r] {
+			in.gates = appendOnce(in.gates, gates[x]+" `"+x+"`")
 		}
+		sort.Strings(in.gates)
+		g := strings.Join(in.gates, ", ")
 		remedy := rem[r]
 		if remedy == "" {
 			remedy = "—"
@@ -432,3 +533,13 @@ func keptMeanings(root string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// stageOf names the stage folder a source file is in ("" outside controller/stages/).
+func stageOf(file string) string {
+	if !strings.HasPrefix(file, "controller/stages/") {
+		return ""
+	}
+	return strings.Split(file, "/")[2]
+}
+
+func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }

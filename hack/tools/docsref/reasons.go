@@ -119,15 +119,15 @@ var notReasons = words(`
 	VulnerabilityReport ClusterVulnerabilityReport DeleteOptions Status APIService
 	APIGroupDiscoveryList
 	True False Unknown Normal Warning
-	Available Complete Established NamesAccepted PodScheduled FailureTarget
-	SuccessCriteriaMet Terminating Bound Lost Evicted Running Pending Succeeded Failed
+	Available Established NamesAccepted PodScheduled FailureTarget
+	SuccessCriteriaMet Lost Evicted Running
 	Current InProgress NotEstablished NamesNotAccepted
 	ClusterIP ExternalName LoadBalancer OnDelete OnFailure Never Background IfAvailable
 	NotIn DoesNotExist Namespaced Cluster Orphan Delete DeleteCRDs Parallel Serial
 	Docker Helm Kubernetes Validation Rollback Approval Verdict
 	RollbackTo RollbackOnFailure
 	VulnerabilityID PkgName InstalledVersion FixedVersion SchemaVersion
-	Err Error Fail Failure Failures Update Applied Valid Denied
+	Err Error Fail Failure Failures Update Denied
 	OutOfMemoryError Results Severity Vulnerabilities
 	Accepted Created Always Basic Bearer Exists In Yes No On Off Null
 	NewReplicaSetAvailable ReplicaSetCreateError FailedScheduling FailedCreate BackOff

@@ -120,7 +120,7 @@ var notReasons = words(`
 	APIGroupDiscoveryList
 	True False Unknown Normal Warning
 	Available Established NamesAccepted PodScheduled FailureTarget
-	SuccessCriteriaMet Lost Evicted Running
+	SuccessCriteriaMet Lost Evicted Running Failed
 	Current InProgress NotEstablished NamesNotAccepted
 	ClusterIP ExternalName LoadBalancer OnDelete OnFailure Never Background IfAvailable
 	NotIn DoesNotExist Namespaced Cluster Orphan Delete DeleteCRDs Parallel Serial

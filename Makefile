@@ -25,7 +25,7 @@ UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/unit/%)
 OPERATOR := $(BUILD)/phase4-operator
 HEADERS := $(shell find include controller -name '*.h')
 
-.PHONY: deps build unit argocd-health e2e test run check bench clean cluster-up cluster-down
+.PHONY: deps build unit argocd-health e2e test run check bench clean cluster-up cluster-down docs
 
 deps:
 	@hack/deps
@@ -61,12 +61,17 @@ e2e: build
 test: deps
 	@hack/lib-phase "chart" hack/chart check
 	@hack/lib-phase "build" $(MAKE) --no-print-directory build
+	@hack/lib-phase "docs reference" hack/docs-ref check
 	@hack/lib-phase "unit tests" $(MAKE) --no-print-directory unit
 	@hack/lib-phase "Argo CD health check" $(MAKE) --no-print-directory argocd-health
 	@hack/lib-phase "e2e tests" $(MAKE) --no-print-directory e2e
 
 run: deps build
 	@hack/run
+
+# The reference pages in docs/reference/ written again from the CRD, the code and --help.
+docs: build
+	@hack/docs-ref gen
 
 # Sanitizers, valgrind and static analysis.
 check: deps

@@ -423,6 +423,7 @@ func TestLeaderElectionAndEndpoints(t *testing.T) {
 	if out, err := check.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s\n%s", err, out, text)
 	}
+	checkMetricsReference(t, text)
 	for _, name := range []string{`phase4_reconcile_total{result="success"}`, "phase4_status_writes_total",
 		"phase4_reconcile_duration_seconds_count", "phase4_cached_objects", `phase4_kube_requests_total{verb="PATCH",code="2xx"}`} {
 		if v := metric(text, name); v == "" || v == "0" {
@@ -456,6 +457,46 @@ func TestLeaderElectionAndEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReconciled(t, ctx, ns, "shop", 2)
+}
+
+// checkMetricsReference holds docs/reference/metrics.md to what a running operator
+// exposes: every family of its /metrics (a "# TYPE" line) is listed there with its
+// type, and every family listed there is exposed. (hack/docs-ref holds the page to the
+// code's "# TYPE" lines too; this is the same promise checked on the real answer.)
+func checkMetricsReference(t *testing.T, text string) {
+	t.Helper()
+	page, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "reference", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("^\\| `(phase4_[a-z0-9_]+)` \\| ([a-z]+) \\|")
+	documented := map[string]string{}
+	for _, line := range strings.Split(string(page), "\n") {
+		if m := row.FindStringSubmatch(line); m != nil {
+			documented[m[1]] = m[2]
+		}
+	}
+	exposed := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "#" && f[1] == "TYPE" {
+			exposed[f[2]] = f[3]
+		}
+	}
+	if len(exposed) == 0 {
+		t.Fatalf("no # TYPE line in /metrics:\n%s", text)
+	}
+	for name, typ := range exposed {
+		if d, ok := documented[name]; !ok {
+			t.Errorf("/metrics has %s (%s), which docs/reference/metrics.md does not list", name, typ)
+		} else if d != typ {
+			t.Errorf("/metrics has %s as a %s; docs/reference/metrics.md says %s", name, typ, d)
+		}
+	}
+	for name := range documented {
+		if _, ok := exposed[name]; !ok {
+			t.Errorf("docs/reference/metrics.md lists %s, which /metrics does not have", name)
+		}
+	}
 }
 
 func scrape(o *operator) string {

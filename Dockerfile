@@ -46,6 +46,7 @@ RUN set -eu; out=/rootfs; \
 
 # --- helm, from its Go module ------------------------------------------------
 FROM docker.io/library/golang:1.26-bookworm AS helm
+# The default is hack/versions.env's (hack/image checks that they agree).
 ARG HELM_VERSION=v3.19.5
 # A Go module proxy and flags of your own, if any (empty: Go's defaults), and a
 # CA bundle to trust for it (e.g. one mounted at build time; hack/image mounts

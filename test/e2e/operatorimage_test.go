@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,8 +118,9 @@ exec chroot --userspec=` + "65532:65532" + ` "$root" /usr/local/bin/phase4-opera
 // image's own root filesystem (its libraries, CA certificates and the helm
 // next to the binary), read-only but for /tmp, as the image's non-root user
 // and as PID 1; with the operator's least-privilege kubeconfig. At cleanup it
-// gets SIGTERM and must exit 0, as with startOperator.
-func startImageOperator(t testing.TB, ctx context.Context, rootfs string, args ...string) *operator {
+// gets SIGTERM and must exit 0, as with startOperator. It returns the
+// directory mounted at /tmp too.
+func startImageOperator(t testing.TB, ctx context.Context, rootfs string, args ...string) (*operator, string) {
 	t.Helper()
 	kc, err := os.ReadFile(operatorKubeconfig(t, ctx))
 	if err != nil {
@@ -152,7 +154,7 @@ func startImageOperator(t testing.TB, ctx context.Context, rootfs string, args .
 		return strconv.Atoi(f[0])
 	}
 	launchOperator(t, o, cmd)
-	return o
+	return o, tmp
 }
 
 // The operator from the image built by `make image` runs as a container would
@@ -199,7 +201,7 @@ func TestOperatorFromImage(t *testing.T) {
 
 	installCRD(t, ctx)
 	ns := newNamespace(t, ctx, "e2e-image")
-	op := startImageOperator(t, ctx, img["IMAGE_ROOTFS"],
+	op, tmp := startImageOperator(t, ctx, img["IMAGE_ROOTFS"],
 		"--helm-timeout", "60s", "--stage-retry-delay", "1s", "--stalled-recheck-interval", "2s",
 		"--scan-poll-interval", "1s")
 	obj := p4d(ns, "self", map[string]any{"repository": plain + "/" + repo, "tag": version, "insecure": true})
@@ -232,6 +234,17 @@ func TestOperatorFromImage(t *testing.T) {
 	}
 	if running == 0 {
 		t.Errorf("no pod of the chart is Running: %d pods", len(pods.Items))
+	}
+
+	// It wrote only under /tmp (the rest is read-only), in the default cache
+	// dir, as the image's user.
+	for _, d := range []string{"phase4-operator/charts", "phase4-operator/helm"} {
+		fi, err := os.Stat(filepath.Join(tmp, d))
+		if err != nil {
+			t.Errorf("/tmp/%s: %v (is --cache-dir's default not /tmp/phase4-operator?)", d, err)
+		} else if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Uid != imageUser {
+			t.Errorf("/tmp/%s is not owned by user %d", d, imageUser)
+		}
 	}
 
 	// It ran as a container runs it: PID 1, with the image's own helm at the pinned version.

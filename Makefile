@@ -25,7 +25,7 @@ UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/unit/%)
 OPERATOR := $(BUILD)/phase4-operator
 HEADERS := $(shell find include controller -name '*.h')
 
-.PHONY: deps build unit argocd-health e2e test run check bench clean cluster-up cluster-down docs
+.PHONY: deps build unit argocd-health e2e image test run check bench clean cluster-up cluster-down docs
 
 deps:
 	@hack/deps
@@ -58,12 +58,18 @@ argocd-health:
 e2e: build
 	@hack/e2e
 
+# The operator's image (Dockerfile) built with buildah against base images made
+# here, pushed to the local registry with its chart, and unpacked for e2e.
+image: deps
+	@P4_VERSION=$(P4_VERSION) hack/image
+
 test: deps
 	@hack/lib-phase "chart" hack/chart check
 	@hack/lib-phase "build" $(MAKE) --no-print-directory build
 	@hack/lib-phase "docs reference" hack/docs-ref check
 	@hack/lib-phase "unit tests" $(MAKE) --no-print-directory unit
 	@hack/lib-phase "Argo CD health check" $(MAKE) --no-print-directory argocd-health
+	@P4_VERSION=$(P4_VERSION) hack/lib-phase "image" hack/image
 	@hack/lib-phase "e2e tests" $(MAKE) --no-print-directory e2e
 
 run: deps build

@@ -78,3 +78,22 @@ wait_for() {
         sleep 0.2
     done
 }
+
+# bring_up NAME: bring hack/NAME (cluster, registry, charts) up, unless it is
+# up already; take_down_started (an EXIT trap) takes down again only what
+# bring_up started, also on failure, and keeps the exit status.
+P4_STARTED=()
+bring_up() {
+    local name=$1
+    if "$ROOT/hack/$name" status > /dev/null 2>&1; then
+        log "$name: already up, kept up afterwards"
+        return 0
+    fi
+    phase "$name up" "$ROOT/hack/$name" up || return 1
+    P4_STARTED=("$name" "${P4_STARTED[@]}")
+}
+take_down_started() {
+    local rc=$? s
+    for s in "${P4_STARTED[@]}"; do "$ROOT/hack/$s" down || rc=1; done
+    exit $rc
+}

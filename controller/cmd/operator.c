@@ -28,6 +28,7 @@
 #include "phase4/core/version.h"
 #include "phase4/kube/client.h"
 #include "phase4/kube/discovery.h"
+#include "phase4/net/reaper.h"
 #include "phase4/oci/registry.h"
 #include "phase4/reconciler/reconcile.h"
 #include "phase4/runtime/controller.h"
@@ -47,6 +48,7 @@
 struct app {
     uv_loop_t *loop;
     uv_signal_t sigterm, sigint;
+    struct p4_reaper *reaper; /* as PID 1 (in the image): orphaned processes reaped, or NULL */
     struct p4_kube *kube;
     struct p4_informer *resources;
     struct p4_informer *jobs;          /* build Jobs the operator created */
@@ -205,6 +207,8 @@ static void on_released(void *arg)
     p4_controller_free(app->ctl);
     p4_serve_close(app->metrics);
     p4_serve_close(app->probes);
+    p4_reaper_close(app->reaper); /* after the stages: helm and its group are killed by now */
+    app->reaper = NULL;
     uv_close((uv_handle_t *)&app->sigterm, on_signal_closed);
     uv_close((uv_handle_t *)&app->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&app->grace, on_signal_closed);
@@ -476,6 +480,16 @@ static void start_handles(struct app *app, long grace_ms)
     app->sigterm.data = app->sigint.data = app;
     (void)uv_signal_start(&app->sigterm, on_signal, SIGTERM);
     (void)uv_signal_start(&app->sigint, on_signal, SIGINT);
+    /* In a container without an init, every orphan of the container is ours to wait for. */
+    if (getpid() == 1) {
+        struct p4_error err;
+
+        if (p4_reaper_start(app->loop, &app->reaper, &err) == 0)
+            p4_log(P4_LOG_INFO, "running as PID 1: reaping orphaned processes", P4_LOG_END);
+        else
+            p4_log(P4_LOG_WARN, "running as PID 1 but cannot reap orphaned processes", "error",
+                   err.message, P4_LOG_END);
+    }
 }
 
 /* Campaign for the Lease; the controller hands out work once elected (on_elected). */

@@ -93,6 +93,21 @@ type operator struct {
 	probes  string
 	done    chan error // receives the exit once it has exited
 	killed  bool       // kill9 was called: no clean exit is expected
+	// pid is the operator's process id when cmd is a launcher that does not
+	// pass signals on (unshare; see startImageOperator); nil: cmd's own.
+	pid func() (int, error)
+}
+
+// signal sends sig to the operator itself (not to a launcher around it).
+func (o *operator) signal(sig syscall.Signal) error {
+	if o.pid == nil {
+		return o.cmd.Process.Signal(sig)
+	}
+	pid, err := o.pid()
+	if err != nil {
+		return err
+	}
+	return syscall.Kill(pid, sig)
 }
 
 // kill9 ends the operator with SIGKILL, as a crash would (nothing is released or
@@ -136,17 +151,37 @@ func startOperator(t testing.TB, ctx context.Context, args ...string) *operator 
 	if p := os.Getenv("P4_OPERATOR"); p != "" {
 		bin = p // e.g. a sanitizer build
 	}
-	o := &operator{logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1)}
-	mport, pport := freePort(t), freePort(t)
-	o.metrics = "http://127.0.0.1:" + mport
-	o.probes = "http://127.0.0.1:" + pport
+	o := newOperator(t)
 	// Every operator runs the helm hack/deps built, with a cache of its own
 	// (a flag given in args comes later and wins).
-	base := []string{"--kubeconfig", kc, "--log-level", "debug",
-		"--helm-binary", helmBinary(t), "--cache-dir", t.TempDir(),
-		"--metrics-bind-address", "127.0.0.1:" + mport, "--health-probe-bind-address", "127.0.0.1:" + pport,
+	base := append([]string{"--kubeconfig", kc, "--helm-binary", helmBinary(t), "--cache-dir", t.TempDir()},
+		o.commonArgs()...)
+	launchOperator(t, o, exec.Command(bin, append(base, args...)...))
+	return o
+}
+
+// newOperator is an operator not started yet, with free ports for its endpoints.
+func newOperator(t testing.TB) *operator {
+	o := &operator{logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1)}
+	o.metrics = "http://127.0.0.1:" + freePort(t)
+	o.probes = "http://127.0.0.1:" + freePort(t)
+	return o
+}
+
+// commonArgs are the flags every test's operator runs with.
+func (o *operator) commonArgs() []string {
+	return []string{"--log-level", "debug",
+		"--metrics-bind-address", strings.TrimPrefix(o.metrics, "http://"),
+		"--health-probe-bind-address", strings.TrimPrefix(o.probes, "http://"),
 		"--leader-election-namespace", operatorNamespace}
-	o.cmd = exec.Command(bin, append(base, args...)...)
+}
+
+// launchOperator starts cmd (the operator, or a launcher that runs it) with
+// its output in o's log; at cleanup it sends the operator SIGTERM and
+// requires a clean exit 0.
+func launchOperator(t testing.TB, o *operator, cmd *exec.Cmd) {
+	t.Helper()
+	o.cmd = cmd
 	// If the test process dies, the operator dies with it (and frees the Lease).
 	o.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	o.cmd.Stdout = lockedWriter{o.mu, o.logs}
@@ -157,7 +192,7 @@ func startOperator(t testing.TB, ctx context.Context, args ...string) *operator 
 	exited := make(chan error, 1)
 	go func() { err := o.cmd.Wait(); exited <- err; o.done <- err }()
 	t.Cleanup(func() {
-		_ = o.cmd.Process.Signal(syscall.SIGTERM)
+		_ = o.signal(syscall.SIGTERM) // (a test may have stopped it already)
 		select {
 		case err := <-exited:
 			if err != nil && !o.killed {
@@ -171,7 +206,6 @@ func startOperator(t testing.TB, ctx context.Context, args ...string) *operator 
 			t.Logf("operator log:\n%s", o.log())
 		}
 	})
-	return o
 }
 
 func getP4D(ctx context.Context, ns, name string) (*unstructured.Unstructured, error) {

@@ -312,14 +312,14 @@ static void retry_left(cJSON *conds, const cJSON *obj, int i, const struct p4_st
 }
 
 /*
- * What a stage being checked says in its condition: how many of its gates passed, and which
- * started or failed, with their reasons ("checking the Kubernetes gates: 2 of 5 passed; in
- * progress: PodsRunning (Waiting), ServicesReady (Waiting)"). It changes exactly when a gate
- * starts or finishes (its status or reason), never with a gate's message, so a write that
- * carries a gate's transition shows in the conditions, and a wait's progress does not
- * (statusnews.h).
+ * How a stage being checked stands, for its condition and Ready's message: how many of its gates
+ * passed, and which started or failed, with their reasons ("3 of 5 passed; in progress:
+ * PodsRunning (Waiting), ServicesReady (Waiting)"); empty while none has. It changes exactly when
+ * a gate starts or finishes (its status or reason), never with a gate's message, so a write that
+ * carries a gate's transition shows in kubectl get -o wide and describe, and a wait's progress
+ * does not (statusnews.h).
  */
-static void checking_message(char *out, size_t size, const char *stage, const cJSON *gates)
+static void gates_progress(char *out, size_t size, const cJSON *gates)
 {
     static const char *const lists[2] = {"in progress", "failed"};
     struct p4_buf b = {0};
@@ -330,7 +330,6 @@ static void checking_message(char *out, size_t size, const char *stage, const cJ
         total++;
         passed += p4_text_eq(p4_json_str(g, "status"), "True");
     }
-    p4_buf_printf(&b, "checking the %s gates", stage);
     for (int l = 0; l < 2; l++) {
         int n = 0;
         cJSON_ArrayForEach(g, gates) {
@@ -342,7 +341,7 @@ static void checking_message(char *out, size_t size, const char *stage, const cJ
                              strcmp(reason, "NotChecked") == 0)))
                 continue; /* passed, or not started */
             if (told++ == 0)
-                p4_buf_printf(&b, ": %d of %d passed", passed, total);
+                p4_buf_printf(&b, "%d of %d passed", passed, total);
             if (n++ == 0)
                 p4_buf_printf(&b, "; %s: ", lists[l]);
             else
@@ -351,8 +350,8 @@ static void checking_message(char *out, size_t size, const char *stage, const cJ
         }
     }
     if (told == 0 && passed > 0)
-        p4_buf_printf(&b, ": %d of %d passed", passed, total);
-    (void)snprintf(out, size, "%s", b.data);
+        p4_buf_printf(&b, "%d of %d passed", passed, total);
+    (void)snprintf(out, size, "%s", b.data ? b.data : "");
     free(b.data);
 }
 
@@ -394,12 +393,20 @@ static bool put_stage(cJSON *st, cJSON *conds, const cJSON *obj, int i,
                            "Generation %" PRId64 ": checking the %s stage; waiting: %s", generation,
                            name, res->err.message);
         } else {
-            checking_message(gmsg, sizeof(gmsg), name, res->gates);
+            char progress[512];
+            gates_progress(progress, sizeof(progress), res->gates);
+            (void)snprintf(gmsg, sizeof(gmsg), "checking the %s gates%s%s", name,
+                           progress[0] ? ": " : "", progress);
             set_condition(conds, cond, "Unknown", "Checking", gmsg, generation, now);
-            (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": checking the %s stage (stages run in "
-                           "order: Docker, Helm, Kubernetes, Validation)",
-                           generation, name);
+            if (progress[0]) /* where it stands first: kubectl get -o wide cuts nothing */
+                (void)snprintf(msg, sizeof(msg),
+                               "Generation %" PRId64 ": checking the %s stage; gates: %s",
+                               generation, name, progress);
+            else
+                (void)snprintf(msg, sizeof(msg),
+                               "Generation %" PRId64 ": checking the %s stage (stages run in "
+                               "order: Docker, Helm, Kubernetes, Validation)",
+                               generation, name);
         }
         progressing(conds, msg, generation, now);
         return false;

@@ -680,9 +680,10 @@ static struct p4_stage_result running_with_gates(const char *gates_json)
 }
 
 /*
- * A stage being checked says in its condition how many gates passed and which started or failed
- * (so a write that carries a gate's transition shows in kubectl describe), and that message
- * changes with a gate's status or reason only, never with a gate's own message; no Event for it.
+ * A stage being checked says in its condition and in Ready's message how many gates passed and
+ * which started or failed (so a write that carries a gate's transition shows in kubectl get -o
+ * wide and describe), and that changes with a gate's status or reason only, never with a gate's
+ * own message; no Event for it.
  */
 static void checking_message_follows_gate_transitions(void **state)
 {
@@ -703,6 +704,9 @@ static void checking_message_follows_gate_transitions(void **state)
     st = p4_reconciler_desired_status(obj, results, T1, events);
     assert_string_equal(p4_json_str(condition(st, "DockerReady"), "message"),
                         "checking the Docker gates");
+    assert_string_equal(p4_json_str(condition(st, "Ready"), "message"),
+                        "Generation 1: checking the Docker stage (stages run in order: Docker, "
+                        "Helm, Kubernetes, Validation)");
     set_status(obj, st);
     cJSON_Delete(events);
     p4_stage_result_close(&res);
@@ -720,6 +724,11 @@ static void checking_message_follows_gate_transitions(void **state)
     assert_string_equal(p4_json_str(condition(st, "DockerReady"), "message"),
                         "checking the Docker gates: 1 of 5 passed; in progress: Pushed (Reading), "
                         "Signed (Waiting); failed: Scanned (Vulnerable)");
+    /* Ready's message (kubectl get p4d -o wide) says it too */
+    assert_string_equal(p4_json_str(condition(st, "Ready"), "message"),
+                        "Generation 1: checking the Docker stage; gates: 1 of 5 passed; in "
+                        "progress: Pushed (Reading), Signed (Waiting); failed: Scanned "
+                        "(Vulnerable)");
     /* still Unknown/Checking: the transition time holds, and nothing is told */
     assert_string_equal(p4_json_str(condition(st, "DockerReady"), "lastTransitionTime"), T1);
     assert_int_equal(cJSON_GetArraySize(events), 0);

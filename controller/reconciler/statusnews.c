@@ -22,6 +22,13 @@ static void copy_member(cJSON *to, const cJSON *from, const char *key)
         p4_json_need_ok(cJSON_AddItemToObject(to, key, p4_json_need(cJSON_Duplicate(m, 1))));
 }
 
+/* Delete every member key of obj (JSON may name one twice; the API server never does). */
+static void delete_all(cJSON *obj, const char *key)
+{
+    while (cJSON_GetObjectItemCaseSensitive(obj, key) != NULL)
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+}
+
 /*
  * The status as news sees it (caller frees): every gate as its stage, name, status and reason,
  * those not started left out; status.health as its problem alone; the rest as it is.
@@ -48,11 +55,11 @@ static cJSON *news_view(const cJSON *status)
             copy_member(o, g, "reason");
             p4_json_need_ok(cJSON_AddItemToArray(list, o));
         }
-        cJSON_DeleteItemFromObjectCaseSensitive(view, "gates");
+        delete_all(view, "gates");
         p4_json_need_ok(cJSON_AddItemToObject(view, "gates", list));
     }
     problem = p4_json_get(status, "health.problem");
-    cJSON_DeleteItemFromObjectCaseSensitive(view, "health");
+    delete_all(view, "health");
     if (problem != NULL) {
         cJSON *h = p4_json_need(cJSON_AddObjectToObject(view, "health"));
         p4_json_need_ok(

@@ -165,6 +165,10 @@ static void odd_shapes_are_compared_whole(void **state)
     assert_int_equal(news_of("{'gates':[{'name':'G','status':'Unknown','reason':7}]}",
                              "{'gates':[{'name':'G','status':'Unknown','reason':8}]}"),
                      P4_STATUSNEWS_NEWS);
+    /* a member named twice (the API server never sends one): every copy is left out alike */
+    assert_int_equal(news_of("{'stage':'S','health':{'pods':'1/1'},'health':{'pods':'1/2'}}",
+                             "{'stage':'S','health':{'pods':'0/1'},'health':{'pods':'0/2'}}"),
+                     P4_STATUSNEWS_PROGRESS);
     assert_string_equal(p4_statusnews_name(P4_STATUSNEWS_SAME), "same");
     assert_string_equal(p4_statusnews_name(P4_STATUSNEWS_PROGRESS), "progress");
     assert_string_equal(p4_statusnews_name(P4_STATUSNEWS_NEWS), "news");

@@ -82,6 +82,10 @@ static void usage(FILE *out)
         "                                    Secret heals it) this often (default 5m)\n"
         "  --scan-poll-interval DURATION     look for a missing scan report this often\n"
         "                                    (default 15s)\n"
+        "  --status-progress-interval DURATION  write a status whose only change is a\n"
+        "                                    wait's progress (a gate's message, health\n"
+        "                                    counts) at most this often; every transition\n"
+        "                                    is written at once (default 10s; 0: at once)\n"
         "  --helm-binary PATH                the helm the Helm stage runs (default: helm\n"
         "                                    next to this binary, else /usr/local/bin/helm)\n"
         "  --helm-timeout DURATION           time limit of one helm run (default 2m)\n"
@@ -258,6 +262,11 @@ int p4_cmd_parse_flags(int argc, char **argv, struct p4_cmd_options *o)
         } else if (strcmp(a, "--scan-poll-interval") == 0) {
             if ((o->scan_poll_ms = duration_flag(v)) == 0)
                 goto bad;
+        } else if (strcmp(a, "--status-progress-interval") == 0) {
+            if (strcmp(v, "0") != 0 && (o->progress_ms = duration_flag(v)) == 0)
+                goto bad;
+            if (strcmp(v, "0") == 0)
+                o->progress_ms = 0;
         } else if (strcmp(a, "--unschedulable-grace") == 0) {
             if ((o->unschedulable_grace_ms = duration_flag(v)) == 0)
                 goto bad;

@@ -51,6 +51,7 @@ int main(int argc, char **argv)
                                .leader_elect = 1,
                                .leader_id = "phase4-operator",
                                .grace_ms = 10000,
+                               .progress_ms = 10000,
                                .cache_dir = "/tmp/phase4-operator"};
     bool plugin = argc >= 1 && called_as_plugin(argv[0]);
     int rc;

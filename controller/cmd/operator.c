@@ -387,7 +387,8 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     app->rec = (struct p4_reconciler){.kube = app->kube,
                                       .resources = app->resources,
                                       .events = app->events,
-                                      .tenancy = &app->tenancy};
+                                      .tenancy = &app->tenancy,
+                                      .progress_interval_ms = o->progress_ms};
     if (app->docker) {
         app->rec.stages[P4_STAGE_DOCKER] = &p4_docker_stage_ops;
         app->rec.stage_ctx[P4_STAGE_DOCKER] = app->docker;

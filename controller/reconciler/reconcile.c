@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <uv.h>
 
 #include "phase4/core/alloc.h"
+#include "phase4/core/buf.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
 #include "phase4/core/text.h"
@@ -15,6 +17,7 @@
 #include "phase4/reconciler/approval.h"
 #include "phase4/reconciler/finalizer.h"
 #include "phase4/reconciler/stage.h"
+#include "phase4/reconciler/statusnews.h"
 #include "policy.h"
 #include "rollback.h"
 #include "verdict.h"
@@ -309,6 +312,50 @@ static void retry_left(cJSON *conds, const cJSON *obj, int i, const struct p4_st
 }
 
 /*
+ * How a stage being checked stands, for its condition and Ready's message: how many of its gates
+ * passed, and which started or failed, with their reasons ("3 of 5 passed; in progress:
+ * PodsRunning (Waiting), ServicesReady (Waiting)"); empty while none has. It changes exactly when
+ * a gate starts or finishes (its status or reason), never with a gate's message, so a write that
+ * carries a gate's transition shows in kubectl get -o wide and describe, and a wait's progress
+ * does not (statusnews.h).
+ */
+static void gates_progress(char *out, size_t size, const cJSON *gates)
+{
+    static const char *const lists[2] = {"in progress", "failed"};
+    struct p4_buf b = {0};
+    const cJSON *g;
+    int total = 0, passed = 0, told = 0;
+
+    cJSON_ArrayForEach(g, gates) {
+        total++;
+        passed += p4_text_eq(p4_json_str(g, "status"), "True");
+    }
+    for (int l = 0; l < 2; l++) {
+        int n = 0;
+        cJSON_ArrayForEach(g, gates) {
+            const char *status = p4_json_str(g, "status"), *reason = p4_json_str(g, "reason");
+            const char *gname = p4_json_str(g, "name");
+            bool failed = p4_text_eq(status, "False");
+            if (gname == NULL || reason == NULL || failed != (l == 1) ||
+                (!failed && (!p4_text_eq(status, "Unknown") || strcmp(reason, "Checking") == 0 ||
+                             strcmp(reason, "NotChecked") == 0)))
+                continue; /* passed, or not started */
+            if (told++ == 0)
+                p4_buf_printf(&b, "%d of %d passed", passed, total);
+            if (n++ == 0)
+                p4_buf_printf(&b, "; %s: ", lists[l]);
+            else
+                p4_buf_append(&b, ", ", 2);
+            p4_buf_printf(&b, "%s (%s)", gname, reason);
+        }
+    }
+    if (told == 0 && passed > 0)
+        p4_buf_printf(&b, "%d of %d passed", passed, total);
+    (void)snprintf(out, size, "%s", b.data ? b.data : "");
+    free(b.data);
+}
+
+/*
  * Stage i's result, for this generation, into status. Returns true when it
  * passed (the next stage's turn), false when the resource waits on it.
  */
@@ -346,12 +393,20 @@ static bool put_stage(cJSON *st, cJSON *conds, const cJSON *obj, int i,
                            "Generation %" PRId64 ": checking the %s stage; waiting: %s", generation,
                            name, res->err.message);
         } else {
-            (void)snprintf(gmsg, sizeof(gmsg), "checking the %s gates", name);
+            char progress[512];
+            gates_progress(progress, sizeof(progress), res->gates);
+            (void)snprintf(gmsg, sizeof(gmsg), "checking the %s gates%s%s", name,
+                           progress[0] ? ": " : "", progress);
             set_condition(conds, cond, "Unknown", "Checking", gmsg, generation, now);
-            (void)snprintf(msg, sizeof(msg),
-                           "Generation %" PRId64 ": checking the %s stage (stages run in "
-                           "order: Docker, Helm, Kubernetes, Validation)",
-                           generation, name);
+            if (progress[0]) /* where it stands first: kubectl get -o wide cuts nothing */
+                (void)snprintf(msg, sizeof(msg),
+                               "Generation %" PRId64 ": checking the %s stage; gates: %s",
+                               generation, name, progress);
+            else
+                (void)snprintf(msg, sizeof(msg),
+                               "Generation %" PRId64 ": checking the %s stage (stages run in "
+                               "order: Docker, Helm, Kubernetes, Validation)",
+                               generation, name);
         }
         progressing(conds, msg, generation, now);
         return false;
@@ -945,6 +1000,46 @@ cJSON *p4_reconciler_rollback_status(const cJSON *obj, const struct p4_rollback_
     return st;
 }
 
+/* A monotonic clock in milliseconds, for the progress interval. */
+static uint64_t now_ms(void)
+{
+    return uv_hrtime() / 1000000;
+}
+
+/* Record when key's status was written (or a progress write was first held back). */
+static void mark_written(struct p4_reconciler *r, const char *key, uint64_t at)
+{
+    uint64_t *t = p4_strmap_get(&r->written, key);
+
+    if (t == NULL) {
+        t = p4_malloc(sizeof(*t));
+        (void)p4_strmap_put(&r->written, key, t);
+    }
+    *t = at;
+}
+
+/*
+ * How long a write that carries only progress waits yet (0: write now): until the progress
+ * interval has passed since key's last write. A resource not written by this process yet (a
+ * restart) starts its interval now, so a restart does not rewrite every resource's progress
+ * at once.
+ */
+static uint64_t progress_wait(struct p4_reconciler *r, const char *key)
+{
+    const uint64_t *t = p4_strmap_get(&r->written, key);
+    uint64_t now = now_ms();
+
+    if (r->progress_interval_ms == 0)
+        return 0;
+    if (t == NULL) {
+        mark_written(r, key, now);
+        return r->progress_interval_ms;
+    }
+    if (now - *t >= r->progress_interval_ms)
+        return 0;
+    return r->progress_interval_ms - (now - *t);
+}
+
 struct write_ctx {
     struct p4_controller *ctl;
     struct p4_reconciler *r;
@@ -962,6 +1057,7 @@ static void on_status_written(struct p4_kube_result *res, void *data)
     if (res->rc == 0) {
         const cJSON *about = w->about ? w->about : res->body;
         w->r->status_writes++;
+        mark_written(w->r, w->key, now_ms());
         cJSON_ArrayForEach(e, w->events) {
             if (about)
                 p4_events_emit(w->r->events, about, p4_json_str(e, "type"),
@@ -1054,6 +1150,7 @@ static void forget_all(struct p4_reconciler *r, const char *key)
 
     if (a && !a->inflight) /* one in flight is freed when it ends */
         approval_read_free(p4_strmap_del(&r->approvals, key));
+    free(p4_strmap_del(&r->written, key));
     for (int i = 0; i < P4_STAGE_COUNT; i++) {
         if (r->stages[i] && r->stages[i]->forget)
             r->stages[i]->forget(r->stage_ctx[i], key);
@@ -1245,6 +1342,10 @@ void p4_reconciler_close(struct p4_reconciler *r)
     while ((e = p4_strmap_next(&r->approvals, &pos)) != NULL)
         approval_read_free(e->value);
     p4_strmap_close(&r->approvals);
+    pos = 0;
+    while ((e = p4_strmap_next(&r->written, &pos)) != NULL)
+        free(e->value);
+    p4_strmap_close(&r->written);
 }
 
 /*
@@ -1616,6 +1717,8 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     struct p4_rollback_plan plan = {.what = P4_ROLLBACK_NONE};
     enum p4_rollback_state rb_state = P4_ROLLBACK_RUNNING;
     bool rb_have = false;
+    enum p4_statusnews news;
+    uint64_t wait_ms;
 
     if (obj == NULL) {
         const struct p4_informer_unreadable *u = p4_informer_unreadable(r->resources, key);
@@ -1686,11 +1789,19 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
     for (int i = 0; i < P4_STAGE_COUNT; i++)
         p4_stage_result_close(&res[i]);
     notify(r, key, obj, desired, now, events);
-    if (cJSON_Compare(desired, p4_json_get(obj, "status"), 1)) {
-        cJSON_Delete(desired); /* nothing changed: no write, no Event */
+    news = p4_statusnews_compare(p4_json_get(obj, "status"), desired);
+    /* Only a wait's progress changed, and nothing is to be told: it goes with the next news,
+       or once the progress interval has passed (statusnews.h). */
+    wait_ms = news == P4_STATUSNEWS_PROGRESS && cJSON_GetArraySize(events) == 0
+                  ? progress_wait(r, key)
+                  : 0;
+    if (news == P4_STATUSNEWS_SAME || wait_ms > 0) {
+        cJSON_Delete(desired); /* nothing changed (or nothing to tell yet): no write, no Event */
         cJSON_Delete(events);
         cJSON_Delete(view);
-        p4_controller_done(c, key, 0, 0);
+        if (wait_ms > 0)
+            r->status_deferred++;
+        p4_controller_done(c, key, 0, wait_ms);
         return;
     }
     if (cJSON_IsObject(p4_json_get(obj, "status")))
@@ -1704,8 +1815,13 @@ void p4_reconciler_metrics(const struct p4_reconciler *r, struct p4_buf *out)
     p4_buf_printf(out,
                   "# HELP phase4_status_writes_total Status updates written.\n"
                   "# TYPE phase4_status_writes_total counter\n"
-                  "phase4_status_writes_total %" PRIu64 "\n",
-                  r->status_writes);
+                  "phase4_status_writes_total %" PRIu64 "\n"
+                  "# HELP phase4_status_writes_deferred_total Reconciles that held a status write "
+                  "back because only a wait's progress changed (it goes with the next change, "
+                  "or after --status-progress-interval).\n"
+                  "# TYPE phase4_status_writes_deferred_total counter\n"
+                  "phase4_status_writes_deferred_total %" PRIu64 "\n",
+                  r->status_writes, r->status_deferred);
 }
 
 void p4_reconciler_stage_metrics(const struct p4_reconciler *r, struct p4_buf *out)

@@ -669,6 +669,105 @@ static void verdict_successful_then_degraded(void **state)
     cJSON_Delete(obj);
 }
 
+/* A Docker result still running, its gates as gates_json. */
+static struct p4_stage_result running_with_gates(const char *gates_json)
+{
+    struct p4_stage_result r = {
+        .state = P4_STAGE_RUNNING, .attempt = 1, .attempts = 3, .generation = 1};
+
+    r.gates = cJSON_Parse(gates_json);
+    return r;
+}
+
+/*
+ * A stage being checked says in its condition and in Ready's message how many gates passed and
+ * which started or failed (so a write that carries a gate's transition shows in kubectl get -o
+ * wide and describe), and that changes with a gate's status or reason only, never with a gate's
+ * own message; no Event for it.
+ */
+static void checking_message_follows_gate_transitions(void **state)
+{
+    cJSON *obj = parse("{\"metadata\":{\"generation\":1},\"spec\":{\"image\":"
+                       "{\"repository\":\"r.example/app\"}}}");
+    const struct p4_stage_result *results[P4_STAGE_COUNT] = {0};
+    struct p4_stage_result res;
+    cJSON *st, *events;
+
+    (void)state;
+    results[P4_STAGE_DOCKER] = &res;
+    /* nothing started: as before */
+    res = running_with_gates("[{\"name\":\"Built\",\"status\":\"Unknown\",\"reason\":"
+                             "\"Checking\",\"message\":\"not checked yet\"},{\"name\":"
+                             "\"Pushed\",\"status\":\"Unknown\",\"reason\":\"Checking\","
+                             "\"message\":\"not checked yet\"}]");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T1, events);
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "message"),
+                        "checking the Docker gates");
+    assert_string_equal(p4_json_str(condition(st, "Ready"), "message"),
+                        "Generation 1: checking the Docker stage (stages run in order: Docker, "
+                        "Helm, Kubernetes, Validation)");
+    set_status(obj, st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&res);
+
+    /* one passed, one started, one failed, one not started */
+    res = running_with_gates(
+        "[{\"name\":\"Built\",\"status\":\"True\",\"reason\":\"ImageExists\",\"message\":"
+        "\"m\"},{\"name\":\"Pushed\",\"status\":\"Unknown\",\"reason\":\"Reading\","
+        "\"message\":\"1 of 3 blobs\"},{\"name\":\"Pullable\",\"status\":\"Unknown\","
+        "\"reason\":\"Checking\",\"message\":\"m\"},{\"name\":\"Scanned\",\"status\":"
+        "\"False\",\"reason\":\"Vulnerable\",\"message\":\"m\"},{\"name\":\"Signed\","
+        "\"status\":\"Unknown\",\"reason\":\"Waiting\",\"message\":\"m\"}]");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "message"),
+                        "checking the Docker gates: 1 of 5 passed; in progress: Pushed (Reading), "
+                        "Signed (Waiting); failed: Scanned (Vulnerable)");
+    /* Ready's message (kubectl get p4d -o wide) says it too */
+    assert_string_equal(p4_json_str(condition(st, "Ready"), "message"),
+                        "Generation 1: checking the Docker stage; gates: 1 of 5 passed; in "
+                        "progress: Pushed (Reading), Signed (Waiting); failed: Scanned "
+                        "(Vulnerable)");
+    /* still Unknown/Checking: the transition time holds, and nothing is told */
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "lastTransitionTime"), T1);
+    assert_int_equal(cJSON_GetArraySize(events), 0);
+    set_status(obj, st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&res);
+
+    /* a gate's message alone changes: the condition says the same */
+    res = running_with_gates(
+        "[{\"name\":\"Built\",\"status\":\"True\",\"reason\":\"ImageExists\",\"message\":"
+        "\"m\"},{\"name\":\"Pushed\",\"status\":\"Unknown\",\"reason\":\"Reading\","
+        "\"message\":\"2 of 3 blobs\"},{\"name\":\"Pullable\",\"status\":\"Unknown\","
+        "\"reason\":\"Checking\",\"message\":\"m\"},{\"name\":\"Scanned\",\"status\":"
+        "\"False\",\"reason\":\"Vulnerable\",\"message\":\"m\"},{\"name\":\"Signed\","
+        "\"status\":\"Unknown\",\"reason\":\"Waiting\",\"message\":\"m\"}]");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_true(cJSON_Compare(condition(st, "DockerReady"),
+                              condition(p4_json_get(obj, "status"), "DockerReady"), 1));
+    assert_int_equal(cJSON_GetArraySize(events), 0);
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&res);
+
+    /* all passed while the stage still runs (a last step of its own) */
+    res = running_with_gates("[{\"name\":\"Built\",\"status\":\"True\",\"reason\":\"A\"},"
+                             "{\"name\":\"Pushed\",\"status\":\"True\",\"reason\":\"B\"},"
+                             "{\"status\":\"Unknown\",\"reason\":\"NoName\"},"
+                             "{\"name\":\"NoReason\",\"status\":\"Unknown\"}]");
+    events = cJSON_CreateArray();
+    st = p4_reconciler_desired_status(obj, results, T2, events);
+    assert_string_equal(p4_json_str(condition(st, "DockerReady"), "message"),
+                        "checking the Docker gates: 2 of 4 passed");
+    cJSON_Delete(st);
+    cJSON_Delete(events);
+    p4_stage_result_close(&res);
+    cJSON_Delete(obj);
+}
+
 /* A result for an older generation is not shown as the new one's. */
 static void stale_stage_result_is_ignored(void **state)
 {
@@ -1437,6 +1536,7 @@ int main(void)
         cmocka_unit_test(malformed_objects_do_not_crash),
         cmocka_unit_test(missing_generation_reads_as_zero),
         cmocka_unit_test(docker_stage_results_drive_conditions),
+        cmocka_unit_test(checking_message_follows_gate_transitions),
         cmocka_unit_test(stale_stage_result_is_ignored),
         cmocka_unit_test(verdict_successful_then_degraded),
         cmocka_unit_test(helm_stage_follows_docker),

@@ -42,6 +42,14 @@ struct p4_reconciler {
     const struct p4_tenancy *tenancy; /* borrowed; NULL: no default ServiceAccount, no flag */
     struct p4_notifier *notifier;     /* borrowed; NULL: spec.notify is not acted on */
     uint64_t status_writes;
+    uint64_t status_deferred; /* reconciles whose status write waited (progress only) */
+    /* A status that differs from the written one only in a wait's progress (statusnews.h) is
+       written with the next news, or once this long has passed since the last write of the
+       resource; 0: at once. */
+    uint64_t progress_interval_ms;
+    /* key -> uint64_t, when (uv_hrtime, ms) its status was last written, or a progress write
+       was first held back; owned, starts empty (zeroed), freed by p4_reconciler_close. */
+    struct p4_strmap written;
     /* key -> what was read to record an approval (who owns phase4.io/approve); owned, starts
        empty (zeroed), freed by p4_reconciler_close. */
     struct p4_strmap approvals;

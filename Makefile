@@ -92,7 +92,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS) $(HEADERS)
 # P4_BENCH_FLUX=1 adds the side-by-side benchmark against Flux (bench-flux).
 bench: deps build $(BENCH_BINS)
 	@bench/run
-	@if [ "$${P4_BENCH_FLUX:-}" = 1 ]; then bench/flux; fi
+	@if [ "$${P4_BENCH_FLUX:-}" = 1 ]; then hack/flux build && bench/flux; fi
 
 # Side by side with Flux source-controller + helm-controller, built from their
 # Go modules by hack/flux (only here, never by `make deps`). P4_BENCH_N

@@ -25,7 +25,7 @@ UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/unit/%)
 OPERATOR := $(BUILD)/phase4-operator
 HEADERS := $(shell find include controller -name '*.h')
 
-.PHONY: deps build unit argocd-health e2e image test run check bench clean cluster-up cluster-down docs
+.PHONY: deps build unit argocd-health e2e image test run check bench bench-flux clean cluster-up cluster-down docs
 
 deps:
 	@hack/deps
@@ -89,8 +89,17 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(P4_CFLAGS) $(CFLAGS) $< $(LIB_OBJS) $(P4_LIBS) $(LDFLAGS) -o $@
 
+# P4_BENCH_FLUX=1 adds the side-by-side benchmark against Flux (bench-flux).
 bench: deps build $(BENCH_BINS)
 	@bench/run
+	@if [ "$${P4_BENCH_FLUX:-}" = 1 ]; then hack/flux build && bench/flux; fi
+
+# Side by side with Flux source-controller + helm-controller, built from their
+# Go modules by hack/flux (only here, never by `make deps`). P4_BENCH_N
+# (default 100; e.g. "100 500 1000"), P4_BENCH_HIGH=1: see bench/flux.
+bench-flux: deps build
+	@hack/flux build
+	@bench/flux
 
 cluster-up:
 	@hack/cluster up

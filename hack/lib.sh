@@ -26,6 +26,19 @@ phase() {
     return $rc
 }
 
+# up_to_date NAME STAMP: true when $BIN/NAME was built from exactly STAMP.
+up_to_date() { [ -x "$BIN/$1" ] && [ "$(cat "$BIN/.$1.stamp" 2>/dev/null)" = "$2" ]; }
+mark_built() { printf '%s' "$2" > "$BIN/.$1.stamp"; }
+# tree_stamp DIR: a hash of a tools module's sources (go.mod, go.sum, *.go;
+# a module that only names a `tool` has no .go file).
+tree_stamp() {
+    local f
+    {
+        cat "$1"/go.mod "$1"/go.sum
+        for f in "$1"/*.go; do [ ! -e "$f" ] || cat "$f"; done
+    } | sha256sum | cut -c1-16
+}
+
 # free_port VAR: set VAR to a TCP port on 127.0.0.1 that nobody listens on now
 # and that this run has not handed out yet (callers record the ports they use),
 # below the kernel's ephemeral range: a port in it can be taken by any

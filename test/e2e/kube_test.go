@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -140,13 +141,17 @@ func TestKubernetesStageRunsTheChart(t *testing.T) {
 		t.Errorf("Deployment available replicas = %d, want 2", dep.Status.AvailableReplicas)
 	}
 	checkMarks(t, "Deployment", dep, ns+"/web", "1")
-	job, err := kube.BatchV1().Jobs(ns).Get(ctx, "web-webapp-migrate", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if job.Status.Succeeded != 1 {
-		t.Errorf("Job succeeded = %d, want 1 (status %+v)", job.Status.Succeeded, job.Status)
-	}
+	// The stage takes the Job as done at SuccessCriteriaMet (Kubernetes 1.31+); the Job
+	// controller counts the succeeded pod a moment later, as its pod finishes terminating.
+	var job *batchv1.Job
+	eventually(t, 30*time.Second, "the Job to count 1 succeeded pod", func() (bool, string, error) {
+		j, err := kube.BatchV1().Jobs(ns).Get(ctx, "web-webapp-migrate", metav1.GetOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		job = j
+		return j.Status.Succeeded == 1, fmt.Sprintf("status %+v", j.Status), nil
+	})
 	checkMarks(t, "Job", job, ns+"/web", "1")
 	slices, err := kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=web-webapp"})
 	if err != nil || len(slices.Items) == 0 || len(slices.Items[0].Endpoints) == 0 {

@@ -30,6 +30,7 @@ struct p4_cmd_options {
     int workers;
     double qps;
     unsigned burst;
+    int rate_set; /* --kube-api-qps or --kube-api-burst given: no APF detection */
     int log_level;
     int log_json;
     const char *metrics_addr;

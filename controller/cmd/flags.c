@@ -64,8 +64,9 @@ static void usage(FILE *out)
         "                          then in-cluster, then ~/.kube/config)\n"
         "  --context NAME          kubeconfig context (default: current-context)\n"
         "  --concurrent N          reconciles at once (default 4)\n"
-        "  --kube-api-qps N        client-side API rate limit (default 20)\n"
-        "  --kube-api-burst N      client-side API burst (default 40)\n"
+        "  --kube-api-qps N        client-side API rate limit; 0: none (default: none once\n"
+        "                          the API server shows API Priority and Fairness, else 20)\n"
+        "  --kube-api-burst N      client-side API burst (default: as qps; 40 with 20)\n"
         "  --log-level LEVEL       debug, info, warn or error (default info)\n"
         "  --log-format FORMAT     logfmt or json (default logfmt)\n"
         "  --metrics-bind-address ADDR       /metrics (default :8080; 0 disables)\n"
@@ -229,11 +230,13 @@ int p4_cmd_parse_flags(int argc, char **argv, struct p4_cmd_options *o)
             o->qps = strtod(v, &end);
             if (*end || o->qps < 0)
                 goto bad;
+            o->rate_set = 1;
         } else if (strcmp(a, "--kube-api-burst") == 0) {
             long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > 100000)
                 goto bad;
             o->burst = (unsigned)n;
+            o->rate_set = 1;
         } else if (strcmp(a, "--log-level") == 0) {
             o->log_level = p4_log_level_parse(v);
             if (o->log_level < 0)

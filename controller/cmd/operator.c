@@ -291,6 +291,24 @@ static void write_metrics(struct app *app, struct p4_buf *b)
 }
 
 /* The metrics and probe endpoints (a p4_serve_handler); readiness waits for the cache. */
+/* Say at start which client-side rate limit holds and why (docs/architecture.md). */
+static void log_rate(const struct p4_cmd_options *o)
+{
+    char qps[32] = "none", burst[32];
+
+    if (o->qps > 0)
+        (void)snprintf(qps, sizeof(qps), "%g", o->qps);
+    (void)snprintf(burst, sizeof(burst), "%u", o->burst);
+    if (o->rate_set)
+        p4_log(P4_LOG_INFO, "client-side API rate limit as the flags say", "qps", qps, "burst",
+               burst, P4_LOG_END);
+    else
+        p4_log(P4_LOG_INFO,
+               "client-side API rate limit until the API server shows API Priority and "
+               "Fairness, then none",
+               "qps", qps, "burst", burst, P4_LOG_END);
+}
+
 static int on_http(const char *path, struct p4_buf *out, const char **ctype, void *data)
 {
     struct app *app = data;
@@ -541,6 +559,7 @@ int p4_cmd_operator(const struct p4_cmd_options *o)
     app.loop = uv_default_loop();
     ko.qps = o->qps;
     ko.burst = o->burst;
+    ko.rate_auto = !o->rate_set; /* explicit flags always win over APF detection */
     rc = p4_kube_new(app.loop, cfg, &ko, &app.kube, &err);
     if (rc != 0) {
         p4_log(P4_LOG_ERROR, "cannot create the API client", "error", err.message, P4_LOG_END);
@@ -550,6 +569,7 @@ int p4_cmd_operator(const struct p4_cmd_options *o)
     }
     p4_log(P4_LOG_INFO, "starting", "version", P4_VERSION, "server", cfg->server, "context",
            cfg->context ? cfg->context : "in-cluster", P4_LOG_END);
+    log_rate(o);
     p4_kube_config_free(cfg);
     (void)gethostname(host, sizeof(host) - 1);
 

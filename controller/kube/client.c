@@ -35,6 +35,9 @@ struct p4_kube {
     struct timespec token_mtime;
     struct p4_execcred *exec; /* exec credential plugin, or NULL */
     struct p4_ratelimit rl;
+    double qps_now;           /* the limit rl holds; 0: none */
+    int apf_seen;             /* an answer carried API Priority and Fairness's headers */
+    uint64_t throttled_until; /* uv_now() ms: a 429 holds every request until then */
     struct p4_kube_options opts;
     struct p4_kube_stats stats;
     struct kreq *reqs;     /* waiting for their turn (rate limit, Retry-After) */
@@ -108,6 +111,69 @@ void p4_kube_metrics(const struct p4_kube *k, struct p4_buf *out)
                   "# TYPE phase4_kube_throttled_total counter\n"
                   "phase4_kube_throttled_total %" PRIu64 "\n",
                   ks->throttled);
+    p4_buf_printf(out,
+                  "# HELP phase4_kube_client_qps_limit The client-side API rate limit in force, "
+                  "requests a second; 0: none (the API server's APF protects it).\n"
+                  "# TYPE phase4_kube_client_qps_limit gauge\n"
+                  "phase4_kube_client_qps_limit %g\n",
+                  p4_kube_qps_limit(k));
+}
+
+void p4_kube_rate_choice(const struct p4_kube_options *opts, int apf, double *qps, unsigned *burst)
+{
+    *qps = opts->qps > 0 ? opts->qps : 0;
+    *burst = opts->burst;
+    if (opts->rate_auto && apf) {
+        *qps = 0;
+        *burst = 0;
+    }
+}
+
+double p4_kube_qps_limit(const struct p4_kube *k)
+{
+    return k->base ? k->base->qps_now : k->qps_now;
+}
+
+static void reschedule_waiting(struct p4_kube *k);
+
+void p4_kube_saw_answer(struct p4_kube *k, int apf)
+{
+    unsigned burst;
+
+    if (k->base)
+        k = k->base;
+    if (!apf || k->apf_seen)
+        return;
+    k->apf_seen = 1;
+    if (!k->opts.rate_auto)
+        return;
+    p4_kube_rate_choice(&k->opts, 1, &k->qps_now, &burst);
+    p4_ratelimit_init(&k->rl, k->qps_now, burst, uv_now(k->loop));
+    p4_log(P4_LOG_INFO,
+           "the API server has API Priority and Fairness on: client-side rate limit lifted", "qps",
+           "none", P4_LOG_END);
+    reschedule_waiting(k);
+}
+
+void p4_kube_back_off(struct p4_kube *k, uint64_t delay_ms)
+{
+    uint64_t until;
+
+    if (k->base)
+        k = k->base;
+    until = uv_now(k->loop) + delay_ms;
+    if (until > k->throttled_until)
+        k->throttled_until = until;
+}
+
+uint64_t p4_kube_backoff_left(const struct p4_kube *k)
+{
+    uint64_t now;
+
+    if (k->base)
+        k = k->base;
+    now = uv_now(k->loop);
+    return k->throttled_until > now ? k->throttled_until - now : 0;
 }
 
 static void count(struct p4_kube *k, enum p4_kube_verb verb, long status)
@@ -254,7 +320,11 @@ int p4_kube_new(uv_loop_t *loop, const struct p4_kube_config *cfg,
         k->opts.request_timeout_ms = DEFAULT_TIMEOUT_MS;
     if (k->opts.max_429_retries <= 0)
         k->opts.max_429_retries = DEFAULT_429_RETRIES;
-    p4_ratelimit_init(&k->rl, k->opts.qps, k->opts.burst, uv_now(loop));
+    {
+        unsigned burst;
+        p4_kube_rate_choice(&k->opts, 0, &k->qps_now, &burst);
+        p4_ratelimit_init(&k->rl, k->qps_now, burst, uv_now(loop));
+    }
     if (cfg->exec)
         k->exec = p4_execcred_new(loop, cfg->exec, k->server);
     if (cfg->insecure_skip_tls_verify)
@@ -418,11 +488,16 @@ static void on_kreq_timer(uv_timer_t *t)
 
 /*
  * Send after delay_ms (rate limit or Retry-After; 0 = on the next loop turn,
- * so the caller's callback never runs before p4_kube_request returns).
+ * so the caller's callback never runs before p4_kube_request returns), and
+ * not before a 429's shared backoff ends.
  */
 static void schedule(struct kreq *r, uint64_t delay_ms)
 {
     struct p4_kube *k = r->k;
+    uint64_t left = p4_kube_backoff_left(k);
+
+    if (left > delay_ms)
+        delay_ms = left;
 
     if (!r->timer_inited) {
         (void)uv_timer_init(k->loop, &r->timer);
@@ -431,6 +506,17 @@ static void schedule(struct kreq *r, uint64_t delay_ms)
     }
     push(&k->reqs, r);
     (void)uv_timer_start(&r->timer, on_kreq_timer, delay_ms, 0);
+}
+
+/* The limit was lifted: what waits only for the rate limit goes now (or when a backoff ends). */
+static void reschedule_waiting(struct p4_kube *k)
+{
+    uint64_t left = p4_kube_backoff_left(k);
+
+    for (struct kreq *r = k->reqs; r; r = r->next) {
+        if (r->timer_inited && r->attempts == 0 && uv_is_active((uv_handle_t *)&r->timer))
+            (void)uv_timer_start(&r->timer, on_kreq_timer, left, 0);
+    }
 }
 
 static void deliver(struct kreq *r, struct p4_kube_result *res)
@@ -555,11 +641,14 @@ static void send_kreq(struct kreq *r)
     }
 }
 
-static uint64_t retry_after_ms(const struct p4_apistatus *st)
+/* Retry-After (at most 60 s), else 1 s doubling with each attempt up to 32 s. */
+static uint64_t retry_after_ms(const struct p4_apistatus *st, int attempts)
 {
     if (st && st->has_retry_after && st->retry_after_seconds > 0)
         return (uint64_t)(st->retry_after_seconds > 60 ? 60 : st->retry_after_seconds) * 1000;
-    return 1000;
+    if (attempts < 1)
+        attempts = 1;
+    return 1000ULL << (attempts > 6 ? 5 : attempts - 1);
 }
 
 static void on_http_done(int rc, const struct p4_http_response *resp, void *data)
@@ -571,6 +660,8 @@ static void on_http_done(int rc, const struct p4_http_response *resp, void *data
     unlink_from(&k->inflight, r);
     r->http = NULL;
     count(k, r->verb, rc == 0 ? resp->status : 0);
+    if (rc == 0 && !r->proxy)
+        p4_kube_saw_answer(k, resp->apf);
     if (rc != 0) {
         if (rc == P4_ERR_CANCELED)
             p4_error_set(&res.err, rc, "the request to the API server was canceled");
@@ -624,11 +715,12 @@ static void on_http_done(int rc, const struct p4_http_response *resp, void *data
     if (resp->status == 429) {
         k->stats.throttled++;
         if (r->attempts <= k->opts.max_429_retries) {
-            uint64_t delay = retry_after_ms(res.st);
+            uint64_t delay = retry_after_ms(res.st, r->attempts);
             p4_apistatus_close(res.st);
             free(res.st);
             p4_log(P4_LOG_DEBUG, "throttled by the API server, retrying", "path", r->path,
                    P4_LOG_END);
+            p4_kube_back_off(k, delay); /* the whole client waits, not this request alone */
             schedule(r, delay);
             return;
         }

@@ -57,6 +57,7 @@ struct p4_http_req {
     char *content_type;
     char *www_authenticate;
     char *content_digest;
+    int apf; /* an X-Kubernetes-PF-* header came: API Priority and Fairness handled it */
     int too_big;
     int aborted;  /* on_data asked to stop */
     int canceled; /* p4_http_cancel was called */
@@ -113,6 +114,7 @@ static void finish(struct p4_http_req *r, int rc)
     resp.content_type = r->content_type;
     resp.www_authenticate = r->www_authenticate;
     resp.content_digest = r->content_digest;
+    resp.apf = r->apf;
     if (rc == P4_ERR_TOOBIG && r->too_big) { /* not curl's "Failure writing output..." */
         if (r->max_body % ((size_t)1024 * 1024) == 0)
             (void)snprintf(r->errbuf, sizeof(r->errbuf),
@@ -303,6 +305,10 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+/* Sent by an API server whose API Priority and Fairness handled the request. */
+#define APF_FLOW "X-Kubernetes-PF-FlowSchema-UID"
+#define APF_LEVEL "X-Kubernetes-PF-PriorityLevel-UID"
+
 /* Keep a header's value, trimmed; a new response (status line) resets them. */
 static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 {
@@ -317,12 +323,16 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
         free(r->www_authenticate);
         free(r->content_digest);
         r->retry_after = r->content_type = r->www_authenticate = r->content_digest = NULL;
+        r->apf = 0;
         return n;
     }
     colon = memchr(buf, ':', n);
     if (colon == NULL)
         return n;
     name_len = (size_t)(colon - buf);
+    if ((name_len == sizeof(APF_FLOW) - 1 && strncasecmp(buf, APF_FLOW, name_len) == 0) ||
+        (name_len == sizeof(APF_LEVEL) - 1 && strncasecmp(buf, APF_LEVEL, name_len) == 0))
+        r->apf = 1;
     if (name_len == 11 && strncasecmp(buf, "Retry-After", 11) == 0)
         slot = &r->retry_after;
     else if (name_len == 12 && strncasecmp(buf, "Content-Type", 12) == 0)

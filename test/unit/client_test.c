@@ -2,7 +2,9 @@
  * client_test.c: the API client's requests as a server sees them, from a
  * loopback listener that records each request's head and answers "{}" (or
  * what a test sets): impersonation through a view (p4_kube_as) and its
- * lifetime; a body read as bytes (p4_kube_get_bytes).
+ * lifetime; a body read as bytes (p4_kube_get_bytes); the client-side rate
+ * limit lifted when the answers show API Priority and Fairness, kept when set;
+ * a 429's Retry-After holding every request (shared backoff).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 
 #include <cmocka.h> /* after the four it needs */
 
+#include "phase4/core/buf.h"
 #include "phase4/kube/client.h"
 
 #define HEADS 4
@@ -289,12 +292,149 @@ static void a_body_is_read_as_bytes(void **state)
     assert_non_null(strstr(got.message[0], "pods \"p\" not found"));
 }
 
+/* The limit without APF, with it, and with flags the user set. */
+static void the_rate_is_lifted_only_when_auto_and_apf(void **state)
+{
+    struct p4_kube_options autod = {.qps = 20, .burst = 40, .rate_auto = 1};
+    struct p4_kube_options set = {.qps = 20, .burst = 40};
+    struct p4_kube_options none = {.qps = 0, .burst = 40};
+    double qps;
+    unsigned burst;
+
+    (void)state;
+    p4_kube_rate_choice(&autod, 0, &qps, &burst);
+    assert_true(qps == 20 && burst == 40);
+    p4_kube_rate_choice(&autod, 1, &qps, &burst);
+    assert_true(qps == 0 && burst == 0);
+    p4_kube_rate_choice(&set, 0, &qps, &burst);
+    assert_true(qps == 20 && burst == 40);
+    p4_kube_rate_choice(&set, 1, &qps, &burst);
+    assert_true(qps == 20 && burst == 40);
+    p4_kube_rate_choice(&none, 1, &qps, &burst);
+    assert_true(qps == 0);
+}
+
+/* One GET against a listener answering answer with opts; the limit in force after it. */
+static double limit_after(const char *answer, const struct p4_kube_options *opts, char *metrics,
+                          size_t size)
+{
+    uv_loop_t loop;
+    struct recorder rec;
+    struct answers got = {0};
+    struct p4_kube *kube;
+    struct p4_error err;
+    struct p4_buf b = {0};
+    char url[64];
+    double limit;
+
+    assert_int_equal(uv_loop_init(&loop), 0);
+    recorder_start(&loop, &rec, url, sizeof(url));
+    rec.answer = answer;
+    rec.answer_len = strlen(answer);
+    {
+        struct p4_kube_config cfg = {.server = url, .namespace = (char *)"default"};
+        assert_int_equal(p4_kube_new(&loop, &cfg, opts, &kube, &err), 0);
+    }
+    assert_true(p4_kube_qps_limit(kube) == (opts->qps > 0 ? opts->qps : 0));
+    assert_int_equal(p4_kube_request(kube, "GET", "/version", NULL, NULL, 0, on_answer, &got), 0);
+    while (got.n < 1)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(got.rc[0], 0);
+    limit = p4_kube_qps_limit(kube);
+    p4_kube_metrics(kube, &b);
+    (void)snprintf(metrics, size, "%s", b.data ? b.data : "");
+    free(b.data);
+    p4_kube_close(kube);
+    uv_close((uv_handle_t *)&rec.server, on_closed);
+    while (rec.closed < rec.nconn + 1)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    return limit;
+}
+
+static void an_apf_answer_lifts_the_limit_unless_set(void **state)
+{
+    static const char apf[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                              "x-kubernetes-pf-flowschema-uid: 1f0e\r\n"
+                              "X-Kubernetes-PF-PriorityLevel-UID: 9a7c\r\n"
+                              "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+    static const char lookalike[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                    "X-Kubernetes-PF-FlowSchema: 1f0e\r\n"
+                                    "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+    struct p4_kube_options autod = {.qps = 20, .burst = 40, .rate_auto = 1};
+    struct p4_kube_options set = {.qps = 20, .burst = 40};
+    char m[4096];
+
+    (void)state;
+    assert_true(limit_after(apf, &autod, m, sizeof(m)) == 0);
+    assert_non_null(strstr(m, "# TYPE phase4_kube_client_qps_limit gauge\n"
+                              "phase4_kube_client_qps_limit 0\n"));
+    /* No APF header (an older or proxied server): the fallback holds. */
+    assert_true(limit_after(ANSWER, &autod, m, sizeof(m)) == 20);
+    assert_non_null(strstr(m, "\nphase4_kube_client_qps_limit 20\n"));
+    assert_true(limit_after(lookalike, &autod, m, sizeof(m)) == 20);
+    /* Flags the user set win over what the server says. */
+    assert_true(limit_after(apf, &set, m, sizeof(m)) == 20);
+}
+
+/* A 429 with Retry-After holds a request made after it too, not only its own retry. */
+static void a_429_holds_the_whole_client(void **state)
+{
+    static const char busy[] = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n"
+                               "Content-Type: application/json\r\n"
+                               "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+    uv_loop_t loop;
+    struct recorder rec;
+    struct answers first = {0}, second = {0};
+    struct p4_kube *kube;
+    struct p4_error err;
+    struct p4_kube_options opts = {.rate_auto = 1}; /* no client-side limit at all */
+    char url[64];
+    uint64_t asked;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    recorder_start(&loop, &rec, url, sizeof(url));
+    rec.answer = busy;
+    rec.answer_len = sizeof(busy) - 1;
+    {
+        struct p4_kube_config cfg = {.server = url, .namespace = (char *)"default"};
+        assert_int_equal(p4_kube_new(&loop, &cfg, &opts, &kube, &err), 0);
+    }
+    assert_int_equal(p4_kube_backoff_left(kube), 0);
+    assert_int_equal(p4_kube_request(kube, "GET", "/a", NULL, NULL, 0, on_answer, &first), 0);
+    while (p4_kube_backoff_left(kube) == 0)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    assert_true(p4_kube_backoff_left(kube) <= 1000);
+    rec.answer = NULL; /* 200 from now on */
+    uv_update_time(&loop);
+    asked = uv_now(&loop);
+    assert_int_equal(p4_kube_request(kube, "GET", "/b", NULL, NULL, 0, on_answer, &second), 0);
+    while (first.n < 1 || second.n < 1)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(first.rc[0], 0);
+    assert_int_equal(second.rc[0], 0);
+    /* /b waited for the backoff /a was told of (less what had passed since, a few ms). */
+    assert_true(uv_now(&loop) - asked >= 900);
+    assert_int_equal(rec.nconn, 3);
+    p4_kube_close(kube);
+    uv_close((uv_handle_t *)&rec.server, on_closed);
+    while (rec.closed < rec.nconn + 1)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_view_impersonates_and_the_client_does_not),
         cmocka_unit_test(a_bad_user_name_makes_no_view),
         cmocka_unit_test(a_body_is_read_as_bytes),
+        cmocka_unit_test(the_rate_is_lifted_only_when_auto_and_apf),
+        cmocka_unit_test(an_apf_answer_lifts_the_limit_unless_set),
+        cmocka_unit_test(a_429_holds_the_whole_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

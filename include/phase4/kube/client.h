@@ -32,9 +32,35 @@ struct p4_kube_watch;
 struct p4_kube_options {
     double qps; /* client-side rate limit; <= 0: unlimited */
     unsigned burst;
+    /*
+     * 1: qps/burst were not set by the user. They hold until an answer shows
+     * the API server's API Priority and Fairness handled it; then the
+     * client-side limit is lifted (p4_kube_rate_choice). See docs/architecture.md.
+     */
+    int rate_auto;
     long request_timeout_ms; /* non-watch requests; 0: 30 s */
     int max_429_retries;     /* 0: 5 */
 };
+
+/*
+ * The client-side limit for opts once the server has (apf 1) or has not yet
+ * (apf 0) shown APF: opts' own unless rate_auto and apf, then none (qps 0).
+ */
+void p4_kube_rate_choice(const struct p4_kube_options *opts, int apf, double *qps, unsigned *burst);
+/* The client-side limit in force now, requests a second; 0: none. */
+double p4_kube_qps_limit(const struct p4_kube *k);
+/*
+ * Record that an answer did (apf 1) or did not carry APF's headers; the first
+ * that did lifts the limit when opts.rate_auto. Called for every answer.
+ */
+void p4_kube_saw_answer(struct p4_kube *k, int apf);
+/*
+ * A 429 told the client to wait delay_ms: every request not yet sent waits
+ * until then too (shared backoff, as the whole client is being throttled).
+ */
+void p4_kube_back_off(struct p4_kube *k, uint64_t delay_ms);
+/* ms until the shared backoff ends, 0 when none. */
+uint64_t p4_kube_backoff_left(const struct p4_kube *k);
 
 /* Counters for /metrics, by verb and HTTP code class. */
 struct p4_kube_stats {
@@ -78,7 +104,10 @@ void p4_kube_cancel_all(struct p4_kube *k);
 /* Cancel everything in flight (callbacks run with P4_ERR_CANCELED) and free once closed. */
 void p4_kube_close(struct p4_kube *k);
 const char *p4_kube_verb_name(enum p4_kube_verb verb);
-/* Append phase4_kube_requests_total and phase4_kube_throttled_total of k to out. */
+/*
+ * Append phase4_kube_requests_total, phase4_kube_throttled_total and
+ * phase4_kube_client_qps_limit of k to out.
+ */
 void p4_kube_metrics(const struct p4_kube *k, struct p4_buf *out);
 
 /*

@@ -51,6 +51,7 @@ struct p4_http_response {
     const char *content_digest;   /* Docker-Content-Digest (registries), or NULL */
     const char *error;            /* transport error text (curl's), or NULL */
     long redirects;               /* redirects followed to reach this response */
+    int apf; /* X-Kubernetes-PF-FlowSchema-UID or -PriorityLevel-UID came (Kubernetes APF) */
 };
 
 /*

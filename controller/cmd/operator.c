@@ -23,12 +23,12 @@
 
 #include "cmd.h"
 #include "phase4/core/buf.h"
-#include "phase4/core/cpucount.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
 #include "phase4/core/version.h"
 #include "phase4/kube/client.h"
 #include "phase4/kube/discovery.h"
+#include "phase4/net/cpucount.h"
 #include "phase4/net/reaper.h"
 #include "phase4/oci/registry.h"
 #include "phase4/reconciler/reconcile.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phase4/core/cpucount.h"
+#include "phase4/net/cpucount.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "phase4/core/cpucount.h"
+#include "phase4/net/cpucount.h"
 
 static long parse(const char *s)
 {

@@ -1,5 +1,5 @@
 /* cpucount.c: the CPUs this process may use (see cpucount.h). */
-#include "phase4/core/cpucount.h"
+#include "phase4/net/cpucount.h"
 
 #include <fcntl.h>
 #include <limits.h>

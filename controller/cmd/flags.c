@@ -90,6 +90,11 @@ static void usage(FILE *out)
         "  --helm-binary PATH                the helm the Helm stage runs (default: helm\n"
         "                                    next to this binary, else /usr/local/bin/helm)\n"
         "  --helm-timeout DURATION           time limit of one helm run (default 2m)\n"
+        "  --helm-concurrency N              helm processes the Helm stage runs at once,\n"
+        "                                    the rest wait (default: the CPUs the process\n"
+        "                                    may use: its CPU affinity, capped by the\n"
+        "                                    container's cgroup CPU quota rounded up; at\n"
+        "                                    least 1)\n"
         "  --unschedulable-grace DURATION    how long a pod may stay unschedulable before\n"
         "                                    the Kubernetes stage fails (default 30s)\n"
         "  --cache-dir DIR                   charts and helm's cache (default\n"
@@ -276,6 +281,16 @@ int p4_cmd_parse_flags(int argc, char **argv, struct p4_cmd_options *o)
         } else if (strcmp(a, "--helm-timeout") == 0) {
             if ((o->helm_timeout_ms = duration_flag(v)) == 0)
                 goto bad;
+        } else if (strcmp(a, "--helm-concurrency") == 0) {
+            long n = strtol(v, &end, 10);
+            if (end == v || *end || n < 1 || n > 1000) {
+                (void)fprintf(stderr,
+                              "phase4-operator: bad value '%s' for --helm-concurrency: want a "
+                              "whole number from 1 to 1000\n",
+                              v);
+                return -1;
+            }
+            o->helm_concurrency = (int)n;
         } else if (strcmp(a, "--helm-binary") == 0) {
             const char *why = resolve_program(v, o->helm_path, sizeof(o->helm_path));
             if (why != NULL) {

@@ -28,6 +28,7 @@
 #include "phase4/core/version.h"
 #include "phase4/kube/client.h"
 #include "phase4/kube/discovery.h"
+#include "phase4/net/cpucount.h"
 #include "phase4/net/reaper.h"
 #include "phase4/oci/registry.h"
 #include "phase4/reconciler/reconcile.h"
@@ -375,7 +376,7 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     struct p4_validation_stage_config vc = {0};
     struct p4_notifier_config nc = {0};
     struct p4_informer_handlers handlers, job_handlers;
-    char charts_dir[PATH_MAX], helm_dir[PATH_MAX], helm_buf[PATH_MAX];
+    char charts_dir[PATH_MAX], helm_dir[PATH_MAX], helm_buf[PATH_MAX], helm_limit[16];
 
     co.workers = o->workers;
     app->ctl = p4_controller_new(app->loop, &co, p4_reconcile, &app->rec);
@@ -431,6 +432,11 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     hc.helm = o->helm ? o->helm : default_helm(helm_buf, sizeof(helm_buf));
     hc.work_dir = helm_dir;
     hc.helm_timeout_ms = o->helm_timeout_ms;
+    hc.max_active = o->helm_concurrency > 0 ? o->helm_concurrency : p4_cpucount(NULL);
+    (void)snprintf(helm_limit, sizeof(helm_limit), "%d", hc.max_active);
+    p4_log(P4_LOG_INFO, "helm concurrency", "limit", helm_limit, "from",
+           o->helm_concurrency > 0 ? "--helm-concurrency" : "the CPUs the process may use",
+           P4_LOG_END);
     hc.retry_ms = o->retry_ms;
     hc.recheck_ms = o->recheck_ms;
     hc.changed = on_stage_changed;

@@ -246,7 +246,8 @@ func TestHelmStageValuesSchemaInvalid(t *testing.T) {
 	installCRD(t, ctx)
 	ns := newNamespace(t, ctx, "e2e-helm-schema")
 	charts := chartsEnv(t)
-	helmOperator(t, ctx)
+	// One helm at a time: the two resources take their turns, neither is starved.
+	helmOperator(t, ctx, "--helm-concurrency", "1")
 
 	createP4D(t, ctx, helmP4D(t, ns, "three", map[string]any{"repository": charts["CHART_REPO_URL"],
 		"name": "webapp", "version": "0.1.0", "values": map[string]any{"replicaCount": "three"}}))

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -401,13 +403,20 @@ func metric(text, name string) string {
 
 // Two instances: exactly one leads (and only it reconciles); when it gets
 // SIGTERM it releases the Lease and the other leads well within the lease
-// duration. Probes and metrics answer as Kubernetes and Prometheus expect.
+// duration. Probes and metrics answer as Kubernetes and Prometheus expect,
+// and each shows its helm concurrency: the flag's, or the CPUs it may use.
 func TestLeaderElectionAndEndpoints(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	installCRD(t, ctx)
 	ns := newNamespace(t, ctx, "e2e-leader")
-	a := startOperator(t, ctx)
+	for _, bad := range []string{"0", "-2", "four", "3x", ""} {
+		out, err := run(ctx, nil, filepath.Join(repoRoot(), "build", "phase4-operator"), "--helm-concurrency", bad)
+		if err == nil || !strings.Contains(out, "bad value '"+bad+"' for --helm-concurrency: want a whole number from 1 to 1000") {
+			t.Errorf("phase4-operator --helm-concurrency %q: %v, want it refused saying why:\n%s", bad, err, out)
+		}
+	}
+	a := startOperator(t, ctx, "--helm-concurrency", "3")
 	b := startOperator(t, ctx)
 
 	eventually(t, time.Minute, "one of two instances to lead", func() (bool, string, error) {
@@ -426,6 +435,18 @@ func TestLeaderElectionAndEndpoints(t *testing.T) {
 		holder = leaseHolder(ctx)
 		return holder != "" && strings.Contains(leader.log(), holder), "holder " + holder, nil
 	})
+
+	// The helm limit: the flag's on a (logged at start), the CPUs the process may
+	// use on b (the test runs beside it: at most its affinity, at least 1).
+	if v := metric(scrape(a), "phase4_helm_concurrency_limit"); v != "3" {
+		t.Errorf("phase4_helm_concurrency_limit with --helm-concurrency 3 = %q, want 3", v)
+	}
+	eventually(t, 10*time.Second, "the helm limit in the log", func() (bool, string, error) {
+		return regexp.MustCompile(`helm concurrency"? limit=3 from=--helm-concurrency`).MatchString(a.log()), "", nil
+	})
+	if v, err := strconv.Atoi(metric(scrape(b), "phase4_helm_concurrency_limit")); err != nil || v < 1 || v > runtime.NumCPU() {
+		t.Errorf("phase4_helm_concurrency_limit by default = %d (%v), want 1 to %d (the CPUs)", v, err, runtime.NumCPU())
+	}
 
 	// Probes: healthy, and ready once the cache has synced, on both.
 	for _, o := range []*operator{a, b} {

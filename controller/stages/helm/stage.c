@@ -255,12 +255,20 @@ static cJSON *status_of(const struct p4_stagerun *base)
     return st;
 }
 
-/* The runner's series, and how often the other images were asked of the registry or the cache. */
+/* The runner's series, its limit, and how often the other images were asked of the registry or the
+ * cache. */
 static void metrics(void *ctx, struct p4_buf *out)
 {
     const struct p4_helm_stage *h = ctx;
 
     p4_stagerunner_metrics(&h->sr, out);
+    p4_buf_printf(out,
+                  "# HELP phase4_helm_concurrency_limit Helm stage runs (each one helm process "
+                  "at a time) allowed at once: --helm-concurrency, or the CPUs the process may "
+                  "use.\n"
+                  "# TYPE phase4_helm_concurrency_limit gauge\n"
+                  "phase4_helm_concurrency_limit %d\n",
+                  h->sr.max_active);
     p4_buf_printf(out,
                   "# HELP phase4_helm_image_checks_total Images other than the pinned one that "
                   "the Helm stage checked in their registry.\n"

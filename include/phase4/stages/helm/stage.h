@@ -66,7 +66,8 @@ struct p4_helm_stage_config {
     uint64_t retry_ms;              /* first retry after an artifact failure, doubling; 0: 30 s */
     uint64_t recheck_ms;            /* re-check after a cluster-level failure; 0: 5 min */
     uint64_t transient_max_ms;      /* cap of the backoff for transient errors; 0: 60 s */
-    int max_active;                 /* resources checked at once (the rest wait); 0: 4 */
+    int max_active; /* resources checked at once, each by one helm process at a time (the rest
+                       wait; --helm-concurrency); 0: 4 */
     /* A resource's result changed: reconcile it (key borrowed for the call). */
     void (*changed)(const char *key, void *data);
     void *data;

@@ -802,6 +802,51 @@ static void pod_verdict_skips_pods_not_selected_or_unreadable(void **state)
     cJSON_Delete(sel);
 }
 
+/* A pod of an earlier revision, which the rollout replaces, is no reason to fail the wait. */
+static void pod_of_an_earlier_revision_is_old(void **state)
+{
+    cJSON *dep = test_json("{'metadata':{'name':'web','generation':3},'status':{"
+                           "'observedGeneration':3,'conditions':[{'type':'Available',"
+                           "'status':'False'},{'type':'Progressing','status':'True','reason':"
+                           "'ReplicaSetUpdated','message':'ReplicaSet \\\"web-7c9d\\\" is "
+                           "progressing.'}]}}");
+    cJSON *old = test_json("{'metadata':{'name':'web-5ff7-a','ownerReferences':[{'kind':"
+                           "'ReplicaSet','name':'web-5ff7'}]}}");
+    cJSON *cur = test_json("{'metadata':{'name':'web-7c9d-b','ownerReferences':[{'kind':"
+                           "'ReplicaSet','name':'web-7c9d'}]}}");
+    cJSON *behind = test_json("{'metadata':{'name':'web','generation':4},'status':{"
+                              "'observedGeneration':3}}");
+    cJSON *nameless = test_json("{'metadata':{'name':'web','generation':3},'status':{"
+                                "'observedGeneration':3,'conditions':[{'type':'Progressing',"
+                                "'status':'True','message':'no name here'}]}}");
+    cJSON *sts = test_json("{'metadata':{'name':'db','generation':2},'status':{"
+                           "'observedGeneration':2,'updateRevision':'db-b2'}}");
+    cJSON *sts_old = test_json("{'metadata':{'labels':{'controller-revision-hash':'db-a1'}}}");
+    cJSON *sts_cur = test_json("{'metadata':{'labels':{'controller-revision-hash':'db-b2'}}}");
+
+    (void)state;
+    assert_true(p4_kstage_pod_is_old("Deployment", dep, old));
+    assert_false(p4_kstage_pod_is_old("Deployment", dep, cur));
+    /* Its controller has not acted on the spec yet: every pod is an earlier one's. */
+    assert_true(p4_kstage_pod_is_old("Deployment", behind, cur));
+    assert_true(p4_kstage_pod_is_old("DaemonSet", behind, cur));
+    /* Nothing names the new ReplicaSet: judged as before. */
+    assert_false(p4_kstage_pod_is_old("Deployment", nameless, old));
+    assert_true(p4_kstage_pod_is_old("StatefulSet", sts, sts_old));
+    assert_false(p4_kstage_pod_is_old("StatefulSet", sts, sts_cur));
+    assert_false(p4_kstage_pod_is_old("DaemonSet", sts, sts_old));
+    assert_false(p4_kstage_pod_is_old(NULL, dep, old));
+    assert_false(p4_kstage_pod_is_old("Deployment", NULL, old));
+    cJSON_Delete(dep);
+    cJSON_Delete(old);
+    cJSON_Delete(cur);
+    cJSON_Delete(behind);
+    cJSON_Delete(nameless);
+    cJSON_Delete(sts);
+    cJSON_Delete(sts_old);
+    cJSON_Delete(sts_cur);
+}
+
 static enum p4_kstage_object_verdict object_verdict(const char *file)
 {
     cJSON *obj = test_json_file(HEALTH, file);
@@ -1523,6 +1568,7 @@ int main(void)
         cmocka_unit_test(unschedulable_for_counts_from_the_condition),
         cmocka_unit_test(pod_verdicts),
         cmocka_unit_test(pod_verdict_skips_pods_not_selected_or_unreadable),
+        cmocka_unit_test(pod_of_an_earlier_revision_is_old),
         cmocka_unit_test(object_verdicts),
         cmocka_unit_test(failure_of_prefers_the_diagnosis),
         cmocka_unit_test(services_that_need_endpoints),

@@ -279,6 +279,16 @@ enum p4_kstage_pod_verdict {
     P4_KSTAGE_POD_FAIL,  /* failed for good: the wait fails on it */
     P4_KSTAGE_POD_WAIT   /* not ready yet */
 };
+/*
+ * true when pod, selected by workload (of kind), belongs to an earlier revision of it than the
+ * one applied: the workload's controller has not observed its generation yet (every pod is then
+ * an earlier one's), a Deployment's pod owned by another ReplicaSet than the new one its
+ * Progressing condition names, or a StatefulSet's pod whose controller-revision-hash is not
+ * status.updateRevision. Such a pod is being replaced by the rollout, so its failure is no reason
+ * to fail the wait (docs/health.md).
+ */
+bool p4_kstage_pod_is_old(const char *kind, const cJSON *workload, const cJSON *pod);
+
 /* pod's verdict under selector; *h gets its health (unless SKIP for selection or deletion). */
 enum p4_kstage_pod_verdict p4_kstage_pod_verdict(const cJSON *selector, const cJSON *pod,
                                                  time_t now, uint64_t grace_ms, struct p4_health *h,

@@ -19,6 +19,7 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
+#include "phase4/core/text.h"
 #include "phase4/core/timefmt.h"
 #include "steps.h"
 
@@ -151,6 +152,63 @@ enum p4_kstage_pod_verdict p4_kstage_pod_verdict(const cJSON *selector, const cJ
     return P4_KSTAGE_POD_WAIT;
 }
 
+/* The new ReplicaSet a Deployment's Progressing condition names (its controller writes
+   'ReplicaSet "web-5d4b8c" is progressing.', 'Created new replica set "web-5d4b8c"', ...). */
+static bool new_replicaset(const cJSON *dep, char *out, size_t size)
+{
+    const cJSON *c;
+
+    cJSON_ArrayForEach(c, p4_json_get(dep, "status.conditions")) {
+        const char *m = p4_json_str(c, "message"), *a, *b;
+        if (!p4_text_eq(p4_json_str(c, "type"), "Progressing") || m == NULL)
+            continue;
+        if ((a = strchr(m, '"')) == NULL || (b = strchr(a + 1, '"')) == NULL || b == a + 1 ||
+            (size_t)(b - a - 1) >= size)
+            return false;
+        memcpy(out, a + 1, (size_t)(b - a - 1));
+        out[b - a - 1] = '\0';
+        return true;
+    }
+    return false;
+}
+
+bool p4_kstage_pod_is_old(const char *kind, const cJSON *workload, const cJSON *pod)
+{
+    int64_t generation, observed;
+    const cJSON *o;
+
+    if (kind == NULL || workload == NULL || pod == NULL)
+        return false;
+    if (p4_json_int64(workload, "metadata.generation", &generation) == 0 &&
+        (p4_json_int64(workload, "status.observedGeneration", &observed) != 0 ||
+         observed < generation))
+        return true; /* its controller has not acted on this spec: the pods are an earlier one's */
+    if (strcmp(kind, "Deployment") == 0) {
+        const char *name = p4_json_str(workload, "metadata.name");
+        char rs[256];
+        size_t n;
+        if (name == NULL || !new_replicaset(workload, rs, sizeof(rs)))
+            return false;
+        n = strlen(name);
+        if (strncmp(rs, name, n) != 0 || rs[n] != '-') /* not a name it would give: unknown */
+            return false;
+        cJSON_ArrayForEach(o, p4_json_get(pod, "metadata.ownerReferences")) {
+            const char *owner = p4_json_str(o, "name");
+            if (p4_text_eq(p4_json_str(o, "kind"), "ReplicaSet") && owner != NULL)
+                return strcmp(owner, rs) != 0;
+        }
+        return false;
+    }
+    if (strcmp(kind, "StatefulSet") == 0) {
+        const char *update = p4_json_str(workload, "status.updateRevision");
+        const cJSON *labels = p4_json_get(pod, "metadata.labels");
+        const cJSON *hash = cJSON_GetObjectItemCaseSensitive(labels, "controller-revision-hash");
+        return update != NULL && update[0] && cJSON_IsString(hash) &&
+               strcmp(hash->valuestring, update) != 0;
+    }
+    return false;
+}
+
 enum p4_kstage_object_verdict p4_kstage_object_verdict(const cJSON *obj, struct p4_health *h)
 {
     struct p4_diagnosis dg;
@@ -262,7 +320,9 @@ static void failed_object(struct eval *ev, const cJSON *obj, const struct p4_hea
 struct pod_scan {
     struct eval *ev;
     const cJSON *selector;
-    const char *owner; /* "Deployment shop/web" */
+    const char *owner;     /* "Deployment shop/web" */
+    const char *kind;      /* "Deployment" */
+    const cJSON *workload; /* as its cache has it */
 };
 
 static int scan_pod(const char *key, const cJSON *pod, void *data)
@@ -278,6 +338,12 @@ static int scan_pod(const char *key, const cJSON *pod, void *data)
         return 0;
     p4_log(P4_LOG_DEBUG, "pod not ready", "pod", key, "reason", h.reason, "status",
            p4_health_status_name(h.status), P4_LOG_END);
+    if (v == P4_KSTAGE_POD_FAIL && p4_kstage_pod_is_old(ps->kind, ps->workload, pod)) {
+        /* An earlier revision's pod, which the rollout replaces: wait for it. */
+        note_waiting(ev, "%s: a pod of its earlier revision is being replaced (%s)", ps->owner,
+                     h.message);
+        return 0;
+    }
     if (v == P4_KSTAGE_POD_FAIL) {
         failed_object(ev, pod, &h);
         return 1;
@@ -331,7 +397,7 @@ static void eval_object(struct eval *ev, const struct p4_inv_entry *e, struct p4
     }
     /* Not there yet: its pods may say why (or that it never will be). */
     if (strcmp(e->kind, "Pod") != 0 && ev->r->nsw && p4_informer_synced(ev->r->nsw->pods)) {
-        struct pod_scan ps = {ev, p4_json_get(obj, "spec.selector"), what};
+        struct pod_scan ps = {ev, p4_json_get(obj, "spec.selector"), what, e->kind, obj};
         (void)p4_informer_each(ev->r->nsw->pods, scan_pod, &ps);
         if (ev->failed)
             return;

@@ -175,19 +175,8 @@ func TestChartInstall(t *testing.T) {
 		t.Errorf("metrics Service ports = %+v, want 8080 to the pods' metrics port", svc.Spec.Ports)
 	}
 	eventually(t, time.Minute, "the metrics Service's endpoints to be both pods", func() (bool, string, error) {
-		slices, err := kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + name + "-metrics"})
-		if err != nil {
-			return false, "", err
-		}
-		ready := 0
-		for _, s := range slices.Items {
-			for _, e := range s.Endpoints {
-				if e.Conditions.Ready != nil && *e.Conditions.Ready {
-					ready++
-				}
-			}
-		}
-		return ready == 2, fmt.Sprintf("%d ready endpoints", ready), nil
+		ready, _, err := readyEndpoints(ctx, ns, name+"-metrics")
+		return ready == 2, fmt.Sprintf("%d ready endpoints", ready), err
 	})
 	if _, err := kube.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("a PodDisruptionBudget was installed by default (err %v)", err)

@@ -24,6 +24,23 @@ import (
 	"k8s.io/utils/ptr"
 )
 
+// readyEndpoints counts the ready endpoints of service's EndpointSlices, and the slices.
+func readyEndpoints(ctx context.Context, ns, service string) (ready, slices int, err error) {
+	list, err := kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{
+		LabelSelector: discoveryv1.LabelServiceName + "=" + service})
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, s := range list.Items {
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready != nil && *e.Conditions.Ready {
+				ready++
+			}
+		}
+	}
+	return ready, len(list.Items), nil
+}
+
 // newNamespace makes a namespace for one test and deletes it afterwards.
 func newNamespace(t testing.TB, ctx context.Context, prefix string) string {
 	t.Helper()
@@ -156,20 +173,8 @@ func TestWorkloadsRunOnKwokNodes(t *testing.T) {
 	})
 
 	eventually(t, time.Minute, "the web Service's EndpointSlices to list 3 ready endpoints", func() (bool, string, error) {
-		slices, err := kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{
-			LabelSelector: discoveryv1.LabelServiceName + "=web"})
-		if err != nil {
-			return false, "", err
-		}
-		ready := 0
-		for _, s := range slices.Items {
-			for _, e := range s.Endpoints {
-				if e.Conditions.Ready != nil && *e.Conditions.Ready {
-					ready++
-				}
-			}
-		}
-		return ready == 3, fmt.Sprintf("%d ready endpoints in %d slices", ready, len(slices.Items)), nil
+		ready, slices, err := readyEndpoints(ctx, ns, "web")
+		return ready == 3, fmt.Sprintf("%d ready endpoints in %d slices", ready, slices), err
 	})
 
 	eventually(t, time.Minute, "the Job to complete", func() (bool, string, error) {

@@ -132,6 +132,17 @@ static void on_answer(struct p4_kube_result *res, void *data)
     a->rc[a->n++] = res->rc;
 }
 
+/* Close the client and the recorder, run the loop until every handle is gone, close it. */
+static void close_all(uv_loop_t *loop, struct p4_kube *kube, struct recorder *rec)
+{
+    p4_kube_close(kube);
+    uv_close((uv_handle_t *)&rec->server, on_closed);
+    while (rec->closed < rec->nconn + 1)
+        (void)uv_run(loop, UV_RUN_ONCE);
+    (void)uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
 /* The head of the request for path, or fail. */
 static const char *head_of(const struct recorder *rec, const char *path)
 {
@@ -180,12 +191,7 @@ static void a_view_impersonates_and_the_client_does_not(void **state)
     assert_non_null(
         strstr(theirs, "\r\nImpersonate-User: system:serviceaccount:team-a:deployer\r\n"));
     assert_null(strstr(theirs, "Impersonate-Group"));
-    p4_kube_close(kube);
-    uv_close((uv_handle_t *)&rec.server, on_closed);
-    while (rec.closed < rec.nconn + 1)
-        (void)uv_run(&loop, UV_RUN_ONCE);
-    (void)uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    close_all(&loop, kube, &rec);
 }
 
 static void a_bad_user_name_makes_no_view(void **state)
@@ -246,12 +252,7 @@ static void get_bytes(const char *answer, size_t len, size_t max_body, struct an
     (void)snprintf(head, head_size, "%s",
                    head_of(&rec, "/api/v1/namespaces/a/pods/p/log?container=c"));
     p4_kube_close(as);
-    p4_kube_close(kube);
-    uv_close((uv_handle_t *)&rec.server, on_closed);
-    while (rec.closed < rec.nconn + 1)
-        (void)uv_run(&loop, UV_RUN_ONCE);
-    (void)uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    close_all(&loop, kube, &rec);
 }
 
 /* A log's bytes come back as sent, NUL bytes and all, asked for with Accept any type. */
@@ -344,12 +345,7 @@ static double limit_after(const char *answer, const struct p4_kube_options *opts
     p4_kube_metrics(kube, &b);
     (void)snprintf(metrics, size, "%s", b.data ? b.data : "");
     free(b.data);
-    p4_kube_close(kube);
-    uv_close((uv_handle_t *)&rec.server, on_closed);
-    while (rec.closed < rec.nconn + 1)
-        (void)uv_run(&loop, UV_RUN_ONCE);
-    (void)uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    close_all(&loop, kube, &rec);
     return limit;
 }
 
@@ -418,12 +414,7 @@ static void a_429_holds_the_whole_client(void **state)
     /* /b waited for the backoff /a was told of (less what had passed since, a few ms). */
     assert_true(uv_now(&loop) - asked >= 900);
     assert_int_equal(rec.nconn, 3);
-    p4_kube_close(kube);
-    uv_close((uv_handle_t *)&rec.server, on_closed);
-    while (rec.closed < rec.nconn + 1)
-        (void)uv_run(&loop, UV_RUN_ONCE);
-    (void)uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    close_all(&loop, kube, &rec);
 }
 
 int main(void)

@@ -77,7 +77,7 @@ func TestExamplesApplyWithDefaults(t *testing.T) {
 		t.Fatalf("kubectl get p4d: %v\n%s", err, out)
 	}
 	header := strings.Fields(strings.SplitN(out, "\n", 2)[0])
-	if strings.Join(header, " ") != "NAME STAGE VERDICT READY IMAGE AGE" {
+	if strings.Join(header, " ") != "NAME STAGE VERDICT READY IMAGE AGE MESSAGE" {
 		t.Errorf("kubectl get p4d columns = %v", header)
 	}
 	if !regexp.MustCompile(`(?m)^payments\s+registry\.example\.com/payments/api\s`).MatchString(out) {

@@ -81,8 +81,20 @@ func TestChartFetch(t *testing.T) {
 			}
 		}
 	}
-	if _, err := os.Stat(filepath.Join(cache, "sha256-"+strings.TrimPrefix(v010, "sha256:")+".tgz")); err != nil {
+	cached := filepath.Join(cache, "sha256-"+strings.TrimPrefix(v010, "sha256:")+".tgz")
+	if _, err := os.Stat(cached); err != nil {
 		t.Errorf("the chart is not cached by digest: %v", err)
+	}
+	// A cached archive whose bytes no longer hash to its name is fetched again.
+	if err := os.WriteFile(cached, []byte("damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := chartFetch(ctx, nil, charts["CHART_REPO_URL"], "webapp", "0.1.0", "--cache-dir", cache)
+	if err != nil || !strings.Contains(out, "cached: no") || !strings.Contains(out, "digest: "+v010) {
+		t.Errorf("a damaged cached archive: %v\n%s", err, out)
+	}
+	if out, err := chartFetch(ctx, nil, charts["CHART_REPO_URL"], "webapp", "0.1.0", "--cache-dir", cache); err != nil || !strings.Contains(out, "cached: yes") {
+		t.Errorf("the archive fetched again is not cached: %v\n%s", err, out)
 	}
 
 	// A repository behind basic auth whose index lists a digest the archive does not have.
@@ -111,7 +123,7 @@ func TestChartFetch(t *testing.T) {
 	defer srv.Close()
 	creds := []string{"P4_CHART_USERNAME=charts", "P4_CHART_PASSWORD=s3cret"}
 	// Credentials go over plain HTTP only when told so: nothing is sent.
-	out, err := chartFetch(ctx, creds, srv.URL, "webapp", "0.1.0", "--cache-dir", t.TempDir())
+	out, err = chartFetch(ctx, creds, srv.URL, "webapp", "0.1.0", "--cache-dir", t.TempDir())
 	if err == nil || !strings.Contains(out, "InsecureCredentials") || strings.Contains(out, "s3cret") || requests.Load() != 0 {
 		t.Errorf("basic auth over plain HTTP without --insecure: %v, %d request(s)\n%s", err, requests.Load(), out)
 	}

@@ -12,13 +12,13 @@
  * The stage reads what a kubelet would use from the cluster (the target
  * namespace's imagePullSecrets, from the spec and from its "default"
  * ServiceAccount; the Nodes' platforms, listed at most every 30 s for all
- * resources; a CA bundle ConfigMap or Secret; the signature's public key
- * Secret), asks the registry through registry.h/imagecheck.h, reads
- * vulnerability reports (Trivy Operator VulnerabilityReports, or a report
- * attached to the image as an OCI referrer: the referrers API, else the
- * "sha256-<hex>" tag), and verifies cosign signatures. The digest it
- * resolves is pinned: retries of the same generation use it, not the tag,
- * and status.image.digest carries it to the later stages.
+ * resources of both stages (nodeplatforms.h); a CA bundle ConfigMap or Secret; the signature's
+ * public key Secret), asks the registry through registry.h/imagecheck.h, reads vulnerability
+ * reports (Trivy Operator VulnerabilityReports where discovery serves them, one list shared by the
+ * runs for a few seconds; or a report attached to the image as an OCI referrer: the referrers API,
+ * else the "sha256-<hex>" tag), and verifies cosign signatures. The digest it resolves is pinned:
+ * retries of the same generation use it, not the tag, and status.image.digest carries it to the
+ * later stages.
  *
  * Work runs on the loop, one step at a time per resource, at most max_active
  * resources at once (the rest wait in line, in order); a registry or API
@@ -36,7 +36,9 @@
 #include <uv.h>
 
 #include "phase4/kube/client.h"
+#include "phase4/kube/discovery.h"
 #include "phase4/oci/registry.h"
+#include "phase4/reconciler/nodeplatforms.h"
 #include "phase4/reconciler/stage.h"
 #include "phase4/reconciler/tenancy.h"
 #include "phase4/runtime/informer.h"
@@ -48,13 +50,17 @@ struct p4_docker_stage_config {
     /* Who acts for each resource (borrowed; NULL: spec.serviceAccountName only). */
     const struct p4_tenancy *tenancy;
     struct p4_registry *registry; /* borrowed */
-    struct p4_informer *jobs;     /* borrowed: Jobs labelled app.kubernetes.io/managed-by=
-                                     phase4-operator; may be NULL (then no build Job is seen) */
-    uint64_t retry_ms;            /* first retry after an artifact failure, doubling; 0: 30 s */
-    uint64_t recheck_ms;          /* re-check after a cluster-level failure; 0: 5 min */
-    uint64_t transient_max_ms;    /* cap of the backoff for transient errors; 0: 60 s */
-    uint64_t scan_poll_ms;        /* how often a missing scan report is looked for; 0: 15 s */
-    int max_active;               /* attempts checking at once (the rest wait in line); 0: 64 */
+    /* Borrowed; NULL: VulnerabilityReports are listed without asking whether they are served. */
+    struct p4_discovery *discovery;
+    /* The Nodes' platforms shared with the other stages (borrowed; NULL: the stage's own). */
+    struct p4_node_platforms *nodes;
+    struct p4_informer *jobs;  /* borrowed: Jobs labelled app.kubernetes.io/managed-by=
+                                  phase4-operator; may be NULL (then no build Job is seen) */
+    uint64_t retry_ms;         /* first retry after an artifact failure, doubling; 0: 30 s */
+    uint64_t recheck_ms;       /* re-check after a cluster-level failure; 0: 5 min */
+    uint64_t transient_max_ms; /* cap of the backoff for transient errors; 0: 60 s */
+    uint64_t scan_poll_ms;     /* how often a missing scan report is looked for; 0: 15 s */
+    int max_active;            /* attempts checking at once (the rest wait in line); 0: 64 */
     /* A resource's result changed: reconcile it (key borrowed for the call). */
     void (*changed)(const char *key, void *data);
     void *data;

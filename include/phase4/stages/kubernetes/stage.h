@@ -55,6 +55,7 @@
 
 #include "phase4/kube/client.h"
 #include "phase4/kube/discovery.h"
+#include "phase4/reconciler/manifest.h"
 #include "phase4/reconciler/stage.h"
 #include "phase4/reconciler/tenancy.h"
 #include "phase4/runtime/events.h"
@@ -70,11 +71,13 @@ struct p4_kube_stage_config {
     /* Who acts for each resource (borrowed; NULL: spec.serviceAccountName only). */
     const struct p4_tenancy *tenancy;
     struct p4_discovery *discovery; /* borrowed */
-    struct p4_informer *jobs;  /* borrowed: batch/v1 Jobs labelled managed-by=phase4-operator */
-    struct p4_events *events;  /* borrowed: DriftCorrected Events; NULL: none */
-    uint64_t retry_ms;         /* first retry after an artifact failure, doubling; 0: 30 s */
-    uint64_t recheck_ms;       /* re-check after a cluster-level failure; 0: 5 min */
-    uint64_t transient_max_ms; /* cap of the backoff for transient errors; 0: 60 s */
+    struct p4_informer *jobs; /* borrowed: batch/v1 Jobs labelled managed-by=phase4-operator */
+    struct p4_events *events; /* borrowed: DriftCorrected Events; NULL: none */
+    /* The manifests the Helm stage of this process stored (borrowed; NULL: always read). */
+    struct p4_manifest_memo *memo;
+    uint64_t retry_ms;               /* first retry after an artifact failure, doubling; 0: 30 s */
+    uint64_t recheck_ms;             /* re-check after a cluster-level failure; 0: 5 min */
+    uint64_t transient_max_ms;       /* cap of the backoff for transient errors; 0: 60 s */
     uint64_t unschedulable_grace_ms; /* 0: 30 s */
     int max_active;                  /* resources applying at once; 0: 16 */
     void (*changed)(const char *key, void *data);

@@ -50,20 +50,20 @@ struct p4_docker_stage_config {
     /* Who acts for each resource (borrowed; NULL: spec.serviceAccountName only). */
     const struct p4_tenancy *tenancy;
     struct p4_registry *registry; /* borrowed */
+    struct p4_informer *jobs;     /* borrowed: Jobs labelled app.kubernetes.io/managed-by=
+                                     phase4-operator; may be NULL (then no build Job is seen) */
+    uint64_t retry_ms;            /* first retry after an artifact failure, doubling; 0: 30 s */
+    uint64_t recheck_ms;          /* re-check after a cluster-level failure; 0: 5 min */
+    uint64_t transient_max_ms;    /* cap of the backoff for transient errors; 0: 60 s */
+    uint64_t scan_poll_ms;        /* how often a missing scan report is looked for; 0: 15 s */
+    int max_active;               /* attempts checking at once (the rest wait in line); 0: 64 */
+    /* A resource's result changed: reconcile it (key borrowed for the call). */
+    void (*changed)(const char *key, void *data);
+    void *data;
     /* Borrowed; NULL: VulnerabilityReports are listed without asking whether they are served. */
     struct p4_discovery *discovery;
     /* The Nodes' platforms shared with the other stages (borrowed; NULL: the stage's own). */
     struct p4_node_platforms *nodes;
-    struct p4_informer *jobs;  /* borrowed: Jobs labelled app.kubernetes.io/managed-by=
-                                  phase4-operator; may be NULL (then no build Job is seen) */
-    uint64_t retry_ms;         /* first retry after an artifact failure, doubling; 0: 30 s */
-    uint64_t recheck_ms;       /* re-check after a cluster-level failure; 0: 5 min */
-    uint64_t transient_max_ms; /* cap of the backoff for transient errors; 0: 60 s */
-    uint64_t scan_poll_ms;     /* how often a missing scan report is looked for; 0: 15 s */
-    int max_active;            /* attempts checking at once (the rest wait in line); 0: 64 */
-    /* A resource's result changed: reconcile it (key borrowed for the call). */
-    void (*changed)(const char *key, void *data);
-    void *data;
 };
 
 /* cfg is copied. */

@@ -60,22 +60,22 @@ struct p4_helm_stage_config {
     struct p4_discovery *discovery; /* borrowed */
     struct p4_chartfetch *charts;   /* borrowed */
     struct p4_registry *registry;   /* borrowed: the chart's other images are checked with it */
-    /* The Nodes' platforms shared with the other stages (borrowed; NULL: the stage's own). */
-    struct p4_node_platforms *nodes;
-    /* The manifests this process stored, for the Kubernetes stage (borrowed; NULL: none kept). */
-    struct p4_manifest_memo *memo;
-    const char *helm;          /* the helm binary (copied); NULL: "helm" */
-    const char *work_dir;      /* helm's HOME and cache/config/data homes go under it
-                                  (copied; created, mode 0700) */
-    uint64_t helm_timeout_ms;  /* time limit of one helm run; 0: 2 min */
-    uint64_t retry_ms;         /* first retry after an artifact failure, doubling; 0: 30 s */
-    uint64_t recheck_ms;       /* re-check after a cluster-level failure; 0: 5 min */
-    uint64_t transient_max_ms; /* cap of the backoff for transient errors; 0: 60 s */
+    const char *helm;               /* the helm binary (copied); NULL: "helm" */
+    const char *work_dir;           /* helm's HOME and cache/config/data homes go under it
+                                       (copied; created, mode 0700) */
+    uint64_t helm_timeout_ms;       /* time limit of one helm run; 0: 2 min */
+    uint64_t retry_ms;              /* first retry after an artifact failure, doubling; 0: 30 s */
+    uint64_t recheck_ms;            /* re-check after a cluster-level failure; 0: 5 min */
+    uint64_t transient_max_ms;      /* cap of the backoff for transient errors; 0: 60 s */
     int max_active; /* resources checked at once, each by one helm process at a time (the rest
                        wait; --helm-concurrency); 0: 4 */
     /* A resource's result changed: reconcile it (key borrowed for the call). */
     void (*changed)(const char *key, void *data);
     void *data;
+    /* The Nodes' platforms shared with the other stages (borrowed; NULL: the stage's own). */
+    struct p4_node_platforms *nodes;
+    /* The manifests this process stored, for the Kubernetes stage (borrowed; NULL: none kept). */
+    struct p4_manifest_memo *memo;
 };
 
 /* cfg is copied. NULL when the work directory cannot be made. */

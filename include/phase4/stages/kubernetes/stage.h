@@ -71,17 +71,17 @@ struct p4_kube_stage_config {
     /* Who acts for each resource (borrowed; NULL: spec.serviceAccountName only). */
     const struct p4_tenancy *tenancy;
     struct p4_discovery *discovery; /* borrowed */
-    struct p4_informer *jobs; /* borrowed: batch/v1 Jobs labelled managed-by=phase4-operator */
-    struct p4_events *events; /* borrowed: DriftCorrected Events; NULL: none */
-    /* The manifests the Helm stage of this process stored (borrowed; NULL: always read). */
-    struct p4_manifest_memo *memo;
-    uint64_t retry_ms;               /* first retry after an artifact failure, doubling; 0: 30 s */
-    uint64_t recheck_ms;             /* re-check after a cluster-level failure; 0: 5 min */
-    uint64_t transient_max_ms;       /* cap of the backoff for transient errors; 0: 60 s */
+    struct p4_informer *jobs;  /* borrowed: batch/v1 Jobs labelled managed-by=phase4-operator */
+    struct p4_events *events;  /* borrowed: DriftCorrected Events; NULL: none */
+    uint64_t retry_ms;         /* first retry after an artifact failure, doubling; 0: 30 s */
+    uint64_t recheck_ms;       /* re-check after a cluster-level failure; 0: 5 min */
+    uint64_t transient_max_ms; /* cap of the backoff for transient errors; 0: 60 s */
     uint64_t unschedulable_grace_ms; /* 0: 30 s */
     int max_active;                  /* resources applying at once; 0: 16 */
     void (*changed)(const char *key, void *data);
     void *data;
+    /* The manifests the Helm stage of this process stored (borrowed; NULL: always read). */
+    struct p4_manifest_memo *memo;
 };
 
 /* cfg is copied. The watches start with the first resource that reaches the stage. */

@@ -61,6 +61,8 @@ struct app {
     struct p4_registry *registry;
     struct p4_docker_stage *docker;
     struct p4_discovery *discovery;
+    struct p4_node_platforms nodes; /* the Nodes' platforms, for the Docker and Helm stages */
+    struct p4_manifest_memo *memo;  /* manifests the Helm stage stored, for the Kubernetes stage */
     struct p4_chartfetch *charts;
     struct p4_helm_stage *helm;
     struct p4_kube_stage *kstage;
@@ -197,6 +199,9 @@ static void on_released(void *arg)
     app->charts = NULL;
     p4_discovery_close(app->discovery);
     app->discovery = NULL;
+    p4_manifest_memo_free(app->memo); /* after the stages that put and take */
+    app->memo = NULL;
+    p4_node_platforms_close(&app->nodes);
     p4_registry_close(app->registry);
     app->registry = NULL;
     p4_informer_close(app->resources);
@@ -393,7 +398,11 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     app->registry = p4_registry_new(app->loop);
     app->tenancy = (struct p4_tenancy){.default_service_account = o->default_service_account,
                                        .no_cross_namespace_refs = o->no_cross_namespace_refs != 0};
+    app->discovery = p4_discovery_new(app->kube);
+    app->memo = p4_manifest_memo_new();
     dc.kube = app->kube;
+    dc.discovery = app->discovery;
+    dc.nodes = &app->nodes;
     dc.tenancy = &app->tenancy;
     dc.jobs = app->jobs;
     dc.registry = app->registry;
@@ -420,13 +429,14 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     if (mkdir(o->cache_dir, 0700) != 0 && errno != EEXIST)
         p4_log(P4_LOG_ERROR, "cannot create the cache directory", "dir", o->cache_dir, "error",
                strerror(errno), P4_LOG_END);
-    app->discovery = p4_discovery_new(app->kube);
     fc.cache_dir = charts_dir;
     fc.registry = app->registry;
     app->charts = app->registry ? p4_chartfetch_new(app->loop, &fc) : NULL;
     hc.kube = app->kube;
     hc.tenancy = &app->tenancy;
     hc.discovery = app->discovery;
+    hc.nodes = &app->nodes;
+    hc.memo = app->memo;
     hc.charts = app->charts;
     hc.registry = app->registry;
     hc.helm = o->helm ? o->helm : default_helm(helm_buf, sizeof(helm_buf));
@@ -453,6 +463,7 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     kc.kube = app->kube;
     kc.tenancy = &app->tenancy;
     kc.discovery = app->discovery;
+    kc.memo = app->memo;
     kc.jobs = app->jobs;
     kc.events = app->events;
     kc.retry_ms = o->retry_ms;

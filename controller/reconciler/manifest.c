@@ -12,6 +12,7 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/base64.h"
 #include "phase4/core/json.h"
+#include "phase4/core/strmap.h"
 
 void p4_manifest_secret_name(char *buf, size_t size, const char *name, int64_t generation)
 {
@@ -57,29 +58,17 @@ unsigned char *p4_gzip(const char *text, size_t len, size_t *out_len)
     return out;
 }
 
-char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, struct p4_error *err)
+/* gz gunzipped, at most max bytes: the text (caller frees), or NULL with err. */
+static char *gunzip(const unsigned char *gz, size_t gz_len, size_t max, size_t *len,
+                    struct p4_error *err)
 {
-    const char *type = p4_json_str(secret, "type");
-    const cJSON *v = p4_json_child(p4_json_child(secret, "data"), P4_MANIFEST_SECRET_KEY);
-    const char *b64 = cJSON_IsString(v) ? v->valuestring : NULL; /* the key has a '.' */
-    unsigned char *gz = NULL;
-    size_t gz_len = 0, cap = max < 65536 ? max : 65536, n = 0;
+    size_t cap = max < 65536 ? max : 65536, n = 0;
     char *out;
     z_stream z;
     int zrc;
 
-    if (type == NULL || strcmp(type, P4_MANIFEST_SECRET_TYPE) != 0 || b64 == NULL) {
-        p4_error_set(err, P4_ERR_INVALID, "it is not of type %s with key %s",
-                     P4_MANIFEST_SECRET_TYPE, P4_MANIFEST_SECRET_KEY);
-        return NULL;
-    }
-    if (p4_base64_decode(b64, strlen(b64), 0, &gz, &gz_len) != 0) {
-        p4_error_set(err, P4_ERR_INVALID, "its %s is not base64", P4_MANIFEST_SECRET_KEY);
-        return NULL;
-    }
     memset(&z, 0, sizeof(z));
     if (inflateInit2(&z, 15 + 16) != Z_OK) {
-        free(gz);
         p4_error_set(err, P4_ERR_INTERNAL, "cannot start gunzip");
         return NULL;
     }
@@ -106,7 +95,6 @@ char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, stru
     if (zrc == Z_STREAM_END && n > max)
         zrc = Z_MEM_ERROR;
     (void)inflateEnd(&z);
-    free(gz);
     if (zrc != Z_STREAM_END || z.avail_in != 0) {
         free(out);
         if (zrc == Z_MEM_ERROR)
@@ -117,6 +105,29 @@ char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, stru
     }
     out[n] = '\0';
     *len = n;
+    return out;
+}
+
+char *p4_manifest_secret_text(const cJSON *secret, size_t max, size_t *len, struct p4_error *err)
+{
+    const char *type = p4_json_str(secret, "type");
+    const cJSON *v = p4_json_child(p4_json_child(secret, "data"), P4_MANIFEST_SECRET_KEY);
+    const char *b64 = cJSON_IsString(v) ? v->valuestring : NULL; /* the key has a '.' */
+    unsigned char *gz = NULL;
+    size_t gz_len = 0;
+    char *out;
+
+    if (type == NULL || strcmp(type, P4_MANIFEST_SECRET_TYPE) != 0 || b64 == NULL) {
+        p4_error_set(err, P4_ERR_INVALID, "it is not of type %s with key %s",
+                     P4_MANIFEST_SECRET_TYPE, P4_MANIFEST_SECRET_KEY);
+        return NULL;
+    }
+    if (p4_base64_decode(b64, strlen(b64), 0, &gz, &gz_len) != 0) {
+        p4_error_set(err, P4_ERR_INVALID, "its %s is not base64", P4_MANIFEST_SECRET_KEY);
+        return NULL;
+    }
+    out = gunzip(gz, gz_len, max, len, err);
+    free(gz);
     return out;
 }
 
@@ -202,4 +213,128 @@ int p4_manifest_prunable(const cJSON *obj, int64_t generation, int64_t out[P4_MA
             out[n++] = g;
     }
     return n;
+}
+
+/* ---- the memo of stored manifests ---- */
+
+struct memo_entry {
+    char *uid, *secret, *rv;
+    unsigned char *gz;
+    size_t gz_len;
+    uint64_t at;
+};
+
+struct p4_manifest_memo {
+    struct p4_strmap entries; /* "namespace/name" → struct memo_entry */
+    uint64_t swept;           /* when expired entries were last dropped */
+};
+
+static void free_entry(struct memo_entry *e)
+{
+    if (e == NULL)
+        return;
+    free(e->uid);
+    free(e->secret);
+    free(e->rv);
+    free(e->gz);
+    free(e);
+}
+
+static bool expired(const struct memo_entry *e, uint64_t now)
+{
+    return now < e->at || now - e->at > P4_MANIFEST_MEMO_TTL_MS;
+}
+
+struct p4_manifest_memo *p4_manifest_memo_new(void)
+{
+    struct p4_manifest_memo *m = p4_calloc(1, sizeof(*m));
+
+    p4_strmap_init(&m->entries);
+    return m;
+}
+
+void p4_manifest_memo_free(struct p4_manifest_memo *m)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    if (m == NULL)
+        return;
+    while ((e = p4_strmap_next(&m->entries, &pos)) != NULL)
+        free_entry(e->value);
+    p4_strmap_close(&m->entries);
+    free(m);
+}
+
+static void sweep(struct p4_manifest_memo *m, uint64_t now)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    if (now >= m->swept && now - m->swept < P4_MANIFEST_MEMO_TTL_MS)
+        return;
+    m->swept = now;
+    while ((e = p4_strmap_next(&m->entries, &pos)) != NULL) {
+        struct memo_entry *en = e->value;
+        if (expired(en, now)) {
+            char *key = p4_strdup(e->key);
+            free_entry(p4_strmap_del(&m->entries, key));
+            free(key);
+        }
+    }
+}
+
+void p4_manifest_memo_put(struct p4_manifest_memo *m, const char *key, const char *uid,
+                          const char *secret, const char *rv, const unsigned char *gz,
+                          size_t gz_len, uint64_t now)
+{
+    struct memo_entry *e;
+
+    if (m == NULL || key == NULL)
+        return;
+    sweep(m, now);
+    free_entry(p4_strmap_del(&m->entries, key)); /* what an older store kept is stale now */
+    if (uid == NULL || uid[0] == '\0' || secret == NULL || secret[0] == '\0' || rv == NULL ||
+        rv[0] == '\0' || gz == NULL || gz_len == 0)
+        return;
+    e = p4_calloc(1, sizeof(*e));
+    e->uid = p4_strdup(uid);
+    e->secret = p4_strdup(secret);
+    e->rv = p4_strdup(rv);
+    e->gz = p4_malloc(gz_len);
+    memcpy(e->gz, gz, gz_len);
+    e->gz_len = gz_len;
+    e->at = now;
+    (void)p4_strmap_put(&m->entries, key, e);
+}
+
+char *p4_manifest_memo_take(struct p4_manifest_memo *m, const char *key, const char *uid,
+                            const char *secret, uint64_t now, size_t max, size_t *len, char *rv,
+                            size_t rv_size)
+{
+    struct memo_entry *e;
+    struct p4_error err;
+    char *text;
+
+    if (m == NULL || key == NULL || uid == NULL || secret == NULL)
+        return NULL;
+    e = p4_strmap_get(&m->entries, key);
+    if (e == NULL)
+        return NULL;
+    if (strcmp(e->uid, uid) == 0 && strcmp(e->secret, secret) != 0 && !expired(e, now))
+        return NULL; /* another generation's (a rollback reads an older one): left for its take */
+    (void)p4_strmap_del(&m->entries, key);
+    text = NULL;
+    if (strcmp(e->uid, uid) == 0 && !expired(e, now)) {
+        text = gunzip(e->gz, e->gz_len, max, len, &err);
+        if (text && rv)
+            (void)snprintf(rv, rv_size, "%s", e->rv);
+    }
+    free_entry(e);
+    return text;
+}
+
+size_t p4_manifest_memo_len(const struct p4_manifest_memo *m)
+{
+    return m ? p4_strmap_len(&m->entries) : 0;
 }

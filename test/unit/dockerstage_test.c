@@ -1045,6 +1045,36 @@ static void image_status(void **state)
     assert_null(p4_docker_image_status("", "linux/amd64"));
 }
 
+/* One VulnerabilityReports list serves the runs that ask within a few seconds of it. */
+static void vulnreports_list_shared_a_while(void **state)
+{
+    (void)state;
+    assert_false(p4_docker_vulnreports_fresh(false, 0, 0)); /* none came yet */
+    assert_true(p4_docker_vulnreports_fresh(true, 1000, 1000));
+    assert_true(p4_docker_vulnreports_fresh(true, 1000, 1000 + VULNREPORTS_SHARE_MS - 1));
+    assert_false(p4_docker_vulnreports_fresh(true, 1000, 1000 + VULNREPORTS_SHARE_MS));
+}
+
+/* Where discovery said the CRD is not served, it is asked again only after a while. */
+static void vulnreports_unserved_asked_again_later(void **state)
+{
+    (void)state;
+    assert_true(p4_docker_vulnreports_recheck(false, 0, 0)); /* never said: ask */
+    assert_false(p4_docker_vulnreports_recheck(true, 5000, 5000));
+    assert_false(p4_docker_vulnreports_recheck(true, 5000, 5000 + VULNREPORTS_RECHECK_MS - 1));
+    assert_true(p4_docker_vulnreports_recheck(true, 5000, 5000 + VULNREPORTS_RECHECK_MS));
+}
+
+/* The default ServiceAccount's pull secret names serve the namespace's runs a short while. */
+static void service_account_names_kept_briefly(void **state)
+{
+    (void)state;
+    assert_true(p4_docker_sa_fresh(1000, 1000));
+    assert_true(p4_docker_sa_fresh(1000, 1000 + P4_DOCKER_SA_TTL_MS - 1));
+    assert_false(p4_docker_sa_fresh(1000, 1000 + P4_DOCKER_SA_TTL_MS)); /* read again */
+    assert_false(p4_docker_sa_fresh(1000, 999));                        /* a clock behind */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1079,6 +1109,9 @@ int main(void)
         cmocka_unit_test(registry_hosts),
         cmocka_unit_test(pinned_digest_of_this_generation_only),
         cmocka_unit_test(image_status),
+        cmocka_unit_test(vulnreports_list_shared_a_while),
+        cmocka_unit_test(vulnreports_unserved_asked_again_later),
+        cmocka_unit_test(service_account_names_kept_briefly),
     };
 
     return cmocka_run_group_tests_name("dockerstage", tests, NULL, NULL);

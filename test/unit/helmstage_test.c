@@ -1610,6 +1610,18 @@ static void old_manifests_deleted_only_when_owned(void **state)
     cJSON_Delete(long_uid);
 }
 
+/* The manifest Secret is created first; only an existing one is read (for the owner check). */
+static void store_creates_first(void **state)
+{
+    (void)state;
+    assert_int_equal(p4_helm_created(0), HELM_CREATED);
+    assert_int_equal(p4_helm_created(P4_ERR_EXISTS), HELM_EXISTS); /* 409 AlreadyExists */
+    assert_int_equal(p4_helm_created(P4_ERR_CONFLICT), HELM_NOT_CREATED);
+    assert_int_equal(p4_helm_created(P4_ERR_FORBIDDEN), HELM_NOT_CREATED);
+    assert_int_equal(p4_helm_created(P4_ERR_NOTFOUND), HELM_NOT_CREATED); /* no namespace */
+    assert_int_equal(p4_helm_created(P4_ERR_UNAVAILABLE), HELM_NOT_CREATED);
+}
+
 static void storing_over_an_existing_secret(void **state)
 {
     cJSON *ours = test_json("{'metadata':{'ownerReferences':[{'uid':'u-1'}]}}");
@@ -1792,6 +1804,7 @@ int main(void)
         cmocka_unit_test(dry_run_refusals_by_class),
         cmocka_unit_test(secret_names),
         cmocka_unit_test(old_manifests_deleted_only_when_owned),
+        cmocka_unit_test(store_creates_first),
         cmocka_unit_test(storing_over_an_existing_secret),
         cmocka_unit_test(manifest_secret_holds_the_manifest),
         cmocka_unit_test(other_images_collected),

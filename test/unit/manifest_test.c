@@ -551,6 +551,99 @@ static void prunable_follows_history(void **state)
                              "993,992,991,990");
 }
 
+/* ---- the memo of stored manifests ---- */
+
+static void memo_put(struct p4_manifest_memo *m, const char *key, const char *uid,
+                     const char *secret, const char *rv, const char *text, uint64_t now)
+{
+    size_t gz_len = 0;
+    unsigned char *gz = p4_gzip(text, strlen(text), &gz_len);
+
+    assert_non_null(gz);
+    p4_manifest_memo_put(m, key, uid, secret, rv, gz, gz_len, now);
+    free(gz);
+}
+
+static void memo_hands_over_once(void **state)
+{
+    struct p4_manifest_memo *m = p4_manifest_memo_new();
+    char rv[64] = "";
+    size_t len = 0;
+    char *text;
+
+    (void)state;
+    memo_put(m, "ns/web", "u-1", "phase4.web.v2", "41", "kind: ConfigMap\n", 1000);
+    assert_int_equal(p4_manifest_memo_len(m), 1);
+    text = p4_manifest_memo_take(m, "ns/web", "u-1", "phase4.web.v2", 2000, 1 << 20, &len, rv,
+                                 sizeof(rv));
+    assert_non_null(text);
+    assert_string_equal(text, "kind: ConfigMap\n");
+    assert_int_equal(len, strlen("kind: ConfigMap\n"));
+    assert_string_equal(rv, "41");
+    free(text);
+    /* taken: the next attempt reads the Secret */
+    assert_int_equal(p4_manifest_memo_len(m), 0);
+    assert_null(p4_manifest_memo_take(m, "ns/web", "u-1", "phase4.web.v2", 2000, 1 << 20, &len, rv,
+                                      sizeof(rv)));
+    p4_manifest_memo_free(m);
+}
+
+static void memo_never_hands_a_stale_or_foreign_copy(void **state)
+{
+    struct p4_manifest_memo *m = p4_manifest_memo_new();
+    size_t len = 0;
+
+    (void)state;
+    /* another uid (deleted and made again under the same name): dropped, not used */
+    memo_put(m, "ns/web", "u-1", "phase4.web.v1", "7", "a: 1\n", 1000);
+    assert_null(
+        p4_manifest_memo_take(m, "ns/web", "u-2", "phase4.web.v1", 1000, 1 << 20, &len, NULL, 0));
+    assert_int_equal(p4_manifest_memo_len(m), 0);
+    /* another Secret (a rollback reads an older generation's): left for its own take */
+    memo_put(m, "ns/web", "u-1", "phase4.web.v3", "9", "a: 3\n", 1000);
+    assert_null(
+        p4_manifest_memo_take(m, "ns/web", "u-1", "phase4.web.v2", 1000, 1 << 20, &len, NULL, 0));
+    assert_int_equal(p4_manifest_memo_len(m), 1);
+    /* the generation moved on: the new store replaces the old copy */
+    memo_put(m, "ns/web", "u-1", "phase4.web.v4", "12", "a: 4\n", 1000);
+    assert_int_equal(p4_manifest_memo_len(m), 1);
+    assert_null(
+        p4_manifest_memo_take(m, "ns/web", "u-1", "phase4.web.v3", 1000, 1 << 20, &len, NULL, 0));
+    /* too old: not used, and gone */
+    assert_null(p4_manifest_memo_take(m, "ns/web", "u-1", "phase4.web.v4",
+                                      1000 + P4_MANIFEST_MEMO_TTL_MS + 1, 1 << 20, &len, NULL, 0));
+    assert_int_equal(p4_manifest_memo_len(m), 0);
+    /* a store without a resourceVersion (or uid) keeps nothing */
+    memo_put(m, "ns/web", "u-1", "phase4.web.v4", "", "a: 4\n", 1000);
+    memo_put(m, "ns/api", "", "phase4.api.v1", "3", "a: 4\n", 1000);
+    assert_int_equal(p4_manifest_memo_len(m), 0);
+    /* larger than the taker's limit: not used (the Secret read says why) */
+    memo_put(m, "ns/web", "u-1", "phase4.web.v4", "13", "0123456789", 1000);
+    assert_null(p4_manifest_memo_take(m, "ns/web", "u-1", "phase4.web.v4", 1000, 4, &len, NULL, 0));
+    /* NULLs are refused */
+    assert_null(p4_manifest_memo_take(NULL, "ns/web", "u-1", "s", 0, 1, &len, NULL, 0));
+    p4_manifest_memo_put(NULL, "k", "u", "s", "1", (const unsigned char *)"x", 1, 0);
+    p4_manifest_memo_free(m);
+    p4_manifest_memo_free(NULL);
+}
+
+static void memo_sweeps_what_nobody_took(void **state)
+{
+    struct p4_manifest_memo *m = p4_manifest_memo_new();
+
+    (void)state;
+    for (int i = 0; i < 50; i++) {
+        char key[32];
+        (void)snprintf(key, sizeof(key), "ns/r%d", i);
+        memo_put(m, key, "u", "phase4.r.v1", "1", "a: 1\n", 1000);
+    }
+    assert_int_equal(p4_manifest_memo_len(m), 50);
+    /* a put long after: the others (waiting on an approval, or deleted) are swept */
+    memo_put(m, "ns/new", "u", "phase4.new.v1", "2", "a: 1\n", 1000 + 2 * P4_MANIFEST_MEMO_TTL_MS);
+    assert_int_equal(p4_manifest_memo_len(m), 1);
+    p4_manifest_memo_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +661,9 @@ int main(void)
         cmocka_unit_test(secret_with_small_max),
         cmocka_unit_test(prunable_without_history),
         cmocka_unit_test(prunable_follows_history),
+        cmocka_unit_test(memo_hands_over_once),
+        cmocka_unit_test(memo_never_hands_a_stale_or_foreign_copy),
+        cmocka_unit_test(memo_sweeps_what_nobody_took),
     };
     return cmocka_run_group_tests_name("helmstage", tests, NULL, NULL);
 }

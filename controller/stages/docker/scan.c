@@ -14,7 +14,9 @@
 #include "phase4/core/json.h"
 #include "steps.h"
 
-#define VULNREPORTS_PATH "/apis/aquasecurity.github.io/v1alpha1/vulnerabilityreports"
+#define VULNREPORTS_GV "aquasecurity.github.io/v1alpha1"
+#define VULNREPORTS_KIND "VulnerabilityReport"
+#define VULNREPORTS_PATH "/apis/" VULNREPORTS_GV "/vulnerabilityreports"
 
 enum p4_severity p4_docker_max_severity(const cJSON *image)
 {
@@ -297,14 +299,168 @@ static void on_vulnreports(struct p4_kube_result *res, void *data)
         ask_referrers(r);
 }
 
+/*
+ * The VulnerabilityReports list, shared: one request answers every run that asks while it is
+ * in flight, and its answer serves the runs that ask within VULNREPORTS_SHARE_MS. Heap-held so
+ * an answer arriving after the stage was freed still hands its runs back (d is NULL then).
+ */
+struct vr_waiter {
+    struct run *r;
+    struct vr_waiter *next;
+};
+
+struct vr_share {
+    struct p4_docker_stage *d; /* NULL once the stage is gone */
+    bool asking;
+    struct vr_waiter *waiters;
+    int rc;
+    struct p4_error err;
+    cJSON *body; /* the list, when rc is 0 */
+    uint64_t at; /* uv_now() of the answer */
+};
+
+bool p4_docker_vulnreports_fresh(bool have, uint64_t at, uint64_t now)
+{
+    return have && now - at < VULNREPORTS_SHARE_MS;
+}
+
+static void answer_run(struct vr_share *s, struct run *r)
+{
+    struct p4_kube_result res = {.rc = s->rc, .body = s->body, .err = s->err};
+
+    on_vulnreports(&res, r); /* res.body stays the share's: on_vulnreports only reads it */
+}
+
+static void on_vr_list(struct p4_kube_result *res, void *data)
+{
+    struct vr_share *s = data;
+    struct vr_waiter *w = s->waiters;
+
+    s->waiters = NULL;
+    s->asking = false;
+    cJSON_Delete(s->body);
+    s->body = res->body;
+    res->body = NULL;
+    s->rc = res->rc;
+    s->err = res->err;
+    s->at = s->d ? uv_now(s->d->sr.loop) : 0;
+    while (w) {
+        struct vr_waiter *next = w->next;
+        answer_run(s, w->r); /* a run dropped meanwhile is freed here (p4_stagerun_back) */
+        free(w);
+        w = next;
+    }
+    if (s->d == NULL) {
+        cJSON_Delete(s->body);
+        free(s);
+    }
+}
+
+/* The runs waiting on a list that could not be asked: the registry is asked instead. */
+static void unask(struct vr_share *s)
+{
+    struct vr_waiter *w = s->waiters;
+
+    s->waiters = NULL;
+    s->asking = false;
+    while (w) {
+        struct vr_waiter *next = w->next;
+        struct run *r = (struct run *)p4_stagerun_back(w->r);
+        if (r)
+            ask_referrers(r);
+        free(w);
+        w = next;
+    }
+}
+
+static void shared_list(struct run *r)
+{
+    struct p4_docker_stage *d = stage_of(r);
+    struct vr_share *s = d->vr;
+    struct vr_waiter *w;
+
+    if (s == NULL) {
+        s = d->vr = p4_calloc(1, sizeof(*s));
+        s->d = d;
+    }
+    r->base.inflight++;
+    if (!s->asking && p4_docker_vulnreports_fresh(s->at != 0, s->at, uv_now(d->sr.loop))) {
+        answer_run(s, r);
+        return;
+    }
+    w = p4_calloc(1, sizeof(*w));
+    w->r = r;
+    w->next = s->waiters;
+    s->waiters = w;
+    if (s->asking)
+        return;
+    cJSON_Delete(s->body); /* an old answer is not kept while the next is asked */
+    s->body = NULL;
+    s->at = 0;
+    s->asking = true;
+    if (p4_kube_request(d->cfg.kube, "GET", VULNREPORTS_PATH, NULL, NULL, 0, on_vr_list, s) != 0)
+        unask(s);
+}
+
+void p4_docker_vulnreports_free(struct p4_docker_stage *d)
+{
+    struct vr_share *s = d->vr;
+
+    d->vr = NULL;
+    if (s == NULL)
+        return;
+    if (s->asking) {
+        s->d = NULL; /* the answer frees it, after handing its runs back */
+        return;
+    }
+    cJSON_Delete(s->body);
+    free(s);
+}
+
+static void on_vr_kind(int rc, const struct p4_resource_info *info, const struct p4_error *err,
+                       void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+
+    (void)info;
+    (void)err;
+    if (r == NULL)
+        return;
+    if (rc == P4_ERR_NOTFOUND) {
+        stage_of(r)->vr_unserved = true;
+        stage_of(r)->vr_unserved_at = uv_now(stage_of(r)->sr.loop);
+        ask_referrers(r);
+    } else {
+        shared_list(r); /* served, or discovery failed: the list says (as without discovery) */
+    }
+}
+
+bool p4_docker_vulnreports_recheck(bool unserved, uint64_t unserved_at, uint64_t now)
+{
+    return !unserved || now - unserved_at >= VULNREPORTS_RECHECK_MS;
+}
+
 void p4_docker_scan(struct run *r)
 {
+    struct p4_docker_stage *d = stage_of(r);
+
     if (r->scan_since == 0)
         r->scan_since = time(NULL);
-    r->base.inflight++;
-    if (p4_kube_request(stage_of(r)->cfg.kube, "GET", VULNREPORTS_PATH, NULL, NULL, 0,
-                        on_vulnreports, r) != 0) {
-        r->base.inflight--;
+    /* Only where the Trivy Operator's CRD is served: elsewhere the list is a 404 every time. */
+    if (d->cfg.discovery == NULL ||
+        p4_discovery_find(d->cfg.discovery, VULNREPORTS_GV, VULNREPORTS_KIND) != NULL) {
+        shared_list(r);
+        return;
+    }
+    if (!p4_docker_vulnreports_recheck(d->vr_unserved, d->vr_unserved_at, uv_now(d->sr.loop))) {
         ask_referrers(r);
+        return;
+    }
+    /* Not in the table: discovery refreshes (at most every P4_DISCOVERY_MIN_REFRESH_MS). */
+    r->base.inflight++;
+    if (p4_discovery_lookup(d->cfg.discovery, VULNREPORTS_GV, VULNREPORTS_KIND, on_vr_kind, r) !=
+        0) {
+        r->base.inflight--;
+        shared_list(r);
     }
 }

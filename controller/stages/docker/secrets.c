@@ -14,9 +14,6 @@
 #include "phase4/core/log.h"
 #include "steps.h"
 
-/* The platforms the Nodes report change rarely: one list serves every run for a while. */
-#define NODE_PLATFORMS_TTL_MS 30000
-
 void p4_docker_kube_verdict(int rc, const struct p4_error *e, enum gate g, struct verdict *v)
 {
     *v = (struct verdict){.outcome = V_FAIL,
@@ -49,15 +46,96 @@ static int kube_get_as(struct run *r, const char *path, p4_kube_cb cb)
 
 /* ---- S_GATHER: the ServiceAccount, Nodes, CA bundle and signature key ---- */
 
+/*
+ * The default ServiceAccount's imagePullSecrets, the names alone, kept per namespace for
+ * P4_DOCKER_SA_TTL_MS: a later attempt (a retry after a registry failure) or another resource
+ * in the namespace does not read it again. With one resource per namespace and one attempt
+ * each it saves nothing; it stays this small for that reason.
+ */
+struct sa_names {
+    cJSON *names; /* [{"name": ...}] */
+    uint64_t at;
+};
+
+bool p4_docker_sa_fresh(uint64_t at, uint64_t now)
+{
+    return now >= at && now - at < P4_DOCKER_SA_TTL_MS;
+}
+
+static void sa_entry_free(struct sa_names *e)
+{
+    if (e) {
+        cJSON_Delete(e->names);
+        free(e);
+    }
+}
+
+void p4_docker_sa_cache_close(struct p4_docker_stage *d)
+{
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    while ((e = p4_strmap_next(&d->sa_names, &pos)) != NULL)
+        sa_entry_free(e->value);
+    p4_strmap_close(&d->sa_names);
+}
+
+static void sa_cache_put(struct p4_docker_stage *d, const char *ns, const cJSON *list)
+{
+    uint64_t now = uv_now(d->sr.loop);
+    struct sa_names *e = p4_calloc(1, sizeof(*e));
+    const cJSON *it;
+    size_t pos = 0;
+    const struct p4_strmap_entry *old;
+
+    if (!p4_docker_sa_fresh(d->sa_swept, now)) { /* drop what expired, once per TTL */
+        d->sa_swept = now;
+        while ((old = p4_strmap_next(&d->sa_names, &pos)) != NULL) {
+            struct sa_names *v = old->value;
+            if (!p4_docker_sa_fresh(v->at, now)) {
+                char *key = p4_strdup(old->key);
+                sa_entry_free(p4_strmap_del(&d->sa_names, key));
+                free(key);
+            }
+        }
+    }
+    e->names = p4_json_need(cJSON_CreateArray());
+    e->at = now;
+    cJSON_ArrayForEach(it, list) {
+        const char *n = p4_json_str(it, "name");
+        cJSON *one;
+        if (n == NULL || n[0] == '\0')
+            continue;
+        one = p4_json_need(cJSON_CreateObject());
+        p4_json_need(cJSON_AddStringToObject(one, "name", n));
+        p4_json_need_ok(cJSON_AddItemToArray(e->names, one));
+    }
+    sa_entry_free(p4_strmap_put(&d->sa_names, ns, e));
+}
+
+/* The cached names of ns's default ServiceAccount added to the work; false: read it. */
+static bool sa_cached(struct run *r)
+{
+    struct p4_docker_stage *d = stage_of(r);
+    const struct sa_names *e = p4_strmap_get(&d->sa_names, r->base.target_ns);
+
+    if (e == NULL || !p4_docker_sa_fresh(e->at, uv_now(d->sr.loop)))
+        return false;
+    p4_docker_add_wanted_list(r->w, e->names, false);
+    return true;
+}
+
 static void on_service_account(struct p4_kube_result *res, void *data)
 {
     struct run *r = (struct run *)p4_stagerun_back(data);
 
     if (r == NULL)
         return;
-    if (res->rc == 0)
-        p4_docker_add_wanted_list(r->w, p4_json_get(res->body, "imagePullSecrets"), false);
-    else if (res->rc != P4_ERR_NOTFOUND) /* no namespace or ServiceAccount yet: none */
+    if (res->rc == 0) {
+        const cJSON *list = p4_json_get(res->body, "imagePullSecrets");
+        p4_docker_add_wanted_list(r->w, list, false);
+        sa_cache_put(stage_of(r), r->base.target_ns, list);
+    } else if (res->rc != P4_ERR_NOTFOUND) /* no namespace or ServiceAccount yet: none */
         kube_failure(r, G_PULLABLE, res);
     p4_stagerun_part_done(&r->base, S_SECRETS);
 }
@@ -94,9 +172,7 @@ static void on_nodes(struct p4_kube_result *res, void *data)
     if (res->rc == 0) {
         char list[PLATFORMS_MAX * 2 * P4_OCI_PLATFORM_PART_MAX];
         p4_docker_node_platforms(r->w, res->body, list, sizeof(list));
-        free(stage_of(r)->node_platforms);
-        stage_of(r)->node_platforms = p4_strdup(list);
-        stage_of(r)->node_platforms_at = uv_now(stage_of(r)->sr.loop);
+        p4_node_platforms_put(stage_of(r)->cfg.nodes, list, uv_now(stage_of(r)->sr.loop));
     } else {
         kube_failure(r, G_PULLABLE, res);
     }
@@ -223,15 +299,16 @@ void p4_docker_parse_node_platforms(struct work *w, const char *list)
     }
 }
 
-/* The Nodes' platforms from a recent list, if there is one; false means: list them. */
+/* The Nodes' platforms from a recent list (nodeplatforms.h), if any stage made one; false means:
+   list them. */
 static bool cached_node_platforms(struct run *r)
 {
     const struct p4_docker_stage *d = stage_of(r);
+    const char *list = p4_node_platforms_get(d->cfg.nodes, uv_now(d->sr.loop));
 
-    if (d->node_platforms == NULL || d->node_platforms[0] == '\0' ||
-        uv_now(d->sr.loop) - d->node_platforms_at > NODE_PLATFORMS_TTL_MS)
+    if (list == NULL)
         return false;
-    p4_docker_parse_node_platforms(r->w, d->node_platforms);
+    p4_docker_parse_node_platforms(r->w, list);
     return r->w->nplatforms > 0;
 }
 
@@ -242,8 +319,10 @@ void p4_docker_gather(struct run *r)
     int rc = 0;
 
     r->base.pending = 1; /* held while the requests go out */
-    p4_core_path(path, sizeof(path), r->base.target_ns, "serviceaccounts", "default");
-    rc |= kube_get(r, path, on_service_account);
+    if (!sa_cached(r)) {
+        p4_core_path(path, sizeof(path), r->base.target_ns, "serviceaccounts", "default");
+        rc |= kube_get(r, path, on_service_account);
+    }
     if (r->w->nplatforms == 0 && !cached_node_platforms(r))
         rc |= kube_get(r, "/api/v1/nodes", on_nodes);
     kind = p4_json_str(r->image, "caBundle.kind");

@@ -358,6 +358,8 @@ struct p4_docker_stage *p4_docker_stage_new(uv_loop_t *loop,
     d->cfg = *cfg;
     if (d->cfg.scan_poll_ms == 0)
         d->cfg.scan_poll_ms = 15000;
+    if (d->cfg.nodes == NULL)
+        d->cfg.nodes = &d->own_nodes;
     d->sr = (struct p4_stagerunner){.loop = loop,
                                     .ops = &run_ops,
                                     .stage = "Docker",
@@ -372,6 +374,7 @@ struct p4_docker_stage *p4_docker_stage_new(uv_loop_t *loop,
                                     .kube = cfg->kube,
                                     .tenancy = cfg->tenancy};
     p4_stagerunner_init(&d->sr);
+    p4_strmap_init(&d->sa_names);
     return d;
 }
 
@@ -380,6 +383,8 @@ void p4_docker_stage_free(struct p4_docker_stage *d)
     if (d == NULL)
         return;
     p4_stagerunner_close(&d->sr);
-    free(d->node_platforms);
+    p4_docker_vulnreports_free(d);
+    p4_docker_sa_cache_close(d);
+    p4_node_platforms_close(&d->own_nodes);
     free(d);
 }

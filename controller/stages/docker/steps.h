@@ -29,6 +29,7 @@
 
 #include "cosign.h"
 #include "phase4/core/error.h"
+#include "phase4/core/strmap.h"
 #include "phase4/kube/client.h"
 #include "phase4/oci/imagecheck.h"
 #include "phase4/oci/imageref.h"
@@ -61,8 +62,12 @@ enum step {
 struct p4_docker_stage {
     struct p4_stagerunner sr; /* first: a run's sr is its stage */
     struct p4_docker_stage_config cfg;
-    char *node_platforms;       /* "linux/amd64 linux/arm64" from the last Node list, or NULL */
-    uint64_t node_platforms_at; /* uv_now() of that list */
+    struct p4_node_platforms own_nodes; /* the Nodes' platforms when cfg.nodes is NULL */
+    struct vr_share *vr;                /* the shared VulnerabilityReports list (scan.c) */
+    bool vr_unserved;                   /* discovery said the CRD is not served ... */
+    uint64_t vr_unserved_at;            /* ... at this uv_now() */
+    struct p4_strmap sa_names; /* namespace → its default ServiceAccount's pull secret names */
+    uint64_t sa_swept;         /* when expired ones were last dropped */
 };
 
 /*
@@ -305,6 +310,22 @@ void p4_docker_scan_verdict(const cJSON *image, const struct p4_scan_summary *su
  */
 void p4_docker_no_report_verdict(const cJSON *image, const char *digest, time_t since, time_t now,
                                  struct verdict *v);
+/* How long the default ServiceAccount's pull secret names serve the runs of its namespace. */
+#define P4_DOCKER_SA_TTL_MS 10000
+/* Whether names read at at still serve at now. */
+bool p4_docker_sa_fresh(uint64_t at, uint64_t now);
+/* The ServiceAccount names freed with the stage. */
+void p4_docker_sa_cache_close(struct p4_docker_stage *d);
+/* One VulnerabilityReports list serves the runs that ask this long after it came. */
+#define VULNREPORTS_SHARE_MS 5000
+/* After discovery said the CRD is not served, it is asked again only this long after. */
+#define VULNREPORTS_RECHECK_MS 10000
+/* Whether a list that came at at (have: one came) still serves a run asking at now. */
+bool p4_docker_vulnreports_fresh(bool have, uint64_t at, uint64_t now);
+/* Whether discovery is asked again at now (unserved: it said not served at unserved_at). */
+bool p4_docker_vulnreports_recheck(bool unserved, uint64_t unserved_at, uint64_t now);
+/* The shared list freed with the stage (a list still asked frees itself when it comes). */
+void p4_docker_vulnreports_free(struct p4_docker_stage *d);
 /*
  * The Trivy Operator's answer (res) for the image with digests[0..n): false when no report
  * there is for it (ask the registry), else v (a verdict on the first matching report, or

@@ -24,8 +24,6 @@
 #include "pin.h"
 #include "steps.h"
 
-/* The platforms the Nodes report change rarely: one list serves every run for a while. */
-#define NODE_PLATFORMS_TTL_MS 30000
 #define SHOWN 160         /* an image or a place shown in a message */
 #define SHOWN_IMAGES 4    /* images the passing message names */
 #define ASKED_POLL_MS 100 /* look for another run's answer this often */
@@ -585,21 +583,20 @@ static void on_nodes(struct p4_kube_result *res, void *data)
         p4_text_format(list + used, sizeof(list) - used, "%s%s/%s", used ? " " : "", os, arch);
         used = strlen(list);
     }
-    free(h->node_platforms);
-    h->node_platforms = p4_strdup(list);
-    h->node_platforms_at = uv_now(h->sr.loop);
+    p4_node_platforms_put(h->cfg.nodes, list, uv_now(h->sr.loop));
     p4_stagerun_part_done(&r->base, S_IMAGES_CHECK);
 }
 
-/* The Nodes' platforms from a recent list, if there is one; false means: list them. */
+/* The Nodes' platforms from a recent list (nodeplatforms.h), if any stage made one; false means:
+   list them. */
 static bool cached_node_platforms(struct run *r)
 {
     const struct p4_helm_stage *h = stage_of(r);
+    const char *list = p4_node_platforms_get(h->cfg.nodes, uv_now(h->sr.loop));
 
-    if (h->node_platforms == NULL || h->node_platforms[0] == '\0' ||
-        uv_now(h->sr.loop) - h->node_platforms_at > NODE_PLATFORMS_TTL_MS)
+    if (list == NULL)
         return false;
-    add_platform_list(r->w->iw, h->node_platforms);
+    add_platform_list(r->w->iw, list);
     return r->w->iw->nplatforms > 0;
 }
 

@@ -66,6 +66,7 @@ void p4_helm_work_free(struct work *w)
     free(w->api_versions);
     p4_wipe_free(w->values, w->values_len);
     free(w->manifest);
+    free(w->gz);
     cJSON_Delete(w->objects);
     p4_helm_image_work_free(w->iw);
     p4_plan_close(&w->plan);
@@ -317,6 +318,8 @@ struct p4_helm_stage *p4_helm_stage_new(uv_loop_t *loop, const struct p4_helm_st
     struct p4_helm_stage *h = p4_calloc(1, sizeof(*h));
 
     h->cfg = *cfg;
+    if (h->cfg.nodes == NULL)
+        h->cfg.nodes = &h->own_nodes;
     h->helm = p4_strdup(cfg->helm ? cfg->helm : "helm");
     h->work_dir = p4_strdup(cfg->work_dir ? cfg->work_dir : "/tmp/phase4-operator/helm");
     h->cfg.helm = h->helm;
@@ -359,7 +362,7 @@ void p4_helm_stage_free(struct p4_helm_stage *h)
         return;
     p4_stagerunner_close(&h->sr);
     p4_imagecache_close(&h->images);
-    free(h->node_platforms);
+    p4_node_platforms_close(&h->own_nodes);
     free(h->helm);
     free(h->work_dir);
     free(h->home);

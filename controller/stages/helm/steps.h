@@ -63,9 +63,8 @@ struct p4_helm_stage {
     char *helm, *work_dir, *home, *cache_home, *config_home, *data_home;
     char kube_version[64]; /* "v1.36.3" from /version, or "" */
     uint64_t kube_version_at;
-    struct p4_imagecache images; /* the other images' registry answers, for every run */
-    char *node_platforms;        /* "linux/amd64 linux/arm64" from the last Node list, or NULL */
-    uint64_t node_platforms_at;  /* uv_now() of that list */
+    struct p4_imagecache images;        /* the other images' registry answers, for every run */
+    struct p4_node_platforms own_nodes; /* the Nodes' platforms when cfg.nodes is NULL */
 };
 
 /* One spec.chart.valuesFrom entry and what was read for it. */
@@ -143,6 +142,8 @@ struct work {
     size_t values_len;
     char *manifest;
     size_t manifest_len;
+    unsigned char *gz; /* the manifest gzipped, as S_STORE writes it, until stored */
+    size_t gz_len;
     cJSON *objects; /* the rendered objects */
     int obj_i, nobj, skipped;
     int tests; /* the chart's test hooks: not dry-run (the Validation stage runs them) */
@@ -382,6 +383,11 @@ void p4_helm_store(struct run *r);
 void p4_helm_secret_name(char *buf, size_t size, const char *name, int64_t generation);
 /* The manifest Secret of r (caller frees), or NULL when the manifest cannot be compressed. */
 cJSON *p4_helm_manifest_secret(const struct run *r);
+/* The same from the manifest gzipped already (gz, gz_len); caller frees. */
+cJSON *p4_helm_manifest_secret_gz(const struct run *r, const unsigned char *gz, size_t gz_len);
+/* The create's answer (rc): stored, the Secret exists (read it for the owner check), failed. */
+enum p4_helm_created { HELM_CREATED, HELM_EXISTS, HELM_NOT_CREATED };
+enum p4_helm_created p4_helm_created(int rc);
 /* The existing Secret read before storing (rc, body): true and *f when it must not be written. */
 bool p4_helm_existing_failure(int rc, const cJSON *body, const char *uid, struct failure *f);
 /* Storing the manifest Secret failed with rc. */

@@ -1,7 +1,10 @@
 /*
  * stages/helm/store.c: step S_STORE of the Helm stage. The rendered manifest is kept, gzipped,
  * in a Secret the resource owns ("phase4.<name>.v<generation>", reconciler/manifest.h), never
- * over a Secret someone else owns; then the manifests of older generations no longer in
+ * over a Secret someone else owns: created (POST), and only when one exists already (409) read
+ * for the owner check and applied over when it is the resource's. What was stored, with the
+ * resourceVersion the API server answered, goes to manifest.h's memo, so the Kubernetes stage of
+ * this process does not read it back. Then the manifests of older generations no longer in
  * status.history (and not the last good revision's: p4_manifest_prunable) are read by name and
  * deleted when this resource owns them.
  */
@@ -117,6 +120,20 @@ static void prune(struct run *r)
     p4_stagerun_part_done(&r->base, S_DONE);
 }
 
+/*
+ * Stored, at resourceVersion rv (the API server's answer): the Kubernetes stage may take the
+ * manifest from memory rather than reading the Secret back (manifest.h's memo).
+ */
+static void stored(struct run *r, const char *rv)
+{
+    p4_manifest_memo_put(stage_of(r)->cfg.memo, r->base.key, r->base.uid, r->secret, rv, r->w->gz,
+                         r->w->gz_len, uv_now(stage_of(r)->sr.loop));
+    free(r->w->gz);
+    r->w->gz = NULL;
+    r->w->gz_len = 0;
+    prune(r);
+}
+
 static void on_stored(const struct p4_apply_result *res, void *data)
 {
     struct run *r = (struct run *)p4_stagerun_back(data);
@@ -131,24 +148,26 @@ static void on_stored(const struct p4_apply_result *res, void *data)
         p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
         return;
     }
-    prune(r);
+    stored(r, p4_json_str(res->object, "metadata.resourceVersion"));
 }
 
 cJSON *p4_helm_manifest_secret(const struct run *r)
 {
-    cJSON *s = cJSON_CreateObject(), *meta, *labels, *owners, *owner, *data, *ann;
-    unsigned char *gz;
     size_t gz_len = 0;
+    unsigned char *gz = p4_gzip(r->w->manifest ? r->w->manifest : "", r->w->manifest_len, &gz_len);
+    cJSON *s = gz ? p4_helm_manifest_secret_gz(r, gz, gz_len) : NULL;
+
+    free(gz);
+    return s;
+}
+
+cJSON *p4_helm_manifest_secret_gz(const struct run *r, const unsigned char *gz, size_t gz_len)
+{
+    cJSON *s = cJSON_CreateObject(), *meta, *labels, *owners, *owner, *data, *ann;
     char *b64, gen[32], chart[400];
 
-    gz = p4_gzip(r->w->manifest ? r->w->manifest : "", r->w->manifest_len, &gz_len);
-    if (gz == NULL) {
-        cJSON_Delete(s);
-        return NULL;
-    }
     b64 = p4_malloc(4 * ((gz_len + 2) / 3) + 1);
     (void)EVP_EncodeBlock((unsigned char *)b64, gz, (int)gz_len);
-    free(gz);
     cJSON_AddStringToObject(s, "apiVersion", "v1");
     cJSON_AddStringToObject(s, "kind", "Secret");
     meta = cJSON_AddObjectToObject(s, "metadata");
@@ -181,6 +200,17 @@ cJSON *p4_helm_manifest_secret(const struct run *r)
     return s;
 }
 
+/* The manifest Secret as stored, from the gzip kept in the work; NULL (and failed) when none. */
+static cJSON *secret_object(struct run *r)
+{
+    cJSON *s = r->w->gz ? p4_helm_manifest_secret_gz(r, r->w->gz, r->w->gz_len) : NULL;
+
+    if (s == NULL)
+        p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "ManifestNotStored",
+                          "cannot compress the rendered manifest");
+    return s;
+}
+
 static void on_existing(struct p4_kube_result *res, void *data)
 {
     struct run *r = (struct run *)p4_stagerun_back(data);
@@ -203,12 +233,8 @@ static void on_existing(struct p4_kube_result *res, void *data)
         }
         return;
     }
-    s = p4_helm_manifest_secret(r);
-    if (s == NULL) {
-        p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "ManifestNotStored",
-                          "cannot compress the rendered manifest");
+    if ((s = secret_object(r)) == NULL)
         return;
-    }
     opts.namespace_ = r->base.ns;
     r->base.inflight++;
     if (p4_apply_object(stage_of(r)->cfg.kube, stage_of(r)->cfg.discovery, s, &opts, on_stored,
@@ -221,13 +247,72 @@ static void on_existing(struct p4_kube_result *res, void *data)
     cJSON_Delete(s);
 }
 
-void p4_helm_store(struct run *r)
+enum p4_helm_created p4_helm_created(int rc)
 {
+    if (rc == 0)
+        return HELM_CREATED;
+    return rc == P4_ERR_EXISTS ? HELM_EXISTS : HELM_NOT_CREATED;
+}
+
+/*
+ * The create's answer: stored; or the Secret exists (ours from an earlier attempt or process,
+ * or someone else's): read it for the owner check and apply over it only when it is ours.
+ */
+static void on_created(struct p4_kube_result *res, void *data)
+{
+    struct run *r = (struct run *)p4_stagerun_back(data);
+    struct p4_error e;
+    struct failure f;
     char path[1024];
 
+    if (r == NULL)
+        return;
+    switch (p4_helm_created(res->rc)) {
+    case HELM_CREATED:
+        stored(r, p4_json_str(res->body, "metadata.resourceVersion"));
+        break;
+    case HELM_EXISTS:
+        p4_core_path(path, sizeof(path), r->base.ns, "secrets", r->secret);
+        if (kube_send(r, "GET", path, on_existing) != 0)
+            p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable",
+                              "cannot ask the API server for Secret %s/%s", r->base.ns, r->secret);
+        break;
+    case HELM_NOT_CREATED:
+        e = res->err;
+        f = p4_helm_stored_failure(res->rc);
+        p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
+        break;
+    }
+}
+
+/* Create first (one request when the Secret is new, the common case), never over another's. */
+void p4_helm_store(struct run *r)
+{
+    char path[1024], *body;
+    cJSON *s;
+
     r->base.pending = 0;
-    p4_core_path(path, sizeof(path), r->base.ns, "secrets", r->secret);
-    if (kube_send(r, "GET", path, on_existing) != 0)
+    free(r->w->gz);
+    r->w->gz_len = 0;
+    r->w->gz = p4_gzip(r->w->manifest ? r->w->manifest : "", r->w->manifest_len, &r->w->gz_len);
+    if ((s = secret_object(r)) == NULL)
+        return;
+    body = cJSON_PrintUnformatted(s);
+    cJSON_Delete(s);
+    if (body == NULL) {
+        p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "ManifestNotStored",
+                          "cannot write the rendered manifest's Secret");
+        return;
+    }
+    p4_core_path(path, sizeof(path), r->base.ns, "secrets", ""); /* the collection */
+    (void)snprintf(path + strlen(path), sizeof(path) - strlen(path), "?fieldManager=%s",
+                   P4_FIELD_MANAGER);
+    r->base.inflight++;
+    if (p4_kube_request(stage_of(r)->cfg.kube, "POST", path, "application/json", body, strlen(body),
+                        on_created, r) != 0) {
+        r->base.inflight--;
         p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_DRYRUN, "APIUnavailable",
-                          "cannot ask the API server for Secret %s/%s", r->base.ns, r->secret);
+                          "cannot ask the API server to store Secret %s/%s", r->base.ns, r->secret);
+    }
+    free(body);
 }

@@ -1,10 +1,12 @@
 /*
  * applystep.c: the Kubernetes stage's attempt, S_READ then S_APPLY.
  *
- * S_READ reads the manifest the Helm stage stored in the Secret status.chart.manifest names
- * and splits it into objects (ManifestsValid fails when it cannot); a pod template naming no
- * ServiceAccount gets serviceAccountName "default" (kube/podspec.h). S_APPLY hands them to
- * applyset.h, which validates (ManifestsValid), applies and prunes (ResourcesCreated).
+ * S_READ takes the manifest the Helm stage of this process stored from memory (manifest.h's
+ * memo: same Secret name and resource uid, taken once), else reads the Secret
+ * status.chart.manifest names (after a restart, on a later attempt, for a rollback), and splits it
+ * into objects (ManifestsValid fails when it cannot); a pod template naming no ServiceAccount gets
+ * serviceAccountName "default" (kube/podspec.h). S_APPLY hands them to applyset.h, which validates
+ * (ManifestsValid), applies and prunes (ResourcesCreated).
  *
  * status.inventory is written ahead: once validated, and before anything is applied, what is
  * about to be applied (with what the last revision had) goes to status.inventory through the
@@ -23,6 +25,7 @@
 
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
+#include "phase4/core/log.h"
 #include "phase4/kube/apply.h"
 #include "phase4/kube/podspec.h"
 #include "phase4/reconciler/manifest.h"
@@ -63,8 +66,17 @@ cJSON *p4_kstage_manifest_objects(const cJSON *secret, const char *ns, const cha
                            err.message);
         return NULL;
     }
-    objects = p4_manifest_split(manifest, len, &err);
+    objects = p4_kstage_manifest_text_objects(manifest, len, ns, name, f);
     free(manifest);
+    return objects;
+}
+
+cJSON *p4_kstage_manifest_text_objects(const char *manifest, size_t len, const char *ns,
+                                       const char *name, struct p4_kstage_failure *f)
+{
+    struct p4_error err = {0};
+    cJSON *objects = p4_manifest_split(manifest, len, &err);
+
     if (objects == NULL) {
         f->cls = P4_FAIL_ARTIFACT;
         f->reason = "ManifestInvalid";
@@ -141,9 +153,28 @@ static void on_manifest(struct p4_kube_result *res, void *data)
 
 void p4_kstage_read_manifest(struct run *r)
 {
-    char path[1024];
+    char path[1024], rv[64];
+    size_t len = 0;
+    char *text;
+    struct p4_kstage_failure f = {0};
 
     r->base.pending = 0;
+    /* What the Helm stage of this process stored, from memory (manifest.h's memo): the Secret
+       is read only after a restart, a retry, or when the copy is gone. */
+    text = p4_manifest_memo_take(r->k->cfg.memo, r->base.key, r->base.uid, r->secret,
+                                 uv_now(r->k->sr.loop), P4_KUBE_STAGE_MANIFEST_MAX, &len, rv,
+                                 sizeof(rv));
+    if (text != NULL) {
+        p4_log(P4_LOG_DEBUG, "rendered manifest taken from memory", "key", r->base.key, "secret",
+               r->secret, "resourceVersion", rv, P4_LOG_END);
+        r->w->objects = p4_kstage_manifest_text_objects(text, len, r->base.ns, r->secret, &f);
+        free(text);
+        if (r->w->objects == NULL)
+            p4_stagerun_fail(&r->base, f.cls, G_MANIFESTS, f.reason, &f.err);
+        else
+            p4_stagerun_next(&r->base, hooks_next(r));
+        return;
+    }
     p4_core_path(path, sizeof(path), r->base.ns, "secrets", r->secret);
     if (p4_stagerun_request(&r->base, r->k->cfg.kube, "GET", path, on_manifest) != 0)
         p4_stagerun_failf(&r->base, P4_FAIL_TRANSIENT, G_MANIFESTS, "APIUnavailable",

@@ -216,6 +216,9 @@ void p4_kstage_read_failure(int rc, const struct p4_error *api_err, const char *
  */
 cJSON *p4_kstage_manifest_objects(const cJSON *secret, const char *ns, const char *name,
                                   struct p4_kstage_failure *f);
+/* The same from the manifest's text (len bytes; the Helm stage's copy in memory). */
+cJSON *p4_kstage_manifest_text_objects(const char *manifest, size_t len, const char *ns,
+                                       const char *name, struct p4_kstage_failure *f);
 
 /*
  * A failed apply (res->rc != 0): false when there is nothing to record (canceled), else true

@@ -73,4 +73,35 @@ long p4_manifest_hook_weight(const cJSON *obj);
  */
 int p4_manifest_prunable(const cJSON *obj, int64_t generation, int64_t out[P4_MANIFEST_PRUNE_MAX]);
 
+/*
+ * The manifests this process stored, handed to the Kubernetes stage without reading the Secret
+ * back: the Helm stage puts what it wrote (gzipped, as in the Secret) with the Secret's name and
+ * the resourceVersion the API server answered; the Kubernetes stage takes it once. One entry
+ * per resource (key "namespace/name"): a new store replaces it (the generation moved on), a take
+ * removes it, and one older than P4_MANIFEST_MEMO_TTL_MS is neither used nor kept (swept on a
+ * put). A copy for another Secret name is left for its own take; one for another uid (the
+ * resource deleted and made again) is dropped. After a restart the memo is empty and the
+ * Secret is read, as it always was. cmd/operator.c makes one and hands it to both stages.
+ */
+#define P4_MANIFEST_MEMO_TTL_MS 60000
+
+struct p4_manifest_memo;
+
+struct p4_manifest_memo *p4_manifest_memo_new(void);
+void p4_manifest_memo_free(struct p4_manifest_memo *m); /* NULL is fine */
+/* Keep what was stored for key (every argument copied; an empty rv or uid keeps nothing). */
+void p4_manifest_memo_put(struct p4_manifest_memo *m, const char *key, const char *uid,
+                          const char *secret, const char *rv, const unsigned char *gz,
+                          size_t gz_len, uint64_t now);
+/*
+ * The manifest stored for key in Secret secret by the resource with uid, as text (at most max
+ * bytes, NUL-terminated, caller frees; its length in *len), and the resourceVersion it was
+ * stored at into rv (rv_size bytes); the entry is removed. NULL when there is none to use (then
+ * read the Secret).
+ */
+char *p4_manifest_memo_take(struct p4_manifest_memo *m, const char *key, const char *uid,
+                            const char *secret, uint64_t now, size_t max, size_t *len, char *rv,
+                            size_t rv_size);
+size_t p4_manifest_memo_len(const struct p4_manifest_memo *m);
+
 #endif

@@ -12,13 +12,13 @@
  * The stage reads what a kubelet would use from the cluster (the target
  * namespace's imagePullSecrets, from the spec and from its "default"
  * ServiceAccount; the Nodes' platforms, listed at most every 30 s for all
- * resources; a CA bundle ConfigMap or Secret; the signature's public key
- * Secret), asks the registry through registry.h/imagecheck.h, reads
- * vulnerability reports (Trivy Operator VulnerabilityReports, or a report
- * attached to the image as an OCI referrer: the referrers API, else the
- * "sha256-<hex>" tag), and verifies cosign signatures. The digest it
- * resolves is pinned: retries of the same generation use it, not the tag,
- * and status.image.digest carries it to the later stages.
+ * resources of both stages (nodeplatforms.h); a CA bundle ConfigMap or Secret; the signature's
+ * public key Secret), asks the registry through registry.h/imagecheck.h, reads vulnerability
+ * reports (Trivy Operator VulnerabilityReports where discovery serves them, one list shared by the
+ * runs for a few seconds; or a report attached to the image as an OCI referrer: the referrers API,
+ * else the "sha256-<hex>" tag), and verifies cosign signatures. The digest it resolves is pinned:
+ * retries of the same generation use it, not the tag, and status.image.digest carries it to the
+ * later stages.
  *
  * Work runs on the loop, one step at a time per resource, at most max_active
  * resources at once (the rest wait in line, in order); a registry or API
@@ -36,7 +36,9 @@
 #include <uv.h>
 
 #include "phase4/kube/client.h"
+#include "phase4/kube/discovery.h"
 #include "phase4/oci/registry.h"
+#include "phase4/reconciler/nodeplatforms.h"
 #include "phase4/reconciler/stage.h"
 #include "phase4/reconciler/tenancy.h"
 #include "phase4/runtime/informer.h"
@@ -58,6 +60,10 @@ struct p4_docker_stage_config {
     /* A resource's result changed: reconcile it (key borrowed for the call). */
     void (*changed)(const char *key, void *data);
     void *data;
+    /* Borrowed; NULL: VulnerabilityReports are listed without asking whether they are served. */
+    struct p4_discovery *discovery;
+    /* The Nodes' platforms shared with the other stages (borrowed; NULL: the stage's own). */
+    struct p4_node_platforms *nodes;
 };
 
 /* cfg is copied. */

@@ -46,6 +46,7 @@
 #include "phase4/kube/discovery.h"
 #include "phase4/oci/registry.h"
 #include "phase4/reconciler/manifest.h"
+#include "phase4/reconciler/nodeplatforms.h"
 #include "phase4/reconciler/stage.h"
 #include "phase4/reconciler/tenancy.h"
 #include "phase4/stages/helm/chartfetch.h"
@@ -71,6 +72,10 @@ struct p4_helm_stage_config {
     /* A resource's result changed: reconcile it (key borrowed for the call). */
     void (*changed)(const char *key, void *data);
     void *data;
+    /* The Nodes' platforms shared with the other stages (borrowed; NULL: the stage's own). */
+    struct p4_node_platforms *nodes;
+    /* The manifests this process stored, for the Kubernetes stage (borrowed; NULL: none kept). */
+    struct p4_manifest_memo *memo;
 };
 
 /* cfg is copied. NULL when the work directory cannot be made. */

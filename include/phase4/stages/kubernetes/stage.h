@@ -55,6 +55,7 @@
 
 #include "phase4/kube/client.h"
 #include "phase4/kube/discovery.h"
+#include "phase4/reconciler/manifest.h"
 #include "phase4/reconciler/stage.h"
 #include "phase4/reconciler/tenancy.h"
 #include "phase4/runtime/events.h"
@@ -79,6 +80,8 @@ struct p4_kube_stage_config {
     int max_active;                  /* resources applying at once; 0: 16 */
     void (*changed)(const char *key, void *data);
     void *data;
+    /* The manifests the Helm stage of this process stored (borrowed; NULL: always read). */
+    struct p4_manifest_memo *memo;
 };
 
 /* cfg is copied. The watches start with the first resource that reaches the stage. */

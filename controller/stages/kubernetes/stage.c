@@ -315,6 +315,9 @@ void p4_kube_stage_free(struct p4_kube_stage *k)
     p4_strmap_close(&k->ns);
     for (int i = 0; i < W_COUNT; i++)
         p4_informer_close(k->inf[i]);
+    p4_informer_close(k->pods);
+    p4_informer_close(k->slices);
+    p4_informer_close(k->events);
     free(k);
 }
 

@@ -242,8 +242,8 @@ static void metrics(void *ctx, struct p4_buf *out)
 
     p4_stagerunner_metrics(&k->sr, out);
     p4_buf_printf(out,
-                  "# HELP phase4_kubernetes_stage_namespaces Target namespaces whose pods, "
-                  "EndpointSlices and Warning Events are watched.\n"
+                  "# HELP phase4_kubernetes_stage_namespaces Target namespaces whose pods and "
+                  "Warning Events the caches keep.\n"
                   "# TYPE phase4_kubernetes_stage_namespaces gauge\n"
                   "phase4_kubernetes_stage_namespaces %zu\n",
                   p4_kube_stage_namespaces(k));

@@ -416,7 +416,10 @@ static void filled(struct p4_kube_stage *k, const char *ns, int rc, bool pods)
         w->events_ok = rc == 0;
         w->events_dirty = true;
     }
-    ns_changed(w); /* evaluated again with what was listed (or listed again on the next poll) */
+    /* Evaluated again with what was listed; a failed list is tried again on the next poll
+       (not at once: a list the API server keeps refusing must not become a loop). */
+    if (rc == 0)
+        ns_changed(w);
 }
 
 static void on_pods_filled(void *data, const char *ns, int rc)

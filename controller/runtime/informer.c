@@ -993,15 +993,22 @@ const cJSON *p4_informer_get(struct p4_informer *inf, const char *key)
     return obj;
 }
 
-size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *data)
+/* Whether key ("ns/name") is in namespace ns (nlen bytes); NULL ns: every key is. */
+static bool in_ns(const char *key, const char *ns, size_t nlen)
 {
-    size_t pos = 0, n = 0;
+    return ns == NULL || (strncmp(key, ns, nlen) == 0 && key[nlen] == '/');
+}
+
+/* p4_informer_each, of namespace ns only (NULL: all); the others are not parsed. */
+static size_t each_in(struct p4_informer *inf, const char *ns, p4_informer_each_fn fn, void *data)
+{
+    size_t pos = 0, n = 0, nlen = ns ? strlen(ns) : 0;
     const struct p4_strmap_entry *e;
 
     while ((e = p4_strmap_next(&inf->store, &pos)) != NULL) {
-        cJSON *obj = entry_object(e->value);
+        cJSON *obj;
         int stop;
-        if (obj == NULL)
+        if (!in_ns(e->key, ns, nlen) || (obj = entry_object(e->value)) == NULL)
             continue;
         n++;
         stop = fn(e->key, obj, data);
@@ -1010,6 +1017,11 @@ size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *d
             break;
     }
     return n;
+}
+
+size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *data)
+{
+    return each_in(inf, NULL, fn, data);
 }
 
 const struct p4_informer_unreadable *p4_informer_unreadable(const struct p4_informer *inf,
@@ -1175,12 +1187,6 @@ int p4_informer_fill_ns(struct p4_informer *inf, const char *ns, p4_informer_fil
     return 0;
 }
 
-/* Whether key ("ns/name") is in namespace ns. */
-static bool in_ns(const char *key, const char *ns, size_t nlen)
-{
-    return strncmp(key, ns, nlen) == 0 && key[nlen] == '/';
-}
-
 /* Drop the entries of namespace ns from m (entries, or unreadable records when bad). */
 static void forget_in(struct p4_strmap *m, const char *ns, bool bad)
 {
@@ -1213,19 +1219,5 @@ void p4_informer_forget_ns(struct p4_informer *inf, const char *ns)
 size_t p4_informer_each_in(struct p4_informer *inf, const char *ns, p4_informer_each_fn fn,
                            void *data)
 {
-    size_t pos = 0, n = 0, nlen = strlen(ns);
-    const struct p4_strmap_entry *e;
-
-    while ((e = p4_strmap_next(&inf->store, &pos)) != NULL) {
-        cJSON *obj;
-        int stop;
-        if (!in_ns(e->key, ns, nlen) || (obj = entry_object(e->value)) == NULL)
-            continue;
-        n++;
-        stop = fn(e->key, obj, data);
-        cJSON_Delete(obj);
-        if (stop)
-            break;
-    }
-    return n;
+    return each_in(inf, ns, fn, data);
 }

@@ -370,6 +370,14 @@ static const char *leader_namespace(const struct p4_cmd_options *o, char *buf, s
  * reconciler and its three stages. A stage that cannot be set up is left out
  * (said in the log); the others run.
  */
+/* The Kubernetes stage's caches, for the Validation stage's Logs gate. */
+static struct p4_informer *kube_stage_cache(const char *kind, const char *ns, void *data)
+{
+    const struct app *app = data;
+
+    return p4_kube_stage_cache(app->kstage, kind, ns);
+}
+
 static void wire(struct app *app, const struct p4_cmd_options *o, const char *host,
                  struct p4_error *err)
 {
@@ -482,6 +490,8 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     vc.recheck_ms = o->recheck_ms;
     vc.changed = on_stage_changed;
     vc.data = app;
+    vc.cache = kube_stage_cache;
+    vc.cache_data = app;
     app->vstage = p4_validation_stage_new(app->loop, &vc);
     if (app->vstage) {
         app->rec.stages[P4_STAGE_VALIDATION] = &p4_validation_stage_ops;

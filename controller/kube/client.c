@@ -73,6 +73,7 @@ struct p4_kube_watch {
     struct p4_watchframe frame;
     p4_kube_event_cb on_event;
     p4_kube_unreadable_cb on_unreadable; /* or NULL */
+    p4_kube_keep_cb keep;                /* or NULL */
     p4_kube_watch_end_cb on_end;
     void *data;
     long status;
@@ -917,6 +918,19 @@ static void on_frame_unreadable(enum p4_watch_type type, const char *object, siz
 
     if (w->end_rc == 0)
         w->on_unreadable(type, object, len, why, w->data);
+}
+
+static bool on_frame_keep(const char *object, size_t len, void *data)
+{
+    const struct p4_kube_watch *w = data;
+
+    return w->keep(object, len, w->data);
+}
+
+void p4_kube_watch_keep(struct p4_kube_watch *w, p4_kube_keep_cb keep)
+{
+    w->keep = keep;
+    w->frame.keep = keep ? on_frame_keep : NULL;
 }
 
 static int on_watch_data(const char *chunk, size_t len, long status, void *data)

@@ -167,6 +167,25 @@ static int unreadable_line(struct p4_watchframe *wf, const char *line, size_t n,
     return 0;
 }
 
+/*
+ * Whether wf->keep refuses the event on line: cut with the scanner, nothing parsed. A line the
+ * scanner cannot cut is not refused here: parsing it then says what is wrong.
+ */
+static bool refused(struct p4_watchframe *wf, const char *line, size_t n, void *cb_data)
+{
+    struct p4_jsonscan_span doc, t, o;
+    char name[16];
+    enum p4_watch_type type;
+
+    if (wf->keep == NULL || p4_jsonscan_document(line, n, &doc, NULL, NULL) != 0 ||
+        !p4_jsonscan_is_object(line, doc) || p4_jsonscan_member(line, doc, "type", &t) != 0 ||
+        p4_jsonscan_string(line, t, name, sizeof(name)) != 0 || !type_from_name(name, &type) ||
+        type == P4_WATCH_BOOKMARK || type == P4_WATCH_ERROR ||
+        p4_jsonscan_member(line, doc, "object", &o) != 0 || !p4_jsonscan_is_object(line, o))
+        return false;
+    return !wf->keep(line + o.off, o.len, cb_data);
+}
+
 /* Decode one complete line (without its '\n') and deliver it; 0 or a P4_ERR_* in err. */
 static int handle_line(struct p4_watchframe *wf, const char *line, size_t n, p4_watchframe_cb cb,
                        void *cb_data, struct p4_error *err)
@@ -179,7 +198,7 @@ static int handle_line(struct p4_watchframe *wf, const char *line, size_t n, p4_
     char shown[40];
     int rc = 0;
 
-    if (is_blank(line, n))
+    if (is_blank(line, n) || refused(wf, line, n, cb_data))
         goto out;
     event = p4_json_parse(line, n, &parse_err);
     if (event == NULL && wf->on_unreadable != NULL && parse_err.code == P4_ERR_PARSE) {

@@ -41,7 +41,19 @@ struct p4_informer {
     int started;
     int closing;
     int list_in_flight;
+    int fills;             /* p4_informer_fill_ns lists in flight */
+    struct p4_strmap gone; /* keys deleted while fills are in flight (values unused) */
     struct p4_informer_stats stats;
+};
+
+/* A p4_informer_fill_ns in flight. */
+struct fill {
+    struct p4_informer *inf;
+    char *ns;
+    char *path; /* the namespace's collection */
+    p4_informer_fill_cb done;
+    void *data;
+    struct p4_strmap items, bad; /* what its pages held (bad: dropped at the end) */
 };
 
 /*
@@ -55,6 +67,28 @@ struct entry {
 
 static void list_page(struct p4_informer *inf, const char *cont);
 static void start_watch(struct p4_informer *inf);
+
+bool p4_informer_keeps(const struct p4_informer *inf, const char *buf, size_t len)
+{
+    struct p4_jsonscan_span doc = {0, len}, md, ns;
+    char name[256] = "";
+
+    if (inf->h.keep_ns == NULL)
+        return true;
+    if (len == 0 || buf[0] != '{' || !p4_jsonscan_is_object(buf, doc))
+        return true;
+    if (p4_jsonscan_member(buf, doc, "metadata", &md) == 0 &&
+        p4_jsonscan_member(buf, md, "namespace", &ns) == 0)
+        (void)p4_jsonscan_string(buf, ns, name, sizeof(name));
+    return inf->h.keep_ns(name, inf->h.data);
+}
+
+/* A key deleted while a fill is in flight: the fill must not bring it back. */
+static void note_gone(struct p4_informer *inf, const char *key)
+{
+    if (inf->fills > 0)
+        (void)p4_strmap_put(&inf->gone, key, inf);
+}
 
 int p4_informer_key(const cJSON *obj, char *buf, size_t size)
 {
@@ -510,8 +544,9 @@ static void on_reclaim(uv_check_t *c)
 /* Free once nothing of ours is in flight. */
 static void maybe_free(struct p4_informer *inf)
 {
-    if (!inf->closing || inf->list_in_flight || inf->watch)
+    if (!inf->closing || inf->list_in_flight || inf->watch || inf->fills > 0)
         return;
+    p4_strmap_close(&inf->gone);
     free_values(&inf->store);
     free_values(&inf->staging);
     free_bad(&inf->bad);
@@ -596,6 +631,7 @@ static void swap_in_list(struct p4_informer *inf)
 
             (void)snprintf(key, sizeof(key), "%s", e->key); /* deleting frees e->key */
             gone = p4_strmap_del(&inf->store, key);
+            note_gone(inf, key);
             if (inf->h.on_delete) {
                 cJSON *obj = entry_object(gone);
                 inf->h.on_delete(key, obj, inf->h.data);
@@ -610,13 +646,18 @@ static void swap_in_list(struct p4_informer *inf)
 
 /* A listed item: parsed into the list in progress, or kept as one that cannot be parsed. */
 static void stage_item(struct p4_informer *inf, const char *buf, struct p4_jsonscan_span span,
-                       const char *list_kind, const char *list_api)
+                       const char *list_kind, const char *list_api, struct p4_strmap *staging,
+                       struct p4_strmap *staging_bad)
 {
     struct p4_error perr;
-    cJSON *item = p4_informer_parse(buf + span.off, span.len, &perr);
+    cJSON *item;
     char key[KEY_MAX], kind[128];
     size_t klen = strlen(list_kind);
     struct p4_informer_unreadable *u;
+
+    if (!p4_informer_keeps(inf, buf + span.off, span.len))
+        return;
+    item = p4_informer_parse(buf + span.off, span.len, &perr);
 
     /* A built-in list's items carry no kind or apiVersion (a watch event's object does):
        give them the list's, so every object says what it is. */
@@ -631,8 +672,8 @@ static void stage_item(struct p4_informer *inf, const char *buf, struct p4_jsons
             p4_text_format(u->kind, sizeof(u->kind), "%s", kind);
         if (!u->api_version[0])
             p4_text_format(u->api_version, sizeof(u->api_version), "%s", list_api);
-        bad_free(p4_strmap_put(&inf->staging_bad, key, u));
-        entry_free(p4_strmap_del(&inf->staging, key));
+        bad_free(p4_strmap_put(staging_bad, key, u));
+        entry_free(p4_strmap_del(staging, key));
         return;
     }
     if (p4_informer_key(item, key, sizeof(key)) != 0)
@@ -645,8 +686,8 @@ static void stage_item(struct p4_informer *inf, const char *buf, struct p4_jsons
             p4_json_need(cJSON_AddStringToObject(item, "apiVersion", list_api));
         }
     }
-    entry_free(p4_strmap_put(&inf->staging, key, entry_of(inf, item)));
-    bad_free(p4_strmap_del(&inf->staging_bad, key));
+    entry_free(p4_strmap_put(staging, key, entry_of(inf, item)));
+    bad_free(p4_strmap_del(staging_bad, key));
 out:
     cJSON_Delete(item);
 }
@@ -656,7 +697,7 @@ out:
  * cannot parse costs only itself. *cont and *rv (caller frees) get the list's metadata.
  */
 static int read_page(struct p4_informer *inf, const char *buf, size_t len, char **cont, char **rv,
-                     struct p4_error *err)
+                     struct p4_error *err, struct p4_strmap *staging, struct p4_strmap *staging_bad)
 {
     struct p4_jsonscan_span doc, k, v, items = {0, 0}, meta = {0, 0};
     struct p4_jsonscan_iter it;
@@ -694,7 +735,7 @@ static int read_page(struct p4_informer *inf, const char *buf, size_t len, char 
     if (p4_jsonscan_begin(&it, buf, items) != 0 || it.object)
         return p4_error_set(err, P4_ERR_PARSE, "the list's items are not an array");
     while ((rc = p4_jsonscan_next(&it, NULL, &v, err)) == 1)
-        stage_item(inf, buf, v, list_kind, list_api);
+        stage_item(inf, buf, v, list_kind, list_api, staging, staging_bad);
     return rc;
 }
 
@@ -713,7 +754,8 @@ static void on_list(struct p4_kube_result *res, void *data)
     p4_error_clear(&err);
     rc = res->rc;
     if (rc == 0)
-        rc = read_page(inf, res->raw, res->raw_len, &cont, &rv, &err);
+        rc = read_page(inf, res->raw, res->raw_len, &cont, &rv, &err, &inf->staging,
+                       &inf->staging_bad);
     else
         err = res->err;
     if (rc != 0) {
@@ -778,7 +820,9 @@ static void on_event(enum p4_watch_type type, cJSON *obj, void *data)
     bad_free(p4_strmap_del(&inf->bad, key)); /* readable again (or deleted) */
     if (type == P4_WATCH_DELETED) {
         old = p4_strmap_del(&inf->store, key);
-        if (inf->h.on_delete)
+        note_gone(inf, key);
+        /* Kept by namespace: one never cached (its namespace refused then) is not told. */
+        if (inf->h.on_delete && (old != NULL || inf->h.keep_ns == NULL))
             inf->h.on_delete(key, obj, inf->h.data);
         entry_free(old);
         cJSON_Delete(obj);
@@ -826,6 +870,7 @@ static void on_unreadable_event(enum p4_watch_type type, const char *object, siz
     if (type == P4_WATCH_DELETED) {
         cJSON_Delete(p4_strmap_del(&inf->lent, key));
         entry_free(p4_strmap_del(&inf->store, key));
+        note_gone(inf, key);
         bad_free(p4_strmap_put(&inf->bad, key, u)); /* so that drop_bad tells on_delete */
         drop_bad(inf, key);
         return;
@@ -859,6 +904,11 @@ static void on_watch_end(int rc, const struct p4_error *err, void *data)
     }
 }
 
+static bool watch_keeps(const char *object, size_t len, void *data)
+{
+    return p4_informer_keeps(data, object, len);
+}
+
 static void start_watch(struct p4_informer *inf)
 {
     /* A spread of server-side timeouts, so watches do not all restart at once. */
@@ -868,7 +918,10 @@ static void start_watch(struct p4_informer *inf)
                       on_watch_end, inf, &inf->watch) != 0) {
         inf->watch = NULL;
         retry_later(inf);
+        return;
     }
+    if (inf->h.keep_ns)
+        p4_kube_watch_keep(inf->watch, watch_keeps);
 }
 
 /* A collection path's resource: "/apis/g/v1/namespaces/x/jobs?labelSelector=..." → "jobs". */
@@ -896,6 +949,7 @@ struct p4_informer *p4_informer_new(uv_loop_t *loop, struct p4_kube *k, const ch
     p4_strmap_init(&inf->bad);
     p4_strmap_init(&inf->staging_bad);
     p4_strmap_init(&inf->lent);
+    p4_strmap_init(&inf->gone);
     resource_of(path, inf->resource, sizeof(inf->resource));
     (void)uv_timer_init(loop, &inf->retry);
     inf->retry.data = inf;
@@ -939,15 +993,22 @@ const cJSON *p4_informer_get(struct p4_informer *inf, const char *key)
     return obj;
 }
 
-size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *data)
+/* Whether key ("ns/name") is in namespace ns (nlen bytes); NULL ns: every key is. */
+static bool in_ns(const char *key, const char *ns, size_t nlen)
 {
-    size_t pos = 0, n = 0;
+    return ns == NULL || (strncmp(key, ns, nlen) == 0 && key[nlen] == '/');
+}
+
+/* p4_informer_each, of namespace ns only (NULL: all); the others are not parsed. */
+static size_t each_in(struct p4_informer *inf, const char *ns, p4_informer_each_fn fn, void *data)
+{
+    size_t pos = 0, n = 0, nlen = ns ? strlen(ns) : 0;
     const struct p4_strmap_entry *e;
 
     while ((e = p4_strmap_next(&inf->store, &pos)) != NULL) {
-        cJSON *obj = entry_object(e->value);
+        cJSON *obj;
         int stop;
-        if (obj == NULL)
+        if (!in_ns(e->key, ns, nlen) || (obj = entry_object(e->value)) == NULL)
             continue;
         n++;
         stop = fn(e->key, obj, data);
@@ -956,6 +1017,11 @@ size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *d
             break;
     }
     return n;
+}
+
+size_t p4_informer_each(struct p4_informer *inf, p4_informer_each_fn fn, void *data)
+{
+    return each_in(inf, NULL, fn, data);
 }
 
 const struct p4_informer_unreadable *p4_informer_unreadable(const struct p4_informer *inf,
@@ -996,4 +1062,162 @@ void p4_informer_metrics(const struct p4_informer *inf, const char *what, struct
                   "phase4_informer_unparsable_objects{resource=\"%s\"} %zu\n",
                   inf->stats.watch_restarts, inf->stats.relists_gone, what, p4_informer_len(inf),
                   inf->resource, inf->unparsable, inf->resource, p4_strmap_len(&inf->bad));
+}
+
+/* ---- a namespace's objects, filled in or forgotten (keep_ns) ---- */
+
+static void fill_free(struct fill *f)
+{
+    free_values(&f->items);
+    free_bad(&f->bad);
+    free(f->ns);
+    free(f->path);
+    free(f);
+}
+
+static int fill_page(struct fill *f, const char *cont);
+
+/* A fill's list is complete: what is not cached yet (nor deleted meanwhile) is added. */
+static void fill_merge(struct fill *f)
+{
+    struct p4_informer *inf = f->inf;
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    while ((e = p4_strmap_next(&f->items, &pos)) != NULL) {
+        struct entry *cur = e->value;
+        cJSON *obj;
+        if (p4_strmap_get(&inf->store, e->key) != NULL ||
+            p4_strmap_get(&inf->bad, e->key) != NULL || p4_strmap_get(&inf->gone, e->key) != NULL) {
+            entry_free(cur);
+            continue;
+        }
+        /* A list in progress may have refused it in a page read before: it keeps it too. */
+        if (inf->list_in_flight && p4_strmap_get(&inf->staging, e->key) == NULL) {
+            struct entry *copy = p4_calloc(1, sizeof(*copy));
+            copy->rv = p4_strdup_or_null(cur->rv);
+            copy->text = p4_strdup(cur->text);
+            (void)p4_strmap_put(&inf->staging, e->key, copy);
+        }
+        (void)p4_strmap_put(&inf->store, e->key, cur);
+        if (inf->h.on_add && (obj = entry_object(cur)) != NULL) {
+            inf->h.on_add(e->key, obj, inf->h.data);
+            cJSON_Delete(obj);
+        }
+    }
+    p4_strmap_close(&f->items); /* values now belong to the store */
+    p4_strmap_init(&f->items);
+}
+
+static void on_fill(struct p4_kube_result *res, void *data)
+{
+    struct fill *f = data;
+    struct p4_informer *inf = f->inf;
+    struct p4_error err;
+    char *cont = NULL, *rv = NULL;
+    int rc = res->rc;
+
+    p4_error_clear(&err);
+    if (!inf->closing && rc == 0)
+        rc = read_page(inf, res->raw, res->raw_len, &cont, &rv, &err, &f->items, &f->bad);
+    free(rv);
+    if (!inf->closing && rc == 0 && cont && cont[0] && fill_page(f, cont) == 0) {
+        free(cont);
+        return; /* the next page's answer goes on */
+    }
+    free(cont);
+    if (!inf->closing) {
+        if (rc == 0)
+            fill_merge(f);
+        else
+            p4_log(P4_LOG_WARN, "listing a namespace failed", "path", f->path, "error",
+                   rc == res->rc ? res->err.message : err.message, P4_LOG_END);
+    }
+    if (--inf->fills == 0) {
+        p4_strmap_close(&inf->gone);
+        p4_strmap_init(&inf->gone);
+    }
+    if (!inf->closing && f->done)
+        f->done(f->data, f->ns, rc);
+    fill_free(f);
+    maybe_free(inf);
+}
+
+static int fill_page(struct fill *f, const char *cont)
+{
+    char path[2048], esc[1024] = "";
+
+    if (cont && p4_kube_escape(cont, esc, sizeof(esc)) != 0)
+        return P4_ERR_TOOBIG;
+    (void)snprintf(path, sizeof(path), "%s%climit=%d%s%s", f->path,
+                   strchr(f->path, '?') ? '&' : '?', PAGE_SIZE, esc[0] ? "&continue=" : "", esc);
+    return p4_kube_request_raw(f->inf->kube, "GET", path, NULL, NULL, 0, on_fill, f);
+}
+
+int p4_informer_fill_ns(struct p4_informer *inf, const char *ns, p4_informer_fill_cb done,
+                        void *data)
+{
+    size_t end = strcspn(inf->path, "?"), start = end;
+    char ens[256], path[1536];
+    struct fill *f;
+    int n, rc;
+
+    while (start > 0 && inf->path[start - 1] != '/')
+        start--;
+    if (inf->closing || ns == NULL || ns[0] == '\0' || p4_kube_escape(ns, ens, sizeof(ens)) != 0)
+        return P4_ERR_INVAL;
+    n = snprintf(path, sizeof(path), "%.*snamespaces/%s/%s", (int)start, inf->path, ens,
+                 inf->path + start);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return P4_ERR_TOOBIG;
+    f = p4_calloc(1, sizeof(*f));
+    f->inf = inf;
+    f->ns = p4_strdup(ns);
+    f->path = p4_strdup(path);
+    f->done = done;
+    f->data = data;
+    p4_strmap_init(&f->items);
+    p4_strmap_init(&f->bad);
+    rc = fill_page(f, NULL);
+    if (rc != 0) {
+        fill_free(f);
+        return rc;
+    }
+    inf->fills++;
+    return 0;
+}
+
+/* Drop the entries of namespace ns from m (entries, or unreadable records when bad). */
+static void forget_in(struct p4_strmap *m, const char *ns, bool bad)
+{
+    size_t pos = 0, nlen = strlen(ns);
+    const struct p4_strmap_entry *e;
+
+    while ((e = p4_strmap_next(m, &pos)) != NULL) {
+        char key[KEY_MAX];
+        void *v;
+        if (!in_ns(e->key, ns, nlen))
+            continue;
+        (void)snprintf(key, sizeof(key), "%s", e->key); /* deleting frees e->key */
+        v = p4_strmap_del(m, key);
+        if (bad)
+            bad_free(v);
+        else
+            entry_free(v);
+    }
+}
+
+void p4_informer_forget_ns(struct p4_informer *inf, const char *ns)
+{
+    free_lent(inf);
+    forget_in(&inf->store, ns, false);
+    forget_in(&inf->staging, ns, false);
+    forget_in(&inf->bad, ns, true);
+    forget_in(&inf->staging_bad, ns, true);
+}
+
+size_t p4_informer_each_in(struct p4_informer *inf, const char *ns, p4_informer_each_fn fn,
+                           void *data)
+{
+    return each_in(inf, ns, fn, data);
 }

@@ -436,3 +436,72 @@ func TestKubernetesStageHealthCountsDaemonSets(t *testing.T) {
 			h["pods"] == want, fmt.Sprintf("health %v, DaemonSet pods ready %s", h, want), nil
 	})
 }
+
+// A namespace targeted only after pods and Warning Events were already in it: the operator's
+// pods and Events caches refused them while no resource targeted it (another resource made the
+// caches list first), and must list the namespace once it is targeted. A pod the release's
+// Deployment selects but does not own (its controller is a ConfigMap, so the ReplicaSet leaves
+// it) counts in status.health.pods, and the Warning Event is in status.health.recentEvents.
+func TestKubernetesStageSeesPodsFromBeforeItsNamespaceWasTargeted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	first := newNamespace(t, ctx, "e2e-kube-first")
+	ns := newNamespace(t, ctx, "e2e-kube-before")
+
+	owner, err := kube.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "not-a-replicaset"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	pod, err := kube.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:   "was-here-before",
+			Labels: map[string]string{"app.kubernetes.io/name": "webapp", "app.kubernetes.io/instance": "web"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap",
+				Name: owner.Name, UID: owner.UID, Controller: &yes}},
+		},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.invalid/none:1"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "the pod from before to run", func() (bool, string, error) {
+		p, err := kube.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		return p.Status.Phase == corev1.PodRunning, string(p.Status.Phase), nil
+	})
+	if _, err := kube.CoreV1().Events(ns).Create(ctx, &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: "was-here-before.warning"},
+		InvolvedObject: corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: pod.Name, UID: pod.UID},
+		Type:           corev1.EventTypeWarning,
+		Reason:         "WarnedBeforeTargeted",
+		Message:        "this Warning Event was here before any resource targeted the namespace",
+		Source:         corev1.EventSource{Component: "e2e"},
+		FirstTimestamp: metav1.Now(),
+		LastTimestamp:  metav1.Now(),
+		Count:          1,
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	kubeOperator(t, ctx)
+	createP4D(t, ctx, kubeP4D(t, first, "first", "0.1.0", nil))
+	waitKubeReady(t, ctx, first, "first", 1) // the caches have listed, without ns
+	createP4D(t, ctx, kubeP4D(t, ns, "web", "0.1.0", nil))
+	waitKubeReady(t, ctx, ns, "web", 1)
+
+	eventually(t, 30*time.Second, "status.health to count the pod from before and show its Warning Event", func() (bool, string, error) {
+		o, err := getP4D(ctx, ns, "web")
+		if err != nil {
+			return false, "", err
+		}
+		h, _, _ := unstructured.NestedMap(o.Object, "status", "health")
+		warned := strings.Contains(fmt.Sprint(h["recentEvents"]), "WarnedBeforeTargeted")
+		// The Deployment's 2 replicas and the pod from before, all running.
+		return h["pods"] == "3/3" && warned, fmt.Sprintf("health %v", h), nil
+	})
+}

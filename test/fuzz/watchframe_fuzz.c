@@ -4,8 +4,10 @@
  * The input is a watch stream. It is fed once whole and once in chunks whose
  * sizes come from the input itself; both runs must deliver the same events
  * (objects too deep for cJSON through on_unreadable) and end on the same
- * resource version, whatever the bytes.
+ * resource version, whatever the bytes. Half the runs set a keep hook that refuses the objects
+ * of odd length: what it is asked about must be an object, and both runs must agree.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,14 @@ static void count_unreadable(enum p4_watch_type type, const char *object, size_t
     t->unreadable++;
 }
 
+static bool keep_even(const char *object, size_t len, void *cb_data)
+{
+    (void)cb_data;
+    if (len < 2 || object[0] != '{' || object[len - 1] != '}')
+        abort();
+    return len % 2 == 0;
+}
+
 static void count(enum p4_watch_type type, cJSON *object, void *cb_data)
 {
     struct tally *t = cb_data;
@@ -42,7 +52,7 @@ static void count(enum p4_watch_type type, cJSON *object, void *cb_data)
     cJSON_Delete(object);
 }
 
-static void run(const uint8_t *data, size_t size, size_t line_max, const uint8_t *sizes,
+static void run(const uint8_t *data, size_t size, size_t line_max, bool keep, const uint8_t *sizes,
                 size_t nsizes, struct tally *t, char **rv)
 {
     struct p4_watchframe wf;
@@ -52,6 +62,7 @@ static void run(const uint8_t *data, size_t size, size_t line_max, const uint8_t
     p4_watchframe_init(&wf);
     wf.line_max = line_max;
     wf.on_unreadable = count_unreadable;
+    wf.keep = keep ? keep_even : NULL;
     while (off < size) {
         size_t n = nsizes ? (size_t)sizes[i++ % nsizes] + 1 : size;
         int rc;
@@ -78,8 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t line_max = size > 0 && (data[0] & 1) ? 64 : P4_WATCHFRAME_LINE_MAX;
     size_t nsizes = size < 8 ? size : 8;
 
-    run(data, size, line_max, NULL, 0, &whole, &rv_whole);
-    run(data, size, line_max, data, nsizes, &chunked, &rv_chunked);
+    bool keep = size > 0 && (data[0] & 2);
+
+    run(data, size, line_max, keep, NULL, 0, &whole, &rv_whole);
+    run(data, size, line_max, keep, data, nsizes, &chunked, &rv_chunked);
     if (whole.events != chunked.events || whole.unreadable != chunked.unreadable ||
         memcmp(whole.types, chunked.types, sizeof(whole.types)) != 0)
         abort();

@@ -1,4 +1,5 @@
-/* informer_test.c: what the informer reads of an object cJSON cannot parse. */
+/* informer_test.c: what the informer reads of an object cJSON cannot parse, and its namespace
+ * filter (keep_ns). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -176,12 +177,71 @@ static void parses_without_deep_managed_fields(void **state)
     free(mf);
 }
 
+/* keep_ns of the tests: only "team-a" is targeted; counts what it was asked. */
+static int asked;
+static char last_ns[64];
+
+static bool keep_team_a(const char *ns, void *data)
+{
+    (void)data;
+    asked++;
+    (void)snprintf(last_ns, sizeof(last_ns), "%s", ns);
+    return strcmp(ns, "team-a") == 0;
+}
+
+static bool keeps(struct p4_informer *inf, const char *obj)
+{
+    return p4_informer_keeps(inf, obj, strlen(obj));
+}
+
+static void keeps_only_accepted_namespaces(void **state)
+{
+    uv_loop_t loop;
+    const struct p4_informer_handlers h = {.keep_ns = keep_team_a};
+    struct p4_informer *inf, *all;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    inf = p4_informer_new(&loop, NULL, "/api/v1/pods", &h);
+    all = p4_informer_new(&loop, NULL, "/api/v1/pods", NULL);
+    asked = 0;
+    assert_true(keeps(inf, "{\"metadata\":{\"name\":\"p\",\"namespace\":\"team-a\"},\"spec\":{}}"));
+    assert_false(
+        keeps(inf, "{\"kind\":\"Pod\",\"metadata\":{\"namespace\":\"team-b\",\"name\":\"p\"}}"));
+    assert_string_equal(last_ns, "team-b");
+    /* Escaped names are read unescaped; members come in any order. */
+    assert_true(keeps(inf, "{\"status\":{\"phase\":\"Running\"},\"metadata\":"
+                           "{\"namespace\":\"t\\u0065am-a\"}}"));
+    /* No namespace (cluster-scoped, or none said): asked with "". */
+    assert_false(keeps(inf, "{\"metadata\":{\"name\":\"n\"}}"));
+    assert_string_equal(last_ns, "");
+    assert_false(keeps(inf, "{\"metadata\":{\"namespace\":7}}"));
+    assert_string_equal(last_ns, "");
+    assert_int_equal(asked, 5);
+    /* What is not an object is kept, unasked: the parser says what is wrong. */
+    assert_true(keeps(inf, "[1,2]"));
+    assert_true(keeps(inf, "\"x\""));
+    assert_true(keeps(inf, ""));
+    assert_int_equal(asked, 5);
+    /* Without keep_ns everything is kept. */
+    assert_true(keeps(all, "{\"metadata\":{\"name\":\"p\",\"namespace\":\"team-b\"}}"));
+    /* A fill needs a namespace; forgetting one never cached is nothing. */
+    assert_int_equal(p4_informer_fill_ns(inf, "", NULL, NULL), P4_ERR_INVAL);
+    p4_informer_forget_ns(inf, "team-b");
+    assert_int_equal(p4_informer_len(inf), 0);
+    p4_informer_close(inf);
+    p4_informer_close(all);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reads_identity_and_why_of_a_deep_object),
         cmocka_unit_test(reads_what_it_can),
         cmocka_unit_test(parses_without_deep_managed_fields),
+        cmocka_unit_test(keeps_only_accepted_namespaces),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -467,6 +467,48 @@ static void object_too_deep_for_cjson_goes_to_on_unreadable(void **state)
     p4_watchframe_close(&wf);
 }
 
+/* keep of the test: objects of namespace "team-b" are refused; counts what it was asked. */
+static int keep_asked;
+
+static bool keep_not_team_b(const char *object, size_t len, void *cb_data)
+{
+    (void)cb_data;
+    keep_asked++;
+    return memmem(object, len, "\"namespace\":\"team-b\"", 20) == NULL;
+}
+
+static void keep_drops_refused_events_unparsed(void **state)
+{
+    static const char s[] =
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"namespace\":\"team-a\","
+        "\"resourceVersion\":\"1\"}}}\n"
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"b\",\"namespace\":\"team-b\","
+        "\"resourceVersion\":\"2\"}}}\n"
+        "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"c\",\"namespace\":\"team-b\","
+        "\"resourceVersion\":\"3\"}}}\n"
+        "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"namespace\":\"team-b\","
+        "\"resourceVersion\":\"4\"}}}\n"
+        "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"d\",\"namespace\":\"team-a\","
+        "\"resourceVersion\":\"5\"}}}\n"
+        "not json\n";
+    struct p4_watchframe wf;
+    struct recorder r = {0};
+
+    (void)state;
+    p4_watchframe_init(&wf);
+    wf.keep = keep_not_team_b;
+    keep_asked = 0;
+    /* The bad line is still reported: keep is not asked about what does not scan. */
+    assert_int_equal(p4_watchframe_feed(&wf, s, sizeof(s) - 1, record, &r), P4_ERR_PARSE);
+    assert_int_equal(keep_asked, 4); /* ADDED, ADDED, DELETED, MODIFIED: never a BOOKMARK */
+    assert_int_equal(r.count, 3);
+    assert_string_equal(r.names[0], "a");
+    assert_int_equal(r.types[1], P4_WATCH_BOOKMARK);
+    assert_string_equal(r.names[2], "d");
+    assert_string_equal(p4_watchframe_resource_version(&wf), "5");
+    p4_watchframe_close(&wf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +525,7 @@ int main(void)
         cmocka_unit_test(crlf_and_blank_lines),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(object_too_deep_for_cjson_goes_to_on_unreadable),
+        cmocka_unit_test(keep_drops_refused_events_unparsed),
     };
     return cmocka_run_group_tests_name("watchframe", tests, NULL, NULL);
 }

@@ -56,8 +56,8 @@ void p4_kstage_count_pods(struct run *r, cJSON *selectors)
     cJSON_Delete(r->selectors);
     r->selectors = selectors;
     r->pods_total = r->pods_running = 0;
-    if (r->nsw)
-        (void)p4_informer_each(r->nsw->pods, count_selected, r);
+    if (r->nsw && r->k->pods) /* a namespace not listed yet: its pods are counted as they come */
+        (void)p4_informer_each_in(r->k->pods, r->nsw->ns, count_selected, r);
 }
 
 /* The namespace's recent Warning Events, made again only after they changed. */
@@ -67,7 +67,8 @@ static cJSON *recent_events(struct nswatch *w)
 
     if (w->recent == NULL || w->events_dirty) {
         list = p4_json_need(cJSON_CreateArray());
-        (void)p4_informer_each(w->events, collect_event, list);
+        if (w->k->events)
+            (void)p4_informer_each_in(w->k->events, w->ns, collect_event, list);
         recent = p4_diagnose_recent_warnings(list, P4_KUBE_STAGE_RECENT_EVENTS);
         cJSON_Delete(list);
         free(w->recent);

@@ -242,8 +242,8 @@ static void metrics(void *ctx, struct p4_buf *out)
 
     p4_stagerunner_metrics(&k->sr, out);
     p4_buf_printf(out,
-                  "# HELP phase4_kubernetes_stage_namespaces Target namespaces whose pods, "
-                  "EndpointSlices and Warning Events are watched.\n"
+                  "# HELP phase4_kubernetes_stage_namespaces Target namespaces whose pods and "
+                  "Warning Events the caches keep.\n"
                   "# TYPE phase4_kubernetes_stage_namespaces gauge\n"
                   "phase4_kubernetes_stage_namespaces %zu\n",
                   p4_kube_stage_namespaces(k));
@@ -315,6 +315,9 @@ void p4_kube_stage_free(struct p4_kube_stage *k)
     p4_strmap_close(&k->ns);
     for (int i = 0; i < W_COUNT; i++)
         p4_informer_close(k->inf[i]);
+    p4_informer_close(k->pods);
+    p4_informer_close(k->slices);
+    p4_informer_close(k->events);
     free(k);
 }
 

@@ -12,9 +12,9 @@
  *                unschedulable grace, the rollout timeout).
  *   crashlog.c   a crash loop's last log lines, read before PodsRunning fails on it.
  *   healthsummary.c  status.health: the counts and the namespace's recent Warning Events.
- *   watches.c    the cluster-wide informers of the kinds the operator applied, each target
- *                namespace's pods, EndpointSlices and Warning Events, and the routing of an
- *                event to the resources it concerns.
+ *   watches.c    the cluster-wide informers: the kinds the operator applied, their
+ *                EndpointSlices, and the target namespaces' pods and Warning Events; the
+ *                routing of an event to the resources it concerns.
  *   drift.c      objects changed or deleted by hand: noticed, applied again, reported.
  *   uninstall.c  what was applied, removed (or unmarked) when the resource is deleted.
  *   rollback.c   a rollback run: an older generation's manifest applied by the same steps.
@@ -58,22 +58,34 @@ enum step {
 /* The kinds watched cluster-wide (those the operator applied only). */
 enum watched { W_DEPLOY, W_STS, W_DS, W_SVC, W_PVC, W_COUNT };
 
-/* A target namespace's watches, while some resource targets it. */
+/*
+ * A target namespace, while some resource targets it and P4_KSTAGE_NS_LINGER_MS after the last
+ * left (a new generation's run takes it over without listing it again). The cluster-wide pods
+ * and Warning Events informers keep only the objects of these namespaces.
+ */
 struct nswatch {
     struct p4_kube_stage *k;
     char *ns;
-    struct p4_informer *pods, *slices, *events;
     struct p4_strmap keys; /* the resources targeting it (values unused) */
     bool events_dirty;     /* the Warning Events changed since recent was made */
     char *recent;          /* status.health.recentEvents (JSON text), or NULL */
+    /* Whether the caches hold its pods, its Warning Events (listed once it was targeted). */
+    bool pods_ok, events_ok;
+    bool pods_filling, events_filling;
+    uint64_t idle_since; /* loop time the last resource left it; 0 while one targets it */
 };
+
+#define P4_KSTAGE_NS_LINGER_MS ((uint64_t)10 * 60000)
 
 struct p4_kube_stage {
     struct p4_stagerunner sr; /* first: a run's sr is its stage */
     struct p4_kube_stage_config cfg;
     struct p4_informer *inf[W_COUNT];
+    /* Cluster-wide: pods and Warning Events of the target namespaces (keep_ns), and the
+       EndpointSlices of the Services the operator applied (their labels are the Services'). */
+    struct p4_informer *pods, *slices, *events;
     bool watching;
-    struct p4_strmap ns;         /* namespace → struct nswatch */
+    struct p4_strmap ns;         /* namespace → struct nswatch (targeted or lingering) */
     struct p4_strmap uninstalls; /* key → its uninstall (uninstall.c), while being deleted */
 };
 
@@ -399,18 +411,26 @@ int p4_kstage_crash_log_path(const char *ns, const char *pod, const char *contai
 /* ---- watches.c ---- */
 
 void p4_kstage_start_watching(struct p4_kube_stage *k);
-/* r's namespace watches (made on first use). */
+/*
+ * r targets its namespace (from its first call on): the pods and Warning Events caches keep
+ * the namespace's objects, listed once it is newly targeted (those cached before are kept).
+ */
 struct nswatch *p4_kstage_watch_ns(struct run *r);
-/* r (under key) leaves its namespace; the last one out stops its watches. */
+/* r (under key) leaves its namespace; P4_KSTAGE_NS_LINGER_MS after the last one out its
+   objects leave the caches. */
 void p4_kstage_unwatch_ns(struct run *r, const char *key);
 void p4_kstage_nswatch_free(struct nswatch *w);
+/* The pods cache when it holds r's target namespace's pods (listed, and synced), or NULL. */
+struct p4_informer *p4_kstage_ns_pods(const struct run *r);
+/* Whether the namespace filter of the pods and Warning Events caches keeps namespace ns. */
+bool p4_kstage_keep_ns(const char *ns, void *data);
 
 /* Where an applied object's state comes from. */
 enum p4_kstage_source {
     P4_KSTAGE_SRC_NONE,    /* no health to wait for */
     P4_KSTAGE_SRC_WATCHED, /* the cluster-wide informer *watched (enum watched; never W_SVC) */
     P4_KSTAGE_SRC_JOBS,    /* the caller's Job informer */
-    P4_KSTAGE_SRC_PODS,    /* the namespace's pod informer */
+    P4_KSTAGE_SRC_PODS,    /* the pods informer (p4_kstage_ns_pods) */
     P4_KSTAGE_SRC_SERVICE  /* a Service: waits for endpoints, not health */
 };
 enum p4_kstage_source p4_kstage_source_of(const char *api_version, const char *kind, int *watched);

@@ -396,9 +396,9 @@ static void eval_object(struct eval *ev, const struct p4_inv_entry *e, struct p4
         break;
     }
     /* Not there yet: its pods may say why (or that it never will be). */
-    if (strcmp(e->kind, "Pod") != 0 && ev->r->nsw && p4_informer_synced(ev->r->nsw->pods)) {
+    if (strcmp(e->kind, "Pod") != 0 && p4_kstage_ns_pods(ev->r) != NULL) {
         struct pod_scan ps = {ev, p4_json_get(obj, "spec.selector"), what, e->kind, obj};
-        (void)p4_informer_each(ev->r->nsw->pods, scan_pod, &ps);
+        (void)p4_informer_each_in(p4_kstage_ns_pods(ev->r), ev->r->nsw->ns, scan_pod, &ps);
         if (ev->failed)
             return;
     }
@@ -429,8 +429,8 @@ static void eval_service(struct eval *ev, const struct p4_inv_entry *e)
     struct slice_scan ss = {e->name, false};
 
     ev->svc_total++;
-    if (inf == NULL || !p4_informer_synced(inf) || ev->r->nsw == NULL ||
-        !p4_informer_synced(ev->r->nsw->slices)) {
+    if (inf == NULL || !p4_informer_synced(inf) || ev->k->slices == NULL ||
+        !p4_informer_synced(ev->k->slices)) {
         ev->synced = false;
         return;
     }
@@ -447,7 +447,7 @@ static void eval_service(struct eval *ev, const struct p4_inv_entry *e)
         return;
     }
     ev->svc_checked++;
-    (void)p4_informer_each(ev->r->nsw->slices, scan_slice, &ss);
+    (void)p4_informer_each_in(ev->k->slices, e->namespace_, scan_slice, &ss);
     if (ss.ready) {
         ev->svc_active++;
         ev->svc_ready++;
@@ -483,7 +483,7 @@ static void walk(struct eval *ev)
             eval_object(ev, e, ev->k->cfg.jobs);
             break;
         case P4_KSTAGE_SRC_PODS:
-            eval_object(ev, e, r->nsw->pods);
+            eval_object(ev, e, p4_kstage_ns_pods(r));
             break;
         case P4_KSTAGE_SRC_SERVICE:
             eval_service(ev, e);

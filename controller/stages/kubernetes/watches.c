@@ -1,14 +1,23 @@
 /*
  * watches.c: what the Kubernetes stage watches, and whom an event concerns.
  *
- * Cluster-wide, label-selected informers of the kinds the operator applied (Deployments,
- * StatefulSets, DaemonSets, Services, PersistentVolumeClaims; Jobs come from the caller's
- * informer), started with the first resource; per target namespace, while some resource
- * targets it, informers of its pods, EndpointSlices and Warning Events. An event enqueues only
- * the resources it concerns: an applied object its owner (noting drift), a pod the resources
- * whose workloads select it (keeping their pod counts), an EndpointSlice those that applied its
- * Service, a Warning Event every resource targeting the namespace. The informer transforms keep
- * the caches small.
+ * Cluster-wide informers, started once with the first resource: label-selected ones of the
+ * kinds the operator applied (Deployments, StatefulSets, DaemonSets, Services,
+ * PersistentVolumeClaims; Jobs come from the caller's informer) and of EndpointSlices (the
+ * EndpointSlice controller copies a Service's labels, our managed-by mark with them, onto its
+ * slices); and of pods and Warning Events (fieldSelector type=Warning), which keep only the
+ * objects of target namespaces: the informer reads an object's metadata.namespace from its
+ * bytes before parsing anything (p4_kstage_keep_ns), so another namespace's pod costs that scan
+ * only. A namespace newly targeted had its objects refused: they are listed once, in that
+ * namespace (p4_informer_fill_ns), and until then the stage reads its pods as not synced. A
+ * namespace no resource targets any more stays kept P4_KSTAGE_NS_LINGER_MS (a new generation's
+ * run takes it over), then its objects leave the caches. Pod templates carry no mark of ours,
+ * on purpose: adding one would roll every release on the upgrade that brings it.
+ *
+ * An event enqueues only the resources it concerns: an applied object its owner (noting drift),
+ * a pod the resources whose workloads select it (keeping their pod counts), an EndpointSlice
+ * those that applied its Service, a Warning Event every resource targeting the namespace. The
+ * informer transforms keep the caches small.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +28,16 @@
 #include "steps.h"
 
 #define SELECTOR "?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dphase4-operator"
+
+static void on_pod_add(const char *key, const cJSON *obj, void *data);
+static void on_pod_update(const char *key, const cJSON *old, const cJSON *cur, void *data);
+static void on_pod_delete(const char *key, const cJSON *obj, void *data);
+static void on_slice_add(const char *key, const cJSON *obj, void *data);
+static void on_slice_update(const char *key, const cJSON *old, const cJSON *cur, void *data);
+static void on_slice_delete(const char *key, const cJSON *obj, void *data);
+static void on_event_add(const char *key, const cJSON *obj, void *data);
+static void on_event_update(const char *key, const cJSON *old, const cJSON *cur, void *data);
+static void on_event_delete(const char *key, const cJSON *obj, void *data);
 
 static const struct {
     const char *path, *group, *kind;
@@ -146,16 +165,44 @@ void p4_kstage_start_watching(struct p4_kube_stage *k)
         return;
     k->watching = true;
     for (int i = 0; i < W_COUNT; i++) {
-        const struct p4_informer_handlers h = {on_owned_add,
-                                               on_owned_update,
-                                               on_owned_delete,
-                                               k,
-                                               i == W_SVC || i == W_PVC ? NULL
-                                                                        : p4_kstage_slim_workload,
-                                               NULL};
+        const struct p4_informer_handlers h = {
+            .on_add = on_owned_add,
+            .on_update = on_owned_update,
+            .on_delete = on_owned_delete,
+            .data = k,
+            .transform = i == W_SVC || i == W_PVC ? NULL : p4_kstage_slim_workload};
         k->inf[i] = p4_informer_new(k->sr.loop, k->cfg.kube, watched_kinds[i].path, &h);
         p4_informer_start(k->inf[i]);
     }
+    const struct p4_informer_handlers pods = {
+        on_pod_add, on_pod_update, on_pod_delete, k, p4_kstage_slim_pod, NULL, p4_kstage_keep_ns};
+    const struct p4_informer_handlers slices = {
+        on_slice_add, on_slice_update, on_slice_delete, k, NULL, NULL, NULL};
+    const struct p4_informer_handlers events = {
+        on_event_add, on_event_update, on_event_delete, k, NULL, NULL, p4_kstage_keep_ns};
+    k->pods = p4_informer_new(k->sr.loop, k->cfg.kube, "/api/v1/pods", &pods);
+    k->slices = p4_informer_new(k->sr.loop, k->cfg.kube,
+                                "/apis/discovery.k8s.io/v1/endpointslices" SELECTOR, &slices);
+    k->events = p4_informer_new(k->sr.loop, k->cfg.kube,
+                                "/api/v1/events?fieldSelector=type%3DWarning", &events);
+    p4_informer_start(k->pods);
+    p4_informer_start(k->slices);
+    p4_informer_start(k->events);
+}
+
+bool p4_kstage_keep_ns(const char *ns, void *data)
+{
+    const struct p4_kube_stage *k = data;
+
+    return ns != NULL && ns[0] != '\0' && p4_strmap_get(&k->ns, ns) != NULL;
+}
+
+/* The target namespace an object of the pods, slices or events caches is in, or NULL. */
+static struct nswatch *ns_of(struct p4_kube_stage *k, const cJSON *obj)
+{
+    const char *ns = p4_json_str(obj, "metadata.namespace");
+
+    return ns ? p4_strmap_get(&k->ns, ns) : NULL;
 }
 
 /* Anything in a watched namespace changed: re-evaluate the resources targeting it. */
@@ -222,20 +269,29 @@ static void pod_changed(struct nswatch *w, const cJSON *old, const cJSON *cur)
 
 static void on_pod_add(const char *key, const cJSON *obj, void *data)
 {
+    struct nswatch *w = ns_of(data, obj);
+
     (void)key;
-    pod_changed(data, NULL, obj);
+    if (w)
+        pod_changed(w, NULL, obj);
 }
 
 static void on_pod_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
 {
+    struct nswatch *w = ns_of(data, cur);
+
     (void)key;
-    pod_changed(data, old, cur);
+    if (w)
+        pod_changed(w, old, cur);
 }
 
 static void on_pod_delete(const char *key, const cJSON *obj, void *data)
 {
+    struct nswatch *w = ns_of(data, obj);
+
     (void)key;
-    pod_changed(data, obj, NULL);
+    if (w)
+        pod_changed(w, obj, NULL);
 }
 
 const char *p4_kstage_slice_service(const cJSON *slice)
@@ -269,21 +325,30 @@ static void slice_changed(struct nswatch *w, const cJSON *slice)
 
 static void on_slice_add(const char *key, const cJSON *obj, void *data)
 {
+    struct nswatch *w = ns_of(data, obj);
+
     (void)key;
-    slice_changed(data, obj);
+    if (w)
+        slice_changed(w, obj);
 }
 
 static void on_slice_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
 {
+    struct nswatch *w = ns_of(data, cur);
+
     (void)key;
     (void)old;
-    slice_changed(data, cur);
+    if (w)
+        slice_changed(w, cur);
 }
 
 static void on_slice_delete(const char *key, const cJSON *obj, void *data)
 {
+    struct nswatch *w = ns_of(data, obj);
+
     (void)key;
-    slice_changed(data, obj);
+    if (w)
+        slice_changed(w, obj);
 }
 
 /*
@@ -310,74 +375,122 @@ static void event_changed(struct nswatch *w, const cJSON *event)
 
 static void on_event_add(const char *key, const cJSON *obj, void *data)
 {
+    struct nswatch *w = ns_of(data, obj);
+
     (void)key;
-    event_changed(data, obj);
+    if (w)
+        event_changed(w, obj);
 }
 
 static void on_event_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
 {
+    struct nswatch *w = ns_of(data, cur);
+
     (void)key;
     (void)old;
-    event_changed(data, cur);
+    if (w)
+        event_changed(w, cur);
 }
 
 static void on_event_delete(const char *key, const cJSON *obj, void *data)
 {
+    struct nswatch *w = ns_of(data, obj);
+
     (void)key;
-    event_changed(data, obj);
+    if (w)
+        event_changed(w, obj);
 }
 
-static struct p4_informer *ns_informer(struct nswatch *w, const char *fmt,
-                                       const struct p4_informer_handlers *h)
+/* A fill of the pods (pods true) or Warning Events cache for namespace ns is over. */
+static void filled(struct p4_kube_stage *k, const char *ns, int rc, bool pods)
 {
-    char ens[256], path[512];
-    struct p4_informer *inf;
+    struct nswatch *w = p4_strmap_get(&k->ns, ns);
 
-    if (p4_kube_escape(w->ns, ens, sizeof(ens)) != 0)
-        ens[0] = '\0';
-    (void)snprintf(path, sizeof(path), fmt, ens);
-    inf = p4_informer_new(w->k->sr.loop, w->k->cfg.kube, path, h);
-    p4_informer_start(inf);
-    return inf;
+    if (w == NULL)
+        return;
+    if (pods) {
+        w->pods_filling = false;
+        w->pods_ok = rc == 0;
+    } else {
+        w->events_filling = false;
+        w->events_ok = rc == 0;
+        w->events_dirty = true;
+    }
+    /* Evaluated again with what was listed; a failed list is tried again on the next poll
+       (not at once: a list the API server keeps refusing must not become a loop). */
+    if (rc == 0)
+        ns_changed(w);
 }
 
-/* r's namespace watches (made on first use). */
+static void on_pods_filled(void *data, const char *ns, int rc)
+{
+    filled(data, ns, rc, true);
+}
+
+static void on_events_filled(void *data, const char *ns, int rc)
+{
+    filled(data, ns, rc, false);
+}
+
+/* List what of w's namespace the caches refused before it was targeted (once each). */
+static void fill(struct nswatch *w)
+{
+    struct p4_kube_stage *k = w->k;
+
+    if (!w->pods_ok && !w->pods_filling && k->pods)
+        w->pods_filling = p4_informer_fill_ns(k->pods, w->ns, on_pods_filled, k) == 0;
+    if (!w->events_ok && !w->events_filling && k->events)
+        w->events_filling = p4_informer_fill_ns(k->events, w->ns, on_events_filled, k) == 0;
+}
+
+/* Namespaces no resource targeted for P4_KSTAGE_NS_LINGER_MS: their objects leave the caches. */
+static void sweep(struct p4_kube_stage *k)
+{
+    uint64_t now = uv_now(k->sr.loop);
+    size_t pos = 0;
+    const struct p4_strmap_entry *e;
+
+    while ((e = p4_strmap_next(&k->ns, &pos)) != NULL) {
+        struct nswatch *w = e->value;
+        if (w->idle_since == 0 || now - w->idle_since < P4_KSTAGE_NS_LINGER_MS)
+            continue;
+        (void)p4_strmap_del(&k->ns, w->ns); /* refused from now on */
+        if (k->pods)
+            p4_informer_forget_ns(k->pods, w->ns);
+        if (k->events)
+            p4_informer_forget_ns(k->events, w->ns);
+        p4_kstage_nswatch_free(w);
+    }
+}
+
+/* r's target namespace (made on first use). */
 struct nswatch *p4_kstage_watch_ns(struct run *r)
 {
     struct p4_kube_stage *k = r->k;
     struct nswatch *w;
 
-    if (r->nsw)
+    if (r->nsw) {
+        fill(r->nsw); /* a fill that failed is tried again */
         return r->nsw;
+    }
+    sweep(k);
     w = p4_strmap_get(&k->ns, r->base.target_ns);
     if (w == NULL) {
         w = p4_calloc(1, sizeof(*w));
         w->k = k;
         w->ns = p4_strdup(r->base.target_ns);
         p4_strmap_init(&w->keys);
-        const struct p4_informer_handlers pods = {on_pod_add, on_pod_update,      on_pod_delete,
-                                                  w,          p4_kstage_slim_pod, NULL};
-        const struct p4_informer_handlers slices = {
-            on_slice_add, on_slice_update, on_slice_delete, w, NULL, NULL};
-        const struct p4_informer_handlers events = {
-            on_event_add, on_event_update, on_event_delete, w, NULL, NULL};
-        w->pods = ns_informer(w, "/api/v1/namespaces/%s/pods", &pods);
-        w->slices =
-            ns_informer(w, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", &slices);
-        w->events =
-            ns_informer(w, "/api/v1/namespaces/%s/events?fieldSelector=type%%3DWarning", &events);
         (void)p4_strmap_put(&k->ns, w->ns, w);
     }
+    w->idle_since = 0;
     (void)p4_strmap_put(&w->keys, r->base.key, w);
     r->nsw = w;
+    fill(w);
     return w;
 }
 
 void p4_kstage_nswatch_free(struct nswatch *w)
 {
-    p4_informer_close(w->pods);
-    p4_informer_close(w->slices);
-    p4_informer_close(w->events);
     p4_strmap_close(&w->keys);
     free(w->recent);
     free(w->ns);
@@ -392,8 +505,36 @@ void p4_kstage_unwatch_ns(struct run *r, const char *key)
         return;
     r->nsw = NULL;
     (void)p4_strmap_del(&w->keys, key);
-    if (p4_strmap_len(&w->keys) == 0) {
-        (void)p4_strmap_del(&w->k->ns, w->ns);
-        p4_kstage_nswatch_free(w);
+    if (p4_strmap_len(&w->keys) == 0)
+        w->idle_since = uv_now(w->k->sr.loop) | 1; /* never 0 */
+    sweep(w->k);
+}
+
+struct p4_informer *p4_kstage_ns_pods(const struct run *r)
+{
+    const struct p4_kube_stage *k = r->k;
+
+    if (r->nsw == NULL || !r->nsw->pods_ok || k->pods == NULL || !p4_informer_synced(k->pods))
+        return NULL;
+    return k->pods;
+}
+
+struct p4_informer *p4_kube_stage_cache(struct p4_kube_stage *k, const char *kind, const char *ns)
+{
+    struct p4_informer *inf = NULL;
+    const struct nswatch *w;
+
+    if (k == NULL || kind == NULL || ns == NULL)
+        return NULL;
+    for (int i = 0; i < W_COUNT; i++) {
+        if (i != W_SVC && i != W_PVC && strcmp(watched_kinds[i].kind, kind) == 0)
+            inf = k->inf[i];
     }
+    if (strcmp(kind, "Job") == 0)
+        inf = k->cfg.jobs;
+    if (strcmp(kind, "Pod") == 0) {
+        w = p4_strmap_get(&k->ns, ns);
+        inf = w && w->pods_ok ? k->pods : NULL;
+    }
+    return inf && p4_informer_synced(inf) ? inf : NULL;
 }

@@ -3,10 +3,13 @@
  *
  * The release's pods are found from status.inventory: each workload there (Deployment,
  * StatefulSet, DaemonSet, ReplicaSet, Job) is read for its spec.selector, and its pods listed
- * with it; a Pod there is read as it is. Then the log of each of their containers since the
- * rollout began (sinceTime, limitBytes, no timestamps) is read, a few at a time, and fed to
- * logscan.h. Everything goes through the resource's identity (r->base.kube). Three phases, each
- * all at once (the logs LOGS_AT_ONCE at a time), each concluded when its answers are back.
+ * with it; a Pod there is read as it is. Both come from the Kubernetes stage's caches when they
+ * hold them (cfg.cache: its informers, synced), else from the API server. Then the log of each
+ * of their containers since the rollout began (sinceTime, limitBytes, no timestamps) is read, a
+ * few at a time, and fed to logscan.h. Every request goes through the resource's identity
+ * (r->base.kube): the log reads always do, so what the author may read still decides. Three
+ * phases, each all at once (the logs LOGS_AT_ONCE at a time), each concluded when its answers
+ * are back.
  *
  * Bounds: at most P4_VSTAGE_LOGS_PODS pods and P4_VSTAGE_LOGS_CONTAINERS containers a pod (the
  * message says when more were left); regular containers only: an init container ended before
@@ -27,6 +30,7 @@
 #include "phase4/core/text.h"
 #include "phase4/core/timefmt.h"
 #include "phase4/kube/labelsel.h"
+#include "phase4/kube/selector.h"
 #include "steps.h"
 
 #define LOGS_AT_ONCE 4        /* log reads in flight */
@@ -40,8 +44,10 @@ enum phase { P_WORKLOADS, P_PODS, P_LOGS };
 struct workload {
     char path[1024]; /* its API path */
     char ns[64];
-    bool pod;    /* a Pod of the inventory: read as it is */
-    char *query; /* its pods' labelSelector, once read; NULL for a Pod, or one left out */
+    bool pod;        /* a Pod of the inventory: read as it is */
+    char *query;     /* its pods' labelSelector, once read; NULL for a Pod, or one left out */
+    cJSON *selector; /* the same, as read (spec.selector), or NULL */
+    char kind[16], name[254];
 };
 
 /* A container whose log is read. */
@@ -330,6 +336,63 @@ static void take_pod(struct run *r, const char *ns, const cJSON *pod)
     }
 }
 
+/* The Kubernetes stage's cache of kind in ns, or NULL (cfg.cache says). */
+static struct p4_informer *cache_of(const struct run *r, const char *kind, const char *ns)
+{
+    const struct p4_validation_stage_config *cfg = &r->v->cfg;
+
+    return cfg->cache ? cfg->cache(kind, ns, cfg->cache_data) : NULL;
+}
+
+/* Workload w's spec.selector: its pods are listed with it (or it is left out, said why). */
+static void take_selector(struct run *r, struct workload *w, const cJSON *obj)
+{
+    const cJSON *sel = p4_json_get(obj, "spec.selector");
+    char query[4096];
+    struct p4_error err;
+
+    if (p4_labelsel_query(sel, query, sizeof(query), &err) == 0) {
+        w->query = p4_strdup(query);
+        w->selector = p4_json_need(cJSON_Duplicate(sel, 1));
+    } else {
+        p4_log(P4_LOG_DEBUG, "a workload's pods are not read", "key", r->base.key, "path", w->path,
+               "why", err.message, P4_LOG_END);
+    }
+}
+
+/* Workload i from the Kubernetes stage's cache: true when it held it (nothing to ask). */
+static bool cached_workload(struct run *r, int i)
+{
+    struct workload *w = &r->w->logs->wl[i];
+    struct p4_informer *inf = cache_of(r, w->kind, w->ns);
+    char key[320];
+    const cJSON *obj;
+
+    (void)snprintf(key, sizeof(key), "%s/%s", w->ns, w->name);
+    if (inf == NULL || (obj = p4_informer_get(inf, key)) == NULL)
+        return false; /* not cached (or not of ours): read as the resource */
+    if (w->pod)
+        take_pod(r, w->ns, obj);
+    else
+        take_selector(r, w, obj);
+    return true;
+}
+
+struct pod_pick {
+    struct run *r;
+    const struct workload *w;
+};
+
+static int pick_pod(const char *key, const cJSON *pod, void *data)
+{
+    const struct pod_pick *pp = data;
+
+    (void)key;
+    if (p4_selector_matches(pp->w->selector, p4_json_get(pod, "metadata.labels")))
+        take_pod(pp->r, pp->w->ns, pod);
+    return 0;
+}
+
 static void on_workload(struct p4_kube_result *res, void *data)
 {
     int i;
@@ -342,14 +405,7 @@ static void on_workload(struct p4_kube_result *res, void *data)
     if (res->rc == 0 && w->pod) {
         take_pod(r, w->ns, res->body);
     } else if (res->rc == 0) {
-        char query[4096];
-        struct p4_error err;
-        if (p4_labelsel_query(p4_json_get(res->body, "spec.selector"), query, sizeof(query),
-                              &err) == 0)
-            w->query = p4_strdup(query);
-        else
-            p4_log(P4_LOG_DEBUG, "a workload's pods are not read", "key", r->base.key, "path",
-                   w->path, "why", err.message, P4_LOG_END);
+        take_selector(r, w, res->body);
     } else if (res->rc != P4_ERR_NOTFOUND) { /* gone meanwhile: nothing of it to read */
         const char *resource = strstr(w->path, "/namespaces/");
         char what[32] = "workloads";
@@ -492,6 +548,7 @@ static void list_pods(struct run *r)
 
     for (int i = 0; i < st->nwl && !st->failed; i++) {
         const struct workload *w = &st->wl[i];
+        struct p4_informer *pods;
         bool seen = false;
         int n;
         if (w->query == NULL)
@@ -499,6 +556,11 @@ static void list_pods(struct run *r)
         for (int j = 0; j < i && !seen; j++)
             seen = st->wl[j].query && strcmp(st->wl[j].query, w->query) == 0 &&
                    strcmp(st->wl[j].ns, w->ns) == 0;
+        if (!seen && (pods = cache_of(r, "Pod", w->ns)) != NULL) {
+            struct pod_pick pp = {r, w};
+            (void)p4_informer_each_in(pods, w->ns, pick_pod, &pp);
+            continue;
+        }
         if (seen || p4_kube_escape(w->ns, ens, sizeof(ens)) != 0 ||
             p4_kube_escape(w->query, esel, sizeof(esel)) != 0)
             continue;
@@ -608,6 +670,8 @@ void p4_vstage_logs(struct run *r)
         if (!p4_vstage_logs_workload(e, r->base.target_ns, w->path, sizeof(w->path), &w->pod))
             continue;
         (void)snprintf(w->ns, sizeof(w->ns), "%s", ens && ens[0] ? ens : r->base.target_ns);
+        (void)snprintf(w->kind, sizeof(w->kind), "%s", p4_json_str(e, "kind"));
+        (void)snprintf(w->name, sizeof(w->name), "%s", p4_json_str(e, "name"));
         st->nwl++;
     }
     if (st->nwl == 0) {
@@ -621,8 +685,10 @@ void p4_vstage_logs(struct run *r)
     st->tg = p4_calloc((size_t)P4_VSTAGE_LOGS_PODS * P4_VSTAGE_LOGS_CONTAINERS, sizeof(*st->tg));
     p4_stagerun_gate(&r->base, G_LOGS, "Unknown", "ReadingLogs",
                      "reading the logs of %d workload(s) since the rollout began", st->nwl);
-    for (int i = 0; i < st->nwl && !st->failed; i++)
-        (void)ask(r, st->wl[i].path, false, i, on_workload);
+    for (int i = 0; i < st->nwl && !st->failed; i++) {
+        if (!cached_workload(r, i))
+            (void)ask(r, st->wl[i].path, false, i, on_workload);
+    }
     advance(r);
 }
 
@@ -632,8 +698,10 @@ void p4_vstage_logs_end(struct run *r)
 
     if (st == NULL)
         return;
-    for (int i = 0; i < st->nwl; i++)
+    for (int i = 0; i < st->nwl; i++) {
         free(st->wl[i].query);
+        cJSON_Delete(st->wl[i].selector);
+    }
     free(st->wl);
     free(st->pods);
     free(st->tg);

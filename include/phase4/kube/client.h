@@ -204,5 +204,12 @@ int p4_kube_watch(struct p4_kube *k, const char *path, const char *resource_vers
                   p4_kube_unreadable_cb on_unreadable, p4_kube_watch_end_cb on_end, void *data,
                   struct p4_kube_watch **out);
 void p4_kube_watch_cancel(struct p4_kube_watch *w);
+/*
+ * Deliver only the events whose object keep accepts (p4_watchframe_keep_cb: decided from the
+ * object's bytes, nothing parsed; it gets the watch's data). Set it right after p4_kube_watch:
+ * events come from the loop, never before.
+ */
+typedef bool (*p4_kube_keep_cb)(const char *object, size_t len, void *data);
+void p4_kube_watch_keep(struct p4_kube_watch *w, p4_kube_keep_cb keep);
 
 #endif

@@ -50,10 +50,20 @@ typedef void (*p4_watchframe_cb)(enum p4_watch_type type, cJSON *object, void *c
 typedef void (*p4_watchframe_unreadable_cb)(enum p4_watch_type type, const char *object, size_t len,
                                             const struct p4_error *why, void *cb_data);
 
+/*
+ * Optional: whether to deliver an ADDED, MODIFIED or DELETED event, decided from its object's
+ * bytes (object, len of them, borrowed for the call) before anything is parsed. An event it
+ * refuses is dropped whole: neither callback sees it, and its resource version is not kept
+ * (a watch resumed from the last one kept sees it again, and refuses it again). BOOKMARK and
+ * ERROR events are always delivered.
+ */
+typedef bool (*p4_watchframe_keep_cb)(const char *object, size_t len, void *cb_data);
+
 struct p4_watchframe {
     size_t line_max;       /* longest line accepted; may be lowered after init */
     struct p4_error error; /* the first error of the last feed that failed */
     p4_watchframe_unreadable_cb on_unreadable; /* optional; set after init; gets cb_data */
+    p4_watchframe_keep_cb keep;                /* optional; set after init; gets cb_data */
     /* private */
     char *buf;              /* the unfinished line, not NUL-terminated; owned */
     size_t len;             /* bytes in buf */

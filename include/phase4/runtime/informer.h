@@ -71,6 +71,15 @@ struct p4_informer_handlers {
      * u is borrowed for the call). The key's cached object, if any, is gone from the cache.
      */
     void (*on_unreadable)(const char *key, const struct p4_informer_unreadable *u, void *data);
+    /*
+     * Optional: keep only the objects of the namespaces it accepts. It is asked with an
+     * object's metadata.namespace ("" when it has none), read from the object's bytes before
+     * anything is parsed (jsonscan.h), for every listed item and watch event; what it refuses
+     * costs that scan and nothing else. A DELETED event of an object not cached is then not
+     * told. A namespace accepted later has none of its objects cached until
+     * p4_informer_fill_ns; one refused later keeps them until p4_informer_forget_ns.
+     */
+    bool (*keep_ns)(const char *ns, void *data);
 };
 
 struct p4_informer_stats {
@@ -121,6 +130,27 @@ int p4_informer_read_unreadable(const char *buf, size_t len, const struct p4_err
                                 struct p4_informer_unreadable *u);
 /* Free what u owns (its status); u itself is the caller's. */
 void p4_informer_unreadable_close(struct p4_informer_unreadable *u);
+/*
+ * With keep_ns: list namespace ns's objects (the informer's path, in ns) and cache those not
+ * cached yet (on_add told), but any deleted meanwhile; then done(data, ns, rc) with rc 0 or
+ * the list's P4_ERR_* (not called when the informer is closed first). Objects that cannot be
+ * parsed are left for the watch. Returns 0, or the P4_ERR_* of sending the request (done is
+ * then not called).
+ */
+typedef void (*p4_informer_fill_cb)(void *data, const char *ns, int rc);
+int p4_informer_fill_ns(struct p4_informer *inf, const char *ns, p4_informer_fill_cb done,
+                        void *data);
+/* Drop namespace ns's cached objects, no handler told (keep_ns refuses them now). */
+void p4_informer_forget_ns(struct p4_informer *inf, const char *ns);
+/* As p4_informer_each, for namespace ns's objects only (the others are not parsed). */
+size_t p4_informer_each_in(struct p4_informer *inf, const char *ns, p4_informer_each_fn fn,
+                           void *data);
+/*
+ * With keep_ns: whether an object's bytes (buf, len: one JSON value, as jsonscan.h cuts a list
+ * item or a watch event's object) are of a namespace keep_ns accepts (exposed for tests; pure
+ * but for keep_ns). A value that is not an object is kept: the parser then says what is wrong.
+ */
+bool p4_informer_keeps(const struct p4_informer *inf, const char *buf, size_t len);
 int p4_informer_synced(const struct p4_informer *inf);
 size_t p4_informer_len(const struct p4_informer *inf);
 /*

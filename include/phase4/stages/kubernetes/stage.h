@@ -23,8 +23,9 @@
  * later prune still finds it. The wait is driven by watches: Deployments,
  * StatefulSets, DaemonSets, Services and PersistentVolumeClaims the operator
  * applied (label-selected, cluster-wide; Jobs come from the caller's Job
- * informer), and the pods, EndpointSlices and Warning Events of each target
- * namespace, watched while some resource targets it. A change enqueues the
+ * informer) and their EndpointSlices, and, cluster-wide, the pods and Warning
+ * Events of the namespaces some resource targets (the others' are dropped
+ * unparsed; a namespace newly targeted is listed once). A change enqueues the
  * owning resource (its phase4.io/owner annotation; see below for the
  * namespace's objects), and its next poll evaluates again; no attempt is held while it
  * waits. A failure that waiting cannot heal ends the wait at once (diagnose.h
@@ -88,8 +89,15 @@ struct p4_kube_stage_config {
 struct p4_kube_stage *p4_kube_stage_new(uv_loop_t *loop, const struct p4_kube_stage_config *cfg);
 /* Stop every run and watch; NULL is fine. */
 void p4_kube_stage_free(struct p4_kube_stage *k);
-/* Namespaces watched (pods, EndpointSlices, Warning Events) now. */
+/* Namespaces whose pods and Warning Events the caches keep now. */
 size_t p4_kube_stage_namespaces(const struct p4_kube_stage *k);
+/*
+ * The stage's cache of kind ("Deployment", "StatefulSet", "DaemonSet", "Job" or "Pod") when it
+ * is synced and holds every such object in namespace ns the operator applied (for "Pod": every
+ * pod of ns, a target namespace listed), else NULL. Borrowed: use it within the callback. For
+ * the Validation stage (wired by the caller: a stage includes no other stage).
+ */
+struct p4_informer *p4_kube_stage_cache(struct p4_kube_stage *k, const char *kind, const char *ns);
 
 /* The stage.h operations; ctx is the struct p4_kube_stage. start() needs status.chart.manifest. */
 extern const struct p4_stage_ops p4_kube_stage_ops;

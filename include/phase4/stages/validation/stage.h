@@ -50,6 +50,15 @@ struct p4_validation_stage_config {
     int max_active;            /* resources validating at once; 0: 32 */
     void (*changed)(const char *key, void *data);
     void *data;
+    /*
+     * Optional: the Kubernetes stage's caches, for the Logs gate's reads of the workloads'
+     * selectors and their pods (the log reads stay requests, as the resource's identity). It
+     * returns the synced informer holding every object of kind ("Deployment", "Pod", ...) in
+     * namespace ns the operator may need, or NULL: then the gate asks the API server. NULL
+     * cache: always.
+     */
+    struct p4_informer *(*cache)(const char *kind, const char *ns, void *cache_data);
+    void *cache_data;
 };
 
 /* NULL when the stage cannot be set up (no HTTP client). */

@@ -911,3 +911,88 @@ func chartStatus(obj *unstructured.Unstructured) map[string]string {
 	}
 	return out
 }
+
+// helm lint's outcome is reused for the same chart digest, values and lint options
+// (--namespace: the target namespace, --kube-version): two Phase4Deployments in two
+// namespaces deploying the same chart with the same values into one target namespace lint
+// once; the second's Lints gate says the result was reused, and /metrics counts the hit. Other
+// values, or another target namespace, lint again.
+func TestHelmLintReusedForSameInputs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	nsA := newNamespace(t, ctx, "e2e-lintreuse-a")
+	nsB := newNamespace(t, ctx, "e2e-lintreuse-b")
+	target := newNamespace(t, ctx, "e2e-lintreuse-target")
+	clusterAdmin(t, ctx, nsA, "deployer")
+	clusterAdmin(t, ctx, nsB, "deployer")
+	op := kubeOperator(t, ctx)
+
+	into := func(obj *unstructured.Unstructured, ns string) *unstructured.Unstructured {
+		spec := obj.Object["spec"].(map[string]any)
+		spec["target"] = map[string]any{"namespace": ns}
+		spec["serviceAccountName"] = "deployer"
+		return obj
+	}
+	counters := func() (hits, misses int) {
+		m := scrape(op)
+		hits, _ = strconv.Atoi(metric(m, "phase4_helm_lint_cache_hits_total"))
+		misses, _ = strconv.Atoi(metric(m, "phase4_helm_lint_cache_misses_total"))
+		return hits, misses
+	}
+	lints := func(ns, name string) string {
+		obj, err := dyn.Resource(p4dGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := helmGate(obj, "Lints")
+		if g == nil || g["status"] != "True" || g["reason"] != "LintPassed" {
+			t.Errorf("%s/%s: Lints gate = %v, want True/LintPassed", ns, name, g)
+			return ""
+		}
+		return fmt.Sprint(g["message"])
+	}
+	same := map[string]any{"message": "same"}
+
+	createP4D(t, ctx, into(kubeP4D(t, nsA, "web-a", "0.1.0", same), target))
+	waitCondition(t, ctx, nsA, "web-a", "Ready", "True", "Succeeded", 3*time.Minute)
+	if msg := lints(nsA, "web-a"); strings.Contains(msg, "reused") {
+		t.Errorf("the first lint of the chart says it was reused: %q", msg)
+	}
+	hits, misses := counters()
+	if misses < 1 {
+		t.Errorf("phase4_helm_lint_cache_misses_total = %d after the first lint, want at least 1", misses)
+	}
+
+	// The same chart and values from another namespace into the same target: reused.
+	createP4D(t, ctx, into(kubeP4D(t, nsB, "web-b", "0.1.0", same), target))
+	waitCondition(t, ctx, nsB, "web-b", "Ready", "True", "Succeeded", 3*time.Minute)
+	if msg := lints(nsB, "web-b"); !strings.Contains(msg, "reused") {
+		t.Errorf("the second lint of the same chart and values does not say it was reused: %q", msg)
+	}
+	if h, _ := counters(); h <= hits {
+		t.Errorf("phase4_helm_lint_cache_hits_total = %d after a reused lint, want more than %d", h, hits)
+	}
+
+	// Other values: linted again.
+	hits, misses = counters()
+	createP4D(t, ctx, into(kubeP4D(t, nsB, "web-c", "0.1.0", map[string]any{"message": "other"}), target))
+	waitCondition(t, ctx, nsB, "web-c", "HelmReady", "True", "ChartReady", 2*time.Minute)
+	if msg := lints(nsB, "web-c"); strings.Contains(msg, "reused") {
+		t.Errorf("a lint with other values says it was reused: %q", msg)
+	}
+	if h, m := counters(); h != hits || m <= misses {
+		t.Errorf("after a lint with other values: hits %d (want %d), misses %d (want more than %d)", h, hits, m, misses)
+	}
+
+	// The same values into another target namespace (lint's --namespace): linted again.
+	hits, misses = counters()
+	createP4D(t, ctx, kubeP4D(t, nsB, "web-d", "0.1.0", same))
+	waitCondition(t, ctx, nsB, "web-d", "HelmReady", "True", "ChartReady", 2*time.Minute)
+	if msg := lints(nsB, "web-d"); strings.Contains(msg, "reused") {
+		t.Errorf("a lint into another target namespace says it was reused: %q", msg)
+	}
+	if h, m := counters(); h != hits || m <= misses {
+		t.Errorf("after a lint into another namespace: hits %d (want %d), misses %d (want more than %d)", h, hits, m, misses)
+	}
+}

@@ -450,8 +450,8 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     hc.helm = o->helm ? o->helm : default_helm(helm_buf, sizeof(helm_buf));
     hc.work_dir = helm_dir;
     hc.helm_timeout_ms = o->helm_timeout_ms;
-    hc.max_active = o->helm_concurrency > 0 ? o->helm_concurrency : p4_cpucount(NULL);
-    (void)snprintf(helm_limit, sizeof(helm_limit), "%d", hc.max_active);
+    hc.helm_concurrency = o->helm_concurrency > 0 ? o->helm_concurrency : p4_cpucount(NULL);
+    (void)snprintf(helm_limit, sizeof(helm_limit), "%d", hc.helm_concurrency);
     p4_log(P4_LOG_INFO, "helm concurrency", "limit", helm_limit, "from",
            o->helm_concurrency > 0 ? "--helm-concurrency" : "the CPUs the process may use",
            P4_LOG_END);

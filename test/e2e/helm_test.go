@@ -911,3 +911,162 @@ func chartStatus(obj *unstructured.Unstructured) map[string]string {
 	}
 	return out
 }
+
+// helm lint's outcome is reused for the same chart digest, values and lint options
+// (--namespace: the target namespace, --kube-version): two Phase4Deployments in two
+// namespaces deploying the same chart with the same values into one target namespace lint
+// once; the second's Lints gate says the result was reused, and /metrics counts the hit. Other
+// values, or another target namespace, lint again.
+func TestHelmLintReusedForSameInputs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	nsA := newNamespace(t, ctx, "e2e-lintreuse-a")
+	nsB := newNamespace(t, ctx, "e2e-lintreuse-b")
+	target := newNamespace(t, ctx, "e2e-lintreuse-target")
+	clusterAdmin(t, ctx, nsA, "deployer")
+	clusterAdmin(t, ctx, nsB, "deployer")
+	op := kubeOperator(t, ctx)
+
+	into := func(obj *unstructured.Unstructured, ns string) *unstructured.Unstructured {
+		spec := obj.Object["spec"].(map[string]any)
+		spec["target"] = map[string]any{"namespace": ns}
+		spec["serviceAccountName"] = "deployer"
+		return obj
+	}
+	counters := func() (hits, misses int) {
+		m := scrape(op)
+		hits, _ = strconv.Atoi(metric(m, "phase4_helm_lint_cache_hits_total"))
+		misses, _ = strconv.Atoi(metric(m, "phase4_helm_lint_cache_misses_total"))
+		return hits, misses
+	}
+	lints := func(ns, name string) string {
+		obj, err := dyn.Resource(p4dGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := helmGate(obj, "Lints")
+		if g == nil || g["status"] != "True" || g["reason"] != "LintPassed" {
+			t.Errorf("%s/%s: Lints gate = %v, want True/LintPassed", ns, name, g)
+			return ""
+		}
+		return fmt.Sprint(g["message"])
+	}
+	same := map[string]any{"message": "same"}
+
+	createP4D(t, ctx, into(kubeP4D(t, nsA, "web-a", "0.1.0", same), target))
+	waitCondition(t, ctx, nsA, "web-a", "Ready", "True", "Succeeded", 3*time.Minute)
+	if msg := lints(nsA, "web-a"); strings.Contains(msg, "reused") {
+		t.Errorf("the first lint of the chart says it was reused: %q", msg)
+	}
+	hits, misses := counters()
+	if misses < 1 {
+		t.Errorf("phase4_helm_lint_cache_misses_total = %d after the first lint, want at least 1", misses)
+	}
+
+	// The same chart and values from another namespace into the same target: reused.
+	createP4D(t, ctx, into(kubeP4D(t, nsB, "web-b", "0.1.0", same), target))
+	waitCondition(t, ctx, nsB, "web-b", "Ready", "True", "Succeeded", 3*time.Minute)
+	if msg := lints(nsB, "web-b"); !strings.Contains(msg, "reused") {
+		t.Errorf("the second lint of the same chart and values does not say it was reused: %q", msg)
+	}
+	if h, _ := counters(); h <= hits {
+		t.Errorf("phase4_helm_lint_cache_hits_total = %d after a reused lint, want more than %d", h, hits)
+	}
+
+	// Other values: linted again.
+	hits, misses = counters()
+	createP4D(t, ctx, into(kubeP4D(t, nsB, "web-c", "0.1.0", map[string]any{"message": "other"}), target))
+	waitCondition(t, ctx, nsB, "web-c", "HelmReady", "True", "ChartReady", 2*time.Minute)
+	if msg := lints(nsB, "web-c"); strings.Contains(msg, "reused") {
+		t.Errorf("a lint with other values says it was reused: %q", msg)
+	}
+	if h, m := counters(); h != hits || m <= misses {
+		t.Errorf("after a lint with other values: hits %d (want %d), misses %d (want more than %d)", h, hits, m, misses)
+	}
+
+	// The same values into another target namespace (lint's --namespace): linted again.
+	hits, misses = counters()
+	createP4D(t, ctx, kubeP4D(t, nsB, "web-d", "0.1.0", same))
+	waitCondition(t, ctx, nsB, "web-d", "HelmReady", "True", "ChartReady", 2*time.Minute)
+	if msg := lints(nsB, "web-d"); strings.Contains(msg, "reused") {
+		t.Errorf("a lint into another target namespace says it was reused: %q", msg)
+	}
+	if h, m := counters(); h != hits || m <= misses {
+		t.Errorf("after a lint into another namespace: hits %d (want %d), misses %d (want more than %d)", h, hits, m, misses)
+	}
+}
+
+// --helm-concurrency limits helm processes, not the resources the Helm stage
+// checks: with a limit of 1 and helm lint held back, three resources are all
+// in the stage, one helm runs and two wait in line (/metrics); a waiting one
+// deleted leaves the line, and once helm goes on the others pass.
+func TestHelmConcurrencyLimitsHelmProcesses(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-helm-limit")
+	charts := chartsEnv(t)
+	dir := t.TempDir()
+	block, pids := filepath.Join(dir, "block"), filepath.Join(dir, "helm.pids")
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(block, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(block) })
+	// helm runs with PATH=/usr/bin:/bin and nothing else: absolute paths only.
+	// Every lint and template records its pid; lint waits while the block file is there.
+	fake := filepath.Join(dir, "helm")
+	script := fmt.Sprintf(`#!/bin/sh
+case "$1" in lint|template) echo $$ >> %[1]q ;; esac
+if [ "$1" = lint ]; then
+  while [ -e %[2]q ]; do %[3]q 0.1; done
+fi
+exec %[4]q "$@"
+`, pids, block, sleep, helmBinary(t))
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	op := helmOperator(t, ctx, "--helm-binary", fake, "--helm-concurrency", "1")
+
+	for _, name := range []string{"first", "second", "third"} {
+		createP4D(t, ctx, helmP4D(t, ns, name, map[string]any{"repository": charts["CHART_REPO_URL"],
+			"name": "webapp", "version": "0.1.0", "values": map[string]any{"message": name}}))
+	}
+	state := func() string {
+		m := scrape(op)
+		return fmt.Sprintf("helm processes running %s, waiting %s; stage checks running %s",
+			metric(m, `phase4_helm_processes{state="running"}`), metric(m, `phase4_helm_processes{state="waiting"}`),
+			metric(m, `phase4_helm_stage_checks{state="running"}`))
+	}
+	eventually(t, 90*time.Second, "one helm running and two waiting, three resources in the stage", func() (bool, string, error) {
+		s := state()
+		return s == "helm processes running 1, waiting 2; stage checks running 3", s, nil
+	})
+	if n := len(pidsIn(pids)); n != 1 {
+		t.Errorf("%d helm processes started while one lint was held back with --helm-concurrency 1, want 1", n)
+	}
+
+	// A resource waiting in line for helm is deleted: it leaves the line.
+	deleteP4D(t, ctx, ns, "third")
+	eventually(t, 30*time.Second, "the deleted resource to leave the line", func() (bool, string, error) {
+		s := state()
+		return strings.HasPrefix(s, "helm processes running 1, waiting 1;"), s, nil
+	})
+
+	// helm goes on: the two left pass, one helm process at a time, and nothing waits.
+	if err := os.Remove(block); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"first", "second"} {
+		obj := waitCondition(t, ctx, ns, name, "HelmReady", "True", "ChartReady", 90*time.Second)
+		checkHelmPassed(t, obj)
+	}
+	eventually(t, 30*time.Second, "no helm running or waiting", func() (bool, string, error) {
+		s := state()
+		return strings.HasPrefix(s, "helm processes running 0, waiting 0;"), s, nil
+	})
+}

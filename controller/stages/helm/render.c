@@ -346,46 +346,90 @@ static void helm_output_close(struct p4_childproc_result *out, size_t out_size, 
     p4_wipe_free((char *)out->err, err_size);
 }
 
-/* helm failed in step s: its gate is False, the gates it did not reach are not checked. */
-static void helm_failed(struct run *r, const char *command, enum gate own,
-                        const struct p4_childproc_result *raw)
+/* helm stopped at failure f (message msg) in command: its gate is False, the gates it did not
+   reach are not checked. */
+static void fail_at(struct run *r, const char *command, const struct failure *f, const char *msg)
 {
     struct p4_error e = {.code = P4_ERR_INVALID};
-    struct p4_childproc_result red;
-    struct failure f;
-    unsigned not_checked;
+    unsigned not_checked = p4_helm_not_checked(f->gate, r->base.gates);
 
-    helm_output_redacted(r->base.redact, raw, &red);
-    f = p4_helm_run_failure(command, own, &red, e.message, sizeof(e.message));
-    helm_output_close(&red, raw->out_len + 1, raw->err_len + 1);
-    not_checked = p4_helm_not_checked(f.gate, r->base.gates);
-
+    (void)snprintf(e.message, sizeof(e.message), "%s", msg);
     for (int i = G_LINTS; i < G_COUNT; i++) {
         if (not_checked & (1u << i))
             p4_stagerun_gate(&r->base, i, "Unknown", "NotChecked",
-                             "not checked: helm %s stopped at %s", command, f.reason);
+                             "not checked: helm %s stopped at %s", command, f->reason);
     }
-    p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
+    p4_stagerun_fail(&r->base, f->cls, f->gate, f->reason, &e);
 }
 
-static void on_lint(int rc, const struct p4_childproc_result *res, const struct p4_error *err,
-                    void *data)
+/* What a failed helm run (raw) means: its failure, and the message in msg (size bytes) from
+   its output with the attempt's Secret values redacted first. */
+static struct failure helm_failure(struct run *r, const char *command, enum gate own,
+                                   const struct p4_childproc_result *raw, char *msg, size_t size)
 {
-    struct run *r = (struct run *)p4_stagerun_back(data);
+    struct p4_childproc_result red;
+    struct failure f;
 
-    (void)err;
-    if (r == NULL)
-        return;
-    r->w->helm = NULL;
-    if (rc != 0)
-        return;
-    if (p4_helm_run_failed(res, false)) {
-        helm_failed(r, "lint", G_LINTS, res);
-        return;
+    helm_output_redacted(r->base.redact, raw, &red);
+    f = p4_helm_run_failure(command, own, &red, msg, size);
+    helm_output_close(&red, raw->out_len + 1, raw->err_len + 1);
+    return f;
+}
+
+/* ---- helm processes: at most h->helm_limit at once; runs wait in line for one ---- */
+
+static void launch(struct run *r);
+
+/* Runs waiting in line start helm while processes are free (none once the stage closes). */
+static void wake_helm(struct p4_helm_stage *h)
+{
+    while (!h->closing && h->hq_head != NULL && h->helm_running < h->helm_limit) {
+        struct run *r = h->hq_head;
+
+        p4_helm_unqueue(r);
+        launch(r);
     }
+}
+
+void p4_helm_unqueue(struct run *r)
+{
+    struct p4_helm_stage *h = r->h;
+
+    if (!r->hq_waiting)
+        return;
+    if (r->hq_prev)
+        r->hq_prev->hq_next = r->hq_next;
+    else
+        h->hq_head = r->hq_next;
+    if (r->hq_next)
+        r->hq_next->hq_prev = r->hq_prev;
+    else
+        h->hq_tail = r->hq_prev;
+    r->hq_prev = r->hq_next = NULL;
+    r->hq_waiting = false;
+    h->helm_waiting--;
+}
+
+/* A helm process of run (which may be gone: its memory lasts until this answer is taken) ended:
+   its place goes to the next in line. */
+static void helm_ended(void *data)
+{
+    struct p4_helm_stage *h = ((struct run *)data)->h;
+
+    h->helm_running--;
+    wake_helm(h);
+}
+
+/* ---- S_LINT: helm lint --strict, or its outcome for the same inputs reused ---- */
+
+#define REUSED                                                                                     \
+    " (the result of an earlier helm lint of the same chart digest, values and options, reused)"
+
+static void lint_passed(struct run *r, bool reused)
+{
     p4_stagerun_gate(&r->base, G_LINTS, "True", "LintPassed",
-                     "helm lint --strict found no problem in chart %s %s",
-                     p4_json_str(r->chart, "name"), r->version);
+                     "helm lint --strict found no problem in chart %s %s%s",
+                     p4_json_str(r->chart, "name"), r->version, reused ? REUSED : "");
     p4_stagerun_gate(
         &r->base, G_VALUES, "True", "ValuesValid",
         "helm accepted the values (checked against the chart's values.schema.json when it "
@@ -393,19 +437,89 @@ static void on_lint(int rc, const struct p4_childproc_result *res, const struct 
     p4_stagerun_next(&r->base, S_TEMPLATE);
 }
 
+/*
+ * Whether a failed lint (res, failure f) is the same for the same inputs: what helm found in
+ * the chart and values, not a time limit, a signal or an unclassified failure; and only when
+ * the attempt read no Secret value (its message was redacted with nothing, so it shows no
+ * other run a value that run would redact).
+ */
+static bool lint_failure_kept(const struct run *r, const struct p4_childproc_result *res,
+                              const struct failure *f)
+{
+    return f->cls == P4_FAIL_ARTIFACT && !res->timed_out && res->term_signal == 0 &&
+           strcmp(f->reason, p4_helm_reason_name(P4_HELM_FAILED)) != 0 &&
+           p4_redact_count(r->base.redact) == 0;
+}
+
+static void on_lint(int rc, const struct p4_childproc_result *res, const struct p4_error *err,
+                    void *data)
+{
+    struct run *r;
+    char msg[P4_ERROR_MESSAGE_MAX];
+    struct failure f;
+
+    (void)err;
+    helm_ended(data);
+    r = (struct run *)p4_stagerun_back(data);
+    if (r == NULL)
+        return;
+    r->w->helm = NULL;
+    if (rc != 0)
+        return;
+    if (!p4_helm_run_failed(res, false)) {
+        p4_lintcache_put(&r->h->lint, &r->w->lint_key, &(struct p4_lint_outcome){.passed = true});
+        lint_passed(r, false);
+        return;
+    }
+    f = helm_failure(r, "lint", G_LINTS, res, msg, sizeof(msg));
+    if (lint_failure_kept(r, res, &f))
+        p4_lintcache_put(&r->h->lint, &r->w->lint_key,
+                         &(struct p4_lint_outcome){
+                             .cls = f.cls, .gate = f.gate, .reason = f.reason, .message = msg});
+    fail_at(r, "lint", &f, msg);
+}
+
+/* The outcome kept for the attempt's lint key, when it may stand for a lint of this run: a pass
+   always, a failure only when the attempt read no Secret value (see lint_failure_kept). */
+static bool lint_reused(struct run *r)
+{
+    struct p4_helm_stage *h = r->h;
+    const struct p4_lint_outcome *o = p4_lintcache_get(&h->lint, &r->w->lint_key);
+    char msg[P4_ERROR_MESSAGE_MAX];
+    struct failure f;
+
+    if (o == NULL || (!o->passed && p4_redact_count(r->base.redact) != 0))
+        return false;
+    h->lint.hits++;
+    if (o->passed) {
+        lint_passed(r, true);
+        return true;
+    }
+    f = (struct failure){
+        .cls = (enum p4_failure_class)o->cls, .gate = (enum gate)o->gate, .reason = o->reason};
+    (void)snprintf(msg, sizeof(msg), "%.*s%s", (int)(sizeof(msg) - sizeof(REUSED)),
+                   o->message ? o->message : "", REUSED);
+    fail_at(r, "lint", &f, msg);
+    return true;
+}
+
 static void on_template(int rc, const struct p4_childproc_result *res, const struct p4_error *err,
                         void *data)
 {
-    struct run *r = (struct run *)p4_stagerun_back(data);
+    struct run *r;
 
     (void)err;
+    helm_ended(data);
+    r = (struct run *)p4_stagerun_back(data);
     if (r == NULL)
         return;
     r->w->helm = NULL;
     if (rc != 0)
         return;
     if (p4_helm_run_failed(res, true)) {
-        helm_failed(r, "template", G_DRYRUN, res);
+        char msg[P4_ERROR_MESSAGE_MAX];
+        struct failure f = helm_failure(r, "template", G_DRYRUN, res, msg, sizeof(msg));
+        fail_at(r, "template", &f, msg);
         return;
     }
     free(r->w->manifest);
@@ -414,10 +528,11 @@ static void on_template(int rc, const struct p4_childproc_result *res, const str
     p4_stagerun_next(&r->base, S_PIN);
 }
 
-static void run_helm(struct run *r, const char *command, const char *const *argv, p4_helmrun_cb cb,
-                     enum gate g)
+/* Start helm command (argv) for r now: a process is free for it. */
+static void start_helm(struct run *r, const char *command, const char *const *argv,
+                       p4_helmrun_cb cb, enum gate g)
 {
-    struct p4_helm_stage *h = stage_of(r);
+    struct p4_helm_stage *h = r->h;
     struct p4_helmrun_options o = {.helm = h->helm,
                                    .argv = argv,
                                    .home = h->home,
@@ -436,7 +551,47 @@ static void run_helm(struct run *r, const char *command, const char *const *argv
         r->base.inflight--;
         r->w->helm = NULL;
         p4_stagerun_fail(&r->base, P4_FAIL_CLUSTER, g, "HelmNotAvailable", &err);
+        return;
     }
+    h->helm_running++;
+}
+
+/* Start the helm command of r's step (S_LINT or S_TEMPLATE). */
+static void launch(struct run *r)
+{
+    const char *argv[HELM_ARGV_MAX];
+
+    if (r->base.step == S_LINT) {
+        p4_helm_lint_argv(r, argv);
+        start_helm(r, "lint", argv, on_lint, G_LINTS);
+    } else {
+        p4_helm_template_argv(r, argv);
+        start_helm(r, "template", argv, on_template, G_DRYRUN);
+    }
+}
+
+/* helm command of r's step, now when a process is free and none waits, else in line. */
+static void run_helm(struct run *r, const char *command, enum gate g)
+{
+    struct p4_helm_stage *h = r->h;
+
+    if (h->helm_running < h->helm_limit && h->hq_head == NULL) {
+        launch(r);
+        return;
+    }
+    p4_stagerun_gate(&r->base, g, "Unknown", "Checking",
+                     "waiting to run helm %s: %d helm process(es) run at once "
+                     "(--helm-concurrency)",
+                     command, h->helm_limit);
+    r->hq_waiting = true;
+    r->hq_next = NULL;
+    r->hq_prev = h->hq_tail;
+    if (h->hq_tail)
+        h->hq_tail->hq_next = r;
+    else
+        h->hq_head = r;
+    h->hq_tail = r;
+    h->helm_waiting++;
 }
 
 void p4_helm_lint_argv(const struct run *r, const char **argv)
@@ -488,16 +643,19 @@ void p4_helm_lint(struct run *r)
 
     if (r->w->values == NULL && compose_values(r) != 0)
         return;
+    /* Keyed by everything lint is given (lintcache.h): the chart by its digest. */
     p4_helm_lint_argv(r, argv);
-    run_helm(r, "lint", argv, on_lint, G_LINTS);
+    p4_lintcache_key(argv, r->w->chart_path, r->digest, r->w->values, r->w->values_len,
+                     &r->w->lint_key);
+    if (lint_reused(r))
+        return;
+    r->h->lint.misses++;
+    run_helm(r, "lint", G_LINTS);
 }
 
 void p4_helm_template(struct run *r)
 {
-    const char *argv[HELM_ARGV_MAX];
-
-    p4_helm_template_argv(r, argv);
-    run_helm(r, "template", argv, on_template, G_DRYRUN);
+    run_helm(r, "template", G_DRYRUN);
 }
 
 /* ---- S_PIN ---- */

@@ -145,17 +145,32 @@ static void end_work(struct p4_stagerun *base)
 {
     struct run *r = (struct run *)base;
 
+    p4_helm_unqueue(r); /* its place in line for helm was the attempt's */
     p4_helm_work_free(r->w);
     r->w = NULL;
 }
 
-/* A dropped run's helm is killed (its callback comes now and finds the run gone). */
+/* A dropped run's helm is killed (its callback comes now and finds the run gone), or its place
+   in line for one given up. */
 static void cancel(struct p4_stagerun *base)
 {
     struct run *r = (struct run *)base;
 
+    p4_helm_unqueue(r);
     if (r->w && r->w->helm)
         p4_helmrun_cancel(r->w->helm);
+}
+
+/* Suspended while the attempt waits in line for a helm process: a safe point (the Helm stage
+   writes nothing to the cluster before S_STORE), so it stops now and gives up its place. */
+static bool stop_now(struct p4_stagerun *base)
+{
+    struct run *r = (struct run *)base;
+
+    if (!r->hq_waiting)
+        return false;
+    p4_helm_unqueue(r);
+    return true;
 }
 
 static void destroy(struct p4_stagerun *base)
@@ -195,6 +210,7 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
                             "the Helm stage needs spec.chart, spec.target.namespace, "
                             "spec.image.repository and status.image.digest");
     r = p4_calloc(1, sizeof(*r));
+    r->h = h;
     r->pin.repository = p4_strdup(repo);
     r->pin.tag = tag ? p4_strdup(tag) : NULL;
     (void)snprintf(r->pin.digest, sizeof(r->pin.digest), "%s", digest);
@@ -256,20 +272,37 @@ static cJSON *status_of(const struct p4_stagerun *base)
     return st;
 }
 
-/* The runner's series, its limit, and how often the other images were asked of the registry or the
- * cache. */
+/* The runner's series; the helm processes, their limit and the lint cache; and how often the
+ * other images were asked of the registry or the cache. */
 static void metrics(void *ctx, struct p4_buf *out)
 {
     const struct p4_helm_stage *h = ctx;
 
     p4_stagerunner_metrics(&h->sr, out);
     p4_buf_printf(out,
-                  "# HELP phase4_helm_concurrency_limit Helm stage runs (each one helm process "
-                  "at a time) allowed at once: --helm-concurrency, or the CPUs the process may "
-                  "use.\n"
+                  "# HELP phase4_helm_concurrency_limit helm processes the Helm stage runs at "
+                  "once: --helm-concurrency, or the CPUs the process may use.\n"
                   "# TYPE phase4_helm_concurrency_limit gauge\n"
-                  "phase4_helm_concurrency_limit %d\n",
-                  h->sr.max_active);
+                  "phase4_helm_concurrency_limit %d\n"
+                  "# HELP phase4_helm_processes helm processes the Helm stage runs now, and runs "
+                  "waiting in line for one.\n"
+                  "# TYPE phase4_helm_processes gauge\n"
+                  "phase4_helm_processes{state=\"running\"} %d\n"
+                  "phase4_helm_processes{state=\"waiting\"} %d\n",
+                  h->helm_limit, h->helm_running, h->helm_waiting);
+    p4_buf_printf(out,
+                  "# HELP phase4_helm_lint_cache_hits_total helm lint outcomes reused for the same "
+                  "chart digest, values and options, without running helm.\n"
+                  "# TYPE phase4_helm_lint_cache_hits_total counter\n"
+                  "phase4_helm_lint_cache_hits_total %" PRIu64 "\n"
+                  "# HELP phase4_helm_lint_cache_misses_total helm lint runs the lint cache had no "
+                  "outcome for.\n"
+                  "# TYPE phase4_helm_lint_cache_misses_total counter\n"
+                  "phase4_helm_lint_cache_misses_total %" PRIu64 "\n"
+                  "# HELP phase4_helm_lint_cache_entries helm lint outcomes the lint cache holds.\n"
+                  "# TYPE phase4_helm_lint_cache_entries gauge\n"
+                  "phase4_helm_lint_cache_entries %zu\n",
+                  h->lint.hits, h->lint.misses, p4_lintcache_len(&h->lint));
     p4_buf_printf(out,
                   "# HELP phase4_helm_image_checks_total Images other than the pinned one that "
                   "the Helm stage checked in their registry.\n"
@@ -291,7 +324,8 @@ static const struct p4_stagerun_ops run_ops = {.begin = begin,
                                                .end_work = end_work,
                                                .destroy = destroy,
                                                .status = status_of,
-                                               .cancel = cancel};
+                                               .cancel = cancel,
+                                               .stop_now = stop_now};
 
 const struct p4_stage_ops p4_helm_stage_ops = {
     .name = "Helm",
@@ -338,15 +372,22 @@ struct p4_helm_stage *p4_helm_stage_new(uv_loop_t *loop, const struct p4_helm_st
                                     .retry_ms = cfg->retry_ms,
                                     .recheck_ms = cfg->recheck_ms,
                                     .transient_max_ms = cfg->transient_max_ms,
-                                    .max_active = cfg->max_active > 0 ? cfg->max_active : 4,
-                                    /* A repository outage must not hold the few helm slots. */
+                                    /* Runs overlap their API reads, fetches, registry checks,
+                                       dry runs and stores; only helm processes are limited
+                                       (helm_limit). Still bounded: each attempt holds its
+                                       values and rendered manifest. */
+                                    .max_active =
+                                        cfg->max_active > 0 ? cfg->max_active : P4_HELM_STAGE_RUNS,
+                                    /* A repository outage must not hold the slots. */
                                     .transient_restarts = true,
                                     .changed = cfg->changed,
                                     .data = cfg->data,
                                     .kube = cfg->kube,
                                     .tenancy = cfg->tenancy};
+    h->helm_limit = cfg->helm_concurrency > 0 ? cfg->helm_concurrency : 4;
     p4_stagerunner_init(&h->sr);
     p4_imagecache_init(&h->images, 0);
+    p4_lintcache_init(&h->lint, 0);
     if (make_dir(h->work_dir, err) != 0 || make_dir(h->home, err) != 0 ||
         make_dir(h->cache_home, err) != 0 || make_dir(h->config_home, err) != 0 ||
         make_dir(h->data_home, err) != 0) {
@@ -360,9 +401,11 @@ void p4_helm_stage_free(struct p4_helm_stage *h)
 {
     if (h == NULL)
         return;
+    h->closing = true; /* a helm killed now gives its place to no one */
     p4_stagerunner_close(&h->sr);
     p4_imagecache_close(&h->images);
     p4_node_platforms_close(&h->own_nodes);
+    p4_lintcache_close(&h->lint);
     free(h->helm);
     free(h->work_dir);
     free(h->home);

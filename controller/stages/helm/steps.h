@@ -23,6 +23,7 @@
 
 #include "helmout.h"
 #include "imagecache.h"
+#include "lintcache.h"
 #include "phase4/kube/apply.h"
 #include "phase4/oci/imagecheck.h"
 #include "phase4/oci/imageref.h"
@@ -65,6 +66,12 @@ struct p4_helm_stage {
     uint64_t kube_version_at;
     struct p4_imagecache images;        /* the other images' registry answers, for every run */
     struct p4_node_platforms own_nodes; /* the Nodes' platforms when cfg.nodes is NULL */
+    /* helm processes (render.c): at most helm_limit run at once (--helm-concurrency); the
+       runs waiting for one are in line, oldest first. */
+    int helm_limit, helm_running, helm_waiting;
+    struct run *hq_head, *hq_tail;
+    bool closing;             /* the stage is being freed: no waiting run starts helm */
+    struct p4_lintcache lint; /* helm lint's outcomes, for every run (lintcache.h) */
 };
 
 /* One spec.chart.valuesFrom entry and what was read for it. */
@@ -148,17 +155,23 @@ struct work {
     int obj_i, nobj, skipped;
     int tests; /* the chart's test hooks: not dry-run (the Validation stage runs them) */
     char skipped_why[256];
-    struct p4_helmrun *helm; /* while helm runs */
-    struct image_work *iw;   /* from S_IMAGES on */
-    struct plan plan;        /* S_DRYRUN's approval plan, when the run makes one */
-    cJSON *answer;           /* the dry-run answer of obj_i while its live object is read */
+    struct p4_helmrun *helm;    /* while helm runs */
+    struct p4_lintkey lint_key; /* what decides lint's outcome, once values are composed */
+    struct image_work *iw;      /* from S_IMAGES on */
+    struct plan plan;           /* S_DRYRUN's approval plan, when the run makes one */
+    cJSON *answer;              /* the dry-run answer of obj_i while its live object is read */
 };
 
 struct run {
     struct p4_stagerun base; /* first: answers get the run as their data */
-    struct image_pin pin;    /* owned: repository, tag (or NULL), digest, valuesPaths */
-    cJSON *chart;            /* copy of spec.chart */
-    cJSON *image;            /* copy of spec.image (pull secrets, CA, platforms, insecure) */
+    struct p4_helm_stage *h; /* its stage (base.sr is NULL once the run is dropped) */
+    /* In the stage's line for a helm process (render.c): step S_LINT or S_TEMPLATE starts
+       helm when one frees. */
+    bool hq_waiting;
+    struct run *hq_prev, *hq_next;
+    struct image_pin pin; /* owned: repository, tag (or NULL), digest, valuesPaths */
+    cJSON *chart;         /* copy of spec.chart */
+    cJSON *image;         /* copy of spec.image (pull secrets, CA, platforms, insecure) */
     bool force, create_namespace;
     bool pin_all; /* spec.image.pinAll (default true): the other images are pinned too */
     /* spec.validation.helmTests: the chart's test hooks are rendered too (the Validation stage
@@ -243,6 +256,8 @@ void p4_helm_credential_secrets(struct p4_redact *set, const char *username, con
 void p4_helm_fetch(struct run *r);
 void p4_helm_lint(struct run *r);
 void p4_helm_template(struct run *r);
+/* Take r out of the line for a helm process, if it waits there (a dropped or stopped run). */
+void p4_helm_unqueue(struct run *r);
 void p4_helm_pin(struct run *r);
 /*
  * What to ask chartfetch for, from spec.chart and the credentials and CA read: req (and cred,

@@ -32,8 +32,12 @@
  * memory after use, and are never logged or put in a message (a Secret's
  * values are redacted from helm's output and every message, core/redact.h;
  * helmout.h names what schema violations echo). Work runs on the loop, at most max_active
- * resources at once (each runs at most one helm at a time); between attempts a
- * resource costs only its result. The reconciler drives the stage through
+ * resources at once, and at most helm_concurrency helm processes for all of them (each
+ * resource runs at most one at a time; the rest wait in line, oldest first). `helm lint`'s
+ * outcome is kept by the chart's digest, the values and lint's options (lintcache.h): a
+ * release of a chart already linted with the same values goes straight to `helm template`,
+ * and its Lints gate says the result was reused. Between attempts a resource costs only its
+ * result. The reconciler drives the stage through
  * p4_helm_stage_ops (stage.h).
  */
 #ifndef PHASE4_HELMSTAGE_H
@@ -51,6 +55,12 @@
 #include "phase4/reconciler/tenancy.h"
 #include "phase4/stages/helm/chartfetch.h"
 
+/* Resources the stage checks at once by default. Only helm processes cost CPU
+   (helm_concurrency limits them); the rest of a check waits on the network, so many overlap,
+   but not without bound: each holds its values and rendered manifest while it works, and a
+   chart repository outage ends attempts rather than holding slots. */
+#define P4_HELM_STAGE_RUNS 32
+
 struct p4_helm_stage;
 
 struct p4_helm_stage_config {
@@ -67,8 +77,9 @@ struct p4_helm_stage_config {
     uint64_t retry_ms;              /* first retry after an artifact failure, doubling; 0: 30 s */
     uint64_t recheck_ms;            /* re-check after a cluster-level failure; 0: 5 min */
     uint64_t transient_max_ms;      /* cap of the backoff for transient errors; 0: 60 s */
-    int max_active; /* resources checked at once, each by one helm process at a time (the rest
-                       wait; --helm-concurrency); 0: 4 */
+    int max_active;       /* resources checked at once (the rest wait); 0: P4_HELM_STAGE_RUNS */
+    int helm_concurrency; /* helm processes running at once, for all resources (the rest wait
+                             in line, oldest first; --helm-concurrency); 0: 4 */
     /* A resource's result changed: reconcile it (key borrowed for the call). */
     void (*changed)(const char *key, void *data);
     void *data;

@@ -97,7 +97,7 @@ func TestRestartTrustsWhatPassedAndRechecksLazily(t *testing.T) {
 	}
 	objs := map[string]*unstructured.Unstructured{}
 	for _, name := range []string{changed, late, soon} {
-		objs[name] = waitCondition(t, ctx, ns, name, "Ready", "True", "", 3*time.Minute)
+		objs[name] = waitCondition(t, ctx, ns, name, "Ready", "True", "Succeeded", 3*time.Minute)
 	}
 	// Ready=True is written with the verdict: its Events are all told by then.
 	lateEvents := eventCounts(t, ctx, ns, late)
@@ -157,7 +157,7 @@ func TestRestartTrustsWhatPassedAndRechecksLazily(t *testing.T) {
 
 	// soon's recheck finds its Deployment gone and puts it back.
 	waitDeployment(t, ctx, ns, soonDeploy, 2*time.Minute)
-	waitCondition(t, ctx, ns, soon, "Ready", "True", "", time.Minute)
+	waitCondition(t, ctx, ns, soon, "Ready", "True", "Succeeded", time.Minute)
 
 	// late is trusted still: its Deployment deleted now is seen through the watch, long
 	// before its recheck, and put back.

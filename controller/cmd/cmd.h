@@ -40,11 +40,12 @@ struct p4_cmd_options {
     const char *leader_id;
     long grace_ms;
     uint64_t retry_ms, recheck_ms, scan_poll_ms, helm_timeout_ms, unschedulable_grace_ms;
-    uint64_t progress_ms;  /* --status-progress-interval; 0: progress is written at once */
-    int helm_concurrency;  /* --helm-concurrency; 0: the CPUs the process may use */
-    const char *helm;      /* the helm binary: an absolute path, or NULL for the default */
-    char helm_path[4096];  /* --helm-binary, resolved (helm runs in its own work directory) */
-    const char *cache_dir; /* charts and helm's own homes */
+    uint64_t progress_ms;       /* --status-progress-interval; 0: progress is written at once */
+    uint64_t recheck_spread_ms; /* --recheck-spread; 0: no trust, every resource at once */
+    int helm_concurrency;       /* --helm-concurrency; 0: the CPUs the process may use */
+    const char *helm;           /* the helm binary: an absolute path, or NULL for the default */
+    char helm_path[4096];       /* --helm-binary, resolved (helm runs in its own work directory) */
+    const char *cache_dir;      /* charts and helm's own homes */
     const char *default_service_account; /* --default-service-account, or NULL */
     int no_cross_namespace_refs;         /* --no-cross-namespace-refs */
     const char *notify_allow;            /* --notify-allow: URL prefixes, or NULL (any) */

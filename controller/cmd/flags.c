@@ -87,6 +87,11 @@ static void usage(FILE *out)
         "                                    wait's progress (a gate's message, health\n"
         "                                    counts) at most this often; every transition\n"
         "                                    is written at once (default 10s; 0: at once)\n"
+        "  --recheck-spread DURATION         after a start, a resource whose status says\n"
+        "                                    it passed for its generation is trusted and\n"
+        "                                    checked again at a time spread over this\n"
+        "                                    window, after new work (default 10m; 0: all\n"
+        "                                    at once)\n"
         "  --helm-binary PATH                the helm the Helm stage runs (default: helm\n"
         "                                    next to this binary, else /usr/local/bin/helm)\n"
         "  --helm-timeout DURATION           time limit of one helm run (default 2m)\n"
@@ -276,6 +281,11 @@ int p4_cmd_parse_flags(int argc, char **argv, struct p4_cmd_options *o)
                 goto bad;
             if (strcmp(v, "0") == 0)
                 o->progress_ms = 0;
+        } else if (strcmp(a, "--recheck-spread") == 0) {
+            if (strcmp(v, "0") == 0 || strcmp(v, "0s") == 0)
+                o->recheck_spread_ms = 0;
+            else if ((o->recheck_spread_ms = duration_flag(v)) == 0)
+                goto bad;
         } else if (strcmp(a, "--unschedulable-grace") == 0) {
             if ((o->unschedulable_grace_ms = duration_flag(v)) == 0)
                 goto bad;

@@ -52,6 +52,7 @@ int main(int argc, char **argv)
                                .leader_id = "phase4-operator",
                                .grace_ms = 10000,
                                .progress_ms = 10000,
+                               .recheck_spread_ms = 600000,
                                .cache_dir = "/tmp/phase4-operator"};
     bool plugin = argc >= 1 && called_as_plugin(argv[0]);
     int rc;

@@ -174,6 +174,14 @@ static void on_stage_changed(const char *key, void *data)
         p4_controller_enqueue(app->ctl, key);
 }
 
+/* Drift of a trusted resource (kubernetes/stage.h): its recheck is due now. */
+static void on_stage_drifted(const char *key, void *data)
+{
+    struct app *app = data;
+
+    p4_reconciler_recheck(&app->rec, key);
+}
+
 static void on_signal_closed(uv_handle_t *h)
 {
     (void)h;
@@ -392,6 +400,7 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     char charts_dir[PATH_MAX], helm_dir[PATH_MAX], helm_buf[PATH_MAX], helm_limit[16];
 
     co.workers = o->workers;
+    co.level = p4_reconciler_level; /* further along first (reconcile.h) */
     app->ctl = p4_controller_new(app->loop, &co, p4_reconcile, &app->rec);
     handlers = p4_handlers_enqueue_object(app->ctl);
     app->resources = p4_informer_new(app->loop, app->kube, P4_COLLECTION_PATH, &handlers);
@@ -424,7 +433,8 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
                                       .resources = app->resources,
                                       .events = app->events,
                                       .tenancy = &app->tenancy,
-                                      .progress_interval_ms = o->progress_ms};
+                                      .progress_interval_ms = o->progress_ms,
+                                      .recheck_spread_ms = o->recheck_spread_ms};
     if (app->docker) {
         app->rec.stages[P4_STAGE_DOCKER] = &p4_docker_stage_ops;
         app->rec.stage_ctx[P4_STAGE_DOCKER] = app->docker;
@@ -478,6 +488,7 @@ static void wire(struct app *app, const struct p4_cmd_options *o, const char *ho
     kc.recheck_ms = o->recheck_ms;
     kc.unschedulable_grace_ms = o->unschedulable_grace_ms;
     kc.changed = on_stage_changed;
+    kc.drifted = on_stage_drifted;
     kc.data = app;
     app->kstage = p4_kube_stage_new(app->loop, &kc);
     app->rec.stages[P4_STAGE_KUBERNETES] = &p4_kube_stage_ops;

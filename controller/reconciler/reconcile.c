@@ -1151,6 +1151,7 @@ static void forget_all(struct p4_reconciler *r, const char *key)
     if (a && !a->inflight) /* one in flight is freed when it ends */
         approval_read_free(p4_strmap_del(&r->approvals, key));
     free(p4_strmap_del(&r->written, key));
+    free(p4_strmap_del(&r->trust, key));
     for (int i = 0; i < P4_STAGE_COUNT; i++) {
         if (r->stages[i] && r->stages[i]->forget)
             r->stages[i]->forget(r->stage_ctx[i], key);
@@ -1240,6 +1241,142 @@ static bool persisted_pass(const cJSON *obj, int i)
     (void)p4_json_int64(c, "observedGeneration", &cond_gen);
     return c && observed == generation && cond_gen == generation && p4_json_str(c, "status") &&
            strcmp(p4_json_str(c, "status"), "True") == 0;
+}
+
+/* A non-empty string at path in obj? */
+static bool recorded(const cJSON *obj, const char *path)
+{
+    const char *v = p4_json_str(obj, path);
+
+    return v != NULL && v[0] != '\0';
+}
+
+bool p4_reconciler_trusted(const cJSON *obj, int stages)
+{
+    const cJSON *conds = p4_json_get(obj, "status.conditions");
+    const cJSON *ready = find_condition(conds, "Ready");
+    const cJSON *stalled = find_condition(conds, "Stalled");
+    const cJSON *notified = find_condition(conds, "Notified");
+    const cJSON *inventory = p4_json_get(obj, "status.inventory");
+    int64_t generation = 0, ready_gen = -1;
+    bool suspend = false;
+
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
+    (void)p4_json_int64(ready, "observedGeneration", &ready_gen);
+    (void)p4_json_bool(obj, "spec.suspend", &suspend);
+    if (obj == NULL || stages <= 0 || suspend ||
+        p4_json_get(obj, "metadata.deletionTimestamp") != NULL ||
+        !p4_text_eq(p4_json_str(ready, "status"), "True") || ready_gen != generation ||
+        p4_text_eq(p4_json_str(stalled, "status"), "True") ||
+        (notified != NULL && !p4_text_eq(p4_json_str(notified, "status"), "True")) ||
+        p4_json_get(obj, "status.health.problem") != NULL ||
+        p4_policy_retry_requested(obj) != NULL || p4_rollback_holds(obj))
+        return false;
+    for (int i = 0; i < stages && i < P4_STAGE_COUNT; i++) {
+        if (!persisted_pass(obj, i)) /* observedGeneration is this generation too */
+            return false;
+    }
+    /* What the stages pinned, and what the next ones build on, is on record. */
+    if (!recorded(obj, "status.image.digest") ||
+        (stages > P4_STAGE_HELM &&
+         (!recorded(obj, "status.chart.digest") || !recorded(obj, "status.chart.manifest"))) ||
+        (stages > P4_STAGE_KUBERNETES &&
+         (!cJSON_IsArray(inventory) || cJSON_GetArraySize(inventory) == 0)))
+        return false;
+    return true;
+}
+
+unsigned p4_reconciler_level(const char *key, void *data)
+{
+    const struct p4_reconciler *r = data;
+    const cJSON *obj = p4_informer_get(r->resources, key);
+    const cJSON *ready = find_condition(p4_json_get(obj, "status.conditions"), "Ready");
+    const char *stage = p4_json_str(obj, "status.stage");
+    int64_t generation = 0, observed = -1;
+
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
+    (void)p4_json_int64(obj, "status.observedGeneration", &observed);
+    if (obj == NULL || stage == NULL || observed != generation ||
+        p4_text_eq(p4_json_str(ready, "status"), "True"))
+        return 0;
+    for (unsigned i = 0; i < P4_STAGE_COUNT; i++) {
+        if (strcmp(stage, stage_names[i]) == 0)
+            return i + 1;
+    }
+    return 0;
+}
+
+/* A trusted resource: when its recheck is due (uv_hrtime ms; 0: now). */
+struct p4_trust {
+    uint64_t due;
+};
+
+/* Has a stage a run for key (so it was seen since the start, and its trust is over)? */
+static bool has_run(struct p4_reconciler *r, const char *key)
+{
+    for (int i = 0; i < P4_STAGE_COUNT; i++) {
+        struct p4_stage_result res;
+        if (r->stages[i] == NULL || r->stages[i]->result(r->stage_ctx[i], key, &res) != 0)
+            continue;
+        p4_stage_result_close(&res);
+        return true;
+    }
+    return false;
+}
+
+/* Where in the window key's recheck falls: the same spot for the same key (FNV-1a). */
+static uint64_t spread_offset(const char *key, uint64_t window)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (const char *p = key; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 1099511628211ULL;
+    }
+    return window > 0 ? h % window : 0;
+}
+
+/*
+ * Restart without a storm: true while key is trusted (nothing runs for it; *wait_ms: until
+ * its recheck). A resource is trusted when first seen with no run and a status that passed
+ * (p4_reconciler_trusted); the trust ends at its recheck time, at drift
+ * (p4_reconciler_recheck), or once its status on record no longer passes (a new generation, a
+ * retry asked for).
+ */
+static bool trust_holds(struct p4_reconciler *r, const char *key, const cJSON *obj,
+                        uint64_t *wait_ms)
+{
+    struct p4_trust *t = p4_strmap_get(&r->trust, key);
+    uint64_t now = now_ms();
+    int built = 0;
+
+    while (built < P4_STAGE_COUNT && r->stages[built] != NULL)
+        built++;
+    if (t == NULL) {
+        if (r->recheck_spread_ms == 0 || !p4_reconciler_trusted(obj, built) || has_run(r, key))
+            return false;
+        t = p4_malloc(sizeof(*t));
+        t->due = now + 1 + spread_offset(key, r->recheck_spread_ms);
+        (void)p4_strmap_put(&r->trust, key, t);
+        r->trusted_total++;
+        for (int i = 0; i < built; i++) { /* what must be watched for it meanwhile */
+            if (r->stages[i]->trusted)
+                r->stages[i]->trusted(r->stage_ctx[i], key, obj);
+        }
+    } else if (now >= t->due || !p4_reconciler_trusted(obj, built)) {
+        free(p4_strmap_del(&r->trust, key)); /* checked again now, at a low priority */
+        return false;
+    }
+    *wait_ms = t->due - now;
+    return true;
+}
+
+void p4_reconciler_recheck(struct p4_reconciler *r, const char *key)
+{
+    struct p4_trust *t = p4_strmap_get(&r->trust, key);
+
+    if (t != NULL)
+        t->due = 0;
 }
 
 /* May the Kubernetes stage start? Not asked for, or this generation's approval is written. */
@@ -1346,6 +1483,10 @@ void p4_reconciler_close(struct p4_reconciler *r)
     while ((e = p4_strmap_next(&r->written, &pos)) != NULL)
         free(e->value);
     p4_strmap_close(&r->written);
+    pos = 0;
+    while ((e = p4_strmap_next(&r->trust, &pos)) != NULL)
+        free(e->value);
+    p4_strmap_close(&r->trust);
 }
 
 /*
@@ -1768,6 +1909,11 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data)
             plan.what = P4_ROLLBACK_NONE;
         if (plan.what == P4_ROLLBACK_NONE) {
             retry = retry_failed(r, key, obj, &retried);
+            if (retry == NULL && trust_holds(r, key, obj, &wait_ms)) {
+                cJSON_Delete(view); /* nothing runs, nothing changes until its recheck */
+                p4_controller_done(c, key, 0, wait_ms);
+                return;
+            }
             drive_stages(r, key, obj, res, results);
         } else { /* the stages wait; the Kubernetes stage rolls back */
             rb_state = drive_rollback(r, key, obj, &plan, &res[P4_STAGE_KUBERNETES], &rb_have);
@@ -1822,6 +1968,15 @@ void p4_reconciler_metrics(const struct p4_reconciler *r, struct p4_buf *out)
                   "# TYPE phase4_status_writes_deferred_total counter\n"
                   "phase4_status_writes_deferred_total %" PRIu64 "\n",
                   r->status_writes, r->status_deferred);
+    p4_buf_printf(out,
+                  "# HELP phase4_recheck_pending Resources trusted at start (their pass on "
+                  "record for their generation) whose recheck has not begun (--recheck-spread).\n"
+                  "# TYPE phase4_recheck_pending gauge\n"
+                  "phase4_recheck_pending %zu\n"
+                  "# HELP phase4_recheck_trusted_total Resources trusted at first sight.\n"
+                  "# TYPE phase4_recheck_trusted_total counter\n"
+                  "phase4_recheck_trusted_total %" PRIu64 "\n",
+                  p4_strmap_len(&r->trust), r->trusted_total);
 }
 
 void p4_reconciler_stage_metrics(const struct p4_reconciler *r, struct p4_buf *out)

@@ -15,6 +15,7 @@
 #include "phase4/core/log.h"
 #include "phase4/core/redact.h"
 #include "phase4/core/text.h"
+#include "phase4/core/timefmt.h"
 #include "phase4/core/url.h"
 #include "phase4/kube/client.h"
 #include "policy.h"
@@ -23,12 +24,55 @@
 
 static void on_begin(uv_timer_t *t);
 
+bool p4_stagerun_line_before(const struct p4_stagerun *a, const struct p4_stagerun *b)
+{
+    if (a->recheck != b->recheck)
+        return !a->recheck;
+    return a->arrival < b->arrival;
+}
+
+/* May a re-check take a free slot? Never the last one, so new work always finds one. */
+static bool recheck_may_begin(const struct p4_stagerunner *s)
+{
+    return s->max_active <= 1 || s->rechecks_active < s->max_active - 1;
+}
+
+/* Put r in line at its place: after every run that goes before it (ties: first come). */
+static void line_insert(struct p4_stagerunner *s, struct p4_stagerun *r)
+{
+    struct p4_stagerun *at = s->qtail;
+
+    while (at != NULL && p4_stagerun_line_before(r, at))
+        at = at->qprev;
+    r->qprev = at;
+    r->qnext = at ? at->qnext : s->qhead;
+    if (r->qnext)
+        r->qnext->qprev = r;
+    else
+        s->qtail = r;
+    if (at)
+        at->qnext = r;
+    else
+        s->qhead = r;
+    r->queued = true;
+}
+
+/* r takes a slot. */
+static void take_slot(struct p4_stagerunner *s, struct p4_stagerun *r)
+{
+    r->active = true;
+    s->active++;
+    if (r->recheck)
+        s->rechecks_active++;
+}
+
 /* Give the next waiting run the slot one just freed (on its own loop turn). */
 static void wake_next(struct p4_stagerunner *s)
 {
     struct p4_stagerun *n = s->qhead;
 
-    if (s->closing || n == NULL || s->active >= s->max_active)
+    if (s->closing || n == NULL || s->active >= s->max_active ||
+        (n->recheck && !recheck_may_begin(s))) /* the rest of the line are re-checks too */
         return;
     s->qhead = n->qnext;
     if (s->qhead)
@@ -37,8 +81,7 @@ static void wake_next(struct p4_stagerunner *s)
         s->qtail = NULL;
     n->qprev = n->qnext = NULL;
     n->queued = false;
-    n->active = true;
-    s->active++;
+    take_slot(s, n);
     n->armed = on_begin;
     (void)uv_timer_start(&n->timer, on_begin, 0, 0);
 }
@@ -61,6 +104,8 @@ static void leave(struct p4_stagerunner *s, struct p4_stagerun *r)
     if (r->active) {
         r->active = false;
         s->active--;
+        if (r->recheck)
+            s->rechecks_active--;
         wake_next(s);
     }
 }
@@ -265,18 +310,11 @@ static void begin(struct p4_stagerun *r, bool retry)
         return;
     }
     if (!r->active) {
-        if (s->active >= s->max_active) {
-            r->queued = true; /* wake_next begins it when a slot frees */
-            r->qprev = s->qtail;
-            if (s->qtail)
-                s->qtail->qnext = r;
-            else
-                s->qhead = r;
-            s->qtail = r;
+        if (s->active >= s->max_active || (r->recheck && !recheck_may_begin(s))) {
+            line_insert(s, r); /* wake_next begins it when a slot frees */
             return;
         }
-        r->active = true;
-        s->active++;
+        take_slot(s, r);
     }
     end_work(r);
     r->pending = 0; /* transient_n stays: a transient restart keeps backing off */
@@ -654,6 +692,30 @@ void p4_stagerun_add_for(struct p4_stagerunner *s, struct p4_stagerun *r, const 
        check runs once more, as the last attempt, rather than retrying all over again. */
     if (p4_stagerun_stalled_on_record(obj, s->stage))
         r->attempt = r->attempts;
+    /* Its pass for this generation on record (a restart): a re-check, after new work. */
+    r->recheck = p4_stagerun_passed_on_record(obj, s->stage);
+    if (p4_timefmt_parse(p4_json_str(obj, "metadata.creationTimestamp"), &r->arrival) != 0)
+        r->arrival = 0;
+}
+
+bool p4_stagerun_passed_on_record(const cJSON *obj, const char *stage)
+{
+    const cJSON *c;
+    char type[64];
+    int64_t generation = 0, observed = -1, cond_gen = -1;
+
+    if (stage == NULL)
+        return false;
+    if (strcmp(stage, "Validation") == 0) /* the stage's condition (reconcile.c) */
+        (void)snprintf(type, sizeof(type), "Validated");
+    else
+        (void)snprintf(type, sizeof(type), "%sReady", stage);
+    (void)p4_json_int64(obj, "metadata.generation", &generation);
+    (void)p4_json_int64(obj, "status.observedGeneration", &observed);
+    c = p4_json_find(p4_json_get(obj, "status.conditions"), "type", type);
+    (void)p4_json_int64(c, "observedGeneration", &cond_gen);
+    return c != NULL && observed == generation && cond_gen == generation &&
+           p4_text_eq(p4_json_str(c, "status"), "True");
 }
 
 bool p4_stagerun_stalled_on_record(const cJSON *obj, const char *stage)

@@ -20,6 +20,7 @@ struct p4_controller {
     int running;
     int shutting_down;
     p4_reconcile_fn fn;
+    unsigned (*level)(const char *key, void *data);
     void *data;
     struct p4_strmap started; /* key → start time (heap uint64_t) */
     void (*drained_cb)(void *);
@@ -91,6 +92,7 @@ struct p4_controller *p4_controller_new(uv_loop_t *loop, const struct p4_control
         p4_workqueue_new(opts && opts->queue.max_delay_ms ? &opts->queue : &def, uv_now(loop));
     c->workers = opts && opts->workers > 0 ? opts->workers : 1;
     c->fn = fn;
+    c->level = opts ? opts->level : NULL;
     c->data = data;
     p4_strmap_init(&c->started);
     (void)uv_timer_init(loop, &c->wake);
@@ -98,15 +100,23 @@ struct p4_controller *p4_controller_new(uv_loop_t *loop, const struct p4_control
     return c;
 }
 
+/* Add key at its level, ready after delay_ms (0: now). */
+static void add(struct p4_controller *c, const char *key, uint64_t delay_ms, uint64_t now)
+{
+    unsigned level = c->level ? c->level(key, c->data) : 0;
+
+    (void)p4_workqueue_add_level(c->queue, key, level, delay_ms, now);
+}
+
 void p4_controller_enqueue(struct p4_controller *c, const char *key)
 {
-    (void)p4_workqueue_add(c->queue, key, uv_now(c->loop));
+    add(c, key, 0, uv_now(c->loop));
     kick(c, 0);
 }
 
 void p4_controller_enqueue_after(struct p4_controller *c, const char *key, uint64_t delay_ms)
 {
-    (void)p4_workqueue_add_after(c->queue, key, delay_ms, uv_now(c->loop));
+    add(c, key, delay_ms, uv_now(c->loop));
     kick(c, delay_ms);
 }
 
@@ -149,7 +159,7 @@ void p4_controller_done(struct p4_controller *c, const char *key, int rc, uint64
         (void)p4_workqueue_done(c->queue, k, now);
         if (requeue_after_ms) {
             c->stats.reconciles_requeue++;
-            (void)p4_workqueue_add_after(c->queue, k, requeue_after_ms, now);
+            add(c, k, requeue_after_ms, now);
         } else {
             c->stats.reconciles_success++;
         }

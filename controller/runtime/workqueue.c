@@ -3,12 +3,12 @@
  *
  * One heap-allocated item per known key holds the key copy and its state. An
  * open-addressing hash (linear probing, backward-shift deletion, power-of-two
- * size) maps keys to items; a ring buffer holds the ready items in FIFO order;
- * a binary min-heap on (ready_at, seq) holds the delayed ones, each item
+ * size) maps keys to items; one ring buffer per level holds the ready items of
+ * that level in FIFO order; a binary min-heap on (ready_at, seq) holds the delayed ones, each item
  * knowing its heap slot so a delay can be shortened or dropped in O(log n).
  *
- * Invariants: an item is in the ring iff dirty && !processing; it is in the
- * heap iff heap_pos != NOT_DELAYED, and then it is not dirty.
+ * Invariants: an item is in the ring of its level iff dirty && !processing; it
+ * is in the heap iff heap_pos != NOT_DELAYED, and then it is not dirty.
  */
 #include "phase4/runtime/workqueue.h"
 
@@ -32,9 +32,17 @@ struct item {
     size_t heap_pos;      /* slot in the heap, or NOT_DELAYED */
     size_t key_len;
     unsigned failures;
+    unsigned level;  /* the ring it goes to when it turns ready: the last add's */
     bool dirty;      /* wants processing: in the ring, or re-queued at done */
     bool processing; /* handed out by get, not done yet */
     char key[];      /* NUL-terminated copy */
+};
+
+struct ring {
+    struct item **v; /* FIFO */
+    size_t cap;      /* power of two, or 0 before the first push */
+    size_t head;
+    size_t len;
 };
 
 struct p4_workqueue {
@@ -43,10 +51,10 @@ struct p4_workqueue {
     size_t keys;         /* items in the table */
     size_t key_bytes;    /* sum of item allocations */
 
-    struct item **ring; /* ready items, FIFO */
-    size_t ring_cap;    /* power of two */
-    size_t ring_head;
-    size_t ring_len;
+    struct ring ring[P4_WORKQUEUE_LEVELS]; /* ready items of each level */
+    size_t ready;                          /* items in all rings */
+    unsigned fair_share;                   /* level 0 gets one get in this many; 0: never */
+    unsigned since_low;                    /* gets from higher levels while level 0 waited */
 
     struct item **heap; /* delayed items, min-heap on (ready_at, seq) */
     size_t heap_cap;
@@ -148,37 +156,66 @@ static void table_remove(struct p4_workqueue *wq, const struct item *it)
         table_resize(wq, wq->table_cap / 2);
 }
 
-/* ---- ready ring ---- */
+/* ---- ready rings ---- */
 
 static void ring_push(struct p4_workqueue *wq, struct item *it, uint64_t ready_since)
 {
-    if (wq->ring_len == wq->ring_cap) {
-        size_t cap = wq->ring_cap * 2;
-        struct item **ring = p4_malloc(cap * sizeof(struct item *));
+    struct ring *r = &wq->ring[it->level];
 
-        for (size_t i = 0; i < wq->ring_len; i++)
-            ring[i] = wq->ring[(wq->ring_head + i) & (wq->ring_cap - 1)];
-        free(wq->ring);
-        wq->ring = ring;
-        wq->ring_cap = cap;
-        wq->ring_head = 0;
+    if (r->len == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : ARRAY_MIN;
+        struct item **v = p4_malloc(cap * sizeof(struct item *));
+
+        for (size_t i = 0; i < r->len; i++)
+            v[i] = r->v[(r->head + i) & (r->cap - 1)];
+        free(r->v);
+        r->v = v;
+        r->cap = cap;
+        r->head = 0;
     }
-    wq->ring[(wq->ring_head + wq->ring_len) & (wq->ring_cap - 1)] = it;
-    wq->ring_len++;
+    r->v[(r->head + r->len) & (r->cap - 1)] = it;
+    r->len++;
+    wq->ready++;
     it->ready_since = ready_since;
     wq->adds_total++;
 }
 
-static struct item *ring_pop(struct p4_workqueue *wq)
+static struct item *ring_pop_level(struct p4_workqueue *wq, unsigned level)
 {
+    struct ring *r = &wq->ring[level];
     struct item *it;
 
-    if (wq->ring_len == 0)
+    if (r->len == 0)
         return NULL;
-    it = wq->ring[wq->ring_head];
-    wq->ring_head = (wq->ring_head + 1) & (wq->ring_cap - 1);
-    wq->ring_len--;
+    it = r->v[r->head];
+    r->head = (r->head + 1) & (r->cap - 1);
+    r->len--;
+    wq->ready--;
     return it;
+}
+
+/*
+ * The next ready item: the oldest of the highest level, except that level 0 has the get after
+ * fair_share - 1 gets of higher levels while it waited, so it is never starved.
+ */
+static struct item *ring_pop(struct p4_workqueue *wq)
+{
+    unsigned top = P4_WORKQUEUE_LEVELS;
+
+    while (top > 0 && wq->ring[top - 1].len == 0)
+        top--;
+    if (top == 0)
+        return NULL;
+    top--;
+    if (top > 0 && wq->ring[0].len > 0) {
+        if (wq->fair_share > 0 && wq->since_low + 1 >= wq->fair_share)
+            top = 0;
+        else
+            wq->since_low++;
+    }
+    if (top == 0)
+        wq->since_low = 0;
+    return ring_pop_level(wq, top);
 }
 
 /* ---- delay heap ---- */
@@ -374,8 +411,7 @@ struct p4_workqueue *p4_workqueue_new(const struct p4_workqueue_config *cfg, uin
         cfg = &defaults;
     wq->table_cap = TABLE_MIN;
     wq->table = p4_calloc(wq->table_cap, sizeof(struct item *));
-    wq->ring_cap = ARRAY_MIN;
-    wq->ring = p4_calloc(wq->ring_cap, sizeof(struct item *));
+    wq->fair_share = cfg->fair_share;
     wq->base_delay_ms = cfg->base_delay_ms;
     wq->max_delay_ms = cfg->max_delay_ms;
     p4_ratelimit_init(&wq->bucket, cfg->qps, cfg->burst, now_ms);
@@ -389,7 +425,8 @@ void p4_workqueue_free(struct p4_workqueue *wq)
     for (size_t i = 0; i < wq->table_cap; i++)
         free(wq->table[i]);
     free(wq->table);
-    free(wq->ring);
+    for (unsigned l = 0; l < P4_WORKQUEUE_LEVELS; l++)
+        free(wq->ring[l].v);
     free(wq->heap);
     p4_ratelimit_close(&wq->bucket);
     free(wq);
@@ -403,11 +440,19 @@ int p4_workqueue_add(struct p4_workqueue *wq, const char *key, uint64_t now_ms)
 int p4_workqueue_add_after(struct p4_workqueue *wq, const char *key, uint64_t delay_ms,
                            uint64_t now_ms)
 {
+    return p4_workqueue_add_level(wq, key, 0, delay_ms, now_ms);
+}
+
+int p4_workqueue_add_level(struct p4_workqueue *wq, const char *key, unsigned level,
+                           uint64_t delay_ms, uint64_t now_ms)
+{
     struct item *it;
     int rc = add_item(wq, key, &it);
 
     if (rc < 0)
         goto out;
+    if (!(it->dirty && !it->processing)) /* a key in a ring keeps its place there */
+        it->level = level < P4_WORKQUEUE_LEVELS ? level : P4_WORKQUEUE_LEVELS - 1;
     promote(wq, now_ms);
     delay_item(wq, it, delay_ms, now_ms);
 out:
@@ -516,7 +561,7 @@ uint64_t p4_workqueue_next_wakeup(const struct p4_workqueue *wq, uint64_t now_ms
 
 size_t p4_workqueue_len(const struct p4_workqueue *wq)
 {
-    return wq != NULL ? wq->ring_len : 0;
+    return wq != NULL ? wq->ready : 0;
 }
 
 void p4_workqueue_shutdown(struct p4_workqueue *wq)
@@ -553,12 +598,14 @@ void p4_workqueue_stats(const struct p4_workqueue *wq, struct p4_workqueue_stats
     memset(out, 0, sizeof(*out));
     if (wq == NULL)
         return;
-    out->len = wq->ring_len;
+    out->len = wq->ready;
     out->delayed = wq->heap_len;
     out->processing = wq->processing;
     out->keys = wq->keys;
-    out->bytes = sizeof(*wq) + wq->key_bytes +
-                 (wq->table_cap + wq->ring_cap + wq->heap_cap) * sizeof(struct item *);
+    out->bytes =
+        sizeof(*wq) + wq->key_bytes + (wq->table_cap + wq->heap_cap) * sizeof(struct item *);
+    for (unsigned l = 0; l < P4_WORKQUEUE_LEVELS; l++)
+        out->bytes += wq->ring[l].cap * sizeof(struct item *);
     out->adds_total = wq->adds_total;
     out->retries_total = wq->retries_total;
 }

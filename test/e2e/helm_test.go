@@ -855,7 +855,8 @@ func TestStagesRecheckedAfterRestartWithoutFlapping(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the first operator did not stop")
 	}
-	second := helmOperator(t, ctx)
+	// No trust (--recheck-spread 0): every stage checks again at once, as this test wants.
+	second := helmOperator(t, ctx, "--recheck-spread", "0")
 	// Other tests' resources may be in the cluster too: the new operator is done
 	// when every resource whose chart passed has passed the Helm stage again.
 	eventually(t, 90*time.Second, "the new operator to have checked the stages again", func() (bool, string, error) {

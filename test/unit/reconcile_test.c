@@ -1520,9 +1520,110 @@ static void deleting_status_says_what_remains(void **state)
     cJSON_Delete(obj);
 }
 
+/* A Ready resource of generation 3, every stage passed and what they pinned on record. */
+static cJSON *trusted_resource(void)
+{
+    return parse(
+        "{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\",\"generation\":3},\"spec\":{},"
+        "\"status\":{\"observedGeneration\":3,\"stage\":\"Validation\","
+        "\"image\":{\"digest\":\"sha256:aa\"},"
+        "\"chart\":{\"digest\":\"sha256:bb\",\"manifest\":\"web-manifest-3\"},"
+        "\"inventory\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"web\"}],"
+        "\"conditions\":["
+        "{\"type\":\"Ready\",\"status\":\"True\",\"observedGeneration\":3},"
+        "{\"type\":\"Stalled\",\"status\":\"False\",\"observedGeneration\":3},"
+        "{\"type\":\"Notified\",\"status\":\"True\",\"observedGeneration\":3},"
+        "{\"type\":\"DockerReady\",\"status\":\"True\",\"observedGeneration\":3},"
+        "{\"type\":\"HelmReady\",\"status\":\"True\",\"observedGeneration\":3},"
+        "{\"type\":\"KubernetesReady\",\"status\":\"True\",\"observedGeneration\":3},"
+        "{\"type\":\"Validated\",\"status\":\"True\",\"observedGeneration\":3}]}}");
+}
+
+/* Set the string or number at "a.b" (a JSON literal) in obj. */
+static void put(cJSON *obj, const char *parent, const char *name, const char *json)
+{
+    cJSON *at = parent ? (cJSON *)p4_json_get(obj, parent) : obj;
+
+    assert_non_null(at);
+    cJSON_DeleteItemFromObjectCaseSensitive(at, name);
+    cJSON_AddItemToObject(at, name, parse(json));
+}
+
+/* Set the status of condition type in obj. */
+static void put_condition(cJSON *obj, const char *type, const char *status, int gen)
+{
+    cJSON *c = (cJSON *)p4_json_find(p4_json_get(obj, "status.conditions"), "type", type);
+
+    assert_non_null(c);
+    cJSON_ReplaceItemInObjectCaseSensitive(c, "status", cJSON_CreateString(status));
+    cJSON_ReplaceItemInObjectCaseSensitive(c, "observedGeneration", cJSON_CreateNumber(gen));
+}
+
+static void a_passed_generation_on_record_is_trusted(void **state)
+{
+    cJSON *obj = trusted_resource();
+
+    (void)state;
+    assert_true(p4_reconciler_trusted(obj, P4_STAGE_COUNT));
+    assert_false(p4_reconciler_trusted(obj, 0));
+    assert_false(p4_reconciler_trusted(NULL, P4_STAGE_COUNT));
+    /* Only the stages built count: without an inventory, two stages still pass. */
+    cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItem(obj, "status"), "inventory");
+    assert_true(p4_reconciler_trusted(obj, 2));
+    assert_false(p4_reconciler_trusted(obj, P4_STAGE_COUNT));
+    cJSON_Delete(obj);
+}
+
+static void anything_not_fully_passed_is_not_trusted(void **state)
+{
+    static const struct {
+        const char *parent, *name, *json;
+    } changes[] = {
+        {"metadata", "generation", "4"},       /* a new generation */
+        {"status", "observedGeneration", "2"}, /* an older one observed */
+        {"spec", "suspend", "true"},           /* suspended */
+        {"metadata", "deletionTimestamp", "\"2026-01-01T00:00:00Z\""},
+        {"metadata", "annotations", "{\"phase4.io/retry\":\"1\"}"}, /* a retry asked for */
+        {"status", "health", "{\"problem\":\"CrashLoopBackOff\"}"}, /* Degraded since */
+        {"status", "image", "{}"},                                  /* no digest pinned */
+        {"status", "chart", "{\"digest\":\"sha256:bb\"}"},          /* no manifest */
+        {"status", "inventory", "[]"},                              /* nothing applied */
+        {"status", "rollback", "{\"from\":3,\"to\":2,\"state\":\"Succeeded\"}"},
+    };
+    static const struct {
+        const char *type, *status;
+        int gen;
+    } conds[] = {
+        {"Ready", "False", 3},           {"Ready", "True", 2},
+        {"Stalled", "True", 3},          {"HelmReady", "Unknown", 3},
+        {"KubernetesReady", "False", 3}, {"Validated", "True", 2},
+        {"DockerReady", "True", 1},      {"Notified", "False", 3}, /* a delivery still due */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+        cJSON *obj = trusted_resource();
+        put(obj, changes[i].parent, changes[i].name, changes[i].json);
+        if (p4_reconciler_trusted(obj, P4_STAGE_COUNT))
+            fail_msg("trusted with %s.%s = %s", changes[i].parent, changes[i].name,
+                     changes[i].json);
+        cJSON_Delete(obj);
+    }
+    for (size_t i = 0; i < sizeof(conds) / sizeof(conds[0]); i++) {
+        cJSON *obj = trusted_resource();
+        put_condition(obj, conds[i].type, conds[i].status, conds[i].gen);
+        if (p4_reconciler_trusted(obj, P4_STAGE_COUNT))
+            fail_msg("trusted with %s %s for generation %d", conds[i].type, conds[i].status,
+                     conds[i].gen);
+        cJSON_Delete(obj);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_passed_generation_on_record_is_trusted),
+        cmocka_unit_test(anything_not_fully_passed_is_not_trusted),
         cmocka_unit_test(first_reconcile_starts_docker_stage),
         cmocka_unit_test(deleting_status_says_what_remains),
         cmocka_unit_test(desired_status_already_there_means_no_change),

@@ -882,6 +882,48 @@ static void line_of_slots_is_fifo(void **state)
     assert_int_equal(fx->changed, 5);
 }
 
+/* 2b. The line: new work before re-checks of a pass on record, then the oldest resource first;
+   a re-check never takes the last free slot. */
+static void line_puts_new_work_first_oldest_first(void **state)
+{
+    struct fx *fx = *state;
+    static const struct {
+        const char *key;
+        bool recheck;
+        int64_t arrival;
+    } runs[] = {{"ns/a", true, 1},
+                {"ns/b", true, 2},
+                {"ns/c", false, 30},
+                {"ns/d", false, 20},
+                {"ns/e", false, 10}};
+    static const int order[] = {0, 2, 4, 3, 1};
+
+    start_runner(fx, 2, 5, 5, 5);
+    for (int i = 0; i < 5; i++) {
+        struct p4_stagerun *r;
+        assert_int_equal(add_run(fx, runs[i].key, K_REQUEST, 1, 2), i);
+        r = p4_stagerunner_get(&fx->sr, runs[i].key);
+        r->recheck = runs[i].recheck; /* as p4_stagerun_add_for reads them from the resource */
+        r->arrival = runs[i].arrival;
+    }
+    /* a takes a slot; b, a re-check, may not take the last one: c does. */
+    RUN_UNTIL(fx, fx->held_out == 2);
+    assert_int_equal(fx->nbegins, 2);
+    assert_int_equal(stats_of(fx).waiting, 3);
+    release(fx, 0);
+    RUN_UNTIL(fx, fx->nbegins == 3 && fx->held_out == 2);
+    release(fx, 2);
+    RUN_UNTIL(fx, fx->nbegins == 4 && fx->held_out == 2);
+    release(fx, 4);
+    RUN_UNTIL(fx, fx->nbegins == 5 && fx->held_out == 2);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(fx->begin_log[i], order[i]);
+    release(fx, 3);
+    release(fx, 1);
+    RUN_UNTIL(fx, stats_of(fx).passed == 5);
+    assert_int_equal(fx->sr.rechecks_active, 0);
+}
+
 /* 3. Artifact failures: retried retries times with retry_ms doubling, then stalled for good. */
 static void artifact_failure_retries_then_stalls(void **state)
 {
@@ -2001,6 +2043,7 @@ int main(void)
         cmocka_unit_test(stalled_on_record),
         TEST(run_passes),
         TEST(line_of_slots_is_fifo),
+        TEST(line_puts_new_work_first_oldest_first),
         TEST(artifact_failure_retries_then_stalls),
         TEST(cluster_failure_stalls_and_is_rechecked),
         TEST(transient_failure_retries_the_step),

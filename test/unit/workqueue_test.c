@@ -460,6 +460,76 @@ static void churn_of_10000_keys_does_not_grow(void **state)
     p4_workqueue_free(wq);
 }
 
+/* Higher levels go first; within a level, FIFO; level 0 gets one get in fair_share. */
+static void higher_levels_first_and_level_0_never_starved(void **state)
+{
+    struct p4_workqueue_config cfg = unlimited;
+    struct p4_workqueue *wq;
+
+    (void)state;
+    cfg.fair_share = 3;
+    wq = p4_workqueue_new(&cfg, 0);
+    assert_int_equal(p4_workqueue_add(wq, "new/a", 0), 0);
+    assert_int_equal(p4_workqueue_add(wq, "new/b", 0), 0);
+    assert_int_equal(p4_workqueue_add_level(wq, "helm/x", 2, 0, 0), 0);
+    assert_int_equal(p4_workqueue_add_level(wq, "kube/y", 3, 0, 0), 0);
+    assert_int_equal(p4_workqueue_add_level(wq, "helm/z", 2, 0, 0), 0);
+    assert_int_equal(p4_workqueue_add_level(wq, "top/t", 99, 0, 0), 0); /* the top level */
+    assert_int_equal(p4_workqueue_len(wq), 6);
+    get_done(wq, 0, "top/t");
+    get_done(wq, 0, "kube/y");
+    get_done(wq, 0, "new/a"); /* third get while level 0 waited */
+    get_done(wq, 0, "helm/x");
+    get_done(wq, 0, "helm/z");
+    get_done(wq, 0, "new/b"); /* alone now */
+    get_expect(wq, 0, NULL);
+    p4_workqueue_free(wq);
+}
+
+/* fair_share 0: strict levels. A ready key keeps its place; a processing one takes the new level.
+ */
+static void a_ready_key_keeps_its_level_and_place(void **state)
+{
+    struct p4_workqueue_config cfg = unlimited;
+    struct p4_workqueue *wq;
+
+    (void)state;
+    cfg.fair_share = 0;
+    wq = p4_workqueue_new(&cfg, 0);
+    assert_int_equal(p4_workqueue_add(wq, "a/a", 0), 0);
+    assert_int_equal(p4_workqueue_add(wq, "b/b", 0), 0);
+    assert_int_equal(p4_workqueue_add_level(wq, "a/a", 5, 0, 0), 0); /* merged, stays at 0 */
+    get_expect(wq, 0, "a/a");
+    assert_int_equal(p4_workqueue_add_level(wq, "a/a", 5, 0, 0), 0); /* while processing */
+    assert_int_equal(p4_workqueue_add_level(wq, "c/c", 1, 0, 0), 0);
+    assert_int_equal(p4_workqueue_done(wq, "a/a", 0), 0); /* back, at level 5 */
+    get_done(wq, 0, "a/a");
+    get_done(wq, 0, "c/c");
+    get_done(wq, 0, "b/b");
+    get_expect(wq, 0, NULL);
+    p4_workqueue_free(wq);
+}
+
+/* A delayed key turns ready at the level it was added with. */
+static void a_delayed_key_turns_ready_at_its_level(void **state)
+{
+    struct p4_workqueue *wq = p4_workqueue_new(&unlimited, 0);
+    struct p4_workqueue_stats st;
+
+    (void)state;
+    assert_int_equal(p4_workqueue_add_level(wq, "late/l", 4, 100, 0), 0);
+    assert_int_equal(p4_workqueue_add(wq, "now/n", 0), 0);
+    get_expect(wq, 50, "now/n");
+    assert_int_equal(p4_workqueue_add(wq, "new/m", 60), 0);
+    get_done(wq, 100, "late/l"); /* ready at 100, before new/m of level 0 */
+    get_done(wq, 100, "new/m");
+    assert_int_equal(p4_workqueue_done(wq, "now/n", 100), 0);
+    p4_workqueue_stats(wq, &st);
+    assert_int_equal(st.len, 0);
+    assert_int_equal(st.keys, 0);
+    p4_workqueue_free(wq);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +548,9 @@ int main(void)
         cmocka_unit_test(bad_inputs_are_refused),
         cmocka_unit_test(many_keys_keep_their_own_counts),
         cmocka_unit_test(churn_of_10000_keys_does_not_grow),
+        cmocka_unit_test(higher_levels_first_and_level_0_never_starved),
+        cmocka_unit_test(a_ready_key_keeps_its_level_and_place),
+        cmocka_unit_test(a_delayed_key_turns_ready_at_its_level),
     };
     return cmocka_run_group_tests_name("workqueue", tests, NULL, NULL);
 }

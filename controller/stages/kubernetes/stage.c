@@ -192,6 +192,14 @@ static int start(void *ctx, const char *key, const cJSON *obj, struct p4_error *
     return 0;
 }
 
+/* A trusted resource (reconcile.h): no run, but what it applied is watched for drift. */
+static void trusted(void *ctx, const char *key, const cJSON *obj)
+{
+    (void)key;
+    (void)obj;
+    p4_kstage_start_watching(ctx);
+}
+
 static int poll_run(void *ctx, const char *key, const cJSON *obj)
 {
     struct p4_kube_stage *k = ctx;
@@ -271,6 +279,7 @@ const struct p4_stage_ops p4_kube_stage_ops = {
     .metrics = metrics,
     .finalize = p4_kstage_finalize,
     .finalized = p4_kstage_finalized,
+    .trusted = trusted,
 };
 
 struct p4_kube_stage *p4_kube_stage_new(uv_loop_t *loop, const struct p4_kube_stage_config *cfg)

@@ -87,8 +87,13 @@ enum p4_kstage_source p4_kstage_source_of(const char *api_version, const char *k
     return src;
 }
 
-/* One of our objects changed: re-evaluate its owner; apply again when it drifted. */
-static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON *obj, bool gone)
+/*
+ * One of our objects changed: re-evaluate its owner; apply again when it drifted. An owner with
+ * no run (trusted after a restart) is told of a delete or a spec change (moved), so its recheck
+ * begins now.
+ */
+static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON *obj, bool gone,
+                          bool moved)
 {
     const char *key = p4_applyset_owner_of(obj);
     struct run *r;
@@ -98,26 +103,31 @@ static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON
     r = (struct run *)p4_stagerunner_get(&k->sr, key);
     if (r && r->applied && p4_kstage_drifted(&r->inv, r->gens, kind, obj, gone))
         r->drift = true;
+    if (r == NULL && (gone || moved) && k->cfg.drifted)
+        k->cfg.drifted(key, k->cfg.data);
     enqueue(k, key);
 }
 /* The kind comes from the object: a watched object always says it (informer.h). */
 static void on_owned_add(const char *key, const cJSON *obj, void *data)
 {
     (void)key;
-    owned_changed(data, p4_json_str(obj, "kind"), obj, false);
+    owned_changed(data, p4_json_str(obj, "kind"), obj, false, false);
 }
 
 static void on_owned_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
 {
+    int64_t was = 0, now = 0;
+
     (void)key;
-    (void)old;
-    owned_changed(data, p4_json_str(cur, "kind"), cur, false);
+    (void)p4_json_int64(old, "metadata.generation", &was);
+    (void)p4_json_int64(cur, "metadata.generation", &now);
+    owned_changed(data, p4_json_str(cur, "kind"), cur, false, now != was);
 }
 
 static void on_owned_delete(const char *key, const cJSON *obj, void *data)
 {
     (void)key;
-    owned_changed(data, p4_json_str(obj, "kind"), obj, true);
+    owned_changed(data, p4_json_str(obj, "kind"), obj, true, false);
 }
 
 /* Cached workloads keep what health.h reads: not their pod template (most of their size). */

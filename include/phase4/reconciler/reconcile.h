@@ -53,7 +53,37 @@ struct p4_reconciler {
     /* key -> what was read to record an approval (who owns phase4.io/approve); owned, starts
        empty (zeroed), freed by p4_reconciler_close. */
     struct p4_strmap approvals;
+    /* Restart without a storm: a resource first seen with no run whose status on record says
+       it passed for its generation (p4_reconciler_trusted) is trusted: nothing runs for it
+       until its recheck, at a time of its own within this window (--recheck-spread) from when
+       it was first seen; a new generation, a retry or drift ends the trust at once. 0: no
+       trust, every resource is checked again at once. */
+    uint64_t recheck_spread_ms;
+    /* key -> struct p4_trust (reconcile.c), the resources trusted and not rechecked yet;
+       owned, starts empty (zeroed), freed by p4_reconciler_close. */
+    struct p4_strmap trust;
+    uint64_t trusted_total; /* resources trusted at first sight */
 };
+
+/*
+ * Does obj's status on record say every stage of the first `stages` passed for its current
+ * generation, with what they pinned written (status.image.digest, status.chart.digest and
+ * .manifest, status.inventory), Ready=True and nothing pending (no failure, wait, Stalled,
+ * health problem, retry or rollback asked for, suspend or deletion)? Pure.
+ */
+bool p4_reconciler_trusted(const cJSON *obj, int stages);
+
+/*
+ * The work-queue level of key (controller.h's opts.level; data is the struct p4_reconciler):
+ * 1 + the index of the stage its status says it is in while its current generation is under
+ * way, so a resource further along is reconciled first; 0 for one not started (no status for
+ * its generation: its first status), done, or unknown.
+ */
+unsigned p4_reconciler_level(const char *key, void *data);
+
+/* Drift was seen for key (an object it applied deleted or changed): if it is trusted, its
+   recheck is due now (the caller enqueues it). */
+void p4_reconciler_recheck(struct p4_reconciler *r, const char *key);
 
 /* A p4_reconcile_fn; data is the struct p4_reconciler. */
 void p4_reconcile(struct p4_controller *c, const char *key, void *data);
@@ -61,7 +91,7 @@ void p4_reconcile(struct p4_controller *c, const char *key, void *data);
 /* Free what r owns (not r, nor what it borrows); after its last reconcile. */
 void p4_reconciler_close(struct p4_reconciler *r);
 
-/* Append the phase4_status_writes_total counter of r to out. */
+/* Append the phase4_status_writes_total counter and the phase4_recheck_* series of r to out. */
 void p4_reconciler_metrics(const struct p4_reconciler *r, struct p4_buf *out);
 /* Append each stage's own series (its ops->metrics, when it has one), in stage order. */
 void p4_reconciler_stage_metrics(const struct p4_reconciler *r, struct p4_buf *out);

@@ -132,6 +132,12 @@ struct p4_stage_ops {
     int (*finalize)(void *ctx, const char *key, const cJSON *obj, struct p4_finalize_result *out);
     /* Optional, with finalize: the finalizer is gone; drop what finalize kept for key. */
     void (*finalized)(void *ctx, const char *key);
+    /*
+     * Optional. obj's pass is on record and trusted after a restart (reconcile.h): no run
+     * begins for key until its recheck. Watch what must be watched for it meanwhile (the
+     * Kubernetes stage: the objects it applied, so drift ends the trust).
+     */
+    void (*trusted)(void *ctx, const char *key, const cJSON *obj);
 };
 
 /* How a stage is doing, for /metrics. */

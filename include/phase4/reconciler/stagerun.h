@@ -8,8 +8,10 @@
  * step starts requests (p4_stagerun_out before each, p4_stagerun_back first
  * in each answer), and when they end it moves on (p4_stagerun_next) or a gate
  * fails (p4_stagerun_fail). At most max_active runs work at once; the rest
- * wait in line, in order. An attempt's scratch state ("work") exists only
- * while the attempt runs: between attempts a run costs its result.
+ * wait in line, the oldest resource (metadata.creationTimestamp) first, and a
+ * re-check of a pass on record (after a restart) behind every other run and
+ * never in the last free slot, so new generations go first. An attempt's scratch state ("work")
+ * exists only while the attempt runs: between attempts a run costs its result.
  *
  * Failures carry a class (stage.h): transient ones are waited out with backoff
  * (honouring retry_after_ms when set), on the same step or, with
@@ -101,6 +103,7 @@ struct p4_stagerunner {
     /* Private. */
     struct p4_strmap runs; /* key → struct p4_stagerun */
     int active;
+    int rechecks_active; /* of active: runs re-checking a pass on record */
     struct p4_stagerun *qhead, *qtail;
     bool closing;
 };
@@ -143,6 +146,8 @@ struct p4_stagerun {
     bool working;    /* an attempt's work exists (the stage's own pointer) */
     bool no_recheck; /* a cluster-level failure only a new generation can fix */
     bool retrying;   /* the attempt about to begin retries an artifact failure */
+    bool recheck;    /* re-checks a pass on record for its generation (after a restart) */
+    int64_t arrival; /* the resource's metadata.creationTimestamp (µs since the epoch; 0) */
     struct p4_stagerun *qprev, *qnext;
     uv_timer_t timer;
     struct p4_gate gates[P4_GATES_MAX];
@@ -246,6 +251,10 @@ void p4_stagerun_add_for(struct p4_stagerunner *s, struct p4_stagerun *r, const 
  * first attempt, as the retry asks).
  */
 bool p4_stagerun_stalled_on_record(const cJSON *obj, const char *stage);
+/* Does obj's status say stage ("Docker") passed for its current generation? Pure. */
+bool p4_stagerun_passed_on_record(const cJSON *obj, const char *stage);
+/* Does run a go before run b in a stage's line (oldest resource first, re-checks last)? */
+bool p4_stagerun_line_before(const struct p4_stagerun *a, const struct p4_stagerun *b);
 void p4_stagerun_out(struct p4_stagerun *r);
 void p4_stagerun_unout(struct p4_stagerun *r);
 /* A body-less API request for the current step (counted by _out); 0 or P4_ERR_INTERNAL. */

@@ -25,6 +25,9 @@ typedef void (*p4_reconcile_fn)(struct p4_controller *c, const char *key, void *
 struct p4_controller_opts {
     int workers; /* concurrent reconciles; 0: 1 */
     struct p4_workqueue_config queue;
+    /* A key's level in the queue when it is enqueued (higher goes first, workqueue.h), given
+       the reconcile's data; NULL: every key at level 0. */
+    unsigned (*level)(const char *key, void *data);
 };
 
 /* Histogram buckets (seconds) of reconcile duration, as Prometheus needs them. */

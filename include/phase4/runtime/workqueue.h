@@ -3,7 +3,9 @@
  *
  * client-go's semantics for "namespace/name" keys: adds of a waiting key
  * merge; a key is never handed to two workers (an add while processing
- * re-queues it at done); ready keys come out FIFO; delayed keys wait in a
+ * re-queues it at done); ready keys come out FIFO within a level, the highest
+ * level first, level 0 (the default) at least one get in fair_share so it is
+ * never starved; delayed keys wait in a
  * min-heap; failures back off per key (base doubling to max), max'ed with a
  * global token bucket. Pure data: no threads, libuv or clock reads; now_ms is
  * monotonic ms (uv_now()). The loop get()s work and arms one timer for
@@ -22,18 +24,21 @@
 #include <stdint.h>
 
 #define P4_WORKQUEUE_KEY_MAX 1024 /* longest key, without its NUL */
+#define P4_WORKQUEUE_LEVELS 8     /* levels 0 .. 7; higher is handed out first */
 
 struct p4_workqueue_config {
     uint64_t base_delay_ms; /* first per-key backoff; doubles with each failure */
     uint64_t max_delay_ms;  /* per-key backoff cap */
     double qps;             /* global bucket rate; <= 0 means unlimited */
     unsigned burst;         /* global bucket size */
+    unsigned fair_share;    /* level 0 gets at least one get in this many; 0: strict levels */
 };
 
-/* client-go's defaults: 5 ms doubling to 1000 s, max'ed with 10 qps, burst 100. */
+/* client-go's defaults: 5 ms doubling to 1000 s, max'ed with 10 qps, burst 100; level 0 one in 4.
+ */
 #define P4_WORKQUEUE_CONFIG_DEFAULT                                                                \
     {                                                                                              \
-        .base_delay_ms = 5, .max_delay_ms = 1000000, .qps = 10.0, .burst = 100                     \
+        .base_delay_ms = 5, .max_delay_ms = 1000000, .qps = 10.0, .burst = 100, .fair_share = 4    \
     }
 
 struct p4_workqueue_stats {
@@ -63,6 +68,13 @@ int p4_workqueue_add(struct p4_workqueue *wq, const char *key, uint64_t now_ms);
 int p4_workqueue_add_after(struct p4_workqueue *wq, const char *key, uint64_t delay_ms,
                            uint64_t now_ms);
 /*
+ * As add_after, at level (above P4_WORKQUEUE_LEVELS - 1: the top level): the
+ * level the key is handed out at when it turns ready. A key already ready keeps
+ * its place and level; a delayed or processing one takes the new level.
+ */
+int p4_workqueue_add_level(struct p4_workqueue *wq, const char *key, unsigned level,
+                           uint64_t delay_ms, uint64_t now_ms);
+/*
  * Count a failure and add_after the longer of base * 2^(earlier failures)
  * (capped at max) and the global bucket's delay. delay_ms (may be NULL) gets
  * the time until the key is ready, for logs. Returns as add.
@@ -75,7 +87,8 @@ void p4_workqueue_forget(struct p4_workqueue *wq, const char *key);
 unsigned p4_workqueue_num_requeues(const struct p4_workqueue *wq, const char *key);
 
 /*
- * Oldest ready key, now processing; NULL if none is ready or shut down.
+ * Next ready key (the oldest of the highest level; level 0 at least once in
+ * fair_share gets while it waits), now processing; NULL if none is ready or shut down.
  * waited_ms (may be NULL) gets how long it was ready. Borrowed: valid until done.
  */
 const char *p4_workqueue_get(struct p4_workqueue *wq, uint64_t now_ms, uint64_t *waited_ms);

@@ -80,12 +80,16 @@ struct p4_kube_stage_config {
     uint64_t unschedulable_grace_ms; /* 0: 30 s */
     int max_active;                  /* resources applying at once; 0: 16 */
     void (*changed)(const char *key, void *data);
+    /* Optional: an object applied for key, a resource with no run (trusted after a restart,
+       reconcile.h), was deleted or its spec changed; called before changed. */
+    void (*drifted)(const char *key, void *data);
     void *data;
     /* The manifests the Helm stage of this process stored (borrowed; NULL: always read). */
     struct p4_manifest_memo *memo;
 };
 
-/* cfg is copied. The watches start with the first resource that reaches the stage. */
+/* cfg is copied. The watches start with the first resource that reaches the stage, or is
+   trusted (its trusted op). */
 struct p4_kube_stage *p4_kube_stage_new(uv_loop_t *loop, const struct p4_kube_stage_config *cfg);
 /* Stop every run and watch; NULL is fine. */
 void p4_kube_stage_free(struct p4_kube_stage *k);

@@ -28,6 +28,14 @@
 
 #define DEFAULT_MAX_BODY (64u << 20)
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
+/*
+ * HTTP/2 streams one connection carries at most. libcurl (7.x, 8.x) runs every transfer
+ * multiplexed on a socket each time that socket is readable, so a connection holding all the
+ * watches (three per target namespace) and requests made each read cost as many transfers as
+ * there are: CPU per resource grew with the number of resources. Past this many, curl opens
+ * another connection (a TLS session, tens of KiB), which bounds the work per read.
+ */
+#define MAX_STREAMS_PER_CONNECTION 100L
 
 struct p4_http {
     uv_loop_t *loop;
@@ -373,6 +381,7 @@ struct p4_http *p4_http_new(uv_loop_t *loop)
     (void)curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     (void)curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     (void)curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    (void)curl_multi_setopt(h->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, MAX_STREAMS_PER_CONNECTION);
     (void)uv_timer_init(loop, &h->timer);
     (void)uv_timer_init(loop, &h->cancel_timer);
     h->timer.data = h;

@@ -32,8 +32,9 @@ struct p4_informer {
     char resource[64];            /* the collection's resource, for metrics and logs */
     uint64_t unparsable;          /* versions of objects that could not be parsed */
     struct p4_strmap lent;        /* key → cJSON* parsed by p4_informer_get this loop turn */
-    uv_check_t reclaim;           /* frees what was lent, after the turn's callbacks */
-    char *rv;                     /* resourceVersion to watch from */
+    uv_check_t reclaim; /* frees what was lent, after the turn's callbacks; active only while
+                           something is lent (each active check runs every loop turn) */
+    char *rv;           /* resourceVersion to watch from */
     struct p4_kube_watch *watch;
     uv_timer_t retry;
     uint64_t backoff_ms;
@@ -530,6 +531,7 @@ static void free_lent(struct p4_informer *inf)
 
     if (p4_strmap_len(&inf->lent) == 0)
         return;
+    (void)uv_check_stop(&inf->reclaim);
     while ((e = p4_strmap_next(&inf->lent, &pos)) != NULL)
         cJSON_Delete(e->value);
     p4_strmap_close(&inf->lent);
@@ -953,9 +955,8 @@ struct p4_informer *p4_informer_new(uv_loop_t *loop, struct p4_kube *k, const ch
     resource_of(path, inf->resource, sizeof(inf->resource));
     (void)uv_timer_init(loop, &inf->retry);
     inf->retry.data = inf;
-    (void)uv_check_init(loop, &inf->reclaim);
+    (void)uv_check_init(loop, &inf->reclaim); /* started by p4_informer_get */
     inf->reclaim.data = inf;
-    (void)uv_check_start(&inf->reclaim, on_reclaim);
     uv_unref((uv_handle_t *)&inf->reclaim); /* it never keeps the loop alive by itself */
     return inf;
 }
@@ -989,6 +990,10 @@ const cJSON *p4_informer_get(struct p4_informer *inf, const char *key)
     e = p4_strmap_get(&inf->store, key);
     if (e == NULL || (obj = entry_object(e)) == NULL)
         return NULL;
+    /* The loop runs every active check at every turn: one per informer with nothing lent would
+       make each turn cost as many informers as there are (one per namespace, per resource). */
+    if (p4_strmap_len(&inf->lent) == 0 && !inf->closing)
+        (void)uv_check_start(&inf->reclaim, on_reclaim);
     (void)p4_strmap_put(&inf->lent, key, obj);
     return obj;
 }

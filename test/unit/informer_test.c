@@ -1,5 +1,9 @@
-/* informer_test.c: what the informer reads of an object cJSON cannot parse, and its namespace
- * filter (keep_ns). */
+/*
+ * informer_test.c: what the informer reads of an object cJSON cannot parse; its namespace
+ * filter (keep_ns); and, from a loopback server that answers the list and holds the watch,
+ * that an object lent by p4_informer_get is freed after the loop turn by a check that runs
+ * only while something is lent (every active check runs at every turn of the loop).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +15,7 @@
 #include <cmocka.h> /* after the four it needs */
 
 #include "phase4/core/json.h"
+#include "phase4/kube/client.h"
 #include "phase4/runtime/informer.h"
 
 /*
@@ -235,6 +240,152 @@ static void keeps_only_accepted_namespaces(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+#define CONNS 4
+
+/* A listener: a list is answered with LIST, a watch is held until the end. */
+struct server {
+    uv_tcp_t tcp;
+    uv_tcp_t conn[CONNS];
+    uv_write_t wr[CONNS];
+    char head[CONNS][2048];
+    size_t len[CONNS];
+    int nconn, closed, watches;
+};
+
+static const char LIST[] =
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    "Content-Length: 133\r\n\r\n"
+    "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[{\"metadat"
+    "a\":{\"name\":\"a\",\"namespace\":\"n\",\"resourceVersion\":\"5\"}}]}";
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    struct server *srv = h->loop->data;
+
+    srv->closed++;
+}
+
+static void on_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct server *srv = h->loop->data;
+    int i = (int)((uv_tcp_t *)h - srv->conn);
+
+    (void)hint;
+    *buf =
+        uv_buf_init(srv->head[i] + srv->len[i], (unsigned)(sizeof(srv->head[i]) - 1 - srv->len[i]));
+}
+
+static void on_list_written(uv_write_t *w, int status)
+{
+    (void)status;
+    uv_close((uv_handle_t *)w->handle, on_conn_closed);
+}
+
+static void on_conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct server *srv = s->loop->data;
+    int i = (int)((uv_tcp_t *)s - srv->conn);
+    uv_buf_t answer = uv_buf_init((char *)LIST, sizeof(LIST) - 1);
+
+    (void)buf;
+    if (n < 0) {
+        uv_close((uv_handle_t *)s, on_conn_closed);
+        return;
+    }
+    srv->len[i] += (size_t)n;
+    srv->head[i][srv->len[i]] = '\0';
+    if (strstr(srv->head[i], "\r\n\r\n") == NULL)
+        return;
+    if (strstr(srv->head[i], "watch=") != NULL) {
+        srv->watches++; /* held: read on, to see the client go */
+        return;
+    }
+    (void)uv_read_stop(s);
+    assert_int_equal(uv_write(&srv->wr[i], s, &answer, 1, on_list_written), 0);
+}
+
+static void on_server_connection(uv_stream_t *tcp, int status)
+{
+    struct server *srv = tcp->loop->data;
+    uv_tcp_t *c;
+
+    assert_int_equal(status, 0);
+    assert_true(srv->nconn < CONNS);
+    c = &srv->conn[srv->nconn++];
+    (void)uv_tcp_init(tcp->loop, c);
+    assert_int_equal(uv_accept(tcp, (uv_stream_t *)c), 0);
+    assert_int_equal(uv_read_start((uv_stream_t *)c, on_conn_alloc, on_conn_read), 0);
+}
+
+static void count_active_checks(uv_handle_t *h, void *data)
+{
+    if (h->type == UV_CHECK && uv_is_active(h))
+        (*(int *)data)++;
+}
+
+static int active_checks(uv_loop_t *loop)
+{
+    int n = 0;
+
+    uv_walk(loop, count_active_checks, &n);
+    return n;
+}
+
+static void a_lent_object_is_freed_after_the_turn_by_a_check_active_only_then(void **state)
+{
+    uv_loop_t loop;
+    struct server srv;
+    struct sockaddr_in addr, bound;
+    int len = sizeof(bound);
+    char url[64];
+    struct p4_kube *kube;
+    struct p4_error err;
+    struct p4_informer *inf;
+    const cJSON *obj;
+
+    (void)state;
+    memset(&srv, 0, sizeof(srv));
+    assert_int_equal(uv_loop_init(&loop), 0);
+    loop.data = &srv;
+    assert_int_equal(uv_tcp_init(&loop, &srv.tcp), 0);
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
+    assert_int_equal(uv_tcp_bind(&srv.tcp, (const struct sockaddr *)&addr, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&srv.tcp, 8, on_server_connection), 0);
+    assert_int_equal(uv_tcp_getsockname(&srv.tcp, (struct sockaddr *)&bound, &len), 0);
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(bound.sin_port));
+    {
+        struct p4_kube_config cfg = {.server = url, .namespace = (char *)"default"};
+        assert_int_equal(p4_kube_new(&loop, &cfg, NULL, &kube, &err), 0);
+    }
+    inf = p4_informer_new(&loop, kube, "/api/v1/configmaps", NULL);
+    p4_informer_start(inf);
+    while (!p4_informer_synced(inf) || srv.watches == 0)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(p4_informer_len(inf), 1);
+    assert_int_equal(active_checks(&loop), 0); /* nothing lent: no work at each turn */
+
+    obj = p4_informer_get(inf, "n/a");
+    assert_string_equal(p4_json_str(obj, "metadata.name"), "a");
+    assert_ptr_equal(p4_informer_get(inf, "n/a"), obj); /* the same tree within the turn */
+    assert_null(p4_informer_get(inf, "n/b"));
+    assert_int_equal(active_checks(&loop), 1);
+    (void)uv_run(&loop, UV_RUN_NOWAIT); /* the turn ends: what was lent is freed */
+    assert_int_equal(active_checks(&loop), 0);
+    obj = p4_informer_get(inf, "n/a"); /* lent again, freed again (valgrind sees both) */
+    assert_string_equal(p4_json_str(obj, "metadata.namespace"), "n");
+    assert_int_equal(active_checks(&loop), 1);
+    (void)uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(active_checks(&loop), 0);
+
+    p4_informer_close(inf);
+    p4_kube_close(kube);
+    uv_close((uv_handle_t *)&srv.tcp, on_conn_closed);
+    while (srv.closed < srv.nconn + 1)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +393,7 @@ int main(void)
         cmocka_unit_test(reads_what_it_can),
         cmocka_unit_test(parses_without_deep_managed_fields),
         cmocka_unit_test(keeps_only_accepted_namespaces),
+        cmocka_unit_test(a_lent_object_is_freed_after_the_turn_by_a_check_active_only_then),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,7 +32,7 @@ static struct p4_lintkey key_of(const char *path, const char *digest, const char
                           kv,     NULL};
     struct p4_lintkey k;
 
-    p4_lintcache_key(argv, path, digest, vals, len, &k);
+    p4_lintcache_key(argv, path, digest, vals, len, false, &k);
     return k;
 }
 
@@ -51,8 +51,27 @@ static void key_changes_with_every_input(void **state)
     assert_true(same(base, key_of("/c/a.tgz", dig1, "apps", "v1.36.3", values, n)));
     assert_true(same(base, key_of("/other/place.tgz", dig1, "apps", "v1.36.3", values, n)));
     assert_false(same(base, key_of("/c/a.tgz", dig2, "apps", "v1.36.3", values, n)));
-    /* Each option: the namespace, the kube version (and its absence). */
-    assert_false(same(base, key_of("/c/a.tgz", dig1, "apps2", "v1.36.3", values, n)));
+    /* The release namespace is not in the key (lintcache.h); each other option is: the kube
+       version (and its absence). */
+    assert_true(same(base, key_of("/c/a.tgz", dig1, "apps2", "v1.36.3", values, n)));
+    {
+        const char *a1[] = {"lint", "--namespace", "a", "--strict", NULL};
+        const char *a2[] = {"lint", "--strict", NULL}, *a3[] = {"lint", "--namespace", NULL};
+        const char *a4[] = {"lint", NULL};
+        struct p4_lintkey k1, k2, k3, k4;
+        p4_lintcache_key(a1, NULL, NULL, "", 0, false, &k1);
+        p4_lintcache_key(a2, NULL, NULL, "", 0, false, &k2);
+        p4_lintcache_key(a3, NULL, NULL, "", 0, false, &k3);
+        p4_lintcache_key(a4, NULL, NULL, "", 0, false, &k4);
+        assert_true(same(k1, k2));
+        assert_true(same(k3, k4)); /* a dangling --namespace: nothing read past the end */
+        /* A failure's key (namespaced) has the namespace. */
+        p4_lintcache_key(a1, NULL, NULL, "", 0, true, &k3);
+        assert_false(same(k1, k3));
+        a1[2] = "b";
+        p4_lintcache_key(a1, NULL, NULL, "", 0, true, &k4);
+        assert_false(same(k3, k4));
+    }
     assert_false(same(base, key_of("/c/a.tgz", dig1, "apps", "v1.35.0", values, n)));
     assert_false(same(base, key_of("/c/a.tgz", dig1, "apps", NULL, values, n)));
     /* The values, byte for byte: one byte changed, one byte fewer, none. */
@@ -68,16 +87,16 @@ static void key_changes_with_every_input(void **state)
     {
         const char *a1[] = {"lint", "ab", "c", NULL}, *a2[] = {"lint", "a", "bc", NULL};
         struct p4_lintkey k1, k2;
-        p4_lintcache_key(a1, NULL, NULL, "", 0, &k1);
-        p4_lintcache_key(a2, NULL, NULL, "", 0, &k2);
+        p4_lintcache_key(a1, NULL, NULL, "", 0, false, &k1);
+        p4_lintcache_key(a2, NULL, NULL, "", 0, false, &k2);
         assert_false(same(k1, k2));
     }
     /* An argument equal to the chart's path stands for the chart: keyed by digest, not text. */
     {
         const char *a1[] = {"lint", "/c/a.tgz", NULL}, *a2[] = {"lint", dig1, NULL};
         struct p4_lintkey k1, k2;
-        p4_lintcache_key(a1, "/c/a.tgz", dig1, "", 0, &k1);
-        p4_lintcache_key(a2, NULL, NULL, "", 0, &k2);
+        p4_lintcache_key(a1, "/c/a.tgz", dig1, "", 0, false, &k1);
+        p4_lintcache_key(a2, NULL, NULL, "", 0, false, &k2);
         assert_false(same(k1, k2));
     }
 }
@@ -124,12 +143,12 @@ static void bounded_least_recently_used_goes(void **state)
 {
     struct p4_lintcache c;
     struct p4_lintkey k[5];
-    char ns[8];
+    char kv[16];
 
     (void)state;
     for (int i = 0; i < 5; i++) {
-        (void)snprintf(ns, sizeof(ns), "ns%d", i);
-        k[i] = key_of("/a", dig1, ns, "v1", values, strlen(values));
+        (void)snprintf(kv, sizeof(kv), "v1.%d.0", i);
+        k[i] = key_of("/a", dig1, "apps", kv, values, strlen(values));
     }
     p4_lintcache_init(&c, 3);
     p4_lintcache_put(&c, &k[0], &(struct p4_lint_outcome){.passed = true});

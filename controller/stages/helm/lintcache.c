@@ -43,7 +43,7 @@ static void field(EVP_MD_CTX *md, const char *tag, const void *p, size_t len)
 }
 
 void p4_lintcache_key(const char *const *argv, const char *chart_path, const char *chart_digest,
-                      const char *values, size_t len, struct p4_lintkey *key)
+                      const char *values, size_t len, bool namespaced, struct p4_lintkey *key)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned int out = 0;
@@ -52,6 +52,13 @@ void p4_lintcache_key(const char *const *argv, const char *chart_path, const cha
     if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
         abort(); /* only out of memory: what p4_malloc does then too */
     for (const char *const *a = argv; a != NULL && *a != NULL; a++) {
+        if (!namespaced && strcmp(*a, "--namespace") == 0) {
+            /* Not in a pass's key (lintcache.h): skip the option and its value. */
+            if (a[1] == NULL)
+                break;
+            a++;
+            continue;
+        }
         if (chart_path != NULL && strcmp(*a, chart_path) == 0)
             field(md, "c", chart_digest ? chart_digest : "",
                   chart_digest ? strlen(chart_digest) : 0);

@@ -3,11 +3,17 @@
  * kept so that many releases of one chart with the same values lint it once; internal to
  * stages/helm (render.c, S_LINT).
  *
- * A key is a SHA-256 over everything that decides lint's outcome: the chart's digest (the
- * fetched archive, in place of the path helm reads it from), every other argument lint gets
- * (--strict, --namespace and its value, --kube-version and its value, ...) and the values bytes
- * exactly as they reach helm's stdin. Any of them changing gives another key; the operator's
- * helm binary and helm's homes are fixed for the process's life, so they are not in it. The
+ * A key is a SHA-256 over what decides lint's outcome: the chart's digest (the fetched
+ * archive, in place of the path helm reads it from), every other argument lint gets (--strict,
+ * --kube-version and its value, ...) and the values bytes exactly as they reach helm's stdin.
+ * Any of them changing gives another key; the operator's helm binary and helm's homes are fixed
+ * for the process's life, so they are not in it. The release namespace (--namespace and its
+ * value) is left out of the key a pass is kept by (namespaced false): releases of one chart
+ * with the same values go to a namespace each, and a chart whose lint passes in one namespace
+ * and not in another is one whose templates branch on .Release.Namespace; those branches are
+ * still rendered for the real namespace by helm template and checked by the server's dry run
+ * (README, "The Helm stage"). A failure is kept by the key with it (namespaced true), so it is
+ * never shown for a namespace it was not found in. The
  * value is the outcome only: passed, or the failure as the gates report it (class, gate,
  * reason, message), never the chart or the values. At most max entries are kept; when full
  * the least recently used goes. Pure data, no loop.
@@ -54,10 +60,11 @@ void p4_lintcache_close(struct p4_lintcache *c);
 /*
  * The key of a lint of the chart whose archive has digest chart_digest, run with argv (helm's
  * arguments, NULL-ended; the one equal to chart_path stands for the chart and is keyed by
- * chart_digest) and values (len bytes) on stdin, into *key.
+ * chart_digest) and values (len bytes) on stdin, into *key; with "--namespace" and its value
+ * only when namespaced (a failure's key; a pass's is without).
  */
 void p4_lintcache_key(const char *const *argv, const char *chart_path, const char *chart_digest,
-                      const char *values, size_t len, struct p4_lintkey *key);
+                      const char *values, size_t len, bool namespaced, struct p4_lintkey *key);
 /* key's outcome (borrowed until the cache changes), marked used; NULL when not kept. */
 const struct p4_lint_outcome *p4_lintcache_get(struct p4_lintcache *c,
                                                const struct p4_lintkey *key);

@@ -424,12 +424,15 @@ static void helm_ended(void *data)
 
 #define REUSED                                                                                     \
     " (the result of an earlier helm lint of the same chart digest, values and options, reused)"
+#define REUSED_ANY_NS                                                                              \
+    " (the result of an earlier helm lint of the same chart digest, values and options, reused; "  \
+    "in this or another release namespace)"
 
 static void lint_passed(struct run *r, bool reused)
 {
     p4_stagerun_gate(&r->base, G_LINTS, "True", "LintPassed",
                      "helm lint --strict found no problem in chart %s %s%s",
-                     p4_json_str(r->chart, "name"), r->version, reused ? REUSED : "");
+                     p4_json_str(r->chart, "name"), r->version, reused ? REUSED_ANY_NS : "");
     p4_stagerun_gate(
         &r->base, G_VALUES, "True", "ValuesValid",
         "helm accepted the values (checked against the chart's values.schema.json when it "
@@ -473,7 +476,7 @@ static void on_lint(int rc, const struct p4_childproc_result *res, const struct 
     }
     f = helm_failure(r, "lint", G_LINTS, res, msg, sizeof(msg));
     if (lint_failure_kept(r, res, &f))
-        p4_lintcache_put(&r->h->lint, &r->w->lint_key,
+        p4_lintcache_put(&r->h->lint, &r->w->lint_fail_key,
                          &(struct p4_lint_outcome){
                              .cls = f.cls, .gate = f.gate, .reason = f.reason, .message = msg});
     fail_at(r, "lint", &f, msg);
@@ -488,6 +491,8 @@ static bool lint_reused(struct run *r)
     char msg[P4_ERROR_MESSAGE_MAX];
     struct failure f;
 
+    if (o == NULL || !o->passed) /* a pass for any namespace, or a failure for this one */
+        o = p4_lintcache_get(&h->lint, &r->w->lint_fail_key);
     if (o == NULL || (!o->passed && p4_redact_count(r->base.redact) != 0))
         return false;
     h->lint.hits++;
@@ -645,8 +650,10 @@ void p4_helm_lint(struct run *r)
         return;
     /* Keyed by everything lint is given (lintcache.h): the chart by its digest. */
     p4_helm_lint_argv(r, argv);
-    p4_lintcache_key(argv, r->w->chart_path, r->digest, r->w->values, r->w->values_len,
+    p4_lintcache_key(argv, r->w->chart_path, r->digest, r->w->values, r->w->values_len, false,
                      &r->w->lint_key);
+    p4_lintcache_key(argv, r->w->chart_path, r->digest, r->w->values, r->w->values_len, true,
+                     &r->w->lint_fail_key);
     if (lint_reused(r))
         return;
     r->h->lint.misses++;

@@ -155,11 +155,12 @@ struct work {
     int obj_i, nobj, skipped;
     int tests; /* the chart's test hooks: not dry-run (the Validation stage runs them) */
     char skipped_why[256];
-    struct p4_helmrun *helm;    /* while helm runs */
-    struct p4_lintkey lint_key; /* what decides lint's outcome, once values are composed */
-    struct image_work *iw;      /* from S_IMAGES on */
-    struct plan plan;           /* S_DRYRUN's approval plan, when the run makes one */
-    cJSON *answer;              /* the dry-run answer of obj_i while its live object is read */
+    struct p4_helmrun *helm;         /* while helm runs */
+    struct p4_lintkey lint_key;      /* a pass's key, once values are composed (lintcache.h) */
+    struct p4_lintkey lint_fail_key; /* a failure's: the same and the release namespace */
+    struct image_work *iw;           /* from S_IMAGES on */
+    struct plan plan;                /* S_DRYRUN's approval plan, when the run makes one */
+    cJSON *answer;                   /* the dry-run answer of obj_i while its live object is read */
 };
 
 struct run {

@@ -79,8 +79,9 @@ func waitDeployment(t testing.TB, ctx context.Context, ns, name string, timeout 
 // for it at once. A spec change made then reaches its new pods while the
 // others' rechecks still wait (phase4_recheck_pending); a trusted resource
 // keeps Ready=True and tells no new Event; drift is still seen through the
-// watches (a Deployment deleted meanwhile is put back at once), and what
-// changed while the operator was down is found by the resource's recheck.
+// watches (a Deployment deleted meanwhile is put back at once), a workload
+// whose pods stop being ready ends the trust (its recheck begins at once), and
+// what changed while the operator was down is found by the resource's recheck.
 func TestRestartTrustsWhatPassedAndRechecksLazily(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
@@ -91,12 +92,14 @@ func TestRestartTrustsWhatPassedAndRechecksLazily(t *testing.T) {
 	changed := "changed"
 	late := nameWithOffset(ns, "late", func(ms uint64) bool { return ms > 400000 })
 	soon := nameWithOffset(ns, "soon", func(ms uint64) bool { return ms < 20000 })
+	// sick, like late, is rechecked after this test ends unless something ends its trust.
+	sick := nameWithOffset(ns, "sick", func(ms uint64) bool { return ms > 400000 })
 	first := kubeOperator(t, ctx)
-	for _, name := range []string{changed, late, soon} {
+	for _, name := range []string{changed, late, soon, sick} {
 		createP4D(t, ctx, kubeP4D(t, ns, name, "0.1.1", nil))
 	}
 	objs := map[string]*unstructured.Unstructured{}
-	for _, name := range []string{changed, late, soon} {
+	for _, name := range []string{changed, late, soon, sick} {
 		objs[name] = waitCondition(t, ctx, ns, name, "Ready", "True", "Succeeded", 3*time.Minute)
 	}
 	// Ready=True is written with the verdict: its Events are all told by then.
@@ -117,7 +120,7 @@ func TestRestartTrustsWhatPassedAndRechecksLazily(t *testing.T) {
 	eventually(t, time.Minute, "the new operator to trust what passed", func() (bool, string, error) {
 		m := scrape(second)
 		n, _ := strconv.Atoi(metric(m, "phase4_recheck_trusted_total"))
-		return n >= 3, "trusted " + metric(m, "phase4_recheck_trusted_total"), nil
+		return n >= 4, "trusted " + metric(m, "phase4_recheck_trusted_total"), nil
 	})
 
 	patch := `{"spec":{"chart":{"values":{"podLabels":{"phase4.io/e2e-trust":"changed"}}}}}`
@@ -158,6 +161,28 @@ func TestRestartTrustsWhatPassedAndRechecksLazily(t *testing.T) {
 	// soon's recheck finds its Deployment gone and puts it back.
 	waitDeployment(t, ctx, ns, soonDeploy, 2*time.Minute)
 	waitCondition(t, ctx, ns, soon, "Ready", "True", "Succeeded", time.Minute)
+
+	// One of sick's pods stops being ready: its Deployment's status says so, and that ends sick's
+	// trust (late's recheck still waits); once the pod is ready again sick is Ready.
+	pending := func() int {
+		n, _ := strconv.Atoi(metric(scrape(second), "phase4_recheck_pending"))
+		return n
+	}
+	eventually(t, time.Minute, "only late's and sick's rechecks pending", func() (bool, string, error) {
+		n := pending()
+		return n == 2, fmt.Sprint(n, " pending"), nil
+	})
+	pods, err := podsWithLabel(ctx, ns, "app.kubernetes.io/instance="+sick)
+	if err != nil || len(pods) == 0 {
+		t.Fatalf("%s's pods: %d, %v", sick, len(pods), err)
+	}
+	setPodReady(t, ctx, ns, pods[0].Name, false)
+	eventually(t, time.Minute, sick+"'s recheck to begin", func() (bool, string, error) {
+		n := pending()
+		return n == 1, fmt.Sprint(n, " pending"), nil
+	})
+	setPodReady(t, ctx, ns, pods[0].Name, true)
+	waitCondition(t, ctx, ns, sick, "Ready", "True", "Succeeded", 2*time.Minute)
 
 	// late is trusted still: its Deployment deleted now is seen through the watch, long
 	// before its recheck, and put back.

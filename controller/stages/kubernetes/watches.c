@@ -87,13 +87,22 @@ enum p4_kstage_source p4_kstage_source_of(const char *api_version, const char *k
     return src;
 }
 
+/* Is obj healthy as health.h reads it (a slimmed workload keeps what that needs)? */
+static bool healthy(const cJSON *obj)
+{
+    struct p4_health h;
+
+    return obj != NULL && p4_health_eval(obj, &h) == 0 && h.status == P4_HEALTH_CURRENT;
+}
+
 /*
- * One of our objects changed: re-evaluate its owner; apply again when it drifted. An owner with
- * no run (trusted after a restart) is told of a delete or a spec change (moved), so its recheck
- * begins now.
+ * One of our objects changed (old: what the cache had, for an update): re-evaluate its owner;
+ * apply again when it drifted. An owner with no run (trusted after a restart) is told of a
+ * delete, a spec change (moved) or a workload that was healthy and is no longer (its pods
+ * stopped being ready), so its recheck begins now rather than at its time in the spread.
  */
-static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON *obj, bool gone,
-                          bool moved)
+static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON *old,
+                          const cJSON *obj, bool gone, bool moved)
 {
     const char *key = p4_applyset_owner_of(obj);
     struct run *r;
@@ -103,7 +112,8 @@ static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON
     r = (struct run *)p4_stagerunner_get(&k->sr, key);
     if (r && r->applied && p4_kstage_drifted(&r->inv, r->gens, kind, obj, gone))
         r->drift = true;
-    if (r == NULL && (gone || moved) && k->cfg.drifted)
+    if (r == NULL && k->cfg.drifted &&
+        (gone || moved || (old != NULL && healthy(old) && !healthy(obj))))
         k->cfg.drifted(key, k->cfg.data);
     enqueue(k, key);
 }
@@ -111,7 +121,7 @@ static void owned_changed(struct p4_kube_stage *k, const char *kind, const cJSON
 static void on_owned_add(const char *key, const cJSON *obj, void *data)
 {
     (void)key;
-    owned_changed(data, p4_json_str(obj, "kind"), obj, false, false);
+    owned_changed(data, p4_json_str(obj, "kind"), NULL, obj, false, false);
 }
 
 static void on_owned_update(const char *key, const cJSON *old, const cJSON *cur, void *data)
@@ -121,13 +131,13 @@ static void on_owned_update(const char *key, const cJSON *old, const cJSON *cur,
     (void)key;
     (void)p4_json_int64(old, "metadata.generation", &was);
     (void)p4_json_int64(cur, "metadata.generation", &now);
-    owned_changed(data, p4_json_str(cur, "kind"), cur, false, now != was);
+    owned_changed(data, p4_json_str(cur, "kind"), old, cur, false, now != was);
 }
 
 static void on_owned_delete(const char *key, const cJSON *obj, void *data)
 {
     (void)key;
-    owned_changed(data, p4_json_str(obj, "kind"), obj, true, false);
+    owned_changed(data, p4_json_str(obj, "kind"), NULL, obj, true, false);
 }
 
 /* Cached workloads keep what health.h reads: not their pod template (most of their size). */

@@ -277,10 +277,10 @@ int p4_cmd_parse_flags(int argc, char **argv, struct p4_cmd_options *o)
             if ((o->scan_poll_ms = duration_flag(v)) == 0)
                 goto bad;
         } else if (strcmp(a, "--status-progress-interval") == 0) {
-            if (strcmp(v, "0") != 0 && (o->progress_ms = duration_flag(v)) == 0)
-                goto bad;
-            if (strcmp(v, "0") == 0)
+            if (strcmp(v, "0") == 0 || strcmp(v, "0s") == 0)
                 o->progress_ms = 0;
+            else if ((o->progress_ms = duration_flag(v)) == 0)
+                goto bad;
         } else if (strcmp(a, "--recheck-spread") == 0) {
             if (strcmp(v, "0") == 0 || strcmp(v, "0s") == 0)
                 o->recheck_spread_ms = 0;

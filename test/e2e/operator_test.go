@@ -401,6 +401,24 @@ func metric(text, name string) string {
 	return ""
 }
 
+// The duration flags whose zero means "at once" take it as the chart writes
+// it ("0s") and as a bare 0; other words are refused, naming the flag.
+func TestDurationFlagsTakeZero(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	bin := filepath.Join(repoRoot(), "build", "phase4-operator")
+	for _, flag := range []string{"--status-progress-interval", "--recheck-spread"} {
+		for _, v := range []string{"0s", "0", "5s"} {
+			if out, err := run(ctx, nil, bin, flag, v, "--help"); err != nil {
+				t.Errorf("phase4-operator %s %s: %v\n%s", flag, v, err, out)
+			}
+		}
+		if out, err := run(ctx, nil, bin, flag, "soon", "--help"); err == nil || !strings.Contains(out, "bad value 'soon' for "+flag) {
+			t.Errorf("phase4-operator %s soon: %v, want it refused saying why:\n%s", flag, err, out)
+		}
+	}
+}
+
 // Two instances: exactly one leads (and only it reconciles); when it gets
 // SIGTERM it releases the Lease and the other leads well within the lease
 // duration. Probes and metrics answer as Kubernetes and Prometheus expect,

@@ -361,7 +361,7 @@ func TestChartRendersTheOperatorsFlags(t *testing.T) {
 		"--set", "tenancy.defaultServiceAccount=deployer,tenancy.noCrossNamespaceRefs=true",
 		"--set", "operator.concurrent=8,operator.kubeApiQps=2.5,operator.kubeApiBurst=80,operator.logLevel=debug,operator.logFormat=logfmt",
 		"--set", "operator.gracefulShutdownTimeout=20,terminationGracePeriodSeconds=40",
-		"--set", "operator.stageRetryDelay=10s,operator.stalledRecheckInterval=10m,operator.statusProgressInterval=5s,operator.scanPollInterval=1m",
+		"--set", "operator.stageRetryDelay=10s,operator.stalledRecheckInterval=10m,operator.statusProgressInterval=5s,operator.scanPollInterval=1m,operator.recheckSpread=5m",
 		"--set", "operator.helmTimeout=3m,operator.unschedulableGrace=45s,operator.helmConcurrency=3,operator.helmBinary="+helmBinary(t),
 		"--set-json", `operator.notifyAllow=["https://hooks.example.com/","https://ci.example.com/p4"]`,
 		"--set-json", `operator.extraArgs=["--log-level=info"]`)

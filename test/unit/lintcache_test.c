@@ -143,7 +143,7 @@ static void bounded_least_recently_used_goes(void **state)
 {
     struct p4_lintcache c;
     struct p4_lintkey k[5];
-    char kv[16];
+    char kv[32];
 
     (void)state;
     for (int i = 0; i < 5; i++) {

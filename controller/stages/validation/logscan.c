@@ -94,8 +94,8 @@ static bool interval_at(const char *p, size_t i, size_t n, unsigned long *most, 
 /*
  * Whether p may be compiled: no back-reference, intervals of at most 255, groups nested at most
  * GROUPS_MAX deep, and at most P4_LOGSCAN_COST_MAX pieces once its intervals are expanded (an
- * atom is one piece; a group the sum of its own; x{n,m} is x m times over, x+ twice, as glibc
- * copies them). why gets the clause.
+ * atom is one piece; a group the sum of its own and one for itself, as glibc gives even an empty
+ * group nodes; x{n,m} is x m times over, x+ twice, as glibc copies them). why gets the clause.
  * *lone is set when p has a ')' that closes no group (glibc reads it as a literal; put between
  * parentheses, it would close them instead).
  */
@@ -131,7 +131,7 @@ static bool pattern_affordable(const char *p, bool *lone, char *why, size_t size
                 *lone = true;
                 break; /* a lone ')' is an atom */
             }
-            atom = sums[depth--];
+            atom = sums[depth--] + 1; /* the group's own nodes: (()){100}){100} costs too */
             break;
         case '|':
             last = 0;

@@ -4,7 +4,7 @@
  * stages/helm (render.c, S_LINT).
  *
  * A key is a SHA-256 over what decides lint's outcome: the chart's digest (the fetched
- * archive, in place of the path helm reads it from), every other argument lint gets (--strict,
+ * archive, in place of the path helm reads it from), every other argument lint is given (--strict,
  * --kube-version and its value, ...) and the values bytes exactly as they reach helm's stdin.
  * Any of them changing gives another key; the operator's helm binary and helm's homes are fixed
  * for the process's life, so they are not in it. The release namespace (--namespace and its

@@ -42,8 +42,10 @@ struct p4_informer {
     int started;
     int closing;
     int list_in_flight;
-    int fills;             /* p4_informer_fill_ns lists in flight */
-    struct p4_strmap gone; /* keys deleted while fills are in flight (values unused) */
+    int fills;                /* p4_informer_fill_ns lists in flight */
+    struct p4_strmap gone;    /* keys deleted while fills are in flight (values unused) */
+    struct p4_strmap refused; /* namespaces keep_ns refused an object of, or whose objects
+                                 were forgotten (values unused): only these need a fill */
     struct p4_informer_stats stats;
 };
 
@@ -69,19 +71,39 @@ struct entry {
 static void list_page(struct p4_informer *inf, const char *cont);
 static void start_watch(struct p4_informer *inf);
 
-bool p4_informer_keeps(const struct p4_informer *inf, const char *buf, size_t len)
+/* p4_informer_keeps, saying in name (256 bytes) the namespace asked about ("" if none). */
+static bool keeps_ns(const struct p4_informer *inf, const char *buf, size_t len, char *name)
 {
     struct p4_jsonscan_span doc = {0, len}, md, ns;
-    char name[256] = "";
 
+    name[0] = '\0';
     if (inf->h.keep_ns == NULL)
         return true;
     if (len == 0 || buf[0] != '{' || !p4_jsonscan_is_object(buf, doc))
         return true;
     if (p4_jsonscan_member(buf, doc, "metadata", &md) == 0 &&
         p4_jsonscan_member(buf, md, "namespace", &ns) == 0)
-        (void)p4_jsonscan_string(buf, ns, name, sizeof(name));
+        (void)p4_jsonscan_string(buf, ns, name, 256);
     return inf->h.keep_ns(name, inf->h.data);
+}
+
+bool p4_informer_keeps(const struct p4_informer *inf, const char *buf, size_t len)
+{
+    char name[256];
+
+    return keeps_ns(inf, buf, len, name);
+}
+
+/* As p4_informer_keeps, noting the namespace of what it refuses (for p4_informer_fill_ns). */
+static bool keeps_noting(struct p4_informer *inf, const char *buf, size_t len)
+{
+    char name[256];
+
+    if (keeps_ns(inf, buf, len, name))
+        return true;
+    if (p4_strmap_get(&inf->refused, name) == NULL)
+        (void)p4_strmap_put(&inf->refused, name, inf);
+    return false;
 }
 
 /* A key deleted while a fill is in flight: the fill must not bring it back. */
@@ -549,6 +571,7 @@ static void maybe_free(struct p4_informer *inf)
     if (!inf->closing || inf->list_in_flight || inf->watch || inf->fills > 0)
         return;
     p4_strmap_close(&inf->gone);
+    p4_strmap_close(&inf->refused);
     free_values(&inf->store);
     free_values(&inf->staging);
     free_bad(&inf->bad);
@@ -657,7 +680,7 @@ static void stage_item(struct p4_informer *inf, const char *buf, struct p4_jsons
     size_t klen = strlen(list_kind);
     struct p4_informer_unreadable *u;
 
-    if (!p4_informer_keeps(inf, buf + span.off, span.len))
+    if (!keeps_noting(inf, buf + span.off, span.len))
         return;
     item = p4_informer_parse(buf + span.off, span.len, &perr);
 
@@ -908,7 +931,7 @@ static void on_watch_end(int rc, const struct p4_error *err, void *data)
 
 static bool watch_keeps(const char *object, size_t len, void *data)
 {
-    return p4_informer_keeps(data, object, len);
+    return keeps_noting(data, object, len);
 }
 
 static void start_watch(struct p4_informer *inf)
@@ -952,6 +975,7 @@ struct p4_informer *p4_informer_new(uv_loop_t *loop, struct p4_kube *k, const ch
     p4_strmap_init(&inf->staging_bad);
     p4_strmap_init(&inf->lent);
     p4_strmap_init(&inf->gone);
+    p4_strmap_init(&inf->refused);
     resource_of(path, inf->resource, sizeof(inf->resource));
     (void)uv_timer_init(loop, &inf->retry);
     inf->retry.data = inf;
@@ -1171,6 +1195,11 @@ int p4_informer_fill_ns(struct p4_informer *inf, const char *ns, p4_informer_fil
         start--;
     if (inf->closing || ns == NULL || ns[0] == '\0' || p4_kube_escape(ns, ens, sizeof(ens)) != 0)
         return P4_ERR_INVAL;
+    /* Synced, no list going on, and nothing of ns ever refused or forgotten: every object of
+       ns the API server has shown is cached, so a list would bring nothing (an object it shows
+       later is kept, ns being targeted now). */
+    if (inf->synced && !inf->list_in_flight && p4_strmap_get(&inf->refused, ns) == NULL)
+        return P4_INFORMER_FILLED;
     n = snprintf(path, sizeof(path), "%.*snamespaces/%s/%s", (int)start, inf->path, ens,
                  inf->path + start);
     if (n < 0 || (size_t)n >= sizeof(path))
@@ -1192,11 +1221,13 @@ int p4_informer_fill_ns(struct p4_informer *inf, const char *ns, p4_informer_fil
     return 0;
 }
 
-/* Drop the entries of namespace ns from m (entries, or unreadable records when bad). */
-static void forget_in(struct p4_strmap *m, const char *ns, bool bad)
+/* Drop the entries of namespace ns from m (entries, or unreadable records when bad); whether
+   there were any. */
+static bool forget_in(struct p4_strmap *m, const char *ns, bool bad)
 {
     size_t pos = 0, nlen = strlen(ns);
     const struct p4_strmap_entry *e;
+    bool any = false;
 
     while ((e = p4_strmap_next(m, &pos)) != NULL) {
         char key[KEY_MAX];
@@ -1209,16 +1240,22 @@ static void forget_in(struct p4_strmap *m, const char *ns, bool bad)
             bad_free(v);
         else
             entry_free(v);
+        any = true;
     }
+    return any;
 }
 
 void p4_informer_forget_ns(struct p4_informer *inf, const char *ns)
 {
+    bool any;
+
     free_lent(inf);
-    forget_in(&inf->store, ns, false);
-    forget_in(&inf->staging, ns, false);
-    forget_in(&inf->bad, ns, true);
-    forget_in(&inf->staging_bad, ns, true);
+    any = forget_in(&inf->store, ns, false);
+    any = forget_in(&inf->staging, ns, false) || any;
+    any = forget_in(&inf->bad, ns, true) || any;
+    any = forget_in(&inf->staging_bad, ns, true) || any;
+    if (any && p4_strmap_get(&inf->refused, ns) == NULL)
+        (void)p4_strmap_put(&inf->refused, ns, inf);
 }
 
 size_t p4_informer_each_in(struct p4_informer *inf, const char *ns, p4_informer_each_fn fn,

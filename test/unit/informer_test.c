@@ -2,7 +2,8 @@
  * informer_test.c: what the informer reads of an object cJSON cannot parse; its namespace
  * filter (keep_ns); and, from a loopback server that answers the list and holds the watch,
  * that an object lent by p4_informer_get is freed after the loop turn by a check that runs
- * only while something is lent (every active check runs at every turn of the loop).
+ * only while something is lent (every active check runs at every turn of the loop), and that
+ * p4_informer_fill_ns lists only a namespace whose objects it refused or forgot.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -386,6 +387,91 @@ static void a_lent_object_is_freed_after_the_turn_by_a_check_active_only_then(vo
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* keep_ns of the fill test: only the namespace named in targeted. */
+static char targeted[64];
+
+static bool keep_targeted(const char *ns, void *data)
+{
+    (void)data;
+    return strcmp(ns, targeted) == 0;
+}
+
+static int fills_done, fill_rc;
+
+static void on_filled(void *data, const char *ns, int rc)
+{
+    (void)data;
+    (void)ns;
+    fills_done++;
+    fill_rc = rc;
+}
+
+/* A fill lists only a namespace whose objects the informer refused or forgot. */
+static void fills_only_what_it_refused_or_forgot(void **state)
+{
+    uv_loop_t loop;
+    struct server srv;
+    struct sockaddr_in addr, bound;
+    int len = sizeof(bound);
+    char url[64];
+    struct p4_kube *kube;
+    struct p4_error err;
+    struct p4_informer *inf;
+    const struct p4_informer_handlers h = {.keep_ns = keep_targeted};
+
+    (void)state;
+    memset(&srv, 0, sizeof(srv));
+    fills_done = 0;
+    (void)snprintf(targeted, sizeof(targeted), "team-a");
+    assert_int_equal(uv_loop_init(&loop), 0);
+    loop.data = &srv;
+    assert_int_equal(uv_tcp_init(&loop, &srv.tcp), 0);
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
+    assert_int_equal(uv_tcp_bind(&srv.tcp, (const struct sockaddr *)&addr, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&srv.tcp, 8, on_server_connection), 0);
+    assert_int_equal(uv_tcp_getsockname(&srv.tcp, (struct sockaddr *)&bound, &len), 0);
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(bound.sin_port));
+    {
+        struct p4_kube_config cfg = {.server = url, .namespace = (char *)"default"};
+        assert_int_equal(p4_kube_new(&loop, &cfg, NULL, &kube, &err), 0);
+    }
+    inf = p4_informer_new(&loop, kube, "/api/v1/configmaps", &h);
+    p4_informer_start(inf);
+    while (!p4_informer_synced(inf) || srv.watches == 0)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(p4_informer_len(inf), 0); /* the list's one object, of "n", refused */
+
+    /* Nothing of "m" was ever shown: nothing to list, no request. */
+    (void)snprintf(targeted, sizeof(targeted), "m");
+    assert_int_equal(p4_informer_fill_ns(inf, "m", on_filled, NULL), P4_INFORMER_FILLED);
+    assert_int_equal(srv.nconn, 2); /* the list's and the watch's */
+
+    /* "n" had an object refused: it is listed, and the object cached. */
+    (void)snprintf(targeted, sizeof(targeted), "n");
+    assert_int_equal(p4_informer_fill_ns(inf, "n", on_filled, NULL), 0);
+    while (fills_done < 1)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(fill_rc, 0);
+    assert_int_equal(p4_informer_len(inf), 1);
+
+    /* Forgotten, it needs a list again when targeted again. */
+    p4_informer_forget_ns(inf, "n");
+    assert_int_equal(p4_informer_len(inf), 0);
+    assert_int_equal(p4_informer_fill_ns(inf, "n", on_filled, NULL), 0);
+    while (fills_done < 2)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(p4_informer_len(inf), 1);
+    assert_int_equal(srv.nconn, 4);
+
+    p4_informer_close(inf);
+    p4_kube_close(kube);
+    uv_close((uv_handle_t *)&srv.tcp, on_conn_closed);
+    while (srv.closed < srv.nconn + 1)
+        (void)uv_run(&loop, UV_RUN_ONCE);
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +480,7 @@ int main(void)
         cmocka_unit_test(parses_without_deep_managed_fields),
         cmocka_unit_test(keeps_only_accepted_namespaces),
         cmocka_unit_test(a_lent_object_is_freed_after_the_turn_by_a_check_active_only_then),
+        cmocka_unit_test(fills_only_what_it_refused_or_forgot),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,8 +8,9 @@
  * slices); and of pods and Warning Events (fieldSelector type=Warning), which keep only the
  * objects of target namespaces: the informer reads an object's metadata.namespace from its
  * bytes before parsing anything (p4_kstage_keep_ns), so another namespace's pod costs that scan
- * only. A namespace newly targeted had its objects refused: they are listed once, in that
- * namespace (p4_informer_fill_ns), and until then the stage reads its pods as not synced. A
+ * only. A namespace newly targeted may have had objects refused: they are listed once, in that
+ * namespace (p4_informer_fill_ns, which sends nothing when the cache never refused any of it, as
+ * for a namespace made for the release), and until then the stage reads its pods as not synced. A
  * namespace no resource targets any more stays kept P4_KSTAGE_NS_LINGER_MS (a new generation's
  * run takes it over), then its objects leave the caches. Pod templates carry no mark of ours,
  * on purpose: adding one would roll every release on the upgrade that brings it.
@@ -452,15 +453,24 @@ static void on_events_filled(void *data, const char *ns, int rc)
     filled(data, ns, rc, false);
 }
 
-/* List what of w's namespace the caches refused before it was targeted (once each). */
+/* List what of w's namespace the caches refused before it was targeted (once each; none
+   when they never refused any of it). */
 static void fill(struct nswatch *w)
 {
     struct p4_kube_stage *k = w->k;
+    int rc;
 
-    if (!w->pods_ok && !w->pods_filling && k->pods)
-        w->pods_filling = p4_informer_fill_ns(k->pods, w->ns, on_pods_filled, k) == 0;
-    if (!w->events_ok && !w->events_filling && k->events)
-        w->events_filling = p4_informer_fill_ns(k->events, w->ns, on_events_filled, k) == 0;
+    if (!w->pods_ok && !w->pods_filling && k->pods) {
+        rc = p4_informer_fill_ns(k->pods, w->ns, on_pods_filled, k);
+        w->pods_ok = rc == P4_INFORMER_FILLED;
+        w->pods_filling = rc == 0;
+    }
+    if (!w->events_ok && !w->events_filling && k->events) {
+        rc = p4_informer_fill_ns(k->events, w->ns, on_events_filled, k);
+        w->events_ok = rc == P4_INFORMER_FILLED;
+        w->events_filling = rc == 0;
+        w->events_dirty = w->events_dirty || w->events_ok;
+    }
 }
 
 /* Namespaces no resource targeted for P4_KSTAGE_NS_LINGER_MS: their objects leave the caches. */

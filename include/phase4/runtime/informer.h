@@ -135,8 +135,12 @@ void p4_informer_unreadable_close(struct p4_informer_unreadable *u);
  * cached yet (on_add told), but any deleted meanwhile; then done(data, ns, rc) with rc 0 or
  * the list's P4_ERR_* (not called when the informer is closed first). Objects that cannot be
  * parsed are left for the watch. Returns 0, or the P4_ERR_* of sending the request (done is
- * then not called).
+ * then not called), or P4_INFORMER_FILLED without a request (done not called) when the cache
+ * already holds all of ns: synced, no list in progress, and no object of ns ever refused by
+ * keep_ns or dropped by p4_informer_forget_ns (the common case of a namespace targeted before
+ * anything was made in it).
  */
+#define P4_INFORMER_FILLED 1
 typedef void (*p4_informer_fill_cb)(void *data, const char *ns, int rc);
 int p4_informer_fill_ns(struct p4_informer *inf, const char *ns, p4_informer_fill_cb done,
                         void *data);

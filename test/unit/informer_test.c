@@ -253,11 +253,16 @@ struct server {
     int nconn, closed, watches;
 };
 
-static const char LIST[] =
-    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-    "Content-Length: 133\r\n\r\n"
-    "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[{\"metadat"
-    "a\":{\"name\":\"a\",\"namespace\":\"n\",\"resourceVersion\":\"5\"}}]}";
+/* The list's one object: big enough to be kept deflated (DATA, as the cache gives it back). */
+#define DATA                                                                                       \
+    "{\"greeting\":\"hello, hello, hello: the cache keeps this deflated and gives it back\","      \
+    "\"again\":\"hello, hello, hello: the cache keeps this deflated and gives it back\"}"
+#define LIST_BODY                                                                                  \
+    "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[{\"metadat"   \
+    "a\":{\"name\":\"a\",\"namespace\":\"n\",\"resourceVersion\":\"5\"},\"data\":" DATA "}]}"
+static const char LIST[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: "
+                           "close\r\nContent-Length: 303\r\n\r\n" LIST_BODY;
+_Static_assert(sizeof(LIST_BODY) - 1 == 303, "Content-Length is LIST_BODY's length");
 
 static void on_conn_closed(uv_handle_t *h)
 {
@@ -367,6 +372,11 @@ static void a_lent_object_is_freed_after_the_turn_by_a_check_active_only_then(vo
 
     obj = p4_informer_get(inf, "n/a");
     assert_string_equal(p4_json_str(obj, "metadata.name"), "a");
+    {
+        char *data = p4_json_print(cJSON_GetObjectItemCaseSensitive(obj, "data"));
+        assert_string_equal(data, DATA); /* inflated whole */
+        free(data);
+    }
     assert_ptr_equal(p4_informer_get(inf, "n/a"), obj); /* the same tree within the turn */
     assert_null(p4_informer_get(inf, "n/b"));
     assert_int_equal(active_checks(&loop), 1);

@@ -335,8 +335,11 @@ func TestKubernetesStageQuotaExceeded(t *testing.T) {
 
 // The operator's RBAC does not fully cover a kind in the chart: it may
 // create and patch Roles (so the Helm stage's dry run passes) but not read
-// them. Applying one is refused, and Forbidden names the verb, the resource
-// and the operator's ServiceAccount; a person must act (Stalled at once).
+// them. A Role of the chart that the last revision did not apply is created
+// without a read (sent create-only), so the install goes through; the next
+// generation must read the Role it applied before, and that read is refused:
+// Forbidden names the verb, the resource and the operator's ServiceAccount,
+// a person must act (Stalled at once), and the Role stays as it was.
 func TestKubernetesStageForbidden(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -366,11 +369,22 @@ func TestKubernetesStageForbidden(t *testing.T) {
 	})
 
 	createP4D(t, ctx, kubeP4D(t, ns, "roles", "0.1.0", map[string]any{"rbac": map[string]any{"create": true}}))
-	waitCondition(t, ctx, ns, "roles", "HelmReady", "True", "ChartReady", 90*time.Second)
+	waitCondition(t, ctx, ns, "roles", "KubernetesReady", "True", "WorkloadsReady", 90*time.Second)
+	before, err := kube.RbacV1().Roles(ns).Get(ctx, "roles-webapp", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the chart's Role was not created: %v", err)
+	}
+
+	if _, err := dyn.Resource(p4dGVR).Namespace(ns).Patch(ctx, "roles", types.MergePatchType,
+		[]byte(`{"spec":{"chart":{"values":{"podLabels":{"revision":"two"}}}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	expectKubeFailure(t, ctx, ns, "roles", "Forbidden", "EscalatedToUser", 90*time.Second,
 		"may not get roles.rbac.authorization.k8s.io", "ServiceAccount "+operatorNamespace+"/phase4-operator")
-	if _, err := kube.RbacV1().Roles(ns).Get(ctx, "roles-webapp", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("Role roles-webapp exists (err %v): nothing after the refused object is applied", err)
+	after, err := kube.RbacV1().Roles(ns).Get(ctx, "roles-webapp", metav1.GetOptions{})
+	if err != nil || after.ResourceVersion != before.ResourceVersion {
+		t.Errorf("the Role changed after the refused read (err %v): resourceVersion %s, was %s", err,
+			after.GetResourceVersion(), before.ResourceVersion)
 	}
 }
 

@@ -161,10 +161,12 @@ func TestRetryOnDemand(t *testing.T) {
 }
 
 // The resource's ServiceAccount may create and patch what the chart has but
-// not read it: the Kubernetes stage's apply is refused. That is a person's to
-// fix, so it is escalated at once (no attempt is retried), with Forbidden and
-// the fix in the message; once the Role is fixed, the re-check (2 s here, the
-// operator's --stalled-recheck-interval) heals it with no spec change.
+// not read it. The install creates the objects without reading them (sent
+// create-only); the next generation must read what the last one applied, and
+// that read is refused. That is a person's to fix, so it is escalated at once
+// (no attempt is retried), with Forbidden and the fix in the message; once
+// the Role is fixed, the re-check (2 s here, the operator's
+// --stalled-recheck-interval) heals it with no spec change.
 func TestRBACDenialEscalatesAndHeals(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -182,6 +184,11 @@ func TestRBACDenialEscalatesAndHeals(t *testing.T) {
 	obj.Object["spec"].(map[string]any)["serviceAccountName"] = "deployer"
 	obj.Object["spec"].(map[string]any)["rollout"] = map[string]any{"retries": int64(3)}
 	createP4D(t, ctx, obj)
+	waitCondition(t, ctx, ns, "web", "Ready", "True", "Succeeded", 2*time.Minute)
+	if _, err := dyn.Resource(p4dGVR).Namespace(ns).Patch(ctx, "web", types.MergePatchType,
+		[]byte(`{"spec":{"chart":{"values":{"podLabels":{"revision":"two"}}}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
 
 	obj = expectEscalated(t, ctx, ns, "web", "Forbidden")
 	if c := condition(obj, "KubernetesReady"); c == nil || c["status"] != "False" || c["reason"] != "Forbidden" {

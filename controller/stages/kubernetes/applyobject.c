@@ -1,9 +1,11 @@
 /*
  * applyobject.c: APPLY_NAMESPACE, APPLY_OBJECT and APPLY_CRD (see applysteps.h): the namespace
  * created when asked, then each object in apply order: its kind resolved (waiting for one its
- * CRD just defined), refused when it exists and is not ours (ObjectNotOwned), server-side
- * applied, a field-manager conflict failed (ApplyConflict) or, when only hand edits conflict and
- * drift repair is on, applied again with force; after a CRD, the wait until it is Established.
+ * CRD just defined), sent create-only when the last revision did not apply it (read first
+ * otherwise, or when that is refused), refused when it exists and is not ours (ObjectNotOwned),
+ * server-side applied, a field-manager conflict failed (ApplyConflict) or, when only hand edits
+ * conflict and drift repair is on, applied again with force; after a CRD, the wait until it is
+ * Established.
  */
 #include <stdio.h>
 #include <string.h>
@@ -162,6 +164,54 @@ void p4_applyset_crd(struct p4_applyset *a)
                          "cannot read CustomResourceDefinition %s", current(a)->name);
 }
 
+/*
+ * A server-side apply whose object carries a resourceVersion is refused with a 409 when the
+ * object exists with another version, and creates it when it does not (the version is then
+ * ignored; checked on 1.36 for ConfigMaps, Services and Deployments). No object ever has
+ * version "1" (etcd's first write is revision 2), so an apply with it creates the object or
+ * changes nothing: what is not ours is never touched, without a read. Any refusal of it (a 409,
+ * or an older API server that refuses a version on a create) goes the way of an existing
+ * object: read, checked, applied. Only for kube-apiserver's own groups (no dot, or *.k8s.io):
+ * an aggregated API server may not honour the version as a precondition.
+ */
+#define CREATE_ONLY_RV "1"
+
+/* Whether apiVersion's group is served by kube-apiserver itself (core, apps, *.k8s.io). */
+static bool builtin_group(const char *api_version)
+{
+    const char *slash = strchr(api_version, '/');
+    size_t glen = slash ? (size_t)(slash - api_version) : 0;
+    static const char k8s[] = ".k8s.io";
+
+    if (glen == 0 || memchr(api_version, '.', glen) == NULL)
+        return true;
+    return glen > sizeof(k8s) - 1 &&
+           memcmp(api_version + glen - (sizeof(k8s) - 1), k8s, sizeof(k8s) - 1) == 0;
+}
+
+static void on_object_got(struct p4_kube_result *res, void *data);
+static void on_applied(struct p4_kube_result *res, void *data);
+
+/* Send the current object (in its namespace), create-only or as an apply of any version. */
+static int send_object(struct p4_applyset *a, const struct p4_inv_entry *e, bool create_only)
+{
+    cJSON *obj = cJSON_GetArrayItem(a->objects, (int)a->i);
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    int rc;
+
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "namespace");
+    if (a->namespaced)
+        p4_json_need(cJSON_AddStringToObject(meta, "namespace", e->namespace_));
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "resourceVersion");
+    if (create_only)
+        p4_json_need(cJSON_AddStringToObject(meta, "resourceVersion", CREATE_ONLY_RV));
+    a->creating = create_only;
+    rc = p4_applyset_send_apply(a, obj, on_applied);
+    if (create_only) /* the object stays as the chart has it */
+        cJSON_DeleteItemFromObjectCaseSensitive(meta, "resourceVersion");
+    return rc;
+}
+
 /* The object as it was, for on_applied: whether it existed, its version, who updated it. */
 static void remember_live(struct p4_applyset *a, const cJSON *live)
 {
@@ -182,6 +232,16 @@ static void on_applied(struct p4_kube_result *res, void *data)
     if (a == NULL)
         return;
     e = current(a);
+    if (a->creating) {
+        a->creating = false;
+        if (res->rc != 0) { /* it exists (409), or the create-only form was refused */
+            int rc = p4_applyset_request(a, "GET", a->path, NULL, NULL, on_object_got);
+            if (rc != 0)
+                p4_applyset_fail(a, e, rc, NULL, P4_FAIL_ARTIFACT, "cannot read %s %s", e->kind,
+                                 e->name);
+            return;
+        }
+    }
     p4_applyset_describe(e, what, sizeof(what));
     if (res->rc != 0 && p4_applyset_is_field_conflict(res->st)) {
         (void)p4_applyset_conflict_managers(res->st, managers, sizeof(managers));
@@ -293,7 +353,6 @@ static void on_object_got(struct p4_kube_result *res, void *data)
 {
     struct p4_applyset *a = p4_applyset_back(data);
     const struct p4_inv_entry *e;
-    cJSON *obj, *meta;
     char what[900], have[200], quoted[130];
     int rc;
 
@@ -325,12 +384,7 @@ static void on_object_got(struct p4_kube_result *res, void *data)
         return;
     }
     remember_live(a, res->rc == 0 ? res->body : NULL);
-    obj = cJSON_GetArrayItem(a->objects, (int)a->i);
-    meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-    cJSON_DeleteItemFromObjectCaseSensitive(meta, "namespace");
-    if (a->namespaced)
-        p4_json_need(cJSON_AddStringToObject(meta, "namespace", e->namespace_));
-    rc = p4_applyset_send_apply(a, obj, on_applied);
+    rc = send_object(a, e, false);
     if (rc != 0)
         p4_applyset_fail(a, e, rc, NULL, P4_FAIL_TRANSIENT, "cannot send %s %s", e->kind, e->name);
 }
@@ -367,8 +421,21 @@ static void on_object_resolved(int rc, const struct p4_resource_info *info,
         return;
     }
     rc = p4_applyset_build_path(a, info, a->namespaced ? e->namespace_ : "", e->name);
-    if (rc == 0)
-        rc = p4_applyset_request(a, "GET", a->path, NULL, NULL, on_object_got);
+    if (rc != 0) {
+        p4_applyset_fail(a, e, rc, NULL, P4_FAIL_ARTIFACT, "cannot read %s %s", e->kind, e->name);
+        return;
+    }
+    /* Not applied by the last revision: most likely new, so created without a read first (a
+       409 then reads it and checks whose it is, as for the others). */
+    if (!p4_applyset_in(&a->previous, e) && builtin_group(e->api_version)) {
+        remember_live(a, NULL);
+        rc = send_object(a, e, true);
+        if (rc != 0)
+            p4_applyset_fail(a, e, rc, NULL, P4_FAIL_TRANSIENT, "cannot send %s %s", e->kind,
+                             e->name);
+        return;
+    }
+    rc = p4_applyset_request(a, "GET", a->path, NULL, NULL, on_object_got);
     if (rc != 0)
         p4_applyset_fail(a, e, rc, NULL, P4_FAIL_ARTIFACT, "cannot read %s %s", e->kind, e->name);
 }

@@ -106,6 +106,7 @@ struct p4_applyset {
 
     /* The current object as it was before the apply. */
     bool existed, forcing;
+    bool creating; /* sent create-only (resourceVersion "1"): a 409 says it exists */
     char live_rv[128];
     char updaters[512]; /* ",m1,m2,": the managers that changed it through an update */
     char taken[P4_APPLYSET_TAKEN_MAX];

@@ -337,32 +337,49 @@ static int active_checks(uv_loop_t *loop)
     return n;
 }
 
-static void a_lent_object_is_freed_after_the_turn_by_a_check_active_only_then(void **state)
+/* The loop, srv listening on a loopback port, and a client of it. */
+static struct p4_kube *serve(uv_loop_t *loop, struct server *srv)
 {
-    uv_loop_t loop;
-    struct server srv;
     struct sockaddr_in addr, bound;
     int len = sizeof(bound);
     char url[64];
     struct p4_kube *kube;
     struct p4_error err;
+    struct p4_kube_config cfg = {.server = url, .namespace = (char *)"default"};
+
+    memset(srv, 0, sizeof(*srv));
+    assert_int_equal(uv_loop_init(loop), 0);
+    loop->data = srv;
+    assert_int_equal(uv_tcp_init(loop, &srv->tcp), 0);
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
+    assert_int_equal(uv_tcp_bind(&srv->tcp, (const struct sockaddr *)&addr, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&srv->tcp, 8, on_server_connection), 0);
+    assert_int_equal(uv_tcp_getsockname(&srv->tcp, (struct sockaddr *)&bound, &len), 0);
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(bound.sin_port));
+    assert_int_equal(p4_kube_new(loop, &cfg, NULL, &kube, &err), 0);
+    return kube;
+}
+
+/* Close srv and its connections, then the loop (the client is closed first). */
+static void unserve(uv_loop_t *loop, struct server *srv)
+{
+    uv_close((uv_handle_t *)&srv->tcp, on_conn_closed);
+    while (srv->closed < srv->nconn + 1)
+        (void)uv_run(loop, UV_RUN_ONCE);
+    (void)uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
+static void a_lent_object_is_freed_after_the_turn_by_a_check_active_only_then(void **state)
+{
+    uv_loop_t loop;
+    struct server srv;
+    struct p4_kube *kube;
     struct p4_informer *inf;
     const cJSON *obj;
 
     (void)state;
-    memset(&srv, 0, sizeof(srv));
-    assert_int_equal(uv_loop_init(&loop), 0);
-    loop.data = &srv;
-    assert_int_equal(uv_tcp_init(&loop, &srv.tcp), 0);
-    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
-    assert_int_equal(uv_tcp_bind(&srv.tcp, (const struct sockaddr *)&addr, 0), 0);
-    assert_int_equal(uv_listen((uv_stream_t *)&srv.tcp, 8, on_server_connection), 0);
-    assert_int_equal(uv_tcp_getsockname(&srv.tcp, (struct sockaddr *)&bound, &len), 0);
-    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(bound.sin_port));
-    {
-        struct p4_kube_config cfg = {.server = url, .namespace = (char *)"default"};
-        assert_int_equal(p4_kube_new(&loop, &cfg, NULL, &kube, &err), 0);
-    }
+    kube = serve(&loop, &srv);
     inf = p4_informer_new(&loop, kube, "/api/v1/configmaps", NULL);
     p4_informer_start(inf);
     while (!p4_informer_synced(inf) || srv.watches == 0)
@@ -390,11 +407,7 @@ static void a_lent_object_is_freed_after_the_turn_by_a_check_active_only_then(vo
 
     p4_informer_close(inf);
     p4_kube_close(kube);
-    uv_close((uv_handle_t *)&srv.tcp, on_conn_closed);
-    while (srv.closed < srv.nconn + 1)
-        (void)uv_run(&loop, UV_RUN_ONCE);
-    (void)uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    unserve(&loop, &srv);
 }
 
 /* keep_ns of the fill test: only the namespace named in targeted. */
@@ -421,30 +434,14 @@ static void fills_only_what_it_refused_or_forgot(void **state)
 {
     uv_loop_t loop;
     struct server srv;
-    struct sockaddr_in addr, bound;
-    int len = sizeof(bound);
-    char url[64];
     struct p4_kube *kube;
-    struct p4_error err;
     struct p4_informer *inf;
     const struct p4_informer_handlers h = {.keep_ns = keep_targeted};
 
     (void)state;
-    memset(&srv, 0, sizeof(srv));
     fills_done = 0;
     (void)snprintf(targeted, sizeof(targeted), "team-a");
-    assert_int_equal(uv_loop_init(&loop), 0);
-    loop.data = &srv;
-    assert_int_equal(uv_tcp_init(&loop, &srv.tcp), 0);
-    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
-    assert_int_equal(uv_tcp_bind(&srv.tcp, (const struct sockaddr *)&addr, 0), 0);
-    assert_int_equal(uv_listen((uv_stream_t *)&srv.tcp, 8, on_server_connection), 0);
-    assert_int_equal(uv_tcp_getsockname(&srv.tcp, (struct sockaddr *)&bound, &len), 0);
-    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(bound.sin_port));
-    {
-        struct p4_kube_config cfg = {.server = url, .namespace = (char *)"default"};
-        assert_int_equal(p4_kube_new(&loop, &cfg, NULL, &kube, &err), 0);
-    }
+    kube = serve(&loop, &srv);
     inf = p4_informer_new(&loop, kube, "/api/v1/configmaps", &h);
     p4_informer_start(inf);
     while (!p4_informer_synced(inf) || srv.watches == 0)
@@ -475,11 +472,7 @@ static void fills_only_what_it_refused_or_forgot(void **state)
 
     p4_informer_close(inf);
     p4_kube_close(kube);
-    uv_close((uv_handle_t *)&srv.tcp, on_conn_closed);
-    while (srv.closed < srv.nconn + 1)
-        (void)uv_run(&loop, UV_RUN_ONCE);
-    (void)uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    unserve(&loop, &srv);
 }
 
 int main(void)

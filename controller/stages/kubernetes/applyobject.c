@@ -234,7 +234,8 @@ static void on_applied(struct p4_kube_result *res, void *data)
     e = current(a);
     if (a->creating) {
         a->creating = false;
-        if (res->rc != 0) { /* it exists (409), or the create-only form was refused */
+        /* Refused: it exists (409), or this API server takes no version on a create. */
+        if (res->rc != 0 && res->rc != P4_ERR_CANCELED) {
             int rc = p4_applyset_request(a, "GET", a->path, NULL, NULL, on_object_got);
             if (rc != 0)
                 p4_applyset_fail(a, e, rc, NULL, P4_FAIL_ARTIFACT, "cannot read %s %s", e->kind,

@@ -184,6 +184,13 @@ bool p4_informer_keeps(const struct p4_informer *inf, const char *buf, size_t le
     return keeps_ns(inf, buf, len, name);
 }
 
+/* Namespace ns had an object refused or forgotten: a fill of it must list (once noted). */
+static void note_refused(struct p4_informer *inf, const char *ns)
+{
+    if (p4_strmap_get(&inf->refused, ns) == NULL)
+        (void)p4_strmap_put(&inf->refused, ns, inf);
+}
+
 /* As p4_informer_keeps, noting the namespace of what it refuses (for p4_informer_fill_ns). */
 static bool keeps_noting(struct p4_informer *inf, const char *buf, size_t len)
 {
@@ -191,8 +198,7 @@ static bool keeps_noting(struct p4_informer *inf, const char *buf, size_t len)
 
     if (keeps_ns(inf, buf, len, name))
         return true;
-    if (p4_strmap_get(&inf->refused, name) == NULL)
-        (void)p4_strmap_put(&inf->refused, name, inf);
+    note_refused(inf, name);
     return false;
 }
 
@@ -241,13 +247,12 @@ static struct entry *entry_of(const struct p4_informer *inf, cJSON *obj)
 {
     struct entry *e = p4_calloc(1, sizeof(*e));
     const char *rv;
+    char *text;
+    size_t len;
 
     compact(obj);
     if (inf->h.transform)
         inf->h.transform(obj, inf->h.data);
-    char *text;
-    size_t len;
-
     rv = p4_json_str(obj, "metadata.resourceVersion");
     e->rv = p4_strdup_or_null(rv);
     text = p4_json_print(obj);
@@ -1377,8 +1382,8 @@ void p4_informer_forget_ns(struct p4_informer *inf, const char *ns)
     any = forget_in(&inf->staging, ns, false) || any;
     any = forget_in(&inf->bad, ns, true) || any;
     any = forget_in(&inf->staging_bad, ns, true) || any;
-    if (any && p4_strmap_get(&inf->refused, ns) == NULL)
-        (void)p4_strmap_put(&inf->refused, ns, inf);
+    if (any)
+        note_refused(inf, ns);
 }
 
 size_t p4_informer_each_in(struct p4_informer *inf, const char *ns, p4_informer_each_fn fn,

@@ -19,6 +19,7 @@
 
 #include "phase4/core/buf.h"
 #include "phase4/kube/client.h"
+#include "testlisten.h"
 
 #define HEADS 4
 
@@ -96,17 +97,10 @@ static void on_connection(uv_stream_t *server, int status)
 
 static void recorder_start(uv_loop_t *loop, struct recorder *rec, char *url, size_t size)
 {
-    struct sockaddr_in addr, bound;
-    int len = sizeof(bound);
-
     memset(rec, 0, sizeof(*rec));
     loop->data = rec;
-    assert_int_equal(uv_tcp_init(loop, &rec->server), 0);
-    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
-    assert_int_equal(uv_tcp_bind(&rec->server, (const struct sockaddr *)&addr, 0), 0);
-    assert_int_equal(uv_listen((uv_stream_t *)&rec->server, 8, on_connection), 0);
-    assert_int_equal(uv_tcp_getsockname(&rec->server, (struct sockaddr *)&bound, &len), 0);
-    (void)snprintf(url, size, "http://127.0.0.1:%d", ntohs(bound.sin_port));
+    (void)snprintf(url, size, "http://127.0.0.1:%d",
+                   test_listen(loop, &rec->server, 8, on_connection));
 }
 
 struct answers {

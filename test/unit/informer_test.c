@@ -18,6 +18,7 @@
 #include "phase4/core/json.h"
 #include "phase4/kube/client.h"
 #include "phase4/runtime/informer.h"
+#include "testlisten.h"
 
 /*
  * A Phase4Deployment whose spec.chart.values nests depth levels, with before and after put
@@ -340,8 +341,6 @@ static int active_checks(uv_loop_t *loop)
 /* The loop, srv listening on a loopback port, and a client of it. */
 static struct p4_kube *serve(uv_loop_t *loop, struct server *srv)
 {
-    struct sockaddr_in addr, bound;
-    int len = sizeof(bound);
     char url[64];
     struct p4_kube *kube;
     struct p4_error err;
@@ -350,12 +349,8 @@ static struct p4_kube *serve(uv_loop_t *loop, struct server *srv)
     memset(srv, 0, sizeof(*srv));
     assert_int_equal(uv_loop_init(loop), 0);
     loop->data = srv;
-    assert_int_equal(uv_tcp_init(loop, &srv->tcp), 0);
-    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
-    assert_int_equal(uv_tcp_bind(&srv->tcp, (const struct sockaddr *)&addr, 0), 0);
-    assert_int_equal(uv_listen((uv_stream_t *)&srv->tcp, 8, on_server_connection), 0);
-    assert_int_equal(uv_tcp_getsockname(&srv->tcp, (struct sockaddr *)&bound, &len), 0);
-    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(bound.sin_port));
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d",
+                   test_listen(loop, &srv->tcp, 8, on_server_connection));
     assert_int_equal(p4_kube_new(loop, &cfg, NULL, &kube, &err), 0);
     return kube;
 }

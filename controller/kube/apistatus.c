@@ -409,6 +409,12 @@ int p4_apistatus_to_error(const struct p4_apistatus *st, struct p4_error *err)
     return p4_error_set(err, st->code, "%s", text);
 }
 
+bool p4_apistatus_namespace_terminating(int code, const char *message)
+{
+    return code == P4_ERR_FORBIDDEN && message != NULL &&
+           strstr(message, "because it is being terminated") != NULL;
+}
+
 bool p4_apistatus_is_retryable(int code)
 {
     switch (code) {

@@ -98,13 +98,15 @@ struct op {
     void *data;
 };
 
-static void finish(struct op *o, int rc, const struct p4_error *err, const cJSON *answer)
+static void finish(struct op *o, int rc, const struct p4_error *err, const char *said,
+                   const cJSON *answer)
 {
     struct p4_apply_result res = {.rc = rc,
                                   .kind = o->kind,
                                   .namespace_ = o->ns,
                                   .name = o->name,
                                   .resource = o->resource,
+                                  .said = said,
                                   .object = answer};
 
     if (err)
@@ -125,10 +127,10 @@ static void on_applied(struct p4_kube_result *res, void *data)
                                o->ns, o->ns[0] ? "/" : "", o->name,
                                o->dry_run ? " in a server-side dry run" : "", res->err.message);
         err.reason = res->err.reason;
-        finish(o, res->rc, &err, NULL);
+        finish(o, res->rc, &err, res->err.message, NULL);
         return;
     }
-    finish(o, 0, NULL, res->body);
+    finish(o, 0, NULL, NULL, res->body);
 }
 
 static void on_resolved(int rc, const struct p4_resource_info *info, const struct p4_error *e,
@@ -140,7 +142,7 @@ static void on_resolved(int rc, const struct p4_resource_info *info, const struc
     char *body;
 
     if (rc != 0) {
-        finish(o, rc, e, NULL);
+        finish(o, rc, e, NULL, NULL);
         return;
     }
     (void)snprintf(o->resource, sizeof(o->resource), "%s", info->resource);
@@ -158,7 +160,7 @@ static void on_resolved(int rc, const struct p4_resource_info *info, const struc
     if (p4_kube_escape(o->ns, ens, sizeof(ens)) != 0 ||
         p4_kube_escape(o->name, ename, sizeof(ename)) != 0) {
         p4_error_set(&err, P4_ERR_INVALID, "%s %s: the name is too long", o->kind, o->name);
-        finish(o, P4_ERR_INVALID, &err, NULL);
+        finish(o, P4_ERR_INVALID, &err, NULL, NULL);
         return;
     }
     (void)snprintf(query, sizeof(query), "?fieldManager=%s%s%s", P4_FIELD_MANAGER,
@@ -178,7 +180,7 @@ static void on_resolved(int rc, const struct p4_resource_info *info, const struc
     free(body);
     if (rc != 0) {
         p4_error_set(&err, rc, "cannot send %s %s to the API server", o->kind, o->name);
-        finish(o, rc, &err, NULL);
+        finish(o, rc, &err, NULL, NULL);
     }
 }
 

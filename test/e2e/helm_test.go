@@ -320,7 +320,12 @@ func TestHelmStageDryRunRejected(t *testing.T) {
 	})
 	createP4D(t, ctx, helmP4D(t, ns, "quota", map[string]any{"repository": charts["CHART_REPO_URL"],
 		"name": "webapp", "version": "0.1.0"}))
-	expectHelmFailure(t, ctx, ns, "quota", "DryRun", "DryRunRejected", "EscalatedToUser", "exceeded quota")
+	obj := expectHelmFailure(t, ctx, ns, "quota", "DryRun", "DryRunRejected", "EscalatedToUser", "exceeded quota")
+	// One sentence naming the object, then the API server's words: said once.
+	if msg := fmt.Sprint(condition(obj, "HelmReady")["message"]); !strings.HasPrefix(msg, "the API server rejected Service "+ns+"/quota-webapp in a server-side dry run: ") ||
+		strings.Count(msg, "dry run") != 1 {
+		t.Errorf("HelmReady message = %q, want the object and the dry run named once", msg)
+	}
 	waitEvent(t, ctx, ns, "quota", "Warning", "DryRunRejected", "exceeded quota")
 	noWebappObjects(t, ctx, ns, "quota")
 
@@ -1074,4 +1079,68 @@ exec %[4]q "$@"
 		s := state()
 		return strings.HasPrefix(s, "helm processes running 0, waiting 0;"), s, nil
 	})
+}
+
+// TestHelmStageWaitsOutTerminatingNamespace: a target namespace being deleted refuses the dry run
+// ("because it is being terminated", a 403). The Helm stage waits it out as the Kubernetes stage
+// does (NamespaceTerminating, not Forbidden nor Stalled), and once the namespace is gone the
+// resource creates it again and installs.
+func TestHelmStageWaitsOutTerminatingNamespace(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	installCRD(t, ctx)
+	ns := newNamespace(t, ctx, "e2e-helm-term")
+	clusterAdmin(t, ctx, ns, "deployer")
+	target := ns + "-target"
+	const hold = "e2e.phase4.io/hold"
+	release := func(ctx context.Context) error {
+		_, err := kube.CoreV1().ConfigMaps(target).Patch(ctx, "held", types.JSONPatchType,
+			[]byte(`[{"op":"remove","path":"/metadata/finalizers"}]`), metav1.PatchOptions{})
+		return err
+	}
+	t.Cleanup(func() {
+		_ = release(context.Background())
+		_ = kube.CoreV1().Namespaces().Delete(context.Background(), target, metav1.DeleteOptions{})
+	})
+	// The namespace stays Terminating while a ConfigMap in it holds a finalizer.
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{Name: target}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.CoreV1().ConfigMaps(target).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "held", Finalizers: []string{hold}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kube.CoreV1().Namespaces().Delete(ctx, target, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "namespace "+target+" Terminating", func() (bool, string, error) {
+		n, err := kube.CoreV1().Namespaces().Get(ctx, target, metav1.GetOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		return n.Status.Phase == corev1.NamespaceTerminating, string(n.Status.Phase), nil
+	})
+
+	kubeOperator(t, ctx)
+	p4d := kubeP4D(t, ns, "web", "0.1.0", nil)
+	spec := p4d.Object["spec"].(map[string]any)
+	spec["target"] = map[string]any{"namespace": target, "createNamespace": true}
+	spec["serviceAccountName"] = "deployer"
+	createP4D(t, ctx, p4d)
+	obj := waitCondition(t, ctx, ns, "web", "HelmReady", "Unknown", "NamespaceTerminating", 90*time.Second)
+	if c := condition(obj, "HelmReady"); !strings.Contains(fmt.Sprint(c["message"]), "being terminated") {
+		t.Errorf("HelmReady = %v, want the API server's reason quoted", c)
+	}
+	if c := condition(obj, "Stalled"); c != nil && c["status"] == "True" {
+		t.Errorf("Stalled = %v while the namespace is being deleted, want a wait", c)
+	}
+
+	if err := release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitKubeReady(t, ctx, ns, "web", 1)
+	if _, err := kube.AppsV1().Deployments(target).Get(ctx, "web-webapp", metav1.GetOptions{}); err != nil {
+		t.Errorf("the release's Deployment in the namespace made again: %v", err)
+	}
 }

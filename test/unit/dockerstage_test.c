@@ -870,6 +870,10 @@ static void build_failures(void **state)
     assert_int_equal(p4_docker_job_created_verdict(P4_ERR_FORBIDDEN, &e, &v), JOB_REFUSED);
     assert_verdict(&v, V_FAIL, G_BUILT, P4_FAIL_CLUSTER, "Forbidden", "jobs.batch is forbidden");
     assert_false(v.no_recheck); /* granting the right heals it */
+    e = error_of(P4_ERR_FORBIDDEN, "jobs.batch \"web-build-3\" is forbidden: unable to create "
+                                   "new content in namespace shop because it is being terminated");
+    assert_int_equal(p4_docker_job_created_verdict(P4_ERR_FORBIDDEN, &e, &v), JOB_REFUSED);
+    assert_verdict(&v, V_FAIL, G_BUILT, P4_FAIL_TRANSIENT, "NamespaceTerminating", e.message);
     e = error_of(P4_ERR_UNAVAILABLE, "the API server is down");
     assert_int_equal(p4_docker_job_created_verdict(P4_ERR_UNAVAILABLE, &e, &v), JOB_REFUSED);
     assert_verdict(&v, V_FAIL, G_BUILT, P4_FAIL_TRANSIENT, "APIUnavailable", NULL);

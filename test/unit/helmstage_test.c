@@ -1511,6 +1511,11 @@ static void dry_run_refusals_by_class(void **state)
          "DryRunRejected"},
         {P4_ERR_UNAVAILABLE, "admission webhook \"x\" could not be called", P4_FAIL_CLUSTER,
          "DryRunRejected"},
+        /* the target namespace is being deleted: waited out, whoever could act */
+        {P4_ERR_FORBIDDEN,
+         "deployments.apps \"web\" is forbidden: unable to create new content in namespace "
+         "shop because it is being terminated",
+         P4_FAIL_TRANSIENT, "NamespaceTerminating"},
         /* the API server is not answering: wait it out */
         {P4_ERR_UNAVAILABLE, "service unavailable", P4_FAIL_TRANSIENT, "APIUnavailable"},
         {P4_ERR_TIMEOUT, "timeout", P4_FAIL_TRANSIENT, "APIUnavailable"},
@@ -1645,13 +1650,18 @@ static void storing_over_an_existing_secret(void **state)
     cJSON_Delete(ours);
     cJSON_Delete(theirs);
 
-    f = p4_helm_stored_failure(P4_ERR_FORBIDDEN);
+    f = p4_helm_stored_failure(P4_ERR_FORBIDDEN, "secrets is forbidden: User \"x\" cannot");
     assert_failure(f, G_DRYRUN, P4_FAIL_CLUSTER, "Forbidden");
-    f = p4_helm_stored_failure(P4_ERR_INVALID);
+    /* the resource's own namespace is being deleted: its finalizer runs next */
+    f = p4_helm_stored_failure(P4_ERR_FORBIDDEN, "secrets \"p4-web-1\" is forbidden: unable to "
+                                                 "create new content in namespace shop because "
+                                                 "it is being terminated");
+    assert_failure(f, G_DRYRUN, P4_FAIL_TRANSIENT, "NamespaceTerminating");
+    f = p4_helm_stored_failure(P4_ERR_INVALID, "being terminated"); /* not a 403 */
     assert_failure(f, G_DRYRUN, P4_FAIL_CLUSTER, "ManifestNotStored");
-    f = p4_helm_stored_failure(P4_ERR_CONFLICT);
+    f = p4_helm_stored_failure(P4_ERR_CONFLICT, NULL);
     assert_failure(f, G_DRYRUN, P4_FAIL_TRANSIENT, "ManifestNotStored");
-    f = p4_helm_stored_failure(P4_ERR_UNAVAILABLE);
+    f = p4_helm_stored_failure(P4_ERR_UNAVAILABLE, "");
     assert_failure(f, G_DRYRUN, P4_FAIL_TRANSIENT, "ManifestNotStored");
 }
 

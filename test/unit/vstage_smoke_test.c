@@ -582,6 +582,16 @@ static void refusals_by_the_api_server(void **state)
     p4_vstage_smoke_create_failure(P4_ERR_UNAUTHORIZED, &e, &t, "shop", NULL, &f);
     assert_contains(f.err.message, "phase4-operator may not create");
 
+    /* the namespace is being deleted: nobody need grant anything, it is waited out */
+    p4_error_set(&e, P4_ERR_FORBIDDEN,
+                 "jobs.batch \"web-smoke-api-g3\" is forbidden: unable to create new content in "
+                 "namespace shop because it is being terminated");
+    p4_vstage_smoke_create_failure(P4_ERR_FORBIDDEN, &e, &t, "shop", "", &f);
+    assert_int_equal(f.cls, P4_FAIL_TRANSIENT);
+    assert_string_equal(f.reason, "NamespaceTerminating");
+    assert_contains(f.err.message, "smoke test api");
+    assert_contains(f.err.message, "because it is being terminated");
+
     p4_error_set(&e, P4_ERR_UNAVAILABLE, "the server is currently unable to handle the request");
     p4_vstage_smoke_create_failure(P4_ERR_UNAVAILABLE, &e, &t, "shop", "", &f);
     assert_int_equal(f.cls, P4_FAIL_TRANSIENT);

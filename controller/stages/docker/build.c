@@ -11,6 +11,7 @@
 
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
+#include "phase4/kube/apistatus.h"
 #include "steps.h"
 
 void p4_docker_job_name(const char *name, int64_t generation, char *buf, size_t size)
@@ -67,6 +68,12 @@ enum job_created p4_docker_job_created_verdict(int rc, const struct p4_error *e,
     if (rc == 0)
         return JOB_CREATED;
     *v = (struct verdict){.outcome = V_FAIL, .gate = G_BUILT};
+    if (e != NULL && p4_apistatus_namespace_terminating(rc, e->message)) {
+        v->cls = P4_FAIL_TRANSIENT;
+        v->reason = "NamespaceTerminating";
+        v->err = *e;
+        return JOB_REFUSED;
+    }
     switch (rc) {
     case P4_ERR_INVALID:
     case P4_ERR_BADREQUEST:

@@ -12,6 +12,7 @@
 
 #include "phase4/core/json.h"
 #include "phase4/core/redact.h"
+#include "phase4/kube/apistatus.h"
 #include "phase4/reconciler/manifest.h"
 #include "steps.h"
 
@@ -80,6 +81,12 @@ enum dry_answer p4_helm_dry_run_answer(const struct p4_apply_result *res, const 
     if (res->rc == P4_ERR_NOTFOUND && res->resource[0] != '\0' && create_namespace &&
         res->namespace_[0] != '\0')
         return DRY_SKIP_NAMESPACE;
+    /* the target namespace is being deleted: waited out, as the Kubernetes stage does */
+    if (p4_apistatus_namespace_terminating(res->rc, res->err.message)) {
+        *f = (struct failure){
+            .cls = P4_FAIL_TRANSIENT, .gate = G_DRYRUN, .reason = "NamespaceTerminating"};
+        return DRY_FAILED;
+    }
     cls = dry_run_class(res->rc, res->err.message);
     *f = (struct failure){.cls = cls,
                           .gate = G_DRYRUN,
@@ -204,8 +211,9 @@ static void on_dry_run(const struct p4_apply_result *res, void *data)
         p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
         return;
     }
-    /* The API server echoes values ("Invalid value: ..."): redacted before the message cuts it. */
-    (void)snprintf(said, sizeof(said), "%s", res->err.message);
+    /* The API server echoes values ("Invalid value: ..."): redacted before the message cuts it.
+       Its own words when it refused: the sentence below names the object and the dry run. */
+    (void)snprintf(said, sizeof(said), "%s", res->said ? res->said : res->err.message);
     p4_redact_str(r->base.redact, said);
     (void)p4_helm_dry_run_rejected(res->kind, res->namespace_, res->name, said, msg, sizeof(msg));
     e.code = res->rc;

@@ -406,8 +406,8 @@ enum p4_helm_created { HELM_CREATED, HELM_EXISTS, HELM_NOT_CREATED };
 enum p4_helm_created p4_helm_created(int rc);
 /* The existing Secret read before storing (rc, body): true and *f when it must not be written. */
 bool p4_helm_existing_failure(int rc, const cJSON *body, const char *uid, struct failure *f);
-/* Storing the manifest Secret failed with rc. */
-struct failure p4_helm_stored_failure(int rc);
+/* Storing the manifest Secret failed with rc and the API server's message (may be NULL). */
+struct failure p4_helm_stored_failure(int rc, const char *message);
 /* An old manifest Secret read (rc, body): is it deleted (owned by uid, and only then)? */
 bool p4_helm_prunable(int rc, const cJSON *body, const char *uid);
 

@@ -17,6 +17,7 @@
 #include "phase4/core/alloc.h"
 #include "phase4/core/json.h"
 #include "phase4/core/log.h"
+#include "phase4/kube/apistatus.h"
 #include "steps.h"
 
 #define DELETE_BODY_MAX 256 /* the DeleteOptions body of a pruned Secret */
@@ -52,8 +53,11 @@ bool p4_helm_existing_failure(int rc, const cJSON *body, const char *uid, struct
     return false;
 }
 
-struct failure p4_helm_stored_failure(int rc)
+struct failure p4_helm_stored_failure(int rc, const char *message)
 {
+    if (p4_apistatus_namespace_terminating(rc, message)) /* the resource's own namespace */
+        return (struct failure){
+            .cls = P4_FAIL_TRANSIENT, .gate = G_DRYRUN, .reason = "NamespaceTerminating"};
     return (struct failure){.cls = p4_kube_read_class(rc),
                             .gate = G_DRYRUN,
                             .reason = rc == P4_ERR_FORBIDDEN ? "Forbidden" : "ManifestNotStored"};
@@ -144,7 +148,7 @@ static void on_stored(const struct p4_apply_result *res, void *data)
         return;
     if (res->rc != 0) {
         e = res->err;
-        f = p4_helm_stored_failure(res->rc);
+        f = p4_helm_stored_failure(res->rc, res->err.message);
         p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
         return;
     }
@@ -279,7 +283,7 @@ static void on_created(struct p4_kube_result *res, void *data)
         break;
     case HELM_NOT_CREATED:
         e = res->err;
-        f = p4_helm_stored_failure(res->rc);
+        f = p4_helm_stored_failure(res->rc, res->err.message);
         p4_stagerun_fail(&r->base, f.cls, f.gate, f.reason, &e);
         break;
     }

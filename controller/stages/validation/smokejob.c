@@ -19,6 +19,7 @@
 #include "phase4/core/json.h"
 #include "phase4/core/text.h"
 #include "phase4/core/timefmt.h"
+#include "phase4/kube/apistatus.h"
 #include "phase4/kube/apply.h"
 #include "phase4/reconciler/manifest.h"
 #include "steps.h"
@@ -537,6 +538,12 @@ void p4_vstage_smoke_create_failure(int rc, const struct p4_error *e,
     shown(t, name, sizeof(name));
     *f = (struct p4_vstage_failure){.cls = P4_FAIL_TRANSIENT, .reason = "APIUnavailable"};
     f->err.code = rc;
+    if (p4_apistatus_namespace_terminating(rc, e->message)) {
+        f->reason = "NamespaceTerminating";
+        p4_text_format(f->err.message, sizeof(f->err.message),
+                       "cannot create the Job of smoke test %s: %s", name, e->message);
+        return;
+    }
     switch (rc) {
     case P4_ERR_INVALID:
     case P4_ERR_BADREQUEST:

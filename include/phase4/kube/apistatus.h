@@ -79,4 +79,12 @@ int p4_apistatus_to_error(const struct p4_apistatus *st, struct p4_error *err);
 /* Whether retrying the same request later may succeed (conflict, throttling, timeouts, 5xx). */
 bool p4_apistatus_is_retryable(int code);
 
+/*
+ * Whether a refused create says its namespace is being deleted: a 403 whose message is "unable
+ * to create new content in namespace X because it is being terminated" (cause
+ * NamespaceTerminating). Nothing can be created there until the namespace is gone, which needs no
+ * one to act: callers class it TRANSIENT, reason NamespaceTerminating, not Forbidden.
+ */
+bool p4_apistatus_namespace_terminating(int code, const char *message);
+
 #endif

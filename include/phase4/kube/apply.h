@@ -43,6 +43,7 @@ struct p4_apply_result {
     int rc;              /* 0, or the API server's answer as a P4_ERR_* (P4_ERR_NOTFOUND when
                             discovery does not know the kind) */
     struct p4_error err; /* one sentence naming the object and the API server's message */
+    const char *said;    /* the API server's own message when it refused, else NULL */
     const char *kind, *namespace_, *name, *resource; /* of the object; namespace_ "" when
                                                         cluster-scoped */
     const cJSON *object; /* the server's answer (the object as applied) when rc is 0 */

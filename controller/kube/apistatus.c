@@ -411,8 +411,11 @@ int p4_apistatus_to_error(const struct p4_apistatus *st, struct p4_error *err)
 
 bool p4_apistatus_namespace_terminating(int code, const char *message)
 {
+    /* A webhook's or a policy's denial may quote anything: it is theirs, not this. */
     return code == P4_ERR_FORBIDDEN && message != NULL &&
-           strstr(message, "because it is being terminated") != NULL;
+           strstr(message, "because it is being terminated") != NULL &&
+           strstr(message, "admission webhook") == NULL &&
+           strstr(message, "ValidatingAdmissionPolicy") == NULL;
 }
 
 bool p4_apistatus_is_retryable(int code)

@@ -498,6 +498,35 @@ static void retryable_codes(void **state)
     assert_false(p4_apistatus_is_retryable(0));
 }
 
+/* The NamespaceLifecycle admission's refusal, as the API server sends it, read to its sentence. */
+static void namespace_terminating_is_told_apart(void **state)
+{
+    static const char body[] =
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+        "\"message\":\"configmaps \\\"web\\\" is forbidden: unable to create new content in "
+        "namespace shop because it is being terminated\",\"reason\":\"Forbidden\","
+        "\"details\":{\"name\":\"web\",\"kind\":\"configmaps\",\"causes\":[{\"reason\":"
+        "\"NamespaceTerminating\",\"message\":\"namespace shop is being terminated\","
+        "\"field\":\"metadata.namespace\"}]},\"code\":403}";
+    struct p4_apistatus st;
+    struct p4_error err;
+
+    (void)state;
+    assert_int_equal(p4_apistatus_decode(403, body, sizeof(body) - 1, NULL, &st), 0);
+    assert_int_equal(p4_apistatus_to_error(&st, &err), P4_ERR_FORBIDDEN);
+    assert_true(p4_apistatus_namespace_terminating(err.code, err.message));
+    p4_apistatus_close(&st);
+    /* RBAC's refusal, the same words with another code, and a policy quoting them */
+    assert_false(p4_apistatus_namespace_terminating(
+        P4_ERR_FORBIDDEN, "configmaps is forbidden: User \"x\" cannot create resource"));
+    assert_false(
+        p4_apistatus_namespace_terminating(P4_ERR_CONFLICT, "because it is being terminated"));
+    assert_false(p4_apistatus_namespace_terminating(
+        P4_ERR_FORBIDDEN, "admission webhook \"a.example.com\" denied the request: because it is "
+                          "being terminated"));
+    assert_false(p4_apistatus_namespace_terminating(P4_ERR_FORBIDDEN, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +544,7 @@ int main(void)
         cmocka_unit_test(watch_error_event_status),
         cmocka_unit_test(hostile_strings_are_cleaned),
         cmocka_unit_test(retryable_codes),
+        cmocka_unit_test(namespace_terminating_is_told_apart),
     };
     return cmocka_run_group_tests_name("apistatus", tests, NULL, NULL);
 }

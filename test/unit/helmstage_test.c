@@ -1516,6 +1516,11 @@ static void dry_run_refusals_by_class(void **state)
          "deployments.apps \"web\" is forbidden: unable to create new content in namespace "
          "shop because it is being terminated",
          P4_FAIL_TRANSIENT, "NamespaceTerminating"},
+        /* ... but a policy's words that quote it are the policy's */
+        {P4_ERR_FORBIDDEN,
+         "admission webhook \"x.example.com\" denied the request: because it is being "
+         "terminated",
+         P4_FAIL_CLUSTER, "DryRunRejected"},
         /* the API server is not answering: wait it out */
         {P4_ERR_UNAVAILABLE, "service unavailable", P4_FAIL_TRANSIENT, "APIUnavailable"},
         {P4_ERR_TIMEOUT, "timeout", P4_FAIL_TRANSIENT, "APIUnavailable"},

@@ -83,7 +83,8 @@ bool p4_apistatus_is_retryable(int code);
  * Whether a refused create says its namespace is being deleted: a 403 whose message is "unable
  * to create new content in namespace X because it is being terminated" (cause
  * NamespaceTerminating). Nothing can be created there until the namespace is gone, which needs no
- * one to act: callers class it TRANSIENT, reason NamespaceTerminating, not Forbidden.
+ * one to act: callers class it TRANSIENT, reason NamespaceTerminating, not Forbidden. A denial by
+ * an admission webhook or a ValidatingAdmissionPolicy that quotes those words is not one.
  */
 bool p4_apistatus_namespace_terminating(int code, const char *message);
 

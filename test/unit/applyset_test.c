@@ -21,6 +21,7 @@
 #include "phase4/stages/kubernetes/applyset.h"
 #include "stages/kubernetes/applysteps.h"
 #include "testjson.h"
+#include "testlisten.h"
 
 /* ---- CRDs ---- */
 
@@ -343,9 +344,6 @@ static void cancel_while_a_request_is_in_flight(void **state)
     struct outcome out = {0};
     struct p4_applyset *a = NULL;
     struct silent s = {0};
-    struct sockaddr_in addr;
-    struct sockaddr_storage bound;
-    int len = sizeof(bound);
     char server[64];
     uv_timer_t tick;
     struct client c;
@@ -353,14 +351,9 @@ static void cancel_while_a_request_is_in_flight(void **state)
 
     (void)state;
     assert_int_equal(uv_loop_init(&c.loop), 0);
-    assert_int_equal(uv_tcp_init(&c.loop, &s.server), 0);
-    s.server.data = &s;
-    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
-    assert_int_equal(uv_tcp_bind(&s.server, (const struct sockaddr *)&addr, 0), 0);
-    assert_int_equal(uv_listen((uv_stream_t *)&s.server, 8, on_connection), 0);
-    assert_int_equal(uv_tcp_getsockname(&s.server, (struct sockaddr *)&bound, &len), 0);
     (void)snprintf(server, sizeof(server), "http://127.0.0.1:%d",
-                   ntohs(((struct sockaddr_in *)&bound)->sin_port));
+                   test_listen(&c.loop, &s.server, 8, on_connection));
+    s.server.data = &s;
     {
         struct p4_kube_config cfg = {.server = server, .namespace = (char *)"default"};
         struct p4_error err;

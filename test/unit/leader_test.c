@@ -19,6 +19,7 @@
 #include "phase4/kube/client.h"
 #include "phase4/kube/kubeconfig.h"
 #include "phase4/runtime/leader.h"
+#include "testlisten.h"
 
 #define DEADLINE_MS 5000 /* generous: a test that needs it has failed */
 #define RENEW_DEADLINE_MS 300
@@ -212,9 +213,6 @@ static void on_deadline(uv_timer_t *t)
 static void a_hung_renewal_stops_leading_at_the_renew_deadline(void **state)
 {
     struct fx fx;
-    struct sockaddr_in addr;
-    struct sockaddr_storage bound;
-    int len = sizeof(bound);
     char url[64];
     struct p4_kube_config cfg = {.server = url, .namespace = (char *)"default"};
     struct p4_error err;
@@ -233,15 +231,10 @@ static void a_hung_renewal_stops_leading_at_the_renew_deadline(void **state)
     o.data = &fx;
     assert_int_equal(uv_loop_init(&fx.loop), 0);
     assert_int_equal(uv_timer_init(&fx.loop, &fx.deadline), 0);
-    assert_int_equal(uv_tcp_init(&fx.loop, &fx.server.listener), 0);
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d",
+                   test_listen(&fx.loop, &fx.server.listener, 16, on_connection));
     fx.server.listener.data = &fx.server;
     fx.server.answers = 2; /* the GET (no Lease) and the create; every renewal then hangs */
-    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
-    assert_int_equal(uv_tcp_bind(&fx.server.listener, (const struct sockaddr *)&addr, 0), 0);
-    assert_int_equal(uv_listen((uv_stream_t *)&fx.server.listener, 16, on_connection), 0);
-    assert_int_equal(uv_tcp_getsockname(&fx.server.listener, (struct sockaddr *)&bound, &len), 0);
-    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d",
-                   ntohs(((struct sockaddr_in *)&bound)->sin_port));
     assert_int_equal(p4_kube_new(&fx.loop, &cfg, NULL, &fx.kube, &err), 0);
 
     l = p4_leader_new(&fx.loop, fx.kube, &o);

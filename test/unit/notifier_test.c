@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <arpa/inet.h>
 #include <cmocka.h> /* after the four it needs */
 #include <uv.h>
 
@@ -17,6 +16,7 @@
 #include "phase4/core/timefmt.h"
 #include "phase4/reconciler/notifier.h"
 #include "testjson.h"
+#include "testlisten.h"
 
 /* A webhook: answers each request with the next of codes (0: never answers). */
 struct srv {
@@ -121,18 +121,9 @@ static void on_connection(uv_stream_t *l, int status)
 
 static void srv_start(struct srv *s)
 {
-    struct sockaddr_in a;
-    struct sockaddr_storage ss;
-    int len = (int)sizeof(ss);
-
     assert_int_equal(uv_loop_init(&s->loop), 0);
-    assert_int_equal(uv_tcp_init(&s->loop, &s->listener), 0);
-    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &a), 0);
-    assert_int_equal(uv_tcp_bind(&s->listener, (const struct sockaddr *)&a, 0), 0);
+    s->port = test_listen(&s->loop, &s->listener, 8, on_connection);
     s->listener.data = s;
-    assert_int_equal(uv_listen((uv_stream_t *)&s->listener, 8, on_connection), 0);
-    assert_int_equal(uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len), 0);
-    s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 /* Close the listener and the connections (the notifier closed its own handles), then the loop. */

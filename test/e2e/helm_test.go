@@ -1135,6 +1135,7 @@ func TestHelmStageWaitsOutTerminatingNamespace(t *testing.T) {
 	if c := condition(obj, "Stalled"); c != nil && c["status"] == "True" {
 		t.Errorf("Stalled = %v while the namespace is being deleted, want a wait", c)
 	}
+	waitEvent(t, ctx, ns, "web", "Warning", "NamespaceTerminating", "being terminated")
 
 	if err := release(ctx); err != nil {
 		t.Fatal(err)
